@@ -1,0 +1,70 @@
+# mosaicflow: `make demo` runs the workflow on the synthetic demo world, `make test` runs the suite.
+# Both create the virtual environment (.venv) when it is missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= $(shell nproc 2>/dev/null || echo 2)
+SNAKEMAKE_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-deps lint pytest bench envs docs clean
+
+help:
+	@echo "make demo       run the workflow on the synthetic demo world (config/config.yaml)"
+	@echo "make test       run lint + the whole test suite"
+	@echo "make test-deps  install system packages the full suite uses (Debian, as root)"
+	@echo "make bench      run the benchmarks (results/bench.json)"
+	@echo "make envs docs  regenerate envs/mosaicflow.yaml and config/README.md"
+
+# The environment: pinned by constraints.txt; ultralytics' GUI opencv-python is swapped for the
+# headless build (no libgl1 needed).
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mosaicflow needs Python >= 3.11"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip uninstall --quiet -y opencv-python
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps -c constraints.txt opencv-python-headless
+	@touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
+
+test-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+			ffmpeg slurmctld slurmd slurm-client munge >/dev/null && \
+		echo "test-deps: installed ffmpeg, slurm, munge"; \
+	else \
+		echo "test-deps: not root or no apt-get: ffmpeg/SLURM tests will be SKIPPED"; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check src tests bench workflow/scripts
+	$(BIN)/ruff format --check src tests bench workflow/scripts
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint --cores 1 >/dev/null
+	$(BIN)/python -m mosaicflow.workflow.devtools check
+
+pytest: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: venv
+	@start=$$(date +%s); $(MAKE) --no-print-directory lint; \
+	echo "[phase] lint: $$(( $$(date +%s) - start )) s"; \
+	start=$$(date +%s); $(MAKE) --no-print-directory pytest; rc=$$?; \
+	echo "[phase] pytest: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+bench: venv
+	for b in bench/*.py; do [ "$$b" = bench/benchlib.py ] || $(BIN)/python $$b || exit 1; done
+
+envs docs: venv
+	$(BIN)/python -m mosaicflow.workflow.devtools write
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,109 @@
+"""Which videos the workflow runs on: the demo world's or the user's (folder or video sheet).
+
+Pure path logic, imported by ``workflow/rules/common.smk`` and unit tested here.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.ids import VIDEO_EXTENSIONS, video_id
+
+ROLES = ("train", "val", "test", "unlabelled")
+WORLD_VIDEO_DIR = Path("results/world/videos")
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """One input video: its stable id, where it is, and its role."""
+
+    id: str
+    path: str
+    role: str
+    name: str
+
+
+class SourceError(ValueError):
+    """A problem with the configured source videos."""
+
+
+def scan_folder(root: str | os.PathLike[str]) -> list[SourceVideo]:
+    """Find video files below ``root`` (recursively, sorted, hidden entries skipped)."""
+    root = Path(root)
+    found: list[SourceVideo] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            if filename.startswith(".") or path.suffix.lower() not in VIDEO_EXTENSIONS:
+                continue
+            rel = path.relative_to(root)
+            found.append(SourceVideo(video_id(rel), str(path), "unlabelled", rel.as_posix()))
+    return found
+
+
+def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
+    """Read a video sheet: a TSV with a ``path`` column and an optional ``role`` column.
+
+    Relative paths are relative to the sheet's folder, which is also the root for the ids.
+    """
+    sheet = Path(sheet)
+    root = sheet.parent
+    videos: list[SourceVideo] = []
+    with open(sheet, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise SourceError(f"{sheet}: a video sheet needs a 'path' column (tab-separated)")
+        unknown = set(reader.fieldnames) - {"path", "role"}
+        if unknown:
+            raise SourceError(f"{sheet}: unknown columns {sorted(unknown)}; allowed: path, role")
+        for line_no, row in enumerate(reader, start=2):
+            raw = (row.get("path") or "").strip()
+            if not raw:
+                raise SourceError(f"{sheet}, line {line_no}: empty path")
+            role = (row.get("role") or "unlabelled").strip() or "unlabelled"
+            if role not in ROLES:
+                raise SourceError(f"{sheet}, line {line_no}: role {role!r} is not one of {ROLES}")
+            path = Path(raw) if Path(raw).is_absolute() else root / raw
+            if not path.is_file():
+                raise SourceError(f"{sheet}, line {line_no}: video not found: {path}")
+            rel = Path(raw) if not Path(raw).is_absolute() else Path(*Path(raw).parts[1:])
+            videos.append(SourceVideo(video_id(rel), str(path), role, rel.as_posix()))
+    return videos
+
+
+def world_videos(specs: Sequence[Any]) -> list[SourceVideo]:
+    """Source videos of the demo world, from its video specs (``name`` and ``role``)."""
+    return [
+        SourceVideo(video_id(f"{s.name}.mp4"), str(WORLD_VIDEO_DIR / f"{s.name}.mp4"), s.role, s.name)
+        for s in specs
+    ]
+
+
+def source_videos(source: Mapping[str, Any], world_specs: Sequence[Any] = ()) -> list[SourceVideo]:
+    """Resolve the ``source`` config section to the list of input videos.
+
+    Raises:
+        SourceError: no videos, duplicate ids, or a bad sheet (the message names the file).
+    """
+    if source["kind"] == "demo":
+        videos = world_videos(world_specs)
+    else:
+        location = source.get("videos")
+        if not location:
+            raise SourceError("config key 'source.videos' must be set when source.kind is 'videos'")
+        path = Path(location)
+        videos = scan_folder(path) if path.is_dir() else read_sheet(path)
+        if not videos:
+            raise SourceError(f"config key 'source.videos': no video files found in {location}")
+    seen: dict[str, str] = {}
+    for video in videos:
+        if video.id in seen:
+            raise SourceError(f"two videos get the same id {video.id}: {seen[video.id]} and {video.path}")
+        seen[video.id] = video.path
+    return videos

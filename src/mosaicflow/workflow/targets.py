@@ -1,0 +1,76 @@
+"""Target paths of the workflow: what `rule all` builds and what each aggregate reads.
+
+The paths here are the contract of design.md's "Paths" table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mosaicflow.workflow.sources import SourceVideo
+
+WORLD_NAME_PATTERN = r"world-(?:train|val|test)-[0-9]{2}"
+
+
+def world_specs(config: Mapping[str, Any]) -> list[Any]:
+    """Video specs of the demo world, or none when the source is the user's videos."""
+    if config["source"]["kind"] != "demo":
+        return []
+    from mosaicflow.config import build
+    from mosaicflow.world import video_specs
+    from mosaicflow.world.config import WorldConfig
+
+    return list(video_specs(build(WorldConfig, config["world"]), config["seed"]))
+
+
+def world_spec(specs: Sequence[Any], name: str) -> Any:
+    """The spec of the world video called ``name``."""
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no demo-world video named {name}")
+
+
+def world_files(name: str) -> dict[str, str]:
+    """The files one world video job writes."""
+    return {
+        "video": f"results/world/videos/{name}.mp4",
+        "truth": f"results/world/truth/{name}.mkv",
+        "truth_json": f"results/world/truth/{name}.json",
+    }
+
+
+def world_items(specs: Sequence[Any], roles: Iterable[str]) -> list[str]:
+    """Flat list (video, truth, truth_json, ...) of the world videos with the given roles."""
+    wanted = set(roles)
+    paths: list[str] = []
+    for spec in specs:
+        if spec.role in wanted:
+            files = world_files(spec.name)
+            paths += [files["video"], files["truth"], files["truth_json"]]
+    return paths
+
+
+def group_items(paths: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Regroup a flat (video, truth, truth_json, ...) list into triples."""
+    if len(paths) % 3:
+        raise ValueError("world items come in (video, truth, truth_json) triples")
+    return [tuple(paths[i : i + 3]) for i in range(0, len(paths), 3)]  # type: ignore[misc]
+
+
+def final_outputs(
+    config: Mapping[str, Any], videos: Iterable[SourceVideo], specs: Sequence[Any]
+) -> list[str]:
+    """Everything the default target builds, for the current config."""
+    outputs: list[str] = []
+    if config["source"]["kind"] == "demo":
+        outputs += [
+            "results/world/contact_sheet.png",
+            "results/world/labelme/train",
+            "results/world/labelme/val",
+            "results/world/watermarks",
+        ]
+    outputs += [f"results/frames/{video.id}/index.parquet" for video in videos]
+    outputs.append("results/rejected.tsv")
+    return outputs

@@ -1,0 +1,49 @@
+"""Suite-wide set-up: the offline guard, offline ultralytics, and loud reports of skipped tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+OFFLINE_DIR = REPO / "tests" / "offline"
+SHARED = REPO.parent / "shared"
+
+# Every child process (snakemake, rule scripts) imports the guard via sitecustomize; this process
+# imports it directly.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(OFFLINE_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+sys.path.insert(0, str(OFFLINE_DIR))
+import sitecustomize  # noqa: E402,F401  (installs the guard in this process)
+
+os.environ.setdefault("YOLO_OFFLINE", "true")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+MISSING_SYSTEM_DEPS: dict[str, str] = {}
+if shutil.which("ffmpeg") is None:
+    MISSING_SYSTEM_DEPS["ffmpeg"] = "Debian's ffmpeg is not installed (run `make test-deps` as root)"
+if shutil.which("slurmctld") is None:
+    MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests whose system dependency is missing, with the reason."""
+    for item in items:
+        for marker, reason in MISSING_SYSTEM_DEPS.items():
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    """Say at the end which system dependencies were missing and what that skipped."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if MISSING_SYSTEM_DEPS or skipped:
+        terminalreporter.section("skipped tests", sep="!", bold=True, yellow=True)
+        for name, reason in MISSING_SYSTEM_DEPS.items():
+            terminalreporter.write_line(f"missing system dependency {name}: {reason}")
+        terminalreporter.write_line(f"{len(skipped)} test(s) skipped; reasons are listed above (-ra)")

@@ -1,0 +1,102 @@
+"""Helpers shared by the workflow tests: run Snakemake in a work folder, make tiny videos."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    configfiles: Sequence[Path] = (),
+    snakefile: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess[str]:
+    """Run Snakemake on the repo's Snakefile with ``workdir`` as working directory.
+
+    Output paths (``results/...``) land in ``workdir``; ``config/config.yaml`` is the base
+    configuration and ``configfiles`` are layered on top, in order.
+    """
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile or REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+    ]
+    if configfiles:
+        cmd += ["--configfile", *map(str, configfiles)]
+    cmd += list(args)
+    proc = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-12000:]}"
+        )
+    return proc
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Parse the job-count table of a dry run into {rule: count}."""
+    counts: dict[str, int] = {}
+    in_table = False
+    for line in dry_run_output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table:
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] != "total":
+                    counts[parts[0]] = int(parts[1])
+            elif parts and not set(parts[0]) <= {"-"}:
+                break
+    return counts
+
+
+def write_video(path: Path, frames: int = 24, size: tuple[int, int] = (96, 64), fps: int = 12,
+                seed: int = 0, static_every: int = 4) -> Path:
+    """Write a small H.264 video of a moving textured square (with repeated frames)."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    texture = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "18", "threads": "1"}
+        image = np.zeros((height, width, 3), np.uint8)
+        for i in range(frames):
+            if i % static_every != 1:
+                image = np.roll(texture, shift=3 * i, axis=1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

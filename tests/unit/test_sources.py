@@ -1,0 +1,65 @@
+"""Source discovery: folders, video sheets, ids and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from mosaicflow.workflow.sources import SourceError, read_sheet, scan_folder, source_videos
+
+
+def touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def test_scan_folder_finds_videos_recursively_and_sorted(tmp_path):
+    touch(tmp_path / "b.mp4")
+    touch(tmp_path / "sub" / "a clip 'x'.MKV")
+    touch(tmp_path / "notes.txt")
+    touch(tmp_path / ".hidden" / "c.mp4")
+    videos = scan_folder(tmp_path)
+    assert [v.name for v in videos] == ["b.mp4", "sub/a clip 'x'.MKV"]
+    assert videos[1].id.startswith("a_clip_x-")
+
+
+def test_ids_do_not_depend_on_where_the_data_lives(tmp_path):
+    touch(tmp_path / "one" / "x" / "v.mp4")
+    touch(tmp_path / "two" / "x" / "v.mp4")
+    assert scan_folder(tmp_path / "one")[0].id == scan_folder(tmp_path / "two")[0].id
+
+
+def test_sheet_reads_roles_and_resolves_relative_paths(tmp_path):
+    touch(tmp_path / "v" / "a.mp4")
+    touch(tmp_path / "v" / "b.mp4")
+    sheet = tmp_path / "videos.tsv"
+    sheet.write_text("path\trole\nv/a.mp4\ttrain\nv/b.mp4\t\n")
+    videos = read_sheet(sheet)
+    assert [(v.name, v.role) for v in videos] == [("v/a.mp4", "train"), ("v/b.mp4", "unlabelled")]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("file\n", "needs a 'path' column"),
+        ("path\trole\nv/a.mp4\tholdout\n", "line 2: role 'holdout'"),
+        ("path\nmissing.mp4\n", "line 2: video not found"),
+        ("path\tcolour\n", "unknown columns"),
+    ],
+)
+def test_sheet_errors_name_file_and_line(tmp_path, content, message):
+    touch(tmp_path / "v" / "a.mp4")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(content)
+    with pytest.raises(SourceError, match=message):
+        read_sheet(sheet)
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(SourceError, match="no video files found"):
+        source_videos({"kind": "videos", "videos": str(tmp_path)})
+
+
+def test_videos_kind_needs_a_location():
+    with pytest.raises(SourceError, match="source.videos' must be set"):
+        source_videos({"kind": "videos", "videos": None})

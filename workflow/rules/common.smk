@@ -1,0 +1,55 @@
+# Validation, wildcard constraints and named input functions. Path and selection logic lives in
+# mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
+from mosaicflow.config import build, validate_config
+from mosaicflow.ids import VIDEO_ID_PATTERN
+from mosaicflow.workflow import targets
+from mosaicflow.workflow.codehash import code_hash
+from mosaicflow.workflow.sources import source_videos
+
+# Fill defaults from config/schema.yaml, apply the profile, check types and paths: before any job.
+validate_config(config)
+
+ENV = "../../envs/mosaicflow.yaml"
+WORLD_SPECS = targets.world_specs(config)
+VIDEOS = {video.id: video for video in source_videos(config["source"], WORLD_SPECS)}
+
+
+wildcard_constraints:
+    video=VIDEO_ID_PATTERN,
+    name=targets.WORLD_NAME_PATTERN,
+    split="train|val",
+
+
+def get_final_outputs():
+    """Everything `snakemake` builds by default."""
+    return targets.final_outputs(config, VIDEOS.values(), WORLD_SPECS)
+
+
+def get_source_video(wildcards):
+    """The input video file of a video id."""
+    return VIDEOS[wildcards.video].path
+
+
+def get_world_spec(wildcards):
+    """The resolved generation parameters of one demo-world video (rerun trigger)."""
+    return targets.world_spec(WORLD_SPECS, wildcards.name).to_dict()
+
+
+def get_world_role_items(wildcards):
+    """Video, truth video and truth JSON of every world video in a split."""
+    return targets.world_items(WORLD_SPECS, [wildcards.split])
+
+
+def get_world_labelled_items(wildcards):
+    """Video, truth video and truth JSON of every train and val world video."""
+    return targets.world_items(WORLD_SPECS, ["train", "val"])
+
+
+def get_world_sample_items(wildcards):
+    """Video, truth video and truth JSON of every world video (contact sheet)."""
+    return targets.world_items(WORLD_SPECS, ["train", "val", "test"])
+
+
+def get_frames_probes(wildcards):
+    """The probe (or rejection record) of every source video."""
+    return [f"results/frames/{vid}/probe.json" for vid in VIDEOS]

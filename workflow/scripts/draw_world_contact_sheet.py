@@ -1,0 +1,12 @@
+"""Draw sample frames of every world video with their masks (rule draw_world_contact_sheet)."""
+
+from pathlib import Path
+
+from mosaicflow.workflow.runtime import setup
+from mosaicflow.workflow.targets import group_items
+from mosaicflow.world import contact_sheet
+
+log = setup(snakemake)
+items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]
+contact_sheet(items, Path(snakemake.output[0]), snakemake.params.seed)
+log.info("contact sheet: %s", snakemake.output[0])

@@ -1,0 +1,18 @@
+"""Decode one video, drop near-duplicates, cut scenes, sample (rule extract_frames)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.video.config import FramesConfig
+from mosaicflow.video.frames import extract_frames_or_reject
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+result = extract_frames_or_reject(
+    build(FramesConfig, snakemake.params.frames),
+    Path(snakemake.input.video),
+    Path(snakemake.output.index),
+    Path(snakemake.output.probe),
+    on_error=snakemake.params.on_error,
+)
+log.info("%s: %s", snakemake.input.video, result)

@@ -1,0 +1,10 @@
+"""Gather the videos that could not be decoded into results/rejected.tsv (rule gather_rejected)."""
+
+from pathlib import Path
+
+from mosaicflow.video.frames import write_rejected_table
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+count = write_rejected_table([Path(p) for p in snakemake.input.probes], Path(snakemake.output[0]))
+log.info("%d rejected video(s)", count)

@@ -1,0 +1,16 @@
+"""Render one demo-world video with its ground truth (rule render_world_video)."""
+
+from pathlib import Path
+
+from mosaicflow.workflow.runtime import setup
+from mosaicflow.world import render_video, video_spec_from_dict
+
+log = setup(snakemake)
+spec = video_spec_from_dict(snakemake.params.spec)
+result = render_video(
+    spec,
+    Path(snakemake.output.video),
+    Path(snakemake.output.truth),
+    Path(snakemake.output.truth_json),
+)
+log.info("rendered %s: %s", spec.name, result)
