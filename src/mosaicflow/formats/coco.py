@@ -1,0 +1,294 @@
+"""COCO instance segmentation: from binary masks, and to YOLO labels.
+
+Masks -> COCO: one annotation per 8-connected component. A component without holes gets a
+polygon (from its exact contour, see :mod:`mosaicflow.formats.masks`); a component with holes
+gets a compressed RLE, because COCO polygons cannot subtract (pycocotools unions the parts).
+``area`` is the pixel count, ``bbox`` the pixel box, ``iscrowd`` 0.
+
+COCO -> YOLO is our own converter (ultralytics' ``convert_coco`` remaps class ids, skips RLE,
+appends to label files and renames folders on reruns): class ids follow the configured names,
+every image gets a label file (empty without annotations), polygons are normalised and clipped
+to [0, 1]. YOLO has no holes and one polygon per line, so RLE and multi-part polygons are
+decoded to a mask and each component becomes one polygon with its holes joined by zero-width
+bridges (exact under the even-odd fill rule). ``iscrowd`` annotations are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mosaicflow.formats.masks import bridge_holes, instance_mask, mask_to_instances, read_mask
+from mosaicflow.formats.yolo import IMAGE_SUFFIXES, det_line, label_text, seg_line
+from mosaicflow.io import atomic_dir, read_json, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+
+def _rle_to_json(rle: dict[str, Any]) -> dict[str, Any]:
+    counts = rle["counts"]
+    return {
+        "size": [int(v) for v in rle["size"]],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
+def mask_annotations(
+    mask: np.ndarray, image_id: int, category_id: int, first_id: int
+) -> list[dict[str, Any]]:
+    """COCO annotations for the components of one binary mask.
+
+    Args:
+        mask: 2-D mask, non-zero = foreground.
+        image_id: the COCO image id.
+        category_id: the COCO category id of every component.
+        first_id: id of the first annotation (the next ones count up).
+
+    Returns:
+        One annotation per connected component.
+    """
+    from pycocotools import mask as mask_utils
+
+    height, width = mask.shape
+    anns = []
+    for k, inst in enumerate(mask_to_instances(mask)):
+        if inst.holes:
+            binary = np.asfortranarray(instance_mask(inst, height, width).astype(np.uint8))
+            segmentation: Any = _rle_to_json(mask_utils.encode(binary))
+        else:
+            segmentation = [[round(float(v), 2) for v in inst.outer.reshape(-1)]]
+        anns.append(
+            {
+                "id": first_id + k,
+                "image_id": image_id,
+                "category_id": category_id,
+                "segmentation": segmentation,
+                "area": int(inst.area),
+                "bbox": [int(v) for v in inst.bbox],
+                "iscrowd": 0,
+            }
+        )
+    return anns
+
+
+@dataclass(frozen=True)
+class CocoResult:
+    """Outcome of :func:`masks_to_coco`."""
+
+    path: Path
+    images: int
+    annotations: int
+
+
+def masks_to_coco(
+    mask_dir: Path,
+    categories: Sequence[str],
+    out_json: Path,
+    image_dir: Path | None = None,
+) -> CocoResult:
+    """Write a COCO instance-segmentation file from binary mask PNGs.
+
+    With one category the masks are ``mask_dir/<stem>.png``; with several they are
+    ``mask_dir/<category>/<stem>.png`` (a stem may appear under several categories; all masks
+    of a stem must have the same size). ``file_name`` is the matching image in ``image_dir``
+    (any common suffix) or, without ``image_dir``, ``<stem>.png``.
+
+    Args:
+        mask_dir: folder of masks (see above).
+        categories: category names; category id = index + 1.
+        out_json: the COCO JSON to write (atomically).
+        image_dir: folder of the images the masks belong to (optional).
+
+    Returns:
+        Counts of images and annotations.
+
+    Raises:
+        ValueError: naming the file for non-binary masks, size mismatches or missing images.
+    """
+    mask_dir = Path(mask_dir)
+    if not categories:
+        raise ValueError("at least one category is needed")
+    sources: dict[str, list[tuple[int, Path]]] = {}
+    for cid, name in enumerate(categories, start=1):
+        folder = mask_dir if len(categories) == 1 else mask_dir / name
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: mask folder not found")
+        for path in sorted(folder.glob("*.png")):
+            sources.setdefault(path.stem, []).append((cid, path))
+    if not sources:
+        raise ValueError(f"{mask_dir}: no mask PNGs found")
+    images, annotations = [], []
+    for image_id, stem in enumerate(sorted(sources), start=1):
+        size = None
+        file_name = f"{stem}.png"
+        if image_dir is not None:
+            found = [
+                p
+                for p in sorted(Path(image_dir).glob(f"{stem}.*"))
+                if p.suffix.lower() in IMAGE_SUFFIXES
+            ]
+            if not found:
+                raise ValueError(f"{image_dir}: no image for mask '{stem}'")
+            file_name = found[0].name
+        for cid, path in sources[stem]:
+            mask = read_mask(path)
+            if size is not None and mask.shape != size:
+                raise ValueError(f"{path}: size {mask.shape} differs from other masks of '{stem}'")
+            size = mask.shape
+            annotations += mask_annotations(mask, image_id, cid, len(annotations) + 1)
+        assert size is not None
+        images.append({"id": image_id, "file_name": file_name, "height": size[0], "width": size[1]})
+    doc = {
+        "info": {"description": "mosaicflow masks_to_coco", "version": "1.0"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": i, "name": n, "supercategory": "region"}
+            for i, n in enumerate(categories, start=1)
+        ],
+    }
+    write_json(out_json, doc)
+    return CocoResult(Path(out_json), len(images), len(annotations))
+
+
+def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
+    """Decode a COCO annotation's segmentation (polygons, RLE or uncompressed RLE)."""
+    from pycocotools import mask as mask_utils
+
+    seg = ann["segmentation"]
+    if isinstance(seg, list):
+        rles = mask_utils.frPyObjects([p for p in seg if len(p) >= 6], height, width)
+        rle = mask_utils.merge(rles) if rles else None
+        if rle is None:
+            return np.zeros((height, width), dtype=bool)
+    elif isinstance(seg.get("counts"), list):
+        rle = mask_utils.frPyObjects(seg, height, width)
+    else:
+        rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
+    return mask_utils.decode(rle).astype(bool)
+
+
+def annotation_polygons(ann: dict[str, Any], height: int, width: int) -> list[np.ndarray]:
+    """YOLO-ready polygons (pixel coordinates, one per component, holes bridged).
+
+    A single hole-free polygon is used as is; anything else (RLE, several parts) goes through
+    the decoded mask so overlapping parts and holes come out right.
+    """
+    seg = ann["segmentation"]
+    if isinstance(seg, list) and len(seg) == 1 and len(seg[0]) >= 6:
+        return [np.asarray(seg[0], dtype=np.float64).reshape(-1, 2)]
+    mask = annotation_mask(ann, height, width)
+    return [bridge_holes(inst.outer, inst.holes) for inst in mask_to_instances(mask)]
+
+
+@dataclass(frozen=True)
+class CocoToYoloResult:
+    """Outcome of :func:`coco_to_yolo`."""
+
+    out_dir: Path
+    images: int
+    instances: int
+    crowd_skipped: int
+
+
+def coco_to_yolo(
+    coco_json: Path,
+    names: Sequence[str],
+    out_dir: Path,
+    *,
+    task: str = "segment",
+    image_dir: Path | None = None,
+) -> CocoToYoloResult:
+    """Convert a COCO instance file to YOLO labels (``out_dir/labels``, ``out_dir/images``).
+
+    Args:
+        coco_json: the COCO file.
+        names: class names; a category's class id is the index of its name here.
+        out_dir: output folder (replaced atomically).
+        task: ``segment`` (polygons) or ``detect`` (boxes of the polygons).
+        image_dir: when given, images (``file_name`` relative to it) are copied to
+            ``out_dir/images``.
+
+    Returns:
+        Counts of images, label lines and skipped crowd annotations.
+
+    Raises:
+        ValueError: naming the file for categories not in ``names``, unknown image ids or
+            missing images.
+    """
+    if task not in ("segment", "detect"):
+        raise ValueError(f"task must be 'segment' or 'detect', got {task!r}")
+    coco_json = Path(coco_json)
+    doc = read_json(coco_json)
+    try:
+        cats = {c["id"]: c["name"] for c in doc["categories"]}
+        images = {im["id"]: im for im in doc["images"]}
+        anns = list(doc["annotations"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{coco_json}: not a COCO instances file ({err})") from err
+    index = {n: i for i, n in enumerate(names)}
+    unknown = sorted({n for n in cats.values() if n not in index})
+    if unknown:
+        raise ValueError(f"{coco_json}: categories {unknown} are not in the names {list(names)}")
+    lines: dict[int, list[str]] = {i: [] for i in images}
+    crowd = 0
+    for ann in sorted(anns, key=lambda a: a["id"]):
+        if ann["image_id"] not in images:
+            raise ValueError(f"{coco_json}: annotation {ann['id']} names unknown image")
+        if ann.get("iscrowd", 0):
+            crowd += 1
+            continue
+        im = images[ann["image_id"]]
+        cls = index[cats[ann["category_id"]]]
+        h, w = int(im["height"]), int(im["width"])
+        for poly in annotation_polygons(ann, h, w):
+            try:
+                if task == "segment":
+                    lines[ann["image_id"]].append(seg_line(cls, poly, w, h))
+                else:
+                    lines[ann["image_id"]].append(det_line(cls, poly, w, h))
+            except ValueError as err:
+                log.warning("%s: annotation %s skipped: %s", coco_json, ann["id"], err)
+    stems = {}
+    for image_id, im in images.items():
+        stem = Path(im["file_name"]).stem
+        if stem in stems:
+            raise ValueError(
+                f"{coco_json}: two images named '{stem}' (ids {stems[stem]}, {image_id})"
+            )
+        stems[stem] = image_id
+        if image_dir is not None and not (Path(image_dir) / im["file_name"]).is_file():
+            raise ValueError(f"{coco_json}: image {im['file_name']} not found in {image_dir}")
+    with atomic_dir(Path(out_dir)) as tmp:
+        (tmp / "labels").mkdir()
+        for image_id, im in images.items():
+            stem = Path(im["file_name"]).stem
+            write_text(tmp / "labels" / f"{stem}.txt", label_text(lines[image_id]))
+            if image_dir is not None:
+                (tmp / "images").mkdir(exist_ok=True)
+                src = Path(image_dir) / im["file_name"]
+                shutil.copyfile(src, tmp / "images" / Path(im["file_name"]).name)
+    total = sum(len(v) for v in lines.values())
+    return CocoToYoloResult(Path(out_dir), len(images), total, crowd)
+
+
+def load_coco(path: Path) -> Any:
+    """Load a COCO file with ``pycocotools.coco.COCO`` (quietly), naming the file on errors."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return COCO(str(path))
+    except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as err:
+        raise ValueError(f"{path}: pycocotools cannot load it ({err})") from err

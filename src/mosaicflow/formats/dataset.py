@@ -1,0 +1,253 @@
+"""labelme folders -> ultralytics-ready YOLO datasets.
+
+Layout written (atomically: built in a temporary sibling folder and swapped in)::
+
+    out_dir/
+      train/images/<stem>.<ext>   train/labels/<stem>.txt
+      val/images/...              val/labels/...
+      data.yaml                   absolute paths and the class names
+      provenance.json             config hash, code hash, input hashes, counts, split summary
+
+Every labelme file is read and validated before anything is written, so a bad file fails the
+whole conversion (naming the file) and leaves any previous output untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mosaicflow.formats.labelme import LabelmeFrame, list_labelme, read_labelme
+from mosaicflow.formats.splits import frame_group, split_by_group, split_summary
+from mosaicflow.formats.yolo import det_line, label_text, seg_line
+from mosaicflow.io import atomic_dir, write_bytes, write_text
+from mosaicflow.provenance import provenance, tree_hash, write_provenance
+
+log = logging.getLogger(__name__)
+
+TASKS = ("segment", "detect")
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """Outcome of a labelme -> YOLO conversion.
+
+    Attributes:
+        out_dir: the dataset folder.
+        data_yaml: its ``data.yaml`` (None for a single-folder conversion).
+        provenance: the provenance sidecar.
+        counts: per split: ``images``, ``empty`` (images without targets), ``instances``,
+            ``ignored`` (shapes of other labels or on empty-flagged frames).
+        splits: per split: the source labelme files, in order.
+    """
+
+    out_dir: Path
+    data_yaml: Path | None
+    provenance: Path
+    counts: dict[str, dict[str, int]]
+    splits: dict[str, list[Path]] = field(repr=False)
+
+
+def frame_label_lines(frame: LabelmeFrame, task: str = "segment") -> list[str]:
+    """YOLO lines of a parsed labelme frame (empty for empty-flagged frames)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    lines = []
+    for k, shape in enumerate(frame.shapes):
+        try:
+            if task == "segment":
+                lines.append(seg_line(shape.class_id, shape.polygon, frame.width, frame.height))
+            else:
+                lines.append(det_line(shape.class_id, shape.polygon, frame.width, frame.height))
+        except ValueError as err:
+            raise ValueError(f"{frame.json_path}: target shape #{k}: {err}") from err
+    return lines
+
+
+def _read_all(
+    dirs: Sequence[Path], labels: Sequence[str], empty_flag: str | None
+) -> list[LabelmeFrame]:
+    frames = []
+    for folder in dirs:
+        files = list_labelme(Path(folder))
+        if not files:
+            raise ValueError(f"{folder}: no labelme JSON files")
+        frames += [read_labelme(f, labels, empty_flag) for f in files]
+    return frames
+
+
+def _check_unique(frames: Sequence[LabelmeFrame]) -> None:
+    seen: dict[str, Path] = {}
+    for frame in frames:
+        stem = frame.json_path.stem
+        if stem in seen:
+            raise ValueError(
+                f"{frame.json_path}: same file name as {seen[stem]}; output names would collide"
+            )
+        seen[stem] = frame.json_path
+
+
+def _write_split(root: Path, frames: Sequence[LabelmeFrame], task: str) -> dict[str, int]:
+    counts = {"images": 0, "empty": 0, "instances": 0, "ignored": 0}
+    for frame in frames:
+        lines = frame_label_lines(frame, task)
+        stem = frame.json_path.stem
+        write_bytes(root / "images" / f"{stem}{frame.image_suffix}", frame.image_bytes)
+        write_text(root / "labels" / f"{stem}.txt", label_text(lines))
+        counts["images"] += 1
+        counts["empty"] += not lines
+        counts["instances"] += len(lines)
+        counts["ignored"] += frame.ignored
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "labels").mkdir(parents=True, exist_ok=True)
+    return counts
+
+
+def data_yaml_text(out_dir: Path, splits: Sequence[str], names: Sequence[str]) -> str:
+    """Content of an ultralytics ``data.yaml`` with absolute paths (``out_dir`` made absolute)."""
+    root = Path(out_dir).absolute()
+    doc: dict[str, Any] = {"path": str(root)}
+    for split in splits:
+        doc[split] = str(root / split / "images")
+    doc["nc"] = len(names)
+    doc["names"] = {i: name for i, name in enumerate(names)}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def labelme_to_yolo_dataset(
+    train_dirs: Sequence[Path],
+    val_dirs: Sequence[Path],
+    labels: Sequence[str],
+    out_dir: Path,
+    seed: int,
+    *,
+    empty_flag: str | None = "sfw",
+    val_fraction: float = 0.2,
+    task: str = "segment",
+    code: str = "",
+) -> DatasetResult:
+    """Build an ultralytics-ready dataset from labelme folders.
+
+    Args:
+        train_dirs: labelme folders of the training split.
+        val_dirs: labelme folders of the validation split. When empty, the train files are
+            split by source video (:func:`~mosaicflow.formats.splits.frame_group`), seeded and
+            stratified by empty / non-empty, with ``val_fraction`` of the files in val.
+        labels: target labels; class ids follow this order (``names`` in data.yaml).
+        out_dir: the dataset folder (replaced atomically).
+        seed: seed of the split (recorded in the provenance either way).
+        empty_flag: labelme image flag marking frames without targets.
+        val_fraction: fraction of files in val when ``val_dirs`` is empty.
+        task: ``segment`` (polygons) or ``detect`` (boxes).
+        code: the rule's code hash, recorded in the provenance.
+
+    Returns:
+        The :class:`DatasetResult` with counts per split.
+
+    Raises:
+        ValueError: naming the file for any invalid labelme file, duplicate file names, or an
+            empty label list.
+    """
+    if not labels:
+        raise ValueError("at least one label is needed")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be unique, got {list(labels)}")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    out_dir = Path(out_dir).absolute()
+    train = _read_all(train_dirs, labels, empty_flag)
+    val = _read_all(val_dirs, labels, empty_flag) if val_dirs else []
+    _check_unique(train + val)
+
+    def group(frame: LabelmeFrame) -> str:
+        return frame_group(frame.json_path)
+
+    def stratum(frame: LabelmeFrame) -> bool:
+        return bool(frame.shapes)
+
+    if not val_dirs:
+        parts = split_by_group(
+            train,
+            group,
+            fractions={"train": 1.0 - val_fraction, "val": val_fraction},
+            seed=seed,
+            stratify_key=stratum,
+        )
+        train, val = parts["train"], parts["val"]
+    overlap = {group(f) for f in train} & {group(f) for f in val}
+    if overlap and not val_dirs:  # cannot happen: split_by_group keeps groups whole
+        raise AssertionError(f"videos in both splits: {sorted(overlap)}")
+    if overlap:
+        log.warning("videos in both train and val folders: %s", sorted(overlap)[:10])
+    splits = {"train": train, "val": val}
+
+    source_files = [f.json_path for f in train + val]
+    with atomic_dir(out_dir) as tmp:
+        counts = {name: _write_split(tmp / name, frames, task) for name, frames in splits.items()}
+        write_text(tmp / "data.yaml", data_yaml_text(out_dir, list(splits), labels))
+        config = {
+            "labels": list(labels),
+            "empty_flag": empty_flag,
+            "seed": seed,
+            "val_fraction": None if val_dirs else val_fraction,
+            "task": task,
+        }
+        record = provenance(
+            config=config,
+            code=code,
+            counts={f"{s}_{k}": v for s, c in counts.items() for k, v in c.items()},
+            extra={
+                "kind": "yolo_dataset",
+                "names": list(labels),
+                "sources": {
+                    "train_dirs": [str(Path(d).absolute()) for d in train_dirs],
+                    "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
+                },
+                "input_tree_hash": tree_hash(source_files, root=None),
+                "split": split_summary(splits, group, stratum),
+                "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
+            },
+        )
+        write_provenance(tmp / "provenance.json", record)
+    log.info("wrote YOLO dataset %s: %s", out_dir, counts)
+    return DatasetResult(
+        out_dir,
+        out_dir / "data.yaml",
+        out_dir / "provenance.json",
+        counts,
+        {s: [f.json_path for f in fr] for s, fr in splits.items()},
+    )
+
+
+def labelme_to_yolo(
+    src_dir: Path,
+    labels: Sequence[str],
+    out_dir: Path,
+    *,
+    empty_flag: str | None = "sfw",
+    task: str = "segment",
+) -> dict[str, int]:
+    """Convert one labelme folder to ``out_dir/{images,labels}`` (atomically).
+
+    Args:
+        src_dir: the labelme folder.
+        labels: target labels (class ids follow this order).
+        out_dir: output folder (replaced atomically).
+        empty_flag: labelme image flag marking frames without targets.
+        task: ``segment`` or ``detect``.
+
+    Returns:
+        Counts: ``images``, ``empty``, ``instances``, ``ignored``.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    frames = _read_all([Path(src_dir)], labels, empty_flag)
+    _check_unique(frames)
+    with atomic_dir(Path(out_dir)) as tmp:
+        counts = _write_split(tmp, frames, task)
+    return counts

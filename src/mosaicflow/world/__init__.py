@@ -1,0 +1,32 @@
+"""The synthetic demo world: deterministic videos, truth masks, labelme and watermark sets.
+
+Light names (configs and specs) import eagerly; the renderers (OpenCV/PyAV) load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mosaicflow.world.config import WorldConfig, WorldRoles
+from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec, video_specs
+
+_LAZY = {
+    "RenderResult": "render",
+    "render_video": "render",
+    "read_truth": "render",
+    "load_truth_json": "render",
+    "TRUTH_VERSION": "render",
+    "write_labelme_set": "labels",
+    "write_watermark_set": "labels",
+    "contact_sheet": "labels",
+}
+
+__all__ = ["WATERMARK_CLASSES", "VideoSpec", "WorldConfig", "WorldRoles", "video_specs", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"mosaicflow.world.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'mosaicflow.world' has no attribute {name!r}")

@@ -1,0 +1,672 @@
+"""Render one demo-world video, its ground-truth instance masks and its truth JSON.
+
+Outputs of :func:`render_video`:
+
+- the video: H.264 (libx264, yuv420p, one thread so the bytes are deterministic) in .mp4,
+  with an AAC audio track when the spec asks for one;
+- the truth masks: a lossless FFV1 ``gray`` video (.mkv) with one frame per video frame; each
+  pixel holds the instance id of the target it belongs to (1..N, stable over the video),
+  0 = background. Read it back with :func:`read_truth`;
+- the truth JSON (``version`` = :data:`TRUTH_VERSION`): fps, size, frame count, watermark class
+  names, scenes, instances and, per frame, the instance ids present, the scene id, whether the
+  frame repeats its predecessor (``static``) and the watermark boxes ``[x0, y0, x1, y1]`` in
+  pixels (x1/y1 exclusive) with their class names. Read it with :func:`load_truth_json`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.world import assets
+from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec
+
+#: Version of the truth JSON layout (checked by :func:`load_truth_json`).
+TRUTH_VERSION = 1
+#: What a pixel of the truth mask video means (also written into the truth JSON).
+MASK_ENCODING = "FFV1 gray8 video; pixel = instance id 1..N of the target, 0 = background"
+
+_AUDIO_RATE = 48000
+_MIN_TARGET_AREA = 0.013  # smallest area of one target (fraction of the frame) before scaling
+_SCALE_AMP = 0.06  # linear scale oscillation of targets
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """Statistics of a rendered video (also stored under ``stats`` in the truth JSON)."""
+
+    name: str
+    frames: int
+    empty_frames: int
+    static_frames: int
+    scenes: int
+    watermark_scenes: int
+    instances: int
+    has_audio: bool
+    mean_motion_px: float
+    coverage_min: float
+    coverage_max: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statistics as a plain dict."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Sprite:
+    texture: np.ndarray  # h x w x 3 uint8
+    alpha: np.ndarray  # h x w float32 in [0, 1]
+    center: tuple[float, float]
+    radius: float  # largest content radius in sprite pixels
+    pos0: np.ndarray
+    vel: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    angle0: float
+    omega: float
+    aniso: tuple[float, float]
+    scale_amp: float = 0.0
+    scale_period: float = 1.0
+    scale_phase: float = 0.0
+    warp_amp: float = 0.0
+    warp_lambda: tuple[float, float] = (1.0, 1.0)
+    warp_omega: float = 0.0
+    warp_phase: tuple[float, float] = (0.0, 0.0)
+    instance: int = 0
+
+
+@dataclass
+class _Watermark:
+    color: np.ndarray  # h x w x 3 float32 (local box)
+    alpha: np.ndarray  # h x w float32
+    x: int
+    y: int
+    cls: str
+    start: int  # local scene time range [start, end)
+    end: int
+
+
+@dataclass
+class _Scene:
+    index: int
+    start: int
+    end: int
+    canvas: np.ndarray
+    cam: tuple[float, float, float, float, float, float]  # cx0, cy0, cx1, cy1, z0, z1
+    background: str
+    targets: list[_Sprite] = field(default_factory=list)
+    distractors: list[_Sprite] = field(default_factory=list)
+    watermarks: list[_Watermark] = field(default_factory=list)
+
+
+def _bounce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    span = np.maximum(hi - lo, 1e-6)
+    y = np.mod(x - lo, 2 * span)
+    return lo + np.where(y < span, y, 2 * span - y)
+
+
+def _motion_box(ext: float, size: int) -> tuple[float, float]:
+    lo, hi = ext, size - ext
+    if hi - lo < 0.3 * size:  # too big to stay inside while moving: allow partial exit
+        lo, hi = 0.35 * size, 0.65 * size
+    return lo, hi
+
+
+def _unit_blob(rng: np.random.Generator) -> np.ndarray:
+    theta = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+    r = np.ones_like(theta)
+    for k in (2, 3, 4, 5):
+        r += rng.uniform(0, 0.16 / (k - 1) ** 0.5) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1)
+
+
+def _unit_polygon(rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.35:
+        a = rng.uniform(0.5, 1.0)
+        pts = np.array([[-1, -a], [1, -a], [1, a], [-1, a]], dtype=np.float64)
+    else:
+        n = int(rng.integers(3, 7))
+        theta = np.arange(n) * 2 * np.pi / n + rng.uniform(0, np.pi)
+        pts = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return pts
+
+
+def _alpha_from_polygon(poly: np.ndarray, size: int) -> np.ndarray:
+    canvas = np.zeros((size, size), np.uint8)
+    pts = np.round(poly * 16).astype(np.int32)
+    cv2.fillPoly(canvas, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _make_sprite(
+    rng: np.random.Generator,
+    spec: VideoSpec,
+    area_frac: float,
+    target: bool,
+    instance: int,
+) -> _Sprite:
+    W, H = spec.width, spec.height
+    unit = _unit_blob(rng) if target else _unit_polygon(rng)
+    unit_area = float(cv2.contourArea(unit.astype(np.float32)))
+    radius_scale = math.sqrt(area_frac * W * H / unit_area)
+    rmax = float(np.hypot(unit[:, 0], unit[:, 1]).max()) * radius_scale
+    warp_amp = float(rng.uniform(1.0, 3.0)) * spec.width / 320 if target else 0.0
+    margin = math.ceil(warp_amp) + 3
+    size = 2 * math.ceil(rmax) + 2 * margin
+    c = (size - 1) / 2.0
+    alpha = _alpha_from_polygon(unit * radius_scale + c, size)
+    if target:
+        texture = assets.photo_crop(
+            assets.TARGET_PHOTOS[int(rng.integers(len(assets.TARGET_PHOTOS)))],
+            size,
+            size,
+            rng,
+            tint_grey=False,
+        )
+    elif rng.random() < 0.6:
+        name = assets.DISTRACTOR_PHOTOS[int(rng.integers(len(assets.DISTRACTOR_PHOTOS)))]
+        texture = assets.photo_crop(name, size, size, rng, tint_grey=True)
+    else:
+        texture = assets.pattern(size, size, rng)
+    sx = float(np.exp(rng.uniform(-0.3, 0.3)))
+    aniso = (sx, 1.0 / sx)
+    scale_amp = _SCALE_AMP if target else 0.0
+    ext = (rmax + warp_amp) * (1 + scale_amp) * max(aniso) + 2
+    bx, by = _motion_box(ext, W), _motion_box(ext, H)
+    lo, hi = np.array([bx[0], by[0]]), np.array([bx[1], by[1]])
+    speed = rng.uniform(0.9, 2.6) * W / 320
+    direction = rng.uniform(0, 2 * np.pi)
+    return _Sprite(
+        texture=texture,
+        alpha=alpha,
+        center=(c, c),
+        radius=rmax,
+        pos0=rng.uniform(lo, hi),
+        vel=speed * np.array([np.cos(direction), np.sin(direction)]),
+        lo=lo,
+        hi=hi,
+        angle0=float(rng.uniform(0, 2 * np.pi)),
+        omega=float(rng.uniform(-0.04, 0.04)),
+        aniso=aniso,
+        scale_amp=scale_amp,
+        scale_period=float(rng.uniform(20, 60)),
+        scale_phase=float(rng.uniform(0, 2 * np.pi)),
+        warp_amp=warp_amp,
+        warp_lambda=(float(rng.uniform(0.5, 1.2) * size), float(rng.uniform(0.5, 1.2) * size)),
+        warp_omega=float(rng.uniform(0.1, 0.3)),
+        warp_phase=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
+        instance=instance,
+    )
+
+
+def _draw_sprite(frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: float) -> None:
+    H, W = frame.shape[:2]
+    pos = _bounce(sp.pos0 + sp.vel * t, sp.lo, sp.hi)
+    angle = sp.angle0 + sp.omega * t
+    s = 1.0 + sp.scale_amp * math.sin(2 * math.pi * t / sp.scale_period + sp.scale_phase)
+    ext = (sp.radius + sp.warp_amp) * s * max(sp.aniso) + 2
+    x0, x1 = max(0, int(pos[0] - ext)), min(W, math.ceil(pos[0] + ext) + 1)
+    y0, y1 = max(0, int(pos[1] - ext)), min(H, math.ceil(pos[1] + ext) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    xs = np.arange(x0, x1, dtype=np.float32) - np.float32(pos[0])
+    ys = np.arange(y0, y1, dtype=np.float32) - np.float32(pos[1])
+    dx, dy = np.meshgrid(xs, ys)
+    ca, sa = math.cos(angle), math.sin(angle)
+    qx = (ca * dx + sa * dy) / (s * sp.aniso[0]) + sp.center[0]
+    qy = (-sa * dx + ca * dy) / (s * sp.aniso[1]) + sp.center[1]
+    if sp.warp_amp:
+        wt = sp.warp_omega * t
+        qx, qy = (
+            qx + sp.warp_amp * np.sin(2 * np.pi * qy / sp.warp_lambda[0] + wt + sp.warp_phase[0]),
+            qy + sp.warp_amp * np.sin(2 * np.pi * qx / sp.warp_lambda[1] + wt + sp.warp_phase[1]),
+        )
+    mx, my = qx.astype(np.float32), qy.astype(np.float32)
+    a = cv2.remap(sp.alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    tex = cv2.remap(sp.texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    roi = frame[y0:y1, x0:x1]
+    roi += a[..., None] * (tex.astype(np.float32) - roi)
+    if mask is not None and sp.instance:
+        mask[y0:y1, x0:x1][a >= 0.5] = sp.instance
+
+
+def _text_watermark(
+    rng: np.random.Generator, spec: VideoSpec, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    words = (
+        "@demo",
+        "SAMPLE",
+        "preview",
+        "mosaicflow",
+        "studio",
+        "clip",
+        "www.site.tv",
+        "HD",
+        "tv",
+    )
+    text = str(words[int(rng.integers(len(words)))])
+    if rng.random() < 0.6:
+        text += str(int(rng.integers(10, 99999)))
+    fonts = (
+        cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.FONT_HERSHEY_DUPLEX,
+        cv2.FONT_HERSHEY_COMPLEX,
+        cv2.FONT_HERSHEY_TRIPLEX,
+        cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    )
+    font = fonts[int(rng.integers(len(fonts)))]
+    thick = int(rng.integers(1, 3))
+    target_h = rng.uniform(14, 40) * spec.height / 192
+    (w, h), base = cv2.getTextSize(text, font, 1.0, thick)
+    scale = target_h / h
+    scale = min(scale, (spec.width - 8) / w)
+    (w, h), base = cv2.getTextSize(text, font, scale, thick)
+    layer = np.zeros((h + base + 2 * thick + 2, w + 2 * thick + 2), np.uint8)
+    cv2.putText(layer, text, (thick + 1, h + thick), font, scale, 255, thick, cv2.LINE_AA)
+    color = np.full(3, 255.0) if rng.random() < 0.5 else rng.uniform(0, 255, 3)
+    col = np.broadcast_to(color.astype(np.float32), (*layer.shape, 3)).copy()
+    return col, layer.astype(np.float32) / 255.0 * alpha
+
+
+def _logo_watermark(
+    rng: np.random.Generator, spec: VideoSpec, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    side = max(8, round(rng.uniform(0.1, 0.6) * min(spec.width, spec.height)))
+    if rng.random() < 0.4:
+        logo = assets.load_photo(assets.LOGO_PHOTO)
+        logo = cv2.resize(logo, (side, side), interpolation=cv2.INTER_AREA)
+        col = logo[..., :3].astype(np.float32)
+        a = logo[..., 3].astype(np.float32) / 255.0
+    else:
+        a8 = np.zeros((side, side), np.uint8)
+        c = side // 2
+        thick = max(1, side // 14)
+        shape = int(rng.integers(3))
+        if shape == 0:
+            cv2.circle(a8, (c, c), c - thick, 255, thick, cv2.LINE_AA)
+        elif shape == 1:
+            cv2.rectangle(a8, (thick, thick), (side - thick - 1, side - thick - 1), 255, thick)
+        else:
+            pts = np.array(
+                [[c, thick], [side - thick - 1, side - thick - 1], [thick, side - thick - 1]]
+            )
+            cv2.polylines(a8, [pts.astype(np.int32)], True, 255, thick, cv2.LINE_AA)
+        letters = "".join(chr(int(rng.integers(65, 91))) for _ in range(int(rng.integers(1, 3))))
+        font = cv2.FONT_HERSHEY_DUPLEX
+        (w, h), _ = cv2.getTextSize(letters, font, 1.0, thick)
+        scale = 0.45 * side / max(w, h)
+        (w, h), _ = cv2.getTextSize(letters, font, scale, thick)
+        cv2.putText(a8, letters, (c - w // 2, c + h // 2), font, scale, 255, thick, cv2.LINE_AA)
+        color = np.full(3, 255.0) if rng.random() < 0.5 else rng.uniform(0, 255, 3)
+        col = np.broadcast_to(color.astype(np.float32), (side, side, 3)).copy()
+        a = a8.astype(np.float32) / 255.0
+    return col, a * alpha
+
+
+def _make_watermark(rng: np.random.Generator, spec: VideoSpec, start: int, end: int) -> _Watermark:
+    alpha = float(rng.uniform(0.25, 0.9))
+    cls = WATERMARK_CLASSES[int(rng.integers(len(WATERMARK_CLASSES)))]
+    col, a = (_text_watermark if cls == "text" else _logo_watermark)(rng, spec, alpha)
+    h, w = a.shape
+    if rng.random() < 0.6:  # a corner, as platforms do
+        x = 4 if rng.random() < 0.5 else spec.width - w - 4
+        y = 4 if rng.random() < 0.5 else spec.height - h - 4
+    else:
+        x = int(rng.integers(0, max(1, spec.width - w)))
+        y = int(rng.integers(0, max(1, spec.height - h)))
+    x, y = max(0, min(x, spec.width - w)), max(0, min(y, spec.height - h))
+    a = a[: spec.height - y, : spec.width - x]
+    col = col[: a.shape[0], : a.shape[1]]
+    return _Watermark(col, a, x, y, cls, start, end)
+
+
+def _partition(rng: np.random.Generator, total: int, parts: int, minimum: int) -> list[int]:
+    weights = 0.5 / parts + 0.5 * rng.dirichlet(np.ones(parts))
+    sizes = np.maximum(minimum, np.floor(weights * total)).astype(int)
+    while sizes.sum() > total:
+        sizes[int(np.argmax(sizes))] -= 1
+    sizes[int(rng.integers(parts))] += total - int(sizes.sum())
+    return [int(v) for v in sizes]
+
+
+def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.ndarray, np.ndarray]:
+    """Scenes with their content, the local time of every frame and the empty-frame flags."""
+    n = spec.frames
+    lengths = _partition(rng, n, spec.scenes, 2)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    times = np.zeros(n, np.int64)
+    static = np.zeros(n, bool)
+    # static stretches (time stands still) in about half of the scenes, at least one
+    n_static = max(1, math.ceil(spec.scenes / 2)) if spec.static_fraction > 0 else 0
+    static_scenes = set(rng.permutation(spec.scenes)[:n_static].tolist())
+    per_stretch = max(2, math.ceil(spec.static_fraction * n / max(1, n_static)))
+    for s, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+        inc = np.ones(length, np.int64)
+        inc[0] = 0
+        if s in static_scenes and length >= 4:
+            run = min(per_stretch, length - 2)
+            first = int(rng.integers(1, length - run + 1))
+            inc[first : first + run] = 0
+            static[start + first : start + first + run] = True
+        times[start : start + length] = np.cumsum(inc)
+    # empty stretches at scene starts or ends, extended over static stretches they cut
+    empty = np.zeros(n, bool)
+    remaining = math.ceil(spec.empty_fraction * n)
+    for s in rng.permutation(spec.scenes).tolist():
+        if remaining <= 0:
+            break
+        start, length = int(starts[s]), int(lengths[s])
+        take = length if remaining >= 0.7 * length else remaining
+        if rng.random() < 0.5:
+            a, b = start, start + take
+            while b < start + length and static[b]:
+                b += 1
+        else:
+            a, b = start + length - take, start + length
+            while a > start and static[a]:
+                a -= 1
+        empty[a:b] = True
+        remaining -= b - a
+    scenes: list[_Scene] = []
+    wm_count = math.ceil(spec.watermark_fraction * spec.scenes - 1e-9)
+    wm_scenes = set(rng.permutation(spec.scenes)[:wm_count].tolist())
+    next_id = 1
+    W, H = spec.width, spec.height
+    for s, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+        cw, ch = math.ceil(W * 1.5), math.ceil(H * 1.5)
+        if rng.random() < 0.35:
+            canvas, background = assets.pattern(ch, cw, rng), "pattern"
+        else:
+            background = assets.BACKGROUND_PHOTOS[int(rng.integers(len(assets.BACKGROUND_PHOTOS)))]
+            canvas = assets.photo_crop(background, ch, cw, rng, tint_grey=True)
+        z0, z1 = rng.uniform(1.0, 1.35, 2)
+        if rng.random() < 0.3:
+            z1 = z0
+        zmin = min(z0, z1)
+        half = np.array([W / (2 * zmin), H / (2 * zmin)])
+        c0 = rng.uniform(half, np.array([cw, ch]) - half)
+        c1 = c0 if rng.random() < 0.25 else rng.uniform(half, np.array([cw, ch]) - half)
+        scene = _Scene(
+            s,
+            int(start),
+            int(start + length),
+            canvas.astype(np.float32),
+            (c0[0], c0[1], c1[0], c1[1], z0, z1),
+            background,
+        )
+        for _ in range(int(rng.integers(1, 4))):
+            scene.distractors.append(
+                _make_sprite(rng, spec, float(rng.uniform(0.012, 0.06)), False, 0)
+            )
+        if not empty[start : start + length].all():
+            low, high = spec.target_coverage
+            total = float(rng.uniform(low, high))
+            k = int(rng.integers(1, spec.max_targets + 1))
+            k = max(1, min(k, int(total // _MIN_TARGET_AREA)))
+            extra = max(0.0, total - k * _MIN_TARGET_AREA)
+            areas = _MIN_TARGET_AREA + extra * rng.dirichlet(np.full(k, 2.0))
+            for area in areas.tolist():
+                scene.targets.append(_make_sprite(rng, spec, area, True, next_id))
+                next_id += 1
+        if s in wm_scenes:
+            count = 1 if rng.random() < 0.5 else 2
+            tlen = int(times[start + length - 1]) + 1
+            for _ in range(count):
+                if rng.random() < 0.5 and tlen >= 4:  # the watermark jumps once in the scene
+                    cut = int(rng.integers(tlen // 3, 2 * tlen // 3 + 1))
+                    first = _make_watermark(rng, spec, 0, cut)
+                    scene.watermarks.append(first)
+                    second = _make_watermark(rng, spec, cut, tlen)
+                    scene.watermarks.append(second)
+                else:
+                    scene.watermarks.append(_make_watermark(rng, spec, 0, tlen))
+        scenes.append(scene)
+    return scenes, times, empty
+
+
+def _render_frame(
+    spec: VideoSpec, scene: _Scene, t: int, empty: bool
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    length = max(1, scene.end - scene.start - 1)
+    u = t / length
+    cx0, cy0, cx1, cy1, z0, z1 = scene.cam
+    cx, cy, z = cx0 + (cx1 - cx0) * u, cy0 + (cy1 - cy0) * u, z0 + (z1 - z0) * u
+    M = np.array([[z, 0, spec.width / 2 - z * cx], [0, z, spec.height / 2 - z * cy]], np.float32)
+    frame = cv2.warpAffine(
+        scene.canvas,
+        M,
+        (spec.width, spec.height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
+    mask = np.zeros((spec.height, spec.width), np.uint8)
+    for sp in scene.distractors:
+        _draw_sprite(frame, None, sp, t)
+    if not empty:
+        for sp in scene.targets:
+            _draw_sprite(frame, mask, sp, t)
+    boxes = []
+    for wm in scene.watermarks:
+        if not wm.start <= t < wm.end:
+            continue
+        h, w = wm.alpha.shape
+        roi = frame[wm.y : wm.y + h, wm.x : wm.x + w]
+        roi += wm.alpha[..., None] * (wm.color - roi)
+        ys, xs = np.nonzero(wm.alpha > 0.02)
+        if len(xs):
+            box = [
+                int(wm.x + xs.min()),
+                int(wm.y + ys.min()),
+                int(wm.x + xs.max() + 1),
+                int(wm.y + ys.max() + 1),
+            ]
+            boxes.append({"class": wm.cls, "class_id": WATERMARK_CLASSES.index(wm.cls), "box": box})
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes
+
+
+def _audio_samples(spec: VideoSpec, scenes: list[_Scene], rng: np.random.Generator) -> np.ndarray:
+    n = round(spec.frames / spec.fps * _AUDIO_RATE)
+    t = np.arange(n, dtype=np.float64) / _AUDIO_RATE
+    out = np.zeros(n, np.float64)
+    for scene in scenes:
+        a = round(scene.start / spec.fps * _AUDIO_RATE)
+        b = round(scene.end / spec.fps * _AUDIO_RATE)
+        f = rng.uniform(180, 900)
+        out[a:b] = (
+            0.2 * np.sin(2 * np.pi * f * t[a:b]) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t[a:b]))
+        )
+    return out.astype(np.float32)
+
+
+def _add_audio(container: Any, samples: np.ndarray) -> tuple[Any, list[Any]]:
+    stream = container.add_stream("aac", rate=_AUDIO_RATE, layout="mono")
+    frames = []
+    step = 1024
+    for i in range(0, len(samples), step):
+        chunk = samples[i : i + step][None, :]
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="flt", layout="mono")
+        frame.sample_rate = _AUDIO_RATE
+        frame.pts = i
+        frames.append(frame)
+    return stream, frames
+
+
+def render_video(
+    spec: VideoSpec, video_out: Path, truth_out: Path, truth_json_out: Path
+) -> RenderResult:
+    """Render one world video with its truth masks and truth JSON, all written atomically.
+
+    Args:
+        spec: the video's resolved parameters (from :func:`mosaicflow.world.video_specs`).
+        video_out: the H.264 .mp4 to write (with an AAC track when ``spec.audio``).
+        truth_out: the FFV1 .mkv of per-frame instance ids (0 = background).
+        truth_json_out: the truth JSON (see the module docstring).
+
+    Returns:
+        Statistics of the rendered video.
+    """
+    rng = np.random.default_rng(spec.seed)
+    scenes, times, empty = _plan(spec, rng)
+    scene_of = np.zeros(spec.frames, np.int64)
+    for scene in scenes:
+        scene_of[scene.start : scene.end] = scene.index
+    video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
+    per_frame: list[dict[str, Any]] = []
+    centroids: dict[int, list[tuple[int, float, float]]] = {}
+    coverages: list[float] = []
+    bitexact = {"fflags": "+bitexact"}
+    with (
+        atomic_path(video_out) as vtmp,
+        atomic_path(truth_out) as ttmp,
+        av.open(str(vtmp), "w", container_options=bitexact) as vc,
+        av.open(str(ttmp), "w", container_options=bitexact) as tc,
+    ):
+        vs = vc.add_stream("libx264", rate=spec.fps)
+        vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
+        vs.codec_context.thread_count = 1
+        vs.codec_context.flags |= av.codec.context.Flags.bitexact
+        vs.options = {"crf": str(spec.crf), "preset": "veryfast", "threads": "1"}
+        ts = tc.add_stream("ffv1", rate=spec.fps)
+        ts.width, ts.height, ts.pix_fmt = spec.width, spec.height, "gray"
+        ts.codec_context.thread_count = 1
+        ts.codec_context.flags |= av.codec.context.Flags.bitexact
+        audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
+        prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]]] | None = None
+        for f in range(spec.frames):
+            scene = scenes[int(scene_of[f])]
+            is_static = f > scene.start and times[f] == times[f - 1]
+            if is_static and prev is not None:
+                image, mask, boxes = prev
+            else:
+                image, mask, boxes = _render_frame(spec, scene, int(times[f]), bool(empty[f]))
+            prev = (image, mask, boxes)
+            ids = [int(v) for v in np.flatnonzero(np.bincount(mask.ravel())) if v]
+            if ids:
+                coverages.append(float(np.count_nonzero(mask)) / mask.size)
+                for i in ids:
+                    ys, xs = np.nonzero(mask == i)
+                    centroids.setdefault(i, []).append((f, float(xs.mean()), float(ys.mean())))
+            per_frame.append(
+                {
+                    "frame": f,
+                    "scene": scene.index,
+                    "static": bool(is_static),
+                    "instances": ids,
+                    "watermarks": boxes,
+                }
+            )
+            vf = av.VideoFrame.from_ndarray(image, format="bgr24")
+            vf.pts = f
+            vc.mux(vs.encode(vf))
+            tf = av.VideoFrame.from_ndarray(mask, format="gray")
+            tf.pts = f
+            tc.mux(ts.encode(tf))
+        vc.mux(vs.encode(None))
+        tc.mux(ts.encode(None))
+        if audio is not None:
+            astream, aframes = audio
+            for frame in aframes:
+                vc.mux(astream.encode(frame))
+            vc.mux(astream.encode(None))
+    steps = []
+    for track in centroids.values():
+        for (f0, x0, y0), (f1, x1, y1) in itertools.pairwise(track):
+            if f1 == f0 + 1:
+                steps.append(math.hypot(x1 - x0, y1 - y0))
+    result = RenderResult(
+        name=spec.name,
+        frames=spec.frames,
+        empty_frames=sum(1 for p in per_frame if not p["instances"]),
+        static_frames=sum(1 for p in per_frame if p["static"]),
+        scenes=len(scenes),
+        watermark_scenes=sum(1 for s in scenes if s.watermarks),
+        instances=len(centroids),
+        has_audio=bool(spec.audio),
+        mean_motion_px=round(float(np.mean(steps)) if steps else 0.0, 4),
+        coverage_min=round(min(coverages), 6) if coverages else 0.0,
+        coverage_max=round(max(coverages), 6) if coverages else 0.0,
+    )
+    truth = {
+        "version": TRUTH_VERSION,
+        "name": spec.name,
+        "role": spec.role,
+        "fps": spec.fps,
+        "width": spec.width,
+        "height": spec.height,
+        "frames": spec.frames,
+        "mask_encoding": MASK_ENCODING,
+        "classes": list(WATERMARK_CLASSES),
+        "audio": bool(spec.audio),
+        "spec": spec.to_dict(),
+        "scenes": [
+            {
+                "id": s.index,
+                "start": s.start,
+                "end": s.end,
+                "background": s.background,
+                "targets": [t.instance for t in s.targets],
+                "distractors": len(s.distractors),
+                "watermarked": bool(s.watermarks),
+            }
+            for s in scenes
+        ],
+        "stats": result.to_dict(),
+        "per_frame": per_frame,
+    }
+    write_json(truth_json_out, truth)
+    return result
+
+
+def read_truth(
+    truth_mkv: Path, frames: Iterable[int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame number, instance-id array)`` from a truth mask video.
+
+    Args:
+        truth_mkv: the FFV1 .mkv written by :func:`render_video`.
+        frames: frame numbers to yield (all when None), in increasing order.
+
+    Raises:
+        ValueError: naming the file when it cannot be decoded.
+    """
+    wanted = None if frames is None else set(int(f) for f in frames)
+    last = None if wanted is None else (max(wanted) if wanted else -1)
+    try:
+        with av.open(str(truth_mkv)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if last is not None and index > last:
+                    break
+                if wanted is None or index in wanted:
+                    yield index, frame.to_ndarray(format="gray")
+    except av.error.FFmpegError as err:
+        raise ValueError(f"{truth_mkv}: cannot decode truth masks ({err})") from err
+
+
+def load_truth_json(path: Path) -> dict[str, Any]:
+    """Read a truth JSON written by :func:`render_video`, checking its version and keys.
+
+    Raises:
+        ValueError: naming the file when the version is not :data:`TRUTH_VERSION` or keys lack.
+    """
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("version") != TRUTH_VERSION:
+        got = data.get("version") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: truth JSON version {got!r}, expected {TRUTH_VERSION}")
+    missing = {"fps", "width", "height", "frames", "classes", "per_frame"} - set(data)
+    if missing:
+        raise ValueError(f"{path}: truth JSON lacks keys {sorted(missing)}")
+    if len(data["per_frame"]) != data["frames"]:
+        raise ValueError(
+            f"{path}: truth JSON has {len(data['per_frame'])} frame entries, "
+            f"expected {data['frames']}"
+        )
+    return data

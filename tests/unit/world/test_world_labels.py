@@ -1,0 +1,117 @@
+"""Label sets: labelme polygons, the watermark YOLO set, the contact sheet."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import yaml
+
+from mosaicflow.world import (
+    contact_sheet,
+    load_truth_json,
+    read_truth,
+    write_labelme_set,
+    write_watermark_set,
+)
+from mosaicflow.world.labels import mask_polygons
+
+from .conftest import small_config
+
+
+def _train_val(world):
+    return [p for n, p in sorted(world.items()) if "-test-" not in n]
+
+
+def test_labelme_polygons_rasterise_back_to_truth(small_world, tmp_path):
+    cfg = small_config()
+    items = _train_val(small_world)
+    count = write_labelme_set(items, tmp_path / "labelme", cfg, seed=7)
+    files = sorted((tmp_path / "labelme").glob("*.json"))
+    assert count == len(files) > 0
+    truths = {load_truth_json(p[2])["name"]: p for p in items}
+    ious, empties = [], 0
+    for path in files:
+        doc = json.loads(path.read_text())
+        name, frame = path.stem.rsplit("_", 1)
+        frame = int(frame)
+        assert (path.parent / doc["imagePath"]).is_file()
+        _, mask = next(read_truth(truths[name][1], [frame]))
+        if not doc["shapes"]:
+            assert doc["flags"] == {"sfw": True} and not mask.any()
+            empties += 1
+            continue
+        assert doc["flags"] == {"sfw": False}
+        drawn = np.zeros_like(mask)
+        for shape in doc["shapes"]:
+            assert shape["label"] == "nsfw" and shape["shape_type"] == "polygon"
+            cv2.fillPoly(drawn, [np.round(np.array(shape["points"])).astype(np.int32)], 1)
+        truth = mask > 0
+        ious.append((truth & (drawn > 0)).sum() / (truth | (drawn > 0)).sum())
+    assert empties > 0
+    assert min(ious) > 0.8 and np.mean(ious) > 0.9
+
+
+def test_labelme_set_is_deterministic(small_world, tmp_path):
+    items = _train_val(small_world)
+    write_labelme_set(items, tmp_path / "a", small_config(), seed=7)
+    write_labelme_set(items, tmp_path / "b", small_config(), seed=7)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_labelme_uses_configured_labels_and_every(small_world, tmp_path):
+    cfg = small_config(label="region", empty_label="clean", labelme_every=5)
+    items = _train_val(small_world)[:1]
+    count = write_labelme_set(items, tmp_path / "lm", cfg, seed=1)
+    frames = load_truth_json(items[0][2])["frames"]
+    assert count == len(range(count)) and frames // 5 <= count <= frames // 5 + 1
+    docs = [json.loads(p.read_text()) for p in (tmp_path / "lm").glob("*.json")]
+    assert all(set(d["flags"]) == {"clean"} for d in docs)
+    assert {s["label"] for d in docs for s in d["shapes"]} == {"region"}
+
+
+def test_mask_polygons_split_parts_and_drop_specks():
+    mask = np.zeros((40, 40), np.uint8)
+    mask[2:12, 2:12] = 1
+    mask[20:30, 5:15] = 1
+    mask[30:38, 30:38] = 2
+    mask[0, 39] = 2
+    shapes = mask_polygons(mask)
+    assert sorted(i for i, _ in shapes) == [1, 1, 2]
+
+
+def test_watermark_set_is_valid_yolo(small_world, tmp_path):
+    cfg = small_config()
+    train = [p for n, p in sorted(small_world.items()) if "-train-" in n]
+    val = [p for n, p in sorted(small_world.items()) if "-val-" in n]
+    stats = write_watermark_set(train, val, tmp_path / "wm", cfg, seed=7)
+    data = yaml.safe_load((tmp_path / "wm" / "data.yaml").read_text())
+    assert data["names"] == {0: "text", 1: "logo"} and data["path"] == str(
+        (tmp_path / "wm").resolve()
+    )
+    for split in ("train", "val"):
+        images = sorted((tmp_path / "wm" / split / "images").glob("*.jpg"))
+        labels = sorted((tmp_path / "wm" / split / "labels").glob("*.txt"))
+        assert len(images) == len(labels) == stats[f"{split}_images"] > 0
+        rows = [line.split() for p in labels for line in p.read_text().splitlines()]
+        assert len(rows) == stats[f"{split}_boxes"]
+        for row in rows:
+            assert row[0] in {"0", "1"}
+            values = [float(v) for v in row[1:]]
+            assert all(0 <= v <= 1 for v in values) and values[2] > 0 and values[3] > 0
+    assert stats["train_boxes"] > 0
+    assert {
+        r[0]
+        for p in (tmp_path / "wm").glob("*/labels/*.txt")
+        for r in (line.split() for line in p.read_text().splitlines())
+    } == {"0", "1"}
+
+
+def test_contact_sheet_writes_png(small_world, tmp_path):
+    out = contact_sheet(list(small_world.values()), tmp_path / "sheet.png", seed=7)
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[0] >= 96 * len(small_world)
