@@ -26,7 +26,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 MISSING_SYSTEM_DEPS: dict[str, str] = {}
 if shutil.which("ffmpeg") is None:
-    MISSING_SYSTEM_DEPS["ffmpeg"] = "Debian's ffmpeg is not installed (run `make test-deps` as root)"
+    MISSING_SYSTEM_DEPS["ffmpeg"] = (
+        "Debian's ffmpeg is not installed (run `make test-deps` as root)"
+    )
 if shutil.which("slurmctld") is None:
     MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
 
@@ -39,11 +41,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Say at the end which system dependencies were missing and what that skipped."""
     skipped = terminalreporter.stats.get("skipped", [])
     if MISSING_SYSTEM_DEPS or skipped:
         terminalreporter.section("skipped tests", sep="!", bold=True, yellow=True)
         for name, reason in MISSING_SYSTEM_DEPS.items():
             terminalreporter.write_line(f"missing system dependency {name}: {reason}")
-        terminalreporter.write_line(f"{len(skipped)} test(s) skipped; reasons are listed above (-ra)")
+        terminalreporter.write_line(
+            f"{len(skipped)} test(s) skipped; reasons are listed above (-ra)"
+        )
+
+
+@pytest.fixture(scope="session")
+def demo_results() -> Path:
+    """Run the default config (the demo world) once per test session; return its work folder.
+
+    Every quality test reads these results instead of training its own models. The folder
+    (``.test-work/demo``, or ``$MOSAICFLOW_DEMO_DIR``) persists between sessions, so Snakemake
+    only reruns what changed since the last ``make test``.
+    """
+    from tests.helpers import run_snakemake
+
+    workdir = Path(os.environ.get("MOSAICFLOW_DEMO_DIR", REPO / ".test-work" / "demo"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_snakemake(workdir)
+    return workdir / "results"

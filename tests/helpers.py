@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+OFFLINE_DIR = REPO / "tests" / "offline"
 
 
 def run_snakemake(
@@ -78,8 +79,14 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
-def write_video(path: Path, frames: int = 24, size: tuple[int, int] = (96, 64), fps: int = 12,
-                seed: int = 0, static_every: int = 4) -> Path:
+def write_video(
+    path: Path,
+    frames: int = 24,
+    size: tuple[int, int] = (96, 64),
+    fps: int = 12,
+    seed: int = 0,
+    static_every: int = 4,
+) -> Path:
     """Write a small H.264 video of a moving textured square (with repeated frames)."""
     import av
 

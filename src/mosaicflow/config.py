@@ -97,7 +97,9 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
     if missing:
         raise ConfigError(
             "configured paths do not exist:\n  "
-            + "\n  ".join(f"config key '{key}': {kind} not found: {path}" for key, path, kind in missing)
+            + "\n  ".join(
+                f"config key '{key}': {kind} not found: {path}" for key, path, kind in missing
+            )
         )
 
 
@@ -117,8 +119,10 @@ def missing_paths(
             path = Path(value)
             ok = {"file": path.is_file, "dir": path.is_dir}.get(kind, path.exists)()
             if not ok:
-                yield _key((*prefix, name)), value, {"file": "file", "dir": "folder"}.get(
-                    kind, "path"
+                yield (
+                    _key((*prefix, name)),
+                    value,
+                    {"file": "file", "dir": "folder"}.get(kind, "path"),
                 )
         if isinstance(value, Mapping):
             yield from missing_paths(value, sub, (*prefix, name))
@@ -198,6 +202,19 @@ def contract_mismatches(cls: type, section: Mapping[str, Any], prefix: str = "")
         elif props[name].get("type") == "object" and props[name].get("properties"):
             problems.append(f"{prefix}{name}: object in schema, not a dataclass in {cls.__name__}")
     return problems
+
+
+def canonical(obj: Any) -> Any:
+    """Return ``obj`` with every mapping's keys sorted, recursively.
+
+    Snakemake compares ``params`` by their representation, so two equal configs whose keys were
+    merged in different orders must look the same (else every job would rerun).
+    """
+    if isinstance(obj, Mapping):
+        return {key: canonical(obj[key]) for key in sorted(obj)}
+    if isinstance(obj, list | tuple):
+        return [canonical(item) for item in obj]
+    return obj
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:

@@ -30,9 +30,9 @@ def _is_loopback(host: object) -> bool:
 
 
 def _check_address(sock: socket.socket, address: object) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        if not _is_loopback(address[0]):
-            raise ConnectionRefusedError(MESSAGE.format(address[0]))
+    inet = sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+    if inet and not _is_loopback(address[0]):
+        raise ConnectionRefusedError(MESSAGE.format(address[0]))
 
 
 _connect = socket.socket.connect

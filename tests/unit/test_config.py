@@ -27,9 +27,9 @@ def test_every_key_is_documented_typed_and_defaulted(schema):
         for field in ("type", "description", "default"):
             if field not in sub:
                 problems.append(f"{key}: no {field}")
-        if sub.get("type") == "object" and "properties" in sub:
-            if sub.get("additionalProperties") is not False:
-                problems.append(f"{key}: additionalProperties must be false")
+        is_section = sub.get("type") == "object" and "properties" in sub
+        if is_section and sub.get("additionalProperties") is not False:
+            problems.append(f"{key}: additionalProperties must be false")
         if "x-profile" in sub:
             if sub["default"] is not None:
                 problems.append(f"{key}: x-profile keys default to null")
@@ -87,7 +87,9 @@ def test_all_errors_reported_at_once(schema):
 
 def test_missing_path_names_key_and_path(schema, tmp_path):
     missing = tmp_path / "nope.pt"
-    with pytest.raises(ConfigError, match=rf"config key 'regions\.weights': file not found: {missing}"):
+    with pytest.raises(
+        ConfigError, match=rf"config key 'regions\.weights': file not found: {missing}"
+    ):
         validate_config({"regions": {"weights": str(missing)}}, schema)
 
 

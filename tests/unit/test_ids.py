@@ -23,7 +23,7 @@ def test_same_relative_path_same_id_wherever_the_root_is():
 
 
 def test_odd_names_become_safe():
-    assert sanitise_stem("l'été \"chaud\" — 東京") == "l_ete_chaud"
+    assert sanitise_stem('l\'été "chaud" — 東京') == "l_ete_chaud"
     assert sanitise_stem("---") == "video"
     assert re.fullmatch(VIDEO_ID_PATTERN, video_id("東京.mp4"))
 

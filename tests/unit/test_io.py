@@ -42,5 +42,5 @@ def test_json_and_parquet_are_byte_stable(tmp_path):
 def test_malformed_json_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
-    with pytest.raises(ValueError, match="bad.json: malformed JSON"):
+    with pytest.raises(ValueError, match=r"bad\.json: malformed JSON"):
         read_json(bad)

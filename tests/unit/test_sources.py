@@ -61,5 +61,5 @@ def test_empty_folder_is_an_error(tmp_path):
 
 
 def test_videos_kind_needs_a_location():
-    with pytest.raises(SourceError, match="source.videos' must be set"):
+    with pytest.raises(SourceError, match=r"source\.videos' must be set"):
         source_videos({"kind": "videos", "videos": None})

@@ -1,6 +1,6 @@
 # Validation, wildcard constraints and named input functions. Path and selection logic lives in
 # mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
-from mosaicflow.config import build, validate_config
+from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.workflow import targets
 from mosaicflow.workflow.codehash import code_hash
@@ -20,6 +20,11 @@ wildcard_constraints:
     split="train|val",
 
 
+def config_section(dpath):
+    """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param."""
+    return canonical(lookup(dpath=dpath, within=config))
+
+
 def get_final_outputs():
     """Everything `snakemake` builds by default."""
     return targets.final_outputs(config, VIDEOS.values(), WORLD_SPECS)
@@ -33,6 +38,11 @@ def get_source_video(wildcards):
 def get_world_spec(wildcards):
     """The resolved generation parameters of one demo-world video (rerun trigger)."""
     return targets.world_spec(WORLD_SPECS, wildcards.name).to_dict()
+
+
+def get_world_set_params(wildcards):
+    """World settings of the label sets, without per-video overrides (those act via inputs)."""
+    return targets.world_set_params(config["world"])
 
 
 def get_world_role_items(wildcards):

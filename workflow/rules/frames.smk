@@ -7,17 +7,17 @@ rule extract_frames:
     output:
         index="results/frames/{video}/index.parquet",
         probe="results/frames/{video}/probe.json",
-    params:
-        frames=lookup(dpath="frames", within=config),
-        on_error=lookup(dpath="source/on_error", within=config),
-        code=code_hash("mosaicflow.video"),
     log:
         "results/logs/extract_frames/{video}.log",
     benchmark:
         "results/benchmarks/extract_frames/{video}.tsv"
-    threads: 2
     conda:
         ENV
+    threads: 2
+    params:
+        frames=config_section("frames"),
+        on_error=config_section("source/on_error"),
+        code=code_hash("mosaicflow.video"),
     script:
         "../scripts/extract_frames.py"
 
@@ -27,14 +27,14 @@ rule gather_rejected:
         probes=get_frames_probes,
     output:
         "results/rejected.tsv",
-    params:
-        code=code_hash("mosaicflow.video"),
     log:
         "results/logs/gather_rejected/all.log",
     benchmark:
         "results/benchmarks/gather_rejected/all.tsv"
-    threads: 1
     conda:
         ENV
+    threads: 1
+    params:
+        code=code_hash("mosaicflow.video"),
     script:
         "../scripts/gather_rejected.py"

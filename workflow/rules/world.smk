@@ -6,16 +6,16 @@ rule render_world_video:
         video="results/world/videos/{name}.mp4",
         truth="results/world/truth/{name}.mkv",
         truth_json="results/world/truth/{name}.json",
-    params:
-        spec=get_world_spec,
-        code=code_hash("mosaicflow.world"),
     log:
         "results/logs/render_world_video/{name}.log",
     benchmark:
         "results/benchmarks/render_world_video/{name}.tsv"
-    threads: 1
     conda:
         ENV
+    threads: 1
+    params:
+        spec=get_world_spec,
+        code=code_hash("mosaicflow.world"),
     script:
         "../scripts/render_world_video.py"
 
@@ -25,17 +25,17 @@ rule write_world_labelme:
         get_world_role_items,
     output:
         directory("results/world/labelme/{split}"),
-    params:
-        world=lookup(dpath="world", within=config),
-        seed=lookup(dpath="seed", within=config),
-        code=code_hash("mosaicflow.world"),
     log:
         "results/logs/write_world_labelme/{split}.log",
     benchmark:
         "results/benchmarks/write_world_labelme/{split}.tsv"
-    threads: 1
     conda:
         ENV
+    threads: 1
+    params:
+        world=get_world_set_params,
+        seed=config_section("seed"),
+        code=code_hash("mosaicflow.world"),
     script:
         "../scripts/write_world_labelme.py"
 
@@ -45,17 +45,17 @@ rule write_world_watermarks:
         get_world_labelled_items,
     output:
         directory("results/world/watermarks"),
-    params:
-        world=lookup(dpath="world", within=config),
-        seed=lookup(dpath="seed", within=config),
-        code=code_hash("mosaicflow.world"),
     log:
         "results/logs/write_world_watermarks/all.log",
     benchmark:
         "results/benchmarks/write_world_watermarks/all.tsv"
-    threads: 1
     conda:
         ENV
+    threads: 1
+    params:
+        world=get_world_set_params,
+        seed=config_section("seed"),
+        code=code_hash("mosaicflow.world"),
     script:
         "../scripts/write_world_watermarks.py"
 
@@ -69,15 +69,15 @@ rule draw_world_contact_sheet:
             caption="../report/world_contact_sheet.rst",
             category="Demo world",
         ),
-    params:
-        seed=lookup(dpath="seed", within=config),
-        code=code_hash("mosaicflow.world"),
     log:
         "results/logs/draw_world_contact_sheet/all.log",
     benchmark:
         "results/benchmarks/draw_world_contact_sheet/all.tsv"
-    threads: 1
     conda:
         ENV
+    threads: 1
+    params:
+        seed=config_section("seed"),
+        code=code_hash("mosaicflow.world"),
     script:
         "../scripts/draw_world_contact_sheet.py"

@@ -14,5 +14,6 @@ result = extract_frames_or_reject(
     Path(snakemake.output.index),
     Path(snakemake.output.probe),
     on_error=snakemake.params.on_error,
+    video_id=snakemake.wildcards.video,
 )
 log.info("%s: %s", snakemake.input.video, result)

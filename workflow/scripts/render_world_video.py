@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from mosaicflow.workflow.runtime import setup
-from mosaicflow.world import render_video, video_spec_from_dict
+from mosaicflow.world import VideoSpec, render_video
 
 log = setup(snakemake)
-spec = video_spec_from_dict(snakemake.params.spec)
+spec = VideoSpec.from_dict(snakemake.params.spec)
 result = render_video(
     spec,
     Path(snakemake.output.video),

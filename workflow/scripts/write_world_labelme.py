@@ -11,6 +11,9 @@ from mosaicflow.world.config import WorldConfig
 log = setup(snakemake)
 items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]
 count = write_labelme_set(
-    items, Path(snakemake.output[0]), build(WorldConfig, snakemake.params.world), snakemake.params.seed
+    items,
+    Path(snakemake.output[0]),
+    build(WorldConfig, snakemake.params.world),
+    snakemake.params.seed,
 )
 log.info("wrote %d labelme files to %s", count, snakemake.output[0])

@@ -80,7 +80,9 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
 def world_videos(specs: Sequence[Any]) -> list[SourceVideo]:
     """Source videos of the demo world, from its video specs (``name`` and ``role``)."""
     return [
-        SourceVideo(video_id(f"{s.name}.mp4"), str(WORLD_VIDEO_DIR / f"{s.name}.mp4"), s.role, s.name)
+        SourceVideo(
+            video_id(f"{s.name}.mp4"), str(WORLD_VIDEO_DIR / f"{s.name}.mp4"), s.role, s.name
+        )
         for s in specs
     ]
 
@@ -104,6 +106,8 @@ def source_videos(source: Mapping[str, Any], world_specs: Sequence[Any] = ()) ->
     seen: dict[str, str] = {}
     for video in videos:
         if video.id in seen:
-            raise SourceError(f"two videos get the same id {video.id}: {seen[video.id]} and {video.path}")
+            raise SourceError(
+                f"two videos get the same id {video.id}: {seen[video.id]} and {video.path}"
+            )
         seen[video.id] = video.path
     return videos

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mosaicflow.config import canonical
 from mosaicflow.workflow.sources import SourceVideo
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test)-[0-9]{2}"
@@ -30,6 +31,15 @@ def world_spec(specs: Sequence[Any], name: str) -> Any:
         if spec.name == name:
             return spec
     raise KeyError(f"no demo-world video named {name}")
+
+
+def world_set_params(world: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``world`` section as the label-set rules see it: per-video overrides removed.
+
+    A change to one video's parameters reaches the label sets through their input files, so it
+    reruns them only when that video is one of their inputs.
+    """
+    return canonical({**world, "videos": {}})
 
 
 def world_files(name: str) -> dict[str, str]:

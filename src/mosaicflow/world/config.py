@@ -24,6 +24,7 @@ class WorldConfig:
     ``videos`` maps a video name (``world-<role>-NN``) to overrides of the per-video keys.
     """
 
+    minimums: bool
     roles: WorldRoles
     width: int
     height: int

@@ -1,0 +1,204 @@
+"""The SLURM path, for real: the workflow through `--profile profiles/slurm` on a one-node cluster.
+
+Every job goes through sbatch (checked in the controller's job table), and the deterministic
+outputs equal a local run's byte for byte. A second, tiny workflow checks what the mosaicflow
+rules do not exercise yet: a `resources: gpu=1` job is placed on the (fake) GPU, and a failed job
+is resubmitted with more memory, as the profile promises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO, planned_jobs, run_snakemake
+
+pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
+
+PROFILE = REPO / "profiles" / "slurm"
+TINY = REPO / "config" / "test-tiny.yaml"
+#: Outputs that legitimately differ between runs (timings, logs, Snakemake's own state).
+VOLATILE = ("logs", "benchmarks")
+#: Wall-clock cap of one cluster run (the whole module stays within ~5 minutes).
+RUN_TIMEOUT_S = 300
+#: Test-only: poll the queue every few seconds instead of the plugin's 40 s first wait.
+FAST_POLLING = (
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--seconds-between-status-checks",
+    "3",
+)
+
+
+def run_on_cluster(
+    cluster, workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile"
+) -> subprocess.CompletedProcess[str]:
+    """Run Snakemake with the SLURM profile in ``workdir``, wrapped in `timeout`."""
+    cmd = [
+        "timeout",
+        "-k",
+        "15",
+        str(RUN_TIMEOUT_S),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--profile",
+        str(PROFILE),
+        *FAST_POLLING,
+        *args,
+    ]
+    started = time.monotonic()
+    proc = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+        timeout=RUN_TIMEOUT_S + 60,
+    )
+    took = time.monotonic() - started
+    print(f"cluster run took {took:.0f} s: {' '.join(cmd)}")
+    if proc.returncode != 0:
+        slurm_logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+        tails = "\n".join(f"--- {p} ---\n{p.read_text()[-2000:]}" for p in slurm_logs[-3:])
+        raise AssertionError(
+            f"snakemake on SLURM failed ({proc.returncode}"
+            f"{', timed out' if proc.returncode in (124, 137) else ''}) after {took:.0f} s\n"
+            f"--- stderr ---\n{proc.stderr[-8000:]}\n{tails}\n{cluster.logs_tail()}"
+        )
+    return proc
+
+
+def jobs_of(cluster, workdir: Path) -> list[dict[str, str]]:
+    """The cluster's jobs that ran in ``workdir`` (sbatch -D), oldest first."""
+    jobs = [j for j in cluster.jobs() if Path(j.get("WorkDir", "")) == workdir]
+    return sorted(jobs, key=lambda j: int(j["JobId"]))
+
+
+def rule_of(job: dict[str, str]) -> str:
+    """The rule name the SLURM plugin writes into the job comment (rule_<name>[_wildcards_...])."""
+    comment = job.get("Comment", "")
+    assert comment.startswith("rule_"), job
+    return comment.removeprefix("rule_").split("_wildcards_")[0]
+
+
+def digest_tree(results: Path) -> dict[str, str]:
+    """Hash every deterministic output; absolute paths to the work folder are normalised."""
+    digests = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results)
+        if path.is_dir() or rel.parts[0] in VOLATILE:
+            continue
+        data = path.read_bytes().replace(str(results.parent).encode(), b"<workdir>")
+        digests[rel.as_posix()] = hashlib.sha256(data).hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    """config/test-tiny.yaml; before it existed, two tiny videos of our own."""
+    if TINY.exists():
+        return TINY
+    from tests.helpers import write_video
+
+    folder = tmp_path_factory.mktemp("videos")
+    for seed in range(2):
+        write_video(folder / f"clip {seed}.mp4", seed=seed)
+    config = folder / "tiny.yaml"
+    config.write_text(f"source:\n  kind: videos\n  videos: {str(folder)!r}\n")
+    return config
+
+
+def local_rules(stdout_and_err: str) -> dict[str, int]:
+    """{rule: jobs} of a local run's log (`localrule x:` lines)."""
+    counts: dict[str, int] = {}
+    for line in stdout_and_err.splitlines():
+        if line.startswith("localrule ") and line.endswith(":"):
+            name = line.removeprefix("localrule ").rstrip(":")
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_config, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "slurm"
+    local.mkdir()
+    remote.mkdir()
+    local_run = run_snakemake(local, configfiles=[tiny_config], timeout=RUN_TIMEOUT_S)
+    local_jobs = local_rules(local_run.stdout + local_run.stderr)
+    assert local_jobs.get("extract_frames", 0) >= 2, local_jobs
+
+    run = run_on_cluster(slurm_cluster, remote, "--configfile", str(tiny_config))
+
+    # Every job that computes something went through sbatch and completed there.
+    jobs = jobs_of(slurm_cluster, remote)
+    assert jobs, f"no SLURM job ran in {remote}\n{run.stderr[-4000:]}"
+    assert {j["JobState"] for j in jobs} == {"COMPLETED"}, [
+        (j["JobId"], rule_of(j), j["JobState"]) for j in jobs
+    ]
+    submitted: dict[str, int] = {}
+    for job in jobs:
+        submitted[rule_of(job)] = submitted.get(rule_of(job), 0) + 1
+    computing = {name: n for name, n in local_jobs.items() if name != "all"}
+    assert submitted == computing
+    assert run.stderr.count("has been submitted with SLURM jobid") == len(jobs)
+
+    # Same bytes as the local run, and nothing left to do.
+    local_digests = digest_tree(local / "results")
+    remote_digests = digest_tree(remote / "results")
+    assert sorted(remote_digests) == sorted(local_digests)
+    assert [n for n in local_digests if local_digests[n] != remote_digests[n]] == []
+    dry = run_snakemake(remote, "-n", configfiles=[tiny_config])
+    assert planned_jobs(dry.stdout) == {}
+
+
+GPU_SNAKEFILE = """\
+rule all:
+    input:
+        "gpu.txt",
+        "flaky.txt",
+
+
+rule on_gpu:
+    output:
+        "gpu.txt",
+    resources:
+        gpu=1,
+    shell:
+        "echo ${{CUDA_VISIBLE_DEVICES:-none}} > {output}"
+
+
+rule flaky:
+    output:
+        "flaky.txt",
+    shell:
+        # Fails on its first attempt, as a job killed for memory would.
+        "if [ -e tried ]; then echo {resources.mem_mb} > {output}; else touch tried; exit 3; fi"
+"""
+
+
+def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, tmp_path):
+    (tmp_path / "Snakefile").write_text(GPU_SNAKEFILE)
+    run_on_cluster(slurm_cluster, tmp_path, snakefile=tmp_path / "Snakefile")
+
+    jobs = jobs_of(slurm_cluster, tmp_path)
+    gpu_jobs = [j for j in jobs if rule_of(j) == "on_gpu"]
+    assert len(gpu_jobs) == 1
+    assert gpu_jobs[0]["JobState"] == "COMPLETED"
+    assert "gpu:1" in gpu_jobs[0].get("TresPerJob", ""), gpu_jobs[0]
+    # SLURM hands the job the fake device's index: the GRES was really allocated.
+    assert (tmp_path / "gpu.txt").read_text().strip() == "0"
+
+    flaky = [j for j in jobs if rule_of(j) == "flaky"]
+    assert [j["JobState"] for j in flaky] == ["FAILED", "COMPLETED"]
+    first, second = (int(j["MinMemoryNode"].rstrip("M")) for j in flaky)
+    assert second > first
+    assert int((tmp_path / "flaky.txt").read_text()) == second

@@ -1,0 +1,36 @@
+"""The workflow refuses bad configs before any job runs, naming the key (and path)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import planned_jobs, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def test_default_config_plans(tmp_path):
+    proc = run_snakemake(tmp_path, "-n")
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["render_world_video"] == 8
+    assert jobs["extract_frames"] == 8
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_key_fails_naming_it(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("frames:\n  mpdecimate:\n    hii: 3\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode != 0
+    assert "config key 'frames.mpdecimate'" in proc.stderr + proc.stdout
+    assert "'hii' was unexpected" in proc.stderr + proc.stdout
+
+
+def test_missing_path_fails_naming_key_and_path(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"regions:\n  weights: {tmp_path}/missing.pt\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode != 0
+    assert f"config key 'regions.weights': file not found: {tmp_path}/missing.pt" in (
+        proc.stderr + proc.stdout
+    )
