@@ -17,7 +17,9 @@ from mosaicflow.io import write_json
 DEFAULT_OUT = Path("results/bench.json")
 
 
-def verdict(value: float, goal: float, floor: float | None = None, higher_is_better: bool = True) -> str:
+def verdict(
+    value: float, goal: float, floor: float | None = None, higher_is_better: bool = True
+) -> str:
     """PASS if the goal is met, WARN if only the floor is met, FAIL otherwise."""
     better = (lambda a, b: a >= b) if higher_is_better else (lambda a, b: a <= b)
     if better(value, goal):

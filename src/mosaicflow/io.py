@@ -32,7 +32,8 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".tmp-{target.name}.", suffix=suffix if suffix is not None else target.suffix,
+        prefix=f".tmp-{target.name}.",
+        suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
     os.close(fd)

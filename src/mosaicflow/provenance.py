@@ -29,7 +29,9 @@ def file_hash(path: str | os.PathLike[str], length: int = 16) -> str:
     return digest.hexdigest()[:length]
 
 
-def tree_hash(paths: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None) -> str:
+def tree_hash(
+    paths: Iterable[str | os.PathLike[str]], root: str | os.PathLike[str] | None = None
+) -> str:
     """Hash many files (names relative to ``root`` plus contents), order-independent."""
     digest = hashlib.sha256()
     entries = sorted(Path(p) for p in paths)
