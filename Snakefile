@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/world.smk"
 include: "workflow/rules/frames.smk"
+include: "workflow/rules/regions.smk"
 
 
 rule all:

@@ -67,3 +67,19 @@ def demo_results() -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     run_snakemake(workdir)
     return workdir / "results"
+
+
+@pytest.fixture(scope="session")
+def ultralytics_offline(tmp_path_factory: pytest.TempPathFactory):
+    """Import ultralytics offline: its own config dir with local fonts, never a download."""
+    import matplotlib
+
+    cfg = tmp_path_factory.mktemp("yolo_config")
+    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        shutil.copyfile(font, cfg / name)
+    os.environ["YOLO_CONFIG_DIR"] = str(cfg)
+    os.environ["YOLO_OFFLINE"] = "true"
+    import ultralytics
+
+    return ultralytics

@@ -44,3 +44,17 @@ def test_malformed_json_names_the_file(tmp_path):
     bad.write_text("{nope")
     with pytest.raises(ValueError, match=r"bad\.json: malformed JSON"):
         read_json(bad)
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {})
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

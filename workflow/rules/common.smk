@@ -60,6 +60,11 @@ def get_world_sample_items(wildcards):
     return targets.world_items(WORLD_SPECS, ["train", "val", "test"])
 
 
+def get_region_labelme_dirs(wildcards):
+    """Labelme folders of the region segmenter: {"train": [...], "val": [...]}."""
+    return targets.region_labelme_dirs(config)
+
+
 def get_frames_probes(wildcards):
     """The probe (or rejection record) of every source video."""
     return [f"results/frames/{vid}/probe.json" for vid in VIDEOS]

@@ -69,6 +69,21 @@ def group_items(paths: Sequence[str]) -> list[tuple[str, str, str]]:
     return [tuple(paths[i : i + 3]) for i in range(0, len(paths), 3)]  # type: ignore[misc]
 
 
+def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The labelme folders the region segmenter trains and validates on.
+
+    The demo world's train and val samples, or ``source.labelme_train`` / ``labelme_val``; without
+    a val folder the dataset holds out whole videos of the train folder.
+    """
+    source = config["source"]
+    if source["kind"] == "demo":
+        return {"train": ["results/world/labelme/train"], "val": ["results/world/labelme/val"]}
+    dirs = {"train": [source["labelme_train"]] if source["labelme_train"] else []}
+    if source["labelme_val"]:
+        dirs["val"] = [source["labelme_val"]]
+    return dirs
+
+
 def final_outputs(
     config: Mapping[str, Any], videos: Iterable[SourceVideo], specs: Sequence[Any]
 ) -> list[str]:
@@ -81,6 +96,8 @@ def final_outputs(
             "results/world/labelme/val",
             "results/world/watermarks",
         ]
+    if region_labelme_dirs(config)["train"]:
+        outputs.append("results/regions/dataset")
     outputs += [f"results/frames/{video.id}/index.parquet" for video in videos]
     outputs.append("results/rejected.tsv")
     return outputs

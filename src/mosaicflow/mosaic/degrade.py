@@ -1,0 +1,204 @@
+"""Degradations after the mosaic: blur, noise, JPEG and codec round trips through PyAV.
+
+Everything is drawn once per clip (or image) from the given generator, so all frames of a clip
+share one blur sigma, one JPEG quality and one codec pass, as a re-encoded video would. The
+codec round trip encodes the whole clip in memory (matroska in a ``BytesIO``) with one encoder
+thread, so the same input and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from mosaicflow.mosaic.config import (
+    CODECS,
+    BitrateCodecConfig,
+    CrfCodecConfig,
+    DegradationsConfig,
+)
+
+_ENCODERS = {"x264": "libx264", "x265": "libx265", "vp9": "libvpx-vp9", "mpeg2": "mpeg2video"}
+
+
+def degrade(
+    frames: np.ndarray, cfg: DegradationsConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply random degradations to a clip ``(T, H, W, 3)`` or an image ``(H, W, 3)``.
+
+    Order: blur -> noise -> JPEG -> at most one codec round trip. Each step happens with its
+    probability; its parameters are drawn once for the whole clip.
+
+    Args:
+        frames: uint8 RGB frames (not modified).
+        cfg: ``mosaic.degradations`` of the config.
+        rng: the clip's generator.
+
+    Returns:
+        ``(frames, applied)``: degraded frames of the input shape, and a JSON-compatible dict of
+        what was applied with its parameters (empty when nothing was).
+
+    Raises:
+        ValueError: for frames that are not uint8 RGB.
+    """
+    single = frames.ndim == 3
+    clip = frames[None] if single else frames
+    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != np.uint8:
+        raise ValueError(
+            f"frames must be uint8 (T, H, W, 3) or (H, W, 3), got {frames.dtype} {frames.shape}"
+        )
+    applied: dict[str, Any] = {}
+    # Draw every decision first, in a fixed order, so each one is independent of the others.
+    do_blur, sigma = rng.random() < cfg.blur.p, float(rng.uniform(*cfg.blur.sigma))
+    do_noise, noise = rng.random() < cfg.noise.p, float(rng.uniform(*cfg.noise.sigma))
+    do_jpeg = rng.random() < cfg.jpeg.p
+    quality = int(rng.integers(cfg.jpeg.quality[0], cfg.jpeg.quality[1] + 1))
+    codec = _choose_codec(cfg, rng)
+    noise_seed = int(rng.integers(2**63))
+    out = clip
+    if do_blur and sigma > 0:
+        out = gaussian_blur(out, sigma)
+        applied["blur"] = {"sigma": round(sigma, 4)}
+    if do_noise and noise > 0:
+        out = add_noise(out, noise, np.random.default_rng(noise_seed))
+        applied["noise"] = {"sigma": round(noise, 4)}
+    if do_jpeg:
+        out = jpeg_roundtrip(out, quality)
+        applied["jpeg"] = {"quality": quality}
+    if codec is not None:
+        name, setting = codec
+        kwargs: dict[str, Any] = dict(setting)
+        out = codec_roundtrip(out, name, fps=cfg.fps, **kwargs)
+        applied["codec"] = {"name": name, **setting}
+    if out is clip:
+        out = clip.copy()
+    return (out[0] if single else out), applied
+
+
+def _choose_codec(
+    cfg: DegradationsConfig, rng: np.random.Generator
+) -> tuple[str, dict[str, Any]] | None:
+    """One codec (or none) with its setting, drawn with the configured probabilities."""
+    u = rng.random()
+    settings: dict[str, CrfCodecConfig | BitrateCodecConfig] = {
+        name: getattr(cfg, name) for name in CODECS
+    }
+    crf = {
+        n: int(rng.integers(c.crf[0], c.crf[1] + 1))
+        for n, c in settings.items()
+        if isinstance(c, CrfCodecConfig)
+    }
+    bpp = {
+        n: float(rng.uniform(*c.bpp))
+        for n, c in settings.items()
+        if isinstance(c, BitrateCodecConfig)
+    }
+    cumulative = 0.0
+    for name in CODECS:
+        cumulative += settings[name].p
+        if u < cumulative:
+            if name in crf:
+                return name, {"crf": crf[name]}
+            return name, {"bpp": round(bpp[name], 5)}
+    return None
+
+
+def gaussian_blur(frames: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of every frame ``(T, H, W, C)`` with one sigma."""
+    return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
+
+
+def add_noise(frames: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Additive Gaussian noise (8-bit levels), clipped to 0..255."""
+    noise = rng.normal(0.0, sigma, size=frames.shape).astype(np.float32)
+    return np.clip(frames.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
+
+
+def jpeg_roundtrip(frames: np.ndarray, quality: int) -> np.ndarray:
+    """Encode every RGB frame as JPEG at ``quality`` and decode it again."""
+    out = np.empty_like(frames)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    for i, frame in enumerate(frames):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        out[i] = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return out
+
+
+def codec_roundtrip(
+    frames: np.ndarray,
+    codec: str,
+    *,
+    fps: int = 25,
+    crf: int | None = None,
+    bpp: float | None = None,
+) -> np.ndarray:
+    """Encode a clip ``(T, H, W, 3)`` with ``codec`` (yuv420p) in memory and decode it back.
+
+    Odd sizes are padded by edge replication for the encoder and cropped afterwards.
+
+    Args:
+        frames: uint8 RGB clip.
+        codec: ``x264``, ``x265``, ``vp9`` or ``mpeg2``.
+        fps: frame rate given to the encoder.
+        crf: constant rate factor (x264, x265).
+        bpp: target bitrate in bits per pixel per frame (vp9, mpeg2).
+
+    Returns:
+        The decoded clip, same shape as ``frames``.
+
+    Raises:
+        ValueError: for an unknown codec or a missing crf/bpp.
+        RuntimeError: when the decoder returns a different number of frames.
+    """
+    if codec not in _ENCODERS:
+        raise ValueError(f"unknown codec {codec!r}; expected one of {CODECS}")
+    t_len, height, width = frames.shape[:3]
+    pad_h, pad_w = height % 2, width % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="matroska") as container:
+        stream = container.add_stream(_ENCODERS[codec], rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = _encoder_options(codec, crf, bpp, frames.shape[1] * frames.shape[2], fps)
+        if codec in ("vp9", "mpeg2") and bpp is not None:
+            stream.bit_rate = max(int(bpp * frames.shape[1] * frames.shape[2] * fps), 10_000)
+        stream.thread_count = 1
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    buffer.seek(0)
+    decoded = []
+    with av.open(buffer, mode="r") as container:
+        container.streams.video[0].thread_count = 1
+        for frame in container.decode(video=0):
+            decoded.append(frame.to_ndarray(format="rgb24"))
+    if len(decoded) != t_len:
+        raise RuntimeError(f"{codec} round trip returned {len(decoded)} of {t_len} frames")
+    return np.stack(decoded)[:, :height, :width]
+
+
+def _encoder_options(
+    codec: str, crf: int | None, bpp: float | None, pixels: int, fps: int
+) -> dict[str, str]:
+    if codec in ("x264", "x265"):
+        if crf is None:
+            raise ValueError(f"{codec} needs a crf")
+        options = {"crf": str(int(crf)), "preset": "veryfast"}
+        if codec == "x265":
+            options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
+        else:
+            options["threads"] = "1"
+        return options
+    if bpp is None:
+        raise ValueError(f"{codec} needs a bpp (bits per pixel per frame)")
+    if codec == "vp9":
+        return {"deadline": "realtime", "cpu-used": "8", "row-mt": "0", "threads": "1"}
+    return {"threads": "1"}

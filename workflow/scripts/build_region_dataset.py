@@ -1,0 +1,19 @@
+"""Convert labelme folders to the region segmenter's YOLO dataset (rule build_region_dataset)."""
+
+from pathlib import Path
+
+from mosaicflow.formats.dataset import labelme_to_yolo_dataset
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+result = labelme_to_yolo_dataset(
+    [Path(p) for p in snakemake.input.train],
+    [Path(p) for p in snakemake.input.get("val", [])],
+    snakemake.params.labels,
+    Path(snakemake.output[0]),
+    snakemake.params.seed,
+    empty_flag=snakemake.params.empty_flag,
+    val_fraction=snakemake.params.val_fraction,
+    code=snakemake.params.code,
+)
+log.info("region dataset %s: %s", result.out_dir, result.counts)
