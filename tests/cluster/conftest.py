@@ -43,6 +43,7 @@ MIN_JOB_AGE_S = 900
 NODE_CPUS = 16
 NODE_MEMORY_MB = 64000
 NODE_GRES = "Gres=gpu:1 State=UNKNOWN"
+TMP_PREFIX = "mosaicflow-slurm-"
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 RUN_CONF_DIR = Path("/run/slurm/conf")
 
@@ -113,6 +114,22 @@ def _missing_prerequisite() -> str | None:
         pwd.getpwnam("munge")
     except KeyError:
         return "user `munge` does not exist (Debian's munge package creates it)"
+    return _config_place_taken()
+
+
+def _config_place_taken() -> str | None:
+    """Why job steps could not find the private cluster's config (None: they can)."""
+    if DEFAULT_CONF.exists():
+        return (
+            f"{DEFAULT_CONF} exists: job steps would use that cluster, not the private test "
+            "cluster (the SLURM plugin drops SLURM_CONF inside jobs)"
+        )
+    if RUN_CONF_DIR.is_symlink() and not RUN_CONF_DIR.exists():
+        stale = str(RUN_CONF_DIR.readlink())
+        if stale.startswith(os.path.join(tempfile.gettempdir(), TMP_PREFIX)):
+            return None  # a dangling link of a killed test session: start_cluster replaces it
+    if RUN_CONF_DIR.exists() or RUN_CONF_DIR.is_symlink():
+        return f"{RUN_CONF_DIR} exists: another slurmd (or test session) uses this machine"
     return None
 
 
@@ -222,8 +239,11 @@ def _stop(pid: int, timeout: float = 20) -> None:
 @contextlib.contextmanager
 def start_cluster() -> Iterator[SlurmCluster]:
     """Start munged, slurmctld and slurmd; yield the cluster; stop exactly those pids."""
+    reason = _config_place_taken()
+    if reason is not None:
+        raise RuntimeError(reason)
     # Not under pytest's 0700 tmp folder: user munge must reach its own folder.
-    root = Path(tempfile.mkdtemp(prefix="mosaicflow-slurm-"))
+    root = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
     root.chmod(0o755)
     node = socket.gethostname().split(".")[0]
     munge_dir = root / "munge"
@@ -247,11 +267,8 @@ def start_cluster() -> Iterator[SlurmCluster]:
     # /run/slurm/conf/slurm.conf (where configless slurmd keeps its copy). Offer ours there,
     # only if that place is free, and take it away at the end.
     run_conf = RUN_CONF_DIR
-    if run_conf.exists() or run_conf.is_symlink() or DEFAULT_CONF.exists():
-        raise RuntimeError(
-            f"{DEFAULT_CONF} or {run_conf} already exists: another SLURM set-up owns this "
-            "machine; the private test cluster would be ambiguous for job steps"
-        )
+    if run_conf.is_symlink():
+        run_conf.unlink()  # left behind by a killed test session (_config_place_taken said so)
     run_conf.parent.mkdir(parents=True, exist_ok=True)
     run_conf.symlink_to(conf.parent, target_is_directory=True)
 

@@ -9,6 +9,7 @@ is resubmitted with more memory, as the profile promises.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -17,8 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, planned_jobs, run_snakemake
-
-pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "config" / "test-tiny.yaml"
@@ -128,6 +127,9 @@ def local_rules(stdout_and_err: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slurm
+@pytest.mark.workflow
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_config, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "slurm"
     local.mkdir()
@@ -185,6 +187,9 @@ rule flaky:
 """
 
 
+@pytest.mark.slurm
+@pytest.mark.workflow
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(GPU_SNAKEFILE)
     run_on_cluster(slurm_cluster, tmp_path, snakefile=tmp_path / "Snakefile")
@@ -202,3 +207,12 @@ def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, 
     first, second = (int(j["MinMemoryNode"].rstrip("M")) for j in flaky)
     assert second > first
     assert int((tmp_path / "flaky.txt").read_text()) == second
+
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="only CI must have the SLURM test cluster")
+def test_ci_can_start_the_cluster():
+    # The `slurm` tests above are skipped (loudly) where SLURM is missing; in CI that would hide
+    # the cluster path, so CI fails here instead.
+    from tests.cluster.conftest import _missing_prerequisite
+
+    assert _missing_prerequisite() is None

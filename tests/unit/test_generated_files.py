@@ -1,4 +1,4 @@
-"""Generated files agree with their sources: the conda env with pyproject, the docs with the schema."""
+"""Generated files agree with their sources: conda env with pyproject, docs with the schema."""
 
 from __future__ import annotations
 
