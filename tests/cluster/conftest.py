@@ -42,7 +42,6 @@ MIN_JOB_AGE_S = 900
 # profile's real-cluster requests (training rules) still fit; jobs simply share the cores.
 NODE_CPUS = 16
 NODE_MEMORY_MB = 64000
-NODE_GRES = "Gres=gpu:1 State=UNKNOWN"
 TMP_PREFIX = "mosaicflow-slurm-"
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 RUN_CONF_DIR = Path("/run/slurm/conf")
@@ -144,6 +143,10 @@ def _write_configs(root: Path, node: str, munge_socket: Path) -> Path:
     spool = root / "spool"
     for folder in (state, spool, root / "log", root / "run"):
         folder.mkdir(parents=True, exist_ok=True)
+    node_line = (
+        f"NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} "
+        "Gres=gpu:1 State=UNKNOWN"
+    )
     conf = root / "etc" / "slurm.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
     ctld_port, slurmd_port = _free_port(), _free_port()
@@ -187,7 +190,7 @@ MinJobAge={MIN_JOB_AGE_S}
 KillWait=5
 InactiveLimit=0
 SlurmdTimeout=120
-NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} {NODE_GRES}
+{node_line}
 PartitionName=main Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
     )
@@ -329,7 +332,8 @@ def start_cluster() -> Iterator[SlurmCluster]:
         if "slurmctld" in procs and procs["slurmctld"].poll() is None:
             # Jobs left by a failed or timed-out test: cancel them so no job process outlives
             # the cluster (proctrack/linuxproc does not tie them to slurmd).
-            cluster.run("scancel", "--full", "--state=PENDING,RUNNING", "-u", "root", check=False)
+            user = pwd.getpwuid(os.getuid()).pw_name
+            cluster.run("scancel", "--full", "-u", user, check=False)
             _wait_no_jobs(cluster)
         for name in ("slurmd", "slurmctld", "munged"):
             if name in procs:
