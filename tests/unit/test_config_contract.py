@@ -19,6 +19,7 @@ STAGE_CONFIGS = {
     "world": "mosaicflow.world.config:WorldConfig",
     "frames": "mosaicflow.video.config:FramesConfig",
     "mosaic": "mosaicflow.mosaic.config:MosaicConfig",
+    "restoration": "mosaicflow.restore.config:RestorationConfig",
 }
 
 

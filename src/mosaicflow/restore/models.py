@@ -1,0 +1,85 @@
+"""Registers the restoration networks and losses with mmengine's ``MODELS`` and builds them.
+
+This is the one module to import explicitly before building from an mmengine config dict
+(``MODELS.build(dict(type="BasicVSRPlusPlusNet", ...))``); the training code builds those dicts
+from :class:`~mosaicflow.restore.config.RestorationConfig`, users never write ``type=`` strings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmengine.registry import MODELS
+
+from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
+from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.discriminator import UNetDiscriminatorWithSpectralNorm
+from mosaicflow.restore.losses import CharbonnierLoss, GANLoss, PerceptualLoss
+from mosaicflow.restore.spynet import SPyNet
+from mosaicflow.restore.weights import load_generator_weights, load_spynet_weights
+
+REGISTERED = (
+    BasicVSRPlusPlusNet,
+    SPyNet,
+    UNetDiscriminatorWithSpectralNorm,
+    CharbonnierLoss,
+    GANLoss,
+    PerceptualLoss,
+)
+
+for _cls in REGISTERED:
+    if MODELS.get(_cls.__name__) is not _cls:
+        MODELS.register_module(name=_cls.__name__, module=_cls)
+
+
+def generator_cfg(cfg: RestorationConfig) -> dict[str, object]:
+    """The mmengine config dict of the generator described by ``cfg``."""
+    return {
+        "type": BasicVSRPlusPlusNet.__name__,
+        "mid_channels": cfg.mid_channels,
+        "num_blocks": cfg.num_blocks,
+    }
+
+
+def build_generator(cfg: RestorationConfig, load_weights: bool = True) -> BasicVSRPlusPlusNet:
+    """Build the generator; load ``cfg.weights`` (all) or else ``cfg.spynet_weights`` (SPyNet).
+
+    Args:
+        cfg: the restoration config.
+        load_weights: False builds the bare network (random init, zero-flow SPyNet).
+
+    Returns:
+        The generator (in training mode).
+
+    Raises:
+        WeightsError: a configured file does not fit (names the file and the keys).
+    """
+    model = MODELS.build(generator_cfg(cfg))
+    if load_weights and cfg.weights is not None:
+        load_generator_weights(model, Path(cfg.weights))
+    elif load_weights and cfg.spynet_weights is not None:
+        load_spynet_weights(model.spynet, Path(cfg.spynet_weights))
+    return model
+
+
+def build_discriminator(mid_channels: int = 64) -> UNetDiscriminatorWithSpectralNorm:
+    """The stage-2 U-Net discriminator (3 input channels, skip connections)."""
+    return MODELS.build(
+        {
+            "type": UNetDiscriminatorWithSpectralNorm.__name__,
+            "in_channels": 3,
+            "mid_channels": mid_channels,
+            "skip_connection": True,
+        }
+    )
+
+
+def build_perceptual_loss(cfg: RestorationConfig) -> PerceptualLoss:
+    """The VGG19 perceptual loss with Lada's layer weights, loading ``cfg.vgg19_weights``.
+
+    Without ``vgg19_weights`` the VGG19 stays randomly initialised (useful only for tests).
+    """
+    loss = MODELS.build({"type": PerceptualLoss.__name__})
+    if cfg.vgg19_weights is not None:
+        loss.load_vgg19(Path(cfg.vgg19_weights))
+    return loss
