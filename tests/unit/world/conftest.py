@@ -13,6 +13,7 @@ from mosaicflow.world import VideoSpec, WorldConfig, WorldRoles, render_video, v
 def small_config(**changes: object) -> WorldConfig:
     """A world config smaller than the schema's minimums, so unit tests stay fast."""
     cfg = WorldConfig(
+        minimums=False,
         roles=WorldRoles(train=2, val=1, test=1),
         width=160,
         height=96,
