@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.formats.cli",
     "mosaicflow.mosaic.cli",
     "mosaicflow.restore.cli",
+    "mosaicflow.regions.cli",
 )
 
 

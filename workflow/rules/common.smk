@@ -68,3 +68,31 @@ def get_region_labelme_dirs(wildcards):
 def get_frames_probes(wildcards):
     """The probe (or rejection record) of every source video."""
     return [f"results/frames/{vid}/probe.json" for vid in VIDEOS]
+
+
+def get_train_region_seg_input(wildcards):
+    """The region segmenter's dataset, unless `regions.weights` is used as is."""
+    return targets.region_seg_dataset(config)
+
+
+def get_train_watermark_input(wildcards):
+    """The watermark dataset, unless `watermark.weights` is used as is."""
+    return targets.watermark_dataset(config)
+
+
+def get_region_test_items(wildcards):
+    """The demo's test videos with ground truth (none for user videos)."""
+    return targets.region_test_items(config, WORLD_SPECS)
+
+
+def get_region_summaries(wildcards):
+    """The per-video region summaries of every source video."""
+    return [f"results/regions/{vid}/summary.json" for vid in VIDEOS]
+
+
+def get_prelabel_input(wildcards):
+    """Region tables and videos of every source video, for the least-confident frames."""
+    return {
+        "regions": [f"results/regions/{vid}/regions.parquet" for vid in VIDEOS],
+        "videos": [VIDEOS[vid].path for vid in VIDEOS],
+    }

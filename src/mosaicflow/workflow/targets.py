@@ -84,6 +84,63 @@ def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:
     return dirs
 
 
+def model_files(stage: str) -> dict[str, str]:
+    """Files of a region model (``region_seg`` or ``watermark``): training and evaluation."""
+    return {
+        "weights": f"results/models/{stage}/best.pt",
+        "onnx": f"results/models/{stage}/best.onnx",
+        "train_json": f"results/models/{stage}/train.json",
+        "model_json": f"results/models/{stage}/model.json",
+        "metrics": f"results/metrics/{stage}.json",
+    }
+
+
+def region_test_items(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+    """Video, truth video and truth JSON of the demo's test videos (none for user videos)."""
+    return world_items(specs, ["test"]) if config["source"]["kind"] == "demo" else []
+
+
+def region_seg_dataset(config: Mapping[str, Any]) -> dict[str, str]:
+    """The region segmenter's training set, unless ``regions.weights`` is used as is."""
+    if config["regions"]["weights"] or not region_labelme_dirs(config)["train"]:
+        return {}
+    return {"dataset": "results/regions/dataset"}
+
+
+def watermark_dataset(config: Mapping[str, Any]) -> dict[str, str]:
+    """The watermark detector's training set, unless ``watermark.weights`` is used as is."""
+    if config["watermark"]["weights"]:
+        return {}
+    if config["source"]["kind"] == "demo":
+        return {"dataset": "results/world/watermarks"}
+    dataset = config["source"]["watermark_dataset"]
+    return {"dataset": dataset} if dataset else {}
+
+
+def has_region_model(config: Mapping[str, Any]) -> bool:
+    """Whether the region segmenter can be trained or is given."""
+    return bool(config["regions"]["weights"] or region_seg_dataset(config))
+
+
+def has_watermark_model(config: Mapping[str, Any]) -> bool:
+    """Whether the watermark detector can be trained or is given."""
+    return bool(config["watermark"]["weights"] or watermark_dataset(config))
+
+
+def region_outputs(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> list[str]:
+    """The region stage's targets: models, metrics, per-video regions, summary, prelabels."""
+    outputs: list[str] = []
+    if has_region_model(config):
+        outputs += list(model_files("region_seg").values())
+        outputs += [f"results/regions/{video.id}/regions.parquet" for video in videos]
+        outputs.append("results/regions/summary.tsv")
+        if config["regions"]["prelabel_frames"] > 0:
+            outputs.append("results/prelabel")
+    if has_watermark_model(config):
+        outputs += list(model_files("watermark").values())
+    return outputs
+
+
 def final_outputs(
     config: Mapping[str, Any], videos: Iterable[SourceVideo], specs: Sequence[Any]
 ) -> list[str]:
@@ -98,6 +155,8 @@ def final_outputs(
         ]
     if region_labelme_dirs(config)["train"]:
         outputs.append("results/regions/dataset")
+    videos = list(videos)
     outputs += [f"results/frames/{video.id}/index.parquet" for video in videos]
     outputs.append("results/rejected.tsv")
+    outputs += region_outputs(config, videos)
     return outputs

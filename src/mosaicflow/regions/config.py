@@ -1,0 +1,54 @@
+"""Typed configs of the region models (the ``regions:`` and ``watermark:`` schema sections)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RegionsConfig:
+    """``regions``: the region segmenter (YOLO segmentation), its training and inference."""
+
+    labels: tuple[str, ...]
+    empty_flag: str | None
+    val_fraction: float
+    model: str
+    pretrained: str | None
+    weights: str | None
+    imgsz: int
+    epochs: int
+    time_minutes: float | None
+    batch: int
+    nbs: int | None
+    warmup_epochs: float
+    val_during_training: bool
+    close_mosaic: int
+    overrides: Mapping[str, Any]
+    conf: float
+    iou: float
+    tracker: str
+    infer_batch: int
+    half: bool
+    prelabel_frames: int
+
+
+@dataclass(frozen=True)
+class WatermarkConfig:
+    """``watermark``: the watermark detector (YOLO detection) and its training."""
+
+    model: str
+    pretrained: str | None
+    weights: str | None
+    single_cls: bool
+    imgsz: int
+    epochs: int
+    time_minutes: float | None
+    batch: int
+    nbs: int | None
+    warmup_epochs: float
+    val_during_training: bool
+    close_mosaic: int
+    overrides: Mapping[str, Any]
+    conf: float

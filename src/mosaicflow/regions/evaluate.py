@@ -1,0 +1,284 @@
+"""Quality of the region models on the demo world's test videos, on every frame.
+
+The labelme sample of a video holds a handful of frames; a figure measured on it is noisy. Here
+each model runs on *every* frame of the test videos and is scored against the world's ground
+truth (instance masks from ``truth/{name}.mkv``, watermark boxes from ``truth/{name}.json``)
+with pycocotools' ``COCOeval`` (101-point interpolated AP, as COCO and most papers report it;
+ultralytics' own ``val`` uses a slightly different interpolation). Predictions are taken at
+``conf=0.001`` like any mAP evaluation, not at the inference threshold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EVAL_CONF = 0.001
+MAX_DET = 100
+
+
+@dataclass(frozen=True)
+class TruthVideo:
+    """One test video and its ground truth."""
+
+    video: Path
+    truth_mkv: Path
+    truth_json: Path
+
+
+def truth_items(flat: Sequence[str | Path]) -> list[TruthVideo]:
+    """Group a flat (video, truth.mkv, truth.json, ...) list into :class:`TruthVideo` items."""
+    if len(flat) % 3:
+        raise ValueError("test items come in (video, truth_mkv, truth_json) triples")
+    return [TruthVideo(*(Path(p) for p in flat[i : i + 3])) for i in range(0, len(flat), 3)]
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Split an iterable into lists of at most ``size`` items."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def coco_eval(
+    gt_images: list[dict[str, Any]],
+    gt_anns: list[dict[str, Any]],
+    detections: list[dict[str, Any]],
+    categories: Sequence[str],
+    iou_type: str,
+) -> dict[str, Any]:
+    """COCO AP of ``detections`` against in-memory ground truth.
+
+    Args:
+        gt_images: ``{"id", "height", "width"}`` per image (every evaluated frame, also empty).
+        gt_anns: COCO annotations (``bbox`` xywh, ``area``, ``category_id`` 1-based, and
+            ``segmentation`` RLE for ``segm``).
+        detections: COCO results (``image_id``, ``category_id``, ``score``, ``bbox`` or
+            ``segmentation``).
+        categories: class names (category ids 1..K).
+        iou_type: ``segm`` or ``bbox``.
+
+    Returns:
+        ``map50``, ``map50_95`` and ``per_class_map50`` (by name).
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = COCO()
+    anns = [{**a, "id": i + 1, "iscrowd": 0} for i, a in enumerate(gt_anns)]
+    gt.dataset = {
+        "images": gt_images,
+        "annotations": anns,
+        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(categories)],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        if not detections:
+            return {
+                "map50": 0.0,
+                "map50_95": 0.0,
+                "per_class_map50": {n: 0.0 for n in categories},
+            }
+        dt = gt.loadRes([dict(d) for d in detections])
+        ev = COCOeval(gt, dt, iou_type)
+        ev.params.maxDets = [1, 10, MAX_DET]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    precision = ev.eval["precision"]  # [iou, recall, class, area, maxdet]
+    per_class = {}
+    for k, name in enumerate(categories):
+        p = precision[0, :, k, 0, -1]
+        per_class[name] = round(float(p[p > -1].mean()), 4) if (p > -1).any() else 0.0
+    return {
+        "map50": round(max(float(ev.stats[1]), 0.0), 4),
+        "map50_95": round(max(float(ev.stats[0]), 0.0), 4),
+        "per_class_map50": per_class,
+    }
+
+
+def _rle(mask: np.ndarray) -> dict[str, Any]:
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
+
+
+def _frames(item: TruthVideo) -> Iterator[tuple[int, np.ndarray]]:
+    from mosaicflow.video.decode import iter_frames
+
+    return iter_frames(item.video, None, fmt="bgr24")
+
+
+def evaluate_segmenter(
+    weights: Path,
+    items: Sequence[TruthVideo],
+    *,
+    imgsz: int,
+    device: str,
+    batch: int = 16,
+) -> dict[str, Any]:
+    """Mask and box AP of a segmenter on every frame of ``items`` (class-agnostic).
+
+    Returns:
+        ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frames``,
+        ``instances``.
+    """
+    from pycocotools import mask as mask_utils
+    from ultralytics import YOLO
+
+    from mosaicflow.world import read_truth
+
+    model = YOLO(str(weights), task="segment")
+    images: list[dict[str, Any]] = []
+    gt_anns: list[dict[str, Any]] = []
+    det_segm: list[dict[str, Any]] = []
+    det_box: list[dict[str, Any]] = []
+    for item in items:
+        truths = read_truth(item.truth_mkv)
+        for chunk in batched(_frames(item), batch):
+            results = model.predict(
+                [image for _, image in chunk],
+                imgsz=imgsz,
+                conf=EVAL_CONF,
+                max_det=MAX_DET,
+                retina_masks=True,
+                device=device,
+                verbose=False,
+            )
+            for (_, image), result in zip(chunk, results, strict=True):
+                _, ids = next(truths)
+                image_id = len(images) + 1
+                height, width = image.shape[:2]
+                images.append({"id": image_id, "height": height, "width": width})
+                for inst in np.unique(ids[ids > 0]):
+                    rle = _rle(ids == inst)
+                    gt_anns.append(
+                        {
+                            "image_id": image_id,
+                            "category_id": 1,
+                            "segmentation": rle,
+                            "area": float(mask_utils.area(rle)),
+                            "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                        }
+                    )
+                if result.boxes is None or len(result.boxes) == 0:
+                    continue
+                scores = result.boxes.conf.cpu().numpy()
+                boxes = result.boxes.xyxy.cpu().numpy()
+                masks = result.masks.data.cpu().numpy() > 0.5
+                for score, box, mask in zip(scores, boxes, masks, strict=True):
+                    x0, y0, x1, y1 = (float(v) for v in box)
+                    common = {"image_id": image_id, "category_id": 1, "score": float(score)}
+                    det_segm.append({**common, "segmentation": _rle(mask)})
+                    det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
+    segm = coco_eval(images, gt_anns, det_segm, ["region"], "segm")
+    box = coco_eval(images, gt_anns, det_box, ["region"], "bbox")
+    return {
+        "mask_map50": segm["map50"],
+        "mask_map50_95": segm["map50_95"],
+        "box_map50": box["map50"],
+        "box_map50_95": box["map50_95"],
+        "frames": len(images),
+        "instances": len(gt_anns),
+        "videos": [item.video.stem for item in items],
+    }
+
+
+def evaluate_detector(
+    weights: Path,
+    items: Sequence[TruthVideo],
+    *,
+    imgsz: int,
+    device: str,
+    single_cls: bool,
+    batch: int = 16,
+) -> dict[str, Any]:
+    """Box AP of the watermark detector on every frame of ``items``.
+
+    Classes follow the truth JSON's ``classes``; with ``single_cls`` (or a model whose names
+    differ from them) the evaluation is class-agnostic.
+
+    Returns:
+        ``box_map50``, ``box_map50_95``, ``per_class_map50``, ``frames``, ``boxes``.
+    """
+    from ultralytics import YOLO
+
+    from mosaicflow.world import load_truth_json
+
+    model = YOLO(str(weights), task="detect")
+    model_names = [model.names[i] for i in sorted(model.names)]
+    images: list[dict[str, Any]] = []
+    gt_anns: list[dict[str, Any]] = []
+    dets: list[dict[str, Any]] = []
+    categories: list[str] | None = None
+    for item in items:
+        truth = load_truth_json(item.truth_json)
+        classes = list(truth["classes"])
+        agnostic = single_cls or model_names != classes
+        categories = ["watermark"] if agnostic else classes
+        for chunk in batched(_frames(item), batch):
+            results = model.predict(
+                [image for _, image in chunk],
+                imgsz=imgsz,
+                conf=EVAL_CONF,
+                max_det=MAX_DET,
+                device=device,
+                verbose=False,
+            )
+            for (index, image), result in zip(chunk, results, strict=True):
+                image_id = len(images) + 1
+                height, width = image.shape[:2]
+                images.append({"id": image_id, "height": height, "width": width})
+                for wm in truth["per_frame"][index]["watermarks"]:
+                    x0, y0, x1, y1 = (float(v) for v in wm["box"])
+                    cat = 1 if agnostic else classes.index(wm["class"]) + 1
+                    gt_anns.append(
+                        {
+                            "image_id": image_id,
+                            "category_id": cat,
+                            "bbox": [x0, y0, x1 - x0, y1 - y0],
+                            "area": (x1 - x0) * (y1 - y0),
+                        }
+                    )
+                if result.boxes is None:
+                    continue
+                for score, cls, box in zip(
+                    result.boxes.conf.cpu().numpy(),
+                    result.boxes.cls.cpu().numpy().astype(int),
+                    result.boxes.xyxy.cpu().numpy(),
+                    strict=True,
+                ):
+                    x0, y0, x1, y1 = (float(v) for v in box)
+                    dets.append(
+                        {
+                            "image_id": image_id,
+                            "category_id": 1 if agnostic else int(cls) + 1,
+                            "score": float(score),
+                            "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        }
+                    )
+    scores = coco_eval(images, gt_anns, dets, categories or ["watermark"], "bbox")
+    return {
+        "box_map50": scores["map50"],
+        "box_map50_95": scores["map50_95"],
+        "per_class_map50": scores["per_class_map50"],
+        "frames": len(images),
+        "boxes": len(gt_anns),
+        "videos": [item.video.stem for item in items],
+    }

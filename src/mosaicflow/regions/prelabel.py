@@ -1,0 +1,210 @@
+"""Model-assisted labelling: segmenter predictions as labelme JSON to correct, not draw.
+
+The Lada workflow's review loop: run the model on new material, look at the frames it is least
+sure about, fix its polygons in labelme and add them to the training set.
+:func:`prelabel_images` turns any folder of images into labelme files;
+:func:`prelabel_uncertain` picks the N least confident kept frames of the source videos from
+their ``regions.parquet`` (lowest best score among frames with a detection).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from mosaicflow.io import atomic_dir, write_json
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+JPEG_QUALITY = 95
+
+
+def mask_polygons(mask: np.ndarray) -> list[np.ndarray]:
+    """Polygons (pixel coordinates) of a binary mask: one per component, holes bridged in."""
+    from mosaicflow.formats.masks import bridge_holes, mask_to_instances
+
+    return [bridge_holes(inst.outer, inst.holes) for inst in mask_to_instances(mask)]
+
+
+def result_document(
+    result: Any, names: Mapping[int, str], image_name: str, width: int, height: int
+) -> dict[str, Any]:
+    """A labelme document of one ultralytics segmentation result.
+
+    Each instance becomes one polygon per connected component, labelled with its class name;
+    the instance's score is kept in the shape's ``description`` (``score=0.734``) for review.
+    """
+    from mosaicflow.formats.labelme import labelme_document
+
+    polygons: list[tuple[str, np.ndarray]] = []
+    scores: list[float] = []
+    if result.masks is not None and result.boxes is not None:
+        masks = result.masks.data.cpu().numpy() > 0.5
+        classes = result.boxes.cls.cpu().numpy().astype(int)
+        confs = result.boxes.conf.cpu().numpy()
+        for mask, cls, score in zip(masks, classes, confs, strict=True):
+            for poly in mask_polygons(mask):
+                polygons.append((names[int(cls)], poly))
+                scores.append(float(score))
+    doc = labelme_document(polygons, width, height, image_name)
+    for shape, score in zip(doc["shapes"], scores, strict=True):
+        shape["description"] = f"score={score:.3f}"
+    return doc
+
+
+@dataclass(frozen=True)
+class PrelabelResult:
+    """What a prelabel run wrote."""
+
+    images: int
+    shapes: int
+
+
+def _model(model_path: Path, config_dir: Path, threads: int, device: str) -> tuple[Any, str]:
+    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+
+    prepare_ultralytics(config_dir, threads)
+    from ultralytics import YOLO
+
+    return YOLO(str(model_path), task="segment"), resolve_device(device)
+
+
+def _write(
+    model: Any, items: Sequence[tuple[str, np.ndarray]], out: Path, kwargs: dict[str, Any]
+) -> int:
+    """Predict ``(stem, BGR image)`` items and write ``stem.jpg`` + ``stem.json`` into ``out``."""
+    shapes = 0
+    for start in range(0, len(items), 16):
+        chunk = items[start : start + 16]
+        results = model.predict([image for _, image in chunk], **kwargs)
+        for (stem, image), result in zip(chunk, results, strict=True):
+            height, width = image.shape[:2]
+            name = f"{stem}.jpg"
+            cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            doc = result_document(result, model.names, name, width, height)
+            write_json(out / f"{stem}.json", doc)
+            shapes += len(doc["shapes"])
+    return shapes
+
+
+def prelabel_images(
+    model_path: Path,
+    input_dir: Path,
+    output_dir: Path,
+    *,
+    conf: float,
+    imgsz: int,
+    device: str = "auto",
+    threads: int = 1,
+) -> PrelabelResult:
+    """Write labelme predictions (image + JSON) for every image of ``input_dir``.
+
+    Args:
+        model_path: segmenter weights (.pt).
+        input_dir: folder of images.
+        output_dir: labelme folder to write (created; existing files of the same name replaced).
+        conf: minimum confidence of a region.
+        imgsz: inference size.
+        device: ``auto|cpu|cuda:N``.
+        threads: CPU threads.
+
+    Raises:
+        ValueError: naming the folder when it holds no images.
+    """
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        raise ValueError(f"{input_dir}: input folder not found")
+    paths = sorted(p for p in input_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"{input_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config_dir = Path(tempfile.mkdtemp(prefix="mosaicflow-yolo-"))  # outside the labelme folder
+    try:
+        model, dev = _model(Path(model_path), config_dir, threads, device)
+        return _prelabel_paths(model, dev, paths, output_dir, conf, imgsz)
+    finally:
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+def _prelabel_paths(
+    model: Any, dev: str, paths: Sequence[Path], output_dir: Path, conf: float, imgsz: int
+) -> PrelabelResult:
+    items = []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: cannot read image")
+        items.append((path.stem, image))
+    kwargs = {"imgsz": imgsz, "conf": conf, "device": dev, "retina_masks": True, "verbose": False}
+    shapes = _write(model, items, output_dir, kwargs)
+    return PrelabelResult(len(items), shapes)
+
+
+def least_confident(tables: Mapping[str, pd.DataFrame], count: int) -> pd.DataFrame:
+    """The ``count`` frames with the lowest best score among frames with a detection.
+
+    Args:
+        tables: ``regions.parquet`` tables by video id.
+        count: how many frames.
+
+    Returns:
+        Columns ``video``, ``frame``, ``max_score``, ``instances``; ties broken by video, frame.
+    """
+    parts = []
+    for video, table in sorted(tables.items()):
+        found = table[table["instance"] >= 0]
+        if len(found):
+            per = found.groupby("frame").agg(
+                max_score=("score", "max"), instances=("score", "size")
+            )
+            parts.append(per.reset_index().assign(video=video))
+    if not parts:
+        return pd.DataFrame(columns=["video", "frame", "max_score", "instances"])
+    frames = pd.concat(parts, ignore_index=True)
+    frames = frames.sort_values(["max_score", "video", "frame"], kind="stable").head(count)
+    return frames[["video", "frame", "max_score", "instances"]].reset_index(drop=True)
+
+
+def prelabel_uncertain(
+    model_path: Path,
+    videos: Mapping[str, Path],
+    regions: Mapping[str, Path],
+    out_dir: Path,
+    *,
+    count: int,
+    conf: float,
+    imgsz: int,
+    device: str,
+    threads: int,
+    config_dir: Path,
+) -> PrelabelResult:
+    """Labelme predictions for the ``count`` least confident kept frames of ``videos``.
+
+    Writes ``out_dir/<video>_<frame:06d>.{jpg,json}`` and ``selection.tsv`` (which frames and
+    why) atomically.
+    """
+    from mosaicflow.video.decode import iter_frames
+
+    tables = {vid: pd.read_parquet(path) for vid, path in regions.items()}
+    chosen = least_confident(tables, count)
+    model, dev = _model(Path(model_path), config_dir, threads, device)
+    items: list[tuple[str, np.ndarray]] = []
+    for vid, group in chosen.groupby("video", sort=True):
+        frames = sorted(int(f) for f in group["frame"])
+        for number, image in iter_frames(videos[str(vid)], frames, fmt="bgr24"):
+            items.append((f"{vid}_{number:06d}", image))
+    kwargs = {"imgsz": imgsz, "conf": conf, "device": dev, "retina_masks": True, "verbose": False}
+    with atomic_dir(out_dir) as tmp:
+        shapes = _write(model, items, tmp, kwargs)
+        chosen.to_csv(tmp / "selection.tsv", sep="\t", index=False, float_format="%.4f")
+    return PrelabelResult(len(items), shapes)

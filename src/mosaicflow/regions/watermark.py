@@ -1,0 +1,131 @@
+"""Watermark scoring of clips for the dataset stage.
+
+A restoration clip whose region is crossed by a watermark (text, logo) teaches the model to
+paint watermarks; the dataset stage drops or flags such clips with :func:`clip_watermark_fraction`:
+the fraction of sampled frames where a detected watermark overlaps the clip's box.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
+def overlap_fraction(box: Box, detections: np.ndarray) -> float:
+    """Largest share of a detection's area that lies inside ``box`` (0 when none)."""
+    dets = np.asarray(detections, dtype=np.float64).reshape(-1, 4)
+    if not len(dets):
+        return 0.0
+    x0, y0, x1, y1 = box
+    iw = np.clip(np.minimum(dets[:, 2], x1) - np.maximum(dets[:, 0], x0), 0, None)
+    ih = np.clip(np.minimum(dets[:, 3], y1) - np.maximum(dets[:, 1], y0), 0, None)
+    area = np.clip(dets[:, 2] - dets[:, 0], 0, None) * np.clip(dets[:, 3] - dets[:, 1], 0, None)
+    share = np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.0)
+    return float(share.max())
+
+
+def sample_indices(count: int, samples: int) -> list[int]:
+    """``samples`` evenly spaced indices of ``count`` items (all when there are fewer)."""
+    if count <= 0 or samples <= 0:
+        return []
+    if count <= samples:
+        return list(range(count))
+    return sorted({round(float(i)) for i in np.linspace(0, count - 1, samples)})
+
+
+def watermarked_fraction(
+    detections: Sequence[np.ndarray], boxes: Sequence[Box], min_overlap: float = 0.0
+) -> float:
+    """Fraction of frames whose detections overlap their box by more than ``min_overlap``.
+
+    Args:
+        detections: per frame, an (N, 4) array of watermark boxes (xyxy).
+        boxes: per frame, the clip's box (xyxy).
+        min_overlap: share of a watermark's area inside the box above which it counts.
+    """
+    if len(detections) != len(boxes):
+        raise ValueError(f"{len(detections)} detection sets for {len(boxes)} boxes")
+    if not boxes:
+        return 0.0
+    hits = sum(overlap_fraction(b, d) > min_overlap for b, d in zip(boxes, detections, strict=True))
+    return hits / len(boxes)
+
+
+class WatermarkDetector:
+    """The trained watermark detector (loaded on first use).
+
+    Args:
+        weights: the detector's best.pt (``results/models/watermark/best.pt``).
+        imgsz: inference size (``watermark.imgsz``).
+        conf: minimum score (``watermark.conf``).
+        device: ``auto|cpu|cuda:N``.
+        threads: CPU threads.
+        config_dir: ultralytics' config folder for the job (a folder under ``results/``);
+            a temporary folder when omitted.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        imgsz: int,
+        conf: float,
+        device: str = "auto",
+        threads: int = 1,
+        config_dir: str | Path | None = None,
+    ) -> None:
+        self.weights, self.imgsz, self.conf = Path(weights), imgsz, conf
+        self.device, self.threads, self.config_dir = device, threads, config_dir
+        self._model = None
+        self._dev = "cpu"
+
+    def _load(self):
+        if self._model is None:
+            from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+
+            # the rule's folder under results/ when given; never next to the weights
+            config_dir = self.config_dir or tempfile.mkdtemp(prefix="mosaicflow-yolo-")
+            prepare_ultralytics(config_dir, self.threads)
+            from ultralytics import YOLO
+
+            self._dev = resolve_device(self.device)
+            self._model = YOLO(str(self.weights), task="detect")
+        return self._model
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Watermark boxes (N, 4 xyxy) of each BGR frame."""
+        if not frames:
+            return []
+        results = self._load().predict(
+            list(frames), imgsz=self.imgsz, conf=self.conf, device=self._dev, verbose=False
+        )
+        return [r.boxes.xyxy.cpu().numpy() for r in results]
+
+
+def clip_watermark_fraction(
+    detector: WatermarkDetector,
+    frames: Sequence[np.ndarray],
+    boxes: Sequence[Box],
+    *,
+    samples: int = 8,
+    min_overlap: float = 0.0,
+) -> float:
+    """Fraction of ``samples`` evenly spaced frames of a clip with a watermark over its box.
+
+    Args:
+        detector: the watermark detector.
+        frames: the clip's full frames (BGR).
+        boxes: the clip's crop box in each frame (xyxy pixels).
+        samples: frames to look at.
+        min_overlap: see :func:`watermarked_fraction`.
+    """
+    if len(frames) != len(boxes):
+        raise ValueError(f"{len(frames)} frames for {len(boxes)} boxes")
+    picked = sample_indices(len(frames), samples)
+    detections = detector.detect([frames[i] for i in picked])
+    return watermarked_fraction(detections, [boxes[i] for i in picked], min_overlap)

@@ -1,0 +1,57 @@
+"""COCO evaluation against in-memory ground truth: perfect, missing and wrong detections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mosaicflow.regions.evaluate import _rle, batched, coco_eval, truth_items
+from tests.unit.regions.fakes import disc
+
+
+def gt_for(masks_per_image):
+    from pycocotools import mask as mask_utils
+
+    images, anns = [], []
+    for i, masks in enumerate(masks_per_image, start=1):
+        images.append({"id": i, "height": 40, "width": 40})
+        for mask in masks:
+            rle = _rle(mask)
+            anns.append({"image_id": i, "category_id": 1, "segmentation": rle,
+                         "area": float(mask_utils.area(rle)),
+                         "bbox": [float(v) for v in mask_utils.toBbox(rle)]})  # fmt: skip
+    return images, anns
+
+
+def test_perfect_masks_score_one_and_misses_lower_it():
+    masks = [[disc(40, 40, 10, 10, 6)], [disc(40, 40, 25, 25, 8)], []]
+    images, anns = gt_for(masks)
+    perfect = [{"image_id": a["image_id"], "category_id": 1, "score": 0.9,
+                "segmentation": a["segmentation"]} for a in anns]  # fmt: skip
+    assert coco_eval(images, anns, perfect, ["region"], "segm")["map50"] == pytest.approx(1.0)
+    half = perfect[:1]
+    assert coco_eval(images, anns, half, ["region"], "segm")["map50"] == pytest.approx(
+        0.5, abs=0.02
+    )
+    assert coco_eval(images, anns, [], ["region"], "segm")["map50"] == 0.0
+
+
+def test_false_positive_on_an_empty_frame_ranks_below_true_hits():
+    images, anns = gt_for([[disc(40, 40, 10, 10, 6)], []])
+    box = anns[0]["bbox"]
+    dets = [
+        {"image_id": 1, "category_id": 1, "score": 0.5, "bbox": box},
+        {"image_id": 2, "category_id": 1, "score": 0.9, "bbox": [0, 0, 10, 10]},
+    ]
+    scores = coco_eval(images, anns, dets, ["region"], "bbox")
+    assert 0.4 < scores["map50"] < 0.6
+    assert scores["per_class_map50"]["region"] == scores["map50"]
+
+
+def test_helpers():
+    assert list(batched(range(5), 2)) == [[0, 1], [2, 3], [4]]
+    items = truth_items(["a.mp4", "a.mkv", "a.json"])
+    assert items[0].truth_json.name == "a.json"
+    with pytest.raises(ValueError, match="triples"):
+        truth_items(["a.mp4"])
+    assert np.asarray(_rle(disc(8, 8, 4, 4, 2))["size"]).tolist() == [8, 8]

@@ -1,0 +1,46 @@
+"""Model-assisted labelling: least confident frames and labelme documents of predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mosaicflow.formats.masks import rasterize
+from mosaicflow.regions.prelabel import least_confident, mask_polygons, result_document
+from tests.unit.regions.fakes import disc, fake_result
+
+
+def table(rows):
+    return pd.DataFrame(rows, columns=["frame", "instance", "score"])
+
+
+def test_least_confident_frames_lowest_best_score_first():
+    tables = {
+        "b": table([(0, 0, 0.9), (0, 1, 0.3), (1, -1, 0.0), (2, 0, 0.35)]),
+        "a": table([(5, 0, 0.35), (6, 0, 0.8)]),
+    }
+    chosen = least_confident(tables, 3)
+    assert list(zip(chosen["video"], chosen["frame"], strict=True)) == [
+        ("a", 5),
+        ("b", 2),
+        ("a", 6),
+    ]
+    assert list(chosen["instances"]) == [1, 1, 1]
+    assert len(least_confident({"x": table([(0, -1, 0.0)])}, 5)) == 0
+
+
+def test_mask_polygons_rasterise_back_to_the_mask():
+    mask = disc(32, 32, 16, 16, 10) & ~disc(32, 32, 16, 16, 4)  # a ring: hole bridged in
+    (poly,) = mask_polygons(mask)
+    assert np.array_equal(rasterize(poly, 32, 32), mask)
+
+
+def test_result_document_has_one_shape_per_component_with_scores():
+    two_parts = disc(40, 60, 10, 10, 5) | disc(40, 60, 30, 50, 5)
+    result = fake_result([two_parts, disc(40, 60, 20, 30, 4)], [0.8, 0.5])
+    doc = result_document(result, {0: "nsfw"}, "x.jpg", 60, 40)
+    assert [s["label"] for s in doc["shapes"]] == ["nsfw"] * 3
+    assert [s["description"] for s in doc["shapes"]] == ["score=0.800"] * 2 + ["score=0.500"]
+    assert (doc["imageWidth"], doc["imageHeight"], doc["imagePath"]) == (60, 40, "x.jpg")
+    empty = result_document(fake_result([], []), {0: "nsfw"}, "y.jpg", 60, 40)
+    assert empty["shapes"] == []

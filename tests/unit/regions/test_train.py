@@ -1,0 +1,119 @@
+"""Training plumbing without training: datasets, their mirror, state keys, offline set-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mosaicflow.regions.train import (
+    TrainSpec,
+    mirror_dataset,
+    read_dataset,
+    state_key,
+)
+
+
+def make_dataset(root: Path, names="[text, logo]", layout="train/images") -> Path:
+    for split in ("train", "val"):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir(parents=True)
+        for i in range(2):
+            (root / split / "images" / f"{split}{i}.jpg").write_bytes(b"jpeg" + bytes([i]))
+            (root / split / "labels" / f"{split}{i}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    val = layout.replace("train", "val")
+    (root / "data.yaml").write_text(f"path: .\ntrain: {layout}\nval: {val}\nnames: {names}\n")
+    return root
+
+
+def spec(**changes) -> TrainSpec:
+    base = dict(task="detect", model="yolo11n.yaml", pretrained=None, weights=None, imgsz=64,
+                epochs=1, time_minutes=0, batch=2, nbs=None, warmup_epochs=1,
+                val_during_training=False, close_mosaic=1, single_cls=False)  # fmt: skip
+    return TrainSpec(**{**base, **changes})
+
+
+def test_read_dataset_resolves_relative_paths_and_names(tmp_path):
+    info = read_dataset(make_dataset(tmp_path / "pita"))
+    assert info.names == {0: "text", 1: "logo"}
+    assert info.splits["val"] == (tmp_path / "pita" / "val" / "images").resolve()
+    assert info.counts == {"train_images": 2, "val_images": 2}
+
+
+@pytest.mark.parametrize(
+    ("names", "layout", "message"),
+    [("[]", "train/images", "names"), ("[a]", "train/pics", "images")],
+)
+def test_read_dataset_errors_name_the_file(tmp_path, names, layout, message):
+    root = make_dataset(tmp_path / "d", names=names)
+    if layout != "train/images":
+        for split in ("train", "val"):
+            (root / split / "images").rename(root / split / "pics")
+        text = (root / "data.yaml").read_text().replace("images", "pics")
+        (root / "data.yaml").write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        read_dataset(root)
+    assert "data.yaml" in str(err.value)
+    with pytest.raises(ValueError, match="not found"):
+        read_dataset(tmp_path / "missing")
+
+
+def test_data_hash_follows_content(tmp_path):
+    root = make_dataset(tmp_path / "d")
+    first = read_dataset(root).data_hash
+    assert read_dataset(root).data_hash == first
+    (root / "train" / "labels" / "train0.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    changed = read_dataset(root).data_hash
+    assert changed != first
+    assert state_key(spec(), changed, 1, "cpu") != state_key(spec(), first, 1, "cpu")
+    assert state_key(spec(), first, 1, "cpu") != state_key(spec(imgsz=96), first, 1, "cpu")
+
+
+def test_mirror_keeps_caches_out_of_the_input(tmp_path):
+    root = make_dataset(tmp_path / "d")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    data_yaml = mirror_dataset(read_dataset(root), tmp_path / "work" / "data")
+    mirror = data_yaml.parent
+    assert (mirror / "train" / "images").is_dir() and not (mirror / "train" / "images").is_symlink()
+    link = mirror / "train" / "images" / "train0.jpg"
+    assert link.is_symlink() and link.read_bytes() == b"jpeg\x00"
+    (mirror / "train" / "labels.cache").write_text("cache")  # where ultralytics puts it
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    mirror_dataset(read_dataset(root), mirror.parent / "data")  # idempotent
+    assert (mirror / "val" / "labels" / "val1.txt").is_file()
+
+
+def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    code = (
+        "import json, os, sys; from pathlib import Path\n"
+        "from mosaicflow.regions.offline import prepare_ultralytics\n"
+        "u = prepare_ultralytics(sys.argv[1], 2)\n"
+        "import torch, ultralytics.utils as uu, ultralytics.utils.torch_utils as tu\n"
+        "tu.select_device('cpu', verbose=False)\n"
+        "print(json.dumps({'dir': str(uu.USER_CONFIG_DIR), 'offline': os.environ['YOLO_OFFLINE'],"
+        " 'threads': torch.get_num_threads(), 'sync': uu.SETTINGS['sync'],"
+        " 'omp': os.environ.get('OMP_WAIT_POLICY')}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("YOLO_CONFIG_DIR", "OMP_WAIT_POLICY")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cfg")],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(out["dir"]) == (tmp_path / "cfg" / "Ultralytics").resolve()
+    assert (out["offline"], out["threads"], out["sync"], out["omp"]) == (
+        "true",
+        2,
+        False,
+        "PASSIVE",
+    )
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        assert (tmp_path / "cfg" / "Ultralytics" / name).stat().st_size > 100_000
+    assert not (home / ".config" / "Ultralytics").exists()
+    assert (tmp_path / "cfg" / "Ultralytics" / "settings.json").is_file()

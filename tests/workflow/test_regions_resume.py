@@ -1,0 +1,92 @@
+"""An interrupted training job resumes from last.pt instead of starting over (tiny config).
+
+The job is killed hard (SIGKILL to Snakemake and its job, as a power cut or an OOM kill would)
+after its first epoch; the rerun must continue the same run from the saved epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+TINY = REPO / "config" / "test-tiny.yaml"
+#: Small, fixed-length training (no time budget) so the test takes seconds per epoch.
+OVERLAY = {
+    "regions": {"imgsz": 64, "batch": 4, "epochs": 10, "time_minutes": 0, "prelabel_frames": 2},
+    "watermark": {"imgsz": 64, "batch": 4, "epochs": 2, "time_minutes": 0},
+}
+TARGET = "results/models/region_seg/train.json"
+
+
+def snakemake_cmd(workdir: Path, configfiles: list[Path], *targets: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
+        "--configfile", *map(str, configfiles), "--", *targets,
+    ]  # fmt: skip
+
+
+def loadable(path: Path) -> bool:
+    import torch
+
+    try:
+        return isinstance(torch.load(path, map_location="cpu", weights_only=False), dict)
+    except Exception:
+        return False
+
+
+def test_killed_training_resumes_from_last_checkpoint(tmp_path):
+    overlay = tmp_path / "resume.yaml"
+    overlay.write_text(yaml.safe_dump(OVERLAY))
+    configs = [TINY, overlay]
+    run_snakemake(tmp_path, "--", "results/regions/dataset", configfiles=configs)
+
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(
+        snakemake_cmd(tmp_path, configs, TARGET), cwd=tmp_path, stdout=log, stderr=log,
+        start_new_session=True,
+    )  # fmt: skip
+    work = tmp_path / "results" / "region_seg" / "_work"
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            lasts = list(work.glob("*/run/weights/last.pt"))
+            if lasts and loadable(lasts[0]):
+                break
+            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint after 10 minutes"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the training job, mid-run
+        proc.wait()
+        log.close()
+    assert not (tmp_path / TARGET).exists()
+    (run_dir,) = [p.parent.parent for p in work.glob("*/run/weights/last.pt")]
+    epochs_before = sum(1 for _ in csv.DictReader((run_dir / "results.csv").open()))
+    assert 0 < epochs_before < OVERLAY["regions"]["epochs"]
+
+    run_snakemake(tmp_path, "--unlock", configfiles=configs)
+    run_snakemake(tmp_path, "--rerun-incomplete", "--", TARGET, configfiles=configs)
+    record = json.loads((tmp_path / TARGET).read_text())
+    training = record["training"]
+    assert training["source"] == "resumed"
+    assert training["resumed_at_epoch"] > 0  # continued, did not start over
+    assert training["resumed_at_epoch"] >= epochs_before
+    rows = list(csv.DictReader((run_dir / "results.csv").open()))
+    assert len(rows) == OVERLAY["regions"]["epochs"]  # one row per epoch, none repeated
+    assert [int(float(r["epoch"])) for r in rows] == list(range(1, len(rows) + 1))
+    train_log = (tmp_path / "results" / "logs" / "train_region_seg" / "all.log").read_text()
+    assert "resuming" in train_log

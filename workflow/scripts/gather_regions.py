@@ -1,0 +1,10 @@
+"""One summary row per video of the region inference (rule gather_regions)."""
+
+from pathlib import Path
+
+from mosaicflow.regions.infer import gather_summaries
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+table = gather_summaries([Path(p) for p in snakemake.input.summaries], Path(snakemake.output[0]))
+log.info("region summary: %d videos", len(table))
