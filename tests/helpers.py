@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -59,6 +60,24 @@ def run_snakemake(
             f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-12000:]}"
         )
     return proc
+
+
+#: Outputs that legitimately differ between runs: timings, logs, and the training state folders
+#: (``results/<stage>/_work/``: checkpoints and caches that are not declared outputs).
+VOLATILE_TOP = ("logs", "benchmarks")
+VOLATILE_PART = "_work"
+
+
+def digest_tree(results: Path) -> dict[str, str]:
+    """Hash every deterministic output; absolute paths to the work folder are normalised."""
+    digests = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results)
+        if path.is_dir() or rel.parts[0] in VOLATILE_TOP or VOLATILE_PART in rel.parts:
+            continue
+        data = path.read_bytes().replace(str(results.parent).encode(), b"<workdir>")
+        digests[rel.as_posix()] = hashlib.sha256(data).hexdigest()
+    return digests
 
 
 def planned_jobs(dry_run_output: str) -> dict[str, int]:

@@ -8,7 +8,6 @@ is resubmitted with more memory, as the profile promises.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -17,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, planned_jobs, run_snakemake
+from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "config" / "test-tiny.yaml"
-#: Outputs that legitimately differ between runs (timings, logs, Snakemake's own state).
-VOLATILE = ("logs", "benchmarks")
 #: Wall-clock cap of one cluster run (the whole module stays within ~5 minutes).
 RUN_TIMEOUT_S = 300
 #: Test-only: poll the queue every few seconds instead of the plugin's 40 s first wait.
@@ -88,18 +85,6 @@ def rule_of(job: dict[str, str]) -> str:
     comment = job.get("Comment", "")
     assert comment.startswith("rule_"), job
     return comment.removeprefix("rule_").split("_wildcards_")[0]
-
-
-def digest_tree(results: Path) -> dict[str, str]:
-    """Hash every deterministic output; absolute paths to the work folder are normalised."""
-    digests = {}
-    for path in sorted(results.rglob("*")):
-        rel = path.relative_to(results)
-        if path.is_dir() or rel.parts[0] in VOLATILE:
-            continue
-        data = path.read_bytes().replace(str(results.parent).encode(), b"<workdir>")
-        digests[rel.as_posix()] = hashlib.sha256(data).hexdigest()
-    return digests
 
 
 @pytest.fixture(scope="module")

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 
-from tests.helpers import REPO, planned_jobs, run_snakemake
+from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 TINY = REPO / "config" / "test-tiny.yaml"
-#: Outputs that legitimately differ between runs (timings, logs, Snakemake's own state).
-VOLATILE = ("logs", "benchmarks")
-
-
-def digest_tree(results: Path) -> dict[str, str]:
-    """Hash every deterministic output; absolute paths to the work folder are normalised."""
-    digests = {}
-    for path in sorted(results.rglob("*")):
-        rel = path.relative_to(results)
-        if path.is_dir() or rel.parts[0] in VOLATILE:
-            continue
-        data = path.read_bytes().replace(str(results.parent).encode(), b"<workdir>")
-        digests[rel.as_posix()] = hashlib.sha256(data).hexdigest()
-    return digests
 
 
 @pytest.fixture(scope="module")

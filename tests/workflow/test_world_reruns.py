@@ -25,10 +25,16 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
     jobs = plan_with_override(demo_results, tmp_path, "world-test-01")
     assert jobs.pop("render_world_video") == 1
     assert jobs.pop("extract_frames") == 1
-    # aggregates over all videos; nothing that trains on train/val videos
-    assert set(jobs) <= {"draw_world_contact_sheet", "gather_rejected", "all"}
-    assert "write_world_labelme" not in jobs
-    assert "write_world_watermarks" not in jobs
+    assert jobs.pop("infer_regions") == 1  # its own regions only
+    # aggregates over all videos and the test metrics; nothing that trains on train/val videos
+    aggregates = {
+        "draw_world_contact_sheet", "gather_rejected", "gather_regions", "prelabel_uncertain",
+        "evaluate_region_seg", "evaluate_watermark", "all",
+    }  # fmt: skip
+    assert set(jobs) <= aggregates, jobs
+    for trains in ("write_world_labelme", "write_world_watermarks", "build_region_dataset",
+                   "train_region_seg", "train_watermark"):  # fmt: skip
+        assert trains not in jobs
 
 
 def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
@@ -37,3 +43,7 @@ def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
     assert jobs["extract_frames"] == 1
     assert jobs["write_world_labelme"] == 1  # the train split only, not val
     assert jobs["write_world_watermarks"] == 1
+    # the models it trains are retrained, so every video's regions are redone
+    assert jobs["build_region_dataset"] == 1
+    assert jobs["train_region_seg"] == jobs["train_watermark"] == 1
+    assert jobs["infer_regions"] == len(list((demo_results / "frames").glob("*/index.parquet")))

@@ -404,6 +404,8 @@ def copy_atomic(src: Path, target: Path) -> None:
 
 #: Wall-clock fields ultralytics writes into checkpoints and ONNX metadata.
 VOLATILE_KEYS = ("date",)
+#: Wall-clock columns of the per-epoch results table stored in checkpoints.
+VOLATILE_COLUMNS = ("time",)
 
 
 def write_weights(src: Path, target: Path) -> None:
@@ -415,6 +417,10 @@ def write_weights(src: Path, target: Path) -> None:
     if isinstance(ckpt, dict):
         for key in VOLATILE_KEYS:
             ckpt.pop(key, None)
+        if isinstance(ckpt.get("train_results"), dict):  # per-epoch table with wall-clock times
+            ckpt["train_results"] = {
+                k: v for k, v in ckpt["train_results"].items() if k not in VOLATILE_COLUMNS
+            }
         if isinstance(ckpt.get("train_args"), dict):  # paths relative to the work folder
             here = Path.cwd().resolve()
             ckpt["train_args"] = {
@@ -423,8 +429,10 @@ def write_weights(src: Path, target: Path) -> None:
                 else v
                 for k, v in ckpt["train_args"].items()
             }
-    with atomic_path(target) as tmp:
-        torch.save(ckpt, tmp)
+    # a file object, not a path: torch names the archive's records after a path's stem, and the
+    # temporary file's random name would end up in the bytes
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        torch.save(ckpt, handle)
 
 
 def write_onnx(src: Path, target: Path) -> None:

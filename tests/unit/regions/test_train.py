@@ -117,3 +117,28 @@ def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
         assert (tmp_path / "cfg" / "Ultralytics" / name).stat().st_size > 100_000
     assert not (home / ".config" / "Ultralytics").exists()
     assert (tmp_path / "cfg" / "Ultralytics" / "settings.json").is_file()
+
+
+def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
+    import torch
+
+    from mosaicflow.regions.train import write_weights
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = {
+        "date": "2026-11-22T07:51:15",
+        "train_results": {"epoch": [1, 2], "time": [0.38, 1.26], "train/box_loss": [0.1, 0.5]},
+        "train_args": {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2},
+        "model": {"w": torch.ones(2)},
+    }
+    torch.save(ckpt, tmp_path / "src.pt")
+    write_weights(tmp_path / "src.pt", tmp_path / "out.pt")
+    out = torch.load(tmp_path / "out.pt", weights_only=False)
+    assert "date" not in out
+    assert out["train_results"] == {"epoch": [1, 2], "train/box_loss": [0.1, 0.5]}
+    assert out["train_args"] == {"data": "work/data.yaml", "epochs": 2}
+    assert torch.equal(out["model"]["w"], torch.ones(2))
+    ckpt["date"], ckpt["train_results"]["time"] = "2027-01-01", [9.9, 9.9]  # another run's clock
+    torch.save(ckpt, tmp_path / "src.pt")
+    write_weights(tmp_path / "src.pt", tmp_path / "again.pt")
+    assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "out.pt").read_bytes()
