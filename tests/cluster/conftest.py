@@ -123,13 +123,27 @@ def _config_place_taken() -> str | None:
             f"{DEFAULT_CONF} exists: job steps would use that cluster, not the private test "
             "cluster (the SLURM plugin drops SLURM_CONF inside jobs)"
         )
-    if RUN_CONF_DIR.is_symlink() and not RUN_CONF_DIR.exists():
-        stale = str(RUN_CONF_DIR.readlink())
-        if stale.startswith(os.path.join(tempfile.gettempdir(), TMP_PREFIX)):
-            return None  # a dangling link of a killed test session: start_cluster replaces it
+    if RUN_CONF_DIR.is_symlink():
+        target = RUN_CONF_DIR.readlink()
+        ours = str(target).startswith(os.path.join(tempfile.gettempdir(), TMP_PREFIX))
+        if ours and not _daemons_running(target.parent):
+            return None  # left by a killed test session: start_cluster replaces the link
     if RUN_CONF_DIR.exists() or RUN_CONF_DIR.is_symlink():
         return f"{RUN_CONF_DIR} exists: another slurmd (or test session) uses this machine"
     return None
+
+
+def _daemons_running(root: Path) -> bool:
+    """Whether any process still runs with a file of the test cluster ``root`` on its command
+    line (its munged, slurmctld or slurmd)."""
+    needle = str(root).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (proc / "cmdline").read_bytes():
+                return True
+    return False
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ instance        index of the instance in its frame (-1: the frame has none)
 track_id        ByteTrack id, stable across frames (-1: not (yet) tracked)
 class_id        class index (``regions.labels`` order)
 score           confidence
-x0 y0 x1 y1     box in pixels
+x0 y0 x1 y1     box in pixels: the mask's bounds (the tracker's box only for an empty mask)
 area            mask pixels
 rle             COCO RLE counts of the mask (``pycocotools`` compressed string)
 ==============  =====================================================================
@@ -128,7 +128,7 @@ def result_rows(frame: int, time_s: float, result: Any) -> list[dict[str, Any]]:
             {"frame": frame, "time": time_s, "instance": -1, "track_id": -1, "class_id": -1,
              "score": 0.0, "x0": 0.0, "y0": 0.0, "x1": 0.0, "y1": 0.0, "area": 0, "rle": None}
         ]  # fmt: skip
-    xyxy = boxes.xyxy.cpu().numpy()
+    xyxy = boxes.xyxy.cpu().numpy().copy()
     scores = boxes.conf.cpu().numpy()
     classes = boxes.cls.cpu().numpy().astype(int)
     ids = boxes.id.cpu().numpy().astype(int) if boxes.id is not None else np.full(len(boxes), -1)
@@ -136,6 +136,10 @@ def result_rows(frame: int, time_s: float, result: Any) -> list[dict[str, Any]]:
     rows = []
     for i in range(len(boxes)):
         mask = masks[i] if masks is not None else None
+        if mask is not None and mask.any():
+            # ByteTrack reports its Kalman-filtered box, which can miss the mask by pixels
+            ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+            xyxy[i] = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1)
         rows.append(
             {
                 "frame": frame,

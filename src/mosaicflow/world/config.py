@@ -34,6 +34,7 @@ class WorldConfig:
     empty_label: str
     labelme_every: int
     watermark_every: int
+    watermark_overlay_p: float
     crf: int
     scenes: int
     max_targets: int

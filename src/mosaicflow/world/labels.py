@@ -17,7 +17,7 @@ import numpy as np
 
 from mosaicflow.io import atomic_dir, atomic_path
 from mosaicflow.world.config import WorldConfig
-from mosaicflow.world.render import load_truth_json, read_truth
+from mosaicflow.world.render import draw_watermark, load_truth_json, make_watermark, read_truth
 from mosaicflow.world.specs import WATERMARK_CLASSES, derive_seed
 
 #: labelme format version written into the JSON files.
@@ -145,6 +145,24 @@ def _yolo_lines(boxes: list[dict[str, Any]], width: int, height: int) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def overlay_watermarks(
+    image: np.ndarray, rng: np.random.Generator, count: int
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Blend ``count`` random watermarks (as the world renderer draws them) over a BGR image.
+
+    Returns:
+        The new image and the truth boxes of the watermarks that are visible.
+    """
+    height, width = image.shape[:2]
+    frame = image.astype(np.float32)
+    boxes = []
+    for _ in range(count):
+        box = draw_watermark(frame, make_watermark(rng, width, height))
+        if box is not None:
+            boxes.append(box)
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), boxes
+
+
 def write_watermark_set(
     train_items: Sequence[Item],
     val_items: Sequence[Item],
@@ -158,6 +176,9 @@ def write_watermark_set(
     ``out_dir/data.yaml`` (absolute ``path``, ``train``/``val`` image folders, ``names`` from
     :data:`WATERMARK_CLASSES`). Every ``cfg.watermark_every``-th frame is sampled (per-video
     phase from ``seed``); frames without watermarks are kept as negatives (empty label file).
+    With probability ``cfg.watermark_overlay_p`` an image also gets one or two freshly drawn
+    watermarks (:func:`overlay_watermarks`), so the detector sees many distinct watermarks
+    rather than the few that each video scene carries.
 
     Returns:
         Counts: images and boxes per split, and the class names.
@@ -175,8 +196,12 @@ def write_watermark_set(
                 phase = _phase(seed, name, cfg.watermark_every, "watermark")
                 frames = list(range(phase, truth["frames"], cfg.watermark_every))
                 for index, image in decode_frames(Path(video), frames):
-                    boxes = truth["per_frame"][index]["watermarks"]
+                    boxes = list(truth["per_frame"][index]["watermarks"])
                     stem = f"{name}_{index:06d}"
+                    rng = np.random.default_rng(derive_seed(seed, "watermark-overlay", stem))
+                    if rng.random() < cfg.watermark_overlay_p:
+                        image, extra = overlay_watermarks(image, rng, 1 + int(rng.random() < 0.4))
+                        boxes += extra
                     _encode_jpeg(image, tmp / split / "images" / f"{stem}.jpg")
                     text = _yolo_lines(boxes, truth["width"], truth["height"])
                     (tmp / split / "labels" / f"{stem}.txt").write_text(text, encoding="utf-8")

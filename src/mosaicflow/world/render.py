@@ -2,7 +2,8 @@
 
 Outputs of :func:`render_video`:
 
-- the video: H.264 (libx264, yuv420p, one thread so the bytes are deterministic) in .mp4,
+- the video: H.264 (libx264, yuv420p, one thread, encoded after every frame is drawn, so the
+  bytes are deterministic) in .mp4,
   with an AAC audio track when the spec asks for one;
 - the truth masks: a lossless FFV1 ``gray`` video (.mkv) with one frame per video frame; each
   pixel holds the instance id of the target it belongs to (1..N, stable over the video),
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,7 +242,7 @@ def _draw_sprite(frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: flo
 
 
 def _text_watermark(
-    rng: np.random.Generator, spec: VideoSpec, alpha: float
+    rng: np.random.Generator, width: int, height: int, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
     words = (
         "@demo",
@@ -265,10 +267,10 @@ def _text_watermark(
     )
     font = fonts[int(rng.integers(len(fonts)))]
     thick = int(rng.integers(1, 3))
-    target_h = rng.uniform(14, 40) * spec.height / 192
+    target_h = rng.uniform(14, 40) * height / 192
     (w, h), base = cv2.getTextSize(text, font, 1.0, thick)
     scale = target_h / h
-    scale = min(scale, (spec.width - 8) / w)
+    scale = min(scale, (width - 8) / w)
     (w, h), base = cv2.getTextSize(text, font, scale, thick)
     layer = np.zeros((h + base + 2 * thick + 2, w + 2 * thick + 2), np.uint8)
     cv2.putText(layer, text, (thick + 1, h + thick), font, scale, 255, thick, cv2.LINE_AA)
@@ -278,9 +280,9 @@ def _text_watermark(
 
 
 def _logo_watermark(
-    rng: np.random.Generator, spec: VideoSpec, alpha: float
+    rng: np.random.Generator, width: int, height: int, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    side = max(8, round(rng.uniform(0.1, 0.6) * min(spec.width, spec.height)))
+    side = max(8, round(rng.uniform(0.1, 0.6) * min(width, height)))
     if rng.random() < 0.4:
         logo = assets.load_photo(assets.LOGO_PHOTO)
         logo = cv2.resize(logo, (side, side), interpolation=cv2.INTER_AREA)
@@ -313,18 +315,26 @@ def _logo_watermark(
 
 
 def _make_watermark(rng: np.random.Generator, spec: VideoSpec, start: int, end: int) -> _Watermark:
+    return make_watermark(rng, spec.width, spec.height, start, end)
+
+
+def make_watermark(
+    rng: np.random.Generator, width: int, height: int, start: int = 0, end: int = 1
+) -> _Watermark:
+    """A random text or logo watermark for a ``width`` x ``height`` frame, shown in the local
+    scene time range ``[start, end)``."""
     alpha = float(rng.uniform(0.25, 0.9))
     cls = WATERMARK_CLASSES[int(rng.integers(len(WATERMARK_CLASSES)))]
-    col, a = (_text_watermark if cls == "text" else _logo_watermark)(rng, spec, alpha)
+    col, a = (_text_watermark if cls == "text" else _logo_watermark)(rng, width, height, alpha)
     h, w = a.shape
     if rng.random() < 0.6:  # a corner, as platforms do
-        x = 4 if rng.random() < 0.5 else spec.width - w - 4
-        y = 4 if rng.random() < 0.5 else spec.height - h - 4
+        x = 4 if rng.random() < 0.5 else width - w - 4
+        y = 4 if rng.random() < 0.5 else height - h - 4
     else:
-        x = int(rng.integers(0, max(1, spec.width - w)))
-        y = int(rng.integers(0, max(1, spec.height - h)))
-    x, y = max(0, min(x, spec.width - w)), max(0, min(y, spec.height - h))
-    a = a[: spec.height - y, : spec.width - x]
+        x = int(rng.integers(0, max(1, width - w)))
+        y = int(rng.integers(0, max(1, height - h)))
+    x, y = max(0, min(x, width - w)), max(0, min(y, height - h))
+    a = a[: height - y, : width - x]
     col = col[: a.shape[0], : a.shape[1]]
     return _Watermark(col, a, x, y, cls, start, end)
 
@@ -456,21 +466,24 @@ def _render_frame(
             _draw_sprite(frame, mask, sp, t)
     boxes = []
     for wm in scene.watermarks:
-        if not wm.start <= t < wm.end:
-            continue
-        h, w = wm.alpha.shape
-        roi = frame[wm.y : wm.y + h, wm.x : wm.x + w]
-        roi += wm.alpha[..., None] * (wm.color - roi)
-        ys, xs = np.nonzero(wm.alpha > 0.02)
-        if len(xs):
-            box = [
-                int(wm.x + xs.min()),
-                int(wm.y + ys.min()),
-                int(wm.x + xs.max() + 1),
-                int(wm.y + ys.max() + 1),
-            ]
-            boxes.append({"class": wm.cls, "class_id": WATERMARK_CLASSES.index(wm.cls), "box": box})
+        if wm.start <= t < wm.end:
+            box = draw_watermark(frame, wm)
+            if box is not None:
+                boxes.append(box)
     return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes
+
+
+def draw_watermark(frame: np.ndarray, wm: _Watermark) -> dict[str, Any] | None:
+    """Blend ``wm`` into ``frame`` (float32, in place); its truth box, None if invisible."""
+    h, w = wm.alpha.shape
+    roi = frame[wm.y : wm.y + h, wm.x : wm.x + w]
+    roi += wm.alpha[..., None] * (wm.color - roi)
+    ys, xs = np.nonzero(wm.alpha > 0.02)
+    if not len(xs):
+        return None
+    box = [int(wm.x + xs.min()), int(wm.y + ys.min()), int(wm.x + xs.max() + 1),
+           int(wm.y + ys.max() + 1)]  # fmt: skip
+    return {"class": wm.cls, "class_id": WATERMARK_CLASSES.index(wm.cls), "box": box}
 
 
 def _audio_samples(spec: VideoSpec, scenes: list[_Scene], rng: np.random.Generator) -> np.ndarray:
@@ -520,11 +533,13 @@ def render_video(
     for scene in scenes:
         scene_of[scene.start : scene.end] = scene.index
     video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
+    video_out.parent.mkdir(parents=True, exist_ok=True)
     per_frame: list[dict[str, Any]] = []
     centroids: dict[int, list[tuple[int, float, float]]] = {}
     coverages: list[float] = []
     bitexact = {"fflags": "+bitexact"}
     with (
+        tempfile.TemporaryDirectory(prefix=".render-", dir=video_out.parent) as scratch,
         atomic_path(video_out) as vtmp,
         atomic_path(truth_out) as ttmp,
         av.open(str(vtmp), "w", container_options=bitexact) as vc,
@@ -541,6 +556,9 @@ def render_video(
         ts.codec_context.flags |= av.codec.context.Flags.bitexact
         audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
         prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]]] | None = None
+        rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
+            Path(scratch) / "frames.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width, 3)
+        )
         for f in range(spec.frames):
             scene = scenes[int(scene_of[f])]
             is_static = f > scene.start and times[f] == times[f - 1]
@@ -564,14 +582,20 @@ def render_video(
                     "watermarks": boxes,
                 }
             )
-            vf = av.VideoFrame.from_ndarray(image, format="bgr24")
-            vf.pts = f
-            vc.mux(vs.encode(vf))
+            rendered[f] = image
             tf = av.VideoFrame.from_ndarray(mask, format="gray")
             tf.pts = f
             tc.mux(ts.encode(tf))
-        vc.mux(vs.encode(None))
         tc.mux(ts.encode(None))
+        # H.264 only after every frame is drawn: x264's output varied from run to run (same
+        # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
+        for f in range(spec.frames):
+            vf = av.VideoFrame.from_ndarray(rendered[f], format="bgr24").reformat(
+                format="yuv420p", threads=1
+            )
+            vf.pts = f
+            vc.mux(vs.encode(vf))
+        vc.mux(vs.encode(None))
         if audio is not None:
             astream, aframes = audio
             for frame in aframes:

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -83,3 +84,15 @@ def test_prefetch_stops_its_thread_when_abandoned():
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert threading.active_count() == before
+
+
+def test_box_is_the_mask_bounds_not_the_trackers_box():
+    mask = disc(48, 64, 20, 30, 6)
+    result = fake_result([mask], [0.8], ids=[1])
+    result.boxes.xyxy += torch.tensor([3.5, -2.0, 4.0, 1.5])  # a Kalman-smoothed box, off by px
+    given = result.boxes.xyxy.clone()
+    (row,) = result_rows(0, 0.0, result)
+    ys, xs = np.nonzero(mask)
+    assert (row["x0"], row["y0"], row["x1"], row["y1"]) == (xs.min(), ys.min(), xs.max() + 1,
+                                                            ys.max() + 1)  # fmt: skip
+    assert torch.equal(result.boxes.xyxy, given)  # the model's result is left as it was

@@ -23,6 +23,7 @@ def small_config(**changes: object) -> WorldConfig:
         empty_label="sfw",
         labelme_every=3,
         watermark_every=2,
+        watermark_overlay_p=0.5,
         crf=18,
         scenes=3,
         max_targets=3,

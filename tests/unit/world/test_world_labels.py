@@ -111,6 +111,52 @@ def test_watermark_set_is_valid_yolo(small_world, tmp_path):
     } == {"0", "1"}
 
 
+def test_watermark_overlays_add_fresh_labelled_watermarks(small_world, tmp_path):
+    from mosaicflow.world.render import load_truth_json
+
+    train = [p for n, p in sorted(small_world.items()) if "-train-" in n]
+    plain = write_watermark_set(
+        train, [], tmp_path / "plain", small_config(watermark_overlay_p=0), 7
+    )
+    mixed = write_watermark_set(
+        train, [], tmp_path / "mixed", small_config(watermark_overlay_p=1), 7
+    )
+    assert plain["train_images"] == mixed["train_images"]
+    assert mixed["train_boxes"] >= plain["train_boxes"] + plain["train_images"]
+    truth = {load_truth_json(j)["name"]: load_truth_json(j) for _, _, j in train}
+    changed = 0
+    for label in sorted((tmp_path / "plain" / "train" / "labels").glob("*.txt")):
+        name, index = label.stem.rsplit("_", 1)
+        expected = truth[name]["per_frame"][int(index)]["watermarks"]
+        assert len(label.read_text().splitlines()) == len(expected)  # p = 0: the video as is
+        image = tmp_path / "{}" / "train" / "images" / f"{label.stem}.jpg"
+        before = cv2.imread(str(image).format("plain")).astype(int)
+        after = cv2.imread(str(image).format("mixed")).astype(int)
+        rows = (tmp_path / "mixed" / "train" / "labels" / label.name).read_text().splitlines()
+        h, w = before.shape[:2]
+        diff = np.abs(after - before).max(axis=2) > 24
+        covered = np.zeros((h, w), bool)
+        for row in rows:
+            cx, cy, bw, bh = (float(v) for v in row.split()[1:])
+            x0, y0 = round((cx - bw / 2) * w), round((cy - bh / 2) * h)
+            covered[
+                max(0, y0 - 2) : y0 + round(bh * h) + 2, max(0, x0 - 2) : x0 + round(bw * w) + 2
+            ] = True
+        assert not (diff & ~covered).any()  # the image changed only inside labelled boxes
+        changed += int(diff.any())
+    assert changed >= plain["train_images"] // 2
+    again = write_watermark_set(
+        train, [], tmp_path / "again", small_config(watermark_overlay_p=1), 7
+    )
+    assert again == mixed
+    for path in sorted((tmp_path / "again").rglob("*.*")):
+        if path.name != "data.yaml":
+            assert (
+                path.read_bytes()
+                == (tmp_path / "mixed" / path.relative_to(tmp_path / "again")).read_bytes()
+            )
+
+
 def test_contact_sheet_writes_png(small_world, tmp_path):
     out = contact_sheet(list(small_world.values()), tmp_path / "sheet.png", seed=7)
     image = cv2.imread(str(out))
