@@ -25,6 +25,7 @@ class RegionsConfig:
     warmup_epochs: float
     val_during_training: bool
     close_mosaic: int
+    copy_paste: float
     overrides: Mapping[str, Any]
     conf: float
     iou: float

@@ -58,6 +58,7 @@ class TrainSpec:
     val_during_training: bool
     close_mosaic: int
     single_cls: bool
+    copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def train_args(self) -> dict[str, Any]:
@@ -74,6 +75,8 @@ class TrainSpec:
             "plots": False,
             "deterministic": True,
         }
+        if self.task == "segment":
+            args["copy_paste"] = self.copy_paste
         if self.time_minutes:
             args["time"] = self.time_minutes / 60.0  # ultralytics counts hours
         args.update(dict(self.overrides))
@@ -85,7 +88,7 @@ def region_spec(cfg: RegionsConfig) -> TrainSpec:
     return TrainSpec(
         "segment", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
         cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, False, dict(cfg.overrides),
+        cfg.close_mosaic, False, cfg.copy_paste, dict(cfg.overrides),
     )  # fmt: skip
 
 
@@ -94,7 +97,7 @@ def watermark_spec(cfg: WatermarkConfig) -> TrainSpec:
     return TrainSpec(
         "detect", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
         cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, cfg.single_cls, dict(cfg.overrides),
+        cfg.close_mosaic, cfg.single_cls, 0.0, dict(cfg.overrides),
     )  # fmt: skip
 
 

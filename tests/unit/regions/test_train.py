@@ -142,3 +142,11 @@ def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
     torch.save(ckpt, tmp_path / "src.pt")
     write_weights(tmp_path / "src.pt", tmp_path / "again.pt")
     assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "out.pt").read_bytes()
+
+
+def test_copy_paste_only_for_segmentation_and_overrides_win():
+    seg = spec(task="segment", copy_paste=0.5).train_args()
+    assert seg["copy_paste"] == 0.5 and seg["nbs"] == seg["batch"] == 2
+    assert "copy_paste" not in spec(task="detect", copy_paste=0.5).train_args()
+    tuned = spec(task="segment", copy_paste=0.5, overrides={"copy_paste": 0.2, "lr0": 0.02})
+    assert tuned.train_args()["copy_paste"] == 0.2 and tuned.train_args()["lr0"] == 0.02
