@@ -101,6 +101,12 @@ class SlurmCluster:
 
 
 def _missing_prerequisite() -> str | None:
+    """Why the private cluster cannot start here (None: it can)."""
+    return _missing_packages() or _config_place_taken()
+
+
+def _missing_packages() -> str | None:
+    """Why this machine cannot run a SLURM test cluster at all: root, daemons, clients, user."""
     if os.geteuid() != 0:
         return "the SLURM test cluster needs root (munged runs as user munge, slurmd as root)"
     for path in DAEMONS.values():
@@ -113,7 +119,7 @@ def _missing_prerequisite() -> str | None:
         pwd.getpwnam("munge")
     except KeyError:
         return "user `munge` does not exist (Debian's munge package creates it)"
-    return _config_place_taken()
+    return None
 
 
 def _config_place_taken() -> str | None:

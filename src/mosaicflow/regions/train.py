@@ -405,15 +405,24 @@ def copy_atomic(src: Path, target: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-#: Wall-clock fields ultralytics writes into checkpoints and ONNX metadata.
-VOLATILE_KEYS = ("date",)
+#: Fields ultralytics writes into checkpoints that depend on when and from which checkout the
+#: run was made (wall clock; the git root, branch and commit), not on the weights.
+VOLATILE_KEYS = ("date", "git")
 #: Wall-clock columns of the per-epoch results table stored in checkpoints.
 VOLATILE_COLUMNS = ("time",)
 
 
+def _relative_paths(args: Mapping[str, Any], here: Path) -> dict[str, Any]:
+    """``args`` with absolute paths below ``here`` made relative to it."""
+    return {
+        k: os.path.relpath(v, here) if isinstance(v, str) and v.startswith(f"{here}/") else v
+        for k, v in args.items()
+    }
+
+
 def write_weights(src: Path, target: Path) -> None:
-    """Copy an ultralytics checkpoint without wall-clock fields and with paths relative to the
-    working directory: the same weights give the same bytes wherever the workflow ran."""
+    """Copy an ultralytics checkpoint without run-dependent fields and with paths relative to
+    the working directory: the same weights give the same bytes wherever the workflow ran."""
     import torch
 
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
@@ -424,14 +433,12 @@ def write_weights(src: Path, target: Path) -> None:
             ckpt["train_results"] = {
                 k: v for k, v in ckpt["train_results"].items() if k not in VOLATILE_COLUMNS
             }
-        if isinstance(ckpt.get("train_args"), dict):  # paths relative to the work folder
-            here = Path.cwd().resolve()
-            ckpt["train_args"] = {
-                k: os.path.relpath(v, here)
-                if isinstance(v, str) and v.startswith(f"{here}/")
-                else v
-                for k, v in ckpt["train_args"].items()
-            }
+        here = Path.cwd().resolve()
+        if isinstance(ckpt.get("train_args"), dict):
+            ckpt["train_args"] = _relative_paths(ckpt["train_args"], here)
+        for key in ("model", "ema"):  # the pickled models carry the train args too
+            if isinstance(getattr(ckpt.get(key), "args", None), dict):
+                ckpt[key].args = _relative_paths(ckpt[key].args, here)
     # a file object, not a path: torch names the archive's records after a path's stem, and the
     # temporary file's random name would end up in the bytes
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -125,20 +126,24 @@ def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
     from mosaicflow.regions.train import write_weights
 
     monkeypatch.chdir(tmp_path)
+    args = {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2}
     ckpt = {
         "date": "2026-11-22T07:51:15",
+        "git": {"root": str(tmp_path), "branch": "main", "commit": "0" * 40},
         "train_results": {"epoch": [1, 2], "time": [0.38, 1.26], "train/box_loss": [0.1, 0.5]},
-        "train_args": {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2},
-        "model": {"w": torch.ones(2)},
+        "train_args": dict(args),
+        "model": SimpleNamespace(args=dict(args), w=torch.ones(2)),
+        "ema": None,
     }
     torch.save(ckpt, tmp_path / "src.pt")
     write_weights(tmp_path / "src.pt", tmp_path / "out.pt")
     out = torch.load(tmp_path / "out.pt", weights_only=False)
-    assert "date" not in out
+    assert "date" not in out and "git" not in out
     assert out["train_results"] == {"epoch": [1, 2], "train/box_loss": [0.1, 0.5]}
-    assert out["train_args"] == {"data": "work/data.yaml", "epochs": 2}
-    assert torch.equal(out["model"]["w"], torch.ones(2))
+    assert out["train_args"] == out["model"].args == {"data": "work/data.yaml", "epochs": 2}
+    assert torch.equal(out["model"].w, torch.ones(2))
     ckpt["date"], ckpt["train_results"]["time"] = "2027-01-01", [9.9, 9.9]  # another run's clock
+    ckpt["git"] = {"root": "/elsewhere", "branch": "dev", "commit": "1" * 40}  # another checkout
     torch.save(ckpt, tmp_path / "src.pt")
     write_weights(tmp_path / "src.pt", tmp_path / "again.pt")
     assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "out.pt").read_bytes()
