@@ -446,11 +446,15 @@ def write_weights(src: Path, target: Path) -> None:
 
 
 def write_onnx(src: Path, target: Path) -> None:
-    """Copy an exported ONNX model without its wall-clock metadata."""
+    """Copy an exported ONNX model without its wall-clock metadata and with paths relative to
+    the working directory (its description names the training data)."""
     import onnx
 
     model = onnx.load(str(src))
+    here = f"{Path.cwd().resolve()}/"
     keep = [p for p in model.metadata_props if p.key not in VOLATILE_KEYS]
+    for prop in keep:
+        prop.value = prop.value.replace(here, "")
     del model.metadata_props[:]
     model.metadata_props.extend(keep)
     with atomic_path(target) as tmp:

@@ -75,7 +75,18 @@ def test_nothing_applied_with_zero_probabilities(clip):
     assert out is not clip
 
 
-@pytest.mark.parametrize("codec", ["x264", "x265", "vp9", "mpeg2"])
+X264_NONDETERMINISTIC = pytest.mark.xfail(
+    reason="issue 7 open: libx264 round trips through PyAV vary between identical calls in one "
+    "process (1-4 decoded variants in 30 calls, with bitexact flags, one thread, veryfast or "
+    "medium preset); the world renderer avoids it by encoding after drawing every frame",
+    raises=AssertionError,
+    strict=False,
+)
+
+
+@pytest.mark.parametrize(
+    "codec", [pytest.param("x264", marks=X264_NONDETERMINISTIC), "x265", "vp9", "mpeg2"]
+)
 def test_every_step_with_probability_one(clip, codec):
     off = {"p": 0}
     degradations = {

@@ -155,3 +155,25 @@ def test_copy_paste_only_for_segmentation_and_overrides_win():
     assert "copy_paste" not in spec(task="detect", copy_paste=0.5).train_args()
     tuned = spec(task="segment", copy_paste=0.5, overrides={"copy_paste": 0.2, "lr0": 0.02})
     assert tuned.train_args()["copy_paste"] == 0.2 and tuned.train_args()["lr0"] == 0.02
+
+
+def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mosaicflow.regions.train import write_onnx
+
+    monkeypatch.chdir(tmp_path)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])],
+                                                "g", [x], [y]))  # fmt: skip
+    for key, value in (
+        ("date", "2026-11-22T09:00"),
+        ("description", f"trained on {tmp_path}/a/data.yaml"),
+    ):
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(tmp_path / "src.onnx"))
+    write_onnx(tmp_path / "src.onnx", tmp_path / "out.onnx")
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "out.onnx")).metadata_props}
+    assert props == {"description": "trained on a/data.yaml"}
