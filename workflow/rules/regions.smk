@@ -41,13 +41,14 @@ rule train_region_seg:
     resources:
         gpu=1,
     params:
-        regions=config_section("regions"),
+        section=config_section("regions"),
         device=config_section("device"),
         seed=config_section("seed"),
+        stage="region_seg",
         work="results/region_seg/_work",
         code=code_hash("mosaicflow.regions"),
     script:
-        "../scripts/train_region_seg.py"
+        "../scripts/train_region_model.py"
 
 
 rule train_watermark:
@@ -67,13 +68,14 @@ rule train_watermark:
     resources:
         gpu=1,
     params:
-        watermark=config_section("watermark"),
+        section=config_section("watermark"),
         device=config_section("device"),
         seed=config_section("seed"),
+        stage="watermark",
         work="results/watermark/_work",
         code=code_hash("mosaicflow.regions"),
     script:
-        "../scripts/train_watermark.py"
+        "../scripts/train_region_model.py"
 
 
 rule evaluate_region_seg:

@@ -3,17 +3,15 @@
 
 from pathlib import Path
 
-from mosaicflow.config import build
-from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import stage_config
 from mosaicflow.regions.train import evaluate_model
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 stage = snakemake.params.stage
-config_class = RegionsConfig if stage == "region_seg" else WatermarkConfig
 record = evaluate_model(
     stage,
-    build(config_class, snakemake.params.section),
+    stage_config(stage, snakemake.params.section),
     Path(snakemake.input.weights),
     Path(snakemake.input.train_json),
     [Path(p) for p in snakemake.input.test_items],

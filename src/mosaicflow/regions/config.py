@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mosaicflow.config import build
+
 
 @dataclass(frozen=True)
 class RegionsConfig:
@@ -53,3 +55,17 @@ class WatermarkConfig:
     close_mosaic: int
     overrides: Mapping[str, Any]
     conf: float
+
+
+#: The config class of each region-model stage (the schema section has the same name).
+STAGE_CONFIGS: dict[str, type[RegionsConfig] | type[WatermarkConfig]] = {
+    "region_seg": RegionsConfig,
+    "watermark": WatermarkConfig,
+}
+
+
+def stage_config(stage: str, section: Mapping[str, Any]) -> RegionsConfig | WatermarkConfig:
+    """The typed config of ``stage`` (``region_seg`` or ``watermark``) from its schema section."""
+    if stage not in STAGE_CONFIGS:
+        raise ValueError(f"unknown region-model stage {stage!r} (known: {sorted(STAGE_CONFIGS)})")
+    return build(STAGE_CONFIGS[stage], section)

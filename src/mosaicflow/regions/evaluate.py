@@ -125,6 +125,18 @@ def _frames(item: TruthVideo) -> Iterator[tuple[int, np.ndarray]]:
     return iter_frames(item.video, None, fmt="bgr24")
 
 
+def _predictions(
+    model: Any, item: TruthVideo, batch: int, **predict: Any
+) -> Iterator[tuple[int, np.ndarray, Any]]:
+    """``(frame index, BGR image, ultralytics result)`` for every frame of ``item``, predicted
+    in batches at the evaluation's low score threshold."""
+    for chunk in batched(_frames(item), batch):
+        images = [image for _, image in chunk]
+        results = model.predict(images, conf=EVAL_CONF, max_det=MAX_DET, verbose=False, **predict)
+        for (index, image), result in zip(chunk, results, strict=True):
+            yield index, image, result
+
+
 def evaluate_segmenter(
     weights: Path,
     items: Sequence[TruthVideo],
@@ -151,42 +163,34 @@ def evaluate_segmenter(
     det_box: list[dict[str, Any]] = []
     for item in items:
         truths = read_truth(item.truth_mkv)
-        for chunk in batched(_frames(item), batch):
-            results = model.predict(
-                [image for _, image in chunk],
-                imgsz=imgsz,
-                conf=EVAL_CONF,
-                max_det=MAX_DET,
-                retina_masks=True,
-                device=device,
-                verbose=False,
-            )
-            for (_, image), result in zip(chunk, results, strict=True):
-                _, ids = next(truths)
-                image_id = len(images) + 1
-                height, width = image.shape[:2]
-                images.append({"id": image_id, "height": height, "width": width})
-                for inst in np.unique(ids[ids > 0]):
-                    rle = _rle(ids == inst)
-                    gt_anns.append(
-                        {
-                            "image_id": image_id,
-                            "category_id": 1,
-                            "segmentation": rle,
-                            "area": float(mask_utils.area(rle)),
-                            "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                        }
-                    )
-                if result.boxes is None or len(result.boxes) == 0:
-                    continue
-                scores = result.boxes.conf.cpu().numpy()
-                boxes = result.boxes.xyxy.cpu().numpy()
-                masks = result.masks.data.cpu().numpy() > 0.5
-                for score, box, mask in zip(scores, boxes, masks, strict=True):
-                    x0, y0, x1, y1 = (float(v) for v in box)
-                    common = {"image_id": image_id, "category_id": 1, "score": float(score)}
-                    det_segm.append({**common, "segmentation": _rle(mask)})
-                    det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
+        for _, image, result in _predictions(
+            model, item, batch, imgsz=imgsz, device=device, retina_masks=True
+        ):
+            _, ids = next(truths)
+            image_id = len(images) + 1
+            height, width = image.shape[:2]
+            images.append({"id": image_id, "height": height, "width": width})
+            for inst in np.unique(ids[ids > 0]):
+                rle = _rle(ids == inst)
+                gt_anns.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": 1,
+                        "segmentation": rle,
+                        "area": float(mask_utils.area(rle)),
+                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    }
+                )
+            if result.boxes is None or len(result.boxes) == 0:
+                continue
+            scores = result.boxes.conf.cpu().numpy()
+            boxes = result.boxes.xyxy.cpu().numpy()
+            masks = result.masks.data.cpu().numpy() > 0.5
+            for score, box, mask in zip(scores, boxes, masks, strict=True):
+                x0, y0, x1, y1 = (float(v) for v in box)
+                common = {"image_id": image_id, "category_id": 1, "score": float(score)}
+                det_segm.append({**common, "segmentation": _rle(mask)})
+                det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
     segm = coco_eval(images, gt_anns, det_segm, ["region"], "segm")
     box = coco_eval(images, gt_anns, det_box, ["region"], "bbox")
     return {
@@ -232,47 +236,38 @@ def evaluate_detector(
         classes = list(truth["classes"])
         agnostic = single_cls or model_names != classes
         categories = ["watermark"] if agnostic else classes
-        for chunk in batched(_frames(item), batch):
-            results = model.predict(
-                [image for _, image in chunk],
-                imgsz=imgsz,
-                conf=EVAL_CONF,
-                max_det=MAX_DET,
-                device=device,
-                verbose=False,
-            )
-            for (index, image), result in zip(chunk, results, strict=True):
-                image_id = len(images) + 1
-                height, width = image.shape[:2]
-                images.append({"id": image_id, "height": height, "width": width})
-                for wm in truth["per_frame"][index]["watermarks"]:
-                    x0, y0, x1, y1 = (float(v) for v in wm["box"])
-                    cat = 1 if agnostic else classes.index(wm["class"]) + 1
-                    gt_anns.append(
-                        {
-                            "image_id": image_id,
-                            "category_id": cat,
-                            "bbox": [x0, y0, x1 - x0, y1 - y0],
-                            "area": (x1 - x0) * (y1 - y0),
-                        }
-                    )
-                if result.boxes is None:
-                    continue
-                for score, cls, box in zip(
-                    result.boxes.conf.cpu().numpy(),
-                    result.boxes.cls.cpu().numpy().astype(int),
-                    result.boxes.xyxy.cpu().numpy(),
-                    strict=True,
-                ):
-                    x0, y0, x1, y1 = (float(v) for v in box)
-                    dets.append(
-                        {
-                            "image_id": image_id,
-                            "category_id": 1 if agnostic else int(cls) + 1,
-                            "score": float(score),
-                            "bbox": [x0, y0, x1 - x0, y1 - y0],
-                        }
-                    )
+        for index, image, result in _predictions(model, item, batch, imgsz=imgsz, device=device):
+            image_id = len(images) + 1
+            height, width = image.shape[:2]
+            images.append({"id": image_id, "height": height, "width": width})
+            for wm in truth["per_frame"][index]["watermarks"]:
+                x0, y0, x1, y1 = (float(v) for v in wm["box"])
+                cat = 1 if agnostic else classes.index(wm["class"]) + 1
+                gt_anns.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": cat,
+                        "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        "area": (x1 - x0) * (y1 - y0),
+                    }
+                )
+            if result.boxes is None:
+                continue
+            for score, cls, box in zip(
+                result.boxes.conf.cpu().numpy(),
+                result.boxes.cls.cpu().numpy().astype(int),
+                result.boxes.xyxy.cpu().numpy(),
+                strict=True,
+            ):
+                x0, y0, x1, y1 = (float(v) for v in box)
+                dets.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": 1 if agnostic else int(cls) + 1,
+                        "score": float(score),
+                        "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    }
+                )
     scores = coco_eval(images, gt_anns, dets, categories or ["watermark"], "bbox")
     return {
         "box_map50": scores["map50"],

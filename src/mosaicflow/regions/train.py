@@ -589,8 +589,9 @@ def write_model_card(
     return record
 
 
-def train_region_seg(
-    cfg: RegionsConfig,
+def train_model(
+    stage: str,
+    cfg: RegionsConfig | WatermarkConfig,
     dataset_dir: Path | None,
     outputs: ModelOutputs,
     work_root: Path,
@@ -600,28 +601,18 @@ def train_region_seg(
     threads: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Rule ``train_region_seg``: train (resumable) or take the weights, validate, export."""
+    """Rules ``train_region_seg`` / ``train_watermark``: train (resumable) or take the weights,
+    validate, export. ``stage`` picks the spec: segmentation for ``region_seg``, detection for
+    ``watermark``."""
+    if stage == "region_seg" and isinstance(cfg, RegionsConfig):
+        spec = region_spec(cfg)
+    elif stage == "watermark" and isinstance(cfg, WatermarkConfig):
+        spec = watermark_spec(cfg)
+    else:
+        raise ValueError(f"stage {stage!r} does not take a {type(cfg).__name__}")
     return run_training(
-        region_spec(cfg), "region_seg", dataset_dir, outputs, work_root, config=cfg, code=code,
-        device=device, threads=threads, seed=seed,
-    )  # fmt: skip
-
-
-def train_watermark(
-    cfg: WatermarkConfig,
-    dataset_dir: Path | None,
-    outputs: ModelOutputs,
-    work_root: Path,
-    *,
-    code: str,
-    device: str,
-    threads: int,
-    seed: int,
-) -> dict[str, Any]:
-    """Rule ``train_watermark``: like :func:`train_region_seg` for the watermark detector."""
-    return run_training(
-        watermark_spec(cfg), "watermark", dataset_dir, outputs, work_root, config=cfg, code=code,
-        device=device, threads=threads, seed=seed,
+        spec, stage, dataset_dir, outputs, work_root, config=cfg, code=code, device=device,
+        threads=threads, seed=seed,
     )  # fmt: skip
 
 

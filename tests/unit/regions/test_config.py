@@ -65,3 +65,20 @@ def test_unknown_key_in_section_fails():
 
     with pytest.raises(ConfigError, match="regions"):
         validate_config({"regions": {"epoch": 3}})
+
+
+def test_stage_config_builds_each_stage_and_names_an_unknown_one():
+    from mosaicflow.regions.config import stage_config
+    from mosaicflow.regions.train import train_model
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    assert isinstance(stage_config("region_seg", config["regions"]), RegionsConfig)
+    assert isinstance(stage_config("watermark", config["watermark"]), WatermarkConfig)
+    with pytest.raises(ValueError, match="'detector'"):
+        stage_config("detector", config["regions"])
+    with pytest.raises(ValueError, match="'watermark' does not take a RegionsConfig"):
+        train_model(
+            "watermark", stage_config("region_seg", config["regions"]), None, None, None,
+            code="", device="cpu", threads=1, seed=0,
+        )  # fmt: skip
