@@ -25,9 +25,11 @@ def model_json(results, stage):
 
 
 @pytest.mark.xfail(
-    reason="issue 6 open: at the demo's 5-minute CPU budget the region segmenter scores mask "
-    "mAP50 0.51-0.62 on the test videos (5 runs), below the 0.6 floor and the 0.7 target; the "
-    "floor stays, the gap is tracked until training or the world closes it",
+    reason="issue 6 open: the demo's region segmenter scores mask mAP50 0.50-0.62 on the test "
+    "videos (10 runs: 5 or 8 minutes, imgsz 256 or 320, 6 or 10 scenes per video), below the "
+    "0.6 floor and the 0.7 target. It fits its training frames (0.84) but not new targets "
+    "(val 0.41): a generalisation gap of the world's 30 training scenes, not a budget one. "
+    "The floor stays; the gap is tracked until training or the world closes it",
     strict=False,
 )
 def test_region_segmenter_meets_the_floor_on_all_test_frames(demo_results):
@@ -120,7 +122,8 @@ def test_prelabel_cli_writes_labelme_for_a_folder(demo_results, tmp_path):
 
     images = tmp_path / "images"
     images.mkdir()
-    for path in sorted((demo_results / "world" / "labelme" / "val").glob("*.jpg"))[:4]:
+    # ten frames spread over the val video (its scenes differ), not four of one scene
+    for path in sorted((demo_results / "world" / "labelme" / "val").glob("*.jpg"))[::4]:
         shutil.copy(path, images / path.name)
     out = tmp_path / "labelme"
     model = demo_results / "models" / "region_seg" / "best.pt"
