@@ -2,13 +2,15 @@
 
 Everything is drawn once per clip (or image) from the given generator, so all frames of a clip
 share one blur sigma, one JPEG quality and one codec pass, as a re-encoded video would. The
-codec round trip encodes the whole clip in memory (matroska in a ``BytesIO``) with one encoder
-thread, so the same input and seed give the same bytes.
+codec round trip encodes the whole clip in memory and feeds the packets straight to a decoder
+(no container), one thread each, with explicit timestamps and OpenCV's YUV conversion, so the
+same input and seed give the same bytes for x264 (mbtree off, see ``_encoder_options``), VP9
+and MPEG-2. libx265 is the exception: its output varies between identical calls.
 """
 
 from __future__ import annotations
 
-import io
+from fractions import Fraction
 from typing import Any
 
 import av
@@ -23,6 +25,7 @@ from mosaicflow.mosaic.config import (
 )
 
 _ENCODERS = {"x264": "libx264", "x265": "libx265", "vp9": "libvpx-vp9", "mpeg2": "mpeg2video"}
+_DECODERS = {"x264": "h264", "x265": "hevc", "vp9": "vp9", "mpeg2": "mpeg2video"}
 
 
 def degrade(
@@ -162,24 +165,29 @@ def codec_roundtrip(
     pad_h, pad_w = height % 2, width % 2
     if pad_h or pad_w:
         frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="matroska") as container:
-        stream = container.add_stream(_ENCODERS[codec], rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = _encoder_options(codec, crf, bpp, frames.shape[1] * frames.shape[2], fps)
-        if codec in ("vp9", "mpeg2") and bpp is not None:
-            stream.bit_rate = max(int(bpp * frames.shape[1] * frames.shape[2] * fps), 10_000)
-        stream.thread_count = 1
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode(None))
-    buffer.seek(0)
+    encoder = av.CodecContext.create(_ENCODERS[codec], "w")
+    encoder.width, encoder.height = frames.shape[2], frames.shape[1]
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = Fraction(1, fps)
+    encoder.framerate = Fraction(fps, 1)
+    encoder.options = _encoder_options(codec, crf, bpp, frames.shape[1] * frames.shape[2], fps)
+    if codec in ("vp9", "mpeg2") and bpp is not None:
+        encoder.bit_rate = max(int(bpp * frames.shape[1] * frames.shape[2] * fps), 10_000)
+    encoder.thread_count = 1
+    packets = []
+    for index, frame in enumerate(frames):
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
+        picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        picture.pts = index
+        packets += encoder.encode(picture)
+    packets += encoder.encode(None)
+    decoder = av.CodecContext.create(_DECODERS[codec], "r")
+    decoder.thread_count = 1
     decoded = []
-    with av.open(buffer, mode="r") as container:
-        container.streams.video[0].thread_count = 1
-        for frame in container.decode(video=0):
-            decoded.append(frame.to_ndarray(format="rgb24"))
+    for packet in [*packets, None]:
+        for picture in decoder.decode(packet):
+            planes = picture.to_ndarray(format="yuv420p")
+            decoded.append(cv2.cvtColor(planes, cv2.COLOR_YUV2RGB_I420))
     if len(decoded) != t_len:
         raise RuntimeError(f"{codec} round trip returned {len(decoded)} of {t_len} frames")
     return np.stack(decoded)[:, :height, :width]
@@ -193,9 +201,15 @@ def _encoder_options(
             raise ValueError(f"{codec} needs a crf")
         options = {"crf": str(int(crf)), "preset": "veryfast"}
         if codec == "x265":
+            # not byte-reproducible whatever the settings (see the schema's x265 description)
             options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
         else:
+            # mbtree off: with it, identical encodes in one process gave up to 4 bitstreams in
+            # 60 calls (fresh processes agree: an optimised routine reads memory it did not
+            # set); without it, one on every clip tried. asm=0 also works (2.6x slower);
+            # one thread, bitexact flags or weightp=0 do not.
             options["threads"] = "1"
+            options["x264-params"] = "mbtree=0"
         return options
     if bpp is None:
         raise ValueError(f"{codec} needs a bpp (bits per pixel per frame)")
