@@ -12,8 +12,8 @@ pytestmark = pytest.mark.workflow
 def test_default_config_plans(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     jobs = planned_jobs(proc.stdout)
-    assert jobs["render_world_video"] == 8
-    assert jobs["extract_frames"] == 8
+    assert jobs["render_world_video"] == 28  # 25 train, 1 val, 2 test
+    assert jobs["extract_frames"] == 28
     assert not (tmp_path / "results").exists()
 
 
