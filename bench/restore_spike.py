@@ -218,6 +218,12 @@ def evaluate(model: BasicVSRPlusPlusNet, clips: list[Clip]) -> float:
     return masked_psnr(preds, clips)
 
 
+def loss_weight(clips: list[Clip], outside: float) -> torch.Tensor:
+    """Per-pixel loss weight (N, T, 1, H, W): 1 inside the mosaic, ``outside`` elsewhere."""
+    inside = torch.from_numpy(np.stack([c.mask for c in clips])).unsqueeze(2).float()
+    return inside + outside * (1 - inside)
+
+
 def overfit_curve(
     clip: Clip, args: argparse.Namespace, iterations: int, every: int = 100
 ) -> list[dict[str, float]]:
@@ -231,18 +237,14 @@ def overfit_curve(
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     loss_fn = CharbonnierLoss()
     lq, gt = _tensor([clip], "mosaic"), _tensor([clip], "truth")
-    inside = torch.from_numpy(clip.mask[None]).unsqueeze(2).float()
-    weight = inside + args.outside_weight * (1 - inside)
+    weight = loss_weight([clip], args.outside_weight)
     curve = [{"iter": 0, "psnr": round(masked_psnr([clip.mosaic], [clip]), 3)}]
     for it in range(1, iterations + 1):
         opt.zero_grad()
-        out = model(lq)
-        loss_fn(out, gt, weight).backward()
+        loss_fn(model(lq), gt, weight).backward()
         opt.step()
         if it % every == 0 or it == iterations:
-            with torch.no_grad():
-                pred = model(lq).clamp(0, 1)[0].permute(0, 2, 3, 1).numpy().astype(np.float64)
-            curve.append({"iter": it, "psnr": round(masked_psnr([pred], [clip]), 3)})
+            curve.append({"iter": it, "psnr": round(evaluate(model, [clip]), 3)})
             print("overfit", curve[-1], flush=True)
     return curve
 
@@ -322,10 +324,8 @@ def main() -> int:
                 for c in batch
             ]
         lq, gt = _tensor(batch, "mosaic"), _tensor(batch, "truth")
-        inside = torch.from_numpy(np.stack([c.mask for c in batch])).unsqueeze(2).float()
-        weight = inside + args.outside_weight * (1 - inside)
         opt.zero_grad()
-        loss = loss_fn(model(lq), gt, weight)
+        loss = loss_fn(model(lq), gt, loss_weight(batch, args.outside_weight))
         loss.backward()
         opt.step()
         losses.append(loss.item())
