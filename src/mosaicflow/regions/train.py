@@ -30,7 +30,7 @@ import yaml
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
 from mosaicflow.provenance import file_hash, provenance
-from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import STAGE_CONFIGS, RegionsConfig, WatermarkConfig
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,44 @@ def watermark_spec(cfg: WatermarkConfig) -> TrainSpec:
         cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
         cfg.close_mosaic, cfg.single_cls, 0.0, dict(cfg.overrides),
     )  # fmt: skip
+
+
+def _test_segmenter(weights: Path, items: list[Any], cfg: Any, device: str) -> dict[str, Any]:
+    from mosaicflow.regions.evaluate import evaluate_segmenter
+
+    return evaluate_segmenter(weights, items, imgsz=cfg.imgsz, device=device, batch=cfg.batch)
+
+
+def _test_detector(weights: Path, items: list[Any], cfg: Any, device: str) -> dict[str, Any]:
+    from mosaicflow.regions.evaluate import evaluate_detector
+
+    return evaluate_detector(
+        weights, items, imgsz=cfg.imgsz, device=device, batch=cfg.batch, single_cls=cfg.single_cls
+    )
+
+
+@dataclass(frozen=True)
+class StageKind:
+    """What differs between the region-model stages: the training spec and the test scorer."""
+
+    spec: Callable[[Any], TrainSpec]  # stage config -> training spec
+    test: Callable[[Path, list[Any], Any, str], dict[str, Any]]  # (weights, items, cfg, device)
+
+
+#: One entry per stage of ``STAGE_CONFIGS`` (the config class is checked against it).
+STAGES: dict[str, StageKind] = {
+    "region_seg": StageKind(region_spec, _test_segmenter),
+    "watermark": StageKind(watermark_spec, _test_detector),
+}
+
+
+def stage_kind(stage: str, cfg: RegionsConfig | WatermarkConfig) -> StageKind:
+    """The ``STAGES`` entry of ``stage``; fails when ``cfg`` is not that stage's config."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown region-model stage {stage!r} (known: {sorted(STAGES)})")
+    if not isinstance(cfg, STAGE_CONFIGS[stage]):
+        raise ValueError(f"stage {stage!r} does not take a {type(cfg).__name__}")
+    return STAGES[stage]
 
 
 @dataclass(frozen=True)
@@ -602,17 +640,10 @@ def train_model(
     seed: int,
 ) -> dict[str, Any]:
     """Rules ``train_region_seg`` / ``train_watermark``: train (resumable) or take the weights,
-    validate, export. ``stage`` picks the spec: segmentation for ``region_seg``, detection for
-    ``watermark``."""
-    if stage == "region_seg" and isinstance(cfg, RegionsConfig):
-        spec = region_spec(cfg)
-    elif stage == "watermark" and isinstance(cfg, WatermarkConfig):
-        spec = watermark_spec(cfg)
-    else:
-        raise ValueError(f"stage {stage!r} does not take a {type(cfg).__name__}")
+    validate, export. ``stage`` picks the spec (see ``STAGES``)."""
     return run_training(
-        spec, stage, dataset_dir, outputs, work_root, config=cfg, code=code, device=device,
-        threads=threads, seed=seed,
+        stage_kind(stage, cfg).spec(cfg), stage, dataset_dir, outputs, work_root, config=cfg,
+        code=code, device=device, threads=threads, seed=seed,
     )  # fmt: skip
 
 
@@ -643,20 +674,14 @@ def evaluate_model(
         code, device, threads: the rule's code hash, device and threads.
         config_dir: ultralytics' config folder for this job (under ``results/``).
     """
-    from mosaicflow.regions.evaluate import evaluate_detector, evaluate_segmenter, truth_items
+    from mosaicflow.regions.evaluate import truth_items
     from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
 
+    kind = stage_kind(stage, cfg)
     items = truth_items(test_items)
     test = None
     if items:
         prepare_ultralytics(config_dir, threads)
-        dev = resolve_device(device)
-        if stage == "region_seg":
-            test = evaluate_segmenter(weights, items, imgsz=cfg.imgsz, device=dev, batch=cfg.batch)
-        else:
-            test = evaluate_detector(
-                weights, items, imgsz=cfg.imgsz, device=dev, batch=cfg.batch,
-                single_cls=getattr(cfg, "single_cls", False),
-            )  # fmt: skip
+        test = kind.test(weights, items, cfg, resolve_device(device))
         log.info("%s test: %s", stage, test)
     return write_model_card(train_json, test, model_json, metrics_json, code=code)

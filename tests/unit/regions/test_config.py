@@ -82,3 +82,21 @@ def test_stage_config_builds_each_stage_and_names_an_unknown_one():
             "watermark", stage_config("region_seg", config["regions"]), None, None, None,
             code="", device="cpu", threads=1, seed=0,
         )  # fmt: skip
+
+
+def test_every_stage_has_a_spec_and_a_test_scorer():
+    from mosaicflow.regions.config import STAGE_CONFIGS, stage_config
+    from mosaicflow.regions.train import STAGES, TrainSpec, stage_kind
+
+    assert set(STAGES) == set(STAGE_CONFIGS)
+    config = {"profile": "demo"}
+    validate_config(config)
+    tasks = {}
+    for stage, section in (("region_seg", "regions"), ("watermark", "watermark")):
+        cfg = stage_config(stage, config[section])
+        spec = stage_kind(stage, cfg).spec(cfg)
+        assert isinstance(spec, TrainSpec)
+        tasks[stage] = spec.task
+    assert tasks == {"region_seg": "segment", "watermark": "detect"}
+    with pytest.raises(ValueError, match="'detector'"):
+        stage_kind("detector", stage_config("watermark", config["watermark"]))
