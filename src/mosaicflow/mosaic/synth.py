@@ -213,7 +213,9 @@ def _morph(mask: np.ndarray, radius: int, op: int, origin: tuple[int, int] = (0,
     if scale == 1:
         return small
     big = cv2.resize(
-        small, (small.shape[1] * scale, small.shape[0] * scale), interpolation=cv2.INTER_NEAREST
+        small,
+        (small.shape[1] * scale, small.shape[0] * scale),
+        interpolation=cv2.INTER_NEAREST_EXACT,
     )
     return cv2.bitwise_or(big[top : top + mask.shape[0], left : left + mask.shape[1]], mask)
 
@@ -300,8 +302,14 @@ def _block_means(crop: np.ndarray, ay: _Axis, ax: _Axis) -> np.ndarray:
 
 
 def _expand(values: np.ndarray, ay: _Axis, ax: _Axis, bh: int, bw: int) -> np.ndarray:
-    """Blocks ``(by, bx, ...)`` -> pixels of the crop (nearest, integer factors)."""
-    full = cv2.resize(values, (ax.blocks * bw, ay.blocks * bh), interpolation=cv2.INTER_NEAREST)
+    """Blocks ``(by, bx, ...)`` -> pixels of the crop (nearest, integer factors).
+
+    ``INTER_NEAREST_EXACT``: plain ``INTER_NEAREST`` misplaces rows and columns for some
+    factors (with 49 px blocks, every block's first row took the previous block's value).
+    """
+    full = cv2.resize(
+        values, (ax.blocks * bw, ay.blocks * bh), interpolation=cv2.INTER_NEAREST_EXACT
+    )
     full = full.reshape(ay.blocks * bh, ax.blocks * bw, *values.shape[2:])
     return full[ay.lead : ay.lead + ay.stop - ay.start, ax.lead : ax.lead + ax.stop - ax.start]
 

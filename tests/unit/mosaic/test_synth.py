@@ -341,3 +341,16 @@ def test_window_processing_equals_whole_frame(offset):
         expected, expected_mask = oracle(frames[t], ext[t], p)
         np.testing.assert_array_equal(mosaic_mask[t] > 0, expected_mask)
         assert np.abs(out[t].astype(np.float64) - expected).max() <= 0.5 + 1e-9
+
+
+@pytest.mark.parametrize("block", [49, 98])
+def test_large_blocks_are_placed_exactly(block):
+    """OpenCV's INTER_NEAREST misplaces rows for some factors (49 px): expansion must be exact."""
+    rng = np.random.default_rng(block)
+    frames = rng.integers(0, 256, (1, 3 * block + 7, 2 * block + 5, 3), dtype=np.uint8)
+    masks = np.full(frames.shape[:3], 255, np.uint8)
+    p = params(block_h=block, block_w=block, offset_y=3, offset_x=5)
+    out, mosaic_mask = apply_mosaic(frames, masks, p)
+    expected, expected_mask = oracle(frames[0], extend_masks(masks, p)[0], p)
+    np.testing.assert_array_equal(mosaic_mask[0] > 0, expected_mask)
+    assert np.abs(out[0].astype(np.float64) - expected).max() <= 0.5 + 1e-9
