@@ -64,8 +64,13 @@ STAGE_CONFIGS: dict[str, type[RegionsConfig] | type[WatermarkConfig]] = {
 }
 
 
-def stage_config(stage: str, section: Mapping[str, Any]) -> RegionsConfig | WatermarkConfig:
-    """The typed config of ``stage`` (``region_seg`` or ``watermark``) from its schema section."""
+def stage_config_class(stage: str) -> type[RegionsConfig] | type[WatermarkConfig]:
+    """The config class of ``stage``; fails naming the known stages."""
     if stage not in STAGE_CONFIGS:
         raise ValueError(f"unknown region-model stage {stage!r} (known: {sorted(STAGE_CONFIGS)})")
-    return build(STAGE_CONFIGS[stage], section)
+    return STAGE_CONFIGS[stage]
+
+
+def stage_config(stage: str, section: Mapping[str, Any]) -> RegionsConfig | WatermarkConfig:
+    """The typed config of ``stage`` (``region_seg`` or ``watermark``) from its schema section."""
+    return build(stage_config_class(stage), section)

@@ -30,7 +30,7 @@ import yaml
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
 from mosaicflow.provenance import file_hash, provenance
-from mosaicflow.regions.config import STAGE_CONFIGS, RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import RegionsConfig, WatermarkConfig, stage_config_class
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class StageKind:
     test: Callable[[Path, list[Any], Any, str], dict[str, Any]]  # (weights, items, cfg, device)
 
 
-#: One entry per stage of ``STAGE_CONFIGS`` (the config class is checked against it).
+#: One entry per stage of ``regions.config.STAGE_CONFIGS`` (checked by a unit test).
 STAGES: dict[str, StageKind] = {
     "region_seg": StageKind(region_spec, _test_segmenter),
     "watermark": StageKind(watermark_spec, _test_detector),
@@ -132,9 +132,7 @@ STAGES: dict[str, StageKind] = {
 
 def stage_kind(stage: str, cfg: RegionsConfig | WatermarkConfig) -> StageKind:
     """The ``STAGES`` entry of ``stage``; fails when ``cfg`` is not that stage's config."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown region-model stage {stage!r} (known: {sorted(STAGES)})")
-    if not isinstance(cfg, STAGE_CONFIGS[stage]):
+    if not isinstance(cfg, stage_config_class(stage)):
         raise ValueError(f"stage {stage!r} does not take a {type(cfg).__name__}")
     return STAGES[stage]
 
