@@ -29,6 +29,7 @@ class RegionsConfig:
     close_mosaic: int
     copy_paste: float
     overrides: Mapping[str, Any]
+    cpu_precision: str
     conf: float
     iou: float
     tracker: str
@@ -54,6 +55,7 @@ class WatermarkConfig:
     val_during_training: bool
     close_mosaic: int
     overrides: Mapping[str, Any]
+    cpu_precision: str
     conf: float
 
 

@@ -14,6 +14,7 @@ CPU fixes (facts.md): torch uses the rule's threads (ultralytics would use ``cpu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
@@ -60,6 +61,7 @@ class TrainSpec:
     single_cls: bool
     copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.regions.cpu_training)
 
     def train_args(self) -> dict[str, Any]:
         """Ultralytics train arguments of this spec (before device, paths and threads)."""
@@ -88,7 +90,7 @@ def region_spec(cfg: RegionsConfig) -> TrainSpec:
     return TrainSpec(
         "segment", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
         cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, False, cfg.copy_paste, dict(cfg.overrides),
+        cfg.close_mosaic, False, cfg.copy_paste, dict(cfg.overrides), cfg.cpu_precision,
     )  # fmt: skip
 
 
@@ -97,7 +99,7 @@ def watermark_spec(cfg: WatermarkConfig) -> TrainSpec:
     return TrainSpec(
         "detect", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
         cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, cfg.single_cls, 0.0, dict(cfg.overrides),
+        cfg.close_mosaic, cfg.single_cls, 0.0, dict(cfg.overrides), cfg.cpu_precision,
     )  # fmt: skip
 
 
@@ -296,6 +298,7 @@ def train_yolo(
     """
     from ultralytics import YOLO
 
+    from mosaicflow.regions.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
     from mosaicflow.regions.offline import amp_allowed, set_threads
 
     work_dir = Path(work_dir).resolve()  # ultralytics nests relative paths in its runs_dir
@@ -364,6 +367,9 @@ def train_yolo(
         kwargs.setdefault("amp", amp_allowed(device))
     model.add_callback("on_pretrain_routine_start", threads_callback)
     model.add_callback("on_train_start", threads_callback)
+    if device == "cpu":
+        bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"
+        model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))
     model.add_callback("on_fit_epoch_end", epoch_callback)
     model.add_callback("on_model_save", lambda trainer: copy_atomic(Path(trainer.last), backup))
     model.train(**kwargs)
@@ -379,7 +385,6 @@ def train_yolo(
 
 def plain(obj: Any) -> Any:
     """A stage config (frozen dataclass with read-only mappings) as plain JSON-able data."""
-    import dataclasses
     import types
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -536,6 +541,7 @@ def run_training(
     Returns:
         The training record (the model.json sidecar minus the test metrics).
     """
+    from mosaicflow.regions.cpu_training import resolve_cpu_precision
     from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
 
     work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
@@ -543,6 +549,9 @@ def run_training(
     if dataset is None and not spec.weights:
         raise ValueError(f"{stage}: neither a dataset nor weights to use")
     dev = resolve_device(device)
+    spec = dataclasses.replace(
+        spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
+    )  # the state key and the record name the precision used, not "auto"
     key = state_key(spec, dataset.data_hash if dataset else "", seed, dev)
     work_dir = work_root / key
     prepare_ultralytics(work_dir / "yolo_config", threads)
@@ -584,6 +593,7 @@ def run_training(
                 "epochs_run": result.epochs_run,
                 "device": dev,
                 "threads": threads,
+                "cpu_precision": spec.cpu_precision,
                 "train_args": spec.train_args(),
             },
             "model_json_version": MODEL_JSON_VERSION,
