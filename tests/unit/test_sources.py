@@ -63,3 +63,29 @@ def test_empty_folder_is_an_error(tmp_path):
 def test_videos_kind_needs_a_location():
     with pytest.raises(SourceError, match=r"source\.videos' must be set"):
         source_videos({"kind": "videos", "videos": None})
+
+
+def test_world_label_videos_feed_the_labelled_train_split_only():
+    import re
+
+    from mosaicflow.config import build, validate_config
+    from mosaicflow.workflow.targets import WORLD_NAME_PATTERN, labelled_splits, world_items
+    from mosaicflow.world import video_specs
+    from mosaicflow.world.config import WorldConfig
+
+    config = {"world": {"roles": {"train": 5, "val": 1, "test": 2, "label": 101}}}
+    validate_config(config)
+    specs = video_specs(build(WorldConfig, config["world"]), seed=1)
+    names = [s.name for s in specs]
+    assert names[:8] == [f"world-train-0{i}" for i in range(5)] + [
+        "world-val-00", "world-test-00", "world-test-01"
+    ]  # fmt: skip
+    assert names[-1] == "world-label-100"
+    assert all(re.fullmatch(WORLD_NAME_PATTERN, n) for n in names)
+    sources = source_videos({"kind": "demo"}, specs)
+    assert {v.role for v in sources} == {"train", "val", "test"} and len(sources) == 8
+    splits = labelled_splits(world_items(specs, ["train", "val", "label"]))
+    assert len(splits["train"]) == 5 + 101 and len(splits["val"]) == 1
+    assert all("-val-" in item[0] for item in splits["val"])
+    with pytest.raises(ValueError, match="world-test-00"):
+        labelled_splits(world_items(specs, ["test"]))

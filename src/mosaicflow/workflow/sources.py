@@ -78,12 +78,16 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
 
 
 def world_videos(specs: Sequence[Any]) -> list[SourceVideo]:
-    """Source videos of the demo world, from its video specs (``name`` and ``role``)."""
+    """Source videos of the demo world, from its video specs (``name`` and ``role``): every
+    video but the ``label`` ones, which only feed the labelled sets."""
+    from mosaicflow.world.specs import SOURCE_ROLES
+
     return [
         SourceVideo(
             video_id(f"{s.name}.mp4"), str(WORLD_VIDEO_DIR / f"{s.name}.mp4"), s.role, s.name
         )
         for s in specs
+        if s.role in SOURCE_ROLES
     ]
 
 

@@ -5,13 +5,15 @@ The paths here are the contract of design.md's "Paths" table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
 from mosaicflow.workflow.sources import SourceVideo
 
-WORLD_NAME_PATTERN = r"world-(?:train|val|test)-[0-9]{2}"
+WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
 
 
 def world_specs(config: Mapping[str, Any]) -> list[Any]:
@@ -67,6 +69,31 @@ def group_items(paths: Sequence[str]) -> list[tuple[str, str, str]]:
     if len(paths) % 3:
         raise ValueError("world items come in (video, truth, truth_json) triples")
     return [tuple(paths[i : i + 3]) for i in range(0, len(paths), 3)]  # type: ignore[misc]
+
+
+def labelled_split_roles(split: str) -> tuple[str, ...]:
+    """The world roles whose videos feed ``split`` (train or val) of the labelled sets."""
+    from mosaicflow.world.specs import LABELLED_SPLIT_ROLES
+
+    return LABELLED_SPLIT_ROLES[split]
+
+
+def labelled_splits(paths: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """Group a flat world item list into the labelled sets' splits by each video's role.
+
+    Raises:
+        ValueError: a video whose role feeds no split (a test video) or a name that is not a
+            world video's.
+    """
+    by_role = {role: split for split in ("train", "val") for role in labelled_split_roles(split)}
+    splits: dict[str, list[tuple[str, str, str]]] = {"train": [], "val": []}
+    for item in group_items(paths):
+        name = Path(item[0]).stem
+        match = re.fullmatch(r"world-([a-z]+)-[0-9]{2,}", name)
+        if match is None or match.group(1) not in by_role:
+            raise ValueError(f"{item[0]}: not a train, val or label video of the demo world")
+        splits[by_role[match.group(1)]].append(item)
+    return splits
 
 
 def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ class WorldRoles:
     train: int
     val: int
     test: int
+    label: int
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,14 @@ from typing import Any
 from mosaicflow.config import ConfigError, stable_hash
 from mosaicflow.world.config import WorldConfig
 
-#: Roles in their order in the world (names ``world-<role>-NN``).
-ROLES = ("train", "val", "test")
+#: Roles in their order in the world (names ``world-<role>-NN``). ``label`` videos only feed
+#: the labelled sets (labelme train images, watermark train images); they are not source videos
+#: of the workflow, as a labelled image collection drawn from other footage would not be.
+ROLES = ("train", "val", "test", "label")
+#: Roles whose videos are the workflow's source videos.
+SOURCE_ROLES = ("train", "val", "test")
+#: The world roles whose videos feed each split of the labelled sets.
+LABELLED_SPLIT_ROLES = {"train": ("train", "label"), "val": ("val",)}
 
 #: Watermark class names: the ONE definition used by the truth JSON and the YOLO data set.
 WATERMARK_CLASSES = ("text", "logo")
@@ -120,8 +126,13 @@ def derive_seed(seed: int, *parts: object) -> int:
 
 
 def video_names(cfg: WorldConfig) -> list[tuple[str, str]]:
-    """``(name, role)`` of every world video, in order (train, val, test)."""
-    counts = {"train": cfg.roles.train, "val": cfg.roles.val, "test": cfg.roles.test}
+    """``(name, role)`` of every world video, in order (train, val, test, label)."""
+    counts = {
+        "train": cfg.roles.train,
+        "val": cfg.roles.val,
+        "test": cfg.roles.test,
+        "label": cfg.roles.label,
+    }
     return [(f"world-{role}-{i:02d}", role) for role in ROLES for i in range(counts[role])]
 
 

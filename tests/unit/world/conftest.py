@@ -14,7 +14,7 @@ def small_config(**changes: object) -> WorldConfig:
     """A world config smaller than the schema's minimums, so unit tests stay fast."""
     cfg = WorldConfig(
         minimums=False,
-        roles=WorldRoles(train=2, val=1, test=1),
+        roles=WorldRoles(train=2, val=1, test=1, label=0),
         width=160,
         height=96,
         fps=12,
