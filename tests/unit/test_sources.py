@@ -65,7 +65,7 @@ def test_videos_kind_needs_a_location():
         source_videos({"kind": "videos", "videos": None})
 
 
-def test_world_label_videos_feed_the_labelled_train_split_only():
+def test_world_label_videos_feed_the_labelme_train_split_only():
     import re
 
     from mosaicflow.config import build, validate_config

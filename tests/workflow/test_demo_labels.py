@@ -75,3 +75,18 @@ def test_cli_verbs_work_on_demo_labelme(demo_results, tmp_path):
         str(back),
     )
     assert len(list(back.glob("*.json"))) == len(list((labelme / "val").glob("*.json")))
+
+
+def test_label_videos_feed_only_the_labelme_train_set(demo_results):
+    def videos(names):
+        return {name.rsplit("_", 1)[0] for name in names}
+
+    world = demo_results / "world"
+    labelme = videos(p.stem for p in (world / "labelme" / "train").glob("*.json"))
+    assert any(v.startswith("world-label-") for v in labelme)
+    assert any(v.startswith("world-train-") for v in labelme)
+    watermarks = videos(p.stem for p in (world / "watermarks" / "train" / "images").iterdir())
+    assert watermarks and all(v.startswith("world-train-") for v in watermarks)
+    sources = [p.name for p in (demo_results / "frames").iterdir()]
+    assert sources and not any("-label-" in name for name in sources)
+    assert not any("-label-" in p.name for p in (demo_results / "regions").iterdir())

@@ -46,13 +46,13 @@ def get_world_set_params(wildcards):
 
 
 def get_world_role_items(wildcards):
-    """Video, truth video and truth JSON of every world video feeding a labelled split."""
-    return targets.world_items(WORLD_SPECS, targets.labelled_split_roles(wildcards.split))
+    """Video, truth video and truth JSON of every world video feeding a labelme split."""
+    return targets.world_items(WORLD_SPECS, targets.labelme_split_roles(wildcards.split))
 
 
 def get_world_labelled_items(wildcards):
-    """Video, truth video and truth JSON of every train, val and label world video."""
-    return targets.world_items(WORLD_SPECS, ["train", "val", "label"])
+    """Video, truth video and truth JSON of every train and val world video (watermarks)."""
+    return targets.world_items(WORLD_SPECS, ["train", "val"])
 
 
 def get_world_sample_items(wildcards):

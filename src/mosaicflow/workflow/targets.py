@@ -71,21 +71,22 @@ def group_items(paths: Sequence[str]) -> list[tuple[str, str, str]]:
     return [tuple(paths[i : i + 3]) for i in range(0, len(paths), 3)]  # type: ignore[misc]
 
 
-def labelled_split_roles(split: str) -> tuple[str, ...]:
-    """The world roles whose videos feed ``split`` (train or val) of the labelled sets."""
-    from mosaicflow.world.specs import LABELLED_SPLIT_ROLES
+def labelme_split_roles(split: str) -> tuple[str, ...]:
+    """The world roles whose videos feed ``split`` (train or val) of the labelme set."""
+    from mosaicflow.world.specs import LABELME_SPLIT_ROLES
 
-    return LABELLED_SPLIT_ROLES[split]
+    return LABELME_SPLIT_ROLES[split]
 
 
 def labelled_splits(paths: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
-    """Group a flat world item list into the labelled sets' splits by each video's role.
+    """Group a flat world item list into train and val by each video's role (a label video
+    counts as train, see :func:`labelme_split_roles`).
 
     Raises:
         ValueError: a video whose role feeds no split (a test video) or a name that is not a
             world video's.
     """
-    by_role = {role: split for split in ("train", "val") for role in labelled_split_roles(split)}
+    by_role = {role: split for split in ("train", "val") for role in labelme_split_roles(split)}
     splits: dict[str, list[tuple[str, str, str]]] = {"train": [], "val": []}
     for item in group_items(paths):
         name = Path(item[0]).stem

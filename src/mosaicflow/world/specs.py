@@ -18,13 +18,13 @@ from mosaicflow.config import ConfigError, stable_hash
 from mosaicflow.world.config import WorldConfig
 
 #: Roles in their order in the world (names ``world-<role>-NN``). ``label`` videos only feed
-#: the labelled sets (labelme train images, watermark train images); they are not source videos
-#: of the workflow, as a labelled image collection drawn from other footage would not be.
+#: the labelme train set of the region segmenter; they are not source videos of the workflow,
+#: as a labelled image collection drawn from other footage would not be.
 ROLES = ("train", "val", "test", "label")
 #: Roles whose videos are the workflow's source videos.
 SOURCE_ROLES = ("train", "val", "test")
-#: The world roles whose videos feed each split of the labelled sets.
-LABELLED_SPLIT_ROLES = {"train": ("train", "label"), "val": ("val",)}
+#: The world roles whose videos feed each split of the labelme set.
+LABELME_SPLIT_ROLES = {"train": ("train", "label"), "val": ("val",)}
 
 #: Watermark class names: the ONE definition used by the truth JSON and the YOLO data set.
 WATERMARK_CLASSES = ("text", "logo")
