@@ -144,8 +144,15 @@ def evaluate_segmenter(
     imgsz: int,
     device: str,
     batch: int = 16,
+    iou: float = 0.7,
 ) -> dict[str, Any]:
     """Mask and box AP of a segmenter on every frame of ``items`` (class-agnostic).
+
+    Args:
+        weights, items: the model and the test videos.
+        imgsz, device, batch: prediction settings.
+        iou: the non-maximum suppression IoU threshold, the one region inference uses
+            (``regions.iou``), so the figure is that of the regions the workflow stores.
 
     Returns:
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frames``,
@@ -164,7 +171,7 @@ def evaluate_segmenter(
     for item in items:
         truths = read_truth(item.truth_mkv)
         for _, image, result in _predictions(
-            model, item, batch, imgsz=imgsz, device=device, retina_masks=True
+            model, item, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
         ):
             _, ids = next(truths)
             image_id = len(images) + 1

@@ -106,7 +106,9 @@ def watermark_spec(cfg: WatermarkConfig) -> TrainSpec:
 def _test_segmenter(weights: Path, items: list[Any], cfg: Any, device: str) -> dict[str, Any]:
     from mosaicflow.regions.evaluate import evaluate_segmenter
 
-    return evaluate_segmenter(weights, items, imgsz=cfg.imgsz, device=device, batch=cfg.batch)
+    return evaluate_segmenter(
+        weights, items, imgsz=cfg.imgsz, device=device, batch=cfg.batch, iou=cfg.iou
+    )
 
 
 def _test_detector(weights: Path, items: list[Any], cfg: Any, device: str) -> dict[str, Any]:
