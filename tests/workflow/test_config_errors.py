@@ -12,8 +12,9 @@ pytestmark = pytest.mark.workflow
 def test_default_config_plans(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     jobs = planned_jobs(proc.stdout)
-    assert jobs["render_world_video"] == 28  # 25 train, 1 val, 2 test
-    assert jobs["extract_frames"] == 28
+    # 25 train, 1 val, 2 test and 75 label videos (labelme frames only)
+    assert jobs["render_world_video"] == 103
+    assert jobs["extract_frames"] == 28  # label videos are not source videos
     assert not (tmp_path / "results").exists()
 
 
