@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,10 +65,16 @@ def main() -> int:
             speedups = CpuTrainingSpeedups(bf16=mode == "bf16")
             model.add_callback("on_pretrain_routine_end", speedups)
 
-        def on_epoch_end(trainer) -> None:
-            times.append(float(trainer.epoch_time))
+        started: list[float] = []
+
+        def on_epoch_start(trainer) -> None:
+            started.append(time.perf_counter())
+
+        def on_epoch_end(trainer) -> None:  # after the epoch's last optimizer step
+            times.append(time.perf_counter() - started[-1])
             steps.append(len(trainer.train_loader))
 
+        model.add_callback("on_train_epoch_start", on_epoch_start)
         model.add_callback("on_train_epoch_end", on_epoch_end)
         model.train(
             data=str(data_yaml), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,

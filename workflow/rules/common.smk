@@ -47,7 +47,9 @@ def get_world_set_params(wildcards):
 
 def get_world_role_items(wildcards):
     """Video, truth video and truth JSON of every world video feeding a labelme split."""
-    return targets.world_items(WORLD_SPECS, targets.labelme_split_roles(wildcards.split))
+    return targets.world_items(
+        WORLD_SPECS, targets.labelme_split_roles(wildcards.split)
+    )
 
 
 def get_world_labelled_items(wildcards):
