@@ -54,11 +54,13 @@ lint: venv
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Lint and pytest both run; either failing fails `make test`.
 test: venv
-	@start=$$(date +%s); $(MAKE) --no-print-directory lint; \
-	echo "[phase] lint: $$(( $$(date +%s) - start )) s"; \
+	@start=$$(date +%s); $(MAKE) --no-print-directory lint; lint_rc=$$?; \
+	echo "[phase] lint: $$(( $$(date +%s) - start )) s (exit $$lint_rc)"; \
 	start=$$(date +%s); $(MAKE) --no-print-directory pytest; rc=$$?; \
-	echo "[phase] pytest: $$(( $$(date +%s) - start )) s"; exit $$rc
+	echo "[phase] pytest: $$(( $$(date +%s) - start )) s (exit $$rc)"; \
+	if [ $$lint_rc -ne 0 ]; then echo "make test: lint failed"; exit $$lint_rc; fi; exit $$rc
 
 bench: venv
 	for b in bench/*.py; do [ "$$b" = bench/benchlib.py ] || $(BIN)/python $$b || exit 1; done
