@@ -23,6 +23,7 @@ from mosaicflow.mosaic.config import (
     CrfCodecConfig,
     DegradationsConfig,
 )
+from mosaicflow.video.x264 import reproducible_x264_options
 
 _ENCODERS = {"x264": "libx264", "x265": "libx265", "vp9": "libvpx-vp9", "mpeg2": "mpeg2video"}
 _DECODERS = {"x264": "h264", "x265": "hevc", "vp9": "vp9", "mpeg2": "mpeg2video"}
@@ -203,13 +204,8 @@ def _encoder_options(
         if codec == "x265":
             # not byte-reproducible whatever the settings (see the schema's x265 description)
             options["x265-params"] = "log-level=error:pools=none:frame-threads=1"
-        else:
-            # mbtree off: with it, identical encodes in one process gave up to 4 bitstreams in
-            # 60 calls (fresh processes agree: an optimised routine reads memory it did not
-            # set); without it, one on every clip tried. asm=0 also works (2.6x slower);
-            # one thread, bitexact flags or weightp=0 do not.
-            options["threads"] = "1"
-            options["x264-params"] = "mbtree=0"
+        else:  # mbtree off, one thread (see mosaicflow.video.x264)
+            options = reproducible_x264_options(**options)
         return options
     if bpp is None:
         raise ValueError(f"{codec} needs a bpp (bits per pixel per frame)")

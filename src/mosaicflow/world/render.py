@@ -2,8 +2,8 @@
 
 Outputs of :func:`render_video`:
 
-- the video: H.264 (libx264, yuv420p, one thread, encoded after every frame is drawn, so the
-  bytes are deterministic) in .mp4,
+- the video: H.264 (libx264, yuv420p, one thread, mbtree off, encoded after every frame is
+  drawn, so the bytes are deterministic: see :mod:`mosaicflow.video.x264`) in .mp4,
   with an AAC audio track when the spec asks for one;
 - the truth masks: a lossless FFV1 ``gray`` video (.mkv) with one frame per video frame; each
   pixel holds the instance id of the target it belongs to (1..N, stable over the video),
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.video.x264 import reproducible_x264_options
 from mosaicflow.world import assets
 from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec
 
@@ -549,7 +550,7 @@ def render_video(
         vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
         vs.codec_context.thread_count = 1
         vs.codec_context.flags |= av.codec.context.Flags.bitexact
-        vs.options = {"crf": str(spec.crf), "preset": "veryfast", "threads": "1"}
+        vs.options = reproducible_x264_options(crf=str(spec.crf), preset="veryfast")
         ts = tc.add_stream("ffv1", rate=spec.fps)
         ts.width, ts.height, ts.pix_fmt = spec.width, spec.height, "gray"
         ts.codec_context.thread_count = 1
