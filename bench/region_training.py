@@ -46,7 +46,7 @@ def main() -> int:
         CpuTrainingSpeedups,
         cpu_flags,
     )
-    from mosaicflow.regions.offline import prepare_ultralytics, set_threads
+    from mosaicflow.regions.offline import pin_threads, prepare_ultralytics
     from mosaicflow.regions.train import mirror_dataset, read_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
@@ -59,8 +59,7 @@ def main() -> int:
         times: list[float] = []
         steps: list[int] = []
         model = YOLO(args.model, task="segment")
-        model.add_callback("on_pretrain_routine_start", lambda t: set_threads(args.threads))
-        model.add_callback("on_train_start", lambda t: set_threads(args.threads))
+        pin_threads(model, args.threads)
         if mode != "reference":
             speedups = CpuTrainingSpeedups(bf16=mode == "bf16")
             model.add_callback("on_pretrain_routine_end", speedups)

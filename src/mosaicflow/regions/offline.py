@@ -92,6 +92,13 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def pin_threads(model: Any, threads: int) -> None:
+    """Keep ``model``'s training at ``threads`` torch threads: ultralytics' trainer resets them
+    in ``select_device`` while it sets up, so they are set again before and after that."""
+    for event in ("on_pretrain_routine_start", "on_train_start"):
+        model.add_callback(event, lambda trainer: set_threads(threads))
+
+
 def resolve_device(device: str) -> str:
     """Map the config's device (``auto|cpu|cuda|cuda:N``) to an ultralytics device string."""
     import torch

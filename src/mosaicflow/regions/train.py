@@ -301,7 +301,7 @@ def train_yolo(
     from ultralytics import YOLO
 
     from mosaicflow.regions.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
-    from mosaicflow.regions.offline import amp_allowed, set_threads
+    from mosaicflow.regions.offline import amp_allowed, pin_threads
 
     work_dir = Path(work_dir).resolve()  # ultralytics nests relative paths in its runs_dir
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -329,9 +329,6 @@ def train_yolo(
     if resume_from is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         backup.unlink(missing_ok=True)
-
-    def threads_callback(trainer: Any) -> None:
-        set_threads(threads)
 
     logged: set[int] = set()
 
@@ -367,8 +364,7 @@ def train_yolo(
             "pretrained": bool(spec.pretrained),
         }
         kwargs.setdefault("amp", amp_allowed(device))
-    model.add_callback("on_pretrain_routine_start", threads_callback)
-    model.add_callback("on_train_start", threads_callback)
+    pin_threads(model, threads)
     if device == "cpu":
         bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"
         model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))

@@ -177,3 +177,28 @@ def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
     write_onnx(tmp_path / "src.onnx", tmp_path / "out.onnx")
     props = {p.key: p.value for p in onnx.load(str(tmp_path / "out.onnx")).metadata_props}
     assert props == {"description": "trained on a/data.yaml"}
+
+
+def test_pin_threads_sets_them_again_at_both_trainer_events():
+    import torch
+
+    from mosaicflow.regions.offline import pin_threads
+
+    class Model:  # records callbacks like ultralytics' YOLO.add_callback
+        def __init__(self):
+            self.callbacks: dict[str, list] = {}
+
+        def add_callback(self, event, fn):
+            self.callbacks.setdefault(event, []).append(fn)
+
+    model, before = Model(), torch.get_num_threads()
+    try:
+        pin_threads(model, 1)
+        assert set(model.callbacks) == {"on_pretrain_routine_start", "on_train_start"}
+        for event, callbacks in model.callbacks.items():
+            torch.set_num_threads(3)  # what ultralytics' select_device would do
+            for fn in callbacks:
+                fn(None)
+            assert torch.get_num_threads() == 1, event
+    finally:
+        torch.set_num_threads(before)
