@@ -143,8 +143,8 @@ def evaluate_segmenter(
     *,
     imgsz: int,
     device: str,
+    iou: float,
     batch: int = 16,
-    iou: float = 0.7,
 ) -> dict[str, Any]:
     """Mask and box AP of a segmenter on every frame of ``items`` (class-agnostic).
 
