@@ -15,6 +15,12 @@ Pipeline per clip (N, T, 3, H, W) in [0, 1]:
 weights load with ``strict=True``. Inputs whose sides are not multiples of 4 or whose 1/4-size
 frames are smaller than 64 px (the reference refuses these) are handled by reflect padding; the
 output is cropped back to the input size.
+
+The forward pass is free of host synchronisation (no ``.item()``, ``torch.equal`` or tensors
+built from Python lists; every branch depends on shapes only), so a whole training step can be
+captured in a CUDA graph. The reference decides whether a clip is mirror-extended by comparing
+frames inside the forward pass; here the caller says so (``mirrored=True``, decided once with
+:func:`is_mirror_extended` outside the step), and the default computes both flow directions.
 """
 
 from __future__ import annotations
@@ -31,6 +37,19 @@ from mosaicflow.restore.spynet import SPyNet
 
 BRANCHES = ("backward_1", "forward_1", "backward_2", "forward_2")
 MIN_FLOW_SIZE = 64  # the 1/4-size frames given to SPyNet are padded up to this
+
+
+def is_mirror_extended(lqs: torch.Tensor) -> bool:
+    """Whether every clip of ``lqs`` (N, T, ...) is a palindrome in time with T even.
+
+    Such clips (a clip followed by its reverse) may be restored with ``mirrored=True``, which
+    halves the SPyNet work. This reads tensor values on the host (a device sync): call it
+    outside a captured or timed step, e.g. where the batch is assembled.
+    """
+    t = lqs.shape[1]
+    if t == 0 or t % 2:
+        return False
+    return torch.equal(lqs[:, : t // 2], lqs[:, t // 2 :].flip(1))
 
 
 class SecondOrderDeformableAlignment(nn.Module):
@@ -150,8 +169,16 @@ class BasicVSRPlusPlusNet(nn.Module):
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
 
     # -- flow -------------------------------------------------------------------------------
-    def compute_flows(self, small: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def compute_flows(
+        self, small: torch.Tensor, mirrored: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Flows between neighbours of the 1/4-size clip (N, T, 3, h, w).
+
+        Args:
+            small: the 1/4-size clip.
+            mirrored: the caller guarantees that every clip of the batch is mirror-extended
+                (``is_mirror_extended``); the flows to the previous frame are then the
+                reversed flows to the next one, and SPyNet runs once instead of twice.
 
         Returns:
             ``(to_prev, to_next)``, each (N, T-1, 2, h, w): ``to_prev[:, k]`` maps frame k+1 to
@@ -159,6 +186,8 @@ class BasicVSRPlusPlusNet(nn.Module):
             backward branches).
         """
         n, t, c, h, w = small.shape
+        if mirrored and t % 2:
+            raise ValueError(f"mirrored=True needs an even number of frames, got {t}")
         if t < 2:
             empty = small.new_zeros(n, 0, 2, h, w)
             return empty, empty
@@ -167,9 +196,8 @@ class BasicVSRPlusPlusNet(nn.Module):
         earlier = frames[:, :-1].reshape(-1, c, ph, pw)
         later = frames[:, 1:].reshape(-1, c, ph, pw)
         to_next = self.spynet(earlier, later).view(n, t - 1, 2, ph, pw)[..., :h, :w]
-        half = t // 2
-        if t % 2 == 0 and torch.equal(small[:, :half], small[:, half:].flip(1)):
-            # mirror-extended clip: the flows to the previous frame are the reversed flows
+        if mirrored:
+            # frame k equals frame t-1-k, so the flow k+1 -> k is the flow t-2-k -> t-1-k
             to_prev = to_next.flip(1)
         else:
             to_prev = self.spynet(later, earlier).view(n, t - 1, 2, ph, pw)[..., :h, :w]
@@ -230,11 +258,18 @@ class BasicVSRPlusPlusNet(nn.Module):
         return out  # type: ignore[return-value]
 
     # -- forward ------------------------------------------------------------------------------
-    def forward(self, lqs: torch.Tensor) -> torch.Tensor:
+    def forward(self, lqs: torch.Tensor, mirrored: bool = False) -> torch.Tensor:
         """Restore a clip.
+
+        Reads no tensor values on the host: the ops and shapes depend only on ``lqs.shape`` and
+        ``mirrored``, so a training step can be captured in a CUDA graph.
 
         Args:
             lqs: degraded clip (N, T, 3, H, W), RGB in [0, 1]; any H, W >= 2.
+            mirrored: every clip is mirror-extended (frame k equals frame T-1-k; decide it
+                before the step, e.g. with :func:`is_mirror_extended`): the flows are computed
+                once and reused reversed. False (the default) computes both directions, which
+                is exact for any clip.
 
         Returns:
             Restored clip, same shape.
@@ -251,7 +286,7 @@ class BasicVSRPlusPlusNet(nn.Module):
         feats = self.feat_extract(clip.reshape(-1, c, hp, wp))
         feats = feats.view(n, t, -1, *feats.shape[-2:])
         spatial = [feats[:, i] for i in range(t)]
-        to_prev, to_next = self.compute_flows(small)
+        to_prev, to_next = self.compute_flows(small, mirrored)
 
         branches: list[list[torch.Tensor]] = []
         for name in BRANCHES:

@@ -58,6 +58,9 @@ class SPyNet(nn.Module):
     network starts by predicting zero flow (instead of noise) and learns from there; all
     parameters stay trainable. Load published weights with
     :func:`mosaicflow.restore.weights.load_spynet_weights`.
+
+    The forward pass reads no tensor values on the host and builds no tensors from host data,
+    so it can be captured in a CUDA graph; its ops depend only on the input shape.
     """
 
     def __init__(self) -> None:
@@ -105,10 +108,14 @@ class SPyNet(nn.Module):
         h, w = ref.shape[-2:]
         step = 2 ** (LEVELS - 1)
         h_up, w_up = -(-h // step) * step, -(-w // step) * step
+        if (h_up, w_up) == (h, w):
+            # resizing to the same size and scaling by 1 are exact no-ops: skip their kernels
+            return self._pyramid_flow(ref, supp)
         ref_up = F.interpolate(ref, size=(h_up, w_up), mode="bilinear", align_corners=False)
         supp_up = F.interpolate(supp, size=(h_up, w_up), mode="bilinear", align_corners=False)
         flow = F.interpolate(
             self._pyramid_flow(ref_up, supp_up), size=(h, w), mode="bilinear", align_corners=False
         )
-        scale = flow.new_tensor([w / w_up, h / h_up]).view(1, 2, 1, 1)
-        return flow * scale
+        # Python-float factors per channel: a tensor built from a list here would be a
+        # host-to-device copy, which a CUDA graph cannot capture
+        return torch.stack((flow[:, 0] * (w / w_up), flow[:, 1] * (h / h_up)), dim=1)

@@ -81,12 +81,14 @@ def test_mirror_extended_clip_reuses_flows_exactly():
     half = _clip((1, 2, 3, 16, 16), seed=4)
     mirrored = torch.cat([half, half.flip(1)], dim=1)
     with torch.no_grad():
-        to_prev, to_next = model.compute_flows(mirrored)
+        to_prev, to_next = model.compute_flows(mirrored, mirrored=True)
+        both_prev, both_next = model.compute_flows(mirrored)  # default: no reuse
         frames = reflect_pad_to(mirrored[0], 64, 64)
         direct = model.spynet(frames[1:], frames[:-1])[..., :16, :16]
     assert to_prev.shape == to_next.shape == (1, 3, 2, 16, 16)
     assert to_next.abs().max() > 1e-3
     torch.testing.assert_close(to_prev[0], direct, atol=1e-5, rtol=0)
+    assert torch.equal(both_prev[0], direct) and torch.equal(both_next, to_next)
 
 
 def test_spynet_without_weights_predicts_zero_flow_and_trains():
