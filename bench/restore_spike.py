@@ -62,9 +62,10 @@ def _square_box(mask_union: np.ndarray, frame_hw: tuple[int, int], grow: float) 
 def world_clips(size: int, frames: int, seed: int) -> tuple[list[Clip], list[Clip], str]:
     """Clips from rendered demo-world videos (train/val roles), mosaic from mosaicflow.mosaic."""
     from mosaicflow.config import build, validate_config
+    from mosaicflow.formats.truth import read_truth
     from mosaicflow.mosaic import MosaicConfig, apply_mosaic, sample_clip_params
-    from mosaicflow.world import WorldConfig, read_truth, render_video, video_specs
-    from mosaicflow.world.labels import decode_frames
+    from mosaicflow.video.decode import iter_frames
+    from mosaicflow.world import WorldConfig, render_video, video_specs
 
     config: dict = {}
     validate_config(config)
@@ -78,7 +79,7 @@ def world_clips(size: int, frames: int, seed: int) -> tuple[list[Clip], list[Cli
                 continue
             video, truth = Path(tmp) / f"{spec.name}.mp4", Path(tmp) / f"{spec.name}.mkv"
             render_video(spec, video, truth, Path(tmp) / f"{spec.name}.json")
-            rgb = np.stack([f[..., ::-1] for _, f in decode_frames(video)])
+            rgb = np.stack([f for _, f in iter_frames(video, fmt="rgb24", threads=1)])
             masks = np.stack([m > 0 for _, m in read_truth(truth)])
             stride = frames
             for start in range(0, len(rgb) - frames + 1, stride):

@@ -14,19 +14,18 @@ from collections.abc import Sequence
 
 from mosaicflow import __version__
 
-#: Modules that contribute subcommands (each has ``register(subparsers)``).
+#: Modules that contribute subcommands (each has ``register(subparsers)``); every
+#: ``mosaicflow/<area>/cli.py`` is listed (``tests/unit/test_cli.py`` checks it).
 SUBCOMMAND_MODULES = (
     "mosaicflow.workflow.cli",
     "mosaicflow.video.cli",
     "mosaicflow.formats.cli",
-    "mosaicflow.mosaic.cli",
-    "mosaicflow.restore.cli",
     "mosaicflow.regions.cli",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every available subcommand."""
+    """Build the argument parser with the subcommands of :data:`SUBCOMMAND_MODULES`."""
     parser = argparse.ArgumentParser(
         prog="mosaicflow",
         description="Helpers of the mosaicflow workflow (the workflow itself runs with snakemake).",
@@ -35,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name == name:
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

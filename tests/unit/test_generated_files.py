@@ -14,12 +14,42 @@ def test_no_generated_file_has_drifted():
     assert devtools.drifted() == [], "run `make docs`"
 
 
-def test_env_pip_list_is_pyproject_dependencies():
+def _pip_list() -> list[str]:
     env = yaml.safe_load(devtools.ENV_FILE.read_text())
-    pip = next(dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict))
-    project = tomllib.loads((devtools.REPO / "pyproject.toml").read_text())["project"]
-    assert pip == project["dependencies"]
     assert "python=3.11" in env["dependencies"]
+    return next(dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict))
+
+
+def test_env_pip_list_is_pyproject_dependencies_then_the_repository():
+    project = tomllib.loads((devtools.REPO / "pyproject.toml").read_text())["project"]
+    assert _pip_list() == [*project["dependencies"], devtools.EDITABLE_SELF]
+
+
+def test_pip_expands_the_editable_entry_to_the_repository(tmp_path, monkeypatch):
+    # conda writes the pip list into a requirements file and runs `pip install -r` on it
+    from pip._internal.network.session import PipSession
+    from pip._internal.req.req_file import parse_requirements
+
+    repo = tmp_path / "my checkout"
+    monkeypatch.setenv(devtools.REPO_ENV_VAR, str(repo))
+    requirements = tmp_path / "condaenv.requirements.txt"
+    requirements.write_text("\n".join(_pip_list()) + "\n")
+    parsed = list(parse_requirements(str(requirements), session=PipSession()))
+    editable = [r.requirement for r in parsed if r.is_editable]
+    assert editable == [str(repo)]
+    assert len(parsed) == len(_pip_list())
+
+
+def test_workflow_points_rules_and_pip_at_this_repository():
+    common = (devtools.REPO / "workflow" / "rules" / "common.smk").read_text()
+    env = re.search(r'^ENV = "([^"]+)"$', common, flags=re.M)
+    assert env is not None
+    resolved = (devtools.REPO / "workflow" / "rules" / env.group(1)).resolve()
+    assert resolved == devtools.ENV_FILE.resolve()
+    # workflow.basedir is the folder of the main Snakefile: the repository root
+    assert "os.environ[devtools.REPO_ENV_VAR] = workflow.basedir" in common
+    assert (devtools.REPO / "Snakefile").is_file()
+    assert (devtools.REPO / "pyproject.toml").is_file()
 
 
 def test_every_rule_names_the_env():

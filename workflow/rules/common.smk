@@ -1,8 +1,10 @@
 # Validation, wildcard constraints and named input functions. Path and selection logic lives in
 # mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
+import os
+
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
-from mosaicflow.workflow import targets
+from mosaicflow.workflow import devtools, targets
 from mosaicflow.workflow.codehash import code_hash
 from mosaicflow.workflow.sources import source_videos
 
@@ -10,6 +12,8 @@ from mosaicflow.workflow.sources import source_videos
 validate_config(config)
 
 ENV = "../../envs/mosaicflow.yaml"
+# The env's pip list installs the repository from this variable (see mosaicflow.workflow.devtools).
+os.environ[devtools.REPO_ENV_VAR] = workflow.basedir
 WORLD_SPECS = targets.world_specs(config)
 VIDEOS = {video.id: video for video in source_videos(config["source"], WORLD_SPECS)}
 

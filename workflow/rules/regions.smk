@@ -1,5 +1,5 @@
-# Region segmenter: labelme polygons -> an ultralytics YOLO-seg dataset (training and
-# per-video inference join here in the region-models issue).
+# Region models: labelme polygons -> YOLO-seg dataset -> region segmenter, and the watermark
+# detector; both scored on the demo world's truth; per-video region inference and pre-labelling.
 
 
 rule build_region_dataset:
@@ -100,7 +100,9 @@ rule evaluate_region_seg:
         device=config_section("device"),
         stage="region_seg",
         work="results/region_seg/_work/evaluate",
-        code=code_hash("mosaicflow.regions", "mosaicflow.video", "mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats.truth"
+        ),
     script:
         "../scripts/evaluate_region_model.py"
 
@@ -127,7 +129,9 @@ rule evaluate_watermark:
         device=config_section("device"),
         stage="watermark",
         work="results/watermark/_work/evaluate",
-        code=code_hash("mosaicflow.regions", "mosaicflow.video", "mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats.truth"
+        ),
     script:
         "../scripts/evaluate_region_model.py"
 

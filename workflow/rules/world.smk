@@ -15,7 +15,12 @@ rule render_world_video:
     threads: 1
     params:
         spec=get_world_spec,
-        code=code_hash("mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.world",
+            "mosaicflow.formats.truth",
+            "mosaicflow.video.decode",
+            "mosaicflow.video.x264",
+        ),
     script:
         "../scripts/render_world_video.py"
 
@@ -35,7 +40,12 @@ rule write_world_labelme:
     params:
         world=get_world_set_params,
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.world",
+            "mosaicflow.formats.truth",
+            "mosaicflow.video.decode",
+            "mosaicflow.video.x264",
+        ),
     script:
         "../scripts/write_world_labelme.py"
 
@@ -55,7 +65,12 @@ rule write_world_watermarks:
     params:
         world=get_world_set_params,
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.world",
+            "mosaicflow.formats.truth",
+            "mosaicflow.video.decode",
+            "mosaicflow.video.x264",
+        ),
     script:
         "../scripts/write_world_watermarks.py"
 
@@ -78,6 +93,11 @@ rule draw_world_contact_sheet:
     threads: 1
     params:
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.world"),
+        code=code_hash(
+            "mosaicflow.world",
+            "mosaicflow.formats.truth",
+            "mosaicflow.video.decode",
+            "mosaicflow.video.x264",
+        ),
     script:
         "../scripts/draw_world_contact_sheet.py"

@@ -1,4 +1,6 @@
-"""Label formats (labelme, COCO, YOLO), exact converters between them, and dataset splits.
+"""Label formats (labelme, COCO, YOLO), exact converters between them, and dataset splits; the
+ground-truth format of videos (:mod:`~mosaicflow.formats.truth`) and the image suffixes every
+reader accepts (:mod:`~mosaicflow.formats.images`).
 
 Coordinate convention shared by every module here: polygons are in continuous image
 coordinates where pixel ``(row, col)`` covers ``[col, col + 1) x [row, row + 1)`` (the COCO and

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from mosaicflow.formats.images import is_image
 from mosaicflow.formats.masks import bridge_holes, instance_mask, mask_to_instances, read_mask
-from mosaicflow.formats.yolo import IMAGE_SUFFIXES, det_line, label_text, seg_line
+from mosaicflow.formats.yolo import det_line, label_text, seg_line
 from mosaicflow.io import atomic_dir, read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,7 @@ def masks_to_coco(
         size = None
         file_name = f"{stem}.png"
         if image_dir is not None:
-            found = [
-                p
-                for p in sorted(Path(image_dir).glob(f"{stem}.*"))
-                if p.suffix.lower() in IMAGE_SUFFIXES
-            ]
+            found = [p for p in sorted(Path(image_dir).glob(f"{stem}.*")) if is_image(p)]
             if not found:
                 raise ValueError(f"{image_dir}: no image for mask '{stem}'")
             file_name = found[0].name

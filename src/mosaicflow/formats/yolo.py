@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
 from mosaicflow.formats.labelme import labelme_document
 from mosaicflow.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 _DECIMALS = 6
 
@@ -171,7 +170,7 @@ def yolo_to_labelme(
         Counts of images and shapes written.
     """
     images_dir, labels_dir, out_dir = Path(images_dir), Path(labels_dir), Path(out_dir)
-    images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = list_images(images_dir)
     if not images:
         raise ValueError(f"{images_dir}: no images found")
     labels_by_stem = {p.stem for p in labels_dir.glob("*.txt")} if labels_dir.is_dir() else set()

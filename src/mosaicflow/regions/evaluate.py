@@ -161,7 +161,7 @@ def evaluate_segmenter(
     from pycocotools import mask as mask_utils
     from ultralytics import YOLO
 
-    from mosaicflow.world import read_truth
+    from mosaicflow.formats.truth import read_truth
 
     model = YOLO(str(weights), task="segment")
     images: list[dict[str, Any]] = []
@@ -230,7 +230,7 @@ def evaluate_detector(
     """
     from ultralytics import YOLO
 
-    from mosaicflow.world import load_truth_json
+    from mosaicflow.formats.truth import load_truth_json
 
     model = YOLO(str(weights), task="detect")
     model_names = [model.names[i] for i in sorted(model.names)]

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mosaicflow.workflow.runtime import set_threads
+
 log = logging.getLogger(__name__)
 
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
@@ -77,26 +79,25 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str], threads: int) -> Any
             "datasets_dir": str(config_dir / "datasets"),
         }
     )
-    set_threads(threads)
+    limit_threads(threads)
     return ultralytics
 
 
-def set_threads(threads: int) -> None:
-    """Use ``threads`` torch threads, also after ultralytics' ``select_device`` (which resets to
-    ``cpu_count - 1``, one thread on a 2-core machine)."""
-    import torch
+def limit_threads(threads: int) -> None:
+    """:func:`~mosaicflow.workflow.runtime.set_threads`, kept after ultralytics'
+    ``select_device`` too (which resets torch to ``cpu_count - 1`` threads, one on a 2-core
+    machine, unless its ``NUM_THREADS`` says otherwise)."""
     import ultralytics.utils.torch_utils as torch_utils
 
-    threads = max(1, int(threads))
-    torch_utils.NUM_THREADS = threads  # read by select_device() at every train/val/predict
-    torch.set_num_threads(threads)
+    set_threads(threads)
+    torch_utils.NUM_THREADS = max(1, int(threads))  # read by select_device() at every run
 
 
 def pin_threads(model: Any, threads: int) -> None:
     """Keep ``model``'s training at ``threads`` torch threads: ultralytics' trainer resets them
     in ``select_device`` while it sets up, so they are set again before and after that."""
     for event in ("on_pretrain_routine_start", "on_train_start"):
-        model.add_callback(event, lambda trainer: set_threads(threads))
+        model.add_callback(event, lambda trainer: limit_threads(threads))
 
 
 def resolve_device(device: str) -> str:

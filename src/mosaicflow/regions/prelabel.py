@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
 from mosaicflow.io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 JPEG_QUALITY = 95
 
 
@@ -124,7 +124,7 @@ def prelabel_images(
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
         raise ValueError(f"{input_dir}: input folder not found")
-    paths = sorted(p for p in input_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = list_images(input_dir)
     if not paths:
         raise ValueError(f"{input_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,12 @@
 (run by ``make lint`` and by the test suite).
 
 - ``envs/mosaicflow.yaml``: the conda environment every rule names in ``conda:``; its pip list is
-  pyproject's dependencies, so ``--use-conda`` installs exactly what the package pins.
+  pyproject's dependencies, so ``--sdm conda`` installs exactly what the package pins, and then
+  this repository in editable mode (the rule scripts import ``mosaicflow``). Snakemake copies the
+  file into its conda prefix (``.snakemake/conda/<hash>.yaml`` or ``--conda-prefix``) and conda
+  runs pip from the copy's folder, so no relative path reaches the repository from every place:
+  the entry names it through :data:`REPO_ENV_VAR`, which ``workflow/rules/common.smk`` sets and
+  pip expands in requirement lines.
 - ``config/README.md``: everything below the marker line is the key reference rendered from the
   schema (type, default, per-profile values, description of every key).
 """
@@ -25,6 +30,10 @@ REPO = Path(__file__).resolve().parents[3]
 ENV_FILE = REPO / "envs" / "mosaicflow.yaml"
 CONFIG_README = REPO / "config" / "README.md"
 MARKER = "<!-- Everything below is generated from config/schema.yaml by `make docs`. -->"
+#: Environment variable holding the repository root while Snakemake creates the conda env.
+REPO_ENV_VAR = "MOSAICFLOW_REPO"
+#: The pip entry that installs the repository itself, editable (quoted: paths with spaces).
+EDITABLE_SELF = f'-e "${{{REPO_ENV_VAR}}}"'
 
 
 def render_env(pyproject: Path = REPO / "pyproject.toml") -> str:
@@ -32,7 +41,10 @@ def render_env(pyproject: Path = REPO / "pyproject.toml") -> str:
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     lines = [
         "# Generated from pyproject.toml by `make envs`; do not edit by hand.",
-        "# The pip list mirrors the package's pinned dependencies (see constraints.txt).",
+        "# The pip list mirrors the package's pinned dependencies (see constraints.txt), then",
+        f"# installs this repository in editable mode from ${REPO_ENV_VAR}: the workflow sets it",
+        "# (workflow/rules/common.smk) because Snakemake copies this file before conda reads it.",
+        f"# By hand: {REPO_ENV_VAR}=$PWD conda env create -f envs/mosaicflow.yaml",
         "name: mosaicflow",
         "channels:",
         "  - conda-forge",
@@ -43,6 +55,7 @@ def render_env(pyproject: Path = REPO / "pyproject.toml") -> str:
         "  - pip:",
     ]
     lines += [f'      - "{dep}"' for dep in project["dependencies"]]
+    lines.append(f"      - '{EDITABLE_SELF}'")
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,7 @@
 """The synthetic demo world: deterministic videos, truth masks, labelme and watermark sets.
 
+The truth it writes is in the format of :mod:`mosaicflow.formats.truth`, which readers import.
+
 Light names (configs and specs) import eagerly; the renderers (OpenCV/PyAV) load on first use.
 """
 
@@ -13,9 +15,6 @@ from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec, video_specs
 _LAZY = {
     "RenderResult": "render",
     "render_video": "render",
-    "read_truth": "render",
-    "load_truth_json": "render",
-    "TRUTH_VERSION": "render",
     "write_labelme_set": "labels",
     "write_watermark_set": "labels",
     "contact_sheet": "labels",

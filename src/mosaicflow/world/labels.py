@@ -1,7 +1,8 @@
 """Label sets made from rendered world videos: labelme, watermark YOLO set, contact sheet.
 
-Every set is made from the *compressed* video (decoded as a labeller would see it) and the
-truth written by :func:`mosaicflow.world.render.render_video`.
+Every set is made from the *compressed* video (decoded as a labeller would see it, with
+:func:`mosaicflow.video.decode.iter_frames`) and the truth written by
+:func:`mosaicflow.world.render.render_video` (read with :mod:`mosaicflow.formats.truth`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 
+from mosaicflow.formats.truth import load_truth_json, read_truth
 from mosaicflow.io import atomic_dir, atomic_path
+from mosaicflow.video.decode import iter_frames
 from mosaicflow.world.config import WorldConfig
-from mosaicflow.world.render import draw_watermark, load_truth_json, make_watermark, read_truth
+from mosaicflow.world.render import draw_watermark, make_watermark
 from mosaicflow.world.specs import WATERMARK_CLASSES, derive_seed
 
 #: labelme format version written into the JSON files.
@@ -31,18 +33,12 @@ Item = tuple[Path, Path, Path]  # (video mp4, truth mkv, truth json)
 def decode_frames(
     video: Path, frames: Sequence[int] | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame number, BGR uint8 image)`` of a video (all frames or the given ones)."""
-    wanted = None if frames is None else set(frames)
-    last = None if wanted is None else (max(wanted) if wanted else -1)
-    try:
-        with av.open(str(video)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
-                if last is not None and index > last:
-                    break
-                if wanted is None or index in wanted:
-                    yield index, frame.to_ndarray(format="bgr24")
-    except av.error.FFmpegError as err:
-        raise ValueError(f"{video}: cannot decode ({err})") from err
+    """Yield ``(frame number, BGR uint8 image)`` of a video (all frames or the given ones).
+
+    Raises:
+        ValueError: naming the file when it cannot be decoded or lacks a requested frame.
+    """
+    return iter_frames(video, frames, fmt="bgr24", threads=1)
 
 
 def mask_polygons(mask: np.ndarray) -> list[tuple[int, list[list[float]]]]:

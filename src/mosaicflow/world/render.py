@@ -5,13 +5,10 @@ Outputs of :func:`render_video`:
 - the video: H.264 (libx264, yuv420p, one thread, mbtree off, encoded after every frame is
   drawn, so the bytes are deterministic: see :mod:`mosaicflow.video.x264`) in .mp4,
   with an AAC audio track when the spec asks for one;
-- the truth masks: a lossless FFV1 ``gray`` video (.mkv) with one frame per video frame; each
-  pixel holds the instance id of the target it belongs to (1..N, stable over the video),
-  0 = background. Read it back with :func:`read_truth`;
-- the truth JSON (``version`` = :data:`TRUTH_VERSION`): fps, size, frame count, watermark class
-  names, scenes, instances and, per frame, the instance ids present, the scene id, whether the
-  frame repeats its predecessor (``static``) and the watermark boxes ``[x0, y0, x1, y1]`` in
-  pixels (x1/y1 exclusive) with their class names. Read it with :func:`load_truth_json`.
+- the truth masks and the truth JSON in the format of :mod:`mosaicflow.formats.truth` (read
+  them with its ``read_truth`` and ``load_truth_json``). The JSON holds fps, size, frame count,
+  watermark class names, scenes, instances and, per frame, the instance ids present, the scene
+  id, whether the frame repeats its predecessor (``static``) and the watermark boxes.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +24,16 @@ import av
 import cv2
 import numpy as np
 
-from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.formats.truth import (
+    MASK_ENCODING,
+    TRUTH_VERSION,
+    truth_mask_writer,
+    write_truth_json,
+)
+from mosaicflow.io import atomic_path
 from mosaicflow.video.x264 import reproducible_x264_options
 from mosaicflow.world import assets
 from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec
-
-#: Version of the truth JSON layout (checked by :func:`load_truth_json`).
-TRUTH_VERSION = 1
-#: What a pixel of the truth mask video means (also written into the truth JSON).
-MASK_ENCODING = "FFV1 gray8 video; pixel = instance id 1..N of the target, 0 = background"
 
 _AUDIO_RATE = 48000
 _MIN_TARGET_AREA = 0.013  # smallest area of one target (fraction of the frame) before scaling
@@ -542,19 +539,14 @@ def render_video(
     with (
         tempfile.TemporaryDirectory(prefix=".render-", dir=video_out.parent) as scratch,
         atomic_path(video_out) as vtmp,
-        atomic_path(truth_out) as ttmp,
+        truth_mask_writer(truth_out, spec.fps, spec.width, spec.height) as write_mask,
         av.open(str(vtmp), "w", container_options=bitexact) as vc,
-        av.open(str(ttmp), "w", container_options=bitexact) as tc,
     ):
         vs = vc.add_stream("libx264", rate=spec.fps)
         vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
         vs.codec_context.thread_count = 1
         vs.codec_context.flags |= av.codec.context.Flags.bitexact
         vs.options = reproducible_x264_options(crf=str(spec.crf), preset="veryfast")
-        ts = tc.add_stream("ffv1", rate=spec.fps)
-        ts.width, ts.height, ts.pix_fmt = spec.width, spec.height, "gray"
-        ts.codec_context.thread_count = 1
-        ts.codec_context.flags |= av.codec.context.Flags.bitexact
         audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
         prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]]] | None = None
         rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
@@ -584,10 +576,7 @@ def render_video(
                 }
             )
             rendered[f] = image
-            tf = av.VideoFrame.from_ndarray(mask, format="gray")
-            tf.pts = f
-            tc.mux(ts.encode(tf))
-        tc.mux(ts.encode(None))
+            write_mask(mask)
         # H.264 only after every frame is drawn: x264's output varied from run to run (same
         # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
         for f in range(spec.frames):
@@ -647,51 +636,5 @@ def render_video(
         "stats": result.to_dict(),
         "per_frame": per_frame,
     }
-    write_json(truth_json_out, truth)
+    write_truth_json(truth_json_out, truth)
     return result
-
-
-def read_truth(
-    truth_mkv: Path, frames: Iterable[int] | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame number, instance-id array)`` from a truth mask video.
-
-    Args:
-        truth_mkv: the FFV1 .mkv written by :func:`render_video`.
-        frames: frame numbers to yield (all when None), in increasing order.
-
-    Raises:
-        ValueError: naming the file when it cannot be decoded.
-    """
-    wanted = None if frames is None else set(int(f) for f in frames)
-    last = None if wanted is None else (max(wanted) if wanted else -1)
-    try:
-        with av.open(str(truth_mkv)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
-                if last is not None and index > last:
-                    break
-                if wanted is None or index in wanted:
-                    yield index, frame.to_ndarray(format="gray")
-    except av.error.FFmpegError as err:
-        raise ValueError(f"{truth_mkv}: cannot decode truth masks ({err})") from err
-
-
-def load_truth_json(path: Path) -> dict[str, Any]:
-    """Read a truth JSON written by :func:`render_video`, checking its version and keys.
-
-    Raises:
-        ValueError: naming the file when the version is not :data:`TRUTH_VERSION` or keys lack.
-    """
-    data = read_json(path)
-    if not isinstance(data, dict) or data.get("version") != TRUTH_VERSION:
-        got = data.get("version") if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{path}: truth JSON version {got!r}, expected {TRUTH_VERSION}")
-    missing = {"fps", "width", "height", "frames", "classes", "per_frame"} - set(data)
-    if missing:
-        raise ValueError(f"{path}: truth JSON lacks keys {sorted(missing)}")
-    if len(data["per_frame"]) != data["frames"]:
-        raise ValueError(
-            f"{path}: truth JSON has {len(data['per_frame'])} frame entries, "
-            f"expected {data['frames']}"
-        )
-    return data

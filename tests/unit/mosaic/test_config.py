@@ -26,7 +26,8 @@ def test_every_key_has_type_description_default():
     walk(schema_section(load_schema(), "mosaic"), "mosaic.")
 
 
-def test_defaults_follow_the_issue(cfg):
+def test_defaults_follow_the_design(cfg):
+    # the parameter families of design.md, "Mosaic synthesis"
     assert cfg.size_scale == (0.7, 2.2)
     assert cfg.shapes.probabilities() == pytest.approx((0.25, 0.30, 0.45))
     assert cfg.rect_ratio == (1.1, 1.8)

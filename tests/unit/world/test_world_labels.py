@@ -8,13 +8,8 @@ import cv2
 import numpy as np
 import yaml
 
-from mosaicflow.world import (
-    contact_sheet,
-    load_truth_json,
-    read_truth,
-    write_labelme_set,
-    write_watermark_set,
-)
+from mosaicflow.formats.truth import load_truth_json, read_truth
+from mosaicflow.world import contact_sheet, write_labelme_set, write_watermark_set
 from mosaicflow.world.labels import mask_polygons
 
 from .conftest import small_config
@@ -112,8 +107,6 @@ def test_watermark_set_is_valid_yolo(small_world, tmp_path):
 
 
 def test_watermark_overlays_add_fresh_labelled_watermarks(small_world, tmp_path):
-    from mosaicflow.world.render import load_truth_json
-
     train = [p for n, p in sorted(small_world.items()) if "-train-" in n]
     plain = write_watermark_set(
         train, [], tmp_path / "plain", small_config(watermark_overlay_p=0), 7

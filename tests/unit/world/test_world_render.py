@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 
-from mosaicflow.world import load_truth_json, read_truth, video_specs
-from mosaicflow.world.render import TRUTH_VERSION
+from mosaicflow.formats.truth import TRUTH_VERSION, load_truth_json, read_truth
+from mosaicflow.world import video_specs
 
 from .conftest import render, small_config
 

@@ -18,7 +18,7 @@ def default_config(world: dict | None = None) -> WorldConfig:
     return build(WorldConfig, config["world"])
 
 
-def test_default_world_meets_issue_minimums():
+def test_default_world_meets_content_minimums():
     specs = video_specs(default_config(), seed=1)
     roles = [s.role for s in specs]
     assert roles.count("train") >= 5 and roles.count("val") >= 1 and roles.count("test") >= 2
