@@ -20,6 +20,7 @@ STAGE_CONFIGS = {
     "frames": "mosaicflow.video.config:FramesConfig",
     "mosaic": "mosaicflow.mosaic.config:MosaicConfig",
     "restoration": "mosaicflow.restore.config:RestorationConfig",
+    "restoration_dataset": "mosaicflow.datasets.clips.config:RestorationDatasetConfig",
 }
 
 

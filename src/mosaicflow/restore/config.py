@@ -6,6 +6,52 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Stage1Config:
+    """Stage 1 (Charbonnier only); fields match ``restoration.stage1`` one to one."""
+
+    iterations: int
+    batch_size: int
+    num_frames: int
+    size: int
+    betas: tuple[float, float]
+    schedule: str
+    eta_min: float
+    step_milestones: tuple[float, ...]
+    step_gamma: float
+    outside_weight: float
+    checkpoint_every: int
+    val_every: int
+    lr: float
+    spynet_lr_mult: float
+    fix_iter: int
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """Stage 2 (GAN + perceptual + EMA); fields match ``restoration.stage2`` one to one."""
+
+    iterations: int
+    batch_size: int
+    num_frames: int
+    size: int
+    betas: tuple[float, float]
+    schedule: str
+    eta_min: float
+    step_milestones: tuple[float, ...]
+    step_gamma: float
+    outside_weight: float
+    checkpoint_every: int
+    val_every: int
+    lr: float
+    disc_lr: float
+    disc_mid_channels: int
+    pixel_weight: float
+    perceptual_weight: float
+    gan_weight: float
+    ema_momentum: float
+
+
+@dataclass(frozen=True)
 class RestorationConfig:
     """Model knobs of the BasicVSR++ restoration stage; fields match ``restoration`` one to one.
 
@@ -15,6 +61,11 @@ class RestorationConfig:
         spynet_weights: local SPyNet weights loaded strictly, or None to start from zero flow.
         vgg19_weights: local torchvision VGG19 weights for the perceptual loss, or None.
         weights: local restoration weights used as is (training skipped), or None.
+        blur_sigmas: Gaussian sigmas searched for the blur baseline of the validation.
+        num_workers: DataLoader workers for training clips.
+        amp: bfloat16 autocast + channels-last on CUDA.
+        stage1: stage-1 training settings.
+        stage2: stage-2 training settings.
     """
 
     mid_channels: int
@@ -22,3 +73,19 @@ class RestorationConfig:
     spynet_weights: str | None
     vgg19_weights: str | None
     weights: str | None
+    blur_sigmas: tuple[float, ...]
+    num_workers: int
+    amp: bool
+    stage1: Stage1Config
+    stage2: Stage2Config
+
+
+def restoration_config(profile: str = "demo", **changes: object) -> RestorationConfig:
+    """The ``restoration`` config of ``profile`` with the schema's defaults, ``changes`` applied."""
+    import dataclasses
+
+    from mosaicflow.config import build, validate_config
+
+    config: dict = {"profile": profile}
+    validate_config(config)
+    return dataclasses.replace(build(RestorationConfig, config["restoration"]), **changes)

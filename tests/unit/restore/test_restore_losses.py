@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import restoration_config
 from mosaicflow.restore.losses import (
     LADA_VGG_LAYER_WEIGHTS,
     CharbonnierLoss,
@@ -55,7 +55,7 @@ def test_gan_loss_vanilla():
 
 def test_perceptual_loss_loads_torchvision_vgg19(vgg19_file):
     path, reference = vgg19_file
-    cfg = RestorationConfig(8, 1, None, str(path), None)
+    cfg = restoration_config(mid_channels=8, num_blocks=1, vgg19_weights=str(path))
     loss = build_perceptual_loss(cfg)
     assert set(loss.layer_weights) == set(LADA_VGG_LAYER_WEIGHTS) == {2, 7, 16, 25, 34}
     x = torch.rand(1, 3, 32, 32)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import RestorationConfig, restoration_config
 from mosaicflow.restore.models import build_generator
 from mosaicflow.restore.weights import (
     WeightsError,
@@ -34,7 +34,7 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 def _cfg(**kw) -> RestorationConfig:
     base = dict(mid_channels=8, num_blocks=1, spynet_weights=None, vgg19_weights=None, weights=None)
-    return RestorationConfig(**{**base, **kw})
+    return restoration_config(**{**base, **kw})
 
 
 def test_plain_state_dict(tmp_path: Path):

@@ -1,0 +1,389 @@
+"""The per-video entry point: cut, crop, analyse, filter and write the clips of one video.
+
+:func:`build_video_clips` (the per-video checkpoint job) reads the video's frames index and
+region table, plans the clips (:mod:`.scenes`), decodes the video once, streaming, and for every
+clip crops frames and masks (:mod:`.crops`), runs the analysers (:mod:`.analysers`), applies the
+filters and writes ``clips/``, ``masks/`` and ``meta/`` files for the kept clips. It always
+writes the video's manifest (``videos/<video>.json``), which lists every candidate clip with its
+status and reason, last: a failed run leaves no manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaicflow import __version__
+from mosaicflow.config import stable_hash
+from mosaicflow.datasets.clips import analysers
+from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.crops import CropPlan, crop_image, fill_gaps, grow_mask, plan_crop
+from mosaicflow.datasets.clips.media import (
+    clip_suffix,
+    source_frames,
+    write_clip_video,
+    write_mask_video,
+)
+from mosaicflow.datasets.clips.meta import CLIP_META_VERSION, MANIFEST_VERSION, validate_meta
+from mosaicflow.datasets.clips.scenes import (
+    ClipPlan,
+    RegionTableError,
+    check_tables,
+    plan_clips,
+)
+from mosaicflow.io import write_json
+from mosaicflow.mosaic.blocksize import RegionStats, estimate_block_sizes
+from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.regions.infer import decode_rle
+from mosaicflow.regions.watermark import sample_indices
+from mosaicflow.video.decode import probe_video
+
+LOG = logging.getLogger(__name__)
+
+
+def clip_name(video_id: str, clip_no: int) -> str:
+    """``<video>-<clip:06d>``."""
+    return f"{video_id}-{clip_no:06d}"
+
+
+def clip_rng(seed: int, video_id: str, clip_no: int) -> np.random.Generator:
+    """The generator of one clip, from (seed, video id, clip number) only."""
+    digest = int(hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:15], 16)
+    return np.random.default_rng([int(seed), digest, int(clip_no)])
+
+
+@dataclass
+class _Job:
+    """A clip being cut while the video streams past."""
+
+    plan: ClipPlan
+    record: dict[str, Any]
+    crop: CropPlan
+    source_rows: list[Any]  # per frame: the region row (nearest detected for gaps)
+    grow_px: int
+    analyse_at: set[int]
+    frames: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    grays: list[np.ndarray] = field(default_factory=list)
+
+
+def _mask(row: Any, height: int, width: int, regions_parquet: Path) -> np.ndarray:
+    """The 0/255 mask of a region row, checked against its recorded area and box."""
+    where = f"{regions_parquet}: frame {int(row.frame)}, track {int(row.track_id)}"
+    try:
+        mask = decode_rle(row.rle, height, width)
+    except (ValueError, TypeError, AttributeError) as err:
+        raise RegionTableError(f"{where}: cannot decode the mask ({err})") from err
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    box = (xs[0], ys[0], xs[-1] + 1, ys[-1] + 1) if len(xs) else None
+    recorded = (row.x0, row.y0, row.x1, row.y1)
+    if int(mask.sum()) != int(row.area) or (
+        box is not None and max(abs(a - float(b)) for a, b in zip(box, recorded, strict=True)) > 1.5
+    ):
+        raise RegionTableError(
+            f"{where}: the mask does not match its recorded area/box at the video's "
+            f"{width}x{height} frame size: the region table does not match the video"
+        )
+    return mask.view(np.uint8) * np.uint8(255)
+
+
+def _rows_by_track(regions: pd.DataFrame) -> dict[int, dict[int, Any]]:
+    """track -> frame -> region row (the first instance when a track appears twice)."""
+    out: dict[int, dict[int, Any]] = {}
+    for row in regions.itertuples(index=False):
+        out.setdefault(int(row.track_id), {}).setdefault(int(row.frame), row)
+    return out
+
+
+def _region_rows(by_frame: dict[int, Any], plan: ClipPlan) -> list[Any]:
+    """Per clip frame, the track's row there (the nearest detected frame's row in gaps)."""
+    detected = np.array(plan.detected)
+    hits = np.flatnonzero(detected)
+    nearest = hits[np.abs(np.arange(len(detected))[:, None] - hits[None, :]).argmin(axis=1)]
+    return [by_frame[plan.frames[int(i)]] for i in nearest]
+
+
+def _base_record(
+    plan: ClipPlan,
+    video_id: str,
+    by_number: pd.DataFrame,
+    fps: float,
+    frame_shape: tuple[int, int],
+    seed: int,
+    config_hash: str,
+    code: str,
+    rows: list[Any] | None,
+) -> dict[str, Any]:
+    """The clip's record before cropping (``by_number``: the frames index keyed by frame)."""
+    info = by_number.loc[list(plan.frames)]
+    per_frame = []
+    for t, number in enumerate(plan.frames):
+        pts = info["pts"].iloc[t]
+        region = None
+        if rows is not None and plan.detected[t]:
+            r = rows[t]
+            region = [round(float(v), 2) for v in (r.x0, r.y0, r.x1, r.y1)]
+        per_frame.append(
+            {
+                "frame": int(number),
+                "pts": None if pd.isna(pts) else int(pts),
+                "time": round(float(info["time"].iloc[t]), 6),
+                "detected": bool(plan.detected[t]),
+                "region_box": region,
+                "crop_box": None,
+                "pad": None,
+            }
+        )
+    return {
+        "version": CLIP_META_VERSION,
+        "clip": clip_name(video_id, plan.clip),
+        "clip_no": plan.clip,
+        "video": video_id,
+        "track": plan.track,
+        "scene": plan.scene,
+        "status": "skipped" if plan.reason else "kept",
+        "reason": plan.reason,
+        "frame_start": plan.frames[0],
+        "frame_end": plan.frames[-1],
+        "n_frames": len(plan.frames),
+        "fps": round(float(fps), 6),
+        "source_shape": list(frame_shape),
+        "crop_shape": None,
+        "out_shape": None,
+        "content_shape": None,
+        "scale": None,
+        "per_frame": per_frame,
+        "region": None,
+        "block_sizes": None,
+        "analysers": None,
+        "mask_growth_px": 0,
+        "files": None,
+        "seed": int(seed),
+        "config_hash": config_hash,
+        "code_hash": code,
+        "package_version": __version__,
+    }
+
+
+def _prepare(
+    plan: ClipPlan,
+    rows: list[Any],
+    record: dict[str, Any],
+    cfg: RestorationDatasetConfig,
+    mosaic_cfg: MosaicConfig,
+    frame_shape: tuple[int, int],
+    fps: float,
+    rng: np.random.Generator,
+) -> _Job:
+    boxes = np.array([[r.x0, r.y0, r.x1, r.y1] for r in rows], dtype=np.float64)
+    boxes = fill_gaps(boxes, np.array(plan.detected))
+    crop = plan_crop(boxes, frame_shape, cfg, fps)
+    detected = np.array(plan.detected)
+    region = analysers.region_measures(
+        boxes[detected],
+        np.array([r.area for r, d in zip(rows, detected, strict=True) if d], dtype=np.float64),
+        frame_shape,
+    )
+    # Draw in a fixed order: mask growth, then the block-size estimates.
+    grow = rng.random() < cfg.mask_growth.p
+    radius = float(rng.uniform(*cfg.mask_growth.radius))
+    long_side = max(region["box_w"], region["box_h"])
+    grow_px = round(radius * long_side) if grow else 0
+    stats = RegionStats(
+        region["mask_area"], region["box_w"] * region["box_h"], region["box_w"], region["box_h"]
+    )
+    sizes = estimate_block_sizes(
+        stats,
+        frame_shape,
+        area_measure=mosaic_cfg.area_measure,
+        jitter=mosaic_cfg.sigmoid_jitter,
+        coverage_range=mosaic_cfg.coverage_range,
+        rng=rng,
+        min_size=mosaic_cfg.min_block_size,
+    )
+    sizes = {
+        **sizes,
+        "method": mosaic_cfg.block_size_method,
+        "chosen": sizes[mosaic_cfg.block_size_method],
+    }
+    for t, entry in enumerate(record["per_frame"]):
+        entry["crop_box"] = [int(v) for v in crop.boxes[t]]
+        entry["pad"] = list(crop.pad)
+    box = crop.boxes[0]
+    record.update(
+        crop_shape=[int(box[3] - box[1]), int(box[2] - box[0])],
+        out_shape=[crop.out_size, crop.out_size],
+        content_shape=list(crop.content),
+        scale=round(crop.scale, 8),
+        region=region,
+        block_sizes=sizes,
+        mask_growth_px=grow_px,
+    )
+    analyse_at = set(sample_indices(len(plan.frames), cfg.analysers.frames))
+    return _Job(plan, record, crop, rows, grow_px, analyse_at)
+
+
+def build_video_clips(
+    video: Path,
+    frames_index: Path,
+    regions_parquet: Path,
+    out_dir: Path,
+    cfg: RestorationDatasetConfig,
+    *,
+    mosaic_cfg: MosaicConfig,
+    video_id: str,
+    seed: int,
+    code: str,
+    watermarks: analysers.WatermarkSource | None = None,
+    manifest: Path | None = None,
+    threads: int = 1,
+    timings: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Cut the restoration clips of one video and write them (the per-video checkpoint job).
+
+    Args:
+        video: the source video.
+        frames_index: ``results/frames/{video}/index.parquet``.
+        regions_parquet: ``results/regions/{video}/regions.parquet``.
+        out_dir: ``results/restoration_dataset`` (``clips/``, ``masks/``, ``meta/`` inside).
+        cfg: the ``restoration_dataset`` config.
+        mosaic_cfg: the ``mosaic`` config (block-size estimators for the metadata).
+        video_id: the video's id (names the clips).
+        seed: the workflow seed (clip randomness: mask growth, sigmoid block size).
+        code: the rule's code hash (recorded).
+        watermarks: watermark boxes per frame number (mapping or callable; ``None``: the
+            watermark analyser reports ``None``).
+        manifest: where the video's manifest goes (``out_dir/videos/<video>.json`` by default).
+        threads: decoder threads.
+        timings: when given, seconds spent in ``decode``, ``crop``, ``analyse``, ``encode`` are
+            added to it.
+
+    Returns:
+        Every candidate clip's record (kept, filtered and skipped), in clip order.
+
+    Raises:
+        RegionTableError: the region table does not match the video or its index (names it).
+        VideoDecodeError: the video cannot be decoded, or a frame is corrupt (names it).
+    """
+    video, out_dir = Path(video), Path(out_dir)
+    manifest = Path(manifest) if manifest else out_dir / "videos" / f"{video_id}.json"
+    clock = timings if timings is not None else {}
+    for key in ("decode", "crop", "analyse", "encode"):
+        clock.setdefault(key, 0.0)
+    index = pd.read_parquet(frames_index)
+    if index.empty:  # a video the frames stage rejected (source.on_error: skip)
+        LOG.info("%s: empty frames index, no clips", video_id)
+        write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": []})
+        return []
+    probe = probe_video(video)
+    frame_shape = (probe.display_height, probe.display_width)
+    fps = probe.fps
+    regions = pd.read_parquet(regions_parquet)
+    check_tables(index, regions, frame_shape, index_path=frames_index, regions_path=regions_parquet)
+    found = regions[(regions["instance"] >= 0) & (regions["track_id"] >= 0)]
+    plans = plan_clips(index, found, cfg, fps)
+    config_hash = stable_hash({"restoration_dataset": cfg, "mosaic": mosaic_cfg})
+    records: list[dict[str, Any]] = []
+    jobs: list[_Job] = []
+    by_track = _rows_by_track(found)
+    by_number = index.set_index("frame")
+    for plan in plans:
+        rows = None if plan.reason else _region_rows(by_track[plan.track], plan)
+        record = _base_record(
+            plan, video_id, by_number, fps, frame_shape, seed, config_hash, code, rows
+        )
+        records.append(record)
+        if rows is not None:
+            rng = clip_rng(seed, video_id, plan.clip)
+            jobs.append(_prepare(plan, rows, record, cfg, mosaic_cfg, frame_shape, fps, rng))
+    at_frame: dict[int, list[tuple[_Job, int]]] = {}
+    for job in jobs:
+        for t, number in enumerate(job.plan.frames):
+            at_frame.setdefault(number, []).append((job, t))
+    pts = by_number["pts"]
+    wanted = {n: (None if pd.isna(pts.loc[n]) else int(pts.loc[n])) for n in at_frame}
+    stream = source_frames(video, wanted, probe.rotation, threads=threads)
+    h, w = frame_shape
+    while True:
+        start = time.perf_counter()
+        item = next(stream, None)
+        clock["decode"] += time.perf_counter() - start
+        if item is None:
+            break
+        number, rgb = item
+        masks: dict[tuple[int, int], np.ndarray] = {}
+        for job, t in at_frame[number]:
+            start = time.perf_counter()
+            row = job.source_rows[t]
+            key = (int(row.frame), int(row.track_id))
+            if key not in masks:
+                masks[key] = _mask(row, h, w, regions_parquet)
+            box = job.crop.boxes[t]
+            mask = masks[key]
+            if job.grow_px:
+                mask = grow_mask(mask, job.grow_px)
+            job.frames.append(crop_image(rgb, box, job.crop))
+            job.masks.append(crop_image(mask, box, job.crop, mask=True))
+            clock["crop"] += time.perf_counter() - start
+            if t in job.analyse_at:
+                start = time.perf_counter()
+                x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
+                region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+                if region.size:
+                    job.grays.append(np.ascontiguousarray(region.mean(axis=2).astype(np.uint8)))
+                clock["analyse"] += time.perf_counter() - start
+            if t == len(job.plan.frames) - 1:
+                _finish(job, cfg, out_dir, fps, watermarks, clock)
+    write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": records})
+    kept = sum(r["status"] == "kept" for r in records)
+    LOG.info("%s: %d candidate clips, %d written", video_id, len(records), kept)
+    return records
+
+
+def _finish(
+    job: _Job,
+    cfg: RestorationDatasetConfig,
+    out_dir: Path,
+    fps: float,
+    watermarks: analysers.WatermarkSource | None,
+    clock: dict[str, float],
+) -> None:
+    start = time.perf_counter()
+    record = job.record
+    results: dict[str, Any] = {
+        "watermark": analysers.watermark_share(
+            job.crop.boxes, job.plan.frames, watermarks, cfg.analysers.watermark_min_overlap
+        ),
+        "region_px": record["region"]["region_px"],
+        "region_fraction": record["region"]["region_fraction"],
+        **analysers.pixel_measures(job.grays),
+    }
+    record["analysers"] = results
+    reason = analysers.filter_reason(results, cfg.filters)
+    clock["analyse"] += time.perf_counter() - start
+    if reason:
+        record.update(status="filtered", reason=reason, files=None)
+    else:
+        start = time.perf_counter()
+        name = record["clip"]
+        files = {
+            "clip": f"clips/{name}{clip_suffix(cfg.codec)}",
+            "mask": f"masks/{name}.mkv",
+            "meta": f"meta/{name}.json",
+        }
+        record["files"] = files
+        write_clip_video(out_dir / files["clip"], np.stack(job.frames), fps, cfg.codec, cfg.crf)
+        write_mask_video(out_dir / files["mask"], np.stack(job.masks), fps)
+        validate_meta(record, out_dir / files["meta"])
+        write_json(out_dir / files["meta"], record)
+        clock["encode"] += time.perf_counter() - start
+    job.frames.clear()
+    job.masks.clear()
+    job.grays.clear()

@@ -1,0 +1,206 @@
+"""The aggregate job: split by source video and one ``index.parquet`` row per candidate clip.
+
+Every candidate of every video is listed, kept or not (``status``/``reason`` say why not), so
+the index is the one table that answers "what happened to this scene". Splits are assigned per
+source video (no video in two splits): given roles win, the other videos are split by the
+configured fractions of clips (:func:`mosaicflow.formats.splits.split_by_group`, seeded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaicflow.datasets.clips.config import SplitConfig
+from mosaicflow.datasets.clips.meta import read_manifest
+from mosaicflow.formats.splits import split_by_group
+from mosaicflow.io import write_parquet
+
+SPLITS = ("train", "val", "test")
+
+#: Columns of ``index.parquet`` and their dtypes (floats are NaN where not measured).
+INDEX_COLUMNS: dict[str, str] = {
+    "clip": "string",
+    "video": "string",
+    "split": "string",
+    "clip_no": "int64",
+    "track": "int64",
+    "scene": "int64",
+    "status": "string",
+    "kept": "bool",
+    "reason": "string",
+    "frame_start": "int64",
+    "frame_end": "int64",
+    "frames": "int64",
+    "fps": "float64",
+    "start_time": "float64",
+    "source_h": "int64",
+    "source_w": "int64",
+    "crop_h": "float64",
+    "crop_w": "float64",
+    "out_size": "float64",
+    "scale": "float64",
+    "box_w": "float64",
+    "box_h": "float64",
+    "region_px": "float64",
+    "region_fraction": "float64",
+    "block_size": "float64",
+    "block_area": "float64",
+    "block_area_sigmoid": "float64",
+    "block_coverage": "float64",
+    "block_long_side": "float64",
+    "watermark": "float64",
+    "sharpness": "float64",
+    "quality": "float64",
+    "blockiness": "float64",
+    "block_period": "float64",
+    "mask_growth_px": "int64",
+    "clip_path": "string",
+    "mask_path": "string",
+    "meta_path": "string",
+}
+
+
+def assign_splits(
+    clips_per_video: Mapping[str, int],
+    split: SplitConfig,
+    *,
+    seed: int,
+    roles: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Split name of every video.
+
+    Args:
+        clips_per_video: video id -> number of clips (the fractions are of clips).
+        split: the fractions.
+        seed: seed of the split's tie-breaking order.
+        roles: video id -> ``train``/``val``/``test`` for videos whose split is given.
+
+    Returns:
+        video id -> split name.
+
+    Raises:
+        ValueError: a role that is not a split name.
+    """
+    roles = dict(roles or {})
+    bad = {v: r for v, r in roles.items() if r not in SPLITS}
+    if bad:
+        raise ValueError(f"video roles must be one of {SPLITS}: {bad}")
+    out = {v: roles[v] for v in clips_per_video if v in roles}
+    rest = sorted(v for v in clips_per_video if v not in roles)
+    if rest:
+        fractions = {"train": 1.0 - split.val - split.test, "val": split.val, "test": split.test}
+        items = [v for v in rest for _ in range(max(1, clips_per_video[v]))]
+        groups = split_by_group(items, lambda v: v, fractions=fractions, seed=seed)
+        for name, members in groups.items():
+            out.update({v: name for v in members})
+    return out
+
+
+def _row(record: Mapping[str, Any], split: str) -> dict[str, Any]:
+    sizes = record["block_sizes"] or {}
+    region = record["region"] or {}
+    found = record["analysers"] or {}
+    files = record["files"] or {}
+    crop = record["crop_shape"] or [np.nan, np.nan]
+
+    def num(value: Any) -> float:
+        return np.nan if value is None else float(value)
+
+    return {
+        "clip": record["clip"],
+        "video": record["video"],
+        "split": split,
+        "clip_no": record["clip_no"],
+        "track": record["track"],
+        "scene": record["scene"],
+        "status": record["status"],
+        "kept": record["status"] == "kept",
+        "reason": record["reason"],
+        "frame_start": record["frame_start"],
+        "frame_end": record["frame_end"],
+        "frames": record["n_frames"],
+        "fps": record["fps"],
+        "start_time": record["per_frame"][0]["time"] if record["per_frame"] else np.nan,
+        "source_h": record["source_shape"][0],
+        "source_w": record["source_shape"][1],
+        "crop_h": num(crop[0]),
+        "crop_w": num(crop[1]),
+        "out_size": num((record["out_shape"] or [None])[0]),
+        "scale": num(record["scale"]),
+        "box_w": num(region.get("box_w")),
+        "box_h": num(region.get("box_h")),
+        "region_px": num(region.get("region_px")),
+        "region_fraction": num(region.get("region_fraction")),
+        "block_size": num(sizes.get("chosen")),
+        "block_area": num(sizes.get("area")),
+        "block_area_sigmoid": num(sizes.get("area_sigmoid")),
+        "block_coverage": num(sizes.get("coverage")),
+        "block_long_side": num(sizes.get("long_side")),
+        "watermark": num(found.get("watermark")),
+        "sharpness": num(found.get("sharpness")),
+        "quality": num(found.get("quality")),
+        "blockiness": num(found.get("blockiness")),
+        "block_period": num(found.get("block")),
+        "mask_growth_px": record["mask_growth_px"],
+        "clip_path": files.get("clip", ""),
+        "mask_path": files.get("mask", ""),
+        "meta_path": files.get("meta", ""),
+    }
+
+
+def index_frame(records: Iterable[Mapping[str, Any]], splits: Mapping[str, str]) -> pd.DataFrame:
+    """The index table of clip records (sorted by video and clip number)."""
+    rows = [_row(r, splits[r["video"]]) for r in records]
+    frame = pd.DataFrame(rows, columns=list(INDEX_COLUMNS)).astype(INDEX_COLUMNS)
+    return frame.sort_values(["video", "clip_no"], kind="stable").reset_index(drop=True)
+
+
+def build_index(
+    manifests: Iterable[Path],
+    out: Path,
+    split_cfg: SplitConfig,
+    *,
+    seed: int,
+    roles: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Gather the per-video manifests into ``index.parquet`` with a split per video.
+
+    Args:
+        manifests: the per-video manifests (``videos/<video>.json``) of :func:`build_video_clips`.
+        out: ``results/restoration_dataset/index.parquet`` (written atomically).
+        split_cfg: ``restoration_dataset.split``.
+        seed: the workflow seed.
+        roles: video id -> split for videos whose split is given (e.g. the demo world's roles).
+
+    Returns:
+        The index (columns :data:`INDEX_COLUMNS`).
+
+    Raises:
+        ClipMetaError: a manifest that is not valid (names it); ValueError: a video listed twice.
+    """
+    records: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for path in sorted(Path(p) for p in manifests):
+        data = read_manifest(path)
+        if data["video"] in counts:
+            raise ValueError(f"{path}: video {data['video']} is listed by two manifests")
+        counts[data["video"]] = sum(r["status"] == "kept" for r in data["clips"])
+        records.extend(data["clips"])
+    splits = assign_splits(counts, split_cfg, seed=seed, roles=roles)
+    frame = index_frame(records, splits)
+    write_parquet(out, frame)
+    return frame
+
+
+def read_index(path: str | Path) -> pd.DataFrame:
+    """Read an ``index.parquet``, checking its columns (names the file)."""
+    frame = pd.read_parquet(path)
+    missing = [c for c in INDEX_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: not a restoration clip index (missing columns {missing})")
+    return frame

@@ -1,0 +1,194 @@
+"""``MosaicClipDataset``: restoration training samples, mosaicked on the fly from stored clips.
+
+Each sample reads a window of ``num_frames`` frames of a kept clip and its masks, resizes them to
+the model's ``size``, draws one mosaic parameter set for the window (:mod:`mosaicflow.mosaic`,
+block sizes estimated in the source frame's geometry scaled like the clip), pixelates, applies
+the degradations and returns ``(lq, gt, mask)``: float tensors in [0, 1] of shape
+``(T, 3, H, W)``, ``(T, 3, H, W)`` and ``(T, 1, H, W)`` (the pixelated area).
+
+Randomness comes only from a numpy Generator per sample:
+
+- validation (``train=False``): ``default_rng([seed, index])``: the same sample for the same
+  index on every call, in every worker and every run;
+- training: ``default_rng([seed, epoch, index, worker_seed])`` with the DataLoader worker's seed
+  (drawn from the loader's generator), plus a horizontal flip; a loader given a seeded
+  ``torch.Generator`` yields the same batches twice. Call :meth:`set_epoch` when not using
+  workers.
+
+Note: libx265 round trips are not byte-reproducible; set ``mosaic.degradations.x265.p: 0`` (or
+``degrade=False``) where validation must be bit-exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, get_worker_info
+
+from mosaicflow.datasets.clips.media import read_video
+from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.mosaic.degrade import degrade as degrade_clip
+from mosaicflow.mosaic.synth import apply_mosaic, sample_clip_params
+
+
+def window_indices(n_frames: int, num_frames: int, start: int) -> np.ndarray:
+    """``num_frames`` frame positions from ``start``; clips too short are walked back and forth."""
+    if n_frames >= num_frames:
+        return np.arange(start, start + num_frames)
+    period = max(1, 2 * n_frames - 2)
+    steps = np.arange(num_frames) % period
+    return np.where(steps < n_frames, steps, period - steps)
+
+
+def init_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: one torch and OpenCV thread per worker process."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+class MosaicClipDataset(Dataset):
+    """Training / validation samples over the kept clips of one split of ``index.parquet``.
+
+    Args:
+        index: the clip index (``build_index``'s table; only ``kept`` rows of ``split`` are used).
+        root: the dataset folder the index's paths are relative to.
+        num_frames: frames per sample (T).
+        size: side of the square model input (clips are resized when it differs).
+        mosaic_cfg: the ``mosaic`` config (block sizes, shapes, degradations).
+        seed: base seed.
+        train: random windows, parameters and horizontal flips (else fully repeatable).
+        split: the split to use (``None``: every kept clip).
+        degrade: apply ``mosaic.degradations`` after the mosaic.
+        hflip_p: flip probability in training.
+    """
+
+    def __init__(
+        self,
+        index: pd.DataFrame,
+        root: Path,
+        *,
+        num_frames: int,
+        size: int,
+        mosaic_cfg: MosaicConfig,
+        seed: int,
+        train: bool,
+        split: str | None = None,
+        degrade: bool = True,
+        hflip_p: float = 0.5,
+    ) -> None:
+        rows = index[index["kept"].astype(bool)]
+        if split is not None:
+            rows = rows[rows["split"] == split]
+        self.rows = rows.sort_values(["video", "clip_no"], kind="stable").reset_index(drop=True)
+        self.root = Path(root)
+        self.num_frames = int(num_frames)
+        self.size = int(size)
+        self.mosaic_cfg = mosaic_cfg
+        self.seed = int(seed)
+        self.train = bool(train)
+        self.degrade = bool(degrade)
+        self.hflip_p = float(hflip_p)
+        self.epoch = 0
+
+    @classmethod
+    def from_index(
+        cls, index_parquet: Path, root: Path | None = None, **kwargs: Any
+    ) -> MosaicClipDataset:
+        """Build from an ``index.parquet`` file (``root``: its folder by default)."""
+        from mosaicflow.datasets.clips.index import read_index
+
+        path = Path(index_parquet)
+        return cls(read_index(path), root if root is not None else path.parent, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Mix ``epoch`` into the training draws (for loaders without workers)."""
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of sample ``index`` (see the module docstring)."""
+        if not self.train:
+            return np.random.default_rng([self.seed, int(index)])
+        info = get_worker_info()
+        worker_seed = int(info.seed) % (2**63) if info is not None else 0
+        return np.random.default_rng([self.seed, self.epoch, int(index), worker_seed])
+
+    def _resize(self, clip: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        side = clip.shape[1]
+        if side == self.size:
+            return clip, masks
+        inter = cv2.INTER_AREA if self.size < side else cv2.INTER_LINEAR
+        dsize = (self.size, self.size)
+        clip = np.stack([cv2.resize(f, dsize, interpolation=inter) for f in clip])
+        masks = np.stack(
+            [
+                cv2.resize(
+                    m,
+                    dsize,
+                    interpolation=cv2.INTER_AREA if self.size < side else cv2.INTER_NEAREST,
+                )
+                for m in masks
+            ]
+        )
+        return clip, np.where(masks >= 128, 255, 0).astype(np.uint8)
+
+    def sample(self, index: int) -> dict[str, Any]:
+        """One sample as uint8 arrays plus what was drawn (for inspection and tests)."""
+        row = self.rows.iloc[int(index)]
+        rng = self.rng(index)
+        n = int(row["frames"])
+        start = int(rng.integers(0, max(1, n - self.num_frames + 1)))
+        positions = window_indices(n, self.num_frames, start)
+        first, count = int(positions.min()), int(positions.max() - positions.min() + 1)
+        clip = read_video(self.root / row["clip_path"], first, count)[positions - first]
+        masks = read_video(self.root / row["mask_path"], first, count, fmt="gray")[
+            positions - first
+        ]
+        gt, masks = self._resize(clip, masks)
+        factor = float(row["scale"]) * self.size / float(clip.shape[1])
+        frame_shape = (
+            max(1, round(row["source_h"] * factor)),
+            max(1, round(row["source_w"] * factor)),
+        )
+        params = sample_clip_params(self.mosaic_cfg, masks, frame_shape, rng)
+        lq, mosaic_mask = apply_mosaic(gt, masks, params)
+        applied: dict[str, Any] = {}
+        if self.degrade:
+            lq, applied = degrade_clip(lq, self.mosaic_cfg.degradations, rng)
+        flip = bool(rng.random() < self.hflip_p) and self.train
+        if flip:
+            lq, gt, mosaic_mask = (
+                np.ascontiguousarray(a[:, :, ::-1]) for a in (lq, gt, mosaic_mask)
+            )
+        return {
+            "lq": lq,
+            "gt": gt,
+            "mask": mosaic_mask,
+            "clip": row["clip"],
+            "start": start,
+            "params": params.to_dict(),
+            "degradations": applied,
+            "flip": flip,
+        }
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s = self.sample(index)
+        return to_tensors(s)
+
+
+def to_tensors(s: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(lq, gt, mask)`` float tensors in [0, 1]: ``(T, 3, H, W)`` x2 and ``(T, 1, H, W)``."""
+
+    def frames(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255.0)
+
+    mask = torch.from_numpy(np.ascontiguousarray(s["mask"]))[:, None].float().div_(255.0)
+    return frames(s["lq"]), frames(s["gt"]), mask
