@@ -1,22 +1,26 @@
-"""Benchmark: CPU training speed of the region segmenter, ours against ultralytics' own.
+"""Benchmark: seconds per training batch of the region models, through the rule's own code path.
 
 Usage (in a folder holding a demo run's ``results/``)::
 
-    python bench/region_training.py [--dataset results/regions/dataset] [--imgsz 256]
-        [--batch 16] [--epochs 3] [--fraction 0.25] [--threads 2]
+    python bench/region_training.py [--stage region_seg|watermark] [--epochs 3]
+        [--fraction 0.25] [--threads 2]
 
-The reference is ``YOLO("yolo11n-seg.yaml").train(...)`` as ultralytics runs it on a CPU
-(float32, NCHW). Ours is the same call with the callback ``train_yolo`` installs on a CPU
-(``mosaicflow.regions.cpu_training``): channels-last, and channels-last + bfloat16 autocast.
-Same data, arguments, seed and threads, in the same process; the first epoch (warm-up) is not
-timed. Records ``region_training`` in results/bench.json: seconds per optimizer step of each,
-the ratios, whether the CPU has AMX, and PASS/FAIL for the goal (>= 1.3x the reference's steps
-per second with bf16 on an AMX CPU, >= 1.1x with channels-last alone).
+What runs is what the training rule runs: the stage's spec from the demo config
+(``spec_from_config``: the named optimizer, learning rate, batch, image size) through
+``train_yolo`` (channels-last, thread pinning, the precision ``cpu_precision`` resolves to), on a
+fraction of the demo's training set, for a few epochs; the first epoch (warm-up) is not timed.
+A regression in the rule's path (an optimizer that is slow on this CPU, lost thread pinning)
+shows up here as seconds per batch. For comparison, the same arguments through a bare
+``YOLO(...).train(...)`` (ultralytics' float32 NCHW CPU path) and the rule's path in each
+precision. Records ``region_training`` (or ``watermark_training``) in results/bench.json, with
+the CPU's bfloat16 flags and PASS/FAIL for the goal (channels-last >= 1.1x the reference's
+speed; with bfloat16 on an AMX CPU >= 1.3x).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -28,75 +32,101 @@ from benchlib import record, verdict
 
 GOAL_BF16 = 1.3
 GOAL_CHANNELS_LAST = 1.1
+DATASETS = {"region_seg": "results/regions/dataset", "watermark": "results/world/watermarks"}
+SECTIONS = {"region_seg": "regions", "watermark": "watermark"}
+
+
+class BatchTimer:
+    """Ultralytics callbacks that time every epoch and count its batches."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.batches: list[int] = []
+        self._start = 0.0
+
+    def start(self, trainer) -> None:
+        self._start = time.perf_counter()
+
+    def end(self, trainer) -> None:  # after the epoch's last optimizer step
+        self.seconds.append(time.perf_counter() - self._start)
+        self.batches.append(len(trainer.train_loader))
+
+    def per_batch(self) -> float:
+        timed = slice(1, None)  # the first epoch warms up
+        return sum(self.seconds[timed]) / max(1, sum(self.batches[timed]))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="results/regions/dataset")
-    parser.add_argument("--model", default="yolo11n-seg.yaml")
-    parser.add_argument("--imgsz", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--stage", choices=sorted(DATASETS), default="region_seg")
+    parser.add_argument("--dataset", default=None, help="default: the demo run's dataset")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--fraction", type=float, default=0.25, help="share of train images")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from mosaicflow.regions.cpu_training import (
-        NATIVE_BF16_FLAG,
-        CpuTrainingSpeedups,
-        cpu_flags,
-    )
+    from mosaicflow.config import validate_config
+    from mosaicflow.regions.config import stage_config
+    from mosaicflow.regions.cpu_training import NATIVE_BF16_FLAG, cpu_flags, resolve_cpu_precision
     from mosaicflow.regions.offline import pin_threads, prepare_ultralytics
-    from mosaicflow.regions.train import mirror_dataset, read_dataset
+    from mosaicflow.regions.train import STAGES, mirror_dataset, read_dataset, train_yolo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)
     from ultralytics import YOLO
 
-    data_yaml = mirror_dataset(read_dataset(args.dataset), tmp / "data")
+    config = {"profile": "demo"}
+    validate_config(config)
+    cfg = stage_config(args.stage, config[SECTIONS[args.stage]])
+    spec = STAGES[args.stage].spec(cfg)
+    overrides = {**spec.overrides, "fraction": args.fraction, "close_mosaic": 0}
+    spec = dataclasses.replace(spec, epochs=args.epochs, time_minutes=None, overrides=overrides)
+    dataset = read_dataset(args.dataset or DATASETS[args.stage])
 
-    def seconds_per_step(mode: str) -> float:
-        times: list[float] = []
-        steps: list[int] = []
-        model = YOLO(args.model, task="segment")
-        pin_threads(model, args.threads)
-        if mode != "reference":
-            speedups = CpuTrainingSpeedups(bf16=mode == "bf16")
-            model.add_callback("on_pretrain_routine_end", speedups)
-
-        started: list[float] = []
-
-        def on_epoch_start(trainer) -> None:
-            started.append(time.perf_counter())
-
-        def on_epoch_end(trainer) -> None:  # after the epoch's last optimizer step
-            times.append(time.perf_counter() - started[-1])
-            steps.append(len(trainer.train_loader))
-
-        model.add_callback("on_train_epoch_start", on_epoch_start)
-        model.add_callback("on_train_epoch_end", on_epoch_end)
-        model.train(
-            data=str(data_yaml), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-            nbs=args.batch, workers=args.threads, device="cpu", amp=False, val=False,
-            plots=False, seed=0, deterministic=True, fraction=args.fraction, close_mosaic=0,
-            project=str(tmp / "runs"), name=mode, exist_ok=True, verbose=False,
+    def rule_path(precision: str) -> float:
+        timer = BatchTimer()
+        train_yolo(
+            dataclasses.replace(spec, cpu_precision=precision), dataset, tmp / f"rule-{precision}",
+            device="cpu", threads=args.threads, seed=args.seed,
+            callbacks={"on_train_epoch_start": timer.start, "on_train_epoch_end": timer.end},
         )  # fmt: skip
-        timed = slice(1, None)  # the first epoch warms up
-        return sum(times[timed]) / sum(steps[timed])
+        return timer.per_batch()
 
-    amx = NATIVE_BF16_FLAG in cpu_flags()
-    ref = seconds_per_step("reference")
-    channels_last = seconds_per_step("channels_last")
-    bf16 = seconds_per_step("bf16")
-    speedup_cl, speedup_bf16 = ref / channels_last, ref / bf16
+    def reference() -> float:
+        timer = BatchTimer()
+        model = YOLO(spec.model, task=spec.task)
+        pin_threads(model, args.threads)
+        model.add_callback("on_train_epoch_start", timer.start)
+        model.add_callback("on_train_epoch_end", timer.end)
+        model.train(
+            data=str(mirror_dataset(dataset, tmp / "data")), **spec.train_args(),
+            workers=args.threads, device="cpu", amp=False, seed=args.seed,
+            project=str(tmp / "runs"), name="reference", exist_ok=True, verbose=False,
+        )  # fmt: skip
+        return timer.per_batch()
+
+    flags = cpu_flags()
+    amx = NATIVE_BF16_FLAG in flags
+    rule_precision = resolve_cpu_precision(spec.cpu_precision, "cpu")
+    ref = reference()
+    fp32 = rule_path("fp32")
+    bf16 = rule_path("bf16")
+    rule = bf16 if rule_precision == "bf16" else fp32
+    speedup_cl, speedup_bf16 = ref / fp32, ref / bf16
     goal, achieved = (GOAL_BF16, speedup_bf16) if amx else (GOAL_CHANNELS_LAST, speedup_cl)
     record(
-        "region_training",
+        "region_training" if args.stage == "region_seg" else f"{args.stage}_training",
         {
             "amx_bf16": amx,
-            "reference_s_per_step": round(ref, 4),
-            "channels_last_s_per_step": round(channels_last, 4),
-            "bf16_s_per_step": round(bf16, 4),
+            "avx512_bf16": "avx512_bf16" in flags,
+            "optimizer": spec.optimizer,
+            "lr0": spec.lr0,
+            "rule_precision": rule_precision,
+            "rule_s_per_batch": round(rule, 4),
+            "reference_s_per_batch": round(ref, 4),
+            "channels_last_fp32_s_per_batch": round(fp32, 4),
+            "channels_last_bf16_s_per_batch": round(bf16, 4),
             "speedup_channels_last": round(speedup_cl, 3),
             "speedup_bf16": round(speedup_bf16, 3),
             "goal": goal,

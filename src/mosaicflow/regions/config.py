@@ -22,6 +22,9 @@ class RegionsConfig:
     imgsz: int
     epochs: int
     time_minutes: float | None
+    optimizer: str
+    lr0: float
+    warmup_bias_lr: float
     batch: int
     nbs: int | None
     warmup_epochs: float
@@ -49,6 +52,9 @@ class WatermarkConfig:
     imgsz: int
     epochs: int
     time_minutes: float | None
+    optimizer: str
+    lr0: float
+    warmup_bias_lr: float
     batch: int
     nbs: int | None
     warmup_epochs: float

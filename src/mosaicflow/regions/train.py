@@ -6,9 +6,14 @@ content (design.md "Paths": ``results/<stage>/_work/<config-hash>/``). It is not
 output, so an interrupted job keeps it: the rerun resumes from ``last.pt``. A finished run there
 (``done.json``) is reused as is, so a change that only touches evaluation does not retrain.
 
+Budgets count work, never the clock: a model trains for ``epochs`` with the optimizer and
+learning rate the config names (never ultralytics' ``auto``, which picks MuSGD or AdamW from the
+planned iteration count), so the same config trains the same model on any machine. An opt-in
+wall-clock cap (``time_minutes``) ends training after the epoch that crosses it, without
+changing the schedule, and the record says so.
+
 CPU fixes (facts.md): torch uses the rule's threads (ultralytics would use ``cpu_count - 1``),
-``nbs = batch`` (every batch an optimizer step), short warm-up, no per-epoch validation, and a
-``time=`` budget so the LR schedule and the mosaic switch-off fit the minutes given.
+``nbs = batch`` (every batch an optimizer step), short warm-up, no per-epoch validation.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 import yaml
 
 from mosaicflow.config import stable_hash
+from mosaicflow.formats.images import list_images
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
 from mosaicflow.provenance import file_hash, provenance
 from mosaicflow.regions.config import RegionsConfig, WatermarkConfig, stage_config_class
@@ -36,10 +42,9 @@ from mosaicflow.regions.config import RegionsConfig, WatermarkConfig, stage_conf
 log = logging.getLogger(__name__)
 
 #: Bump when the meaning of the training state changes (invalidates old work folders).
-STATE_VERSION = 1
+STATE_VERSION = 2
 RESUME_COPY = "resume.pt"
-MODEL_JSON_VERSION = 1
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MODEL_JSON_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ class TrainSpec:
     weights: str | None
     imgsz: int
     epochs: int
-    time_minutes: float | None
+    time_minutes: float | None  # opt-in wall-clock cap (see TimeCap); None or 0 = none
+    optimizer: str
+    lr0: float
+    warmup_bias_lr: float
     batch: int
     nbs: int | None
     warmup_epochs: float
@@ -67,6 +75,9 @@ class TrainSpec:
         """Ultralytics train arguments of this spec (before device, paths and threads)."""
         args: dict[str, Any] = {
             "epochs": self.epochs,
+            "optimizer": self.optimizer,
+            "lr0": self.lr0,
+            "warmup_bias_lr": self.warmup_bias_lr,
             "imgsz": self.imgsz,
             "batch": self.batch,
             "nbs": self.nbs or self.batch,
@@ -79,28 +90,37 @@ class TrainSpec:
         }
         if self.task == "segment":
             args["copy_paste"] = self.copy_paste
-        if self.time_minutes:
-            args["time"] = self.time_minutes / 60.0  # ultralytics counts hours
         args.update(dict(self.overrides))
+        if str(args["optimizer"]).lower() == "auto":
+            raise ValueError(
+                "optimizer 'auto' lets ultralytics pick the optimizer and learning rate from the "
+                "planned iteration count: name one (SGD, AdamW, MuSGD, ...)"
+            )
+        if args.pop("time", None):
+            raise ValueError("ultralytics' `time` budget fits training to the clock: use epochs")
         return args
+
+
+def spec_from_config(cfg: Any, task: str, **fixed: Any) -> TrainSpec:
+    """The training spec of a stage config: every :class:`TrainSpec` field the config has, by
+    name, plus ``task`` and ``fixed`` values for fields the stage does not configure."""
+    values = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(TrainSpec)
+        if f.name != "task" and hasattr(cfg, f.name)
+    }
+    values["overrides"] = dict(values.get("overrides") or {})
+    return TrainSpec(task=task, **{**values, **fixed})
 
 
 def region_spec(cfg: RegionsConfig) -> TrainSpec:
     """The training spec of the region segmenter."""
-    return TrainSpec(
-        "segment", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
-        cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, False, cfg.copy_paste, dict(cfg.overrides), cfg.cpu_precision,
-    )  # fmt: skip
+    return spec_from_config(cfg, "segment", single_cls=False)
 
 
 def watermark_spec(cfg: WatermarkConfig) -> TrainSpec:
     """The training spec of the watermark detector."""
-    return TrainSpec(
-        "detect", cfg.model, cfg.pretrained, cfg.weights, cfg.imgsz, cfg.epochs,
-        cfg.time_minutes, cfg.batch, cfg.nbs, cfg.warmup_epochs, cfg.val_during_training,
-        cfg.close_mosaic, cfg.single_cls, 0.0, dict(cfg.overrides), cfg.cpu_precision,
-    )  # fmt: skip
+    return spec_from_config(cfg, "detect", copy_paste=0.0)
 
 
 def _test_segmenter(weights: Path, items: list[Any], cfg: Any, device: str) -> dict[str, Any]:
@@ -188,7 +208,7 @@ def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
                 f"{data_yaml}: split '{split}' must be an 'images' folder with a sibling "
                 f"'labels' folder, got {images}"
             )
-        found = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        found = list_images(images)
         label_files = sorted(labels.glob("*.txt"))
         splits[split] = images
         counts[f"{split}_images"] = len(found)
@@ -213,9 +233,8 @@ def mirror_dataset(info: DatasetInfo, folder: Path) -> Path:
             if out.exists():
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-        for image in sorted(images.iterdir()):
-            if image.suffix.lower() in IMAGE_SUFFIXES:
-                (out_images / image.name).symlink_to(image.resolve())
+        for image in list_images(images):
+            (out_images / image.name).symlink_to(image.resolve())
         for label in sorted((images.parent / "labels").glob("*.txt")):
             shutil.copyfile(label, out_labels / label.name)
     text = yaml.safe_dump(
@@ -244,6 +263,37 @@ class TrainResult:
     epochs_run: int
     seconds: float
     source: str  # "trained", "resumed", "reused" or "weights"
+    time_capped: bool = False  # the wall-clock cap ended training before `epochs`
+
+
+class TimeCap:
+    """Ultralytics callback (``on_train_epoch_end``): stop after the epoch that crosses a cap.
+
+    Unlike ultralytics' own ``time=`` budget, which re-plans the epoch count and the learning-rate
+    schedule from the measured speed, the cap leaves the schedule of ``epochs`` alone: a run that
+    finishes within the cap is the same model as one without it. Setting ``trainer.stop`` before
+    the validation step makes ultralytics validate and save that epoch as its last.
+
+    Args:
+        minutes: the cap in minutes of this job's training (a resumed job starts a new count).
+        clock: seconds since an arbitrary start (tests pass a fake one).
+    """
+
+    def __init__(self, minutes: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = minutes * 60.0
+        self.clock = clock
+        self.start = clock()
+        self.hit = False
+
+    def __call__(self, trainer: Any) -> None:
+        final = trainer.epoch + 1 >= trainer.epochs
+        if not final and self.clock() - self.start > self.seconds:
+            self.hit = True
+            trainer.stop = True
+            log.warning(
+                "time cap of %.1f minutes reached after epoch %d of %d: training stops early, "
+                "the model card records it", self.seconds / 60, trainer.epoch + 1, trainer.epochs,
+            )  # fmt: skip
 
 
 def state_key(spec: TrainSpec, data_hash: str, seed: int, device: str) -> str:
@@ -283,6 +333,7 @@ def train_yolo(
     threads: int,
     seed: int,
     on_epoch: Callable[[int, int], None] | None = None,
+    callbacks: Mapping[str, Callable[[Any], None]] | None = None,
 ) -> TrainResult:
     """Train (or resume, or reuse) a YOLO model in ``work_dir``.
 
@@ -294,6 +345,7 @@ def train_yolo(
         threads: CPU threads (torch) and dataloader workers.
         seed: training seed.
         on_epoch: called with ``(epoch_index, epochs_planned)`` after every epoch.
+        callbacks: extra ultralytics callbacks by event name (benchmarks time steps with them).
 
     Returns:
         The best weights in ``work_dir`` and how they came about.
@@ -314,7 +366,7 @@ def train_yolo(
         log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
         return TrainResult(
             best, work_dir, False, record.get("resumed_at_epoch"), int(record["epochs_run"]),
-            0.0, "reused",
+            0.0, "reused", bool(record.get("time_capped")),
         )  # fmt: skip
     data_yaml = mirror_dataset(dataset, work_dir / "data")
     # ultralytics writes last.pt in place: a kill during the write leaves it truncated, so
@@ -333,7 +385,8 @@ def train_yolo(
     logged: set[int] = set()
 
     def epoch_callback(trainer: Any) -> None:
-        if trainer.epoch in logged:  # ultralytics calls it again after the final validation
+        # ultralytics calls it again after the final validation, with the epoch counter moved on
+        if trainer.epoch in logged or trainer.epoch >= trainer.epochs:
             return
         logged.add(trainer.epoch)
         if on_epoch is not None:
@@ -370,6 +423,11 @@ def train_yolo(
         model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))
     model.add_callback("on_fit_epoch_end", epoch_callback)
     model.add_callback("on_model_save", lambda trainer: copy_atomic(Path(trainer.last), backup))
+    cap = TimeCap(spec.time_minutes) if spec.time_minutes else None
+    if cap is not None:
+        model.add_callback("on_train_epoch_end", cap)
+    for event, callback in (callbacks or {}).items():
+        model.add_callback(event, callback)
     model.train(**kwargs)
     if not best.is_file():
         raise RuntimeError(f"{run_dir}: training ended without {best.name}")
@@ -377,8 +435,15 @@ def train_yolo(
     seconds = time.monotonic() - start
     source = "resumed" if resume_epoch is not None else "trained"
     resumed_at = resume_epoch + 1 if resume_epoch is not None else None
-    write_json(done, {"epochs_run": epochs_run, "source": source, "resumed_at_epoch": resumed_at})
-    return TrainResult(best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source)
+    capped = cap is not None and cap.hit
+    write_json(
+        done,
+        {"epochs_run": epochs_run, "source": source, "resumed_at_epoch": resumed_at,
+         "time_capped": capped},
+    )  # fmt: skip
+    return TrainResult(
+        best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped
+    )
 
 
 def plain(obj: Any) -> Any:
@@ -588,7 +653,10 @@ def run_training(
             "training": {
                 "source": result.source,
                 "resumed_at_epoch": result.resumed_at_epoch,
+                "epochs_planned": spec.epochs,
                 "epochs_run": result.epochs_run,
+                "time_cap_minutes": spec.time_minutes or None,
+                "time_capped": result.time_capped,
                 "device": dev,
                 "threads": threads,
                 "cpu_precision": spec.cpu_precision,

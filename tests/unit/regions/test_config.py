@@ -33,10 +33,13 @@ def test_profiles_build_both_configs(profile):
     assert regions.model.endswith("-seg.yaml") and not watermark.model.endswith("-seg.yaml")
     if profile == "full":
         assert (regions.model, regions.imgsz, regions.epochs) == ("yolo11m-seg.yaml", 640, 200)
-        assert regions.time_minutes == 0 and regions.val_during_training
+        assert regions.val_during_training
     else:
-        assert regions.time_minutes and watermark.time_minutes
         assert not regions.val_during_training and regions.warmup_epochs == 1
+    # budgets count epochs, never the clock; the optimizer is always named
+    for cfg in (regions, watermark):
+        assert cfg.time_minutes is None and cfg.epochs >= 1
+        assert cfg.optimizer in {"SGD", "AdamW", "MuSGD"} and cfg.lr0 > 0
 
 
 def demo_regions(**changes):
@@ -48,11 +51,31 @@ def demo_regions(**changes):
 def test_train_args_apply_the_cpu_fixes():
     args = region_spec(demo_regions(batch=8, nbs=None, time_minutes=3)).train_args()
     assert args["nbs"] == 8  # every batch is an optimizer step
-    assert args["time"] == pytest.approx(0.05)  # ultralytics counts hours
+    assert "time" not in args  # a cap never becomes ultralytics' clock-fitted budget
     assert args["val"] is False and args["warmup_epochs"] == 1 and args["plots"] is False
 
 
-def test_overrides_win_and_no_time_without_budget():
+def test_train_args_name_the_optimizer_and_learning_rate():
+    cfg = demo_regions(optimizer="AdamW", lr0=0.003, epochs=7)
+    args = region_spec(cfg).train_args()
+    assert (args["optimizer"], args["lr0"], args["epochs"]) == ("AdamW", 0.003, 7)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), [({"optimizer": "auto"}, "auto"), ({"time": 0.1}, "epochs")]
+)
+def test_clock_or_auto_dependent_training_is_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        region_spec(demo_regions(overrides=overrides)).train_args()
+
+
+def test_schema_refuses_the_auto_optimizer():
+    config = {"profile": "demo", "regions": {"optimizer": "auto"}}
+    with pytest.raises(Exception, match="auto"):
+        validate_config(config)
+
+
+def test_overrides_win():
     args = region_spec(demo_regions(time_minutes=0, nbs=64, overrides={"mosaic": 0.5})).train_args()
     assert "time" not in args and args["nbs"] == 64 and args["mosaic"] == 0.5
     config = {"profile": "demo", "watermark": {"single_cls": True}}

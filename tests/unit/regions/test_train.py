@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from mosaicflow.regions.train import (
+    TimeCap,
     TrainSpec,
     mirror_dataset,
     read_dataset,
@@ -33,8 +34,9 @@ def make_dataset(root: Path, names="[text, logo]", layout="train/images") -> Pat
 
 def spec(**changes) -> TrainSpec:
     base = dict(task="detect", model="yolo11n.yaml", pretrained=None, weights=None, imgsz=64,
-                epochs=1, time_minutes=0, batch=2, nbs=None, warmup_epochs=1,
-                val_during_training=False, close_mosaic=1, single_cls=False)  # fmt: skip
+                epochs=1, time_minutes=0, optimizer="SGD", lr0=0.01, warmup_bias_lr=0.1,
+                batch=2, nbs=None, warmup_epochs=1, val_during_training=False, close_mosaic=1,
+                single_cls=False)  # fmt: skip
     return TrainSpec(**{**base, **changes})
 
 
@@ -202,3 +204,40 @@ def test_pin_threads_sets_them_again_at_both_trainer_events():
             assert torch.get_num_threads() == 1, event
     finally:
         torch.set_num_threads(before)
+
+
+class FakeTrainer:
+    def __init__(self, epochs: int) -> None:
+        self.epoch, self.epochs, self.stop = 0, epochs, False
+
+
+def test_time_cap_stops_after_the_epoch_that_crosses_it():
+    now = [100.0]
+    cap = TimeCap(1.0, clock=lambda: now[0])  # one minute
+    trainer = FakeTrainer(epochs=10)
+    for epoch, elapsed in enumerate([20.0, 50.0, 61.0]):
+        trainer.epoch, now[0] = epoch, 100.0 + elapsed
+        cap(trainer)
+    assert trainer.stop and cap.hit  # third epoch crossed 60 s
+
+
+def test_time_cap_does_not_claim_the_final_epoch():
+    now = [0.0]
+    cap = TimeCap(0.5, clock=lambda: now[0])
+    trainer = FakeTrainer(epochs=2)
+    trainer.epoch, now[0] = 1, 999.0  # the planned last epoch: training ends by itself
+    cap(trainer)
+    assert not trainer.stop and not cap.hit
+
+
+def test_spec_from_config_takes_every_training_field_by_name():
+    from mosaicflow.config import build, validate_config
+    from mosaicflow.regions.config import WatermarkConfig
+    from mosaicflow.regions.train import watermark_spec
+
+    config = {"profile": "demo", "watermark": {"single_cls": True, "epochs": 3}}
+    validate_config(config)
+    cfg = build(WatermarkConfig, config["watermark"])
+    made = watermark_spec(cfg)
+    assert (made.task, made.single_cls, made.epochs, made.copy_paste) == ("detect", True, 3, 0.0)
+    assert (made.optimizer, made.lr0, made.imgsz) == (cfg.optimizer, cfg.lr0, cfg.imgsz)
