@@ -33,7 +33,6 @@ from benchlib import record, verdict
 GOAL_BF16 = 1.3
 GOAL_CHANNELS_LAST = 1.1
 DATASETS = {"region_seg": "results/regions/dataset", "watermark": "results/world/watermarks"}
-SECTIONS = {"region_seg": "regions", "watermark": "watermark"}
 
 
 class BatchTimer:
@@ -67,10 +66,11 @@ def main() -> int:
     args = parser.parse_args()
 
     from mosaicflow.config import validate_config
-    from mosaicflow.regions.config import stage_config
     from mosaicflow.regions.cpu_training import NATIVE_BF16_FLAG, cpu_flags, resolve_cpu_precision
+    from mosaicflow.regions.dataset import mirror_dataset, read_dataset
+    from mosaicflow.regions.fit import train_yolo
+    from mosaicflow.regions.models import MODELS, model_config, model_spec
     from mosaicflow.regions.offline import pin_threads, prepare_ultralytics
-    from mosaicflow.regions.train import STAGES, mirror_dataset, read_dataset, train_yolo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)
@@ -78,8 +78,8 @@ def main() -> int:
 
     config = {"profile": "demo"}
     validate_config(config)
-    cfg = stage_config(args.stage, config[SECTIONS[args.stage]])
-    spec = STAGES[args.stage].spec(cfg)
+    cfg = model_config(args.stage, config[MODELS[args.stage].section])
+    spec = model_spec(args.stage, cfg)
     overrides = {**spec.overrides, "fraction": args.fraction, "close_mosaic": 0}
     spec = dataclasses.replace(spec, epochs=args.epochs, time_minutes=None, overrides=overrides)
     dataset = read_dataset(args.dataset or DATASETS[args.stage])

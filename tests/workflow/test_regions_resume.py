@@ -88,5 +88,5 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     rows = list(csv.DictReader((run_dir / "results.csv").open()))
     assert len(rows) == OVERLAY["regions"]["epochs"]  # one row per epoch, none repeated
     assert [int(float(r["epoch"])) for r in rows] == list(range(1, len(rows) + 1))
-    train_log = (tmp_path / "results" / "logs" / "train_region_seg" / "all.log").read_text()
+    train_log = (tmp_path / "results" / "logs" / "train_model" / "region_seg.log").read_text()
     assert "resuming" in train_log

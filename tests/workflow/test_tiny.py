@@ -38,3 +38,17 @@ def test_same_config_gives_same_bytes(tiny_runs):
     # epoch budgets, not the clock: two trainings give the same weights, byte for byte
     for model in ("region_seg", "watermark"):
         assert {f"models/{model}/best.pt", f"models/{model}/best.onnx"} <= first.keys()
+
+
+def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path):
+    # each rule gets only the keys it reads: a new confidence threshold redoes the inference
+    infer = tmp_path / "infer.yaml"
+    infer.write_text("regions:\n  conf: 0.3\n  tracker: botsort.yaml\nwatermark:\n  conf: 0.4\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, infer]).stdout)
+    assert jobs.pop("infer_regions") == 3
+    assert set(jobs) <= {"gather_regions", "prelabel_uncertain", "all"}, jobs
+    # a training key retrains (and re-evaluates) that model only
+    train = tmp_path / "train.yaml"
+    train.write_text("regions:\n  epochs: 3\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, train]).stdout)
+    assert jobs["train_model"] == jobs["evaluate_model"] == 1

@@ -29,11 +29,11 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
     # aggregates over all videos and the test metrics; nothing that trains on train/val videos
     aggregates = {
         "draw_world_contact_sheet", "gather_rejected", "gather_regions", "prelabel_uncertain",
-        "evaluate_region_seg", "evaluate_watermark", "all",
+        "evaluate_model", "all",
     }  # fmt: skip
     assert set(jobs) <= aggregates, jobs
     for trains in ("write_world_labelme", "write_world_watermarks", "build_region_dataset",
-                   "train_region_seg", "train_watermark"):  # fmt: skip
+                   "train_model"):  # fmt: skip
         assert trains not in jobs
 
 
@@ -45,5 +45,5 @@ def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
     assert jobs["write_world_watermarks"] == 1
     # the models it trains are retrained, so every video's regions are redone
     assert jobs["build_region_dataset"] == 1
-    assert jobs["train_region_seg"] == jobs["train_watermark"] == 1
+    assert jobs["train_model"] == 2  # the region segmenter and the watermark detector
     assert jobs["infer_regions"] == len(list((demo_results / "frames").glob("*/index.parquet")))

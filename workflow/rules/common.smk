@@ -4,7 +4,8 @@ import os
 
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
-from mosaicflow.workflow import devtools, targets
+from mosaicflow.regions import models
+from mosaicflow.workflow import devtools, paths, targets
 from mosaicflow.workflow.codehash import code_hash
 from mosaicflow.workflow.sources import source_videos
 
@@ -22,6 +23,7 @@ wildcard_constraints:
     video=VIDEO_ID_PATTERN,
     name=targets.WORLD_NAME_PATTERN,
     split="train|val",
+    model=models.MODEL_PATTERN,
 
 
 def config_section(dpath):
@@ -68,22 +70,38 @@ def get_world_sample_items(wildcards):
 
 def get_region_labelme_dirs(wildcards):
     """Labelme folders of the region segmenter: {"train": [...], "val": [...]}."""
-    return targets.region_labelme_dirs(config)
+    return paths.region_labelme_dirs(config)
 
 
 def get_frames_probes(wildcards):
     """The probe (or rejection record) of every source video."""
-    return [f"results/frames/{vid}/probe.json" for vid in VIDEOS]
+    return [paths.frames_files(vid)["probe"] for vid in VIDEOS]
 
 
-def get_train_region_seg_input(wildcards):
-    """The region segmenter's dataset, unless `regions.weights` is used as is."""
-    return targets.region_seg_dataset(config)
+def get_train_model_input(wildcards):
+    """A YOLO model's dataset, unless its `weights` are used as is."""
+    dataset = models.model_dataset(wildcards.model, config)
+    return {"dataset": dataset} if dataset else {}
 
 
-def get_train_watermark_input(wildcards):
-    """The watermark dataset, unless `watermark.weights` is used as is."""
-    return targets.watermark_dataset(config)
+def get_train_model_params(wildcards):
+    """The keys of a YOLO model's section that training reads (not its inference keys)."""
+    return models.train_params(wildcards.model, config)
+
+
+def get_train_model_work(wildcards):
+    """The root of a YOLO model's training state folders (`results/<model>/_work`)."""
+    return paths.work_root(wildcards.model)
+
+
+def get_evaluate_model_params(wildcards):
+    """The keys of a YOLO model's section that its test scorer reads."""
+    return models.evaluate_params(wildcards.model, config)
+
+
+def get_evaluate_model_work(wildcards):
+    """Scratch folder of a model's evaluation (ultralytics' settings)."""
+    return paths.scratch_dir(wildcards.model, "evaluate")
 
 
 def get_region_test_items(wildcards):
@@ -93,12 +111,12 @@ def get_region_test_items(wildcards):
 
 def get_region_summaries(wildcards):
     """The per-video region summaries of every source video."""
-    return [f"results/regions/{vid}/summary.json" for vid in VIDEOS]
+    return [paths.region_files(vid)["summary"] for vid in VIDEOS]
 
 
 def get_prelabel_input(wildcards):
     """Region tables and videos of every source video, for the least-confident frames."""
     return {
-        "regions": [f"results/regions/{vid}/regions.parquet" for vid in VIDEOS],
+        "regions": [paths.region_files(vid)["regions"] for vid in VIDEOS],
         "videos": [VIDEOS[vid].path for vid in VIDEOS],
     }

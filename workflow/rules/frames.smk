@@ -5,12 +5,12 @@ rule extract_frames:
     input:
         video=get_source_video,
     output:
-        index="results/frames/{video}/index.parquet",
-        probe="results/frames/{video}/probe.json",
+        index=paths.frames_files("{video}")["index"],
+        probe=paths.frames_files("{video}")["probe"],
     log:
-        "results/logs/extract_frames/{video}.log",
+        paths.log("extract_frames", "{video}"),
     benchmark:
-        "results/benchmarks/extract_frames/{video}.tsv"
+        paths.benchmark("extract_frames", "{video}")
     conda:
         ENV
     threads: 2
@@ -26,11 +26,11 @@ rule gather_rejected:
     input:
         probes=get_frames_probes,
     output:
-        "results/rejected.tsv",
+        paths.REJECTED,
     log:
-        "results/logs/gather_rejected/all.log",
+        paths.log("gather_rejected"),
     benchmark:
-        "results/benchmarks/gather_rejected/all.tsv"
+        paths.benchmark("gather_rejected")
     conda:
         ENV
     threads: 1

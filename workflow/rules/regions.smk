@@ -1,16 +1,17 @@
-# Region models: labelme polygons -> YOLO-seg dataset -> region segmenter, and the watermark
-# detector; both scored on the demo world's truth; per-video region inference and pre-labelling.
+# YOLO models: labelme polygons -> YOLO-seg dataset -> region segmenter, and the watermark
+# detector; one train_model and one evaluate_model rule over {model} (the table in
+# mosaicflow.regions.models); per-video region inference and pre-labelling.
 
 
 rule build_region_dataset:
     input:
         unpack(get_region_labelme_dirs),
     output:
-        directory("results/regions/dataset"),
+        directory(paths.REGION_DATASET),
     log:
-        "results/logs/build_region_dataset/all.log",
+        paths.log("build_region_dataset"),
     benchmark:
-        "results/benchmarks/build_region_dataset/all.tsv"
+        paths.benchmark("build_region_dataset")
     conda:
         ENV
     threads: 1
@@ -24,130 +25,72 @@ rule build_region_dataset:
         "../scripts/build_region_dataset.py"
 
 
-rule train_region_seg:
+rule train_model:
     input:
-        unpack(get_train_region_seg_input),
+        unpack(get_train_model_input),
     output:
-        weights=ensure(targets.model_files("region_seg")["weights"], non_empty=True),
-        onnx=ensure(targets.model_files("region_seg")["onnx"], non_empty=True),
-        train_json=targets.model_files("region_seg")["train_json"],
+        weights=ensure(paths.model_files("{model}")["weights"], non_empty=True),
+        onnx=ensure(paths.model_files("{model}")["onnx"], non_empty=True),
+        train_json=paths.model_files("{model}")["train_json"],
     log:
-        "results/logs/train_region_seg/all.log",
+        paths.log("train_model", "{model}"),
     benchmark:
-        "results/benchmarks/train_region_seg/all.tsv"
+        paths.benchmark("train_model", "{model}")
     conda:
         ENV
     threads: 2
     resources:
         gpu=1,
     params:
-        section=config_section("regions"),
+        train=get_train_model_params,
         device=config_section("device"),
         seed=config_section("seed"),
-        stage="region_seg",
-        work="results/region_seg/_work",
+        work=get_train_model_work,
         code=code_hash("mosaicflow.regions"),
     script:
-        "../scripts/train_region_model.py"
+        "../scripts/train_model.py"
 
 
-rule train_watermark:
+rule evaluate_model:
     input:
-        unpack(get_train_watermark_input),
-    output:
-        weights=ensure(targets.model_files("watermark")["weights"], non_empty=True),
-        onnx=ensure(targets.model_files("watermark")["onnx"], non_empty=True),
-        train_json=targets.model_files("watermark")["train_json"],
-    log:
-        "results/logs/train_watermark/all.log",
-    benchmark:
-        "results/benchmarks/train_watermark/all.tsv"
-    conda:
-        ENV
-    threads: 2
-    resources:
-        gpu=1,
-    params:
-        section=config_section("watermark"),
-        device=config_section("device"),
-        seed=config_section("seed"),
-        stage="watermark",
-        work="results/watermark/_work",
-        code=code_hash("mosaicflow.regions"),
-    script:
-        "../scripts/train_region_model.py"
-
-
-rule evaluate_region_seg:
-    input:
-        weights=rules.train_region_seg.output.weights,
-        train_json=rules.train_region_seg.output.train_json,
+        weights=rules.train_model.output.weights,
+        train_json=rules.train_model.output.train_json,
         test_items=get_region_test_items,
     output:
-        model_json=targets.model_files("region_seg")["model_json"],
-        metrics=targets.model_files("region_seg")["metrics"],
+        model_json=paths.model_files("{model}")["model_json"],
+        metrics=paths.model_files("{model}")["metrics"],
     log:
-        "results/logs/evaluate_region_seg/all.log",
+        paths.log("evaluate_model", "{model}"),
     benchmark:
-        "results/benchmarks/evaluate_region_seg/all.tsv"
+        paths.benchmark("evaluate_model", "{model}")
     conda:
         ENV
     threads: 2
     resources:
         gpu=1,
     params:
-        section=config_section("regions"),
+        test=get_evaluate_model_params,
         device=config_section("device"),
-        stage="region_seg",
-        work="results/region_seg/_work/evaluate",
+        work=get_evaluate_model_work,
         code=code_hash(
             "mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats.truth"
         ),
     script:
-        "../scripts/evaluate_region_model.py"
-
-
-rule evaluate_watermark:
-    input:
-        weights=rules.train_watermark.output.weights,
-        train_json=rules.train_watermark.output.train_json,
-        test_items=get_region_test_items,
-    output:
-        model_json=targets.model_files("watermark")["model_json"],
-        metrics=targets.model_files("watermark")["metrics"],
-    log:
-        "results/logs/evaluate_watermark/all.log",
-    benchmark:
-        "results/benchmarks/evaluate_watermark/all.tsv"
-    conda:
-        ENV
-    threads: 2
-    resources:
-        gpu=1,
-    params:
-        section=config_section("watermark"),
-        device=config_section("device"),
-        stage="watermark",
-        work="results/watermark/_work/evaluate",
-        code=code_hash(
-            "mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats.truth"
-        ),
-    script:
-        "../scripts/evaluate_region_model.py"
+        "../scripts/evaluate_model.py"
 
 
 rule infer_regions:
     input:
         video=get_source_video,
         index=rules.extract_frames.output.index,
-        model=rules.train_region_seg.output.weights,
+        model=paths.model_files("region_seg")["weights"],
     output:
-        regions="results/regions/{video}/regions.parquet",
-        summary="results/regions/{video}/summary.json",
+        regions=paths.region_files("{video}")["regions"],
+        summary=paths.region_files("{video}")["summary"],
     log:
-        "results/logs/infer_regions/{video}.log",
+        paths.log("infer_regions", "{video}"),
     benchmark:
-        "results/benchmarks/infer_regions/{video}.tsv"
+        paths.benchmark("infer_regions", "{video}")
     conda:
         ENV
     threads: 2
@@ -156,7 +99,7 @@ rule infer_regions:
     params:
         regions=config_section("regions"),
         device=config_section("device"),
-        work="results/regions/_work/{video}",
+        work=paths.scratch_dir("regions", "{video}"),
         code=code_hash("mosaicflow.regions", "mosaicflow.video"),
     script:
         "../scripts/infer_regions.py"
@@ -166,11 +109,11 @@ rule gather_regions:
     input:
         summaries=get_region_summaries,
     output:
-        "results/regions/summary.tsv",
+        paths.REGION_SUMMARY,
     log:
-        "results/logs/gather_regions/all.log",
+        paths.log("gather_regions"),
     benchmark:
-        "results/benchmarks/gather_regions/all.tsv"
+        paths.benchmark("gather_regions")
     conda:
         ENV
     threads: 1
@@ -183,13 +126,13 @@ rule gather_regions:
 rule prelabel_uncertain:
     input:
         unpack(get_prelabel_input),
-        model=rules.train_region_seg.output.weights,
+        model=paths.model_files("region_seg")["weights"],
     output:
-        directory("results/prelabel"),
+        directory(paths.PRELABEL_DIR),
     log:
-        "results/logs/prelabel_uncertain/all.log",
+        paths.log("prelabel_uncertain"),
     benchmark:
-        "results/benchmarks/prelabel_uncertain/all.tsv"
+        paths.benchmark("prelabel_uncertain")
     conda:
         ENV
     threads: 2
@@ -199,7 +142,7 @@ rule prelabel_uncertain:
         regions=config_section("regions"),
         device=config_section("device"),
         ids=list(VIDEOS),
-        work="results/regions/_work/prelabel",
+        work=paths.scratch_dir("regions", "prelabel"),
         code=code_hash("mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats"),
     script:
         "../scripts/prelabel_uncertain.py"

@@ -3,13 +3,13 @@
 
 rule render_world_video:
     output:
-        video="results/world/videos/{name}.mp4",
-        truth="results/world/truth/{name}.mkv",
-        truth_json="results/world/truth/{name}.json",
+        video=paths.world_files("{name}")["video"],
+        truth=paths.world_files("{name}")["truth"],
+        truth_json=paths.world_files("{name}")["truth_json"],
     log:
-        "results/logs/render_world_video/{name}.log",
+        paths.log("render_world_video", "{name}"),
     benchmark:
-        "results/benchmarks/render_world_video/{name}.tsv"
+        paths.benchmark("render_world_video", "{name}")
     conda:
         ENV
     threads: 1
@@ -29,11 +29,11 @@ rule write_world_labelme:
     input:
         get_world_role_items,
     output:
-        directory("results/world/labelme/{split}"),
+        directory(paths.world_labelme_dir("{split}")),
     log:
-        "results/logs/write_world_labelme/{split}.log",
+        paths.log("write_world_labelme", "{split}"),
     benchmark:
-        "results/benchmarks/write_world_labelme/{split}.tsv"
+        paths.benchmark("write_world_labelme", "{split}")
     conda:
         ENV
     threads: 1
@@ -54,11 +54,11 @@ rule write_world_watermarks:
     input:
         get_world_labelled_items,
     output:
-        directory("results/world/watermarks"),
+        directory(paths.WORLD_WATERMARKS),
     log:
-        "results/logs/write_world_watermarks/all.log",
+        paths.log("write_world_watermarks"),
     benchmark:
-        "results/benchmarks/write_world_watermarks/all.tsv"
+        paths.benchmark("write_world_watermarks")
     conda:
         ENV
     threads: 1
@@ -80,14 +80,14 @@ rule draw_world_contact_sheet:
         get_world_sample_items,
     output:
         report(
-            "results/world/contact_sheet.png",
+            paths.WORLD_CONTACT_SHEET,
             caption="../report/world_contact_sheet.rst",
             category="Demo world",
         ),
     log:
-        "results/logs/draw_world_contact_sheet/all.log",
+        paths.log("draw_world_contact_sheet"),
     benchmark:
-        "results/benchmarks/draw_world_contact_sheet/all.tsv"
+        paths.benchmark("draw_world_contact_sheet")
     conda:
         ENV
     threads: 1

@@ -1,12 +1,11 @@
-"""Typed configs of the region models (the ``regions:`` and ``watermark:`` schema sections)."""
+"""Typed configs of the YOLO models (the ``regions:`` and ``watermark:`` schema sections; the
+model table :data:`mosaicflow.regions.models.MODELS` names each model's section and class)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from mosaicflow.config import build
 
 
 @dataclass(frozen=True)
@@ -63,22 +62,3 @@ class WatermarkConfig:
     overrides: Mapping[str, Any]
     cpu_precision: str
     conf: float
-
-
-#: The config class of each region-model stage (the schema section has the same name).
-STAGE_CONFIGS: dict[str, type[RegionsConfig] | type[WatermarkConfig]] = {
-    "region_seg": RegionsConfig,
-    "watermark": WatermarkConfig,
-}
-
-
-def stage_config_class(stage: str) -> type[RegionsConfig] | type[WatermarkConfig]:
-    """The config class of ``stage``; fails naming the known stages."""
-    if stage not in STAGE_CONFIGS:
-        raise ValueError(f"unknown region-model stage {stage!r} (known: {sorted(STAGE_CONFIGS)})")
-    return STAGE_CONFIGS[stage]
-
-
-def stage_config(stage: str, section: Mapping[str, Any]) -> RegionsConfig | WatermarkConfig:
-    """The typed config of ``stage`` (``region_seg`` or ``watermark``) from its schema section."""
-    return build(stage_config_class(stage), section)

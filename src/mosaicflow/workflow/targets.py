@@ -1,6 +1,6 @@
 """Target paths of the workflow: what `rule all` builds and what each aggregate reads.
 
-The paths here are the contract of design.md's "Paths" table.
+The paths come from :mod:`mosaicflow.workflow.paths`, the contract of design.md's "Paths" table.
 """
 
 from __future__ import annotations
@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
+from mosaicflow.regions.models import MODELS, has_model
+from mosaicflow.workflow import paths
+from mosaicflow.workflow.paths import (
+    frames_files,
+    model_files,
+    region_files,
+    region_labelme_dirs,
+    world_files,
+    world_labelme_dir,
+)
 from mosaicflow.workflow.sources import SourceVideo
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
@@ -42,15 +52,6 @@ def world_set_params(world: Mapping[str, Any]) -> dict[str, Any]:
     reruns them only when that video is one of their inputs.
     """
     return canonical({**world, "videos": {}})
-
-
-def world_files(name: str) -> dict[str, str]:
-    """The files one world video job writes."""
-    return {
-        "video": f"results/world/videos/{name}.mp4",
-        "truth": f"results/world/truth/{name}.mkv",
-        "truth_json": f"results/world/truth/{name}.json",
-    }
 
 
 def world_items(specs: Sequence[Any], roles: Iterable[str]) -> list[str]:
@@ -97,75 +98,23 @@ def labelled_splits(paths: Sequence[str]) -> dict[str, list[tuple[str, str, str]
     return splits
 
 
-def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The labelme folders the region segmenter trains and validates on.
-
-    The demo world's train and val samples, or ``source.labelme_train`` / ``labelme_val``; without
-    a val folder the dataset holds out whole videos of the train folder.
-    """
-    source = config["source"]
-    if source["kind"] == "demo":
-        return {"train": ["results/world/labelme/train"], "val": ["results/world/labelme/val"]}
-    dirs = {"train": [source["labelme_train"]] if source["labelme_train"] else []}
-    if source["labelme_val"]:
-        dirs["val"] = [source["labelme_val"]]
-    return dirs
-
-
-def model_files(stage: str) -> dict[str, str]:
-    """Files of a region model (``region_seg`` or ``watermark``): training and evaluation."""
-    return {
-        "weights": f"results/models/{stage}/best.pt",
-        "onnx": f"results/models/{stage}/best.onnx",
-        "train_json": f"results/models/{stage}/train.json",
-        "model_json": f"results/models/{stage}/model.json",
-        "metrics": f"results/metrics/{stage}.json",
-    }
-
-
 def region_test_items(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
     """Video, truth video and truth JSON of the demo's test videos (none for user videos)."""
     return world_items(specs, ["test"]) if config["source"]["kind"] == "demo" else []
 
 
-def region_seg_dataset(config: Mapping[str, Any]) -> dict[str, str]:
-    """The region segmenter's training set, unless ``regions.weights`` is used as is."""
-    if config["regions"]["weights"] or not region_labelme_dirs(config)["train"]:
-        return {}
-    return {"dataset": "results/regions/dataset"}
-
-
-def watermark_dataset(config: Mapping[str, Any]) -> dict[str, str]:
-    """The watermark detector's training set, unless ``watermark.weights`` is used as is."""
-    if config["watermark"]["weights"]:
-        return {}
-    if config["source"]["kind"] == "demo":
-        return {"dataset": "results/world/watermarks"}
-    dataset = config["source"]["watermark_dataset"]
-    return {"dataset": dataset} if dataset else {}
-
-
-def has_region_model(config: Mapping[str, Any]) -> bool:
-    """Whether the region segmenter can be trained or is given."""
-    return bool(config["regions"]["weights"] or region_seg_dataset(config))
-
-
-def has_watermark_model(config: Mapping[str, Any]) -> bool:
-    """Whether the watermark detector can be trained or is given."""
-    return bool(config["watermark"]["weights"] or watermark_dataset(config))
-
-
 def region_outputs(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> list[str]:
-    """The region stage's targets: models, metrics, per-video regions, summary, prelabels."""
+    """The region stage's targets: every YOLO model that can be trained or is given (files and
+    metrics), and with a region segmenter the per-video regions, their summary, the prelabels."""
     outputs: list[str] = []
-    if has_region_model(config):
-        outputs += list(model_files("region_seg").values())
-        outputs += [f"results/regions/{video.id}/regions.parquet" for video in videos]
-        outputs.append("results/regions/summary.tsv")
+    for name in MODELS:
+        if has_model(name, config):
+            outputs += list(model_files(name).values())
+    if has_model("region_seg", config):
+        outputs += [region_files(video.id)["regions"] for video in videos]
+        outputs.append(paths.REGION_SUMMARY)
         if config["regions"]["prelabel_frames"] > 0:
-            outputs.append("results/prelabel")
-    if has_watermark_model(config):
-        outputs += list(model_files("watermark").values())
+            outputs.append(paths.PRELABEL_DIR)
     return outputs
 
 
@@ -176,15 +125,15 @@ def final_outputs(
     outputs: list[str] = []
     if config["source"]["kind"] == "demo":
         outputs += [
-            "results/world/contact_sheet.png",
-            "results/world/labelme/train",
-            "results/world/labelme/val",
-            "results/world/watermarks",
+            paths.WORLD_CONTACT_SHEET,
+            world_labelme_dir("train"),
+            world_labelme_dir("val"),
+            paths.WORLD_WATERMARKS,
         ]
     if region_labelme_dirs(config)["train"]:
-        outputs.append("results/regions/dataset")
+        outputs.append(paths.REGION_DATASET)
     videos = list(videos)
-    outputs += [f"results/frames/{video.id}/index.parquet" for video in videos]
-    outputs.append("results/rejected.tsv")
+    outputs += [frames_files(video.id)["index"] for video in videos]
+    outputs.append(paths.REJECTED)
     outputs += region_outputs(config, videos)
     return outputs

@@ -1,4 +1,5 @@
-"""The region stage configs match their schema sections; training args follow the CPU fixes."""
+"""The YOLO model configs match their schema sections; training args follow the CPU fixes; the
+model table gives each rule only the keys it reads."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from mosaicflow.config import (
     validate_config,
 )
 from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
-from mosaicflow.regions.train import region_spec, watermark_spec
+from mosaicflow.regions.models import MODELS, model_spec
 
-SECTIONS = {"regions": RegionsConfig, "watermark": WatermarkConfig}
+SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
+
+
+def region_spec(cfg):
+    return model_spec("region_seg", cfg)
+
+
+def watermark_spec(cfg):
+    return model_spec("watermark", cfg)
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -90,36 +99,94 @@ def test_unknown_key_in_section_fails():
         validate_config({"regions": {"epoch": 3}})
 
 
-def test_stage_config_builds_each_stage_and_names_an_unknown_one():
-    from mosaicflow.regions.config import stage_config
-    from mosaicflow.regions.train import train_model
+def test_model_config_builds_each_model_and_names_an_unknown_one():
+    from mosaicflow.regions.models import model_config
+    from mosaicflow.regions.stages import train_model
 
     config = {"profile": "demo"}
     validate_config(config)
-    assert isinstance(stage_config("region_seg", config["regions"]), RegionsConfig)
-    assert isinstance(stage_config("watermark", config["watermark"]), WatermarkConfig)
+    assert isinstance(model_config("region_seg", config["regions"]), RegionsConfig)
+    assert isinstance(model_config("watermark", config["watermark"]), WatermarkConfig)
     with pytest.raises(ValueError, match="'detector'"):
-        stage_config("detector", config["regions"])
-    with pytest.raises(ValueError, match="'watermark' does not take a RegionsConfig"):
+        model_config("detector", config["regions"])
+    with pytest.raises(ValueError, match=r"watermark: params lack the keys \['single_cls'\]"):
         train_model(
-            "watermark", stage_config("region_seg", config["regions"]), None, None, None,
+            "watermark", {**config["regions"]}, None, None, None,
             code="", device="cpu", threads=1, seed=0,
         )  # fmt: skip
 
 
-def test_every_stage_has_a_spec_and_a_test_scorer():
-    from mosaicflow.regions.config import STAGE_CONFIGS, stage_config
-    from mosaicflow.regions.train import STAGES, TrainSpec, stage_kind
+def test_every_model_has_a_spec_a_scorer_and_a_dataset():
+    from mosaicflow.regions.models import model_config, model_dataset, model_kind
+    from mosaicflow.regions.spec import TrainSpec
 
-    assert set(STAGES) == set(STAGE_CONFIGS)
     config = {"profile": "demo"}
     validate_config(config)
     tasks = {}
-    for stage, section in (("region_seg", "regions"), ("watermark", "watermark")):
-        cfg = stage_config(stage, config[section])
-        spec = stage_kind(stage, cfg).spec(cfg)
+    for name, kind in MODELS.items():
+        spec = model_spec(name, model_config(name, config[kind.section]))
         assert isinstance(spec, TrainSpec)
-        tasks[stage] = spec.task
+        tasks[name] = spec.task
+        assert callable(kind.test) and set(kind.test_keys) <= set(config[kind.section])
+        assert model_dataset(name, config)  # the demo world trains every model
     assert tasks == {"region_seg": "segment", "watermark": "detect"}
     with pytest.raises(ValueError, match="'detector'"):
-        stage_kind("detector", stage_config("watermark", config["watermark"]))
+        model_kind("detector")
+
+
+INFERENCE_KEYS = {
+    "regions": {"conf", "iou", "tracker", "infer_batch", "half", "prelabel_frames"},
+    "watermark": {"conf"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_train_params_hold_the_training_keys_only(name):
+    from mosaicflow.regions.models import model_config, train_params
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    section = MODELS[name].section
+    params = train_params(name, config)
+    assert not set(params) & INFERENCE_KEYS[section]
+    assert not set(params) & {"labels", "empty_flag", "val_fraction"}  # the dataset's keys
+    # the same spec as from the whole section, so the same state folder and weights
+    assert model_spec(name, params) == model_spec(name, model_config(name, config[section]))
+    changed = {**config, section: {**config[section], "conf": 0.9}}
+    assert train_params(name, changed) == params
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_evaluate_params_hold_the_scorer_keys(name):
+    from mosaicflow.regions.models import evaluate_params
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    section = MODELS[name].section
+    params = evaluate_params(name, config)
+    assert set(params) == set(MODELS[name].test_keys)
+    assert "conf" not in params
+    if name == "region_seg":  # scored with the inference NMS IoU on purpose
+        assert params["iou"] == config["regions"]["iou"]
+    changed = {**config, section: {**config[section], "conf": 0.9}}
+    assert evaluate_params(name, changed) == params
+
+
+def test_given_weights_or_no_labels_mean_no_dataset():
+    from mosaicflow.regions.models import has_model, model_dataset
+
+    config = {
+        "source": {
+            "kind": "videos",
+            "labelme_train": None,
+            "labelme_val": None,
+            "watermark_dataset": "wm",
+        },
+        "regions": {"weights": None},
+        "watermark": {"weights": None},
+    }
+    assert model_dataset("region_seg", config) is None and not has_model("region_seg", config)
+    assert model_dataset("watermark", config) == "wm"
+    config["regions"]["weights"] = "given.pt"
+    config["watermark"]["weights"] = "given.pt"
+    assert has_model("region_seg", config) and model_dataset("watermark", config) is None

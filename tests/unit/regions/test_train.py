@@ -11,13 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from mosaicflow.regions.train import (
-    TimeCap,
-    TrainSpec,
-    mirror_dataset,
-    read_dataset,
-    state_key,
-)
+from mosaicflow.regions.dataset import mirror_dataset, read_dataset
+from mosaicflow.regions.fit import TimeCap, state_key
+from mosaicflow.regions.spec import TrainSpec
 
 
 def make_dataset(root: Path, names="[text, logo]", layout="train/images") -> Path:
@@ -125,7 +121,7 @@ def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
 def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
     import torch
 
-    from mosaicflow.regions.train import write_weights
+    from mosaicflow.regions.export import write_weights
 
     monkeypatch.chdir(tmp_path)
     args = {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2}
@@ -163,7 +159,7 @@ def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
     import onnx
     from onnx import TensorProto, helper
 
-    from mosaicflow.regions.train import write_onnx
+    from mosaicflow.regions.export import write_onnx
 
     monkeypatch.chdir(tmp_path)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
@@ -233,11 +229,39 @@ def test_time_cap_does_not_claim_the_final_epoch():
 def test_spec_from_config_takes_every_training_field_by_name():
     from mosaicflow.config import build, validate_config
     from mosaicflow.regions.config import WatermarkConfig
-    from mosaicflow.regions.train import watermark_spec
+    from mosaicflow.regions.models import model_spec
 
     config = {"profile": "demo", "watermark": {"single_cls": True, "epochs": 3}}
     validate_config(config)
     cfg = build(WatermarkConfig, config["watermark"])
-    made = watermark_spec(cfg)
+    made = model_spec("watermark", cfg)
     assert (made.task, made.single_cls, made.epochs, made.copy_paste) == ("detect", True, 3, 0.0)
     assert (made.optimizer, made.lr0, made.imgsz) == (cfg.optimizer, cfg.lr0, cfg.imgsz)
+
+
+def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
+    from mosaicflow.regions.card import MODEL_JSON_VERSION, training_record, write_model_card
+    from mosaicflow.regions.fit import TrainResult
+
+    made = spec(time_minutes=None)
+    result = TrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0, "weights")
+    record = training_record(
+        "watermark", made, result, config={"epochs": 1}, code="c0de", names={0: "text"},
+        metrics={}, dataset=None, state_key="k", device="cpu", threads=1,
+    )  # fmt: skip
+    assert record["model"] == "watermark" and record["names"] == {"0": "text"}
+    assert record["training"]["train_args"] == made.train_args()
+    assert record["model_json_version"] == MODEL_JSON_VERSION
+    train_json = tmp_path / "train.json"
+    train_json.write_text(json.dumps(record))
+    card = write_model_card(
+        train_json, {"map50": 0.5}, tmp_path / "model.json", tmp_path / "m.json", code="e"
+    )
+    assert card["metrics"]["test"] == {"map50": 0.5} and card["evaluation_code_hash"] == "e"
+    assert json.loads((tmp_path / "m.json").read_text()) == {
+        "model": "watermark",
+        "test": {"map50": 0.5},
+    }
+    train_json.write_text(json.dumps({**record, "model_json_version": MODEL_JSON_VERSION - 1}))
+    with pytest.raises(ValueError, match=r"train\.json: training record version 1"):
+        write_model_card(train_json, None, tmp_path / "x.json", tmp_path / "y.json", code="e")

@@ -1,18 +1,17 @@
-"""Train (or take) a region model, validate and export it (rules train_region_seg and
-train_watermark; ``params.stage`` says which)."""
+"""Train (or take) a YOLO model, validate and export it (rule train_model, ``{model}`` wildcard;
+``params.train`` holds only the training keys of the model's section)."""
 
 from pathlib import Path
 
-from mosaicflow.regions.config import stage_config
-from mosaicflow.regions.train import ModelOutputs, train_model
+from mosaicflow.regions.stages import ModelOutputs, train_model
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-stage = snakemake.params.stage
+name = snakemake.wildcards.model
 out = snakemake.output
 record = train_model(
-    stage,
-    stage_config(stage, snakemake.params.section),
+    name,
+    snakemake.params.train,
     Path(snakemake.input.dataset) if snakemake.input.get("dataset") else None,
     ModelOutputs(Path(out.weights), Path(out.onnx), Path(out.train_json)),
     Path(snakemake.params.work),
@@ -21,4 +20,4 @@ record = train_model(
     threads=snakemake.threads,
     seed=snakemake.params.seed,
 )
-log.info("%s: %s %s", stage, record["metrics"], record["training"])
+log.info("%s: %s %s", name, record["metrics"], record["training"])

@@ -1,17 +1,16 @@
-"""Test a region model on every frame of the demo's test videos; write model.json and metrics
-(rules evaluate_region_seg and evaluate_watermark)."""
+"""Test a YOLO model on every frame of the demo's test videos; write model.json and metrics
+(rule evaluate_model, ``{model}`` wildcard; ``params.test`` holds the keys its scorer reads)."""
 
 from pathlib import Path
 
-from mosaicflow.regions.config import stage_config
-from mosaicflow.regions.train import evaluate_model
+from mosaicflow.regions.stages import evaluate_model
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-stage = snakemake.params.stage
+name = snakemake.wildcards.model
 record = evaluate_model(
-    stage,
-    stage_config(stage, snakemake.params.section),
+    name,
+    snakemake.params.test,
     Path(snakemake.input.weights),
     Path(snakemake.input.train_json),
     [Path(p) for p in snakemake.input.test_items],
@@ -22,4 +21,4 @@ record = evaluate_model(
     threads=snakemake.threads,
     config_dir=Path(snakemake.params.work) / "yolo_config",
 )
-log.info("%s: %s", stage, record["metrics"])
+log.info("%s: %s", name, record["metrics"])

@@ -1,0 +1,106 @@
+"""The model card: the training record (``train.json``) plus test metrics -> ``model.json``,
+and the stage's metrics file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mosaicflow.io import read_json, write_json
+from mosaicflow.provenance import provenance
+from mosaicflow.regions.spec import TrainSpec, plain
+
+if TYPE_CHECKING:
+    from mosaicflow.regions.dataset import DatasetInfo
+    from mosaicflow.regions.fit import TrainResult
+
+#: Bump when the layout of ``train.json`` / ``model.json`` changes.
+MODEL_JSON_VERSION = 2
+
+
+def training_record(
+    model: str,
+    spec: TrainSpec,
+    result: TrainResult,
+    *,
+    config: Any,
+    code: str,
+    names: dict[int, str],
+    metrics: dict[str, Any],
+    dataset: DatasetInfo | None,
+    state_key: str,
+    device: str,
+    threads: int,
+) -> dict[str, Any]:
+    """The training record (``train.json``): provenance, class names, val metrics, how training
+    went; :func:`write_model_card` adds the test metrics.
+
+    Args:
+        model: the model's name.
+        spec: the training spec used (``cpu_precision`` resolved).
+        result: what training did.
+        config: what the model's config says about training (recorded and hashed).
+        code: the training rule's code hash.
+        names: class names stored in the weights.
+        metrics: ``{"val": ...}`` or empty (given weights without a dataset).
+        dataset: the training set, or None.
+        state_key: the work folder's name.
+        device, threads: what training ran on.
+    """
+    return provenance(
+        config=plain(config),
+        code=code,
+        counts=dataset.counts if dataset else {},
+        extra={
+            "model": model,
+            "task": spec.task,
+            "names": {str(k): v for k, v in sorted(names.items())},
+            "imgsz": spec.imgsz,
+            "metrics": metrics,
+            "data_hash": dataset.data_hash if dataset else None,
+            "state_key": state_key,
+            "training": {
+                "source": result.source,
+                "resumed_at_epoch": result.resumed_at_epoch,
+                "epochs_planned": spec.epochs,
+                "epochs_run": result.epochs_run,
+                "time_cap_minutes": spec.time_minutes or None,
+                "time_capped": result.time_capped,
+                "device": device,
+                "threads": threads,
+                "cpu_precision": spec.cpu_precision,
+                "train_args": spec.train_args(),
+            },
+            "model_json_version": MODEL_JSON_VERSION,
+        },
+    )
+
+
+def write_model_card(
+    train_json: Path,
+    test_metrics: dict[str, Any] | None,
+    model_json: Path,
+    metrics_json: Path,
+    *,
+    code: str,
+) -> dict[str, Any]:
+    """Write ``model.json`` (training record + test metrics) and ``results/metrics/<stage>.json``.
+
+    Args:
+        train_json: the training record written by :func:`run_training`.
+        test_metrics: metrics on the demo world's test videos, or None (no ground truth).
+        model_json: the model's sidecar to write.
+        metrics_json: the stage's metrics file to write.
+        code: the evaluation rule's code hash (recorded as ``evaluation_code_hash``).
+    """
+    record = read_json(train_json)
+    if record.get("model_json_version") != MODEL_JSON_VERSION:
+        raise ValueError(
+            f"{train_json}: training record version {record.get('model_json_version')}"
+        )
+    if test_metrics is not None:
+        record["metrics"]["test"] = test_metrics
+    record["evaluation_code_hash"] = code
+    write_json(metrics_json, {"model": record["model"], **record["metrics"]})
+    write_json(model_json, record)
+    return record

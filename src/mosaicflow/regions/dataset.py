@@ -1,0 +1,108 @@
+"""YOLO datasets as the trainer sees them: read and hash ``data.yaml`` and its splits, mirror
+them into a work folder (so ultralytics' label caches never land beside the inputs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mosaicflow.formats.images import list_images
+from mosaicflow.io import write_text
+from mosaicflow.provenance import file_hash
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A YOLO dataset as the trainer sees it (mirrored into the work folder)."""
+
+    root: Path
+    names: dict[int, str]
+    splits: dict[str, Path]  # split -> absolute images folder
+    data_hash: str
+    counts: dict[str, int]
+
+
+def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
+    """Read a YOLO dataset folder (``data.yaml`` with names, ``train``/``val`` image folders).
+
+    Paths in ``data.yaml`` may be absolute or relative to its ``path`` key (or to the folder).
+
+    Raises:
+        ValueError: naming the file when ``data.yaml`` is missing or lacks names or splits.
+    """
+    root = Path(dataset_dir).resolve()
+    data_yaml = root / "data.yaml"
+    if not data_yaml.is_file():
+        raise ValueError(f"{data_yaml}: YOLO dataset description not found")
+    data = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
+    names = data.get("names")
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise ValueError(f"{data_yaml}: no class 'names'")
+    names = {int(k): str(v) for k, v in names.items()}
+    base = Path(data.get("path") or root)
+    if not base.is_absolute():
+        base = root / base
+    splits: dict[str, Path] = {}
+    counts: dict[str, int] = {}
+    digest = hashlib.sha256(json.dumps(names, sort_keys=True).encode())
+    for split in ("train", "val"):
+        if not data.get(split):
+            raise ValueError(f"{data_yaml}: no '{split}' split")
+        images = Path(data[split])
+        images = images if images.is_absolute() else base / images
+        labels = images.parent / "labels"
+        if not images.is_dir() or images.name != "images" or not labels.is_dir():
+            raise ValueError(
+                f"{data_yaml}: split '{split}' must be an 'images' folder with a sibling "
+                f"'labels' folder, got {images}"
+            )
+        found = list_images(images)
+        label_files = sorted(labels.glob("*.txt"))
+        splits[split] = images
+        counts[f"{split}_images"] = len(found)
+        for path in found + label_files:
+            digest.update(f"{split}/{path.parent.name}/{path.name}".encode() + b"\0")
+            digest.update(file_hash(path).encode() + b"\0")
+    return DatasetInfo(root, names, splits, digest.hexdigest()[:16], counts)
+
+
+def mirror_dataset(info: DatasetInfo, folder: Path) -> Path:
+    """Mirror the dataset into ``folder``: image symlinks, label copies, a new data.yaml.
+
+    Ultralytics resolves folder links and writes label caches next to the labels; with real
+    folders of file links the caches stay in the work folder, so inputs are never modified.
+    Returns the data.yaml path.
+    """
+    for split, images in info.splits.items():
+        out_images, out_labels = folder / split / "images", folder / split / "labels"
+        for out in (out_images, out_labels):
+            if out.is_symlink():
+                out.unlink()
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+        for image in list_images(images):
+            (out_images / image.name).symlink_to(image.resolve())
+        for label in sorted((images.parent / "labels").glob("*.txt")):
+            shutil.copyfile(label, out_labels / label.name)
+    text = yaml.safe_dump(
+        {
+            "path": str(folder.resolve()),
+            "train": "train/images",
+            "val": "val/images",
+            "nc": len(info.names),
+            "names": info.names,
+        },
+        sort_keys=False,
+    )
+    data_yaml = folder / "data.yaml"
+    write_text(data_yaml, text)
+    return data_yaml

@@ -1,0 +1,232 @@
+"""Training with the public ``YOLO(...).train(...)``: resumable, reusable, offline.
+
+Training state (``last.pt``, ``results.csv``, the dataset mirror and ultralytics' config folder)
+lives in ``<work_root>/<key>/``, where ``key`` hashes the training settings and the dataset's
+content (design.md "Paths": ``results/<stage>/_work/<config-hash>/``). It is not a declared
+output, so an interrupted job keeps it: the rerun resumes from ``last.pt``. A finished run there
+(``done.json``) is reused as is, so a change that only touches evaluation does not retrain.
+
+CPU fixes (facts.md): torch uses the rule's threads (ultralytics would use ``cpu_count - 1``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.config import stable_hash
+from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.regions.dataset import DatasetInfo, mirror_dataset
+from mosaicflow.regions.spec import TrainSpec, plain
+
+log = logging.getLogger(__name__)
+
+#: Bump when the meaning of the training state changes (invalidates old work folders).
+STATE_VERSION = 2
+RESUME_COPY = "resume.pt"
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_yolo`."""
+
+    weights: Path
+    work_dir: Path
+    trained: bool  # False: given weights or a finished run reused
+    resumed_at_epoch: int | None  # 0-based epoch the resumed run started at (> 0)
+    epochs_run: int
+    seconds: float
+    source: str  # "trained", "resumed", "reused" or "weights"
+    time_capped: bool = False  # the wall-clock cap ended training before `epochs`
+
+
+class TimeCap:
+    """Ultralytics callback (``on_train_epoch_end``): stop after the epoch that crosses a cap.
+
+    Unlike ultralytics' own ``time=`` budget, which re-plans the epoch count and the learning-rate
+    schedule from the measured speed, the cap leaves the schedule of ``epochs`` alone: a run that
+    finishes within the cap is the same model as one without it. Setting ``trainer.stop`` before
+    the validation step makes ultralytics validate and save that epoch as its last.
+
+    Args:
+        minutes: the cap in minutes of this job's training (a resumed job starts a new count).
+        clock: seconds since an arbitrary start (tests pass a fake one).
+    """
+
+    def __init__(self, minutes: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = minutes * 60.0
+        self.clock = clock
+        self.start = clock()
+        self.hit = False
+
+    def __call__(self, trainer: Any) -> None:
+        final = trainer.epoch + 1 >= trainer.epochs
+        if not final and self.clock() - self.start > self.seconds:
+            self.hit = True
+            trainer.stop = True
+            log.warning(
+                "time cap of %.1f minutes reached after epoch %d of %d: training stops early, "
+                "the model card records it", self.seconds / 60, trainer.epoch + 1, trainer.epochs,
+            )  # fmt: skip
+
+
+def state_key(spec: TrainSpec, data_hash: str, seed: int, device: str) -> str:
+    """The work-folder name: hash of the training settings, the data and the seed."""
+    return stable_hash(
+        {"spec": plain(spec), "data": data_hash, "seed": seed, "device": device,
+         "state_version": STATE_VERSION}
+    )  # fmt: skip
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    """Epoch stored in an ultralytics checkpoint (-1 = finished), None when unreadable."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a checkpoint cut short by a kill cannot be loaded
+        log.warning("%s: unreadable checkpoint (%s); starting over", path, err)
+        return None
+    return int(ckpt.get("epoch", -1)) if isinstance(ckpt, dict) else None
+
+
+def _epochs_in_csv(run_dir: Path) -> int:
+    path = run_dir / "results.csv"
+    if not path.is_file():
+        return 0
+    with open(path, newline="", encoding="utf-8") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def train_yolo(
+    spec: TrainSpec,
+    dataset: DatasetInfo,
+    work_dir: Path,
+    *,
+    device: str,
+    threads: int,
+    seed: int,
+    on_epoch: Callable[[int, int], None] | None = None,
+    callbacks: Mapping[str, Callable[[Any], None]] | None = None,
+) -> TrainResult:
+    """Train (or resume, or reuse) a YOLO model in ``work_dir``.
+
+    Args:
+        spec: the training settings.
+        dataset: the dataset (mirrored into ``work_dir/data``).
+        work_dir: the run's state folder (``.../_work/<key>``).
+        device: an ultralytics device string (``cpu``, ``0``...).
+        threads: CPU threads (torch) and dataloader workers.
+        seed: training seed.
+        on_epoch: called with ``(epoch_index, epochs_planned)`` after every epoch.
+        callbacks: extra ultralytics callbacks by event name (benchmarks time steps with them).
+
+    Returns:
+        The best weights in ``work_dir`` and how they came about.
+    """
+    from ultralytics import YOLO
+
+    from mosaicflow.regions.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
+    from mosaicflow.regions.offline import amp_allowed, pin_threads
+
+    work_dir = Path(work_dir).resolve()  # ultralytics nests relative paths in its runs_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = work_dir / "run"
+    last, best = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
+    done = work_dir / "done.json"
+    start = time.monotonic()
+    if done.is_file() and best.is_file():
+        record = read_json(done)
+        log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
+        return TrainResult(
+            best, work_dir, False, record.get("resumed_at_epoch"), int(record["epochs_run"]),
+            0.0, "reused", bool(record.get("time_capped")),
+        )  # fmt: skip
+    data_yaml = mirror_dataset(dataset, work_dir / "data")
+    # ultralytics writes last.pt in place: a kill during the write leaves it truncated, so
+    # every save is also copied atomically to resume.pt, the fallback.
+    backup = work_dir / RESUME_COPY
+    resume_from, resume_epoch = None, None
+    for candidate in (last, backup):
+        epoch = _checkpoint_epoch(candidate) if candidate.is_file() else None
+        if epoch is not None and epoch >= 0:  # -1: finished (optimizer stripped)
+            resume_from, resume_epoch = candidate, epoch
+            break
+    if resume_from is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        backup.unlink(missing_ok=True)
+
+    logged: set[int] = set()
+
+    def epoch_callback(trainer: Any) -> None:
+        # ultralytics calls it again after the final validation, with the epoch counter moved on
+        if trainer.epoch in logged or trainer.epoch >= trainer.epochs:
+            return
+        logged.add(trainer.epoch)
+        if on_epoch is not None:
+            on_epoch(int(trainer.epoch), int(trainer.epochs))
+        log.info("epoch %d/%d done (%.0f s)", trainer.epoch + 1, trainer.epochs, trainer.epoch_time)
+
+    common = {
+        "data": str(data_yaml),
+        "device": device,
+        "workers": threads,
+        "project": str(work_dir),
+        "name": "run",
+        "exist_ok": True,
+    }
+    if resume_from is not None:
+        log.info("resuming %s after epoch %d", resume_from, resume_epoch + 1)
+        model = YOLO(str(resume_from))
+        kwargs = {**common, "resume": True}
+    else:
+        if spec.pretrained:
+            model = YOLO(spec.pretrained, task=spec.task)
+        else:
+            model = YOLO(spec.model, task=spec.task)
+        kwargs = {
+            **spec.train_args(),
+            **common,
+            "seed": seed,
+            "pretrained": bool(spec.pretrained),
+        }
+        kwargs.setdefault("amp", amp_allowed(device))
+    pin_threads(model, threads)
+    if device == "cpu":
+        bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"
+        model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))
+    model.add_callback("on_fit_epoch_end", epoch_callback)
+    model.add_callback("on_model_save", lambda trainer: copy_atomic(Path(trainer.last), backup))
+    cap = TimeCap(spec.time_minutes) if spec.time_minutes else None
+    if cap is not None:
+        model.add_callback("on_train_epoch_end", cap)
+    for event, callback in (callbacks or {}).items():
+        model.add_callback(event, callback)
+    model.train(**kwargs)
+    if not best.is_file():
+        raise RuntimeError(f"{run_dir}: training ended without {best.name}")
+    epochs_run = _epochs_in_csv(run_dir)
+    seconds = time.monotonic() - start
+    source = "resumed" if resume_epoch is not None else "trained"
+    resumed_at = resume_epoch + 1 if resume_epoch is not None else None
+    capped = cap is not None and cap.hit
+    write_json(
+        done,
+        {"epochs_run": epochs_run, "source": source, "resumed_at_epoch": resumed_at,
+         "time_capped": capped},
+    )  # fmt: skip
+    return TrainResult(
+        best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped
+    )
+
+
+def copy_atomic(src: Path, target: Path) -> None:
+    """Copy a file into place atomically."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(src, tmp)

@@ -1,0 +1,176 @@
+"""The YOLO models of the workflow: one table entry per model.
+
+Adding a model (the mosaic detector next) is its schema section, its config dataclass and one
+entry in :data:`MODELS`; the rules ``train_model`` and ``evaluate_model`` run over a ``{model}``
+wildcard whose values are the table's names, and the outputs are
+``results/models/<model>/{best.pt,best.onnx,train.json,model.json}``.
+
+Each rule gets only the keys it reads, so changing an inference key (``regions.conf``) neither
+retrains nor re-evaluates a model: training gets the section's :class:`TrainSpec` fields
+(:func:`train_params`), evaluation the keys its test scorer reads (:func:`evaluate_params`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.config import build, canonical
+from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
+from mosaicflow.regions.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
+from mosaicflow.workflow import paths
+
+#: A test scorer: (weights, truth items, its keys from the section, device) -> metrics.
+Scorer = Callable[[Path, list[Any], Mapping[str, Any], str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What differs between the YOLO models.
+
+    Attributes:
+        section: the model's schema section (``config[section]``).
+        config: its frozen config dataclass (fields = the section's keys).
+        task: ``segment`` or ``detect``.
+        test: the scorer on the demo world's test videos.
+        test_keys: the section keys ``test`` reads (the evaluation rule's params).
+        dataset: config -> the YOLO dataset the model trains on (None: no training data).
+        fixed: :class:`TrainSpec` fields the section does not configure.
+    """
+
+    section: str
+    config: type
+    task: str
+    test: Scorer
+    test_keys: tuple[str, ...]
+    dataset: Callable[[Mapping[str, Any]], str | None]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def train_keys(self) -> tuple[str, ...]:
+        """The section keys training reads: the :class:`TrainSpec` fields of ``config``."""
+        names = {f.name for f in dataclasses.fields(self.config)}
+        return tuple(name for name in TRAIN_FIELDS if name in names)
+
+
+def _test_segmenter(
+    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from mosaicflow.regions.evaluate import evaluate_segmenter
+
+    # scored with the inference NMS IoU on purpose: the scores describe the stored regions
+    return evaluate_segmenter(
+        weights, items, imgsz=params["imgsz"], device=device, batch=params["batch"],
+        iou=params["iou"],
+    )  # fmt: skip
+
+
+def _test_detector(
+    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from mosaicflow.regions.evaluate import evaluate_detector
+
+    return evaluate_detector(
+        weights, items, imgsz=params["imgsz"], device=device, batch=params["batch"],
+        single_cls=params["single_cls"],
+    )  # fmt: skip
+
+
+def _region_dataset(config: Mapping[str, Any]) -> str | None:
+    """The YOLO-seg dataset built from labelme polygons, when there are any to train on."""
+    return paths.REGION_DATASET if paths.region_labelme_dirs(config)["train"] else None
+
+
+def _watermark_dataset(config: Mapping[str, Any]) -> str | None:
+    """The demo world's watermark set, or ``source.watermark_dataset``."""
+    if config["source"]["kind"] == "demo":
+        return paths.WORLD_WATERMARKS
+    return config["source"]["watermark_dataset"] or None
+
+
+#: The one table of YOLO models: name -> what differs.
+MODELS: dict[str, ModelKind] = {
+    "region_seg": ModelKind(
+        section="regions",
+        config=RegionsConfig,
+        task="segment",
+        test=_test_segmenter,
+        test_keys=("imgsz", "batch", "iou"),
+        dataset=_region_dataset,
+        fixed={"single_cls": False},
+    ),
+    "watermark": ModelKind(
+        section="watermark",
+        config=WatermarkConfig,
+        task="detect",
+        test=_test_detector,
+        test_keys=("imgsz", "batch", "single_cls"),
+        dataset=_watermark_dataset,
+        fixed={"copy_paste": 0.0},
+    ),
+}
+
+#: The ``{model}`` wildcard's values.
+MODEL_PATTERN = "|".join(MODELS)
+
+
+def model_kind(name: str) -> ModelKind:
+    """The table entry of ``name``; fails naming the known models."""
+    if name not in MODELS:
+        raise ValueError(f"unknown YOLO model {name!r} (known: {sorted(MODELS)})")
+    return MODELS[name]
+
+
+def model_config(name: str, section: Mapping[str, Any]) -> Any:
+    """The typed config of model ``name`` from its whole (validated) schema section."""
+    return build(model_kind(name).config, section)
+
+
+def model_spec(name: str, cfg: Any) -> TrainSpec:
+    """The training spec of model ``name`` from its config dataclass or its training keys."""
+    kind = model_kind(name)
+    return spec_from_config(cfg, kind.task, **kind.fixed)
+
+
+def _subset(name: str, section: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    missing = [key for key in keys if key not in section]
+    if missing:
+        raise ValueError(f"{name}: section {model_kind(name).section!r} lacks {missing}")
+    return canonical({key: section[key] for key in keys})
+
+
+def train_params(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of model ``name``'s section that training reads (the train rule's param)."""
+    kind = model_kind(name)
+    return _subset(name, config[kind.section], kind.train_keys)
+
+
+def evaluate_params(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of model ``name``'s section that its test scorer reads (the evaluation rule's
+    param; the segmenter's include the inference ``iou`` it scores with)."""
+    kind = model_kind(name)
+    return _subset(name, config[kind.section], kind.test_keys)
+
+
+def check_params(name: str, params: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Fail naming the model when ``params`` are not exactly ``keys``."""
+    missing, unknown = sorted(set(keys) - set(params)), sorted(set(params) - set(keys))
+    if missing or unknown:
+        raise ValueError(f"{name}: params lack the keys {missing}, have unknown keys {unknown}")
+
+
+def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
+    """The dataset model ``name`` trains on; None when ``weights`` are used as is or when there
+    is nothing to train on."""
+    kind = model_kind(name)
+    if config[kind.section]["weights"]:
+        return None
+    return kind.dataset(config)
+
+
+def has_model(name: str, config: Mapping[str, Any]) -> bool:
+    """Whether model ``name`` can be trained or is given."""
+    return bool(config[model_kind(name).section]["weights"] or model_dataset(name, config))

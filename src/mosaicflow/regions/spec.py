@@ -1,0 +1,113 @@
+"""The training spec of a YOLO model: what one ``YOLO(...).train(...)`` run needs.
+
+Budgets count work, never the clock: a model trains for ``epochs`` with the optimizer and
+learning rate the config names (never ultralytics' ``auto``, which picks MuSGD or AdamW from the
+planned iteration count), so the same config trains the same model on any machine. An opt-in
+wall-clock cap (``time_minutes``) ends training after the epoch that crosses it, without
+changing the schedule (see :class:`mosaicflow.regions.fit.TimeCap`).
+
+CPU fixes (facts.md): ``nbs = batch`` (every batch an optimizer step), short warm-up, no
+per-epoch validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What one YOLO training run needs, common to the segmenter and the detector."""
+
+    task: str  # "segment" or "detect"
+    model: str
+    pretrained: str | None
+    weights: str | None
+    imgsz: int
+    epochs: int
+    time_minutes: float | None  # opt-in wall-clock cap (see TimeCap); None or 0 = none
+    optimizer: str
+    lr0: float
+    warmup_bias_lr: float
+    batch: int
+    nbs: int | None
+    warmup_epochs: float
+    val_during_training: bool
+    close_mosaic: int
+    single_cls: bool
+    copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.regions.cpu_training)
+
+    def train_args(self) -> dict[str, Any]:
+        """Ultralytics train arguments of this spec (before device, paths and threads)."""
+        args: dict[str, Any] = {
+            "epochs": self.epochs,
+            "optimizer": self.optimizer,
+            "lr0": self.lr0,
+            "warmup_bias_lr": self.warmup_bias_lr,
+            "imgsz": self.imgsz,
+            "batch": self.batch,
+            "nbs": self.nbs or self.batch,
+            "warmup_epochs": self.warmup_epochs,
+            "val": self.val_during_training,
+            "close_mosaic": self.close_mosaic,
+            "single_cls": self.single_cls,
+            "plots": False,
+            "deterministic": True,
+        }
+        if self.task == "segment":
+            args["copy_paste"] = self.copy_paste
+        args.update(dict(self.overrides))
+        if str(args["optimizer"]).lower() == "auto":
+            raise ValueError(
+                "optimizer 'auto' lets ultralytics pick the optimizer and learning rate from the "
+                "planned iteration count: name one (SGD, AdamW, MuSGD, ...)"
+            )
+        if args.pop("time", None):
+            raise ValueError("ultralytics' `time` budget fits training to the clock: use epochs")
+        return args
+
+
+def spec_from_config(cfg: Any, task: str, **fixed: Any) -> TrainSpec:
+    """The training spec of a model config: every :class:`TrainSpec` field the config has, by
+    name, plus ``task`` and ``fixed`` values for fields the model does not configure.
+
+    Args:
+        cfg: the model's config dataclass, or a mapping of its training keys (the train rule's
+            param, see :func:`mosaicflow.regions.models.train_params`).
+        task: ``segment`` or ``detect``.
+        fixed: values of fields the config does not have.
+    """
+    values = {name: _get(cfg, name) for name in TRAIN_FIELDS if _has(cfg, name)}
+    values["overrides"] = dict(values.get("overrides") or {})
+    return TrainSpec(task=task, **{**values, **fixed})
+
+
+def _has(cfg: Any, name: str) -> bool:
+    return name in cfg if isinstance(cfg, Mapping) else hasattr(cfg, name)
+
+
+def _get(cfg: Any, name: str) -> Any:
+    return cfg[name] if isinstance(cfg, Mapping) else getattr(cfg, name)
+
+
+#: The fields of :class:`TrainSpec` a model config can set (all but ``task``).
+TRAIN_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(TrainSpec) if f.name != "task"
+)
+
+
+def plain(obj: Any) -> Any:
+    """A stage config (frozen dataclass with read-only mappings) as plain JSON-able data."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping | types.MappingProxyType):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    return obj

@@ -1,0 +1,176 @@
+"""The rule entry points of the YOLO models: ``train_model`` and ``evaluate_model`` (one rule
+each, over the ``{model}`` wildcard; :data:`mosaicflow.regions.models.MODELS` says what differs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.io import write_json
+from mosaicflow.regions.card import training_record, write_model_card
+from mosaicflow.regions.dataset import mirror_dataset, read_dataset
+from mosaicflow.regions.export import export_onnx, model_names, validate, write_onnx, write_weights
+from mosaicflow.regions.fit import TrainResult, state_key, train_yolo
+from mosaicflow.regions.models import check_params, model_kind, model_spec
+from mosaicflow.regions.spec import TrainSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """The declared outputs of a training rule."""
+
+    weights: Path
+    onnx: Path
+    train_json: Path
+
+
+def run_training(
+    spec: TrainSpec,
+    stage: str,
+    dataset_dir: Path | None,
+    outputs: ModelOutputs,
+    work_root: Path,
+    *,
+    config: Any,
+    code: str,
+    device: str,
+    threads: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Train (or take ``spec.weights``), validate on the val split, export; write the record.
+
+    Args:
+        spec: training settings.
+        stage: the model's name (a ``MODELS`` name; names the model in the record).
+        dataset_dir: the YOLO dataset (None only with ``spec.weights``).
+        outputs: where best.pt, best.onnx and the training record (``train.json``) go.
+        work_root: ``results/<stage>/_work``; the run's state folder is a hash below it.
+        config: what the model's config says about training (recorded and hashed).
+        code: the rule's code hash.
+        device: the config's device (``auto|cpu|cuda:N``).
+        threads: the rule's threads.
+        seed: the master seed.
+
+    Returns:
+        The training record (the model.json sidecar minus the test metrics).
+    """
+    from mosaicflow.regions.cpu_training import resolve_cpu_precision
+    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+
+    work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
+    dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
+    if dataset is None and not spec.weights:
+        raise ValueError(f"{stage}: neither a dataset nor weights to use")
+    dev = resolve_device(device)
+    spec = dataclasses.replace(
+        spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
+    )  # the state key and the record name the precision used, not "auto"
+    key = state_key(spec, dataset.data_hash if dataset else "", seed, dev)
+    work_dir = work_root / key
+    prepare_ultralytics(work_dir / "yolo_config", threads)
+    log.info("%s: state folder %s, device %s, %d threads", stage, work_dir, dev, threads)
+    started = time.monotonic()
+    if spec.weights:
+        result = TrainResult(Path(spec.weights), work_dir, False, None, 0, 0.0, "weights")
+    else:
+        assert dataset is not None
+        result = train_yolo(spec, dataset, work_dir, device=dev, threads=threads, seed=seed)
+    names = model_names(result.weights, spec.task)
+    metrics: dict[str, Any] = {}
+    if dataset is not None:
+        data_yaml = mirror_dataset(dataset, work_dir / "data")
+        metrics["val"] = validate(
+            result.weights, data_yaml, spec, device=dev, threads=threads, project=work_dir
+        )
+        log.info("%s val: %s", stage, metrics["val"])
+    onnx = export_onnx(result.weights, spec.imgsz, work_dir / "export")
+    log.info(
+        "%s: %s, %d epochs, training %.0f s, total %.0f s", stage, result.source,
+        result.epochs_run, result.seconds, time.monotonic() - started,
+    )  # fmt: skip
+    record = training_record(
+        stage, spec, result, config=config, code=code, names=names, metrics=metrics,
+        dataset=dataset, state_key=key, device=dev, threads=threads,
+    )  # fmt: skip
+    write_weights(result.weights, outputs.weights)
+    write_onnx(onnx, outputs.onnx)
+    write_json(outputs.train_json, record)
+    return record
+
+
+def train_model(
+    name: str,
+    params: Mapping[str, Any],
+    dataset_dir: Path | None,
+    outputs: ModelOutputs,
+    work_root: Path,
+    *,
+    code: str,
+    device: str,
+    threads: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Rule ``train_model``: train model ``name`` (resumable) or take its weights, validate,
+    export.
+
+    Args:
+        name: a :data:`~mosaicflow.regions.models.MODELS` name.
+        params: the training keys of its section (:func:`~mosaicflow.regions.models.train_params`).
+        dataset_dir, outputs, work_root, code, device, threads, seed: see :func:`run_training`.
+    """
+    kind = model_kind(name)
+    check_params(name, params, kind.train_keys)
+    return run_training(
+        model_spec(name, params), name, dataset_dir, outputs, work_root, config=params,
+        code=code, device=device, threads=threads, seed=seed,
+    )  # fmt: skip
+
+
+def evaluate_model(
+    name: str,
+    params: Mapping[str, Any],
+    weights: Path,
+    train_json: Path,
+    test_items: list[Path],
+    model_json: Path,
+    metrics_json: Path,
+    *,
+    code: str,
+    device: str,
+    threads: int,
+    config_dir: Path,
+) -> dict[str, Any]:
+    """Rule ``evaluate_model``: test model ``name`` on every frame, write its card.
+
+    Args:
+        name: a :data:`~mosaicflow.regions.models.MODELS` name.
+        params: the keys its test scorer reads
+            (:func:`~mosaicflow.regions.models.evaluate_params`).
+        weights: the model's best.pt.
+        train_json: its training record.
+        test_items: flat (video, truth.mkv, truth.json, ...) list of the demo's test videos;
+            empty for user videos (no ground truth: no test metrics).
+        model_json, metrics_json: outputs.
+        code, device, threads: the rule's code hash, device and threads.
+        config_dir: ultralytics' config folder for this job (under ``results/``).
+    """
+    from mosaicflow.regions.evaluate import truth_items
+    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+
+    kind = model_kind(name)
+    check_params(name, params, kind.test_keys)
+    items = truth_items(test_items)
+    test = None
+    if items:
+        prepare_ultralytics(config_dir, threads)
+        test = kind.test(weights, items, params, resolve_device(device))
+        log.info("%s test: %s", name, test)
+    return write_model_card(train_json, test, model_json, metrics_json, code=code)

@@ -1,0 +1,107 @@
+"""Where the workflow's files live: the one place rules and :mod:`~mosaicflow.workflow.targets`
+take their paths from (design.md, "Paths").
+
+Functions return plain strings relative to the working directory; called with a wildcard in
+braces (``model_files("{model}")``) they return the rule's pattern.
+
+Work folders follow one convention, ``results/<stage>/_work/<name>/``: a training job keeps its
+state (checkpoints, ``last.pt``, the dataset mirror) in ``<name> = <hash of its settings and
+data>``, which is not a declared output, so a killed job resumes; jobs without state (evaluation,
+inference, pre-labelling) get a scratch folder named after the job for ultralytics' settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+RESULTS = "results"
+#: Videos that could not be decoded, with the reason (rule gather_rejected).
+REJECTED = f"{RESULTS}/rejected.tsv"
+#: A grid of demo-world frames (rule draw_world_contact_sheet).
+WORLD_CONTACT_SHEET = f"{RESULTS}/world/contact_sheet.png"
+#: The region segmenter's YOLO-seg dataset (rule build_region_dataset).
+REGION_DATASET = f"{RESULTS}/regions/dataset"
+#: The demo world's watermark dataset in YOLO format (rule write_world_watermarks).
+WORLD_WATERMARKS = f"{RESULTS}/world/watermarks"
+
+
+def world_files(name: str) -> dict[str, str]:
+    """The files one world video job writes: video, truth masks, truth JSON."""
+    return {
+        "video": f"{RESULTS}/world/videos/{name}.mp4",
+        "truth": f"{RESULTS}/world/truth/{name}.mkv",
+        "truth_json": f"{RESULTS}/world/truth/{name}.json",
+    }
+
+
+def world_labelme_dir(split: str) -> str:
+    """The demo world's labelme folder of ``split`` (train or val)."""
+    return f"{RESULTS}/world/labelme/{split}"
+
+
+def frames_files(video: str) -> dict[str, str]:
+    """Frame extraction of one video: the frame index and the probe (or rejection record)."""
+    return {
+        "index": f"{RESULTS}/frames/{video}/index.parquet",
+        "probe": f"{RESULTS}/frames/{video}/probe.json",
+    }
+
+
+def model_files(model: str) -> dict[str, str]:
+    """Files of a YOLO model: weights, ONNX and training record (``train_model``), model card
+    and metrics (``evaluate_model``)."""
+    return {
+        "weights": f"{RESULTS}/models/{model}/best.pt",
+        "onnx": f"{RESULTS}/models/{model}/best.onnx",
+        "train_json": f"{RESULTS}/models/{model}/train.json",
+        "model_json": f"{RESULTS}/models/{model}/model.json",
+        "metrics": f"{RESULTS}/metrics/{model}.json",
+    }
+
+
+def work_root(stage: str) -> str:
+    """``results/<stage>/_work``: the stage's work folders (state or scratch) lie below it."""
+    return f"{RESULTS}/{stage}/_work"
+
+
+def scratch_dir(stage: str, job: str) -> str:
+    """The work folder of a job without resumable state (ultralytics' settings folder)."""
+    return f"{work_root(stage)}/{job}"
+
+
+def log(rule: str, wildcards: str = "all") -> str:
+    """``results/logs/<rule>/<wildcards>.log``."""
+    return f"{RESULTS}/logs/{rule}/{wildcards}.log"
+
+
+def benchmark(rule: str, wildcards: str = "all") -> str:
+    """``results/benchmarks/<rule>/<wildcards>.tsv``."""
+    return f"{RESULTS}/benchmarks/{rule}/{wildcards}.tsv"
+
+
+def region_files(video: str) -> dict[str, str]:
+    """Region inference of one video: the region table and its summary."""
+    return {
+        "regions": f"{RESULTS}/regions/{video}/regions.parquet",
+        "summary": f"{RESULTS}/regions/{video}/summary.json",
+    }
+
+
+REGION_SUMMARY = f"{RESULTS}/regions/summary.tsv"
+PRELABEL_DIR = f"{RESULTS}/prelabel"
+
+
+def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The labelme folders the region segmenter trains and validates on.
+
+    The demo world's train and val samples, or ``source.labelme_train`` / ``labelme_val``; without
+    a val folder the dataset holds out whole videos of the train folder.
+    """
+    source = config["source"]
+    if source["kind"] == "demo":
+        return {"train": [world_labelme_dir("train")], "val": [world_labelme_dir("val")]}
+    dirs = {"train": [source["labelme_train"]] if source["labelme_train"] else []}
+    if source["labelme_val"]:
+        dirs["val"] = [source["labelme_val"]]
+    return dirs
