@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Stage1Config:
-    """Stage 1 (Charbonnier only); fields match ``restoration.stage1`` one to one."""
+class StageConfig:
+    """Fields both training stages have (``restoration.stage1`` and ``stage2`` share them)."""
 
     iterations: int
     batch_size: int
@@ -22,27 +22,20 @@ class Stage1Config:
     checkpoint_every: int
     val_every: int
     lr: float
+
+
+@dataclass(frozen=True)
+class Stage1Config(StageConfig):
+    """Stage 1 (Charbonnier only); fields match ``restoration.stage1`` one to one."""
+
     spynet_lr_mult: float
     fix_iter: int
 
 
 @dataclass(frozen=True)
-class Stage2Config:
+class Stage2Config(StageConfig):
     """Stage 2 (GAN + perceptual + EMA); fields match ``restoration.stage2`` one to one."""
 
-    iterations: int
-    batch_size: int
-    num_frames: int
-    size: int
-    betas: tuple[float, float]
-    schedule: str
-    eta_min: float
-    step_milestones: tuple[float, ...]
-    step_gamma: float
-    outside_weight: float
-    checkpoint_every: int
-    val_every: int
-    lr: float
     disc_lr: float
     disc_mid_channels: int
     pixel_weight: float

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mosaicflow.io import atomic_path, write_json
+from mosaicflow.io import atomic_path
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.losses import CharbonnierLoss
@@ -129,24 +129,17 @@ def train_stage1(
 
     with atomic_path(out) as tmp:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    result = T.TrainResult(
-        stage="stage1",
-        iterations=s.iterations,
-        weights=str(out),
-        losses={k: v for k, v in history.loss_curve[-1].items() if k != "iter"}
-        if history.loss_curve
-        else {},
-        loss_curve=history.loss_curve,
-        validation=history.validation,
-        baselines=history.baselines,
+    return T.stage_result(
+        "stage1",
+        s.iterations,
+        out,
+        history,
         notes=[],
         resumed_from=resumed,
         config=config,
         data_hash=data_hash,
+        metrics_out=metrics_out,
     )
-    if metrics_out is not None:
-        write_json(metrics_out, result.to_dict())
-    return result
 
 
 def _run(

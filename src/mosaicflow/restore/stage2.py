@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mosaicflow.io import atomic_path, write_json
+from mosaicflow.io import atomic_path
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.ema import ema_update
@@ -240,24 +240,17 @@ def train_stage2(
 
     with atomic_path(out) as tmp:
         torch.save(join_stage2(model.parts()), tmp)
-    result = T.TrainResult(
-        stage="stage2",
-        iterations=s.iterations,
-        weights=str(out),
-        losses={k: v for k, v in history.loss_curve[-1].items() if k != "iter"}
-        if history.loss_curve
-        else {},
-        loss_curve=history.loss_curve,
-        validation=history.validation,
-        baselines=history.baselines,
+    return T.stage_result(
+        "stage2",
+        s.iterations,
+        out,
+        history,
         notes=notes,
         resumed_from=resumed,
         config=config,
         data_hash=data_hash,
+        metrics_out=metrics_out,
     )
-    if metrics_out is not None:
-        write_json(metrics_out, result.to_dict())
-    return result
 
 
 def _run(

@@ -221,6 +221,38 @@ class TrainResult:
         return {"version": 1, **asdict(self)}
 
 
+def stage_result(
+    stage: str,
+    iterations: int,
+    weights: Path,
+    history: History,
+    *,
+    notes: list[str],
+    resumed_from: int | None,
+    config: dict[str, Any],
+    data_hash: str | None,
+    metrics_out: Path | None,
+) -> TrainResult:
+    """The record of a finished stage from its history; written to ``metrics_out`` if given."""
+    last = history.loss_curve[-1] if history.loss_curve else {}
+    result = TrainResult(
+        stage=stage,
+        iterations=iterations,
+        weights=str(weights),
+        losses={k: v for k, v in last.items() if k != "iter"},
+        loss_curve=history.loss_curve,
+        validation=history.validation,
+        baselines=history.baselines,
+        notes=notes,
+        resumed_from=resumed_from,
+        config=config,
+        data_hash=data_hash,
+    )
+    if metrics_out is not None:
+        write_json(metrics_out, result.to_dict())
+    return result
+
+
 @dataclass
 class History:
     """Loss and validation history carried through checkpoints."""
