@@ -105,3 +105,32 @@ def region_labelme_dirs(config: Mapping[str, Any]) -> dict[str, list[str]]:
     if source["labelme_val"]:
         dirs["val"] = [source["labelme_val"]]
     return dirs
+
+
+#: The restoration clip dataset (rules build_restoration_clips, index_restoration_dataset).
+RESTORATION_DATASET = f"{RESULTS}/restoration_dataset"
+RESTORATION_INDEX = f"{RESTORATION_DATASET}/index.parquet"
+
+
+def restoration_manifest(video: str) -> str:
+    """The per-video manifest of the restoration clips (every candidate clip, kept or not)."""
+    return f"{RESTORATION_DATASET}/videos/{video}.json"
+
+
+def restoration_sheet(split: str) -> str:
+    """The contact sheet of one split of the restoration clips."""
+    return f"{RESTORATION_DATASET}/sheets/{split}.png"
+
+
+def restoration_files() -> dict[str, str]:
+    """Files of the restoration model: both stages, the conversion, the export and its card."""
+    model = f"{RESULTS}/models/restoration"
+    return {
+        "stage1": f"{model}/stage1.pth",
+        "stage1_metrics": f"{RESULTS}/metrics/restoration_stage1.json",
+        "stage2_init": f"{model}/stage2_init.pth",
+        "stage2": f"{model}/stage2.pth",
+        "stage2_metrics": f"{RESULTS}/metrics/restoration_stage2.json",
+        "weights": f"{model}/generator.pth",
+        "model_json": f"{model}/model.json",
+    }
