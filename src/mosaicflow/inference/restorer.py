@@ -1,0 +1,194 @@
+"""The default restorer: our BasicVSR++ generator with exported inference weights.
+
+The network's size (``mid_channels``, ``num_blocks``) comes from the model card when one is
+given (``model.json`` of :func:`mosaicflow.restore.export.export`) and is otherwise read from
+the state dict's shapes; the crop size is the card's ``input_size`` (else :data:`DEFAULT_SIZE`).
+A card beside the weights whose ``weights`` names the file is found without being given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mosaicflow.io import read_json
+from mosaicflow.restore.weights import WeightsError, generator_state_dict, read_checkpoint
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 256
+CARD_NAME = "model.json"
+_BLOCK_KEY = re.compile(r"^backbone\.backward_1\.main\.2\.(\d+)\.conv1\.weight$")
+
+
+class RestorerError(ValueError):
+    """A restorer file or card that cannot be used (names the file)."""
+
+
+@dataclass(frozen=True)
+class GeneratorShape:
+    """What the restorer is built from.
+
+    Attributes:
+        mid_channels: feature channels.
+        num_blocks: residual blocks per propagation branch.
+        input_size: side of the square crops.
+        num_frames: clip length in training (informative; any length restores).
+    """
+
+    mid_channels: int
+    num_blocks: int
+    input_size: int
+    num_frames: int | None = None
+
+
+def shape_from_state(state: Mapping[str, torch.Tensor], source: str) -> tuple[int, int]:
+    """``(mid_channels, num_blocks)`` of a generator state dict (reference key layout).
+
+    Raises:
+        RestorerError: the keys are not those of a BasicVSR++ generator.
+    """
+    first = state.get("feat_extract.0.weight")
+    blocks = [int(m.group(1)) for k in state if (m := _BLOCK_KEY.match(str(k)))]
+    if first is None or first.dim() != 4 or not blocks:
+        sample = list(state)[:3]
+        raise RestorerError(
+            f"{source}: not a BasicVSR++ generator state dict (no 'feat_extract.0.weight' or "
+            f"'backbone.backward_1.main.2.*' keys; found e.g. {sample})"
+        )
+    return int(first.shape[0]), max(blocks) + 1
+
+
+def find_card(weights: Path) -> Path | None:
+    """The model card beside ``weights`` when it describes that file, else ``None``."""
+    card = weights.with_name(CARD_NAME)
+    if not card.is_file():
+        return None
+    try:
+        data = read_json(card)
+    except ValueError:
+        return None
+    return card if isinstance(data, dict) and data.get("weights") == weights.name else None
+
+
+def generator_shape(
+    state: Mapping[str, torch.Tensor], source: str, card: Path | None
+) -> GeneratorShape:
+    """The generator's size from the card (checked against the state dict) or the shapes."""
+    mid, blocks = shape_from_state(state, source)
+    if card is None:
+        return GeneratorShape(mid, blocks, DEFAULT_SIZE)
+    data = read_json(card)
+    if not isinstance(data, dict):
+        raise RestorerError(f"{card}: a model card must be a JSON object")
+    card_mid = data.get("mid_channels", mid)
+    card_blocks = data.get("num_blocks", blocks)
+    if (card_mid, card_blocks) != (mid, blocks):
+        raise RestorerError(
+            f"{card}: describes mid_channels={card_mid}, num_blocks={card_blocks} but {source} "
+            f"holds mid_channels={mid}, num_blocks={blocks}"
+        )
+    size = data.get("input_size") or DEFAULT_SIZE
+    if not isinstance(size, int) or size < 8:
+        raise RestorerError(f"{card}: input_size must be an integer >= 8, got {size!r}")
+    frames = data.get("num_frames")
+    return GeneratorShape(mid, blocks, size, frames if isinstance(frames, int) else None)
+
+
+def resolve_torch_device(device: str) -> torch.device:
+    """``auto`` (first CUDA device, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        ValueError: CUDA asked for but not available, or an unknown name.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        return torch.device(device)
+    raise ValueError(f"unknown device {device!r} (auto, cpu, cuda or cuda:N)")
+
+
+class BasicVSRRestorer:
+    """Restores clips of square crops with the BasicVSR++ generator.
+
+    Args:
+        weights: the generator weights (any layout
+            :func:`~mosaicflow.restore.weights.generator_state_dict` reads; the export is a
+            plain state dict).
+        card: the model card (``None``: ``model.json`` beside the weights if it names them).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        fp16: half-precision autocast (CUDA only; ignored on CPU).
+        frames_per_call: restore at most this many frames per forward pass (``None``: the
+            whole clip at once).
+
+    Raises:
+        RestorerError / WeightsError: the file is missing, not weights, or its keys and shapes
+            do not fit a BasicVSR++ generator (both are ``ValueError`` naming the file).
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        card: str | Path | None = None,
+        device: str = "auto",
+        fp16: bool = False,
+        frames_per_call: int | None = None,
+    ) -> None:
+        from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
+        from mosaicflow.restore.weights import _check_and_load
+
+        path = Path(weights)
+        state, layout = generator_state_dict(read_checkpoint(path), str(path))
+        card_path = Path(card) if card is not None else find_card(path)
+        self.shape = generator_shape(state, str(path), card_path)
+        network = BasicVSRPlusPlusNet(self.shape.mid_channels, self.shape.num_blocks)
+        _check_and_load(network, state, str(path))  # strict; the error names the file
+        self.device = resolve_torch_device(device)
+        self.fp16 = bool(fp16 and self.device.type == "cuda")
+        if fp16 and not self.fp16:
+            log.info("fp16 ignored on %s", self.device)
+        self.network = network.eval().to(self.device)
+        self.input_size = self.shape.input_size
+        self.frames_per_call = frames_per_call
+        self.layout = layout
+        log.info("restorer %s (%s): %s", path, layout, self.shape)
+
+    @torch.inference_mode()
+    def restore(self, clip: np.ndarray) -> np.ndarray:
+        """Restore ``(T, S, S, 3)`` uint8 RGB crops; returns the same shape and dtype."""
+        if clip.ndim != 4 or clip.shape[-1] != 3:
+            raise ValueError(f"expected a clip (T, S, S, 3), got shape {clip.shape}")
+        step = self.frames_per_call or len(clip)
+        parts = [self._forward(clip[i : i + step]) for i in range(0, len(clip), step)]
+        return np.concatenate(parts) if parts else clip.copy()
+
+    def _forward(self, frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        x = x.permute(0, 3, 1, 2).unsqueeze(0).float().div_(255.0)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
+            y = self.network(x)
+        y = y.float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+        return y[0].permute(0, 2, 3, 1).cpu().numpy()
+
+
+def describe(restorer: Any) -> dict[str, Any]:
+    """A JSON-ready description of a restorer (for summaries)."""
+    shape = getattr(restorer, "shape", None)
+    return {"input_size": int(restorer.input_size)} | (
+        {"mid_channels": shape.mid_channels, "num_blocks": shape.num_blocks} if shape else {}
+    )
+
+
+__all__ = ["BasicVSRRestorer", "RestorerError", "WeightsError", "generator_shape"]

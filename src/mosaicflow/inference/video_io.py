@@ -1,0 +1,242 @@
+"""Streaming video in and out: decode to 4:2:0 planes, encode with x264, remux the audio.
+
+Frames travel as ``yuv420p`` arrays (``(H * 3 / 2, W)`` uint8, I420 layout), the format the
+output is encoded in, so a frame that is not changed is encoded from exactly the planes that
+were decoded (sources in other pixel formats are converted once, on decode). Changed frames are
+converted to RGB and back with OpenCV (:func:`yuv_to_rgb`, :func:`rgb_to_yuv`) and only the
+pixels the blend touched are taken from the conversion (:func:`merge_touched`); every other
+sample keeps its decoded value.
+
+The first audio stream is copied packet by packet (no re-encode) while the video is decoded,
+so nothing is read twice. The output is written to a temporary sibling and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from mosaicflow.io import atomic_path
+from mosaicflow.video.decode import VideoDecodeError, probe_video
+from mosaicflow.video.x264 import reproducible_x264_options
+
+log = logging.getLogger(__name__)
+
+
+def yuv_to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """``(H * 3 / 2, W)`` I420 planes -> ``(H, W, 3)`` RGB."""
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+
+
+def rgb_to_yuv(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` RGB -> ``(H * 3 / 2, W)`` I420 planes (the inverse of :func:`yuv_to_rgb`)."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+
+
+def luma(yuv: np.ndarray) -> np.ndarray:
+    """The Y plane (a view) of I420 planes."""
+    return yuv[: yuv.shape[0] * 2 // 3]
+
+
+def merge_touched(original: np.ndarray, changed: np.ndarray, touched: np.ndarray) -> np.ndarray:
+    """I420 planes that take ``changed`` where ``touched`` and ``original`` everywhere else.
+
+    Args:
+        original: the decoded planes.
+        changed: planes of the edited frame (:func:`rgb_to_yuv` of the composite).
+        touched: ``(H, W)`` bool pixels the blend changed; a chroma sample is taken from
+            ``changed`` when any of its 2 x 2 pixels was touched.
+
+    Returns:
+        New planes (``original`` is not modified).
+    """
+    height, width = touched.shape
+    out = original.copy()
+    y_out, y_new = out[:height], changed[:height]
+    y_out[touched] = y_new[touched]
+    chroma_touched = touched.reshape(height // 2, 2, width // 2, 2).any(axis=(1, 3))
+    quarter = (height // 2) * (width // 2)
+    flat_out = out[height:].reshape(2, quarter)  # U then V, each (H/2 * W/2)
+    flat_new = changed[height:].reshape(2, quarter)
+    mask = chroma_touched.reshape(quarter)
+    flat_out[:, mask] = flat_new[:, mask]
+    return out
+
+
+class VideoSource:
+    """A video opened for streaming decode (a context manager).
+
+    Attributes:
+        path: the file.
+        width, height: coded frame size.
+        rate: frame rate (``Fraction``).
+        frame_count: frames announced by the container (0 when unknown).
+        rotation: clockwise display rotation of the source (degrees).
+        audio: the first audio stream, or ``None``.
+        start_time: seconds at which the video stream starts (0 when unknown or negative).
+
+    Raises:
+        VideoDecodeError: the file cannot be opened or has no decodable video frame (names it),
+            or its frame size is odd (4:2:0 output needs even sides).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        probe = probe_video(self.path)  # names the file on any error
+        if probe.width % 2 or probe.height % 2:
+            raise VideoDecodeError(
+                f"{self.path}: odd frame size {probe.width}x{probe.height} is not supported"
+            )
+        self.width, self.height = probe.width, probe.height
+        self.rotation = probe.rotation
+        self.frame_count = probe.frame_count
+        try:
+            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except av.FFmpegError as err:  # pragma: no cover - probe_video opened it already
+            raise VideoDecodeError(f"{self.path}: cannot open as a video ({err})") from err
+        self._video = self._container.streams.video[0]
+        self._video.thread_type = "AUTO"
+        rate = self._video.average_rate or self._video.guessed_rate or Fraction(round(probe.fps))
+        self.rate = Fraction(rate)
+        self.audio = self._container.streams.audio[0] if self._container.streams.audio else None
+        stream_start, time_base = self._video.start_time, self._video.time_base
+        self.start_time = (
+            max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0
+        )
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._container.close()
+
+    def frames(self, on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[np.ndarray]:
+        """Decode the video as I420 planes; hand every audio packet to ``on_audio`` on the way.
+
+        Packets that fail to decode are skipped (like the ``ffmpeg`` command).
+
+        Raises:
+            VideoDecodeError: no frame could be decoded at all.
+        """
+        streams = [self._video] + ([self.audio] if self.audio is not None else [])
+        decoded = 0
+        last_error = ""
+        try:
+            for packet in self._container.demux(*streams):
+                if packet.stream.type == "audio":
+                    if on_audio is not None and packet.dts is not None:
+                        on_audio(packet)
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as err:
+                    last_error = str(err)
+                    log.debug("%s: packet %s failed to decode: %s", self.path, packet.pts, err)
+                    continue
+                for frame in frames:
+                    decoded += 1
+                    yield self._planes(frame)
+        except av.FFmpegError as err:
+            if decoded == 0:
+                raise VideoDecodeError(f"{self.path}: cannot decode ({err})") from err
+            log.warning("%s: demuxing stopped after %d frames: %s", self.path, decoded, err)
+        if decoded == 0:
+            raise VideoDecodeError(f"{self.path}: no decodable video frame {last_error}".strip())
+
+    def _planes(self, frame: av.VideoFrame) -> np.ndarray:
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        return frame.to_ndarray(format="yuv420p")
+
+
+class VideoSink:
+    """An x264 video (plus an optional copied audio stream) written atomically.
+
+    Use as a context manager; the file appears at ``path`` only when the block ends without
+    an error.
+
+    Args:
+        path: the output file (its suffix picks the container).
+        width, height: frame size.
+        rate: frame rate.
+        audio_template: the source's audio stream to copy, or ``None``.
+        crf: x264 constant rate factor (0 = lossless).
+        preset: x264 preset.
+        rotation: clockwise display rotation to record (the source's).
+        first_pts: presentation time of the first frame in frame periods (keeps the audio in
+            sync when the source's video starts late).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        rate: Fraction,
+        audio_template: Any = None,
+        *,
+        crf: int = 18,
+        preset: str = "medium",
+        rotation: int = 0,
+        first_pts: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self._settings = (width, height, rate, audio_template, crf, preset, rotation)
+        self._stack = contextlib.ExitStack()
+        self._container: Any = None
+        self._video: Any = None
+        self._audio: Any = None
+        self.frames_written = 0
+        self.audio_packets = 0
+        self.first_pts = first_pts
+
+    def __enter__(self) -> VideoSink:
+        width, height, rate, template, crf, preset, rotation = self._settings
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(self.path))
+            self._container = stack.enter_context(av.open(str(tmp), mode="w"))
+            self._video = self._container.add_stream("libx264", rate=rate)
+            self._video.width, self._video.height = width, height
+            self._video.pix_fmt = "yuv420p"
+            self._video.options = reproducible_x264_options(crf=str(crf), preset=preset)
+            if rotation:
+                self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
+            if template is not None:
+                self._audio = self._container.add_stream_from_template(template)
+            self._stack = stack.pop_all()
+        return self
+
+    def write(self, yuv: np.ndarray) -> None:
+        """Encode one frame of I420 planes."""
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        frame.pts = self.first_pts + self.frames_written
+        frame.time_base = 1 / self._settings[2]
+        self._container.mux(self._video.encode(frame))
+        self.frames_written += 1
+
+    def write_audio(self, packet: av.Packet) -> None:
+        """Copy one packet of the source's audio stream."""
+        if self._audio is None:
+            return
+        packet.stream = self._audio
+        self._container.mux(packet)
+        self.audio_packets += 1
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._container.mux(self._video.encode(None))
+        finally:
+            self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]

@@ -1,0 +1,204 @@
+"""The restore pipeline with injected fake models on tiny PyAV-made videos with audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mosaicflow.inference.pipeline import RestoreSettings, restore_video
+from mosaicflow.inference.video_io import VideoSink, VideoSource
+from mosaicflow.regions.infer import decode_rle
+from mosaicflow.video.decode import probe_video
+
+from .conftest import (
+    HEIGHT,
+    WIDTH,
+    InvertingRestorer,
+    OracleRestorer,
+    ScriptedDetector,
+    box_mask,
+    decode_planes,
+    decode_rgb,
+    pixelate,
+    stream_info,
+    textured_frames,
+    write_video,
+)
+
+FAST = {"preset": "ultrafast"}
+MOSAIC_BOX = (24, 16, 40, 32)  # x0, y0, x1, y1
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def test_frames_fps_audio_kept_and_undetected_frames_pass_through_exactly(tmp_path):
+    frames = textured_frames(20)
+    source = write_video(tmp_path / "in.mp4", frames, fps=10, audio=True)
+    masks = [box_mask(*MOSAIC_BOX) if 5 <= i < 13 else None for i in range(20)]
+    restorer = InvertingRestorer()
+    out = tmp_path / "out.mp4"
+    result = restore_video(
+        source,
+        out,
+        ScriptedDetector(masks),
+        restorer,
+        RestoreSettings(batch=3, crf=0, **FAST),
+        masks_out=tmp_path / "masks.parquet",
+    )
+
+    before, after = stream_info(source), stream_info(out)
+    assert after["frames"] == before["frames"] == 20
+    assert after["fps"] == pytest.approx(before["fps"]) == pytest.approx(10.0)
+    assert after["audio_codec"] == before["audio_codec"] == "aac"
+    assert after["audio_bytes"] == before["audio_bytes"]  # copied packets, not re-encoded
+    assert result.audio_packets == before["audio_packets"]
+
+    planes_in, planes_out = decode_planes(source), decode_planes(out)
+    for i in range(20):
+        if masks[i] is None:  # lossless output: a pass-through frame decodes bit for bit
+            assert np.array_equal(planes_in[i], planes_out[i]), f"frame {i} changed"
+        else:
+            y_in, y_out = planes_in[i][:HEIGHT], planes_out[i][:HEIGHT]
+            changed = y_in != y_out
+            assert changed[masks[i]].mean() > 0.9, f"frame {i}: mask not restored"
+            x0, y0, x1, y1 = MOSAIC_BOX
+            far = np.ones((HEIGHT, WIDTH), bool)
+            far[max(0, y0 - 8) : y1 + 8, max(0, x0 - 8) : x1 + 8] = False
+            assert not changed[far].any(), f"frame {i}: pixels beyond the border changed"
+    assert restorer.clip_lengths == [8]
+    summary = result.to_dict()
+    assert summary["frames"] == 20 and summary["frames_with_detections"] == 8
+    assert summary["restored_frames"] == 8 and summary["passthrough_frames"] == 12
+    assert summary["passthrough_share"] == pytest.approx(0.6)
+    assert summary["clips"] == 1 and summary["clip_reasons"] == {"gap": 1}
+    assert summary["video_fps"] == pytest.approx(10.0) and summary["fps"] > 0
+
+    table = pd.read_parquet(tmp_path / "masks.parquet")
+    assert sorted(table["frame"]) == list(range(20))
+    hits = table[table["instance"] >= 0]
+    assert list(hits["frame"]) == list(range(5, 13))
+    assert np.array_equal(decode_rle(hits["rle"].iloc[0], HEIGHT, WIDTH), masks[5])
+
+
+def test_a_video_without_detections_equals_a_plain_encode_with_the_same_settings(tmp_path):
+    frames = textured_frames(12)
+    source = write_video(tmp_path / "in.mp4", frames, crf=20, audio=False)
+    out = tmp_path / "out.mp4"
+    result = restore_video(
+        source,
+        out,
+        ScriptedDetector([None] * 12),
+        InvertingRestorer(),
+        RestoreSettings(crf=23, **FAST),
+    )
+    reference = tmp_path / "reference.mp4"
+    with (
+        VideoSource(source) as video,
+        VideoSink(reference, video.width, video.height, video.rate, crf=23, **FAST) as sink,
+    ):
+        for planes in video.frames():
+            sink.write(planes)
+    assert result.passthrough_share == 1.0 and result.clips == 0
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(decode_planes(out), decode_planes(reference), strict=True)
+    )
+
+
+def test_a_ground_truth_restorer_raises_psnr_inside_the_mask(tmp_path):
+    truth = textured_frames(10, seed=3)
+    masks = [box_mask(*MOSAIC_BOX) for _ in range(10)]
+    mosaic = pixelate(truth, masks)
+    source = write_video(tmp_path / "in.mp4", mosaic, audio=False)
+    out = tmp_path / "out.mp4"
+    restore_video(
+        source,
+        out,
+        ScriptedDetector(masks),
+        OracleRestorer(mosaic, truth),
+        RestoreSettings(crf=0, **FAST),
+    )
+    restored, given = decode_rgb(out), decode_rgb(source)
+    inside = np.stack(masks)
+    before = psnr(given[inside], truth[inside])
+    after = psnr(restored[inside], truth[inside])
+    assert after > before + 6, (before, after)
+
+
+def test_memory_is_bounded_by_the_clip_length_not_the_video(tmp_path):
+    n, max_clip = 150, 16
+    source = write_video(tmp_path / "long.mp4", textured_frames(n), audio=False, crf=30)
+    masks = [box_mask(*MOSAIC_BOX) if i % 50 != 49 else None for i in range(n)]  # 3 gaps
+    restorer = InvertingRestorer()
+    result = restore_video(
+        source,
+        tmp_path / "out.mp4",
+        ScriptedDetector(masks),
+        restorer,
+        RestoreSettings(max_clip_frames=max_clip, batch=4, crf=30, **FAST),
+    )
+    assert result.frames == n
+    assert result.peak_buffered_frames <= max_clip
+    assert max(restorer.clip_lengths) == max_clip
+    assert sum(restorer.clip_lengths) == n - 3
+    # each 49-frame run: 3 full clips + a gap-cut clip of 1; the last run ends with the video
+    assert result.clip_reasons == {"gap": 3, "max_length": 9}
+
+
+def test_two_overlapping_tracks_are_restored_as_separate_clips(tmp_path):
+    source = write_video(tmp_path / "in.mp4", textured_frames(10), audio=False)
+    left, right = box_mask(2, 2, 14, 14), box_mask(46, 30, 60, 44)
+    masks = [(left, right) if i >= 3 else left for i in range(10)]
+    restorer = InvertingRestorer()
+    result = restore_video(
+        source,
+        tmp_path / "out.mp4",
+        ScriptedDetector(masks),
+        restorer,
+        RestoreSettings(crf=0, **FAST),
+    )
+    assert sorted(restorer.clip_lengths) == [7, 10]
+    assert result.clip_reasons == {"end": 2}
+    assert result.restored_frames == 10 and result.passthrough_frames == 0
+
+
+def test_a_scene_cut_ends_the_clip(tmp_path):
+    frames = np.concatenate([textured_frames(6, seed=1), textured_frames(6, seed=2)])
+    source = write_video(tmp_path / "in.mp4", frames, audio=False)
+    restorer = InvertingRestorer()
+    result = restore_video(
+        source,
+        tmp_path / "out.mp4",
+        ScriptedDetector([box_mask(*MOSAIC_BOX)] * 12),
+        restorer,
+        RestoreSettings(crf=0, **FAST),
+    )
+    assert restorer.clip_lengths == [6, 6]
+    assert result.clip_reasons == {"end": 1, "scene_cut": 1}
+
+
+def test_a_failing_detector_leaves_no_output(tmp_path):
+    source = write_video(tmp_path / "in.mp4", textured_frames(4), audio=False)
+
+    class Broken:
+        def detect(self, frames):
+            raise RuntimeError("boom")
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="boom"):
+        restore_video(source, out, Broken(), InvertingRestorer(), RestoreSettings(**FAST))
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_the_display_rotation_is_kept(tmp_path):
+    source = write_video(tmp_path / "in.mp4", textured_frames(3), audio=False, rotation=90)
+    out = tmp_path / "out.mp4"
+    restore_video(
+        source, out, ScriptedDetector([None] * 3), InvertingRestorer(), RestoreSettings(**FAST)
+    )
+    assert probe_video(source).rotation != 0
+    assert probe_video(out).rotation == probe_video(source).rotation
