@@ -126,3 +126,20 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def snakemake_cmd(workdir: Path, configfiles: list[Path], *targets: str) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
+        "--configfile", *map(str, configfiles), "--", *targets,
+    ]  # fmt: skip
+
+
+def loadable(path: Path) -> bool:
+    import torch
+
+    try:
+        return isinstance(torch.load(path, map_location="cpu", weights_only=False), dict)
+    except Exception:
+        return False

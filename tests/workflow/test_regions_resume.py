@@ -11,14 +11,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import REPO, run_snakemake
+from tests.helpers import REPO, loadable, run_snakemake, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -29,23 +27,6 @@ OVERLAY = {
     "watermark": {"imgsz": 64, "batch": 4, "epochs": 2, "time_minutes": 0},
 }
 TARGET = "results/models/region_seg/train.json"
-
-
-def snakemake_cmd(workdir: Path, configfiles: list[Path], *targets: str) -> list[str]:
-    return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
-        "--configfile", *map(str, configfiles), "--", *targets,
-    ]  # fmt: skip
-
-
-def loadable(path: Path) -> bool:
-    import torch
-
-    try:
-        return isinstance(torch.load(path, map_location="cpu", weights_only=False), dict)
-    except Exception:
-        return False
 
 
 def test_killed_training_resumes_from_last_checkpoint(tmp_path):

@@ -106,6 +106,10 @@ class WatermarkDetector:
         )
         return [r.boxes.xyxy.cpu().numpy() for r in results]
 
+    def boxes_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """Watermark boxes (N, 4 xyxy) of one RGB frame."""
+        return self.detect([np.ascontiguousarray(rgb[..., ::-1])])[0]
+
 
 def clip_watermark_fraction(
     detector: WatermarkDetector,

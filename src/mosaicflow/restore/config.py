@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,8 @@ class RestorationConfig:
         blur_sigmas: Gaussian sigmas searched for the blur baseline of the validation.
         num_workers: DataLoader workers for training clips.
         amp: bfloat16 autocast + channels-last on CUDA.
-        stage1: stage-1 training settings.
-        stage2: stage-2 training settings.
+        stage1: stage-1 training settings (None in a job that does not read them).
+        stage2: stage-2 training settings (None in a job that does not read them).
     """
 
     mid_channels: int
@@ -69,16 +72,47 @@ class RestorationConfig:
     blur_sigmas: tuple[float, ...]
     num_workers: int
     amp: bool
-    stage1: Stage1Config
-    stage2: Stage2Config
+    stage1: Stage1Config | None
+    stage2: Stage2Config | None
 
 
 def restoration_config(profile: str = "demo", **changes: object) -> RestorationConfig:
     """The ``restoration`` config of ``profile`` with the schema's defaults, ``changes`` applied."""
-    import dataclasses
-
     from mosaicflow.config import build, validate_config
 
     config: dict = {"profile": profile}
     validate_config(config)
     return dataclasses.replace(build(RestorationConfig, config["restoration"]), **changes)
+
+
+#: The ``restoration`` keys each job reads (a rule's params carry only these, so changing a
+#: stage-2 key never retrains stage 1).
+JOB_KEYS: dict[str, tuple[str, ...]] = {
+    "stage1": ("mid_channels", "num_blocks", "spynet_weights", "blur_sigmas", "num_workers",
+               "amp", "stage1"),
+    "convert": ("mid_channels", "num_blocks", "stage2"),
+    "stage2": ("mid_channels", "num_blocks", "vgg19_weights", "blur_sigmas", "num_workers",
+               "amp", "stage2"),
+    "export": ("mid_channels", "num_blocks", "stage1", "stage2"),
+}  # fmt: skip
+
+
+def job_params(section: Mapping[str, Any], job: str) -> dict[str, Any]:
+    """The keys of the (validated) ``restoration`` section that ``job`` reads."""
+    from mosaicflow.config import canonical
+
+    if job not in JOB_KEYS:
+        raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOB_KEYS)})")
+    return canonical({key: section[key] for key in JOB_KEYS[job]})
+
+
+def config_from_params(params: Mapping[str, Any]) -> RestorationConfig:
+    """The :class:`RestorationConfig` of a job's params (:func:`job_params`); the keys the job
+    does not read are None."""
+    from mosaicflow.config import build
+
+    names = [f.name for f in dataclasses.fields(RestorationConfig)]
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ValueError(f"restoration params: unknown keys {unknown}")
+    return build(RestorationConfig, {name: params.get(name) for name in names})

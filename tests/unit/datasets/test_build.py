@@ -15,6 +15,7 @@ from mosaicflow.datasets.clips.media import read_video
 from mosaicflow.datasets.clips.meta import ClipMetaError, read_clip_meta, read_manifest
 from mosaicflow.datasets.clips.scenes import RegionTableError
 from mosaicflow.io import write_parquet
+from mosaicflow.regions.watermark import sample_indices
 from mosaicflow.video.decode import VideoDecodeError
 
 from .conftest import Source, make_cfg, make_source, mosaic_cfg
@@ -177,7 +178,7 @@ def test_corrupt_frame_in_the_middle_fails_naming_the_file(tmp_path: Path):
 def test_manifest_validation_names_the_file(source: Source, tmp_path: Path):
     run(source, tmp_path)
     meta = tmp_path / "meta" / "vid-0123abcd-000000.json"
-    text = meta.read_text().replace('"version": 1', '"version": 7')
+    text = meta.read_text().replace('"version": 2', '"version": 7')
     bad = tmp_path / "bad.json"
     bad.write_text(text)
     with pytest.raises(ClipMetaError, match=r"bad\.json: clip metadata version 7"):
@@ -223,3 +224,43 @@ def test_rejected_video_gives_an_empty_manifest(tmp_path: Path):
     )
     assert run(src, tmp_path / "out") == []
     assert read_manifest(tmp_path / "out" / "videos" / "vid-0123abcd.json")["clips"] == []
+
+
+def test_watermark_detector_looks_at_the_analysed_frames_once(source: Source, tmp_path: Path):
+    seen: list[tuple[int, ...]] = []
+
+    def detector(rgb: np.ndarray) -> np.ndarray:
+        seen.append(rgb.shape)
+        return np.array([[0, 0, 96, 72]], np.float64)  # a watermark over the whole frame
+
+    cfg = make_cfg(**{**CFG, "analysers": {"frames": 3}})
+    records = build_video_clips(
+        source.video, source.index, source.regions, tmp_path, cfg, mosaic_cfg=mosaic_cfg(),
+        video_id="vid-0123abcd", seed=3, code="abc", watermark_detector=detector,
+    )  # fmt: skip
+    assert all(r["analysers"]["watermark"] == 1.0 for r in records)
+    analysed = set()
+    for r in records:  # 3 evenly spaced frames per clip, each source frame detected once
+        frames = [f["frame"] for f in r["per_frame"]]
+        analysed |= {frames[t] for t in sample_indices(len(frames), 3)}
+    assert len(seen) == len(analysed) and seen[0] == (72, 96, 3)
+    with pytest.raises(ValueError, match="not both"):
+        build_video_clips(
+            source.video, source.index, source.regions, tmp_path, cfg, mosaic_cfg=mosaic_cfg(),
+            video_id="vid-0123abcd", seed=3, code="abc", watermarks={},
+            watermark_detector=detector,
+        )  # fmt: skip
+
+
+def test_rerun_removes_only_this_videos_stale_clips(source: Source, tmp_path: Path):
+    run(source, tmp_path)
+    other = tmp_path / "clips" / "vid-9999abcd-000007.mp4"  # another video's clip
+    other.write_bytes(b"keep me")
+    assert len(list((tmp_path / "clips").glob("vid-0123abcd-*"))) == 3
+    records = run(source, tmp_path, max_clips_per_video=1)
+    kept = [r["clip"] for r in records if r["status"] == "kept"]
+    assert len(kept) == 1
+    for folder in ("clips", "masks", "meta"):
+        names = sorted(p.name.split(".")[0] for p in (tmp_path / folder).glob("vid-0123abcd-*"))
+        assert names == kept
+    assert other.read_bytes() == b"keep me"

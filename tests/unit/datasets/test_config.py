@@ -15,7 +15,7 @@ def test_dataclass_matches_schema():
     assert contract_mismatches(RestorationDatasetConfig, section) == []
 
 
-@pytest.mark.parametrize(("profile", "size", "cap"), [("demo", 128, 8), ("full", 256, 200)])
+@pytest.mark.parametrize(("profile", "size", "cap"), [("demo", 128, 16), ("full", 256, 200)])
 def test_profiles(profile, size, cap):
     from mosaicflow.config import build
 

@@ -177,3 +177,39 @@ def test_check_tables_names_the_file():
             regions_path="regions.parquet",
         )
     check_tables(index, region_table({1: [3]}), (8, 8), index_path="i", regions_path="r")
+
+
+def _rows(spec):
+    """Region rows from (frame, track, x0) triples, 10x10 boxes at y 0."""
+    return pd.DataFrame(
+        [
+            {"frame": f, "instance": 0, "track_id": t, "x0": float(x), "y0": 0.0,
+             "x1": float(x + 10), "y1": 10.0}
+            for f, t, x in spec
+        ]
+    )  # fmt: skip
+
+
+def test_link_tracks_joins_an_id_switch_and_keeps_the_tracker_id():
+    from mosaicflow.datasets.clips.scenes import link_tracks
+
+    index = pd.DataFrame({"frame": range(12), "kept": True, "scene": 0})
+    # track 4 continues track 1 after a 1-frame gap (same place); track 7 is elsewhere
+    rows = _rows([(f, 1, 20 + f) for f in range(5)] + [(f, 4, 21 + f) for f in range(6, 12)]
+                 + [(f, 7, 80) for f in range(6, 12)])  # fmt: skip
+    linked = link_tracks(index, rows, max_gap=2, min_iou=0.2)
+    assert sorted(linked["track_id"].unique()) == [1, 7]
+    assert set(linked.loc[linked["track_id"] == 1, "source_track"]) == {1, 4}
+    # too long a gap, another scene, or linking off: the tracker's ids stay
+    assert sorted(link_tracks(index, rows, max_gap=0, min_iou=0.2)["track_id"].unique()) == [
+        1,
+        4,
+        7,
+    ]
+    cut = index.assign(scene=(index["frame"] >= 6).astype(int))
+    assert sorted(link_tracks(cut, rows, max_gap=2, min_iou=0.2)["track_id"].unique()) == [1, 4, 7]
+    assert sorted(link_tracks(index, rows, max_gap=2, min_iou=None)["track_id"].unique()) == [
+        1,
+        4,
+        7,
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from mosaicflow.datasets.clips.scenes import (
     ClipPlan,
     RegionTableError,
     check_tables,
+    link_tracks,
     plan_clips,
 )
 from mosaicflow.io import write_json
@@ -46,6 +48,9 @@ from mosaicflow.regions.watermark import sample_indices
 from mosaicflow.video.decode import probe_video
 
 LOG = logging.getLogger(__name__)
+
+#: A watermark detector: RGB frame -> (N, 4) boxes xyxy in pixels.
+WatermarkDetect = Callable[[np.ndarray], np.ndarray]
 
 
 def clip_name(video_id: str, clip_no: int) -> str:
@@ -72,6 +77,7 @@ class _Job:
     frames: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     grays: list[np.ndarray] = field(default_factory=list)
+    detected_marks: dict[int, np.ndarray] | None = None  # frame -> watermark boxes (detector)
 
 
 def _mask(row: Any, height: int, width: int, regions_parquet: Path) -> np.ndarray:
@@ -137,6 +143,7 @@ def _base_record(
                 "time": round(float(info["time"].iloc[t]), 6),
                 "detected": bool(plan.detected[t]),
                 "region_box": region,
+                "source_track": int(rows[t].source_track) if region is not None else None,
                 "crop_box": None,
                 "pad": None,
             }
@@ -242,6 +249,7 @@ def build_video_clips(
     seed: int,
     code: str,
     watermarks: analysers.WatermarkSource | None = None,
+    watermark_detector: WatermarkDetect | None = None,
     manifest: Path | None = None,
     threads: int = 1,
     timings: dict[str, float] | None = None,
@@ -259,7 +267,10 @@ def build_video_clips(
         seed: the workflow seed (clip randomness: mask growth, sigmoid block size).
         code: the rule's code hash (recorded).
         watermarks: watermark boxes per frame number (mapping or callable; ``None``: the
-            watermark analyser reports ``None``).
+            watermark analyser reports ``None``); every frame of a clip is looked at.
+        watermark_detector: instead of ``watermarks``, a function RGB frame -> ``(N, 4)`` boxes
+            (the trained watermark detector), run on the clip's analysed frames only
+            (``analysers.frames`` of them, each source frame once).
         manifest: where the video's manifest goes (``out_dir/videos/<video>.json`` by default).
         threads: decoder threads.
         timings: when given, seconds spent in ``decode``, ``crop``, ``analyse``, ``encode`` are
@@ -274,12 +285,15 @@ def build_video_clips(
     """
     video, out_dir = Path(video), Path(out_dir)
     manifest = Path(manifest) if manifest else out_dir / "videos" / f"{video_id}.json"
+    if watermarks is not None and watermark_detector is not None:
+        raise ValueError("give watermark boxes or a watermark detector, not both")
     clock = timings if timings is not None else {}
     for key in ("decode", "crop", "analyse", "encode"):
         clock.setdefault(key, 0.0)
     index = pd.read_parquet(frames_index)
     if index.empty:  # a video the frames stage rejected (source.on_error: skip)
         LOG.info("%s: empty frames index, no clips", video_id)
+        _remove_stale(out_dir, video_id, set())
         write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": []})
         return []
     probe = probe_video(video)
@@ -288,6 +302,7 @@ def build_video_clips(
     regions = pd.read_parquet(regions_parquet)
     check_tables(index, regions, frame_shape, index_path=frames_index, regions_path=regions_parquet)
     found = regions[(regions["instance"] >= 0) & (regions["track_id"] >= 0)]
+    found = link_tracks(index, found, cfg.max_gap_frames, cfg.link_iou)
     plans = plan_clips(index, found, cfg, fps)
     config_hash = stable_hash({"restoration_dataset": cfg, "mosaic": mosaic_cfg})
     records: list[dict[str, Any]] = []
@@ -304,7 +319,10 @@ def build_video_clips(
             rng = clip_rng(seed, video_id, plan.clip)
             jobs.append(_prepare(plan, rows, record, cfg, mosaic_cfg, frame_shape, fps, rng))
     at_frame: dict[int, list[tuple[_Job, int]]] = {}
+    marks: dict[int, np.ndarray] = {}  # detector output per source frame
     for job in jobs:
+        if watermark_detector is not None:
+            job.detected_marks = {}
         for t, number in enumerate(job.plan.frames):
             at_frame.setdefault(number, []).append((job, t))
     pts = by_number["pts"]
@@ -338,13 +356,29 @@ def build_video_clips(
                 region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
                 if region.size:
                     job.grays.append(np.ascontiguousarray(region.mean(axis=2).astype(np.uint8)))
+                if job.detected_marks is not None:
+                    if number not in marks:
+                        marks[number] = np.asarray(watermark_detector(rgb), np.float64)
+                    job.detected_marks[number] = marks[number].reshape(-1, 4)
                 clock["analyse"] += time.perf_counter() - start
             if t == len(job.plan.frames) - 1:
                 _finish(job, cfg, out_dir, fps, watermarks, clock)
+    _remove_stale(out_dir, video_id, {r["clip"] for r in records if r["status"] == "kept"})
     write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": records})
     kept = sum(r["status"] == "kept" for r in records)
     LOG.info("%s: %d candidate clips, %d written", video_id, len(records), kept)
     return records
+
+
+def _remove_stale(out_dir: Path, video_id: str, kept: set[str]) -> None:
+    """Delete this video's clip, mask and meta files of an earlier run that this run did not
+    write (fewer clips, or now filtered); other videos' files are never touched."""
+    pattern = f"{video_id}-[0-9][0-9][0-9][0-9][0-9][0-9].*"
+    for folder in ("clips", "masks", "meta"):
+        for path in sorted((out_dir / folder).glob(pattern)):
+            if path.name.split(".", 1)[0] not in kept and path.suffix in (".mp4", ".mkv", ".json"):
+                LOG.info("%s: removing %s of an earlier run", video_id, path)
+                path.unlink()
 
 
 def _finish(
@@ -357,9 +391,14 @@ def _finish(
 ) -> None:
     start = time.perf_counter()
     record = job.record
+    boxes, frames = job.crop.boxes, list(job.plan.frames)
+    if job.detected_marks is not None:  # the detector looked at the analysed frames only
+        picked = sorted(job.analyse_at)
+        boxes, frames = boxes[picked], [frames[t] for t in picked]
+        watermarks = job.detected_marks
     results: dict[str, Any] = {
         "watermark": analysers.watermark_share(
-            job.crop.boxes, job.plan.frames, watermarks, cfg.analysers.watermark_min_overlap
+            boxes, frames, watermarks, cfg.analysers.watermark_min_overlap
         ),
         "region_px": record["region"]["region_px"],
         "region_fraction": record["region"]["region_fraction"],

@@ -69,6 +69,7 @@ class RestorationDatasetConfig:
     border: float
     border_min_px: int
     max_gap_frames: int
+    link_iou: float | None
     max_clips_per_video: int | None
     smooth_seconds: float
     square: bool
@@ -81,12 +82,15 @@ class RestorationDatasetConfig:
     filters: FiltersConfig
     split: SplitConfig
     sheet_clips: int
+    regions: str
 
     def __post_init__(self) -> None:
         if self.min_seconds > self.max_seconds:
             raise ConfigError(f"{_KEY}.min_seconds': must be <= max_seconds")
         if self.out_size is None or self.out_size < 8:
             raise ConfigError(f"{_KEY}.out_size': must be an integer >= 8")
+        if self.regions not in ("inferred", "truth"):
+            raise ConfigError(f"{_KEY}.regions': must be 'inferred' or 'truth'")
         if self.crop not in ("region", "full_frame"):
             raise ConfigError(f"{_KEY}.crop': must be 'region' or 'full_frame'")
         if self.resize not in ("down", "always"):

@@ -3,10 +3,12 @@
 A clip record (``meta/<video>-<clip:06d>.json`` for written clips; every record, written or not,
 in the video's manifest) holds: the source video id, track and scene, ``status`` (``kept``,
 ``filtered`` or ``skipped``) and ``reason``, the frame range with per-frame frame number, pts,
-time, detection flag, region box, crop box and padding, fps, the source / crop / output shapes
-and scale, the region's median size, the block-size estimates of :mod:`mosaicflow.mosaic.blocksize`,
-the analyser results, the mask growth, the relative file paths, the seed and the config and code
-hashes. Readers validate it (:func:`validate_meta`).
+time, detection flag, region box, the tracker's id of the region (``source_track``: tracklets
+the tracker split are joined into one track, see :func:`~.scenes.link_tracks`), crop box and
+padding, fps, the source / crop / output shapes and scale, the region's median size, the
+block-size estimates of :mod:`mosaicflow.mosaic.blocksize`, the analyser results, the mask
+growth, the relative file paths, the seed and the config and code hashes. Readers validate it
+(:func:`validate_meta`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from mosaicflow.io import read_json
 
 #: Version of the clip metadata layout.
-CLIP_META_VERSION = 1
+CLIP_META_VERSION = 2
 #: Version of the per-video manifest layout.
 MANIFEST_VERSION = 1
 STATUSES = ("kept", "filtered", "skipped")
@@ -52,7 +54,9 @@ REQUIRED_KEYS = frozenset(
         "code_hash",
     }
 )
-FRAME_KEYS = frozenset({"frame", "pts", "time", "detected", "region_box", "crop_box", "pad"})
+FRAME_KEYS = frozenset(
+    {"frame", "pts", "time", "detected", "region_box", "source_track", "crop_box", "pad"}
+)
 
 
 class ClipMetaError(ValueError):

@@ -127,6 +127,77 @@ def _runs(positions: np.ndarray, scenes: np.ndarray, max_gap: int) -> list[tuple
     return runs
 
 
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - iw * ih
+    return float(iw * ih / union) if union > 0 else 0.0
+
+
+def link_tracks(
+    index: pd.DataFrame, regions: pd.DataFrame, max_gap: int, min_iou: float | None
+) -> pd.DataFrame:
+    """Join tracklets the tracker split (an id switch) into one track.
+
+    A track that starts at most ``max_gap`` kept frames after another one ended, in the same
+    scene, with a first box overlapping that track's last box by IoU >= ``min_iou``, continues
+    it (the best overlap wins; each track has at most one successor). Rows on frames that are
+    not kept are dropped, as the planner ignores them.
+
+    Args:
+        index: the frames index (``frame``, ``kept``, ``scene``).
+        regions: found regions (``instance >= 0``, ``track_id >= 0``).
+        max_gap: ``restoration_dataset.max_gap_frames``.
+        min_iou: ``restoration_dataset.link_iou`` (None: no linking).
+
+    Returns:
+        The rows with ``source_track`` (the tracker's id) and ``track_id`` set to the id of the
+        first track of its chain.
+    """
+    kept = index[index["kept"].astype(bool)].sort_values("frame")
+    position = {int(f): i for i, f in enumerate(kept["frame"])}
+    scenes = kept["scene"].to_numpy(np.int64)
+    rows = regions[regions["frame"].isin(position)].copy()
+    rows["source_track"] = rows["track_id"].astype("int64")
+    if min_iou is None or rows.empty:
+        return rows
+    pos = rows["frame"].map(position).to_numpy(np.int64)
+    spans = {}
+    for track in sorted(rows["source_track"].unique()):
+        mine = np.flatnonzero(rows["source_track"].to_numpy() == track)
+        order = mine[np.argsort(pos[mine], kind="stable")]
+        first, last = rows.iloc[order[0]], rows.iloc[order[-1]]
+        spans[int(track)] = (
+            int(pos[order[0]]),
+            int(pos[order[-1]]),
+            np.array([first.x0, first.y0, first.x1, first.y1], np.float64),
+            np.array([last.x0, last.y0, last.x1, last.y1], np.float64),
+        )
+    successor: dict[int, int] = {}
+    predecessor: dict[int, int] = {}
+    for b in sorted(spans, key=lambda t: (spans[t][0], t)):
+        start, _, first_box, _ = spans[b]
+        best, best_iou = None, float(min_iou)
+        for a, (_, end, _, last_box) in spans.items():
+            if a == b or a in successor or not 0 < start - end <= max_gap + 1:
+                continue
+            if scenes[start] != scenes[end]:
+                continue
+            iou = _box_iou(last_box, first_box)
+            if iou >= best_iou and (best is None or iou > best_iou or a < best):
+                best, best_iou = a, iou
+        if best is not None:
+            successor[best], predecessor[b] = b, best
+    head = {}
+    for track in spans:
+        first = track
+        while first in predecessor:
+            first = predecessor[first]
+        head[track] = first
+    rows["track_id"] = rows["source_track"].map(head).astype(rows["track_id"].dtype)
+    return rows
+
+
 def plan_clips(
     index: pd.DataFrame, regions: pd.DataFrame, cfg: RestorationDatasetConfig, fps: float
 ) -> list[ClipPlan]:

@@ -1,0 +1,149 @@
+"""The restoration rules' entry points: stage 1, convert, stage 2 and export on the clip dataset.
+
+Each function takes what its rule passes (the ``restoration`` keys the job reads, see
+:func:`mosaicflow.restore.config.job_params`, the ``mosaic`` section, the clip index) and
+writes the rule's outputs. Training state lives in ``<work root>/<stage>-<hash>/``, the hash
+covering the job's settings, the seed and the training data, so a killed job resumes from its
+last checkpoint and a changed setting starts a fresh folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.config import build, stable_hash
+from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.restore.config import RestorationConfig, config_from_params
+
+LOG = logging.getLogger(__name__)
+
+
+def data_hash(index_parquet: Path) -> str:
+    """Hash of the clip index (16 hex): the clips, their splits and their metadata paths."""
+    return hashlib.sha256(Path(index_parquet).read_bytes()).hexdigest()[:16]
+
+
+def clip_sets(
+    index_parquet: Path, mosaic: Mapping[str, Any], num_frames: int, size: int, seed: int
+) -> tuple[Any, Any]:
+    """The training set (``train`` split, random) and validation set (``val``, repeatable; None
+    without val clips) of :class:`~mosaicflow.datasets.clips.MosaicClipDataset`.
+
+    Raises:
+        ValueError: no training clips (names the index).
+    """
+    from mosaicflow.datasets.clips.index import read_index
+    from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset
+
+    index = read_index(index_parquet)
+    root = Path(index_parquet).parent
+    mosaic_cfg = build(MosaicConfig, mosaic)
+    common = {"num_frames": num_frames, "size": size, "mosaic_cfg": mosaic_cfg}
+    train = MosaicClipDataset(index, root, seed=seed, train=True, split="train", **common)
+    if len(train) == 0:
+        raise ValueError(
+            f"{index_parquet}: no kept clips in the train split; the restoration model has "
+            "nothing to train on (see the index's status/reason columns)"
+        )
+    # the validation mosaics use their own seed, never the training draws
+    val = MosaicClipDataset(index, root, seed=seed + 1, train=False, split="val", **common)
+    LOG.info("restoration clips: %d train, %d val", len(train), len(val))
+    return train, (val if len(val) else None)
+
+
+def work_dir(work_root: Path, stage: str, params: Mapping[str, Any], seed: int, data: str) -> Path:
+    """``<work_root>/<stage>-<hash of params, seed, data>``."""
+    return Path(work_root) / f"{stage}-{stable_hash({'p': params, 'seed': seed, 'data': data})}"
+
+
+def _stage_cfg(cfg: RestorationConfig, stage: str) -> Any:
+    stage_cfg = getattr(cfg, stage)
+    if stage_cfg is None:
+        raise ValueError(f"restoration.{stage} is missing from the job's params")
+    return stage_cfg
+
+
+def run_stage1(
+    params: Mapping[str, Any],
+    mosaic: Mapping[str, Any],
+    index_parquet: Path,
+    weights_out: Path,
+    metrics_out: Path,
+    work_root: Path,
+    *,
+    seed: int,
+    device: str,
+) -> dict[str, Any]:
+    """Train stage 1 on the clip dataset (rule ``train_restoration_stage1``)."""
+    from mosaicflow.restore.stage1 import train_stage1
+
+    cfg = config_from_params(params)
+    s = _stage_cfg(cfg, "stage1")
+    data = data_hash(index_parquet)
+    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
+    work = work_dir(work_root, "stage1", {"r": params, "m": mosaic}, seed, data)
+    result = train_stage1(
+        cfg, train, val, work, weights_out,
+        seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
+    )  # fmt: skip
+    return result.to_dict()
+
+
+def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int) -> Path:
+    """Stage-1 generator -> stage-2 initial model (rule ``convert_restoration``)."""
+    from mosaicflow.restore.export import convert
+
+    return convert(config_from_params(params), stage1, out, seed=seed)
+
+
+def run_stage2(
+    params: Mapping[str, Any],
+    mosaic: Mapping[str, Any],
+    index_parquet: Path,
+    init: Path,
+    weights_out: Path,
+    metrics_out: Path,
+    work_root: Path,
+    *,
+    seed: int,
+    device: str,
+) -> dict[str, Any]:
+    """Train stage 2 from the converted model (rule ``train_restoration_stage2``)."""
+    from mosaicflow.restore.stage2 import train_stage2
+
+    cfg = config_from_params(params)
+    s = _stage_cfg(cfg, "stage2")
+    data = data_hash(index_parquet)
+    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
+    init_hash = hashlib.sha256(Path(init).read_bytes()).hexdigest()[:16]
+    work = work_dir(work_root, "stage2", {"r": params, "m": mosaic, "init": init_hash}, seed, data)
+    result = train_stage2(
+        cfg, init, train, val, work, weights_out,
+        seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
+    )  # fmt: skip
+    return result.to_dict()
+
+
+def run_export(
+    params: Mapping[str, Any],
+    stage2: Path,
+    weights_out: Path,
+    card_out: Path,
+    *,
+    stage1_metrics: Path,
+    stage2_metrics: Path,
+    index_parquet: Path,
+    code: str,
+) -> dict[str, Any]:
+    """The EMA generator for inference and its model card (rule ``export_restoration``)."""
+    from mosaicflow.restore.export import export
+
+    return export(
+        config_from_params(params), stage2, weights_out, card_out,
+        stage1_metrics=stage1_metrics, stage2_metrics=stage2_metrics,
+        data_hash=data_hash(index_parquet), config_hash=stable_hash(params), code_hash=code,
+    )  # fmt: skip

@@ -1,0 +1,65 @@
+"""A killed restoration training resumes from its last checkpoint (tiny config).
+
+Snakemake and the stage-1 job are killed hard (SIGKILL) once the first checkpoint is on disk;
+the rerun must continue from that iteration (weights, optimizer, schedule and RNG state are in
+``last.pt``; the library test proves the resumed weights equal an uninterrupted run's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, loadable, run_snakemake, snakemake_cmd
+
+pytestmark = pytest.mark.workflow
+
+TINY = REPO / "config" / "test-tiny.yaml"
+ITERATIONS = 400
+OVERLAY = {"restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 20}}}
+TARGET = "results/models/restoration/stage1.pth"
+METRICS = "results/metrics/restoration_stage1.json"
+
+
+def test_killed_restoration_training_resumes(tmp_path: Path):
+    overlay = tmp_path / "resume.yaml"
+    overlay.write_text(yaml.safe_dump(OVERLAY))
+    configs = [TINY, overlay]
+    run_snakemake(tmp_path, "--", "results/restoration_dataset/index.parquet", configfiles=configs)
+
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(
+        snakemake_cmd(tmp_path, configs, TARGET), cwd=tmp_path, stdout=log, stderr=log,
+        start_new_session=True,
+    )  # fmt: skip
+    work = tmp_path / "results" / "restoration" / "_work"
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            lasts = list(work.glob("stage1-*/last.pt"))
+            if lasts and loadable(lasts[0]):
+                break
+            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint after 10 minutes"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the training job, mid-run
+        proc.wait()
+        log.close()
+    assert not (tmp_path / TARGET).exists()
+
+    run_snakemake(tmp_path, "--unlock", configfiles=configs)
+    run_snakemake(tmp_path, "--rerun-incomplete", "--", TARGET, configfiles=configs)
+    record = json.loads((tmp_path / METRICS).read_text())
+    assert record["iterations"] == ITERATIONS
+    assert 0 < record["resumed_from"] < ITERATIONS  # continued, did not start over
+    assert record["resumed_from"] % 20 == 0
+    train_log = tmp_path / "results" / "logs" / "train_restoration_stage1" / "all.log"
+    assert "resuming" in train_log.read_text()

@@ -1,0 +1,207 @@
+# Restoration: scene clips around the regions (a checkpoint per video), their index, contact
+# sheets and test-video scores; then BasicVSR++ stage 1, convert, stage 2 and export.
+
+
+checkpoint build_restoration_clips:
+    input:
+        unpack(get_clip_watermark_model),
+        unpack(get_clip_region_input),
+        video=get_source_video,
+        index=rules.extract_frames.output.index,
+    output:
+        manifest=paths.restoration_manifest("{video}"),
+    log:
+        paths.log("build_restoration_clips", "{video}"),
+    benchmark:
+        paths.benchmark("build_restoration_clips", "{video}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        dataset=config_section("restoration_dataset"),
+        mosaic=config_section("mosaic"),
+        watermark=get_clip_watermark_params,
+        seed=config_section("seed"),
+        device=config_section("device"),
+        work=paths.scratch_dir("restoration_dataset", "{video}"),
+        code=code_hash(
+            "mosaicflow.datasets.clips",
+            "mosaicflow.mosaic",
+            "mosaicflow.video",
+            "mosaicflow.regions.infer",
+            "mosaicflow.regions.watermark",
+        ),
+    script:
+        "../scripts/build_restoration_clips.py"
+
+
+rule index_restoration_dataset:
+    input:
+        manifests=get_restoration_manifests,
+    output:
+        index=paths.RESTORATION_INDEX,
+    log:
+        paths.log("index_restoration_dataset"),
+    benchmark:
+        paths.benchmark("index_restoration_dataset")
+    conda:
+        ENV
+    threads: 1
+    params:
+        split=config_section("restoration_dataset/split"),
+        roles=get_video_split_roles,
+        seed=config_section("seed"),
+        code=code_hash("mosaicflow.datasets.clips", "mosaicflow.formats.splits"),
+    script:
+        "../scripts/index_restoration_dataset.py"
+
+
+rule draw_restoration_sheets:
+    input:
+        index=rules.index_restoration_dataset.output.index,
+    output:
+        **{
+            split: report(
+                paths.restoration_sheet(split),
+                caption="../report/restoration_sheet.rst",
+                category="Restoration dataset",
+                labels={"split": split},
+            )
+            for split in ("train", "val", "test")
+        },
+    log:
+        paths.log("draw_restoration_sheets"),
+    benchmark:
+        paths.benchmark("draw_restoration_sheets")
+    conda:
+        ENV
+    threads: 1
+    params:
+        clips=config_section("restoration_dataset/sheet_clips"),
+        code=code_hash("mosaicflow.datasets.clips"),
+    script:
+        "../scripts/draw_restoration_sheets.py"
+
+
+rule evaluate_restoration_dataset:
+    input:
+        index=rules.index_restoration_dataset.output.index,
+        truth_items=get_region_test_items,
+        regions=get_test_region_tables,
+        frames=get_test_frame_indexes,
+    output:
+        metrics=paths.RESTORATION_DATASET_METRICS,
+    log:
+        paths.log("evaluate_restoration_dataset"),
+    benchmark:
+        paths.benchmark("evaluate_restoration_dataset")
+    conda:
+        ENV
+    threads: 1
+    params:
+        ids=get_test_video_ids,
+        min_seconds=config_section("restoration_dataset/min_seconds"),
+        max_gap=config_section("restoration_dataset/max_gap_frames"),
+        code=code_hash("mosaicflow.datasets.clips", "mosaicflow.formats.truth"),
+    script:
+        "../scripts/evaluate_restoration_dataset.py"
+
+
+rule train_restoration_stage1:
+    input:
+        index=rules.index_restoration_dataset.output.index,
+    output:
+        weights=paths.restoration_files()["stage1"],
+        metrics=paths.restoration_files()["stage1_metrics"],
+    log:
+        paths.log("train_restoration_stage1"),
+    benchmark:
+        paths.benchmark("train_restoration_stage1")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        restoration=restoration_params("stage1"),
+        mosaic=config_section("mosaic"),
+        seed=config_section("seed"),
+        device=config_section("device"),
+        work=paths.work_root("restoration"),
+        code=code_hash(
+            "mosaicflow.restore", "mosaicflow.datasets.clips", "mosaicflow.mosaic"
+        ),
+    script:
+        "../scripts/train_restoration_stage1.py"
+
+
+rule convert_restoration:
+    input:
+        stage1=rules.train_restoration_stage1.output.weights,
+    output:
+        init=paths.restoration_files()["stage2_init"],
+    log:
+        paths.log("convert_restoration"),
+    benchmark:
+        paths.benchmark("convert_restoration")
+    conda:
+        ENV
+    threads: 1
+    params:
+        restoration=restoration_params("convert"),
+        seed=config_section("seed"),
+        code=code_hash("mosaicflow.restore"),
+    script:
+        "../scripts/convert_restoration.py"
+
+
+rule train_restoration_stage2:
+    input:
+        index=rules.index_restoration_dataset.output.index,
+        init=rules.convert_restoration.output.init,
+    output:
+        weights=paths.restoration_files()["stage2"],
+        metrics=paths.restoration_files()["stage2_metrics"],
+    log:
+        paths.log("train_restoration_stage2"),
+    benchmark:
+        paths.benchmark("train_restoration_stage2")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        restoration=restoration_params("stage2"),
+        mosaic=config_section("mosaic"),
+        seed=config_section("seed"),
+        device=config_section("device"),
+        work=paths.work_root("restoration"),
+        code=code_hash(
+            "mosaicflow.restore", "mosaicflow.datasets.clips", "mosaicflow.mosaic"
+        ),
+    script:
+        "../scripts/train_restoration_stage2.py"
+
+
+rule export_restoration:
+    input:
+        stage2=rules.train_restoration_stage2.output.weights,
+        stage1_metrics=rules.train_restoration_stage1.output.metrics,
+        stage2_metrics=rules.train_restoration_stage2.output.metrics,
+        index=rules.index_restoration_dataset.output.index,
+    output:
+        weights=ensure(paths.restoration_files()["weights"], non_empty=True),
+        model_json=paths.restoration_files()["model_json"],
+    log:
+        paths.log("export_restoration"),
+    benchmark:
+        paths.benchmark("export_restoration")
+    conda:
+        ENV
+    threads: 1
+    params:
+        restoration=restoration_params("export"),
+        code=code_hash("mosaicflow.restore"),
+    script:
+        "../scripts/export_restoration.py"

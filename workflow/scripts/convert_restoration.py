@@ -1,0 +1,16 @@
+"""Stage-1 generator -> stage-2 initial model: generator, EMA generator, fresh discriminator
+(rule convert_restoration)."""
+
+from pathlib import Path
+
+from mosaicflow.restore.stages import run_convert
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+out = run_convert(
+    snakemake.params.restoration,
+    Path(snakemake.input.stage1),
+    Path(snakemake.output.init),
+    seed=snakemake.params.seed,
+)
+log.info("wrote %s", out)

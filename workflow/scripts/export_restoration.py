@@ -1,0 +1,20 @@
+"""The EMA generator for inference, in the reference key layout, and its model card (rule
+export_restoration)."""
+
+from pathlib import Path
+
+from mosaicflow.restore.stages import run_export
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+card = run_export(
+    snakemake.params.restoration,
+    Path(snakemake.input.stage2),
+    Path(snakemake.output.weights),
+    Path(snakemake.output.model_json),
+    stage1_metrics=Path(snakemake.input.stage1_metrics),
+    stage2_metrics=Path(snakemake.input.stage2_metrics),
+    index_parquet=Path(snakemake.input.index),
+    code=snakemake.params.code,
+)
+log.info("final validation %s; notes %s", card["final_validation"], card["notes"])

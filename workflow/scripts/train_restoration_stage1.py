@@ -1,0 +1,20 @@
+"""Stage 1 of the restoration model: Charbonnier pixel loss on the clip dataset, resumable
+from its work folder (rule train_restoration_stage1)."""
+
+from pathlib import Path
+
+from mosaicflow.restore.stages import run_stage1
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+result = run_stage1(
+    snakemake.params.restoration,
+    snakemake.params.mosaic,
+    Path(snakemake.input.index),
+    Path(snakemake.output.weights),
+    Path(snakemake.output.metrics),
+    Path(snakemake.params.work),
+    seed=snakemake.params.seed,
+    device=snakemake.params.device,
+)
+log.info("stage 1: last validation %s", (result.get("validation") or [None])[-1])

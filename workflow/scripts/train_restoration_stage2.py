@@ -1,0 +1,23 @@
+"""Stage 2 of the restoration model: Charbonnier + perceptual + GAN with an EMA generator,
+resumable from its work folder (rule train_restoration_stage2)."""
+
+from pathlib import Path
+
+from mosaicflow.restore.stages import run_stage2
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+result = run_stage2(
+    snakemake.params.restoration,
+    snakemake.params.mosaic,
+    Path(snakemake.input.index),
+    Path(snakemake.input.init),
+    Path(snakemake.output.weights),
+    Path(snakemake.output.metrics),
+    Path(snakemake.params.work),
+    seed=snakemake.params.seed,
+    device=snakemake.params.device,
+)
+for note in result.get("notes", []):
+    log.warning("stage 2: %s", note)
+log.info("stage 2: last validation %s", (result.get("validation") or [None])[-1])
