@@ -21,6 +21,8 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.video.cli",
     "mosaicflow.formats.cli",
     "mosaicflow.regions.cli",
+    "mosaicflow.detector.cli",
+    "mosaicflow.inference.cli",
 )
 
 

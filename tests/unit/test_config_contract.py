@@ -21,6 +21,8 @@ STAGE_CONFIGS = {
     "mosaic": "mosaicflow.mosaic.config:MosaicConfig",
     "restoration": "mosaicflow.restore.config:RestorationConfig",
     "restoration_dataset": "mosaicflow.datasets.clips.config:RestorationDatasetConfig",
+    "detection_dataset": "mosaicflow.datasets.detection.config:DetectionDatasetConfig",
+    "detector": "mosaicflow.regions.config:DetectorConfig",
 }
 
 

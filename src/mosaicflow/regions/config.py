@@ -1,5 +1,6 @@
-"""Typed configs of the YOLO models (the ``regions:`` and ``watermark:`` schema sections; the
-model table :data:`mosaicflow.regions.models.MODELS` names each model's section and class)."""
+"""Typed configs of the YOLO models (the ``regions:``, ``watermark:`` and ``detector:`` schema
+sections; the model table :data:`mosaicflow.regions.models.MODELS` names each model's section and
+class)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,29 @@ class WatermarkConfig:
     overrides: Mapping[str, Any]
     cpu_precision: str
     conf: float
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """``detector``: the mosaic detector (YOLO segmentation), its training and inference."""
+
+    model: str
+    pretrained: str | None
+    weights: str | None
+    imgsz: int
+    epochs: int
+    time_minutes: float | None
+    optimizer: str
+    lr0: float
+    warmup_bias_lr: float
+    batch: int
+    nbs: int | None
+    warmup_epochs: float
+    val_during_training: bool
+    close_mosaic: int
+    overrides: Mapping[str, Any]
+    cpu_precision: str
+    conf: float
+    iou: float
+    infer_batch: int
+    half: bool

@@ -1,6 +1,6 @@
 """The YOLO models of the workflow: one table entry per model.
 
-Adding a model (the mosaic detector next) is its schema section, its config dataclass and one
+Adding a model is its schema section, its config dataclass and one
 entry in :data:`MODELS`; the rules ``train_model`` and ``evaluate_model`` run over a ``{model}``
 wildcard whose values are the table's names, and the outputs are
 ``results/models/<model>/{best.pt,best.onnx,train.json,model.json}``.
@@ -13,13 +13,13 @@ retrains nor re-evaluates a model: training gets the section's :class:`TrainSpec
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import build, canonical
-from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import DetectorConfig, RegionsConfig, WatermarkConfig
 from mosaicflow.regions.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
 from mosaicflow.workflow import paths
 
@@ -39,6 +39,8 @@ class ModelKind:
         test_keys: the section keys ``test`` reads (the evaluation rule's params).
         dataset: config -> the YOLO dataset the model trains on (None: no training data).
         fixed: :class:`TrainSpec` fields the section does not configure.
+        test_items: the demo's test items (flat video, truth.mkv, truth.json list) -> the ones
+            this model is tested on (the mosaic detector: the same videos with mosaics).
     """
 
     section: str
@@ -48,6 +50,7 @@ class ModelKind:
     test_keys: tuple[str, ...]
     dataset: Callable[[Mapping[str, Any]], str | None]
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    test_items: Callable[[Sequence[str]], list[str]] = list
 
     @property
     def train_keys(self) -> tuple[str, ...]:
@@ -79,6 +82,17 @@ def _test_detector(
     )  # fmt: skip
 
 
+def _test_mosaic_detector(
+    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from mosaicflow.regions.mosaics import evaluate_mosaic_detector
+
+    return evaluate_mosaic_detector(
+        weights, items, imgsz=params["imgsz"], device=device, batch=params["infer_batch"],
+        iou=params["iou"], conf=params["conf"],
+    )  # fmt: skip
+
+
 def _region_dataset(config: Mapping[str, Any]) -> str | None:
     """The YOLO-seg dataset built from labelme polygons, when there are any to train on."""
     return paths.REGION_DATASET if paths.region_labelme_dirs(config)["train"] else None
@@ -89,6 +103,23 @@ def _watermark_dataset(config: Mapping[str, Any]) -> str | None:
     if config["source"]["kind"] == "demo":
         return paths.WORLD_WATERMARKS
     return config["source"]["watermark_dataset"] or None
+
+
+def _detection_dataset(config: Mapping[str, Any]) -> str | None:
+    """The mosaic detection dataset, when there are regions to pixelate: the demo truth
+    (``detection_dataset.regions: truth``) or a region segmenter's inferred regions."""
+    if config["detection_dataset"]["regions"] == "truth":
+        return paths.DETECTION_DATASET if config["source"]["kind"] == "demo" else None
+    return paths.DETECTION_DATASET if has_model("region_seg", config) else None
+
+
+def _mosaic_test_items(flat: Sequence[str]) -> list[str]:
+    """The demo's test videos -> the same videos with mosaics on every frame."""
+    out: list[str] = []
+    for i in range(0, len(flat), 3):
+        files = paths.detection_testset_files(Path(flat[i]).stem)
+        out += [files["video"], files["truth"], files["truth_json"]]
+    return out
 
 
 #: The one table of YOLO models: name -> what differs.
@@ -110,6 +141,16 @@ MODELS: dict[str, ModelKind] = {
         test_keys=("imgsz", "batch", "single_cls"),
         dataset=_watermark_dataset,
         fixed={"copy_paste": 0.0},
+    ),
+    "detector": ModelKind(
+        section="detector",
+        config=DetectorConfig,
+        task="segment",
+        test=_test_mosaic_detector,
+        test_keys=("imgsz", "infer_batch", "iou", "conf"),
+        dataset=_detection_dataset,
+        fixed={"single_cls": False, "copy_paste": 0.0},
+        test_items=_mosaic_test_items,
     ),
 }
 
@@ -169,6 +210,11 @@ def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
     if config[kind.section]["weights"]:
         return None
     return kind.dataset(config)
+
+
+def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
+    """The test items of model ``name`` from the demo's test items (flat triples)."""
+    return model_kind(name).test_items(flat)
 
 
 def has_model(name: str, config: Mapping[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from mosaicflow.config import (
     schema_section,
     validate_config,
 )
-from mosaicflow.regions.config import RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import DetectorConfig, RegionsConfig, WatermarkConfig
 from mosaicflow.regions.models import MODELS, model_spec
 
 SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
@@ -107,8 +107,9 @@ def test_model_config_builds_each_model_and_names_an_unknown_one():
     validate_config(config)
     assert isinstance(model_config("region_seg", config["regions"]), RegionsConfig)
     assert isinstance(model_config("watermark", config["watermark"]), WatermarkConfig)
-    with pytest.raises(ValueError, match="'detector'"):
-        model_config("detector", config["regions"])
+    assert isinstance(model_config("detector", config["detector"]), DetectorConfig)
+    with pytest.raises(ValueError, match="'mosaics'"):
+        model_config("mosaics", config["regions"])
     with pytest.raises(ValueError, match=r"watermark: params lack the keys \['single_cls'\]"):
         train_model(
             "watermark", {**config["regions"]}, None, None, None,
@@ -129,14 +130,15 @@ def test_every_model_has_a_spec_a_scorer_and_a_dataset():
         tasks[name] = spec.task
         assert callable(kind.test) and set(kind.test_keys) <= set(config[kind.section])
         assert model_dataset(name, config)  # the demo world trains every model
-    assert tasks == {"region_seg": "segment", "watermark": "detect"}
-    with pytest.raises(ValueError, match="'detector'"):
-        model_kind("detector")
+    assert tasks == {"region_seg": "segment", "watermark": "detect", "detector": "segment"}
+    with pytest.raises(ValueError, match="'mosaics'"):
+        model_kind("mosaics")
 
 
 INFERENCE_KEYS = {
     "regions": {"conf", "iou", "tracker", "infer_batch", "half", "prelabel_frames"},
     "watermark": {"conf"},
+    "detector": {"conf", "iou", "infer_batch", "half"},
 }
 
 
@@ -165,6 +167,9 @@ def test_evaluate_params_hold_the_scorer_keys(name):
     section = MODELS[name].section
     params = evaluate_params(name, config)
     assert set(params) == set(MODELS[name].test_keys)
+    if name == "detector":  # frame-level recall / FP rate are measured at the inference conf
+        assert params["conf"] == config["detector"]["conf"]
+        return
     assert "conf" not in params
     if name == "region_seg":  # scored with the inference NMS IoU on purpose
         assert params["iou"] == config["regions"]["iou"]

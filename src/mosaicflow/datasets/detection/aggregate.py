@@ -1,0 +1,164 @@
+"""Rule ``build_detection_dataset``: the per-video samples -> the YOLO-seg detection dataset.
+
+Layout of the output folder (replaced atomically)::
+
+    {train,val,test}/images/<video>-<frame>.png   the images
+    {train,val,test}/masks/<same>.png             mosaic masks (0/255)
+    {train,val,test}/labels/<same>.txt            YOLO-seg labels (class 0 = mosaic)
+    coco/{train,val,test}.json                    COCO instances, checked with pycocotools
+    data.yaml                                     absolute paths, names {0: mosaic}
+    provenance.json                               config/code/input hashes, counts, drops
+
+Checks before the folder appears: pycocotools round trip of every COCO file, ultralytics'
+``verify_image_label`` on every pair and its ``check_det_dataset`` on ``data.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.datasets.detection.build import read_manifest
+from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.datasets.detection.labels import CLASS_NAMES, check_coco, check_yolo
+from mosaicflow.datasets.detection.split import SPLITS, split_samples
+from mosaicflow.io import atomic_dir, write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DetectionDatasetResult:
+    """Counts of the written dataset."""
+
+    out_dir: Path
+    counts: dict[str, int]
+
+
+def _yaml(root: Path, splits: Sequence[str]) -> str:
+    from mosaicflow.formats.dataset import data_yaml_text
+
+    return data_yaml_text(root, splits, CLASS_NAMES)
+
+
+def build_detection_dataset(
+    cfg: DetectionDatasetConfig,
+    manifests: Sequence[Path],
+    sample_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    roles: Mapping[str, str] | None,
+    seed: int,
+    code: str,
+    config_dir: Path,
+    threads: int = 1,
+) -> DetectionDatasetResult:
+    """Split the samples by video, write COCO and YOLO labels, check them, write data.yaml.
+
+    Args:
+        cfg: the ``detection_dataset`` config.
+        manifests: per-video manifests (``build_detection_samples``).
+        sample_dirs: the matching per-video sample folders (same order).
+        out_dir: ``results/detection_dataset`` (replaced atomically).
+        roles: video id -> demo world role (the split follows it), or None (fractions).
+        seed: the config's seed.
+        code: the rule's code hash (provenance).
+        config_dir: ultralytics' config folder for its dataset check (under ``results/``).
+        threads: CPU threads for ultralytics.
+
+    Returns:
+        Counts per split.
+
+    Raises:
+        ValueError: naming the file for a malformed manifest, a missing image or a label that
+            fails a check.
+    """
+    from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
+    from mosaicflow.provenance import provenance, write_provenance
+    from mosaicflow.regions.offline import prepare_ultralytics
+    from mosaicflow.regions.spec import plain
+
+    if len(manifests) != len(sample_dirs):
+        raise ValueError(f"{len(manifests)} manifests but {len(sample_dirs)} sample folders")
+    samples: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    folders: dict[str, Path] = {}
+    for manifest, folder in zip(manifests, sample_dirs, strict=True):
+        data = read_manifest(Path(manifest))
+        folders[data["video"]] = Path(folder)
+        samples += [{**s, "video": data["video"]} for s in data["samples"]]
+        for drop in data["dropped"]:
+            reason = drop["reason"].split(" (")[0].split(" of frame")[0]
+            dropped[reason] = dropped.get(reason, 0) + 1
+    splits = split_samples(samples, cfg.split, roles=roles, seed=seed)
+    prepare_ultralytics(config_dir, threads)
+    out_dir = Path(out_dir)
+    counts: dict[str, int] = {}
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "coco").mkdir()
+        for split in SPLITS:
+            members = splits.get(split, [])
+            images, masks = tmp / split / "images", tmp / split / "masks"
+            images.mkdir(parents=True)
+            masks.mkdir()
+            for sample in members:
+                src = folders[sample["video"]]
+                for sub, dst in (("images", images), ("masks", masks)):
+                    path = src / sub / f"{sample['stem']}.png"
+                    if not path.is_file():
+                        raise ValueError(f"{path}: sample listed in the manifest is missing")
+                    shutil.copyfile(path, dst / path.name)
+            labels = tmp / split / "labels"
+            coco_json = tmp / "coco" / f"{split}.json"
+            if members:
+                masks_to_coco(masks, list(CLASS_NAMES), coco_json, image_dir=images)
+                counts[f"{split}_instances"] = check_coco(coco_json, masks)
+                coco_to_yolo(coco_json, CLASS_NAMES, tmp / split / "_yolo", task="segment")
+                (tmp / split / "_yolo" / "labels").rename(labels)
+                shutil.rmtree(tmp / split / "_yolo")
+                check_yolo(images, labels)
+            else:
+                labels.mkdir()
+            counts[f"{split}_images"] = len(members)
+            counts[f"{split}_positives"] = sum(bool(s["positive"]) for s in members)
+            counts[f"{split}_videos"] = len({s["video"] for s in members})
+        present = [s for s in SPLITS if counts[f"{s}_images"]]
+        if "train" not in present or "val" not in present:
+            raise ValueError(
+                f"{out_dir}: the detection dataset needs train and val images, got {counts} "
+                "(config keys 'detection_dataset.split' / 'world.roles')"
+            )
+        _check_ultralytics(tmp, present)
+        write_text(tmp / "data.yaml", _yaml(out_dir, present))
+        record = provenance(
+            config=plain(cfg),
+            code=code,
+            inputs={f"manifest:{Path(m).stem}": m for m in manifests},
+            counts={**counts, **{f"dropped:{k}": v for k, v in sorted(dropped.items())}},
+            extra={"names": list(CLASS_NAMES), "splits": {
+                s: sorted({m["video"] for m in splits.get(s, [])}) for s in SPLITS
+            }},
+        )  # fmt: skip
+        write_provenance(tmp / "provenance.json", record)
+    log.info("detection dataset: %s, dropped %s", counts, dropped)
+    return DetectionDatasetResult(out_dir, counts)
+
+
+def _check_ultralytics(root: Path, splits: Sequence[str]) -> None:
+    """Ultralytics' own dataset check on a data.yaml of the (temporary) folder."""
+    from ultralytics.data.utils import check_det_dataset
+
+    probe = root / ".check-data.yaml"
+    write_text(probe, _yaml(root, splits))
+    try:
+        info = check_det_dataset(str(probe), autodownload=False)
+    except Exception as err:  # ultralytics raises FileNotFoundError, SyntaxError, ...
+        raise ValueError(f"{root}: ultralytics' dataset check failed: {err}") from err
+    finally:
+        probe.unlink(missing_ok=True)
+    if info.get("nc") != len(CLASS_NAMES):
+        raise ValueError(f"{root}: ultralytics reads {info.get('nc')} classes")

@@ -1,0 +1,281 @@
+"""Rule ``build_detection_samples``: one video's images with synthetic mosaics, their mosaic
+masks and a manifest.
+
+Output folder ``<out>/images/<video>-<frame:06d>.png`` (RGB) and ``<out>/masks/<same>.png``
+(0/255, all zero for negatives); the manifest JSON lists every sample (kind, scene, mosaic
+parameters, degradations) and every dropped frame with its reason. All randomness comes from
+``numpy.random.default_rng([seed, 0, <video key>, ...])``: same inputs and config, same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.datasets.detection.dedup import drop_near_duplicates, phash
+from mosaicflow.datasets.detection.sampling import sample_frames
+from mosaicflow.datasets.detection.synth import (
+    Region,
+    blocky_jpeg,
+    clip_params,
+    flat_logo,
+    pixel_art,
+    pixelate,
+    resize_sample,
+)
+from mosaicflow.io import atomic_dir, write_json
+from mosaicflow.mosaic.config import MosaicConfig
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+#: Seed streams: the dataset's mosaics use stream 0; the test set uses ``test_seed`` (>= 1).
+DATASET_STREAM = 0
+KINDS = ("positive", "empty", "clean", "flat_logo")
+
+
+def video_key(video_id: str) -> int:
+    """A stable 32-bit number of a video id (part of every seed of the video)."""
+    return int(hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True)
+class SamplesResult:
+    """What :func:`build_video_samples` wrote."""
+
+    video: str
+    sampled: int
+    images: int
+    positives: int
+    negatives: int
+    dropped: dict[str, int]
+
+
+def negative_counts(positives: int, empty: int, fraction: float) -> tuple[int, int]:
+    """How many frames without regions to use and how many frames with regions to leave
+    without a mosaic, so that negatives make up ``fraction`` of the images.
+
+    Args:
+        positives: frames with regions.
+        empty: frames without regions.
+        fraction: wanted share of negatives.
+
+    Returns:
+        ``(empty frames used, region frames turned negative)``.
+    """
+    if fraction >= 1.0:
+        return empty, positives
+    wanted = round(fraction * (positives + empty))
+    if empty >= wanted:
+        return min(empty, round(fraction * positives / (1.0 - fraction))), 0
+    return empty, wanted - empty
+
+
+def assign_kinds(
+    regions: Mapping[int, Sequence[Region]], cfg: DetectionDatasetConfig, rng: np.random.Generator
+) -> tuple[dict[int, str], list[int]]:
+    """Decide each frame's kind (``positive``, ``empty``, ``clean``, ``flat_logo``).
+
+    Returns:
+        ``(frame -> kind, surplus frames without regions that are dropped)``.
+    """
+    frames = sorted(regions)
+    with_regions = [f for f in frames if regions[f]]
+    empty = [f for f in frames if not regions[f]]
+    n_empty, n_turned = negative_counts(len(with_regions), len(empty), cfg.negatives)
+    used_empty = sorted(int(f) for f in rng.permutation(empty)[:n_empty]) if empty else []
+    turned = sorted(int(f) for f in rng.permutation(with_regions)[:n_turned]) if n_turned else []
+    kinds: dict[int, str] = {f: "empty" for f in used_empty}
+    flat = rng.random(len(turned)) < cfg.flat_fraction
+    for frame, is_flat in zip(turned, flat, strict=True):
+        kinds[frame] = "flat_logo" if is_flat else "clean"
+    for frame in with_regions:
+        kinds.setdefault(frame, "positive")
+    return kinds, sorted(set(empty) - set(used_empty))
+
+
+def make_sample(
+    image: np.ndarray,
+    regions: Sequence[Region],
+    kind: str,
+    cfg: DetectionDatasetConfig,
+    mosaic: MosaicConfig,
+    params_for: Any,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """One dataset image: resize, mosaic or negative treatment, degradations.
+
+    Args:
+        image: the frame, RGB uint8.
+        regions: its regions at the frame's size.
+        kind: one of :data:`KINDS`.
+        cfg, mosaic: the dataset and mosaic configs.
+        params_for: the video's clip parameters (:func:`~.synth.clip_params`).
+        rng: the frame's own generator.
+
+    Returns:
+        ``(image, mosaic mask bool, record)``; the record says what was done.
+    """
+    from mosaicflow.mosaic.degrade import degrade
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown sample kind {kind!r}")
+    image, regions = resize_sample(image, regions, cfg.imgsz)
+    record: dict[str, Any] = {"kind": kind, "regions": len(regions)}
+    hard = kind != "positive" and bool(rng.random() < cfg.hard_negatives)
+    hard_kind = "blocky_jpeg" if rng.random() < 0.5 else "pixel_art"
+    mask = np.zeros(image.shape[:2], dtype=bool)
+    if kind == "positive":
+        image, mask, params = pixelate(image, regions, params_for)
+        record["mosaics"] = params
+    elif kind == "flat_logo":
+        image = flat_logo(image, regions, rng)
+    if hard:
+        image = blocky_jpeg(image, rng) if hard_kind == "blocky_jpeg" else pixel_art(image, rng)
+        record["hard"] = hard_kind
+    if cfg.degrade:
+        image, applied = degrade(image, mosaic.degradations, rng)
+        record["degradations"] = applied
+    return image, mask, record
+
+
+def build_video_samples(
+    cfg: DetectionDatasetConfig,
+    mosaic: MosaicConfig,
+    video: Path,
+    index_parquet: Path,
+    out_dir: Path,
+    manifest: Path,
+    *,
+    video_id: str,
+    seed: int,
+    regions_parquet: Path | None = None,
+    truth_mkv: Path | None = None,
+) -> SamplesResult:
+    """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
+
+    Args:
+        cfg: the ``detection_dataset`` config.
+        mosaic: the ``mosaic`` config (synthesis and degradations).
+        video: the source video.
+        index_parquet: its frame index (kept frames, scenes).
+        out_dir: the video's sample folder (``images/``, ``masks/``; replaced atomically).
+        manifest: the manifest JSON to write.
+        video_id: the video's id (file names, seeds).
+        seed: the config's master seed.
+        regions_parquet: the region table (``detection_dataset.regions: inferred``).
+        truth_mkv: the demo truth mask video (``regions: truth``).
+
+    Returns:
+        Counts of what was written.
+
+    Raises:
+        ValueError: naming the file and config key when the region source is missing or an
+            input is malformed.
+    """
+    from mosaicflow.datasets.detection.regions import inferred_regions, truth_regions
+    from mosaicflow.video.decode import iter_frames
+
+    source = regions_parquet if cfg.regions == "inferred" else truth_mkv
+    if source is None:
+        raise ValueError(
+            f"{video}: config key 'detection_dataset.regions' is {cfg.regions!r} but no "
+            f"{'regions.parquet' if cfg.regions == 'inferred' else 'truth mask video'} was given"
+        )
+    key = video_key(video_id)
+    rng = np.random.default_rng([seed, DATASET_STREAM, key, 0])
+    index = pd.read_parquet(index_parquet)
+    try:
+        frames = sample_frames(index, cfg.frames_per_video, rng)
+    except ValueError as err:
+        raise ValueError(f"{index_parquet}: {err}") from err
+    scenes = {int(f): int(s) for f, s in zip(index["frame"], index["scene"], strict=True)}
+    images = dict(iter_frames(video, frames, fmt="rgb24", threads=1))
+    kept, drops = drop_near_duplicates(
+        frames, [phash(images[f]) for f in frames], cfg.hash_distance
+    )
+    shape = next(iter(images.values())).shape[:2] if images else (0, 0)
+    if cfg.regions == "inferred":
+        regions = inferred_regions(Path(source), kept, scenes, shape)
+    else:
+        regions = truth_regions(Path(source), kept, scenes)
+    kinds, surplus = assign_kinds(regions, cfg, rng)
+    params_for = clip_params(mosaic, [seed, DATASET_STREAM, key, 1], _resized_shape(shape, cfg))
+    samples: list[dict[str, Any]] = []
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "masks").mkdir()
+        for frame in sorted(kinds):
+            frame_rng = np.random.default_rng([seed, DATASET_STREAM, key, 2, frame])
+            image, mask, record = make_sample(
+                images[frame], regions[frame], kinds[frame], cfg, mosaic, params_for, frame_rng
+            )
+            stem = f"{video_id}-{frame:06d}"
+            _write_png(tmp / "images" / f"{stem}.png", image[..., ::-1])
+            _write_png(tmp / "masks" / f"{stem}.png", np.where(mask, 255, 0).astype(np.uint8))
+            samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
+                            "positive": bool(mask.any()), **record})  # fmt: skip
+    dropped = [{"frame": d.frame, "reason": d.reason} for d in drops]
+    dropped += [{"frame": f, "reason": "surplus frame without regions (negatives fraction)"}
+                for f in surplus]  # fmt: skip
+    positives = sum(s["positive"] for s in samples)
+    counts = {
+        "sampled": len(frames),
+        "near_duplicates": len(drops),
+        "surplus_empty": len(surplus),
+        "images": len(samples),
+        "positives": positives,
+        "negatives": len(samples) - positives,
+        **{f"kind_{k}": sum(s["kind"] == k for s in samples) for k in KINDS},
+    }
+    write_json(
+        manifest,
+        {
+            "version": MANIFEST_VERSION,
+            "video": video_id,
+            "source": str(video),
+            "regions": cfg.regions,
+            "frame_shape": list(shape),
+            "counts": counts,
+            "samples": sorted(samples, key=lambda s: s["frame"]),
+            "dropped": sorted(dropped, key=lambda d: d["frame"]),
+        },
+    )
+    log.info("%s: %s", video_id, counts)
+    return SamplesResult(
+        video_id, len(frames), len(samples), positives, len(samples) - positives,
+        {"near_duplicates": len(drops), "surplus_empty": len(surplus)},
+    )  # fmt: skip
+
+
+def _resized_shape(shape: Sequence[int], cfg: DetectionDatasetConfig) -> tuple[int, int]:
+    from mosaicflow.datasets.detection.synth import target_size
+
+    return target_size(int(shape[0]), int(shape[1]), cfg.imgsz)
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), np.ascontiguousarray(array)):
+        raise OSError(f"{path}: cannot write image")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read a samples manifest, checking its version and keys (errors name the file)."""
+    from mosaicflow.io import read_json
+
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        raise ValueError(f"{path}: detection samples manifest version is not {MANIFEST_VERSION}")
+    missing = {"video", "samples", "dropped", "counts"} - set(data)
+    if missing:
+        raise ValueError(f"{path}: detection samples manifest lacks {sorted(missing)}")
+    return data

@@ -1,0 +1,53 @@
+"""Typed config of the ``detection_dataset:`` section of ``config/schema.yaml``.
+
+Fields match the schema keys one to one; defaults live only in the schema. Build with
+``mosaicflow.config.build(DetectionDatasetConfig, config["detection_dataset"])``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mosaicflow.config import ConfigError
+
+_KEY = "config key 'detection_dataset"
+REGION_SOURCES = ("inferred", "truth")
+
+
+@dataclass(frozen=True)
+class DetectionSplitConfig:
+    """``split``: fractions of videos in val and test (user videos; the demo follows roles)."""
+
+    val: float
+    test: float
+
+    def __post_init__(self) -> None:
+        if self.val + self.test >= 1.0:
+            raise ConfigError(f"{_KEY}.split': val + test must leave videos for train (< 1)")
+
+
+@dataclass(frozen=True)
+class DetectionDatasetConfig:
+    """``detection_dataset``: sampling, near-duplicates, negatives, degradations, split."""
+
+    regions: str
+    frames_per_video: int
+    imgsz: int
+    hash_distance: int
+    negatives: float
+    flat_fraction: float
+    hard_negatives: float
+    degrade: bool
+    test_seed: int
+    split: DetectionSplitConfig
+
+    def __post_init__(self) -> None:
+        if self.regions not in REGION_SOURCES:
+            raise ConfigError(f"{_KEY}.regions': {self.regions!r} not in {REGION_SOURCES}")
+        for name in ("negatives", "flat_fraction", "hard_negatives"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{_KEY}.{name}': must lie in [0, 1]")
+        if self.imgsz < 32 or self.frames_per_video < 1 or self.hash_distance < 0:
+            raise ConfigError(
+                f"{_KEY}': imgsz >= 32, frames_per_video >= 1 and hash_distance >= 0 are needed"
+            )

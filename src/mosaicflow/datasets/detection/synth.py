@@ -1,0 +1,140 @@
+"""Image-level synthesis of the detection dataset: resize, mosaic positives, negatives.
+
+Positives pixelate each region with :func:`mosaicflow.mosaic.apply_mosaic`, using the mosaic
+parameters of the region's clip (its scene and track: every sample of one track in one scene
+gets the same block size, shape and grid, as a censored video would); the label is the union
+of the returned mosaic masks. Negatives keep their regions, paint them flat under a synthetic
+text logo, or (hard negatives) go through a blocky low-quality JPEG or get a pixel-art patch.
+The degradation mix (:func:`mosaicflow.mosaic.degrade`) then runs on the whole image.
+Everything random comes from generators passed in; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.mosaic.synth import MosaicParams, apply_mosaic, sample_clip_params
+
+#: A region of a frame: its clip key (scene, track) and its mask ``(H, W)`` bool.
+Region = tuple[Hashable, np.ndarray]
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def target_size(height: int, width: int, imgsz: int) -> tuple[int, int]:
+    """``(H, W)`` with the long side at most ``imgsz`` (never upscaled), aspect kept."""
+    if min(height, width) <= 0:
+        return height, width
+    scale = min(1.0, imgsz / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_sample(
+    image: np.ndarray, regions: Sequence[Region], imgsz: int
+) -> tuple[np.ndarray, list[Region]]:
+    """Downscale an image (area) and its region masks (nearest) to a long side of ``imgsz``."""
+    height, width = image.shape[:2]
+    out_h, out_w = target_size(height, width, imgsz)
+    if (out_h, out_w) == (height, width):
+        return image, list(regions)
+    small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    resized = [
+        (
+            key,
+            cv2.resize(mask.astype(np.uint8), (out_w, out_h), interpolation=cv2.INTER_NEAREST) > 0,
+        )
+        for key, mask in regions
+    ]
+    return small, [(key, mask) for key, mask in resized if mask.any()]
+
+
+def pixelate(
+    image: np.ndarray,
+    regions: Sequence[Region],
+    params_for: Callable[[Hashable, np.ndarray], MosaicParams],
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Pixelate every region of an image with its clip's mosaic parameters.
+
+    Args:
+        image: uint8 RGB ``(H, W, 3)`` (not modified).
+        regions: ``(clip key, mask)`` pairs.
+        params_for: clip key and mask -> the clip's parameters (drawn once per clip).
+
+    Returns:
+        ``(image, mosaic mask bool (H, W), parameters of each region as dicts)``. Pixels outside
+        the mosaic mask are bit-identical to the input.
+    """
+    out = image
+    union = np.zeros(image.shape[:2], dtype=bool)
+    used: list[dict[str, Any]] = []
+    for key, mask in regions:
+        params = params_for(key, mask)
+        out, mosaic = apply_mosaic(out, mask, params)
+        union |= mosaic > 0
+        used.append(params.to_dict())
+    return (out if out is not image else image.copy()), union, used
+
+
+def clip_params(
+    cfg: MosaicConfig, seed: Sequence[int], frame_shape: Sequence[int]
+) -> Callable[[Hashable, np.ndarray], MosaicParams]:
+    """A cached ``params_for`` for :func:`pixelate`: a clip's parameters are drawn from the
+    first mask seen of it, with the generator ``default_rng([*seed, *key])``."""
+    cache: dict[Hashable, MosaicParams] = {}
+
+    def params_for(key: Hashable, mask: np.ndarray) -> MosaicParams:
+        if key not in cache:
+            parts = key if isinstance(key, tuple) else (key,)
+            rng = np.random.default_rng([*seed, *(int(p) + 1 for p in parts)])
+            cache[key] = sample_clip_params(cfg, mask, frame_shape, rng)
+        return cache[key]
+
+    return params_for
+
+
+def flat_logo(image: np.ndarray, regions: Sequence[Region], rng: np.random.Generator) -> np.ndarray:
+    """A negative: every region painted with its mean colour, a synthetic text logo on top."""
+    out = image.copy()
+    for _, mask in regions:
+        if mask.any():
+            out[mask] = image[mask].reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    height, width = out.shape[:2]
+    text = "".join(_LETTERS[i] for i in rng.integers(len(_LETTERS), size=int(rng.integers(3, 8))))
+    scale = float(rng.uniform(0.3, 0.9)) * max(height, width) / 320
+    thickness = max(1, round(scale * 2))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x = int(rng.integers(0, max(1, width - tw)))
+    y = int(rng.integers(min(th + 1, height - 1), height))
+    colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
+    cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+    return out
+
+
+def blocky_jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hard negative: the whole image through JPEG at quality 5-15 (8x8 block artefacts)."""
+    quality = int(rng.integers(5, 16))
+    ok, data = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def pixel_art(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hard negative: a pixel-art patch (2-4 colours, 2-4 px cells) pasted at random."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    side = max(8, int(min(height, width) * rng.uniform(0.15, 0.35)))
+    cell = int(rng.integers(2, 5))
+    cells = max(2, side // cell)
+    palette = rng.integers(0, 256, size=(int(rng.integers(2, 5)), 3)).astype(np.uint8)
+    art = palette[rng.integers(len(palette), size=(cells, cells))]
+    art = cv2.resize(art, (cells * cell, cells * cell), interpolation=cv2.INTER_NEAREST_EXACT)
+    ah, aw = min(art.shape[0], height), min(art.shape[1], width)
+    y = int(rng.integers(0, height - ah + 1))
+    x = int(rng.integers(0, width - aw + 1))
+    out[y : y + ah, x : x + aw] = art[:ah, :aw]
+    return out

@@ -1,0 +1,133 @@
+"""The detector's test videos: every frame of a demo test video with its regions pixelated.
+
+Mosaics are drawn over the ground-truth regions of *every* frame with the seed stream
+``detection_dataset.test_seed`` (the dataset's own mosaics use stream 0), per clip (scene and
+target), then the video is re-encoded with x264 (the realistic degradation). The truth is
+written in the demo truth format (:mod:`mosaicflow.formats.truth`): a mask video whose ids are
+the 8-connected components of each frame's mosaic mask (what the dataset labels as one
+instance), and a truth JSON listing them per frame. Frames without regions have no mosaic: the
+false-positive rate is measured on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mosaicflow.datasets.detection.build import video_key
+from mosaicflow.datasets.detection.synth import clip_params, pixelate
+from mosaicflow.mosaic.config import MosaicConfig
+
+TEST_CRF = 18
+
+
+@dataclass(frozen=True)
+class TestVideoResult:
+    """Counts of one mosaicked test video."""
+
+    frames: int
+    frames_with_mosaic: int
+    mosaics: int
+
+
+def mosaic_components(mask: np.ndarray) -> np.ndarray:
+    """Instance ids (uint8, 0 = none) of the 8-connected components of a mosaic mask."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count > 256:
+        raise ValueError(f"{count - 1} mosaic components in one frame (at most 255)")
+    return labels.astype(np.uint8)
+
+
+def build_test_video(
+    mosaic: MosaicConfig,
+    video: Path,
+    truth_mkv: Path,
+    truth_json: Path,
+    out_video: Path,
+    out_truth: Path,
+    out_json: Path,
+    *,
+    seed: int,
+    test_seed: int,
+) -> TestVideoResult:
+    """Rule ``build_detection_testset``: mosaic every frame of one demo test video.
+
+    Args:
+        mosaic: the ``mosaic`` config.
+        video, truth_mkv, truth_json: the world video and its truth.
+        out_video: the mosaicked video (.mp4, x264; the source's audio copied).
+        out_truth, out_json: its mosaic truth (mask video of component ids, truth JSON).
+        seed: the config's master seed.
+        test_seed: ``detection_dataset.test_seed`` (>= 1: never the dataset's stream 0).
+
+    Returns:
+        Counts of frames and mosaics.
+    """
+    import av
+
+    from mosaicflow.formats.truth import (
+        load_truth_json,
+        read_truth,
+        truth_mask_writer,
+        write_truth_json,
+    )
+    from mosaicflow.io import atomic_path
+    from mosaicflow.video.decode import iter_frames
+    from mosaicflow.video.x264 import reproducible_x264_options
+
+    if test_seed < 1:
+        raise ValueError("config key 'detection_dataset.test_seed' must be >= 1")
+    truth = load_truth_json(truth_json)
+    width, height, fps = int(truth["width"]), int(truth["height"]), int(truth["fps"])
+    name = Path(video).stem
+    params_for = clip_params(mosaic, [seed, test_seed, video_key(name), 1], (height, width))
+    per_frame = []
+    with_mosaic = mosaics = 0
+    bitexact = {"fflags": "+bitexact"}
+    with (
+        truth_mask_writer(out_truth, fps, width, height) as write_mask,
+        atomic_path(out_video) as tmp,
+        av.open(str(tmp), "w", container_options=bitexact) as container,
+        av.open(str(video)) as source,
+    ):
+        # the source's audio is copied packet by packet (the restore keeps it: a check)
+        audio_in = source.streams.audio[0] if source.streams.audio else None
+        audio_out = container.add_stream_from_template(audio_in) if audio_in else None
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.codec_context.flags |= av.codec.context.Flags.bitexact
+        stream.options = reproducible_x264_options(crf=str(TEST_CRF), preset="veryfast")
+        truths = read_truth(truth_mkv)
+        for index, image in iter_frames(video, None, fmt="rgb24", threads=1):
+            _, ids = next(truths)
+            entry = truth["per_frame"][index]
+            scene = int(entry.get("scene", 0))
+            regions = [((scene, int(i)), ids == i) for i in np.unique(ids[ids > 0]).tolist()]
+            out, mask, _ = pixelate(image, regions, params_for)
+            components = mosaic_components(mask)
+            found = int(components.max())
+            with_mosaic += found > 0
+            mosaics += found
+            write_mask(components)
+            per_frame.append({**entry, "instances": list(range(1, found + 1))})
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")
+            frame = frame.reformat(format="yuv420p", threads=1)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+        if audio_in is not None:
+            for packet in source.demux(audio_in):
+                if packet.dts is not None:
+                    packet.stream = audio_out
+                    container.mux(packet)
+    if len(per_frame) != truth["frames"]:
+        raise ValueError(f"{video}: {len(per_frame)} frames decoded, truth says {truth['frames']}")
+    write_truth_json(
+        out_json,
+        {**truth, "name": name, "per_frame": per_frame, "mosaic_seed": [seed, test_seed]},
+    )
+    return TestVideoResult(len(per_frame), with_mosaic, mosaics)

@@ -1,0 +1,44 @@
+"""``mosaicflow detect``: per-frame mosaic masks of a video and an overlay video."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from mosaicflow.detector.detect import detect_mosaics
+
+    result = detect_mosaics(
+        Path(args.model), Path(args.video), Path(args.out), conf=args.conf, iou=args.iou,
+        imgsz=args.imgsz, device=args.device, batch=args.batch, threads=args.threads,
+    )  # fmt: skip
+    print(
+        f"detect: {result.frames} frames, {result.frames_with_mosaic} with a mosaic, "
+        f"{result.mosaics} mosaics -> {args.out}/mosaics.parquet, {args.out}/overlay.mp4"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``detect`` subcommand."""
+    parser = subparsers.add_parser(
+        "detect",
+        help="find the mosaics (pixelated regions) of a video with a trained mosaic detector",
+        description=(
+            "Run the mosaic detector (results/models/detector/best.pt) on every frame of VIDEO. "
+            "Writes OUT/mosaics.parquet (per-frame RLE masks in the regions.parquet format), "
+            "OUT/overlay.mp4 (the masks drawn over the video) and OUT/summary.json. Exit code "
+            "2 for a file that is not a YOLO segmentation model or a video that cannot be decoded."
+        ),
+    )
+    parser.add_argument("video", help="the video file")
+    parser.add_argument("--model", required=True, help="mosaic detector weights (.pt or .onnx)")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--conf", type=float, default=0.25, help="minimum score (default 0.25)")
+    parser.add_argument("--iou", type=float, default=0.5, help="NMS IoU (default 0.5)")
+    parser.add_argument("--imgsz", type=int, default=640, help="inference size (default 640)")
+    parser.add_argument("--batch", type=int, default=16, help="frames per batch (default 16)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.set_defaults(func=_detect)

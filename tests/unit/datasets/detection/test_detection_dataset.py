@@ -1,0 +1,243 @@
+"""The mosaic detection dataset: sampling, dedup, positives, negatives, labels, split, reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mosaicflow.datasets.detection.aggregate import build_detection_dataset
+from mosaicflow.datasets.detection.build import (
+    assign_kinds,
+    build_video_samples,
+    negative_counts,
+)
+from mosaicflow.datasets.detection.dedup import drop_near_duplicates, phash
+from mosaicflow.datasets.detection.sampling import sample_frames, scene_quotas
+from mosaicflow.datasets.detection.split import split_samples
+from mosaicflow.datasets.detection.synth import clip_params, pixelate
+from mosaicflow.formats.coco import annotation_mask
+from mosaicflow.formats.masks import read_mask
+from tests.unit.datasets.conftest import mosaic_cfg, texture
+from tests.unit.datasets.detection.conftest import detection_cfg
+
+pytestmark = pytest.mark.usefixtures("ultralytics_offline")
+
+
+def _index(scenes: list[int], kept: list[bool] | None = None) -> pd.DataFrame:
+    n = len(scenes)
+    return pd.DataFrame(
+        {"frame": range(n), "kept": kept or [True] * n, "scene": np.asarray(scenes, "int32")}
+    )
+
+
+def test_scene_quotas_are_proportional_and_cover_every_scene():
+    assert scene_quotas([10, 30, 60], 10) == [1, 3, 6]
+    assert scene_quotas([1, 100], 5) == [1, 4]  # every scene gets one while n allows
+    assert scene_quotas([5, 50, 20], 2) == [0, 1, 1]  # fewer samples than scenes: the largest
+    assert sum(scene_quotas([3, 2], 50)) == 5  # never more than there are
+
+
+def test_sampling_spreads_over_scenes_and_skips_dropped_frames():
+    scenes = [0] * 40 + [1] * 40 + [2] * 20
+    kept = [i % 5 != 0 for i in range(100)]
+    picked = sample_frames(_index(scenes, kept), 10, np.random.default_rng(0))
+    assert len(picked) == len(set(picked)) == 10
+    assert all(kept[f] for f in picked)
+    per_scene = np.bincount([scenes[f] for f in picked], minlength=3).tolist()
+    assert per_scene == [4, 4, 2]
+    in_scene0 = [f for f in picked if scenes[f] == 0]
+    assert max(in_scene0) - min(in_scene0) >= 20  # spread, not bunched
+    assert picked == sample_frames(_index(scenes, kept), 10, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="scene"):
+        sample_frames(pd.DataFrame({"frame": [0], "kept": [True]}), 1, np.random.default_rng(0))
+
+
+def test_near_duplicates_are_dropped_with_reasons():
+    rng = np.random.default_rng(1)
+    a, b = texture(rng, 64, 64), texture(rng, 64, 64)
+    noisy = np.clip(a.astype(int) + rng.integers(-2, 3, a.shape), 0, 255).astype(np.uint8)
+    hashes = [phash(x) for x in (a, noisy, b, a)]
+    kept, drops = drop_near_duplicates([0, 1, 2, 3], hashes, max_distance=4)
+    assert kept == [0, 2]
+    assert [(d.frame, d.duplicate_of) for d in drops] == [(1, 0), (3, 0)]
+    assert "near-duplicate of frame 0" in drops[0].reason
+    kept0, _ = drop_near_duplicates([0, 2], [hashes[0], hashes[2]], max_distance=0)
+    assert kept0 == [0, 2]
+
+
+def test_positive_is_pixelated_inside_its_mask_and_untouched_outside():
+    rng = np.random.default_rng(2)
+    image = texture(rng, 96, 128)
+    mask = np.zeros((96, 128), bool)
+    mask[20:60, 30:90] = True
+    params_for = clip_params(mosaic_cfg(feather={"p": 0.0}), [0, 0, 1], (96, 128))
+    out, mosaic, params = pixelate(image, [((0, 1), mask)], params_for)
+    assert mosaic[mask].mean() > 0.9  # the region is covered
+    assert np.array_equal(out[~mosaic], image[~mosaic])  # bit-identical outside
+    assert (out[mosaic] != image[mosaic]).any(axis=-1).mean() > 0.5  # really changed inside
+    # blocky (no feathering here): at most one colour per block of the grid
+    block = params[0]["block_h"] * params[0]["block_w"]
+    colours = len(np.unique(out[mosaic].reshape(-1, 3), axis=0))
+    assert block >= 4 and colours <= mosaic.sum() / block + 2 * (mosaic.sum() ** 0.5)
+    # one clip, one parameter set: the same key gives the same mosaic
+    assert params_for((0, 1), mask) is params_for((0, 1), np.roll(mask, 5, axis=1))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5])
+def test_negative_fraction_is_respected(fraction):
+    regions = {f: ([((0, 1), np.ones((4, 4), bool))] if f % 4 else []) for f in range(40)}
+    kinds, surplus = assign_kinds(
+        regions, detection_cfg(negatives=fraction), np.random.default_rng(0)
+    )
+    negatives = sum(k != "positive" for k in kinds.values())
+    assert abs(negatives / len(kinds) - fraction) <= 1 / len(kinds) + 1e-9
+    assert all(regions[f] == [] for f in surplus)
+    assert all(kinds[f] in ("empty", "clean", "flat_logo") or regions[f] for f in kinds)
+    assert negative_counts(30, 0, 0.2) == (0, 6)
+    assert negative_counts(30, 100, 0.25) == (10, 0)
+
+
+def _build(det_source, out: Path, name: str = "vid-00000000", **over):
+    cfg = detection_cfg(**{"frames_per_video": 12, "imgsz": 64, "degrade": False, **over})
+    return build_video_samples(
+        cfg, mosaic_cfg(), det_source.video, det_source.index, out / name, out / f"{name}.json",
+        video_id=name, seed=7, regions_parquet=det_source.regions,
+    )  # fmt: skip
+
+
+def test_video_samples_images_masks_and_manifest(det_source, tmp_path):
+    result = _build(det_source, tmp_path, negatives=0.25, hard_negatives=1.0)
+    manifest = json.loads((tmp_path / "vid-00000000.json").read_text())
+    samples = manifest["samples"]
+    assert result.images == len(samples) > 0 and result.positives > 0 and result.negatives > 0
+    assert manifest["counts"]["sampled"] == 12
+    assert {d["frame"] for d in manifest["dropped"]}.isdisjoint({s["frame"] for s in samples})
+    for sample in samples:
+        image = cv2.imread(str(tmp_path / "vid-00000000" / "images" / f"{sample['stem']}.png"))
+        mask = read_mask(tmp_path / "vid-00000000" / "masks" / f"{sample['stem']}.png")
+        assert max(image.shape[:2]) == 64 and mask.shape == image.shape[:2]
+        assert mask.any() == sample["positive"] == (sample["kind"] == "positive")
+        if not sample["positive"]:
+            assert sample["hard"] in ("blocky_jpeg", "pixel_art")
+
+
+def test_missing_region_source_names_the_key(det_source, tmp_path):
+    cfg = detection_cfg(regions="truth")
+    with pytest.raises(ValueError, match=r"detection_dataset\.regions"):
+        build_video_samples(
+            cfg, mosaic_cfg(), det_source.video, det_source.index, tmp_path / "x",
+            tmp_path / "x.json", video_id="x", seed=0,
+        )  # fmt: skip
+
+
+def test_undecodable_video_names_the_file(det_source, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(ValueError, match=r"broken\.mp4"):
+        build_video_samples(
+            detection_cfg(), mosaic_cfg(), bad, det_source.index, tmp_path / "x",
+            tmp_path / "x.json", video_id="x", seed=0, regions_parquet=det_source.regions,
+        )  # fmt: skip
+
+
+def test_split_by_video_follows_roles_or_fractions():
+    samples = [{"video": f"v{i}", "positive": bool(j % 2)} for i in range(10) for j in range(4)]
+    cfg = detection_cfg().split
+    splits = split_samples(samples, cfg, roles=None, seed=3)
+    videos = {name: {s["video"] for s in members} for name, members in splits.items()}
+    assert set().union(*videos.values()) == {f"v{i}" for i in range(10)}
+    assert sum(len(v) for v in videos.values()) == 10  # no video in two splits
+    assert videos["val"] and videos["test"] and videos["train"]
+    roles = {f"v{i}": ("test" if i == 0 else "val" if i == 1 else "train") for i in range(10)}
+    by_role = split_samples(samples, cfg, roles=roles, seed=3)
+    assert {s["video"] for s in by_role["test"]} == {"v0"}
+    assert {s["video"] for s in by_role["val"]} == {"v1"}
+    with pytest.raises(ValueError, match="no world role"):
+        split_samples(samples, cfg, roles={"v0": "train"}, seed=3)
+
+
+def _dataset(det_source, root: Path) -> Path:
+    names = ["a-00000001", "b-00000002", "c-00000003"]
+    for i, name in enumerate(names):
+        _build(det_source, root / "samples", name, negatives=0.3, hash_distance=2 + i)
+    out = root / "dataset"
+    build_detection_dataset(
+        detection_cfg(),
+        [root / "samples" / f"{n}.json" for n in names],
+        [root / "samples" / n for n in names],
+        out,
+        roles=dict(zip(names, ["train", "val", "test"], strict=True)),
+        seed=7,
+        code="test",
+        config_dir=root / "yolo",
+    )
+    return out
+
+
+def test_dataset_coco_round_trip_yolo_labels_and_data_yaml(det_source, tmp_path):
+    out = _dataset(det_source, tmp_path)
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["names"] == {0: "mosaic"} and Path(data["train"]).is_absolute()
+    assert Path(data["train"]) == (out / "train" / "images").absolute()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["splits"] == {"train": ["a-00000001"], "val": ["b-00000002"],
+                              "test": ["c-00000003"]}  # fmt: skip
+    for split in ("train", "val", "test"):
+        coco = json.loads((out / "coco" / f"{split}.json").read_text())
+        assert coco["categories"][0]["name"] == "mosaic"
+        for image in coco["images"]:
+            stem = Path(image["file_name"]).stem
+            mask = read_mask(out / split / "masks" / f"{stem}.png")
+            decoded = np.zeros_like(mask)
+            for ann in coco["annotations"]:
+                if ann["image_id"] == image["id"]:
+                    decoded |= annotation_mask(ann, image["height"], image["width"])
+            assert np.array_equal(decoded, mask)
+            lines = (out / split / "labels" / f"{stem}.txt").read_text().splitlines()
+            assert bool(lines) == bool(mask.any())
+            for line in lines:
+                values = [float(v) for v in line.split()]
+                assert values[0] == 0 and all(0 <= v <= 1 for v in values[1:])
+                assert len(values) >= 7 and len(values) % 2 == 1
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(
+            p.read_bytes().replace(str(folder).encode(), b"<root>")
+        ).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_two_runs_are_byte_identical(det_source, tmp_path):
+    first = _dataset(det_source, tmp_path / "one")
+    second = _dataset(det_source, tmp_path / "two")
+    a, b = _digest(first.parent), _digest(second.parent)
+    a = {k: v for k, v in a.items() if not k.startswith("yolo/")}
+    b = {k: v for k, v in b.items() if not k.startswith("yolo/")}
+    assert a == b and len(a) > 10
+
+
+def test_degraded_run_is_deterministic(det_source, tmp_path):
+    for name in ("one", "two"):
+        _build(det_source, tmp_path / name, frames_per_video=4, degrade=True)
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
+
+
+def test_malformed_manifest_names_the_file(det_source, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": 99}))
+    with pytest.raises(ValueError, match=r"bad\.json"):
+        build_detection_dataset(
+            detection_cfg(), [bad], [tmp_path], tmp_path / "out", roles=None, seed=0,
+            code="x", config_dir=tmp_path / "yolo",
+        )  # fmt: skip

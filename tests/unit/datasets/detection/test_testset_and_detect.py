@@ -1,0 +1,112 @@
+"""The detector's mosaicked test videos, its frame-level rates and ``mosaicflow detect`` errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mosaicflow.cli import main
+from mosaicflow.datasets.detection.testset import build_test_video, mosaic_components
+from mosaicflow.formats.truth import (
+    TRUTH_VERSION,
+    load_truth_json,
+    read_truth,
+    truth_mask_writer,
+    write_truth_json,
+)
+from mosaicflow.regions.mosaics import frame_rates
+from mosaicflow.video.decode import iter_frames
+from tests.unit.datasets.conftest import mosaic_cfg
+
+
+def _world_like(det_source, folder):
+    """Truth mask video and truth JSON for the synthetic source (track 1 = instance 1)."""
+    frames = len(det_source.frames)
+    h, w = det_source.frames.shape[1:3]
+    truth = folder / "truth.mkv"
+    with truth_mask_writer(truth, 10, w, h) as write:
+        for i in range(frames):
+            write(det_source.masks[1][i].astype(np.uint8) * (i % 3 != 0))
+    data = {
+        "version": TRUTH_VERSION, "fps": 10, "width": w, "height": h, "frames": frames,
+        "classes": [], "per_frame": [
+            {"frame": i, "scene": int(i >= 12), "instances": [1] if i % 3 else [],
+             "watermarks": []} for i in range(frames)
+        ],
+    }  # fmt: skip
+    write_truth_json(folder / "truth.json", data)
+    return truth, folder / "truth.json"
+
+
+def test_test_video_has_mosaics_on_every_frame_with_a_region(det_source, tmp_path):
+    truth, truth_json = _world_like(det_source, tmp_path)
+    outs = [tmp_path / "t.mp4", tmp_path / "t.mkv", tmp_path / "t.json"]
+    result = build_test_video(
+        mosaic_cfg(), det_source.video, truth, truth_json, *outs, seed=7, test_seed=1
+    )
+    assert result.frames == 24 and result.frames_with_mosaic == 16
+    data = load_truth_json(outs[2])
+    source = dict(iter_frames(det_source.video))
+    for (i, ids), (_, image) in zip(read_truth(outs[1]), iter_frames(outs[0]), strict=True):
+        assert bool(ids.any()) == (i % 3 != 0) == bool(data["per_frame"][i]["instances"])
+        diff = np.abs(image.astype(int) - source[i].astype(int)).sum(-1)
+        if ids.any():  # changed inside the mosaic, only re-encoded outside
+            assert diff[ids > 0].mean() > 2 * diff[ids == 0].mean()
+    with pytest.raises(ValueError, match="test_seed"):
+        build_test_video(mosaic_cfg(), det_source.video, truth, truth_json, *outs, seed=7,
+                         test_seed=0)  # fmt: skip
+
+
+def test_mosaic_components_are_8_connected():
+    mask = np.zeros((10, 10), bool)
+    mask[1:3, 1:3] = mask[3:5, 3:5] = True  # diagonal neighbours: one component
+    mask[7:9, 7:9] = True
+    assert mosaic_components(mask).max() == 2
+
+
+def test_frame_rates():
+    rates = frame_rates([True, False, True, False, True], [True, True, False, False, False])
+    assert rates == {"frame_recall": 0.5, "frame_fp_rate": round(2 / 3, 4),
+                     "frames_with_mosaic": 2, "frames_without_mosaic": 3}  # fmt: skip
+    with pytest.raises(ValueError):
+        frame_rates([True], [True, False])
+
+
+def test_detect_rejects_a_non_model_and_a_broken_video(det_source, tmp_path, capsys):
+    fake = tmp_path / "best.pt"
+    fake.write_bytes(b"not a checkpoint")
+    code = main(["detect", str(det_source.video), "--model", str(fake), "--out",
+                 str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and "best.pt" in capsys.readouterr().err
+    text = tmp_path / "weights.txt"
+    text.write_text("x")
+    assert main(["detect", str(det_source.video), "--model", str(text), "--out",
+                 str(tmp_path / "out")]) == 2  # fmt: skip
+    assert "weights.txt" in capsys.readouterr().err
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 64)
+    assert main(["detect", str(broken), "--model", str(fake), "--out", str(tmp_path / "o")]) == 2
+    assert "broken.mp4" in capsys.readouterr().err
+
+
+def test_test_video_keeps_the_source_audio(tmp_path):
+    from tests.unit.inference.conftest import stream_info, textured_frames, write_video
+
+    n = 12
+    video = write_video(tmp_path / "src.mp4", textured_frames(n), fps=10)
+    h, w = textured_frames(1).shape[1:3]
+    truth = tmp_path / "truth.mkv"
+    with truth_mask_writer(truth, 10, w, h) as write:
+        for _ in range(n):
+            ids = np.zeros((h, w), np.uint8)
+            ids[8:24, 8:24] = 1
+            write(ids)
+    per_frame = [{"frame": i, "watermarks": []} for i in range(n)]
+    write_truth_json(tmp_path / "truth.json", {"version": TRUTH_VERSION, "fps": 10, "width": w,
+                     "height": h, "frames": n, "classes": [], "per_frame": per_frame})  # fmt: skip
+    outs = [tmp_path / "t.mp4", tmp_path / "t.mkv", tmp_path / "t.json"]
+    build_test_video(mosaic_cfg(), video, truth, tmp_path / "truth.json", *outs, seed=7,
+                     test_seed=1)  # fmt: skip
+    source, out = stream_info(video), stream_info(outs[0])
+    assert out["frames"] == n and out["audio_packets"] == source["audio_packets"] > 0
+    assert out["audio_bytes"] == source["audio_bytes"]

@@ -1,0 +1,82 @@
+# Mosaic detection dataset: per video, sampled frames with synthetic mosaics (images, mosaic
+# masks, manifest); one aggregate YOLO-seg dataset split by video; the demo's test videos with
+# mosaics on every frame for the detector's test. The detector itself trains through
+# train_model / evaluate_model (regions.smk) as the `detector` entry of the model table.
+
+
+rule build_detection_samples:
+    input:
+        unpack(get_detection_sample_input),
+        video=get_source_video,
+        index=rules.extract_frames.output.index,
+    output:
+        samples=directory(paths.detection_samples("{video}")["dir"]),
+        manifest=paths.detection_samples("{video}")["manifest"],
+    log:
+        paths.log("build_detection_samples", "{video}"),
+    benchmark:
+        paths.benchmark("build_detection_samples", "{video}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        dataset=config_section("detection_dataset"),
+        mosaic=config_section("mosaic"),
+        seed=config_section("seed"),
+        code=code_hash(
+            "mosaicflow.datasets.detection",
+            "mosaicflow.mosaic",
+            "mosaicflow.video",
+            "mosaicflow.formats",
+        ),
+    script:
+        "../scripts/build_detection_samples.py"
+
+
+rule build_detection_dataset:
+    input:
+        unpack(get_detection_samples),
+    output:
+        directory(paths.DETECTION_DATASET),
+    log:
+        paths.log("build_detection_dataset"),
+    benchmark:
+        paths.benchmark("build_detection_dataset")
+    conda:
+        ENV
+    threads: 1
+    params:
+        dataset=config_section("detection_dataset"),
+        roles=get_detection_roles,
+        seed=config_section("seed"),
+        work=paths.scratch_dir("detection_dataset", "check"),
+        code=code_hash("mosaicflow.datasets.detection", "mosaicflow.formats"),
+    script:
+        "../scripts/build_detection_dataset.py"
+
+
+rule build_detection_testset:
+    input:
+        unpack(get_detection_testset_input),
+    output:
+        video=paths.detection_testset_files("{name}")["video"],
+        truth=paths.detection_testset_files("{name}")["truth"],
+        truth_json=paths.detection_testset_files("{name}")["truth_json"],
+    log:
+        paths.log("build_detection_testset", "{name}"),
+    benchmark:
+        paths.benchmark("build_detection_testset", "{name}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        mosaic=config_section("mosaic"),
+        test_seed=config_section("detection_dataset/test_seed"),
+        seed=config_section("seed"),
+        code=code_hash(
+            "mosaicflow.datasets.detection",
+            "mosaicflow.mosaic",
+            "mosaicflow.formats.truth",
+        ),
+    script:
+        "../scripts/build_detection_testset.py"

@@ -1,0 +1,23 @@
+"""Split the detection samples by video into the YOLO-seg mosaic detection dataset, with COCO
+per split checked by pycocotools (rule build_detection_dataset)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.datasets.detection.aggregate import build_detection_dataset
+from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+result = build_detection_dataset(
+    build(DetectionDatasetConfig, snakemake.params.dataset),
+    [Path(p) for p in snakemake.input.manifests],
+    [Path(p) for p in snakemake.input.dirs],
+    Path(snakemake.output[0]),
+    roles=snakemake.params.roles,
+    seed=snakemake.params.seed,
+    code=snakemake.params.code,
+    config_dir=Path(snakemake.params.work) / "yolo_config",
+    threads=snakemake.threads,
+)
+log.info("detection dataset %s: %s", result.out_dir, result.counts)

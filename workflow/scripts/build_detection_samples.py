@@ -1,0 +1,27 @@
+"""Sample one video's frames, pixelate their regions, write images, mosaic masks and a manifest
+(rule build_detection_samples)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.datasets.detection.build import build_video_samples
+from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+regions = snakemake.input.get("regions")
+truth = snakemake.input.get("truth")
+result = build_video_samples(
+    build(DetectionDatasetConfig, snakemake.params.dataset),
+    build(MosaicConfig, snakemake.params.mosaic),
+    Path(snakemake.input.video),
+    Path(snakemake.input.index),
+    Path(snakemake.output.samples),
+    Path(snakemake.output.manifest),
+    video_id=snakemake.wildcards.video,
+    seed=snakemake.params.seed,
+    regions_parquet=Path(regions) if regions else None,
+    truth_mkv=Path(truth) if truth else None,
+)
+log.info("%s", result)
