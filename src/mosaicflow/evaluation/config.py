@@ -1,0 +1,41 @@
+"""The ``evaluate`` config section as a frozen dataclass (fields = schema keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mosaicflow.inference.pipeline import RestoreSettings
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Settings of the end-to-end evaluation (``config/schema.yaml``, section ``evaluate``).
+
+    Attributes:
+        roles: demo-world roles of the evaluated videos.
+        max_clip_frames: longest clip restored at once.
+        batch: frames per detector call.
+        frames_per_call: frames per restorer forward pass (None: the whole clip).
+        fp16: half precision on CUDA.
+        crf: x264 CRF of the restored videos.
+        preset: x264 preset of the restored videos.
+        sample_seconds: length of the side-by-side sample video.
+        grid_frames: rows of the still grid.
+    """
+
+    roles: tuple[str, ...]
+    max_clip_frames: int
+    batch: int
+    frames_per_call: int | None
+    fp16: bool
+    crf: int
+    preset: str
+    sample_seconds: float
+    grid_frames: int
+
+    def restore_settings(self) -> RestoreSettings:
+        """The :class:`~mosaicflow.inference.pipeline.RestoreSettings` of the evaluation run."""
+        return RestoreSettings(
+            max_clip_frames=self.max_clip_frames, batch=self.batch, crf=self.crf,
+            preset=self.preset,
+        )  # fmt: skip

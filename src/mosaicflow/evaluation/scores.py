@@ -1,0 +1,277 @@
+"""Scores of one restored video against the original, frame by frame, streaming.
+
+Image metrics are :class:`~mosaicflow.restore.metrics.MetricSums` (pooled PSNR, SSIM inside
+the true mosaic mask and on the whole frame) for three candidates: the restored video, the
+mosaic input itself, and the blur baseline (the input blurred inside the true mask with each of
+``sigmas``; the best sigma by PSNR in the mask is reported). The detector's frame recall and
+false-positive rate count frames (any detection vs. any true mosaic pixel, as
+:func:`mosaicflow.regions.mosaics.frame_rates` does); ``mosaic_coverage`` is the share of true
+mosaic pixels the detector's masks cover (the pixels the restorer was asked to restore).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mosaicflow.restore.metrics import MetricSums
+
+_MISSING = object()
+
+
+def merge_sums(parts: Iterable[MetricSums]) -> MetricSums:
+    """The pooled sums of several :class:`MetricSums` (as if every frame were added to one)."""
+    total = MetricSums()
+    for part in parts:
+        for f in dataclasses.fields(MetricSums):
+            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+    return total
+
+
+def detections_by_frame(table: Any) -> dict[int, list[str]]:
+    """Frame -> RLE strings of its detections, from a ``regions.parquet`` table."""
+    found: dict[int, list[str]] = {}
+    rows = table[table["instance"] >= 0]
+    for frame, rle in zip(rows["frame"].tolist(), rows["rle"].tolist(), strict=True):
+        if rle is not None and not (isinstance(rle, float) and math.isnan(rle)):
+            found.setdefault(int(frame), []).append(str(rle))
+    return found
+
+
+def union_mask(rles: Sequence[str], height: int, width: int) -> np.ndarray:
+    """Union (bool ``(H, W)``) of RLE masks."""
+    from mosaicflow.regions.infer import decode_rle
+
+    mask = np.zeros((height, width), bool)
+    for rle in rles:
+        mask |= decode_rle(rle, height, width)
+    return mask
+
+
+def _tensor(rgb: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].double() / 255.0
+
+
+@dataclass
+class FrameScorer:
+    """Running sums of one video (or, merged, of several).
+
+    Attributes:
+        sigmas: blur-baseline sigmas (pixels).
+        restored, mosaic: metric sums of the restored video and of the mosaic input.
+        blurs: metric sums of the blur baseline, per sigma.
+        found, truth: per frame, whether the detector found something / the frame has a mosaic.
+        mosaic_pixels, covered_pixels: true mosaic pixels, and those inside a detector mask.
+        detected_pixels: pixels inside a detector mask (all frames).
+    """
+
+    sigmas: tuple[float, ...]
+    restored: MetricSums = field(default_factory=MetricSums)
+    mosaic: MetricSums = field(default_factory=MetricSums)
+    blurs: dict[float, MetricSums] = field(default_factory=dict)
+    found: list[bool] = field(default_factory=list)
+    truth: list[bool] = field(default_factory=list)
+    mosaic_pixels: int = 0
+    covered_pixels: int = 0
+    detected_pixels: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.sigmas:
+            raise ValueError("at least one blur sigma is needed")
+        self.sigmas = tuple(float(s) for s in self.sigmas)
+        for sigma in self.sigmas:
+            self.blurs.setdefault(sigma, MetricSums())
+
+    def add(
+        self,
+        original: np.ndarray,
+        mosaic: np.ndarray,
+        restored: np.ndarray,
+        true_mask: np.ndarray,
+        detected: np.ndarray,
+    ) -> None:
+        """Score one frame.
+
+        Args:
+            original, mosaic, restored: ``(H, W, 3)`` uint8 RGB frames.
+            true_mask: bool ``(H, W)``: where the mosaic was drawn.
+            detected: bool ``(H, W)``: the union of the detector's masks.
+        """
+        from mosaicflow.restore.metrics import blur_inside
+
+        shape = original.shape
+        if mosaic.shape != shape or restored.shape != shape:
+            raise ValueError(
+                f"frame sizes differ: original {shape}, input {mosaic.shape}, "
+                f"restored {restored.shape}"
+            )
+        gt, lq = _tensor(original), _tensor(mosaic)
+        mask = _tensor(true_mask[..., None].astype(np.uint8) * 255)
+        self.restored.add(_tensor(restored), gt, mask)
+        self.mosaic.add(lq, gt, mask)
+        if true_mask.any():
+            for sigma, sums in self.blurs.items():
+                sums.add(blur_inside(lq, mask, sigma), gt, mask)
+        else:  # the baseline changes nothing outside the mask
+            for sums in self.blurs.values():
+                sums.add(lq, gt, mask)
+        self.found.append(bool(detected.any()))
+        self.truth.append(bool(true_mask.any()))
+        self.mosaic_pixels += int(true_mask.sum())
+        self.covered_pixels += int((true_mask & detected).sum())
+        self.detected_pixels += int(detected.sum())
+
+    def merged(self, other: FrameScorer) -> FrameScorer:
+        """A scorer holding both videos' frames (pooled sums, concatenated frame flags)."""
+        if self.sigmas != other.sigmas:
+            raise ValueError(f"blur sigmas differ: {self.sigmas} vs {other.sigmas}")
+        return FrameScorer(
+            self.sigmas,
+            merge_sums([self.restored, other.restored]),
+            merge_sums([self.mosaic, other.mosaic]),
+            {s: merge_sums([self.blurs[s], other.blurs[s]]) for s in self.sigmas},
+            self.found + other.found,
+            self.truth + other.truth,
+            self.mosaic_pixels + other.mosaic_pixels,
+            self.covered_pixels + other.covered_pixels,
+            self.detected_pixels + other.detected_pixels,
+        )
+
+    def result(self) -> dict[str, Any]:
+        """``restored``, ``input``, ``blur`` (+ ``sigma``), ``blur_search`` and ``detection``."""
+        from mosaicflow.regions.mosaics import frame_rates
+
+        blurs = {s: sums.result() for s, sums in self.blurs.items()}
+        best = max(blurs, key=lambda s: blurs[s]["psnr_mask"] or -math.inf)
+        rates = frame_rates(self.found, self.truth)
+        found, truth = np.asarray(self.found, bool), np.asarray(self.truth, bool)
+        detection = {
+            **rates,
+            "frames_detected": int(found.sum()),
+            "true_positive_frames": int((found & truth).sum()),
+            "false_positive_frames": int((found & ~truth).sum()),
+            "mosaic_pixels": self.mosaic_pixels,
+            "mosaic_coverage": (
+                round(self.covered_pixels / self.mosaic_pixels, 5) if self.mosaic_pixels else None
+            ),
+            "detected_pixels": self.detected_pixels,
+        }
+        return {
+            "frames": len(self.truth),
+            "restored": self.restored.result(),
+            "input": self.mosaic.result(),
+            "blur": {**blurs[best], "sigma": best},
+            "blur_search": {str(s): r["psnr_mask"] for s, r in blurs.items()},
+            "detection": detection,
+        }
+
+
+def audio_packets(video: str | Path) -> int | None:
+    """Audio packets of the first audio stream (None when the file has no audio)."""
+    import av
+
+    with av.open(str(video)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def video_check(input_video: Path, restored_video: Path, frames: dict[str, int]) -> dict[str, Any]:
+    """Frame count, frame rate and audio of the restored video against its input.
+
+    Args:
+        input_video, restored_video: the restore run's input and output.
+        frames: decoded frame counts ``{"input": n, "restored": n, ...}``.
+
+    Returns:
+        The figures of both and ``frames_ok``, ``fps_ok``, ``audio_ok`` and ``ok``.
+    """
+    from mosaicflow.video.decode import probe_video
+
+    pin, pout = probe_video(input_video), probe_video(restored_video)
+    ain, aout = audio_packets(input_video), audio_packets(restored_video)
+    check = {
+        "frames_input": frames["input"],
+        "frames_restored": frames["restored"],
+        "fps_input": round(pin.fps, 6),
+        "fps_restored": round(pout.fps, 6),
+        "size_input": [pin.display_width, pin.display_height],
+        "size_restored": [pout.display_width, pout.display_height],
+        "audio_packets_input": ain,
+        "audio_packets_restored": aout,
+        "frames_ok": frames["input"] == frames["restored"],
+        "fps_ok": abs(pin.fps - pout.fps) < 1e-3,
+        "audio_ok": ain == aout,
+    }
+    check["ok"] = check["frames_ok"] and check["fps_ok"] and check["audio_ok"]
+    return check
+
+
+@dataclass(frozen=True)
+class ScoredVideo:
+    """What :func:`score_video` measured.
+
+    Attributes:
+        scorer: the video's running sums (merge them for the pooled figures).
+        frames: decoded frames of each video (``original``, ``input``, ``restored``, ``truth``).
+    """
+
+    scorer: FrameScorer
+    frames: dict[str, int]
+
+
+def score_video(
+    original: Path,
+    mosaic_input: Path,
+    restored: Path,
+    truth_mkv: Path,
+    masks_table: Any,
+    sigmas: Sequence[float],
+) -> ScoredVideo:
+    """Score a restored video frame by frame (the four videos are decoded side by side).
+
+    Frames past the end of the shortest video are counted, not scored, so a restored video that
+    lost frames is reported (``frames``) instead of failing.
+
+    Args:
+        original: the clean video.
+        mosaic_input: the same video with mosaics (the restore run's input).
+        restored: the restore run's output.
+        truth_mkv: the mosaic truth (:mod:`mosaicflow.formats.truth`; pixel > 0 = mosaic).
+        masks_table: the restore run's detections (``regions.parquet`` rows).
+        sigmas: blur-baseline sigmas.
+    """
+    from mosaicflow.formats.truth import read_truth
+    from mosaicflow.video.decode import iter_frames
+
+    streams = {
+        "original": iter_frames(original, fmt="rgb24", threads=1),
+        "input": iter_frames(mosaic_input, fmt="rgb24", threads=1),
+        "restored": iter_frames(restored, fmt="rgb24", threads=1),
+        "truth": read_truth(truth_mkv),
+    }
+    detections = detections_by_frame(masks_table)
+    scorer = FrameScorer(tuple(sigmas))
+    counts = dict.fromkeys(streams, 0)
+    for items in itertools.zip_longest(*streams.values(), fillvalue=_MISSING):
+        present = dict(zip(streams, items, strict=True))
+        for name, item in present.items():
+            counts[name] += item is not _MISSING
+        if any(item is _MISSING for item in present.values()):
+            continue
+        number, ids = present["truth"]
+        height, width = ids.shape
+        detected = union_mask(detections.get(int(number), []), height, width)
+        scorer.add(present["original"][1], present["input"][1], present["restored"][1],
+                   ids > 0, detected)  # fmt: skip
+    return ScoredVideo(scorer, counts)

@@ -1,0 +1,131 @@
+# Evaluation and report material: the demo's held-out videos with mosaics restored end to end
+# by the trained detector and restorer and scored against the originals; training curves of
+# every model this run trains; every stage's metrics gathered into results/metrics.json.
+
+
+rule restore_test_video:
+    input:
+        unpack(get_restore_test_video_input),
+    output:
+        video=paths.evaluate_files("{name}")["video"],
+        masks=paths.evaluate_files("{name}")["masks"],
+        summary=paths.evaluate_files("{name}")["summary"],
+    log:
+        paths.log("restore_test_video", "{name}"),
+    benchmark:
+        paths.benchmark("restore_test_video", "{name}")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        evaluate=config_section("evaluate"),
+        detector=get_restore_detector_params,
+        device=config_section("device"),
+        work=paths.scratch_dir("evaluate", "{name}"),
+        code=code_hash(
+            "mosaicflow.evaluation.restore",
+            "mosaicflow.evaluation.config",
+            "mosaicflow.inference",
+            "mosaicflow.video",
+            "mosaicflow.restore",
+            "mosaicflow.regions.offline",
+            "mosaicflow.regions.infer",
+            "mosaicflow.datasets.clips.crops",
+        ),
+    script:
+        "../scripts/restore_test_video.py"
+
+
+rule evaluate_restoration:
+    input:
+        unpack(get_evaluation_input),
+    output:
+        metrics=paths.EVALUATE_METRICS,
+        table=report(
+            paths.EVALUATE_TABLE,
+            caption="../report/evaluation_table.rst",
+            category="Evaluation",
+            labels={"figure": "table"},
+        ),
+        side_by_side=report(
+            paths.EVALUATE_SIDE_BY_SIDE,
+            caption="../report/evaluation_side_by_side.rst",
+            category="Evaluation",
+            labels={"figure": "side-by-side video"},
+        ),
+        grid=report(
+            paths.EVALUATE_GRID,
+            caption="../report/evaluation_grid.rst",
+            category="Evaluation",
+            labels={"figure": "sample grid"},
+        ),
+    log:
+        paths.log("evaluate_restoration"),
+    benchmark:
+        paths.benchmark("evaluate_restoration")
+    conda:
+        ENV
+    threads: 1
+    params:
+        names=get_evaluation_names,
+        evaluate=config_section("evaluate"),
+        sigmas=config_section("restoration/blur_sigmas"),
+        code=code_hash(
+            "mosaicflow.evaluation.evaluate",
+            "mosaicflow.evaluation.scores",
+            "mosaicflow.evaluation.samples",
+            "mosaicflow.evaluation.config",
+            "mosaicflow.restore.metrics",
+            "mosaicflow.video",
+            "mosaicflow.formats.truth",
+            "mosaicflow.regions.infer",
+            "mosaicflow.regions.mosaics",
+        ),
+    script:
+        "../scripts/evaluate_restoration.py"
+
+
+rule plot_training_curves:
+    input:
+        record=get_training_curve_input,
+    output:
+        report(
+            paths.training_curve("{curve}"),
+            caption="../report/training_curve.rst",
+            category="Training curves",
+            labels={"model": "{curve}"},
+        ),
+    log:
+        paths.log("plot_training_curves", "{curve}"),
+    benchmark:
+        paths.benchmark("plot_training_curves", "{curve}")
+    wildcard_constraints:
+        curve=f"{models.MODEL_PATTERN}|{targets.RESTORATION_CURVE}",
+    conda:
+        ENV
+    threads: 1
+    params:
+        work=get_training_curve_work,
+        code=code_hash("mosaicflow.evaluation.curves"),
+    script:
+        "../scripts/plot_training_curves.py"
+
+
+rule gather_metrics:
+    input:
+        unpack(get_gather_metrics_input),
+    output:
+        paths.METRICS,
+    log:
+        paths.log("gather_metrics"),
+    benchmark:
+        paths.benchmark("gather_metrics")
+    conda:
+        ENV
+    threads: 1
+    params:
+        code=code_hash("mosaicflow.evaluation.gather"),
+    script:
+        "../scripts/gather_metrics.py"

@@ -1,0 +1,26 @@
+"""Restore one mosaicked test video with the trained detector and restorer (rule
+restore_test_video)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.evaluation.config import EvaluateConfig
+from mosaicflow.evaluation.restore import restore_test_video
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+summary = restore_test_video(
+    build(EvaluateConfig, snakemake.params.evaluate),
+    snakemake.params.detector,
+    Path(snakemake.input.video),
+    Path(snakemake.input.detector),
+    Path(snakemake.input.restorer),
+    Path(snakemake.output.video),
+    Path(snakemake.output.masks),
+    Path(snakemake.output.summary),
+    device=snakemake.params.device,
+    threads=snakemake.threads,
+    config_dir=Path(snakemake.params.work),
+)
+log.info("%s: %d frames, %d restored", snakemake.wildcards.name, summary["frames"],
+         summary["restored_frames"])  # fmt: skip
