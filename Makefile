@@ -31,8 +31,10 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 venv: $(BIN)/.installed
 
+# The run, then its report (results/report.html: sheets, curves, evaluation, with captions).
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -16,6 +16,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/world.smk"
 include: "workflow/rules/frames.smk"
 include: "workflow/rules/regions.smk"
+include: "workflow/rules/detection.smk"
+include: "workflow/rules/restoration.smk"
+include: "workflow/rules/evaluation.smk"
 
 
 rule all:

@@ -27,6 +27,13 @@ def test_tiny_run_builds_every_target(tiny_runs):
     assert len(list((results / "frames").glob("*/index.parquet"))) == 3
     assert (results / "rejected.tsv").read_text().startswith("video\tpath\treason")
     assert planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY]).stdout) == {}
+    clips = results / "restoration_dataset"
+    assert len(list((clips / "videos").glob("*.json"))) == 3
+    assert (clips / "index.parquet").is_file()
+    assert {p.name for p in (clips / "sheets").iterdir()} == {"train.png", "val.png", "test.png"}
+    assert (results / "metrics" / "restoration_dataset.json").is_file()
+    for name in ("stage1.pth", "stage2_init.pth", "stage2.pth", "generator.pth", "model.json"):
+        assert (results / "models" / "restoration" / name).is_file(), name
 
 
 def test_same_config_gives_same_bytes(tiny_runs):
@@ -38,6 +45,9 @@ def test_same_config_gives_same_bytes(tiny_runs):
     # epoch budgets, not the clock: two trainings give the same weights, byte for byte
     for model in ("region_seg", "watermark"):
         assert {f"models/{model}/best.pt", f"models/{model}/best.onnx"} <= first.keys()
+    # iteration budgets: the restoration clips and both stages give the same bytes too
+    assert "models/restoration/generator.pth" in first
+    assert any(name.startswith("restoration_dataset/clips/") for name in first)
 
 
 def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path):
@@ -46,9 +56,104 @@ def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path)
     infer.write_text("regions:\n  conf: 0.3\n  tracker: botsort.yaml\nwatermark:\n  conf: 0.4\n")
     jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, infer]).stdout)
     assert jobs.pop("infer_regions") == 3
-    assert set(jobs) <= {"gather_regions", "prelabel_uncertain", "all"}, jobs
+    # no YOLO model retrains or is re-scored; what reads the regions or the watermark
+    # detector's threshold (the clip analysers) reruns downstream
+    assert not {"train_model", "evaluate_model", "build_region_dataset"} & set(jobs), jobs
+    assert {"gather_regions", "prelabel_uncertain"} <= set(jobs)
     # a training key retrains (and re-evaluates) that model only
     train = tmp_path / "train.yaml"
     train.write_text("regions:\n  epochs: 3\n")
     jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, train]).stdout)
     assert jobs["train_model"] == jobs["evaluate_model"] == 1
+
+
+def test_stage2_key_change_retrains_stage2_only(tiny_runs, tmp_path):
+    # each restoration job gets only the keys it reads: stage 1 and the clips stay
+    stage2 = tmp_path / "stage2.yaml"
+    stage2.write_text("restoration:\n  stage2:\n    lr: 1.0e-4\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, stage2]).stdout)
+    assert jobs.pop("train_restoration_stage2") == jobs.pop("export_restoration") == 1
+    downstream = {"restore_test_video", "evaluate_restoration", "plot_training_curves",
+                  "gather_metrics", "all"}  # fmt: skip
+    assert set(jobs) <= downstream, jobs
+    # a clip setting rebuilds the clips, their index and everything trained on them
+    clips = tmp_path / "clips.yaml"
+    clips.write_text("restoration_dataset:\n  border: 0.2\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, clips]).stdout)
+    assert jobs["build_restoration_clips"] == 3 and jobs["train_restoration_stage1"] == 1
+    assert "train_model" not in jobs and "infer_regions" not in jobs
+
+
+def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_runs):
+    import json
+
+    import yaml
+
+    results = tiny_runs[0] / "results"
+    dataset = results / "detection_dataset"
+    data = yaml.safe_load((dataset / "data.yaml").read_text())
+    assert data["names"] == {0: "mosaic"} and data["path"] == str(dataset.absolute())
+    counts = json.loads((dataset / "provenance.json").read_text())["counts"]
+    assert counts["train_images"] > 0 and counts["train_positives"] > 0 and counts["val_images"]
+    for split in ("train", "val", "test"):
+        assert (dataset / "coco" / f"{split}.json").is_file()
+    assert len(list((results / "detection_samples").glob("*.json"))) == 3
+    record = json.loads((results / "models" / "detector" / "model.json").read_text())
+    test = record["metrics"]["test"]
+    assert test["frames"] == 24 and test["instances"] > 0  # every frame of the tiny test video
+    assert {"mask_map50", "box_map50", "frame_recall", "frame_fp_rate"} <= test.keys()
+    assert (results / "models" / "detector" / "best.onnx").stat().st_size > 0
+    assert (results / "detection_testset" / "world-test-00.mkv").is_file()
+
+
+def report_contents(html: str) -> tuple[dict, dict]:
+    """The ``results`` and ``categories`` tables Snakemake embeds in its single-file report
+    (``<script id="results">var results = {...};</script>``: per file its caption HTML, labels,
+    MIME type and a base64 data URI)."""
+    import json
+    import re
+
+    tables = []
+    for name in ("results", "categories"):
+        found = re.search(rf'<script id="{name}">\s*var {name} = (.*?);\s*</script>', html, re.S)
+        assert found is not None, f"no {name} table in the report"
+        tables.append(json.loads(found.group(1)))
+    return tables[0], tables[1]
+
+
+def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_runs, tmp_path):
+    import json
+
+    results = tiny_runs[0] / "results"
+    metrics = json.loads((results / "metrics.json").read_text())
+    assert {"config_hash", "code_hash", "region_seg", "watermark", "detector", "evaluate",
+            "restoration_stage1", "restoration_stage2", "restoration_dataset",
+            "detection_dataset"} <= metrics.keys()  # fmt: skip
+    evaluate = json.loads((results / "metrics" / "evaluate.json").read_text())
+    assert metrics["evaluate"] == evaluate and evaluate["videos"] == 1
+    video = evaluate["per_video"][0]
+    assert video["video_check"]["frames_ok"] and video["video_check"]["fps_ok"]
+    assert video["frames"] == 24 and video["input"]["psnr_mask"] is not None
+    assert (results / "evaluate" / "world-test-00" / "restored.mp4").stat().st_size > 0
+
+    report = tmp_path / "report.html"  # outside results/: the run's outputs stay as they were
+    run_snakemake(tiny_runs[0], "--report", str(report), configfiles=[TINY])
+    files, categories = report_contents(report.read_text(encoding="utf-8"))
+    assert categories["Demo world"]["Other"] == ["results/world/contact_sheet.png"]
+    sheets = {f"results/restoration_dataset/sheets/{s}.png" for s in ("train", "val", "test")}
+    assert set(categories["Restoration dataset"]["Other"]) == sheets
+    curves = {f"results/evaluate/curves/{m}.png"
+              for m in ("region_seg", "watermark", "detector", "restoration")}  # fmt: skip
+    assert set(categories["Training curves"]["Other"]) == curves
+    evaluation = {f"results/evaluate/{n}" for n in ("table.tsv", "side_by_side.mp4", "grid.png")}
+    assert set(categories["Evaluation"]["Other"]) == evaluation
+    for path in curves:
+        model = path.rsplit("/", 1)[1].removesuffix(".png")
+        assert files[path]["labels"] == {"model": model}
+        assert f"<strong>{model}</strong>" in files[path]["caption"]
+        assert files[path]["data_uri"].startswith("data:image/png")
+    assert "End-to-end evaluation" in files["results/evaluate/table.tsv"]["caption"]
+    assert files["results/evaluate/side_by_side.mp4"]["mime_type"] == "video/mp4"
+    assert "Still frames" in files["results/evaluate/grid.png"]["caption"]
+    assert "Restoration clips" in files["results/restoration_dataset/sheets/train.png"]["caption"]
+    assert files["results/evaluate/grid.png"]["data_uri"].startswith("data:image/png")

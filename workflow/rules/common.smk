@@ -5,6 +5,7 @@ import os
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.regions import models
+from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, targets
 from mosaicflow.workflow.codehash import code_hash
 from mosaicflow.workflow.sources import source_videos
@@ -109,6 +110,12 @@ def get_region_test_items(wildcards):
     return targets.region_test_items(config, WORLD_SPECS)
 
 
+def get_model_test_items(wildcards):
+    """A YOLO model's test videos with truth: the demo's test videos; the mosaic detector's
+    are the same videos with mosaics on every frame."""
+    return targets.model_test(wildcards.model, config, WORLD_SPECS)
+
+
 def get_region_summaries(wildcards):
     """The per-video region summaries of every source video."""
     return [paths.region_files(vid)["summary"] for vid in VIDEOS]
@@ -120,3 +127,121 @@ def get_prelabel_input(wildcards):
         "regions": [paths.region_files(vid)["regions"] for vid in VIDEOS],
         "videos": [VIDEOS[vid].path for vid in VIDEOS],
     }
+
+
+def get_clip_watermark_model(wildcards):
+    """The watermark detector the clip analysers run, when there is one."""
+    if models.has_model("watermark", config):
+        return {"watermark": paths.model_files("watermark")["weights"]}
+    return {}
+
+
+def get_clip_region_input(wildcards):
+    """The regions one video's clips are cut around (its regions.parquet or the demo truth)."""
+    return targets.clip_region_inputs(config, VIDEOS[wildcards.video])
+
+
+def get_clip_watermark_params(wildcards):
+    """The watermark detector's inference keys (None without a detector)."""
+    return targets.clip_watermark_params(config)
+
+
+def get_restoration_manifests(wildcards):
+    """The clip manifest of every source video (listed directly, so a dry run shows every job)."""
+    return [paths.restoration_manifest(vid) for vid in VIDEOS]
+
+
+def get_video_split_roles(wildcards):
+    """Video id -> split for the videos whose role fixes their split (the demo world's)."""
+    return targets.video_split_roles(VIDEOS.values())
+
+
+def get_test_region_tables(wildcards):
+    """The region tables of the test videos with truth, in the order of the test items."""
+    return [paths.region_files(vid)["regions"] for vid in get_test_video_ids(wildcards)]
+
+
+def get_test_frame_indexes(wildcards):
+    """The frames indexes of the test videos with truth, in the order of the test items."""
+    return [paths.frames_files(vid)["index"] for vid in get_test_video_ids(wildcards)]
+
+
+def get_test_video_ids(wildcards):
+    """The ids of the test videos with truth, in the order of the test items."""
+    return targets.test_video_ids(config, VIDEOS.values())
+
+
+def restoration_params(job):
+    """The ``restoration`` keys one restoration job reads (its rule's params)."""
+    return restoration_job_params(config["restoration"], job)
+
+
+def get_detection_sample_input(wildcards):
+    """The regions one video's samples pixelate (its regions.parquet or the demo truth)."""
+    return targets.detection_sample_inputs(config, VIDEOS[wildcards.video])
+
+
+def get_detection_samples(wildcards):
+    """The sample folders and manifests of every source video."""
+    files = [paths.detection_samples(vid) for vid in VIDEOS]
+    return {
+        "dirs": [f["dir"] for f in files],
+        "manifests": [f["manifest"] for f in files],
+    }
+
+
+def get_detection_roles(wildcards):
+    """Video id -> demo world role (the split follows it); None for user videos."""
+    return targets.detection_roles(config, VIDEOS.values())
+
+
+def get_detection_testset_input(wildcards):
+    """A demo test video and its truth."""
+    return paths.world_files(wildcards.name)
+
+
+def get_restore_test_video_input(wildcards):
+    """A mosaicked test video, the mosaic detector and the restorer (with its card when this
+    run exports it)."""
+    inputs = {
+        "video": paths.detection_testset_files(wildcards.name)["video"],
+        "detector": paths.model_files("detector")["weights"],
+        "restorer": targets.restorer_weights(config),
+    }
+    if not config["restoration"]["weights"]:
+        inputs["card"] = paths.restoration_files()["model_json"]
+    return inputs
+
+
+def get_restore_detector_params(wildcards):
+    """The ``detector`` section's inference keys the restore run uses."""
+    return canonical(
+        {key: config["detector"][key] for key in ("conf", "iou", "imgsz", "half")}
+    )
+
+
+def get_evaluation_names(wildcards):
+    """The demo-world videos the evaluation scores (``evaluate.roles``)."""
+    return targets.evaluation_names(config, WORLD_SPECS)
+
+
+def get_evaluation_input(wildcards):
+    """Originals, mosaicked inputs, truths and restore runs of the evaluated videos."""
+    return targets.evaluation_items(get_evaluation_names(wildcards))
+
+
+def get_training_curve_input(wildcards):
+    """The training record a model's curve is plotted from."""
+    return targets.curve_record(wildcards.curve)
+
+
+def get_training_curve_work(wildcards):
+    """A YOLO model's work folder root (its run folder holds results.csv); None otherwise."""
+    if wildcards.curve == targets.RESTORATION_CURVE:
+        return None
+    return paths.work_root(wildcards.curve)
+
+
+def get_gather_metrics_input(wildcards):
+    """Stage name -> metrics file (or dataset folder) of every stage of this config."""
+    return targets.metrics_stages(config, WORLD_SPECS)

@@ -55,7 +55,7 @@ rule evaluate_model:
     input:
         weights=rules.train_model.output.weights,
         train_json=rules.train_model.output.train_json,
-        test_items=get_region_test_items,
+        test_items=get_model_test_items,
     output:
         model_json=paths.model_files("{model}")["model_json"],
         metrics=paths.model_files("{model}")["metrics"],

@@ -134,3 +134,55 @@ def restoration_files() -> dict[str, str]:
         "weights": f"{model}/generator.pth",
         "model_json": f"{model}/model.json",
     }
+
+
+#: The restoration clips scored against the demo's truth (rule evaluate_restoration_dataset).
+RESTORATION_DATASET_METRICS = f"{RESULTS}/metrics/restoration_dataset.json"
+
+
+#: The mosaic detection dataset (rule build_detection_dataset): YOLO-seg splits, COCO, data.yaml.
+DETECTION_DATASET = f"{RESULTS}/detection_dataset"
+
+
+def detection_samples(video: str) -> dict[str, str]:
+    """One video's detection samples (rule build_detection_samples): images + mosaic masks
+    folder and its manifest."""
+    return {
+        "dir": f"{RESULTS}/detection_samples/{video}",
+        "manifest": f"{RESULTS}/detection_samples/{video}.json",
+    }
+
+
+def detection_testset_files(name: str) -> dict[str, str]:
+    """A demo test video with mosaics on every frame and its mosaic truth (rule
+    build_detection_testset), in the demo truth format: video, truth mask video, truth JSON."""
+    return {
+        "video": f"{RESULTS}/detection_testset/{name}.mp4",
+        "truth": f"{RESULTS}/detection_testset/{name}.mkv",
+        "truth_json": f"{RESULTS}/detection_testset/{name}.json",
+    }
+
+
+#: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
+EVALUATE_DIR = f"{RESULTS}/evaluate"
+EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"
+EVALUATE_TABLE = f"{EVALUATE_DIR}/table.tsv"
+EVALUATE_SIDE_BY_SIDE = f"{EVALUATE_DIR}/side_by_side.mp4"
+EVALUATE_GRID = f"{EVALUATE_DIR}/grid.png"
+#: Every stage's metrics in one file (rule gather_metrics).
+METRICS = f"{RESULTS}/metrics.json"
+
+
+def evaluate_files(name: str) -> dict[str, str]:
+    """One test video's restore run (rule restore_test_video): the restored video, the
+    detector's per-frame masks (``regions.parquet`` format) and the run's summary."""
+    return {
+        "video": f"{EVALUATE_DIR}/{name}/restored.mp4",
+        "masks": f"{EVALUATE_DIR}/{name}/masks.parquet",
+        "summary": f"{EVALUATE_DIR}/{name}/restore.json",
+    }
+
+
+def training_curve(model: str) -> str:
+    """The training-curve plot of a model (rule plot_training_curves)."""
+    return f"{EVALUATE_DIR}/curves/{model}.png"

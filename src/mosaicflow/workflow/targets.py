@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
-from mosaicflow.regions.models import MODELS, has_model
+from mosaicflow.regions.models import MODELS, has_model, model_test_items
 from mosaicflow.workflow import paths
 from mosaicflow.workflow.paths import (
     frames_files,
@@ -103,6 +103,49 @@ def region_test_items(config: Mapping[str, Any], specs: Sequence[Any]) -> list[s
     return world_items(specs, ["test"]) if config["source"]["kind"] == "demo" else []
 
 
+def model_test(name: str, config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+    """The test items (video, truth, truth_json, ...) of YOLO model ``name``: the demo's test
+    videos, or for the mosaic detector the same videos with mosaics (none for user videos)."""
+    return model_test_items(name, region_test_items(config, specs))
+
+
+def detection_sample_inputs(config: Mapping[str, Any], video: SourceVideo) -> dict[str, str]:
+    """The regions a video's detection samples pixelate: its ``regions.parquet`` or, with
+    ``detection_dataset.regions: truth``, the demo world's truth mask video.
+
+    Raises:
+        ValueError: ``truth`` with videos that are not the demo world's.
+    """
+    if config["detection_dataset"]["regions"] == "inferred":
+        return {"regions": region_files(video.id)["regions"]}
+    if config["source"]["kind"] != "demo":
+        raise ValueError(
+            "config key 'detection_dataset.regions': 'truth' needs source.kind 'demo' (user "
+            "videos have no ground truth); use 'inferred'"
+        )
+    return {"truth": world_files(video.name)["truth"]}
+
+
+def detection_roles(
+    config: Mapping[str, Any], videos: Iterable[SourceVideo]
+) -> dict[str, str] | None:
+    """Video id -> demo world role (the detection split follows it), None for user videos."""
+    if config["source"]["kind"] != "demo":
+        return None
+    return {video.id: video.role for video in videos}
+
+
+def detection_outputs(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+    """The detection stage's targets: the dataset when there are regions to pixelate, and the
+    mosaicked demo test videos (the detector's test) when there is a detector."""
+    outputs: list[str] = []
+    if MODELS["detector"].dataset(config):
+        outputs.append(paths.DETECTION_DATASET)
+    if has_model("detector", config):
+        outputs += model_test("detector", config, specs)
+    return outputs
+
+
 def region_outputs(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> list[str]:
     """The region stage's targets: every YOLO model that can be trained or is given (files and
     metrics), and with a region segmenter the per-video regions, their summary, the prelabels."""
@@ -115,6 +158,58 @@ def region_outputs(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> 
         outputs.append(paths.REGION_SUMMARY)
         if config["regions"]["prelabel_frames"] > 0:
             outputs.append(paths.PRELABEL_DIR)
+    return outputs
+
+
+def clip_region_inputs(config: Mapping[str, Any], video: SourceVideo) -> dict[str, str]:
+    """The regions a video's restoration clips are cut around: its ``regions.parquet`` or, with
+    ``restoration_dataset.regions: truth``, the demo world's truth mask video.
+
+    Raises:
+        ValueError: ``truth`` with videos that are not the demo world's.
+    """
+    if config["restoration_dataset"]["regions"] == "inferred":
+        return {"regions": region_files(video.id)["regions"]}
+    if config["source"]["kind"] != "demo":
+        raise ValueError(
+            "config key 'restoration_dataset.regions': 'truth' needs source.kind 'demo' (user "
+            "videos have no ground truth); use 'inferred'"
+        )
+    return {"truth": world_files(video.name)["truth"]}
+
+
+def clip_watermark_params(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The watermark detector's keys the clip analysers read (None without a detector)."""
+    if not has_model("watermark", config):
+        return None
+    return canonical({key: config["watermark"][key] for key in ("imgsz", "conf")})
+
+
+def video_split_roles(videos: Iterable[SourceVideo]) -> dict[str, str]:
+    """Video id -> split for the videos whose role is a split (train, val or test)."""
+    return {v.id: v.role for v in videos if v.role in ("train", "val", "test")}
+
+
+def test_video_ids(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> list[str]:
+    """Ids of the demo's test videos, in the order of :func:`region_test_items` (world order)."""
+    if config["source"]["kind"] != "demo":
+        return []
+    return [v.id for v in videos if v.role == "test"]
+
+
+def restoration_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The restoration stage's targets: the clip index and sheets, the clips' scores on the
+    demo's test videos, and the trained, exported model (unless ``restoration.weights`` is
+    given)."""
+    if not has_model("region_seg", config):
+        return []
+    outputs = [paths.RESTORATION_INDEX]
+    outputs += [paths.restoration_sheet(split) for split in ("train", "val", "test")]
+    if config["source"]["kind"] == "demo":
+        outputs.append(paths.RESTORATION_DATASET_METRICS)
+    if not config["restoration"]["weights"]:
+        files = paths.restoration_files()
+        outputs += [files["weights"], files["model_json"]]
     return outputs
 
 
@@ -136,4 +231,106 @@ def final_outputs(
     outputs += [frames_files(video.id)["index"] for video in videos]
     outputs.append(paths.REJECTED)
     outputs += region_outputs(config, videos)
+    outputs += restoration_outputs(config)
+    outputs += detection_outputs(config, specs)
+    outputs += evaluation_outputs(config, specs)
+    return outputs
+
+
+#: The restoration model's name among the training curves (the others are YOLO model names).
+RESTORATION_CURVE = "restoration"
+
+
+def restorer_weights(config: Mapping[str, Any]) -> str | None:
+    """The restorer the evaluation runs: ``restoration.weights`` or the exported generator
+    (None when there is neither)."""
+    if config["restoration"]["weights"]:
+        return str(config["restoration"]["weights"])
+    if has_model("region_seg", config):
+        return paths.restoration_files()["weights"]
+    return None
+
+
+def evaluation_names(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+    """Names of the demo-world videos the evaluation restores and scores (roles in
+    ``evaluate.roles``); none for user videos (no truth) or without a detector and a restorer."""
+    if config["source"]["kind"] != "demo" or not has_model("detector", config):
+        return []
+    if restorer_weights(config) is None:
+        return []
+    roles = set(config["evaluate"]["roles"])
+    return [spec.name for spec in specs if spec.role in roles]
+
+
+def evaluation_items(names: Sequence[str]) -> dict[str, list[str]]:
+    """The inputs of the evaluation, one list per kind, in the order of ``names``."""
+    from mosaicflow.workflow.paths import detection_testset_files, evaluate_files
+
+    return {
+        "originals": [world_files(n)["video"] for n in names],
+        "mosaics": [detection_testset_files(n)["video"] for n in names],
+        "truths": [detection_testset_files(n)["truth"] for n in names],
+        "restored": [evaluate_files(n)["video"] for n in names],
+        "masks": [evaluate_files(n)["masks"] for n in names],
+        "summaries": [evaluate_files(n)["summary"] for n in names],
+    }
+
+
+def curve_models(config: Mapping[str, Any]) -> list[str]:
+    """Models trained by this run (given weights have no curve): YOLO models with a dataset,
+    and the restoration model unless ``restoration.weights`` is given."""
+    from mosaicflow.regions.models import model_dataset
+
+    names = [name for name in MODELS if model_dataset(name, config)]
+    if not config["restoration"]["weights"] and has_model("region_seg", config):
+        names.append(RESTORATION_CURVE)
+    return names
+
+
+def curve_record(model: str) -> str:
+    """What a model's curve is plotted from: its ``train.json`` or the restoration card."""
+    if model == RESTORATION_CURVE:
+        return paths.restoration_files()["model_json"]
+    return model_files(model)["train_json"]
+
+
+def metrics_stages(config: Mapping[str, Any], specs: Sequence[Any]) -> dict[str, str]:
+    """Stage name -> metrics file (or dataset folder with its provenance) that
+    ``results/metrics.json`` gathers, for the current config."""
+    stages: dict[str, str] = {}
+    if region_labelme_dirs(config)["train"]:
+        stages["region_dataset"] = paths.REGION_DATASET
+    for name in MODELS:
+        if has_model(name, config):
+            stages[name] = model_files(name)["metrics"]
+    if MODELS["detector"].dataset(config):
+        stages["detection_dataset"] = paths.DETECTION_DATASET
+    if has_model("region_seg", config):
+        if config["source"]["kind"] == "demo":
+            stages["restoration_dataset"] = paths.RESTORATION_DATASET_METRICS
+        if not config["restoration"]["weights"]:
+            files = paths.restoration_files()
+            stages["restoration_stage1"] = files["stage1_metrics"]
+            stages["restoration_stage2"] = files["stage2_metrics"]
+    if evaluation_names(config, specs):
+        stages["evaluate"] = paths.EVALUATE_METRICS
+    return stages
+
+
+def evaluation_outputs(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+    """The evaluation stage's targets: the restored test videos and their scores (demo only),
+    the training curves of the models this run trains, and ``results/metrics.json``."""
+    outputs: list[str] = []
+    names = evaluation_names(config, specs)
+    for name in names:
+        outputs += list(paths.evaluate_files(name).values())
+    if names:
+        outputs += [
+            paths.EVALUATE_METRICS,
+            paths.EVALUATE_TABLE,
+            paths.EVALUATE_SIDE_BY_SIDE,
+            paths.EVALUATE_GRID,
+        ]
+    outputs += [paths.training_curve(model) for model in curve_models(config)]
+    outputs.append(paths.METRICS)
     return outputs
