@@ -65,7 +65,7 @@ def demo_results() -> Path:
 
     workdir = Path(os.environ.get("MOSAICFLOW_DEMO_DIR", REPO / ".test-work" / "demo"))
     workdir.mkdir(parents=True, exist_ok=True)
-    run_snakemake(workdir)
+    run_snakemake(workdir, timeout=3600)  # the whole DAG: ~35 min on a 2-core CPU
     return workdir / "results"
 
 

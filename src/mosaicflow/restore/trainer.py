@@ -103,6 +103,9 @@ def make_loader(
         pin_memory=pin,
         generator=generator,
         persistent_workers=False,
+        # workers are spawned: forking a process whose threads hold locks (OpenCV, torch,
+        # ultralytics) can deadlock a worker
+        multiprocessing_context="spawn" if num_workers > 0 else None,
     )
 
 

@@ -107,6 +107,7 @@ def test_dataloader_with_two_workers_gives_the_same_batches_twice(index_path: Pa
             batch_size=2,
             shuffle=train,
             num_workers=2,
+            multiprocessing_context="spawn",  # fork after other tests' threads can deadlock
             worker_init_fn=init_worker,
             generator=torch.Generator().manual_seed(seed),
         )
