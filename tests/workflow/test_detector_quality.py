@@ -119,3 +119,38 @@ def test_detector_finds_mosaics_pixelated_by_ffmpeg(demo_results, tmp_path):
         if mask[y : y + h, x : x + w].mean() > 0.5 and np.count_nonzero(mask) < 2 * w * h:
             hits.add(row.frame)
     assert len(hits) / frames >= FFMPEG_RECALL_FLOOR, (len(hits), frames)
+
+
+def _union_mask(result, shape):
+    """One frame's detected masks, drawn from their polygons at the frame's size (None: none)."""
+    import cv2
+
+    if result.masks is None:
+        return None
+    mask = np.zeros(shape, np.uint8)
+    for polygon in result.masks.xy:
+        if len(polygon):
+            cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def test_onnx_export_gives_the_same_masks_as_the_weights(demo_results, ultralytics_offline):
+    # issue 17: best.onnx (onnxruntime) and best.pt agree on 5 frames of a test video
+    from mosaicflow.video.decode import iter_frames
+
+    video = demo_results / "detection_testset" / "world-test-00.mp4"
+    frames = [
+        np.ascontiguousarray(rgb[..., ::-1]) for _, rgb in iter_frames(video, range(0, 100, 20))
+    ]
+    models = demo_results / "models" / "detector"
+    masks = []
+    for weights in ("best.pt", "best.onnx"):
+        model = ultralytics_offline.YOLO(str(models / weights), task="segment")
+        results = model.predict(frames, imgsz=256, conf=0.25, device="cpu", verbose=False)
+        masks.append([_union_mask(r, frames[0].shape[:2]) for r in results])
+    for pt, onnx in zip(*masks, strict=True):
+        if pt is None or onnx is None:
+            assert pt is None and onnx is None
+            continue
+        iou = np.logical_and(pt, onnx).sum() / max(1, np.logical_or(pt, onnx).sum())
+        assert iou >= 0.95, iou
