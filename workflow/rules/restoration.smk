@@ -102,6 +102,7 @@ rule evaluate_restoration_dataset:
         ids=get_test_video_ids,
         min_seconds=config_section("restoration_dataset/min_seconds"),
         max_gap=config_section("restoration_dataset/max_gap_frames"),
+        work=paths.scratch_dir("restoration_dataset", "evaluate"),
         code=code_hash("mosaicflow.datasets.clips", "mosaicflow.formats.truth"),
     script:
         "../scripts/evaluate_restoration_dataset.py"

@@ -11,7 +11,16 @@ from mosaicflow.workflow.runtime import setup
 log = setup(snakemake)
 index_path = Path(snakemake.input.index)
 items = snakemake.input.truth_items
-tables = zip(snakemake.params.ids, snakemake.input.regions, snakemake.input.frames, strict=True)
+regions = list(snakemake.input.regions)
+if not regions:  # restoration_dataset.regions: truth: the clips were cut around the truth
+    from mosaicflow.regions.infer import write_truth_table
+
+    work = Path(snakemake.params.work)
+    regions = [
+        write_truth_table(Path(items[3 * k + 1]), Path(items[3 * k]), work / f"{vid}.parquet")
+        for k, vid in enumerate(snakemake.params.ids)
+    ]
+tables = zip(snakemake.params.ids, regions, snakemake.input.frames, strict=True)
 videos = [
     TruthVideo(vid, Path(items[3 * k + 1]), Path(items[3 * k + 2]), Path(regions), Path(frames))
     for k, (vid, regions, frames) in enumerate(tables)
