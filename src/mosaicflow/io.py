@@ -114,3 +114,16 @@ def write_parquet(target: str | os.PathLike[str], frame: Any) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+def save_torch(obj: Any, target: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to ``target`` atomically and byte-reproducibly.
+
+    torch names the archive's records after a path's stem, so saving to the temporary file's
+    path would put its random name into the bytes; a file object gives a fixed name.
+    """
+    import torch
+
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+    return Path(target)

@@ -58,3 +58,15 @@ def test_outputs_get_normal_permissions(tmp_path):
         os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_save_torch_gives_the_same_bytes_under_any_name(tmp_path):
+    import torch
+
+    from mosaicflow.io import save_torch
+
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    a, b = save_torch(state, tmp_path / "a.pth"), save_torch(state, tmp_path / "b" / "c.pth")
+    assert a.read_bytes() == b.read_bytes()
+    assert torch.equal(torch.load(a, weights_only=True)["w"], state["w"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pth", "b"]  # no temporary left

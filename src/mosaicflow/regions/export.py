@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.io import atomic_path
+from mosaicflow.io import atomic_path, save_torch
 from mosaicflow.regions.spec import TrainSpec
 
 
@@ -91,10 +91,7 @@ def write_weights(src: Path, target: Path) -> None:
         for key in ("model", "ema"):  # the pickled models carry the train args too
             if isinstance(getattr(ckpt.get(key), "args", None), dict):
                 ckpt[key].args = _relative_paths(ckpt[key].args, here)
-    # a file object, not a path: torch names the archive's records after a path's stem, and the
-    # temporary file's random name would end up in the bytes
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        torch.save(ckpt, handle)
+    save_torch(ckpt, target)  # byte-reproducible: no temporary name in the archive
 
 
 def write_onnx(src: Path, target: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.io import read_json, save_torch, write_json
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.weights import WeightsError, generator_state_dict, read_checkpoint
 
@@ -86,8 +86,7 @@ def convert(cfg: RestorationConfig, stage1_weights: Path, out: Path, *, seed: in
         "generator_ema": state,
         "discriminator": discriminator.state_dict(),
     }
-    with atomic_path(out) as tmp:
-        torch.save(join_stage2(parts), tmp)
+    save_torch(join_stage2(parts), out)
     return Path(out)
 
 
@@ -136,8 +135,7 @@ def export(
     state, layout = generator_state_dict(read_checkpoint(stage2_weights), str(stage2_weights))
     network = build_generator(cfg, load_weights=False)
     _check_and_load(network, state, str(stage2_weights))  # strict, with a useful error
-    with atomic_path(out) as tmp:
-        torch.save({k: v.detach().cpu().contiguous() for k, v in state.items()}, tmp)
+    save_torch({k: v.detach().cpu().contiguous() for k, v in state.items()}, out)
     s1 = _stage_summary(read_json(stage1_metrics) if stage1_metrics else None)
     s2 = _stage_summary(read_json(stage2_metrics) if stage2_metrics else None)
     last = (s2 or s1 or {}).get("validation") or []

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mosaicflow.io import atomic_path
+from mosaicflow.io import save_torch
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.losses import CharbonnierLoss
@@ -127,8 +127,7 @@ def train_stage1(
             random.setstate(py_state)
             np.random.set_state(np_state)
 
-    with atomic_path(out) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    save_torch({k: v.detach().cpu() for k, v in model.state_dict().items()}, out)
     return T.stage_result(
         "stage1",
         s.iterations,

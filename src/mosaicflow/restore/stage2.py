@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mosaicflow.io import atomic_path
+from mosaicflow.io import save_torch
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.ema import ema_update
@@ -238,8 +238,7 @@ def train_stage2(
             random.setstate(py_state)
             np.random.set_state(np_state)
 
-    with atomic_path(out) as tmp:
-        torch.save(join_stage2(model.parts()), tmp)
+    save_torch(join_stage2(model.parts()), out)
     return T.stage_result(
         "stage2",
         s.iterations,

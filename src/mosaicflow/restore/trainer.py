@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from mosaicflow.io import atomic_path, write_json
+from mosaicflow.io import save_torch, write_json
 from mosaicflow.restore.metrics import baselines, evaluate_model
 from mosaicflow.restore.weights import read_checkpoint
 
@@ -311,8 +311,7 @@ def load_last(work_dir: Path, stage: str, config: Mapping[str, Any]) -> dict[str
 
 def save_last(work_dir: Path, state: Mapping[str, Any]) -> None:
     """Write ``<work_dir>/last.pt`` atomically."""
-    with atomic_path(work_dir / LAST) as tmp:
-        torch.save(dict(state), tmp)
+    save_torch(dict(state), work_dir / LAST)
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
