@@ -90,7 +90,7 @@ def restoration_config(profile: str = "demo", **changes: object) -> RestorationC
 JOB_KEYS: dict[str, tuple[str, ...]] = {
     "stage1": ("mid_channels", "num_blocks", "spynet_weights", "blur_sigmas", "num_workers",
                "amp", "stage1"),
-    "convert": ("mid_channels", "num_blocks", "stage2"),
+    "convert": ("mid_channels", "num_blocks", "stage2.disc_mid_channels"),
     "stage2": ("mid_channels", "num_blocks", "vgg19_weights", "blur_sigmas", "num_workers",
                "amp", "stage2"),
     "export": ("mid_channels", "num_blocks", "stage1", "stage2"),
@@ -103,7 +103,14 @@ def job_params(section: Mapping[str, Any], job: str) -> dict[str, Any]:
 
     if job not in JOB_KEYS:
         raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOB_KEYS)})")
-    return canonical({key: section[key] for key in JOB_KEYS[job]})
+    params: dict[str, Any] = {}
+    for key in JOB_KEYS[job]:
+        if "." in key:  # one key of a stage ("stage2.disc_mid_channels")
+            stage, name = key.split(".", 1)
+            params[f"{stage}_{name}"] = section[stage][name]
+        else:
+            params[key] = section[key]
+    return canonical(params)
 
 
 def config_from_params(params: Mapping[str, Any]) -> RestorationConfig:
@@ -112,6 +119,7 @@ def config_from_params(params: Mapping[str, Any]) -> RestorationConfig:
     from mosaicflow.config import build
 
     names = [f.name for f in dataclasses.fields(RestorationConfig)]
+    params = {k: v for k, v in params.items() if k != "stage2_disc_mid_channels"}
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise ValueError(f"restoration params: unknown keys {unknown}")

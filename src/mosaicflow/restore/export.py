@@ -54,7 +54,14 @@ def join_stage2(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> dict[str, to
     }
 
 
-def convert(cfg: RestorationConfig, stage1_weights: Path, out: Path, *, seed: int) -> Path:
+def convert(
+    cfg: RestorationConfig,
+    stage1_weights: Path,
+    out: Path,
+    *,
+    seed: int,
+    disc_mid_channels: int | None = None,
+) -> Path:
     """Stage-1 generator -> stage-2 initial state (generator, EMA generator, new discriminator).
 
     Args:
@@ -63,6 +70,7 @@ def convert(cfg: RestorationConfig, stage1_weights: Path, out: Path, *, seed: in
             :func:`~mosaicflow.restore.weights.load_generator_weights` reads).
         out: the stage-2 initial checkpoint (published prefixed layout), written atomically.
         seed: seed of the discriminator's initialisation.
+        disc_mid_channels: the discriminator's channels (default ``cfg.stage2``'s).
 
     Returns:
         ``out``.
@@ -73,13 +81,15 @@ def convert(cfg: RestorationConfig, stage1_weights: Path, out: Path, *, seed: in
     from mosaicflow.restore.models import build_discriminator, build_generator
     from mosaicflow.restore.weights import load_generator_weights
 
-    if cfg.stage2 is None:
-        raise WeightsError("restoration.stage2 is not configured")
+    if disc_mid_channels is None:
+        if cfg.stage2 is None:
+            raise WeightsError("restoration.stage2 is not configured")
+        disc_mid_channels = cfg.stage2.disc_mid_channels
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator = build_generator(cfg, load_weights=False)
         load_generator_weights(generator, Path(stage1_weights))
-        discriminator = build_discriminator(cfg.stage2.disc_mid_channels)
+        discriminator = build_discriminator(disc_mid_channels)
     state = generator.state_dict()
     parts = {
         "generator": state,

@@ -97,7 +97,10 @@ def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int
     """Stage-1 generator -> stage-2 initial model (rule ``convert_restoration``)."""
     from mosaicflow.restore.export import convert
 
-    return convert(config_from_params(params), stage1, out, seed=seed)
+    return convert(
+        config_from_params(params), stage1, out, seed=seed,
+        disc_mid_channels=params["stage2_disc_mid_channels"],
+    )  # fmt: skip
 
 
 def run_stage2(
