@@ -20,7 +20,7 @@ from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "config" / "test-tiny.yaml"
-#: Wall-clock cap of one cluster run (the whole module stays within ~5 minutes).
+#: Wall-clock cap of one cluster run.
 RUN_TIMEOUT_S = 900  # the tiny DAG now trains the detector and restorer and evaluates
 #: Test-only: poll the queue every few seconds instead of the plugin's 40 s first wait.
 FAST_POLLING = (
