@@ -138,7 +138,7 @@ def get_clip_watermark_model(wildcards):
 
 def get_clip_region_input(wildcards):
     """The regions one video's clips are cut around (its regions.parquet or the demo truth)."""
-    return targets.clip_region_inputs(config, VIDEOS[wildcards.video])
+    return targets.region_inputs(config, "restoration_dataset", VIDEOS[wildcards.video])
 
 
 def get_clip_watermark_params(wildcards):
@@ -181,7 +181,7 @@ def restoration_params(job):
 
 def get_detection_sample_input(wildcards):
     """The regions one video's samples pixelate (its regions.parquet or the demo truth)."""
-    return targets.detection_sample_inputs(config, VIDEOS[wildcards.video])
+    return targets.region_inputs(config, "detection_dataset", VIDEOS[wildcards.video])
 
 
 def get_detection_samples(wildcards):

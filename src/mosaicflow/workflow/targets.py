@@ -109,18 +109,19 @@ def model_test(name: str, config: Mapping[str, Any], specs: Sequence[Any]) -> li
     return model_test_items(name, region_test_items(config, specs))
 
 
-def detection_sample_inputs(config: Mapping[str, Any], video: SourceVideo) -> dict[str, str]:
-    """The regions a video's detection samples pixelate: its ``regions.parquet`` or, with
-    ``detection_dataset.regions: truth``, the demo world's truth mask video.
+def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -> dict[str, str]:
+    """The regions a stage of ``section`` (``detection_dataset``, ``restoration_dataset``) reads
+    for ``video``: its ``regions.parquet`` or, with ``<section>.regions: truth``, the demo
+    world's truth mask video.
 
     Raises:
         ValueError: ``truth`` with videos that are not the demo world's.
     """
-    if config["detection_dataset"]["regions"] == "inferred":
+    if config[section]["regions"] == "inferred":
         return {"regions": region_files(video.id)["regions"]}
     if config["source"]["kind"] != "demo":
         raise ValueError(
-            "config key 'detection_dataset.regions': 'truth' needs source.kind 'demo' (user "
+            f"config key '{section}.regions': 'truth' needs source.kind 'demo' (user "
             "videos have no ground truth); use 'inferred'"
         )
     return {"truth": world_files(video.name)["truth"]}
@@ -159,23 +160,6 @@ def region_outputs(config: Mapping[str, Any], videos: Iterable[SourceVideo]) -> 
         if config["regions"]["prelabel_frames"] > 0:
             outputs.append(paths.PRELABEL_DIR)
     return outputs
-
-
-def clip_region_inputs(config: Mapping[str, Any], video: SourceVideo) -> dict[str, str]:
-    """The regions a video's restoration clips are cut around: its ``regions.parquet`` or, with
-    ``restoration_dataset.regions: truth``, the demo world's truth mask video.
-
-    Raises:
-        ValueError: ``truth`` with videos that are not the demo world's.
-    """
-    if config["restoration_dataset"]["regions"] == "inferred":
-        return {"regions": region_files(video.id)["regions"]}
-    if config["source"]["kind"] != "demo":
-        raise ValueError(
-            "config key 'restoration_dataset.regions': 'truth' needs source.kind 'demo' (user "
-            "videos have no ground truth); use 'inferred'"
-        )
-    return {"truth": world_files(video.name)["truth"]}
 
 
 def clip_watermark_params(config: Mapping[str, Any]) -> dict[str, Any] | None:
