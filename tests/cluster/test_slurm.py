@@ -103,12 +103,12 @@ def tiny_config(tmp_path_factory) -> Path:
 
 
 def local_rules(stdout_and_err: str) -> dict[str, int]:
-    """{rule: jobs} of a local run's log (`localrule x:` lines)."""
+    """{rule: jobs} of a local run's log (`localrule x:` and `localcheckpoint x:` lines)."""
     counts: dict[str, int] = {}
     for line in stdout_and_err.splitlines():
-        if line.startswith("localrule ") and line.endswith(":"):
-            name = line.removeprefix("localrule ").rstrip(":")
-            counts[name] = counts.get(name, 0) + 1
+        kind, _, name = line.partition(" ")
+        if kind in ("localrule", "localcheckpoint") and name.endswith(":"):
+            counts[name[:-1]] = counts.get(name[:-1], 0) + 1
     return counts
 
 
