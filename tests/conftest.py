@@ -70,6 +70,24 @@ def demo_results() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two runs of config/test-tiny.yaml in fresh folders, shared by the plumbing tests.
+
+    The tiny tests compare them byte for byte; the SLURM test compares its cluster run with the
+    first. Each folder keeps its Snakemake output in ``run.log``.
+    """
+    from tests.helpers import run_snakemake
+
+    runs = []
+    for name in ("first", "second"):
+        workdir = tmp_path_factory.mktemp(f"tiny-{name}")
+        proc = run_snakemake(workdir, configfiles=[REPO / "config" / "test-tiny.yaml"])
+        (workdir / "run.log").write_text(proc.stdout + proc.stderr)
+        runs.append(workdir)
+    return runs
+
+
+@pytest.fixture(scope="session")
 def ultralytics_offline(tmp_path_factory: pytest.TempPathFactory):
     """Import ultralytics offline: its own config dir with local fonts, never a download."""
     import matplotlib

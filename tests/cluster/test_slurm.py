@@ -87,21 +87,6 @@ def rule_of(job: dict[str, str]) -> str:
     return comment.removeprefix("rule_").split("_wildcards_")[0]
 
 
-@pytest.fixture(scope="module")
-def tiny_config(tmp_path_factory) -> Path:
-    """config/test-tiny.yaml; before it existed, two tiny videos of our own."""
-    if TINY.exists():
-        return TINY
-    from tests.helpers import write_video
-
-    folder = tmp_path_factory.mktemp("videos")
-    for seed in range(2):
-        write_video(folder / f"clip {seed}.mp4", seed=seed)
-    config = folder / "tiny.yaml"
-    config.write_text(f"source:\n  kind: videos\n  videos: {str(folder)!r}\n")
-    return config
-
-
 def local_rules(stdout_and_err: str) -> dict[str, int]:
     """{rule: jobs} of a local run's log (`localrule x:` and `localcheckpoint x:` lines)."""
     counts: dict[str, int] = {}
@@ -115,15 +100,13 @@ def local_rules(stdout_and_err: str) -> dict[str, int]:
 @pytest.mark.slurm
 @pytest.mark.workflow
 @pytest.mark.xdist_group("slurm")  # one private cluster per session
-def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_config, tmp_path):
-    local, remote = tmp_path / "local", tmp_path / "slurm"
-    local.mkdir()
+def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_runs, tmp_path):
+    local, remote = tiny_runs[0], tmp_path / "slurm"  # the local run is the tiny tests' own
     remote.mkdir()
-    local_run = run_snakemake(local, configfiles=[tiny_config], timeout=RUN_TIMEOUT_S)
-    local_jobs = local_rules(local_run.stdout + local_run.stderr)
+    local_jobs = local_rules((local / "run.log").read_text())
     assert local_jobs.get("extract_frames", 0) >= 2, local_jobs
 
-    run = run_on_cluster(slurm_cluster, remote, "--configfile", str(tiny_config))
+    run = run_on_cluster(slurm_cluster, remote, "--configfile", str(TINY))
 
     # Every job that computes something went through sbatch and completed there.
     jobs = jobs_of(slurm_cluster, remote)
@@ -143,7 +126,7 @@ def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_config, tmp_p
     remote_digests = digest_tree(remote / "results")
     assert sorted(remote_digests) == sorted(local_digests)
     assert [n for n in local_digests if local_digests[n] != remote_digests[n]] == []
-    dry = run_snakemake(remote, "-n", configfiles=[tiny_config])
+    dry = run_snakemake(remote, "-n", configfiles=[TINY])
     assert planned_jobs(dry.stdout) == {}
 
 

@@ -22,8 +22,10 @@ from tests.helpers import REPO, loadable, run_snakemake, snakemake_cmd
 pytestmark = pytest.mark.workflow
 
 TINY = REPO / "config" / "test-tiny.yaml"
-ITERATIONS = 400
-OVERLAY = {"restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 20}}}
+ITERATIONS = 120
+OVERLAY = {
+    "restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 10, "val_every": 60}}
+}
 TARGET = "results/models/restoration/stage1.pth"
 METRICS = "results/metrics/restoration_stage1.json"
 
@@ -60,6 +62,6 @@ def test_killed_restoration_training_resumes(tmp_path: Path):
     record = json.loads((tmp_path / METRICS).read_text())
     assert record["iterations"] == ITERATIONS
     assert 0 < record["resumed_from"] < ITERATIONS  # continued, did not start over
-    assert record["resumed_from"] % 20 == 0
+    assert record["resumed_from"] % 10 == 0
     train_log = tmp_path / "results" / "logs" / "train_restoration_stage1" / "all.log"
     assert "resuming" in train_log.read_text()

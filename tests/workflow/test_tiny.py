@@ -11,16 +11,6 @@ pytestmark = pytest.mark.workflow
 TINY = REPO / "config" / "test-tiny.yaml"
 
 
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
-    runs = []
-    for name in ("first", "second"):
-        workdir = tmp_path_factory.mktemp(name)
-        run_snakemake(workdir, configfiles=[TINY])
-        runs.append(workdir)
-    return runs
-
-
 def test_tiny_run_builds_every_target(tiny_runs):
     results = tiny_runs[0] / "results"
     assert (results / "world" / "contact_sheet.png").is_file()
