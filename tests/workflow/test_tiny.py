@@ -135,6 +135,17 @@ def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_runs, tmp_pat
     curves = {f"results/evaluate/curves/{m}.png"
               for m in ("region_seg", "watermark", "detector", "restoration")}  # fmt: skip
     assert set(categories["Training curves"]["Other"]) == curves
+    pr_curves = {
+        f"results/evaluate/pr_curves/{m}.png" for m in ("region_seg", "watermark", "detector")
+    }
+    assert set(categories["PR curves"]["Other"]) == pr_curves
+    for path in pr_curves:
+        model = path.rsplit("/", 1)[1].removesuffix(".png")
+        assert files[path]["labels"] == {"model": model}
+        assert "Precision-recall curve" in files[path]["caption"]
+        assert files[path]["data_uri"].startswith("data:image/png")
+        card = json.loads((results / "models" / model / "model.json").read_text())
+        assert len(card["pr_curves"]["recall"]) == 101, model  # the tiny run has test truth
     evaluation = {f"results/evaluate/{n}" for n in ("table.tsv", "side_by_side.mp4", "grid.png")}
     assert set(categories["Evaluation"]["Other"]) == evaluation
     for path in curves:

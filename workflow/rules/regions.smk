@@ -59,6 +59,12 @@ rule evaluate_model:
     output:
         model_json=paths.model_files("{model}")["model_json"],
         metrics=paths.model_files("{model}")["metrics"],
+        pr_curve=report(
+            paths.pr_curve("{model}"),
+            caption="../report/pr_curve.rst",
+            category="PR curves",
+            labels={"model": "{model}"},
+        ),
     log:
         paths.log("evaluate_model", "{model}"),
     benchmark:
@@ -73,7 +79,10 @@ rule evaluate_model:
         device=config_section("device"),
         work=get_evaluate_model_work,
         code=code_hash(
-            "mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats.truth"
+            "mosaicflow.regions",
+            "mosaicflow.video",
+            "mosaicflow.formats.truth",
+            "mosaicflow.evaluation.curves",
         ),
     script:
         "../scripts/evaluate_model.py"

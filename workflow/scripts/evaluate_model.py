@@ -16,6 +16,7 @@ record = evaluate_model(
     [Path(p) for p in snakemake.input.test_items],
     Path(snakemake.output.model_json),
     Path(snakemake.output.metrics),
+    Path(snakemake.output.pr_curve),
     code=snakemake.params.code,
     device=snakemake.params.device,
     threads=snakemake.threads,

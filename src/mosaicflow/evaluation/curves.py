@@ -1,4 +1,6 @@
-"""Training curves as PNG plots (matplotlib, Agg) from the scalars the trainings logged.
+"""Training curves and precision-recall curves as PNG plots (matplotlib, Agg).
+
+Training curves come from the scalars the trainings logged:
 
 - YOLO models (region segmenter, watermark detector, mosaic detector): ultralytics' per-epoch
   ``results.csv`` in the run folder, ``<work_root>/<state_key>/run/results.csv`` (the state key
@@ -7,7 +9,8 @@
   the mosaic mask), with the validation baselines (mosaic input, best blur) as horizontal lines.
 
 A model without logged scalars (given weights, a cleaned work folder) gets a plot that says so,
-so the report always has the figure.
+so the report always has the figure. The precision-recall curves of the YOLO models are those of
+their test scoring (COCO's interpolated precision at IoU 0.5 on every test frame).
 """
 
 from __future__ import annotations
@@ -139,6 +142,49 @@ def plot_restoration_curve(card: Mapping[str, Any], out: Path) -> Path:
     if val.get_legend_handles_labels()[0]:
         val.legend(fontsize=7)
     val.grid(alpha=0.3)
+    return _save(fig, out)
+
+
+def plot_pr_curves(
+    curves: Mapping[str, Mapping[str, Sequence[float] | None]] | None,
+    recall: Sequence[float],
+    out: Path,
+    title: str,
+) -> Path:
+    """Precision-recall curves at IoU 0.5 of a YOLO model on the test videos.
+
+    Args:
+        curves: ``{"mask" | "box": {class name: precision per recall point, or None}}``, as
+            the test scorers of :mod:`mosaicflow.regions.evaluate` return them; None or empty
+            when the model had no ground truth to be scored on.
+        recall: the recall points (x axis).
+        out: the PNG to write.
+        title: the model's name.
+
+    Returns:
+        ``out``.
+    """
+    kinds = [
+        k for k in ("mask", "box") if any(v is not None for v in (curves or {}).get(k, {}).values())
+    ]
+    if not kinds:
+        return plot_message(out, title, "no test ground truth: no precision-recall curve")
+    fig, axes = _figure(len(kinds))
+    for ax, kind in zip(axes, kinds, strict=True):
+        for name, precision in curves[kind].items():  # type: ignore[index]
+            if precision is None:
+                continue
+            if len(precision) != len(recall):
+                raise ValueError(
+                    f"{title} {kind} {name}: {len(precision)} precision values for "
+                    f"{len(recall)} recall points"
+                )
+            area = sum(precision) / len(precision)
+            ax.plot(recall, precision, label=f"{name} (AP50 {area:.3f})")
+        ax.set(title=f"{title}: {kind} precision-recall (IoU 0.5)", xlabel="recall",
+               ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
+        ax.legend(fontsize=7, loc="lower left")
+        ax.grid(alpha=0.3)
     return _save(fig, out)
 
 

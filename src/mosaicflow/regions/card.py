@@ -83,6 +83,7 @@ def write_model_card(
     metrics_json: Path,
     *,
     code: str,
+    pr_curves: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``model.json`` (training record + test metrics) and ``results/metrics/<stage>.json``.
 
@@ -92,6 +93,8 @@ def write_model_card(
         model_json: the model's sidecar to write.
         metrics_json: the stage's metrics file to write.
         code: the evaluation rule's code hash (recorded as ``evaluation_code_hash``).
+        pr_curves: the test precision-recall curves (``iou``, ``recall``, ``precision`` per
+            mask/box and class), kept in ``model.json`` only; None leaves them out.
     """
     record = read_json(train_json)
     if record.get("model_json_version") != MODEL_JSON_VERSION:
@@ -101,6 +104,8 @@ def write_model_card(
     if test_metrics is not None:
         record["metrics"]["test"] = test_metrics
     record["evaluation_code_hash"] = code
+    if pr_curves is not None:
+        record["pr_curves"] = pr_curves
     write_json(metrics_json, {"model": record["model"], **record["metrics"]})
     write_json(model_json, record)
     return record

@@ -14,7 +14,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 EVAL_CONF = 0.001
 MAX_DET = 100
+#: COCO's recall points (0, 0.01, ..., 1): the x axis of the precision-recall curves.
+RECALL_GRID = tuple(round(i / 100, 2) for i in range(101))
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def coco_eval(
         iou_type: ``segm`` or ``bbox``.
 
     Returns:
-        ``map50``, ``map50_95`` and ``per_class_map50`` (by name).
+        ``map50``, ``map50_95``, ``per_class_map50`` (by name) and ``pr50``: per class name,
+        the interpolated precision at IoU 0.5 on the :data:`RECALL_GRID` recall points (COCO's
+        101; None for a class without ground truth).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -88,10 +92,15 @@ def coco_eval(
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
         if not detections:
+            present = {a["category_id"] for a in anns}
             return {
                 "map50": 0.0,
                 "map50_95": 0.0,
                 "per_class_map50": {n: 0.0 for n in categories},
+                "pr50": {
+                    n: [0.0] * len(RECALL_GRID) if i + 1 in present else None
+                    for i, n in enumerate(categories)
+                },
             }
         dt = gt.loadRes([dict(d) for d in detections])
         ev = COCOeval(gt, dt, iou_type)
@@ -100,14 +109,16 @@ def coco_eval(
         ev.accumulate()
         ev.summarize()
     precision = ev.eval["precision"]  # [iou, recall, class, area, maxdet]
-    per_class = {}
+    per_class, curves = {}, {}
     for k, name in enumerate(categories):
         p = precision[0, :, k, 0, -1]
         per_class[name] = round(float(p[p > -1].mean()), 4) if (p > -1).any() else 0.0
+        curves[name] = [round(float(v), 4) for v in p] if (p > -1).any() else None
     return {
         "map50": round(max(float(ev.stats[1]), 0.0), 4),
         "map50_95": round(max(float(ev.stats[0]), 0.0), 4),
         "per_class_map50": per_class,
+        "pr50": curves,
     }
 
 
@@ -137,6 +148,103 @@ def _predictions(
             yield index, image, result
 
 
+@dataclass
+class SegmentationRun:
+    """A segmentation model's predictions on every frame of some truth videos, in COCO form.
+
+    Attributes:
+        images: ``{"id", "height", "width"}`` per frame.
+        gt_anns: one class-agnostic annotation (RLE, box, area) per truth instance.
+        det_segm, det_box: the predictions as COCO mask and box results.
+        found: per frame, whether a prediction scored at least the run's ``conf``.
+        truth: per frame, whether it has a truth instance.
+    """
+
+    images: list[dict[str, Any]] = field(default_factory=list)
+    gt_anns: list[dict[str, Any]] = field(default_factory=list)
+    det_segm: list[dict[str, Any]] = field(default_factory=list)
+    det_box: list[dict[str, Any]] = field(default_factory=list)
+    found: list[bool] = field(default_factory=list)
+    truth: list[bool] = field(default_factory=list)
+
+    def scores(self, category: str) -> dict[str, Any]:
+        """Mask and box AP (class-agnostic, as ``category``), their PR curves, and counts."""
+        segm = coco_eval(self.images, self.gt_anns, self.det_segm, [category], "segm")
+        box = coco_eval(self.images, self.gt_anns, self.det_box, [category], "bbox")
+        return {
+            "mask_map50": segm["map50"],
+            "mask_map50_95": segm["map50_95"],
+            "box_map50": box["map50"],
+            "box_map50_95": box["map50_95"],
+            "frames": len(self.images),
+            "instances": len(self.gt_anns),
+            "pr_curves": {"mask": segm["pr50"], "box": box["pr50"]},
+        }
+
+
+def run_segmentation(
+    weights: Path,
+    items: Sequence[TruthVideo],
+    *,
+    imgsz: int,
+    device: str,
+    iou: float,
+    conf: float = EVAL_CONF,
+    batch: int = 16,
+) -> SegmentationRun:
+    """Predict every frame of ``items`` with a YOLO segmentation model; collect truth and
+    predictions (each truth id of ``truth/{name}.mkv`` is one instance).
+
+    Args:
+        weights, items: the model and the test videos.
+        imgsz, device, batch: prediction settings.
+        iou: the non-maximum suppression IoU threshold (the one inference uses).
+        conf: the threshold of the per-frame ``found`` flags (predictions are kept down to
+            :data:`EVAL_CONF` for AP).
+    """
+    from pycocotools import mask as mask_utils
+    from ultralytics import YOLO
+
+    from mosaicflow.formats.truth import read_truth
+
+    model = YOLO(str(weights), task="segment")
+    run = SegmentationRun()
+    for item in items:
+        truths = read_truth(item.truth_mkv)
+        for _, image, result in _predictions(
+            model, item, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
+        ):
+            _, ids = next(truths)
+            image_id = len(run.images) + 1
+            height, width = image.shape[:2]
+            run.images.append({"id": image_id, "height": height, "width": width})
+            run.truth.append(bool(ids.any()))
+            for inst in np.unique(ids[ids > 0]):
+                rle = _rle(ids == inst)
+                run.gt_anns.append(
+                    {
+                        "image_id": image_id,
+                        "category_id": 1,
+                        "segmentation": rle,
+                        "area": float(mask_utils.area(rle)),
+                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    }
+                )
+            if result.boxes is None or len(result.boxes) == 0:
+                run.found.append(False)
+                continue
+            scores = result.boxes.conf.cpu().numpy()
+            run.found.append(bool((scores >= conf).any()))
+            boxes = result.boxes.xyxy.cpu().numpy()
+            masks = result.masks.data.cpu().numpy() > 0.5
+            for score, box, mask in zip(scores, boxes, masks, strict=True):
+                x0, y0, x1, y1 = (float(v) for v in box)
+                common = {"image_id": image_id, "category_id": 1, "score": float(score)}
+                run.det_segm.append({**common, "segmentation": _rle(mask)})
+                run.det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
+    return run
+
+
 def evaluate_segmenter(
     weights: Path,
     items: Sequence[TruthVideo],
@@ -156,59 +264,10 @@ def evaluate_segmenter(
 
     Returns:
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frames``,
-        ``instances``.
+        ``instances``, the videos and ``pr_curves`` (mask and box, at IoU 0.5).
     """
-    from pycocotools import mask as mask_utils
-    from ultralytics import YOLO
-
-    from mosaicflow.formats.truth import read_truth
-
-    model = YOLO(str(weights), task="segment")
-    images: list[dict[str, Any]] = []
-    gt_anns: list[dict[str, Any]] = []
-    det_segm: list[dict[str, Any]] = []
-    det_box: list[dict[str, Any]] = []
-    for item in items:
-        truths = read_truth(item.truth_mkv)
-        for _, image, result in _predictions(
-            model, item, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
-        ):
-            _, ids = next(truths)
-            image_id = len(images) + 1
-            height, width = image.shape[:2]
-            images.append({"id": image_id, "height": height, "width": width})
-            for inst in np.unique(ids[ids > 0]):
-                rle = _rle(ids == inst)
-                gt_anns.append(
-                    {
-                        "image_id": image_id,
-                        "category_id": 1,
-                        "segmentation": rle,
-                        "area": float(mask_utils.area(rle)),
-                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                    }
-                )
-            if result.boxes is None or len(result.boxes) == 0:
-                continue
-            scores = result.boxes.conf.cpu().numpy()
-            boxes = result.boxes.xyxy.cpu().numpy()
-            masks = result.masks.data.cpu().numpy() > 0.5
-            for score, box, mask in zip(scores, boxes, masks, strict=True):
-                x0, y0, x1, y1 = (float(v) for v in box)
-                common = {"image_id": image_id, "category_id": 1, "score": float(score)}
-                det_segm.append({**common, "segmentation": _rle(mask)})
-                det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
-    segm = coco_eval(images, gt_anns, det_segm, ["region"], "segm")
-    box = coco_eval(images, gt_anns, det_box, ["region"], "bbox")
-    return {
-        "mask_map50": segm["map50"],
-        "mask_map50_95": segm["map50_95"],
-        "box_map50": box["map50"],
-        "box_map50_95": box["map50_95"],
-        "frames": len(images),
-        "instances": len(gt_anns),
-        "videos": [item.video.stem for item in items],
-    }
+    run = run_segmentation(weights, items, imgsz=imgsz, device=device, iou=iou, batch=batch)
+    return {**run.scores("region"), "videos": [item.video.stem for item in items]}
 
 
 def evaluate_detector(
@@ -226,7 +285,8 @@ def evaluate_detector(
     differ from them) the evaluation is class-agnostic.
 
     Returns:
-        ``box_map50``, ``box_map50_95``, ``per_class_map50``, ``frames``, ``boxes``.
+        ``box_map50``, ``box_map50_95``, ``per_class_map50``, ``frames``, ``boxes``, the videos
+        and ``pr_curves`` (box, per class, at IoU 0.5).
     """
     from ultralytics import YOLO
 
@@ -283,4 +343,5 @@ def evaluate_detector(
         "frames": len(images),
         "boxes": len(gt_anns),
         "videos": [item.video.stem for item in items],
+        "pr_curves": {"box": scores["pr50"]},
     }

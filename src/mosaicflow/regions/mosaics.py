@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mosaicflow.regions.evaluate import TruthVideo, _predictions, _rle, coco_eval
+from mosaicflow.regions.evaluate import TruthVideo, run_segmentation
 
 
 def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float | int]:
@@ -63,63 +63,15 @@ def evaluate_mosaic_detector(
 
     Returns:
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frame_recall``,
-        ``frame_fp_rate``, frame and instance counts, the videos.
+        ``frame_fp_rate``, frame and instance counts, the videos and ``pr_curves`` (mask and
+        box, at IoU 0.5).
     """
-    from pycocotools import mask as mask_utils
-    from ultralytics import YOLO
-
-    from mosaicflow.formats.truth import read_truth
-
-    model = YOLO(str(weights), task="segment")
-    images: list[dict[str, Any]] = []
-    gt_anns: list[dict[str, Any]] = []
-    det_segm: list[dict[str, Any]] = []
-    det_box: list[dict[str, Any]] = []
-    found: list[bool] = []
-    truth: list[bool] = []
-    for item in items:
-        truths = read_truth(item.truth_mkv)
-        for _, image, result in _predictions(
-            model, item, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
-        ):
-            _, ids = next(truths)
-            image_id = len(images) + 1
-            height, width = image.shape[:2]
-            images.append({"id": image_id, "height": height, "width": width})
-            truth.append(bool(ids.any()))
-            for inst in np.unique(ids[ids > 0]):
-                rle = _rle(ids == inst)
-                gt_anns.append(
-                    {
-                        "image_id": image_id,
-                        "category_id": 1,
-                        "segmentation": rle,
-                        "area": float(mask_utils.area(rle)),
-                        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                    }
-                )
-            if result.boxes is None or len(result.boxes) == 0:
-                found.append(False)
-                continue
-            scores = result.boxes.conf.cpu().numpy()
-            found.append(bool((scores >= conf).any()))
-            boxes = result.boxes.xyxy.cpu().numpy()
-            masks = result.masks.data.cpu().numpy() > 0.5
-            for score, box, mask in zip(scores, boxes, masks, strict=True):
-                x0, y0, x1, y1 = (float(v) for v in box)
-                common = {"image_id": image_id, "category_id": 1, "score": float(score)}
-                det_segm.append({**common, "segmentation": _rle(mask)})
-                det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
-    segm = coco_eval(images, gt_anns, det_segm, ["mosaic"], "segm")
-    box = coco_eval(images, gt_anns, det_box, ["mosaic"], "bbox")
+    run = run_segmentation(
+        weights, items, imgsz=imgsz, device=device, iou=iou, conf=conf, batch=batch
+    )
     return {
-        "mask_map50": segm["map50"],
-        "mask_map50_95": segm["map50_95"],
-        "box_map50": box["map50"],
-        "box_map50_95": box["map50_95"],
-        **frame_rates(found, truth),
+        **run.scores("mosaic"),
+        **frame_rates(run.found, run.truth),
         "conf": conf,
-        "frames": len(images),
-        "instances": len(gt_anns),
         "videos": [item.video.stem for item in items],
     }

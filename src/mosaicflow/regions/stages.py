@@ -142,13 +142,15 @@ def evaluate_model(
     test_items: list[Path],
     model_json: Path,
     metrics_json: Path,
+    pr_curve: Path,
     *,
     code: str,
     device: str,
     threads: int,
     config_dir: Path,
 ) -> dict[str, Any]:
-    """Rule ``evaluate_model``: test model ``name`` on every frame, write its card.
+    """Rule ``evaluate_model``: test model ``name`` on every frame, write its card and its
+    precision-recall plot (the curves' values go into the card, not into the metrics file).
 
     Args:
         name: a :data:`~mosaicflow.regions.models.MODELS` name.
@@ -158,19 +160,23 @@ def evaluate_model(
         train_json: its training record.
         test_items: flat (video, truth.mkv, truth.json, ...) list of the demo's test videos;
             empty for user videos (no ground truth: no test metrics).
-        model_json, metrics_json: outputs.
+        model_json, metrics_json, pr_curve: outputs (the last a PNG).
         code, device, threads: the rule's code hash, device and threads.
         config_dir: ultralytics' config folder for this job (under ``results/``).
     """
-    from mosaicflow.regions.evaluate import truth_items
+    from mosaicflow.evaluation.curves import plot_pr_curves
+    from mosaicflow.regions.evaluate import RECALL_GRID, truth_items
     from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
 
     kind = model_kind(name)
     check_params(name, params, kind.test_keys)
     items = truth_items(test_items)
-    test = None
+    test, curves = None, None
     if items:
         prepare_ultralytics(config_dir, threads)
         test = kind.test(weights, items, params, resolve_device(device))
+        curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
-    return write_model_card(train_json, test, model_json, metrics_json, code=code)
+    plot_pr_curves(curves, RECALL_GRID, pr_curve, name)
+    pr = {"iou": 0.5, "recall": list(RECALL_GRID), "precision": curves} if curves else None
+    return write_model_card(train_json, test, model_json, metrics_json, code=code, pr_curves=pr)

@@ -186,3 +186,8 @@ def evaluate_files(name: str) -> dict[str, str]:
 def training_curve(model: str) -> str:
     """The training-curve plot of a model (rule plot_training_curves)."""
     return f"{EVALUATE_DIR}/curves/{model}.png"
+
+
+def pr_curve(model: str) -> str:
+    """The test precision-recall plot of a YOLO model (rule evaluate_model)."""
+    return f"{EVALUATE_DIR}/pr_curves/{model}.png"

@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from mosaicflow.evaluation.curves import (
+    plot_pr_curves,
     plot_training_curve,
     read_yolo_curve,
     yolo_results_csv,
@@ -89,3 +90,16 @@ def test_restoration_curve_with_baselines(tmp_path):
     path.write_text("[]")
     with pytest.raises(ValueError, match=r"model\.json"):
         plot_training_curve("restoration", path, tmp_path / "bad.png")
+
+
+def test_pr_curves_plot_masks_and_boxes_or_say_there_is_no_truth(tmp_path):
+    recall = [i / 100 for i in range(101)]
+    curves = {"mask": {"mosaic": [1.0] * 51 + [0.0] * 50}, "box": {"mosaic": [0.8] * 101}}
+    both = _png(plot_pr_curves(curves, recall, tmp_path / "pr.png", "detector"))
+    boxes = _png(plot_pr_curves({"box": {"logo": [0.5] * 101, "text": None}}, recall,
+                                tmp_path / "box.png", "watermark"))  # fmt: skip
+    assert both.shape[1] > boxes.shape[1]  # two panels against one
+    _png(plot_pr_curves(None, recall, tmp_path / "none.png", "region_seg"))
+    _png(plot_pr_curves({"mask": {"region": None}}, recall, tmp_path / "n.png", "region_seg"))
+    with pytest.raises(ValueError, match="detector mask mosaic: 3 precision values"):
+        plot_pr_curves({"mask": {"mosaic": [1, 1, 1]}}, recall, tmp_path / "x.png", "detector")

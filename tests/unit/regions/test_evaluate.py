@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mosaicflow.regions.evaluate import _rle, batched, coco_eval, truth_items
+from mosaicflow.regions.evaluate import RECALL_GRID, _rle, batched, coco_eval, truth_items
 from tests.unit.regions.fakes import disc
 
 
@@ -34,6 +34,25 @@ def test_perfect_masks_score_one_and_misses_lower_it():
         0.5, abs=0.02
     )
     assert coco_eval(images, anns, [], ["region"], "segm")["map50"] == 0.0
+
+
+def test_pr_curve_is_the_precision_envelope_on_coco_recall_points():
+    masks = [[disc(40, 40, 10, 10, 6)], [disc(40, 40, 25, 25, 8)], []]
+    images, anns = gt_for(masks)
+    perfect = [{"image_id": a["image_id"], "category_id": 1, "score": 0.9,
+                "segmentation": a["segmentation"]} for a in anns]  # fmt: skip
+    curve = coco_eval(images, anns, perfect, ["region"], "segm")["pr50"]["region"]
+    assert len(curve) == len(RECALL_GRID) == 101 and RECALL_GRID[50] == 0.5
+    assert curve == [1.0] * 101
+    # one of two found: precision 1 up to recall 0.5, 0 beyond; the mean is the AP50
+    half = coco_eval(images, anns, perfect[:1], ["region"], "segm")
+    assert half["pr50"]["region"] == [1.0] * 51 + [0.0] * 50
+    assert half["map50"] == pytest.approx(sum(half["pr50"]["region"]) / 101, abs=1e-4)
+    # nothing detected: a flat zero curve; a class without ground truth: no curve
+    empty = coco_eval(images, anns, [], ["region", "other"], "segm")
+    assert empty["pr50"] == {"region": [0.0] * 101, "other": None}
+    two = coco_eval(images, anns, perfect, ["region", "other"], "segm")
+    assert two["pr50"]["other"] is None and two["pr50"]["region"] == [1.0] * 101
 
 
 def test_false_positive_on_an_empty_frame_ranks_below_true_hits():

@@ -262,6 +262,12 @@ def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
         "model": "watermark",
         "test": {"map50": 0.5},
     }
+    assert "pr_curves" not in card
+    pr = {"iou": 0.5, "recall": [0.0, 1.0], "precision": {"box": {"text": [1.0, 0.0]}}}
+    card = write_model_card(train_json, {"map50": 0.5}, tmp_path / "model.json",
+                            tmp_path / "m.json", code="e", pr_curves=pr)  # fmt: skip
+    assert json.loads((tmp_path / "model.json").read_text())["pr_curves"] == pr
+    assert "pr_curves" not in json.loads((tmp_path / "m.json").read_text())  # the card only
     train_json.write_text(json.dumps({**record, "model_json_version": MODEL_JSON_VERSION - 1}))
     with pytest.raises(ValueError, match=r"train\.json: training record version 1"):
         write_model_card(train_json, None, tmp_path / "x.json", tmp_path / "y.json", code="e")
