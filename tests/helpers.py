@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -134,6 +136,32 @@ def snakemake_cmd(workdir: Path, configfiles: list[Path], *targets: str) -> list
         "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
         "--configfile", *map(str, configfiles), "--", *targets,
     ]  # fmt: skip
+
+
+def kill_at_first_checkpoint(
+    workdir: Path, configfiles: list[Path], target: str, pattern: str, *, limit_s: float = 600
+) -> Path:
+    """Run Snakemake on ``target`` and SIGKILL it with its jobs (as a power cut or an OOM kill
+    would) once a loadable checkpoint matches the glob ``pattern`` under ``workdir``; return
+    that checkpoint. The run's output goes to ``workdir/first.log``, quoted if it ends first."""
+    log_path = workdir / "first.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            snakemake_cmd(workdir, configfiles, target), cwd=workdir, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + limit_s
+        try:
+            while True:
+                found = [p for p in sorted(workdir.glob(pattern)) if loadable(p)]
+                if found:
+                    return found[0]
+                assert proc.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, f"no {pattern} after {limit_s:.0f} s"
+                time.sleep(0.1)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the training job, mid-run
+            proc.wait()
 
 
 def loadable(path: Path) -> bool:

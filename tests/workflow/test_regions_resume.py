@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import time
 
 import pytest
 import yaml
 
-from tests.helpers import REPO, loadable, run_snakemake, snakemake_cmd
+from tests.helpers import REPO, kill_at_first_checkpoint, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -27,6 +23,7 @@ OVERLAY = {
     "watermark": {"imgsz": 64, "batch": 4, "epochs": 2, "time_minutes": 0},
 }
 TARGET = "results/models/region_seg/train.json"
+CHECKPOINTS = "results/region_seg/_work/*/run/weights/last.pt"
 
 
 def test_killed_training_resumes_from_last_checkpoint(tmp_path):
@@ -35,27 +32,10 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     configs = [TINY, overlay]
     run_snakemake(tmp_path, "--", "results/regions/dataset", configfiles=configs)
 
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        snakemake_cmd(tmp_path, configs, TARGET), cwd=tmp_path, stdout=log, stderr=log,
-        start_new_session=True,
-    )  # fmt: skip
-    work = tmp_path / "results" / "region_seg" / "_work"
-    deadline = time.monotonic() + 600
-    try:
-        while True:
-            lasts = list(work.glob("*/run/weights/last.pt"))
-            if lasts and loadable(lasts[0]):
-                break
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint after 10 minutes"
-            time.sleep(0.2)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the training job, mid-run
-        proc.wait()
-        log.close()
+    checkpoint = kill_at_first_checkpoint(tmp_path, configs, TARGET, CHECKPOINTS)
     assert not (tmp_path / TARGET).exists()
-    (run_dir,) = [p.parent.parent for p in work.glob("*/run/weights/last.pt")]
+    (run_dir,) = [p.parent.parent for p in tmp_path.glob(CHECKPOINTS)]
+    assert run_dir == checkpoint.parent.parent
     epochs_before = sum(1 for _ in csv.DictReader((run_dir / "results.csv").open()))
     assert 0 < epochs_before < OVERLAY["regions"]["epochs"]
 

@@ -8,16 +8,12 @@ the rerun must continue from that iteration (weights, optimizer, schedule and RN
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import REPO, loadable, run_snakemake, snakemake_cmd
+from tests.helpers import REPO, kill_at_first_checkpoint, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -27,6 +23,7 @@ OVERLAY = {
     "restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 10, "val_every": 60}}
 }
 TARGET = "results/models/restoration/stage1.pth"
+CHECKPOINTS = "results/restoration/_work/stage1-*/last.pt"
 METRICS = "results/metrics/restoration_stage1.json"
 
 
@@ -36,25 +33,7 @@ def test_killed_restoration_training_resumes(tmp_path: Path):
     configs = [TINY, overlay]
     run_snakemake(tmp_path, "--", "results/restoration_dataset/index.parquet", configfiles=configs)
 
-    log = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(
-        snakemake_cmd(tmp_path, configs, TARGET), cwd=tmp_path, stdout=log, stderr=log,
-        start_new_session=True,
-    )  # fmt: skip
-    work = tmp_path / "results" / "restoration" / "_work"
-    deadline = time.monotonic() + 600
-    try:
-        while True:
-            lasts = list(work.glob("stage1-*/last.pt"))
-            if lasts and loadable(lasts[0]):
-                break
-            assert proc.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint after 10 minutes"
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the training job, mid-run
-        proc.wait()
-        log.close()
+    kill_at_first_checkpoint(tmp_path, configs, TARGET, CHECKPOINTS)
     assert not (tmp_path / TARGET).exists()
 
     run_snakemake(tmp_path, "--unlock", configfiles=configs)
