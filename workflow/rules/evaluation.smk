@@ -41,6 +41,7 @@ rule restore_test_video:
 rule evaluate_restoration:
     input:
         unpack(get_evaluation_input),
+        restorer_card=paths.restoration_files()["model_json"],
     output:
         metrics=paths.EVALUATE_METRICS,
         table=report(

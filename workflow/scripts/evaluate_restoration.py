@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.evaluation.config import EvaluateConfig
-from mosaicflow.evaluation.evaluate import EvalItem, evaluate_restoration
+from mosaicflow.evaluation.evaluate import EvalItem, blur_sigmas, evaluate_restoration
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
@@ -17,8 +17,10 @@ items = [
     )
 ]  # fmt: skip
 out = snakemake.output
+sigmas = blur_sigmas(Path(files.restorer_card), snakemake.params.sigmas)
+log.info("blur baseline sigmas: %s", sigmas)
 metrics = evaluate_restoration(
-    build(EvaluateConfig, snakemake.params.evaluate), items, snakemake.params.sigmas,
+    build(EvaluateConfig, snakemake.params.evaluate), items, sigmas,
     Path(out.metrics), Path(out.table), Path(out.side_by_side), Path(out.grid),
     code=snakemake.params.code,
 )  # fmt: skip

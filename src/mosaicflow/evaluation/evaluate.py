@@ -45,6 +45,29 @@ RESTORE_KEYS = (
 )
 
 
+def blur_sigmas(restorer_card: Path | None, configured: Sequence[float]) -> list[float]:
+    """The blur baseline's sigmas for the test scoring.
+
+    The sigma the restorer's validation chose (``baselines.blur.sigma`` of its model card) when
+    there is one: choosing it on the test videos would flatter the baseline. A restorer given
+    as weights has no validation; then every configured sigma is tried and the best on the test
+    videos is reported (``blur_search`` in the metrics shows them all).
+
+    Raises:
+        ValueError: naming the card when it is not a JSON object.
+    """
+    if restorer_card is not None:
+        card = read_json(restorer_card)
+        if not isinstance(card, dict):
+            raise ValueError(f"{restorer_card}: a model card must be a JSON object")
+        sigma = ((card.get("baselines") or {}).get("blur") or {}).get("sigma")
+        if sigma is not None:
+            return [float(sigma)]
+    if not configured:
+        raise ValueError("no blur sigma configured (restoration.blur_sigmas)")
+    return [float(s) for s in configured]
+
+
 @dataclass(frozen=True)
 class EvalItem:
     """One test video and its restore run.

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from mosaicflow.evaluation.config import EvaluateConfig
-from mosaicflow.evaluation.evaluate import TABLE_COLUMNS, EvalItem, evaluate_restoration
+from mosaicflow.evaluation.evaluate import (
+    TABLE_COLUMNS,
+    EvalItem,
+    blur_sigmas,
+    evaluate_restoration,
+)
 from tests.unit.evaluation.conftest import FRAMES, MOSAIC_FRAMES
 
 CFG = EvaluateConfig(
@@ -85,3 +90,17 @@ def test_evaluate_writes_metrics_table_and_samples(synthetic, tmp_path):
 def test_evaluate_without_videos_fails(tmp_path):
     with pytest.raises(ValueError, match=r"evaluate\.roles"):
         evaluate_restoration(CFG, [], (1.0,), *(tmp_path / n for n in "abcd"), code="x")
+
+
+def test_blur_sigma_comes_from_validation_when_the_card_has_one(tmp_path):
+    card = tmp_path / "model.json"
+    card.write_text(json.dumps({"baselines": {"blur": {"sigma": 2.0, "psnr_mask": 20.0}}}))
+    assert blur_sigmas(card, [0.5, 1.0, 2.0]) == [2.0]
+    card.write_text(json.dumps({"baselines": None}))  # given weights: no validation
+    assert blur_sigmas(card, [0.5, 1]) == [0.5, 1.0]
+    assert blur_sigmas(None, [3]) == [3.0]
+    card.write_text("[1]")
+    with pytest.raises(ValueError, match=r"model\.json"):
+        blur_sigmas(card, [1.0])
+    with pytest.raises(ValueError, match="blur_sigmas"):
+        blur_sigmas(None, [])
