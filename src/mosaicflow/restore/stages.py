@@ -67,6 +67,26 @@ def _stage_cfg(cfg: RestorationConfig, stage: str) -> Any:
     return stage_cfg
 
 
+def _stage_setup(
+    stage: str,
+    params: Mapping[str, Any],
+    mosaic: Mapping[str, Any],
+    index_parquet: Path,
+    work_root: Path,
+    seed: int,
+    **identity: str,
+) -> tuple[RestorationConfig, Any, Any, Path, str]:
+    """What both training stages start from: the config, the train and val clip sets, the
+    work folder (hashed over the job's params, the mosaic section, ``identity``, the seed and
+    the data) and the data hash."""
+    cfg = config_from_params(params)
+    s = _stage_cfg(cfg, stage)
+    data = data_hash(index_parquet)
+    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
+    work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
+    return cfg, train, val, work, data
+
+
 def run_stage1(
     params: Mapping[str, Any],
     mosaic: Mapping[str, Any],
@@ -81,11 +101,9 @@ def run_stage1(
     """Train stage 1 on the clip dataset (rule ``train_restoration_stage1``)."""
     from mosaicflow.restore.stage1 import train_stage1
 
-    cfg = config_from_params(params)
-    s = _stage_cfg(cfg, "stage1")
-    data = data_hash(index_parquet)
-    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
-    work = work_dir(work_root, "stage1", {"r": params, "m": mosaic}, seed, data)
+    cfg, train, val, work, data = _stage_setup(
+        "stage1", params, mosaic, index_parquet, work_root, seed
+    )
     result = train_stage1(
         cfg, train, val, work, weights_out,
         seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
@@ -118,12 +136,10 @@ def run_stage2(
     """Train stage 2 from the converted model (rule ``train_restoration_stage2``)."""
     from mosaicflow.restore.stage2 import train_stage2
 
-    cfg = config_from_params(params)
-    s = _stage_cfg(cfg, "stage2")
-    data = data_hash(index_parquet)
-    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
     init_hash = hashlib.sha256(Path(init).read_bytes()).hexdigest()[:16]
-    work = work_dir(work_root, "stage2", {"r": params, "m": mosaic, "init": init_hash}, seed, data)
+    cfg, train, val, work, data = _stage_setup(
+        "stage2", params, mosaic, index_parquet, work_root, seed, init=init_hash
+    )
     result = train_stage2(
         cfg, init, train, val, work, weights_out,
         seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
