@@ -57,6 +57,23 @@ def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path)
     assert jobs["train_model"] == jobs["evaluate_model"] == 1
 
 
+def test_detector_started_from_the_segmenter_follows_it(tiny_runs, tmp_path):
+    # detector.from_region_seg: the segmenter's weights become the detector's input
+    start = tmp_path / "start.yaml"
+    start.write_text("detector:\n  from_region_seg: true\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, start]).stdout)
+    assert jobs["train_model"] == 1 and "build_region_dataset" not in jobs  # the detector only
+    both = tmp_path / "both.yaml"
+    both.write_text("regions:\n  epochs: 3\n")
+    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, start, both]).stdout)
+    assert jobs["train_model"] == 2  # a retrained segmenter retrains the detector started from it
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(f"detector:\n  from_region_seg: true\n  pretrained: {TINY}\n")
+    proc = run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, clash], check=False)
+    assert proc.returncode != 0
+    assert "detector.from_region_seg and detector.pretrained" in proc.stdout + proc.stderr
+
+
 def test_stage2_key_change_retrains_stage2_only(tiny_runs, tmp_path):
     # each restoration job gets only the keys it reads: stage 1 and the clips stay
     stage2 = tmp_path / "stage2.yaml"

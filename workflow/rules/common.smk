@@ -80,9 +80,13 @@ def get_frames_probes(wildcards):
 
 
 def get_train_model_input(wildcards):
-    """A YOLO model's dataset, unless its `weights` are used as is."""
+    """A YOLO model's dataset, unless its `weights` are used as is, and the weights it starts
+    from when they are another model's (`detector.from_region_seg`)."""
     dataset = models.model_dataset(wildcards.model, config)
-    return {"dataset": dataset} if dataset else {}
+    if not dataset:
+        return {}
+    init = models.model_init(wildcards.model, config)
+    return {"dataset": dataset, **({"init": init} if init else {})}
 
 
 def get_train_model_params(wildcards):

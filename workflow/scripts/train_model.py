@@ -19,5 +19,6 @@ record = train_model(
     device=snakemake.params.device,
     threads=snakemake.threads,
     seed=snakemake.params.seed,
+    init_weights=Path(snakemake.input.init) if snakemake.input.get("init") else None,
 )
 log.info("%s: %s %s", name, record["metrics"], record["training"])

@@ -71,6 +71,7 @@ class DetectorConfig:
 
     model: str
     pretrained: str | None
+    from_region_seg: bool
     weights: str | None
     imgsz: int
     epochs: int

@@ -76,12 +76,14 @@ class TimeCap:
             )  # fmt: skip
 
 
-def state_key(spec: TrainSpec, data_hash: str, seed: int, device: str) -> str:
-    """The work-folder name: hash of the training settings, the data and the seed."""
-    return stable_hash(
-        {"spec": plain(spec), "data": data_hash, "seed": seed, "device": device,
-         "state_version": STATE_VERSION}
-    )  # fmt: skip
+def state_key(spec: TrainSpec, data_hash: str, seed: int, device: str, *, init: str = "") -> str:
+    """The work-folder name: hash of the training settings, the data, the seed and, when the
+    run starts from another model of the workflow, that model's digest (``init``)."""
+    identity = {"spec": plain(spec), "data": data_hash, "seed": seed, "device": device,
+                "state_version": STATE_VERSION}  # fmt: skip
+    if init:
+        identity["init"] = init
+    return stable_hash(identity)
 
 
 def _checkpoint_epoch(path: Path) -> int | None:

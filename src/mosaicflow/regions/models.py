@@ -217,6 +217,29 @@ def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
     return model_kind(name).test_items(flat)
 
 
+def model_init(name: str, config: Mapping[str, Any]) -> str | None:
+    """The weights of another model of this run that model ``name`` starts training from
+    (``detector.from_region_seg``), or None.
+
+    Raises:
+        ValueError: naming the keys when the start is set twice or its model does not exist.
+    """
+    section = config[model_kind(name).section]
+    if name != "detector" or not section.get("from_region_seg") or section["weights"]:
+        return None
+    if section["pretrained"]:
+        raise ValueError(
+            "detector.from_region_seg and detector.pretrained both name a starting point "
+            f"({section['pretrained']}): set one of them"
+        )
+    if not has_model("region_seg", config):
+        raise ValueError(
+            "detector.from_region_seg: this config has no region segmenter to start from "
+            "(give regions.weights or labelme polygons)"
+        )
+    return paths.model_files("region_seg")["weights"]
+
+
 def has_model(name: str, config: Mapping[str, Any]) -> bool:
     """Whether model ``name`` can be trained or is given."""
     return bool(config[model_kind(name).section]["weights"] or model_dataset(name, config))

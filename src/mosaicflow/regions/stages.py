@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.io import write_json
+from mosaicflow.provenance import file_hash
 from mosaicflow.regions.card import training_record, write_model_card
 from mosaicflow.regions.dataset import mirror_dataset, read_dataset
 from mosaicflow.regions.export import export_onnx, model_names, validate, write_onnx, write_weights
@@ -44,6 +45,7 @@ def run_training(
     device: str,
     threads: int,
     seed: int,
+    init_digest: str = "",
 ) -> dict[str, Any]:
     """Train (or take ``spec.weights``), validate on the val split, export; write the record.
 
@@ -58,6 +60,8 @@ def run_training(
         device: the config's device (``auto|cpu|cuda:N``).
         threads: the rule's threads.
         seed: the master seed.
+        init_digest: digest of ``spec.pretrained`` when it is another model of this run (its
+            bytes change between runs under the same path; the state folder must follow).
 
     Returns:
         The training record (the model.json sidecar minus the test metrics).
@@ -73,7 +77,7 @@ def run_training(
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
     )  # the state key and the record name the precision used, not "auto"
-    key = state_key(spec, dataset.data_hash if dataset else "", seed, dev)
+    key = state_key(spec, dataset.data_hash if dataset else "", seed, dev, init=init_digest)
     work_dir = work_root / key
     prepare_ultralytics(work_dir / "yolo_config", threads)
     log.info("%s: state folder %s, device %s, %d threads", stage, work_dir, dev, threads)
@@ -117,6 +121,7 @@ def train_model(
     device: str,
     threads: int,
     seed: int,
+    init_weights: Path | None = None,
 ) -> dict[str, Any]:
     """Rule ``train_model``: train model ``name`` (resumable) or take its weights, validate,
     export.
@@ -125,12 +130,23 @@ def train_model(
         name: a :data:`~mosaicflow.regions.models.MODELS` name.
         params: the training keys of its section (:func:`~mosaicflow.regions.models.train_params`).
         dataset_dir, outputs, work_root, code, device, threads, seed: see :func:`run_training`.
+        init_weights: another model's weights to start from (:func:`~mosaicflow.regions.models.
+            model_init`); they replace ``model`` and must not meet a ``pretrained``.
     """
     kind = model_kind(name)
     check_params(name, params, kind.train_keys)
+    spec, digest = model_spec(name, params), ""
+    if init_weights is not None:
+        if spec.pretrained:
+            raise ValueError(
+                f"{name}: start weights {init_weights} and pretrained {spec.pretrained}"
+            )
+        spec = dataclasses.replace(spec, pretrained=str(init_weights))
+        digest = file_hash(init_weights)
+        log.info("%s: starting from %s (%s)", name, init_weights, digest)
     return run_training(
-        model_spec(name, params), name, dataset_dir, outputs, work_root, config=params,
-        code=code, device=device, threads=threads, seed=seed,
+        spec, name, dataset_dir, outputs, work_root, config=params,
+        code=code, device=device, threads=threads, seed=seed, init_digest=digest,
     )  # fmt: skip
 
 

@@ -9,7 +9,6 @@ last checkpoint and a changed setting starts a fresh folder.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from mosaicflow.config import build, stable_hash
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.provenance import file_hash
 from mosaicflow.restore.config import RestorationConfig, config_from_params
 
 LOG = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ LOG = logging.getLogger(__name__)
 
 def data_hash(index_parquet: Path) -> str:
     """Hash of the clip index (16 hex): the clips, their splits and their metadata paths."""
-    return hashlib.sha256(Path(index_parquet).read_bytes()).hexdigest()[:16]
+    return file_hash(index_parquet)
 
 
 def clip_sets(
@@ -136,7 +136,7 @@ def run_stage2(
     """Train stage 2 from the converted model (rule ``train_restoration_stage2``)."""
     from mosaicflow.restore.stage2 import train_stage2
 
-    init_hash = hashlib.sha256(Path(init).read_bytes()).hexdigest()[:16]
+    init_hash = file_hash(init)
     cfg, train, val, work, data = _stage_setup(
         "stage2", params, mosaic, index_parquet, work_root, seed, init=init_hash
     )

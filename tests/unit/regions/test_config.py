@@ -195,3 +195,25 @@ def test_given_weights_or_no_labels_mean_no_dataset():
     config["regions"]["weights"] = "given.pt"
     config["watermark"]["weights"] = "given.pt"
     assert has_model("region_seg", config) and model_dataset("watermark", config) is None
+
+
+def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible():
+    from mosaicflow.config import validate_config
+    from mosaicflow.regions.models import model_init
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    assert config["detector"]["from_region_seg"] is False
+    assert model_init("detector", config) is None
+    config["detector"]["from_region_seg"] = True
+    assert model_init("detector", config) == "results/models/region_seg/best.pt"
+    assert model_init("region_seg", config) is None  # only the detector has the key
+    config["detector"]["pretrained"] = "coco.pt"
+    with pytest.raises(ValueError, match=r"from_region_seg and detector\.pretrained"):
+        model_init("detector", config)
+    config["detector"]["pretrained"] = None
+    config["source"] = {**config["source"], "kind": "videos"}  # no labelme, no weights
+    with pytest.raises(ValueError, match="no region segmenter"):
+        model_init("detector", config)
+    config["detector"]["weights"] = "given.pt"  # used as is: nothing trains
+    assert model_init("detector", config) is None

@@ -70,6 +70,11 @@ def test_data_hash_follows_content(tmp_path):
     assert changed != first
     assert state_key(spec(), changed, 1, "cpu") != state_key(spec(), first, 1, "cpu")
     assert state_key(spec(), first, 1, "cpu") != state_key(spec(imgsz=96), first, 1, "cpu")
+    # a start from another model of the run: its bytes, not only its path, name the folder
+    started = state_key(spec(), first, 1, "cpu", init="aaaa")
+    assert started != state_key(spec(), first, 1, "cpu")
+    assert started != state_key(spec(), first, 1, "cpu", init="bbbb")
+    assert state_key(spec(), first, 1, "cpu", init="") == state_key(spec(), first, 1, "cpu")
 
 
 def test_mirror_keeps_caches_out_of_the_input(tmp_path):
