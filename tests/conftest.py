@@ -33,12 +33,33 @@ if shutil.which("slurmctld") is None:
     MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
 
 
+#: xdist groups (``make test`` runs ``pytest -n 2 --dist loadgroup``): each session-scoped run is
+#: made once, in the one worker that runs every test reading it.
+DEMO_GROUP, TINY_GROUP = "demo", "tiny"
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The demo run's readers share a worker; so do the tiny runs' readers and the SLURM tests
+    (their private cluster and its comparison with the first tiny run)."""
+    fixtures = getattr(item, "fixturenames", ())
+    if "demo" in item.keywords or "demo_results" in fixtures:
+        return DEMO_GROUP
+    if "slurm" in item.keywords or "tiny_runs" in fixtures:
+        return TINY_GROUP
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose system dependency is missing, with the reason."""
+    """Skip tests whose system dependency is missing, with the reason; group the tests that
+    share a session-scoped run for pytest-xdist."""
     for item in items:
         for marker, reason in MISSING_SYSTEM_DEPS.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
