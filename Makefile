@@ -8,9 +8,6 @@ BIN := $(VENV)/bin
 CORES ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
-# pytest-xdist workers: the demo run fills one, the tiny and SLURM runs and the unit tests the
-# other (tests/conftest.py schedules the tests that share a run onto one worker).
-TEST_WORKERS ?= 2
 
 .PHONY: help venv demo test test-deps lint pytest bench envs docs clean
 
@@ -57,7 +54,7 @@ lint: venv
 	$(BIN)/python -m mosaicflow.workflow.devtools check
 
 pytest: venv
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint and pytest both run; either failing fails `make test`.
 test: venv

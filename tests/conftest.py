@@ -33,64 +33,12 @@ if shutil.which("slurmctld") is None:
     MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
 
 
-#: pytest-xdist groups (``make test`` runs ``pytest -n 2``): the files whose tests read one
-#: session-scoped run go to one worker, so each run is made once. xdist's own ``loadgroup`` does
-#: not group with this pytest (it renames ``item._nodeid``, which pytest 9 no longer reads), so
-#: the scheduler below groups by file; collection fails when a test reading a run lies elsewhere.
-XDIST_GROUPS = {
-    "demo": (
-        "tests/workflow/test_demo_labels.py",
-        "tests/workflow/test_detector_quality.py",
-        "tests/workflow/test_evaluation_quality.py",
-        "tests/workflow/test_regions_quality.py",
-        "tests/workflow/test_restoration_quality.py",
-        "tests/workflow/test_world_reruns.py",
-    ),
-    # the tiny runs, and the SLURM tests' private cluster (one per machine) that compares with them
-    "tiny": ("tests/cluster/test_slurm.py", "tests/workflow/test_tiny.py"),
-}
-
-
-def xdist_group_of(nodeid: str) -> str | None:
-    """The group of a test id by its file, or None (any worker)."""
-    path = nodeid.split("::", 1)[0]
-    return next((name for name, files in XDIST_GROUPS.items() if path in files), None)
-
-
-def _needed_group(item: pytest.Item) -> str | None:
-    """The group a test must be in: it reads the demo run, or the tiny runs or the cluster."""
-    fixtures = getattr(item, "fixturenames", ())
-    if "demo" in item.keywords or "demo_results" in fixtures:
-        return "demo"
-    if "slurm" in item.keywords or "tiny_runs" in fixtures:
-        return "tiny"
-    return None
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose system dependency is missing, with the reason; refuse a test that reads
-    a shared run from a file outside its xdist group."""
+    """Skip tests whose system dependency is missing, with the reason."""
     for item in items:
         for marker, reason in MISSING_SYSTEM_DEPS.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))
-        needed = _needed_group(item)
-        if needed is not None and xdist_group_of(item.nodeid) != needed:
-            raise pytest.UsageError(
-                f"{item.nodeid} reads the {needed} run: add its file to XDIST_GROUPS[{needed!r}] "
-                "in tests/conftest.py (else two xdist workers would make the run twice)"
-            )
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
-    """Load scheduling that keeps each :data:`XDIST_GROUPS` group on one worker."""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class FileGroupScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return xdist_group_of(nodeid) or nodeid
-
-    return FileGroupScheduling(config, log)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

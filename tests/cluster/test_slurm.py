@@ -99,6 +99,7 @@ def local_rules(stdout_and_err: str) -> dict[str, int]:
 
 @pytest.mark.slurm
 @pytest.mark.workflow
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_runs, tmp_path):
     local, remote = tiny_runs[0], tmp_path / "slurm"  # the local run is the tiny tests' own
     remote.mkdir()
@@ -156,6 +157,7 @@ rule flaky:
 
 @pytest.mark.slurm
 @pytest.mark.workflow
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(GPU_SNAKEFILE)
     run_on_cluster(slurm_cluster, tmp_path, snakefile=tmp_path / "Snakefile")
