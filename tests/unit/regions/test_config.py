@@ -201,11 +201,13 @@ def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible(
     from mosaicflow.config import validate_config
     from mosaicflow.regions.models import model_init
 
+    full = {"profile": "full"}
+    validate_config(full)
+    assert full["detector"]["from_region_seg"] is False
+    assert model_init("detector", full) is None
     config = {"profile": "demo"}
     validate_config(config)
-    assert config["detector"]["from_region_seg"] is False
-    assert model_init("detector", config) is None
-    config["detector"]["from_region_seg"] = True
+    assert config["detector"]["from_region_seg"] is True  # the demo's measured choice
     assert model_init("detector", config) == "results/models/region_seg/best.pt"
     assert model_init("region_seg", config) is None  # only the detector has the key
     config["detector"]["pretrained"] = "coco.pt"
