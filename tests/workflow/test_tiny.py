@@ -50,9 +50,10 @@ def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path)
     # detector's threshold (the clip analysers) reruns downstream
     assert not {"train_model", "evaluate_model", "build_region_dataset"} & set(jobs), jobs
     assert {"gather_regions", "prelabel_uncertain"} <= set(jobs)
-    # a training key retrains (and re-evaluates) that model only
+    # a training key retrains (and re-evaluates) that model only (the watermark detector: a
+    # retrained segmenter also retrains the mosaic detector started from it, see below)
     train = tmp_path / "train.yaml"
-    train.write_text("regions:\n  epochs: 3\n")
+    train.write_text("watermark:\n  epochs: 3\n")
     jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, train]).stdout)
     assert jobs["train_model"] == jobs["evaluate_model"] == 1
 
