@@ -40,6 +40,9 @@ START_TIMEOUT_S = 60
 MIN_JOB_AGE_S = 900
 # The fake node: more CPUs/memory than this machine may have (config_overrides), so the
 # profile's real-cluster requests (training rules) still fit; jobs simply share the cores.
+# No CPU binding (TaskPlugin=task/none): binding a job to fake CPU ids leaves it fewer real
+# cores than it asked for, the job's Snakemake (`--cores all`) then lowers the rule's threads,
+# and a model trained with other threads differs in its last bits from the local run's.
 NODE_CPUS = 16
 NODE_MEMORY_MB = 64000
 TMP_PREFIX = "mosaicflow-slurm-"
@@ -194,7 +197,7 @@ SlurmctldDebug=info
 SlurmdDebug=info
 SlurmdParameters=config_overrides
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/affinity
+TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -216,7 +219,7 @@ PartitionName=main Nodes={node} Default=YES MaxTime=INFINITE State=UP
     )
     # A fake GPU: /dev/null stands in for the device file, enough for `--gpus=1` to schedule.
     (conf.parent / "gres.conf").write_text(f"NodeName={node} Name=gpu File=/dev/null\n")
-    # No cgroup plugin is used (proctrack/linuxproc, task/affinity): nothing to mount or delegate.
+    # No cgroup plugin is used (proctrack/linuxproc, task/none): nothing to mount or delegate.
     (conf.parent / "cgroup.conf").write_text("CgroupPlugin=autodetect\nIgnoreSystemd=yes\n")
     return conf
 
