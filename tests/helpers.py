@@ -82,6 +82,29 @@ def digest_tree(results: Path) -> dict[str, str]:
     return digests
 
 
+#: Files whose differing lines :func:`text_differences` shows.
+TEXT_SUFFIXES = (".json", ".yaml", ".txt", ".csv")
+
+
+def text_differences(left: Path, right: Path, names: list[str], limit: int = 100) -> str:
+    """What :func:`digest_tree` saw differ between two results folders: the names, then the
+    differing lines of the text files among them (work-folder paths normalised the same way)."""
+    import difflib
+
+    def lines(results: Path, name: str) -> list[str]:
+        text = (results / name).read_text(errors="replace")
+        return text.replace(str(results.parent), "<workdir>").splitlines()
+
+    out = [f"differing: {names}"]
+    for name in names:
+        if Path(name).suffix in TEXT_SUFFIXES:
+            out += difflib.unified_diff(
+                lines(left, name), lines(right, name), f"{left.parent.name}/{name}",
+                f"{right.parent.name}/{name}", n=1, lineterm="",
+            )  # fmt: skip
+    return "\n".join(out[:limit])
+
+
 def planned_jobs(dry_run_output: str) -> dict[str, int]:
     """Parse the job-count table of a dry run into {rule: count}."""
     counts: dict[str, int] = {}

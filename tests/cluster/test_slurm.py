@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake
+from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake, text_differences
 
 PROFILE = REPO / "profiles" / "slurm"
 TINY = REPO / "config" / "test-tiny.yaml"
@@ -129,24 +129,6 @@ def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_runs, tmp_pat
     assert differing == [], text_differences(local / "results", remote / "results", differing)
     dry = run_snakemake(remote, "-n", configfiles=[TINY])
     assert planned_jobs(dry.stdout) == {}
-
-
-def text_differences(left: Path, right: Path, names: list[str]) -> str:
-    """The differing lines of the text files among ``names`` (what the byte check found)."""
-    import difflib
-
-    lines = [f"differing: {names}"]
-    for name in names:
-        if Path(name).suffix in (".json", ".yaml", ".txt", ".csv"):
-            lines += difflib.unified_diff(
-                (left / name).read_text().splitlines(),
-                (right / name).read_text().splitlines(),
-                f"local/{name}",
-                f"slurm/{name}",
-                n=1,
-                lineterm="",
-            )
-    return "\n".join(lines[:100])
 
 
 GPU_SNAKEFILE = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake
+from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake, text_differences
 
 pytestmark = pytest.mark.workflow
 
@@ -30,7 +30,7 @@ def test_same_config_gives_same_bytes(tiny_runs):
     first, second = (digest_tree(run / "results") for run in tiny_runs)
     assert first.keys() == second.keys()
     differing = [name for name in first if first[name] != second[name]]
-    assert differing == []
+    assert differing == [], text_differences(*(run / "results" for run in tiny_runs), differing)
     assert len(first) > 20
     # epoch budgets, not the clock: two trainings give the same weights, byte for byte
     for model in ("region_seg", "watermark"):
