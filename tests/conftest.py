@@ -69,22 +69,28 @@ def demo_results() -> Path:
     return workdir / "results"
 
 
-@pytest.fixture(scope="session")
-def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two runs of config/test-tiny.yaml in fresh folders, shared by the plumbing tests.
-
-    The tiny tests compare them byte for byte; the SLURM test compares its cluster run with the
-    first. Each folder keeps its Snakemake output in ``run.log``.
-    """
+def _tiny(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """One run of config/test-tiny.yaml in a fresh folder (Snakemake's output in ``run.log``)."""
     from tests.helpers import run_snakemake
 
-    runs = []
-    for name in ("first", "second"):
-        workdir = tmp_path_factory.mktemp(f"tiny-{name}")
-        proc = run_snakemake(workdir, configfiles=[REPO / "config" / "test-tiny.yaml"])
-        (workdir / "run.log").write_text(proc.stdout + proc.stderr)
-        runs.append(workdir)
-    return runs
+    workdir = tmp_path_factory.mktemp(f"tiny-{name}")
+    proc = run_snakemake(workdir, configfiles=[REPO / "config" / "test-tiny.yaml"])
+    (workdir / "run.log").write_text(proc.stdout + proc.stderr)
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of config/test-tiny.yaml, shared by the plumbing tests and the SLURM test (which
+    compares its cluster run with it byte for byte)."""
+    return _tiny(tmp_path_factory, "first")
+
+
+@pytest.fixture(scope="session")
+def tiny_rerun(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second local run of config/test-tiny.yaml, for the byte-for-byte rerun check where
+    SLURM is not installed (where it is, the SLURM run is the second run)."""
+    return _tiny(tmp_path_factory, "second")
 
 
 @pytest.fixture(scope="session")

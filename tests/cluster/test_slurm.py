@@ -100,8 +100,10 @@ def local_rules(stdout_and_err: str) -> dict[str, int]:
 @pytest.mark.slurm
 @pytest.mark.workflow
 @pytest.mark.xdist_group("slurm")  # one private cluster per session
-def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_runs, tmp_path):
-    local, remote = tiny_runs[0], tmp_path / "slurm"  # the local run is the tiny tests' own
+def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_run, tmp_path):
+    # the local run is the tiny tests' own; this is also the suite's rerun check (same config,
+    # same bytes) where SLURM is installed
+    local, remote = tiny_run, tmp_path / "slurm"
     remote.mkdir()
     local_jobs = local_rules((local / "run.log").read_text())
     assert local_jobs.get("extract_frames", 0) >= 2, local_jobs
