@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake, text_differences
@@ -11,12 +13,12 @@ pytestmark = pytest.mark.workflow
 TINY = REPO / "config" / "test-tiny.yaml"
 
 
-def test_tiny_run_builds_every_target(tiny_runs):
-    results = tiny_runs[0] / "results"
+def test_tiny_run_builds_every_target(tiny_run):
+    results = tiny_run / "results"
     assert (results / "world" / "contact_sheet.png").is_file()
     assert len(list((results / "frames").glob("*/index.parquet"))) == 3
     assert (results / "rejected.tsv").read_text().startswith("video\tpath\treason")
-    assert planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY]).stdout) == {}
+    assert planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY]).stdout) == {}
     clips = results / "restoration_dataset"
     assert len(list((clips / "videos").glob("*.json"))) == 3
     assert (clips / "index.parquet").is_file()
@@ -26,11 +28,18 @@ def test_tiny_run_builds_every_target(tiny_runs):
         assert (results / "models" / "restoration" / name).is_file(), name
 
 
-def test_same_config_gives_same_bytes(tiny_runs):
-    first, second = (digest_tree(run / "results") for run in tiny_runs)
+@pytest.mark.skipif(
+    shutil.which("slurmctld") is not None,
+    reason="SLURM is installed: tests/cluster/test_slurm.py reruns the tiny config on the "
+    "cluster and checks the same bytes (this local rerun would repeat it)",
+)
+def test_same_config_gives_same_bytes(request):
+    # the rerun only where the SLURM test cannot run (it costs a whole tiny run)
+    runs = [request.getfixturevalue(name) for name in ("tiny_run", "tiny_rerun")]
+    first, second = (digest_tree(run / "results") for run in runs)
     assert first.keys() == second.keys()
     differing = [name for name in first if first[name] != second[name]]
-    assert differing == [], text_differences(*(run / "results" for run in tiny_runs), differing)
+    assert differing == [], text_differences(*(run / "results" for run in runs), differing)
     assert len(first) > 20
     # epoch budgets, not the clock: two trainings give the same weights, byte for byte
     for model in ("region_seg", "watermark"):
@@ -40,11 +49,11 @@ def test_same_config_gives_same_bytes(tiny_runs):
     assert any(name.startswith("restoration_dataset/clips/") for name in first)
 
 
-def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path):
+def test_inference_key_change_reruns_inference_not_training(tiny_run, tmp_path):
     # each rule gets only the keys it reads: a new confidence threshold redoes the inference
     infer = tmp_path / "infer.yaml"
     infer.write_text("regions:\n  conf: 0.3\n  tracker: botsort.yaml\nwatermark:\n  conf: 0.4\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, infer]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, infer]).stdout)
     assert jobs.pop("infer_regions") == 3
     # no YOLO model retrains or is re-scored; what reads the regions or the watermark
     # detector's threshold (the clip analysers) reruns downstream
@@ -54,34 +63,59 @@ def test_inference_key_change_reruns_inference_not_training(tiny_runs, tmp_path)
     # retrained segmenter also retrains the mosaic detector started from it, see below)
     train = tmp_path / "train.yaml"
     train.write_text("watermark:\n  epochs: 3\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, train]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, train]).stdout)
     assert jobs["train_model"] == jobs["evaluate_model"] == 1
+    # the mosaic detector's threshold choice re-scores it and redoes the restore runs that use
+    # the chosen threshold, and trains nothing
+    threshold = tmp_path / "threshold.yaml"
+    threshold.write_text("detector:\n  max_fp_rate: 0.1\n")
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, threshold]).stdout)
+    assert jobs.pop("evaluate_model") == 1 and jobs.pop("restore_test_video") == 1
+    assert set(jobs) <= {"evaluate_restoration", "gather_metrics", "all"}, jobs
 
 
-def test_detector_started_from_the_segmenter_follows_it(tiny_runs, tmp_path):
+def test_detector_threshold_is_chosen_on_validation(tiny_run):
+    import json
+
+    results = tiny_run / "results"
+    card = json.loads((results / "models" / "detector" / "model.json").read_text())
+    threshold = card["threshold"]
+    assert threshold["source"] == "validation" and threshold["videos"] == ["world-val-00"]
+    assert threshold["clean_videos"] == ["world-val-00"]
+    assert threshold["conf"] >= threshold["floor"] == 0.25
+    assert threshold["frame_fp_rate"] <= threshold["max_fp_rate"] == 0.02
+    # every frame of the clean video and the mosaic-free frames of the mosaicked one
+    assert threshold["frames_without_mosaic"] >= threshold["clean_frames"] > 0
+    metrics = json.loads((results / "metrics" / "detector.json").read_text())
+    assert metrics["threshold"] == threshold and metrics["test"]["conf"] == threshold["conf"]
+    summary = json.loads((results / "evaluate" / "world-test-00" / "restore.json").read_text())
+    assert summary["detector"]["conf"] == threshold["conf"]
+
+
+def test_detector_started_from_the_segmenter_follows_it(tiny_run, tmp_path):
     # detector.from_region_seg (on in the demo profile): the segmenter's weights are the
     # detector's input. The tiny detection set pixelates the demo truth, so only that input
     # ties the detector to the segmenter.
     scratch = tmp_path / "scratch.yaml"
     scratch.write_text("detector:\n  from_region_seg: false\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, scratch]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, scratch]).stdout)
     assert jobs["train_model"] == 1 and "build_region_dataset" not in jobs  # the detector only
     segmenter = tmp_path / "segmenter.yaml"
     segmenter.write_text("regions:\n  epochs: 3\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, segmenter]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, segmenter]).stdout)
     assert jobs["train_model"] == 2  # a retrained segmenter retrains the detector started from it
     clash = tmp_path / "clash.yaml"
     clash.write_text(f"detector:\n  from_region_seg: true\n  pretrained: {TINY}\n")
-    proc = run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, clash], check=False)
+    proc = run_snakemake(tiny_run, "-n", configfiles=[TINY, clash], check=False)
     assert proc.returncode != 0
     assert "detector.from_region_seg and detector.pretrained" in proc.stdout + proc.stderr
 
 
-def test_stage2_key_change_retrains_stage2_only(tiny_runs, tmp_path):
+def test_stage2_key_change_retrains_stage2_only(tiny_run, tmp_path):
     # each restoration job gets only the keys it reads: stage 1 and the clips stay
     stage2 = tmp_path / "stage2.yaml"
     stage2.write_text("restoration:\n  stage2:\n    lr: 1.0e-4\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, stage2]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, stage2]).stdout)
     assert jobs.pop("train_restoration_stage2") == jobs.pop("export_restoration") == 1
     downstream = {"restore_test_video", "evaluate_restoration", "plot_training_curves",
                   "gather_metrics", "all"}  # fmt: skip
@@ -89,17 +123,17 @@ def test_stage2_key_change_retrains_stage2_only(tiny_runs, tmp_path):
     # a clip setting rebuilds the clips, their index and everything trained on them
     clips = tmp_path / "clips.yaml"
     clips.write_text("restoration_dataset:\n  border: 0.2\n")
-    jobs = planned_jobs(run_snakemake(tiny_runs[0], "-n", configfiles=[TINY, clips]).stdout)
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, clips]).stdout)
     assert jobs["build_restoration_clips"] == 3 and jobs["train_restoration_stage1"] == 1
     assert "train_model" not in jobs and "infer_regions" not in jobs
 
 
-def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_runs):
+def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_run):
     import json
 
     import yaml
 
-    results = tiny_runs[0] / "results"
+    results = tiny_run / "results"
     dataset = results / "detection_dataset"
     data = yaml.safe_load((dataset / "data.yaml").read_text())
     assert data["names"] == {0: "mosaic"} and data["path"] == str(dataset.absolute())
@@ -131,10 +165,10 @@ def report_contents(html: str) -> tuple[dict, dict]:
     return tables[0], tables[1]
 
 
-def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_runs, tmp_path):
+def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_run, tmp_path):
     import json
 
-    results = tiny_runs[0] / "results"
+    results = tiny_run / "results"
     metrics = json.loads((results / "metrics.json").read_text())
     assert {"config_hash", "code_hash", "region_seg", "watermark", "detector", "evaluate",
             "restoration_stage1", "restoration_stage2", "restoration_dataset",
@@ -147,7 +181,7 @@ def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_runs, tmp_pat
     assert (results / "evaluate" / "world-test-00" / "restored.mp4").stat().st_size > 0
 
     report = tmp_path / "report.html"  # outside results/: the run's outputs stay as they were
-    run_snakemake(tiny_runs[0], "--report", str(report), configfiles=[TINY])
+    run_snakemake(tiny_run, "--report", str(report), configfiles=[TINY])
     files, categories = report_contents(report.read_text(encoding="utf-8"))
     assert categories["Demo world"]["Other"] == ["results/world/contact_sheet.png"]
     sheets = {f"results/restoration_dataset/sheets/{s}.png" for s in ("train", "val", "test")}

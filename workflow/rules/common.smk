@@ -120,6 +120,12 @@ def get_model_test_items(wildcards):
     return targets.model_test(wildcards.model, config, WORLD_SPECS)
 
 
+def get_model_calibration(wildcards):
+    """The validation videos a YOLO model chooses its threshold on (the mosaic detector's:
+    with and without mosaics; none for the others)."""
+    return targets.model_calibration(wildcards.model, config, WORLD_SPECS)
+
+
 def get_region_summaries(wildcards):
     """The per-video region summaries of every source video."""
     return [paths.region_files(vid)["summary"] for vid in VIDEOS]
@@ -208,11 +214,12 @@ def get_detection_testset_input(wildcards):
 
 
 def get_restore_test_video_input(wildcards):
-    """A mosaicked test video, the mosaic detector and the restorer (with its card when this
-    run exports it)."""
+    """A mosaicked test video, the mosaic detector with its card (its threshold) and the
+    restorer (with its card when this run exports it)."""
     inputs = {
         "video": paths.detection_testset_files(wildcards.name)["video"],
         "detector": paths.model_files("detector")["weights"],
+        "detector_card": paths.model_files("detector")["model_json"],
         "restorer": targets.restorer_weights(config),
     }
     if not config["restoration"]["weights"]:
@@ -221,10 +228,9 @@ def get_restore_test_video_input(wildcards):
 
 
 def get_restore_detector_params(wildcards):
-    """The ``detector`` section's inference keys the restore run uses."""
-    return canonical(
-        {key: config["detector"][key] for key in ("conf", "iou", "imgsz", "half")}
-    )
+    """The ``detector`` section's inference keys the restore run uses (its threshold comes
+    from the detector's card)."""
+    return canonical({key: config["detector"][key] for key in ("iou", "imgsz", "half")})
 
 
 def get_evaluation_names(wildcards):

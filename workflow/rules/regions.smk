@@ -53,6 +53,7 @@ rule train_model:
 
 rule evaluate_model:
     input:
+        unpack(get_model_calibration),
         weights=rules.train_model.output.weights,
         train_json=rules.train_model.output.train_json,
         test_items=get_model_test_items,

@@ -21,5 +21,7 @@ record = evaluate_model(
     device=snakemake.params.device,
     threads=snakemake.threads,
     config_dir=Path(snakemake.params.work) / "yolo_config",
+    val_items=[Path(p) for p in snakemake.input.val_items],
+    clean_videos=[Path(p) for p in snakemake.input.clean_videos],
 )
 log.info("%s: %s", name, record["metrics"])

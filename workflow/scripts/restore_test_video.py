@@ -14,6 +14,7 @@ summary = restore_test_video(
     snakemake.params.detector,
     Path(snakemake.input.video),
     Path(snakemake.input.detector),
+    Path(snakemake.input.detector_card),
     Path(snakemake.input.restorer),
     Path(snakemake.output.video),
     Path(snakemake.output.masks),

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
 def _detect(args: argparse.Namespace) -> int:
     from mosaicflow.detector.detect import detect_mosaics
+    from mosaicflow.regions.card import resolve_conf
 
+    conf, source = resolve_conf(Path(args.model), args.conf)
+    print(f"detect: threshold {conf} ({source})", file=sys.stderr)
     result = detect_mosaics(
-        Path(args.model), Path(args.video), Path(args.out), conf=args.conf, iou=args.iou,
+        Path(args.model), Path(args.video), Path(args.out), conf=conf, iou=args.iou,
         imgsz=args.imgsz, device=args.device, batch=args.batch, threads=args.threads,
     )  # fmt: skip
     print(
@@ -35,7 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("video", help="the video file")
     parser.add_argument("--model", required=True, help="mosaic detector weights (.pt or .onnx)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--conf", type=float, default=0.25, help="minimum score (default 0.25)")
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        help="minimum score (default: the threshold chosen on validation, from model.json "
+        "beside the model, else 0.25)",
+    )
     parser.add_argument("--iou", type=float, default=0.5, help="NMS IoU (default 0.5)")
     parser.add_argument("--imgsz", type=int, default=640, help="inference size (default 640)")
     parser.add_argument("--batch", type=int, default=16, help="frames per batch (default 16)")

@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 #: Keys of the restore summary that depend on the machine (wall time): logged, not written, so
 #: the same inputs give the same summary bytes.
 VOLATILE_KEYS = ("seconds", "fps")
-#: The ``detector`` section's inference keys the restore run uses.
-DETECTOR_KEYS = ("conf", "iou", "imgsz", "half")
+#: The ``detector`` section's inference keys the restore run uses (the threshold comes from the
+#: detector's card: chosen on validation, or ``detector.conf``).
+DETECTOR_KEYS = ("iou", "imgsz", "half")
 
 
 def restore_test_video(
@@ -24,6 +25,7 @@ def restore_test_video(
     detector_params: Mapping[str, Any],
     video: Path,
     detector_weights: Path,
+    detector_card: Path,
     restorer_weights: Path,
     out_video: Path,
     out_masks: Path,
@@ -37,9 +39,10 @@ def restore_test_video(
 
     Args:
         cfg: the ``evaluate`` settings (clip length, batch, encoder, fp16).
-        detector_params: the ``detector`` section's ``conf``, ``iou``, ``imgsz``, ``half``.
+        detector_params: the ``detector`` section's ``iou``, ``imgsz``, ``half``.
         video: the mosaicked test video.
         detector_weights: the mosaic detector (YOLO-seg ``.pt``).
+        detector_card: its ``model.json``, whose ``threshold.conf`` is the detection threshold.
         restorer_weights: the exported generator (its ``model.json`` beside it is used when it
             names the file).
         out_video: the restored video.
@@ -56,13 +59,17 @@ def restore_test_video(
     from mosaicflow.inference.detector import YoloDetector
     from mosaicflow.inference.pipeline import restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer, describe
+    from mosaicflow.regions.card import card_threshold
 
     unknown = set(detector_params) - set(DETECTOR_KEYS)
     if unknown:
         raise ValueError(f"detector params: unexpected keys {sorted(unknown)}")
+    conf = card_threshold(detector_card)
+    if conf is None:
+        raise ValueError(f"{detector_card}: the detector's card records no threshold")
     half = bool(detector_params.get("half", False))
     detector = YoloDetector(
-        detector_weights, device=device, conf=float(detector_params["conf"]),
+        detector_weights, device=device, conf=conf,
         iou=float(detector_params["iou"]), imgsz=detector_params.get("imgsz"), half=half,
         threads=threads, config_dir=config_dir,
     )  # fmt: skip
@@ -76,7 +83,7 @@ def restore_test_video(
     summary = {k: v for k, v in result.items() if k not in VOLATILE_KEYS}
     summary |= {
         "version": 1,
-        "detector": {"weights": str(detector_weights), **dict(detector_params)},
+        "detector": {"weights": str(detector_weights), "conf": conf, **dict(detector_params)},
         "restorer": {"weights": str(restorer_weights), **describe(restorer)},
     }
     write_json(out_summary, summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from mosaicflow.inference.pipeline import RestoreSettings
@@ -17,6 +18,7 @@ def _restore(args: argparse.Namespace) -> int:
     from mosaicflow.inference.pipeline import restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer
     from mosaicflow.io import write_json
+    from mosaicflow.regions.card import resolve_conf
     from mosaicflow.video.decode import probe_video
 
     source, target = Path(args.input), Path(args.output)
@@ -33,10 +35,12 @@ def _restore(args: argparse.Namespace) -> int:
         fp16=args.fp16,
         frames_per_call=args.frames_per_call,
     )
+    conf, conf_source = resolve_conf(Path(args.detector), args.conf)
+    print(f"restore: detector threshold {conf} ({conf_source})", file=sys.stderr)
     detector = YoloDetector(
         args.detector,
         device=args.device,
-        conf=args.conf,
+        conf=conf,
         imgsz=args.imgsz,
         half=args.fp16,
         threads=args.threads,
@@ -94,7 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="frames per restorer forward pass (default: the whole clip)",
     )
-    parser.add_argument("--conf", type=float, default=0.25, help="detector confidence")
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        help="detector threshold (default: the one chosen on validation, from model.json "
+        "beside the detector, else 0.25)",
+    )
     parser.add_argument(
         "--imgsz", type=int, default=None, help="detector input size (default: its training size)"
     )

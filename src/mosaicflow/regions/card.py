@@ -84,6 +84,7 @@ def write_model_card(
     *,
     code: str,
     pr_curves: dict[str, Any] | None = None,
+    threshold: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``model.json`` (training record + test metrics) and ``results/metrics/<stage>.json``.
 
@@ -95,6 +96,9 @@ def write_model_card(
         code: the evaluation rule's code hash (recorded as ``evaluation_code_hash``).
         pr_curves: the test precision-recall curves (``iou``, ``recall``, ``precision`` per
             mask/box and class), kept in ``model.json`` only; None leaves them out.
+        threshold: the inference threshold and how it was chosen (``conf``, ``source``:
+            ``validation`` or ``config``, the validation figures), written to both files;
+            inference reads ``threshold.conf`` from the card (:func:`card_threshold`).
     """
     record = read_json(train_json)
     if record.get("model_json_version") != MODEL_JSON_VERSION:
@@ -106,6 +110,32 @@ def write_model_card(
     record["evaluation_code_hash"] = code
     if pr_curves is not None:
         record["pr_curves"] = pr_curves
-    write_json(metrics_json, {"model": record["model"], **record["metrics"]})
+    metrics = {"model": record["model"], **record["metrics"]}
+    if threshold is not None:
+        record["threshold"] = metrics["threshold"] = threshold
+    write_json(metrics_json, metrics)
     write_json(model_json, record)
     return record
+
+
+#: The threshold of a detector without a card that records one (ultralytics' default).
+DEFAULT_CONF = 0.25
+
+
+def card_threshold(card: Path) -> float | None:
+    """The inference threshold a model card records (``model.json``'s ``threshold.conf``,
+    chosen on validation for the mosaic detector), or None when it records none."""
+    threshold = read_json(card).get("threshold") or {}
+    return float(threshold["conf"]) if "conf" in threshold else None
+
+
+def resolve_conf(weights: Path, conf: float | None) -> tuple[float, str]:
+    """The detection threshold to use and where it comes from: ``conf`` when given, else the
+    one recorded by the card beside ``weights`` (``model.json``), else :data:`DEFAULT_CONF`."""
+    if conf is not None:
+        return float(conf), "given"
+    card = Path(weights).with_name("model.json")
+    chosen = card_threshold(card) if card.is_file() else None
+    if chosen is not None:
+        return chosen, f"{card} threshold.conf"
+    return DEFAULT_CONF, "default"

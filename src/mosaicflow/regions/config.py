@@ -87,6 +87,7 @@ class DetectorConfig:
     overrides: Mapping[str, Any]
     cpu_precision: str
     conf: float
+    max_fp_rate: float | None
     iou: float
     infer_batch: int
     half: bool

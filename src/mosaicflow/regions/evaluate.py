@@ -130,18 +130,14 @@ def _rle(mask: np.ndarray) -> dict[str, Any]:
     return rle
 
 
-def _frames(item: TruthVideo) -> Iterator[tuple[int, np.ndarray]]:
+def predictions(
+    model: Any, video: Path, batch: int, **predict: Any
+) -> Iterator[tuple[int, np.ndarray, Any]]:
+    """``(frame index, BGR image, ultralytics result)`` for every frame of ``video``, predicted
+    in batches at the evaluation's low score threshold."""
     from mosaicflow.video.decode import iter_frames
 
-    return iter_frames(item.video, None, fmt="bgr24")
-
-
-def _predictions(
-    model: Any, item: TruthVideo, batch: int, **predict: Any
-) -> Iterator[tuple[int, np.ndarray, Any]]:
-    """``(frame index, BGR image, ultralytics result)`` for every frame of ``item``, predicted
-    in batches at the evaluation's low score threshold."""
-    for chunk in batched(_frames(item), batch):
+    for chunk in batched(iter_frames(video, None, fmt="bgr24"), batch):
         images = [image for _, image in chunk]
         results = model.predict(images, conf=EVAL_CONF, max_det=MAX_DET, verbose=False, **predict)
         for (index, image), result in zip(chunk, results, strict=True):
@@ -158,6 +154,8 @@ class SegmentationRun:
         det_segm, det_box: the predictions as COCO mask and box results.
         found: per frame, whether a prediction scored at least the run's ``conf``.
         truth: per frame, whether it has a truth instance.
+        top_scores: per frame, the highest prediction score (0.0 without a prediction), so
+            the frame-level figures can be recomputed at any threshold.
     """
 
     images: list[dict[str, Any]] = field(default_factory=list)
@@ -166,6 +164,7 @@ class SegmentationRun:
     det_box: list[dict[str, Any]] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
     truth: list[bool] = field(default_factory=list)
+    top_scores: list[float] = field(default_factory=list)
 
     def scores(self, category: str) -> dict[str, Any]:
         """Mask and box AP (class-agnostic, as ``category``), their PR curves, and counts."""
@@ -211,8 +210,8 @@ def run_segmentation(
     run = SegmentationRun()
     for item in items:
         truths = read_truth(item.truth_mkv)
-        for _, image, result in _predictions(
-            model, item, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
+        for _, image, result in predictions(
+            model, item.video, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
         ):
             _, ids = next(truths)
             image_id = len(run.images) + 1
@@ -232,9 +231,11 @@ def run_segmentation(
                 )
             if result.boxes is None or len(result.boxes) == 0:
                 run.found.append(False)
+                run.top_scores.append(0.0)
                 continue
             scores = result.boxes.conf.cpu().numpy()
             run.found.append(bool((scores >= conf).any()))
+            run.top_scores.append(float(scores.max()))
             boxes = result.boxes.xyxy.cpu().numpy()
             masks = result.masks.data.cpu().numpy() > 0.5
             for score, box, mask in zip(scores, boxes, masks, strict=True):
@@ -303,7 +304,9 @@ def evaluate_detector(
         classes = list(truth["classes"])
         agnostic = single_cls or model_names != classes
         categories = ["watermark"] if agnostic else classes
-        for index, image, result in _predictions(model, item, batch, imgsz=imgsz, device=device):
+        for index, image, result in predictions(
+            model, item.video, batch, imgsz=imgsz, device=device
+        ):
             image_id = len(images) + 1
             height, width = image.shape[:2]
             images.append({"id": image_id, "height": height, "width": width})

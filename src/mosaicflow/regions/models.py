@@ -25,6 +25,9 @@ from mosaicflow.workflow import paths
 
 #: A test scorer: (weights, truth items, its keys from the section, device) -> metrics.
 Scorer = Callable[[Path, list[Any], Mapping[str, Any], str], dict[str, Any]]
+#: A threshold chooser: (weights, validation truth items, clean validation videos, its keys
+#: from the section, device) -> the threshold record (``conf`` and how it was chosen).
+Calibrator = Callable[[Path, list[Any], list[Path], Mapping[str, Any], str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ModelKind:
         fixed: :class:`TrainSpec` fields the section does not configure.
         test_items: the demo's test items (flat video, truth.mkv, truth.json list) -> the ones
             this model is tested on (the mosaic detector: the same videos with mosaics).
+        calibrate: chooses the inference threshold on the validation videos before the test
+            (None: the section's ``conf`` is used as configured).
     """
 
     section: str
@@ -51,6 +56,7 @@ class ModelKind:
     dataset: Callable[[Mapping[str, Any]], str | None]
     fixed: Mapping[str, Any] = field(default_factory=dict)
     test_items: Callable[[Sequence[str]], list[str]] = list
+    calibrate: Calibrator | None = None
 
     @property
     def train_keys(self) -> tuple[str, ...]:
@@ -90,6 +96,19 @@ def _test_mosaic_detector(
     return evaluate_mosaic_detector(
         weights, items, imgsz=params["imgsz"], device=device, batch=params["infer_batch"],
         iou=params["iou"], conf=params["conf"],
+    )  # fmt: skip
+
+
+def _calibrate_mosaic_detector(
+    weights: Path, items: list[Any], clean: list[Path], params: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from mosaicflow.regions.mosaics import calibrate_mosaic_detector
+
+    if params["max_fp_rate"] is None or not items:
+        return {"source": "config", "conf": float(params["conf"])}
+    return calibrate_mosaic_detector(
+        weights, items, clean, imgsz=params["imgsz"], device=device, iou=params["iou"],
+        floor=params["conf"], max_fp_rate=params["max_fp_rate"], batch=params["infer_batch"],
     )  # fmt: skip
 
 
@@ -147,10 +166,11 @@ MODELS: dict[str, ModelKind] = {
         config=DetectorConfig,
         task="segment",
         test=_test_mosaic_detector,
-        test_keys=("imgsz", "infer_batch", "iou", "conf"),
+        test_keys=("imgsz", "infer_batch", "iou", "conf", "max_fp_rate"),
         dataset=_detection_dataset,
         fixed={"single_cls": False, "copy_paste": 0.0},
         test_items=_mosaic_test_items,
+        calibrate=_calibrate_mosaic_detector,
     ),
 }
 

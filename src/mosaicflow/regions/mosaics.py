@@ -6,17 +6,27 @@ component. Scores: COCO mask and box AP (class-agnostic, predictions at ``conf=0
 :mod:`mosaicflow.regions.evaluate`), and at the inference threshold ``conf`` the frame-level
 recall (frames with a mosaic where one is found) and false-positive rate (frames without a
 mosaic where one is found).
+
+The inference threshold is chosen on validation, never on the test videos
+(:func:`calibrate_mosaic_detector`): the lowest score, not below ``detector.conf``, at which at
+most ``detector.max_fp_rate`` of the validation frames without a mosaic get a detection. Those
+frames are the mosaic-free frames of the mosaicked validation videos and every frame of the
+clean validation videos (their targets unpixelated: the hardest negatives).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mosaicflow.regions.evaluate import TruthVideo, run_segmentation
+from mosaicflow.regions.evaluate import EVAL_CONF, TruthVideo, run_segmentation
+
+#: Decimals of a chosen threshold (rounded up, so it stays above the score it must exclude).
+THRESHOLD_DECIMALS = 4
 
 
 def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float | int]:
@@ -74,4 +84,111 @@ def evaluate_mosaic_detector(
         **frame_rates(run.found, run.truth),
         "conf": conf,
         "videos": [item.video.stem for item in items],
+    }
+
+
+def above(score: float) -> float:
+    """The smallest threshold with :data:`THRESHOLD_DECIMALS` decimals strictly above ``score``."""
+    scale = 10**THRESHOLD_DECIMALS
+    return round((math.floor(score * scale) + 1) / scale, THRESHOLD_DECIMALS)
+
+
+def choose_threshold(
+    negative_scores: Sequence[float],
+    positive_scores: Sequence[float],
+    *,
+    floor: float,
+    max_fp_rate: float,
+) -> dict[str, Any]:
+    """The lowest threshold, not below ``floor``, whose frame false-positive rate on the
+    negatives is at most ``max_fp_rate``.
+
+    Args:
+        negative_scores: per frame without a mosaic, its highest detection score (0 for none).
+        positive_scores: per frame with a mosaic, its highest detection score.
+        floor: the lowest threshold allowed (``detector.conf``).
+        max_fp_rate: the largest fraction of negative frames allowed a detection.
+
+    Returns:
+        ``conf`` (the threshold), ``floor``, ``max_fp_rate``, and at ``conf`` the validation
+        ``frame_fp_rate`` and ``frame_recall`` with their frame counts.
+    """
+    if not 0 <= max_fp_rate <= 1:
+        raise ValueError(f"max_fp_rate {max_fp_rate} is not in [0, 1]")
+    negatives = np.sort(np.asarray(negative_scores, dtype=np.float64))[::-1]
+    positives = np.asarray(positive_scores, dtype=np.float64)
+    allowed = math.floor(max_fp_rate * len(negatives) + 1e-9)  # frames that may fire
+    conf = float(floor)
+    if allowed < len(negatives):
+        conf = max(conf, above(float(negatives[allowed])))
+    return {
+        "conf": conf,
+        "floor": float(floor),
+        "max_fp_rate": float(max_fp_rate),
+        "frame_fp_rate": round(float((negatives >= conf).mean()), 4) if len(negatives) else 0.0,
+        "frame_recall": round(float((positives >= conf).mean()), 4) if len(positives) else 0.0,
+        "frames_with_mosaic": len(positives),
+        "frames_without_mosaic": len(negatives),
+    }
+
+
+def frame_top_scores(
+    weights: Path, videos: Sequence[Path], *, imgsz: int, device: str, iou: float, batch: int
+) -> list[float]:
+    """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none)."""
+    from ultralytics import YOLO
+
+    from mosaicflow.regions.evaluate import predictions
+
+    model = YOLO(str(weights), task="segment")
+    scores: list[float] = []
+    for video in videos:
+        for _, _, result in predictions(model, Path(video), batch, imgsz=imgsz, device=device,
+                                        iou=iou, conf=EVAL_CONF):  # fmt: skip
+            boxes = result.boxes
+            scores.append(float(boxes.conf.max()) if boxes is not None and len(boxes) else 0.0)
+    return scores
+
+
+def calibrate_mosaic_detector(
+    weights: Path,
+    items: Sequence[TruthVideo],
+    clean_videos: Sequence[Path],
+    *,
+    imgsz: int,
+    device: str,
+    iou: float,
+    floor: float,
+    max_fp_rate: float,
+    batch: int = 16,
+) -> dict[str, Any]:
+    """Choose the detector's threshold on the validation videos (:func:`choose_threshold`).
+
+    Args:
+        weights: the detector's best.pt.
+        items: the mosaicked validation videos and their mosaic truth (positives and
+            mosaic-free negatives).
+        clean_videos: the same videos without mosaics: every frame is a negative.
+        imgsz, device, iou, batch: the inference settings.
+        floor: ``detector.conf``, the lowest threshold allowed.
+        max_fp_rate: ``detector.max_fp_rate``.
+
+    Returns:
+        :func:`choose_threshold`'s record with ``source: validation`` and the videos.
+    """
+    run = run_segmentation(
+        weights, items, imgsz=imgsz, device=device, iou=iou, conf=floor, batch=batch
+    )
+    negatives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if not has]
+    positives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if has]
+    clean = frame_top_scores(
+        weights, clean_videos, imgsz=imgsz, device=device, iou=iou, batch=batch
+    )
+    chosen = choose_threshold(negatives + clean, positives, floor=floor, max_fp_rate=max_fp_rate)
+    return {
+        "source": "validation",
+        **chosen,
+        "clean_frames": len(clean),
+        "videos": [item.video.stem for item in items],
+        "clean_videos": [Path(v).stem for v in clean_videos],
     }

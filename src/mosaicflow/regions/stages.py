@@ -164,6 +164,8 @@ def evaluate_model(
     device: str,
     threads: int,
     config_dir: Path,
+    val_items: list[Path] = (),
+    clean_videos: list[Path] = (),
 ) -> dict[str, Any]:
     """Rule ``evaluate_model``: test model ``name`` on every frame, write its card and its
     precision-recall plot (the curves' values go into the card, not into the metrics file).
@@ -179,6 +181,10 @@ def evaluate_model(
         model_json, metrics_json, pr_curve: outputs (the last a PNG).
         code, device, threads: the rule's code hash, device and threads.
         config_dir: ultralytics' config folder for this job (under ``results/``).
+        val_items, clean_videos: for a model whose threshold is chosen on validation (the
+            mosaic detector), the mosaicked validation videos (flat triples) and the same
+            videos without mosaics; the chosen threshold goes into the card (``threshold``)
+            and the test's frame figures are taken at it.
     """
     from mosaicflow.evaluation.curves import plot_pr_curves
     from mosaicflow.regions.evaluate import RECALL_GRID, truth_items
@@ -187,12 +193,22 @@ def evaluate_model(
     kind = model_kind(name)
     check_params(name, params, kind.test_keys)
     items = truth_items(test_items)
-    test, curves = None, None
-    if items:
+    test, curves, threshold = None, None, None
+    if items or val_items or clean_videos:
         prepare_ultralytics(config_dir, threads)
+    if kind.calibrate is not None:
+        threshold = kind.calibrate(
+            weights, truth_items(val_items), [Path(v) for v in clean_videos], params,
+            resolve_device(device),
+        )  # fmt: skip
+        log.info("%s threshold: %s", name, threshold)
+        params = {**params, "conf": threshold["conf"]}
+    if items:
         test = kind.test(weights, items, params, resolve_device(device))
         curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
     plot_pr_curves(curves, RECALL_GRID, pr_curve, name)
     pr = {"iou": 0.5, "recall": list(RECALL_GRID), "precision": curves} if curves else None
-    return write_model_card(train_json, test, model_json, metrics_json, code=code, pr_curves=pr)
+    return write_model_card(
+        train_json, test, model_json, metrics_json, code=code, pr_curves=pr, threshold=threshold
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
-from mosaicflow.regions.models import MODELS, has_model, model_test_items
+from mosaicflow.regions.models import MODELS, has_model, model_kind, model_test_items
 from mosaicflow.workflow import paths
 from mosaicflow.workflow.paths import (
     frames_files,
@@ -107,6 +107,21 @@ def model_test(name: str, config: Mapping[str, Any], specs: Sequence[Any]) -> li
     """The test items (video, truth, truth_json, ...) of YOLO model ``name``: the demo's test
     videos, or for the mosaic detector the same videos with mosaics (none for user videos)."""
     return model_test_items(name, region_test_items(config, specs))
+
+
+def model_calibration(
+    name: str, config: Mapping[str, Any], specs: Sequence[Any]
+) -> dict[str, list[str]]:
+    """The validation videos YOLO model ``name`` chooses its threshold on: ``val_items``, the
+    demo's validation videos with mosaics (flat triples, like the test items), and
+    ``clean_videos``, the same videos without mosaics. Empty unless the model chooses one (the
+    mosaic detector with ``detector.max_fp_rate`` set) and the source is the demo world."""
+    kind = model_kind(name)
+    section = config[kind.section]
+    if kind.calibrate is None or section.get("max_fp_rate") is None:
+        return {"val_items": [], "clean_videos": []}
+    flat = world_items(specs, ["val"]) if config["source"]["kind"] == "demo" else []
+    return {"val_items": model_test_items(name, flat), "clean_videos": flat[0::3]}
 
 
 def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -> dict[str, str]:

@@ -138,7 +138,7 @@ def test_every_model_has_a_spec_a_scorer_and_a_dataset():
 INFERENCE_KEYS = {
     "regions": {"conf", "iou", "tracker", "infer_batch", "half", "prelabel_frames"},
     "watermark": {"conf"},
-    "detector": {"conf", "iou", "infer_batch", "half"},
+    "detector": {"conf", "max_fp_rate", "iou", "infer_batch", "half"},
 }
 
 
@@ -160,15 +160,20 @@ def test_train_params_hold_the_training_keys_only(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_evaluate_params_hold_the_scorer_keys(name):
-    from mosaicflow.regions.models import evaluate_params
+    from mosaicflow.regions.models import evaluate_params, train_params
 
     config = {"profile": "demo"}
     validate_config(config)
     section = MODELS[name].section
     params = evaluate_params(name, config)
     assert set(params) == set(MODELS[name].test_keys)
-    if name == "detector":  # frame-level recall / FP rate are measured at the inference conf
+    if name == "detector":  # the threshold is chosen from conf up, on validation
         assert params["conf"] == config["detector"]["conf"]
+        assert params["max_fp_rate"] == config["detector"]["max_fp_rate"] == 0.02
+        changed = {**config, section: {**config[section], "max_fp_rate": None}}
+        assert evaluate_params(name, changed)["max_fp_rate"] is None
+        changed = {**config, section: {**config[section], "max_fp_rate": 0.05}}
+        assert train_params(name, changed) == train_params(name, config)
         return
     assert "conf" not in params
     if name == "region_seg":  # scored with the inference NMS IoU on purpose

@@ -273,6 +273,26 @@ def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
                             tmp_path / "m.json", code="e", pr_curves=pr)  # fmt: skip
     assert json.loads((tmp_path / "model.json").read_text())["pr_curves"] == pr
     assert "pr_curves" not in json.loads((tmp_path / "m.json").read_text())  # the card only
+    threshold = {"source": "validation", "conf": 0.4321, "frame_fp_rate": 0.0}
+    card = write_model_card(train_json, {"map50": 0.5}, tmp_path / "model.json",
+                            tmp_path / "m.json", code="e", threshold=threshold)  # fmt: skip
+    assert card["threshold"] == threshold
+    assert json.loads((tmp_path / "m.json").read_text())["threshold"] == threshold
     train_json.write_text(json.dumps({**record, "model_json_version": MODEL_JSON_VERSION - 1}))
     with pytest.raises(ValueError, match=r"train\.json: training record version 1"):
         write_model_card(train_json, None, tmp_path / "x.json", tmp_path / "y.json", code="e")
+
+
+def test_detection_threshold_comes_from_the_flag_the_card_or_the_default(tmp_path):
+    from mosaicflow.regions.card import DEFAULT_CONF, card_threshold, resolve_conf
+
+    weights = tmp_path / "best.pt"
+    assert resolve_conf(weights, None) == (DEFAULT_CONF, "default")  # no card
+    card = tmp_path / "model.json"
+    card.write_text(json.dumps({"model": "region_seg", "metrics": {}}))
+    assert card_threshold(card) is None
+    assert resolve_conf(weights, None) == (DEFAULT_CONF, "default")  # a card without one
+    card.write_text(json.dumps({"model": "detector", "threshold": {"conf": 0.4321}}))
+    assert card_threshold(card) == 0.4321
+    assert resolve_conf(weights, None) == (0.4321, f"{card} threshold.conf")
+    assert resolve_conf(weights, 0.1) == (0.1, "given")

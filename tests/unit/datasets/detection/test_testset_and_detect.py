@@ -14,7 +14,7 @@ from mosaicflow.formats.truth import (
     truth_mask_writer,
     write_truth_json,
 )
-from mosaicflow.regions.mosaics import frame_rates
+from mosaicflow.regions.mosaics import above, choose_threshold, frame_rates
 from mosaicflow.video.decode import iter_frames
 from tests.unit.datasets.conftest import mosaic_cfg
 
@@ -70,6 +70,34 @@ def test_frame_rates():
                      "frames_with_mosaic": 2, "frames_without_mosaic": 3}  # fmt: skip
     with pytest.raises(ValueError):
         frame_rates([True], [True, False])
+
+
+def test_above_is_the_next_4_decimal_threshold_strictly_above():
+    assert above(0.3) == 0.3001
+    assert above(0.29999) == 0.3
+    assert above(0.0) == 0.0001
+    for score in (0.123456, 0.5, 0.99995):
+        assert above(score) > score and above(score) - score <= 1e-4 + 1e-12
+
+
+def test_threshold_is_the_lowest_with_the_allowed_false_positives():
+    negatives = [0.9, 0.6, 0.4, 0.1] + [0.0] * 16  # 20 frames without a mosaic
+    positives = [0.95, 0.7, 0.5, 0.3]
+    # 5 % of 20 = 1 frame may fire: the threshold must exclude the second highest (0.6)
+    chosen = choose_threshold(negatives, positives, floor=0.25, max_fp_rate=0.05)
+    assert chosen["conf"] == 0.6001
+    assert chosen["frame_fp_rate"] == 0.05 and chosen["frame_recall"] == 0.5
+    assert chosen["frames_without_mosaic"] == 20 and chosen["frames_with_mosaic"] == 4
+    # none may fire: above the highest negative
+    assert choose_threshold(negatives, positives, floor=0.25, max_fp_rate=0.0)["conf"] == 0.9001
+    # 3 may fire (15 %): anything above 0.1 would do, but never below the floor
+    loose = choose_threshold(negatives, positives, floor=0.25, max_fp_rate=0.15)
+    assert loose["conf"] == 0.25 and loose["frame_fp_rate"] == 0.15
+    assert loose["frame_recall"] == 1.0
+    # no negatives: the floor
+    assert choose_threshold([], positives, floor=0.3, max_fp_rate=0.0)["conf"] == 0.3
+    with pytest.raises(ValueError, match="max_fp_rate 2"):
+        choose_threshold(negatives, positives, floor=0.25, max_fp_rate=2)
 
 
 def test_detect_rejects_a_non_model_and_a_broken_video(det_source, tmp_path, capsys):
