@@ -59,11 +59,17 @@ def demo_results() -> Path:
 
     Every quality test reads these results instead of training its own models. The folder
     (``.test-work/demo``, or ``$MOSAICFLOW_DEMO_DIR``) persists between sessions, so Snakemake
-    only reruns what changed since the last ``make test``.
+    only reruns what changed since the last ``make test``. ``MOSAICFLOW_DEMO_REUSE=1`` reads the
+    folder's results as they are, without running Snakemake (to iterate on the quality tests
+    against a finished demo run).
     """
     from tests.helpers import run_snakemake
 
     workdir = Path(os.environ.get("MOSAICFLOW_DEMO_DIR", REPO / ".test-work" / "demo"))
+    if os.environ.get("MOSAICFLOW_DEMO_REUSE") == "1":
+        if not (workdir / "results" / "metrics.json").is_file():
+            pytest.fail(f"MOSAICFLOW_DEMO_REUSE=1 but {workdir} holds no finished demo run")
+        return workdir / "results"
     workdir.mkdir(parents=True, exist_ok=True)
     run_snakemake(workdir, timeout=3600)  # the whole DAG: ~35 min on a 2-core CPU
     return workdir / "results"

@@ -16,27 +16,44 @@ import pytest
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 # Floors from measured runs (8 epochs of 300 frames at 256 px, batch 8, started from the region
-# segmenter). 2-core AMD EPYC, AVX2, three training seeds: test mask mAP50 0.635-0.709, frame
-# recall 0.741-0.747, false-positive rate 0.0-0.057 (1 to 4 of 70 frames). 2-core AMD EPYC with
-# AVX-512, the demo seed: 0.693, 0.753 and 0.243 (17 of 70): the CPU's rounding moves the
-# false-positive rate far more than the other figures, so its ceiling here is a regression guard
-# only. Issue 17's bars (mask mAP50 >= 0.9, frame recall >= 0.9, false positives <= 0.05) are NOT
-# met by this CPU budget; the detector's threshold is not yet chosen on validation (see README).
+# segmenter). At the fixed conf 0.25: 2-core AMD EPYC, AVX2, three training seeds: test mask
+# mAP50 0.635-0.709, frame recall 0.741-0.747, false-positive rate 0.0-0.057; AVX-512 EPYC:
+# 0.693, 0.753 and 0.243 (17 of 70 frames). The threshold is now chosen on the validation video
+# (detector.max_fp_rate 0.05 of its mosaic-free frames): on a 2-core Zen 1 EPYC (AVX2) it came
+# out at 0.3846 with test recall 0.700 and no test false positive. Issue 17's bars (mask mAP50
+# >= 0.9, recall >= 0.9) are NOT met by this CPU budget.
 MASK_MAP50_FLOOR = 0.55
 FRAME_RECALL_FLOOR = 0.5
-FRAME_FP_RATE_CEILING = 0.35
+FRAME_FP_RATE_CEILING = 0.05
 FFMPEG_RECALL_FLOOR = 0.8
+CLEAN_FP_RATE_CEILING = 0.05
 TEST_FRAMES = 240  # every frame of the demo world's two test videos
 
 
 def test_detector_meets_the_bars_on_every_test_frame(demo_results):
     metrics = json.loads((demo_results / "metrics" / "detector.json").read_text())
-    test = metrics["test"]
+    test, threshold = metrics["test"], metrics["threshold"]
+    # the threshold is chosen on the validation video, never below detector.conf
+    assert threshold["source"] == "validation" and threshold["videos"] == ["world-val-00"]
+    assert threshold["conf"] >= threshold["floor"] and test["conf"] == threshold["conf"]
+    assert threshold["frame_fp_rate"] <= threshold["max_fp_rate"], threshold
     assert test["frames"] == TEST_FRAMES and test["instances"] > 0
     assert test["mask_map50"] >= MASK_MAP50_FLOOR, test
     assert test["frame_fp_rate"] <= FRAME_FP_RATE_CEILING, test
     assert test["frames_without_mosaic"] > 0 and test["frame_recall"] >= FRAME_RECALL_FLOOR, test
     assert 0 <= test["box_map50_95"] <= test["box_map50"]
+    assert test["clean_frames"] == TEST_FRAMES  # the same videos without any mosaic
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17, open: the demo detector fires on unpixelated targets as much as on "
+    "mosaics (measured on a Zen 1 EPYC at the chosen threshold 0.3846: 0.50 of the clean test "
+    "frames; 0.58 at 0.25): it has learned the targets, not the mosaic texture",
+)
+def test_detector_ignores_targets_without_mosaic(demo_results):
+    test = json.loads((demo_results / "metrics" / "detector.json").read_text())["test"]
+    assert test["clean_frame_fp_rate"] <= CLEAN_FP_RATE_CEILING, test
 
 
 def test_detect_writes_masks_and_overlay_for_a_demo_test_video(demo_results, tmp_path):

@@ -1,6 +1,7 @@
 # Mosaic detection dataset: per video, sampled frames with synthetic mosaics (images, mosaic
 # masks, manifest); one aggregate YOLO-seg dataset split by video; the demo's test videos with
-# mosaics on every frame for the detector's test. The detector itself trains through
+# mosaics on every frame for the detector's test (and the validation videos, on which the
+# detector's threshold is chosen). The detector itself trains through
 # train_model / evaluate_model (regions.smk) as the `detector` entry of the model table.
 
 

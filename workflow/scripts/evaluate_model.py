@@ -22,6 +22,7 @@ record = evaluate_model(
     threads=snakemake.threads,
     config_dir=Path(snakemake.params.work) / "yolo_config",
     val_items=[Path(p) for p in snakemake.input.val_items],
-    clean_videos=[Path(p) for p in snakemake.input.clean_videos],
+    clean_val=[Path(p) for p in snakemake.input.clean_val],
+    clean_test=[Path(p) for p in snakemake.input.clean_test],
 )
 log.info("%s: %s", name, record["metrics"])

@@ -46,6 +46,8 @@ class ModelKind:
             this model is tested on (the mosaic detector: the same videos with mosaics).
         calibrate: chooses the inference threshold on the validation videos before the test
             (None: the section's ``conf`` is used as configured).
+        clean_test: scores the test videos without mosaics at the inference threshold (the
+            mosaic detector's clean-frame false-positive rate; None for the other models).
     """
 
     section: str
@@ -57,6 +59,7 @@ class ModelKind:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     test_items: Callable[[Sequence[str]], list[str]] = list
     calibrate: Calibrator | None = None
+    clean_test: Callable[[Path, list[Path], Mapping[str, Any], str], dict[str, Any]] | None = None
 
     @property
     def train_keys(self) -> tuple[str, ...]:
@@ -110,6 +113,18 @@ def _calibrate_mosaic_detector(
         weights, items, clean, imgsz=params["imgsz"], device=device, iou=params["iou"],
         floor=params["conf"], max_fp_rate=params["max_fp_rate"], batch=params["infer_batch"],
     )  # fmt: skip
+
+
+def _clean_mosaic_test(
+    weights: Path, videos: list[Path], params: Mapping[str, Any], device: str
+) -> dict[str, Any]:
+    from mosaicflow.regions.mosaics import clean_frame_rate, frame_top_scores
+
+    scores = frame_top_scores(
+        weights, videos, imgsz=params["imgsz"], device=device, iou=params["iou"],
+        batch=params["infer_batch"],
+    )  # fmt: skip
+    return clean_frame_rate(scores, params["conf"])
 
 
 def _region_dataset(config: Mapping[str, Any]) -> str | None:
@@ -171,6 +186,7 @@ MODELS: dict[str, ModelKind] = {
         fixed={"single_cls": False, "copy_paste": 0.0},
         test_items=_mosaic_test_items,
         calibrate=_calibrate_mosaic_detector,
+        clean_test=_clean_mosaic_test,
     ),
 }
 

@@ -9,9 +9,10 @@ mosaic where one is found).
 
 The inference threshold is chosen on validation, never on the test videos
 (:func:`calibrate_mosaic_detector`): the lowest score, not below ``detector.conf``, at which at
-most ``detector.max_fp_rate`` of the validation frames without a mosaic get a detection. Those
-frames are the mosaic-free frames of the mosaicked validation videos and every frame of the
-clean validation videos (their targets unpixelated: the hardest negatives).
+most ``detector.max_fp_rate`` of the mosaic-free frames of the mosaicked validation videos get a
+detection. The same videos without any mosaic (their targets unpixelated) give the clean-frame
+false-positive rate, reported beside it and on the test videos (:func:`clean_frame_rate`): a
+detector that fires there has learned the targets, not the mosaics.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mosaicflow.regions.evaluate import EVAL_CONF, TruthVideo, run_segmentation
+from mosaicflow.regions.evaluate import TruthVideo, run_segmentation
 
 #: Decimals of a chosen threshold (rounded up, so it stays above the score it must exclude).
 THRESHOLD_DECIMALS = 4
@@ -143,11 +144,22 @@ def frame_top_scores(
     model = YOLO(str(weights), task="segment")
     scores: list[float] = []
     for video in videos:
-        for _, _, result in predictions(model, Path(video), batch, imgsz=imgsz, device=device,
-                                        iou=iou, conf=EVAL_CONF):  # fmt: skip
+        # predicted at the evaluation's low threshold (EVAL_CONF), like the AP scores
+        for _, _, result in predictions(
+            model, Path(video), batch, imgsz=imgsz, device=device, iou=iou
+        ):
             boxes = result.boxes
             scores.append(float(boxes.conf.max()) if boxes is not None and len(boxes) else 0.0)
     return scores
+
+
+def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, float | int]:
+    """Share of frames without any mosaic (clean videos) with a detection at ``conf``."""
+    fired = np.asarray(scores, dtype=np.float64) >= conf
+    return {
+        "clean_frame_fp_rate": round(float(fired.mean()), 4) if len(fired) else 0.0,
+        "clean_frames": len(fired),
+    }
 
 
 def calibrate_mosaic_detector(
@@ -162,33 +174,34 @@ def calibrate_mosaic_detector(
     max_fp_rate: float,
     batch: int = 16,
 ) -> dict[str, Any]:
-    """Choose the detector's threshold on the validation videos (:func:`choose_threshold`).
+    """Choose the detector's threshold on the validation videos (:func:`choose_threshold` on
+    their mosaic-free frames) and report the clean-frame rate of the same videos there.
 
     Args:
         weights: the detector's best.pt.
-        items: the mosaicked validation videos and their mosaic truth (positives and
-            mosaic-free negatives).
-        clean_videos: the same videos without mosaics: every frame is a negative.
+        items: the mosaicked validation videos and their mosaic truth.
+        clean_videos: the same videos without mosaics (reported, not used for the choice).
         imgsz, device, iou, batch: the inference settings.
         floor: ``detector.conf``, the lowest threshold allowed.
         max_fp_rate: ``detector.max_fp_rate``.
 
     Returns:
-        :func:`choose_threshold`'s record with ``source: validation`` and the videos.
+        :func:`choose_threshold`'s record with ``source: validation``, the clean-frame rate at
+        the chosen threshold and the videos.
     """
     run = run_segmentation(
         weights, items, imgsz=imgsz, device=device, iou=iou, conf=floor, batch=batch
     )
     negatives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if not has]
     positives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if has]
+    chosen = choose_threshold(negatives, positives, floor=floor, max_fp_rate=max_fp_rate)
     clean = frame_top_scores(
         weights, clean_videos, imgsz=imgsz, device=device, iou=iou, batch=batch
     )
-    chosen = choose_threshold(negatives + clean, positives, floor=floor, max_fp_rate=max_fp_rate)
     return {
         "source": "validation",
         **chosen,
-        "clean_frames": len(clean),
+        **clean_frame_rate(clean, chosen["conf"]),
         "videos": [item.video.stem for item in items],
         "clean_videos": [Path(v).stem for v in clean_videos],
     }

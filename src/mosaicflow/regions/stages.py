@@ -165,7 +165,8 @@ def evaluate_model(
     threads: int,
     config_dir: Path,
     val_items: list[Path] = (),
-    clean_videos: list[Path] = (),
+    clean_val: list[Path] = (),
+    clean_test: list[Path] = (),
 ) -> dict[str, Any]:
     """Rule ``evaluate_model``: test model ``name`` on every frame, write its card and its
     precision-recall plot (the curves' values go into the card, not into the metrics file).
@@ -181,10 +182,12 @@ def evaluate_model(
         model_json, metrics_json, pr_curve: outputs (the last a PNG).
         code, device, threads: the rule's code hash, device and threads.
         config_dir: ultralytics' config folder for this job (under ``results/``).
-        val_items, clean_videos: for a model whose threshold is chosen on validation (the
+        val_items, clean_val: for a model whose threshold is chosen on validation (the
             mosaic detector), the mosaicked validation videos (flat triples) and the same
             videos without mosaics; the chosen threshold goes into the card (``threshold``)
             and the test's frame figures are taken at it.
+        clean_test: the test videos without mosaics, for the mosaic detector's clean-frame
+            false-positive rate.
     """
     from mosaicflow.evaluation.curves import plot_pr_curves
     from mosaicflow.regions.evaluate import RECALL_GRID, truth_items
@@ -194,17 +197,20 @@ def evaluate_model(
     check_params(name, params, kind.test_keys)
     items = truth_items(test_items)
     test, curves, threshold = None, None, None
-    if items or val_items or clean_videos:
+    if items or val_items:
         prepare_ultralytics(config_dir, threads)
     if kind.calibrate is not None:
         threshold = kind.calibrate(
-            weights, truth_items(val_items), [Path(v) for v in clean_videos], params,
+            weights, truth_items(val_items), [Path(v) for v in clean_val], params,
             resolve_device(device),
         )  # fmt: skip
         log.info("%s threshold: %s", name, threshold)
         params = {**params, "conf": threshold["conf"]}
     if items:
         test = kind.test(weights, items, params, resolve_device(device))
+        if kind.clean_test is not None and clean_test:
+            clean = [Path(v) for v in clean_test]
+            test |= kind.clean_test(weights, clean, params, resolve_device(device))
         curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
     plot_pr_curves(curves, RECALL_GRID, pr_curve, name)

@@ -154,8 +154,9 @@ def detection_samples(video: str) -> dict[str, str]:
 
 
 def detection_testset_files(name: str) -> dict[str, str]:
-    """A demo test video with mosaics on every frame and its mosaic truth (rule
-    build_detection_testset), in the demo truth format: video, truth mask video, truth JSON."""
+    """A demo test or validation video with mosaics on every frame and its mosaic truth (rule
+    build_detection_testset; the validation ones choose the detector's threshold), in the demo
+    truth format: video, truth mask video, truth JSON."""
     return {
         "video": f"{RESULTS}/detection_testset/{name}.mp4",
         "truth": f"{RESULTS}/detection_testset/{name}.mkv",

@@ -112,16 +112,20 @@ def model_test(name: str, config: Mapping[str, Any], specs: Sequence[Any]) -> li
 def model_calibration(
     name: str, config: Mapping[str, Any], specs: Sequence[Any]
 ) -> dict[str, list[str]]:
-    """The validation videos YOLO model ``name`` chooses its threshold on: ``val_items``, the
-    demo's validation videos with mosaics (flat triples, like the test items), and
-    ``clean_videos``, the same videos without mosaics. Empty unless the model chooses one (the
-    mosaic detector with ``detector.max_fp_rate`` set) and the source is the demo world."""
+    """The extra videos of YOLO model ``name``'s evaluation (the demo world's; none for the
+    models without a threshold choice): ``val_items``, the validation videos with mosaics on
+    every frame (flat triples, like the test items; only with ``detector.max_fp_rate``) and
+    ``clean_val``, the same videos without mosaics; ``clean_test``, the test videos without
+    mosaics (the clean-frame false-positive rate)."""
     kind = model_kind(name)
-    section = config[kind.section]
-    if kind.calibrate is None or section.get("max_fp_rate") is None:
-        return {"val_items": [], "clean_videos": []}
-    flat = world_items(specs, ["val"]) if config["source"]["kind"] == "demo" else []
-    return {"val_items": model_test_items(name, flat), "clean_videos": flat[0::3]}
+    if kind.calibrate is None or config["source"]["kind"] != "demo":
+        return {"val_items": [], "clean_val": [], "clean_test": []}
+    val = world_items(specs, ["val"]) if config[kind.section].get("max_fp_rate") is not None else []
+    return {
+        "val_items": model_test_items(name, val),
+        "clean_val": val[0::3],
+        "clean_test": world_items(specs, ["test"])[0::3],
+    }
 
 
 def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -> dict[str, str]:

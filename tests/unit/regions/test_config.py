@@ -169,7 +169,7 @@ def test_evaluate_params_hold_the_scorer_keys(name):
     assert set(params) == set(MODELS[name].test_keys)
     if name == "detector":  # the threshold is chosen from conf up, on validation
         assert params["conf"] == config["detector"]["conf"]
-        assert params["max_fp_rate"] == config["detector"]["max_fp_rate"] == 0.02
+        assert params["max_fp_rate"] == config["detector"]["max_fp_rate"] == 0.05
         changed = {**config, section: {**config[section], "max_fp_rate": None}}
         assert evaluate_params(name, changed)["max_fp_rate"] is None
         changed = {**config, section: {**config[section], "max_fp_rate": 0.05}}
