@@ -135,7 +135,14 @@ def make_sample(
     hard_kind = "blocky_jpeg" if rng.random() < 0.5 else "pixel_art"
     mask = np.zeros(image.shape[:2], dtype=bool)
     if kind == "positive":
-        image, mask, params = pixelate(image, regions, params_for)
+        pixelated = list(regions)
+        if len(regions) >= 2 and cfg.clean_regions > 0:  # no draw when off: same bytes
+            left = rng.random(len(regions)) < cfg.clean_regions
+            if left.all():
+                left[int(rng.integers(len(regions)))] = False
+            pixelated = [r for r, clean in zip(regions, left, strict=True) if not clean]
+            record["clean_regions"] = int(left.sum())
+        image, mask, params = pixelate(image, pixelated, params_for)
         record["mosaics"] = params
     elif kind == "flat_logo":
         image = flat_logo(image, regions, rng)

@@ -241,3 +241,35 @@ def test_malformed_manifest_names_the_file(det_source, tmp_path):
             detection_cfg(), [bad], [tmp_path], tmp_path / "out", roles=None, seed=0,
             code="x", config_dir=tmp_path / "yolo",
         )  # fmt: skip
+
+
+def test_clean_regions_leave_some_targets_unpixelated_but_never_all():
+    from mosaicflow.datasets.detection.build import make_sample
+
+    rng = np.random.default_rng(3)
+    image = texture(rng, 96, 128)
+    left, right = np.zeros((96, 128), bool), np.zeros((96, 128), bool)
+    left[20:60, 10:50], right[20:60, 70:110] = True, True
+    regions = [((0, 1), left), ((0, 2), right)]
+    mosaic = mosaic_cfg(feather={"p": 0.0})
+    params_for = clip_params(mosaic, [0, 0, 1], (96, 128))
+    seen = set()
+    for seed in range(12):
+        cfg = detection_cfg(imgsz=128, degrade=False, clean_regions=1.0)
+        out, mask, record = make_sample(
+            image, regions, "positive", cfg, mosaic, params_for, np.random.default_rng(seed)
+        )
+        # every region may stay clean, but one is always pixelated and only it is labelled
+        assert record["clean_regions"] == 1 and len(record["mosaics"]) == 1
+        covered = tuple(bool(mask[m].mean() > 0.9) for m in (left, right))
+        assert sorted(covered) == [False, True]
+        clean = left if covered[1] else right
+        assert np.array_equal(out[clean], image[clean])  # the clean target is untouched
+        seen.add(covered)
+    assert len(seen) == 2  # either region can be the one left clean
+    off = detection_cfg(imgsz=128, degrade=False, clean_regions=0.0)
+    _, mask, record = make_sample(
+        image, regions, "positive", off, mosaic, params_for, np.random.default_rng(0)
+    )
+    assert "clean_regions" not in record
+    assert mask[left].mean() > 0.9 and mask[right].mean() > 0.9  # 0: every region pixelated
