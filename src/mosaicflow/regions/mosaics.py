@@ -122,14 +122,13 @@ def choose_threshold(
     conf = float(floor)
     if allowed < len(negatives):
         conf = max(conf, above(float(negatives[allowed])))
+    found = np.concatenate([negatives >= conf, positives >= conf])
+    truth = np.concatenate([np.zeros(len(negatives), bool), np.ones(len(positives), bool)])
     return {
         "conf": conf,
         "floor": float(floor),
         "max_fp_rate": float(max_fp_rate),
-        "frame_fp_rate": round(float((negatives >= conf).mean()), 4) if len(negatives) else 0.0,
-        "frame_recall": round(float((positives >= conf).mean()), 4) if len(positives) else 0.0,
-        "frames_with_mosaic": len(positives),
-        "frames_without_mosaic": len(negatives),
+        **frame_rates(found, truth),
     }
 
 
@@ -156,10 +155,8 @@ def frame_top_scores(
 def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, float | int]:
     """Share of frames without any mosaic (clean videos) with a detection at ``conf``."""
     fired = np.asarray(scores, dtype=np.float64) >= conf
-    return {
-        "clean_frame_fp_rate": round(float(fired.mean()), 4) if len(fired) else 0.0,
-        "clean_frames": len(fired),
-    }
+    rates = frame_rates(fired, np.zeros(len(fired), bool))
+    return {"clean_frame_fp_rate": rates["frame_fp_rate"], "clean_frames": len(fired)}
 
 
 def calibrate_mosaic_detector(

@@ -197,20 +197,19 @@ def evaluate_model(
     check_params(name, params, kind.test_keys)
     items = truth_items(test_items)
     test, curves, threshold = None, None, None
-    if items or val_items:
+    runs_model = bool(items or val_items)  # else nothing to predict (user videos)
+    if runs_model:
         prepare_ultralytics(config_dir, threads)
+    dev = resolve_device(device) if runs_model else device
     if kind.calibrate is not None:
-        threshold = kind.calibrate(
-            weights, truth_items(val_items), [Path(v) for v in clean_val], params,
-            resolve_device(device),
-        )  # fmt: skip
+        clean = [Path(v) for v in clean_val]
+        threshold = kind.calibrate(weights, truth_items(val_items), clean, params, dev)
         log.info("%s threshold: %s", name, threshold)
         params = {**params, "conf": threshold["conf"]}
     if items:
-        test = kind.test(weights, items, params, resolve_device(device))
+        test = kind.test(weights, items, params, dev)
         if kind.clean_test is not None and clean_test:
-            clean = [Path(v) for v in clean_test]
-            test |= kind.clean_test(weights, clean, params, resolve_device(device))
+            test |= kind.clean_test(weights, [Path(v) for v in clean_test], params, dev)
         curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
     plot_pr_curves(curves, RECALL_GRID, pr_curve, name)
