@@ -6,9 +6,13 @@ from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.regions import models
 from mosaicflow.restore.config import job_params as restoration_job_params
-from mosaicflow.workflow import devtools, paths, targets
+from mosaicflow.workflow import devtools, paths, scheduler, targets
 from mosaicflow.workflow.codehash import code_hash
 from mosaicflow.workflow.sources import source_videos
+
+# Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
+# (mosaicflow.workflow.scheduler): one pending wake-up per scheduler is enough.
+scheduler.install()
 
 # Fill defaults from config/schema.yaml, apply the profile, check types and paths: before any job.
 validate_config(config)
