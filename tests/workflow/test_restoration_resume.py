@@ -18,9 +18,9 @@ from tests.helpers import REPO, kill_at_first_checkpoint, run_snakemake
 pytestmark = pytest.mark.workflow
 
 TINY = REPO / "config" / "test-tiny.yaml"
-ITERATIONS = 120
+ITERATIONS = 40
 OVERLAY = {
-    "restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 10, "val_every": 60}}
+    "restoration": {"stage1": {"iterations": ITERATIONS, "checkpoint_every": 10, "val_every": 20}}
 }
 TARGET = "results/models/restoration/stage1.pth"
 CHECKPOINTS = "results/restoration/_work/stage1-*/last.pt"
