@@ -18,20 +18,15 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_MARK = "_mosaicflow_single_reevaluation"
-
 
 def install() -> bool:
-    """Patch ``JobScheduler._schedule_reevalutation`` (once); False if there is none to patch."""
+    """Patch ``JobScheduler._schedule_reevalutation`` (idempotent); False if there is none."""
     try:
         from snakemake.scheduling.job_scheduler import JobScheduler
     except ImportError:  # another Snakemake layout: leave it alone
         return False
-    original = getattr(JobScheduler, "_schedule_reevalutation", None)
-    if original is None:
+    if not hasattr(JobScheduler, "_schedule_reevalutation"):
         return False
-    if getattr(original, _MARK, False):
-        return True
     JobScheduler._schedule_reevalutation = _single_reevaluation  # type: ignore[method-assign]
     return True
 
@@ -52,6 +47,3 @@ def _single_reevaluation(scheduler: Any, delay: float) -> None:
         scheduler._open_jobs.release()
 
     threading.Timer(delay, wake).start()
-
-
-setattr(_single_reevaluation, _MARK, True)
