@@ -30,6 +30,7 @@ from mosaicflow.datasets.detection.synth import (
     flat_logo,
     pixel_art,
     pixelate,
+    random_mosaic,
     resize_sample,
 )
 from mosaicflow.io import atomic_dir, write_json
@@ -41,6 +42,9 @@ MANIFEST_VERSION = 1
 #: Seed streams: the dataset's mosaics use stream 0; the test set uses ``test_seed`` (>= 1).
 DATASET_STREAM = 0
 KINDS = ("positive", "empty", "clean", "flat_logo")
+#: Kinds that may get a mosaic over a random blob (``detection_dataset.random_mosaics``); flat
+#: logos and hard negatives stay pure negatives.
+RANDOM_MOSAIC_KINDS = ("positive", "empty", "clean")
 
 
 def video_key(video_id: str) -> int:
@@ -146,6 +150,11 @@ def make_sample(
         record["mosaics"] = params
     elif kind == "flat_logo":
         image = flat_logo(image, regions, rng)
+    extra = kind in RANDOM_MOSAIC_KINDS and not hard and cfg.random_mosaics > 0  # off: no draw
+    if extra and rng.random() < cfg.random_mosaics:
+        image, blob_mosaic, params = random_mosaic(image, mosaic, rng)
+        mask |= blob_mosaic
+        record["random_mosaic"] = params
     if hard:
         image = blocky_jpeg(image, rng) if hard_kind == "blocky_jpeg" else pixel_art(image, rng)
         record["hard"] = hard_kind

@@ -38,6 +38,7 @@ class DetectionDatasetConfig:
     flat_fraction: float
     hard_negatives: float
     clean_regions: float
+    random_mosaics: float
     degrade: bool
     test_seed: int
     split: DetectionSplitConfig
@@ -45,7 +46,13 @@ class DetectionDatasetConfig:
     def __post_init__(self) -> None:
         if self.regions not in REGION_SOURCES:
             raise ConfigError(f"{_KEY}.regions': {self.regions!r} not in {REGION_SOURCES}")
-        for name in ("negatives", "flat_fraction", "hard_negatives", "clean_regions"):
+        for name in (
+            "negatives",
+            "flat_fraction",
+            "hard_negatives",
+            "clean_regions",
+            "random_mosaics",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{_KEY}.{name}': must lie in [0, 1]")
         if self.imgsz < 32 or self.frames_per_video < 1 or self.hash_distance < 0:

@@ -12,6 +12,7 @@ Everything random comes from generators passed in; nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -112,6 +113,64 @@ def flat_logo(image: np.ndarray, regions: Sequence[Region], rng: np.random.Gener
     colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
     cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
     return out
+
+
+def random_blob(
+    shape: Sequence[int], rng: np.random.Generator, area: Sequence[float] = (0.01, 0.12)
+) -> np.ndarray:
+    """A random filled blob (rotated ellipse or convex polygon) anywhere in a frame.
+
+    Args:
+        shape: ``(H, W)`` of the frame.
+        rng: the generator.
+        area: range of the blob's area as a share of the frame.
+
+    Returns:
+        Bool mask ``(H, W)`` with at least one pixel set.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    share = float(rng.uniform(*area))
+    radius = np.sqrt(share * height * width / np.pi)  # of the circle with that area
+    aspect = float(rng.uniform(0.5, 2.0))
+    ax, ay = radius * np.sqrt(aspect), radius / np.sqrt(aspect)
+    cx, cy = float(rng.uniform(0, width)), float(rng.uniform(0, height))
+    mask = np.zeros((height, width), dtype=np.uint8)
+    if rng.random() < 0.5:
+        angle = float(rng.uniform(0, 180))
+        axes = (max(1, round(ax)), max(1, round(ay)))
+        cv2.ellipse(mask, (round(cx), round(cy)), axes, angle, 0, 360, 1, thickness=-1)
+    else:
+        corners = int(rng.integers(3, 9))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, size=corners))
+        points = np.stack([cx + ax * np.cos(angles), cy + ay * np.sin(angles)], axis=1)
+        cv2.fillConvexPoly(mask, np.round(points).astype(np.int32), 1)
+    if not mask.any():
+        mask[min(height - 1, max(0, round(cy))), min(width - 1, max(0, round(cx)))] = 1
+    return mask > 0
+
+
+def random_mosaic(
+    image: np.ndarray, mosaic: MosaicConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Pixelate a random blob that is not a region: a mosaic whose place and outline say
+    nothing about the footage's targets, so the detector has to learn the mosaic itself. Its
+    shape, feathering and mask growth come from ``mosaic``; its block size is drawn
+    log-uniformly from ``mosaic.min_block_size`` to 1/16 of the frame's long side (at most a
+    third of the blob's side).
+
+    Returns:
+        ``(image, mosaic mask bool (H, W), the mosaic's parameters as a dict)``.
+    """
+    blob = random_blob(image.shape[:2], rng)
+    params = sample_clip_params(mosaic, blob, image.shape[:2], rng)
+    # the block size is log-uniform, from the smallest to 1/16 of the frame's long side, at most
+    # a third of the blob's side: coarse mosaics are rare among the estimator's sizes
+    smallest = mosaic.min_block_size
+    largest = max(smallest, min(max(image.shape[:2]) / 16, np.sqrt(blob.sum()) / 3))
+    block = round(float(np.exp(rng.uniform(np.log(smallest), np.log(largest + 0.5)))))
+    params = replace(params.rescaled(block / params.block_h), frame_shape=params.frame_shape)
+    out, mosaic_mask = apply_mosaic(image, blob, params)
+    return out, mosaic_mask > 0, params.to_dict()
 
 
 def blocky_jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -273,3 +273,68 @@ def test_clean_regions_leave_some_targets_unpixelated_but_never_all():
     )
     assert "clean_regions" not in record
     assert mask[left].mean() > 0.9 and mask[right].mean() > 0.9  # 0: every region pixelated
+
+
+def test_random_blob_is_a_filled_shape_of_the_asked_size():
+    from mosaicflow.datasets.detection.synth import random_blob
+
+    rng = np.random.default_rng(5)
+    shares = []
+    for _ in range(40):
+        blob = random_blob((120, 200), rng, area=(0.04, 0.08))
+        assert blob.dtype == bool and blob.shape == (120, 200) and blob.any()
+        count, _ = cv2.connectedComponents(blob.astype(np.uint8))
+        assert count == 2  # one filled piece
+        shares.append(blob.mean())
+    # clipped at the frame's edge at times, never larger than asked (drawing rounds up a little)
+    assert max(shares) <= 0.08 * 1.15 and np.median(shares) > 0.03
+
+
+def test_random_mosaics_pixelate_a_blob_and_label_it_in_every_kind_but_pure_negatives():
+    from mosaicflow.datasets.detection.build import make_sample
+
+    rng = np.random.default_rng(4)
+    image = texture(rng, 96, 128)
+    target = np.zeros((96, 128), bool)
+    target[20:60, 10:50] = True
+    regions = [((0, 1), target)]
+    mosaic = mosaic_cfg(feather={"p": 0.0})
+    params_for = clip_params(mosaic, [0, 0, 1], (96, 128))
+    cfg = detection_cfg(imgsz=128, degrade=False, random_mosaics=1.0)
+    for kind in ("positive", "empty", "clean"):
+        out, mask, record = make_sample(
+            image, regions if kind != "empty" else [], kind, cfg, mosaic, params_for,
+            np.random.default_rng(1),
+        )  # fmt: skip
+        assert "random_mosaic" in record and record["random_mosaic"]["block_h"] >= 3
+        outside = mask & ~target
+        assert outside.any()  # the blob lies (at least partly) off the target
+        changed = np.any(out != image, axis=2)
+        assert not (changed & ~mask).any()  # only labelled pixels change
+        if kind == "clean":
+            assert not mask[target & ~outside].all()  # the target itself stays clean
+    _, mask, record = make_sample(
+        image, regions, "flat_logo", cfg, mosaic, params_for, np.random.default_rng(1)
+    )
+    assert "random_mosaic" not in record and not mask.any()  # flat logos stay negatives
+    hard = detection_cfg(imgsz=128, degrade=False, random_mosaics=1.0, hard_negatives=1.0)
+    _, mask, record = make_sample(
+        image, [], "empty", hard, mosaic, params_for, np.random.default_rng(1)
+    )
+    assert "hard" in record and "random_mosaic" not in record and not mask.any()
+
+
+def test_random_mosaics_off_adds_no_mosaic_and_is_deterministic():
+    from mosaicflow.datasets.detection.build import make_sample
+
+    rng = np.random.default_rng(4)
+    image = texture(rng, 96, 128)
+    mosaic = mosaic_cfg()
+    params_for = clip_params(mosaic, [0, 0, 1], (96, 128))
+    off = detection_cfg(imgsz=128, random_mosaics=0.0)
+    results = [
+        make_sample(image, [], "empty", off, mosaic, params_for, np.random.default_rng(2))
+        for _ in range(2)
+    ]
+    assert np.array_equal(results[0][0], results[1][0]) and not results[0][1].any()
+    assert "random_mosaic" not in results[0][2]
