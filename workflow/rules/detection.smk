@@ -73,6 +73,7 @@ rule build_detection_testset:
     params:
         mosaic=config_section("mosaic"),
         test_seed=config_section("detection_dataset/test_seed"),
+        min_change=config_section("detection_dataset/min_mosaic_change"),
         seed=config_section("seed"),
         code=code_hash(
             "mosaicflow.datasets.detection",

@@ -19,5 +19,6 @@ result = build_test_video(
     Path(snakemake.output.truth_json),
     seed=snakemake.params.seed,
     test_seed=snakemake.params.test_seed,
+    min_change=snakemake.params.min_change,
 )
 log.info("%s: %s", snakemake.wildcards.name, result)

@@ -146,7 +146,7 @@ def make_sample(
                 left[int(rng.integers(len(regions)))] = False
             pixelated = [r for r, clean in zip(regions, left, strict=True) if not clean]
             record["clean_regions"] = int(left.sum())
-        image, mask, params = pixelate(image, pixelated, params_for)
+        image, mask, params = pixelate(image, pixelated, params_for, cfg.min_mosaic_change)
         record["mosaics"] = params
     elif kind == "flat_logo":
         image = flat_logo(image, regions, rng)

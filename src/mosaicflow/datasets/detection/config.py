@@ -39,6 +39,7 @@ class DetectionDatasetConfig:
     hard_negatives: float
     clean_regions: float
     random_mosaics: float
+    min_mosaic_change: float
     degrade: bool
     test_seed: int
     split: DetectionSplitConfig
@@ -55,6 +56,8 @@ class DetectionDatasetConfig:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{_KEY}.{name}': must lie in [0, 1]")
+        if self.min_mosaic_change < 0:
+            raise ConfigError(f"{_KEY}.min_mosaic_change': must be >= 0")
         if self.imgsz < 32 or self.frames_per_video < 1 or self.hash_distance < 0:
             raise ConfigError(
                 f"{_KEY}': imgsz >= 32, frames_per_video >= 1 and hash_distance >= 0 are needed"

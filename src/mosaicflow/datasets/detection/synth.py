@@ -53,10 +53,21 @@ def resize_sample(
     return small, [(key, mask) for key, mask in resized if mask.any()]
 
 
+def mosaic_change(before: np.ndarray, after: np.ndarray, mosaic: np.ndarray) -> float:
+    """How visible a mosaic is: the mean absolute change of its pixels, in grey levels (0-255,
+    averaged over the channels); 0 for an empty mosaic mask."""
+    inside = mosaic > 0
+    if not inside.any():
+        return 0.0
+    diff = np.abs(after[inside].astype(np.int16) - before[inside].astype(np.int16))
+    return float(diff.mean())
+
+
 def pixelate(
     image: np.ndarray,
     regions: Sequence[Region],
     params_for: Callable[[Hashable, np.ndarray], MosaicParams],
+    min_change: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Pixelate every region of an image with its clip's mosaic parameters.
 
@@ -64,19 +75,28 @@ def pixelate(
         image: uint8 RGB ``(H, W, 3)`` (not modified).
         regions: ``(clip key, mask)`` pairs.
         params_for: clip key and mask -> the clip's parameters (drawn once per clip).
+        min_change: a mosaic that changes its pixels by less than this on average
+            (:func:`mosaic_change`, grey levels) is not drawn: the region stays as it was and is
+            not in the mask (a mosaic over a flat area looks like that area; labelling it
+            teaches a detector the region, not the mosaic). 0 = every mosaic is drawn.
 
     Returns:
-        ``(image, mosaic mask bool (H, W), parameters of each region as dicts)``. Pixels outside
-        the mosaic mask are bit-identical to the input.
+        ``(image, mosaic mask bool (H, W), parameters of each region as dicts)``; each dict
+        also holds ``change`` and ``drawn``. Pixels outside the mosaic mask are bit-identical
+        to the input.
     """
     out = image
     union = np.zeros(image.shape[:2], dtype=bool)
     used: list[dict[str, Any]] = []
     for key, mask in regions:
         params = params_for(key, mask)
-        out, mosaic = apply_mosaic(out, mask, params)
-        union |= mosaic > 0
-        used.append(params.to_dict())
+        pixelated, mosaic = apply_mosaic(out, mask, params)
+        change = mosaic_change(out, pixelated, mosaic)
+        drawn = change >= min_change
+        if drawn:
+            out = pixelated
+            union |= mosaic > 0
+        used.append({**params.to_dict(), "change": round(change, 3), "drawn": drawn})
     return (out if out is not image else image.copy()), union, used
 
 

@@ -52,6 +52,7 @@ def build_test_video(
     *,
     seed: int,
     test_seed: int,
+    min_change: float = 0.0,
 ) -> TestVideoResult:
     """Rule ``build_detection_testset``: mosaic every frame of one demo test video.
 
@@ -62,6 +63,8 @@ def build_test_video(
         out_truth, out_json: its mosaic truth (mask video of component ids, truth JSON).
         seed: the config's master seed.
         test_seed: ``detection_dataset.test_seed`` (>= 1: never the dataset's stream 0).
+        min_change: ``detection_dataset.min_mosaic_change``: fainter mosaics are not drawn
+            (nor in the truth), as in the dataset.
 
     Returns:
         Counts of frames and mosaics.
@@ -107,7 +110,7 @@ def build_test_video(
             entry = truth["per_frame"][index]
             scene = int(entry.get("scene", 0))
             regions = [((scene, int(i)), ids == i) for i in np.unique(ids[ids > 0]).tolist()]
-            out, mask, _ = pixelate(image, regions, params_for)
+            out, mask, _ = pixelate(image, regions, params_for, min_change)
             components = mosaic_components(mask)
             found = int(components.max())
             with_mosaic += found > 0

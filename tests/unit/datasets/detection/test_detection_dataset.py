@@ -21,7 +21,7 @@ from mosaicflow.datasets.detection.build import (
 from mosaicflow.datasets.detection.dedup import drop_near_duplicates, phash
 from mosaicflow.datasets.detection.sampling import sample_frames, scene_quotas
 from mosaicflow.datasets.detection.split import split_samples
-from mosaicflow.datasets.detection.synth import clip_params, pixelate
+from mosaicflow.datasets.detection.synth import clip_params, mosaic_change, pixelate
 from mosaicflow.formats.coco import annotation_mask
 from mosaicflow.formats.masks import read_mask
 from tests.unit.datasets.conftest import mosaic_cfg, texture
@@ -88,6 +88,29 @@ def test_positive_is_pixelated_inside_its_mask_and_untouched_outside():
     assert block >= 4 and colours <= mosaic.sum() / block + 2 * (mosaic.sum() ** 0.5)
     # one clip, one parameter set: the same key gives the same mosaic
     assert params_for((0, 1), mask) is params_for((0, 1), np.roll(mask, 5, axis=1))
+
+
+def test_a_mosaic_that_changes_too_little_is_neither_drawn_nor_labelled():
+    rng = np.random.default_rng(3)
+    flat = np.full((96, 128, 3), (40, 60, 150), np.uint8)  # a flat area: a mosaic changes nothing
+    flat[..., 0] += (np.arange(128) // 64).astype(np.uint8)[None, :]  # a faint step
+    textured = texture(rng, 96, 128)
+    image = np.concatenate([flat[:, :64], textured[:, 64:]], axis=1)
+    left, right = np.zeros((96, 128), bool), np.zeros((96, 128), bool)
+    left[20:70, 8:56], right[20:70, 72:120] = True, True
+    params_for = clip_params(mosaic_cfg(feather={"p": 0.0}), [0, 0, 1], (96, 128))
+    regions = [((0, 1), left), ((0, 2), right)]
+    drawn_all, mask_all, params_all = pixelate(image, regions, params_for)
+    assert [p["drawn"] for p in params_all] == [True, True]  # 0 = every mosaic drawn
+    assert mask_all[left].mean() > 0.9 and mask_all[right].mean() > 0.9
+    assert params_all[0]["change"] < 1.0 < 3.0 < params_all[1]["change"]
+    out, mask, params = pixelate(image, regions, params_for, min_change=3.0)
+    assert [p["drawn"] for p in params] == [False, True]
+    assert not mask[left].any() and mask[right].mean() > 0.9  # the faint one is not labelled
+    assert np.array_equal(out[:, :64], image[:, :64])  # ... nor drawn: the region stays clean
+    assert np.array_equal(out[mask], drawn_all[mask])  # the visible one is drawn as before
+    assert mosaic_change(image, out, mask) == pytest.approx(params[1]["change"], abs=1e-3)
+    assert mosaic_change(image, out, np.zeros_like(mask)) == 0.0
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5])

@@ -57,6 +57,19 @@ def test_test_video_has_mosaics_on_every_frame_with_a_region(det_source, tmp_pat
                          test_seed=0)  # fmt: skip
 
 
+def test_test_video_leaves_out_mosaics_fainter_than_min_change(det_source, tmp_path):
+    truth, truth_json = _world_like(det_source, tmp_path)
+    outs = [tmp_path / "t.mp4", tmp_path / "t.mkv", tmp_path / "t.json"]
+    # no mosaic of this source changes its pixels by 255 levels on average: none is drawn
+    result = build_test_video(
+        mosaic_cfg(), det_source.video, truth, truth_json, *outs, seed=7, test_seed=1,
+        min_change=255.0,
+    )  # fmt: skip
+    assert result.frames == 24 and result.frames_with_mosaic == 0 and result.mosaics == 0
+    assert not any(ids.any() for _, ids in read_truth(outs[1]))
+    assert not any(entry["instances"] for entry in load_truth_json(outs[2])["per_frame"])
+
+
 def test_mosaic_components_are_8_connected():
     mask = np.zeros((10, 10), bool)
     mask[1:3, 1:3] = mask[3:5, 3:5] = True  # diagonal neighbours: one component
