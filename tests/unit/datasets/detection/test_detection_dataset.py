@@ -345,6 +345,13 @@ def test_random_mosaics_pixelate_a_blob_and_label_it_in_every_kind_but_pure_nega
         image, [], "empty", hard, mosaic, params_for, np.random.default_rng(1)
     )
     assert "hard" in record and "random_mosaic" not in record and not mask.any()
+    # a blob mosaic fainter than min_mosaic_change is neither drawn nor labelled either
+    faint = detection_cfg(imgsz=128, degrade=False, random_mosaics=1.0, min_mosaic_change=255.0)
+    out, mask, record = make_sample(
+        image, [], "empty", faint, mosaic, params_for, np.random.default_rng(1)
+    )
+    assert record["random_mosaic"]["drawn"] is False and record["random_mosaic"]["change"] > 0
+    assert np.array_equal(out, image) and not mask.any()
 
 
 def test_random_mosaics_off_adds_no_mosaic_and_is_deterministic():
