@@ -28,7 +28,6 @@ from mosaicflow.datasets.detection.synth import (
     blocky_jpeg,
     clip_params,
     flat_logo,
-    mosaic_change,
     pixel_art,
     pixelate,
     random_mosaic,
@@ -153,12 +152,9 @@ def make_sample(
         image = flat_logo(image, regions, rng)
     extra = kind in RANDOM_MOSAIC_KINDS and not hard and cfg.random_mosaics > 0  # off: no draw
     if extra and rng.random() < cfg.random_mosaics:
-        blobbed, blob_mosaic, params = random_mosaic(image, mosaic, rng)
-        change = mosaic_change(image, blobbed, blob_mosaic)
-        drawn = change >= cfg.min_mosaic_change
-        if drawn:
-            image, mask = blobbed, mask | blob_mosaic
-        record["random_mosaic"] = {**params, "change": round(change, 3), "drawn": drawn}
+        image, blob_mosaic, params = random_mosaic(image, mosaic, rng, cfg.min_mosaic_change)
+        mask |= blob_mosaic
+        record["random_mosaic"] = params
     if hard:
         image = blocky_jpeg(image, rng) if hard_kind == "blocky_jpeg" else pixel_art(image, rng)
         record["hard"] = hard_kind

@@ -63,6 +63,28 @@ def mosaic_change(before: np.ndarray, after: np.ndarray, mosaic: np.ndarray) -> 
     return float(diff.mean())
 
 
+def keep_if_visible(
+    before: np.ndarray,
+    pixelated: np.ndarray,
+    mosaic: np.ndarray,
+    params: dict[str, Any],
+    min_change: float,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The one rule for faint mosaics: keep a drawn mosaic only if it changes its pixels by at
+    least ``min_change`` (:func:`mosaic_change`).
+
+    Returns:
+        ``(image, mosaic mask bool, params plus change and drawn)``: the pixelated image and its
+        mask, or ``before`` and an empty mask when the mosaic is too faint.
+    """
+    change = mosaic_change(before, pixelated, mosaic)
+    drawn = change >= min_change
+    record = {**params, "change": round(change, 3), "drawn": drawn}
+    if not drawn:
+        return before, np.zeros(mosaic.shape, dtype=bool), record
+    return pixelated, mosaic > 0, record
+
+
 def pixelate(
     image: np.ndarray,
     regions: Sequence[Region],
@@ -91,12 +113,9 @@ def pixelate(
     for key, mask in regions:
         params = params_for(key, mask)
         pixelated, mosaic = apply_mosaic(out, mask, params)
-        change = mosaic_change(out, pixelated, mosaic)
-        drawn = change >= min_change
-        if drawn:
-            out = pixelated
-            union |= mosaic > 0
-        used.append({**params.to_dict(), "change": round(change, 3), "drawn": drawn})
+        out, drawn, record = keep_if_visible(out, pixelated, mosaic, params.to_dict(), min_change)
+        union |= drawn
+        used.append(record)
     return (out if out is not image else image.copy()), union, used
 
 
@@ -170,7 +189,7 @@ def random_blob(
 
 
 def random_mosaic(
-    image: np.ndarray, mosaic: MosaicConfig, rng: np.random.Generator
+    image: np.ndarray, mosaic: MosaicConfig, rng: np.random.Generator, min_change: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Pixelate a random blob that is not a region: a mosaic whose place and outline say
     nothing about the footage's targets, so the detector has to learn the mosaic itself. Its
@@ -178,8 +197,15 @@ def random_mosaic(
     log-uniformly from ``mosaic.min_block_size`` to 1/16 of the frame's long side (at most a
     third of the blob's side).
 
+    Args:
+        image: uint8 RGB ``(H, W, 3)`` (not modified).
+        mosaic: the ``mosaic`` config.
+        rng: the generator.
+        min_change: as in :func:`pixelate`: a fainter mosaic is not drawn.
+
     Returns:
-        ``(image, mosaic mask bool (H, W), the mosaic's parameters as a dict)``.
+        ``(image, mosaic mask bool (H, W), the mosaic's parameters as a dict with change and
+        drawn)``.
     """
     blob = random_blob(image.shape[:2], rng)
     params = sample_clip_params(mosaic, blob, image.shape[:2], rng)
@@ -190,7 +216,7 @@ def random_mosaic(
     block = round(float(np.exp(rng.uniform(np.log(smallest), np.log(largest + 0.5)))))
     params = replace(params.rescaled(block / params.block_h), frame_shape=params.frame_shape)
     out, mosaic_mask = apply_mosaic(image, blob, params)
-    return out, mosaic_mask > 0, params.to_dict()
+    return keep_if_visible(image, out, mosaic_mask, params.to_dict(), min_change)
 
 
 def blocky_jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
