@@ -95,17 +95,32 @@ def test_detector_threshold_is_chosen_on_validation(tiny_run):
     assert summary["detector"]["conf"] == threshold["conf"]
 
 
+def test_yolo_models_start_from_the_base_and_the_card_says_so(tiny_run):
+    results = tiny_run / "results"
+    card = json.loads((results / "models" / "bases" / "model.json").read_text())
+    assert card["source"]["package"] == "nudenet 3.4.2"
+    for model, task in (("region_seg", "segment"), ("watermark", "detect"), ("detector", "segment")):
+        start = json.loads((results / "models" / model / "model.json").read_text())["training"]
+        base = card["bases"][task]
+        assert start["start"] == {"kind": "base", "weights": base["weights"],
+                                  "sha256": base["sha256"]}  # fmt: skip
+
+
 def test_detector_started_from_the_segmenter_follows_it(tiny_run, tmp_path):
-    # detector.from_region_seg (on in the demo profile): the segmenter's weights are the
-    # detector's input. The tiny detection set pixelates the demo truth, so only that input
-    # ties the detector to the segmenter.
-    scratch = tmp_path / "scratch.yaml"
-    scratch.write_text("detector:\n  from_region_seg: false\n")
-    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, scratch]).stdout)
-    assert jobs["train_model"] == 1 and "build_region_dataset" not in jobs  # the detector only
+    # From the base (the default) the detector does not depend on the segmenter: the tiny
+    # detection set pixelates the demo truth, so a retrained segmenter retrains nothing else.
     segmenter = tmp_path / "segmenter.yaml"
     segmenter.write_text("regions:\n  epochs: 3\n")
     jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, segmenter]).stdout)
+    assert jobs["train_model"] == 1
+    # detector.from_region_seg: the segmenter's weights become the detector's input
+    follow = tmp_path / "follow.yaml"
+    follow.write_text("detector:\n  from_region_seg: true\n")
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, follow]).stdout)
+    assert jobs["train_model"] == 1 and "build_region_dataset" not in jobs  # the detector only
+    jobs = planned_jobs(
+        run_snakemake(tiny_run, "-n", configfiles=[TINY, follow, segmenter]).stdout
+    )
     assert jobs["train_model"] == 2  # a retrained segmenter retrains the detector started from it
     clash = tmp_path / "clash.yaml"
     clash.write_text(f"detector:\n  from_region_seg: true\n  pretrained: {TINY}\n")

@@ -4,7 +4,7 @@ import os
 
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
-from mosaicflow.regions import models
+from mosaicflow.regions import bases, models
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
 from mosaicflow.workflow.codehash import code_hash
@@ -83,9 +83,15 @@ def get_frames_probes(wildcards):
     return [paths.frames_files(vid)["probe"] for vid in VIDEOS]
 
 
+def get_yolo_base_onnx(wildcards):
+    """The ONNX export the YOLO bases are converted from (`yolo_base.onnx`, else the one in
+    the installed nudenet package; a missing one fails naming the key)."""
+    return str(bases.base_source(config["yolo_base"]["onnx"]))
+
+
 def get_train_model_input(wildcards):
     """A YOLO model's dataset, unless its `weights` are used as is, and the weights it starts
-    from when they are another model's (`detector.from_region_seg`)."""
+    from when the workflow makes them (the YOLO base, or `detector.from_region_seg`)."""
     dataset = models.model_dataset(wildcards.model, config)
     if not dataset:
         return {}

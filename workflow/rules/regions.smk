@@ -1,5 +1,5 @@
-# YOLO models: labelme polygons -> YOLO-seg dataset -> region segmenter, and the watermark
-# detector; one train_model and one evaluate_model rule over {model} (the table in
+# YOLO models: the pretrained bases they start from; labelme polygons -> YOLO-seg dataset ->
+# region segmenter, and the watermark detector; one train_model and one evaluate_model rule over {model} (the table in
 # mosaicflow.regions.models); per-video region inference and pre-labelling.
 
 
@@ -23,6 +23,26 @@ rule build_region_dataset:
         code=code_hash("mosaicflow.formats"),
     script:
         "../scripts/build_region_dataset.py"
+
+
+rule convert_yolo_base:
+    input:
+        onnx=get_yolo_base_onnx,
+    output:
+        detect=paths.YOLO_BASES["detect"],
+        segment=paths.YOLO_BASES["segment"],
+        card=paths.YOLO_BASE_CARD,
+    log:
+        paths.log("convert_yolo_base"),
+    benchmark:
+        paths.benchmark("convert_yolo_base")
+    conda:
+        ENV
+    threads: 1
+    params:
+        code=code_hash("mosaicflow.regions.bases"),
+    script:
+        "../scripts/convert_yolo_base.py"
 
 
 rule train_model:

@@ -3,6 +3,7 @@ and the stage's metrics file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def training_record(
     state_key: str,
     device: str,
     threads: int,
+    start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The training record (``train.json``): provenance, class names, val metrics, how training
     went; :func:`write_model_card` adds the test metrics.
@@ -46,6 +48,7 @@ def training_record(
         dataset: the training set, or None.
         state_key: the work folder's name.
         device, threads: what training ran on.
+        start: what training started from (kind, file, sha256).
     """
     return provenance(
         config=plain(config),
@@ -60,6 +63,7 @@ def training_record(
             "data_hash": dataset.data_hash if dataset else None,
             "state_key": state_key,
             "training": {
+                "start": dict(start) if start else None,
                 "source": result.source,
                 "resumed_at_epoch": result.resumed_at_epoch,
                 "epochs_planned": spec.epochs,

@@ -16,7 +16,7 @@ class RegionsConfig:
     labels: tuple[str, ...]
     empty_flag: str | None
     val_fraction: float
-    model: str
+    model: str | None
     pretrained: str | None
     weights: str | None
     imgsz: int
@@ -45,7 +45,7 @@ class RegionsConfig:
 class WatermarkConfig:
     """``watermark``: the watermark detector (YOLO detection) and its training."""
 
-    model: str
+    model: str | None
     pretrained: str | None
     weights: str | None
     single_cls: bool
@@ -69,9 +69,10 @@ class WatermarkConfig:
 class DetectorConfig:
     """``detector``: the mosaic detector (YOLO segmentation), its training and inference."""
 
-    model: str
+    model: str | None
     pretrained: str | None
     from_region_seg: bool
+    resample_augmentation: bool
     weights: str | None
     imgsz: int
     epochs: int

@@ -190,8 +190,13 @@ def train_yolo(
     else:
         if spec.pretrained:
             model = YOLO(spec.pretrained, task=spec.task)
-        else:
+        elif spec.model:
             model = YOLO(spec.model, task=spec.task)
+        else:
+            raise ValueError(
+                "no start for training: `pretrained` (a .pt), `model` (a yaml, from scratch) "
+                "or the YOLO base (both null, see `yolo_base`)"
+            )
         kwargs = {
             **spec.train_args(),
             **common,

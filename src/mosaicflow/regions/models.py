@@ -254,26 +254,46 @@ def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
 
 
 def model_init(name: str, config: Mapping[str, Any]) -> str | None:
-    """The weights of another model of this run that model ``name`` starts training from
-    (``detector.from_region_seg``), or None.
+    """The weights model ``name`` starts training from when the workflow makes them: this run's
+    region segmenter (``detector.from_region_seg``) or, when the section names neither
+    ``model`` nor ``pretrained``, the YOLO base of its task (rule ``convert_yolo_base``);
+    None when it trains from ``model`` or ``pretrained`` or uses ``weights`` as is.
 
     Raises:
         ValueError: naming the keys when the start is set twice or its model does not exist.
     """
-    section = config[model_kind(name).section]
-    if name != "detector" or not section.get("from_region_seg") or section["weights"]:
+    kind = model_kind(name)
+    section = config[kind.section]
+    if section["weights"]:
         return None
+    if section.get("from_region_seg"):
+        if section["pretrained"]:
+            raise ValueError(
+                f"{kind.section}.from_region_seg and {kind.section}.pretrained both name a "
+                f"starting point ({section['pretrained']}): set one of them"
+            )
+        if not has_model("region_seg", config):
+            raise ValueError(
+                f"{kind.section}.from_region_seg: this config has no region segmenter to start "
+                "from (give regions.weights or labelme polygons)"
+            )
+        return paths.model_files("region_seg")["weights"]
+    if section["pretrained"] or section["model"]:
+        return None
+    return paths.YOLO_BASES[kind.task]
+
+
+def start_kind(name: str, config: Mapping[str, Any]) -> str:
+    """How model ``name`` starts: ``weights`` (used as is), ``region_seg``, ``pretrained``,
+    ``scratch`` (from ``model``) or ``base``."""
+    section = config[model_kind(name).section]
+    if section["weights"]:
+        return "weights"
+    if section.get("from_region_seg"):
+        return "region_seg"
     if section["pretrained"]:
-        raise ValueError(
-            "detector.from_region_seg and detector.pretrained both name a starting point "
-            f"({section['pretrained']}): set one of them"
-        )
-    if not has_model("region_seg", config):
-        raise ValueError(
-            "detector.from_region_seg: this config has no region segmenter to start from "
-            "(give regions.weights or labelme polygons)"
-        )
-    return paths.model_files("region_seg")["weights"]
+        return "pretrained"
+    return "scratch" if section["model"] else "base"
 
 
 def has_model(name: str, config: Mapping[str, Any]) -> bool:

@@ -18,13 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Ultralytics augmentations that resample pixels (they blur a mosaic's block grid).
+RESAMPLING_AUGMENTATIONS = ("scale", "translate", "degrees", "shear", "perspective")
+
 
 @dataclass(frozen=True)
 class TrainSpec:
     """What one YOLO training run needs, common to the segmenter and the detector."""
 
     task: str  # "segment" or "detect"
-    model: str
+    model: str | None  # architecture yaml when training from scratch; None with `pretrained`
     pretrained: str | None
     weights: str | None
     imgsz: int
@@ -42,6 +45,7 @@ class TrainSpec:
     copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.regions.cpu_training)
+    resample_augmentation: bool = True  # False: no augmentation that resamples pixels
 
     def train_args(self) -> dict[str, Any]:
         """Ultralytics train arguments of this spec (before device, paths and threads)."""
@@ -62,6 +66,8 @@ class TrainSpec:
         }
         if self.task == "segment":
             args["copy_paste"] = self.copy_paste
+        if not self.resample_augmentation:
+            args.update(dict.fromkeys(RESAMPLING_AUGMENTATIONS, 0.0))
         args.update(dict(self.overrides))
         if str(args["optimizer"]).lower() == "auto":
             raise ValueError(

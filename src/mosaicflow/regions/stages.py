@@ -46,6 +46,7 @@ def run_training(
     threads: int,
     seed: int,
     init_digest: str = "",
+    start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train (or take ``spec.weights``), validate on the val split, export; write the record.
 
@@ -62,6 +63,7 @@ def run_training(
         seed: the master seed.
         init_digest: digest of ``spec.pretrained`` when it is another model of this run (its
             bytes change between runs under the same path; the state folder must follow).
+        start: what training starts from (:func:`start_record`), for the card.
 
     Returns:
         The training record (the model.json sidecar minus the test metrics).
@@ -102,7 +104,7 @@ def run_training(
     )  # fmt: skip
     record = training_record(
         stage, spec, result, config=config, code=code, names=names, metrics=metrics,
-        dataset=dataset, state_key=key, device=dev, threads=threads,
+        dataset=dataset, state_key=key, device=dev, threads=threads, start=start,
     )  # fmt: skip
     write_weights(result.weights, outputs.weights)
     write_onnx(onnx, outputs.onnx)
@@ -131,23 +133,43 @@ def train_model(
         params: the training keys of its section (:func:`~mosaicflow.regions.models.train_params`).
         dataset_dir, outputs, work_root, code, device, threads, seed: see :func:`run_training`.
         init_weights: another model's weights to start from (:func:`~mosaicflow.regions.models.
-            model_init`); they replace ``model`` and must not meet a ``pretrained``.
+            model_init`: the YOLO base or this run's region segmenter); they replace ``model``
+            and must not meet a ``pretrained``.
     """
     kind = model_kind(name)
     check_params(name, params, kind.train_keys)
     spec, digest = model_spec(name, params), ""
+    start = start_record(spec, params, init_weights)
     if init_weights is not None:
         if spec.pretrained:
             raise ValueError(
                 f"{name}: start weights {init_weights} and pretrained {spec.pretrained}"
             )
         spec = dataclasses.replace(spec, pretrained=str(init_weights))
-        digest = file_hash(init_weights)
+        digest = start["sha256"][:16]
         log.info("%s: starting from %s (%s)", name, init_weights, digest)
     return run_training(
         spec, name, dataset_dir, outputs, work_root, config=params,
-        code=code, device=device, threads=threads, seed=seed, init_digest=digest,
+        code=code, device=device, threads=threads, seed=seed, init_digest=digest, start=start,
     )  # fmt: skip
+
+
+def start_record(
+    spec: TrainSpec, params: Mapping[str, Any], init_weights: Path | None
+) -> dict[str, Any]:
+    """What training starts from, for the model card: ``kind`` (base, region_seg, pretrained,
+    scratch or weights), the file and its sha256 (the architecture yaml from scratch)."""
+    if spec.weights:
+        return {"kind": "weights", "weights": spec.weights, "sha256": file_hash(spec.weights, 64)}
+    if init_weights is not None:
+        kind = "region_seg" if params.get("from_region_seg") else "base"
+        return {"kind": kind, "weights": str(init_weights), "sha256": file_hash(init_weights, 64)}
+    if spec.pretrained:
+        return {
+            "kind": "pretrained", "weights": spec.pretrained,
+            "sha256": file_hash(spec.pretrained, 64),
+        }  # fmt: skip
+    return {"kind": "scratch", "model": spec.model}
 
 
 def evaluate_model(

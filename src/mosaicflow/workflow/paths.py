@@ -60,6 +60,14 @@ def model_files(model: str) -> dict[str, str]:
     }
 
 
+#: The pretrained YOLO bases (rule ``convert_yolo_base``) per task, and their card.
+YOLO_BASES = {
+    "detect": f"{RESULTS}/models/bases/yolov8n.pt",
+    "segment": f"{RESULTS}/models/bases/yolov8n-seg.pt",
+}
+YOLO_BASE_CARD = f"{RESULTS}/models/bases/model.json"
+
+
 def work_root(stage: str) -> str:
     """``results/<stage>/_work``: the stage's work folders (state or scratch) lie below it."""
     return f"{RESULTS}/{stage}/_work"

@@ -39,9 +39,9 @@ def test_profiles_build_both_configs(profile):
     validate_config(config)
     regions = build(RegionsConfig, config["regions"])
     watermark = build(WatermarkConfig, config["watermark"])
-    assert regions.model.endswith("-seg.yaml") and not watermark.model.endswith("-seg.yaml")
+    assert regions.model is None and watermark.model is None  # both start from the YOLO base
     if profile == "full":
-        assert (regions.model, regions.imgsz, regions.epochs) == ("yolo11m-seg.yaml", 640, 200)
+        assert (regions.imgsz, regions.epochs) == (640, 200)
         assert regions.val_during_training
     else:
         assert not regions.val_during_training and regions.warmup_epochs == 1
@@ -202,19 +202,40 @@ def test_given_weights_or_no_labels_mean_no_dataset():
     assert has_model("region_seg", config) and model_dataset("watermark", config) is None
 
 
+def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
+    from mosaicflow.config import validate_config
+    from mosaicflow.regions.models import model_init, start_kind
+
+    for profile in ("demo", "full"):
+        config = {"profile": profile}
+        validate_config(config)
+        assert model_init("region_seg", config) == "results/models/bases/yolov8n-seg.pt"
+        assert model_init("detector", config) == "results/models/bases/yolov8n-seg.pt"
+        assert model_init("watermark", config) == "results/models/bases/yolov8n.pt"
+        assert {start_kind(m, config) for m in ("region_seg", "watermark", "detector")} == {
+            "base"
+        }
+    config["regions"]["model"] = "yolo11n-seg.yaml"  # from scratch
+    config["watermark"]["pretrained"] = "coco.pt"  # a local checkpoint
+    config["detector"]["weights"] = "given.pt"  # used as is: nothing trains
+    assert [model_init(m, config) for m in ("region_seg", "watermark", "detector")] == [None] * 3
+    assert [start_kind(m, config) for m in ("region_seg", "watermark", "detector")] == [
+        "scratch", "pretrained", "weights"
+    ]  # fmt: skip
+
+
 def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible():
     from mosaicflow.config import validate_config
-    from mosaicflow.regions.models import model_init
+    from mosaicflow.regions.models import model_init, start_kind
 
-    full = {"profile": "full"}
-    validate_config(full)
-    assert full["detector"]["from_region_seg"] is False
-    assert model_init("detector", full) is None
     config = {"profile": "demo"}
     validate_config(config)
-    assert config["detector"]["from_region_seg"] is True  # the demo's measured choice
+    assert config["detector"]["from_region_seg"] is False
+    config["detector"]["from_region_seg"] = True
     assert model_init("detector", config) == "results/models/region_seg/best.pt"
-    assert model_init("region_seg", config) is None  # only the detector has the key
+    assert start_kind("detector", config) == "region_seg"
+    config["detector"]["model"] = "yolo11n-seg.yaml"  # the segmenter's start wins over a yaml
+    assert model_init("detector", config) == "results/models/region_seg/best.pt"
     config["detector"]["pretrained"] = "coco.pt"
     with pytest.raises(ValueError, match=r"from_region_seg and detector\.pretrained"):
         model_init("detector", config)
