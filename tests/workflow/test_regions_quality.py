@@ -4,7 +4,7 @@ All figures come from the one session-scoped demo run (``demo_results``); nothin
 The models train for a fixed number of epochs with a named optimizer, so the budget is the
 same on every CPU. The weights are not: AVX2 and AVX-512 kernels round differently, and the
 trained models differ by about a training seed. The floors sit below the figures measured on
-the 240 test frames on both kinds of CPU (see the README's "Region models").
+the 240 test frames on both kinds of CPU (see docs/experiments/regions.md).
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 Training state (``last.pt``, ``results.csv``, the dataset mirror and ultralytics' config folder)
 lives in ``<work_root>/<key>/``, where ``key`` hashes the training settings and the dataset's
-content (design.md "Paths": ``results/<stage>/_work/<config-hash>/``). It is not a declared
-output, so an interrupted job keeps it: the rerun resumes from ``last.pt``. A finished run there
-(``done.json``) is reused as is, so a change that only touches evaluation does not retrain.
+content (the ``results/<stage>/_work/<config-hash>/`` convention of
+:mod:`mosaicflow.workflow.paths`). It is not a declared output, so an interrupted job keeps it:
+the rerun resumes from ``last.pt``. A finished run there (``done.json``) is reused as is, so a
+change that only touches evaluation does not retrain.
 
-CPU fixes (facts.md): torch uses the rule's threads (ultralytics would use ``cpu_count - 1``).
+On a CPU torch uses the rule's threads: ultralytics would use ``cpu_count - 1``, a single thread
+on a 2-core machine.
 """
 
 from __future__ import annotations

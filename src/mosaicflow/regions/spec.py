@@ -6,8 +6,8 @@ planned iteration count), so the same config trains the same model on any machin
 wall-clock cap (``time_minutes``) ends training after the epoch that crosses it, without
 changing the schedule (see :class:`mosaicflow.regions.fit.TimeCap`).
 
-CPU fixes (facts.md): ``nbs = batch`` (every batch an optimizer step), short warm-up, no
-per-epoch validation.
+CPU settings: ``nbs = batch`` (every batch an optimizer step; ultralytics' default ``nbs=64``
+accumulates 4 batches of 16 per step), short warm-up, no per-epoch validation.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Target paths of the workflow: what `rule all` builds and what each aggregate reads.
 
-The paths come from :mod:`mosaicflow.workflow.paths`, the contract of design.md's "Paths" table.
+The paths come from :mod:`mosaicflow.workflow.paths`, the one place that defines them.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def test_every_key_has_type_description_default():
 
 
 def test_defaults_follow_the_design(cfg):
-    # the parameter families of design.md, "Mosaic synthesis"
+    # the mosaic synthesis parameter families: size scale, shape weights, rect ratio, feathering,
+    # codec CRF ranges
     assert cfg.size_scale == (0.7, 2.2)
     assert cfg.shapes.probabilities() == pytest.approx((0.25, 0.30, 0.45))
     assert cfg.rect_ratio == (1.1, 1.8)

@@ -11,7 +11,7 @@ REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """``<clone>/../shared/reference``; the test is skipped when the folder is missing."""
+    """The reference folder ``REFERENCE`` beside the checkout; skip the test when it is missing."""
     if not REFERENCE.is_dir():
         pytest.skip(f"reference folder missing: {REFERENCE.resolve()} (clone shared/ beside repo)")
     return REFERENCE
