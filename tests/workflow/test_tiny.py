@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -99,7 +100,11 @@ def test_yolo_models_start_from_the_base_and_the_card_says_so(tiny_run):
     results = tiny_run / "results"
     card = json.loads((results / "models" / "bases" / "model.json").read_text())
     assert card["source"]["package"] == "nudenet 3.4.2"
-    for model, task in (("region_seg", "segment"), ("watermark", "detect"), ("detector", "segment")):
+    for model, task in (
+        ("region_seg", "segment"),
+        ("watermark", "detect"),
+        ("detector", "segment"),
+    ):
         start = json.loads((results / "models" / model / "model.json").read_text())["training"]
         base = card["bases"][task]
         assert start["start"] == {"kind": "base", "weights": base["weights"],
@@ -118,9 +123,7 @@ def test_detector_started_from_the_segmenter_follows_it(tiny_run, tmp_path):
     follow.write_text("detector:\n  from_region_seg: true\n")
     jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, follow]).stdout)
     assert jobs["train_model"] == 1 and "build_region_dataset" not in jobs  # the detector only
-    jobs = planned_jobs(
-        run_snakemake(tiny_run, "-n", configfiles=[TINY, follow, segmenter]).stdout
-    )
+    jobs = planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, follow, segmenter]).stdout)
     assert jobs["train_model"] == 2  # a retrained segmenter retrains the detector started from it
     clash = tmp_path / "clash.yaml"
     clash.write_text(f"detector:\n  from_region_seg: true\n  pretrained: {TINY}\n")

@@ -138,6 +138,7 @@ rule infer_regions:
 rule gather_regions:
     input:
         summaries=get_region_summaries,
+        model_record=paths.model_files("region_seg")["train_json"],
     output:
         paths.REGION_SUMMARY,
     log:
@@ -148,6 +149,8 @@ rule gather_regions:
         ENV
     threads: 1
     params:
+        conf=config_section("regions/conf"),
+        required=targets.regions_feed_datasets(config),
         code=code_hash("mosaicflow.regions"),
     script:
         "../scripts/gather_regions.py"

@@ -6,5 +6,11 @@ from mosaicflow.regions.infer import gather_summaries
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-table = gather_summaries([Path(p) for p in snakemake.input.summaries], Path(snakemake.output[0]))
+table = gather_summaries(
+    [Path(p) for p in snakemake.input.summaries],
+    Path(snakemake.output[0]),
+    model_record=Path(snakemake.input.model_record),
+    conf=snakemake.params.conf,
+    required=snakemake.params.required,
+)
 log.info("region summary: %d videos", len(table))

@@ -272,16 +272,63 @@ def infer_regions(
     return summary
 
 
-def gather_summaries(paths: Sequence[Path], out_tsv: Path) -> pd.DataFrame:
-    """One row per video from the per-video ``summary.json`` files -> ``summary.tsv``."""
+def gather_summaries(
+    paths: Sequence[Path],
+    out_tsv: Path,
+    *,
+    model_record: Path | None = None,
+    conf: float | None = None,
+    required: bool = True,
+) -> pd.DataFrame:
+    """One row per video from the per-video ``summary.json`` files -> ``summary.tsv``.
+
+    Args:
+        paths: the per-video summaries.
+        out_tsv: the table.
+        model_record: the region segmenter's ``train.json`` (its validation figures go into
+            the error below).
+        conf: the inference threshold used (``regions.conf``), for the error below.
+        required: a later stage builds its dataset from these regions (else finding none is
+            only logged).
+
+    Raises:
+        RegionsNotFound: the segmenter found no region in any video, so no dataset can be
+            built from its regions; says what to do.
+    """
     from mosaicflow.io import atomic_path, read_json
 
     rows = [read_json(p) for p in paths]
     table = pd.DataFrame(rows, columns=list(InferResult.__dataclass_fields__))
     table = table.sort_values("video")
+    if len(table) and int(table["instances"].sum()) == 0:
+        message = _nothing_found(table, model_record, conf)
+        if required:
+            raise RegionsNotFound(message)
+        log.warning(message)
     with atomic_path(out_tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
     return table
+
+
+class RegionsNotFound(ValueError):
+    """The region segmenter found no region in any source video."""
+
+
+def _nothing_found(table: pd.DataFrame, model_record: Path | None, conf: float | None) -> str:
+    from mosaicflow.io import read_json
+
+    val = read_json(model_record).get("metrics", {}).get("val") if model_record else None
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in sorted((val or {}).items())
+                        if isinstance(v, float)) or "none recorded"  # fmt: skip
+    return (
+        f"the region segmenter found no region in any of the {len(table)} videos "
+        f"({int(table['frames'].sum())} frames{f' at regions.conf {conf}' if conf else ''}; "
+        f"per-video summaries in results/regions/<video>/summary.json), so no restoration "
+        f"clip or detection sample can be made. Its validation figures: {figures}"
+        f"{f' ({model_record})' if model_record else ''}. Label more frames like your videos "
+        "(source.labelme_train), give a segmenter that knows your footage (regions.weights "
+        "or regions.pretrained), or lower regions.conf."
+    )
 
 
 def truth_table(truth_mkv: Path, fps: float) -> pd.DataFrame:

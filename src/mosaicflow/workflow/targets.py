@@ -128,6 +128,14 @@ def model_calibration(
     }
 
 
+def regions_feed_datasets(config: Mapping[str, Any]) -> bool:
+    """Whether a dataset is built from the inferred regions (not from the demo truth)."""
+    return any(
+        config[section]["regions"] == "inferred"
+        for section in ("detection_dataset", "restoration_dataset")
+    )
+
+
 def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -> dict[str, str]:
     """The regions a stage of ``section`` (``detection_dataset``, ``restoration_dataset``) reads
     for ``video``: its ``regions.parquet`` or, with ``<section>.regions: truth``, the demo
@@ -137,7 +145,11 @@ def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -
         ValueError: ``truth`` with videos that are not the demo world's.
     """
     if config[section]["regions"] == "inferred":
-        return {"regions": region_files(video.id)["regions"]}
+        # the summary of all videos: its rule stops the run when no video has a region
+        return {
+            "regions": region_files(video.id)["regions"],
+            "region_summary": paths.REGION_SUMMARY,
+        }
     if config["source"]["kind"] != "demo":
         raise ValueError(
             f"config key '{section}.regions': 'truth' needs source.kind 'demo' (user "

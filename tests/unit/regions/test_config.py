@@ -212,9 +212,7 @@ def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
         assert model_init("region_seg", config) == "results/models/bases/yolov8n-seg.pt"
         assert model_init("detector", config) == "results/models/bases/yolov8n-seg.pt"
         assert model_init("watermark", config) == "results/models/bases/yolov8n.pt"
-        assert {start_kind(m, config) for m in ("region_seg", "watermark", "detector")} == {
-            "base"
-        }
+        assert {start_kind(m, config) for m in ("region_seg", "watermark", "detector")} == {"base"}
     config["regions"]["model"] = "yolo11n-seg.yaml"  # from scratch
     config["watermark"]["pretrained"] = "coco.pt"  # a local checkpoint
     config["detector"]["weights"] = "given.pt"  # used as is: nothing trains

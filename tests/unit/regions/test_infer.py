@@ -96,3 +96,38 @@ def test_box_is_the_mask_bounds_not_the_trackers_box():
     assert (row["x0"], row["y0"], row["x1"], row["y1"]) == (xs.min(), ys.min(), xs.max() + 1,
                                                             ys.max() + 1)  # fmt: skip
     assert torch.equal(result.boxes.xyxy, given)  # the model's result is left as it was
+
+
+def _summary(path, video, instances):
+    import json
+
+    row = {"video": video, "version": 1, "frames": 10, "frames_with_regions": int(instances > 0),
+           "instances": instances, "tracks": instances, "mean_score": 0.5, "coverage_mean": 0.1,
+           "height": 48, "width": 64}  # fmt: skip
+    path.write_text(json.dumps(row))
+    return path
+
+
+def test_no_region_in_any_video_stops_with_what_to_do(tmp_path):
+    import json
+
+    from mosaicflow.regions.infer import RegionsNotFound, gather_summaries
+
+    paths = [_summary(tmp_path / f"{v}.json", v, 0) for v in ("b", "a")]
+    record = tmp_path / "train.json"
+    record.write_text(json.dumps({"metrics": {"val": {"mask_map50": 0.0, "box_map50": 0.01}}}))
+    out = tmp_path / "summary.tsv"
+    with pytest.raises(RegionsNotFound) as err:
+        gather_summaries(paths, out, model_record=record, conf=0.25)
+    text = str(err.value)
+    for words in ("found no region in any of the 2 videos", "20 frames at regions.conf 0.25",
+                  "mask_map50 0.000", "regions.weights", "lower regions.conf",
+                  "source.labelme_train", str(record)):  # fmt: skip
+        assert words in text
+    assert not out.exists()
+    # nothing built from the regions (the datasets use the demo truth): only logged
+    table = gather_summaries(paths, out, model_record=record, required=False)
+    assert list(table["video"]) == ["a", "b"] and out.is_file()
+    # one video with a region is enough
+    paths[0] = _summary(paths[0], "b", 3)
+    assert gather_summaries(paths, out, model_record=record)["instances"].sum() == 3
