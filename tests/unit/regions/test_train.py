@@ -160,6 +160,22 @@ def test_copy_paste_only_for_segmentation_and_overrides_win():
     assert tuned.train_args()["copy_paste"] == 0.2 and tuned.train_args()["lr0"] == 0.02
 
 
+def test_grid_preserving_training_turns_off_every_resampling_augmentation():
+    from mosaicflow.regions.spec import RESAMPLING_AUGMENTATIONS
+
+    assert set(RESAMPLING_AUGMENTATIONS) == {"scale", "translate", "degrees", "shear",
+                                             "perspective"}  # fmt: skip
+    kept = spec(task="segment").train_args()
+    assert not set(RESAMPLING_AUGMENTATIONS) & set(kept)  # ultralytics' defaults apply
+    grid = spec(task="segment", resample_augmentation=False).train_args()
+    assert {k: grid[k] for k in RESAMPLING_AUGMENTATIONS} == dict.fromkeys(
+        RESAMPLING_AUGMENTATIONS, 0.0
+    )
+    assert "fliplr" not in grid and "mosaic" not in grid and "hsv_h" not in grid  # they stay
+    tuned = spec(task="segment", resample_augmentation=False, overrides={"scale": 0.1})
+    assert tuned.train_args()["scale"] == 0.1 and tuned.train_args()["shear"] == 0.0
+
+
 def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
     import onnx
     from onnx import TensorProto, helper
