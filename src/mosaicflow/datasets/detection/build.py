@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,8 @@ def build_video_samples(
     else:
         regions = truth_regions(Path(source), kept, scenes)
     kinds, surplus = assign_kinds(regions, cfg, rng)
+    if cfg.size_scale is not None:
+        mosaic = replace(mosaic, size_scale=tuple(cfg.size_scale))
     params_for = clip_params(mosaic, [seed, DATASET_STREAM, key, 1], _resized_shape(shape, cfg))
     samples: list[dict[str, Any]] = []
     with atomic_dir(out_dir) as tmp:

@@ -40,6 +40,7 @@ class DetectionDatasetConfig:
     clean_regions: float
     random_mosaics: float
     min_mosaic_change: float
+    size_scale: tuple[float, float] | None
     degrade: bool
     test_seed: int
     split: DetectionSplitConfig
@@ -56,6 +57,8 @@ class DetectionDatasetConfig:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{_KEY}.{name}': must lie in [0, 1]")
+        if self.size_scale is not None and not 0 < self.size_scale[0] <= self.size_scale[1]:
+            raise ConfigError(f"{_KEY}.size_scale': needs 0 < low <= high")
         if self.min_mosaic_change < 0:
             raise ConfigError(f"{_KEY}.min_mosaic_change': must be >= 0")
         if self.imgsz < 32 or self.frames_per_video < 1 or self.hash_distance < 0:

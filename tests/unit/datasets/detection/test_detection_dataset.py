@@ -368,3 +368,17 @@ def test_random_mosaics_off_adds_no_mosaic_and_is_deterministic():
     ]
     assert np.array_equal(results[0][0], results[1][0]) and not results[0][1].any()
     assert "random_mosaic" not in results[0][2]
+
+
+def test_size_scale_widens_the_training_block_sizes_only(det_source, tmp_path):
+    def blocks(out, **over):
+        _build(det_source, out, **over)
+        manifest = json.loads((out / "vid-00000000.json").read_text())
+        return [m["block_h"] for s in manifest["samples"] for m in s.get("mosaics", [])]
+
+    default = blocks(tmp_path / "default")
+    coarse = blocks(tmp_path / "coarse", size_scale=[4.0, 4.0])
+    assert default and len(coarse) == len(default)
+    assert all(c >= d for c, d in zip(coarse, default, strict=True))
+    assert np.mean(coarse) > 1.5 * np.mean(default)
+    assert blocks(tmp_path / "same", size_scale=[0.7, 2.2]) == default  # mosaic.size_scale
