@@ -167,7 +167,10 @@ def test_onnx_export_gives_the_same_masks_as_the_weights(demo_results, ultralyti
     masks = []
     for weights in ("best.pt", "best.onnx"):
         model = ultralytics_offline.YOLO(str(models / weights), task="segment")
-        results = model.predict(frames, imgsz=256, conf=0.25, device="cpu", verbose=False)
+        # the ONNX export takes a fixed 256x256 input: the weights get the same square letterbox
+        results = model.predict(
+            frames, imgsz=256, conf=0.25, device="cpu", rect=False, verbose=False
+        )
         masks.append([_union_mask(r, frames[0].shape[:2]) for r in results])
     for pt, onnx in zip(*masks, strict=True):
         if pt is None or onnx is None:
