@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -168,6 +173,53 @@ def test_computed_imports_are_lazy_exports_or_unreached():
             offenders.append(path.relative_to(codehash.PACKAGE_ROOT).as_posix())
     assert offenders == []
     assert {"clips", "mosaic", "world"} <= set(lazy)
+
+
+#: Loads the workflow (demo config) and writes each rule's script and code param as JSON.
+RULES_DUMP = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import OutputSettings, ResourceSettings
+
+    snakefile, workdir, out = map(Path, sys.argv[1:])
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow_api = api.workflow(ResourceSettings(), snakefile=snakefile, workdir=workdir)
+        rules = {}
+        for rule in workflow_api._workflow.rules:  # the parsed rules, as --list-rules reads them
+            script = Path(str(rule.basedir), rule.script).resolve() if rule.script else None
+            params = dict(rule.params.items())
+            rules[rule.name] = {"script": script and str(script), "code": params.get("code")}
+    out.write_text(json.dumps(rules))
+    """
+)
+
+
+def test_every_rule_hashes_its_scripts_closure(tmp_path):
+    out = tmp_path / "rules.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ["PYTHONPATH"]]),
+    }
+    subprocess.run(
+        [sys.executable, "-c", RULES_DUMP, str(ROOT / "Snakefile"), str(tmp_path), str(out)],
+        check=True, capture_output=True, env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    rules = json.loads(out.read_text())
+    scripted = {name: rule for name, rule in rules.items() if rule["script"]}
+    assert len(scripted) >= 25
+    wrong = {
+        name: rule
+        for name, rule in scripted.items()
+        if rule["code"] != script_code_hash(rule["script"])
+    }
+    assert wrong == {}
+    # every rule's code is a hash: a rule without a script names its modules by hand
+    assert all(rule["code"] for name, rule in rules.items() if name != "all")
+    assert {Path(rule["script"]).name for rule in scripted.values()} == {
+        path.name for path in (ROOT / "workflow" / "scripts").glob("*.py")
+    }
 
 
 def test_module_list_hash_is_stable_and_module_specific():

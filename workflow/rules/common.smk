@@ -7,7 +7,7 @@ from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.regions import bases, models
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
-from mosaicflow.workflow.codehash import code_hash
+from mosaicflow.workflow.codehash import script_code_hash
 from mosaicflow.workflow.sources import source_videos
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
@@ -29,6 +29,13 @@ wildcard_constraints:
     name=targets.WORLD_NAME_PATTERN,
     split="train|val",
     model=models.MODEL_PATTERN,
+
+
+def code_of(script):
+    """The hash of the package modules ``workflow/scripts/<script>.py`` imports, directly or
+    through other modules (mosaicflow.workflow.codehash). As a rule param it reruns the jobs
+    of the rule when one of those modules changes."""
+    return script_code_hash(f"{workflow.basedir}/workflow/scripts/{script}.py")
 
 
 def config_section(dpath):
