@@ -1,10 +1,12 @@
 # Validation, wildcard constraints and named input functions. Path and selection logic lives in
 # mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
+import dataclasses
 import os
 
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.regions import bases, models
+from mosaicflow.regions.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
 from mosaicflow.workflow.codehash import script_code_hash
@@ -41,6 +43,13 @@ def code_of(script):
 def config_section(dpath):
     """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param."""
     return canonical(lookup(dpath=dpath, within=config))
+
+
+def config_fields(dpath, cls):
+    """The keys of a config section that the config dataclass ``cls`` has (the keys a rule's
+    code reads), as a stable rule param."""
+    section = lookup(dpath=dpath, within=config)
+    return canonical({f.name: section[f.name] for f in dataclasses.fields(cls)})
 
 
 def get_final_outputs():

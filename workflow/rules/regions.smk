@@ -122,7 +122,7 @@ rule infer_regions:
     resources:
         gpu=1,
     params:
-        regions=config_section("regions"),
+        regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
         work=paths.scratch_dir("regions", "{video}"),
         code=code_of("infer_regions"),
@@ -167,7 +167,7 @@ rule prelabel_uncertain:
     resources:
         gpu=1,
     params:
-        regions=config_section("regions"),
+        regions=config_fields("regions", RegionsPrelabelConfig),
         device=config_section("device"),
         ids=list(VIDEOS),
         work=paths.scratch_dir("regions", "prelabel"),
