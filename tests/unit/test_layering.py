@@ -1,8 +1,9 @@
 """Layering: the demo world is a data source, not a library the stages use.
 
 Every module of the package and every rule script is parsed with ``ast``; imports at any level
-(also inside functions, and ``importlib.import_module`` with a literal name) are collected. Only
-the world package itself, the workflow wiring that turns the world's specs into targets and
+(also inside functions, and ``importlib.import_module`` with a literal name) are collected by
+:func:`mosaicflow.workflow.codehash.imported_modules`, the reader the rules' code hashes use.
+Only the world package itself, the workflow wiring that turns the world's specs into targets and
 source videos, and the scripts of the rules in ``workflow/rules/world.smk`` may import
 ``mosaicflow.world``. Formats the world writes and stages read (its truth) live in
 ``mosaicflow.formats``.
@@ -10,9 +11,10 @@ source videos, and the scripts of the rules in ``workflow/rules/world.smk`` may 
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
+
+from mosaicflow.workflow.codehash import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = "mosaicflow.world"
@@ -25,40 +27,6 @@ def _module_name(path: Path, src: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
-
-
-def imported_modules(path: Path, module: str = "") -> set[str]:
-    """Absolute names of every module ``path`` imports (``from a import b`` gives ``a.b`` too).
-
-    Args:
-        path: a Python file.
-        module: its dotted name, to resolve relative imports (empty for scripts).
-    """
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join([*parent, *([base] if base else [])])
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-        elif (
-            isinstance(node, ast.Call)
-            and (
-                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                or (isinstance(node.func, ast.Name) and node.func.id in {"import_module"})
-            )
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-        ):
-            names.add(node.args[0].value)
-    return names
 
 
 def _imports_world(names: set[str]) -> bool:

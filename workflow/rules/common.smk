@@ -1,13 +1,15 @@
 # Validation, wildcard constraints and named input functions. Path and selection logic lives in
 # mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
+import dataclasses
 import os
 
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.regions import bases, models
+from mosaicflow.regions.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
-from mosaicflow.workflow.codehash import code_hash
+from mosaicflow.workflow.codehash import script_code_hash
 from mosaicflow.workflow.sources import source_videos
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
@@ -31,9 +33,23 @@ wildcard_constraints:
     model=models.MODEL_PATTERN,
 
 
+def code_of(script):
+    """The hash of the package modules ``workflow/scripts/<script>.py`` imports, directly or
+    through other modules (mosaicflow.workflow.codehash). As a rule param it reruns the jobs
+    of the rule when one of those modules changes."""
+    return script_code_hash(f"{workflow.basedir}/workflow/scripts/{script}.py")
+
+
 def config_section(dpath):
     """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param."""
     return canonical(lookup(dpath=dpath, within=config))
+
+
+def config_fields(dpath, cls):
+    """The keys of a config section that the config dataclass ``cls`` has (the keys a rule's
+    code reads), as a stable rule param."""
+    section = lookup(dpath=dpath, within=config)
+    return canonical({f.name: section[f.name] for f in dataclasses.fields(cls)})
 
 
 def get_final_outputs():

@@ -24,12 +24,7 @@ rule build_detection_samples:
         dataset=config_section("detection_dataset"),
         mosaic=config_section("mosaic"),
         seed=config_section("seed"),
-        code=code_hash(
-            "mosaicflow.datasets.detection",
-            "mosaicflow.mosaic",
-            "mosaicflow.video",
-            "mosaicflow.formats",
-        ),
+        code=code_of("build_detection_samples"),
     script:
         "../scripts/build_detection_samples.py"
 
@@ -51,7 +46,7 @@ rule build_detection_dataset:
         roles=get_detection_roles,
         seed=config_section("seed"),
         work=paths.scratch_dir("detection_dataset", "check"),
-        code=code_hash("mosaicflow.datasets.detection", "mosaicflow.formats"),
+        code=code_of("build_detection_dataset"),
     script:
         "../scripts/build_detection_dataset.py"
 
@@ -75,10 +70,6 @@ rule build_detection_testset:
         test_seed=config_section("detection_dataset/test_seed"),
         min_change=config_section("detection_dataset/min_mosaic_change"),
         seed=config_section("seed"),
-        code=code_hash(
-            "mosaicflow.datasets.detection",
-            "mosaicflow.mosaic",
-            "mosaicflow.formats.truth",
-        ),
+        code=code_of("build_detection_testset"),
     script:
         "../scripts/build_detection_testset.py"

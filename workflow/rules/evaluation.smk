@@ -24,16 +24,7 @@ rule restore_test_video:
         detector=get_restore_detector_params,
         device=config_section("device"),
         work=paths.scratch_dir("evaluate", "{name}"),
-        code=code_hash(
-            "mosaicflow.evaluation.restore",
-            "mosaicflow.evaluation.config",
-            "mosaicflow.inference",
-            "mosaicflow.video",
-            "mosaicflow.restore",
-            "mosaicflow.regions.offline",
-            "mosaicflow.regions.infer",
-            "mosaicflow.datasets.clips.crops",
-        ),
+        code=code_of("restore_test_video"),
     script:
         "../scripts/restore_test_video.py"
 
@@ -73,17 +64,7 @@ rule evaluate_restoration:
         names=get_evaluation_names,
         evaluate=config_section("evaluate"),
         sigmas=config_section("restoration/blur_sigmas"),
-        code=code_hash(
-            "mosaicflow.evaluation.evaluate",
-            "mosaicflow.evaluation.scores",
-            "mosaicflow.evaluation.samples",
-            "mosaicflow.evaluation.config",
-            "mosaicflow.restore.metrics",
-            "mosaicflow.video",
-            "mosaicflow.formats.truth",
-            "mosaicflow.regions.infer",
-            "mosaicflow.regions.mosaics",
-        ),
+        code=code_of("evaluate_restoration"),
     script:
         "../scripts/evaluate_restoration.py"
 
@@ -109,7 +90,7 @@ rule plot_training_curves:
     threads: 1
     params:
         work=get_training_curve_work,
-        code=code_hash("mosaicflow.evaluation.curves"),
+        code=code_of("plot_training_curves"),
     script:
         "../scripts/plot_training_curves.py"
 
@@ -127,6 +108,6 @@ rule gather_metrics:
         ENV
     threads: 1
     params:
-        code=code_hash("mosaicflow.evaluation.gather"),
+        code=code_of("gather_metrics"),
     script:
         "../scripts/gather_metrics.py"

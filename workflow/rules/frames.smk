@@ -17,7 +17,7 @@ rule extract_frames:
     params:
         frames=config_section("frames"),
         on_error=config_section("source/on_error"),
-        code=code_hash("mosaicflow.video"),
+        code=code_of("extract_frames"),
     script:
         "../scripts/extract_frames.py"
 
@@ -35,6 +35,6 @@ rule gather_rejected:
         ENV
     threads: 1
     params:
-        code=code_hash("mosaicflow.video"),
+        code=code_of("gather_rejected"),
     script:
         "../scripts/gather_rejected.py"

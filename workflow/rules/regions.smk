@@ -20,7 +20,7 @@ rule build_region_dataset:
         empty_flag=config_section("regions/empty_flag"),
         val_fraction=config_section("regions/val_fraction"),
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.formats"),
+        code=code_of("build_region_dataset"),
     script:
         "../scripts/build_region_dataset.py"
 
@@ -40,7 +40,7 @@ rule convert_yolo_base:
         ENV
     threads: 1
     params:
-        code=code_hash("mosaicflow.regions.bases"),
+        code=code_of("convert_yolo_base"),
     script:
         "../scripts/convert_yolo_base.py"
 
@@ -66,7 +66,7 @@ rule train_model:
         device=config_section("device"),
         seed=config_section("seed"),
         work=get_train_model_work,
-        code=code_hash("mosaicflow.regions"),
+        code=code_of("train_model"),
     script:
         "../scripts/train_model.py"
 
@@ -99,12 +99,7 @@ rule evaluate_model:
         test=get_evaluate_model_params,
         device=config_section("device"),
         work=get_evaluate_model_work,
-        code=code_hash(
-            "mosaicflow.regions",
-            "mosaicflow.video",
-            "mosaicflow.formats.truth",
-            "mosaicflow.evaluation.curves",
-        ),
+        code=code_of("evaluate_model"),
     script:
         "../scripts/evaluate_model.py"
 
@@ -127,10 +122,10 @@ rule infer_regions:
     resources:
         gpu=1,
     params:
-        regions=config_section("regions"),
+        regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
         work=paths.scratch_dir("regions", "{video}"),
-        code=code_hash("mosaicflow.regions", "mosaicflow.video"),
+        code=code_of("infer_regions"),
     script:
         "../scripts/infer_regions.py"
 
@@ -151,7 +146,7 @@ rule gather_regions:
     params:
         conf=config_section("regions/conf"),
         required=targets.regions_feed_datasets(config),
-        code=code_hash("mosaicflow.regions"),
+        code=code_of("gather_regions"),
     script:
         "../scripts/gather_regions.py"
 
@@ -172,10 +167,10 @@ rule prelabel_uncertain:
     resources:
         gpu=1,
     params:
-        regions=config_section("regions"),
+        regions=config_fields("regions", RegionsPrelabelConfig),
         device=config_section("device"),
         ids=list(VIDEOS),
         work=paths.scratch_dir("regions", "prelabel"),
-        code=code_hash("mosaicflow.regions", "mosaicflow.video", "mosaicflow.formats"),
+        code=code_of("prelabel_uncertain"),
     script:
         "../scripts/prelabel_uncertain.py"

@@ -24,13 +24,7 @@ checkpoint build_restoration_clips:
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.scratch_dir("restoration_dataset", "{video}"),
-        code=code_hash(
-            "mosaicflow.datasets.clips",
-            "mosaicflow.mosaic",
-            "mosaicflow.video",
-            "mosaicflow.regions.infer",
-            "mosaicflow.regions.watermark",
-        ),
+        code=code_of("build_restoration_clips"),
     script:
         "../scripts/build_restoration_clips.py"
 
@@ -51,7 +45,7 @@ rule index_restoration_dataset:
         split=config_section("restoration_dataset/split"),
         roles=get_video_split_roles,
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.datasets.clips", "mosaicflow.formats.splits"),
+        code=code_of("index_restoration_dataset"),
     script:
         "../scripts/index_restoration_dataset.py"
 
@@ -78,7 +72,7 @@ rule draw_restoration_sheets:
     threads: 1
     params:
         clips=config_section("restoration_dataset/sheet_clips"),
-        code=code_hash("mosaicflow.datasets.clips"),
+        code=code_of("draw_restoration_sheets"),
     script:
         "../scripts/draw_restoration_sheets.py"
 
@@ -103,7 +97,7 @@ rule evaluate_restoration_dataset:
         min_seconds=config_section("restoration_dataset/min_seconds"),
         max_gap=config_section("restoration_dataset/max_gap_frames"),
         work=paths.scratch_dir("restoration_dataset", "evaluate"),
-        code=code_hash("mosaicflow.datasets.clips", "mosaicflow.formats.truth"),
+        code=code_of("evaluate_restoration_dataset"),
     script:
         "../scripts/evaluate_restoration_dataset.py"
 
@@ -129,9 +123,7 @@ rule train_restoration_stage1:
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.work_root("restoration"),
-        code=code_hash(
-            "mosaicflow.restore", "mosaicflow.datasets.clips", "mosaicflow.mosaic"
-        ),
+        code=code_of("train_restoration_stage1"),
     script:
         "../scripts/train_restoration_stage1.py"
 
@@ -151,7 +143,7 @@ rule convert_restoration:
     params:
         restoration=restoration_params("convert"),
         seed=config_section("seed"),
-        code=code_hash("mosaicflow.restore"),
+        code=code_of("convert_restoration"),
     script:
         "../scripts/convert_restoration.py"
 
@@ -178,9 +170,7 @@ rule train_restoration_stage2:
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.work_root("restoration"),
-        code=code_hash(
-            "mosaicflow.restore", "mosaicflow.datasets.clips", "mosaicflow.mosaic"
-        ),
+        code=code_of("train_restoration_stage2"),
     script:
         "../scripts/train_restoration_stage2.py"
 
@@ -203,6 +193,6 @@ rule export_restoration:
     threads: 1
     params:
         restoration=restoration_params("export"),
-        code=code_hash("mosaicflow.restore"),
+        code=code_of("export_restoration"),
     script:
         "../scripts/export_restoration.py"

@@ -15,12 +15,7 @@ rule render_world_video:
     threads: 1
     params:
         spec=get_world_spec,
-        code=code_hash(
-            "mosaicflow.world",
-            "mosaicflow.formats.truth",
-            "mosaicflow.video.decode",
-            "mosaicflow.video.x264",
-        ),
+        code=code_of("render_world_video"),
     script:
         "../scripts/render_world_video.py"
 
@@ -40,12 +35,7 @@ rule write_world_labelme:
     params:
         world=get_world_set_params,
         seed=config_section("seed"),
-        code=code_hash(
-            "mosaicflow.world",
-            "mosaicflow.formats.truth",
-            "mosaicflow.video.decode",
-            "mosaicflow.video.x264",
-        ),
+        code=code_of("write_world_labelme"),
     script:
         "../scripts/write_world_labelme.py"
 
@@ -65,12 +55,7 @@ rule write_world_watermarks:
     params:
         world=get_world_set_params,
         seed=config_section("seed"),
-        code=code_hash(
-            "mosaicflow.world",
-            "mosaicflow.formats.truth",
-            "mosaicflow.video.decode",
-            "mosaicflow.video.x264",
-        ),
+        code=code_of("write_world_watermarks"),
     script:
         "../scripts/write_world_watermarks.py"
 
@@ -93,11 +78,6 @@ rule draw_world_contact_sheet:
     threads: 1
     params:
         seed=config_section("seed"),
-        code=code_hash(
-            "mosaicflow.world",
-            "mosaicflow.formats.truth",
-            "mosaicflow.video.decode",
-            "mosaicflow.video.x264",
-        ),
+        code=code_of("draw_world_contact_sheet"),
     script:
         "../scripts/draw_world_contact_sheet.py"

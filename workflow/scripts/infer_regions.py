@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.regions.config import RegionsConfig
+from mosaicflow.regions.config import RegionsInferConfig
 from mosaicflow.regions.infer import infer_regions
 from mosaicflow.workflow.runtime import setup
 
@@ -14,7 +14,7 @@ summary = infer_regions(
     Path(snakemake.input.index),
     Path(snakemake.output.regions),
     Path(snakemake.output.summary),
-    cfg=build(RegionsConfig, snakemake.params.regions),
+    cfg=build(RegionsInferConfig, snakemake.params.regions),
     device=snakemake.params.device,
     threads=snakemake.threads,
     video_id=snakemake.wildcards.video,

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.regions.config import RegionsConfig
+from mosaicflow.regions.config import RegionsPrelabelConfig
 from mosaicflow.regions.prelabel import prelabel_uncertain
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-cfg = build(RegionsConfig, snakemake.params.regions)
+cfg = build(RegionsPrelabelConfig, snakemake.params.regions)
 ids = snakemake.params.ids
 result = prelabel_uncertain(
     Path(snakemake.input.model),

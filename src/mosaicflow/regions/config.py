@@ -42,6 +42,27 @@ class RegionsConfig:
 
 
 @dataclass(frozen=True)
+class RegionsInferConfig:
+    """The ``regions`` keys region inference reads (rule ``infer_regions`` gets only these)."""
+
+    imgsz: int
+    conf: float
+    iou: float
+    tracker: str
+    infer_batch: int
+    half: bool
+
+
+@dataclass(frozen=True)
+class RegionsPrelabelConfig:
+    """The ``regions`` keys pre-labelling reads (rule ``prelabel_uncertain`` gets only these)."""
+
+    prelabel_frames: int
+    conf: float
+    imgsz: int
+
+
+@dataclass(frozen=True)
 class WatermarkConfig:
     """``watermark``: the watermark detector (YOLO detection) and its training."""
 

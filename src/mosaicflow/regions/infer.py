@@ -219,7 +219,8 @@ def infer_regions(
         index_parquet: its frame index (``kept`` frames are processed).
         out_parquet: ``results/regions/{video}/regions.parquet``.
         out_summary: ``results/regions/{video}/summary.json``.
-        cfg: the ``regions`` config (imgsz, conf, iou, tracker, infer_batch, half).
+        cfg: the ``regions`` keys inference reads
+            (:class:`~mosaicflow.regions.config.RegionsInferConfig`).
         device: the config's device (``auto|cpu|cuda:N``).
         threads: CPU threads.
         video_id: the video's id (recorded in the summary).

@@ -13,11 +13,11 @@ from mosaicflow.world.config import WorldConfig, WorldRoles
 from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec, video_specs
 
 _LAZY = {
-    "RenderResult": "render",
-    "render_video": "render",
-    "write_labelme_set": "labels",
-    "write_watermark_set": "labels",
-    "contact_sheet": "labels",
+    "RenderResult": "mosaicflow.world.render",
+    "render_video": "mosaicflow.world.render",
+    "write_labelme_set": "mosaicflow.world.labels",
+    "write_watermark_set": "mosaicflow.world.labels",
+    "contact_sheet": "mosaicflow.world.labels",
 }
 
 __all__ = ["WATERMARK_CLASSES", "VideoSpec", "WorldConfig", "WorldRoles", "video_specs", *_LAZY]
@@ -27,5 +27,5 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"mosaicflow.world.{_LAZY[name]}"), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mosaicflow.world' has no attribute {name!r}")

@@ -14,7 +14,13 @@ from mosaicflow.config import (
     schema_section,
     validate_config,
 )
-from mosaicflow.regions.config import DetectorConfig, RegionsConfig, WatermarkConfig
+from mosaicflow.regions.config import (
+    DetectorConfig,
+    RegionsConfig,
+    RegionsInferConfig,
+    RegionsPrelabelConfig,
+    WatermarkConfig,
+)
 from mosaicflow.regions.models import MODELS, model_spec
 
 SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
@@ -49,6 +55,19 @@ def test_profiles_build_both_configs(profile):
     for cfg in (regions, watermark):
         assert cfg.time_minutes is None and cfg.epochs >= 1
         assert cfg.optimizer in {"SGD", "AdamW", "MuSGD"} and cfg.lr0 > 0
+
+
+@pytest.mark.parametrize("narrow", [RegionsInferConfig, RegionsPrelabelConfig])
+def test_inference_and_prelabel_configs_are_regions_keys(narrow):
+    # the keys infer_regions and prelabel_uncertain get: fields of `regions` with its types
+    fields = {field.name: field.type for field in dataclasses.fields(narrow)}
+    assert fields.items() <= {f.name: f.type for f in dataclasses.fields(RegionsConfig)}.items()
+    assert not {"epochs", "lr0", "labels", "batch"} & fields.keys()  # no training key
+    config = {"profile": "demo"}
+    validate_config(config)
+    built = build(narrow, {key: config["regions"][key] for key in fields})
+    regions = build(RegionsConfig, config["regions"])
+    assert all(getattr(built, key) == getattr(regions, key) for key in fields)
 
 
 def demo_regions(**changes):
