@@ -15,9 +15,9 @@ from mosaicflow.evaluation.evaluate import TABLE_COLUMNS
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
-# Measured in the demo run: frame recall 0.747 at false-positive rate 0.014 (the CPU demo
-# detector, see tests/workflow/test_detector_quality.py). Issue 20's bar (>= 0.9) is NOT met yet.
-DETECTOR_RECALL_FLOOR = 0.5
+# The restore runs detect with the demo detector at its chosen threshold; its own test frame
+# recall is about 0.9 (tests/workflow/test_detector_quality.py), the floor leaves room.
+DETECTOR_RECALL_FLOOR = 0.8
 TEST_VIDEOS = ("world-test-00", "world-test-01")
 TEST_FRAMES = 240  # every frame of the demo world's two test videos
 STAGES = (

@@ -278,7 +278,7 @@ def test_clean_regions_leave_some_targets_unpixelated_but_never_all():
     params_for = clip_params(mosaic, [0, 0, 1], (96, 128))
     seen = set()
     for seed in range(12):
-        cfg = detection_cfg(imgsz=128, degrade=False, clean_regions=1.0)
+        cfg = detection_cfg(imgsz=128, degrade=False, clean_regions=1.0, random_mosaics=0.0)
         out, mask, record = make_sample(
             image, regions, "positive", cfg, mosaic, params_for, np.random.default_rng(seed)
         )
@@ -290,7 +290,7 @@ def test_clean_regions_leave_some_targets_unpixelated_but_never_all():
         assert np.array_equal(out[clean], image[clean])  # the clean target is untouched
         seen.add(covered)
     assert len(seen) == 2  # either region can be the one left clean
-    off = detection_cfg(imgsz=128, degrade=False, clean_regions=0.0)
+    off = detection_cfg(imgsz=128, degrade=False, clean_regions=0.0, random_mosaics=0.0)
     _, mask, record = make_sample(
         image, regions, "positive", off, mosaic, params_for, np.random.default_rng(0)
     )
