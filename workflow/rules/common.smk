@@ -115,6 +115,11 @@ def get_train_model_input(wildcards):
     return {"dataset": dataset, **({"init": init} if init else {})}
 
 
+def get_train_model_start(wildcards):
+    """How a YOLO model starts (base, region_seg, pretrained, scratch or weights), for its card."""
+    return models.start_kind(wildcards.model, config)
+
+
 def get_train_model_params(wildcards):
     """The keys of a YOLO model's section that training reads (not its inference keys)."""
     return models.train_params(wildcards.model, config)

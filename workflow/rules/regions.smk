@@ -63,6 +63,7 @@ rule train_model:
         gpu=1,
     params:
         train=get_train_model_params,
+        start=get_train_model_start,
         device=config_section("device"),
         seed=config_section("seed"),
         work=get_train_model_work,

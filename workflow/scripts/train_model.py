@@ -20,5 +20,6 @@ record = train_model(
     threads=snakemake.threads,
     seed=snakemake.params.seed,
     init_weights=Path(snakemake.input.init) if snakemake.input.get("init") else None,
+    start_kind=snakemake.params.start,
 )
 log.info("%s: %s %s", name, record["metrics"], record["training"])

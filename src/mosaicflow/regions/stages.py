@@ -124,6 +124,7 @@ def train_model(
     threads: int,
     seed: int,
     init_weights: Path | None = None,
+    start_kind: str = "scratch",
 ) -> dict[str, Any]:
     """Rule ``train_model``: train model ``name`` (resumable) or take its weights, validate,
     export.
@@ -135,11 +136,13 @@ def train_model(
         init_weights: another model's weights to start from (:func:`~mosaicflow.regions.models.
             model_init`: the YOLO base or this run's region segmenter); they replace ``model``
             and must not meet a ``pretrained``.
+        start_kind: how the model starts (:func:`~mosaicflow.regions.models.start_kind`), for
+            its card.
     """
     kind = model_kind(name)
     check_params(name, params, kind.train_keys)
     spec, digest = model_spec(name, params), ""
-    start = start_record(spec, params, init_weights)
+    start = start_record(start_kind, spec, init_weights)
     if init_weights is not None:
         if spec.pretrained:
             raise ValueError(
@@ -154,22 +157,24 @@ def train_model(
     )  # fmt: skip
 
 
-def start_record(
-    spec: TrainSpec, params: Mapping[str, Any], init_weights: Path | None
-) -> dict[str, Any]:
-    """What training starts from, for the model card: ``kind`` (base, region_seg, pretrained,
-    scratch or weights), the file and its sha256 (the architecture yaml from scratch)."""
-    if spec.weights:
-        return {"kind": "weights", "weights": spec.weights, "sha256": file_hash(spec.weights, 64)}
-    if init_weights is not None:
-        kind = "region_seg" if params.get("from_region_seg") else "base"
-        return {"kind": kind, "weights": str(init_weights), "sha256": file_hash(init_weights, 64)}
-    if spec.pretrained:
-        return {
-            "kind": "pretrained", "weights": spec.pretrained,
-            "sha256": file_hash(spec.pretrained, 64),
-        }  # fmt: skip
-    return {"kind": "scratch", "model": spec.model}
+def start_record(kind: str, spec: TrainSpec, init_weights: Path | None) -> dict[str, Any]:
+    """What training starts from, for the model card: its ``kind`` (base, region_seg,
+    pretrained, scratch or weights), the file and its sha256 (the architecture yaml from
+    scratch).
+
+    Raises:
+        ValueError: when the kind and the files given disagree.
+    """
+    weights = {"weights": spec.weights, "pretrained": spec.pretrained}.get(kind, init_weights)
+    if kind == "scratch":
+        weights = None
+    if (kind in ("base", "region_seg")) != (init_weights is not None) or (
+        kind != "scratch" and not weights
+    ):
+        raise ValueError(f"start {kind!r} does not match the weights given ({init_weights})")
+    if weights is None:
+        return {"kind": kind, "model": spec.model}
+    return {"kind": kind, "weights": str(weights), "sha256": file_hash(weights, 64)}
 
 
 def evaluate_model(

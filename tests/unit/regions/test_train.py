@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -312,3 +313,21 @@ def test_detection_threshold_comes_from_the_flag_the_card_or_the_default(tmp_pat
     assert card_threshold(card) == 0.4321
     assert resolve_conf(weights, None) == (0.4321, f"{card} threshold.conf")
     assert resolve_conf(weights, 0.1) == (0.1, "given")
+
+
+def test_start_record_names_the_start_and_hashes_its_file(tmp_path):
+    from mosaicflow.regions.stages import start_record
+
+    base = tmp_path / "base.pt"
+    base.write_bytes(b"base")
+    digest = hashlib.sha256(b"base").hexdigest()
+    for kind in ("base", "region_seg"):
+        assert start_record(kind, spec(), base) == {"kind": kind, "weights": str(base),
+                                                    "sha256": digest}  # fmt: skip
+    tuned = spec(pretrained=str(base))
+    assert start_record("pretrained", tuned, None)["sha256"] == digest
+    assert start_record("scratch", spec(), None) == {"kind": "scratch", "model": "yolo11n.yaml"}
+    with pytest.raises(ValueError, match="start 'base' does not match"):
+        start_record("base", spec(), None)
+    with pytest.raises(ValueError, match="start 'scratch' does not match"):
+        start_record("scratch", spec(), base)
