@@ -51,8 +51,8 @@ def test_empty_config_gets_every_default(schema):
 def test_full_profile_selects_lada_sizes(schema):
     config = {"profile": "full"}
     validate_config(config, schema)
-    assert config["regions"]["model"] == "yolo11m-seg.yaml"
-    assert config["regions"]["imgsz"] == 640
+    assert config["regions"]["model"] is None  # the YOLO base, as in the demo
+    assert config["regions"]["imgsz"] == 640 and config["regions"]["epochs"] == 200
     assert config["restoration"]["mid_channels"] == 64
     assert config["restoration"]["num_blocks"] == 15
 

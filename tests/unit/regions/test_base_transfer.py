@@ -1,6 +1,7 @@
 """From the YOLO base, a segmenter fine-tuned on a few dozen labelled frames finds that kind of
-region in real photographs it has never seen (scikit-image's faces: the LFW subset, the
-astronaut and the cameraman). This is what a new user with a few labelme frames relies on.
+region in real photographs it has never seen (scikit-image's faces: the LFW subset, and the
+astronaut and the cameraman in grey like the LFW faces). This is what a new user with a few
+labelme frames relies on.
 """
 
 from __future__ import annotations
@@ -124,7 +125,9 @@ def test_fine_tuned_segmenter_finds_the_face_in_a_real_photo(face_segmenter, pho
     from ultralytics import YOLO
 
     weights, _ = face_segmenter
-    image = _photo(photo)
+    # the labelled faces are grey (LFW), so the footage it is asked about is grey too
+    image = cv2.cvtColor(_photo(photo), cv2.COLOR_RGB2GRAY)
+    image = np.repeat(image[..., None], 3, axis=2)
     # at 256 px the photos' faces are about as large as the training faces
     result = YOLO(str(weights)).predict(
         image[..., ::-1].copy(), imgsz=256, conf=0.25, verbose=False
