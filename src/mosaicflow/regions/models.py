@@ -263,14 +263,12 @@ def model_init(name: str, config: Mapping[str, Any]) -> str | None:
         ValueError: naming the keys when the start is set twice or its model does not exist.
     """
     kind = model_kind(name)
-    section = config[kind.section]
-    if section["weights"]:
-        return None
-    if section.get("from_region_seg"):
-        if section["pretrained"]:
+    start = start_kind(name, config)
+    if start == "region_seg":
+        if config[kind.section]["pretrained"]:
             raise ValueError(
                 f"{kind.section}.from_region_seg and {kind.section}.pretrained both name a "
-                f"starting point ({section['pretrained']}): set one of them"
+                f"starting point ({config[kind.section]['pretrained']}): set one of them"
             )
         if not has_model("region_seg", config):
             raise ValueError(
@@ -278,9 +276,7 @@ def model_init(name: str, config: Mapping[str, Any]) -> str | None:
                 "from (give regions.weights or labelme polygons)"
             )
         return paths.model_files("region_seg")["weights"]
-    if section["pretrained"] or section["model"]:
-        return None
-    return paths.YOLO_BASES[kind.task]
+    return paths.YOLO_BASES[kind.task] if start == "base" else None
 
 
 def start_kind(name: str, config: Mapping[str, Any]) -> str:
