@@ -18,6 +18,11 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 # The restore runs detect with the demo detector at its chosen threshold; its own test frame
 # recall is about 0.9 (tests/workflow/test_detector_quality.py), the floor leaves room.
 DETECTOR_RECALL_FLOOR = 0.8
+# PSNR in the true mosaic mask of the restored test videos (measured on a 2-core AMD EPYC:
+# 22.018 dB, input 20.909, blur 21.886). The identity-plateau restorer gave 21.52: input + 0.61,
+# blur - 0.37, below both floors. The bars (input + 1.0, blur + 0.5) are not all met yet.
+RESTORED_OVER_INPUT_DB = 0.8
+RESTORED_OVER_BLUR_DB = -0.15
 TEST_VIDEOS = ("world-test-00", "world-test-01")
 TEST_FRAMES = 240  # every frame of the demo world's two test videos
 STAGES = (
@@ -64,11 +69,13 @@ def test_detector_finds_the_test_mosaics(demo_results):
     assert 0 < detection["mosaic_coverage"] <= 1
 
 
-def test_restored_mask_beats_the_mosaic_input(demo_results):
+def test_restored_mask_beats_the_mosaic_input_by_a_margin(demo_results):
     total = read(demo_results, "metrics", "evaluate.json")["total"]
-    restored, mosaic = total["restored"], total["input"]
-    assert restored["psnr_mask"] >= mosaic["psnr_mask"], total
-    assert total["blur"]["psnr_mask"] is not None and total["blur"]["sigma"] > 0
+    restored, mosaic, blur = total["restored"], total["input"], total["blur"]
+    assert blur["psnr_mask"] is not None and blur["sigma"] > 0
+    assert restored["psnr_mask"] >= mosaic["psnr_mask"] + RESTORED_OVER_INPUT_DB, total
+    assert restored["psnr_mask"] >= blur["psnr_mask"] + RESTORED_OVER_BLUR_DB, total
+    assert restored["ssim_mask"] > mosaic["ssim_mask"], total
 
 
 def test_metrics_json_gathers_every_stage(demo_results):

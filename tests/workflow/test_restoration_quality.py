@@ -16,7 +16,11 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 CONTAINED_SHARE_FLOOR = 0.95  # issue bar: crops hold >= 95 % of the true pixels on >= 95 % frames
 CLIP_MASK_IOU_FLOOR = 0.7  # issue bar
-PLATEAU_NOISE_DB = 0.005
+# The demo restorer on its validation clips (measured on a 2-core AMD EPYC: 21.825 dB in the
+# mask against the input's 20.361 and the best blur's 21.487). The identity plateau, where the
+# published layout stays at this budget, is at the input and fails both floors.
+VAL_GAIN_OVER_INPUT_DB = 1.0
+VAL_GAIN_OVER_BLUR_DB = 0.0
 
 
 def read(results, *parts):
@@ -58,12 +62,13 @@ def test_index_splits_by_video_and_lists_every_candidate(demo_results):
     assert not index.loc[~index["kept"], "reason"].isna().any()
 
 
-def test_exported_model_beats_the_mosaic_input_in_the_mask(demo_results):
+def test_exported_model_restores_the_validation_mosaics(demo_results):
     card = read(demo_results, "models", "restoration", "model.json")
-    final, inputs = card["final_validation"], card["baselines"]["input"]
+    final, base = card["final_validation"], card["baselines"]
     assert card["iterations"]["stage1"] > 0 and card["iterations"]["stage2"] > 0
-    # The CPU-sized model ends on the identity plateau (measured: 21.8928 dB against the input's
-    # 21.8926 after 300 + 200 iterations, reached within 50; stage 2 does not move it): ">="
-    # holds to float precision only, so the margin allows the rounding differences between CPUs.
-    assert final["psnr_mask"] >= inputs["psnr_mask"] - PLATEAU_NOISE_DB, (final, card["baselines"])
+    assert card["hr_skip"] is True  # the demo generator has the full-resolution branch
+    gain = final["psnr_mask"] - base["input"]["psnr_mask"]
+    assert gain >= VAL_GAIN_OVER_INPUT_DB, (final, base)
+    assert final["psnr_mask"] >= base["blur"]["psnr_mask"] + VAL_GAIN_OVER_BLUR_DB, (final, base)
+    assert final["ssim_mask"] > base["input"]["ssim_mask"], (final, base)
     assert any("perceptual" in note for note in card["notes"])  # no VGG19 weights in the demo

@@ -39,6 +39,7 @@ class GeneratorShape:
     Attributes:
         mid_channels: feature channels.
         num_blocks: residual blocks per propagation branch.
+        hr_skip: the generator has the full-resolution branch (``hr_skip.*`` keys).
         input_size: side of the square crops.
         num_frames: clip length in training (informative; any length restores).
     """
@@ -47,6 +48,7 @@ class GeneratorShape:
     num_blocks: int
     input_size: int
     num_frames: int | None = None
+    hr_skip: bool = False
 
 
 def shape_from_state(state: Mapping[str, torch.Tensor], source: str) -> tuple[int, int]:
@@ -83,8 +85,9 @@ def generator_shape(
 ) -> GeneratorShape:
     """The generator's size from the card (checked against the state dict) or the shapes."""
     mid, blocks = shape_from_state(state, source)
+    hr_skip = any(str(k).startswith("hr_skip.") for k in state)
     if card is None:
-        return GeneratorShape(mid, blocks, DEFAULT_SIZE)
+        return GeneratorShape(mid, blocks, DEFAULT_SIZE, hr_skip=hr_skip)
     data = read_json(card)
     if not isinstance(data, dict):
         raise RestorerError(f"{card}: a model card must be a JSON object")
@@ -95,11 +98,18 @@ def generator_shape(
             f"{card}: describes mid_channels={card_mid}, num_blocks={card_blocks} but {source} "
             f"holds mid_channels={mid}, num_blocks={blocks}"
         )
+    if bool(data.get("hr_skip", hr_skip)) != hr_skip:
+        raise RestorerError(
+            f"{card}: describes hr_skip={data.get('hr_skip')} but {source} "
+            f"{'holds' if hr_skip else 'lacks'} the 'hr_skip.*' weights"
+        )
     size = data.get("input_size") or DEFAULT_SIZE
     if not isinstance(size, int) or size < 8:
         raise RestorerError(f"{card}: input_size must be an integer >= 8, got {size!r}")
     frames = data.get("num_frames")
-    return GeneratorShape(mid, blocks, size, frames if isinstance(frames, int) else None)
+    return GeneratorShape(
+        mid, blocks, size, frames if isinstance(frames, int) else None, hr_skip=hr_skip
+    )
 
 
 def resolve_torch_device(device: str) -> torch.device:
@@ -153,7 +163,9 @@ class BasicVSRRestorer:
         state, layout = generator_state_dict(read_checkpoint(path), str(path))
         card_path = Path(card) if card is not None else find_card(path)
         self.shape = generator_shape(state, str(path), card_path)
-        network = BasicVSRPlusPlusNet(self.shape.mid_channels, self.shape.num_blocks)
+        network = BasicVSRPlusPlusNet(
+            self.shape.mid_channels, self.shape.num_blocks, hr_skip=self.shape.hr_skip
+        )
         _check_and_load(network, state, str(path))  # strict; the error names the file
         self.device = resolve_torch_device(device)
         self.fp16 = bool(fp16 and self.device.type == "cuda")
@@ -187,7 +199,13 @@ def describe(restorer: Any) -> dict[str, Any]:
     """A JSON-ready description of a restorer (for summaries)."""
     shape = getattr(restorer, "shape", None)
     return {"input_size": int(restorer.input_size)} | (
-        {"mid_channels": shape.mid_channels, "num_blocks": shape.num_blocks} if shape else {}
+        {
+            "mid_channels": shape.mid_channels,
+            "num_blocks": shape.num_blocks,
+            "hr_skip": shape.hr_skip,
+        }
+        if shape
+        else {}
     )
 
 

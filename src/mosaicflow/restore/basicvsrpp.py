@@ -129,10 +129,18 @@ class BasicVSRPlusPlusNet(nn.Module):
         mid_channels: feature channels (64 in the published models).
         num_blocks: residual blocks per propagation branch (15 in the published models).
         max_residue_magnitude: bound of the learned offset residue around the flow, in pixels.
+        hr_skip: add a full-resolution branch (``hr_skip.0``, ``hr_skip.2``: two 3x3 convs on
+            the input frame) to the upsampled features before ``conv_hr``. The published layout
+            has none (False loads published weights strictly); with it the output layers see the
+            block grid of a mosaic at full resolution instead of through the 1/4-size features.
     """
 
     def __init__(
-        self, mid_channels: int = 64, num_blocks: int = 15, max_residue_magnitude: float = 10.0
+        self,
+        mid_channels: int = 64,
+        num_blocks: int = 15,
+        max_residue_magnitude: float = 10.0,
+        hr_skip: bool = False,
     ) -> None:
         super().__init__()
         if mid_channels % 8:
@@ -164,6 +172,15 @@ class BasicVSRPlusPlusNet(nn.Module):
         self.reconstruction = ResidualStack(5 * mid_channels, mid_channels, 5)
         self.upsample1 = PixelShuffleUp(mid_channels, mid_channels, 2)
         self.upsample2 = PixelShuffleUp(mid_channels, 64, 2)
+        self.hr_skip = (
+            nn.Sequential(
+                nn.Conv2d(3, mid_channels, 3, 1, 1),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(mid_channels, 64, 3, 1, 1),
+            )
+            if hr_skip
+            else None
+        )
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
         self.conv_last = nn.Conv2d(64, 3, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.1, inplace=True)
@@ -299,6 +316,8 @@ class BasicVSRPlusPlusNet(nn.Module):
             x = self.reconstruction(x)
             x = self.lrelu(self.upsample1(x))
             x = self.lrelu(self.upsample2(x))
+            if self.hr_skip is not None:
+                x = x + self.hr_skip(clip[:, i])
             x = self.lrelu(self.conv_hr(x))
             outputs.append(self.conv_last(x) + clip[:, i])
         out = torch.stack(outputs, dim=1)

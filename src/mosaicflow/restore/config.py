@@ -21,6 +21,7 @@ class StageConfig:
     eta_min: float
     step_milestones: tuple[float, ...]
     step_gamma: float
+    pixel_loss: str
     outside_weight: float
     checkpoint_every: int
     val_every: int
@@ -54,6 +55,7 @@ class RestorationConfig:
     Attributes:
         mid_channels: feature channels of the generator (64 for the published models).
         num_blocks: residual blocks per propagation branch (15 for the published models).
+        hr_skip: the generator's full-resolution branch (not in the published layout).
         spynet_weights: local SPyNet weights loaded strictly, or None to start from zero flow.
         vgg19_weights: local torchvision VGG19 weights for the perceptual loss, or None.
         weights: local restoration weights used as is (training skipped), or None.
@@ -66,6 +68,7 @@ class RestorationConfig:
 
     mid_channels: int
     num_blocks: int
+    hr_skip: bool
     spynet_weights: str | None
     vgg19_weights: str | None
     weights: str | None
@@ -88,12 +91,12 @@ def restoration_config(profile: str = "demo", **changes: object) -> RestorationC
 #: The ``restoration`` keys each job reads (a rule's params carry only these, so changing a
 #: stage-2 key never retrains stage 1).
 JOB_KEYS: dict[str, tuple[str, ...]] = {
-    "stage1": ("mid_channels", "num_blocks", "spynet_weights", "blur_sigmas", "num_workers",
-               "amp", "stage1"),
-    "convert": ("mid_channels", "num_blocks", "stage2.disc_mid_channels"),
-    "stage2": ("mid_channels", "num_blocks", "vgg19_weights", "blur_sigmas", "num_workers",
-               "amp", "stage2"),
-    "export": ("mid_channels", "num_blocks", "stage1", "stage2"),
+    "stage1": ("mid_channels", "num_blocks", "hr_skip", "spynet_weights", "blur_sigmas",
+               "num_workers", "amp", "stage1"),
+    "convert": ("mid_channels", "num_blocks", "hr_skip", "stage2.disc_mid_channels"),
+    "stage2": ("mid_channels", "num_blocks", "hr_skip", "vgg19_weights", "blur_sigmas",
+               "num_workers", "amp", "stage2"),
+    "export": ("mid_channels", "num_blocks", "hr_skip", "stage1", "stage2"),
 }  # fmt: skip
 
 

@@ -157,6 +157,7 @@ def export(
         "source_layout": layout,
         "mid_channels": cfg.mid_channels,
         "num_blocks": cfg.num_blocks,
+        "hr_skip": bool(cfg.hr_skip),
         "input_size": stage_cfg.size if stage_cfg else None,
         "num_frames": stage_cfg.num_frames if stage_cfg else None,
         "iterations": {

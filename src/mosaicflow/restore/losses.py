@@ -1,4 +1,4 @@
-"""Restoration losses: Charbonnier (pixel), vanilla GAN, and VGG19 perceptual loss.
+"""Restoration losses: Charbonnier or MSE (pixel), vanilla GAN, and VGG19 perceptual loss.
 
 Stage 2 of the Lada recipe combines Charbonnier (weight 1), a perceptual loss on VGG19 features
 (layers 2/7/16/25/34 = conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 before their ReLU, weighted
@@ -52,6 +52,40 @@ class CharbonnierLoss(nn.Module):
             return self.loss_weight * err.mean()
         weight = weight.expand_as(err)
         return self.loss_weight * (err * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+class MSELoss(nn.Module):
+    """mean((pred - target)^2), optionally weighted per pixel (the loss PSNR measures).
+
+    Args:
+        loss_weight: factor on the loss.
+    """
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Loss of ``pred`` against ``target`` (same shape); ``weight`` broadcasts to them."""
+        if pred.shape != target.shape:
+            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+        err = (pred - target) ** 2
+        if weight is None:
+            return self.loss_weight * err.mean()
+        weight = weight.expand_as(err)
+        return self.loss_weight * (err * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+PIXEL_LOSSES: Mapping[str, type[nn.Module]] = {"charbonnier": CharbonnierLoss, "mse": MSELoss}
+
+
+def pixel_loss(name: str, loss_weight: float = 1.0) -> nn.Module:
+    """The pixel loss called ``name`` (``charbonnier`` or ``mse``), scaled by ``loss_weight``."""
+    if name not in PIXEL_LOSSES:
+        raise ValueError(f"unknown pixel loss {name!r} (known: {', '.join(PIXEL_LOSSES)})")
+    return PIXEL_LOSSES[name](loss_weight=loss_weight)
 
 
 class GANLoss(nn.Module):

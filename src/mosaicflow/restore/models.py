@@ -38,6 +38,7 @@ def generator_cfg(cfg: RestorationConfig) -> dict[str, object]:
         "type": BasicVSRPlusPlusNet.__name__,
         "mid_channels": cfg.mid_channels,
         "num_blocks": cfg.num_blocks,
+        "hr_skip": bool(cfg.hr_skip),
     }
 
 

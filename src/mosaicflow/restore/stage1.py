@@ -1,4 +1,4 @@
-"""Stage 1 of the restoration training: BasicVSR++ with the Charbonnier pixel loss only.
+"""Stage 1 of the restoration training: BasicVSR++ with a pixel loss only (Charbonnier or MSE).
 
 Adam (betas from the config, 0.9/0.99), SPyNet at ``lr x spynet_lr_mult`` and frozen for the
 first ``fix_iter`` iterations, an iteration-based cosine/step/constant schedule (mmengine
@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from mosaicflow.io import save_torch
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
-from mosaicflow.restore.losses import CharbonnierLoss
+from mosaicflow.restore.losses import pixel_loss
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def train_stage1(
     work_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "stage": T.stage_config_dict(s),
-        "model": [cfg.mid_channels, cfg.num_blocks, cfg.spynet_weights],
+        "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip, cfg.spynet_weights],
         "seed": seed,
     }
     devices = [dev.index or 0] if dev.type == "cuda" else []
@@ -158,7 +158,7 @@ def _run(
     """Iterations ``start ..`` of stage 1 with validation and checkpoints."""
     assert cfg.stage1 is not None
     s = cfg.stage1
-    loss_fn = CharbonnierLoss()
+    loss_fn = pixel_loss(s.pixel_loss)
     amp = bool(cfg.amp)
     writer = T.ScalarWriter(work_dir, start)
     loader = T.make_loader(

@@ -3,7 +3,7 @@
 Per iteration (as in the published recipe):
 
 1. generator step, discriminator frozen (``requires_grad_(False)``, so the generator's GAN
-   loss gives it no gradient): ``pixel_weight`` x Charbonnier + perceptual (VGG19 layers
+   loss gives it no gradient): ``pixel_weight`` x pixel loss + perceptual (VGG19 layers
    2/7/16/25/34 weighted 0.1/0.1/1/1/1, x ``perceptual_weight``) + ``gan_weight`` x vanilla
    GAN loss of the fakes labelled real; Adam at ``lr``; SPyNet frozen throughout;
 2. discriminator step on real frames and on the *detached* fakes (no gradient reaches the
@@ -31,7 +31,7 @@ from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.ema import ema_update
 from mosaicflow.restore.export import join_stage2, split_stage2
-from mosaicflow.restore.losses import CharbonnierLoss, GANLoss
+from mosaicflow.restore.losses import GANLoss, pixel_loss
 from mosaicflow.restore.weights import _check_and_load, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Stage2Model(torch.nn.Module):
         self.discriminator = build_discriminator(s.disc_mid_channels)
         self.generator.spynet.requires_grad_(False)
         self.generator_ema.requires_grad_(False)
-        self.pixel = CharbonnierLoss(loss_weight=s.pixel_weight)
+        self.pixel = pixel_loss(s.pixel_loss, loss_weight=s.pixel_weight)
         self.gan = GANLoss(loss_weight=s.gan_weight)
         self.perceptual = perceptual
         gen_params = [
@@ -188,7 +188,7 @@ def train_stage2(
     perceptual, notes = build_perceptual(cfg)
     config = {
         "stage": T.stage_config_dict(s),
-        "model": [cfg.mid_channels, cfg.num_blocks],
+        "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip],
         "perceptual": notes,
         "init": str(Path(init).name),
         "seed": seed,

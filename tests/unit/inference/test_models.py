@@ -39,12 +39,13 @@ def generator(tmp_path_factory) -> tuple[Path, Path]:
     cfg = restoration_config("demo")
     folder = tmp_path_factory.mktemp("restorer")
     torch.manual_seed(0)
-    network = BasicVSRPlusPlusNet(cfg.mid_channels, cfg.num_blocks)
+    network = BasicVSRPlusPlusNet(cfg.mid_channels, cfg.num_blocks, hr_skip=cfg.hr_skip)
     torch.save(network.state_dict(), folder / "generator.pth")
     card = {
         "weights": "generator.pth",
         "mid_channels": cfg.mid_channels,
         "num_blocks": cfg.num_blocks,
+        "hr_skip": cfg.hr_skip,
         "input_size": CROP,
         "num_frames": 5,
     }
@@ -68,9 +69,11 @@ def test_demo_generator_loads_through_the_default_restorer_and_runs(generator):
     restorer = BasicVSRRestorer(weights, device="cpu", frames_per_call=2)  # card found beside
     assert isinstance(restorer, Restorer)
     cfg = restoration_config("demo")
-    assert (restorer.shape.mid_channels, restorer.shape.num_blocks) == (
+    shape = restorer.shape
+    assert (shape.mid_channels, shape.num_blocks, shape.hr_skip) == (
         cfg.mid_channels,
         cfg.num_blocks,
+        cfg.hr_skip,
     )
     assert restorer.input_size == CROP
     clip = np.random.default_rng(0).integers(0, 256, (3, CROP, CROP, 3), dtype=np.uint8)
@@ -84,6 +87,7 @@ def test_generator_size_is_read_from_the_weights_without_a_card(generator, tmp_p
     alone.write_bytes(weights.read_bytes())
     restorer = BasicVSRRestorer(alone, device="cpu")
     assert restorer.input_size == 256 and restorer.shape.num_blocks == 2
+    assert restorer.shape.hr_skip  # from the hr_skip.* keys
 
 
 def test_a_card_that_does_not_match_the_weights_is_refused(generator, tmp_path):
@@ -91,6 +95,14 @@ def test_a_card_that_does_not_match_the_weights_is_refused(generator, tmp_path):
     card = tmp_path / "card.json"
     card.write_text(json.dumps({"mid_channels": 64, "num_blocks": 15, "input_size": 256}))
     with pytest.raises(ValueError, match=r"card\.json"):
+        BasicVSRRestorer(weights, card=card, device="cpu")
+
+
+def test_a_card_that_denies_the_full_resolution_branch_is_refused(generator, tmp_path):
+    weights, _ = generator
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"mid_channels": 16, "num_blocks": 2, "hr_skip": False}))
+    with pytest.raises(ValueError, match=r"card\.json: describes hr_skip=False .* holds"):
         BasicVSRRestorer(weights, card=card, device="cpu")
 
 

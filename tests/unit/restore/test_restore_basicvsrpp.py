@@ -24,6 +24,27 @@ def test_state_dict_matches_reference_layout(key_table):
     assert ours == expected
 
 
+def test_hr_skip_adds_only_its_branch_to_the_reference_layout(key_table):
+    expected = key_table("basicvsrpp_mid64_blocks15_keys.tsv")
+    plain = BasicVSRPlusPlusNet(mid_channels=64, num_blocks=15)
+    model = BasicVSRPlusPlusNet(mid_channels=64, num_blocks=15, hr_skip=True)
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    extra = [row for row in ours if row[0].startswith("hr_skip.")]
+    assert extra == [
+        ("hr_skip.0.weight", (64, 3, 3, 3)),
+        ("hr_skip.0.bias", (64,)),
+        ("hr_skip.2.weight", (64, 64, 3, 3)),
+        ("hr_skip.2.bias", (64,)),
+    ]
+    assert [row for row in ours if not row[0].startswith("hr_skip.")] == expected
+    # published weights (no branch) load strictly only into the plain layout
+    with pytest.raises(RuntimeError, match="hr_skip"):
+        model.load_state_dict(plain.state_dict(), strict=True)
+    clip = _clip((1, 3, 3, 24, 24))
+    out = BasicVSRPlusPlusNet(16, 1, hr_skip=True)(clip)
+    assert out.shape == clip.shape
+
+
 def test_parity_with_reference_output(reference_dir):
     fixture = torch.load(reference_dir / "basicvsrpp_parity_mid16_blocks2.pt", weights_only=True)
     cfg = fixture["config"]

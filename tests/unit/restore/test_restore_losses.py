@@ -13,7 +13,9 @@ from mosaicflow.restore.losses import (
     LADA_VGG_LAYER_WEIGHTS,
     CharbonnierLoss,
     GANLoss,
+    MSELoss,
     PerceptualLoss,
+    pixel_loss,
 )
 from mosaicflow.restore.models import build_perceptual_loss
 from mosaicflow.restore.weights import WeightsError
@@ -41,6 +43,27 @@ def test_charbonnier():
     assert loss(a, b2, weight).item() == pytest.approx(0.5, abs=1e-6)
     with pytest.raises(ValueError, match="differ"):
         loss(a, b[:1])
+
+
+def test_mse_weighted_inside_the_mask_only():
+    loss = MSELoss(loss_weight=2.0)
+    a, b = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)
+    assert loss(a, b).item() == pytest.approx(2.0 * 0.25)
+    weight = torch.zeros(2, 1, 4, 4)
+    weight[..., :2, :] = 1
+    b2 = b.clone()
+    b2[..., 2:, :] = 5.0  # outside the mask: ignored at weight 0
+    assert loss(a, b2, weight).item() == pytest.approx(2.0 * 0.25)
+    with pytest.raises(ValueError, match="differ"):
+        loss(a, b[:1])
+
+
+def test_pixel_loss_by_name():
+    assert isinstance(pixel_loss("mse"), MSELoss)
+    charb = pixel_loss("charbonnier", loss_weight=3.0)
+    assert isinstance(charb, CharbonnierLoss) and charb.loss_weight == 3.0
+    with pytest.raises(ValueError, match=r"huber.*charbonnier, mse"):
+        pixel_loss("huber")
 
 
 def test_gan_loss_vanilla():

@@ -33,7 +33,14 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def _cfg(**kw) -> RestorationConfig:
-    base = dict(mid_channels=8, num_blocks=1, spynet_weights=None, vgg19_weights=None, weights=None)
+    base = dict(
+        mid_channels=8,
+        num_blocks=1,
+        hr_skip=False,
+        spynet_weights=None,
+        vgg19_weights=None,
+        weights=None,
+    )
     return restoration_config(**{**base, **kw})
 
 
