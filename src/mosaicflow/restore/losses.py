@@ -28,7 +28,33 @@ def _flatten_time(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, *x.shape[-3:]) if x.dim() == 5 else x
 
 
-class CharbonnierLoss(nn.Module):
+class _PixelLoss(nn.Module):
+    """A per-pixel error, averaged (optionally weighted per pixel) and scaled by ``loss_weight``.
+
+    Subclasses define :meth:`error`, the element-wise error of ``pred`` against ``target``.
+    """
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Loss of ``pred`` against ``target`` (same shape); ``weight`` broadcasts to them."""
+        if pred.shape != target.shape:
+            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+        err = self.error(pred, target)
+        if weight is None:
+            return self.loss_weight * err.mean()
+        weight = weight.expand_as(err)
+        return self.loss_weight * (err * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+class CharbonnierLoss(_PixelLoss):
     """mean(sqrt((pred - target)^2 + eps)), a smooth L1; optionally weighted per pixel.
 
     Args:
@@ -37,45 +63,22 @@ class CharbonnierLoss(nn.Module):
     """
 
     def __init__(self, loss_weight: float = 1.0, eps: float = 1e-12) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+        super().__init__(loss_weight)
         self.eps = eps
 
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Loss of ``pred`` against ``target`` (same shape); ``weight`` broadcasts to them."""
-        if pred.shape != target.shape:
-            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
-        err = torch.sqrt((pred - target) ** 2 + self.eps)
-        if weight is None:
-            return self.loss_weight * err.mean()
-        weight = weight.expand_as(err)
-        return self.loss_weight * (err * weight).sum() / weight.sum().clamp_min(1e-12)
+    def error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt((pred - target) ** 2 + self.eps)
 
 
-class MSELoss(nn.Module):
+class MSELoss(_PixelLoss):
     """mean((pred - target)^2), optionally weighted per pixel (the loss PSNR measures).
 
     Args:
         loss_weight: factor on the loss.
     """
 
-    def __init__(self, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-
-    def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Loss of ``pred`` against ``target`` (same shape); ``weight`` broadcasts to them."""
-        if pred.shape != target.shape:
-            raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
-        err = (pred - target) ** 2
-        if weight is None:
-            return self.loss_weight * err.mean()
-        weight = weight.expand_as(err)
-        return self.loss_weight * (err * weight).sum() / weight.sum().clamp_min(1e-12)
+    def error(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (pred - target) ** 2
 
 
 PIXEL_LOSSES: Mapping[str, type[nn.Module]] = {"charbonnier": CharbonnierLoss, "mse": MSELoss}
