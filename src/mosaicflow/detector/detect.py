@@ -130,17 +130,18 @@ def detect_mosaics(
         ValueError: naming the file for a model that is not a YOLO segmentation model or a
             video that cannot be decoded.
     """
+    from mosaicflow.devices import ultralytics_device
     from mosaicflow.io import atomic_path, write_json, write_parquet
     from mosaicflow.regions.evaluate import batched
     from mosaicflow.regions.infer import result_rows, rows_frame
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.regions.offline import prepare_ultralytics
     from mosaicflow.video.decode import iter_frames, probe_video
 
     out_dir = Path(out_dir)
     probe = probe_video(video)  # fails naming the file before the model loads
     prepare_ultralytics(out_dir / ".yolo_config", threads)
     model = load_detector(model_path)
-    dev = resolve_device(device)
+    dev = ultralytics_device(device)
     fps = float(getattr(probe, "fps", 0) or 25.0)
     rows: list[dict[str, Any]] = []
     height = width = frames = 0

@@ -64,7 +64,8 @@ class YoloDetector:
         threads: int = 1,
         config_dir: str | Path | None = None,
     ) -> None:
-        from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+        from mosaicflow.devices import ultralytics_device
+        from mosaicflow.regions.offline import prepare_ultralytics
 
         path = Path(weights)
         if not path.is_file():
@@ -92,7 +93,7 @@ class YoloDetector:
             )
         self.path = path
         self.model = model
-        self.device = resolve_device(device)
+        self.device = ultralytics_device(device)
         self.imgsz = int(imgsz or _trained_imgsz(model) or DEFAULT_IMGSZ)
         self.kwargs = {
             "imgsz": self.imgsz,

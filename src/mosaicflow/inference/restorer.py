@@ -112,23 +112,6 @@ def generator_shape(
     )
 
 
-def resolve_torch_device(device: str) -> torch.device:
-    """``auto`` (first CUDA device, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
-
-    Raises:
-        ValueError: CUDA asked for but not available, or an unknown name.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        return torch.device(device)
-    raise ValueError(f"unknown device {device!r} (auto, cpu, cuda or cuda:N)")
-
-
 class BasicVSRRestorer:
     """Restores clips of square crops with the BasicVSR++ generator.
 
@@ -156,6 +139,7 @@ class BasicVSRRestorer:
         fp16: bool = False,
         frames_per_call: int | None = None,
     ) -> None:
+        from mosaicflow.devices import torch_device
         from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
         from mosaicflow.restore.weights import _check_and_load
 
@@ -167,7 +151,7 @@ class BasicVSRRestorer:
             self.shape.mid_channels, self.shape.num_blocks, hr_skip=self.shape.hr_skip
         )
         _check_and_load(network, state, str(path))  # strict; the error names the file
-        self.device = resolve_torch_device(device)
+        self.device = torch_device(device)
         self.fp16 = bool(fp16 and self.device.type == "cuda")
         if fp16 and not self.fp16:
             log.info("fp16 ignored on %s", self.device)

@@ -229,12 +229,13 @@ def infer_regions(
     Returns:
         The summary.
     """
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.devices import ultralytics_device
+    from mosaicflow.regions.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
     from ultralytics import YOLO
 
-    dev = resolve_device(device)
+    dev = ultralytics_device(device)
     index = pd.read_parquet(index_parquet)
     kept = index[index["kept"]]
     frames = [int(f) for f in kept["frame"]]

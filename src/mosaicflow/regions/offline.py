@@ -100,19 +100,6 @@ def pin_threads(model: Any, threads: int) -> None:
         model.add_callback(event, lambda trainer: limit_threads(threads))
 
 
-def resolve_device(device: str) -> str:
-    """Map the config's device (``auto|cpu|cuda|cuda:N``) to an ultralytics device string."""
-    import torch
-
-    if device == "auto":
-        return "0" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
-    return device.split(":", 1)[1] if ":" in device else "0"
-
-
 def amp_allowed(device: str) -> bool:
     """AMP on CUDA only when the AMP-check weights are local (else the check would download)."""
     if device == "cpu":

@@ -71,12 +71,13 @@ class PrelabelResult:
 
 
 def _model(model_path: Path, config_dir: Path, threads: int, device: str) -> tuple[Any, str]:
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.devices import ultralytics_device
+    from mosaicflow.regions.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
     from ultralytics import YOLO
 
-    return YOLO(str(model_path), task="segment"), resolve_device(device)
+    return YOLO(str(model_path), task="segment"), ultralytics_device(device)
 
 
 def _write(

@@ -68,14 +68,15 @@ def run_training(
     Returns:
         The training record (the model.json sidecar minus the test metrics).
     """
+    from mosaicflow.devices import ultralytics_device
     from mosaicflow.regions.cpu_training import resolve_cpu_precision
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.regions.offline import prepare_ultralytics
 
     work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
     dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
     if dataset is None and not spec.weights:
         raise ValueError(f"{stage}: neither a dataset nor weights to use")
-    dev = resolve_device(device)
+    dev = ultralytics_device(device)
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
     )  # the state key and the record name the precision used, not "auto"
@@ -216,9 +217,10 @@ def evaluate_model(
         clean_test: the test videos without mosaics, for the mosaic detector's clean-frame
             false-positive rate.
     """
+    from mosaicflow.devices import ultralytics_device
     from mosaicflow.evaluation.curves import plot_pr_curves
     from mosaicflow.regions.evaluate import RECALL_GRID, truth_items
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.regions.offline import prepare_ultralytics
 
     kind = model_kind(name)
     check_params(name, params, kind.test_keys)
@@ -227,7 +229,7 @@ def evaluate_model(
     runs_model = bool(items or val_items)  # else nothing to predict (user videos)
     if runs_model:
         prepare_ultralytics(config_dir, threads)
-    dev = resolve_device(device) if runs_model else device
+    dev = ultralytics_device(device) if runs_model else device
     if kind.calibrate is not None:
         clean = [Path(v) for v in clean_val]
         threshold = kind.calibrate(weights, truth_items(val_items), clean, params, dev)

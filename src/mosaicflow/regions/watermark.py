@@ -86,14 +86,15 @@ class WatermarkDetector:
 
     def _load(self):
         if self._model is None:
-            from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
+            from mosaicflow.devices import ultralytics_device
+            from mosaicflow.regions.offline import prepare_ultralytics
 
             # the rule's folder under results/ when given; never next to the weights
             config_dir = self.config_dir or tempfile.mkdtemp(prefix="mosaicflow-yolo-")
             prepare_ultralytics(config_dir, self.threads)
             from ultralytics import YOLO
 
-            self._dev = resolve_device(self.device)
+            self._dev = ultralytics_device(self.device)
             self._model = YOLO(str(self.weights), task="detect")
         return self._model
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mosaicflow.devices import torch_device
 from mosaicflow.io import save_torch
 from mosaicflow.restore import trainer as T
 from mosaicflow.restore.config import RestorationConfig
@@ -182,7 +183,7 @@ def train_stage2(
     s = cfg.stage2
     if s is None:
         raise T.TrainingError("restoration.stage2 is not configured")
-    dev = T.resolve_device(device)
+    dev = torch_device(device)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     perceptual, notes = build_perceptual(cfg)

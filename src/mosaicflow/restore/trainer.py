@@ -50,13 +50,6 @@ class TrainingError(RuntimeError):
     """A training run that cannot start or resume (names the file or the setting)."""
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> the first CUDA device if there is one, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 class IterationBatchSampler(Sampler[list[int]]):
     """Index batches for iterations ``start .. stop-1``; a pure function of the seed.
 
