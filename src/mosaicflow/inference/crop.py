@@ -9,13 +9,12 @@ are shrunk to fit, and the rest of the square is zero padding (never a stretch).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from mosaicflow.datasets.clips.crops import CropPlan, crop_image, median_smooth
+from mosaicflow.datasets.clips.crops import CropPlan, crop_image, median_smooth, region_crop_plan
 
 
 @dataclass(frozen=True)
@@ -63,32 +62,19 @@ def plan_clip_crop(
     Returns:
         The :class:`ClipCrop` (every crop of the clip has the same size).
     """
-    height, width = frame_shape
     smooth = median_smooth(np.asarray(region_boxes, np.float64), max(1, settings.smooth_frames))
-    bw = smooth[:, 2] - smooth[:, 0]
-    bh = smooth[:, 3] - smooth[:, 1]
-    border_w = np.maximum(settings.border * bw, settings.border_min_px)
-    border_h = np.maximum(settings.border * bh, settings.border_min_px)
-    need_w = float(np.max(bw + 2 * border_w))
-    need_h = float(np.max(bh + 2 * border_h))
-    if settings.square:
-        need_w = need_h = max(need_w, need_h)
-    need_w, need_h = max(need_w, size), max(need_h, size)  # never upscale: take more frame
-    cw = max(1, min(math.ceil(need_w - 1e-6), width))
-    ch = max(1, min(math.ceil(need_h - 1e-6), height))
-    cx = (smooth[:, 0] + smooth[:, 2]) / 2
-    cy = (smooth[:, 1] + smooth[:, 3]) / 2
-    x0 = np.clip(np.round(cx - cw / 2), 0, width - cw).astype(np.int64)
-    y0 = np.clip(np.round(cy - ch / 2), 0, height - ch).astype(np.int64)
-    boxes = np.stack([x0, y0, x0 + cw, y0 + ch], axis=1)
-    scale = min(1.0, size / max(cw, ch))
-    sw = min(size, max(1, round(cw * scale)))
-    sh = min(size, max(1, round(ch * scale)))
-    top, left = (size - sh) // 2, (size - sw) // 2
-    plan = CropPlan(
-        boxes, float(scale), (sh, sw), (top, size - sh - top, left, size - sw - left), size
+    plan = region_crop_plan(
+        smooth,
+        frame_shape,
+        size,
+        border=settings.border,
+        border_min_px=settings.border_min_px,
+        square=settings.square,
+        never_upscale=True,
     )
-    return ClipCrop(plan, float(min(border_w.min(), border_h.min())))
+    sides = np.concatenate([smooth[:, 2] - smooth[:, 0], smooth[:, 3] - smooth[:, 1]])
+    border_px = float(np.min(np.maximum(settings.border * sides, settings.border_min_px)))
+    return ClipCrop(plan, border_px)
 
 
 def crop_frame(image: np.ndarray, box: np.ndarray, plan: CropPlan) -> np.ndarray:

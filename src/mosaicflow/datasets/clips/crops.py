@@ -77,38 +77,81 @@ def plan_crop(
         The :class:`CropPlan`.
     """
     height, width = frame_shape
-    out = cfg.out_size
-    t_len = len(region_boxes)
+    never_upscale = cfg.resize == "down"
     if cfg.crop == "full_frame":
-        cw, ch = width, height
-        boxes = np.tile(np.array([0, 0, width, height], np.int64), (t_len, 1))
-    else:
-        window = max(1, round(cfg.smooth_seconds * fps)) | 1
-        smooth = median_smooth(region_boxes, window)
-        bw = smooth[:, 2] - smooth[:, 0]
-        bh = smooth[:, 3] - smooth[:, 1]
-        need_w = float(np.max(bw + 2 * np.maximum(cfg.border * bw, cfg.border_min_px)))
-        need_h = float(np.max(bh + 2 * np.maximum(cfg.border * bh, cfg.border_min_px)))
-        if cfg.square:
-            need_w = need_h = max(need_w, need_h)
-        if cfg.resize == "down":
-            need_w, need_h = max(need_w, out), max(need_h, out)
-        cw = max(1, min(math.ceil(need_w - 1e-6), width))
-        ch = max(1, min(math.ceil(need_h - 1e-6), height))
-        cx = (smooth[:, 0] + smooth[:, 2]) / 2
-        cy = (smooth[:, 1] + smooth[:, 3]) / 2
-        x0 = np.clip(np.round(cx - cw / 2), 0, width - cw).astype(np.int64)
-        y0 = np.clip(np.round(cy - ch / 2), 0, height - ch).astype(np.int64)
-        boxes = np.stack([x0, y0, x0 + cw, y0 + ch], axis=1)
-    scale = out / max(cw, ch)
-    if cfg.resize == "down":
-        scale = min(scale, 1.0)
-    sw = min(out, max(1, round(cw * scale)))
-    sh = min(out, max(1, round(ch * scale)))
-    top, left = (out - sh) // 2, (out - sw) // 2
-    return CropPlan(
-        boxes, float(scale), (sh, sw), (top, out - sh - top, left, out - sw - left), out
+        boxes = np.tile(np.array([0, 0, width, height], np.int64), (len(region_boxes), 1))
+        return fit_to_square(boxes, (width, height), cfg.out_size, never_upscale)
+    window = max(1, round(cfg.smooth_seconds * fps)) | 1
+    return region_crop_plan(
+        median_smooth(region_boxes, window),
+        frame_shape,
+        cfg.out_size,
+        border=cfg.border,
+        border_min_px=cfg.border_min_px,
+        square=cfg.square,
+        never_upscale=never_upscale,
     )
+
+
+def region_crop_plan(
+    smooth_boxes: np.ndarray,
+    frame_shape: tuple[int, int],
+    out_size: int,
+    *,
+    border: float,
+    border_min_px: float,
+    square: bool,
+    never_upscale: bool,
+) -> CropPlan:
+    """The crop geometry that training clips and ``mosaicflow restore`` share.
+
+    One crop size for the whole clip: the largest region box with its border (``border`` of
+    the box's size per side, at least ``border_min_px``), grown toward a square, and with
+    ``never_upscale`` at least ``out_size`` (small regions take more of the frame instead of
+    being enlarged). Each frame's crop is centred on its smoothed box and kept inside the frame.
+
+    Args:
+        smooth_boxes: ``(T, 4)`` smoothed region boxes ``(x0, y0, x1, y1)`` in source pixels.
+        frame_shape: ``(H, W)`` of the source frames.
+        out_size: side of the square output.
+        border: border per side as a fraction of the box's size.
+        border_min_px: smallest border per side in source pixels.
+        square: grow the crop toward a square where the frame allows.
+        never_upscale: crops smaller than ``out_size`` take more frame instead of being scaled up.
+    """
+    height, width = frame_shape
+    bw = smooth_boxes[:, 2] - smooth_boxes[:, 0]
+    bh = smooth_boxes[:, 3] - smooth_boxes[:, 1]
+    need_w = float(np.max(bw + 2 * np.maximum(border * bw, border_min_px)))
+    need_h = float(np.max(bh + 2 * np.maximum(border * bh, border_min_px)))
+    if square:
+        need_w = need_h = max(need_w, need_h)
+    if never_upscale:
+        need_w, need_h = max(need_w, out_size), max(need_h, out_size)
+    cw = max(1, min(math.ceil(need_w - 1e-6), width))
+    ch = max(1, min(math.ceil(need_h - 1e-6), height))
+    cx = (smooth_boxes[:, 0] + smooth_boxes[:, 2]) / 2
+    cy = (smooth_boxes[:, 1] + smooth_boxes[:, 3]) / 2
+    x0 = np.clip(np.round(cx - cw / 2), 0, width - cw).astype(np.int64)
+    y0 = np.clip(np.round(cy - ch / 2), 0, height - ch).astype(np.int64)
+    boxes = np.stack([x0, y0, x0 + cw, y0 + ch], axis=1)
+    return fit_to_square(boxes, (cw, ch), out_size, never_upscale)
+
+
+def fit_to_square(
+    boxes: np.ndarray, crop_wh: tuple[int, int], out_size: int, never_upscale: bool
+) -> CropPlan:
+    """The plan that scales crops of ``crop_wh`` (every box's size) into an ``out_size`` square,
+    keeping the aspect and padding the rest (never enlarged with ``never_upscale``)."""
+    cw, ch = crop_wh
+    scale = out_size / max(cw, ch)
+    if never_upscale:
+        scale = min(scale, 1.0)
+    sw = min(out_size, max(1, round(cw * scale)))
+    sh = min(out_size, max(1, round(ch * scale)))
+    top, left = (out_size - sh) // 2, (out_size - sw) // 2
+    pad = (top, out_size - sh - top, left, out_size - sw - left)
+    return CropPlan(boxes, float(scale), (sh, sw), pad, out_size)
 
 
 def crop_image(
