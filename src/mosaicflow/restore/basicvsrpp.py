@@ -9,7 +9,9 @@ Pipeline per clip (N, T, 3, H, W) in [0, 1]:
    previous one and two steps (flow-guided deformable convolution: offsets = flow + bounded
    residue, modulation mask) and refines it with residual blocks that also see the current
    frame's feature and the outputs of the earlier branches;
-4. reconstruction from all five features, two x2 pixel shuffles back to H x W, plus the input.
+4. reconstruction from all five features, two x2 pixel shuffles back to H x W (with ``hr_skip``,
+   plus two convolutions of the full-resolution input frame), output convolutions, plus the
+   input.
 
 ``state_dict()`` names and shapes equal the reference layout, so published BasicVSR++ and SPyNet
 weights load with ``strict=True``. Inputs whose sides are not multiples of 4 or whose 1/4-size
