@@ -24,8 +24,9 @@ import torch
 
 from mosaicflow.config import validate_config
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-from mosaicflow.restore.losses import CharbonnierLoss
+from mosaicflow.restore.losses import pixel_loss
 from mosaicflow.restore.metrics import baselines, evaluate_model
+from mosaicflow.restore.trainer import pixel_weight
 
 BLUR_SIGMAS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
 
@@ -152,18 +153,9 @@ def draw_samples(index: Path, n_train: int, frames: int, size: int, seed: int):
 
 
 def make_loss(v: Variant) -> Callable:
-    charb = CharbonnierLoss()
-
-    def loss(pred, gt, mask):
-        inside = (mask > 0.5).float()
-        weight = inside + v.outside * (1 - inside)
-        if v.loss == "mse":
-            err = (pred - gt) ** 2
-            weight = weight.expand_as(err)
-            return (err * weight).sum() / weight.sum().clamp_min(1e-12)
-        return charb(pred, gt, weight if v.outside != 1.0 else None)
-
-    return loss
+    """The stages' pixel loss and mask weighting (``pixel_loss``, ``outside_weight``)."""
+    pixel = pixel_loss(v.loss)
+    return lambda pred, gt, mask: pixel(pred, gt, pixel_weight(mask, v.outside))
 
 
 def run_variant(name: str, v: Variant, train, val, iters: int, every: int, seed: int) -> dict:
