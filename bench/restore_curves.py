@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from mosaicflow.config import validate_config
+from mosaicflow.devices import torch_device
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
 from mosaicflow.restore.losses import pixel_loss
 from mosaicflow.restore.metrics import baselines, evaluate_model
@@ -72,6 +73,12 @@ VARIANTS: dict[str, Variant] = {
     "hr_mask_lr1e3": Variant(outside=0.0, lr=1e-3, hr_skip=True),
     "hr_base": Variant(hr_skip=True),
     "zf_hr_mask_lr1e3": Variant(outside=0.0, lr=1e-3, hr_skip=True, zero_flow=True),
+    "zf_hr_mask_mse_lr1e3_32x4": Variant(
+        loss="mse", outside=0.0, lr=1e-3, hr_skip=True, zero_flow=True, mid=32, blocks=4
+    ),
+    "zf_hr_mask_mse_lr1e3_b4": Variant(
+        loss="mse", outside=0.0, lr=1e-3, hr_skip=True, zero_flow=True, batch=4
+    ),
     "quarter_mask_mse_lr1e3": Variant(loss="mse", outside=0.0, lr=1e-3, arch="quarter"),
 }
 
@@ -152,19 +159,49 @@ def draw_samples(index: Path, n_train: int, frames: int, size: int, seed: int):
     return train, val
 
 
+def save_samples(path: Path, train: list, val: list) -> None:
+    """Write drawn samples as 8-bit arrays (``.npz``), for a machine without the run's clips."""
+    import numpy as np
+
+    def pack(triples: list) -> dict:
+        lq, gt, mask = (torch.stack([t[i] for t in triples]) for i in range(3))
+        q = lambda x: (x * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # noqa: E731
+        return {"lq": q(lq), "gt": q(gt), "mask": (mask > 0.5).numpy()}
+
+    packed = {f"{k}_{name}": a for k, part in (("train", train), ("val", val))
+              for name, a in pack(part).items()}  # fmt: skip
+    np.savez_compressed(path, **packed)
+
+
+def load_samples(path: Path) -> tuple[list, list]:
+    """The samples of :func:`save_samples` as float triples in [0, 1]."""
+    import numpy as np
+
+    data = np.load(path)
+
+    def unpack(k: str) -> list:
+        lq, gt = (torch.from_numpy(data[f"{k}_{n}"]).float() / 255 for n in ("lq", "gt"))
+        mask = torch.from_numpy(data[f"{k}_mask"]).float()
+        return list(zip(lq, gt, mask, strict=True))
+
+    return unpack("train"), unpack("val")
+
+
 def make_loss(v: Variant) -> Callable:
     """The stages' pixel loss and mask weighting (``pixel_loss``, ``outside_weight``)."""
     pixel = pixel_loss(v.loss)
     return lambda pred, gt, mask: pixel(pred, gt, pixel_weight(mask, v.outside))
 
 
-def run_variant(name: str, v: Variant, train, val, iters: int, every: int, seed: int) -> dict:
+def run_variant(
+    name: str, v: Variant, train, val, iters: int, every: int, seed: int, device: torch.device
+) -> dict:
     torch.manual_seed(seed)
     model = {
         "basicvsrpp": lambda: BasicVSRPlusPlusNet(v.mid, v.blocks, hr_skip=v.hr_skip),
         "cnn": PlainCNN,
         "quarter": QuarterCNN,
-    }[v.arch]()
+    }[v.arch]().to(device)
     if v.zero_last:
         torch.nn.init.zeros_(model.conv_last.weight)
         torch.nn.init.zeros_(model.conv_last.bias)
@@ -187,7 +224,7 @@ def run_variant(name: str, v: Variant, train, val, iters: int, every: int, seed:
     def evaluate() -> float:
         model.eval()
         with torch.no_grad():
-            r = evaluate_model(lambda lq: model(lq).clamp(0, 1), iter(val), torch.device("cpu"))
+            r = evaluate_model(lambda lq: model(lq).clamp(0, 1).cpu(), iter(val), device)
         model.train()
         return r["psnr_mask"]
 
@@ -197,7 +234,7 @@ def run_variant(name: str, v: Variant, train, val, iters: int, every: int, seed:
     for it in range(1, iters + 1):
         batch = [train[(k + j) % len(train)] for j in range(v.batch)]
         k += v.batch
-        lq, gt, mask = (torch.stack([b[i] for b in batch]) for i in range(3))
+        lq, gt, mask = (torch.stack([b[i] for b in batch]).to(device) for i in range(3))
         loss = loss_fn(model(lq), gt, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -206,11 +243,13 @@ def run_variant(name: str, v: Variant, train, val, iters: int, every: int, seed:
             sched.step()
         if it % every == 0 or it == iters:
             curve.append({"iter": it, "psnr_mask": evaluate(), "loss": float(loss.detach())})
-            print(f"  {name} {it:5d} psnr_mask {curve[-1]['psnr_mask']}", flush=True)
+            elapsed = time.perf_counter() - start
+            psnr = curve[-1]["psnr_mask"]
+            print(f"  {name} {it:5d} psnr_mask {psnr} ({elapsed:.0f} s)", flush=True)
     return {
         "variant": v.__dict__,
         "curve": curve,
-        "s_per_iter": (time.perf_counter() - start) / iters,
+        "s_per_iter": (time.perf_counter() - start) / max(iters, 1),
     }
 
 
@@ -226,6 +265,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variants", default="base")
     parser.add_argument("--out", type=Path, default=Path("results/restore_curves.json"))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--save-samples", type=Path, help="write the drawn samples here (.npz)")
+    parser.add_argument("--samples", type=Path, help="read samples from --save-samples instead")
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
@@ -234,7 +276,13 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    train, val = draw_samples(args.index, args.train_samples, args.frames, args.size, args.seed)
+    if args.samples is not None:
+        train, val = load_samples(args.samples)
+    else:
+        train, val = draw_samples(args.index, args.train_samples, args.frames, args.size, args.seed)
+    if args.save_samples is not None:
+        save_samples(args.save_samples, train, val)
+    device = torch_device(args.device)
     base = baselines(iter(val), BLUR_SIGMAS)
     print(f"samples drawn in {time.perf_counter() - t0:.0f} s: {len(train)} train, {len(val)} val")
     print(
@@ -245,7 +293,7 @@ def main() -> None:
     results["baselines"] = base
     for name in args.variants.split(","):
         results[name] = run_variant(
-            name, VARIANTS[name], train, val, args.iters, args.every, args.seed
+            name, VARIANTS[name], train, val, args.iters, args.every, args.seed, device
         )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
