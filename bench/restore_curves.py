@@ -25,9 +25,8 @@ import torch
 from mosaicflow.config import validate_config
 from mosaicflow.devices import torch_device
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-from mosaicflow.restore.losses import pixel_loss
+from mosaicflow.restore.losses import pixel_loss, pixel_weight
 from mosaicflow.restore.metrics import baselines, evaluate_model
-from mosaicflow.restore.trainer import pixel_weight
 
 BLUR_SIGMAS = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
 

@@ -13,6 +13,7 @@ from mosaicflow.devices import torch_device, ultralytics_device
 from mosaicflow.inference.restorer import BasicVSRRestorer
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
 from mosaicflow.restore.export import convert, export
+from mosaicflow.restore.loop import StageRun
 from mosaicflow.restore.stage1 import train_stage1
 from mosaicflow.restore.stage2 import train_stage2
 from mosaicflow.restore.weights import read_checkpoint
@@ -44,13 +45,19 @@ def test_generator_on_cuda_matches_the_cpu():
 def test_stage1_on_cuda_trains_resumes_and_loads_on_the_cpu(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 4, "fix_iter": 2})
     args = dict(seed=1, device="cuda")
-    result = train_stage1(cfg, Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args)
+    result = train_stage1(
+        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args)
+    )
     assert np.isfinite(result.losses["pixel"])
     assert [v["iter"] for v in result.validation] == [0, 2, 4]
     with pytest.raises(KeyboardInterrupt):  # killed while reading the 4th sample
-        train_stage1(cfg, Crashing(3, 4), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+        train_stage1(
+            cfg, StageRun(Crashing(3, 4), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+        )
     assert read_checkpoint(tmp_path / "b" / "last.pt")["iteration"] == 2
-    resumed = train_stage1(cfg, Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+    resumed = train_stage1(
+        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+    )
     assert resumed.resumed_from == 2
     a, b = read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt")
     assert a.keys() == b.keys()
@@ -62,13 +69,13 @@ def test_stage1_on_cuda_trains_resumes_and_loads_on_the_cpu(tmp_path: Path):
 
 def test_stage2_on_cuda_and_export(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2}, stage2={"iterations": 2})
-    train_stage1(cfg, Clips(3), None, tmp_path / "w1", tmp_path / "s1.pt", seed=0, device="cuda")
+    train_stage1(
+        cfg, StageRun(Clips(3), None, tmp_path / "w1", tmp_path / "s1.pt", seed=0, device="cuda")
+    )
     init = tmp_path / "init.pt"
     convert(cfg, tmp_path / "s1.pt", init, seed=0)
-    res = train_stage2(
-        cfg, init, Clips(3), Clips(1, 9), tmp_path / "w2", tmp_path / "s2.pt", seed=0,
-        device="cuda",
-    )  # fmt: skip
+    run = StageRun(Clips(3), Clips(1, 9), tmp_path / "w2", tmp_path / "s2.pt", 0, "cuda")
+    res = train_stage2(cfg, init, run)
     assert {"pixel", "gan", "d_real", "d_fake"} <= set(res.losses)
     assert all(np.isfinite(v) for v in res.losses.values())
     card = export(cfg, tmp_path / "s2.pt", tmp_path / "g.pt", tmp_path / "model.json")

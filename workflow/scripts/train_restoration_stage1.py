@@ -1,13 +1,14 @@
-"""Stage 1 of the restoration model: Charbonnier pixel loss on the clip dataset, resumable
-from its work folder (rule train_restoration_stage1)."""
+"""Stage 1 of the restoration model: the pixel loss on the clip dataset, resumable from its work
+folder (rule train_restoration_stage1)."""
 
 from pathlib import Path
 
-from mosaicflow.restore.stages import run_stage1
+from mosaicflow.restore.stages import run_stage
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-result = run_stage1(
+result = run_stage(
+    "stage1",
     snakemake.params.restoration,
     snakemake.params.mosaic,
     Path(snakemake.input.index),

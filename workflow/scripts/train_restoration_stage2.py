@@ -1,22 +1,23 @@
-"""Stage 2 of the restoration model: Charbonnier + perceptual + GAN with an EMA generator,
+"""Stage 2 of the restoration model: pixel + perceptual + GAN losses with an EMA generator,
 resumable from its work folder (rule train_restoration_stage2)."""
 
 from pathlib import Path
 
-from mosaicflow.restore.stages import run_stage2
+from mosaicflow.restore.stages import run_stage
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-result = run_stage2(
+result = run_stage(
+    "stage2",
     snakemake.params.restoration,
     snakemake.params.mosaic,
     Path(snakemake.input.index),
-    Path(snakemake.input.init),
     Path(snakemake.output.weights),
     Path(snakemake.output.metrics),
     Path(snakemake.params.work),
     seed=snakemake.params.seed,
     device=snakemake.params.device,
+    init=Path(snakemake.input.init),
 )
 for note in result.get("notes", []):
     log.warning("stage 2: %s", note)

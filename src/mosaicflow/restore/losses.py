@@ -91,6 +91,14 @@ def pixel_loss(name: str, loss_weight: float = 1.0) -> nn.Module:
     return PIXEL_LOSSES[name](loss_weight=loss_weight)
 
 
+def pixel_weight(mask: torch.Tensor, outside: float) -> torch.Tensor | None:
+    """Per-pixel loss weight: 1 inside the mask, ``outside`` elsewhere (None when 1)."""
+    if outside == 1.0:
+        return None
+    inside = (mask > 0.5).to(mask.dtype)
+    return inside + outside * (1 - inside)
+
+
 class GANLoss(nn.Module):
     """Vanilla GAN loss (binary cross-entropy on logits).
 

@@ -67,27 +67,8 @@ def _stage_cfg(cfg: RestorationConfig, stage: str) -> Any:
     return stage_cfg
 
 
-def _stage_setup(
+def run_stage(
     stage: str,
-    params: Mapping[str, Any],
-    mosaic: Mapping[str, Any],
-    index_parquet: Path,
-    work_root: Path,
-    seed: int,
-    **identity: str,
-) -> tuple[RestorationConfig, Any, Any, Path, str]:
-    """What both training stages start from: the config, the train and val clip sets, the
-    work folder (hashed over the job's params, the mosaic section, ``identity``, the seed and
-    the data) and the data hash."""
-    cfg = config_from_params(params)
-    s = _stage_cfg(cfg, stage)
-    data = data_hash(index_parquet)
-    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
-    work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
-    return cfg, train, val, work, data
-
-
-def run_stage1(
     params: Mapping[str, Any],
     mosaic: Mapping[str, Any],
     index_parquet: Path,
@@ -97,17 +78,42 @@ def run_stage1(
     *,
     seed: int,
     device: str,
+    init: Path | None = None,
 ) -> dict[str, Any]:
-    """Train stage 1 on the clip dataset (rule ``train_restoration_stage1``)."""
-    from mosaicflow.restore.stage1 import train_stage1
+    """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
-    cfg, train, val, work, data = _stage_setup(
-        "stage1", params, mosaic, index_parquet, work_root, seed
-    )
-    result = train_stage1(
-        cfg, train, val, work, weights_out,
-        seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
-    )  # fmt: skip
+    Args:
+        stage: ``stage1`` or ``stage2``.
+        params: the ``restoration`` keys the job reads.
+        mosaic: the ``mosaic`` section (the training mosaics).
+        index_parquet: the clip index.
+        weights_out: the stage's weights.
+        metrics_out: the stage's record (JSON).
+        work_root: where the stage's work folder goes: ``<stage>-<hash>``, the hash covering
+            the params, the mosaic section, the seed, the data and (stage 2) the initial model.
+        seed: seed of the initialisation, the sample order and the training mosaics.
+        device: ``auto``, ``cpu`` or ``cuda:N``.
+        init: stage 2's initial model (the output of ``convert_restoration``).
+
+    Returns:
+        The stage's :class:`~mosaicflow.restore.records.TrainResult` as a dict.
+    """
+    from mosaicflow.restore.loop import StageRun
+    from mosaicflow.restore.stage1 import train_stage1
+    from mosaicflow.restore.stage2 import train_stage2
+
+    if stage not in ("stage1", "stage2"):
+        raise ValueError(f"unknown restoration stage {stage!r} (stage1 or stage2)")
+    if (stage == "stage2") != (init is not None):
+        raise ValueError("stage 2, and only stage 2, starts from an initial model (init)")
+    cfg = config_from_params(params)
+    s = _stage_cfg(cfg, stage)
+    data = data_hash(index_parquet)
+    train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
+    identity = {"init": file_hash(init)} if init is not None else {}
+    work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
+    run = StageRun(train, val, work, weights_out, seed, device, metrics_out, data)
+    result = train_stage1(cfg, run) if init is None else train_stage2(cfg, init, run)
     return result.to_dict()
 
 
@@ -119,32 +125,6 @@ def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int
         config_from_params(params), stage1, out, seed=seed,
         disc_mid_channels=params["stage2_disc_mid_channels"],
     )  # fmt: skip
-
-
-def run_stage2(
-    params: Mapping[str, Any],
-    mosaic: Mapping[str, Any],
-    index_parquet: Path,
-    init: Path,
-    weights_out: Path,
-    metrics_out: Path,
-    work_root: Path,
-    *,
-    seed: int,
-    device: str,
-) -> dict[str, Any]:
-    """Train stage 2 from the converted model (rule ``train_restoration_stage2``)."""
-    from mosaicflow.restore.stage2 import train_stage2
-
-    init_hash = file_hash(init)
-    cfg, train, val, work, data = _stage_setup(
-        "stage2", params, mosaic, index_parquet, work_root, seed, init=init_hash
-    )
-    result = train_stage2(
-        cfg, init, train, val, work, weights_out,
-        seed=seed, device=device, metrics_out=metrics_out, data_hash=data,
-    )  # fmt: skip
-    return result.to_dict()
 
 
 def run_export(

@@ -21,6 +21,7 @@ import torch
 
 from mosaicflow.config import build, validate_config
 from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.loop import StageRun
 from mosaicflow.restore.stage1 import train_stage1
 
 SIZE, FRAMES, BLOCK, ITERATIONS = 32, 3, 4, 80
@@ -71,7 +72,8 @@ def test_zz_slowest_stage1_fits_one_clip(tmp_path: Path):
     start = time.perf_counter()
     try:
         result = train_stage1(
-            cfg, OneClip(), OneClip(), tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"
+            cfg,
+            StageRun(OneClip(), OneClip(), tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"),
         )
     finally:
         torch.set_num_threads(threads)

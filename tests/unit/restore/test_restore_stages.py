@@ -19,8 +19,7 @@ from mosaicflow.restore.stages import (
     data_hash,
     run_convert,
     run_export,
-    run_stage1,
-    run_stage2,
+    run_stage,
     work_dir,
 )
 from tests.unit.datasets.conftest import full_config, make_cfg, make_source, mosaic_cfg
@@ -92,13 +91,15 @@ def test_no_train_clips_is_a_clear_error(index: Path, tmp_path: Path):
 def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
     torch.set_num_threads(1)
     restoration, mosaic = section(), full_config()["mosaic"]
-    s1 = run_stage1(job_params(restoration, "stage1"), mosaic, index, tmp_path / "s1.pth",
-                    tmp_path / "s1.json", tmp_path / "work", seed=3, device="cpu")  # fmt: skip
+    s1 = run_stage("stage1", job_params(restoration, "stage1"), mosaic, index,
+                   tmp_path / "s1.pth", tmp_path / "s1.json", tmp_path / "work", seed=3,
+                   device="cpu")  # fmt: skip
     assert s1["iterations"] == 2 and s1["validation"]
     init = run_convert(job_params(restoration, "convert"), tmp_path / "s1.pth",
                        tmp_path / "init.pth", seed=3)  # fmt: skip
-    s2 = run_stage2(job_params(restoration, "stage2"), mosaic, index, init, tmp_path / "s2.pth",
-                    tmp_path / "s2.json", tmp_path / "work", seed=3, device="cpu")  # fmt: skip
+    s2 = run_stage("stage2", job_params(restoration, "stage2"), mosaic, index,
+                   tmp_path / "s2.pth", tmp_path / "s2.json", tmp_path / "work", seed=3,
+                   device="cpu", init=init)  # fmt: skip
     assert any("perceptual" in note for note in s2["notes"])  # no VGG19 weights: said loudly
     card = run_export(job_params(restoration, "export"), tmp_path / "s2.pth",
                       tmp_path / "gen.pth", tmp_path / "model.json",

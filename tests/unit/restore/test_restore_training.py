@@ -15,10 +15,12 @@ from mosaicflow.config import build, validate_config
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.ema import ema_update
+from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import convert, export, split_stage2
+from mosaicflow.restore.loop import StageRun
+from mosaicflow.restore.sampling import IterationBatchSampler
 from mosaicflow.restore.stage1 import _optim_wrapper, train_stage1
 from mosaicflow.restore.stage2 import PERCEPTUAL_OFF, Stage2Model, build_perceptual, train_stage2
-from mosaicflow.restore.trainer import IterationBatchSampler, TrainingError
 from mosaicflow.restore.weights import WeightsError, read_checkpoint
 
 SIZE, FRAMES = 32, 3
@@ -103,14 +105,16 @@ def test_stage1_step_changes_weights_and_records(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2, "fix_iter": 2})
     result = train_stage1(
         cfg,
-        Clips(3),
-        Clips(1, seed=9),
-        tmp_path / "work",
-        tmp_path / "g.pt",
-        seed=0,
-        device="cpu",
-        metrics_out=tmp_path / "m.json",
-        data_hash="d1",
+        StageRun(
+            Clips(3),
+            Clips(1, seed=9),
+            tmp_path / "work",
+            tmp_path / "g.pt",
+            seed=0,
+            device="cpu",
+            metrics_out=tmp_path / "m.json",
+            data_hash="d1",
+        ),
     )
     after = read_checkpoint(tmp_path / "g.pt")
     before = initial_generator().state_dict()
@@ -141,14 +145,21 @@ def test_stage1_spynet_learning_rate_multiplier():
 def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 4, "fix_iter": 1, "schedule": "cosine"})
     args = dict(seed=1, device="cpu")
-    straight = train_stage1(cfg, Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args)
+    straight = train_stage1(
+        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args)
+    )
     with pytest.raises(KeyboardInterrupt):  # killed while reading the 4th sample
         train_stage1(
-            cfg, Crashing(3, crash_at=4), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args
+            cfg,
+            StageRun(
+                Crashing(3, crash_at=4), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args
+            ),
         )
     assert not (tmp_path / "b.pt").exists()
     assert read_checkpoint(tmp_path / "b" / "last.pt")["iteration"] == 2
-    resumed = train_stage1(cfg, Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+    resumed = train_stage1(
+        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+    )
     assert resumed.resumed_from == 2
     assert state_equal(read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt"))
     assert resumed.loss_curve == straight.loss_curve
@@ -163,10 +174,12 @@ def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
 
 def test_stage1_refuses_a_checkpoint_of_another_config(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2})
-    train_stage1(cfg, Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+    train_stage1(
+        cfg, StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+    )
     other = make_cfg(stage1={"iterations": 3})
     with pytest.raises(TrainingError, match=r"last\.pt"):
-        train_stage1(other, Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0)
+        train_stage1(other, StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0))
 
 
 def test_stage1_rejects_bad_samples(tmp_path: Path):
@@ -177,7 +190,9 @@ def test_stage1_rejects_bad_samples(tmp_path: Path):
 
     cfg = make_cfg(stage1={"iterations": 1})
     with pytest.raises(TrainingError, match="mask"):
-        train_stage1(cfg, Bad(1), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+        train_stage1(
+            cfg, StageRun(Bad(1), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+        )
 
 
 # -- EMA -------------------------------------------------------------------------------------
@@ -295,21 +310,25 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
     res = train_stage2(
         cfg,
         init,
-        Clips(3),
-        Clips(1, 9),
-        tmp_path / "a",
-        tmp_path / "a.pt",
-        metrics_out=tmp_path / "m2.json",
-        **args,
+        StageRun(
+            Clips(3),
+            Clips(1, 9),
+            tmp_path / "a",
+            tmp_path / "a.pt",
+            metrics_out=tmp_path / "m2.json",
+            **args,
+        ),
     )
     assert res.notes == [PERCEPTUAL_OFF]
     assert {"pixel", "gan", "d_real", "d_fake"} <= set(res.losses)
     with pytest.raises(KeyboardInterrupt):
         train_stage2(
-            cfg, init, Crashing(3, 3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args
+            cfg,
+            init,
+            StageRun(Crashing(3, 3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args),
         )
     resumed = train_stage2(
-        cfg, init, Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args
+        cfg, init, StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
     )
     assert resumed.resumed_from == 2
     a, b = read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt")
@@ -354,7 +373,7 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
 def test_scalars_fall_back_to_json_lines_without_tensorboard(tmp_path: Path, monkeypatch):
     import sys
 
-    from mosaicflow.restore.trainer import ScalarWriter
+    from mosaicflow.restore.records import ScalarWriter
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
     writer = ScalarWriter(tmp_path, start=0)

@@ -1,0 +1,81 @@
+"""The training batches of a restoration stage: a batch order that is a pure function of
+``(seed, iteration)``, so a resumed run starts at its iteration without replaying the data.
+
+Sample ``k`` of a run (``k = iteration * batch_size + j``) is element ``k % n`` of the
+permutation of pass ``k // n``, drawn from ``numpy.random.default_rng([seed, pass])``. Datasets
+must draw their own randomness from the sample index to keep a resume exact; worker processes
+are seeded from ``(seed, start iteration)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from mosaicflow.restore.errors import TrainingError
+
+
+class IterationBatchSampler(Sampler[list[int]]):
+    """Index batches for iterations ``start .. stop-1``; a pure function of the seed.
+
+    Sample ``k`` of the whole run (``k = iteration * batch_size + j``) is element ``k % n`` of
+    the permutation of pass ``k // n``, drawn from ``numpy.random.default_rng([seed, pass])``.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, stop: int) -> None:
+        if n < 1:
+            raise TrainingError("the training dataset is empty")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.start, self.stop = start, stop
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return self._perms[epoch]
+
+    def batch(self, iteration: int) -> list[int]:
+        """The dataset indices of ``iteration``."""
+        first = iteration * self.batch_size
+        return [
+            int(self._perm(k // self.n)[k % self.n]) for k in range(first, first + self.batch_size)
+        ]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for iteration in range(self.start, self.stop):
+            yield self.batch(iteration)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+
+def make_loader(
+    dataset: Dataset, batch_size: int, seed: int, start: int, stop: int, num_workers: int, pin: bool
+) -> DataLoader:
+    """DataLoader over iterations ``start .. stop-1`` (see :class:`IterationBatchSampler`)."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + start)
+    return DataLoader(
+        dataset,
+        batch_sampler=IterationBatchSampler(len(dataset), batch_size, seed, start, stop),  # type: ignore[arg-type]
+        num_workers=num_workers,
+        pin_memory=pin,
+        generator=generator,
+        persistent_workers=False,
+        # workers are spawned: forking a process whose threads hold locks (OpenCV, torch,
+        # ultralytics) can deadlock a worker
+        multiprocessing_context="spawn" if num_workers > 0 else None,
+    )
+
+
+def check_batch(batch: Sequence[torch.Tensor], size: int | None = None) -> None:
+    """(lq, gt, mask) batches (N, T, 3, H, W), (N, T, 3, H, W), (N, T, 1, H, W)."""
+    if len(batch) != 3:
+        raise TrainingError(f"a training sample must be (lq, gt, mask), got {len(batch)} items")
+    lq, gt, mask = batch
+    if lq.dim() != 5 or lq.shape[2] != 3 or gt.shape != lq.shape:
+        raise TrainingError(f"lq {tuple(lq.shape)} / gt {tuple(gt.shape)}: need (N, T, 3, H, W)")
+    if mask.shape[:2] != lq.shape[:2] or mask.shape[2] != 1 or mask.shape[3:] != lq.shape[3:]:
+        raise TrainingError(f"mask {tuple(mask.shape)} does not fit lq {tuple(lq.shape)}")
