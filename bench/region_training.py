@@ -66,11 +66,11 @@ def main() -> int:
     args = parser.parse_args()
 
     from mosaicflow.config import validate_config
-    from mosaicflow.regions.cpu_training import NATIVE_BF16_FLAG, cpu_flags, resolve_cpu_precision
-    from mosaicflow.regions.dataset import mirror_dataset, read_dataset
-    from mosaicflow.regions.fit import train_yolo
-    from mosaicflow.regions.models import MODELS, model_config, model_spec
-    from mosaicflow.regions.offline import pin_threads, prepare_ultralytics
+    from mosaicflow.yolo.cpu_training import NATIVE_BF16_FLAG, cpu_flags, resolve_cpu_precision
+    from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
+    from mosaicflow.yolo.fit import train_yolo
+    from mosaicflow.yolo.models import MODELS, model_config, model_spec
+    from mosaicflow.yolo.offline import pin_threads, prepare_ultralytics
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)

@@ -42,10 +42,10 @@ def main() -> int:
     import pandas as pd
 
     from mosaicflow.io import write_parquet
-    from mosaicflow.regions.evaluate import batched
-    from mosaicflow.regions.infer import infer_regions, track_kwargs
-    from mosaicflow.regions.offline import prepare_ultralytics, resolve_device
     from mosaicflow.video.decode import iter_frames
+    from mosaicflow.yolo.infer import infer_regions, track_kwargs
+    from mosaicflow.yolo.offline import prepare_ultralytics, resolve_device
+    from mosaicflow.yolo.scoring import batched
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-regions-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)

@@ -42,9 +42,9 @@ from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset, init_worker
 from mosaicflow.io import write_parquet
 from mosaicflow.mosaic.config import MosaicConfig
-from mosaicflow.regions.infer import encode_rle, rows_frame
 from mosaicflow.video.config import FramesConfig
 from mosaicflow.video.frames import extract_frames
+from mosaicflow.yolo.infer import encode_rle, rows_frame
 
 GOAL_REALTIME, FLOOR_REALTIME = 1.0, 0.5
 GOAL_SAMPLES, FLOOR_SAMPLES = 2.0, 1.0

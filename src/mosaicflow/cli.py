@@ -20,8 +20,7 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.workflow.cli",
     "mosaicflow.video.cli",
     "mosaicflow.formats.cli",
-    "mosaicflow.regions.cli",
-    "mosaicflow.detector.cli",
+    "mosaicflow.yolo.cli",
     "mosaicflow.inference.cli",
 )
 

@@ -129,9 +129,11 @@ def test_missing_lazy_export_module_is_an_error(tmp_path):
 def test_real_script_closure_reaches_what_the_job_runs():
     closure = closure_names(ROOT / "workflow" / "scripts" / "build_restoration_clips.py",
                             codehash.PACKAGE_ROOT)  # fmt: skip
-    # the clip builder runs the watermark detector (ultralytics set-up in regions.offline) and
-    # reads the demo truth through regions.infer
-    assert {"regions/offline.py", "regions/watermark.py", "formats/truth.py"} <= closure
+    # the clip builder runs the watermark detector (ultralytics set-up in yolo.offline) and
+    # reads the demo truth through yolo.infer
+    expected = {"yolo/offline.py", "yolo/watermark.py", "datasets/clips/jobs.py"}
+    expected.add("formats/truth.py")
+    assert expected <= closure
     assert {"config.py", "io.py"} <= closure
     assert not any(name.startswith(("world/", "restore/")) for name in closure)
 

@@ -22,7 +22,7 @@ STAGE_CONFIGS = {
     "restoration": "mosaicflow.restore.config:RestorationConfig",
     "restoration_dataset": "mosaicflow.datasets.clips.config:RestorationDatasetConfig",
     "detection_dataset": "mosaicflow.datasets.detection.config:DetectionDatasetConfig",
-    "detector": "mosaicflow.regions.config:DetectorConfig",
+    "detector": "mosaicflow.yolo.config:DetectorConfig",
 }
 
 

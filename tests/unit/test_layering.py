@@ -1,4 +1,5 @@
-"""Layering: the demo world is a data source, not a library the stages use.
+"""Layering: packages import only packages below them, and the demo world is a data source,
+not a library the stages use.
 
 Every module of the package and every rule script is parsed with ``ast``; imports at any level
 (also inside functions, and ``importlib.import_module`` with a literal name) are collected by
@@ -6,7 +7,9 @@ Every module of the package and every rule script is parsed with ``ast``; import
 Only the world package itself, the workflow wiring that turns the world's specs into targets and
 source videos, and the scripts of the rules in ``workflow/rules/world.smk`` may import
 ``mosaicflow.world``. Formats the world writes and stages read (its truth) live in
-``mosaicflow.formats``.
+``mosaicflow.formats``. :data:`LAYERS` orders the package's top-level packages and modules
+from the bottom up; a module may import its own package and the layers below it, never a layer
+beside or above it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,59 @@ ROOT = Path(__file__).resolve().parents[2]
 WORLD = "mosaicflow.world"
 #: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow.
 WIRING = {"mosaicflow/workflow/targets.py", "mosaicflow/workflow/sources.py"}
+
+
+#: The package's parts from the bottom up: each may import only the layers below it.
+LAYERS: tuple[frozenset[str], ...] = tuple(
+    frozenset(layer.split())
+    for layer in (
+        "__version__ config io ids devices threads",
+        "provenance figures",
+        "video",
+        "formats mosaic",
+        "world",
+        "yolo",
+        "datasets",
+        "restore",
+        "inference",
+        "workflow",
+        "evaluation",
+        "cli",
+    )
+)
+
+
+def _part(module: str) -> str:
+    """The top-level part of a ``mosaicflow`` module (``mosaicflow.yolo.fit`` -> ``yolo``)."""
+    return module.split(".")[1]
+
+
+def _layer(part: str) -> int:
+    for level, layer in enumerate(LAYERS):
+        if part in layer:
+            return level
+    raise KeyError(part)
+
+
+def upward_imports(src: Path) -> list[str]:
+    """``module -> imported`` for every import of a layer beside or above the importer's, and
+    ``module: not in LAYERS`` for a top-level part no layer names."""
+    found = []
+    for path in sorted((src / "mosaicflow").rglob("*.py")):
+        name = _module_name(path, src)
+        if name == "mosaicflow":
+            continue
+        part = _part(name)
+        try:
+            level = _layer(part)
+        except KeyError:
+            found.append(f"{name}: {part!r} is in no layer of LAYERS")
+            continue
+        others = {_part(m) for m in imported_modules(path, name) if m.startswith("mosaicflow.")}
+        for other in sorted(others - {part}):
+            if other not in set().union(*LAYERS) or _layer(other) >= level:
+                found.append(f"{name} -> mosaicflow.{other}")
+    return found
 
 
 def _module_name(path: Path, src: Path) -> str:
@@ -62,7 +118,7 @@ def script_offenders(workflow: Path) -> list[str]:
 
 
 def test_import_walker_sees_every_form(tmp_path):
-    src = tmp_path / "mosaicflow" / "regions"
+    src = tmp_path / "mosaicflow" / "yolo"
     src.mkdir(parents=True)
     (src / "__init__.py").write_text("")
     forms = {
@@ -79,7 +135,7 @@ def test_import_walker_sees_every_form(tmp_path):
     (src / "clean.py").write_text("from mosaicflow.formats import truth\nimport mosaicflow.io\n")
     (src / "lookalike.py").write_text("import mosaicflow.worldly\n")
     offenders = package_offenders(tmp_path)
-    assert offenders == sorted(f"mosaicflow/regions/{name}" for name in forms)
+    assert offenders == sorted(f"mosaicflow/yolo/{name}" for name in forms)
 
 
 def test_world_rule_scripts_are_found():
@@ -94,3 +150,28 @@ def test_only_the_world_imports_the_world():
 
 def test_only_world_rule_scripts_import_the_world():
     assert script_offenders(ROOT / "workflow") == []
+
+
+def test_no_package_imports_upward():
+    assert upward_imports(ROOT / "src") == []
+
+
+def test_upward_imports_are_found(tmp_path: Path):
+    pkg = tmp_path / "mosaicflow"
+    for part in ("yolo", "workflow", "video"):
+        (pkg / part).mkdir(parents=True)
+        (pkg / part / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "yolo" / "up.py").write_text("def f():\n    from mosaicflow.workflow import paths\n")
+    (pkg / "yolo" / "down.py").write_text("from mosaicflow.video import decode\n")
+    (pkg / "video" / "side.py").write_text("import mosaicflow.video.decode\n")
+    (pkg / "newpart.py").write_text("")
+    assert upward_imports(tmp_path) == [
+        "mosaicflow.newpart: 'newpart' is in no layer of LAYERS",
+        "mosaicflow.yolo.up -> mosaicflow.workflow",
+    ]
+
+
+def test_no_regions_package_remains():
+    assert not (ROOT / "src" / "mosaicflow" / "regions").exists()
+    assert not (ROOT / "src" / "mosaicflow" / "detector").exists()

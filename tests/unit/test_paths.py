@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mosaicflow.regions.models import MODEL_PATTERN, MODELS
 from mosaicflow.workflow import paths
+from mosaicflow.yolo.models import MODEL_PATTERN, MODELS
 
 
 def test_model_files_keep_the_wildcard_and_live_under_results_models():

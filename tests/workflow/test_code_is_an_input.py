@@ -101,14 +101,14 @@ def test_module_deep_in_a_scripts_imports_reruns_the_jobs_that_reach_it(tmp_path
 
     assert dry_run() == {}
     # ultralytics' offline set-up, four imports below both detection scripts, each inside a
-    # function (detection.build -> detection.regions -> regions.infer -> regions.offline); the
+    # function (detection.build -> detection.regions -> yolo.infer -> yolo.offline); the
     # world renderer and frame extraction do not reach it
-    with edited(package / "regions" / "offline.py"):
+    with edited(package / "yolo" / "offline.py"):
         assert dry_run() == {"build_detection_samples": 1, "build_detection_testset": 1}
     assert dry_run() == {}
     # a module of the same subpackage that only the test-set builder runs
     with edited(package / "datasets" / "detection" / "testset.py"):
         assert dry_run() == {"build_detection_testset": 1}
     # a module only other rules run
-    with edited(package / "regions" / "watermark.py"):
+    with edited(package / "yolo" / "watermark.py"):
         assert dry_run() == {}

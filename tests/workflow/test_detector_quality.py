@@ -53,7 +53,7 @@ def test_detector_ignores_targets_without_mosaic(demo_results):
 def test_detect_writes_masks_and_overlay_for_a_demo_test_video(demo_results, tmp_path):
     from mosaicflow.cli import main
     from mosaicflow.formats.truth import read_truth
-    from mosaicflow.regions.infer import COLUMNS
+    from mosaicflow.yolo.infer import COLUMNS
 
     video = demo_results / "detection_testset" / "world-test-00.mp4"
     model = demo_results / "models" / "detector" / "best.pt"
@@ -108,8 +108,8 @@ def _ffmpeg_pixelated(source, out, box, block):
 
 
 def test_detector_finds_mosaics_pixelated_by_ffmpeg(demo_results, tmp_path):
-    from mosaicflow.detector.detect import detect_mosaics
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.detect import detect_mosaics
+    from mosaicflow.yolo.infer import decode_rle
 
     source = demo_results / "world" / "videos" / "world-test-01.mp4"
     box = (96, 48, 128, 96)

@@ -80,7 +80,7 @@ def test_onnx_export_runs(demo_results, stage):
 
 
 def test_regions_tables_cover_every_kept_frame(demo_results):
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.infer import decode_rle
 
     tables = sorted((demo_results / "regions").glob("*/regions.parquet"))
     assert len(tables) == len(list((demo_results / "frames").glob("*/index.parquet"))) > 0

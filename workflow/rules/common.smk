@@ -5,12 +5,13 @@ import os
 
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
-from mosaicflow.regions import bases, models
-from mosaicflow.regions.config import RegionsInferConfig, RegionsPrelabelConfig
+from mosaicflow.yolo import bases, models
+from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
 from mosaicflow.workflow.codehash import script_code_hash
 from mosaicflow.workflow.sources import source_videos
+from mosaicflow.workflow import yolo_models
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
 # (mosaicflow.workflow.scheduler): one pending wake-up per scheduler is enough.
@@ -108,16 +109,16 @@ def get_yolo_base_onnx(wildcards):
 def get_train_model_input(wildcards):
     """A YOLO model's dataset, unless its `weights` are used as is, and the weights it starts
     from when the workflow makes them (the YOLO base, or `detector.from_region_seg`)."""
-    dataset = models.model_dataset(wildcards.model, config)
+    dataset = yolo_models.model_dataset(wildcards.model, config)
     if not dataset:
         return {}
-    init = models.model_init(wildcards.model, config)
+    init = yolo_models.model_init(wildcards.model, config)
     return {"dataset": dataset, **({"init": init} if init else {})}
 
 
 def get_train_model_start(wildcards):
     """How a YOLO model starts (base, region_seg, pretrained, scratch or weights), for its card."""
-    return models.start_kind(wildcards.model, config)
+    return yolo_models.start_kind(wildcards.model, config)
 
 
 def get_train_model_params(wildcards):
@@ -172,7 +173,7 @@ def get_prelabel_input(wildcards):
 
 def get_clip_watermark_model(wildcards):
     """The watermark detector the clip analysers run, when there is one."""
-    if models.has_model("watermark", config):
+    if yolo_models.has_model("watermark", config):
         return {"watermark": paths.model_files("watermark")["weights"]}
     return {}
 

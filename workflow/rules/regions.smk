@@ -1,6 +1,6 @@
 # YOLO models: the pretrained bases they start from; labelme polygons -> YOLO-seg dataset ->
 # region segmenter, and the watermark detector; one train_model and one evaluate_model rule
-# over {model} (the table in mosaicflow.regions.models); per-video region inference and
+# over {model} (the table in mosaicflow.yolo.models); per-video region inference and
 # pre-labelling.
 
 

@@ -4,48 +4,33 @@ build_restoration_clips); the manifest lists every candidate clip with its statu
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.jobs import ClipJob, WatermarkModel, build_clips
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
-detector = None
-if snakemake.input.get("watermark"):
-    from mosaicflow.regions.watermark import WatermarkDetector
-
-    detector = WatermarkDetector(
-        snakemake.input.watermark,
-        imgsz=snakemake.params.watermark["imgsz"],
-        conf=snakemake.params.watermark["conf"],
-        device=snakemake.params.device,
-        threads=snakemake.threads,
-        config_dir=Path(snakemake.params.work) / "yolo_config",
-    ).boxes_rgb
-regions = snakemake.input.get("regions")
-if not regions:  # restoration_dataset.regions: truth (the demo world's truth masks)
-    from mosaicflow.regions.infer import write_truth_table
-
-    regions = write_truth_table(
-        Path(snakemake.input.truth),
-        Path(snakemake.input.video),
-        Path(snakemake.params.work) / "truth_regions.parquet",
+inputs, params = snakemake.input, snakemake.params
+watermark = None
+if inputs.get("watermark"):
+    watermark = WatermarkModel(
+        Path(inputs.watermark), params.watermark["imgsz"], params.watermark["conf"], params.device
     )
-timings: dict[str, float] = {}
-records = build_video_clips(
-    Path(snakemake.input.video),
-    Path(snakemake.input.index),
-    Path(regions),
-    Path(snakemake.output.manifest).parent.parent,  # <dataset>/videos/<video>.json
-    build(RestorationDatasetConfig, snakemake.params.dataset),
-    mosaic_cfg=build(MosaicConfig, snakemake.params.mosaic),
+job = ClipJob(
     video_id=snakemake.wildcards.video,
-    seed=snakemake.params.seed,
-    code=snakemake.params.code,
-    watermark_detector=detector,
+    video=Path(inputs.video),
+    frames_index=Path(inputs.index),
+    regions=Path(inputs.regions) if inputs.get("regions") else None,
+    truth=Path(inputs.truth) if inputs.get("truth") else None,
+    dataset_dir=Path(snakemake.output.manifest).parent.parent,  # <dataset>/videos/<video>.json
     manifest=Path(snakemake.output.manifest),
+    work=Path(params.work),
+    seed=params.seed,
+    code=params.code,
     threads=snakemake.threads,
-    timings=timings,
+    watermark=watermark,
 )
-kept = sum(r["status"] == "kept" for r in records)
-log.info("%d candidate clips, %d kept; seconds %s", len(records), kept, timings)
+result = build_clips(
+    job, build(RestorationDatasetConfig, params.dataset), build(MosaicConfig, params.mosaic)
+)
+log.info("%d clips, %d kept; seconds %s", len(result.records), result.kept, result.timings)

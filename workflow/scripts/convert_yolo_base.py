@@ -3,8 +3,8 @@ from (rule convert_yolo_base)."""
 
 from pathlib import Path
 
-from mosaicflow.regions.bases import write_bases
 from mosaicflow.workflow.runtime import setup
+from mosaicflow.yolo.bases import write_bases
 
 log = setup(snakemake)
 out = snakemake.output

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from mosaicflow.regions.infer import gather_summaries
 from mosaicflow.workflow.runtime import setup
+from mosaicflow.yolo.infer import gather_summaries
 
 log = setup(snakemake)
 table = gather_summaries(

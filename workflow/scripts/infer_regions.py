@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.regions.config import RegionsInferConfig
-from mosaicflow.regions.infer import infer_regions
 from mosaicflow.workflow.runtime import setup
+from mosaicflow.yolo.config import RegionsInferConfig
+from mosaicflow.yolo.infer import infer_regions
 
 log = setup(snakemake)
 summary = infer_regions(

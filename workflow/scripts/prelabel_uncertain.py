@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.regions.config import RegionsPrelabelConfig
-from mosaicflow.regions.prelabel import prelabel_uncertain
 from mosaicflow.workflow.runtime import setup
+from mosaicflow.yolo.config import RegionsPrelabelConfig
+from mosaicflow.yolo.prelabel import prelabel_uncertain
 
 log = setup(snakemake)
 cfg = build(RegionsPrelabelConfig, snakemake.params.regions)

@@ -9,8 +9,8 @@ Training curves come from the scalars the trainings logged:
   the mosaic mask), with the validation baselines (mosaic input, best blur) as horizontal lines.
 
 A model without logged scalars (given weights, a cleaned work folder) gets a plot that says so,
-so the report always has the figure. The precision-recall curves of the YOLO models are those of
-their test scoring (COCO's interpolated precision at IoU 0.5 on every test frame).
+so the report always has the figure. The precision-recall curves of the YOLO models are drawn
+by :mod:`mosaicflow.yolo.pr_curves`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from mosaicflow.io import atomic_path, read_json
+from mosaicflow.figures import figure, plot_message, save_figure
+from mosaicflow.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -52,38 +53,9 @@ def read_yolo_curve(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _figure(panels: int) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels, 3.6), squeeze=False)
-    return fig, axes[0]
-
-
-def _save(fig: Any, out: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return Path(out)
-
-
-def plot_message(out: Path, title: str, message: str) -> Path:
-    """A plot holding only ``message`` (a model without logged scalars)."""
-    fig, (ax,) = _figure(1)
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_axis_off()
-    return _save(fig, out)
-
-
 def plot_yolo_curve(curve: pd.DataFrame, out: Path, title: str) -> Path:
     """Losses (train, val) and validation metrics per epoch of a YOLO training."""
-    fig, (losses, metrics) = _figure(2)
+    fig, (losses, metrics) = figure(2)
     epochs = curve["epoch"]
     for column in curve.columns:
         if column.startswith(("train/", "val/")) and curve[column].abs().sum() > 0:
@@ -101,7 +73,7 @@ def plot_yolo_curve(curve: pd.DataFrame, out: Path, title: str) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _stage_losses(ax: Any, curve: Sequence[Mapping[str, Any]], title: str) -> None:
@@ -120,7 +92,7 @@ def _stage_losses(ax: Any, curve: Sequence[Mapping[str, Any]], title: str) -> No
 
 def plot_restoration_curve(card: Mapping[str, Any], out: Path) -> Path:
     """Stage-1 and stage-2 losses and the validation PSNR in the mask, with the baselines."""
-    fig, (s1, s2, val) = _figure(3)
+    fig, (s1, s2, val) = figure(3)
     stage1, stage2 = card.get("stage1") or {}, card.get("stage2") or {}
     _stage_losses(s1, stage1.get("loss_curve") or [], "stage 1 losses")
     _stage_losses(s2, stage2.get("loss_curve") or [], "stage 2 losses")
@@ -142,50 +114,7 @@ def plot_restoration_curve(card: Mapping[str, Any], out: Path) -> Path:
     if val.get_legend_handles_labels()[0]:
         val.legend(fontsize=7)
     val.grid(alpha=0.3)
-    return _save(fig, out)
-
-
-def plot_pr_curves(
-    curves: Mapping[str, Mapping[str, Sequence[float] | None]] | None,
-    recall: Sequence[float],
-    out: Path,
-    title: str,
-) -> Path:
-    """Precision-recall curves at IoU 0.5 of a YOLO model on the test videos.
-
-    Args:
-        curves: ``{"mask" | "box": {class name: precision per recall point, or None}}``, as
-            the test scorers of :mod:`mosaicflow.regions.evaluate` return them; None or empty
-            when the model had no ground truth to be scored on.
-        recall: the recall points (x axis).
-        out: the PNG to write.
-        title: the model's name.
-
-    Returns:
-        ``out``.
-    """
-    kinds = [
-        k for k in ("mask", "box") if any(v is not None for v in (curves or {}).get(k, {}).values())
-    ]
-    if not kinds:
-        return plot_message(out, title, "no test ground truth: no precision-recall curve")
-    fig, axes = _figure(len(kinds))
-    for ax, kind in zip(axes, kinds, strict=True):
-        for name, precision in curves[kind].items():  # type: ignore[index]
-            if precision is None:
-                continue
-            if len(precision) != len(recall):
-                raise ValueError(
-                    f"{title} {kind} {name}: {len(precision)} precision values for "
-                    f"{len(recall)} recall points"
-                )
-            area = sum(precision) / len(precision)
-            ax.plot(recall, precision, label=f"{name} (AP50 {area:.3f})")
-        ax.set(title=f"{title}: {kind} precision-recall (IoU 0.5)", xlabel="recall",
-               ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))  # fmt: skip
-        ax.legend(fontsize=7, loc="lower left")
-        ax.grid(alpha=0.3)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def plot_training_curve(

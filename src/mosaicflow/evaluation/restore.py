@@ -59,7 +59,7 @@ def restore_test_video(
     from mosaicflow.inference.detector import YoloDetector
     from mosaicflow.inference.pipeline import restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer, describe
-    from mosaicflow.regions.card import card_threshold
+    from mosaicflow.yolo.card import card_threshold
 
     unknown = set(detector_params) - set(DETECTOR_KEYS)
     if unknown:

@@ -5,7 +5,7 @@ the true mosaic mask and on the whole frame) for three candidates: the restored 
 mosaic input itself, and the blur baseline (the input blurred inside the true mask with each of
 ``sigmas``; the best sigma by PSNR in the mask is reported). The detector's frame recall and
 false-positive rate count frames (any detection vs. any true mosaic pixel, as
-:func:`mosaicflow.regions.mosaics.frame_rates` does); ``mosaic_coverage`` is the share of true
+:func:`mosaicflow.yolo.mosaics.frame_rates` does); ``mosaic_coverage`` is the share of true
 mosaic pixels the detector's masks cover (the pixels the restorer was asked to restore).
 """
 
@@ -47,7 +47,7 @@ def detections_by_frame(table: Any) -> dict[int, list[str]]:
 
 def union_mask(rles: Sequence[str], height: int, width: int) -> np.ndarray:
     """Union (bool ``(H, W)``) of RLE masks."""
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.infer import decode_rle
 
     mask = np.zeros((height, width), bool)
     for rle in rles:
@@ -148,7 +148,7 @@ class FrameScorer:
 
     def result(self) -> dict[str, Any]:
         """``restored``, ``input``, ``blur`` (+ ``sigma``), ``blur_search`` and ``detection``."""
-        from mosaicflow.regions.mosaics import frame_rates
+        from mosaicflow.yolo.mosaics import frame_rates
 
         blurs = {s: sums.result() for s, sums in self.blurs.items()}
         best = max(blurs, key=lambda s: blurs[s]["psnr_mask"] or -math.inf)

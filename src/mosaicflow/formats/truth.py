@@ -1,7 +1,7 @@
 """Ground truth of a video: an instance-id mask video and a truth JSON.
 
 The demo world writes it (:mod:`mosaicflow.world.render`) and evaluation reads it
-(:mod:`mosaicflow.regions.evaluate`); this module is the format both sides share.
+(:mod:`mosaicflow.yolo.scoring`); this module is the format both sides share.
 
 - the truth masks: a lossless FFV1 ``gray`` video (.mkv) with one frame per video frame; each
   pixel holds the instance id of the target it belongs to (1..N, stable over the video),

@@ -18,8 +18,8 @@ def _restore(args: argparse.Namespace) -> int:
     from mosaicflow.inference.pipeline import restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer
     from mosaicflow.io import write_json
-    from mosaicflow.regions.card import resolve_conf
     from mosaicflow.video.decode import probe_video
+    from mosaicflow.yolo.card import resolve_conf
 
     source, target = Path(args.input), Path(args.output)
     probe_video(source)  # fails fast, naming the file, before any model is loaded

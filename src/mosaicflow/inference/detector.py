@@ -45,7 +45,7 @@ class YoloDetector:
         half: fp16 inference (CUDA only).
         threads: CPU threads of torch.
         config_dir: ultralytics' settings folder (``None``: ``$YOLO_CONFIG_DIR``, else a
-            temporary one; see :func:`mosaicflow.regions.offline.prepare_ultralytics`).
+            temporary one; see :func:`mosaicflow.yolo.offline.prepare_ultralytics`).
 
     Raises:
         DetectorError: the file is missing, not loadable by ultralytics, or not a
@@ -65,7 +65,7 @@ class YoloDetector:
         config_dir: str | Path | None = None,
     ) -> None:
         from mosaicflow.devices import ultralytics_device
-        from mosaicflow.regions.offline import prepare_ultralytics
+        from mosaicflow.yolo.offline import prepare_ultralytics
 
         path = Path(weights)
         if not path.is_file():

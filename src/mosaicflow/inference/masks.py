@@ -1,6 +1,6 @@
 """The per-frame detections of a restore run as a ``regions.parquet`` table.
 
-Same columns and types as :mod:`mosaicflow.regions.infer` (one row per instance, one row with
+Same columns and types as :mod:`mosaicflow.yolo.infer` (one row per instance, one row with
 ``instance = -1`` for a frame without detections; RLE masks at frame size), so the evaluation
 computes the detector's recall from the run's own detections instead of detecting again.
 ``track_id`` is the restore pipeline's track.
@@ -13,7 +13,7 @@ from typing import Any
 
 from mosaicflow.inference.tracks import Instance
 from mosaicflow.io import write_parquet
-from mosaicflow.regions.infer import encode_rle, rows_frame
+from mosaicflow.yolo.infer import encode_rle, rows_frame
 
 
 class MaskRecorder:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
-from mosaicflow.regions.models import MODELS, has_model, model_kind, model_test_items
 from mosaicflow.workflow import paths
 from mosaicflow.workflow.paths import (
     frames_files,
@@ -22,6 +21,8 @@ from mosaicflow.workflow.paths import (
     world_labelme_dir,
 )
 from mosaicflow.workflow.sources import SourceVideo
+from mosaicflow.workflow.yolo_models import has_model, model_dataset, model_test_items
+from mosaicflow.yolo.models import MODELS, model_kind
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
 
@@ -171,7 +172,7 @@ def detection_outputs(config: Mapping[str, Any], specs: Sequence[Any]) -> list[s
     """The detection stage's targets: the dataset when there are regions to pixelate, and the
     mosaicked demo test videos (the detector's test) when there is a detector."""
     outputs: list[str] = []
-    if MODELS["detector"].dataset(config):
+    if model_dataset("detector", config):
         outputs.append(paths.DETECTION_DATASET)
     if has_model("detector", config):
         outputs += model_test("detector", config, specs)
@@ -294,7 +295,6 @@ def evaluation_items(names: Sequence[str]) -> dict[str, list[str]]:
 def curve_models(config: Mapping[str, Any]) -> list[str]:
     """Models trained by this run (given weights have no curve): YOLO models with a dataset,
     and the restoration model unless ``restoration.weights`` is given."""
-    from mosaicflow.regions.models import model_dataset
 
     names = [name for name in MODELS if model_dataset(name, config)]
     if not config["restoration"]["weights"] and has_model("region_seg", config):
@@ -318,7 +318,7 @@ def metrics_stages(config: Mapping[str, Any], specs: Sequence[Any]) -> dict[str,
     for name in MODELS:
         if has_model(name, config):
             stages[name] = model_files(name)["metrics"]
-    if MODELS["detector"].dataset(config):
+    if model_dataset("detector", config):
         stages["detection_dataset"] = paths.DETECTION_DATASET
     if has_model("region_seg", config):
         if config["source"]["kind"] == "demo":

@@ -19,9 +19,9 @@ from mosaicflow.config import build, validate_config
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.io import write_parquet
 from mosaicflow.mosaic.config import MosaicConfig
-from mosaicflow.regions.infer import encode_rle, rows_frame
 from mosaicflow.video.config import FramesConfig
 from mosaicflow.video.frames import extract_frames
+from mosaicflow.yolo.infer import encode_rle, rows_frame
 
 cv2.setNumThreads(1)
 

@@ -15,8 +15,8 @@ from mosaicflow.datasets.clips.media import read_video
 from mosaicflow.datasets.clips.meta import ClipMetaError, read_clip_meta, read_manifest
 from mosaicflow.datasets.clips.scenes import RegionTableError
 from mosaicflow.io import write_parquet
-from mosaicflow.regions.watermark import sample_indices
 from mosaicflow.video.decode import VideoDecodeError
+from mosaicflow.yolo.watermark import sample_indices
 
 from .conftest import Source, make_cfg, make_source, mosaic_cfg
 
@@ -195,7 +195,7 @@ def test_full_frame_and_ffv1(source: Source, tmp_path: Path):
 
 
 def test_mask_of_another_frame_size_fails_naming_the_table(source: Source, tmp_path: Path):
-    from mosaicflow.regions.infer import encode_rle
+    from mosaicflow.yolo.infer import encode_rle
 
     for shape, problem in (((144, 192), "cannot decode"), ((96, 72), "the mask does not match")):
         regions = pd.read_parquet(source.regions)

@@ -75,7 +75,7 @@ def write_truth(path: Path, frames: int) -> Path:
 
 def masks_table(masks: dict[int, np.ndarray], frames: int):
     """A ``regions.parquet``-format table of detector masks (frame -> bool mask)."""
-    from mosaicflow.regions.infer import encode_rle, rows_frame
+    from mosaicflow.yolo.infer import encode_rle, rows_frame
 
     rows = []
     for frame in range(frames):

@@ -7,12 +7,8 @@ import json
 import cv2
 import pytest
 
-from mosaicflow.evaluation.curves import (
-    plot_pr_curves,
-    plot_training_curve,
-    read_yolo_curve,
-    yolo_results_csv,
-)
+from mosaicflow.evaluation.curves import plot_training_curve, read_yolo_curve, yolo_results_csv
+from mosaicflow.yolo.pr_curves import plot_pr_curves
 
 CSV = """   epoch,   time,  train/box_loss,  train/seg_loss,  metrics/mAP50(M),  val/box_loss
 1,10.0,4.0,5.0,0.0,0.0

@@ -8,8 +8,8 @@ import pytest
 
 from mosaicflow.inference.pipeline import RestoreSettings, restore_video
 from mosaicflow.inference.video_io import VideoSink, VideoSource
-from mosaicflow.regions.infer import decode_rle
 from mosaicflow.video.decode import probe_video
+from mosaicflow.yolo.infer import decode_rle
 
 from .conftest import (
     HEIGHT,

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.datasets.clips.config import FiltersConfig
-from mosaicflow.regions.watermark import overlap_fraction
+from mosaicflow.yolo.watermark import overlap_fraction
 
 #: Watermark boxes per frame number: a mapping or a callable giving an (N, 4) xyxy array.
 WatermarkSource = Union[Mapping[int, Any], Callable[[int], Any]]  # noqa: UP007

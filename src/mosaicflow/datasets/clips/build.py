@@ -43,9 +43,9 @@ from mosaicflow.datasets.clips.scenes import (
 from mosaicflow.io import write_json
 from mosaicflow.mosaic.blocksize import RegionStats, estimate_block_sizes
 from mosaicflow.mosaic.config import MosaicConfig
-from mosaicflow.regions.infer import decode_rle
-from mosaicflow.regions.watermark import sample_indices
 from mosaicflow.video.decode import probe_video
+from mosaicflow.yolo.infer import decode_rle
+from mosaicflow.yolo.watermark import sample_indices
 
 LOG = logging.getLogger(__name__)
 

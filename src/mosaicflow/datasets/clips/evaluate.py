@@ -92,7 +92,7 @@ def found_runs(
 ) -> dict[int, int]:
     """Per true instance, the longest run of ``frames`` where the segmenter found it (a region
     mask with IoU >= :data:`FOUND_IOU`), bridging ``max_gap`` missed frames as the clips do."""
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.infer import decode_rle
 
     height, width = ids.shape[1:]
     found = regions[(regions["instance"] >= 0) & regions["frame"].isin(frames)]
@@ -156,7 +156,7 @@ def score_clip(
         a false positive), per-frame ``containment``, ``clip_iou`` and ``segmenter_iou`` lists
         (frames where the instance is absent skipped).
     """
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.infer import decode_rle
 
     plan = _plan(meta)
     frames = [int(f["frame"]) for f in meta["per_frame"]]

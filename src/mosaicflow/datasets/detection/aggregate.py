@@ -79,8 +79,8 @@ def build_detection_dataset(
     """
     from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
     from mosaicflow.provenance import provenance, write_provenance
-    from mosaicflow.regions.offline import prepare_ultralytics
-    from mosaicflow.regions.spec import plain
+    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.spec import plain
 
     if len(manifests) != len(sample_dirs):
         raise ValueError(f"{len(manifests)} manifests but {len(sample_dirs)} sample folders")

@@ -63,7 +63,7 @@ def check_coco(coco_json: Path, mask_dir: Path) -> int:
 def check_yolo(images_dir: Path, labels_dir: Path, names: Sequence[str] = CLASS_NAMES) -> int:
     """Verify every image/label pair with ultralytics' ``verify_image_label`` (segments).
 
-    Call :func:`mosaicflow.regions.offline.prepare_ultralytics` first (offline settings).
+    Call :func:`mosaicflow.yolo.offline.prepare_ultralytics` first (offline settings).
 
     Returns:
         The number of label lines (instances) verified.

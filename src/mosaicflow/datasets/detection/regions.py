@@ -29,7 +29,7 @@ def inferred_regions(
     Raises:
         ValueError: naming the file when a column lacks or an RLE does not fit the frame size.
     """
-    from mosaicflow.regions.infer import decode_rle
+    from mosaicflow.yolo.infer import decode_rle
 
     table = pd.read_parquet(regions_parquet)
     missing = {"frame", "instance", "track_id", "rle"} - set(table.columns)

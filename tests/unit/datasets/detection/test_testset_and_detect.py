@@ -14,8 +14,8 @@ from mosaicflow.formats.truth import (
     truth_mask_writer,
     write_truth_json,
 )
-from mosaicflow.regions.mosaics import above, choose_threshold, frame_rates
 from mosaicflow.video.decode import iter_frames
+from mosaicflow.yolo.mosaics import above, choose_threshold, frame_rates
 from tests.unit.datasets.conftest import mosaic_cfg
 
 

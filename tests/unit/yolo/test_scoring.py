@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mosaicflow.regions.evaluate import RECALL_GRID, _rle, batched, coco_eval, truth_items
-from tests.unit.regions.fakes import disc
+from mosaicflow.yolo.scoring import RECALL_GRID, _rle, batched, coco_eval, truth_items
+from tests.unit.yolo.fakes import disc
 
 
 def gt_for(masks_per_image):

@@ -72,7 +72,7 @@ class PrelabelResult:
 
 def _model(model_path: Path, config_dir: Path, threads: int, device: str) -> tuple[Any, str]:
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.regions.offline import prepare_ultralytics
+    from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
     from ultralytics import YOLO

@@ -4,7 +4,7 @@ Budgets count work, never the clock: a model trains for ``epochs`` with the opti
 learning rate the config names (never ultralytics' ``auto``, which picks MuSGD or AdamW from the
 planned iteration count), so the same config trains the same model on any machine. An opt-in
 wall-clock cap (``time_minutes``) ends training after the epoch that crosses it, without
-changing the schedule (see :class:`mosaicflow.regions.fit.TimeCap`).
+changing the schedule (see :class:`mosaicflow.yolo.fit.TimeCap`).
 
 CPU settings: ``nbs = batch`` (every batch an optimizer step; ultralytics' default ``nbs=64``
 accumulates 4 batches of 16 per step), short warm-up, no per-epoch validation.
@@ -44,7 +44,7 @@ class TrainSpec:
     single_cls: bool
     copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.regions.cpu_training)
+    cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.yolo.cpu_training)
     resample_augmentation: bool = True  # False: no augmentation that resamples pixels
 
     def train_args(self) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def spec_from_config(cfg: Any, task: str, **fixed: Any) -> TrainSpec:
 
     Args:
         cfg: the model's config dataclass, or a mapping of its training keys (the train rule's
-            param, see :func:`mosaicflow.regions.models.train_params`).
+            param, see :func:`mosaicflow.yolo.models.train_params`).
         task: ``segment`` or ``detect``.
         fixed: values of fields the config does not have.
     """

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.workflow.runtime import set_threads
+from mosaicflow.threads import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str], threads: int) -> Any
 
 
 def limit_threads(threads: int) -> None:
-    """:func:`~mosaicflow.workflow.runtime.set_threads`, kept after ultralytics'
+    """:func:`~mosaicflow.threads.set_threads`, kept after ultralytics'
     ``select_device`` too (which resets torch to ``cpu_count - 1`` threads, one on a 2-core
     machine, unless its ``NUM_THREADS`` says otherwise)."""
     import ultralytics.utils.torch_utils as torch_utils

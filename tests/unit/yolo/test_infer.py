@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mosaicflow.regions.infer import (
+from mosaicflow.yolo.infer import (
     COLUMNS,
     decode_rle,
     encode_rle,
@@ -20,7 +20,7 @@ from mosaicflow.regions.infer import (
     result_rows,
     rows_frame,
 )
-from tests.unit.regions.fakes import disc, fake_result
+from tests.unit.yolo.fakes import disc, fake_result
 
 
 @settings(max_examples=30, deadline=None)
@@ -111,7 +111,7 @@ def _summary(path, video, instances):
 def test_no_region_in_any_video_stops_with_what_to_do(tmp_path):
     import json
 
-    from mosaicflow.regions.infer import RegionsNotFound, gather_summaries
+    from mosaicflow.yolo.infer import RegionsNotFound, gather_summaries
 
     paths = [_summary(tmp_path / f"{v}.json", v, 0) for v in ("b", "a")]
     record = tmp_path / "train.json"

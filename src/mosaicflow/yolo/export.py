@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.io import atomic_path, save_torch
-from mosaicflow.regions.spec import TrainSpec
+from mosaicflow.yolo.spec import TrainSpec
 
 
 def model_names(weights: str | os.PathLike[str], task: str) -> dict[int, str]:

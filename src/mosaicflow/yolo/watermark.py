@@ -87,7 +87,7 @@ class WatermarkDetector:
     def _load(self):
         if self._model is None:
             from mosaicflow.devices import ultralytics_device
-            from mosaicflow.regions.offline import prepare_ultralytics
+            from mosaicflow.yolo.offline import prepare_ultralytics
 
             # the rule's folder under results/ when given; never next to the weights
             config_dir = self.config_dir or tempfile.mkdtemp(prefix="mosaicflow-yolo-")

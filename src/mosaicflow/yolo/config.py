@@ -1,5 +1,5 @@
 """Typed configs of the YOLO models (the ``regions:``, ``watermark:`` and ``detector:`` schema
-sections; the model table :data:`mosaicflow.regions.models.MODELS` names each model's section and
+sections; the model table :data:`mosaicflow.yolo.models.MODELS` names each model's section and
 class)."""
 
 from __future__ import annotations

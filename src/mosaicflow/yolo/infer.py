@@ -114,8 +114,8 @@ def frame_batches(
     video: Path, frames: Sequence[int], batch: int, threads: int = 1
 ) -> Iterator[list[tuple[int, np.ndarray]]]:
     """Decode ``frames`` of ``video`` (BGR, as ultralytics expects) in lists of ``batch``."""
-    from mosaicflow.regions.evaluate import batched
     from mosaicflow.video.decode import iter_frames
+    from mosaicflow.yolo.scoring import batched
 
     return batched(iter_frames(video, frames, fmt="bgr24", threads=threads), batch)
 
@@ -220,7 +220,7 @@ def infer_regions(
         out_parquet: ``results/regions/{video}/regions.parquet``.
         out_summary: ``results/regions/{video}/summary.json``.
         cfg: the ``regions`` keys inference reads
-            (:class:`~mosaicflow.regions.config.RegionsInferConfig`).
+            (:class:`~mosaicflow.yolo.config.RegionsInferConfig`).
         device: the config's device (``auto|cpu|cuda:N``).
         threads: CPU threads.
         video_id: the video's id (recorded in the summary).
@@ -230,7 +230,7 @@ def infer_regions(
         The summary.
     """
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.regions.offline import prepare_ultralytics
+    from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
     from ultralytics import YOLO

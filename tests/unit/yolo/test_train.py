@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from mosaicflow.regions.dataset import mirror_dataset, read_dataset
-from mosaicflow.regions.fit import TimeCap, state_key
-from mosaicflow.regions.spec import TrainSpec
+from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
+from mosaicflow.yolo.fit import TimeCap, state_key
+from mosaicflow.yolo.spec import TrainSpec
 
 
 def make_dataset(root: Path, names="[text, logo]", layout="train/images") -> Path:
@@ -97,7 +97,7 @@ def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
     home.mkdir()
     code = (
         "import json, os, sys; from pathlib import Path\n"
-        "from mosaicflow.regions.offline import prepare_ultralytics\n"
+        "from mosaicflow.yolo.offline import prepare_ultralytics\n"
         "u = prepare_ultralytics(sys.argv[1], 2)\n"
         "import torch, ultralytics.utils as uu, ultralytics.utils.torch_utils as tu\n"
         "tu.select_device('cpu', verbose=False)\n"
@@ -127,7 +127,7 @@ def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
 def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
     import torch
 
-    from mosaicflow.regions.export import write_weights
+    from mosaicflow.yolo.export import write_weights
 
     monkeypatch.chdir(tmp_path)
     args = {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2}
@@ -162,7 +162,7 @@ def test_copy_paste_only_for_segmentation_and_overrides_win():
 
 
 def test_grid_preserving_training_turns_off_every_resampling_augmentation():
-    from mosaicflow.regions.spec import RESAMPLING_AUGMENTATIONS
+    from mosaicflow.yolo.spec import RESAMPLING_AUGMENTATIONS
 
     assert set(RESAMPLING_AUGMENTATIONS) == {"scale", "translate", "degrees", "shear",
                                              "perspective"}  # fmt: skip
@@ -181,7 +181,7 @@ def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
     import onnx
     from onnx import TensorProto, helper
 
-    from mosaicflow.regions.export import write_onnx
+    from mosaicflow.yolo.export import write_onnx
 
     monkeypatch.chdir(tmp_path)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
@@ -202,7 +202,7 @@ def test_written_onnx_drops_the_date_and_absolute_paths(tmp_path, monkeypatch):
 def test_pin_threads_sets_them_again_at_both_trainer_events():
     import torch
 
-    from mosaicflow.regions.offline import pin_threads
+    from mosaicflow.yolo.offline import pin_threads
 
     class Model:  # records callbacks like ultralytics' YOLO.add_callback
         def __init__(self):
@@ -250,8 +250,8 @@ def test_time_cap_does_not_claim_the_final_epoch():
 
 def test_spec_from_config_takes_every_training_field_by_name():
     from mosaicflow.config import build, validate_config
-    from mosaicflow.regions.config import WatermarkConfig
-    from mosaicflow.regions.models import model_spec
+    from mosaicflow.yolo.config import WatermarkConfig
+    from mosaicflow.yolo.models import model_spec
 
     config = {"profile": "demo", "watermark": {"single_cls": True, "epochs": 3}}
     validate_config(config)
@@ -262,8 +262,8 @@ def test_spec_from_config_takes_every_training_field_by_name():
 
 
 def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
-    from mosaicflow.regions.card import MODEL_JSON_VERSION, training_record, write_model_card
-    from mosaicflow.regions.fit import TrainResult
+    from mosaicflow.yolo.card import MODEL_JSON_VERSION, training_record, write_model_card
+    from mosaicflow.yolo.fit import TrainResult
 
     made = spec(time_minutes=None)
     result = TrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0, "weights")
@@ -301,7 +301,7 @@ def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
 
 
 def test_detection_threshold_comes_from_the_flag_the_card_or_the_default(tmp_path):
-    from mosaicflow.regions.card import DEFAULT_CONF, card_threshold, resolve_conf
+    from mosaicflow.yolo.card import DEFAULT_CONF, card_threshold, resolve_conf
 
     weights = tmp_path / "best.pt"
     assert resolve_conf(weights, None) == (DEFAULT_CONF, "default")  # no card
@@ -316,7 +316,7 @@ def test_detection_threshold_comes_from_the_flag_the_card_or_the_default(tmp_pat
 
 
 def test_start_record_names_the_start_and_hashes_its_file(tmp_path):
-    from mosaicflow.regions.stages import start_record
+    from mosaicflow.yolo.stages import start_record
 
     base = tmp_path / "base.pt"
     base.write_bytes(b"base")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mosaicflow.regions.bases import (
+from mosaicflow.yolo.bases import (
     BASE_ARCHITECTURES,
     base_source,
     convert_base,
@@ -88,7 +88,7 @@ def test_bases_are_byte_reproducible_and_carded(tmp_path):
 def test_base_finds_the_face_in_a_real_photo(astronaut, tmp_path, ultralytics_offline):
     from ultralytics import YOLO
 
-    from mosaicflow.regions.bases import save_base
+    from mosaicflow.yolo.bases import save_base
 
     model, report = convert_base(nudenet_onnx(), "detect")
     save_base(model, report, tmp_path / "base.pt")

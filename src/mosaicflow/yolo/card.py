@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from mosaicflow.io import read_json, write_json
 from mosaicflow.provenance import provenance
-from mosaicflow.regions.spec import TrainSpec, plain
+from mosaicflow.yolo.spec import TrainSpec, plain
 
 if TYPE_CHECKING:
-    from mosaicflow.regions.dataset import DatasetInfo
-    from mosaicflow.regions.fit import TrainResult
+    from mosaicflow.yolo.dataset import DatasetInfo
+    from mosaicflow.yolo.fit import TrainResult
 
 #: Bump when the layout of ``train.json`` / ``model.json`` changes.
 MODEL_JSON_VERSION = 2

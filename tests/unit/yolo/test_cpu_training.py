@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mosaicflow.regions.cpu_training import (
+from mosaicflow.yolo.cpu_training import (
     CpuTrainingSpeedups,
     cpu_flags,
     resolve_cpu_precision,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.formats.masks import rasterize
-from mosaicflow.regions.prelabel import least_confident, mask_polygons, result_document
-from tests.unit.regions.fakes import disc, fake_result
+from mosaicflow.yolo.prelabel import least_confident, mask_polygons, result_document
+from tests.unit.yolo.fakes import disc, fake_result
 
 
 def table(rows):

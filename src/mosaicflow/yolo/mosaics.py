@@ -3,7 +3,7 @@
 The test videos (``results/detection_testset/``) carry mosaics drawn with a seed stream the
 training set never used, on every frame with a target; their truth masks hold one id per mosaic
 component. Scores: COCO mask and box AP (class-agnostic, predictions at ``conf=0.001``, see
-:mod:`mosaicflow.regions.evaluate`), and at the inference threshold ``conf`` the frame-level
+:mod:`mosaicflow.yolo.scoring`), and at the inference threshold ``conf`` the frame-level
 recall (frames with a mosaic where one is found) and false-positive rate (frames without a
 mosaic where one is found).
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mosaicflow.regions.evaluate import TruthVideo, run_segmentation
+from mosaicflow.yolo.scoring import TruthVideo, run_segmentation
 
 #: Decimals of a chosen threshold (rounded up, so it stays above the score it must exclude).
 THRESHOLD_DECIMALS = 4
@@ -138,7 +138,7 @@ def frame_top_scores(
     """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none)."""
     from ultralytics import YOLO
 
-    from mosaicflow.regions.evaluate import predictions
+    from mosaicflow.yolo.scoring import predictions
 
     model = YOLO(str(weights), task="segment")
     scores: list[float] = []

@@ -3,7 +3,7 @@
 Writes, in the output folder:
 
 - ``mosaics.parquet``: per frame the mosaic masks in the ``regions.parquet`` format
-  (:mod:`mosaicflow.regions.infer`: COCO RLE masks, boxes, scores; one ``instance = -1`` row
+  (:mod:`mosaicflow.yolo.infer`: COCO RLE masks, boxes, scores; one ``instance = -1`` row
   for a frame without a mosaic; ``track_id`` -1, nothing is tracked);
 - ``overlay.mp4``: the video with the masks tinted red and outlined;
 - ``summary.json``: counts.
@@ -132,10 +132,10 @@ def detect_mosaics(
     """
     from mosaicflow.devices import ultralytics_device
     from mosaicflow.io import atomic_path, write_json, write_parquet
-    from mosaicflow.regions.evaluate import batched
-    from mosaicflow.regions.infer import result_rows, rows_frame
-    from mosaicflow.regions.offline import prepare_ultralytics
     from mosaicflow.video.decode import iter_frames, probe_video
+    from mosaicflow.yolo.infer import result_rows, rows_frame
+    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.scoring import batched
 
     out_dir = Path(out_dir)
     probe = probe_video(video)  # fails naming the file before the model loads

@@ -24,8 +24,8 @@ from typing import Any
 
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json
-from mosaicflow.regions.dataset import DatasetInfo, mirror_dataset
-from mosaicflow.regions.spec import TrainSpec, plain
+from mosaicflow.yolo.dataset import DatasetInfo, mirror_dataset
+from mosaicflow.yolo.spec import TrainSpec, plain
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,8 @@ def train_yolo(
     """
     from ultralytics import YOLO
 
-    from mosaicflow.regions.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
-    from mosaicflow.regions.offline import amp_allowed, pin_threads
+    from mosaicflow.yolo.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
+    from mosaicflow.yolo.offline import amp_allowed, pin_threads
 
     work_dir = Path(work_dir).resolve()  # ultralytics nests relative paths in its runs_dir
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """The rule entry points of the YOLO models: ``train_model`` and ``evaluate_model`` (one rule
-each, over the ``{model}`` wildcard; :data:`mosaicflow.regions.models.MODELS` says what differs).
+each, over the ``{model}`` wildcard; :data:`mosaicflow.yolo.models.MODELS` says what differs).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
-from mosaicflow.regions.card import training_record, write_model_card
-from mosaicflow.regions.dataset import mirror_dataset, read_dataset
-from mosaicflow.regions.export import export_onnx, model_names, validate, write_onnx, write_weights
-from mosaicflow.regions.fit import TrainResult, state_key, train_yolo
-from mosaicflow.regions.models import check_params, model_kind, model_spec
-from mosaicflow.regions.spec import TrainSpec
+from mosaicflow.yolo.card import training_record, write_model_card
+from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
+from mosaicflow.yolo.export import export_onnx, model_names, validate, write_onnx, write_weights
+from mosaicflow.yolo.fit import TrainResult, state_key, train_yolo
+from mosaicflow.yolo.models import check_params, model_kind, model_spec
+from mosaicflow.yolo.spec import TrainSpec
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ def run_training(
         The training record (the model.json sidecar minus the test metrics).
     """
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.regions.cpu_training import resolve_cpu_precision
-    from mosaicflow.regions.offline import prepare_ultralytics
+    from mosaicflow.yolo.cpu_training import resolve_cpu_precision
+    from mosaicflow.yolo.offline import prepare_ultralytics
 
     work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
     dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
@@ -131,13 +131,13 @@ def train_model(
     export.
 
     Args:
-        name: a :data:`~mosaicflow.regions.models.MODELS` name.
-        params: the training keys of its section (:func:`~mosaicflow.regions.models.train_params`).
+        name: a :data:`~mosaicflow.yolo.models.MODELS` name.
+        params: the training keys of its section (:func:`~mosaicflow.yolo.models.train_params`).
         dataset_dir, outputs, work_root, code, device, threads, seed: see :func:`run_training`.
-        init_weights: another model's weights to start from (:func:`~mosaicflow.regions.models.
+        init_weights: another model's weights to start from (:func:`~mosaicflow.yolo.models.
             model_init`: the YOLO base or this run's region segmenter); they replace ``model``
             and must not meet a ``pretrained``.
-        start_kind: how the model starts (:func:`~mosaicflow.regions.models.start_kind`), for
+        start_kind: how the model starts (:func:`~mosaicflow.yolo.models.start_kind`), for
             its card.
     """
     kind = model_kind(name)
@@ -200,9 +200,9 @@ def evaluate_model(
     precision-recall plot (the curves' values go into the card, not into the metrics file).
 
     Args:
-        name: a :data:`~mosaicflow.regions.models.MODELS` name.
+        name: a :data:`~mosaicflow.yolo.models.MODELS` name.
         params: the keys its test scorer reads
-            (:func:`~mosaicflow.regions.models.evaluate_params`).
+            (:func:`~mosaicflow.yolo.models.evaluate_params`).
         weights: the model's best.pt.
         train_json: its training record.
         test_items: flat (video, truth.mkv, truth.json, ...) list of the demo's test videos;
@@ -218,9 +218,9 @@ def evaluate_model(
             false-positive rate.
     """
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.evaluation.curves import plot_pr_curves
-    from mosaicflow.regions.evaluate import RECALL_GRID, truth_items
-    from mosaicflow.regions.offline import prepare_ultralytics
+    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.pr_curves import plot_pr_curves
+    from mosaicflow.yolo.scoring import RECALL_GRID, truth_items
 
     kind = model_kind(name)
     check_params(name, params, kind.test_keys)

@@ -1,8 +1,9 @@
 """The YOLO models of the workflow: one table entry per model.
 
-Adding a model is its schema section, its config dataclass and one
-entry in :data:`MODELS`; the rules ``train_model`` and ``evaluate_model`` run over a ``{model}``
-wildcard whose values are the table's names, and the outputs are
+Adding a model is its schema section, its config dataclass and one entry in :data:`MODELS`
+(and, in the workflow, the dataset it trains on: :mod:`mosaicflow.workflow.yolo_models`); the
+rules ``train_model`` and ``evaluate_model`` run over a ``{model}`` wildcard whose values are
+the table's names, and the outputs are
 ``results/models/<model>/{best.pt,best.onnx,train.json,model.json}``.
 
 Each rule gets only the keys it reads, so changing an inference key (``regions.conf``) neither
@@ -13,15 +14,14 @@ retrains nor re-evaluates a model: training gets the section's :class:`TrainSpec
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import build, canonical
-from mosaicflow.regions.config import DetectorConfig, RegionsConfig, WatermarkConfig
-from mosaicflow.regions.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
-from mosaicflow.workflow import paths
+from mosaicflow.yolo.config import DetectorConfig, RegionsConfig, WatermarkConfig
+from mosaicflow.yolo.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
 
 #: A test scorer: (weights, truth items, its keys from the section, device) -> metrics.
 Scorer = Callable[[Path, list[Any], Mapping[str, Any], str], dict[str, Any]]
@@ -40,10 +40,7 @@ class ModelKind:
         task: ``segment`` or ``detect``.
         test: the scorer on the demo world's test videos.
         test_keys: the section keys ``test`` reads (the evaluation rule's params).
-        dataset: config -> the YOLO dataset the model trains on (None: no training data).
         fixed: :class:`TrainSpec` fields the section does not configure.
-        test_items: the demo's test items (flat video, truth.mkv, truth.json list) -> the ones
-            this model is tested on (the mosaic detector: the same videos with mosaics).
         calibrate: chooses the inference threshold on the validation videos before the test
             (None: the section's ``conf`` is used as configured).
         clean_test: scores the test videos without mosaics at the inference threshold (the
@@ -55,9 +52,7 @@ class ModelKind:
     task: str
     test: Scorer
     test_keys: tuple[str, ...]
-    dataset: Callable[[Mapping[str, Any]], str | None]
     fixed: Mapping[str, Any] = field(default_factory=dict)
-    test_items: Callable[[Sequence[str]], list[str]] = list
     calibrate: Calibrator | None = None
     clean_test: Callable[[Path, list[Path], Mapping[str, Any], str], dict[str, Any]] | None = None
 
@@ -71,7 +66,7 @@ class ModelKind:
 def _test_segmenter(
     weights: Path, items: list[Any], params: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    from mosaicflow.regions.evaluate import evaluate_segmenter
+    from mosaicflow.yolo.scoring import evaluate_segmenter
 
     # scored with the inference NMS IoU on purpose: the scores describe the stored regions
     return evaluate_segmenter(
@@ -83,7 +78,7 @@ def _test_segmenter(
 def _test_detector(
     weights: Path, items: list[Any], params: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    from mosaicflow.regions.evaluate import evaluate_detector
+    from mosaicflow.yolo.scoring import evaluate_detector
 
     return evaluate_detector(
         weights, items, imgsz=params["imgsz"], device=device, batch=params["batch"],
@@ -94,7 +89,7 @@ def _test_detector(
 def _test_mosaic_detector(
     weights: Path, items: list[Any], params: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    from mosaicflow.regions.mosaics import evaluate_mosaic_detector
+    from mosaicflow.yolo.mosaics import evaluate_mosaic_detector
 
     return evaluate_mosaic_detector(
         weights, items, imgsz=params["imgsz"], device=device, batch=params["infer_batch"],
@@ -105,7 +100,7 @@ def _test_mosaic_detector(
 def _calibrate_mosaic_detector(
     weights: Path, items: list[Any], clean: list[Path], params: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    from mosaicflow.regions.mosaics import calibrate_mosaic_detector
+    from mosaicflow.yolo.mosaics import calibrate_mosaic_detector
 
     if params["max_fp_rate"] is None or not items:
         return {"source": "config", "conf": float(params["conf"])}
@@ -118,42 +113,13 @@ def _calibrate_mosaic_detector(
 def _clean_mosaic_test(
     weights: Path, videos: list[Path], params: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    from mosaicflow.regions.mosaics import clean_frame_rate, frame_top_scores
+    from mosaicflow.yolo.mosaics import clean_frame_rate, frame_top_scores
 
     scores = frame_top_scores(
         weights, videos, imgsz=params["imgsz"], device=device, iou=params["iou"],
         batch=params["infer_batch"],
     )  # fmt: skip
     return clean_frame_rate(scores, params["conf"])
-
-
-def _region_dataset(config: Mapping[str, Any]) -> str | None:
-    """The YOLO-seg dataset built from labelme polygons, when there are any to train on."""
-    return paths.REGION_DATASET if paths.region_labelme_dirs(config)["train"] else None
-
-
-def _watermark_dataset(config: Mapping[str, Any]) -> str | None:
-    """The demo world's watermark set, or ``source.watermark_dataset``."""
-    if config["source"]["kind"] == "demo":
-        return paths.WORLD_WATERMARKS
-    return config["source"]["watermark_dataset"] or None
-
-
-def _detection_dataset(config: Mapping[str, Any]) -> str | None:
-    """The mosaic detection dataset, when there are regions to pixelate: the demo truth
-    (``detection_dataset.regions: truth``) or a region segmenter's inferred regions."""
-    if config["detection_dataset"]["regions"] == "truth":
-        return paths.DETECTION_DATASET if config["source"]["kind"] == "demo" else None
-    return paths.DETECTION_DATASET if has_model("region_seg", config) else None
-
-
-def _mosaic_test_items(flat: Sequence[str]) -> list[str]:
-    """The demo's test videos -> the same videos with mosaics on every frame."""
-    out: list[str] = []
-    for i in range(0, len(flat), 3):
-        files = paths.detection_testset_files(Path(flat[i]).stem)
-        out += [files["video"], files["truth"], files["truth_json"]]
-    return out
 
 
 #: The one table of YOLO models: name -> what differs.
@@ -164,7 +130,6 @@ MODELS: dict[str, ModelKind] = {
         task="segment",
         test=_test_segmenter,
         test_keys=("imgsz", "batch", "iou"),
-        dataset=_region_dataset,
         fixed={"single_cls": False},
     ),
     "watermark": ModelKind(
@@ -173,7 +138,6 @@ MODELS: dict[str, ModelKind] = {
         task="detect",
         test=_test_detector,
         test_keys=("imgsz", "batch", "single_cls"),
-        dataset=_watermark_dataset,
         fixed={"copy_paste": 0.0},
     ),
     "detector": ModelKind(
@@ -182,9 +146,7 @@ MODELS: dict[str, ModelKind] = {
         task="segment",
         test=_test_mosaic_detector,
         test_keys=("imgsz", "infer_batch", "iou", "conf", "max_fp_rate"),
-        dataset=_detection_dataset,
         fixed={"single_cls": False, "copy_paste": 0.0},
-        test_items=_mosaic_test_items,
         calibrate=_calibrate_mosaic_detector,
         clean_test=_clean_mosaic_test,
     ),
@@ -237,61 +199,3 @@ def check_params(name: str, params: Mapping[str, Any], keys: tuple[str, ...]) ->
     missing, unknown = sorted(set(keys) - set(params)), sorted(set(params) - set(keys))
     if missing or unknown:
         raise ValueError(f"{name}: params lack the keys {missing}, have unknown keys {unknown}")
-
-
-def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
-    """The dataset model ``name`` trains on; None when ``weights`` are used as is or when there
-    is nothing to train on."""
-    kind = model_kind(name)
-    if config[kind.section]["weights"]:
-        return None
-    return kind.dataset(config)
-
-
-def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
-    """The test items of model ``name`` from the demo's test items (flat triples)."""
-    return model_kind(name).test_items(flat)
-
-
-def model_init(name: str, config: Mapping[str, Any]) -> str | None:
-    """The weights model ``name`` starts training from when the workflow makes them: this run's
-    region segmenter (``detector.from_region_seg``) or, when the section names neither
-    ``model`` nor ``pretrained``, the YOLO base of its task (rule ``convert_yolo_base``);
-    None when it trains from ``model`` or ``pretrained`` or uses ``weights`` as is.
-
-    Raises:
-        ValueError: naming the keys when the start is set twice or its model does not exist.
-    """
-    kind = model_kind(name)
-    start = start_kind(name, config)
-    if start == "region_seg":
-        if config[kind.section]["pretrained"]:
-            raise ValueError(
-                f"{kind.section}.from_region_seg and {kind.section}.pretrained both name a "
-                f"starting point ({config[kind.section]['pretrained']}): set one of them"
-            )
-        if not has_model("region_seg", config):
-            raise ValueError(
-                f"{kind.section}.from_region_seg: this config has no region segmenter to start "
-                "from (give regions.weights or labelme polygons)"
-            )
-        return paths.model_files("region_seg")["weights"]
-    return paths.YOLO_BASES[kind.task] if start == "base" else None
-
-
-def start_kind(name: str, config: Mapping[str, Any]) -> str:
-    """How model ``name`` starts: ``weights`` (used as is), ``region_seg``, ``pretrained``,
-    ``scratch`` (from ``model``) or ``base``."""
-    section = config[model_kind(name).section]
-    if section["weights"]:
-        return "weights"
-    if section.get("from_region_seg"):
-        return "region_seg"
-    if section["pretrained"]:
-        return "pretrained"
-    return "scratch" if section["model"] else "base"
-
-
-def has_model(name: str, config: Mapping[str, Any]) -> bool:
-    """Whether model ``name`` can be trained or is given."""
-    return bool(config[model_kind(name).section]["weights"] or model_dataset(name, config))

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mosaicflow.regions.watermark import (
+from mosaicflow.yolo.watermark import (
     clip_watermark_fraction,
     overlap_fraction,
     sample_indices,

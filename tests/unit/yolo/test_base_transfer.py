@@ -70,11 +70,11 @@ def face_segmenter(tmp_path_factory, ultralytics_offline):
     """A segmenter fine-tuned from the base on 40 frames with faces of 30 LFW people."""
     import skimage.data
 
-    from mosaicflow.regions.bases import convert_base, nudenet_onnx, save_base
-    from mosaicflow.regions.dataset import read_dataset
-    from mosaicflow.regions.fit import train_yolo
-    from mosaicflow.regions.offline import prepare_ultralytics
-    from mosaicflow.regions.spec import TrainSpec
+    from mosaicflow.yolo.bases import convert_base, nudenet_onnx, save_base
+    from mosaicflow.yolo.dataset import read_dataset
+    from mosaicflow.yolo.fit import train_yolo
+    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.spec import TrainSpec
 
     root = tmp_path_factory.mktemp("faces")
     faces = skimage.data.lfw_subset()[:100]  # the first 100 of the subset are faces

@@ -14,14 +14,14 @@ from mosaicflow.config import (
     schema_section,
     validate_config,
 )
-from mosaicflow.regions.config import (
+from mosaicflow.yolo.config import (
     DetectorConfig,
     RegionsConfig,
     RegionsInferConfig,
     RegionsPrelabelConfig,
     WatermarkConfig,
 )
-from mosaicflow.regions.models import MODELS, model_spec
+from mosaicflow.yolo.models import MODELS, model_spec
 
 SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
 
@@ -119,8 +119,8 @@ def test_unknown_key_in_section_fails():
 
 
 def test_model_config_builds_each_model_and_names_an_unknown_one():
-    from mosaicflow.regions.models import model_config
-    from mosaicflow.regions.stages import train_model
+    from mosaicflow.yolo.models import model_config
+    from mosaicflow.yolo.stages import train_model
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -137,8 +137,9 @@ def test_model_config_builds_each_model_and_names_an_unknown_one():
 
 
 def test_every_model_has_a_spec_a_scorer_and_a_dataset():
-    from mosaicflow.regions.models import model_config, model_dataset, model_kind
-    from mosaicflow.regions.spec import TrainSpec
+    from mosaicflow.workflow.yolo_models import model_dataset
+    from mosaicflow.yolo.models import model_config, model_kind
+    from mosaicflow.yolo.spec import TrainSpec
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -163,7 +164,7 @@ INFERENCE_KEYS = {
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_train_params_hold_the_training_keys_only(name):
-    from mosaicflow.regions.models import model_config, train_params
+    from mosaicflow.yolo.models import model_config, train_params
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -179,7 +180,7 @@ def test_train_params_hold_the_training_keys_only(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_evaluate_params_hold_the_scorer_keys(name):
-    from mosaicflow.regions.models import evaluate_params, train_params
+    from mosaicflow.yolo.models import evaluate_params, train_params
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -202,7 +203,7 @@ def test_evaluate_params_hold_the_scorer_keys(name):
 
 
 def test_given_weights_or_no_labels_mean_no_dataset():
-    from mosaicflow.regions.models import has_model, model_dataset
+    from mosaicflow.workflow.yolo_models import has_model, model_dataset
 
     config = {
         "source": {
@@ -223,7 +224,7 @@ def test_given_weights_or_no_labels_mean_no_dataset():
 
 def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
     from mosaicflow.config import validate_config
-    from mosaicflow.regions.models import model_init, start_kind
+    from mosaicflow.workflow.yolo_models import model_init, start_kind
 
     for profile in ("demo", "full"):
         config = {"profile": profile}
@@ -243,7 +244,7 @@ def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
 
 def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible():
     from mosaicflow.config import validate_config
-    from mosaicflow.regions.models import model_init, start_kind
+    from mosaicflow.workflow.yolo_models import model_init, start_kind
 
     config = {"profile": "demo"}
     validate_config(config)

@@ -1,0 +1,116 @@
+"""The YOLO models' place in this workflow: the dataset each trains on, the weights it starts
+from and the test items it is scored on, as paths under ``results/`` (:mod:`.paths`).
+
+The model table itself (:data:`mosaicflow.yolo.models.MODELS`) holds no path: what a model is
+and how it is scored is the package's; where its data lies is the workflow's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mosaicflow.workflow import paths
+from mosaicflow.yolo.models import model_kind
+
+
+def _region_dataset(config: Mapping[str, Any]) -> str | None:
+    """The YOLO-seg dataset built from labelme polygons, when there are any to train on."""
+    return paths.REGION_DATASET if paths.region_labelme_dirs(config)["train"] else None
+
+
+def _watermark_dataset(config: Mapping[str, Any]) -> str | None:
+    """The demo world's watermark set, or ``source.watermark_dataset``."""
+    if config["source"]["kind"] == "demo":
+        return paths.WORLD_WATERMARKS
+    return config["source"]["watermark_dataset"] or None
+
+
+def _detection_dataset(config: Mapping[str, Any]) -> str | None:
+    """The mosaic detection dataset, when there are regions to pixelate: the demo truth
+    (``detection_dataset.regions: truth``) or a region segmenter's inferred regions."""
+    if config["detection_dataset"]["regions"] == "truth":
+        return paths.DETECTION_DATASET if config["source"]["kind"] == "demo" else None
+    return paths.DETECTION_DATASET if has_model("region_seg", config) else None
+
+
+def _mosaic_test_items(flat: Sequence[str]) -> list[str]:
+    """The demo's test videos -> the same videos with mosaics on every frame."""
+    out: list[str] = []
+    for i in range(0, len(flat), 3):
+        files = paths.detection_testset_files(Path(flat[i]).stem)
+        out += [files["video"], files["truth"], files["truth_json"]]
+    return out
+
+
+#: Model name -> the dataset it trains on for a config (None: nothing to train on).
+DATASETS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    "region_seg": _region_dataset,
+    "watermark": _watermark_dataset,
+    "detector": _detection_dataset,
+}
+#: Model name -> its test items from the demo's (flat video, truth.mkv, truth.json triples);
+#: a model not named here is tested on the demo's test videos as they are.
+TEST_ITEMS: dict[str, Callable[[Sequence[str]], list[str]]] = {"detector": _mosaic_test_items}
+
+
+def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
+    """The dataset model ``name`` trains on; None when ``weights`` are used as is or when there
+    is nothing to train on."""
+    kind = model_kind(name)
+    if config[kind.section]["weights"]:
+        return None
+    if name not in DATASETS:
+        raise ValueError(f"no dataset is wired for YOLO model {name!r} (known: {sorted(DATASETS)})")
+    return DATASETS[name](config)
+
+
+def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
+    """The test items of model ``name`` from the demo's test items (flat triples)."""
+    model_kind(name)  # fails naming the known models
+    return TEST_ITEMS.get(name, list)(flat)
+
+
+def model_init(name: str, config: Mapping[str, Any]) -> str | None:
+    """The weights model ``name`` starts training from when the workflow makes them: this run's
+    region segmenter (``detector.from_region_seg``) or, when the section names neither
+    ``model`` nor ``pretrained``, the YOLO base of its task (rule ``convert_yolo_base``);
+    None when it trains from ``model`` or ``pretrained`` or uses ``weights`` as is.
+
+    Raises:
+        ValueError: naming the keys when the start is set twice or its model does not exist.
+    """
+    kind = model_kind(name)
+    start = start_kind(name, config)
+    if start == "region_seg":
+        if config[kind.section]["pretrained"]:
+            raise ValueError(
+                f"{kind.section}.from_region_seg and {kind.section}.pretrained both name a "
+                f"starting point ({config[kind.section]['pretrained']}): set one of them"
+            )
+        if not has_model("region_seg", config):
+            raise ValueError(
+                f"{kind.section}.from_region_seg: this config has no region segmenter to start "
+                "from (give regions.weights or labelme polygons)"
+            )
+        return paths.model_files("region_seg")["weights"]
+    return paths.YOLO_BASES[kind.task] if start == "base" else None
+
+
+def start_kind(name: str, config: Mapping[str, Any]) -> str:
+    """How model ``name`` starts: ``weights`` (used as is), ``region_seg``, ``pretrained``,
+    ``scratch`` (from ``model``) or ``base``."""
+    section = config[model_kind(name).section]
+    if section["weights"]:
+        return "weights"
+    if section.get("from_region_seg"):
+        return "region_seg"
+    if section["pretrained"]:
+        return "pretrained"
+    return "scratch" if section["model"] else "base"
+
+
+def has_model(name: str, config: Mapping[str, Any]) -> bool:
+    """Whether model ``name`` can be trained or is given."""
+    return bool(config[model_kind(name).section]["weights"] or model_dataset(name, config))
