@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 OFFLINE_DIR = REPO / "tests" / "offline"
 
 
+def snakemake_base_cmd(workdir: Path, snakefile: Path | None = None) -> list[str]:
+    """Snakemake on the repo's Snakefile (or ``snakefile``) in ``workdir``, as a 2-core machine
+    with one GPU slot runs it."""
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(snakefile or REPO / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
+    ]  # fmt: skip
+
+
 def run_snakemake(
     workdir: Path,
     *args: str,
@@ -32,19 +41,7 @@ def run_snakemake(
     Output paths (``results/...``) land in ``workdir``; ``config/config.yaml`` is the base
     configuration and ``configfiles`` are layered on top, in order.
     """
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(snakefile or REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-    ]
+    cmd = snakemake_base_cmd(workdir, snakefile)
     if configfiles:
         cmd += ["--configfile", *map(str, configfiles)]
     cmd += list(args)
@@ -155,9 +152,7 @@ def write_video(
 
 def snakemake_cmd(workdir: Path, configfiles: list[Path], *targets: str) -> list[str]:
     return [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2", "--resources", "gpu=1",
-        "--configfile", *map(str, configfiles), "--", *targets,
+        *snakemake_base_cmd(workdir), "--configfile", *map(str, configfiles), "--", *targets
     ]  # fmt: skip
 
 

@@ -85,6 +85,8 @@ rule plot_training_curves:
         paths.benchmark("plot_training_curves", "{curve}")
     wildcard_constraints:
         curve=f"{models.MODEL_PATTERN}|{targets.RESTORATION_CURVE}",
+    # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -104,6 +106,8 @@ rule gather_metrics:
         paths.log("gather_metrics"),
     benchmark:
         paths.benchmark("gather_metrics")
+    # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
+    localrule: True
     conda:
         ENV
     threads: 1

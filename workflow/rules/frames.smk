@@ -31,6 +31,8 @@ rule gather_rejected:
         paths.log("gather_rejected"),
     benchmark:
         paths.benchmark("gather_rejected")
+    # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
+    localrule: True
     conda:
         ENV
     threads: 1

@@ -142,6 +142,8 @@ rule gather_regions:
         paths.log("gather_regions"),
     benchmark:
         paths.benchmark("gather_regions")
+    # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
+    localrule: True
     conda:
         ENV
     threads: 1

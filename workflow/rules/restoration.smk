@@ -38,6 +38,8 @@ rule index_restoration_dataset:
         paths.log("index_restoration_dataset"),
     benchmark:
         paths.benchmark("index_restoration_dataset")
+    # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
+    localrule: True
     conda:
         ENV
     threads: 1
