@@ -18,6 +18,7 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/regions.smk"
 include: "workflow/rules/detection.smk"
 include: "workflow/rules/restoration.smk"
+include: "workflow/rules/balance.smk"
 include: "workflow/rules/evaluation.smk"
 
 

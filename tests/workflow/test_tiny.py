@@ -171,6 +171,35 @@ def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_run):
     assert (results / "detection_testset" / "world-test-00.mkv").is_file()
 
 
+def test_balance_weights_feed_the_detector_and_the_restorer(tiny_run):
+    import pandas as pd
+
+    results = tiny_run / "results"
+    samples = pd.read_parquet(results / "detection_dataset" / "samples.parquet")
+    assert {"image", "split", "video", "positive", "mosaic_px", "block_size"} <= set(samples)
+    train = samples[samples["split"] == "train"]
+    weights = pd.read_parquet(results / "balance" / "detection" / "weights.parquet")
+    assert sorted(weights["image"]) == sorted(train["image"])
+    assert weights["sample_weight"].sum() == pytest.approx(1.0)
+    assert weights["multiplier"].min() == 1
+    # the detector trained on the repeated list: each image as often as its multiplier says
+    record = json.loads((results / "models" / "detector" / "model.json").read_text())
+    work = results / "detector" / "_work" / record["state_key"] / "data"
+    listed = pd.Series((work / "train.txt").read_text().split()).map(lambda p: p.split("/")[-1])
+    names = weights["image"].str.split("/").str[-1]
+    expected = dict(zip(names, weights["multiplier"], strict=True))
+    assert listed.value_counts().to_dict() == expected
+    clips = pd.read_parquet(results / "balance" / "clips" / "weights.parquet")
+    index = pd.read_parquet(results / "restoration_dataset" / "index.parquet")
+    kept_train = index[(index["split"] == "train") & index["kept"]]
+    assert sorted(clips["clip"]) == sorted(kept_train["clip"])
+    for stage in ("stage1", "stage2"):
+        metrics = json.loads((results / "metrics" / f"restoration_{stage}.json").read_text())
+        assert "+balance:" in metrics["data_hash"], metrics["data_hash"]
+    buckets = pd.read_csv(results / "balance" / "clips" / "buckets.tsv", sep="\t")
+    assert buckets["probability"].sum() == pytest.approx(1.0, abs=1e-4)
+
+
 def report_contents(html: str) -> tuple[dict, dict]:
     """The ``results`` and ``categories`` tables Snakemake embeds in its single-file report
     (``<script id="results">var results = {...};</script>``: per file its caption HTML, labels,

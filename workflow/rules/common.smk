@@ -107,13 +107,20 @@ def get_yolo_base_onnx(wildcards):
 
 
 def get_train_model_input(wildcards):
-    """A YOLO model's dataset, unless its `weights` are used as is, and the weights it starts
-    from when the workflow makes them (the YOLO base, or `detector.from_region_seg`)."""
+    """A YOLO model's dataset, unless its `weights` are used as is, the weights it starts
+    from when the workflow makes them (the YOLO base, or `detector.from_region_seg`) and its
+    training images' multipliers (`balance.detector`)."""
     dataset = yolo_models.model_dataset(wildcards.model, config)
     if not dataset:
         return {}
+    inputs = {"dataset": dataset}
     init = yolo_models.model_init(wildcards.model, config)
-    return {"dataset": dataset, **({"init": init} if init else {})}
+    if init:
+        inputs["init"] = init
+    balance = yolo_models.model_balance(wildcards.model, config)
+    if balance:
+        inputs["balance"] = balance
+    return inputs
 
 
 def get_train_model_start(wildcards):
@@ -290,3 +297,27 @@ def get_training_curve_work(wildcards):
 def get_gather_metrics_input(wildcards):
     """Stage name -> metrics file (or dataset folder) of every stage of this config."""
     return targets.metrics_stages(config, WORLD_SPECS)
+
+
+def get_balance_rules(wildcards):
+    """The bucket weight file (`balance.weights`), when there is one."""
+    return (
+        {"rules": config["balance"]["weights"]} if config["balance"]["weights"] else {}
+    )
+
+
+def get_balance_params(levels_key):
+    """The `balance` keys read by a balance job (its levels and `max_multiply`)."""
+    section = config["balance"]
+    return canonical(
+        {levels_key: section[levels_key], "max_multiply": section["max_multiply"]}
+    )
+
+
+def get_restoration_stage_input(wildcards):
+    """The clip index a restoration stage trains on and, with `balance.restoration`, the
+    clips' sampling weights."""
+    inputs = {"index": paths.RESTORATION_INDEX}
+    if config["balance"]["restoration"]:
+        inputs["balance"] = paths.balance_files("clips")["weights"]
+    return inputs

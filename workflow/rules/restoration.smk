@@ -106,7 +106,7 @@ rule evaluate_restoration_dataset:
 
 rule train_restoration_stage1:
     input:
-        index=rules.index_restoration_dataset.output.index,
+        unpack(get_restoration_stage_input),
     output:
         weights=paths.restoration_files()["stage1"],
         metrics=paths.restoration_files()["stage1_metrics"],
@@ -152,7 +152,7 @@ rule convert_restoration:
 
 rule train_restoration_stage2:
     input:
-        index=rules.index_restoration_dataset.output.index,
+        unpack(get_restoration_stage_input),
         init=rules.convert_restoration.output.init,
     output:
         weights=paths.restoration_files()["stage2"],

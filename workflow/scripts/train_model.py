@@ -21,5 +21,6 @@ record = train_model(
     seed=snakemake.params.seed,
     init_weights=Path(snakemake.input.init) if snakemake.input.get("init") else None,
     start_kind=snakemake.params.start,
+    balance=Path(snakemake.input.balance) if snakemake.input.get("balance") else None,
 )
 log.info("%s: %s %s", name, record["metrics"], record["training"])

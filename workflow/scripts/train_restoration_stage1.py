@@ -17,5 +17,6 @@ result = run_stage(
     Path(snakemake.params.work),
     seed=snakemake.params.seed,
     device=snakemake.params.device,
+    balance=Path(snakemake.input.balance) if snakemake.input.get("balance") else None,
 )
 log.info("stage 1: last validation %s", (result.get("validation") or [None])[-1])

@@ -55,6 +55,8 @@ class StageRun:
         device: ``auto``, ``cpu`` or ``cuda:N``.
         metrics_out: optional JSON file for the stage's result.
         data_hash: hash of the training data, recorded in the result.
+        sample_weights: one sampling weight per ``train_set`` item (draws with replacement in
+            proportion to them); None = shuffled passes over the items.
     """
 
     train_set: Dataset
@@ -65,6 +67,7 @@ class StageRun:
     device: str | torch.device = "auto"
     metrics_out: Path | None = None
     data_hash: str | None = None
+    sample_weights: Sequence[float] | None = None
 
 
 class TrainingStage(Protocol):
@@ -153,6 +156,7 @@ def train_stage(
             _iterate(
                 name, stage, stage_cfg, history, train_set, val_set, work_dir, dev,
                 seed=seed, start=start, config=config, amp=amp, num_workers=num_workers,
+                weights=run.sample_weights,
             )  # fmt: skip
         finally:
             random.setstate(py_state)
@@ -175,12 +179,13 @@ def _iterate(
     config: Mapping[str, Any],
     amp: bool,
     num_workers: int,
+    weights: Sequence[float] | None = None,
 ) -> None:
     """Iterations ``start ..`` of a stage with validation and checkpoints."""
     label = name.replace("stage", "stage ")
     writer = ScalarWriter(work_dir, start)
     loader = make_loader(train_set, stage_cfg.batch_size, seed, start, stage_cfg.iterations,
-                         num_workers, dev.type == "cuda")  # fmt: skip
+                         num_workers, dev.type == "cuda", weights)  # fmt: skip
 
     def step(batch: Sequence[torch.Tensor], iteration: int) -> dict[str, float]:
         check_batch(batch)

@@ -52,14 +52,49 @@ class IterationBatchSampler(Sampler[list[int]]):
         return max(0, self.stop - self.start)
 
 
+class WeightedIterationBatchSampler(IterationBatchSampler):
+    """Index batches drawn with replacement in proportion to ``weights`` (one per dataset item);
+    iteration ``i``'s batch comes from ``numpy.random.default_rng([seed, i])``, so it is a pure
+    function of the seed and the iteration, like :class:`IterationBatchSampler`'s."""
+
+    def __init__(
+        self, weights: Sequence[float], batch_size: int, seed: int, start: int, stop: int
+    ) -> None:
+        super().__init__(len(weights), batch_size, seed, start, stop)
+        w = np.asarray(weights, dtype=np.float64)
+        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+            raise TrainingError("sample weights must be finite, >= 0 and not all 0")
+        self.p = w / w.sum()
+
+    def batch(self, iteration: int) -> list[int]:
+        rng = np.random.default_rng([self.seed, iteration])
+        return [int(i) for i in rng.choice(self.n, size=self.batch_size, p=self.p)]
+
+
 def make_loader(
-    dataset: Dataset, batch_size: int, seed: int, start: int, stop: int, num_workers: int, pin: bool
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    start: int,
+    stop: int,
+    num_workers: int,
+    pin: bool,
+    weights: Sequence[float] | None = None,
 ) -> DataLoader:
-    """DataLoader over iterations ``start .. stop-1`` (see :class:`IterationBatchSampler`)."""
+    """DataLoader over iterations ``start .. stop-1`` (see :class:`IterationBatchSampler`; with
+    ``weights``, :class:`WeightedIterationBatchSampler`)."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + start)
+    if weights is None:
+        sampler = IterationBatchSampler(len(dataset), batch_size, seed, start, stop)  # type: ignore[arg-type]
+    else:
+        if len(weights) != len(dataset):  # type: ignore[arg-type]
+            raise TrainingError(
+                f"{len(weights)} sample weights for {len(dataset)} training clips"  # type: ignore[arg-type]
+            )
+        sampler = WeightedIterationBatchSampler(weights, batch_size, seed, start, stop)
     return DataLoader(
         dataset,
-        batch_sampler=IterationBatchSampler(len(dataset), batch_size, seed, start, stop),  # type: ignore[arg-type]
+        batch_sampler=sampler,
         num_workers=num_workers,
         pin_memory=pin,
         generator=generator,

@@ -27,6 +27,26 @@ def data_hash(index_parquet: Path) -> str:
     return file_hash(index_parquet)
 
 
+def clip_weights(train: Any, balance_parquet: Path) -> list[float]:
+    """The sampling weight of every training clip of ``train`` (a MosaicClipDataset), in its
+    order, from a ``balance_clips`` weights.parquet.
+
+    Raises:
+        ValueError: a training clip the weights do not list (weights of another index).
+    """
+    import pandas as pd
+
+    table = pd.read_parquet(balance_parquet, columns=["clip", "sample_weight"])
+    weights = dict(zip(table["clip"], table["sample_weight"], strict=True))
+    missing = [clip for clip in train.rows["clip"] if clip not in weights]
+    if missing:
+        raise ValueError(
+            f"{balance_parquet}: no weight for {len(missing)} training clips (first "
+            f"{missing[0]}); the weights are of another clip index"
+        )
+    return [float(weights[clip]) for clip in train.rows["clip"]]
+
+
 def clip_sets(
     index_parquet: Path, mosaic: Mapping[str, Any], num_frames: int, size: int, seed: int
 ) -> tuple[Any, Any]:
@@ -79,6 +99,7 @@ def run_stage(
     seed: int,
     device: str,
     init: Path | None = None,
+    balance: Path | None = None,
 ) -> dict[str, Any]:
     """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
@@ -94,6 +115,7 @@ def run_stage(
         seed: seed of the initialisation, the sample order and the training mosaics.
         device: ``auto``, ``cpu`` or ``cuda:N``.
         init: stage 2's initial model (the output of ``convert_restoration``).
+        balance: the clips' sampling weights (``balance_clips``); None = shuffled passes.
 
     Returns:
         The stage's :class:`~mosaicflow.restore.records.TrainResult` as a dict.
@@ -110,9 +132,13 @@ def run_stage(
     s = _stage_cfg(cfg, stage)
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
+    weights = clip_weights(train, balance) if balance is not None else None
     identity = {"init": file_hash(init)} if init is not None else {}
+    if balance is not None:  # the weights are part of the training data
+        identity["balance"] = file_hash(balance)
+        data = f"{data}+balance:{identity['balance'][:16]}"
     work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
-    run = StageRun(train, val, work, weights_out, seed, device, metrics_out, data)
+    run = StageRun(train, val, work, weights_out, seed, device, metrics_out, data, weights)
     result = train_stage1(cfg, run) if init is None else train_stage2(cfg, init, run)
     return result.to_dict()
 

@@ -173,6 +173,18 @@ def detection_testset_files(name: str) -> dict[str, str]:
 
 
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
+BALANCE_DIR = f"{RESULTS}/balance"
+
+
+def balance_files(table: str) -> dict[str, str]:
+    """The sampling weights of ``detection`` images or restoration ``clips``: weights.parquet
+    (one row per training item) and buckets.tsv (per bucket: items, target, multiplier)."""
+    return {
+        "weights": f"{BALANCE_DIR}/{table}/weights.parquet",
+        "buckets": f"{BALANCE_DIR}/{table}/buckets.tsv",
+    }
+
+
 EVALUATE_DIR = f"{RESULTS}/evaluate"
 EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"
 EVALUATE_TABLE = f"{EVALUATE_DIR}/table.tsv"

@@ -229,6 +229,17 @@ def restoration_outputs(config: Mapping[str, Any]) -> list[str]:
     return outputs
 
 
+def balance_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The sampling weights of the detection images (when there is a detection dataset) and
+    of the restoration clips (when there is a clip dataset)."""
+    outputs: list[str] = []
+    if model_dataset("detector", config):
+        outputs += list(paths.balance_files("detection").values())
+    if has_model("region_seg", config):
+        outputs += list(paths.balance_files("clips").values())
+    return outputs
+
+
 def final_outputs(
     config: Mapping[str, Any], videos: Iterable[SourceVideo], specs: Sequence[Any]
 ) -> list[str]:
@@ -249,6 +260,7 @@ def final_outputs(
     outputs += region_outputs(config, videos)
     outputs += restoration_outputs(config)
     outputs += detection_outputs(config, specs)
+    outputs += balance_outputs(config)
     outputs += evaluation_outputs(config, specs)
     return outputs
 

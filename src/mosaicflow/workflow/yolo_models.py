@@ -66,6 +66,14 @@ def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
     return DATASETS[name](config)
 
 
+def model_balance(name: str, config: Mapping[str, Any]) -> str | None:
+    """The multipliers of the training images model ``name`` trains with: the detection
+    images' weights with ``balance.detector`` for the mosaic detector, else None."""
+    if name == "detector" and config["balance"]["detector"] and model_dataset(name, config):
+        return paths.balance_files("detection")["weights"]
+    return None
+
+
 def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
     """The test items of model ``name`` from the demo's test items (flat triples)."""
     model_kind(name)  # fails naming the known models

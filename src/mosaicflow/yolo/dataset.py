@@ -3,6 +3,7 @@ them into a work folder (so ultralytics' label caches never land beside the inpu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,6 +27,41 @@ class DatasetInfo:
     splits: dict[str, Path]  # split -> absolute images folder
     data_hash: str
     counts: dict[str, int]
+    train_repeats: dict[str, int] | None = None  # image file name -> times listed in training
+
+
+def read_repeats(weights_parquet: Path) -> dict[str, int]:
+    """Image file name -> multiplier of the training images, from a ``balance_detection``
+    weights.parquet."""
+    import pandas as pd
+
+    table = pd.read_parquet(weights_parquet, columns=["image", "multiplier"])
+    pairs = zip(table["image"], table["multiplier"], strict=True)
+    return {Path(image).name: int(times) for image, times in pairs}
+
+
+def with_repeats(info: DatasetInfo, repeats: dict[str, int], source: Path) -> DatasetInfo:
+    """The dataset with its training images listed ``repeats[name]`` times (0: left out).
+
+    Raises:
+        ValueError: a training image without a multiplier, or none listed (naming ``source``).
+    """
+    names = [path.name for path in list_images(info.splits["train"])]
+    missing = [name for name in names if name not in repeats]
+    if missing:
+        raise ValueError(
+            f"{source}: no multiplier for {len(missing)} training images of {info.root} (first "
+            f"{missing[0]}); the weights are of another dataset"
+        )
+    kept = {name: int(repeats[name]) for name in names}
+    if not any(kept.values()):
+        raise ValueError(f"{source}: every training image of {info.root} has multiplier 0")
+    digest = hashlib.sha256(info.data_hash.encode())
+    digest.update(json.dumps(kept, sort_keys=True).encode())
+    counts = {**info.counts, "train_listed": sum(kept.values())}
+    return dataclasses.replace(
+        info, data_hash=digest.hexdigest()[:16], counts=counts, train_repeats=kept
+    )
 
 
 def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
@@ -93,10 +129,21 @@ def mirror_dataset(info: DatasetInfo, folder: Path) -> Path:
             (out_images / image.name).symlink_to(image.resolve())
         for label in sorted((images.parent / "labels").glob("*.txt")):
             shutil.copyfile(label, out_labels / label.name)
+    train = "train/images"
+    if info.train_repeats is not None:
+        # ultralytics reads an image list line by line and keeps repeated lines
+        images = (folder / "train" / "images").resolve()
+        lines = [
+            str(images / name)
+            for name, times in sorted(info.train_repeats.items())
+            for _ in range(times)
+        ]
+        write_text(folder / "train.txt", "\n".join(lines) + "\n")
+        train = "train.txt"
     text = yaml.safe_dump(
         {
             "path": str(folder.resolve()),
-            "train": "train/images",
+            "train": train,
             "val": "val/images",
             "nc": len(info.names),
             "names": info.names,

@@ -15,7 +15,7 @@ from typing import Any
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
 from mosaicflow.yolo.card import training_record, write_model_card
-from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
+from mosaicflow.yolo.dataset import mirror_dataset, read_dataset, read_repeats, with_repeats
 from mosaicflow.yolo.export import export_onnx, model_names, validate, write_onnx, write_weights
 from mosaicflow.yolo.fit import TrainResult, state_key, train_yolo
 from mosaicflow.yolo.models import check_params, model_kind, model_spec
@@ -47,6 +47,7 @@ def run_training(
     seed: int,
     init_digest: str = "",
     start: Mapping[str, Any] | None = None,
+    balance: Path | None = None,
 ) -> dict[str, Any]:
     """Train (or take ``spec.weights``), validate on the val split, export; write the record.
 
@@ -64,6 +65,8 @@ def run_training(
         init_digest: digest of ``spec.pretrained`` when it is another model of this run (its
             bytes change between runs under the same path; the state folder must follow).
         start: what training starts from (:func:`start_record`), for the card.
+        balance: multipliers of the training images (a ``balance_detection``
+            weights.parquet): each is listed that many times; None = each once.
 
     Returns:
         The training record (the model.json sidecar minus the test metrics).
@@ -76,6 +79,10 @@ def run_training(
     dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
     if dataset is None and not spec.weights:
         raise ValueError(f"{stage}: neither a dataset nor weights to use")
+    if dataset is not None and balance is not None:
+        dataset = with_repeats(dataset, read_repeats(balance), balance)
+        log.info("%s: %d training images listed %d times", stage,
+                 dataset.counts["train_images"], dataset.counts["train_listed"])  # fmt: skip
     dev = ultralytics_device(device)
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
@@ -126,6 +133,7 @@ def train_model(
     seed: int,
     init_weights: Path | None = None,
     start_kind: str = "scratch",
+    balance: Path | None = None,
 ) -> dict[str, Any]:
     """Rule ``train_model``: train model ``name`` (resumable) or take its weights, validate,
     export.
@@ -139,6 +147,7 @@ def train_model(
             and must not meet a ``pretrained``.
         start_kind: how the model starts (:func:`~mosaicflow.yolo.models.start_kind`), for
             its card.
+        balance: see :func:`run_training`.
     """
     kind = model_kind(name)
     check_params(name, params, kind.train_keys)
@@ -155,6 +164,7 @@ def train_model(
     return run_training(
         spec, name, dataset_dir, outputs, work_root, config=params,
         code=code, device=device, threads=threads, seed=seed, init_digest=digest, start=start,
+        balance=balance,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +19,11 @@ from mosaicflow.restore.ema import ema_update
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import convert, export, split_stage2
 from mosaicflow.restore.loop import StageRun
-from mosaicflow.restore.sampling import IterationBatchSampler
+from mosaicflow.restore.sampling import (
+    IterationBatchSampler,
+    WeightedIterationBatchSampler,
+    make_loader,
+)
 from mosaicflow.restore.stage1 import _optim_wrapper, train_stage1
 from mosaicflow.restore.stage2 import PERCEPTUAL_OFF, Stage2Model, build_perceptual, train_stage2
 from mosaicflow.restore.weights import WeightsError, read_checkpoint
@@ -99,6 +104,20 @@ def test_sampler_is_a_pure_function_of_seed_and_iteration():
     flat = [i for b in full for i in b]
     assert sorted(flat[:5]) == list(range(5))  # each pass is a permutation
     assert full != list(IterationBatchSampler(5, 2, seed=4, start=0, stop=7))
+
+
+def test_weighted_sampler_is_pure_and_follows_the_weights():
+    weights = [0.0, 1.0, 3.0]
+    full = list(WeightedIterationBatchSampler(weights, 4, seed=3, start=0, stop=2000))
+    tail = list(WeightedIterationBatchSampler(weights, 4, seed=3, start=1500, stop=2000))
+    assert full[1500:] == tail  # a resume draws the same batches
+    flat = np.array([i for b in full for i in b])
+    assert (flat != 0).all()
+    assert abs((flat == 2).mean() - 0.75) < 0.02
+    with pytest.raises(TrainingError, match="weights"):
+        WeightedIterationBatchSampler([0.0, 0.0], 1, seed=0, start=0, stop=1)
+    with pytest.raises(TrainingError, match="2 sample weights for 3"):
+        make_loader(list(range(3)), 1, 0, 0, 1, 0, False, weights=[1.0, 1.0])
 
 
 def test_stage1_step_changes_weights_and_records(tmp_path: Path):

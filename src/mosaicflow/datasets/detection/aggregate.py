@@ -6,6 +6,7 @@ Layout of the output folder (replaced atomically)::
     {train,val,test}/masks/<same>.png             mosaic masks (0/255)
     {train,val,test}/labels/<same>.txt            YOLO-seg labels (class 0 = mosaic)
     coco/{train,val,test}.json                    COCO instances, checked with pycocotools
+    samples.parquet                               one row per image (see :func:`sample_rows`)
     data.yaml                                     absolute paths, names {0: mosaic}
     provenance.json                               config/code/input hashes, counts, drops
 
@@ -16,17 +17,20 @@ Checks before the folder appears: pycocotools round trip of every COCO file, ult
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from mosaicflow.datasets.detection.build import read_manifest
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.datasets.detection.labels import CLASS_NAMES, check_coco, check_yolo
 from mosaicflow.datasets.detection.split import SPLITS, split_samples
-from mosaicflow.io import atomic_dir, write_text
+from mosaicflow.io import atomic_dir, write_parquet, write_text
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,7 @@ def build_detection_dataset(
     prepare_ultralytics(config_dir, threads)
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
     with atomic_dir(out_dir) as tmp:
         (tmp / "coco").mkdir()
         for split in SPLITS:
@@ -112,6 +117,7 @@ def build_detection_dataset(
                     if not path.is_file():
                         raise ValueError(f"{path}: sample listed in the manifest is missing")
                     shutil.copyfile(path, dst / path.name)
+                rows.append(sample_row(sample, split, masks / f"{sample['stem']}.png"))
             labels = tmp / split / "labels"
             coco_json = tmp / "coco" / f"{split}.json"
             if members:
@@ -133,6 +139,7 @@ def build_detection_dataset(
                 "(config keys 'detection_dataset.split' / 'world.roles')"
             )
         _check_ultralytics(tmp, present)
+        write_parquet(tmp / SAMPLES_TABLE, pd.DataFrame(rows, columns=SAMPLE_COLUMNS))
         write_text(tmp / "data.yaml", _yaml(out_dir, present))
         record = provenance(
             config=plain(cfg),
@@ -146,6 +153,40 @@ def build_detection_dataset(
         write_provenance(tmp / "provenance.json", record)
     log.info("detection dataset: %s, dropped %s", counts, dropped)
     return DetectionDatasetResult(out_dir, counts)
+
+
+#: The per-image table of the dataset folder.
+SAMPLES_TABLE = "samples.parquet"
+#: Its columns: the image (``split/images/<stem>.png``), where it comes from, what it shows.
+SAMPLE_COLUMNS = [
+    "image", "split", "video", "stem", "frame", "kind", "positive", "mosaics", "mosaic_px",
+    "block_size",
+]  # fmt: skip
+
+
+def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[str, Any]:
+    """One image's row of ``samples.parquet``: its mosaics (those over regions and a random
+    one), ``mosaic_px`` (the square root of the mosaicked area, in pixels) and ``block_size``
+    (the largest block side of its mosaics, in pixels; 0 without a mosaic)."""
+    from mosaicflow.formats.masks import read_mask
+
+    drawn = [m for m in sample.get("mosaics") or [] if m.get("drawn", True)]
+    extra = sample.get("random_mosaic")
+    if extra and extra.get("drawn"):
+        drawn.append(extra)
+    blocks = [max(int(m["block_w"]), int(m["block_h"])) for m in drawn]
+    return {
+        "image": f"{split}/images/{sample['stem']}.png",
+        "split": split,
+        "video": sample["video"],
+        "stem": sample["stem"],
+        "frame": int(sample["frame"]),
+        "kind": sample["kind"],
+        "positive": bool(sample["positive"]),
+        "mosaics": len(drawn),
+        "mosaic_px": round(math.sqrt(int(read_mask(mask_png).sum())), 2),
+        "block_size": max(blocks, default=0),
+    }
 
 
 def _check_ultralytics(root: Path, splits: Sequence[str]) -> None:

@@ -231,6 +231,20 @@ def test_dataset_coco_round_trip_yolo_labels_and_data_yaml(det_source, tmp_path)
                 assert len(values) >= 7 and len(values) % 2 == 1
 
 
+def test_samples_table_lists_every_image_with_its_mosaics(det_source, tmp_path):
+    import pandas as pd
+
+    out = _dataset(det_source, tmp_path)
+    table = pd.read_parquet(out / "samples.parquet")
+    images = sorted(p.relative_to(out).as_posix() for p in out.glob("*/images/*.png"))
+    assert sorted(table["image"]) == images
+    for row in table.itertuples():
+        mask = read_mask(out / row.split / "masks" / f"{row.stem}.png")
+        assert row.mosaic_px == pytest.approx(np.sqrt(mask.sum()), abs=0.01)
+        assert (row.mosaics > 0) == (row.block_size > 0)
+        assert (row.mosaic_px > 0) <= (row.mosaics > 0)  # a mask only where a mosaic is drawn
+
+
 def _digest(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(
