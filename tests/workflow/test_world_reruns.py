@@ -38,6 +38,8 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
         "build_detection_testset", "train_model", "train_restoration_stage1",
         "convert_restoration", "train_restoration_stage2", "export_restoration",
         "restore_test_video", "evaluate_restoration", "plot_training_curves", "gather_metrics",
+        # the sampling weights of the training images and clips (whole-dataset tables)
+        "balance_detection", "balance_clips",
     }  # fmt: skip
     assert set(jobs) <= aggregates, jobs
     assert jobs.get("train_model", 0) <= 1  # the detector only: never the region models
