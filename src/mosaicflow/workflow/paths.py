@@ -172,7 +172,7 @@ def detection_testset_files(name: str) -> dict[str, str]:
     }
 
 
-#: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
+#: Sampling weights (rules balance_detection, balance_clips).
 BALANCE_DIR = f"{RESULTS}/balance"
 
 
@@ -185,6 +185,7 @@ def balance_files(table: str) -> dict[str, str]:
     }
 
 
+#: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
 EVALUATE_DIR = f"{RESULTS}/evaluate"
 EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"
 EVALUATE_TABLE = f"{EVALUATE_DIR}/table.tsv"
