@@ -58,6 +58,15 @@ def get_final_outputs():
     return targets.final_outputs(config, VIDEOS.values(), WORLD_SPECS)
 
 
+def get_source_name(wildcards):
+    """A source video's path in its sheet or folder (or its demo-world name)."""
+    return VIDEOS[wildcards.video].name
+
+
+#: Names of the held-out videos: demo-world names or the ids of the user's videos.
+HELD_OUT_NAME = f"{targets.WORLD_NAME_PATTERN}|{VIDEO_ID_PATTERN}"
+
+
 def get_source_video(wildcards):
     """The input video file of a video id."""
     return VIDEOS[wildcards.video].path
@@ -156,13 +165,15 @@ def get_region_test_items(wildcards):
 def get_model_test_items(wildcards):
     """A YOLO model's test videos with truth: the demo's test videos; the mosaic detector's
     are the same videos with mosaics on every frame."""
-    return targets.model_test(wildcards.model, config, WORLD_SPECS)
+    return targets.model_test(wildcards.model, config, WORLD_SPECS, VIDEOS.values())
 
 
 def get_model_calibration(wildcards):
     """The validation videos a YOLO model chooses its threshold on (the mosaic detector's:
     with and without mosaics; none for the others)."""
-    return targets.model_calibration(wildcards.model, config, WORLD_SPECS)
+    return targets.model_calibration(
+        wildcards.model, config, WORLD_SPECS, VIDEOS.values()
+    )
 
 
 def get_region_summaries(wildcards):
@@ -248,8 +259,17 @@ def get_detection_roles(wildcards):
 
 
 def get_detection_testset_input(wildcards):
-    """A demo test video and its truth."""
-    return paths.world_files(wildcards.name)
+    """A held-out video and its truth (the demo's, or the one its segmenter infers)."""
+    held = targets.held_out_video(wildcards.name, config, WORLD_SPECS, VIDEOS.values())
+    return {"video": held.video, "truth": held.truth, "truth_json": held.truth_json}
+
+
+def get_test_truth_input(wildcards):
+    """A user's held-out video and the region segmenter that infers its truth."""
+    return {
+        "video": VIDEOS[wildcards.video].path,
+        "model": paths.model_files("region_seg")["weights"],
+    }
 
 
 def get_restore_test_video_input(wildcards):
@@ -273,13 +293,20 @@ def get_restore_detector_params(wildcards):
 
 
 def get_evaluation_names(wildcards):
-    """The demo-world videos the evaluation scores (``evaluate.roles``)."""
-    return targets.evaluation_names(config, WORLD_SPECS)
+    """The videos the evaluation scores (``evaluate.roles``)."""
+    return targets.evaluation_names(config, WORLD_SPECS, VIDEOS.values())
 
 
 def get_evaluation_input(wildcards):
-    """Originals, mosaicked inputs, truths and restore runs of the evaluated videos."""
-    return targets.evaluation_items(get_evaluation_names(wildcards))
+    """Originals, mosaicked inputs, truths and restore runs of the evaluated videos, and the
+    card of the restorer this run trains (its validation chose the blur baseline's sigma).
+    """
+    items = targets.evaluation_items(
+        targets.evaluated_videos(config, WORLD_SPECS, VIDEOS.values())
+    )
+    if not config["restoration"]["weights"]:
+        items["restorer_card"] = paths.restoration_files()["model_json"]
+    return items
 
 
 def get_training_curve_input(wildcards):
@@ -296,7 +323,7 @@ def get_training_curve_work(wildcards):
 
 def get_gather_metrics_input(wildcards):
     """Stage name -> metrics file (or dataset folder) of every stage of this config."""
-    return targets.metrics_stages(config, WORLD_SPECS)
+    return targets.metrics_stages(config, WORLD_SPECS, VIDEOS.values())
 
 
 def get_balance_rules(wildcards):

@@ -62,6 +62,8 @@ rule build_detection_testset:
         paths.log("build_detection_testset", "{name}"),
     benchmark:
         paths.benchmark("build_detection_testset", "{name}")
+    wildcard_constraints:
+        name=HELD_OUT_NAME,
     conda:
         ENV
     threads: 1

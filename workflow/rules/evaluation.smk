@@ -14,6 +14,8 @@ rule restore_test_video:
         paths.log("restore_test_video", "{name}"),
     benchmark:
         paths.benchmark("restore_test_video", "{name}")
+    wildcard_constraints:
+        name=HELD_OUT_NAME,
     conda:
         ENV
     threads: 2
@@ -32,7 +34,6 @@ rule restore_test_video:
 rule evaluate_restoration:
     input:
         unpack(get_evaluation_input),
-        restorer_card=paths.restoration_files()["model_json"],
     output:
         metrics=paths.EVALUATE_METRICS,
         table=report(

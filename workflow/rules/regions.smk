@@ -132,6 +132,31 @@ rule infer_regions:
         "../scripts/infer_regions.py"
 
 
+rule infer_test_truth:
+    input:
+        unpack(get_test_truth_input),
+    output:
+        truth=paths.test_truth_files("{video}")["truth"],
+        truth_json=paths.test_truth_files("{video}")["truth_json"],
+    log:
+        paths.log("infer_test_truth", "{video}"),
+    benchmark:
+        paths.benchmark("infer_test_truth", "{video}")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        regions=config_fields("regions", RegionsInferConfig),
+        device=config_section("device"),
+        source=get_source_name,
+        work=paths.scratch_dir("test_truth", "{video}"),
+        code=code_of("infer_test_truth"),
+    script:
+        "../scripts/infer_test_truth.py"
+
+
 rule gather_regions:
     input:
         summaries=get_region_summaries,

@@ -17,7 +17,8 @@ items = [
     )
 ]  # fmt: skip
 out = snakemake.output
-sigmas = blur_sigmas(Path(files.restorer_card), snakemake.params.sigmas)
+card = files.get("restorer_card")  # none for a restorer given as weights
+sigmas = blur_sigmas(Path(card) if card else None, snakemake.params.sigmas)
 log.info("blur baseline sigmas: %s", sigmas)
 metrics = evaluate_restoration(
     build(EvaluateConfig, snakemake.params.evaluate), items, sigmas,

@@ -134,6 +134,11 @@ def _stream_rotation(stream: av.video.VideoStream) -> int:
         return 0
 
 
+def frame_rate(fps: float) -> Fraction:
+    """A frame rate as the fraction a video stream takes (12.0 -> 12, 29.97 -> 30000/1001)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
 def _fps(stream: av.video.VideoStream) -> float:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate:

@@ -161,6 +161,15 @@ def detection_samples(video: str) -> dict[str, str]:
     }
 
 
+def test_truth_files(video: str) -> dict[str, str]:
+    """A user's held-out video's truth as its region segmenter sees it on every frame (rule
+    infer_test_truth), in the demo truth format: truth mask video, truth JSON."""
+    return {
+        "truth": f"{RESULTS}/test_truth/{video}.mkv",
+        "truth_json": f"{RESULTS}/test_truth/{video}.json",
+    }
+
+
 def detection_testset_files(name: str) -> dict[str, str]:
     """A demo test or validation video with mosaics on every frame and its mosaic truth (rule
     build_detection_testset; the validation ones choose the detector's threshold), in the demo

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from mosaicflow.workflow.paths import (
     world_labelme_dir,
 )
 from mosaicflow.workflow.sources import SourceVideo
-from mosaicflow.workflow.yolo_models import has_model, model_dataset, model_test_items
+from mosaicflow.workflow.yolo_models import has_model, model_dataset, mosaic_test_items
 from mosaicflow.yolo.models import MODELS, model_kind
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
@@ -104,28 +105,90 @@ def region_test_items(config: Mapping[str, Any], specs: Sequence[Any]) -> list[s
     return world_items(specs, ["test"]) if config["source"]["kind"] == "demo" else []
 
 
-def model_test(name: str, config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
-    """The test items (video, truth, truth_json, ...) of YOLO model ``name``: the demo's test
-    videos, or for the mosaic detector the same videos with mosaics (none for user videos)."""
-    return model_test_items(name, region_test_items(config, specs))
+@dataclass(frozen=True)
+class HeldOutVideo:
+    """A video the models are scored on, with its truth: a demo-world video with its ground
+    truth, or a user's video with the truth its region segmenter infers on every frame."""
+
+    #: names the mosaicked copy and the restore run (world name, or the user video's id)
+    name: str
+    video: str
+    truth: str
+    truth_json: str
+
+
+def held_out_videos(
+    config: Mapping[str, Any],
+    specs: Sequence[Any],
+    videos: Iterable[SourceVideo],
+    roles: Iterable[str],
+) -> list[HeldOutVideo]:
+    """The videos of ``roles`` with their truth, in world or sheet order: the demo world's, or
+    the user's videos of those roles when there is a region segmenter to infer their truth
+    (rule ``infer_test_truth``)."""
+    wanted = set(roles)
+    if config["source"]["kind"] == "demo":
+        return [
+            HeldOutVideo(spec.name, *world_files(spec.name).values())
+            for spec in specs
+            if spec.role in wanted
+        ]
+    if not has_model("region_seg", config):
+        return []
+    return [
+        HeldOutVideo(video.id, video.path, *paths.test_truth_files(video.id).values())
+        for video in videos
+        if video.role in wanted
+    ]
+
+
+def held_out_video(
+    name: str, config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> HeldOutVideo:
+    """The held-out video (validation or test) called ``name``."""
+    for held in held_out_videos(config, specs, videos, ["train", "val", "test"]):
+        if held.name == name:
+            return held
+    raise KeyError(f"no video with truth is called {name}")
+
+
+def model_test(
+    name: str,
+    config: Mapping[str, Any],
+    specs: Sequence[Any],
+    videos: Iterable[SourceVideo],
+) -> list[str]:
+    """The test items (video, truth, truth_json, ...) of YOLO model ``name``: for the mosaic
+    detector the test videos with mosaics drawn over their truth (the demo's, or the user's
+    over the regions the segmenter infers); for the other models the demo's test videos (user
+    videos have no truth to score a segmenter or watermark detector against)."""
+    if model_kind(name).calibrate is None:
+        return region_test_items(config, specs)
+    return mosaic_test_items([h.name for h in held_out_videos(config, specs, videos, ["test"])])
 
 
 def model_calibration(
-    name: str, config: Mapping[str, Any], specs: Sequence[Any]
+    name: str,
+    config: Mapping[str, Any],
+    specs: Sequence[Any],
+    videos: Iterable[SourceVideo],
 ) -> dict[str, list[str]]:
-    """The extra videos of YOLO model ``name``'s evaluation (the demo world's; none for the
-    models without a threshold choice): ``val_items``, the validation videos with mosaics on
-    every frame (flat triples, like the test items; only with ``detector.max_fp_rate``) and
-    ``clean_val``, the same videos without mosaics; ``clean_test``, the test videos without
-    mosaics (the clean-frame false-positive rate)."""
+    """The extra videos of YOLO model ``name``'s evaluation (none for the models without a
+    threshold choice): ``val_items``, the validation videos with mosaics on every frame (flat
+    triples, like the test items; only with ``detector.max_fp_rate``) and ``clean_val``, the
+    same videos without mosaics; ``clean_test``, the test videos without mosaics (the
+    clean-frame false-positive rate)."""
     kind = model_kind(name)
-    if kind.calibrate is None or config["source"]["kind"] != "demo":
+    if kind.calibrate is None:
         return {"val_items": [], "clean_val": [], "clean_test": []}
-    val = world_items(specs, ["val"]) if config[kind.section].get("max_fp_rate") is not None else []
+    videos = list(videos)
+    val: list[HeldOutVideo] = []
+    if config[kind.section].get("max_fp_rate") is not None:
+        val = held_out_videos(config, specs, videos, ["val"])
     return {
-        "val_items": model_test_items(name, val),
-        "clean_val": val[0::3],
-        "clean_test": world_items(specs, ["test"])[0::3],
+        "val_items": mosaic_test_items([h.name for h in val]),
+        "clean_val": [h.video for h in val],
+        "clean_test": [h.video for h in held_out_videos(config, specs, videos, ["test"])],
     }
 
 
@@ -162,20 +225,24 @@ def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -
 def detection_roles(
     config: Mapping[str, Any], videos: Iterable[SourceVideo]
 ) -> dict[str, str] | None:
-    """Video id -> demo world role (the detection split follows it), None for user videos."""
-    if config["source"]["kind"] != "demo":
-        return None
-    return {video.id: video.role for video in videos}
+    """Video id -> role, which the detection split follows: every demo-world video's, and the
+    user's videos that a sheet gives a role (train, val, test); None when no video has one
+    (all are split by ``detection_dataset.split``)."""
+    if config["source"]["kind"] == "demo":
+        return {video.id: video.role for video in videos}
+    return video_split_roles(videos) or None
 
 
-def detection_outputs(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
+def detection_outputs(
+    config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> list[str]:
     """The detection stage's targets: the dataset when there are regions to pixelate, and the
-    mosaicked demo test videos (the detector's test) when there is a detector."""
+    mosaicked test videos (the detector's test) when there is a detector."""
     outputs: list[str] = []
     if model_dataset("detector", config):
         outputs.append(paths.DETECTION_DATASET)
     if has_model("detector", config):
-        outputs += model_test("detector", config, specs)
+        outputs += model_test("detector", config, specs, videos)
     return outputs
 
 
@@ -259,9 +326,9 @@ def final_outputs(
     outputs.append(paths.REJECTED)
     outputs += region_outputs(config, videos)
     outputs += restoration_outputs(config)
-    outputs += detection_outputs(config, specs)
+    outputs += detection_outputs(config, specs, videos)
     outputs += balance_outputs(config)
-    outputs += evaluation_outputs(config, specs)
+    outputs += evaluation_outputs(config, specs, videos)
     return outputs
 
 
@@ -279,23 +346,31 @@ def restorer_weights(config: Mapping[str, Any]) -> str | None:
     return None
 
 
-def evaluation_names(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
-    """Names of the demo-world videos the evaluation restores and scores (roles in
-    ``evaluate.roles``); none for user videos (no truth) or without a detector and a restorer."""
-    if config["source"]["kind"] != "demo" or not has_model("detector", config):
+def evaluated_videos(
+    config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> list[HeldOutVideo]:
+    """The videos the evaluation restores and scores (roles in ``evaluate.roles``): the demo
+    world's, or the user's with the truth their segmenter infers; none without a detector
+    and a restorer."""
+    if not has_model("detector", config) or restorer_weights(config) is None:
         return []
-    if restorer_weights(config) is None:
-        return []
-    roles = set(config["evaluate"]["roles"])
-    return [spec.name for spec in specs if spec.role in roles]
+    return held_out_videos(config, specs, videos, config["evaluate"]["roles"])
 
 
-def evaluation_items(names: Sequence[str]) -> dict[str, list[str]]:
-    """The inputs of the evaluation, one list per kind, in the order of ``names``."""
+def evaluation_names(
+    config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> list[str]:
+    """Names of the videos the evaluation restores and scores (:func:`evaluated_videos`)."""
+    return [held.name for held in evaluated_videos(config, specs, videos)]
+
+
+def evaluation_items(held: Sequence[HeldOutVideo]) -> dict[str, list[str]]:
+    """The inputs of the evaluation, one list per kind, in the order of ``held``."""
     from mosaicflow.workflow.paths import detection_testset_files, evaluate_files
 
+    names = [h.name for h in held]
     return {
-        "originals": [world_files(n)["video"] for n in names],
+        "originals": [h.video for h in held],
         "mosaics": [detection_testset_files(n)["video"] for n in names],
         "truths": [detection_testset_files(n)["truth"] for n in names],
         "restored": [evaluate_files(n)["video"] for n in names],
@@ -321,7 +396,9 @@ def curve_record(model: str) -> str:
     return model_files(model)["train_json"]
 
 
-def metrics_stages(config: Mapping[str, Any], specs: Sequence[Any]) -> dict[str, str]:
+def metrics_stages(
+    config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> dict[str, str]:
     """Stage name -> metrics file (or dataset folder with its provenance) that
     ``results/metrics.json`` gathers, for the current config."""
     stages: dict[str, str] = {}
@@ -339,16 +416,18 @@ def metrics_stages(config: Mapping[str, Any], specs: Sequence[Any]) -> dict[str,
             files = paths.restoration_files()
             stages["restoration_stage1"] = files["stage1_metrics"]
             stages["restoration_stage2"] = files["stage2_metrics"]
-    if evaluation_names(config, specs):
+    if evaluation_names(config, specs, videos):
         stages["evaluate"] = paths.EVALUATE_METRICS
     return stages
 
 
-def evaluation_outputs(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
-    """The evaluation stage's targets: the restored test videos and their scores (demo only),
-    the training curves of the models this run trains, and ``results/metrics.json``."""
+def evaluation_outputs(
+    config: Mapping[str, Any], specs: Sequence[Any], videos: Iterable[SourceVideo]
+) -> list[str]:
+    """The evaluation stage's targets: the restored test videos and their scores, the training
+    curves of the models this run trains, and ``results/metrics.json``."""
     outputs: list[str] = []
-    names = evaluation_names(config, specs)
+    names = evaluation_names(config, specs, videos)
     for name in names:
         outputs += list(paths.evaluate_files(name).values())
     if names:

@@ -8,7 +8,6 @@ and how it is scored is the package's; where its data lies is the workflow's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from mosaicflow.workflow import paths
@@ -35,11 +34,12 @@ def _detection_dataset(config: Mapping[str, Any]) -> str | None:
     return paths.DETECTION_DATASET if has_model("region_seg", config) else None
 
 
-def _mosaic_test_items(flat: Sequence[str]) -> list[str]:
-    """The demo's test videos -> the same videos with mosaics on every frame."""
+def mosaic_test_items(names: Sequence[str]) -> list[str]:
+    """Held-out videos (by name) -> flat (video, truth, truth_json, ...) items of the same
+    videos with mosaics on every frame (rule ``build_detection_testset``)."""
     out: list[str] = []
-    for i in range(0, len(flat), 3):
-        files = paths.detection_testset_files(Path(flat[i]).stem)
+    for name in names:
+        files = paths.detection_testset_files(name)
         out += [files["video"], files["truth"], files["truth_json"]]
     return out
 
@@ -50,9 +50,6 @@ DATASETS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
     "watermark": _watermark_dataset,
     "detector": _detection_dataset,
 }
-#: Model name -> its test items from the demo's (flat video, truth.mkv, truth.json triples);
-#: a model not named here is tested on the demo's test videos as they are.
-TEST_ITEMS: dict[str, Callable[[Sequence[str]], list[str]]] = {"detector": _mosaic_test_items}
 
 
 def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
@@ -72,12 +69,6 @@ def model_balance(name: str, config: Mapping[str, Any]) -> str | None:
     if name == "detector" and config["balance"]["detector"] and model_dataset(name, config):
         return paths.balance_files("detection")["weights"]
     return None
-
-
-def model_test_items(name: str, flat: Sequence[str]) -> list[str]:
-    """The test items of model ``name`` from the demo's test items (flat triples)."""
-    model_kind(name)  # fails naming the known models
-    return TEST_ITEMS.get(name, list)(flat)
 
 
 def model_init(name: str, config: Mapping[str, Any]) -> str | None:

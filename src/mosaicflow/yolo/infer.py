@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,10 @@ def prefetch(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
 
 
 def frame_batches(
-    video: Path, frames: Sequence[int], batch: int, threads: int = 1
+    video: Path, frames: Sequence[int] | None, batch: int, threads: int = 1
 ) -> Iterator[list[tuple[int, np.ndarray]]]:
-    """Decode ``frames`` of ``video`` (BGR, as ultralytics expects) in lists of ``batch``."""
+    """Decode ``frames`` of ``video`` (all when None; BGR, as ultralytics expects) in lists of
+    ``batch``."""
     from mosaicflow.video.decode import iter_frames
     from mosaicflow.yolo.scoring import batched
 
@@ -198,6 +199,52 @@ def track_kwargs(
     }
 
 
+def track_video(
+    model_path: Path,
+    video: Path,
+    frames: Sequence[int] | None,
+    time_of: Callable[[int], float],
+    *,
+    cfg: Any,
+    device: str,
+    threads: int,
+    config_dir: Path,
+) -> tuple[pd.DataFrame, int, int]:
+    """Segment and track the regions of ``frames`` of ``video`` (all frames when None).
+
+    Args:
+        model_path: the region segmenter's weights.
+        video: the video file.
+        frames: frame numbers to process, in increasing order, or None for every frame.
+        time_of: frame number -> its time in seconds.
+        cfg: the ``regions`` keys inference reads
+            (:class:`~mosaicflow.yolo.config.RegionsInferConfig`).
+        device: the config's device (``auto|cpu|cuda:N``).
+        threads: CPU threads.
+        config_dir: ultralytics' config folder of this job (under ``results/``).
+
+    Returns:
+        The regions table (see the module docstring), the frame height and width.
+    """
+    from mosaicflow.devices import ultralytics_device
+    from mosaicflow.yolo.offline import prepare_ultralytics
+
+    prepare_ultralytics(config_dir, threads)
+    from ultralytics import YOLO
+
+    dev = ultralytics_device(device)
+    model = YOLO(str(model_path), task="segment")
+    kwargs = track_kwargs(cfg.imgsz, cfg.conf, cfg.iou, cfg.tracker, dev, cfg.half)
+    rows: list[dict[str, Any]] = []
+    height = width = 0
+    for chunk in prefetch(frame_batches(video, frames, cfg.infer_batch)):
+        results = model.track([image for _, image in chunk], **kwargs)
+        for (number, image), result in zip(chunk, results, strict=True):
+            height, width = image.shape[:2]
+            rows.extend(result_rows(number, time_of(number), result))
+    return rows_frame(rows), height, width
+
+
 def infer_regions(
     model_path: Path,
     video: Path,
@@ -229,29 +276,16 @@ def infer_regions(
     Returns:
         The summary.
     """
-    from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.offline import prepare_ultralytics
-
-    prepare_ultralytics(config_dir, threads)
-    from ultralytics import YOLO
-
-    dev = ultralytics_device(device)
     index = pd.read_parquet(index_parquet)
     kept = index[index["kept"]]
     frames = [int(f) for f in kept["frame"]]
     times = dict(zip(kept["frame"].astype(int), kept["time"].astype(float), strict=True))
-    model = YOLO(str(model_path), task="segment")
-    kwargs = track_kwargs(cfg.imgsz, cfg.conf, cfg.iou, cfg.tracker, dev, cfg.half)
-    rows: list[dict[str, Any]] = []
-    height = width = 0
     start = time.monotonic()
-    for chunk in prefetch(frame_batches(video, frames, cfg.infer_batch)):
-        results = model.track([image for _, image in chunk], **kwargs)
-        for (number, image), result in zip(chunk, results, strict=True):
-            height, width = image.shape[:2]
-            rows.extend(result_rows(number, times[number], result))
+    table, height, width = track_video(
+        model_path, video, frames, times.__getitem__,
+        cfg=cfg, device=device, threads=threads, config_dir=config_dir,
+    )  # fmt: skip
     seconds = time.monotonic() - start
-    table = rows_frame(rows)
     write_parquet(out_parquet, table)
     found = table[table["instance"] >= 0]
     tracks = found.loc[found["track_id"] >= 0, "track_id"].nunique()

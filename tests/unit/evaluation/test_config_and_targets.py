@@ -13,6 +13,7 @@ from mosaicflow.config import (
 )
 from mosaicflow.evaluation.config import EvaluateConfig
 from mosaicflow.workflow import paths, targets
+from mosaicflow.workflow.sources import read_sheet
 
 
 def _config(**sections):
@@ -36,9 +37,9 @@ def test_defaults_build_restore_settings():
 def test_demo_targets_restore_and_score_the_test_videos():
     config = _config()
     specs = targets.world_specs(config)
-    names = targets.evaluation_names(config, specs)
+    names = targets.evaluation_names(config, specs, [])
     assert names and all(name.startswith("world-test-") for name in names)
-    outputs = targets.evaluation_outputs(config, specs)
+    outputs = targets.evaluation_outputs(config, specs, [])
     for name in names:
         assert set(paths.evaluate_files(name).values()) <= set(outputs)
     for path in (
@@ -53,7 +54,7 @@ def test_demo_targets_restore_and_score_the_test_videos():
     assert set(curves) == {"region_seg", "watermark", "detector", "restoration"}
     assert set(curves.values()) <= set(outputs)
     assert set(outputs) <= set(targets.final_outputs(config, [], specs))
-    stages = targets.metrics_stages(config, specs)
+    stages = targets.metrics_stages(config, specs, [])
     assert {
         "region_seg",
         "watermark",
@@ -70,7 +71,7 @@ def test_demo_targets_restore_and_score_the_test_videos():
 
 def test_roles_select_the_videos():
     config = _config(evaluate={"roles": ["val", "test"]})
-    names = targets.evaluation_names(config, targets.world_specs(config))
+    names = targets.evaluation_names(config, targets.world_specs(config), [])
     assert any(n.startswith("world-val-") for n in names)
     assert any(n.startswith("world-test-") for n in names)
 
@@ -81,19 +82,80 @@ def test_given_restorer_weights_are_used_and_not_plotted(tmp_path):
     config = _config(restoration={"weights": str(weights)})
     assert targets.restorer_weights(config) == str(weights)
     assert "restoration" not in targets.curve_models(config)
-    stages = targets.metrics_stages(config, targets.world_specs(config))
+    stages = targets.metrics_stages(config, targets.world_specs(config), [])
     assert "restoration_stage1" not in stages and "evaluate" in stages
 
 
-def test_user_videos_have_no_evaluation_but_metrics(tmp_path):
+def test_user_videos_without_a_segmenter_have_no_evaluation_but_metrics(tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()
     config = _config(source={"kind": "videos", "videos": str(videos)})
     specs = targets.world_specs(config)
-    assert targets.evaluation_names(config, specs) == []
-    outputs = targets.evaluation_outputs(config, specs)
+    assert targets.evaluation_names(config, specs, []) == []
+    outputs = targets.evaluation_outputs(config, specs, [])
     assert paths.EVALUATE_METRICS not in outputs and paths.METRICS in outputs
-    assert "evaluate" not in targets.metrics_stages(config, specs)
+    assert "evaluate" not in targets.metrics_stages(config, specs, [])
+
+
+def _user_videos(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    lines = ["path\trole"]
+    for name, role in (("a.mp4", "train"), ("b.mp4", "val"), ("c.mp4", "test"), ("d.mp4", "")):
+        (root / name).write_bytes(b"x")
+        lines.append(f"{name}\t{role}")
+    sheet = root / "sheet.tsv"
+    sheet.write_text("\n".join(lines) + "\n")
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"x")
+    config = _config(
+        source={"kind": "videos", "videos": str(sheet)},
+        regions={"weights": str(weights)},
+        detector={"weights": str(weights), "max_fp_rate": 0.01},
+        restoration={"weights": str(weights)},
+    )
+    return config, read_sheet(sheet)
+
+
+def test_user_test_videos_get_the_held_out_evaluation(tmp_path):
+    config, videos = _user_videos(tmp_path)
+    by_role = {v.role: v for v in videos}
+    test = by_role["test"]
+    truth = paths.test_truth_files(test.id)
+    names = targets.evaluation_names(config, [], videos)
+    assert names == [test.id]
+    items = targets.evaluation_items(targets.evaluated_videos(config, [], videos))
+    assert items["originals"] == [test.path]
+    assert items["mosaics"] == [paths.detection_testset_files(test.id)["video"]]
+    assert targets.held_out_video(test.id, config, [], videos) == targets.HeldOutVideo(
+        test.id, test.path, truth["truth"], truth["truth_json"]
+    )
+    mosaicked = paths.detection_testset_files(test.id)
+    assert targets.model_test("detector", config, [], videos) == [
+        mosaicked["video"], mosaicked["truth"], mosaicked["truth_json"]
+    ]  # fmt: skip
+    # the segmenter and the watermark detector have no truth to be scored against
+    assert targets.model_test("region_seg", config, [], videos) == []
+    calibration = targets.model_calibration("detector", config, [], videos)
+    assert calibration["clean_test"] == [test.path]
+    assert calibration["clean_val"] == [by_role["val"].path]
+    assert calibration["val_items"][0] == paths.detection_testset_files(by_role["val"].id)["video"]
+    outputs = targets.final_outputs(config, videos, [])
+    assert set(paths.evaluate_files(test.id).values()) <= set(outputs)
+    assert mosaicked["video"] in outputs and paths.EVALUATE_GRID in outputs
+    assert targets.metrics_stages(config, [], videos)["evaluate"] == paths.EVALUATE_METRICS
+    # the detection split follows the sheet's roles; the unlabelled video is shared out
+    roles = targets.detection_roles(config, videos)
+    assert roles == {by_role[r].id: r for r in ("train", "val", "test")}
+
+
+def test_user_evaluation_roles_select_the_videos(tmp_path):
+    config, videos = _user_videos(tmp_path)
+    config = {**config, "evaluate": {**config["evaluate"], "roles": ["val", "test"]}}
+    names = targets.evaluation_names(config, [], videos)
+    assert names == [v.id for v in videos if v.role in ("val", "test")]
+    with pytest.raises(KeyError, match="nope"):
+        targets.held_out_video("nope", config, [], videos)
 
 
 @pytest.mark.parametrize("model", ["region_seg", "restoration"])

@@ -1,8 +1,9 @@
 """Split the detection samples by source video: no video in two splits.
 
-With the demo world each video's role decides (``train``, ``val``, ``test``); otherwise
-:func:`mosaicflow.formats.splits.split_by_group` shares the videos out by the configured
-fractions, stratified by positive / negative so every split sees both.
+A video with a role (every demo-world video; a user's video that its sheet gives ``train``,
+``val`` or ``test``) goes to that split; :func:`mosaicflow.formats.splits.split_by_group` shares
+the other videos out by the configured fractions, stratified by positive / negative so every
+split sees both.
 """
 
 from __future__ import annotations
@@ -28,28 +29,31 @@ def split_samples(
 
     Args:
         samples: the samples of every video.
-        cfg: ``detection_dataset.split`` (used without ``roles``).
-        roles: video id -> demo world role, or None for user videos.
+        cfg: ``detection_dataset.split`` (the fractions of the videos without a role).
+        roles: video id -> role for the videos whose split is fixed (the others are split by
+            ``cfg``), or None.
         seed: the config's seed (tie-breaking order of the videos).
 
     Returns:
         Split name -> samples (input order kept).
     """
-    if roles is not None:
-        unknown = sorted({s["video"] for s in samples} - set(roles))
-        if unknown:
-            raise ValueError(f"no world role for the videos {unknown}")
-        out: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}
-        for sample in samples:
-            out[ROLE_SPLITS.get(roles[sample["video"]], "train")].append(sample)
-        return out
-    from mosaicflow.formats.splits import split_by_group
+    roles = roles or {}
+    split_of = {video: ROLE_SPLITS.get(role, "train") for video, role in roles.items()}
+    rest = [sample for sample in samples if sample["video"] not in split_of]
+    if rest:
+        from mosaicflow.formats.splits import split_by_group
 
-    fractions = {"train": 1.0 - cfg.val - cfg.test, "val": cfg.val, "test": cfg.test}
-    return split_by_group(
-        samples,
-        group_key=lambda s: s["video"],
-        fractions=fractions,
-        seed=seed,
-        stratify_key=lambda s: bool(s["positive"]),
-    )
+        fractions = {"train": 1.0 - cfg.val - cfg.test, "val": cfg.val, "test": cfg.test}
+        shared = split_by_group(
+            rest,
+            group_key=lambda s: s["video"],
+            fractions=fractions,
+            seed=seed,
+            stratify_key=lambda s: bool(s["positive"]),
+        )
+        for split, members in shared.items():
+            split_of.update({sample["video"]: split for sample in members})
+    out: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}
+    for sample in samples:
+        out[split_of[sample["video"]]].append(sample)
+    return out

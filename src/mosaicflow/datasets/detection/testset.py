@@ -78,13 +78,14 @@ def build_test_video(
         write_truth_json,
     )
     from mosaicflow.io import atomic_path
-    from mosaicflow.video.decode import iter_frames
+    from mosaicflow.video.decode import frame_rate, iter_frames
     from mosaicflow.video.x264 import reproducible_x264_options
 
     if test_seed < 1:
         raise ValueError("config key 'detection_dataset.test_seed' must be >= 1")
     truth = load_truth_json(truth_json)
-    width, height, fps = int(truth["width"]), int(truth["height"]), int(truth["fps"])
+    width, height = int(truth["width"]), int(truth["height"])
+    fps = frame_rate(float(truth["fps"]))
     name = Path(video).stem
     params_for = clip_params(mosaic, [seed, test_seed, video_key(name), 1], (height, width))
     per_frame = []

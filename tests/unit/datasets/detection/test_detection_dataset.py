@@ -182,8 +182,14 @@ def test_split_by_video_follows_roles_or_fractions():
     by_role = split_samples(samples, cfg, roles=roles, seed=3)
     assert {s["video"] for s in by_role["test"]} == {"v0"}
     assert {s["video"] for s in by_role["val"]} == {"v1"}
-    with pytest.raises(ValueError, match="no world role"):
-        split_samples(samples, cfg, roles={"v0": "train"}, seed=3)
+    # a sheet's roles pin their videos; the others are shared out by the fractions
+    pinned = split_samples(samples, cfg, roles={"v0": "test", "v1": "train"}, seed=3)
+    pinned_videos = {name: {s["video"] for s in members} for name, members in pinned.items()}
+    assert "v0" in pinned_videos["test"] and "v1" in pinned_videos["train"]
+    assert sum(len(v) for v in pinned_videos.values()) == 10
+    assert pinned_videos["val"] and len(pinned_videos["test"]) > 1
+    for members in pinned.values():  # input order kept
+        assert members == [s for s in samples if s in members]
 
 
 def _dataset(det_source, root: Path) -> Path:
