@@ -19,6 +19,7 @@ include: "workflow/rules/regions.smk"
 include: "workflow/rules/detection.smk"
 include: "workflow/rules/restoration.smk"
 include: "workflow/rules/balance.smk"
+include: "workflow/rules/shards.smk"
 include: "workflow/rules/evaluation.smk"
 
 

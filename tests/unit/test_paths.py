@@ -32,3 +32,18 @@ def test_labelme_dirs_of_the_demo_and_of_user_data():
     assert paths.region_labelme_dirs(demo)["train"] == [paths.world_labelme_dir("train")]
     user = {"source": {"kind": "videos", "labelme_train": "/l/train", "labelme_val": None}}
     assert paths.region_labelme_dirs(user) == {"train": ["/l/train"]}
+
+
+def test_shards_are_targets_only_when_asked_for_and_the_dataset_exists():
+    from mosaicflow.config import validate_config
+    from mosaicflow.workflow import targets
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    assert targets.shard_outputs(config) == []
+    config["shards"] = {**config["shards"], "detection": True, "clips": True}
+    both = [paths.shard_dir("detection"), paths.shard_dir("clips")]
+    assert targets.shard_outputs(config) == both
+    assert set(both) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
+    config["detector"] = {**config["detector"], "weights": "given.pt"}  # no dataset to pack
+    assert targets.shard_outputs(config) == [paths.shard_dir("clips")]

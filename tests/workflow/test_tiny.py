@@ -262,3 +262,38 @@ def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_run, tmp_path
     assert "Still frames" in files["results/evaluate/grid.png"]["caption"]
     assert "Restoration clips" in files["results/restoration_dataset/sheets/train.png"]["caption"]
     assert files["results/evaluate/grid.png"]["data_uri"].startswith("data:image/png")
+
+
+def test_tiny_run_packs_both_datasets_into_shards(tiny_run):
+    import torch
+    import yaml
+
+    from mosaicflow.config import build, validate_config
+    from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset
+    from mosaicflow.datasets.shards import unpack_detection
+    from mosaicflow.mosaic.config import MosaicConfig
+    from mosaicflow.yolo.dataset import read_dataset
+
+    results = tiny_run / "results"
+    config = yaml.safe_load(TINY.read_text())
+    validate_config(config)
+    clips = results / "shards" / "clips"
+    assert len(list(clips.glob("clips-*.tar"))) > 1
+    args = dict(
+        num_frames=3, size=32, mosaic_cfg=build(MosaicConfig, config["mosaic"]), seed=1,
+        train=False,
+    )  # fmt: skip
+    packed = MosaicClipDataset.from_shards(clips, **args)
+    plain = MosaicClipDataset.from_index(results / "restoration_dataset" / "index.parquet", **args)
+    assert len(packed) == len(plain) > 0
+    for i in range(len(plain)):
+        for a, b in zip(packed[i], plain[i], strict=True):
+            assert torch.equal(a, b)
+    detection = results / "shards" / "detection"
+    assert len(list(detection.glob("detection-*.tar"))) > 1
+    unpacked = unpack_detection(detection, tiny_run / "unpacked_detection")
+    folder = results / "detection_dataset"
+    for path in folder.glob("*/*/*"):
+        if path.parent.name in ("images", "labels", "masks"):
+            assert (unpacked / path.relative_to(folder)).read_bytes() == path.read_bytes()
+    assert read_dataset(unpacked).data_hash == read_dataset(folder).data_hash

@@ -194,6 +194,15 @@ def balance_files(table: str) -> dict[str, str]:
     }
 
 
+#: Tar shards of the datasets (rules shard_detection_dataset, shard_restoration_dataset).
+SHARDS_DIR = f"{RESULTS}/shards"
+
+
+def shard_dir(dataset: str) -> str:
+    """The shard folder of the ``detection`` dataset or the restoration ``clips``."""
+    return f"{SHARDS_DIR}/{dataset}"
+
+
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
 EVALUATE_DIR = f"{RESULTS}/evaluate"
 EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"

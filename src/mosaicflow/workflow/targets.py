@@ -307,6 +307,17 @@ def balance_outputs(config: Mapping[str, Any]) -> list[str]:
     return outputs
 
 
+def shard_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The shard folders ``shards.detection`` / ``shards.clips`` ask for, when the dataset is
+    built."""
+    outputs: list[str] = []
+    if config["shards"]["detection"] and model_dataset("detector", config):
+        outputs.append(paths.shard_dir("detection"))
+    if config["shards"]["clips"] and has_model("region_seg", config):
+        outputs.append(paths.shard_dir("clips"))
+    return outputs
+
+
 def final_outputs(
     config: Mapping[str, Any], videos: Iterable[SourceVideo], specs: Sequence[Any]
 ) -> list[str]:
@@ -328,6 +339,7 @@ def final_outputs(
     outputs += restoration_outputs(config)
     outputs += detection_outputs(config, specs, videos)
     outputs += balance_outputs(config)
+    outputs += shard_outputs(config)
     outputs += evaluation_outputs(config, specs, videos)
     return outputs
 

@@ -123,3 +123,22 @@ def test_dataloader_with_two_workers_gives_the_same_batches_twice(index_path: Pa
     else:
         other = batches(2)
         assert any(not torch.equal(a[0], b[0]) for a, b in zip(first, other, strict=True))
+
+
+def test_clips_read_from_shards_give_the_same_samples(index_path: Path, tmp_path: Path):
+    from mosaicflow.datasets.shards import shard_clips, unpack_shards
+
+    result = shard_clips(index_path.parent, tmp_path / "shards", max_bytes=20_000)
+    assert result.shards > 1 and result.samples == len(dataset(index_path))
+    args = dict(num_frames=4, size=24, mosaic_cfg=mosaic_cfg(**MOSAIC), seed=5, train=False)
+    packed = MosaicClipDataset.from_shards(tmp_path / "shards", **args)
+    plain = dataset(index_path)
+    assert len(packed) == len(plain)
+    for i in range(len(plain)):
+        for a, b in zip(packed[i], plain[i], strict=True):
+            assert torch.equal(a, b)
+    for path in unpack_shards(tmp_path / "shards", tmp_path / "out"):
+        key, _, ext = path.name.partition(".")
+        folder = {"mp4": "clips", "mask.mkv": "masks", "json": "meta"}[ext]
+        original = index_path.parent / folder / f"{key}.{ext.removeprefix('mask.')}"
+        assert path.read_bytes() == original.read_bytes()

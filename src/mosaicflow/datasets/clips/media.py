@@ -8,6 +8,7 @@ bytes. Files are written atomically.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -81,15 +82,20 @@ def write_mask_video(path: Path, masks: np.ndarray, fps: float) -> None:
 
 
 def read_video(
-    path: str | Path, start: int = 0, count: int | None = None, fmt: str = "rgb24"
+    path: str | Path,
+    start: int = 0,
+    count: int | None = None,
+    fmt: str = "rgb24",
+    data: bytes | None = None,
 ) -> np.ndarray:
     """Frames ``start .. start+count`` of a clip or mask video as one array.
 
     Args:
-        path: the video.
+        path: the video (with ``data``: the name its errors give).
         start: first frame.
         count: frames to read (``None``: to the end).
         fmt: ``rgb24`` (``(T, H, W, 3)``) or ``gray`` (``(T, H, W)``).
+        data: the video's bytes (a shard member), read instead of the file.
 
     Raises:
         VideoDecodeError: naming the file when it cannot be decoded or is too short.
@@ -97,7 +103,8 @@ def read_video(
     path = Path(path)
     out: list[np.ndarray] = []
     try:
-        with av.open(str(path)) as container:
+        source = io.BytesIO(data) if data is not None else str(path)
+        with av.open(source) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
             for i, frame in enumerate(container.decode(stream)):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -35,6 +35,9 @@ from mosaicflow.datasets.clips.media import read_video
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.mosaic.degrade import degrade as degrade_clip
 from mosaicflow.mosaic.synth import apply_mosaic, sample_clip_params
+
+if TYPE_CHECKING:
+    from mosaicflow.datasets.shards import ShardReader
 
 
 def window_indices(n_frames: int, num_frames: int, start: int) -> np.ndarray:
@@ -95,6 +98,7 @@ class MosaicClipDataset(Dataset):
         self.degrade = bool(degrade)
         self.hflip_p = float(hflip_p)
         self.epoch = 0
+        self.shards: ShardReader | None = None
 
     @classmethod
     def from_index(
@@ -105,6 +109,26 @@ class MosaicClipDataset(Dataset):
 
         path = Path(index_parquet)
         return cls(read_index(path), root if root is not None else path.parent, **kwargs)
+
+    @classmethod
+    def from_shards(cls, shard_dir: Path, **kwargs: Any) -> MosaicClipDataset:
+        """Build from a clip shard folder (rule ``shard_restoration_dataset``): the same samples
+        as :meth:`from_index` on the folder it was packed from, read from the shards."""
+        from mosaicflow.datasets.clips.index import read_index
+        from mosaicflow.datasets.shards import CLIP_TABLE, ShardReader
+
+        reader = ShardReader(Path(shard_dir))
+        dataset = cls(read_index(reader.dir / CLIP_TABLE), reader.dir, **kwargs)
+        dataset.shards = reader
+        return dataset
+
+    def _read(self, row: pd.Series, column: str, first: int, count: int, fmt: str) -> np.ndarray:
+        path = self.root / row[column]
+        if self.shards is None:
+            return read_video(path, first, count, fmt=fmt)
+        ext = Path(row[column]).suffix.lstrip(".")
+        ext = f"mask.{ext}" if column == "mask_path" else ext
+        return read_video(path, first, count, fmt=fmt, data=self.shards.read(row["clip"], ext))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -148,10 +172,8 @@ class MosaicClipDataset(Dataset):
         start = int(rng.integers(0, max(1, n - self.num_frames + 1)))
         positions = window_indices(n, self.num_frames, start)
         first, count = int(positions.min()), int(positions.max() - positions.min() + 1)
-        clip = read_video(self.root / row["clip_path"], first, count)[positions - first]
-        masks = read_video(self.root / row["mask_path"], first, count, fmt="gray")[
-            positions - first
-        ]
+        clip = self._read(row, "clip_path", first, count, "rgb24")[positions - first]
+        masks = self._read(row, "mask_path", first, count, "gray")[positions - first]
         gt, masks = self._resize(clip, masks)
         factor = float(row["scale"]) * self.size / float(clip.shape[1])
         frame_shape = (

@@ -210,6 +210,28 @@ def _dataset(det_source, root: Path) -> Path:
     return out
 
 
+def test_dataset_shards_unpack_to_the_same_yolo_folder(det_source, tmp_path):
+    from mosaicflow.datasets.shards import shard_detection, unpack_detection
+    from mosaicflow.yolo.dataset import read_dataset
+
+    out = _dataset(det_source, tmp_path)
+    result = shard_detection(out, tmp_path / "shards", max_bytes=50_000)
+    assert result.shards > 1
+    again = shard_detection(out, tmp_path / "shards2", max_bytes=50_000)
+    assert again == result
+    for tar in sorted((tmp_path / "shards").glob("*.tar")):
+        assert tar.read_bytes() == (tmp_path / "shards2" / tar.name).read_bytes()
+    unpacked = unpack_detection(tmp_path / "shards", tmp_path / "unpacked")
+    folders = ("images", "labels", "masks")
+    originals = sorted(p.relative_to(out) for p in out.glob("*/*/*") if p.parent.name in folders)
+    assert originals == sorted(p.relative_to(unpacked) for p in unpacked.glob("*/*/*"))
+    for rel in originals:
+        assert (unpacked / rel).read_bytes() == (out / rel).read_bytes()
+    # the trainer sees the same dataset: same splits, counts and data hash
+    assert read_dataset(unpacked).data_hash == read_dataset(out).data_hash
+    assert read_dataset(unpacked).counts == read_dataset(out).counts
+
+
 def test_dataset_coco_round_trip_yolo_labels_and_data_yaml(det_source, tmp_path):
     out = _dataset(det_source, tmp_path)
     data = yaml.safe_load((out / "data.yaml").read_text())
