@@ -9,12 +9,13 @@ CORES ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?= --durations=30
 
-.PHONY: help venv demo test test-deps lint pytest bench envs docs clean
+.PHONY: help venv inspect-env demo test test-deps lint pytest bench envs docs clean
 
 help:
 	@echo "make demo       run the workflow on the synthetic demo world (config/config.yaml)"
 	@echo "make test       run lint + the whole test suite"
-	@echo "make test-deps  install system packages the full suite uses (Debian, as root)"
+	@echo "make test-deps  install what the full suite uses: system packages (Debian, as root), inspect-env"
+	@echo "make inspect-env  the FiftyOne environment of mosaicflow inspect (.venv-inspect)"
 	@echo "make bench      run the benchmarks (results/bench.json)"
 	@echo "make envs docs  regenerate envs/mosaicflow.yaml and config/README.md"
 
@@ -31,6 +32,19 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 venv: $(BIN)/.installed
 
+# The FiftyOne environment of `mosaicflow inspect`: its own OpenCV and MongoDB, apart from .venv;
+# mosaicflow itself is installed without dependencies (the inspect side imports no torch).
+INSPECT_VENV ?= .venv-inspect
+$(INSPECT_VENV)/.installed: envs/inspect-requirements.txt envs/inspect-constraints.txt pyproject.toml
+	@test -x $(INSPECT_VENV)/bin/python || $(PYTHON) -m venv $(INSPECT_VENV)
+	$(INSPECT_VENV)/bin/python -m pip install --upgrade --quiet pip
+	$(INSPECT_VENV)/bin/python -m pip install --quiet -c envs/inspect-constraints.txt \
+		-r envs/inspect-requirements.txt
+	$(INSPECT_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+inspect-env: $(INSPECT_VENV)/.installed
+
 # The run, then its report (results/report.html: sheets, curves, evaluation, with captions).
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
@@ -40,11 +54,12 @@ test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-			ffmpeg slurmctld slurmd slurm-client munge >/dev/null && \
-		echo "test-deps: installed ffmpeg, slurm, munge"; \
+			ffmpeg slurmctld slurmd slurm-client munge chromium >/dev/null && \
+		echo "test-deps: installed ffmpeg, slurm, munge, chromium"; \
 	else \
-		echo "test-deps: not root or no apt-get: ffmpeg/SLURM tests will be SKIPPED"; \
+		echo "test-deps: not root or no apt-get: ffmpeg/SLURM/App screenshot tests will be SKIPPED"; \
 	fi
+	$(MAKE) --no-print-directory inspect-env
 
 lint: venv
 	$(BIN)/ruff check src tests bench workflow/scripts

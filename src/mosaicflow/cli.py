@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.formats.cli",
     "mosaicflow.yolo.cli",
     "mosaicflow.inference.cli",
+    "mosaicflow.inspection.cli",
 )
 
 

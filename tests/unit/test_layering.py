@@ -40,6 +40,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "inference",
         "workflow",
         "evaluation",
+        "inspection",
         "cli",
     )
 )

@@ -76,6 +76,16 @@ def write_clip_video(path: Path, frames: np.ndarray, fps: float, codec: str, crf
         raise ValueError(f"unknown clip codec {codec!r}")
 
 
+def write_preview_video(path: Path, frames: np.ndarray, fps: float) -> None:
+    """Write RGB frames ``(T, H, W, 3)`` uint8 as an H.264 4:2:0 .mp4 that browsers play (the
+    clips' own RGB H.264 is not), padded to even sides, atomically."""
+    height, width = frames.shape[1:3]
+    pad = ((0, 0), (0, height % 2), (0, width % 2), (0, 0))
+    frames = np.pad(frames, pad, mode="edge") if any(p[1] for p in pad) else frames
+    options = reproducible_x264_options(crf="20", preset="veryfast")
+    _write(Path(path), frames, fps, "libx264", options, "yuv420p", "rgb24")
+
+
 def write_mask_video(path: Path, masks: np.ndarray, fps: float) -> None:
     """Write 0/255 masks ``(T, H, W)`` uint8 as a lossless FFV1 gray video, atomically."""
     _write(Path(path), masks, fps, "ffv1", {}, "gray", "gray")

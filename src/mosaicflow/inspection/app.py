@@ -1,0 +1,263 @@
+"""Load a run's datasets into FiftyOne and serve its App (run in the FiftyOne environment).
+
+``mosaicflow inspect`` (:mod:`mosaicflow.inspection.cli`) starts this module with the
+interpreter of the FiftyOne environment (``make inspect-env``): FiftyOne pins its own OpenCV
+and database, so it does not share the workflow's environment. This module imports only
+FiftyOne, pandas, numpy, PyYAML and pycocotools.
+
+Two datasets are (re)built on every start, named ``<name>-detection`` and ``<name>-clips``:
+
+- the mosaic detection dataset: one image sample per image with the split as its tag,
+  ``ground_truth`` (the YOLO polygons of its label), ``mosaic_mask`` (the mosaic mask),
+  ``predictions`` (the detector's masks with their scores, when ``--predictions`` is given) and
+  the columns of ``samples.parquet`` (video, frame, kind, positive, mosaic_count, mosaic_px,
+  block_size);
+- the restoration clips: one video sample per clip with its split and status as tags and the
+  clip index's columns (analysers: region size, watermark share, sharpness, quality,
+  blockiness...; the reason a dropped clip was dropped), ``clip_path``, and ``sheet``, its
+  split's contact sheet. A clip plays its browser preview (``--previews``,
+  :mod:`mosaicflow.inspection.previews`) when there is one.
+
+The database is FiftyOne's own (``FIFTYONE_DATABASE_URI`` points it at your MongoDB instead;
+otherwise its files live in ``<results>/inspect/db``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: Columns of samples.parquet copied onto each detection sample (``mosaics`` is renamed).
+SAMPLE_FIELDS = {
+    "video": "video",
+    "frame": "frame",
+    "kind": "kind",
+    "positive": "positive",
+    "mosaics": "mosaic_count",
+    "mosaic_px": "mosaic_px",
+    "block_size": "block_size",
+}
+#: Columns of the clip index copied onto each clip sample (``frames`` is a video sample's own
+#: field in FiftyOne, so the length is ``clip_frames``).
+CLIP_FIELDS = {
+    column: column
+    for column in (
+        "clip", "video", "split", "status", "kept", "reason", "fps", "region_px",
+        "region_fraction", "block_size", "watermark", "sharpness", "quality", "blockiness",
+    )
+} | {"frames": "clip_frames"}  # fmt: skip
+
+
+def _environment(results: Path) -> None:
+    os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
+    if not os.environ.get("FIFTYONE_DATABASE_URI"):
+        os.environ.setdefault("FIFTYONE_DATABASE_DIR", str(results / "inspect" / "db"))
+
+
+def _plain(value: Any) -> Any:
+    """A parquet cell as a plain Python value (numpy scalars and NA made JSON-like)."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def yolo_polylines(label_file: Path) -> list[list[tuple[float, float]]]:
+    """The polygons of a YOLO-seg label file (normalised x, y pairs; class ids dropped).
+
+    Raises:
+        ValueError: naming the file and line for a malformed line.
+    """
+    polygons = []
+    for number, line in enumerate(label_file.read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        values = [float(v) for v in parts[1:]]
+        if len(values) < 6 or len(values) % 2:
+            raise ValueError(f"{label_file}, line {number}: not a YOLO-seg polygon")
+        polygons.append(list(zip(values[0::2], values[1::2], strict=True)))
+    return polygons
+
+
+def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
+    """FiftyOne detections (box, cropped mask, confidence) of one image's prediction rows."""
+    import fiftyone as fo
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    out = []
+    for row in rows.itertuples():
+        if row.instance < 0:
+            continue
+        full = mask_utils.decode({"size": [height, width], "counts": row.rle.encode("ascii")})
+        x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
+        x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+        out.append(
+            fo.Detection(
+                label="mosaic",
+                bounding_box=[x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height],
+                mask=np.asarray(full[y0:y1, x0:x1] > 0),
+                confidence=float(row.score),
+            )
+        )
+    return out
+
+
+def detection_samples(dataset_dir: Path, predictions: Path | None) -> list[Any]:
+    """The detection dataset's images as FiftyOne samples (see the module docstring)."""
+    import fiftyone as fo
+    import pandas as pd
+    from PIL import Image
+
+    table = pd.read_parquet(dataset_dir / "samples.parquet")
+    predicted = pd.read_parquet(predictions) if predictions else None
+    by_image = dict(tuple(predicted.groupby("image"))) if predicted is not None else {}
+    samples = []
+    for row in table.sort_values("image").itertuples():
+        image = dataset_dir / row.image
+        split_dir = image.parent.parent
+        mask = split_dir / "masks" / f"{image.stem}.png"
+        label = split_dir / "labels" / f"{image.stem}.txt"
+        sample = fo.Sample(filepath=str(image.resolve()), tags=[str(row.split)])
+        polygons = yolo_polylines(label) if label.is_file() else []
+        sample["ground_truth"] = fo.Polylines(
+            polylines=[
+                fo.Polyline(label="mosaic", points=[points], closed=True, filled=True)
+                for points in polygons
+            ]
+        )
+        if mask.is_file():
+            sample["mosaic_mask"] = fo.Segmentation(mask_path=str(mask.resolve()))
+        for column, field in SAMPLE_FIELDS.items():
+            if column in table.columns:
+                sample[field] = _plain(getattr(row, column))
+        if predicted is not None:
+            with Image.open(image) as img:
+                width, height = img.size
+            rows = by_image.get(str(row.image))
+            found = prediction_detections(rows, height, width) if rows is not None else []
+            sample["predictions"] = fo.Detections(detections=found)
+        samples.append(sample)
+    return samples
+
+
+def clip_samples(dataset_dir: Path, previews: Path | None) -> list[Any]:
+    """The restoration clips as FiftyOne video samples (see the module docstring): each
+    plays its preview when ``previews`` (clip -> preview table) has one, else the clip."""
+    import fiftyone as fo
+    import pandas as pd
+
+    index = pd.read_parquet(dataset_dir / "index.parquet")
+    shown = {}
+    if previews is not None:
+        table = pd.read_parquet(previews)
+        shown = dict(zip(table["clip"], table["preview"], strict=True))
+    samples = []
+    for row in index.sort_values("clip").itertuples():
+        clip = dataset_dir / str(row.clip_path)
+        if not clip.is_file():
+            continue  # a candidate that was dropped before its clip was written
+        media = shown.get(str(row.clip), str(clip.resolve()))
+        sample = fo.Sample(filepath=media, tags=[str(row.split), str(row.status)])
+        sample["clip_path"] = str(clip.resolve())
+        for column, field in CLIP_FIELDS.items():
+            if column in index.columns:
+                sample[field] = _plain(getattr(row, column))
+        sheet = dataset_dir / "sheets" / f"{row.split}.png"
+        sample["sheet"] = str(sheet.resolve()) if sheet.is_file() else None
+        samples.append(sample)
+    return samples
+
+
+def build_datasets(
+    results: Path, name: str, predictions: Path | None, previews: Path | None = None
+) -> dict[str, Any]:
+    """(Re)build the FiftyOne datasets of a results folder; returns them by short name.
+
+    Raises:
+        ValueError: naming the folder when it holds neither dataset.
+    """
+    import fiftyone as fo
+
+    built: dict[str, Any] = {}
+    sources = {
+        "detection": (results / "detection_dataset", "samples.parquet"),
+        "clips": (results / "restoration_dataset", "index.parquet"),
+    }
+    for short, (folder, marker) in sources.items():
+        if not (folder / marker).is_file():
+            continue
+        full = f"{name}-{short}"
+        if fo.dataset_exists(full):
+            fo.delete_dataset(full)
+        dataset = fo.Dataset(full)
+        if short == "detection":
+            dataset.add_samples(detection_samples(folder, predictions))
+            dataset.default_mask_targets = {255: "mosaic"}
+        else:
+            dataset.add_samples(clip_samples(folder, previews))
+        dataset.persistent = True
+        built[short] = dataset
+    if not built:
+        raise ValueError(
+            f"{results}: no detection_dataset/samples.parquet or restoration_dataset/index.parquet"
+            " (run the workflow first)"
+        )
+    return built
+
+
+def summary(datasets: dict[str, Any]) -> dict[str, Any]:
+    """Per dataset: its name, sample count, label fields and tag counts."""
+    out = {}
+    for short, dataset in datasets.items():
+        schema = dataset.get_field_schema()
+        out[short] = {
+            "name": dataset.name,
+            "samples": len(dataset),
+            "fields": sorted(schema),
+            "tags": dataset.count_sample_tags(),
+            "media_type": dataset.media_type,
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the datasets, print their summary as JSON, then serve the App until stopped."""
+    parser = argparse.ArgumentParser(prog="python -m mosaicflow.inspection.app")
+    parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--name", default="mosaicflow")
+    parser.add_argument("--predictions", type=Path)
+    parser.add_argument("--previews", type=Path)
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5151)
+    parser.add_argument("--no-app", action="store_true", help="build and summarise, then exit")
+    args = parser.parse_args(argv)
+    results = args.results.resolve()
+    _environment(results)
+    import fiftyone as fo
+
+    try:
+        datasets = build_datasets(results, args.name, args.predictions, args.previews)
+    except ValueError as error:
+        print(f"mosaicflow inspect: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary(datasets), sort_keys=True), flush=True)
+    if args.no_app:
+        return 0
+    first = datasets.get("detection") or next(iter(datasets.values()))
+    session = fo.launch_app(first, address=args.address, port=args.port, remote=True)
+    print(f"FiftyOne App: http://{args.address}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    session.wait(-1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""`mosaicflow inspect` loads the tiny run's datasets into FiftyOne and serves the App: the
+datasets hold the expected samples and label fields, the App answers on loopback, and a
+headless Chromium screenshot shows the samples grid.
+
+Needs the FiftyOne environment (`make inspect-env`) and Chromium (`make test-deps`): skipped,
+with the reason, where they are missing; in CI (``$CI`` set) their absence fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mosaicflow.inspection.cli import inspect_python
+
+pytestmark = pytest.mark.workflow
+
+APP_START_S = 180
+SIDEBAR_PX = 320  # the App's left column; the samples grid is to its right
+
+
+def _require(what: str, found: bool) -> None:
+    if found:
+        return
+    message = f"{what} is missing: run `make test-deps`"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (required in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def inspect_env():
+    try:
+        inspect_python()
+    except ValueError as error:
+        _require(f"the FiftyOne environment ({error})", False)
+
+
+def _mosaicflow(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mosaicflow.cli", "inspect", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_inspect_loads_both_datasets_with_their_fields(tiny_run, inspect_env):
+    results = tiny_run / "results"
+    proc = subprocess.run(
+        _mosaicflow("--results", str(results), "--no-app", "--splits", "train,val,test"),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    samples = pd.read_parquet(results / "detection_dataset" / "samples.parquet")
+    detection = summary["detection"]
+    assert detection["samples"] == len(samples) and detection["media_type"] == "image"
+    assert {"ground_truth", "mosaic_mask", "predictions", "mosaic_px", "video"} <= set(
+        detection["fields"]
+    )
+    assert detection["tags"] == samples["split"].value_counts().to_dict()
+    index = pd.read_parquet(results / "restoration_dataset" / "index.parquet")
+    clips = summary["clips"]
+    assert clips["samples"] == int(index["kept"].sum()) and clips["media_type"] == "video"
+    assert {"region_px", "watermark", "quality", "blockiness", "clip_path", "sheet"} <= set(
+        clips["fields"]
+    )
+    # the predictions table covers every predicted image, cached for the next start
+    (table,) = (results / "inspect").glob("predictions-*.parquet")
+    assert set(pd.read_parquet(table)["image"]) == set(samples["image"])
+    assert len(list((results / "inspect" / "previews").glob("*.mp4"))) == clips["samples"]
+
+
+def test_the_app_serves_and_shows_the_samples_grid(tiny_run, inspect_env, tmp_path):
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    _require("Chromium", chromium is not None)
+    port = _free_port()
+    log = tmp_path / "app.log"
+    with open(log, "w") as handle:
+        app = subprocess.Popen(
+            _mosaicflow("--results", str(tiny_run / "results"), "--port", str(port)),
+            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        status, deadline = None, time.monotonic() + APP_START_S
+        while status != 200 and time.monotonic() < deadline and app.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+                    status = page.status
+            except OSError:
+                time.sleep(1)
+        assert status == 200, log.read_text()[-4000:]
+        shot = tmp_path / "grid.png"
+        subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1400,900", "--virtual-time-budget=20000", f"--screenshot={shot}",
+             f"http://127.0.0.1:{port}/datasets/mosaicflow-detection"],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip
+        image = np.asarray(Image.open(shot).convert("RGB"))
+        assert image.shape[:2] == (900, 1400)
+        grid = image[150:, SIDEBAR_PX:]
+        # thumbnails of the images, not an empty dark page: many colours, bright pixels
+        colours = len(np.unique(grid.reshape(-1, 3)[::7], axis=0))
+        assert colours > 5000 and (grid.max(axis=2) > 120).mean() > 0.1, colours
+    finally:
+        os.killpg(app.pid, signal.SIGTERM)
+        try:
+            app.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(app.pid, signal.SIGKILL)
