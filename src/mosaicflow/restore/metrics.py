@@ -29,9 +29,20 @@ def _gaussian_kernel(sigma: float, radius: int | None = None) -> torch.Tensor:
 
 
 def _separable(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Filter (N, C, H, W) with a separable 1D kernel, reflect padding (replicate if too small)."""
+    """Filter (N, C, H, W) with a separable 1D kernel, reflect padding (replicate if too small).
+
+    Float64 tensors on the CPU are filtered by SciPy (the same sums, about ten times faster than
+    torch's float64 grouped convolution); everything else by torch.
+    """
     c, r = x.shape[1], (kernel.numel() - 1) // 2
     mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
+    if x.device.type == "cpu" and x.dtype == torch.float64:
+        from scipy.ndimage import correlate1d
+
+        k64 = kernel.to(torch.float64).numpy()
+        edge = {"reflect": "mirror", "replicate": "nearest"}[mode]
+        rows = correlate1d(x.numpy(), k64, axis=-1, mode=edge)
+        return torch.from_numpy(correlate1d(rows, k64, axis=-2, mode=edge))
     k = kernel.to(x)
     x = F.conv2d(
         F.pad(x, (r, r, 0, 0), mode=mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c

@@ -114,3 +114,23 @@ def test_evaluate_model_identity_equals_input_baseline():
     assert res == baselines(samples, [1.0])["input"]
     perfect = evaluate_model(lambda x: x, [(gt, gt, m) for _, gt, m in samples])
     assert perfect["psnr_mask"] >= 100 and perfect["ssim_mask"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 40, 56), (2, 1, 4, 9)])
+def test_float64_filtering_on_the_cpu_matches_torch_convolution(shape):
+    import torch.nn.functional as F
+
+    from mosaicflow.restore.metrics import _gaussian_kernel, _separable
+
+    x = torch.rand(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    kernel = _gaussian_kernel(1.5, radius=5)
+    c, r = shape[1], 5
+    mode = "reflect" if min(shape[-2:]) > r else "replicate"  # the small one replicates
+    k = kernel.to(x)
+    ref = F.conv2d(F.pad(x, (r, r, 0, 0), mode=mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
+                   groups=c)  # fmt: skip
+    ref = F.conv2d(F.pad(ref, (0, 0, r, r), mode=mode), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1),
+                   groups=c)  # fmt: skip
+    out = _separable(x, kernel)
+    assert out.dtype == torch.float64 and out.shape == x.shape
+    assert torch.allclose(out, ref, rtol=0, atol=1e-14)
