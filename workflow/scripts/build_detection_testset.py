@@ -1,4 +1,4 @@
-"""Draw mosaics over every frame of one demo test video, for the detector's test (rule
+"""Draw mosaics over every frame of one held-out video, for the detector's test (rule
 build_detection_testset)."""
 
 from pathlib import Path
@@ -20,5 +20,6 @@ result = build_test_video(
     seed=snakemake.params.seed,
     test_seed=snakemake.params.test_seed,
     min_change=snakemake.params.min_change,
+    name=snakemake.wildcards.name,
 )
 log.info("%s: %s", snakemake.wildcards.name, result)

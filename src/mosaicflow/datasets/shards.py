@@ -66,6 +66,13 @@ def _padded(size: int) -> int:
     return -(-size // _BLOCK) * _BLOCK
 
 
+def _shard_bytes(content: int) -> int:
+    """The size of a tar file holding ``content`` member bytes: two zero blocks end it and
+    tarfile pads it to whole records."""
+    record = tarfile.RECORDSIZE
+    return -(-(content + 2 * _BLOCK) // record) * record
+
+
 def _sample_bytes(sample: Sample) -> int:
     """Tar bytes of a sample (headers and padded data; long names add a PAX header)."""
     total = 0
@@ -109,7 +116,7 @@ def write_shards(
     filled = 0
     for sample in ordered:
         size = _sample_bytes(sample)
-        if not groups or (filled + size > max_bytes and groups[-1]):
+        if not groups or (_shard_bytes(filled + size) > max_bytes and groups[-1]):
             groups.append([])
             filled = 0
         groups[-1].append(sample)
@@ -205,7 +212,8 @@ class ShardReader:
 
 
 def unpack_shards(shard_dir: Path, out_dir: Path) -> list[Path]:
-    """Unpack every shard of ``shard_dir`` (in index order) into ``out_dir``.
+    """Unpack every shard of ``shard_dir`` (in index order) into ``out_dir`` (written
+    atomically: a failure leaves no partial folder).
 
     Returns:
         The unpacked files.
@@ -213,17 +221,20 @@ def unpack_shards(shard_dir: Path, out_dir: Path) -> list[Path]:
     Raises:
         ValueError: naming the shard when a member would land outside ``out_dir``.
     """
+    from mosaicflow.io import atomic_dir
+
     reader = ShardReader(shard_dir)
     out_dir = Path(out_dir)
-    files: list[Path] = []
-    for shard in dict.fromkeys(reader.index["shard"].tolist()):
-        with tarfile.open(reader.dir / shard, "r:") as tar:
-            try:
-                tar.extractall(out_dir, filter="data")
-            except tarfile.FilterError as error:
-                raise ValueError(f"{reader.dir / shard}: {error}") from None
-            files += [out_dir / info.name for info in tar.getmembers() if info.isfile()]
-    return files
+    names: list[str] = []
+    with atomic_dir(out_dir) as tmp:
+        for shard in dict.fromkeys(reader.index["shard"].tolist()):
+            with tarfile.open(reader.dir / shard, "r:") as tar:
+                try:
+                    tar.extractall(tmp, filter="data")
+                except tarfile.FilterError as error:
+                    raise ValueError(f"{reader.dir / shard}: {error}") from None
+                names += [info.name for info in tar.getmembers() if info.isfile()]
+    return [out_dir / name for name in names]
 
 
 #: The clip index inside a clip shard folder (the restoration dataset's ``index.parquet``).
@@ -326,26 +337,40 @@ def shard_detection(dataset_dir: Path, out_dir: Path, *, max_bytes: int) -> Shar
 
 def unpack_detection(shard_dir: Path, out_dir: Path) -> Path:
     """Rebuild the YOLO folder of a detection dataset from its shards: ``<split>/images``,
-    ``labels`` and ``masks`` and a ``data.yaml`` with paths relative to ``out_dir``.
+    ``labels`` and ``masks`` and a ``data.yaml`` with paths relative to ``out_dir`` (written
+    atomically: a failure leaves no partial folder).
 
     Returns:
         ``out_dir``.
+
+    Raises:
+        ValueError: naming the index when a member's key would leave ``out_dir`` or is not
+            ``<split>/<stem>``.
     """
     import shutil
 
+    from mosaicflow.io import atomic_dir
+
     reader = ShardReader(shard_dir)
-    out_dir = Path(out_dir)
+    index_file = reader.dir / INDEX_FILE
     folders = {"txt": "labels", "mask.png": "masks"}
-    for key, ext in reader.index[["key", "ext"]].itertuples(index=False):
-        split, _, stem = key.partition("/")
-        name = f"{stem}.png" if ext == "mask.png" else f"{stem}.{ext}"
-        target = out_dir / split / folders.get(ext, "images") / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(reader.read(key, ext))
-    for name in ("data.yaml", *DETECTION_EXTRAS):
-        if (reader.dir / name).is_file():
-            shutil.copyfile(reader.dir / name, out_dir / name)
-    return out_dir
+    with atomic_dir(out_dir) as tmp:
+        for key, ext in reader.index[["key", "ext"]].itertuples(index=False):
+            try:
+                _check_key(key, ext)
+            except ValueError as error:
+                raise ValueError(f"{index_file}: {error}") from None
+            split, _, stem = key.partition("/")
+            if not stem or "/" in stem:
+                raise ValueError(f"{index_file}: key {key!r} is not <split>/<stem>")
+            name = f"{stem}.png" if ext == "mask.png" else f"{stem}.{ext}"
+            target = tmp / split / folders.get(ext, "images") / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(reader.read(key, ext))
+        for name in ("data.yaml", *DETECTION_EXTRAS):
+            if (reader.dir / name).is_file():
+                shutil.copyfile(reader.dir / name, tmp / name)
+    return Path(out_dir)
 
 
 def _result(folder: Path, table: pd.DataFrame) -> ShardResult:

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{results}: no results folder (run the workflow first)")
     command = [str(python), "-m", "mosaicflow.inspection.app", "--results", str(results)]
     command += ["--name", args.name, "--address", args.address, "--port", str(args.port)]
-    detector = results.parent / paths.model_files("detector")["weights"]
-    dataset = results.parent / paths.DETECTION_DATASET
+    detector = _under(results, paths.model_files("detector")["weights"])
+    dataset = _under(results, paths.DETECTION_DATASET)
     if not args.no_predictions and detector.is_file() and dataset.is_dir():
         from mosaicflow.inspection.predictions import predict_images
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
         )
         command += ["--predictions", str(predictions)]
-    clips = results.parent / paths.RESTORATION_INDEX
+    clips = _under(results, paths.RESTORATION_INDEX)
     if clips.is_file():
         from mosaicflow.inspection.previews import write_previews
         from mosaicflow.io import write_parquet
@@ -93,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
         return subprocess.run(command, check=False).returncode
     except KeyboardInterrupt:
         return 130
+
+
+def _under(results: Path, workflow_path: str) -> Path:
+    """A workflow output path (``results/...``) inside the given results folder."""
+    from mosaicflow.workflow import paths
+
+    return results / Path(workflow_path).relative_to(paths.RESULTS)
 
 
 def _detector_imgsz(weights: Path) -> int:

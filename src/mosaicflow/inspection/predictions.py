@@ -1,10 +1,10 @@
 """The mosaic detector's predictions on the detection dataset's images, for inspection.
 
-One row per predicted mosaic (the ``regions.parquet`` columns of :mod:`mosaicflow.yolo.infer`:
-box, score, COCO RLE mask) plus ``image``, the image's path inside the dataset; an image without
-a prediction gets one row with ``instance = -1``. The table is cached under a key of the model's
-bytes, the images' names and sizes and the settings, so a second ``mosaicflow inspect`` reuses
-it and a retrained detector or a rebuilt dataset predicts again.
+One row per predicted mosaic (the ``regions.parquet`` columns of :mod:`mosaicflow.yolo.infer`: box,
+score, COCO RLE mask) plus ``image``, the image's path inside the dataset; an image without a
+prediction gets one row with ``instance = -1``. The table is cached under a key of the model's
+bytes, the images' names, sizes and modification times and the settings, so a second ``mosaicflow
+inspect`` reuses it and a retrained detector or a rebuilt dataset predicts again.
 """
 
 from __future__ import annotations
@@ -36,12 +36,16 @@ def dataset_images(dataset_dir: Path, splits: Sequence[str]) -> list[Path]:
 
 
 def prediction_key(model: Path, images: Sequence[Path], settings: dict[str, object]) -> str:
-    """The cache key of a prediction table (model bytes, image names and sizes, settings)."""
+    """The cache key of a prediction table (model bytes; image names, sizes and modification
+    times; settings)."""
     from mosaicflow.provenance import file_hash
 
     digest = hashlib.sha256(file_hash(model).encode())
     for image in images:
-        digest.update(f"{image.parent.parent.name}/{image.name}:{image.stat().st_size}\0".encode())
+        stat = image.stat()
+        digest.update(
+            f"{image.parent.parent.name}/{image.name}:{stat.st_size}:{stat.st_mtime_ns}\0".encode()
+        )
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 

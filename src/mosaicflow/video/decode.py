@@ -135,7 +135,8 @@ def _stream_rotation(stream: av.video.VideoStream) -> int:
 
 
 def frame_rate(fps: float) -> Fraction:
-    """A frame rate as the fraction a video stream takes (12.0 -> 12, 29.97 -> 30000/1001)."""
+    """A frame rate as the fraction a video stream takes (12.0 -> 12; an NTSC rate as read from
+    a file, 29.97002997..., -> 30000/1001)."""
     return Fraction(fps).limit_denominator(1001)
 
 

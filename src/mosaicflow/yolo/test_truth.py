@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -96,18 +97,20 @@ def truth_ids(table: pd.DataFrame, max_ids: int = MAX_IDS) -> tuple[pd.Series, i
 
 def truth_masks(
     table: pd.DataFrame, ids: pd.Series, frames: int, height: int, width: int
-) -> tuple[list[np.ndarray], list[list[int]]]:
-    """Per frame the instance-id mask (uint8) and the ids visible in it, painted from the
-    table's RLE masks in increasing score (the higher score wins an overlap)."""
+) -> Iterator[tuple[np.ndarray, list[int]]]:
+    """Per frame, in order, the instance-id mask (uint8) and the ids visible in it, painted
+    from the table's RLE masks in increasing score (the higher score wins an overlap). One
+    frame's mask is held at a time."""
     from mosaicflow.yolo.infer import decode_rle
 
-    masks = [np.zeros((height, width), np.uint8) for _ in range(frames)]
     rows = table.assign(truth_id=ids)
     rows = rows[rows["truth_id"] > 0].sort_values(["frame", "score"], kind="stable")
-    for row in rows.itertuples():
-        masks[int(row.frame)][decode_rle(row.rle, height, width)] = int(row.truth_id)
-    visible = [[int(i) for i in np.unique(mask) if i] for mask in masks]
-    return masks, visible
+    by_frame = dict(tuple(rows.groupby("frame", sort=True)))
+    for frame in range(frames):
+        mask = np.zeros((height, width), np.uint8)
+        for row in by_frame[frame].itertuples() if frame in by_frame else ():
+            mask[decode_rle(row.rle, height, width)] = int(row.truth_id)
+        yield mask, [int(i) for i in np.unique(mask) if i]
 
 
 def infer_test_truth(
@@ -143,8 +146,8 @@ def infer_test_truth(
         Counts of the truth.
 
     Raises:
-        ValueError: naming the video when frames are missing or too many regions are visible
-            at once.
+        ValueError: naming the video when it has an odd width or height, frames are missing or
+            too many regions are visible at once.
     """
     from mosaicflow.formats.truth import (
         MASK_ENCODING,
@@ -155,7 +158,14 @@ def infer_test_truth(
     from mosaicflow.video.decode import frame_rate, probe_video
     from mosaicflow.yolo.infer import track_video
 
-    fps = probe_video(video).fps
+    probe = probe_video(video)
+    if probe.width % 2 or probe.height % 2:
+        raise ValueError(
+            f"{video}: {probe.width}x{probe.height}; a held-out video needs an even width and "
+            "height (its mosaicked copy and restored video are H.264 4:2:0): crop or scale it "
+            "by a pixel, or give it another role than val/test"
+        )
+    fps = probe.fps
     table, height, width = track_video(
         model_path, video, None, lambda frame: frame / fps,
         cfg=cfg, device=device, threads=threads, config_dir=config_dir,
@@ -167,10 +177,11 @@ def infer_test_truth(
         ids, reused = truth_ids(table)
     except ValueError as error:
         raise ValueError(f"{video}: {error}") from None
-    masks, visible = truth_masks(table, ids, frames, height, width)
+    visible: list[list[int]] = []
     with truth_mask_writer(out_truth, frame_rate(fps), width, height) as write:
-        for mask in masks:
+        for mask, ids_in_frame in truth_masks(table, ids, frames, height, width):
             write(mask)
+            visible.append(ids_in_frame)
     per_frame = [
         {"frame": i, "instances": ids_i, "scene": 0, "watermarks": []}
         for i, ids_i in enumerate(visible)

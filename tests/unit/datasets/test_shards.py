@@ -12,6 +12,7 @@ from mosaicflow.datasets.shards import (
     Sample,
     ShardReader,
     split_name,
+    unpack_detection,
     unpack_shards,
     write_shards,
 )
@@ -36,11 +37,12 @@ def _digest(folder):
 
 
 def test_shards_are_reproducible_and_members_read_back(tmp_path):
-    samples = _files(tmp_path / "src")
-    index = write_shards(reversed(samples), tmp_path / "a", prefix="clips", max_bytes=6000)
-    write_shards(samples, tmp_path / "b", prefix="clips", max_bytes=6000)
+    samples = _files(tmp_path / "src", size=3000)
+    index = write_shards(reversed(samples), tmp_path / "a", prefix="clips", max_bytes=25_000)
+    write_shards(samples, tmp_path / "b", prefix="clips", max_bytes=25_000)
     first = _digest(tmp_path / "a")
     assert first == _digest(tmp_path / "b") and len(first) > 1
+    assert all(len(data) <= 25_000 for data in first.values())  # trailer and padding counted
     assert (tmp_path / "a" / "index.parquet").read_bytes() == (
         tmp_path / "b" / "index.parquet"
     ).read_bytes()
@@ -91,3 +93,17 @@ def test_unpacking_refuses_a_member_outside_the_folder(tmp_path):
     with pytest.raises(ValueError, match=r"p-000000\.tar"):
         unpack_shards(folder, tmp_path / "out")
     assert not (tmp_path / "evil.json").exists()
+
+
+def test_unpacking_a_detection_index_with_an_escaping_key_writes_nothing(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "shards"
+    samples = [Sample("train/a", {"png": _files(tmp_path / "src", count=1)[0].files["json"]})]
+    write_shards(samples, folder, prefix="detection", max_bytes=10**6)
+    index = pd.read_parquet(folder / "index.parquet")
+    index.loc[0, "key"] = "../../escape"
+    index.to_parquet(folder / "index.parquet")
+    with pytest.raises(ValueError, match=r"index\.parquet"):
+        unpack_detection(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("**/escape*"))

@@ -87,14 +87,15 @@ def test_given_restorer_weights_are_used_and_not_plotted(tmp_path):
 
 
 def test_user_videos_without_a_segmenter_have_no_evaluation_but_metrics(tmp_path):
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    config = _config(source={"kind": "videos", "videos": str(videos)})
-    specs = targets.world_specs(config)
-    assert targets.evaluation_names(config, specs, []) == []
-    outputs = targets.evaluation_outputs(config, specs, [])
+    config, videos = _user_videos(tmp_path)
+    assert targets.evaluation_names(config, [], videos)  # with the segmenter: evaluated
+    config = {**config, "regions": {**config["regions"], "weights": None}}
+    # no segmenter (no labelme polygons either): no truth to score the test video against
+    assert targets.evaluation_names(config, [], videos) == []
+    assert targets.model_test("detector", config, [], videos) == []
+    outputs = targets.evaluation_outputs(config, [], videos)
     assert paths.EVALUATE_METRICS not in outputs and paths.METRICS in outputs
-    assert "evaluate" not in targets.metrics_stages(config, specs, [])
+    assert "evaluate" not in targets.metrics_stages(config, [], videos)
 
 
 def _user_videos(tmp_path):

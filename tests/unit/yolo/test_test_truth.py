@@ -63,8 +63,8 @@ def test_masks_are_painted_by_score():
          _row(1)]
     )  # fmt: skip
     ids, _ = truth_ids(table)
-    masks, visible = truth_masks(table, ids, 2, 8, 8)
+    masks, visible = zip(*truth_masks(table, ids, 2, 8, 8), strict=True)
     assert masks[0].dtype == np.uint8 and masks[0].shape == (8, 8)
     assert (masks[0][high] == 1).all()  # the higher score wins the overlap
     assert (masks[0][low & ~high] == 2).all() and not masks[0][~(low | high)].any()
-    assert visible == [[1, 2], []] and not masks[1].any()
+    assert list(visible) == [[1, 2], []] and not masks[1].any()

@@ -53,6 +53,7 @@ def build_test_video(
     seed: int,
     test_seed: int,
     min_change: float = 0.0,
+    name: str | None = None,
 ) -> TestVideoResult:
     """Rule ``build_detection_testset``: mosaic every frame of one demo test video.
 
@@ -65,6 +66,8 @@ def build_test_video(
         test_seed: ``detection_dataset.test_seed`` (>= 1: never the dataset's stream 0).
         min_change: ``detection_dataset.min_mosaic_change``: fainter mosaics are not drawn
             (nor in the truth), as in the dataset.
+        name: the held-out video's name (the world name or the user video's id), which seeds
+            its mosaics and names its truth; the video's file stem when None.
 
     Returns:
         Counts of frames and mosaics.
@@ -86,7 +89,7 @@ def build_test_video(
     truth = load_truth_json(truth_json)
     width, height = int(truth["width"]), int(truth["height"])
     fps = frame_rate(float(truth["fps"]))
-    name = Path(video).stem
+    name = name or Path(video).stem
     params_for = clip_params(mosaic, [seed, test_seed, video_key(name), 1], (height, width))
     per_frame = []
     with_mosaic = mosaics = 0
