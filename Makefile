@@ -9,7 +9,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?= --durations=30
 
-.PHONY: help venv inspect-env demo test test-deps lint pytest bench envs docs clean
+.PHONY: help venv inspect-env restorer-base demo test test-deps lint pytest bench envs docs clean
 
 help:
 	@echo "make demo       run the workflow on the synthetic demo world (config/config.yaml)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-deps  install what the full suite uses: system packages (Debian, as root), inspect-env"
 	@echo "make inspect-env  the FiftyOne environment of mosaicflow inspect (.venv-inspect)"
 	@echo "make bench      run the benchmarks (results/bench.json)"
+	@echo "make restorer-base  retrain the shipped restorer base (resources/restorer-base/; long)"
 	@echo "make envs docs  regenerate envs/mosaicflow.yaml and config/README.md"
 
 # The environment: pinned by constraints.txt; ultralytics' GUI opencv-python is swapped for the
@@ -49,6 +50,13 @@ inspect-env: $(INSPECT_VENV)/.installed
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 $(SNAKEMAKE_ARGS)
 	$(BIN)/snakemake --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
+
+# The restorer base the demo's stage 1 starts from: the workflow on config/pretrain.yaml (a world
+# of its own) in .pretrain-work/, then the export and its card copied into resources/.
+restorer-base: venv
+	$(BIN)/snakemake results/models/restoration/generator.pth --directory .pretrain-work \
+		--cores $(CORES) --resources gpu=1 --configfile config/pretrain.yaml $(SNAKEMAKE_ARGS)
+	$(BIN)/python -m mosaicflow.restore.base .pretrain-work resources/restorer-base
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

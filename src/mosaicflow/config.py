@@ -9,6 +9,9 @@ Three custom schema keywords extend JSON schema:
 - ``x-path: file|dir|any``: a path that must exist when it is set (checked before any job runs,
   the error names the key and the path).
 - ``x-path-optional-when``: not used; paths are optional whenever their value is ``null``.
+- ``x-named-paths: {name: path-or-null}`` on an ``x-path`` key: names a value can take instead
+  of a path (``base``: a file shipped in this repository, relative to its root; ``random``:
+  null, nothing to load). Resolved after the profile, before the paths are checked.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import yaml
 
 T = TypeVar("T")
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -66,6 +70,20 @@ def _resolve_profile(instance: Any, schema: Mapping[str, Any], profile: str) -> 
             _resolve_profile(instance[name], sub, profile)
 
 
+def _resolve_named_paths(instance: Any, schema: Mapping[str, Any]) -> None:
+    """Replace the names of ``x-named-paths`` keys by their path (absolute) or ``None``."""
+    if not isinstance(instance, dict):
+        return
+    for name, sub in schema.get("properties", {}).items():
+        named = sub.get("x-named-paths") or {}
+        value = instance.get(name)
+        if isinstance(value, str) and value in named:
+            target = named[value]
+            instance[name] = str(REPO_ROOT / target) if target is not None else None
+        if name in instance:
+            _resolve_named_paths(instance[name], sub)
+
+
 def _format_error(error: Any) -> str:
     key = _key(error.absolute_path)
     if error.validator == "additionalProperties":
@@ -93,6 +111,7 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(map(_format_error, errors)))
     _resolve_profile(config, schema, config["profile"])
+    _resolve_named_paths(config, schema)
     missing = list(missing_paths(config, schema))
     if missing:
         raise ConfigError(

@@ -21,8 +21,13 @@ from mosaicflow.workflow.codehash import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = "mosaicflow.world"
-#: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow.
-WIRING = {"mosaicflow/workflow/targets.py", "mosaicflow/workflow/sources.py"}
+#: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow, and
+#: the restorer base's card, which records the world it was trained on.
+WIRING = {
+    "mosaicflow/workflow/targets.py",
+    "mosaicflow/workflow/sources.py",
+    "mosaicflow/restore/base.py",
+}
 
 
 #: The package's parts from the bottom up: each may import only the layers below it.

@@ -16,11 +16,12 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 CONTAINED_SHARE_FLOOR = 0.95  # issue bar: crops hold >= 95 % of the true pixels on >= 95 % frames
 CLIP_MASK_IOU_FLOOR = 0.7  # issue bar
-# The demo restorer on its validation clips (measured on a 2-core AMD EPYC: 21.825 dB in the
-# mask against the input's 20.361 and the best blur's 21.487). The identity plateau, where the
-# published layout stays at this budget, is at the input and fails both floors.
+# The demo restorer (fine-tuned from the shipped base) on its validation clips, measured on a
+# 2-core AMD EPYC Zen 4: 21.756 dB in the mask against the input's 19.984 and the best blur's
+# 20.773. Trained from random weights at the demo's budget it reached blur + 0.41; on the
+# identity plateau it stays at the input. Both fail the blur floor.
 VAL_GAIN_OVER_INPUT_DB = 1.0
-VAL_GAIN_OVER_BLUR_DB = 0.0
+VAL_GAIN_OVER_BLUR_DB = 0.5
 
 
 def read(results, *parts):
@@ -72,3 +73,9 @@ def test_exported_model_restores_the_validation_mosaics(demo_results):
     assert final["psnr_mask"] >= base["blur"]["psnr_mask"] + VAL_GAIN_OVER_BLUR_DB, (final, base)
     assert final["ssim_mask"] > base["input"]["ssim_mask"], (final, base)
     assert any("perceptual" in note for note in card["notes"])  # no VGG19 weights in the demo
+    # stage 1 started from the shipped base, and its card says which file
+    from mosaicflow.provenance import file_hash
+    from mosaicflow.restore.base import BASE_DIR
+
+    start = card["stage1"]["config"]["init"]
+    assert start["sha256"] == file_hash(BASE_DIR / "generator.pth"), start

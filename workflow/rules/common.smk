@@ -348,3 +348,12 @@ def get_restoration_stage_input(wildcards):
     if config["balance"]["restoration"]:
         inputs["balance"] = paths.balance_files("clips")["weights"]
     return inputs
+
+
+def get_restoration_stage1_input(wildcards):
+    """Stage 1's inputs (:func:`get_restoration_stage_input`) and the weights it starts from
+    (``restoration.init_weights``), when given."""
+    inputs = get_restoration_stage_input(wildcards)
+    if config["restoration"]["init_weights"]:
+        inputs["init"] = config["restoration"]["init_weights"]
+    return inputs

@@ -106,7 +106,7 @@ rule evaluate_restoration_dataset:
 
 rule train_restoration_stage1:
     input:
-        unpack(get_restoration_stage_input),
+        unpack(get_restoration_stage1_input),
     output:
         weights=paths.restoration_files()["stage1"],
         metrics=paths.restoration_files()["stage1_metrics"],

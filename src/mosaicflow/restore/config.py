@@ -57,6 +57,7 @@ class RestorationConfig:
         num_blocks: residual blocks per propagation branch (15 for the published models).
         hr_skip: the generator's full-resolution branch (not in the published layout).
         spynet_weights: local SPyNet weights loaded strictly, or None to start from zero flow.
+        init_weights: local generator weights stage 1 starts from (loaded strictly), or None.
         vgg19_weights: local torchvision VGG19 weights for the perceptual loss, or None.
         weights: local restoration weights used as is (training skipped), or None.
         blur_sigmas: Gaussian sigmas searched for the blur baseline of the validation.
@@ -70,6 +71,7 @@ class RestorationConfig:
     num_blocks: int
     hr_skip: bool
     spynet_weights: str | None
+    init_weights: str | None
     vgg19_weights: str | None
     weights: str | None
     blur_sigmas: tuple[float, ...]
@@ -91,8 +93,8 @@ def restoration_config(profile: str = "demo", **changes: object) -> RestorationC
 #: The ``restoration`` keys each job reads (a rule's params carry only these, so changing a
 #: stage-2 key never retrains stage 1).
 JOB_KEYS: dict[str, tuple[str, ...]] = {
-    "stage1": ("mid_channels", "num_blocks", "hr_skip", "spynet_weights", "blur_sigmas",
-               "num_workers", "amp", "stage1"),
+    "stage1": ("mid_channels", "num_blocks", "hr_skip", "spynet_weights", "init_weights",
+               "blur_sigmas", "num_workers", "amp", "stage1"),
     "convert": ("mid_channels", "num_blocks", "hr_skip", "stage2.disc_mid_channels"),
     "stage2": ("mid_channels", "num_blocks", "hr_skip", "vgg19_weights", "blur_sigmas",
                "num_workers", "amp", "stage2"),

@@ -43,7 +43,8 @@ def generator_cfg(cfg: RestorationConfig) -> dict[str, object]:
 
 
 def build_generator(cfg: RestorationConfig, load_weights: bool = True) -> BasicVSRPlusPlusNet:
-    """Build the generator; load ``cfg.weights`` (all) or else ``cfg.spynet_weights`` (SPyNet).
+    """Build the generator; load ``cfg.weights`` (all), else ``cfg.init_weights`` (all: the
+    start of stage 1), else ``cfg.spynet_weights`` (SPyNet).
 
     Args:
         cfg: the restoration config.
@@ -58,6 +59,8 @@ def build_generator(cfg: RestorationConfig, load_weights: bool = True) -> BasicV
     model = MODELS.build(generator_cfg(cfg))
     if load_weights and cfg.weights is not None:
         load_generator_weights(model, Path(cfg.weights))
+    elif load_weights and cfg.init_weights is not None:
+        load_generator_weights(model, Path(cfg.init_weights))
     elif load_weights and cfg.spynet_weights is not None:
         load_spynet_weights(model.spynet, Path(cfg.spynet_weights))
     return model

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from mosaicflow.io import save_torch
+from mosaicflow.provenance import file_hash
 from mosaicflow.restore.checkpoint import stage_config_dict
 from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.errors import TrainingError
@@ -121,6 +122,8 @@ def train_stage1(cfg: RestorationConfig, run: StageRun) -> TrainResult:
         "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip, cfg.spynet_weights],
         "seed": run.seed,
     }
+    if cfg.init_weights:  # the start's bytes, not its path: other weights retrain the stage
+        config["init"] = {"weights": cfg.init_weights, "sha256": file_hash(cfg.init_weights)}
     stage, history, resumed = train_stage(
         "stage1", lambda dev: Stage1(cfg, dev), s, run,
         config=config, amp=bool(cfg.amp), num_workers=cfg.num_workers or 0,

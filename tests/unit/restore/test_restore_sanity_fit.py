@@ -54,6 +54,7 @@ def test_zz_slowest_stage1_fits_one_clip(tmp_path: Path):
         "restoration": {
             "mid_channels": 16,
             "num_blocks": 1,
+            "init_weights": "random",  # the fit starts from scratch
             "stage1": {
                 "iterations": ITERATIONS,
                 "size": SIZE,

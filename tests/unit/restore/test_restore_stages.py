@@ -50,6 +50,7 @@ def section(**stage: object) -> dict:
         "mid_channels": 8,
         "num_blocks": 1,
         "num_workers": 0,
+        "init_weights": "random",
         "stage1": {**TINY_STAGE, **stage},
         "stage2": {**TINY_STAGE, "disc_mid_channels": 8},
     }

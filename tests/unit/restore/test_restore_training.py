@@ -80,7 +80,7 @@ def make_cfg(**stage_overrides) -> RestorationConfig:
     stage = {"size": SIZE, "num_frames": FRAMES, "checkpoint_every": 2, "val_every": 2}
     s1 = {**stage, "iterations": 4, **stage_overrides.get("stage1", {})}
     s2 = {**stage, "iterations": 2, "disc_mid_channels": 8, **stage_overrides.get("stage2", {})}
-    restoration = {"mid_channels": 8, "num_blocks": 1, "hr_skip": False}
+    restoration = {"mid_channels": 8, "num_blocks": 1, "hr_skip": False, "init_weights": "random"}
     config = {"restoration": {**restoration, "stage1": s1, "stage2": s2}}
     validate_config(config)
     return build(RestorationConfig, config["restoration"])

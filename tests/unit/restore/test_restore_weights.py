@@ -38,6 +38,7 @@ def _cfg(**kw) -> RestorationConfig:
         num_blocks=1,
         hr_skip=False,
         spynet_weights=None,
+        init_weights=None,
         vgg19_weights=None,
         weights=None,
     )
