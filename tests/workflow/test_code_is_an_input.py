@@ -16,7 +16,7 @@ from tests.helpers import OFFLINE_DIR, REPO, planned_jobs, run_snakemake, write_
 
 pytestmark = pytest.mark.workflow
 
-COPIED = ["Snakefile", "workflow", "config", "profiles", "envs", "src"]
+COPIED = ["Snakefile", "workflow", "config", "profiles", "envs", "src", "resources"]
 
 
 def copy_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
