@@ -12,7 +12,6 @@ the input and blur baselines).
 from __future__ import annotations
 
 import argparse
-import copy
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,19 +30,15 @@ CONFIGS = (REPO_ROOT / "config" / "config.yaml", REPO_ROOT / "config" / "pretrai
 
 
 def merged_config(files: Sequence[Path]) -> dict[str, Any]:
-    """The files' configs layered in order (later keys win, sections merge), validated."""
-    from mosaicflow.config import validate_config
+    """The files' configs layered in order as Snakemake layers ``--configfile`` (later keys
+    win, sections merge), validated."""
+    from snakemake.utils import update_config
 
-    def merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
-        for key, value in extra.items():
-            if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-                merge(into[key], value)
-            else:
-                into[key] = copy.deepcopy(value)
+    from mosaicflow.config import validate_config
 
     config: dict[str, Any] = {}
     for path in files:
-        merge(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        update_config(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
     validate_config(config)
     return config
 
