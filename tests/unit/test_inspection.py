@@ -52,5 +52,5 @@ def test_yolo_polygons_are_read_and_malformed_lines_named(tmp_path):
     polygons = yolo_polylines(label)
     assert len(polygons) == 2 and polygons[0] == [(0.1, 0.1), (0.5, 0.1), (0.5, 0.5)]
     label.write_text("0 0.1 0.1 0.5\n")
-    with pytest.raises(ValueError, match=r"a\.txt, line 1"):
+    with pytest.raises(ValueError, match=r"a\.txt:1"):
         yolo_polylines(label)

@@ -2,8 +2,8 @@
 
 ``mosaicflow inspect`` (:mod:`mosaicflow.inspection.cli`) starts this module with the
 interpreter of the FiftyOne environment (``make inspect-env``): FiftyOne pins its own OpenCV
-and database, so it does not share the workflow's environment. This module imports only
-FiftyOne, pandas, numpy, PyYAML and pycocotools.
+and database, so it does not share the workflow's environment. This module imports FiftyOne,
+pandas, pycocotools and the light mosaicflow modules (the label and RLE readers), never torch.
 
 Two datasets are (re)built on every start, named ``<name>-detection`` and ``<name>-clips``:
 
@@ -70,41 +70,35 @@ def _plain(value: Any) -> Any:
 
 
 def yolo_polylines(label_file: Path) -> list[list[tuple[float, float]]]:
-    """The polygons of a YOLO-seg label file (normalised x, y pairs; class ids dropped).
+    """The polygons of a YOLO-seg label file as FiftyOne points (normalised x, y pairs; class
+    ids dropped), read by :func:`mosaicflow.formats.yolo.read_yolo_labels`.
 
     Raises:
         ValueError: naming the file and line for a malformed line.
     """
-    polygons = []
-    for number, line in enumerate(label_file.read_text().splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        values = [float(v) for v in parts[1:]]
-        if len(values) < 6 or len(values) % 2:
-            raise ValueError(f"{label_file}, line {number}: not a YOLO-seg polygon")
-        polygons.append(list(zip(values[0::2], values[1::2], strict=True)))
-    return polygons
+    from mosaicflow.formats.yolo import read_yolo_labels
+
+    return [[(x, y) for x, y in label.points.tolist()] for label in read_yolo_labels(label_file)]
 
 
 def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
     """FiftyOne detections (box, cropped mask, confidence) of one image's prediction rows."""
     import fiftyone as fo
-    import numpy as np
-    from pycocotools import mask as mask_utils
+
+    from mosaicflow.yolo.infer import decode_rle
 
     out = []
     for row in rows.itertuples():
         if row.instance < 0:
             continue
-        full = mask_utils.decode({"size": [height, width], "counts": row.rle.encode("ascii")})
+        full = decode_rle(row.rle, height, width)
         x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
         out.append(
             fo.Detection(
                 label="mosaic",
                 bounding_box=[x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height],
-                mask=np.asarray(full[y0:y1, x0:x1] > 0),
+                mask=full[y0:y1, x0:x1],
                 confidence=float(row.score),
             )
         )
