@@ -23,6 +23,7 @@ STAGE_CONFIGS = {
     "restoration_dataset": "mosaicflow.datasets.clips.config:RestorationDatasetConfig",
     "detection_dataset": "mosaicflow.datasets.detection.config:DetectionDatasetConfig",
     "detector": "mosaicflow.yolo.config:DetectorConfig",
+    "review": "mosaicflow.curate.config:ReviewConfig",
 }
 
 

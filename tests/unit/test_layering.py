@@ -46,6 +46,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "workflow",
         "evaluation",
         "inspection",
+        "curate",
         "cli",
     )
 )

@@ -8,7 +8,7 @@ configured fractions of clips (:func:`mosaicflow.formats.splits.split_by_group`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from mosaicflow.formats.splits import split_by_group
 from mosaicflow.io import write_parquet
 
 SPLITS = ("train", "val", "test")
+#: ``reason`` of a clip a reviewer dropped.
+REVIEW_REASON = "review"
 
 #: Columns of ``index.parquet`` and their dtypes (floats are NaN where not measured).
 INDEX_COLUMNS: dict[str, str] = {
@@ -160,6 +162,27 @@ def index_frame(records: Iterable[Mapping[str, Any]], splits: Mapping[str, str])
     return frame.sort_values(["video", "clip_no"], kind="stable").reset_index(drop=True)
 
 
+def drop_reviewed(index: pd.DataFrame, drops: Collection[str]) -> pd.DataFrame:
+    """The index with the given kept clips filtered for the reason ``review`` (a reviewer's
+    drop verdict).
+
+    Raises:
+        ValueError: a clip the index does not have.
+    """
+    unknown = sorted(set(drops) - set(index["clip"].astype(str)))
+    if unknown:
+        raise ValueError(
+            f"review verdicts drop clips that are not in the dataset: {unknown[:5]} (import the "
+            "review again, or delete results/review/verdicts.parquet)"
+        )
+    hit = index["clip"].astype(str).isin(set(drops)) & index["kept"].astype(bool)
+    out = index.copy()
+    out.loc[hit, "status"] = "filtered"
+    out.loc[hit, "kept"] = False
+    out.loc[hit, "reason"] = REVIEW_REASON
+    return out
+
+
 def build_index(
     manifests: Iterable[Path],
     out: Path,
@@ -167,6 +190,7 @@ def build_index(
     *,
     seed: int,
     roles: Mapping[str, str] | None = None,
+    review_drops: Collection[str] = (),
 ) -> pd.DataFrame:
     """Gather the per-video manifests into ``index.parquet`` with a split per video.
 
@@ -176,6 +200,7 @@ def build_index(
         split_cfg: ``restoration_dataset.split``.
         seed: the workflow seed.
         roles: video id -> split for videos whose split is given (e.g. the demo world's roles).
+        review_drops: clips a reviewer dropped (:func:`drop_reviewed`).
 
     Returns:
         The index (columns :data:`INDEX_COLUMNS`).
@@ -192,7 +217,7 @@ def build_index(
         counts[data["video"]] = sum(r["status"] == "kept" for r in data["clips"])
         records.extend(data["clips"])
     splits = assign_splits(counts, split_cfg, seed=seed, roles=roles)
-    frame = index_frame(records, splits)
+    frame = drop_reviewed(index_frame(records, splits), review_drops)
     write_parquet(out, frame)
     return frame
 

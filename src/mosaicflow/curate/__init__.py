@@ -1,0 +1,1 @@
+"""Curation: clip triage and human review (signals, ranking, review export and import)."""

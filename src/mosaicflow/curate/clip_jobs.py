@@ -1,0 +1,133 @@
+"""The per-video job of rule score_clips: a video's clip manifest -> its signals table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mosaicflow.curate.clip_ranking import rank_clips, ranking_metrics
+from mosaicflow.curate.clip_signals import (
+    SecondOpinion,
+    opinion_frames,
+    read_signals,
+    video_signals,
+)
+from mosaicflow.curate.config import NudeNetConfig, ReviewConfig
+from mosaicflow.datasets.clips.meta import read_manifest
+from mosaicflow.io import write_json, write_parquet
+
+LOG = logging.getLogger(__name__)
+
+
+def _truth_judge(truth_mkv: Path, root: Path, regions: pd.DataFrame, records: Sequence[Any]):
+    """clip record -> whether its masks overlap no true target (IoU < 0.1 over the clip)."""
+    from mosaicflow.datasets.clips.evaluate import score_clip
+    from mosaicflow.datasets.clips.media import read_video
+    from mosaicflow.formats.truth import read_truth
+
+    wanted = sorted({int(f["frame"]) for r in records for f in r["per_frame"]})
+    frames = dict(read_truth(truth_mkv, wanted)) if wanted else {}
+    if frames:
+        height, width = next(iter(frames.values())).shape
+        ids = np.zeros((max(frames) + 1, height, width), np.uint8)
+        for number, frame in frames.items():
+            ids[number] = frame
+
+    def judge(record: Mapping[str, Any]) -> bool:
+        masks = read_video(root / record["files"]["mask"], fmt="gray")
+        return score_clip(dict(record), masks, ids, regions)["instance"] == 0
+
+    return judge
+
+
+def opinion_boxes(
+    video: Path, records: Sequence[Mapping[str, Any]], opinion: SecondOpinion
+) -> dict[int, np.ndarray]:
+    """The second opinion's boxes on the frames of :func:`opinion_frames` of every clip, the
+    video decoded once and streamed (only the boxes are kept)."""
+    from mosaicflow.datasets.clips.media import source_frames
+    from mosaicflow.video.decode import probe_video
+
+    wanted = {n: None for record in records for n in opinion_frames(record)}
+    rotation = probe_video(video).rotation
+    return {n: opinion(frame[None])[0] for n, frame in source_frames(video, wanted, rotation)}
+
+
+def score_video_clips(
+    manifest: Path,
+    regions_path: Path,
+    out: Path,
+    *,
+    truth_mkv: Path | None = None,
+    video: Path | None = None,
+    nudenet: NudeNetConfig | None = None,
+    opinion: SecondOpinion | None = None,
+) -> pd.DataFrame:
+    """Write the signals of one video's kept clips (``results/review/signals/<video>.parquet``).
+
+    Args:
+        manifest: the video's clip manifest (its clips' files lie beside ``videos/``).
+        regions_path: the video's ``regions.parquet``.
+        out: the table to write (atomically).
+        truth_mkv: the video's truth masks (demo world): adds ``truth_false``.
+        video: the source video (for the second opinion).
+        nudenet: the second-opinion settings (off: ``nudenet`` stays NaN).
+        opinion: a detector to use instead of building the nudenet one (tests).
+    """
+    data = read_manifest(manifest)
+    root = Path(manifest).parent.parent
+    records = data["clips"]
+    kept = [r for r in records if r["status"] == "kept"]
+    regions = pd.read_parquet(regions_path)
+    truth = _truth_judge(Path(truth_mkv), root, regions, kept) if truth_mkv and kept else None
+    boxes = None
+    if nudenet is not None and nudenet.enabled and kept:
+        if video is None:
+            raise ValueError("review.nudenet.enabled needs the source video")
+        if opinion is None:
+            from mosaicflow.curate.second_opinion import NudeNetOpinion
+
+            opinion = NudeNetOpinion(nudenet.classes, nudenet.min_score)
+        boxes = opinion_boxes(Path(video), kept, opinion)
+    table = video_signals(records, regions, truth=truth, opinion_boxes=boxes)
+    write_parquet(out, table)
+    LOG.info("%s: %d kept clips scored", data["video"], len(table))
+    return table
+
+
+def rank_dataset(
+    signals: Sequence[Path],
+    verdicts: Path | None,
+    config: ReviewConfig,
+    ranked_out: Path,
+    metrics_out: Path,
+    *,
+    seed: int,
+    code: str = "",
+) -> dict[str, Any]:
+    """Rank every kept clip (``results/review/ranked.parquet``) and write the ranking's summary
+    with, on videos with ground truth, its scores (``results/metrics/review.json``).
+
+    Args:
+        signals: the per-video signal tables.
+        verdicts: ``results/review/verdicts.parquet`` (None before any review).
+        config: the ``review`` section.
+        ranked_out: the ranked table to write.
+        metrics_out: the summary to write.
+        seed: the workflow seed.
+        code: the rule's code hash (recorded).
+    """
+    from mosaicflow.curate.verdicts import read_verdicts
+
+    table = read_signals(signals)
+    reviewed = read_verdicts(verdicts) if verdicts else None
+    ranked, summary = rank_clips(table, reviewed, config, seed=seed)
+    metrics = ranking_metrics(ranked, table, config.top_k, config, seed=seed)
+    write_parquet(ranked_out, ranked)
+    write_json(metrics_out, {**summary, **metrics, "top_k": config.top_k, "code_hash": code})
+    return {**summary, **{k: v for k, v in metrics.items() if k != "review_rounds"}}

@@ -1,0 +1,196 @@
+"""What a reviewer wants to know about each restoration clip, in one table (rule score_clips).
+
+Per kept clip of one video, from its metadata record and the video's region table:
+
+- ``conf_mean`` / ``conf_min``: the region segmenter's confidence over the clip's detected
+  frames (the track's own rows);
+- ``detected_share``: share of the clip's frames with a detection (the rest are bridged gaps);
+- ``box_jitter``: mean absolute second difference of the region box centre (pixels per frame
+  squared) over the mean box diagonal: a steady track scores near 0;
+- ``area_cv``: coefficient of variation of the region mask area over the detected frames;
+- ``id_switches``: tracker ids joined into the clip's track, minus one;
+- ``watermark``, ``blockiness``, ``quality``: the clip analysers' results
+  (:mod:`mosaicflow.datasets.clips.analysers`);
+- ``nudenet``: with a second-opinion detector, the best overlap (intersection over the
+  detection box) of a box of the configured classes with the clip's region box, over a few
+  evenly spaced frames (NaN when off);
+- ``truth_false`` (videos with ground truth only): the clip's masks overlap every true target
+  by IoU < 0.1 (:func:`mosaicflow.datasets.clips.evaluate.score_clip`); NaN elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: The signal columns, in table order (the model features of :mod:`.clip_ranking`).
+SIGNALS: tuple[str, ...] = (
+    "conf_mean",
+    "conf_min",
+    "detected_share",
+    "box_jitter",
+    "area_cv",
+    "id_switches",
+    "watermark",
+    "blockiness",
+    "quality",
+    "nudenet",
+)
+#: Columns of a signals table.
+COLUMNS: tuple[str, ...] = ("clip", "video", "frames", *SIGNALS, "truth_false")
+#: Frames of a clip the second-opinion detector looks at.
+NUDENET_FRAMES = 4
+
+#: A second opinion: ``frames (T, H, W, 3) RGB -> per frame, (N, 4) xyxy boxes``.
+SecondOpinion = Callable[[np.ndarray], Sequence[np.ndarray]]
+
+
+def _track_rows(record: Mapping[str, Any], regions: pd.DataFrame) -> pd.DataFrame:
+    """The region rows of the clip's detected frames (tracker row of each frame)."""
+    keys = [(int(f["frame"]), int(f["source_track"])) for f in record["per_frame"] if f["detected"]]
+    if not keys:
+        return regions.iloc[0:0]
+    table = regions[regions["track_id"] >= 0].drop_duplicates(["frame", "track_id"])
+    table = table.set_index(["frame", "track_id"])
+    found = [k for k in keys if k in table.index]
+    return table.loc[found]
+
+
+def box_jitter(boxes: np.ndarray) -> float:
+    """Mean absolute second difference of the box centres over the mean box diagonal."""
+    if len(boxes) < 3:
+        return 0.0
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    sizes = boxes[:, 2:] - boxes[:, :2]
+    diagonal = float(np.hypot(sizes[:, 0], sizes[:, 1]).mean())
+    if diagonal <= 0:
+        return 0.0
+    return float(np.abs(np.diff(centres, n=2, axis=0)).sum(axis=1).mean() / diagonal)
+
+
+def clip_signals(record: Mapping[str, Any], regions: pd.DataFrame) -> dict[str, float]:
+    """The track signals of one clip record (without the second opinion and the truth).
+
+    Args:
+        record: the clip's metadata (:mod:`mosaicflow.datasets.clips.meta`).
+        regions: the video's region table (``regions.parquet``).
+    """
+    per_frame = record["per_frame"]
+    rows = _track_rows(record, regions)
+    scores = rows["score"].to_numpy(np.float64)
+    areas = rows["area"].to_numpy(np.float64)
+    boxes = np.array([f["region_box"] for f in per_frame if f["detected"]], np.float64)
+    found = record["analysers"] or {}
+
+    def num(value: Any) -> float:
+        return np.nan if value is None else float(value)
+
+    return {
+        "conf_mean": float(scores.mean()) if len(scores) else np.nan,
+        "conf_min": float(scores.min()) if len(scores) else np.nan,
+        "detected_share": sum(bool(f["detected"]) for f in per_frame) / max(1, len(per_frame)),
+        "box_jitter": box_jitter(boxes.reshape(-1, 4)),
+        "area_cv": float(areas.std() / areas.mean()) if len(areas) and areas.mean() > 0 else 0.0,
+        "id_switches": float(
+            max(0, len({int(f["source_track"]) for f in per_frame if f["detected"]}) - 1)
+        ),
+        "watermark": num(found.get("watermark")),
+        "blockiness": num(found.get("blockiness")),
+        "quality": num(found.get("quality")),
+    }
+
+
+def region_overlap(box: Sequence[float], detections: np.ndarray) -> float:
+    """Best share of a detection box that lies inside ``box`` (0 without detections)."""
+    best = 0.0
+    for x0, y0, x1, y1 in np.asarray(detections, np.float64).reshape(-1, 4):
+        area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+        if area <= 0:
+            continue
+        w = max(0.0, min(x1, box[2]) - max(x0, box[0]))
+        h = max(0.0, min(y1, box[3]) - max(y0, box[1]))
+        best = max(best, w * h / area)
+    return best
+
+
+def opinion_frames(record: Mapping[str, Any]) -> list[int]:
+    """The :data:`NUDENET_FRAMES` evenly spaced source frame numbers of a clip that the second
+    opinion looks at."""
+    per_frame = record["per_frame"]
+    picks = np.unique(np.linspace(0, len(per_frame) - 1, NUDENET_FRAMES).round().astype(int))
+    return [int(per_frame[i]["frame"]) for i in picks]
+
+
+def second_opinion_overlap(record: Mapping[str, Any], boxes: Mapping[int, np.ndarray]) -> float:
+    """Best overlap of the second opinion's boxes with the clip's region box on the frames of
+    :func:`opinion_frames`.
+
+    Args:
+        record: the clip's metadata.
+        boxes: source frame number -> the detector's ``(N, 4)`` xyxy boxes on it.
+    """
+    region = {int(f["frame"]): f["region_box"] for f in record["per_frame"]}
+    overlaps = [region_overlap(region[n], boxes[n]) for n in opinion_frames(record)]
+    return max(overlaps, default=0.0)
+
+
+def signals_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A signals table from row dicts (missing columns NaN), sorted by clip."""
+    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    for column in COLUMNS[2:]:
+        frame[column] = frame[column].astype("float64")
+    frame["clip"] = frame["clip"].astype("string")
+    frame["video"] = frame["video"].astype("string")
+    return frame.sort_values("clip", kind="stable").reset_index(drop=True)
+
+
+def video_signals(
+    records: Sequence[Mapping[str, Any]],
+    regions: pd.DataFrame,
+    *,
+    truth: Callable[[Mapping[str, Any]], bool] | None = None,
+    opinion_boxes: Mapping[int, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """The signals of a video's kept clips.
+
+    Args:
+        records: the video's clip records (its manifest's ``clips``); only kept ones are scored.
+        regions: the video's region table.
+        truth: clip record -> whether it is a false clip (videos with ground truth).
+        opinion_boxes: the second opinion's boxes per source frame number (at least the frames
+            of :func:`opinion_frames` of every kept clip).
+    """
+    rows = []
+    for record in records:
+        if record["status"] != "kept":
+            continue
+        row: dict[str, Any] = {
+            "clip": record["clip"],
+            "video": record["video"],
+            "frames": record["n_frames"],
+            **clip_signals(record, regions),
+        }
+        if opinion_boxes is not None:
+            row["nudenet"] = second_opinion_overlap(record, opinion_boxes)
+        if truth is not None:
+            row["truth_false"] = float(truth(record))
+        rows.append(row)
+    return signals_frame(rows)
+
+
+def read_signals(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Concatenate per-video signal tables (checks their columns; names the file)."""
+    frames = []
+    for path in paths:
+        frame = pd.read_parquet(path)
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: not a clip signals table (missing columns {missing})")
+        frames.append(frame[list(COLUMNS)])
+    if not frames:
+        return signals_frame([])
+    return signals_frame(pd.concat(frames, ignore_index=True).to_dict("records"))

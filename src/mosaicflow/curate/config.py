@@ -1,0 +1,40 @@
+"""The ``review`` config section as a frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mosaicflow.curate.second_opinion import DEFAULT_CLASSES
+
+
+@dataclass(frozen=True)
+class NudeNetConfig:
+    """``review.nudenet``: the second-opinion detector."""
+
+    enabled: bool = False
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    min_score: float = 0.3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"review.nudenet.min_score must be in [0, 1], got {self.min_score}")
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """``review``: signals, ranking and the review export."""
+
+    top_k: int = 50
+    min_verdicts: int = 5  # verdicts of each kind (keep, drop) before the model replaces 1 - conf
+    folds: int = 5  # out-of-fold folds (grouped by video), at most the reviewed videos
+    regularisation: float = 1.0  # inverse L2 strength C of the logistic regression
+    label_studio_path: str = "results/review/export/videos"
+    nudenet: NudeNetConfig = field(default_factory=NudeNetConfig)
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.min_verdicts < 2 or self.folds < 2 or self.regularisation <= 0:
+            raise ValueError(
+                "review: top_k must be >= 1, min_verdicts and folds >= 2 and regularisation > 0, "
+                f"got {self.top_k}, {self.min_verdicts}, {self.folds}, {self.regularisation}"
+            )

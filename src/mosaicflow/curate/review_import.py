@@ -1,0 +1,237 @@
+"""Bring review verdicts back (``mosaicflow review import``): Label Studio exports ->
+``results/review/verdicts.parquet``.
+
+Label Studio's JSON export (tasks with ``annotations``) and its JSON-MIN export (flat rows) are
+read. A task's verdict is the ``verdict`` choice (``keep``/``drop``) of its most recently
+updated annotation that was not cancelled; tasks without one are skipped. Every clip id must be
+a clip of the current dataset and its ``clip_sha256`` the hash of the current clip file: an
+export made for another dataset, or before the clips were rebuilt, is refused with an error
+naming the file and the clip, and nothing is written.
+
+The verdicts merge into the table (a later import wins for a clip); ``verdicts.json`` beside it
+holds the version and, per import that changed something, the counts (``kept``: new keep
+verdicts, ``dropped``: new drop verdicts, ``changed``: verdicts that flipped, ``unchanged``).
+An import that changes nothing writes nothing, so the workflow sees no new input. The clip
+index reads the table: a clip with a drop verdict leaves the training data with the reason
+``review`` (rule index_restoration_dataset).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mosaicflow.curate.review_export import CHOICE_NAME, clip_sha256
+from mosaicflow.curate.verdicts import DROP, KEEP, VERDICT_COLUMNS, read_verdicts
+from mosaicflow.io import read_json, write_json, write_parquet
+
+LOG = logging.getLogger(__name__)
+
+VERDICTS_VERSION = 1
+
+
+class ReviewImportError(ValueError):
+    """A verdict file that cannot be imported; the message names it."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did."""
+
+    changed: bool
+    version: int
+    counts: dict[str, int]
+    verdicts: pd.DataFrame
+
+
+def _choice(value: Any, where: str) -> str | None:
+    """``keep``/``drop`` from a choices value (a string, a list, or ``{"choices": [...]}``)."""
+    if isinstance(value, Mapping):
+        value = value.get("choices")
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise ReviewImportError(f"{where}: expected one '{CHOICE_NAME}' choice, got {value}")
+        value = value[0]
+    if value is None:
+        return None
+    if value not in (KEEP, DROP):
+        raise ReviewImportError(f"{where}: verdict {value!r} is neither {KEEP!r} nor {DROP!r}")
+    return str(value)
+
+
+def _annotation_verdict(task: Mapping[str, Any], where: str) -> str | None:
+    annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+    if not annotations:
+        return None
+    for annotation in annotations:
+        if not isinstance(annotation, Mapping) or not isinstance(annotation.get("result"), list):
+            raise ReviewImportError(f"{where}: an annotation without a result list")
+    latest = max(annotations, key=lambda a: (str(a.get("updated_at", "")), a.get("id") or 0))
+    for item in latest["result"]:
+        if isinstance(item, Mapping) and item.get("from_name") == CHOICE_NAME:
+            return _choice(item.get("value"), where)
+    return None
+
+
+def read_label_studio(path: Path) -> list[dict[str, str]]:
+    """The verdicts of one Label Studio export (JSON or JSON-MIN).
+
+    Returns:
+        ``{"clip", "verdict", "clip_sha256", "source"}`` per answered task.
+
+    Raises:
+        ReviewImportError: malformed JSON, a task without ``clip``/``clip_sha256``, a verdict
+            that is not keep/drop, or a clip listed twice (names the file and the task).
+    """
+    try:
+        tasks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ReviewImportError(f"{path}: not a Label Studio JSON export ({err})") from err
+    if not isinstance(tasks, list):
+        raise ReviewImportError(f"{path}: a Label Studio export is a JSON list of tasks")
+    out: dict[str, dict[str, str]] = {}
+    for number, task in enumerate(tasks):
+        where = f"{path} (task {number})"
+        if not isinstance(task, Mapping):
+            raise ReviewImportError(f"{where}: a task is a JSON object")
+        data = task.get("data", task)
+        if not isinstance(data, Mapping) or not data.get("clip") or not data.get("clip_sha256"):
+            raise ReviewImportError(
+                f"{where}: no clip/clip_sha256: not a task of mosaicflow's review export"
+            )
+        verdict = (
+            _annotation_verdict(task, where)
+            if "annotations" in task
+            else _choice(task.get(CHOICE_NAME), where)
+        )
+        if verdict is None:
+            continue
+        clip = str(data["clip"])
+        if clip in out:
+            raise ReviewImportError(f"{where}: clip {clip} has two tasks in one export")
+        out[clip] = {
+            "clip": clip,
+            "verdict": verdict,
+            "clip_sha256": str(data["clip_sha256"]),
+            "source": Path(path).name,
+        }
+    return list(out.values())
+
+
+def export_files(sources: Iterable[Path]) -> list[Path]:
+    """The JSON files of the given files and folders (a folder's ``*.json``, sorted)."""
+    files: list[Path] = []
+    for source in sources:
+        source = Path(source)
+        if source.is_dir():
+            files += sorted(p for p in source.glob("*.json") if p.is_file())
+        elif source.is_file():
+            files.append(source)
+        else:
+            raise ReviewImportError(f"{source}: no such file or folder")
+    if not files:
+        raise ReviewImportError(f"no JSON export among {[str(s) for s in sources]}")
+    return files
+
+
+def check_against_dataset(
+    verdicts: Sequence[Mapping[str, str]], dataset_dir: Path, where: Mapping[str, Path]
+) -> None:
+    """Every clip must exist in the dataset's index with the same file hash.
+
+    Args:
+        verdicts: the imported rows.
+        dataset_dir: ``results/restoration_dataset``.
+        where: source file name -> path (for messages).
+
+    Raises:
+        ReviewImportError: an unknown clip or a clip whose file changed (names the export).
+    """
+    from mosaicflow.datasets.clips.index import read_index
+
+    index = read_index(Path(dataset_dir) / "index.parquet").set_index("clip")
+    hashes: dict[str, str] = {}
+    for row in verdicts:
+        source = where[row["source"]]
+        clip = row["clip"]
+        if clip not in index.index or not index.loc[clip, "clip_path"]:
+            raise ReviewImportError(
+                f"{source}: clip {clip} is not a clip of {dataset_dir} (an export of another "
+                "dataset?)"
+            )
+        if clip not in hashes:
+            hashes[clip] = clip_sha256(Path(dataset_dir) / index.loc[clip, "clip_path"])
+        if hashes[clip] != row["clip_sha256"]:
+            raise ReviewImportError(
+                f"{source}: clip {clip} was reviewed on another version of the clip (hash "
+                f"{row['clip_sha256'][:12]}, now {hashes[clip][:12]}): export the review again"
+            )
+
+
+def merge_verdicts(
+    old: pd.DataFrame, new: Sequence[Mapping[str, str]]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Merge imported rows into the table; count what changed."""
+    table = {str(r["clip"]): dict(r) for r in old.to_dict("records")}
+    counts = {"kept": 0, "dropped": 0, "changed": 0, "unchanged": 0}
+    for row in new:
+        before = table.get(row["clip"])
+        if before is None:
+            counts["kept" if row["verdict"] == KEEP else "dropped"] += 1
+        elif before["verdict"] != row["verdict"]:
+            counts["changed"] += 1
+        else:
+            counts["unchanged"] += 1
+        if before is None or before["verdict"] != row["verdict"]:
+            table[row["clip"]] = dict(row)
+        elif before["clip_sha256"] != row["clip_sha256"]:
+            table[row["clip"]] = {**before, "clip_sha256": row["clip_sha256"]}
+    frame = pd.DataFrame(list(table.values()), columns=list(VERDICT_COLUMNS))
+    frame = frame.astype(VERDICT_COLUMNS).sort_values("clip", kind="stable")
+    return frame.reset_index(drop=True), counts
+
+
+def import_review(sources: Sequence[Path], review_dir: Path, dataset_dir: Path) -> ImportResult:
+    """Import Label Studio exports into ``review_dir/verdicts.parquet``.
+
+    Args:
+        sources: export files or folders of them.
+        review_dir: ``results/review``.
+        dataset_dir: ``results/restoration_dataset``.
+
+    Raises:
+        ReviewImportError: a file that cannot be imported (nothing is written then).
+    """
+    files = export_files(sources)
+    names = {f.name: f for f in files}
+    if len(names) != len(files):
+        raise ReviewImportError(f"two exports share a file name: {[str(f) for f in files]}")
+    rows: list[dict[str, str]] = []
+    for path in files:
+        rows += read_label_studio(path)
+    check_against_dataset(rows, dataset_dir, names)
+    table_path = Path(review_dir) / "verdicts.parquet"
+    state_path = Path(review_dir) / "verdicts.json"
+    old = read_verdicts(table_path)
+    state = read_json(state_path) if state_path.exists() else {"version": 0, "imports": []}
+    merged, counts = merge_verdicts(old, rows)
+    changed = not merged.equals(old.astype(VERDICT_COLUMNS).reset_index(drop=True))
+    version = int(state["version"])
+    if changed:
+        version += 1
+        entry = {"version": version, "files": sorted(names), "counts": counts}
+        state = {
+            "version": version,
+            "format": VERDICTS_VERSION,
+            "imports": [*state["imports"], entry],
+        }
+        write_parquet(table_path, merged)
+        write_json(state_path, state)
+    LOG.info("%s verdicts version %d: %s", "new" if changed else "unchanged", version, counts)
+    return ImportResult(changed, version, counts, merged)

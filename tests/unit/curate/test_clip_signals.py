@@ -1,0 +1,109 @@
+"""Per-clip signals: confidence, stability, the second opinion, the demo truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mosaicflow.curate.clip_jobs import score_video_clips
+from mosaicflow.curate.clip_signals import (
+    COLUMNS,
+    box_jitter,
+    clip_signals,
+    opinion_frames,
+    read_signals,
+    region_overlap,
+    video_signals,
+)
+from mosaicflow.curate.config import NudeNetConfig
+from mosaicflow.datasets.clips.meta import read_manifest
+
+from .conftest import Dataset
+
+
+def test_box_jitter_is_zero_for_steady_motion_and_grows_with_shaking():
+    steady = np.array([[x, 10, x + 20, 30] for x in range(0, 20, 2)], float)
+    assert box_jitter(steady) == pytest.approx(0.0)
+    shaky = steady.copy()
+    shaky[::2, [0, 2]] += 6
+    assert box_jitter(shaky) > 0.2
+    assert box_jitter(steady[:2]) == 0.0
+
+
+def test_region_overlap_is_the_share_of_the_detection_inside_the_region():
+    region = (10, 10, 50, 50)
+    assert region_overlap(region, np.array([[20, 20, 30, 30]])) == pytest.approx(1.0)
+    assert region_overlap(region, np.array([[40, 20, 60, 30]])) == pytest.approx(0.5)
+    assert region_overlap(region, np.array([[60, 60, 70, 70], [0, 0, 0, 0]])) == 0.0
+    assert region_overlap(region, np.zeros((0, 4))) == 0.0
+
+
+def test_signals_read_the_tracks_rows(dataset: Dataset):
+    video = "vid-0123abcd"
+    record = read_manifest(dataset.manifest(video))["clips"][0]
+    regions = pd.read_parquet(dataset.sources[video].regions)
+    found = clip_signals(record, regions)
+    assert found["conf_mean"] == pytest.approx(0.9) and found["conf_min"] == pytest.approx(0.9)
+    assert found["detected_share"] == 1.0 and found["id_switches"] == 0.0
+    assert found["area_cv"] == pytest.approx(0.0)  # a square of constant size
+    assert found["box_jitter"] == pytest.approx(0.0, abs=0.02)  # constant speed
+    lower = regions.copy()
+    lower.loc[lower["frame"] == record["frame_start"], "score"] = 0.3
+    again = clip_signals(record, lower)
+    assert again["conf_min"] == pytest.approx(0.3) and again["conf_mean"] < 0.9
+
+
+def test_video_signals_score_kept_clips_with_opinion_and_truth(dataset: Dataset):
+    video = "vid-0123abcd"
+    records = read_manifest(dataset.manifest(video))["clips"]
+    regions = pd.read_parquet(dataset.sources[video].regions)
+    kept = [r for r in records if r["status"] == "kept"]
+    picked = {n for r in kept for n in opinion_frames(r)}
+    assert all(len(opinion_frames(r)) == 4 for r in kept)  # four evenly spaced frames per clip
+    boxes = {n: np.array([[0, 0, 200, 200]], float) for n in picked}
+    table = video_signals(records, regions, truth=lambda r: r["track"] == 2, opinion_boxes=boxes)
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == len(kept)
+    # a detection box around the whole frame lies mostly outside the region
+    assert (table["nudenet"] < 0.1).all()
+    tracks = {r["clip"]: r["track"] for r in records}
+    assert (table["truth_false"] == table["clip"].map(tracks).eq(2).astype(float)).all()
+
+
+def test_score_video_clips_writes_the_table_and_reads_the_source_frames(
+    dataset: Dataset, tmp_path: Path
+):
+    video = "vid-0123abcd"
+    src = dataset.sources[video]
+    calls = []
+
+    def opinion(frames):  # a detection on the first track's square in every frame
+        calls.append(frames)
+        return [np.array([[6, 8, 26, 28]], float)] * len(frames)
+
+    out = tmp_path / "signals.parquet"
+    table = score_video_clips(
+        dataset.manifest(video), src.regions, out, video=src.video,
+        nudenet=NudeNetConfig(enabled=True), opinion=opinion,
+    )  # fmt: skip
+    assert out.is_file() and len(read_signals([out])) == len(table) == 6
+    assert calls[0].shape == (1, *src.frames.shape[1:])  # full-resolution frames, one at a time
+    records = [r for r in read_manifest(dataset.manifest(video))["clips"] if r["status"] == "kept"]
+    assert len(calls) == len({n for r in records for n in opinion_frames(r)})
+    assert table["nudenet"].notna().all() and table["truth_false"].isna().all()
+    with pytest.raises(ValueError, match="source video"):
+        score_video_clips(
+            dataset.manifest(video), src.regions, tmp_path / "x.parquet",
+            nudenet=NudeNetConfig(enabled=True), opinion=opinion,
+        )  # fmt: skip
+
+
+def test_read_signals_names_a_wrong_table(tmp_path: Path):
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame({"clip": ["a"]}).to_parquet(bad)
+    with pytest.raises(ValueError, match=r"bad\.parquet"):
+        read_signals([bad])
+    assert read_signals([]).empty
