@@ -20,6 +20,7 @@ include: "workflow/rules/detection.smk"
 include: "workflow/rules/restoration.smk"
 include: "workflow/rules/balance.smk"
 include: "workflow/rules/shards.smk"
+include: "workflow/rules/review.smk"
 include: "workflow/rules/evaluation.smk"
 
 

@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.yolo.cli",
     "mosaicflow.inference.cli",
     "mosaicflow.inspection.cli",
+    "mosaicflow.curate.cli",
 )
 
 

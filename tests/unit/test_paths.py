@@ -47,3 +47,26 @@ def test_shards_are_targets_only_when_asked_for_and_the_dataset_exists():
     assert set(both) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
     config["detector"] = {**config["detector"], "weights": "given.pt"}  # no dataset to pack
     assert targets.shard_outputs(config) == [paths.shard_dir("clips")]
+
+
+def test_review_outputs_follow_the_clip_regions():
+    from mosaicflow.config import validate_config
+    from mosaicflow.workflow import targets
+    from mosaicflow.workflow.sources import SourceVideo
+
+    config = {"profile": "demo"}
+    validate_config(config)
+    review = targets.review_outputs(config)
+    assert paths.REVIEW_RANKED in review and paths.REVIEW_EXPORT in review
+    assert set(review) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
+    assert targets.metrics_stages(config, [], [])["clip_review"] == paths.REVIEW_METRICS
+    video = SourceVideo("world-train-00-0123abcd", "v.mp4", "train", "world-train-00")
+    inputs = targets.review_signal_inputs(config, video, None)
+    assert set(inputs) == {"manifest", "regions", "truth"}
+    config["review"] = {**config["review"], "nudenet": {**config["review"]["nudenet"],
+                                                        "enabled": True}}  # fmt: skip
+    inputs = targets.review_signal_inputs(config, video, "/pkg/320n.onnx")
+    assert inputs["video"] == "v.mp4" and inputs["nudenet_model"] == "/pkg/320n.onnx"
+    config["restoration_dataset"] = {**config["restoration_dataset"], "regions": "truth"}
+    assert targets.review_outputs(config) == []
+    assert "clip_review" not in targets.metrics_stages(config, [], [])

@@ -357,3 +357,19 @@ def get_restoration_stage1_input(wildcards):
     if config["restoration"]["init_weights"]:
         inputs["init"] = config["restoration"]["init_weights"]
     return inputs
+
+
+def get_score_clips_input(wildcards):
+    """One video's clip manifest and region table, its demo truth, and the source video and
+    nudenet model when the second opinion is on."""
+    model = None
+    if config["review"]["nudenet"]["enabled"]:
+        model = str(bases.nudenet_onnx())
+    return targets.review_signal_inputs(config, VIDEOS[wildcards.video], model)
+
+
+def get_review_verdicts(wildcards):
+    """The review verdicts (``mosaicflow review import``), when there are any."""
+    if os.path.exists(paths.REVIEW_VERDICTS):
+        return {"verdicts": paths.REVIEW_VERDICTS}
+    return {}

@@ -31,6 +31,7 @@ checkpoint build_restoration_clips:
 
 rule index_restoration_dataset:
     input:
+        unpack(get_review_verdicts),
         manifests=get_restoration_manifests,
     output:
         index=paths.RESTORATION_INDEX,

@@ -203,6 +203,20 @@ def shard_dir(dataset: str) -> str:
     return f"{SHARDS_DIR}/{dataset}"
 
 
+#: Clip triage and review (rules score_clips, rank_clips, export_review; mosaicflow review).
+REVIEW_DIR = f"{RESULTS}/review"
+REVIEW_RANKED = f"{REVIEW_DIR}/ranked.parquet"
+REVIEW_EXPORT = f"{REVIEW_DIR}/export"
+REVIEW_SHEET = f"{REVIEW_DIR}/top_clips.png"
+REVIEW_VERDICTS = f"{REVIEW_DIR}/verdicts.parquet"
+REVIEW_METRICS = f"{RESULTS}/metrics/review.json"
+
+
+def review_signals(video: str) -> str:
+    """The signals table of one video's clips (rule score_clips)."""
+    return f"{REVIEW_DIR}/signals/{video}.parquet"
+
+
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
 EVALUATE_DIR = f"{RESULTS}/evaluate"
 EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"

@@ -307,6 +307,39 @@ def balance_outputs(config: Mapping[str, Any]) -> list[str]:
     return outputs
 
 
+def reviews_clips(config: Mapping[str, Any]) -> bool:
+    """Whether the clips are triaged: they are cut from the region segmenter's output."""
+    return (
+        has_model("region_seg", config) and config["restoration_dataset"]["regions"] == "inferred"
+    )
+
+
+def review_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The clip ranking, its scores on the demo truth and the review export (when the clips
+    come from the region segmenter)."""
+    if not reviews_clips(config):
+        return []
+    return [paths.REVIEW_RANKED, paths.REVIEW_METRICS, paths.REVIEW_EXPORT, paths.REVIEW_SHEET]
+
+
+def review_signal_inputs(
+    config: Mapping[str, Any], video: SourceVideo, nudenet_model: str | None
+) -> dict[str, str]:
+    """What rule score_clips reads for ``video``: its clip manifest and region table, the demo
+    truth (demo world), the source video and the nudenet model (second opinion on)."""
+    inputs = {
+        "manifest": paths.restoration_manifest(video.id),
+        "regions": region_files(video.id)["regions"],
+    }
+    if config["source"]["kind"] == "demo":
+        inputs["truth"] = world_files(video.name)["truth"]
+    if config["review"]["nudenet"]["enabled"]:
+        inputs["video"] = video.path
+        if nudenet_model:
+            inputs["nudenet_model"] = nudenet_model
+    return inputs
+
+
 def shard_outputs(config: Mapping[str, Any]) -> list[str]:
     """The shard folders ``shards.detection`` / ``shards.clips`` ask for, when the dataset is
     built."""
@@ -340,6 +373,7 @@ def final_outputs(
     outputs += detection_outputs(config, specs, videos)
     outputs += balance_outputs(config)
     outputs += shard_outputs(config)
+    outputs += review_outputs(config)
     outputs += evaluation_outputs(config, specs, videos)
     return outputs
 
@@ -428,6 +462,8 @@ def metrics_stages(
             files = paths.restoration_files()
             stages["restoration_stage1"] = files["stage1_metrics"]
             stages["restoration_stage2"] = files["stage2_metrics"]
+    if reviews_clips(config):
+        stages["clip_review"] = paths.REVIEW_METRICS
     if evaluation_names(config, specs, videos):
         stages["evaluate"] = paths.EVALUATE_METRICS
     return stages

@@ -1,0 +1,94 @@
+"""``mosaicflow review``: bring a clip review's verdicts back into a run; ``mosaicflow sort``:
+order clips or region crops by how they look.
+
+``mosaicflow review import EXPORT...`` reads Label Studio exports (files or folders of
+``*.json``) of the tasks that rule export_review wrote, checks every clip against the run's
+restoration dataset and merges the verdicts into ``results/review/verdicts.parquet``. The next
+``snakemake`` run drops the clips with a drop verdict from the training index (reason
+``review``) and reruns only what depends on it; the next ranking learns from the verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SORT_DESCRIPTION = """Sort the kept clips of a restoration dataset (--clips, each shown by its
+middle frame and mask) or a folder of region crops (--images, masks of the same stem from
+--masks) by one key: blur (sharpest first), motion-blur (least first), brightness (brightest
+first), hue (ascending), black (share of black pixels, least first), size (region pixels,
+largest first), edge (share of frames cut off by the frame edge, least first), hist (similar
+items side by side), or best (with --best N: the sharpest --pool x N, then the N most
+dissimilar). Writes sorted.tsv, sorted.parquet and sheet.png (the items in order) into --out;
+the inputs are never changed."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``review`` and ``sort`` subcommands."""
+    register_sort(subparsers)
+    parser = subparsers.add_parser(
+        "review", help="import clip review verdicts (Label Studio exports)", description=__doc__
+    )
+    commands = parser.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    imports = commands.add_parser(
+        "import",
+        help="merge Label Studio exports into results/review/verdicts.parquet",
+        description=(
+            "Check Label Studio exports (files, or folders of *.json) of the review tasks "
+            "against the run's restoration dataset and merge their keep/drop verdicts into "
+            "results/review/verdicts.parquet; an import that changes nothing writes nothing."
+        ),
+    )
+    imports.add_argument("exports", nargs="+", type=Path, help="export files or folders")
+    imports.add_argument("--results", type=Path, default=Path("results"), help="a run's results/")
+    imports.set_defaults(func=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Import the verdicts; print what changed."""
+    from mosaicflow.curate.review_import import import_review
+    from mosaicflow.workflow import paths
+
+    results = Path(args.results)
+    dataset = results / Path(paths.RESTORATION_DATASET).relative_to(paths.RESULTS)
+    review = results / Path(paths.REVIEW_DIR).relative_to(paths.RESULTS)
+    if not (dataset / "index.parquet").is_file():
+        raise ValueError(f"{dataset}: no restoration dataset (run the workflow first)")
+    result = import_review(args.exports, review, dataset)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    if result.changed:
+        print(f"verdicts version {result.version} ({counts}): {review / 'verdicts.parquet'}")
+    else:
+        print(f"no change (verdicts version {result.version}; {counts})")
+    return 0
+
+
+def register_sort(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sort`` subcommand."""
+    from mosaicflow.curate.sorting import KEYS
+
+    parser = subparsers.add_parser(
+        "sort", help="sort clips or region crops (blur, brightness, best N...)",
+        description=SORT_DESCRIPTION,
+    )  # fmt: skip
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--clips", type=Path, help="a restoration dataset folder")
+    source.add_argument("--images", type=Path, help="a folder of crops")
+    parser.add_argument("--masks", type=Path, help="masks of the crops (same stems)")
+    parser.add_argument("--by", required=True, choices=[*KEYS, "hist", "best"], help="sort key")
+    parser.add_argument("--best", type=int, help="items kept by --by best")
+    parser.add_argument("--pool", type=int, default=3, help="--by best: sharpest pool x N first")
+    parser.add_argument("--out", type=Path, required=True, help="folder of the sorted outputs")
+    parser.set_defaults(func=run_sort)
+
+
+def run_sort(args: argparse.Namespace) -> int:
+    """Load the items, sort them, write the outputs."""
+    from mosaicflow.curate.sort_jobs import clip_items, folder_items, write_sorted
+
+    if args.masks and not args.images:
+        raise ValueError("--masks goes with --images")
+    items = clip_items(args.clips) if args.clips else folder_items(args.images, args.masks)
+    table = write_sorted(items, args.by, args.out, n=args.best, pool=args.pool)
+    print(f"{len(table)} items sorted by {args.by}: {args.out / 'sorted.tsv'}, sheet.png")
+    return 0

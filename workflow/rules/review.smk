@@ -1,0 +1,70 @@
+# Clip triage and review: signals of every kept clip (per video), one ranking with its scores on
+# the demo truth, and the export of the top clips for Label Studio. Verdicts come back with
+# `mosaicflow review import` (results/review/verdicts.parquet, read by the clip index).
+
+
+rule score_clips:
+    input:
+        unpack(get_score_clips_input),
+    output:
+        signals=paths.review_signals("{video}"),
+    log:
+        paths.log("score_clips", "{video}"),
+    benchmark:
+        paths.benchmark("score_clips", "{video}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        review=config_section("review"),
+        code=code_of("score_clips"),
+    script:
+        "../scripts/score_clips.py"
+
+
+rule rank_clips:
+    input:
+        unpack(get_review_verdicts),
+        signals=[paths.review_signals(vid) for vid in VIDEOS],
+    output:
+        ranked=paths.REVIEW_RANKED,
+        metrics=paths.REVIEW_METRICS,
+    log:
+        paths.log("rank_clips"),
+    benchmark:
+        paths.benchmark("rank_clips")
+    conda:
+        ENV
+    threads: 1
+    params:
+        review=config_section("review"),
+        seed=config_section("seed"),
+        code=code_of("rank_clips"),
+    script:
+        "../scripts/rank_clips.py"
+
+
+rule export_review:
+    input:
+        ranked=paths.REVIEW_RANKED,
+        index=paths.RESTORATION_INDEX,
+    output:
+        export=directory(paths.REVIEW_EXPORT),
+        sheet=report(
+            paths.REVIEW_SHEET,
+            caption="../report/review.rst",
+            category="Restoration dataset",
+            labels={"split": "review"},
+        ),
+    log:
+        paths.log("export_review"),
+    benchmark:
+        paths.benchmark("export_review")
+    conda:
+        ENV
+    threads: 1
+    params:
+        review=config_section("review"),
+        code=code_of("export_review"),
+    script:
+        "../scripts/export_review.py"

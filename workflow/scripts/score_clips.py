@@ -1,0 +1,22 @@
+"""The signals of one video's kept clips (rule score_clips)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.curate.clip_jobs import score_video_clips
+from mosaicflow.curate.config import ReviewConfig
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+review = build(ReviewConfig, snakemake.params.review)
+truth = snakemake.input.get("truth")
+video = snakemake.input.get("video")
+table = score_video_clips(
+    Path(snakemake.input.manifest),
+    Path(snakemake.input.regions),
+    Path(snakemake.output.signals),
+    truth_mkv=Path(truth) if truth else None,
+    video=Path(video) if video else None,
+    nudenet=review.nudenet,
+)
+log.info("%d clips scored", len(table))
