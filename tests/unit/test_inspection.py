@@ -54,3 +54,26 @@ def test_yolo_polygons_are_read_and_malformed_lines_named(tmp_path):
     label.write_text("0 0.1 0.1 0.5\n")
     with pytest.raises(ValueError, match=r"a\.txt:1"):
         yolo_polylines(label)
+
+
+def test_review_fields_come_from_the_ranking(tmp_path):
+    import pandas as pd
+
+    from mosaicflow.inspection.app import REVIEW_FIELDS, review_fields
+
+    assert review_fields(tmp_path / "missing.parquet") == {}
+    ranked = tmp_path / "ranked.parquet"
+    pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "clip": ["a-000001", "a-000002"],
+            "likely_false": [0.9, 0.1],
+            "reasons": ["conf_mean 0.2", ""],
+            "verdict": pd.Series(["drop", None], dtype="string"),
+            "verdict_issue": [False, False],
+        }
+    ).to_parquet(ranked)
+    fields = review_fields(ranked)
+    assert set(fields["a-000001"]) == set(REVIEW_FIELDS.values())
+    assert fields["a-000001"]["review_rank"] == 1 and fields["a-000001"]["verdict"] == "drop"
+    assert fields["a-000002"]["verdict"] is None and fields["a-000002"]["likely_false"] == 0.1

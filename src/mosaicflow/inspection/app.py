@@ -15,8 +15,10 @@ Two datasets are (re)built on every start, named ``<name>-detection`` and ``<nam
 - the restoration clips: one video sample per clip with its split and status as tags and the
   clip index's columns (analysers: region size, watermark share, sharpness, quality,
   blockiness...; the reason a dropped clip was dropped), ``clip_path``, and ``sheet``, its
-  split's contact sheet. A clip plays its browser preview (``--previews``,
-  :mod:`mosaicflow.inspection.previews`) when there is one.
+  split's contact sheet, and, when the run ranked its clips (``results/review/ranked.parquet``),
+  the review fields (:data:`REVIEW_FIELDS`: rank, likely-false score, reasons, verdict). A
+  clip plays its browser preview (``--previews``, :mod:`mosaicflow.inspection.previews`) when
+  there is one.
 
 The database is FiftyOne's own (``FIFTYONE_DATABASE_URI`` points it at your MongoDB instead;
 otherwise its files live in ``<results>/inspect/db``).
@@ -51,6 +53,27 @@ CLIP_FIELDS = {
         "region_fraction", "block_size", "watermark", "sharpness", "quality", "blockiness",
     )
 } | {"frames": "clip_frames"}  # fmt: skip
+#: Columns of the clip ranking (``results/review/ranked.parquet``) copied onto each clip sample.
+REVIEW_FIELDS = {
+    "rank": "review_rank",
+    "likely_false": "likely_false",
+    "reasons": "review_reasons",
+    "verdict": "verdict",
+    "verdict_issue": "verdict_issue",
+}
+
+
+def review_fields(ranked: Path) -> dict[str, dict[str, Any]]:
+    """clip -> its review fields (:data:`REVIEW_FIELDS`), empty without a ranking."""
+    import pandas as pd
+
+    if not ranked.is_file():
+        return {}
+    table = pd.read_parquet(ranked)
+    return {
+        str(row["clip"]): {field: _plain(row[col]) for col, field in REVIEW_FIELDS.items()}
+        for row in table.to_dict("records")
+    }
 
 
 def _environment(results: Path) -> None:
@@ -143,9 +166,10 @@ def detection_samples(dataset_dir: Path, predictions: Path | None) -> list[Any]:
     return samples
 
 
-def clip_samples(dataset_dir: Path, previews: Path | None) -> list[Any]:
+def clip_samples(dataset_dir: Path, previews: Path | None, ranked: Path | None = None) -> list[Any]:
     """The restoration clips as FiftyOne video samples (see the module docstring): each
-    plays its preview when ``previews`` (clip -> preview table) has one, else the clip."""
+    plays its preview when ``previews`` (clip -> preview table) has one, else the clip; the
+    review fields come from ``ranked`` when it exists."""
     import fiftyone as fo
     import pandas as pd
 
@@ -154,6 +178,7 @@ def clip_samples(dataset_dir: Path, previews: Path | None) -> list[Any]:
     if previews is not None:
         table = pd.read_parquet(previews)
         shown = dict(zip(table["clip"], table["preview"], strict=True))
+    review = review_fields(ranked) if ranked is not None else {}
     samples = []
     for row in index.sort_values("clip").itertuples():
         clip = dataset_dir / str(row.clip_path)
@@ -167,6 +192,8 @@ def clip_samples(dataset_dir: Path, previews: Path | None) -> list[Any]:
                 sample[field] = _plain(getattr(row, column))
         sheet = dataset_dir / "sheets" / f"{row.split}.png"
         sample["sheet"] = str(sheet.resolve()) if sheet.is_file() else None
+        for field, value in review.get(str(row.clip), {}).items():
+            sample[field] = value
         samples.append(sample)
     return samples
 
@@ -197,7 +224,8 @@ def build_datasets(
             dataset.add_samples(detection_samples(folder, predictions))
             dataset.default_mask_targets = {255: "mosaic"}
         else:
-            dataset.add_samples(clip_samples(folder, previews))
+            ranked = results / "review" / "ranked.parquet"
+            dataset.add_samples(clip_samples(folder, previews, ranked))
         dataset.persistent = True
         built[short] = dataset
     if not built:
