@@ -36,6 +36,7 @@ RERUN_AFTER_IMPORT = {
     "export_restoration",
     "restore_test_video",
     "evaluate_restoration",
+    "plot_training_curves",
     "gather_metrics",
     "all",
 }
@@ -95,9 +96,8 @@ def test_review_round_trip_on_the_demo(demo_results: Path, tmp_path: Path):
     assert "no change" in _import(work, export)
     assert planned_jobs(run_snakemake(work, "-n").stdout) == plan
     # the index drops exactly the dropped clips; the next ranking learns from the verdicts
-    run_snakemake(
-        work, "results/restoration_dataset/index.parquet", "results/review/ranked.parquet"
-    )
+    targets = ("results/restoration_dataset/index.parquet", "results/review/ranked.parquet")
+    run_snakemake(work, "--", *targets)
     index = pd.read_parquet(work / "results" / "restoration_dataset" / "index.parquet")
     drops = sorted(c for c, v in verdicts.items() if v == "drop")
     assert sorted(index.loc[index["reason"] == "review", "clip"]) == drops
