@@ -81,15 +81,17 @@ def _sheet(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.concatenate(tiles[:-1], axis=1)
 
 
-def summary_sheet(sheets: Sequence[np.ndarray], captions: Sequence[str]) -> np.ndarray:
-    """Clip sheets stacked under their captions (white background, RGB)."""
-    label_h, gap = 18, 4
+def summary_sheet(sheets: Sequence[np.ndarray], captions: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Clip sheets stacked under their two-line captions (white background, RGB)."""
+    line_h, gap = 16, 4
+    label_h = 2 * line_h + 2
     width = max((s.shape[1] for s in sheets), default=SHEET_TILE * SHEET_FRAMES)
     bands = []
-    for sheet, caption in zip(sheets, captions, strict=True):
+    for sheet, lines in zip(sheets, captions, strict=True):
         band = np.full((label_h + sheet.shape[0] + gap, width, 3), 255, np.uint8)
-        cv2.putText(band, caption, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
-                    cv2.LINE_AA)  # fmt: skip
+        for k, text in enumerate(lines):
+            cv2.putText(band, text, (2, 12 + k * line_h), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                        (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
         band[label_h : label_h + sheet.shape[0], : sheet.shape[1]] = sheet
         bands.append(band)
     if not bands:
@@ -204,7 +206,7 @@ def export_review(
         (tmp / "export.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     if sheet is not None:
         captions = [
-            f"#{p['rank']} {p['clip']} likely false {p['likely_false']:.3f} {p['reasons']}"
+            (f"#{p['rank']} {p['clip']}  likely false {p['likely_false']:.3f}", p["reasons"])
             for p in pages[: len(summary)]
         ]
         with atomic_path(sheet, suffix=".png") as tmp_png:
