@@ -11,7 +11,7 @@ from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 verdicts = snakemake.input.get("verdicts")
-drops = dropped_clips(read_verdicts(Path(verdicts))) if verdicts else []
+drops = dropped_clips(read_verdicts(Path(verdicts))) if verdicts else {}
 index = build_index(
     [Path(p) for p in snakemake.input.manifests],
     Path(snakemake.output.index),
@@ -21,5 +21,6 @@ index = build_index(
     review_drops=drops,
 )
 kept = index[index["kept"]]
+reviewed = int((index["reason"] == "review").sum())
 log.info("%d candidate clips, %d kept (%d dropped by review); per split %s", len(index),
-         len(kept), len(drops), kept["split"].value_counts().to_dict())  # fmt: skip
+         len(kept), reviewed, kept["split"].value_counts().to_dict())  # fmt: skip

@@ -20,6 +20,7 @@ from mosaicflow.curate.clip_signals import (
 from mosaicflow.curate.config import NudeNetConfig, ReviewConfig
 from mosaicflow.datasets.clips.meta import read_manifest
 from mosaicflow.io import write_json, write_parquet
+from mosaicflow.provenance import file_hash
 
 LOG = logging.getLogger(__name__)
 
@@ -94,7 +95,13 @@ def score_video_clips(
 
             opinion = NudeNetOpinion(nudenet.classes, nudenet.min_score)
         boxes = opinion_boxes(Path(video), kept, opinion)
-    table = video_signals(records, regions, truth=truth, opinion_boxes=boxes)
+    table = video_signals(
+        records,
+        regions,
+        truth=truth,
+        opinion_boxes=boxes,
+        clip_hash=lambda record: file_hash(root / record["files"]["clip"], 64),
+    )
     write_parquet(out, table)
     LOG.info("%s: %d kept clips scored", data["video"], len(table))
     return table

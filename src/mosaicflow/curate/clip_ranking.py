@@ -115,7 +115,8 @@ def rank_clips(
 
     Args:
         signals: the signals table (:func:`~.clip_signals.read_signals`).
-        verdicts: ``clip``, ``verdict`` (``keep``/``drop``) of reviewed clips, or None.
+        verdicts: ``clip``, ``verdict`` (``keep``/``drop``) and ``clip_sha256`` of reviewed clips,
+            or None; a verdict for another version of a clip (other hash) is ignored.
         config: the ranking settings.
         seed: the workflow seed.
 
@@ -127,8 +128,13 @@ def rank_clips(
     table = signals.copy().reset_index(drop=True)
     verdict = pd.Series(pd.NA, index=table.index, dtype="string")
     if verdicts is not None and len(verdicts):
-        lookup = verdicts.set_index("clip")["verdict"]
-        verdict = table["clip"].map(lookup).astype("string")
+        lookup = verdicts.set_index("clip")
+        verdict = table["clip"].map(lookup["verdict"]).astype("string")
+        if "clip_sha256" in lookup.columns:  # a verdict holds only for the clip it judged
+            given = table["clip"].map(lookup["clip_sha256"]).astype("string")
+            current = table["clip_sha256"].astype("string")
+            stale = given.notna() & current.notna() & (given != current)
+            verdict = verdict.mask(stale.fillna(False).astype(bool))
     reviewed = verdict.notna().to_numpy()
     y = (verdict == DROP).fillna(False).to_numpy(bool)
     x, columns = _features(table)

@@ -14,6 +14,7 @@ Per kept clip of one video, from its metadata record and the video's region tabl
 - ``nudenet``: with a second-opinion detector, the best overlap (intersection over the
   detection box) of a box of the configured classes with the clip's region box, over a few
   evenly spaced frames (NaN when off);
+- ``clip_sha256``: the clip file's hash, which binds review verdicts to the clip's content;
 - ``truth_false`` (videos with ground truth only): the clip's masks overlap every true target
   by IoU < 0.1 (:func:`mosaicflow.datasets.clips.evaluate.score_clip`); NaN elsewhere.
 """
@@ -41,7 +42,9 @@ SIGNALS: tuple[str, ...] = (
     "nudenet",
 )
 #: Columns of a signals table.
-COLUMNS: tuple[str, ...] = ("clip", "video", "frames", *SIGNALS, "truth_false")
+COLUMNS: tuple[str, ...] = ("clip", "video", "clip_sha256", "frames", *SIGNALS, "truth_false")
+#: Its text columns (the others are float64).
+TEXT_COLUMNS = ("clip", "video", "clip_sha256")
 #: Frames of a clip the second-opinion detector looks at.
 NUDENET_FRAMES = 4
 
@@ -141,10 +144,8 @@ def second_opinion_overlap(record: Mapping[str, Any], boxes: Mapping[int, np.nda
 def signals_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """A signals table from row dicts (missing columns NaN), sorted by clip."""
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    for column in COLUMNS[2:]:
-        frame[column] = frame[column].astype("float64")
-    frame["clip"] = frame["clip"].astype("string")
-    frame["video"] = frame["video"].astype("string")
+    for column in COLUMNS:
+        frame[column] = frame[column].astype("string" if column in TEXT_COLUMNS else "float64")
     return frame.sort_values("clip", kind="stable").reset_index(drop=True)
 
 
@@ -154,6 +155,7 @@ def video_signals(
     *,
     truth: Callable[[Mapping[str, Any]], bool] | None = None,
     opinion_boxes: Mapping[int, np.ndarray] | None = None,
+    clip_hash: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> pd.DataFrame:
     """The signals of a video's kept clips.
 
@@ -163,6 +165,7 @@ def video_signals(
         truth: clip record -> whether it is a false clip (videos with ground truth).
         opinion_boxes: the second opinion's boxes per source frame number (at least the frames
             of :func:`opinion_frames` of every kept clip).
+        clip_hash: clip record -> SHA-256 of its clip file (binds verdicts to the content).
     """
     rows = []
     for record in records:
@@ -178,6 +181,8 @@ def video_signals(
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)
         if truth is not None:
             row["truth_false"] = float(truth(record))
+        if clip_hash is not None:
+            row["clip_sha256"] = clip_hash(record)
         rows.append(row)
     return signals_frame(rows)
 

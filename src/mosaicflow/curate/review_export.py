@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.io import atomic_dir, atomic_path
+from mosaicflow.provenance import file_hash
 
 #: The export's layout version (``export.json``).
 EXPORT_VERSION = 1
@@ -53,13 +54,7 @@ LABELING_CONFIG = f"""<View>
 
 def clip_sha256(path: Path) -> str:
     """SHA-256 of a clip file (full hex)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_hash(path, 64)
 
 
 def local_files_url(path: str) -> str:

@@ -40,6 +40,7 @@ def read_verdicts(path: Path) -> pd.DataFrame:
     return frame
 
 
-def dropped_clips(verdicts: pd.DataFrame) -> list[str]:
-    """The clips with a drop verdict (sorted)."""
-    return sorted(verdicts.loc[verdicts["verdict"] == DROP, "clip"].astype(str))
+def dropped_clips(verdicts: pd.DataFrame) -> dict[str, str]:
+    """clip -> the SHA-256 of the clip file the drop verdict was given for (sorted by clip)."""
+    drops = verdicts[verdicts["verdict"] == DROP].sort_values("clip")
+    return dict(zip(drops["clip"].astype(str), drops["clip_sha256"].astype(str), strict=True))

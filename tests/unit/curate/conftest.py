@@ -36,7 +36,7 @@ class Dataset:
         return self.root / "videos" / f"{video}.json"
 
 
-def build_dataset(folder: Path, drops: tuple[str, ...] = ()) -> Dataset:
+def build_dataset(folder: Path) -> Dataset:
     """Two videos (two tracks each) cut into clips, indexed (first video train, second val)."""
     root = folder / "restoration_dataset"
     sources = {}
@@ -53,7 +53,6 @@ def build_dataset(folder: Path, drops: tuple[str, ...] = ()) -> Dataset:
         SplitConfig(val=0.0, test=0.0),
         seed=1,
         roles={VIDEO_IDS[0]: "train", VIDEO_IDS[1]: "val"},
-        review_drops=drops,
     )
     return Dataset(root, index, sources)
 

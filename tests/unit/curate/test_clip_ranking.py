@@ -94,6 +94,19 @@ def test_cleanlab_flags_a_verdict_that_contradicts_the_others():
     assert ranked.set_index("clip").loc[wrong, "verdict"] == KEEP
 
 
+def test_a_verdict_for_another_version_of_a_clip_is_ignored():
+    table = synthetic()
+    table["clip_sha256"] = pd.Series(["a" * 64] * len(table), dtype="string")
+    reviewed = table[table["video"].isin(["v0", "v1", "v2"])]["clip"]
+    verdicts = verdicts_for(table, reviewed)
+    verdicts["clip_sha256"] = "a" * 64
+    verdicts.loc[verdicts["clip"] == "v0-000000", "clip_sha256"] = "b" * 64
+    ranked, summary = rank_clips(table, verdicts, CONFIG, seed=0)
+    row = ranked.set_index("clip").loc["v0-000000"]
+    assert not row["reviewed"] and pd.isna(row["verdict"])
+    assert summary["verdicts"] == {KEEP: 27, DROP: 8}
+
+
 def test_too_few_verdicts_keep_the_confidence_ranking():
     table = synthetic()
     verdicts = verdicts_for(table, ["v0-000000", "v0-000001"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,9 @@ def test_score_video_clips_writes_the_table_and_reads_the_source_frames(
         nudenet=NudeNetConfig(enabled=True), opinion=opinion,
     )  # fmt: skip
     assert out.is_file() and len(read_signals([out])) == len(table) == 6
+    first = read_manifest(dataset.manifest(video))["clips"][0]
+    sha = table.set_index("clip").loc[first["clip"], "clip_sha256"]
+    assert sha == hashlib.sha256((dataset.root / first["files"]["clip"]).read_bytes()).hexdigest()
     assert calls[0].shape == (1, *src.frames.shape[1:])  # full-resolution frames, one at a time
     records = [r for r in read_manifest(dataset.manifest(video))["clips"] if r["status"] == "kept"]
     assert len(calls) == len({n for r in records for n in opinion_frames(r)})

@@ -109,7 +109,7 @@ def test_import_round_trip_and_a_second_import_is_a_no_op(run: Dataset, tmp_path
     assert result.counts == {"kept": 1, "dropped": 2, "changed": 0, "unchanged": 0}
     table = read_verdicts(review / "verdicts.parquet")
     assert dict(zip(table["clip"], table["verdict"], strict=True)) == verdicts
-    assert dropped_clips(table) == sorted([clips[0], clips[2]])
+    assert sorted(dropped_clips(table)) == sorted([clips[0], clips[2]])
     stamp = (review / "verdicts.parquet").stat().st_mtime_ns
     again = import_review([export], review, run.root)
     assert not again.changed and again.version == 1
@@ -123,7 +123,8 @@ def test_import_round_trip_and_a_second_import_is_a_no_op(run: Dataset, tmp_path
     state = json.loads((review / "verdicts.json").read_text())
     assert [i["version"] for i in state["imports"]] == [1, 2]
     # the index drops the clips with a drop verdict, for the reason "review"
-    index = drop_reviewed(run.index, dropped_clips(read_verdicts(review / "verdicts.parquet")))
+    drops = dropped_clips(read_verdicts(review / "verdicts.parquet"))
+    index = drop_reviewed(run.index, drops, run.root)
     dropped = index[index["reason"] == REVIEW_REASON]
     assert sorted(dropped["clip"]) == sorted(clips[:3])
     assert not dropped["kept"].any() and (dropped["status"] == "filtered").all()
@@ -187,9 +188,13 @@ def test_two_tasks_for_one_clip_are_refused(dataset: Dataset, tmp_path: Path):
         read_label_studio(path)
 
 
-def test_drop_reviewed_refuses_unknown_clips(dataset: Dataset):
-    with pytest.raises(ValueError, match="not in the dataset"):
-        drop_reviewed(dataset.index, ["nope-000001"])
+def test_verdicts_hold_only_for_the_clip_file_they_judged(dataset: Dataset, caplog):
+    first, second = dataset.index["clip"].iloc[:2]
+    sha = clip_sha256(dataset.root / dataset.index["clip_path"].iloc[0])
+    drops = {first: sha, second: "0" * 64, "gone-000001": sha}
+    index = drop_reviewed(dataset.index, drops, dataset.root)
+    assert index.loc[index["reason"] == REVIEW_REASON, "clip"].tolist() == [first]
+    assert "2 review verdicts" in caplog.text
 
 
 def test_export_leaves_reviewed_clips_out(dataset: Dataset, tmp_path: Path):

@@ -8,7 +8,8 @@ configured fractions of clips (:func:`mosaicflow.formats.splits.split_by_group`,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.meta import read_manifest
 from mosaicflow.formats.splits import split_by_group
 from mosaicflow.io import write_parquet
+from mosaicflow.provenance import file_hash
+
+LOG = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 #: ``reason`` of a clip a reviewer dropped.
@@ -162,20 +166,41 @@ def index_frame(records: Iterable[Mapping[str, Any]], splits: Mapping[str, str])
     return frame.sort_values(["video", "clip_no"], kind="stable").reset_index(drop=True)
 
 
-def drop_reviewed(index: pd.DataFrame, drops: Collection[str]) -> pd.DataFrame:
-    """The index with the given kept clips filtered for the reason ``review`` (a reviewer's
-    drop verdict).
+def drop_reviewed(
+    index: pd.DataFrame, drops: Mapping[str, str], root: Path | None = None
+) -> pd.DataFrame:
+    """The index with the clips a reviewer dropped filtered for the reason ``review``.
 
-    Raises:
-        ValueError: a clip the index does not have.
+    A verdict belongs to the clip file it was given for: it applies only while the clip
+    exists, is kept, and (with ``root``, the dataset folder) its file still has the SHA-256
+    the verdict names. Verdicts for clips that are gone or were rebuilt since are ignored with
+    a warning (review the new clips again).
+
+    Args:
+        index: the clip index.
+        drops: clip -> SHA-256 of the reviewed clip file.
+        root: the dataset folder the index's paths are relative to (None: ids only).
     """
-    unknown = sorted(set(drops) - set(index["clip"].astype(str)))
-    if unknown:
-        raise ValueError(
-            f"review verdicts drop clips that are not in the dataset: {unknown[:5]} (import the "
-            "review again, or delete results/review/verdicts.parquet)"
-        )
-    hit = index["clip"].astype(str).isin(set(drops)) & index["kept"].astype(bool)
+    if not drops:
+        return index
+    kept = index[index["kept"].astype(bool)]
+    kept = kept.set_index(kept["clip"].astype(str))
+    applied, stale = set(), []
+    for clip, sha in sorted(drops.items()):
+        if clip not in kept.index:
+            stale.append(clip)
+            continue
+        path = Path(root) / kept.loc[clip, "clip_path"] if root is not None else None
+        if path is not None and file_hash(path, 64) != sha:
+            stale.append(clip)
+            continue
+        applied.add(clip)
+    if stale:
+        LOG.warning(
+            "%d review verdicts are for clips that are gone or were rebuilt since, ignored: %s",
+            len(stale), stale[:5],
+        )  # fmt: skip
+    hit = index["clip"].astype(str).isin(applied)
     out = index.copy()
     out.loc[hit, "status"] = "filtered"
     out.loc[hit, "kept"] = False
@@ -190,7 +215,7 @@ def build_index(
     *,
     seed: int,
     roles: Mapping[str, str] | None = None,
-    review_drops: Collection[str] = (),
+    review_drops: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Gather the per-video manifests into ``index.parquet`` with a split per video.
 
@@ -200,7 +225,7 @@ def build_index(
         split_cfg: ``restoration_dataset.split``.
         seed: the workflow seed.
         roles: video id -> split for videos whose split is given (e.g. the demo world's roles).
-        review_drops: clips a reviewer dropped (:func:`drop_reviewed`).
+        review_drops: clip -> SHA-256 of the clip file a reviewer dropped (:func:`drop_reviewed`).
 
     Returns:
         The index (columns :data:`INDEX_COLUMNS`).
@@ -217,7 +242,8 @@ def build_index(
         counts[data["video"]] = sum(r["status"] == "kept" for r in data["clips"])
         records.extend(data["clips"])
     splits = assign_splits(counts, split_cfg, seed=seed, roles=roles)
-    frame = drop_reviewed(index_frame(records, splits), review_drops)
+    root = Path(out).parent
+    frame = drop_reviewed(index_frame(records, splits), review_drops or {}, root)
     write_parquet(out, frame)
     return frame
 
