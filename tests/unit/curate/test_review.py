@@ -228,3 +228,19 @@ def test_real_label_studio_exports_are_read(name):
         ("world-train-08-2621b35c-000010", "drop"),
     ]
     assert all(len(r["clip_sha256"]) == 64 and r["source"] == name for r in rows)
+
+
+def test_the_command_needs_a_run_and_reports_what_changed(run: Dataset, tmp_path: Path, capsys):
+    from mosaicflow.cli import main
+
+    tasks = tasks_of(run.root.parent)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(label_studio_export(tasks, {tasks[0]["data"]["clip"]: "drop"})))
+    assert main(["review", "import", str(export), "--results", str(tmp_path / "none")]) == 2
+    assert "no restoration dataset" in capsys.readouterr().err
+    results = run.root.parent  # holds restoration_dataset/
+    assert main(["review", "import", str(export), "--results", str(results)]) == 0
+    assert "verdicts version 1 (kept 0, dropped 1" in capsys.readouterr().out
+    assert (results / "review" / "verdicts.parquet").is_file()
+    assert main(["review", "import", str(export), "--results", str(results)]) == 0
+    assert "no change" in capsys.readouterr().out
