@@ -40,8 +40,11 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
         "restore_test_video", "evaluate_restoration", "plot_training_curves", "gather_metrics",
         # the sampling weights of the training images and clips (whole-dataset tables)
         "balance_detection", "balance_clips",
+        # its clips' signals, the ranking over all clips and the review export
+        "score_clips", "rank_clips", "export_review",
     }  # fmt: skip
     assert set(jobs) <= aggregates, jobs
+    assert jobs.get("score_clips", 0) <= 1  # its own clips only
     assert jobs.get("train_model", 0) <= 1  # the detector only: never the region models
     for trains in ("write_world_labelme", "write_world_watermarks", "build_region_dataset"):
         assert trains not in jobs

@@ -64,6 +64,7 @@ def test_demo_targets_restore_and_score_the_test_videos():
         "restoration_dataset",
         "detection_dataset",
         "region_dataset",
+        "clip_review",
         "evaluate",
     } == set(stages)
     assert stages["evaluate"] == paths.EVALUATE_METRICS
