@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
+
 #: The signal columns, in table order (the model features of :mod:`.clip_ranking`).
 SIGNALS: tuple[str, ...] = (
     "conf_mean",
@@ -107,25 +109,11 @@ def clip_signals(record: Mapping[str, Any], regions: pd.DataFrame) -> dict[str, 
     }
 
 
-def region_overlap(box: Sequence[float], detections: np.ndarray) -> float:
-    """Best share of a detection box that lies inside ``box`` (0 without detections)."""
-    best = 0.0
-    for x0, y0, x1, y1 in np.asarray(detections, np.float64).reshape(-1, 4):
-        area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-        if area <= 0:
-            continue
-        w = max(0.0, min(x1, box[2]) - max(x0, box[0]))
-        h = max(0.0, min(y1, box[3]) - max(y0, box[1]))
-        best = max(best, w * h / area)
-    return best
-
-
 def opinion_frames(record: Mapping[str, Any]) -> list[int]:
     """The :data:`NUDENET_FRAMES` evenly spaced source frame numbers of a clip that the second
     opinion looks at."""
     per_frame = record["per_frame"]
-    picks = np.unique(np.linspace(0, len(per_frame) - 1, NUDENET_FRAMES).round().astype(int))
-    return [int(per_frame[i]["frame"]) for i in picks]
+    return [int(per_frame[i]["frame"]) for i in sample_indices(len(per_frame), NUDENET_FRAMES)]
 
 
 def second_opinion_overlap(record: Mapping[str, Any], boxes: Mapping[int, np.ndarray]) -> float:
@@ -137,7 +125,7 @@ def second_opinion_overlap(record: Mapping[str, Any], boxes: Mapping[int, np.nda
         boxes: source frame number -> the detector's ``(N, 4)`` xyxy boxes on it.
     """
     region = {int(f["frame"]): f["region_box"] for f in record["per_frame"]}
-    overlaps = [region_overlap(region[n], boxes[n]) for n in opinion_frames(record)]
+    overlaps = [overlap_fraction(region[n], boxes[n]) for n in opinion_frames(record)]
     return max(overlaps, default=0.0)
 
 

@@ -11,16 +11,8 @@ import pytest
 from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
-from tests.unit.datasets.conftest import Source, make_cfg, make_source, mosaic_cfg
+from tests.unit.datasets.conftest import CLIP_CFG, Source, make_cfg, make_source, mosaic_cfg
 
-CFG = dict(
-    min_seconds=0.5,
-    max_seconds=1.2,
-    stride_seconds=0.8,
-    out_size=32,
-    max_clips_per_video=None,
-    smooth_seconds=0.3,
-)
 VIDEO_IDS = ("vid-0123abcd", "vid-4567cdef")
 
 
@@ -43,7 +35,7 @@ def build_dataset(folder: Path) -> Dataset:
     for seed, video in enumerate(VIDEO_IDS):
         src = make_source(folder / f"src-{video}", tracks=2, seed=seed)
         build_video_clips(
-            src.video, src.index, src.regions, root, make_cfg(**CFG), mosaic_cfg=mosaic_cfg(),
+            src.video, src.index, src.regions, root, make_cfg(**CLIP_CFG), mosaic_cfg=mosaic_cfg(),
             video_id=video, seed=3, code="abc",
         )  # fmt: skip
         sources[video] = src

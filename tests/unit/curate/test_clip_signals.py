@@ -16,7 +16,6 @@ from mosaicflow.curate.clip_signals import (
     clip_signals,
     opinion_frames,
     read_signals,
-    region_overlap,
     video_signals,
 )
 from mosaicflow.curate.config import NudeNetConfig
@@ -32,14 +31,6 @@ def test_box_jitter_is_zero_for_steady_motion_and_grows_with_shaking():
     shaky[::2, [0, 2]] += 6
     assert box_jitter(shaky) > 0.2
     assert box_jitter(steady[:2]) == 0.0
-
-
-def test_region_overlap_is_the_share_of_the_detection_inside_the_region():
-    region = (10, 10, 50, 50)
-    assert region_overlap(region, np.array([[20, 20, 30, 30]])) == pytest.approx(1.0)
-    assert region_overlap(region, np.array([[40, 20, 60, 30]])) == pytest.approx(0.5)
-    assert region_overlap(region, np.array([[60, 60, 70, 70], [0, 0, 0, 0]])) == 0.0
-    assert region_overlap(region, np.zeros((0, 4))) == 0.0
 
 
 def test_signals_read_the_tracks_rows(dataset: Dataset):

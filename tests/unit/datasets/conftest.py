@@ -44,6 +44,17 @@ def full_config(profile: str = "demo", **sections: Mapping[str, Any]) -> dict[st
     return copy.deepcopy(config)
 
 
+#: Clip cut settings of the small synthetic sources (short clips, 32 px).
+CLIP_CFG: dict[str, Any] = dict(
+    min_seconds=0.5,
+    max_seconds=1.2,
+    stride_seconds=0.8,
+    out_size=32,
+    max_clips_per_video=None,
+    smooth_seconds=0.3,
+)
+
+
 def make_cfg(**overrides: Any) -> RestorationDatasetConfig:
     """A ``RestorationDatasetConfig`` from the schema defaults with nested overrides."""
     return build(

@@ -18,16 +18,9 @@ from mosaicflow.io import write_parquet
 from mosaicflow.video.decode import VideoDecodeError
 from mosaicflow.yolo.watermark import sample_indices
 
-from .conftest import Source, make_cfg, make_source, mosaic_cfg
+from .conftest import CLIP_CFG, Source, make_cfg, make_source, mosaic_cfg
 
-CFG = dict(
-    min_seconds=0.5,
-    max_seconds=1.2,
-    stride_seconds=0.8,
-    out_size=32,
-    max_clips_per_video=None,
-    smooth_seconds=0.3,
-)
+CFG = CLIP_CFG
 
 
 def run(src: Source, out: Path, **overrides):
