@@ -54,15 +54,17 @@ NUDENET_FRAMES = 4
 SecondOpinion = Callable[[np.ndarray], Sequence[np.ndarray]]
 
 
-def _track_rows(record: Mapping[str, Any], regions: pd.DataFrame) -> pd.DataFrame:
+def track_table(regions: pd.DataFrame) -> pd.DataFrame:
+    """A video's region rows indexed by ``(frame, track_id)`` (one row per key), built once per
+    video for :func:`clip_signals`."""
+    table = regions[regions["track_id"] >= 0].drop_duplicates(["frame", "track_id"])
+    return table.set_index(["frame", "track_id"])
+
+
+def _track_rows(record: Mapping[str, Any], tracks: pd.DataFrame) -> pd.DataFrame:
     """The region rows of the clip's detected frames (tracker row of each frame)."""
     keys = [(int(f["frame"]), int(f["source_track"])) for f in record["per_frame"] if f["detected"]]
-    if not keys:
-        return regions.iloc[0:0]
-    table = regions[regions["track_id"] >= 0].drop_duplicates(["frame", "track_id"])
-    table = table.set_index(["frame", "track_id"])
-    found = [k for k in keys if k in table.index]
-    return table.loc[found]
+    return tracks.loc[[k for k in keys if k in tracks.index]]
 
 
 def box_jitter(boxes: np.ndarray) -> float:
@@ -77,15 +79,15 @@ def box_jitter(boxes: np.ndarray) -> float:
     return float(np.abs(np.diff(centres, n=2, axis=0)).sum(axis=1).mean() / diagonal)
 
 
-def clip_signals(record: Mapping[str, Any], regions: pd.DataFrame) -> dict[str, float]:
+def clip_signals(record: Mapping[str, Any], tracks: pd.DataFrame) -> dict[str, float]:
     """The track signals of one clip record (without the second opinion and the truth).
 
     Args:
         record: the clip's metadata (:mod:`mosaicflow.datasets.clips.meta`).
-        regions: the video's region table (``regions.parquet``).
+        tracks: the video's region table indexed by :func:`track_table`.
     """
     per_frame = record["per_frame"]
-    rows = _track_rows(record, regions)
+    rows = _track_rows(record, tracks)
     scores = rows["score"].to_numpy(np.float64)
     areas = rows["area"].to_numpy(np.float64)
     boxes = np.array([f["region_box"] for f in per_frame if f["detected"]], np.float64)
@@ -155,6 +157,7 @@ def video_signals(
             of :func:`opinion_frames` of every kept clip).
         clip_hash: clip record -> SHA-256 of its clip file (binds verdicts to the content).
     """
+    tracks = track_table(regions)
     rows = []
     for record in records:
         if record["status"] != "kept":
@@ -163,7 +166,7 @@ def video_signals(
             "clip": record["clip"],
             "video": record["video"],
             "frames": record["n_frames"],
-            **clip_signals(record, regions),
+            **clip_signals(record, tracks),
         }
         if opinion_boxes is not None:
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)

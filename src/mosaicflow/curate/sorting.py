@@ -185,19 +185,19 @@ def best(items: Sequence[Item], n: int, pool: int = 3) -> list[tuple[Item, float
     """
     if n < 1 or pool < 1:
         raise ValueError(f"best needs n >= 1 and pool >= 1, got {n}, {pool}")
-    candidates = [item for item, _ in sort_by(items, "blur")[: pool * n]]
-    if not candidates:
+    sharpest = sort_by(items, "blur")[: pool * n]
+    if not sharpest:
         return []
+    candidates = [item for item, _ in sharpest]
     hists = [histogram(it) for it in candidates]
     chosen = [0]
     nearest = np.array([_distance(hists[0], h) for h in hists])
-    out = [(candidates[0], sharpness(candidates[0]))]
+    out = [sharpest[0]]
     while len(chosen) < min(n, len(candidates)):
-        order = sorted(
+        pick = min(
             (i for i in range(len(candidates)) if i not in chosen),
             key=lambda i: (-nearest[i], candidates[i].name),
         )
-        pick = order[0]
         out.append((candidates[pick], float(nearest[pick])))
         chosen.append(pick)
         nearest = np.minimum(nearest, [_distance(hists[pick], h) for h in hists])

@@ -16,6 +16,7 @@ from mosaicflow.curate.clip_signals import (
     clip_signals,
     opinion_frames,
     read_signals,
+    track_table,
     video_signals,
 )
 from mosaicflow.curate.config import NudeNetConfig
@@ -37,14 +38,14 @@ def test_signals_read_the_tracks_rows(dataset: Dataset):
     video = "vid-0123abcd"
     record = read_manifest(dataset.manifest(video))["clips"][0]
     regions = pd.read_parquet(dataset.sources[video].regions)
-    found = clip_signals(record, regions)
+    found = clip_signals(record, track_table(regions))
     assert found["conf_mean"] == pytest.approx(0.9) and found["conf_min"] == pytest.approx(0.9)
     assert found["detected_share"] == 1.0 and found["id_switches"] == 0.0
     assert found["area_cv"] == pytest.approx(0.0)  # a square of constant size
     assert found["box_jitter"] == pytest.approx(0.0, abs=0.02)  # constant speed
     lower = regions.copy()
     lower.loc[lower["frame"] == record["frame_start"], "score"] = 0.3
-    again = clip_signals(record, lower)
+    again = clip_signals(record, track_table(lower))
     assert again["conf_min"] == pytest.approx(0.3) and again["conf_mean"] < 0.9
 
 
