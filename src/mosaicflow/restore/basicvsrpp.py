@@ -54,6 +54,22 @@ def is_mirror_extended(lqs: torch.Tensor) -> bool:
     return torch.equal(lqs[:, : t // 2], lqs[:, t // 2 :].flip(1))
 
 
+def quarter_size(frames: torch.Tensor) -> torch.Tensor:
+    """The 1/4-size frames SPyNet sees: bicubic, of (N, 3, H, W) with H, W multiples of 4."""
+    return F.interpolate(frames, scale_factor=0.25, mode="bicubic", align_corners=False)
+
+
+def spynet_flow(spynet: nn.Module, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
+    """SPyNet's flow warping ``supp`` onto ``ref`` (N, 3, h, w), as the generator computes it:
+    frames smaller than ``MIN_FLOW_SIZE`` are reflect-padded up to it, the flow cropped back."""
+    h, w = ref.shape[-2:]
+    ph, pw = max(h, MIN_FLOW_SIZE), max(w, MIN_FLOW_SIZE)
+    if (ph, pw) == (h, w):
+        return spynet(ref, supp)
+    flow = spynet(reflect_pad_to(ref, ph, pw), reflect_pad_to(supp, ph, pw))
+    return flow[..., :h, :w]
+
+
 class SecondOrderDeformableAlignment(nn.Module):
     """Flow-guided modulated deformable convolution over two aligned candidates.
 
@@ -210,16 +226,14 @@ class BasicVSRPlusPlusNet(nn.Module):
         if t < 2:
             empty = small.new_zeros(n, 0, 2, h, w)
             return empty, empty
-        ph, pw = max(h, MIN_FLOW_SIZE), max(w, MIN_FLOW_SIZE)
-        frames = reflect_pad_to(small, ph, pw) if (ph, pw) != (h, w) else small
-        earlier = frames[:, :-1].reshape(-1, c, ph, pw)
-        later = frames[:, 1:].reshape(-1, c, ph, pw)
-        to_next = self.spynet(earlier, later).view(n, t - 1, 2, ph, pw)[..., :h, :w]
+        earlier = small[:, :-1].reshape(-1, c, h, w)
+        later = small[:, 1:].reshape(-1, c, h, w)
+        to_next = spynet_flow(self.spynet, earlier, later).view(n, t - 1, 2, h, w)
         if mirrored:
             # frame k equals frame t-1-k, so the flow k+1 -> k is the flow t-2-k -> t-1-k
             to_prev = to_next.flip(1)
         else:
-            to_prev = self.spynet(later, earlier).view(n, t - 1, 2, ph, pw)[..., :h, :w]
+            to_prev = spynet_flow(self.spynet, later, earlier).view(n, t - 1, 2, h, w)
         return to_prev, to_next
 
     # -- propagation -------------------------------------------------------------------------
@@ -299,9 +313,7 @@ class BasicVSRPlusPlusNet(nn.Module):
         hp, wp = -(-h // 4) * 4, -(-w // 4) * 4
         clip = reflect_pad_to(lqs, hp, wp) if (hp, wp) != (h, w) else lqs
 
-        small = F.interpolate(
-            clip.reshape(-1, c, hp, wp), scale_factor=0.25, mode="bicubic", align_corners=False
-        ).view(n, t, c, hp // 4, wp // 4)
+        small = quarter_size(clip.reshape(-1, c, hp, wp)).view(n, t, c, hp // 4, wp // 4)
         feats = self.feat_extract(clip.reshape(-1, c, hp, wp))
         feats = feats.view(n, t, -1, *feats.shape[-2:])
         spatial = [feats[:, i] for i in range(t)]
