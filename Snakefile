@@ -21,6 +21,7 @@ include: "workflow/rules/restoration.smk"
 include: "workflow/rules/balance.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/review.smk"
+include: "workflow/rules/duplicates.smk"
 include: "workflow/rules/evaluation.smk"
 
 

@@ -24,6 +24,7 @@ STAGE_CONFIGS = {
     "detection_dataset": "mosaicflow.datasets.detection.config:DetectionDatasetConfig",
     "detector": "mosaicflow.yolo.config:DetectorConfig",
     "review": "mosaicflow.curate.config:ReviewConfig",
+    "duplicates": "mosaicflow.curate.config:DuplicatesConfig",
 }
 
 

@@ -368,6 +368,13 @@ def get_score_clips_input(wildcards):
     return targets.review_signal_inputs(config, VIDEOS[wildcards.video], model)
 
 
+def get_duplicate_groups(wildcards):
+    """The duplicate groups of all videos (rule find_duplicates), when duplicates are on."""
+    if config["duplicates"]["enabled"]:
+        return {"duplicates": paths.DUPLICATES}
+    return {}
+
+
 def get_review_verdicts(wildcards):
     """The review verdicts (``mosaicflow review import``), when there are any."""
     if os.path.exists(paths.REVIEW_VERDICTS):

@@ -32,6 +32,7 @@ rule build_detection_samples:
 rule build_detection_dataset:
     input:
         unpack(get_detection_samples),
+        unpack(get_duplicate_groups),
     output:
         directory(paths.DETECTION_DATASET),
     log:

@@ -32,6 +32,7 @@ checkpoint build_restoration_clips:
 rule index_restoration_dataset:
     input:
         unpack(get_review_verdicts),
+        unpack(get_duplicate_groups),
         manifests=get_restoration_manifests,
     output:
         index=paths.RESTORATION_INDEX,

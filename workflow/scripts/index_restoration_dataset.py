@@ -1,9 +1,11 @@
-"""Gather the per-video clip manifests into index.parquet, split by source video, dropping the
-clips a reviewer dropped (rule index_restoration_dataset)."""
+"""Gather the per-video clip manifests into index.parquet, split by source video (one split per
+duplicate group), dropping duplicate videos and the clips a reviewer dropped (rule
+index_restoration_dataset)."""
 
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.curate.duplicates import read_groups
 from mosaicflow.curate.verdicts import dropped_clips, read_verdicts
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
@@ -12,6 +14,8 @@ from mosaicflow.workflow.runtime import setup
 log = setup(snakemake)
 verdicts = snakemake.input.get("verdicts")
 drops = dropped_clips(read_verdicts(Path(verdicts))) if verdicts else {}
+duplicates = snakemake.input.get("duplicates")
+groups, dropped = read_groups(Path(duplicates) if duplicates else None)
 index = build_index(
     [Path(p) for p in snakemake.input.manifests],
     Path(snakemake.output.index),
@@ -19,8 +23,13 @@ index = build_index(
     seed=snakemake.params.seed,
     roles=snakemake.params.roles,
     review_drops=drops,
+    groups=groups,
+    duplicates=dropped,
 )
 kept = index[index["kept"]]
 reviewed = int((index["reason"] == "review").sum())
-log.info("%d candidate clips, %d kept (%d dropped by review); per split %s", len(index),
-         len(kept), reviewed, kept["split"].value_counts().to_dict())  # fmt: skip
+duplicated = int((index["reason"] == "duplicate").sum())
+log.info(
+    "%d candidate clips, %d kept (%d dropped by review, %d as duplicates); per split %s",
+    len(index), len(kept), reviewed, duplicated, kept["split"].value_counts().to_dict(),
+)  # fmt: skip

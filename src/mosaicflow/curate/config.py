@@ -1,4 +1,4 @@
-"""The ``review`` config section as a frozen dataclass."""
+"""The `review` and `duplicates` config sections as frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -38,3 +38,14 @@ class ReviewConfig:
                 "review: top_k must be >= 1, min_verdicts and folds >= 2 and regularisation > 0, "
                 f"got {self.top_k}, {self.min_verdicts}, {self.folds}, {self.regularisation}"
             )
+
+
+@dataclass(frozen=True)
+class DuplicatesConfig:
+    """``duplicates``: frame signatures, pairs, groups and drops."""
+
+    enabled: bool = True
+    max_distance: int = 12
+    min_overlap: float = 0.5
+    drop_overlap: float = 0.8
+    min_std: float = 8.0

@@ -144,3 +144,24 @@ def split_summary(
             entry["strata"] = {str(k): v for k, v in sorted(strata.items(), key=repr)}
         summary[name] = entry
     return summary
+
+
+#: Splits from the most held out to the least: a duplicate group spanning several takes the first.
+HELD_OUT_ORDER = ("test", "val", "train")
+
+
+def unify_group_splits(split_of: Mapping[str, str], group_of: Mapping[str, str]) -> dict[str, str]:
+    """Put every member of a group into one split: the most held out of its members' splits
+    (test, then val, then train), so no copy of an evaluation source trains.
+
+    Args:
+        split_of: item (video) -> split.
+        group_of: item -> group (items it does not list are their own group).
+    """
+    rank = {name: k for k, name in enumerate(HELD_OUT_ORDER)}
+    chosen: dict[str, str] = {}
+    for item, split in split_of.items():
+        group = group_of.get(item, item)
+        if group not in chosen or rank.get(split, len(rank)) < rank.get(chosen[group], len(rank)):
+            chosen[group] = split
+    return {item: chosen[group_of.get(item, item)] for item in split_of}

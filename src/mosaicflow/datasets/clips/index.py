@@ -18,7 +18,7 @@ import pandas as pd
 
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.meta import read_manifest
-from mosaicflow.formats.splits import split_by_group
+from mosaicflow.formats.splits import split_by_group, unify_group_splits
 from mosaicflow.io import write_parquet
 from mosaicflow.provenance import file_hash
 
@@ -27,6 +27,8 @@ LOG = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 #: ``reason`` of a clip a reviewer dropped.
 REVIEW_REASON = "review"
+#: The reason of clips from a video dropped as a duplicate of another (rule find_duplicates).
+DUPLICATE_REASON = "duplicate"
 
 #: Columns of ``index.parquet`` and their dtypes (floats are NaN where not measured).
 INDEX_COLUMNS: dict[str, str] = {
@@ -77,6 +79,7 @@ def assign_splits(
     *,
     seed: int,
     roles: Mapping[str, str] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Split name of every video.
 
@@ -85,6 +88,8 @@ def assign_splits(
         split: the fractions.
         seed: seed of the split's tie-breaking order.
         roles: video id -> ``train``/``val``/``test`` for videos whose split is given.
+        groups: video id -> duplicate group (rule find_duplicates): a group's videos share one
+            split, the most held out of theirs.
 
     Returns:
         video id -> split name.
@@ -101,10 +106,11 @@ def assign_splits(
     if rest:
         fractions = {"train": 1.0 - split.val - split.test, "val": split.val, "test": split.test}
         items = [v for v in rest for _ in range(max(1, clips_per_video[v]))]
-        groups = split_by_group(items, lambda v: v, fractions=fractions, seed=seed)
-        for name, members in groups.items():
+        group_of = dict(groups or {})
+        shared = split_by_group(items, lambda v: group_of.get(v, v), fractions=fractions, seed=seed)
+        for name, members in shared.items():
             out.update({v: name for v in members})
-    return out
+    return unify_group_splits(out, groups or {})
 
 
 def _row(record: Mapping[str, Any], split: str) -> dict[str, Any]:
@@ -208,6 +214,23 @@ def drop_reviewed(
     return out
 
 
+def drop_duplicates(index: pd.DataFrame, duplicates: Mapping[str, str]) -> pd.DataFrame:
+    """The index with the kept clips of duplicate videos filtered for the reason ``duplicate``.
+
+    Args:
+        index: the clip index.
+        duplicates: dropped video id -> the video it duplicates (rule find_duplicates).
+    """
+    if not duplicates:
+        return index
+    hit = index["video"].astype(str).isin(set(duplicates)) & index["kept"].astype(bool)
+    out = index.copy()
+    out.loc[hit, "status"] = "filtered"
+    out.loc[hit, "kept"] = False
+    out.loc[hit, "reason"] = DUPLICATE_REASON
+    return out
+
+
 def build_index(
     manifests: Iterable[Path],
     out: Path,
@@ -216,6 +239,8 @@ def build_index(
     seed: int,
     roles: Mapping[str, str] | None = None,
     review_drops: Mapping[str, str] | None = None,
+    groups: Mapping[str, str] | None = None,
+    duplicates: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Gather the per-video manifests into ``index.parquet`` with a split per video.
 
@@ -226,6 +251,8 @@ def build_index(
         seed: the workflow seed.
         roles: video id -> split for videos whose split is given (e.g. the demo world's roles).
         review_drops: clip -> SHA-256 of the clip file a reviewer dropped (:func:`drop_reviewed`).
+        groups: video id -> duplicate group (one split per group).
+        duplicates: dropped video id -> the video it duplicates (:func:`drop_duplicates`).
 
     Returns:
         The index (columns :data:`INDEX_COLUMNS`).
@@ -240,10 +267,13 @@ def build_index(
         if data["video"] in counts:
             raise ValueError(f"{path}: video {data['video']} is listed by two manifests")
         counts[data["video"]] = sum(r["status"] == "kept" for r in data["clips"])
+        if data["video"] in (duplicates or {}):
+            counts[data["video"]] = 0
         records.extend(data["clips"])
-    splits = assign_splits(counts, split_cfg, seed=seed, roles=roles)
+    splits = assign_splits(counts, split_cfg, seed=seed, roles=roles, groups=groups)
     root = Path(out).parent
-    frame = drop_reviewed(index_frame(records, splits), review_drops or {}, root)
+    frame = drop_duplicates(index_frame(records, splits), duplicates or {})
+    frame = drop_reviewed(frame, review_drops or {}, root)
     write_parquet(out, frame)
     return frame
 

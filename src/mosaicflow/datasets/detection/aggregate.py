@@ -60,6 +60,8 @@ def build_detection_dataset(
     code: str,
     config_dir: Path,
     threads: int = 1,
+    groups: Mapping[str, str] | None = None,
+    duplicates: Mapping[str, str] | None = None,
 ) -> DetectionDatasetResult:
     """Split the samples by video, write COCO and YOLO labels, check them, write data.yaml.
 
@@ -73,6 +75,9 @@ def build_detection_dataset(
         code: the rule's code hash (provenance).
         config_dir: ultralytics' config folder for its dataset check (under ``results/``).
         threads: CPU threads for ultralytics.
+        groups: video id -> duplicate group (one split per group).
+        duplicates: dropped video id -> the video it duplicates: its samples are left out
+            (counted as ``dropped:duplicate``).
 
     Returns:
         Counts per split.
@@ -94,11 +99,14 @@ def build_detection_dataset(
     for manifest, folder in zip(manifests, sample_dirs, strict=True):
         data = read_manifest(Path(manifest))
         folders[data["video"]] = Path(folder)
+        if data["video"] in (duplicates or {}):
+            dropped["duplicate"] = dropped.get("duplicate", 0) + len(data["samples"])
+            continue
         samples += [{**s, "video": data["video"]} for s in data["samples"]]
         for drop in data["dropped"]:
             reason = drop["reason"].split(" (")[0].split(" of frame")[0]
             dropped[reason] = dropped.get(reason, 0) + 1
-    splits = split_samples(samples, cfg.split, roles=roles, seed=seed)
+    splits = split_samples(samples, cfg.split, roles=roles, seed=seed, groups=groups)
     prepare_ultralytics(config_dir, threads)
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mosaicflow.datasets.detection.config import DetectionSplitConfig
+from mosaicflow.formats.splits import unify_group_splits
 
 SPLITS = ("train", "val", "test")
 #: Demo world role -> split (videos of other roles train).
@@ -24,6 +25,7 @@ def split_samples(
     *,
     roles: Mapping[str, str] | None,
     seed: int,
+    groups: Mapping[str, str] | None = None,
 ) -> dict[str, list[Mapping[str, Any]]]:
     """Split samples (each with ``video`` and ``positive``) into train, val and test.
 
@@ -33,11 +35,14 @@ def split_samples(
         roles: video id -> role for the videos whose split is fixed (the others are split by
             ``cfg``), or None.
         seed: the config's seed (tie-breaking order of the videos).
+        groups: video id -> duplicate group (rule find_duplicates): a group's videos share one
+            split, the most held out of theirs.
 
     Returns:
         Split name -> samples (input order kept).
     """
     roles = roles or {}
+    group_of = dict(groups or {})
     split_of = {video: ROLE_SPLITS.get(role, "train") for video, role in roles.items()}
     rest = [sample for sample in samples if sample["video"] not in split_of]
     if rest:
@@ -46,13 +51,14 @@ def split_samples(
         fractions = {"train": 1.0 - cfg.val - cfg.test, "val": cfg.val, "test": cfg.test}
         shared = split_by_group(
             rest,
-            group_key=lambda s: s["video"],
+            group_key=lambda s: group_of.get(s["video"], s["video"]),
             fractions=fractions,
             seed=seed,
             stratify_key=lambda s: bool(s["positive"]),
         )
         for split, members in shared.items():
             split_of.update({sample["video"]: split for sample in members})
+    split_of = unify_group_splits(split_of, group_of)
     out: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}
     for sample in samples:
         out[split_of[sample["video"]]].append(sample)

@@ -1,0 +1,104 @@
+"""Duplicate search on the demo run: re-uploads of the demo's source videos (re-encoded at a
+lower quality, rescaled, cropped, another watermark, shifted in time) are found among all the
+demo's videos, and no two distinct demo videos are paired."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mosaicflow.curate.config import DuplicatesConfig
+from mosaicflow.curate.duplicates import find_duplicates, video_signature
+from mosaicflow.io import write_parquet
+from mosaicflow.video.cli import frames_config
+from mosaicflow.video.frames import extract_frames
+
+pytestmark = [pytest.mark.workflow, pytest.mark.demo]
+
+RECALL = 0.95
+PRECISION = 0.99
+#: Demo videos re-uploaded by the test (every third source video).
+EVERY = 3
+
+
+def reupload(source: Path, out: Path, rng: np.random.Generator) -> dict:
+    """Write a re-upload of ``source``: a later start, a few percent cropped, rescaled, a text
+    watermark of its own, re-encoded at a higher CRF. Returns what was drawn."""
+    frames = [f.to_ndarray(format="rgb24") for f in av.open(str(source)).decode(video=0)]
+    drawn = {
+        "shift": int(rng.integers(2, 16)),
+        "crop": float(rng.uniform(0.01, 0.05)),
+        "scale": float(rng.uniform(0.5, 0.9)),
+        "crf": int(rng.integers(30, 38)),
+        "text": f"upload-{int(rng.integers(100, 999))}.tv",
+    }
+    h, w = frames[0].shape[:2]
+    cy, cx = round(drawn["crop"] * h), round(drawn["crop"] * w)
+    size = (
+        round((w - 2 * cx) * drawn["scale"]) // 2 * 2,
+        round((h - 2 * cy) * drawn["scale"]) // 2 * 2,
+    )
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(12))
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": str(drawn["crf"]), "preset": "veryfast"}
+        for frame in frames[drawn["shift"] :]:
+            small = cv2.resize(frame[cy : h - cy, cx : w - cx], size, interpolation=cv2.INTER_AREA)
+            cv2.putText(small, drawn["text"], (size[0] // 3, size[1] - 6),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.45, (240, 240, 240), 1)  # fmt: skip
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(small, format="rgb24")))
+        container.mux(stream.encode())
+    return drawn
+
+
+def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
+    cfg = DuplicatesConfig()
+    signatures = sorted((demo_results / "curation" / "signatures").glob("*.parquet"))
+    assert len(signatures) >= 8, signatures
+    # the demo's own videos: no pair, every video its own group, nothing dropped
+    pairs, groups = find_duplicates(signatures, cfg)
+    assert pairs.empty, pairs
+    assert groups["kept"].all() and (groups["group"] == groups["video"]).all()
+    own = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
+    pd.testing.assert_frame_equal(own, groups)
+
+    rng = np.random.default_rng(20261126)
+    expected = set()
+    files = list(signatures)
+    for k, path in enumerate(signatures):
+        if k % EVERY:
+            continue
+        video = path.stem
+        name = video.rsplit("-", 1)[0]
+        source = demo_results / "world" / "videos" / f"{name}.mp4"
+        copy = f"zz-reupload-of-{video}"
+        folder = tmp_path / copy
+        folder.mkdir()
+        reupload(source, folder / "video.mp4", rng)
+        extract_frames(frames_config(), folder / "video.mp4", folder / "index.parquet",
+                       folder / "probe.json")  # fmt: skip
+        table = video_signature(folder / "video.mp4", folder, copy, cfg.min_std)
+        files.append(tmp_path / f"{copy}.parquet")
+        write_parquet(files[-1], table)
+        expected.add((video, copy))
+    pairs, groups = find_duplicates(files, cfg)
+    found = set(zip(pairs["video_a"], pairs["video_b"], strict=True))
+    recall = len(found & expected) / len(expected)
+    precision = len(found & expected) / max(len(found), 1)
+    print(f"{len(expected)} re-uploads among {len(signatures)} videos: recall {recall:.3f}, "
+          f"precision {precision:.3f}")  # fmt: skip
+    assert recall >= RECALL, (sorted(expected - found), pairs)
+    assert precision >= PRECISION, sorted(found - expected)
+    by_video = groups.set_index("video")
+    for video, copy in expected & found:
+        assert by_video.loc[copy, "group"] == by_video.loc[video, "group"]
+        # the copy has fewer pixels: it is the one dropped
+        assert not by_video.loc[copy, "kept"], by_video.loc[[video, copy]]
+        assert by_video.loc[copy, "duplicate_of"] == video
+    assert by_video.loc[[v for v, _ in expected], "kept"].all()

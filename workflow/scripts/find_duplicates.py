@@ -1,0 +1,22 @@
+"""Duplicate pairs and groups of all videos' signatures (rule find_duplicates)."""
+
+from pathlib import Path
+
+from mosaicflow.config import build
+from mosaicflow.curate.config import DuplicatesConfig
+from mosaicflow.curate.duplicates import find_duplicates
+from mosaicflow.io import write_parquet
+from mosaicflow.workflow.runtime import setup
+
+log = setup(snakemake)
+cfg = build(DuplicatesConfig, snakemake.params.duplicates)
+pairs, groups = find_duplicates([Path(p) for p in snakemake.input.signatures], cfg)
+write_parquet(snakemake.output.pairs, pairs)
+write_parquet(snakemake.output.duplicates, groups)
+log.info(
+    "%d videos, %d duplicate pairs, %d groups, %d dropped",
+    len(groups),
+    len(pairs),
+    groups["group"].nunique(),
+    int((~groups["kept"]).sum()),
+)
