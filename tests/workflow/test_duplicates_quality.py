@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 
 from mosaicflow.curate.config import DuplicatesConfig
-from mosaicflow.curate.duplicates import find_duplicates, video_signature
-from mosaicflow.io import write_parquet
+from mosaicflow.curate.duplicates import find_duplicates
 from mosaicflow.video.cli import frames_config
 from mosaicflow.video.frames import extract_frames
 
@@ -59,22 +58,21 @@ def reupload(source: Path, out: Path, rng: np.random.Generator) -> dict:
 
 def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
     cfg = DuplicatesConfig()
-    signatures = sorted((demo_results / "curation" / "signatures").glob("*.parquet"))
-    assert len(signatures) >= 8, signatures
+    own = {p.parent.name: p.parent for p in (demo_results / "frames").glob("*/index.parquet")}
+    assert len(own) >= 8, own
     # the demo's own videos: no pair, every video its own group, nothing dropped
-    pairs, groups = find_duplicates(signatures, cfg)
+    pairs, groups = find_duplicates(own, cfg)
     assert pairs.empty, pairs
     assert groups["kept"].all() and (groups["group"] == groups["video"]).all()
-    own = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
-    pd.testing.assert_frame_equal(own, groups)
+    written = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
+    pd.testing.assert_frame_equal(written, groups)
 
     rng = np.random.default_rng(20261126)
     expected = set()
-    files = list(signatures)
-    for k, path in enumerate(signatures):
+    folders = dict(own)
+    for k, video in enumerate(sorted(own)):
         if k % EVERY:
             continue
-        video = path.stem
         name = video.rsplit("-", 1)[0]
         source = demo_results / "world" / "videos" / f"{name}.mp4"
         copy = f"zz-reupload-of-{video}"
@@ -83,15 +81,13 @@ def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
         reupload(source, folder / "video.mp4", rng)
         extract_frames(frames_config(), folder / "video.mp4", folder / "index.parquet",
                        folder / "probe.json")  # fmt: skip
-        table = video_signature(folder / "video.mp4", folder, copy, cfg.min_std)
-        files.append(tmp_path / f"{copy}.parquet")
-        write_parquet(files[-1], table)
+        folders[copy] = folder
         expected.add((video, copy))
-    pairs, groups = find_duplicates(files, cfg)
+    pairs, groups = find_duplicates(folders, cfg)
     found = set(zip(pairs["video_a"], pairs["video_b"], strict=True))
     recall = len(found & expected) / len(expected)
     precision = len(found & expected) / max(len(found), 1)
-    print(f"{len(expected)} re-uploads among {len(signatures)} videos: recall {recall:.3f}, "
+    print(f"{len(expected)} re-uploads among {len(own)} videos: recall {recall:.3f}, "
           f"precision {precision:.3f}")  # fmt: skip
     assert recall >= RECALL, (sorted(expected - found), pairs)
     assert precision >= PRECISION, sorted(found - expected)

@@ -42,14 +42,13 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
         "balance_detection", "balance_clips",
         # its clips' signals, the ranking over all clips and the review export
         "score_clips", "rank_clips", "export_review",
-        # its frames' signature and the duplicate search over all videos
-        "sign_video", "find_duplicates",
+        # the duplicate search over all videos' frame signatures
+        "find_duplicates",
     }  # fmt: skip
     assert set(jobs) <= aggregates, jobs
     # a video's signals are redone exactly when its clips are (every clip job reads the
     # gathered region summary, so they all follow a change of any video's regions)
     assert jobs.get("score_clips", 0) == jobs.get("build_restoration_clips", 0)
-    assert jobs.get("sign_video", 0) == 1  # its own signature only
     assert jobs.get("train_model", 0) <= 1  # the detector only: never the region models
     for trains in ("write_world_labelme", "write_world_watermarks", "build_region_dataset"):
         assert trains not in jobs
@@ -59,7 +58,6 @@ def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
     jobs = plan_with_override(demo_results, tmp_path, "world-train-02")
     assert jobs["render_world_video"] == 1
     assert jobs["extract_frames"] == 1
-    assert jobs["sign_video"] == 1
     assert jobs["find_duplicates"] == 1
     assert jobs["write_world_labelme"] == 1  # the train split only, not val
     assert jobs["write_world_watermarks"] == 1

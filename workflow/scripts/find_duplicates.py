@@ -1,4 +1,4 @@
-"""Duplicate pairs and groups of all videos' signatures (rule find_duplicates)."""
+"""Duplicate pairs and groups of all videos, from their frame signatures (rule find_duplicates)."""
 
 from pathlib import Path
 
@@ -10,7 +10,11 @@ from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 cfg = build(DuplicatesConfig, snakemake.params.duplicates)
-pairs, groups = find_duplicates([Path(p) for p in snakemake.input.signatures], cfg)
+folders = {
+    video: Path(index).parent
+    for video, index in zip(snakemake.params.videos, snakemake.input.indexes, strict=True)
+}
+pairs, groups = find_duplicates(folders, cfg)
 write_parquet(snakemake.output.pairs, pairs)
 write_parquet(snakemake.output.duplicates, groups)
 log.info(

@@ -1,9 +1,10 @@
-"""Duplicate videos across sources: perceptual-hash signatures of the kept frames, the pairs of
-videos that share frames, their groups, and the member each group keeps.
+"""Duplicate videos across sources: the pairs of videos that share frames, their groups, and
+the member each group keeps.
 
-A video's signature holds one 64-bit ``imagehash.phash`` per kept frame (robust to re-encoding,
-rescaling, a few percent of crop and a small overlay). Flat frames (black, fades, a single
-colour) hash alike in every video, so they are marked uninformative and never matched. Two
+A video's signature is the 64-bit ``imagehash.phash`` of each kept frame, computed by the frames
+stage while it decodes (:mod:`mosaicflow.video.signature`; robust to re-encoding, rescaling, a
+few percent of crop and a small overlay). Flat frames (black, fades, a single colour) hash alike
+in every video, so they are uninformative and never matched. Two
 frames match when their hashes differ in at most ``max_distance`` bits; the search compares every
 informative frame with every other video's, in blocks, with numpy (quadratic in the number of
 frames: a few seconds for 10^4 frames, hours for 10^6).
@@ -11,70 +12,66 @@ frames: a few seconds for 10^4 frames, hours for 10^6).
 Two videos are a pair when at least ``min_overlap`` of one's informative frames match frames of
 the other (a re-upload shifted in time, a compilation that holds one of them). Pairs join into
 groups (connected components): every group stays in one split. Inside a group, a video whose
-frames are found at ``drop_overlap`` or more in a *better* member (more pixels, then sharper,
-then longer, then its id) is dropped as a duplicate of it; the others are kept.
+frames are found at ``drop_overlap`` or more in a *better* member (more pixels, then more bits
+per pixel, then more informative frames, then its id) is dropped as a duplicate of it; the
+others are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from mosaicflow.curate.config import DuplicatesConfig
+from mosaicflow.io import read_json
 
-SIGNATURE_COLUMNS = ("video", "frame", "phash", "informative", "sharpness", "width", "height")
+SIGNATURE_COLUMNS = ("video", "frame", "phash", "informative")
+MERIT_COLUMNS = ("pixels", "bits_per_pixel", "frames")
 PAIR_COLUMNS = ("video_a", "video_b", "frames_a", "frames_b", "overlap_a", "overlap_b")
 GROUP_COLUMNS = ("video", "group", "kept", "duplicate_of", "overlap", "reason")
 
 
-def frame_signature(rgb: np.ndarray, min_std: float) -> tuple[int, bool, float]:
-    """``(phash as a signed 64-bit int, informative, sharpness)`` of one RGB frame.
+def video_signature(frames_dir: Path, video_id: str, min_std: float) -> pd.DataFrame:
+    """The signature of one video's kept frames, from rule extract_frames' ``index.parquet``
+    (``phash``, ``luma_std``): ``SIGNATURE_COLUMNS``; a frame is informative when its luma's
+    standard deviation is at least ``min_std``."""
+    index = pd.read_parquet(Path(frames_dir) / "index.parquet")
+    missing = sorted({"frame", "kept", "phash", "luma_std"} - set(index.columns))
+    if missing:
+        raise ValueError(
+            f"{frames_dir}/index.parquet: no frame signatures (missing columns {missing}); "
+            "rerun rule extract_frames"
+        )
+    kept = index[index["kept"].astype(bool) & index["phash"].notna()]
+    return pd.DataFrame(
+        {
+            "video": video_id,
+            "frame": kept["frame"].astype("int64").to_numpy(),
+            "phash": kept["phash"].astype("int64").to_numpy(),
+            "informative": (kept["luma_std"].to_numpy(dtype=np.float64) >= min_std),
+        },
+        columns=list(SIGNATURE_COLUMNS),
+    )
 
-    ``informative``: the grey frame's standard deviation is at least ``min_std`` (0-255 scale).
-    ``sharpness``: variance of the Laplacian of the grey frame.
-    """
-    import imagehash
-    from PIL import Image
 
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-    bits = imagehash.phash(Image.fromarray(gray)).hash.flatten()
-    value = int(np.packbits(bits.astype(np.uint8)).view(">u8")[0])
-    signed = value - (1 << 64) if value >= 1 << 63 else value
-    sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
-    return signed, bool(gray.std() >= min_std), sharpness
-
-
-def video_signature(video: Path, frames_dir: Path, video_id: str, min_std: float) -> pd.DataFrame:
-    """The signature of ``video``'s kept frames (``frames_dir``: rule extract_frames' folder
-    with ``index.parquet`` and ``probe.json``).
-
-    Raises:
-        VideoDecodeError: the video no longer decodes to the frames its index lists.
-    """
-    from mosaicflow.datasets.clips.media import source_frames
-    from mosaicflow.io import read_json
-
-    index = pd.read_parquet(Path(frames_dir) / "index.parquet", columns=["frame", "pts", "kept"])
-    kept = index[index["kept"].astype(bool)]
-    wanted = {int(f): int(p) for f, p in zip(kept["frame"], kept["pts"], strict=True)}
-    rotation = int(read_json(Path(frames_dir) / "probe.json").get("rotation", 0))
-    rows: list[dict[str, Any]] = []
-    for number, rgb in source_frames(video, wanted, rotation):
-        phash, informative, sharpness = frame_signature(rgb, min_std)
-        h, w = rgb.shape[:2]
-        rows.append(
-            {"video": video_id, "frame": number, "phash": phash, "informative": informative,
-             "sharpness": sharpness, "width": w, "height": h}
-        )  # fmt: skip
-    return pd.DataFrame(rows, columns=list(SIGNATURE_COLUMNS)).astype(
-        {"frame": "int64", "phash": "int64", "informative": "bool", "width": "int64",
-         "height": "int64", "sharpness": "float64"}
-    )  # fmt: skip
+def video_merit(frames_dir: Path, signature: pd.DataFrame) -> dict[str, float]:
+    """What makes a group member better, in order: pixels per frame, bits per pixel of the
+    file (less compressed), informative frames (``MERIT_COLUMNS``, from ``probe.json``)."""
+    probe = read_json(Path(frames_dir) / "probe.json")
+    if probe.get("rejected"):
+        return dict.fromkeys(MERIT_COLUMNS, 0.0)
+    pixels = float(probe.get("display_width") or probe["width"]) * float(
+        probe.get("display_height") or probe["height"]
+    )
+    decoded = max(1, int(probe.get("decoded_frames") or 1))
+    return {
+        "pixels": pixels,
+        "bits_per_pixel": 8.0 * float(probe.get("bytes", 0)) / (pixels * decoded),
+        "frames": float(signature["informative"].sum()),
+    }
 
 
 def matched_counts(
@@ -128,25 +125,14 @@ def find_pairs(signatures: pd.DataFrame, max_distance: int, min_overlap: float) 
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
-def video_merit(signatures: pd.DataFrame) -> pd.DataFrame:
-    """Per video, what makes a member better: pixels, median sharpness, informative frames."""
-    grouped = signatures.groupby("video")
-    return pd.DataFrame(
-        {
-            "pixels": grouped["width"].max() * grouped["height"].max(),
-            "sharpness": grouped["sharpness"].median(),
-            "frames": grouped["informative"].sum(),
-        }
-    )
-
-
 def group_videos(
     videos: Sequence[str], pairs: pd.DataFrame, merit: pd.DataFrame, drop_overlap: float
 ) -> pd.DataFrame:
     """Groups of ``videos`` joined by ``pairs``, and which members are dropped.
 
-    A group is named after its best member. A member is dropped when ``drop_overlap`` or more of
-    its informative frames match a better member of its group (reason ``duplicate``).
+    A group is named after its best member (``merit``: ``MERIT_COLUMNS`` per video, compared in
+    that order, then by id). A member is dropped when ``drop_overlap`` or more of its
+    informative frames match a better member of its group (reason ``duplicate``).
 
     Returns:
         ``GROUP_COLUMNS``, one row per video, sorted by video.
@@ -165,9 +151,10 @@ def group_videos(
             parent[max(ra, rb)] = min(ra, rb)
 
     def rank(video: str) -> tuple:
-        row = merit.loc[video] if video in merit.index else None
-        values = (0, 0.0, 0) if row is None else (row["pixels"], row["sharpness"], row["frames"])
-        return (-values[0], -values[1], -values[2], video)
+        values = [
+            float(merit.loc[video, c]) if video in merit.index else 0.0 for c in MERIT_COLUMNS
+        ]
+        return (*(-v for v in values), video)
 
     members: dict[str, list[str]] = {}
     for video in videos:
@@ -192,18 +179,24 @@ def group_videos(
 
 
 def find_duplicates(
-    signature_files: Iterable[Path], cfg: DuplicatesConfig
+    frames_dirs: Mapping[str, Path], cfg: DuplicatesConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(pairs, groups)`` of the videos whose signatures are given (rule find_duplicates)."""
-    tables = [pd.read_parquet(path) for path in signature_files]
-    signatures = (
-        pd.concat(tables, ignore_index=True)
-        if tables
+    """``(pairs, groups)`` of the videos whose frame folders (rule extract_frames: index.parquet
+    and probe.json) are given by video id (rule find_duplicates)."""
+    signatures, merit = [], {}
+    for video, folder in sorted(frames_dirs.items()):
+        signature = video_signature(Path(folder), video, cfg.min_std)
+        signatures.append(signature)
+        merit[video] = video_merit(Path(folder), signature)
+    table = (
+        pd.concat(signatures, ignore_index=True)
+        if signatures
         else pd.DataFrame(columns=list(SIGNATURE_COLUMNS))
     )
-    videos = sorted(signatures["video"].unique())
-    pairs = find_pairs(signatures, cfg.max_distance, cfg.min_overlap)
-    groups = group_videos(videos, pairs, video_merit(signatures), cfg.drop_overlap)
+    videos = sorted(frames_dirs)
+    pairs = find_pairs(table, cfg.max_distance, cfg.min_overlap)
+    merit_table = pd.DataFrame.from_dict(merit, orient="index", columns=list(MERIT_COLUMNS))
+    groups = group_videos(videos, pairs, merit_table, cfg.drop_overlap)
     return pairs, groups
 
 

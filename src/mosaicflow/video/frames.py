@@ -11,11 +11,13 @@ Outputs (written atomically):
   ``drop_reason`` (``""`` when kept, else ``duplicate``, ``skip_start``, ``skip_end``,
   ``sampling`` or ``max_frames``; the first that applies in this order after the skips:
   ``skip_start``/``skip_end`` > ``duplicate`` > ``sampling`` > ``max_frames``), ``duplicate``
-  (mpdecimate's own verdict over the whole video, whatever the skips), ``scene`` (id from 0) and
-  ``scene_score`` (0-100).
+  (mpdecimate's own verdict over the whole video, whatever the skips), ``scene`` (id from 0),
+  ``scene_score`` (0-100), and for every frame that is not a duplicate its perceptual signature
+  (:mod:`mosaicflow.video.signature`): ``phash`` (64 bits as a signed integer, null on
+  duplicates) and ``luma_std`` (NaN on duplicates).
 - ``probe.json``: the :class:`~mosaicflow.video.decode.VideoProbe` fields plus the decoded frame
-  count, counts per reason, decode errors, the mpdecimate parameters used and ``version``; a
-  rejected video has ``rejected: true`` and ``reason`` instead (see
+  count, the file size (``bytes``), counts per reason, decode errors, the mpdecimate parameters
+  used and ``version``; a rejected video has ``rejected: true`` and ``reason`` instead (see
   :func:`extract_frames_or_reject`).
 
 Rejections: with ``source.on_error: skip`` an undecodable video gets an empty index and a probe
@@ -46,13 +48,17 @@ from mosaicflow.video.decode import (
 )
 from mosaicflow.video.mpdecimate import Mpdecimate, MpdecimateParams
 from mosaicflow.video.scenes import SceneDetector
+from mosaicflow.video.signature import luma_signature
 
 LOG = logging.getLogger(__name__)
 
 DROP_REASONS = ("", "duplicate", "skip_start", "skip_end", "sampling", "max_frames")
 
 #: Columns of index.parquet, in order.
-INDEX_COLUMNS = ("frame", "pts", "time", "kept", "drop_reason", "duplicate", "scene", "scene_score")
+INDEX_COLUMNS = (
+    "frame", "pts", "time", "kept", "drop_reason", "duplicate", "scene", "scene_score", "phash",
+    "luma_std",
+)  # fmt: skip
 
 #: Columns of results/rejected.tsv.
 REJECTED_COLUMNS = ("video", "path", "reason")
@@ -112,6 +118,8 @@ def _empty_index() -> pd.DataFrame:
             "duplicate": pd.Series([], dtype="bool"),
             "scene": pd.Series([], dtype="int32"),
             "scene_score": pd.Series([], dtype="float32"),
+            "phash": pd.Series([], dtype="Int64"),
+            "luma_std": pd.Series([], dtype="float32"),
         }
     )
 
@@ -188,6 +196,8 @@ def extract_frames(
     duplicate: list[bool] = []
     scene_ids: list[int] = []
     scores: list[float] = []
+    hashes: list[int | None] = []
+    luma_std: list[float] = []
     dedup_fmt = ""
     for item in iter_planes(video, threads=cfg.decode_threads, stats=stats):
         keep = decimator.push(item.planes, owner=item.frame)
@@ -198,6 +208,9 @@ def extract_frames(
         duplicate.append(not keep)
         scene_ids.append(scenes.scene)
         scores.append(score)
+        phash, std = luma_signature(item.planes[0]) if keep else (None, float("nan"))
+        hashes.append(phash)
+        luma_std.append(std)
         dedup_fmt = item.pix_fmt
     if not numbers:
         detail = f": {stats.last_error}" if stats.last_error else ""
@@ -217,12 +230,15 @@ def extract_frames(
             "duplicate": dup,
             "scene": pd.Series(scene_ids, dtype="int32"),
             "scene_score": pd.Series(scores, dtype="float32"),
+            "phash": pd.array(hashes, dtype="Int64"),
+            "luma_std": pd.Series(luma_std, dtype="float32"),
         }
     )
     counts = {r or "kept": int(np.count_nonzero(reasons == r)) for r in DROP_REASONS}
     probe_data = {
         **probe.to_dict(),
         "path": video.name,
+        "bytes": video.stat().st_size,
         "version": PROBE_VERSION,
         "package_version": __version__,
         "rejected": False,

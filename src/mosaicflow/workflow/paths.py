@@ -217,15 +217,10 @@ def review_signals(video: str) -> str:
     return f"{REVIEW_DIR}/signals/{video}.parquet"
 
 
-#: Duplicate videos across sources (rules sign_video, find_duplicates).
+#: Duplicate videos across sources (rule find_duplicates).
 CURATION_DIR = f"{RESULTS}/curation"
 DUPLICATES = f"{CURATION_DIR}/duplicates.parquet"
 DUPLICATE_PAIRS = f"{CURATION_DIR}/duplicate_pairs.parquet"
-
-
-def video_signature(video: str) -> str:
-    """The perceptual-hash signature of one video's kept frames (rule sign_video)."""
-    return f"{CURATION_DIR}/signatures/{video}.parquet"
 
 
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).

@@ -15,7 +15,6 @@ from mosaicflow.curate.config import DuplicatesConfig
 from mosaicflow.curate.duplicates import (
     find_duplicates,
     find_pairs,
-    frame_signature,
     group_videos,
     matched_counts,
     read_groups,
@@ -29,6 +28,7 @@ from mosaicflow.formats.splits import unify_group_splits
 from mosaicflow.io import write_parquet
 from mosaicflow.video.cli import frames_config
 from mosaicflow.video.frames import extract_frames
+from mosaicflow.video.signature import luma_signature
 from tests.unit.datasets.conftest import texture
 
 CFG = DuplicatesConfig()
@@ -66,25 +66,25 @@ def write_video(path: Path, frames: list[np.ndarray], crf: int = 20) -> Path:
     return path
 
 
-def signed(tmp_path: Path, name: str, frames: list[np.ndarray], crf: int = 20) -> Path:
-    """Write a video, index its frames like rule extract_frames, sign it; the signature file."""
+def indexed(tmp_path: Path, name: str, frames: list[np.ndarray], crf: int = 20) -> Path:
+    """Write a video and index its frames like rule extract_frames; the frames folder."""
     folder = tmp_path / name
     folder.mkdir()
     video = write_video(folder / "video.mp4", frames, crf)
     extract_frames(frames_config(), video, folder / "index.parquet", folder / "probe.json")
-    out = tmp_path / "signatures" / f"{name}.parquet"
-    write_parquet(out, video_signature(video, folder, name, CFG.min_std))
-    return out
+    return folder
 
 
 def test_reupload_is_found_and_the_smaller_copy_dropped(tmp_path):
     original = pan(1)
-    files = [
-        signed(tmp_path, "a-original", original),
-        signed(tmp_path, "b-other", pan(2)),
-        signed(tmp_path, "c-reupload", reupload(original), crf=32),
-    ]
-    pairs, groups = find_duplicates(files, CFG)
+    folders = {
+        "a-original": indexed(tmp_path, "a-original", original),
+        "b-other": indexed(tmp_path, "b-other", pan(2)),
+        "c-reupload": indexed(tmp_path, "c-reupload", reupload(original), crf=32),
+    }
+    signature = video_signature(folders["a-original"], "a-original", CFG.min_std)
+    assert len(signature) == len(original) and signature["informative"].all()
+    pairs, groups = find_duplicates(folders, CFG)
     assert list(zip(pairs["video_a"], pairs["video_b"], strict=True)) == [
         ("a-original", "c-reupload")
     ]
@@ -104,14 +104,13 @@ def test_reupload_is_found_and_the_smaller_copy_dropped(tmp_path):
 
 
 def test_flat_frames_are_not_informative_and_never_match():
-    black = np.zeros((64, 64, 3), np.uint8)
-    grey = np.full((64, 64, 3), 90, np.uint8)
-    assert not frame_signature(black, 8.0)[1]
-    assert not frame_signature(grey, 8.0)[1]
-    assert frame_signature(pan(3)[0], 8.0)[1]
+    black = np.zeros((64, 64), np.uint8)
+    grey = np.full((200, 300), 90, np.uint8)
+    assert luma_signature(black)[1] < CFG.min_std
+    assert luma_signature(grey)[1] < CFG.min_std
+    assert luma_signature(cv2.cvtColor(pan(3)[0], cv2.COLOR_RGB2GRAY))[1] >= CFG.min_std
     rows = [
-        {"video": v, "frame": k, "phash": 0, "informative": False, "sharpness": 0.0,
-         "width": 64, "height": 64}
+        {"video": v, "frame": k, "phash": 0, "informative": False}
         for v in ("fade-a", "fade-b") for k in range(10)
     ]  # fmt: skip
     assert find_pairs(pd.DataFrame(rows), max_distance=10, min_overlap=0.5).empty
@@ -140,7 +139,7 @@ def merit(**pixels: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "pixels": pixels,
-            "sharpness": dict.fromkeys(pixels, 1.0),
+            "bits_per_pixel": dict.fromkeys(pixels, 1.0),
             "frames": dict.fromkeys(pixels, 10),
         }
     )

@@ -52,6 +52,9 @@ def test_extract_frames_writes_index_and_probe(tmp_path):
     assert index["frame"].tolist() == list(range(48))
     assert index["kept"].tolist() == (~index["duplicate"]).tolist()
     assert set(index["drop_reason"]) == {"", "duplicate"}
+    # every frame that is not a duplicate carries its signature, duplicates none
+    assert index["phash"].notna().tolist() == (~index["duplicate"]).tolist()
+    assert index["luma_std"].notna().tolist() == (~index["duplicate"]).tolist()
     # the reference is the last kept frame, as in FFmpeg
     dec = Mpdecimate(MpdecimateParams())
     assert index["kept"].tolist() == [dec.push(f.planes, f.frame) for f in iter_planes(video)]
