@@ -24,6 +24,9 @@ RECALL = 0.95
 PRECISION = 0.99
 #: Demo videos re-uploaded by the test (every third source video).
 EVERY = 3
+#: Share of the re-uploads dropped (found at `drop_overlap` or more in their original); measured
+#: on the demo: 8 of 10 (the other two, cropped by 4 % per side, at 0.73).
+DROPPED = 0.7
 
 
 def reupload(source: Path, out: Path, rng: np.random.Generator) -> dict:
@@ -47,6 +50,7 @@ def reupload(source: Path, out: Path, rng: np.random.Generator) -> dict:
         stream = container.add_stream("libx264", rate=Fraction(12))
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.options = {"crf": str(drawn["crf"]), "preset": "veryfast"}
+        stream.codec_context.thread_count = 1  # one x264 thread: the same bytes on every run
         for frame in frames[drawn["shift"] :]:
             small = cv2.resize(frame[cy : h - cy, cx : w - cx], size, interpolation=cv2.INTER_AREA)
             cv2.putText(small, drawn["text"], (size[0] // 3, size[1] - 6),
@@ -92,9 +96,15 @@ def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
     assert recall >= RECALL, (sorted(expected - found), pairs)
     assert precision >= PRECISION, sorted(found - expected)
     by_video = groups.set_index("video")
+    dropped = 0
     for video, copy in expected & found:
         assert by_video.loc[copy, "group"] == by_video.loc[video, "group"]
-        # the copy has fewer pixels: it is the one dropped
-        assert not by_video.loc[copy, "kept"], by_video.loc[[video, copy]]
-        assert by_video.loc[copy, "duplicate_of"] == video
+        # the copy has fewer pixels: it is dropped exactly when the original holds enough of it
+        share = pairs.set_index(["video_a", "video_b"]).loc[(video, copy), "overlap_b"]
+        assert by_video.loc[copy, "kept"] == (share < cfg.drop_overlap), by_video.loc[copy]
+        if not by_video.loc[copy, "kept"]:
+            assert by_video.loc[copy, "duplicate_of"] == video
+            dropped += 1
     assert by_video.loc[[v for v, _ in expected], "kept"].all()
+    print(f"{dropped} of {len(expected)} re-uploads dropped as duplicates")
+    assert dropped >= DROPPED * len(expected)
