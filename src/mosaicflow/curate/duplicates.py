@@ -74,8 +74,16 @@ def video_merit(frames_dir: Path, signature: pd.DataFrame) -> dict[str, float]:
     }
 
 
+#: Bytes of the largest temporary array of the search (a block of rows against every frame).
+SEARCH_MEMORY = 128 * 2**20
+
+
 def matched_counts(
-    hashes: np.ndarray, owners: np.ndarray, n_videos: int, max_distance: int, block: int = 2048
+    hashes: np.ndarray,
+    owners: np.ndarray,
+    n_videos: int,
+    max_distance: int,
+    block: int | None = None,
 ) -> np.ndarray:
     """``counts[v, w]``: how many frames of video ``v`` match at least one frame of video ``w``.
 
@@ -84,9 +92,12 @@ def matched_counts(
         owners: (N,) video number of each frame, in ``0 .. n_videos-1``.
         n_videos: number of videos.
         max_distance: the largest Hamming distance (bits) of a match.
-        block: rows compared at once (memory ``block x N`` bytes).
+        block: rows compared at once (None: as many as fit ``SEARCH_MEMORY`` as 8-byte
+            values, ``block x N x 8`` bytes).
     """
     counts = np.zeros((n_videos, n_videos), dtype=np.int64)
+    if block is None:
+        block = max(1, SEARCH_MEMORY // (8 * max(len(hashes), 1)))
     for start in range(0, len(hashes), block):
         rows = slice(start, start + block)
         distance = np.bitwise_count(hashes[rows, None] ^ hashes[None, :])

@@ -125,6 +125,7 @@ def test_matched_counts_equal_a_brute_force_search():
         j = int(np.flatnonzero(owners == 3)[k % 10])
         hashes[j] = hashes[k] ^ np.uint64(0b10101)
     counts = matched_counts(hashes, owners, 4, max_distance=4, block=37)
+    assert (matched_counts(hashes, owners, 4, max_distance=4) == counts).all()
     expected = np.zeros((4, 4), int)
     for i in range(300):
         d = np.bitwise_count(hashes[i] ^ hashes)
