@@ -1,6 +1,7 @@
 """Duplicate search on the demo run: re-uploads of the demo's source videos (re-encoded at a
 lower quality, rescaled, cropped, another watermark, shifted in time) are found among all the
-demo's videos, and no two distinct demo videos are paired."""
+demo's videos, no two distinct demo videos are paired, and the demo's datasets keep every
+duplicate group in one split and leave dropped copies out."""
 
 from __future__ import annotations
 
@@ -108,3 +109,16 @@ def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
     assert by_video.loc[[v for v, _ in expected], "kept"].all()
     print(f"{dropped} of {len(expected)} re-uploads dropped as duplicates")
     assert dropped >= DROPPED * len(expected)
+
+
+def test_no_duplicate_group_spans_two_splits_in_the_datasets(demo_results):
+    groups = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
+    group_of = dict(zip(groups["video"], groups["group"], strict=True))
+    dropped = set(groups.loc[~groups["kept"], "video"])
+    clips = pd.read_parquet(demo_results / "restoration_dataset" / "index.parquet")
+    samples = pd.read_parquet(demo_results / "detection_dataset" / "samples.parquet")
+    for name, table in (("clips", clips[clips["kept"]]), ("detection samples", samples)):
+        assert set(table["video"]) <= set(group_of), name
+        assert not set(table["video"]) & dropped, name
+        splits = table.assign(group=table["video"].map(group_of)).groupby("group")["split"]
+        assert (splits.nunique() == 1).all(), (name, splits.unique())
