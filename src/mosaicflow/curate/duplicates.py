@@ -4,10 +4,10 @@ the member each group keeps.
 A video's signature is the 64-bit ``imagehash.phash`` of each kept frame, computed by the frames
 stage while it decodes (:mod:`mosaicflow.video.signature`; robust to re-encoding, rescaling, a
 few percent of crop and a small overlay). Flat frames (black, fades, a single colour) hash alike
-in every video, so they are uninformative and never matched. Two
-frames match when their hashes differ in at most ``max_distance`` bits; the search compares every
-informative frame with every other video's, in blocks, with numpy (quadratic in the number of
-frames: a few seconds for 10^4 frames, hours for 10^6).
+in every video, so they are uninformative and never matched. Two frames match when their hashes
+differ in at most ``max_distance`` bits; the search compares every informative frame with every
+other video's, in blocks, with numpy (quadratic in the number of frames: about 4 ns per pair of
+frames on one core, under a second for 10^4 frames, about an hour for 10^6).
 
 Two videos are a pair when at least ``min_overlap`` of one's informative frames match frames of
 the other (a re-upload shifted in time, a compilation that holds one of them). Pairs join into
@@ -126,13 +126,13 @@ def find_pairs(signatures: pd.DataFrame, max_distance: int, min_overlap: float) 
     counts = matched_counts(hashes, owners, len(videos), max_distance)
     sizes = np.bincount(owners, minlength=len(videos))
     rows = []
-    for a in range(len(videos)):
-        for b in range(a + 1, len(videos)):
-            share_a = counts[a, b] / sizes[a] if sizes[a] else 0.0
-            share_b = counts[b, a] / sizes[b] if sizes[b] else 0.0
-            if max(share_a, share_b) >= min_overlap:
-                rows.append((videos[a], videos[b], int(counts[a, b]), int(counts[b, a]),
-                             round(float(share_a), 4), round(float(share_b), 4)))  # fmt: skip
+    # only video pairs with a matched frame can be pairs (a before b, as in ``videos``)
+    for a, b in zip(*np.nonzero(np.triu(counts + counts.T, k=1)), strict=True):
+        share_a = counts[a, b] / sizes[a] if sizes[a] else 0.0
+        share_b = counts[b, a] / sizes[b] if sizes[b] else 0.0
+        if max(share_a, share_b) >= min_overlap:
+            rows.append((videos[a], videos[b], int(counts[a, b]), int(counts[b, a]),
+                         round(float(share_a), 4), round(float(share_b), 4)))  # fmt: skip
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 

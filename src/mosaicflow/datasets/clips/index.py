@@ -172,6 +172,15 @@ def index_frame(records: Iterable[Mapping[str, Any]], splits: Mapping[str, str])
     return frame.sort_values(["video", "clip_no"], kind="stable").reset_index(drop=True)
 
 
+def filter_clips(index: pd.DataFrame, hit: pd.Series, reason: str) -> pd.DataFrame:
+    """A copy of the index with the clips ``hit`` marks filtered (not kept) for ``reason``."""
+    out = index.copy()
+    out.loc[hit, "status"] = "filtered"
+    out.loc[hit, "kept"] = False
+    out.loc[hit, "reason"] = reason
+    return out
+
+
 def drop_reviewed(
     index: pd.DataFrame, drops: Mapping[str, str], root: Path | None = None
 ) -> pd.DataFrame:
@@ -206,12 +215,7 @@ def drop_reviewed(
             "%d review verdicts are for clips that are gone or were rebuilt since, ignored: %s",
             len(stale), stale[:5],
         )  # fmt: skip
-    hit = index["clip"].astype(str).isin(applied)
-    out = index.copy()
-    out.loc[hit, "status"] = "filtered"
-    out.loc[hit, "kept"] = False
-    out.loc[hit, "reason"] = REVIEW_REASON
-    return out
+    return filter_clips(index, index["clip"].astype(str).isin(applied), REVIEW_REASON)
 
 
 def drop_duplicates(index: pd.DataFrame, duplicates: Mapping[str, str]) -> pd.DataFrame:
@@ -224,11 +228,7 @@ def drop_duplicates(index: pd.DataFrame, duplicates: Mapping[str, str]) -> pd.Da
     if not duplicates:
         return index
     hit = index["video"].astype(str).isin(set(duplicates)) & index["kept"].astype(bool)
-    out = index.copy()
-    out.loc[hit, "status"] = "filtered"
-    out.loc[hit, "kept"] = False
-    out.loc[hit, "reason"] = DUPLICATE_REASON
-    return out
+    return filter_clips(index, hit, DUPLICATE_REASON)
 
 
 def build_index(
