@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from mosaicflow.io import load_yaml
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ class ConfigError(ValueError):
 def load_schema(path: str | Path | None = None) -> dict[str, Any]:
     """Load the config schema (``config/schema.yaml`` of this checkout by default)."""
     with open(path or SCHEMA_PATH, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return load_yaml(handle.read())
 
 
 def _key(path: typing.Iterable[Any]) -> str:

@@ -103,6 +103,13 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: malformed JSON ({err})") from err
 
 
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely, with libyaml's C parser where PyYAML has it (ten times faster)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def write_parquet(target: str | os.PathLike[str], frame: Any) -> None:
     """Write a pandas DataFrame to parquet atomically, without the pandas index.
 

@@ -191,8 +191,9 @@ RULES_DUMP = textwrap.dedent(
         rules = {}
         for rule in workflow_api._workflow.rules:  # the parsed rules, as --list-rules reads them
             script = Path(str(rule.basedir), rule.script).resolve() if rule.script else None
-            params = dict(rule.params.items())
-            rules[rule.name] = {"script": script and str(script), "code": params.get("code")}
+            code = dict(rule.params.items()).get("code")
+            code = code(None) if callable(code) else code  # code_of hashes when a job is planned
+            rules[rule.name] = {"script": script and str(script), "code": code}
     out.write_text(json.dumps(rules))
     """
 )

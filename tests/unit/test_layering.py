@@ -34,7 +34,8 @@ WIRING = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__version__ config io ids devices threads",
+        "__version__ io ids devices threads",
+        "config",
         "provenance figures",
         "video",
         "formats mosaic",

@@ -9,7 +9,7 @@ from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
 from mosaicflow.workflow import devtools, paths, scheduler, targets
-from mosaicflow.workflow.codehash import script_code_hash
+from mosaicflow.workflow.codehash import script_code_param
 from mosaicflow.workflow.sources import source_videos
 from mosaicflow.workflow import yolo_models
 
@@ -38,7 +38,7 @@ def code_of(script):
     """The hash of the package modules ``workflow/scripts/<script>.py`` imports, directly or
     through other modules (mosaicflow.workflow.codehash). As a rule param it reruns the jobs
     of the rule when one of those modules changes."""
-    return script_code_hash(f"{workflow.basedir}/workflow/scripts/{script}.py")
+    return script_code_param(f"{workflow.basedir}/workflow/scripts/{script}.py")
 
 
 def config_section(dpath):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mosaicflow.io import write_text
+from mosaicflow.io import load_yaml, write_text
 
 #: Columns of ``index.parquet``.
 INDEX_COLUMNS = {
@@ -325,7 +325,7 @@ def shard_detection(dataset_dir: Path, out_dir: Path, *, max_bytes: int) -> Shar
         for name in DETECTION_EXTRAS:
             if (dataset_dir / name).is_file():
                 shutil.copyfile(dataset_dir / name, tmp / name)
-        data = yaml.safe_load((dataset_dir / "data.yaml").read_text(encoding="utf-8"))
+        data = load_yaml((dataset_dir / "data.yaml").read_text(encoding="utf-8"))
         splits = sorted({key.split("/", 1)[0] for key in table["key"]})
         relative = {split: f"{split}/images" for split in splits}
         write_text(

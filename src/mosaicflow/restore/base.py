@@ -18,9 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mosaicflow.config import REPO_ROOT
+from mosaicflow.io import load_yaml
 
 BASE_DIR = REPO_ROOT / "resources" / "restorer-base"
 #: The largest base the repository ships (bytes).
@@ -38,7 +37,7 @@ def merged_config(files: Sequence[Path]) -> dict[str, Any]:
 
     config: dict[str, Any] = {}
     for path in files:
-        update_config(config, yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        update_config(config, load_yaml(Path(path).read_text(encoding="utf-8")) or {})
     validate_config(config)
     return config
 
@@ -87,9 +86,7 @@ def publish_base(work_dir: Path, out_dir: Path, configs: Sequence[Path] = CONFIG
     record = {
         "version": CARD_VERSION,
         "command": "make restorer-base",
-        "configs": {
-            Path(p).name: yaml.safe_load(Path(p).read_text(encoding="utf-8")) for p in configs
-        },
+        "configs": {Path(p).name: load_yaml(Path(p).read_text(encoding="utf-8")) for p in configs},
         "world": {"seed": config["seed"], "videos": world_videos(config)},
         "generator": {"file": "generator.pth", "sha256": file_hash(weights, 64), "bytes": size},
         "restorer": read_json(card),

@@ -8,15 +8,14 @@ from pathlib import Path
 
 
 def _list_videos(args: argparse.Namespace) -> int:
-    import yaml
-
     from mosaicflow.config import validate_config
+    from mosaicflow.io import load_yaml
     from mosaicflow.workflow import targets
     from mosaicflow.workflow.sources import source_videos
 
     config: dict = {}
     for path in args.configfile:
-        config.update(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        config.update(load_yaml(Path(path).read_text(encoding="utf-8")) or {})
     validate_config(config)
     for video in source_videos(config["source"], targets.world_specs(config)):
         print(f"{video.id}\t{video.role}\t{video.path}")

@@ -1,7 +1,8 @@
 """Code as an input: a hash of the package modules a rule's script runs.
 
 Every rule with a script passes ``params: code=code_of("<script>")`` (workflow/rules/common.smk),
-which is :func:`script_code_hash`: the hash of :func:`script_closure`, the ``mosaicflow`` modules
+which is :func:`script_code_param`, computing :func:`script_code_hash` per planned job: the hash
+of :func:`script_closure`, the ``mosaicflow`` modules
 the script imports, directly or through other package modules. Snakemake reruns a job when a
 param changes, so editing a package module reruns exactly the jobs whose scripts reach it
 (Snakemake's own code trigger only sees the rule body and its script).
@@ -20,8 +21,9 @@ import ast
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "mosaicflow"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -247,6 +249,17 @@ def script_code_hash(script: str | Path, root: str | Path = PACKAGE_ROOT) -> str
     """
     root = Path(root).resolve()
     return files_hash(script_closure(script, root), root)
+
+
+def script_code_param(script: str | Path) -> Callable[[Any], str]:
+    """:func:`script_code_hash` of ``script`` as a rule param: a function of the job's wildcards,
+    so the hash is computed when a job of the rule is planned, not when the workflow is read (a
+    cluster job reads the whole workflow but needs only its own rule's hash)."""
+
+    def code(wildcards: Any) -> str:
+        return script_code_hash(script)
+
+    return code
 
 
 def module_files(module: str) -> list[Path]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mosaicflow.io import load_yaml
 
 REPO = Path(__file__).resolve().parents[3]
 ENV_FILE = REPO / "envs" / "mosaicflow.yaml"
@@ -73,7 +73,7 @@ def _rows(schema: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Ma
 
 def render_config_reference(schema_path: Path = REPO / "config" / "schema.yaml") -> str:
     """Render the key reference (markdown) from the schema."""
-    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    schema = load_yaml(schema_path.read_text(encoding="utf-8"))
     out = [MARKER, "", "## Key reference", ""]
     for section, sub in schema["properties"].items():
         out += [f"### `{section}`", "", " ".join(str(sub.get("description", "")).split()), ""]

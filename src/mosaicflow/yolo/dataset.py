@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from mosaicflow.formats.images import list_images
-from mosaicflow.io import write_text
+from mosaicflow.io import load_yaml, write_text
 from mosaicflow.provenance import file_hash
 
 
@@ -76,7 +76,7 @@ def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
     data_yaml = root / "data.yaml"
     if not data_yaml.is_file():
         raise ValueError(f"{data_yaml}: YOLO dataset description not found")
-    data = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
+    data = load_yaml(data_yaml.read_text(encoding="utf-8")) or {}
     names = data.get("names")
     if isinstance(names, list):
         names = dict(enumerate(names))
