@@ -104,6 +104,12 @@ def get_region_labelme_dirs(wildcards):
     return paths.region_labelme_dirs(config)
 
 
+def get_label_issue_inputs(wildcards):
+    """Labelme training folders, region segmenter and (demo) injected label errors of rule
+    find_label_issues."""
+    return targets.label_issue_inputs(config)
+
+
 def get_frames_probes(wildcards):
     """The probe (or rejection record) of every source video."""
     return [paths.frames_files(vid)["probe"] for vid in VIDEOS]

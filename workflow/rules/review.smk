@@ -68,3 +68,31 @@ rule export_review:
         code=code_of("export_review"),
     script:
         "../scripts/export_review.py"
+
+
+rule find_label_issues:
+    input:
+        unpack(get_label_issue_inputs),
+    output:
+        table=paths.LABEL_ISSUES,
+        export=directory(paths.LABEL_ISSUES_EXPORT),
+        metrics=paths.LABEL_ISSUES_METRICS,
+    log:
+        paths.log("find_label_issues"),
+    benchmark:
+        paths.benchmark("find_label_issues")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        label_issues=config_section("label_issues"),
+        labels=config_section("regions/labels"),
+        empty_flag=config_section("regions/empty_flag"),
+        imgsz=config_section("regions/imgsz"),
+        device=config_section("device"),
+        work=paths.scratch_dir("review", "label_issues"),
+        code=code_of("find_label_issues"),
+    script:
+        "../scripts/find_label_issues.py"

@@ -24,7 +24,8 @@ rule write_world_labelme:
     input:
         get_world_role_items,
     output:
-        directory(paths.world_labelme_dir("{split}")),
+        labelme=directory(paths.world_labelme_dir("{split}")),
+        errors=paths.world_label_errors("{split}"),
     log:
         paths.log("write_world_labelme", "{split}"),
     benchmark:

@@ -1,4 +1,5 @@
-"""Write the labelme sample of the demo world's train or val videos (rule write_world_labelme)."""
+"""Write the labelme sample of the demo world's train or val videos (rule write_world_labelme);
+the train sample gets the label errors of ``world.label_noise``, recorded beside it."""
 
 from pathlib import Path
 
@@ -10,10 +11,13 @@ from mosaicflow.world.config import WorldConfig
 
 log = setup(snakemake)
 items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]
+cfg = build(WorldConfig, snakemake.params.world)
 count = write_labelme_set(
     items,
-    Path(snakemake.output[0]),
-    build(WorldConfig, snakemake.params.world),
+    Path(snakemake.output.labelme),
+    cfg,
     snakemake.params.seed,
+    noise=cfg.label_noise if snakemake.wildcards.split == "train" else None,
+    noise_record=Path(snakemake.output.errors),
 )
-log.info("wrote %d labelme files to %s", count, snakemake.output[0])
+log.info("wrote %d labelme files to %s", count, snakemake.output.labelme)

@@ -40,6 +40,11 @@ def world_labelme_dir(split: str) -> str:
     return f"{RESULTS}/world/labelme/{split}"
 
 
+def world_label_errors(split: str) -> str:
+    """The label errors the demo world injected into ``split``'s labelme files (JSON)."""
+    return f"{RESULTS}/world/labelme/{split}-errors.json"
+
+
 def frames_files(video: str) -> dict[str, str]:
     """Frame extraction of one video: the frame index and the probe (or rejection record)."""
     return {
@@ -210,6 +215,9 @@ REVIEW_EXPORT = f"{REVIEW_DIR}/export"
 REVIEW_SHEET = f"{REVIEW_DIR}/top_clips.png"
 REVIEW_VERDICTS = f"{REVIEW_DIR}/verdicts.parquet"
 REVIEW_METRICS = f"{RESULTS}/metrics/review.json"
+LABEL_ISSUES = f"{REVIEW_DIR}/label_issues.parquet"
+LABEL_ISSUES_EXPORT = f"{REVIEW_DIR}/labelme"
+LABEL_ISSUES_METRICS = f"{RESULTS}/metrics/label_issues.json"
 
 
 def review_signals(video: str) -> str:

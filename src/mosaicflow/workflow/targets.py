@@ -322,6 +322,34 @@ def review_outputs(config: Mapping[str, Any]) -> list[str]:
     return [paths.REVIEW_RANKED, paths.REVIEW_METRICS, paths.REVIEW_EXPORT, paths.REVIEW_SHEET]
 
 
+def finds_label_issues(config: Mapping[str, Any]) -> bool:
+    """Whether rule find_label_issues runs: on, a region segmenter, labelme training folders."""
+    return bool(
+        config["label_issues"]["enabled"]
+        and has_model("region_seg", config)
+        and region_labelme_dirs(config)["train"]
+    )
+
+
+def label_issue_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The ranked labelme frames, the flagged ones for review and their metrics."""
+    if not finds_label_issues(config):
+        return []
+    return [paths.LABEL_ISSUES, paths.LABEL_ISSUES_EXPORT, paths.LABEL_ISSUES_METRICS]
+
+
+def label_issue_inputs(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What rule find_label_issues reads: the labelme training folders, the region segmenter
+    and, on the demo world, the label errors it injected."""
+    inputs: dict[str, Any] = {
+        "labelme": region_labelme_dirs(config)["train"],
+        "model": model_files("region_seg")["weights"],
+    }
+    if config["source"]["kind"] == "demo":
+        inputs["errors"] = paths.world_label_errors("train")
+    return inputs
+
+
 def review_signal_inputs(
     config: Mapping[str, Any], video: SourceVideo, nudenet_model: str | None
 ) -> dict[str, str]:
@@ -374,6 +402,7 @@ def final_outputs(
     outputs += balance_outputs(config)
     outputs += shard_outputs(config)
     outputs += review_outputs(config)
+    outputs += label_issue_outputs(config)
     outputs += evaluation_outputs(config, specs, videos)
     return outputs
 
@@ -464,6 +493,8 @@ def metrics_stages(
             stages["restoration_stage2"] = files["stage2_metrics"]
     if reviews_clips(config):
         stages["clip_review"] = paths.REVIEW_METRICS
+    if finds_label_issues(config):
+        stages["label_issues"] = paths.LABEL_ISSUES_METRICS
     if evaluation_names(config, specs, videos):
         stages["evaluate"] = paths.EVALUATE_METRICS
     return stages

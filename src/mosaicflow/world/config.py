@@ -17,6 +17,30 @@ class WorldRoles:
     label: int
 
 
+#: Kinds of label error ``world.label_noise`` injects (:mod:`mosaicflow.world.label_noise`).
+KINDS = ("drop", "shift", "distractor")
+
+
+@dataclass(frozen=True)
+class LabelNoise:
+    """``world.label_noise``: the share of labelled train frames given one error, and the kinds.
+
+    Attributes:
+        fraction: probability that a train labelme frame gets one error (0 = off).
+        kinds: error kinds to draw from (:data:`KINDS`).
+    """
+
+    fraction: float = 0.0
+    kinds: tuple[str, ...] = KINDS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"world.label_noise.kinds: unknown {unknown}; known: {list(KINDS)}")
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"world.label_noise.fraction: {self.fraction} is not in [0, 1]")
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     """The ``world`` section: sizes, content fractions and per-video overrides.
@@ -45,3 +69,4 @@ class WorldConfig:
     watermark_fraction: float
     audio_videos: tuple[str, ...]
     videos: Mapping[str, Mapping[str, Any]]
+    label_noise: LabelNoise = LabelNoise()

@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 
 from mosaicflow.formats.truth import load_truth_json, read_truth
-from mosaicflow.io import atomic_dir, atomic_path
+from mosaicflow.io import atomic_dir, atomic_path, write_json
 from mosaicflow.video.decode import iter_frames
-from mosaicflow.world.config import WorldConfig
+from mosaicflow.world.config import LabelNoise, WorldConfig
+from mosaicflow.world.label_noise import inject
 from mosaicflow.world.render import draw_watermark, make_watermark
 from mosaicflow.world.specs import WATERMARK_CLASSES, derive_seed
 
@@ -68,7 +69,15 @@ def _encode_jpeg(image: np.ndarray, path: Path) -> None:
     path.write_bytes(data.tobytes())
 
 
-def write_labelme_set(items: Sequence[Item], out_dir: Path, cfg: WorldConfig, seed: int) -> int:
+def write_labelme_set(
+    items: Sequence[Item],
+    out_dir: Path,
+    cfg: WorldConfig,
+    seed: int,
+    *,
+    noise: LabelNoise | None = None,
+    noise_record: Path | None = None,
+) -> int:
     """Write every ``cfg.labelme_every``-th frame of the given videos as labelme files.
 
     Each sampled frame becomes ``<video name>_<frame:06d>.jpg`` (decoded from the compressed
@@ -77,16 +86,23 @@ def write_labelme_set(items: Sequence[Item], out_dir: Path, cfg: WorldConfig, se
     ``flags: {<cfg.empty_label>: true}``. The phase of the sampling is drawn per video from
     ``seed``. The folder is built aside and swapped in atomically.
 
+    With ``noise``, frames get label errors (:func:`mosaicflow.world.label_noise.inject`, using
+    the truth's distractor boxes); ``noise_record`` receives their list as JSON (``{"errors":
+    [...], "frames": n}``), empty without noise.
+
     Args:
         items: (video mp4, truth mkv, truth json) of train or val videos.
         out_dir: the labelme folder to (re)create.
         cfg: the world config (label, empty_label, labelme_every).
         seed: the global seed.
+        noise: label errors to inject (None: none).
+        noise_record: where the errors' record goes (None: not written).
 
     Returns:
         The number of labelme files written.
     """
     count = 0
+    errors: list[dict[str, Any]] = []
     with atomic_dir(out_dir) as tmp:
         for video, truth_mkv, truth_json in items:
             truth = load_truth_json(truth_json)
@@ -121,12 +137,19 @@ def write_labelme_set(items: Sequence[Item], out_dir: Path, cfg: WorldConfig, se
                     "imageHeight": int(image.shape[0]),
                     "imageWidth": int(image.shape[1]),
                 }
+                if noise is not None:
+                    boxes = truth["per_frame"][fi].get("distractors", [])
+                    error = inject(doc, boxes, noise, seed, cfg.label, cfg.empty_label)
+                    if error is not None:
+                        errors.append({"video": name, "frame": fi, **error})
                 (tmp / f"{stem}.json").write_text(
                     json.dumps(doc, indent=2) + "\n", encoding="utf-8"
                 )
                 count += 1
             if count == 0:
                 raise ValueError(f"{video}: no frame sampled for labelme")
+        if noise_record is not None:
+            write_json(noise_record, {"frames": count, "errors": errors})
     return count
 
 

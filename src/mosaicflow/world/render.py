@@ -208,7 +208,11 @@ def _make_sprite(
     )
 
 
-def _draw_sprite(frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: float) -> None:
+def _draw_sprite(
+    frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: float
+) -> list[int] | None:
+    """Draw ``sp`` at time ``t`` into ``frame`` (and its instance into ``mask``); its box
+    ``[x0, y0, x1, y1]`` (pixels, end exclusive) where it is at least half opaque, or None."""
     H, W = frame.shape[:2]
     pos = _bounce(sp.pos0 + sp.vel * t, sp.lo, sp.hi)
     angle = sp.angle0 + sp.omega * t
@@ -217,7 +221,7 @@ def _draw_sprite(frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: flo
     x0, x1 = max(0, int(pos[0] - ext)), min(W, math.ceil(pos[0] + ext) + 1)
     y0, y1 = max(0, int(pos[1] - ext)), min(H, math.ceil(pos[1] + ext) + 1)
     if x1 <= x0 or y1 <= y0:
-        return
+        return None
     xs = np.arange(x0, x1, dtype=np.float32) - np.float32(pos[0])
     ys = np.arange(y0, y1, dtype=np.float32) - np.float32(pos[1])
     dx, dy = np.meshgrid(xs, ys)
@@ -235,8 +239,13 @@ def _draw_sprite(frame: np.ndarray, mask: np.ndarray | None, sp: _Sprite, t: flo
     tex = cv2.remap(sp.texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     roi = frame[y0:y1, x0:x1]
     roi += a[..., None] * (tex.astype(np.float32) - roi)
+    solid = a >= 0.5
     if mask is not None and sp.instance:
-        mask[y0:y1, x0:x1][a >= 0.5] = sp.instance
+        mask[y0:y1, x0:x1][solid] = sp.instance
+    rows, cols = np.flatnonzero(solid.any(axis=1)), np.flatnonzero(solid.any(axis=0))
+    if not len(rows):
+        return None
+    return [x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1]
 
 
 def _text_watermark(
@@ -443,7 +452,8 @@ def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.n
 
 def _render_frame(
     spec: VideoSpec, scene: _Scene, t: int, empty: bool
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]]:
+    """One frame: the image, the instance mask, the watermark boxes, the distractor boxes."""
     length = max(1, scene.end - scene.start - 1)
     u = t / length
     cx0, cy0, cx1, cy1, z0, z1 = scene.cam
@@ -457,8 +467,7 @@ def _render_frame(
         borderMode=cv2.BORDER_REFLECT,
     )
     mask = np.zeros((spec.height, spec.width), np.uint8)
-    for sp in scene.distractors:
-        _draw_sprite(frame, None, sp, t)
+    distractors = [box for sp in scene.distractors if (box := _draw_sprite(frame, None, sp, t))]
     if not empty:
         for sp in scene.targets:
             _draw_sprite(frame, mask, sp, t)
@@ -468,7 +477,7 @@ def _render_frame(
             box = draw_watermark(frame, wm)
             if box is not None:
                 boxes.append(box)
-    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes, distractors
 
 
 def draw_watermark(frame: np.ndarray, wm: _Watermark) -> dict[str, Any] | None:
@@ -548,7 +557,7 @@ def render_video(
         vs.codec_context.flags |= av.codec.context.Flags.bitexact
         vs.options = reproducible_x264_options(crf=str(spec.crf), preset="veryfast")
         audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
-        prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]]] | None = None
+        prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
         rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
             Path(scratch) / "frames.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width, 3)
         )
@@ -556,10 +565,12 @@ def render_video(
             scene = scenes[int(scene_of[f])]
             is_static = f > scene.start and times[f] == times[f - 1]
             if is_static and prev is not None:
-                image, mask, boxes = prev
+                image, mask, boxes, distractors = prev
             else:
-                image, mask, boxes = _render_frame(spec, scene, int(times[f]), bool(empty[f]))
-            prev = (image, mask, boxes)
+                image, mask, boxes, distractors = _render_frame(
+                    spec, scene, int(times[f]), bool(empty[f])
+                )
+            prev = (image, mask, boxes, distractors)
             ids = [int(v) for v in np.flatnonzero(np.bincount(mask.ravel())) if v]
             if ids:
                 coverages.append(float(np.count_nonzero(mask)) / mask.size)
@@ -573,6 +584,7 @@ def render_video(
                     "static": bool(is_static),
                     "instances": ids,
                     "watermarks": boxes,
+                    "distractors": distractors,
                 }
             )
             rendered[f] = image

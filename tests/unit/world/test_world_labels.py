@@ -6,10 +6,13 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 from mosaicflow.formats.truth import load_truth_json, read_truth
 from mosaicflow.world import contact_sheet, write_labelme_set, write_watermark_set
+from mosaicflow.world.config import LabelNoise
+from mosaicflow.world.label_noise import polygon_box
 from mosaicflow.world.labels import mask_polygons
 
 from .conftest import small_config
@@ -154,3 +157,59 @@ def test_contact_sheet_writes_png(small_world, tmp_path):
     out = contact_sheet(list(small_world.values()), tmp_path / "sheet.png", seed=7)
     image = cv2.imread(str(out))
     assert image is not None and image.shape[0] >= 96 * len(small_world)
+
+
+def _box_iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union
+
+
+def test_label_noise_is_recorded_and_matches_the_files(small_world, tmp_path):
+    items = _train_val(small_world)
+    clean_dir, noisy_dir = tmp_path / "clean", tmp_path / "noisy"
+    write_labelme_set(items, clean_dir, small_config(), seed=7)
+    noise = LabelNoise(fraction=0.6)
+    count = write_labelme_set(
+        items, noisy_dir, small_config(), seed=7, noise=noise, noise_record=tmp_path / "e.json"
+    )
+    record = json.loads((tmp_path / "e.json").read_text())
+    assert record["frames"] == count
+    errors = {e["image"]: e for e in record["errors"]}
+    assert {e["kind"] for e in errors.values()} == {"drop", "shift", "distractor"}
+    assert 0.3 * count < len(errors) <= count
+    for path in sorted(clean_dir.glob("*.json")):
+        clean = json.loads(path.read_text())
+        noisy = json.loads((noisy_dir / path.name).read_text())
+        assert (clean_dir / clean["imagePath"]).read_bytes() == (
+            noisy_dir / noisy["imagePath"]
+        ).read_bytes()
+        error = errors.get(clean["imagePath"])
+        if error is None:
+            assert noisy == clean
+            continue
+        old = [polygon_box(s["points"]) for s in clean["shapes"]]
+        new = [polygon_box(s["points"]) for s in noisy["shapes"]]
+        if error["kind"] == "drop":
+            assert len(new) == len(old) - 1 and error["truth_box"] in old
+        elif error["kind"] == "shift":
+            assert len(new) == len(old) and error["label_box"] in new
+            assert error["truth_box"] in old and error["truth_box"] not in new
+            assert _box_iou(error["label_box"], error["truth_box"]) < 0.35
+        else:  # a distractor outlined as a target: off every target, flagged as not empty
+            assert len(new) == len(old) + 1 and noisy["flags"]["sfw"] is False
+            assert all(_box_iou(error["label_box"], b) < 0.3 for b in old)
+
+
+def test_distractor_boxes_are_in_the_truth(small_world):
+    truth = load_truth_json(next(iter(small_world.values()))[2])
+    boxes = [b for p in truth["per_frame"] for b in p["distractors"]]
+    assert boxes, "the small world has distractors"
+    w, h = truth["width"], truth["height"]
+    assert all(0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h for x0, y0, x1, y1 in boxes)
+
+
+def test_label_noise_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="unknown"):
+        LabelNoise(fraction=0.1, kinds=("drop", "blur"))
