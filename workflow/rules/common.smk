@@ -105,9 +105,17 @@ def get_region_labelme_dirs(wildcards):
 
 
 def get_label_issue_inputs(wildcards):
-    """Labelme training folders, region segmenter and (demo) injected label errors of rule
-    find_label_issues."""
-    return targets.label_issue_inputs(config)
+    """Labelme training folders, region segmenter, (demo) injected label errors and reviewed
+    corrections of rule find_label_issues."""
+    return {**targets.label_issue_inputs(config), **get_label_overrides(wildcards)}
+
+
+def get_label_overrides(wildcards):
+    """The labelme frames corrected in review (`mosaicflow review import-labels`), when any."""
+    overrides = f"{paths.LABEL_OVERRIDES}/overrides.json"
+    if os.path.exists(overrides):
+        return {"overrides": overrides}
+    return {}
 
 
 def get_frames_probes(wildcards):

@@ -7,6 +7,7 @@
 rule build_region_dataset:
     input:
         unpack(get_region_labelme_dirs),
+        unpack(get_label_overrides),
     output:
         directory(paths.REGION_DATASET),
     log:

@@ -77,6 +77,12 @@ rule find_label_issues:
         table=paths.LABEL_ISSUES,
         export=directory(paths.LABEL_ISSUES_EXPORT),
         metrics=paths.LABEL_ISSUES_METRICS,
+        sheet=report(
+            paths.LABEL_ISSUES_SHEET,
+            caption="../report/label_issues.rst",
+            category="Region models",
+            labels={"figure": "label issues"},
+        ),
     log:
         paths.log("find_label_issues"),
     benchmark:

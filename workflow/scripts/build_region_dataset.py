@@ -1,11 +1,14 @@
-"""Convert labelme folders to the region segmenter's YOLO dataset (rule build_region_dataset)."""
+"""Convert labelme folders to the region segmenter's YOLO dataset (rule build_region_dataset);
+frames corrected in review (results/review/label_overrides/) replace the ones they correct."""
 
 from pathlib import Path
 
+from mosaicflow.curate.label_import import override_paths
 from mosaicflow.formats.dataset import labelme_to_yolo_dataset
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
+overrides = snakemake.input.get("overrides")
 result = labelme_to_yolo_dataset(
     [Path(p) for p in snakemake.input.train],
     [Path(p) for p in snakemake.input.get("val", [])],
@@ -15,5 +18,6 @@ result = labelme_to_yolo_dataset(
     empty_flag=snakemake.params.empty_flag,
     val_fraction=snakemake.params.val_fraction,
     code=snakemake.params.code,
+    overrides=override_paths(Path(overrides).parent) if overrides else None,
 )
 log.info("region dataset %s: %s", result.out_dir, result.counts)

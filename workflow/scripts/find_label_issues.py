@@ -22,7 +22,9 @@ job = LabelIssueJob(
     table=Path(output.table),
     export_dir=Path(output.export),
     metrics=Path(output.metrics),
+    sheet=Path(output.sheet),
     truth_errors=Path(inputs.errors) if inputs.get("errors") else None,
+    overrides=Path(inputs.overrides).parent if inputs.get("overrides") else None,
 )
 result = find_label_issues(job, build(LabelIssuesConfig, params.label_issues))
 log.info("%d frames, %d flagged", result.frames, result.flagged)

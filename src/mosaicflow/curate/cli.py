@@ -1,5 +1,5 @@
-"""``mosaicflow review``: bring a clip review's verdicts back into a run; ``mosaicflow sort``:
-order clips or region crops by how they look.
+"""``mosaicflow review``: bring a clip review's verdicts, or corrected labelme frames, back into a
+run; ``mosaicflow sort``: order clips or region crops by how they look.
 
 ``mosaicflow review import EXPORT...`` reads Label Studio exports (files or folders of
 ``*.json``) of the tasks that rule export_review wrote, checks every clip against the run's
@@ -42,6 +42,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imports.add_argument("exports", nargs="+", type=Path, help="export files or folders")
     imports.add_argument("--results", type=Path, default=Path("results"), help="a run's results/")
     imports.set_defaults(func=run_import)
+    labels = commands.add_parser(
+        "import-labels",
+        help="merge corrected labelme frames into results/review/label_overrides/",
+        description=(
+            "Check a corrected copy of results/review/labelme/ (the frames rule "
+            "find_label_issues flagged, edited in labelme) against its export.json and the "
+            "training frames, and keep the frames whose shapes changed as overrides of the "
+            "region training set (results/review/label_overrides/); an import that changes "
+            "nothing writes nothing. The next run rebuilds the region dataset with them."
+        ),
+    )
+    labels.add_argument("folder", type=Path, help="the edited labelme folder")
+    labels.add_argument("--results", type=Path, default=Path("results"), help="a run's results/")
+    labels.set_defaults(func=run_import_labels)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -60,6 +74,22 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"verdicts version {result.version} ({counts}): {review / 'verdicts.parquet'}")
     else:
         print(f"no change (verdicts version {result.version}; {counts})")
+    return 0
+
+
+def run_import_labels(args: argparse.Namespace) -> int:
+    """Import corrected labelme frames; print what changed."""
+    from mosaicflow.curate.label_import import import_labels
+    from mosaicflow.workflow import paths
+
+    results = Path(args.results)
+    overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)
+    result = import_labels(args.folder, overrides, run_dir=results.parent)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    if result.changed:
+        print(f"label overrides version {result.version} ({counts}): {overrides}")
+    else:
+        print(f"no change (label overrides version {result.version}; {counts})")
     return 0
 
 

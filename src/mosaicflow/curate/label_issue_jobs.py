@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,18 @@ from mosaicflow.curate.label_issues import (
     score_against_truth,
 )
 from mosaicflow.formats.labelme import LabelmeFrame, list_labelme, read_labelme
-from mosaicflow.io import atomic_dir, read_json, write_json, write_parquet
+from mosaicflow.io import atomic_dir, atomic_path, read_json, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1
 _BATCH = 16
+#: Frames on the report's sheet (``label_issues.png``), per row, and the tile height in pixels.
+SHEET_FRAMES = 12
+SHEET_COLUMNS = 4
+SHEET_TILE = 160
+#: Predictions drawn on the sheet: at least this confident.
+SHEET_MIN_SCORE = 0.25
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,9 @@ class LabelIssueJob:
         table: where ``label_issues.parquet`` goes.
         export_dir: where the flagged frames go.
         metrics: where the metrics JSON goes.
+        sheet: where the report's sheet of the top flagged frames goes (None: not drawn).
         truth_errors: the demo world's injected errors (``train-errors.json``), or None.
+        overrides: the reviewed corrections (``results/review/label_overrides``), or None.
     """
 
     labelme_dirs: tuple[Path, ...]
@@ -64,7 +72,9 @@ class LabelIssueJob:
     table: Path
     export_dir: Path
     metrics: Path
+    sheet: Path | None = None
     truth_errors: Path | None = None
+    overrides: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,14 +86,24 @@ class LabelIssueResult:
     metrics: dict[str, Any]
 
 
-def read_frames(dirs: Sequence[Path], labels: Sequence[str], empty_flag: str | None):
-    """Every labelme frame of ``dirs`` (files sorted per folder), parsed and checked."""
-    frames: list[LabelmeFrame] = []
+def read_frames(
+    dirs: Sequence[Path],
+    labels: Sequence[str],
+    empty_flag: str | None,
+    overrides: Mapping[str, Path] | None = None,
+) -> list[tuple[str, LabelmeFrame]]:
+    """Every labelme frame of ``dirs`` (files sorted per folder), parsed and checked, as
+    ``(training frame, parsed labels)``; a frame with a reviewed correction in ``overrides``
+    (:func:`mosaicflow.curate.label_import.override_paths`) is read from its override."""
+    overrides = overrides or {}
+    frames: list[tuple[str, LabelmeFrame]] = []
     for folder in dirs:
         files = list_labelme(Path(folder))
         if not files:
             raise ValueError(f"{folder}: no labelme JSON files")
-        frames += [read_labelme(f, labels, empty_flag) for f in files]
+        for file in files:
+            source = str(file)
+            frames.append((source, read_labelme(overrides.get(source, file), labels, empty_flag)))
     return frames
 
 
@@ -125,9 +145,7 @@ def predict(
             xyxy = boxes.xyxy.cpu().numpy().astype(np.float64)
             conf = boxes.conf.cpu().numpy().astype(np.float64)
             cls = boxes.cls.cpu().numpy().astype(int)
-            out.append(
-                [np.column_stack([xyxy[cls == k], conf[cls == k]]) for k in range(classes)]
-            )
+            out.append([np.column_stack([xyxy[cls == k], conf[cls == k]]) for k in range(classes)])
         log.info("predicted %d/%d frames", min(start + _BATCH, len(frames)), len(frames))
     return out
 
@@ -137,17 +155,24 @@ def _sha256(data: bytes) -> str:
 
 
 def export_flagged(
-    table: Any, frames: Sequence[LabelmeFrame], out_dir: Path, count: int
+    table: Any,
+    frames: Sequence[tuple[str, LabelmeFrame]],
+    out_dir: Path,
+    count: int,
+    labels: Sequence[str] = (),
+    empty_flag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Copy the ``count`` lowest-quality flagged frames (labelme JSON + image file) into
-    ``out_dir`` with ``export.json``; returns the export records."""
-    by_path = {str(f.json_path): f for f in frames}
+    ``out_dir`` with ``export.json`` (the labels and empty flag they were read with, and the
+    records); returns the records (``source``: the training frame, ``labels_file``: the file its
+    current labels come from)."""
+    by_path = dict(frames)
     flagged = table[table["issue"]].head(count)
     records = []
     with atomic_dir(out_dir) as tmp:
         for row in flagged.itertuples():
             frame = by_path[row.labelme]
-            name = f"{int(row.rank):05d}_{frame.json_path.stem}"
+            name = f"{int(row.rank):05d}_{Path(row.labelme).stem}"
             doc = read_json(frame.json_path)
             image_file = f"{name}{frame.image_suffix}"
             (tmp / image_file).write_bytes(frame.image_bytes)
@@ -157,6 +182,7 @@ def export_flagged(
                 {
                     "file": f"{name}.json",
                     "source": row.labelme,
+                    "labels_file": str(frame.json_path),
                     "rank": int(row.rank),
                     "quality": float(row.quality),
                     "reason": row.reason,
@@ -164,18 +190,82 @@ def export_flagged(
                     "labels_sha256": _sha256(frame.json_path.read_bytes()),
                 }
             )
-        write_json(tmp / "export.json", {"version": EXPORT_VERSION, "frames": records})
+        export = {
+            "version": EXPORT_VERSION,
+            "labels": list(labels),
+            "empty_flag": empty_flag,
+            "frames": records,
+        }
+        write_json(tmp / "export.json", export)
     return records
+
+
+def _tile(frame: LabelmeFrame, predictions: Sequence[np.ndarray], caption: str) -> np.ndarray:
+    """One frame at :data:`SHEET_TILE` px high: labels outlined red, confident predictions as
+    green boxes, the caption above (RGB)."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(frame.image_bytes, np.uint8), cv2.IMREAD_COLOR)
+    scale = SHEET_TILE / image.shape[0]
+    image = cv2.resize(image, (round(image.shape[1] * scale), SHEET_TILE))
+    for shape in frame.shapes:
+        points = np.round(shape.polygon * scale).astype(np.int32)
+        cv2.polylines(image, [points], True, (0, 0, 255), 1, cv2.LINE_AA)
+    for preds in predictions:
+        for x0, y0, x1, y1, score in preds:
+            if score >= SHEET_MIN_SCORE:
+                top_left = (round(x0 * scale), round(y0 * scale))
+                cv2.rectangle(
+                    image, top_left, (round(x1 * scale), round(y1 * scale)), (0, 200, 0), 1
+                )
+    band = np.full((18, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, caption, (2, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return cv2.cvtColor(np.concatenate([band, image], axis=0), cv2.COLOR_BGR2RGB)
+
+
+def issue_sheet(
+    table: Any,
+    frames: Sequence[tuple[str, LabelmeFrame]],
+    predictions: Sequence[Sequence[np.ndarray]],
+) -> np.ndarray:
+    """The :data:`SHEET_FRAMES` lowest-quality flagged frames in a grid (RGB, white gaps)."""
+    index = {source: k for k, (source, _) in enumerate(frames)}
+    tiles = []
+    for row in table[table["issue"]].head(SHEET_FRAMES).itertuples():
+        k = index[row.labelme]
+        caption = f"#{int(row.rank)} {row.reason} q={float(row.quality):.2f}"
+        tiles.append(_tile(frames[k][1], predictions[k], caption))
+    if not tiles:
+        return np.full((40, 4 * SHEET_TILE, 3), 255, np.uint8)
+    width = max(t.shape[1] for t in tiles)
+    height = max(t.shape[0] for t in tiles)
+    padded = [
+        np.pad(t, ((0, height - t.shape[0] + 4), (0, width - t.shape[1] + 4), (0, 0)),
+               constant_values=255)
+        for t in tiles
+    ]  # fmt: skip
+    blank = np.full_like(padded[0], 255)
+    padded += [blank] * (-len(padded) % SHEET_COLUMNS)
+    rows = [
+        np.concatenate(padded[i : i + SHEET_COLUMNS], axis=1)
+        for i in range(0, len(padded), SHEET_COLUMNS)
+    ]
+    return np.concatenate(rows, axis=0)
 
 
 def find_label_issues(job: LabelIssueJob, cfg: LabelIssuesConfig) -> LabelIssueResult:
     """Score, rank and export the region training frames (the rule's entry point)."""
-    frames = read_frames(job.labelme_dirs, job.labels, job.empty_flag)
-    predictions = predict(job.model, frames, job, cfg.min_score)
-    names = [(str(f.json_path), image_name(f)) for f in frames]
-    table = rank_frames(names, [label_boxes(f) for f in frames], predictions, cfg.threshold)
+    from mosaicflow.curate.label_import import override_paths
+
+    frames = read_frames(
+        job.labelme_dirs, job.labels, job.empty_flag, override_paths(job.overrides)
+    )
+    parsed = [frame for _, frame in frames]
+    predictions = predict(job.model, parsed, job, cfg.min_score)
+    names = [(source, image_name(frame)) for source, frame in frames]
+    table = rank_frames(names, [label_boxes(f) for f in parsed], predictions, cfg.threshold)
     write_parquet(job.table, table)
-    exported = export_flagged(table, frames, job.export_dir, cfg.export)
+    exported = export_flagged(table, frames, job.export_dir, cfg.export, job.labels, job.empty_flag)
     metrics: dict[str, Any] = {
         "frames": len(table),
         "flagged": int(table["issue"].sum()),
@@ -190,6 +280,13 @@ def find_label_issues(job: LabelIssueJob, cfg: LabelIssuesConfig) -> LabelIssueR
         cleanlab_only = table.assign(issue=table["cleanlab_quality"] < cfg.threshold)
         cleanlab_only["quality"] = cleanlab_only["cleanlab_quality"]
         metrics["truth_cleanlab_only"] = score_against_truth(cleanlab_only, errors)
+    if job.sheet is not None:
+        import cv2
+
+        with atomic_path(job.sheet) as tmp:
+            image = cv2.cvtColor(issue_sheet(table, frames, predictions), cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(tmp), image):
+                raise OSError(f"{job.sheet}: could not write the PNG")
     write_json(job.metrics, metrics)
     log.info("label issues: %s", metrics)
     return LabelIssueResult(len(table), metrics["flagged"], metrics)

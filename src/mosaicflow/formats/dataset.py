@@ -15,7 +15,7 @@ whole conversion (naming the file) and leaves any previous output untouched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,14 +70,20 @@ def frame_label_lines(frame: LabelmeFrame, task: str = "segment") -> list[str]:
 
 
 def _read_all(
-    dirs: Sequence[Path], labels: Sequence[str], empty_flag: str | None
+    dirs: Sequence[Path],
+    labels: Sequence[str],
+    empty_flag: str | None,
+    overrides: Mapping[str, Path] | None = None,
 ) -> list[LabelmeFrame]:
+    """Every labelme frame of ``dirs``; a file named in ``overrides`` is read from its
+    replacement (same stem, so the frame keeps its name and source video)."""
+    overrides = overrides or {}
     frames = []
     for folder in dirs:
         files = list_labelme(Path(folder))
         if not files:
             raise ValueError(f"{folder}: no labelme JSON files")
-        frames += [read_labelme(f, labels, empty_flag) for f in files]
+        frames += [read_labelme(overrides.get(str(f), f), labels, empty_flag) for f in files]
     return frames
 
 
@@ -130,6 +136,7 @@ def labelme_to_yolo_dataset(
     val_fraction: float = 0.2,
     task: str = "segment",
     code: str = "",
+    overrides: Mapping[str, Path] | None = None,
 ) -> DatasetResult:
     """Build an ultralytics-ready dataset from labelme folders.
 
@@ -145,6 +152,8 @@ def labelme_to_yolo_dataset(
         val_fraction: fraction of files in val when ``val_dirs`` is empty.
         task: ``segment`` (polygons) or ``detect`` (boxes).
         code: the rule's code hash, recorded in the provenance.
+        overrides: labelme file (as listed from its folder) -> the reviewed file replacing it
+            (``mosaicflow review import-labels``).
 
     Returns:
         The :class:`DatasetResult` with counts per split.
@@ -160,8 +169,8 @@ def labelme_to_yolo_dataset(
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     out_dir = Path(out_dir).absolute()
-    train = _read_all(train_dirs, labels, empty_flag)
-    val = _read_all(val_dirs, labels, empty_flag) if val_dirs else []
+    train = _read_all(train_dirs, labels, empty_flag, overrides)
+    val = _read_all(val_dirs, labels, empty_flag, overrides) if val_dirs else []
     _check_unique(train + val)
 
     def group(frame: LabelmeFrame) -> str:
@@ -209,6 +218,7 @@ def labelme_to_yolo_dataset(
                     "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
                 },
                 "input_tree_hash": tree_hash(source_files, root=None),
+                "overrides": len(overrides or {}),
                 "split": split_summary(splits, group, stratum),
                 "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
             },

@@ -9,8 +9,9 @@ The demo world writes it (:mod:`mosaicflow.world.render`) and evaluation reads i
 - the truth JSON (``version`` = :data:`TRUTH_VERSION`): at least fps, size, frame count, class
   names of the watermark boxes and, per frame, the watermark boxes ``[x0, y0, x1, y1]`` in pixels
   (x1/y1 exclusive) with their class names; the demo world adds, per frame, the boxes of the
-  unlabelled distractor objects (``distractors``, same layout). Written with :func:`write_truth_json`, read with
-  :func:`load_truth_json`; both check the version, the keys and the number of frame entries.
+  unlabelled distractor objects (``distractors``, same layout). Written with
+  :func:`write_truth_json`, read with :func:`load_truth_json`; both check the version, the keys
+  and the number of frame entries.
 """
 
 from __future__ import annotations

@@ -218,6 +218,8 @@ REVIEW_METRICS = f"{RESULTS}/metrics/review.json"
 LABEL_ISSUES = f"{REVIEW_DIR}/label_issues.parquet"
 LABEL_ISSUES_EXPORT = f"{REVIEW_DIR}/labelme"
 LABEL_ISSUES_METRICS = f"{RESULTS}/metrics/label_issues.json"
+LABEL_ISSUES_SHEET = f"{REVIEW_DIR}/label_issues.png"
+LABEL_OVERRIDES = f"{REVIEW_DIR}/label_overrides"
 
 
 def review_signals(video: str) -> str:

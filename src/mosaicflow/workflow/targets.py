@@ -335,7 +335,12 @@ def label_issue_outputs(config: Mapping[str, Any]) -> list[str]:
     """The ranked labelme frames, the flagged ones for review and their metrics."""
     if not finds_label_issues(config):
         return []
-    return [paths.LABEL_ISSUES, paths.LABEL_ISSUES_EXPORT, paths.LABEL_ISSUES_METRICS]
+    return [
+        paths.LABEL_ISSUES,
+        paths.LABEL_ISSUES_EXPORT,
+        paths.LABEL_ISSUES_METRICS,
+        paths.LABEL_ISSUES_SHEET,
+    ]
 
 
 def label_issue_inputs(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,236 @@
+"""Bring corrected labelme frames back (``mosaicflow review import-labels``): the frames rule
+find_label_issues exported to ``results/review/labelme/``, edited in labelme, become overrides
+of the region training set in ``results/review/label_overrides/``.
+
+Every file of the edited folder is checked before anything is written: ``export.json`` must be
+the finder's, every labelme file must be one it exported (another file is refused), its image
+must be the exported image (same SHA-256: an export of another dataset, or a replaced image, is
+refused), its ``imagePath`` must stay inside the folder, and the training frame it came from must
+be unchanged since the export. A frame whose shapes or empty flag differ from its training frame
+becomes an override (its labelme file and image copied in); ``overrides.json`` maps each training
+frame to its override and counts, per import, the shapes ``moved``, ``added`` and ``deleted`` and
+the frames ``changed``. A later import of the same frame replaces its override. An import that
+changes nothing writes nothing, so the workflow sees no new input.
+
+The region dataset reads the overrides in place of the frames they correct (rule
+build_region_dataset), so the segmenter and what depends on it rerun, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mosaicflow.curate.label_issue_jobs import EXPORT_VERSION
+from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape, read_labelme
+from mosaicflow.io import atomic_dir, read_json, write_json
+
+LOG = logging.getLogger(__name__)
+
+OVERRIDES_VERSION = 1
+OVERRIDES_FILE = "overrides.json"
+#: Shapes of the same label whose boxes overlap at least this much are one shape (moved or not).
+_MATCH_IOU = 0.3
+
+
+class LabelImportError(ValueError):
+    """A corrected labelme folder that cannot be imported; the message names the file."""
+
+
+@dataclass(frozen=True)
+class LabelImportResult:
+    """What an import did: whether it wrote, the overrides' version, the counts of this import."""
+
+    changed: bool
+    version: int
+    counts: dict[str, int]
+
+
+def _box(shape: LabelmeShape) -> np.ndarray:
+    p = shape.polygon
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return float(w * h / union) if union > 0 else 0.0
+
+
+def shape_changes(before: Sequence[LabelmeShape], after: Sequence[LabelmeShape]) -> dict[str, int]:
+    """Shapes ``moved`` (matched, other points), ``added`` and ``deleted`` between two frames.
+
+    Shapes of one label are matched greedily: first by box IoU (>= 0.3, best pairs first), then
+    the shapes left on both sides by the distance of their box centres (a polygon dragged onto
+    its target counts as moved, not as deleted and added).
+    """
+    boxes_before = [_box(s) for s in before]
+    boxes_after = [_box(s) for s in after]
+
+    def centre_distance(i: int, j: int) -> float:
+        a, b = boxes_before[i], boxes_after[j]
+        return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+    same_label = [
+        (i, j) for i, a in enumerate(before) for j, b in enumerate(after) if a.label == b.label
+    ]
+    by_overlap = sorted((-_iou(boxes_before[i], boxes_after[j]), i, j) for i, j in same_label)
+    by_distance = sorted((centre_distance(i, j), i, j) for i, j in same_label)
+    used_before: set[int] = set()
+    used_after: set[int] = set()
+    moved = 0
+    for _, i, j in [*(t for t in by_overlap if -t[0] >= _MATCH_IOU), *by_distance]:
+        if i in used_before or j in used_after:
+            continue
+        used_before.add(i)
+        used_after.add(j)
+        a, b = before[i].polygon, after[j].polygon
+        moved += int(a.shape != b.shape or not np.allclose(a, b, atol=1e-6))
+    return {
+        "moved": moved,
+        "added": len(after) - len(used_after),
+        "deleted": len(before) - len(used_before),
+    }
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read(path: Path, labels: Sequence[str], empty_flag: str | None) -> LabelmeFrame:
+    try:
+        return read_labelme(path, labels, empty_flag)
+    except ValueError as err:
+        raise LabelImportError(str(err)) from err
+
+
+def read_overrides(overrides_dir: Path) -> dict[str, Any]:
+    """``overrides.json`` of ``overrides_dir`` (an empty record when there is none)."""
+    path = Path(overrides_dir) / OVERRIDES_FILE
+    if not path.is_file():
+        return {"version": 0, "frames": {}, "imports": []}
+    return read_json(path)
+
+
+def override_paths(overrides_dir: Path | None) -> dict[str, Path]:
+    """Training frame (as the run names it) -> the labelme file that replaces it."""
+    if overrides_dir is None or not (Path(overrides_dir) / OVERRIDES_FILE).is_file():
+        return {}
+    record = read_overrides(Path(overrides_dir))
+    return {src: Path(overrides_dir) / entry["file"] for src, entry in record["frames"].items()}
+
+
+def _check_export(folder: Path) -> dict[str, Any]:
+    export_file = folder / "export.json"
+    if not export_file.is_file():
+        raise LabelImportError(f"{export_file}: not found (the folder is not a label-issue export)")
+    try:
+        export = read_json(export_file)
+    except ValueError as err:
+        raise LabelImportError(str(err)) from err
+    if not isinstance(export, dict) or export.get("version") != EXPORT_VERSION:
+        raise LabelImportError(f"{export_file}: not a label-issue export of this version")
+    records = export.get("frames")
+    if not isinstance(records, list) or not isinstance(export.get("labels"), list):
+        raise LabelImportError(f"{export_file}: 'frames' and 'labels' must be lists")
+    known = {r["file"] for r in records}
+    for path in sorted(folder.glob("*.json")):
+        if path.name != "export.json" and path.name not in known:
+            raise LabelImportError(f"{path}: not one of the exported frames ({export_file})")
+    return export
+
+
+def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> LabelImportResult:
+    """Check an edited export folder and merge its corrected frames into ``overrides_dir``.
+
+    The labels and the empty flag are the export's (``regions.labels``, ``regions.empty_flag``
+    of the run that wrote it).
+
+    Args:
+        folder: the edited copy of ``results/review/labelme/`` (or that folder itself).
+        overrides_dir: ``results/review/label_overrides``.
+        run_dir: the run's working directory (relative training frame paths start there).
+
+    Raises:
+        LabelImportError: naming the file, before anything is written.
+    """
+    folder, overrides_dir = Path(folder), Path(overrides_dir)
+    export = _check_export(folder)
+    records, labels, empty_flag = export["frames"], export["labels"], export.get("empty_flag")
+    counts = {"frames": 0, "changed": 0, "moved": 0, "added": 0, "deleted": 0}
+    corrected: dict[str, tuple[LabelmeFrame, dict[str, Any]]] = {}
+    for record in records:
+        edited_path = folder / record["file"]
+        if not edited_path.is_file():
+            raise LabelImportError(f"{edited_path}: missing (listed in {folder / 'export.json'})")
+        edited = _read(edited_path, labels, empty_flag)
+        if _sha256(edited.image_bytes) != record["image_sha256"]:
+            raise LabelImportError(
+                f"{edited_path}: its image differs from the exported one (an export of another "
+                "dataset, or a replaced image)"
+            )
+        labels_path = Path(run_dir) / record["labels_file"]  # the frame, or its earlier override
+        if not labels_path.is_file():
+            raise LabelImportError(f"{edited_path}: its training frame {labels_path} is gone")
+        if _sha256(labels_path.read_bytes()) != record["labels_sha256"]:
+            raise LabelImportError(
+                f"{edited_path}: its training frame {labels_path} changed since the export"
+            )
+        source = _read(labels_path, labels, empty_flag)
+        counts["frames"] += 1
+        change = shape_changes(source.shapes, edited.shapes)
+        if any(change.values()) or edited.empty_flag != source.empty_flag:
+            counts["changed"] += 1
+            for key, value in change.items():
+                counts[key] += value
+            corrected[record["source"]] = (edited, read_json(edited_path))
+
+    previous = read_overrides(overrides_dir)
+    frames = dict(previous["frames"])
+    contents: dict[str, tuple[bytes, bytes, str]] = {}
+    for source, (edited, doc) in sorted(corrected.items()):
+        stem = Path(source).stem
+        image_file = f"{stem}{edited.image_suffix}"
+        doc = {**doc, "imagePath": image_file, "imageData": None}
+        text = _json(doc).encode()
+        entry = {"file": f"{stem}.json", "sha256": _sha256(text)}
+        if frames.get(source) == entry:
+            continue
+        frames[source] = entry
+        contents[source] = (text, edited.image_bytes, image_file)
+    if not contents:
+        LOG.info("%s: no change", folder)
+        return LabelImportResult(False, int(previous["version"]), counts)
+
+    version = int(previous["version"]) + 1
+    with atomic_dir(overrides_dir) as tmp:
+        if overrides_dir.is_dir():  # keep the earlier overrides
+            for path in overrides_dir.iterdir():
+                if path.name != OVERRIDES_FILE and path.is_file():
+                    shutil.copy2(path, tmp / path.name)
+        for source, (text, image, image_file) in contents.items():
+            (tmp / frames[source]["file"]).write_bytes(text)
+            (tmp / image_file).write_bytes(image)
+        write_json(
+            tmp / OVERRIDES_FILE,
+            {
+                "version": version,
+                "frames": dict(sorted(frames.items())),
+                "imports": [*previous["imports"], {"folder": str(folder), **counts}],
+            },
+        )
+    return LabelImportResult(True, version, counts)
+
+
+def _json(doc: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,102 @@
+"""Label issues on the demo run: the finder recovers the label errors the demo world injected
+into its train labelme files, and a corrected export brought back with `mosaicflow review
+import-labels` reruns the region dataset and what depends on it, never the world, the frames or
+the watermark detector."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import planned_jobs, run_snakemake
+from tests.workflow.test_review_quality import _copy_run
+
+pytestmark = [pytest.mark.workflow, pytest.mark.demo]
+
+#: The issue's bar: injected errors found with recall >= 0.7 at precision >= 0.5.
+MIN_RECALL = 0.7
+MIN_PRECISION = 0.5
+#: What corrected labels must not rerun: the world, the frames, the watermark detector.
+UNTOUCHED = {
+    "render_world_video",
+    "write_world_labelme",
+    "write_world_watermarks",
+    "extract_frames",
+    "find_duplicates",
+    "convert_yolo_base",
+}
+
+
+def test_injected_label_errors_are_found(demo_results: Path):
+    metrics = json.loads((demo_results / "metrics" / "label_issues.json").read_text())
+    truth = metrics["truth"]
+    errors = json.loads((demo_results / "world" / "labelme" / "train-errors.json").read_text())
+    assert truth["errors"] == len(errors["errors"]) >= 40
+    assert truth["frames"] == errors["frames"] == metrics["frames"]
+    assert set(truth["by_kind"]) == {"drop", "shift", "distractor"}
+    assert truth["recall"] >= MIN_RECALL, truth
+    assert truth["precision"] >= MIN_PRECISION, truth
+    assert "truth_cleanlab_only" in metrics  # cleanlab's own frame score, reported beside it
+    table = pd.read_parquet(demo_results / "review" / "label_issues.parquet")
+    assert len(table) == metrics["frames"] and table["issue"].sum() == metrics["flagged"]
+    export = json.loads((demo_results / "review" / "labelme" / "export.json").read_text())
+    assert [r["rank"] for r in export["frames"]] == table.loc[table["issue"], "rank"].head(
+        len(export["frames"])
+    ).tolist()
+
+
+def test_corrected_labels_round_trip_on_the_demo(demo_results: Path, tmp_path: Path):
+    work = _copy_run(demo_results, tmp_path / "run")
+    assert planned_jobs(run_snakemake(work, "-n").stdout) == {}
+    export = work / "results" / "review" / "labelme"
+    edited = tmp_path / "edited"
+    shutil.copytree(export, edited)  # a real copy: the run's files are hard links
+    errors = {
+        e["image"]: e
+        for e in json.loads(
+            (work / "results" / "world" / "labelme" / "train-errors.json").read_text()
+        )["errors"]
+    }
+    fixed = 0
+    for record in json.loads((edited / "export.json").read_text())["frames"]:
+        path = edited / record["file"]
+        doc = json.loads(path.read_text())
+        error = errors.get(Path(record["source"]).with_suffix(".jpg").name)
+        if error is None or error["kind"] != "distractor":
+            continue
+        # the reviewer deletes the polygon drawn on the look-alike
+        doc["shapes"] = [s for s in doc["shapes"] if s.get("group_id") is not None]
+        path.write_text(json.dumps(doc))
+        fixed += 1
+    assert fixed >= 3
+    out = _import(work, edited)
+    assert f"changed {fixed}, moved 0, added 0, deleted {fixed}" in out
+    plan = planned_jobs(run_snakemake(work, "-n").stdout)
+    assert {"build_region_dataset", "find_label_issues", "infer_regions"} <= set(plan), plan
+    assert plan["train_model"] == 2, plan  # region segmenter and mosaic detector, not watermark
+    assert not set(plan) & UNTOUCHED, plan
+    # a second import of the same folder writes nothing: the plan stays the same
+    assert "no change" in _import(work, edited)
+    assert planned_jobs(run_snakemake(work, "-n").stdout) == plan
+    # the region dataset is rebuilt with the corrections; the training frames stay as they were
+    run_snakemake(work, "--", "results/regions/dataset")
+    provenance = json.loads(
+        (work / "results" / "regions" / "dataset" / "provenance.json").read_text()
+    )
+    assert provenance["overrides"] == fixed
+    assert not (demo_results / "review" / "label_overrides").exists()
+
+
+def _import(work: Path, folder: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mosaicflow.cli", "review", "import-labels", str(folder),
+         "--results", str(work / "results")],
+        capture_output=True, text=True, check=True, cwd=work,
+    )  # fmt: skip
+    return proc.stdout
