@@ -58,7 +58,7 @@ class LabelIssuesConfig:
 
     enabled: bool = True
     min_score: float = 0.05
-    threshold: float = 0.5
+    threshold: float = 0.2
     export: int = 100
 
     def __post_init__(self) -> None:
@@ -196,6 +196,16 @@ def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
     return float((precision * hits).sum() / hits.sum())
 
 
+def precision_at_recall(scores: np.ndarray, positives: np.ndarray, recall: float) -> float:
+    """Precision of the shortest top of the ranking by ``scores`` (higher first) that holds
+    ``recall`` of the positives (nan without positives)."""
+    if not positives.any():
+        return float("nan")
+    hits = np.cumsum(positives[np.argsort(-scores, kind="stable")])
+    k = int(np.searchsorted(hits, recall * positives.sum() - 1e-9)) + 1
+    return float(hits[k - 1] / k)
+
+
 def score_against_truth(table: pd.DataFrame, errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How well the flagged frames match the injected errors (demo world).
 
@@ -204,8 +214,8 @@ def score_against_truth(table: pd.DataFrame, errors: Sequence[dict[str, Any]]) -
         errors: the world's error records (``image`` = the labelme image file name, ``kind``).
 
     Returns:
-        errors, flagged, recall, precision, average precision of the ranking (1 - quality), and
-        the recall per kind.
+        errors, flagged, recall, precision, average precision of the ranking (1 - quality), the
+        ranking's precision where it reaches a recall of 0.7, and the recall per kind.
     """
     kinds = {str(e["image"]): str(e["kind"]) for e in errors}
     truth = table["image"].map(lambda name: name in kinds).to_numpy(bool)
@@ -224,6 +234,9 @@ def score_against_truth(table: pd.DataFrame, errors: Sequence[dict[str, Any]]) -
         "precision": round(float(found.sum() / max(1, flagged.sum())), 4),
         "average_precision": round(
             average_precision(1.0 - table["quality"].to_numpy(float), truth), 4
+        ),
+        "precision_at_recall_0.7": round(
+            precision_at_recall(1.0 - table["quality"].to_numpy(float), truth, 0.7), 4
         ),
         "by_kind": {
             k: {**v, "recall": round(v["found"] / max(1, v["errors"]), 4)}

@@ -108,6 +108,16 @@ def test_scores_against_the_injected_errors():
     assert scores["average_precision"] == pytest.approx((3 + 4 / missed_rank) / 4, abs=1e-4)
 
 
+def test_precision_at_recall():
+    from mosaicflow.curate.label_issues import precision_at_recall
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    truth = np.array([True, False, True, False, True])
+    assert precision_at_recall(scores, truth, 0.6) == pytest.approx(2 / 3)
+    assert precision_at_recall(scores, truth, 1.0) == pytest.approx(3 / 5)
+    assert precision_at_recall(scores, truth, 0.3) == 1.0
+
+
 def test_average_precision():
     assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([True, True, False])) == 1.0
     assert average_precision(
