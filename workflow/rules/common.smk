@@ -82,6 +82,11 @@ def get_world_set_params(wildcards):
     return targets.world_set_params(config["world"])
 
 
+def get_label_noise_params(wildcards):
+    """The label errors the train labelme set gets (world.label_noise); none for val."""
+    return targets.label_noise_params(config["world"], wildcards.split)
+
+
 def get_world_role_items(wildcards):
     """Video, truth video and truth JSON of every world video feeding a labelme split."""
     return targets.world_items(

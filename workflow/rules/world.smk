@@ -35,6 +35,7 @@ rule write_world_labelme:
     threads: 1
     params:
         world=get_world_set_params,
+        label_noise=get_label_noise_params,
         seed=config_section("seed"),
         code=code_of("write_world_labelme"),
     script:

@@ -7,17 +7,17 @@ from mosaicflow.config import build
 from mosaicflow.workflow.runtime import setup
 from mosaicflow.workflow.targets import group_items
 from mosaicflow.world import write_labelme_set
-from mosaicflow.world.config import WorldConfig
+from mosaicflow.world.config import LabelNoise, WorldConfig
 
 log = setup(snakemake)
 items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]
-cfg = build(WorldConfig, snakemake.params.world)
+noise = snakemake.params.label_noise
 count = write_labelme_set(
     items,
     Path(snakemake.output.labelme),
-    cfg,
+    build(WorldConfig, snakemake.params.world),
     snakemake.params.seed,
-    noise=cfg.label_noise if snakemake.wildcards.split == "train" else None,
+    noise=build(LabelNoise, noise) if noise else None,
     noise_record=Path(snakemake.output.errors),
 )
 log.info("wrote %d labelme files to %s", count, snakemake.output.labelme)

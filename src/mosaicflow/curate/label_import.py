@@ -128,6 +128,9 @@ def override_paths(overrides_dir: Path | None) -> dict[str, Path]:
     return {src: Path(overrides_dir) / entry["file"] for src, entry in record["frames"].items()}
 
 
+_RECORD_KEYS = ("file", "source", "labels_file", "image_sha256", "labels_sha256")
+
+
 def _check_export(folder: Path) -> dict[str, Any]:
     export_file = folder / "export.json"
     if not export_file.is_file():
@@ -141,6 +144,13 @@ def _check_export(folder: Path) -> dict[str, Any]:
     records = export.get("frames")
     if not isinstance(records, list) or not isinstance(export.get("labels"), list):
         raise LabelImportError(f"{export_file}: 'frames' and 'labels' must be lists")
+    for k, record in enumerate(records):
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(key), str) for key in _RECORD_KEYS
+        ):
+            raise LabelImportError(
+                f"{export_file}: frame record {k} must hold the strings {list(_RECORD_KEYS)}"
+            )
     known = {r["file"] for r in records}
     for path in sorted(folder.glob("*.json")):
         if path.name != "export.json" and path.name not in known:
@@ -148,11 +158,30 @@ def _check_export(folder: Path) -> dict[str, Any]:
     return export
 
 
+def _image_file(edited_path: Path) -> Path:
+    """The image file an edited labelme file names (labelme may also embed the image, re-encoded,
+    in ``imageData``; the file beside the JSON is the one that was exported)."""
+    from mosaicflow.formats.labelme import resolve_image_path
+
+    try:
+        doc = read_json(edited_path)
+        image = resolve_image_path(edited_path, str(doc.get("imagePath") or ""))
+    except ValueError as err:
+        raise LabelImportError(str(err)) from err
+    if not doc.get("imagePath") or not image.is_file():
+        raise LabelImportError(
+            f"{edited_path}: the image file its imagePath names is missing (keep the exported "
+            "images beside the labelme files)"
+        )
+    return image
+
+
 def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> LabelImportResult:
     """Check an edited export folder and merge its corrected frames into ``overrides_dir``.
 
     The labels and the empty flag are the export's (``regions.labels``, ``regions.empty_flag``
-    of the run that wrote it).
+    of the run that wrote it). A frame corrected since the export (its override differs from
+    what this folder would write) is refused: export again and correct the current labels.
 
     Args:
         folder: the edited copy of ``results/review/labelme/`` (or that folder itself).
@@ -162,22 +191,30 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
     Raises:
         LabelImportError: naming the file, before anything is written.
     """
-    folder, overrides_dir = Path(folder), Path(overrides_dir)
+    folder, overrides_dir, run_dir = Path(folder), Path(overrides_dir), Path(run_dir)
     export = _check_export(folder)
     records, labels, empty_flag = export["frames"], export["labels"], export.get("empty_flag")
+    try:
+        previous = read_overrides(overrides_dir)
+        current = override_paths(overrides_dir)
+    except (ValueError, KeyError, TypeError) as err:
+        raise LabelImportError(f"{overrides_dir / OVERRIDES_FILE}: malformed ({err})") from err
+    frames = dict(previous["frames"])
     counts = {"frames": 0, "changed": 0, "moved": 0, "added": 0, "deleted": 0}
-    corrected: dict[str, tuple[LabelmeFrame, dict[str, Any]]] = {}
+    contents: dict[str, tuple[bytes, bytes, str]] = {}
     for record in records:
         edited_path = folder / record["file"]
         if not edited_path.is_file():
             raise LabelImportError(f"{edited_path}: missing (listed in {folder / 'export.json'})")
         edited = _read(edited_path, labels, empty_flag)
-        if _sha256(edited.image_bytes) != record["image_sha256"]:
+        image_path = _image_file(edited_path)
+        image_bytes = image_path.read_bytes()
+        if _sha256(image_bytes) != record["image_sha256"]:
             raise LabelImportError(
-                f"{edited_path}: its image differs from the exported one (an export of another "
-                "dataset, or a replaced image)"
+                f"{edited_path}: its image {image_path.name} differs from the exported one (an "
+                "export of another dataset, or a replaced image)"
             )
-        labels_path = Path(run_dir) / record["labels_file"]  # the frame, or its earlier override
+        labels_path = run_dir / record["labels_file"]  # the frame, or its earlier override
         if not labels_path.is_file():
             raise LabelImportError(f"{edited_path}: its training frame {labels_path} is gone")
         if _sha256(labels_path.read_bytes()) != record["labels_sha256"]:
@@ -187,25 +224,26 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
         source = _read(labels_path, labels, empty_flag)
         counts["frames"] += 1
         change = shape_changes(source.shapes, edited.shapes)
-        if any(change.values()) or edited.empty_flag != source.empty_flag:
-            counts["changed"] += 1
-            for key, value in change.items():
-                counts[key] += value
-            corrected[record["source"]] = (edited, read_json(edited_path))
-
-    previous = read_overrides(overrides_dir)
-    frames = dict(previous["frames"])
-    contents: dict[str, tuple[bytes, bytes, str]] = {}
-    for source, (edited, doc) in sorted(corrected.items()):
-        stem = Path(source).stem
-        image_file = f"{stem}{edited.image_suffix}"
-        doc = {**doc, "imagePath": image_file, "imageData": None}
+        if not any(change.values()) and edited.empty_flag == source.empty_flag:
+            continue
+        key = record["source"]
+        stem = Path(key).stem
+        image_file = f"{stem}{image_path.suffix}"
+        doc = {**read_json(edited_path), "imagePath": image_file, "imageData": None}
         text = _json(doc).encode()
         entry = {"file": f"{stem}.json", "sha256": _sha256(text)}
-        if frames.get(source) == entry:
-            continue
-        frames[source] = entry
-        contents[source] = (text, edited.image_bytes, image_file)
+        if frames.get(key) == entry:
+            continue  # imported before
+        newer = current.get(key)
+        if newer is not None and newer.resolve() != labels_path.resolve():
+            raise LabelImportError(
+                f"{edited_path}: {key} was corrected after this export ({newer}); export again"
+            )
+        frames[key] = entry
+        contents[key] = (text, image_bytes, image_file)
+        counts["changed"] += 1
+        for name, value in change.items():
+            counts[name] += value
     if not contents:
         LOG.info("%s: no change", folder)
         return LabelImportResult(False, int(previous["version"]), counts)

@@ -178,7 +178,7 @@ def rank_frames(
                 "supported": round(parts["unsupported"], 6),
                 "labelled": round(parts["unlabelled"], 6),
                 "issue": quality < threshold,
-                "reason": min(parts, key=lambda k: parts[k]),
+                "reason": min(parts, key=lambda k: parts[k]) if min(parts.values()) < 1 else "",
             }
         )
     table = pd.DataFrame(rows).sort_values(["quality", "labelme"], kind="stable")

@@ -87,6 +87,16 @@ def _read_all(
     return frames
 
 
+def _applied_overrides(dirs: Sequence[Path], overrides: Mapping[str, Path] | None) -> int:
+    """How many ``overrides`` name a file of ``dirs``; the others are logged (a correction for a
+    frame that is no longer in the set)."""
+    listed = {str(f) for folder in dirs for f in list_labelme(Path(folder))}
+    unmatched = sorted(set(overrides or {}) - listed)
+    if unmatched:
+        log.warning("%d label overrides match no labelme file: %s", len(unmatched), unmatched[:5])
+    return len(set(overrides or {}) & listed)
+
+
 def _check_unique(frames: Sequence[LabelmeFrame]) -> None:
     seen: dict[str, Path] = {}
     for frame in frames:
@@ -218,7 +228,7 @@ def labelme_to_yolo_dataset(
                     "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
                 },
                 "input_tree_hash": tree_hash(source_files, root=None),
-                "overrides": len(overrides or {}),
+                "overrides": _applied_overrides([*train_dirs, *val_dirs], overrides),
                 "split": split_summary(splits, group, stratum),
                 "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
             },

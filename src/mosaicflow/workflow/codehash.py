@@ -256,8 +256,12 @@ def script_code_param(script: str | Path) -> Callable[[Any], str]:
     so the hash is computed when a job of the rule is planned, not when the workflow is read (a
     cluster job reads the whole workflow but needs only its own rule's hash)."""
 
-    def code(wildcards: Any) -> str:
+    @functools.cache
+    def hashed() -> str:
         return script_code_hash(script)
+
+    def code(wildcards: Any) -> str:
+        return hashed()  # once per rule, whatever the number of its jobs
 
     return code
 

@@ -51,9 +51,15 @@ def world_set_params(world: Mapping[str, Any]) -> dict[str, Any]:
     """The ``world`` section as the label-set rules see it: per-video overrides removed.
 
     A change to one video's parameters reaches the label sets through their input files, so it
-    reruns them only when that video is one of their inputs.
+    reruns them only when that video is one of their inputs. ``label_noise`` is left out: only
+    the train labelme set reads it (:func:`label_noise_params`).
     """
-    return canonical({**world, "videos": {}})
+    return canonical({**world, "videos": {}, "label_noise": {}})
+
+
+def label_noise_params(world: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """``world.label_noise`` for the train labelme set; nothing for the others."""
+    return canonical(world.get("label_noise", {})) if split == "train" else {}
 
 
 def world_items(specs: Sequence[Any], roles: Iterable[str]) -> list[str]:

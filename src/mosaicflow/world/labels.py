@@ -148,8 +148,8 @@ def write_labelme_set(
                 count += 1
             if count == 0:
                 raise ValueError(f"{video}: no frame sampled for labelme")
-        if noise_record is not None:
-            write_json(noise_record, {"frames": count, "errors": errors})
+    if noise_record is not None:
+        write_json(noise_record, {"frames": count, "errors": errors})
     return count
 
 

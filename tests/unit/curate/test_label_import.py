@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -89,13 +90,52 @@ def test_edited_frames_become_overrides_and_the_dataset_reads_them(run):
     # the region dataset reads the corrected frame in place of the training frame
     mapping = override_paths(overrides)
     assert set(mapping) == {source}
+    # (the rule passes the folders and the overrides as the run names them, relative to it)
     out = labelme_to_yolo_dataset(
-        [run / "results" / "labelme"], [], ["nsfw"], run / "ds", 1, val_fraction=0.0,
-        overrides={str(run / k): v for k, v in mapping.items()},
+        [Path("results/labelme")], [], ["nsfw"], run / "ds", 1, val_fraction=0.0,
+        overrides=override_paths(Path("results/review/label_overrides")),
     )  # fmt: skip
     assert out.counts["train"]["instances"] == 5
+    assert json.loads((run / "ds" / "provenance.json").read_text())["overrides"] == 1
     # the training frames themselves are never modified
     assert json.loads((run / source).read_text())["shapes"] == [_shape(SQUARE)]
+
+
+def test_labelme_embedding_the_image_is_read_from_the_file_beside_it(run):
+    import base64
+
+    export = run / "results" / "review" / "labelme"
+    name = sorted(p.name for p in export.glob("0*.json"))[0]
+    doc = json.loads((export / name).read_text())
+    # labelme (store_data) embeds the image, re-encoded: the exported file beside it is checked
+    _, png = cv2.imencode(".png", cv2.imread(str(export / doc["imagePath"])))
+    doc["imageData"] = base64.b64encode(png.tobytes()).decode()
+    doc["shapes"] = []
+    doc["flags"] = {"sfw": True}
+    (export / name).write_text(json.dumps(doc))
+    overrides = run / "results" / "review" / "label_overrides"
+    assert import_labels(export, overrides).counts["deleted"] == 1
+    (override,) = override_paths(overrides).values()
+    written = json.loads(override.read_text())
+    assert written["imageData"] is None
+    assert (override.parent / written["imagePath"]).read_bytes() == (
+        export / doc["imagePath"]
+    ).read_bytes()
+
+
+def test_an_export_older_than_a_correction_is_refused(run):
+    export = run / "results" / "review" / "labelme"
+    overrides = run / "results" / "review" / "label_overrides"
+    name = sorted(p.name for p in export.glob("0*.json"))[0]
+    first, second = run / "first", run / "second"
+    shutil.copytree(export, first)
+    shutil.copytree(export, second)
+    _edit(first, name, [])
+    assert import_labels(first, overrides).changed
+    _edit(second, name, [_shape([[50, 5], [90, 5], [90, 30], [50, 30]])])
+    with pytest.raises(LabelImportError, match="was corrected after this export"):
+        import_labels(second, overrides)
+    assert import_labels(first, overrides).changed is False  # the same folder again: no change
 
 
 def test_a_deleted_polygon_and_an_emptied_frame_are_counted(run):
@@ -128,7 +168,19 @@ def test_bad_folders_are_refused_naming_the_file_and_nothing_is_written(run):
     shutil.copytree(export, replaced)
     image = json.loads((replaced / names[0]).read_text())["imagePath"]
     cv2.imwrite(str(replaced / image), np.full((64, 96, 3), 255, np.uint8))
-    _refused(replaced, overrides, rf"{names[0]}: its image differs")
+    _refused(replaced, overrides, rf"{names[0]}: its image .* differs from the exported one")
+
+    no_image = run / "no_image"
+    shutil.copytree(export, no_image)
+    (no_image / image).unlink()
+    _refused(no_image, overrides, rf"{names[0]}: image '.*' not found")
+
+    bad_record = run / "bad_record"
+    shutil.copytree(export, bad_record)
+    listing = json.loads((bad_record / "export.json").read_text())
+    del listing["frames"][1]["labels_sha256"]
+    (bad_record / "export.json").write_text(json.dumps(listing))
+    _refused(bad_record, overrides, r"export\.json: frame record 1 must hold the strings")
 
     escaping = run / "escaping"
     shutil.copytree(export, escaping)

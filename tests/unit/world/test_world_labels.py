@@ -213,3 +213,19 @@ def test_distractor_boxes_are_in_the_truth(small_world):
 def test_label_noise_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="unknown"):
         LabelNoise(fraction=0.1, kinds=("drop", "blur"))
+
+
+def test_label_noise_follows_the_seed(small_world, tmp_path):
+    items = _train_val(small_world)
+    noise = LabelNoise(fraction=0.5)
+    records = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        write_labelme_set(
+            items, tmp_path / name, small_config(), seed=seed, noise=noise,
+            noise_record=tmp_path / f"{name}.json",
+        )  # fmt: skip
+        records[name] = (tmp_path / f"{name}.json").read_bytes()
+    assert records["a"] == records["b"]
+    assert records["a"] != records["c"]
+    for path in sorted((tmp_path / "a").glob("*.json")):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
