@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 SORT_DESCRIPTION = """Sort the kept clips of a restoration dataset (--clips, each shown by its
 middle frame and mask) or a folder of region crops (--images, masks of the same stem from
@@ -69,12 +70,7 @@ def run_import(args: argparse.Namespace) -> int:
     if not (dataset / "index.parquet").is_file():
         raise ValueError(f"{dataset}: no restoration dataset (run the workflow first)")
     result = import_review(args.exports, review, dataset)
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-    if result.changed:
-        print(f"verdicts version {result.version} ({counts}): {review / 'verdicts.parquet'}")
-    else:
-        print(f"no change (verdicts version {result.version}; {counts})")
-    return 0
+    return _report("verdicts", result, review / "verdicts.parquet")
 
 
 def run_import_labels(args: argparse.Namespace) -> int:
@@ -85,11 +81,16 @@ def run_import_labels(args: argparse.Namespace) -> int:
     results = Path(args.results)
     overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)
     result = import_labels(args.folder, overrides, run_dir=results.parent)
+    return _report("label overrides", result, overrides)
+
+
+def _report(what: str, result: Any, where: Path) -> int:
+    """Print what an import changed (its counts, the new version) or that it changed nothing."""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     if result.changed:
-        print(f"label overrides version {result.version} ({counts}): {overrides}")
+        print(f"{what} version {result.version} ({counts}): {where}")
     else:
-        print(f"no change (label overrides version {result.version}; {counts})")
+        print(f"no change ({what} version {result.version}; {counts})")
     return 0
 
 
