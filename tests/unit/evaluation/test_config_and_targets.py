@@ -65,6 +65,7 @@ def test_demo_targets_restore_and_score_the_test_videos():
         "detection_dataset",
         "region_dataset",
         "clip_review",
+        "label_issues",
         "evaluate",
     } == set(stages)
     assert stages["evaluate"] == paths.EVALUATE_METRICS
