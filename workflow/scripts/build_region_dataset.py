@@ -3,7 +3,7 @@ frames corrected in review (results/review/label_overrides/) replace the ones th
 
 from pathlib import Path
 
-from mosaicflow.curate.label_import import override_paths
+from mosaicflow.curate.label_overrides import override_paths
 from mosaicflow.formats.dataset import labelme_to_yolo_dataset
 from mosaicflow.workflow.runtime import setup
 

@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from mosaicflow.curate.label_issue_jobs import EXPORT_VERSION
+from mosaicflow.curate.label_issues import box_iou, shape_box
+from mosaicflow.curate.label_overrides import OVERRIDES_FILE, override_paths, read_overrides
 from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape, read_labelme
 from mosaicflow.io import atomic_dir, read_json, write_json
 
 LOG = logging.getLogger(__name__)
 
-OVERRIDES_VERSION = 1
-OVERRIDES_FILE = "overrides.json"
 #: Shapes of the same label whose boxes overlap at least this much are one shape (moved or not).
 _MATCH_IOU = 0.3
 
@@ -53,18 +53,6 @@ class LabelImportResult:
     counts: dict[str, int]
 
 
-def _box(shape: LabelmeShape) -> np.ndarray:
-    p = shape.polygon
-    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def shape_changes(before: Sequence[LabelmeShape], after: Sequence[LabelmeShape]) -> dict[str, int]:
     """Shapes ``moved`` (matched, other points), ``added`` and ``deleted`` between two frames.
 
@@ -72,8 +60,8 @@ def shape_changes(before: Sequence[LabelmeShape], after: Sequence[LabelmeShape])
     the shapes left on both sides by the distance of their box centres (a polygon dragged onto
     its target counts as moved, not as deleted and added).
     """
-    boxes_before = [_box(s) for s in before]
-    boxes_after = [_box(s) for s in after]
+    boxes_before = [shape_box(s) for s in before]
+    boxes_after = [shape_box(s) for s in after]
 
     def centre_distance(i: int, j: int) -> float:
         a, b = boxes_before[i], boxes_after[j]
@@ -82,7 +70,8 @@ def shape_changes(before: Sequence[LabelmeShape], after: Sequence[LabelmeShape])
     same_label = [
         (i, j) for i, a in enumerate(before) for j, b in enumerate(after) if a.label == b.label
     ]
-    by_overlap = sorted((-_iou(boxes_before[i], boxes_after[j]), i, j) for i, j in same_label)
+    overlap = box_iou(np.reshape(boxes_before, (-1, 4)), np.reshape(boxes_after, (-1, 4)))
+    by_overlap = sorted((-float(overlap[i, j]), i, j) for i, j in same_label)
     by_distance = sorted((centre_distance(i, j), i, j) for i, j in same_label)
     used_before: set[int] = set()
     used_after: set[int] = set()
@@ -110,22 +99,6 @@ def _read(path: Path, labels: Sequence[str], empty_flag: str | None) -> LabelmeF
         return read_labelme(path, labels, empty_flag)
     except ValueError as err:
         raise LabelImportError(str(err)) from err
-
-
-def read_overrides(overrides_dir: Path) -> dict[str, Any]:
-    """``overrides.json`` of ``overrides_dir`` (an empty record when there is none)."""
-    path = Path(overrides_dir) / OVERRIDES_FILE
-    if not path.is_file():
-        return {"version": 0, "frames": {}, "imports": []}
-    return read_json(path)
-
-
-def override_paths(overrides_dir: Path | None) -> dict[str, Path]:
-    """Training frame (as the run names it) -> the labelme file that replaces it."""
-    if overrides_dir is None or not (Path(overrides_dir) / OVERRIDES_FILE).is_file():
-        return {}
-    record = read_overrides(Path(overrides_dir))
-    return {src: Path(overrides_dir) / entry["file"] for src, entry in record["frames"].items()}
 
 
 _RECORD_KEYS = ("file", "source", "labels_file", "image_sha256", "labels_sha256")

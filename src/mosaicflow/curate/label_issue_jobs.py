@@ -255,7 +255,7 @@ def issue_sheet(
 
 def find_label_issues(job: LabelIssueJob, cfg: LabelIssuesConfig) -> LabelIssueResult:
     """Score, rank and export the region training frames (the rule's entry point)."""
-    from mosaicflow.curate.label_import import override_paths
+    from mosaicflow.curate.label_overrides import override_paths
 
     frames = read_frames(
         job.labelme_dirs, job.labels, job.empty_flag, override_paths(job.overrides)

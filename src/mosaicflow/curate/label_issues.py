@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mosaicflow.formats.labelme import LabelmeFrame
+from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,16 @@ class LabelIssuesConfig:
             )
 
 
+def shape_box(shape: LabelmeShape) -> np.ndarray:
+    """``[x0, y0, x1, y1]`` of a labelme shape's polygon."""
+    p = shape.polygon
+    return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], np.float64)
+
+
 def label_boxes(frame: LabelmeFrame) -> dict[str, np.ndarray]:
     """cleanlab's label record of one frame: ``bboxes`` (L, 4) x0 y0 x1 y1 and ``labels``."""
-    boxes = [
-        [s.polygon[:, 0].min(), s.polygon[:, 1].min(), s.polygon[:, 0].max(), s.polygon[:, 1].max()]
-        for s in frame.shapes
-    ]
     return {
-        "bboxes": np.asarray(boxes, np.float64).reshape(-1, 4),
+        "bboxes": np.asarray([shape_box(s) for s in frame.shapes], np.float64).reshape(-1, 4),
         "labels": np.asarray([s.class_id for s in frame.shapes], np.int64),
     }
 

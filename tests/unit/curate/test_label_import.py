@@ -10,14 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mosaicflow.curate.label_import import (
-    LabelImportError,
-    import_labels,
-    override_paths,
-    shape_changes,
-)
+from mosaicflow.curate.label_import import LabelImportError, import_labels, shape_changes
 from mosaicflow.curate.label_issue_jobs import export_flagged, image_name, read_frames
 from mosaicflow.curate.label_issues import label_boxes, rank_frames
+from mosaicflow.curate.label_overrides import override_paths
 from mosaicflow.formats.dataset import labelme_to_yolo_dataset
 from mosaicflow.formats.labelme import read_labelme
 from mosaicflow.io import write_json
