@@ -89,9 +89,14 @@ def write_text(target: str | os.PathLike[str], text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as stable, indented, key-sorted JSON text (identical for equal objects)."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as stable, indented, key-sorted JSON (byte-identical for equal objects)."""
-    write_text(target, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_text(target, json_text(obj))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

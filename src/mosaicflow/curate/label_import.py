@@ -32,7 +32,7 @@ from mosaicflow.curate.label_issue_jobs import EXPORT_VERSION
 from mosaicflow.curate.label_issues import box_iou, shape_box
 from mosaicflow.curate.label_overrides import OVERRIDES_FILE, override_paths, read_overrides
 from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape, read_labelme
-from mosaicflow.io import atomic_dir, read_json, write_json
+from mosaicflow.io import atomic_dir, json_text, read_json, write_json
 
 LOG = logging.getLogger(__name__)
 
@@ -131,13 +131,12 @@ def _check_export(folder: Path) -> dict[str, Any]:
     return export
 
 
-def _image_file(edited_path: Path) -> Path:
-    """The image file an edited labelme file names (labelme may also embed the image, re-encoded,
-    in ``imageData``; the file beside the JSON is the one that was exported)."""
+def _image_file(edited_path: Path, doc: Mapping[str, Any]) -> Path:
+    """The image file an edited labelme file (parsed: ``doc``) names; labelme may also embed the
+    image, re-encoded, in ``imageData``, but the file beside the JSON is the one exported."""
     from mosaicflow.formats.labelme import resolve_image_path
 
     try:
-        doc = read_json(edited_path)
         image = resolve_image_path(edited_path, str(doc.get("imagePath") or ""))
     except ValueError as err:
         raise LabelImportError(str(err)) from err
@@ -179,8 +178,9 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
         edited_path = folder / record["file"]
         if not edited_path.is_file():
             raise LabelImportError(f"{edited_path}: missing (listed in {folder / 'export.json'})")
-        edited = _read(edited_path, labels, empty_flag)
-        image_path = _image_file(edited_path)
+        edited = _read(edited_path, labels, empty_flag)  # checks the JSON and its paths
+        edited_doc = read_json(edited_path)
+        image_path = _image_file(edited_path, edited_doc)
         image_bytes = image_path.read_bytes()
         if _sha256(image_bytes) != record["image_sha256"]:
             raise LabelImportError(
@@ -202,8 +202,8 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
         key = record["source"]
         stem = Path(key).stem
         image_file = f"{stem}{image_path.suffix}"
-        doc = {**read_json(edited_path), "imagePath": image_file, "imageData": None}
-        text = _json(doc).encode()
+        doc = {**edited_doc, "imagePath": image_file, "imageData": None}
+        text = json_text(doc).encode()
         entry = {"file": f"{stem}.json", "sha256": _sha256(text)}
         if frames.get(key) == entry:
             continue  # imported before
@@ -239,9 +239,3 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
             },
         )
     return LabelImportResult(True, version, counts)
-
-
-def _json(doc: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from mosaicflow.curate.label_issues import (
     rank_frames,
     score_against_truth,
 )
-from mosaicflow.formats.labelme import LabelmeFrame, list_labelme, read_labelme
+from mosaicflow.formats.dataset import read_labelme_dirs
+from mosaicflow.formats.labelme import LabelmeFrame
 from mosaicflow.io import atomic_dir, atomic_path, read_json, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -84,27 +85,6 @@ class LabelIssueResult:
     frames: int
     flagged: int
     metrics: dict[str, Any]
-
-
-def read_frames(
-    dirs: Sequence[Path],
-    labels: Sequence[str],
-    empty_flag: str | None,
-    overrides: Mapping[str, Path] | None = None,
-) -> list[tuple[str, LabelmeFrame]]:
-    """Every labelme frame of ``dirs`` (files sorted per folder), parsed and checked, as
-    ``(training frame, parsed labels)``; a frame with a reviewed correction in ``overrides``
-    (:func:`mosaicflow.curate.label_import.override_paths`) is read from its override."""
-    overrides = overrides or {}
-    frames: list[tuple[str, LabelmeFrame]] = []
-    for folder in dirs:
-        files = list_labelme(Path(folder))
-        if not files:
-            raise ValueError(f"{folder}: no labelme JSON files")
-        for file in files:
-            source = str(file)
-            frames.append((source, read_labelme(overrides.get(source, file), labels, empty_flag)))
-    return frames
 
 
 def image_name(frame: LabelmeFrame) -> str:
@@ -257,7 +237,7 @@ def find_label_issues(job: LabelIssueJob, cfg: LabelIssuesConfig) -> LabelIssueR
     """Score, rank and export the region training frames (the rule's entry point)."""
     from mosaicflow.curate.label_overrides import override_paths
 
-    frames = read_frames(
+    frames = read_labelme_dirs(
         job.labelme_dirs, job.labels, job.empty_flag, override_paths(job.overrides)
     )
     parsed = [frame for _, frame in frames]

@@ -69,32 +69,38 @@ def frame_label_lines(frame: LabelmeFrame, task: str = "segment") -> list[str]:
     return lines
 
 
-def _read_all(
+def read_labelme_dirs(
     dirs: Sequence[Path],
     labels: Sequence[str],
     empty_flag: str | None,
     overrides: Mapping[str, Path] | None = None,
-) -> list[LabelmeFrame]:
-    """Every labelme frame of ``dirs``; a file named in ``overrides`` is read from its
-    replacement (same stem, so the frame keeps its name and source video)."""
+) -> list[tuple[str, LabelmeFrame]]:
+    """Every labelme frame of ``dirs`` (files sorted per folder), parsed and checked, as
+    ``(file as listed, frame)``; a file named in ``overrides`` is read from its replacement (same
+    stem, so the frame keeps its name and source video).
+
+    Raises:
+        ValueError: naming a folder without labelme files, or the file that is invalid.
+    """
     overrides = overrides or {}
     frames = []
     for folder in dirs:
         files = list_labelme(Path(folder))
         if not files:
             raise ValueError(f"{folder}: no labelme JSON files")
-        frames += [read_labelme(overrides.get(str(f), f), labels, empty_flag) for f in files]
+        frames += [
+            (str(f), read_labelme(overrides.get(str(f), f), labels, empty_flag)) for f in files
+        ]
     return frames
 
 
-def _applied_overrides(dirs: Sequence[Path], overrides: Mapping[str, Path] | None) -> int:
-    """How many ``overrides`` name a file of ``dirs``; the others are logged (a correction for a
-    frame that is no longer in the set)."""
-    listed = {str(f) for folder in dirs for f in list_labelme(Path(folder))}
-    unmatched = sorted(set(overrides or {}) - listed)
+def _applied_overrides(sources: Sequence[str], overrides: Mapping[str, Path] | None) -> int:
+    """How many ``overrides`` name one of the ``sources`` read; the others are logged (a
+    correction for a frame that is no longer in the set)."""
+    unmatched = sorted(set(overrides or {}) - set(sources))
     if unmatched:
         log.warning("%d label overrides match no labelme file: %s", len(unmatched), unmatched[:5])
-    return len(set(overrides or {}) & listed)
+    return len(set(overrides or {}) & set(sources))
 
 
 def _check_unique(frames: Sequence[LabelmeFrame]) -> None:
@@ -179,8 +185,12 @@ def labelme_to_yolo_dataset(
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     out_dir = Path(out_dir).absolute()
-    train = _read_all(train_dirs, labels, empty_flag, overrides)
-    val = _read_all(val_dirs, labels, empty_flag, overrides) if val_dirs else []
+    read = {
+        split: read_labelme_dirs(dirs, labels, empty_flag, overrides)
+        for split, dirs in (("train", train_dirs), ("val", val_dirs))
+    }
+    train = [frame for _, frame in read["train"]]
+    val = [frame for _, frame in read["val"]]
     _check_unique(train + val)
 
     def group(frame: LabelmeFrame) -> str:
@@ -228,7 +238,9 @@ def labelme_to_yolo_dataset(
                     "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
                 },
                 "input_tree_hash": tree_hash(source_files, root=None),
-                "overrides": _applied_overrides([*train_dirs, *val_dirs], overrides),
+                "overrides": _applied_overrides(
+                    [source for pairs in read.values() for source, _ in pairs], overrides
+                ),
                 "split": split_summary(splits, group, stratum),
                 "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
             },
@@ -266,7 +278,7 @@ def labelme_to_yolo(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    frames = _read_all([Path(src_dir)], labels, empty_flag)
+    frames = [frame for _, frame in read_labelme_dirs([Path(src_dir)], labels, empty_flag)]
     _check_unique(frames)
     with atomic_dir(Path(out_dir)) as tmp:
         counts = _write_split(tmp, frames, task)

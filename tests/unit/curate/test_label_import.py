@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from mosaicflow.curate.label_import import LabelImportError, import_labels, shape_changes
-from mosaicflow.curate.label_issue_jobs import export_flagged, image_name, read_frames
+from mosaicflow.curate.label_issue_jobs import export_flagged, image_name
 from mosaicflow.curate.label_issues import label_boxes, rank_frames
 from mosaicflow.curate.label_overrides import override_paths
-from mosaicflow.formats.dataset import labelme_to_yolo_dataset
+from mosaicflow.formats.dataset import labelme_to_yolo_dataset, read_labelme_dirs
 from mosaicflow.formats.labelme import read_labelme
 from mosaicflow.io import write_json
 
@@ -42,7 +42,7 @@ def run(tmp_path, monkeypatch):
     for i in range(4):
         cv2.imwrite(str(train / f"v_{i:06d}.jpg"), np.full((64, 96, 3), 50 * i, np.uint8))
         write_json(train / f"v_{i:06d}.json", _doc(f"v_{i:06d}", [_shape(SQUARE)]))
-    frames = read_frames([train.relative_to(tmp_path)], ["nsfw"], "sfw")
+    frames = read_labelme_dirs([train.relative_to(tmp_path)], ["nsfw"], "sfw")
     preds = [[np.array([[10, 10, 40, 40, 0.9]])]] * 2 + [[np.zeros((0, 5))]] * 2
     names = [(source, image_name(f)) for source, f in frames]
     table = rank_frames(names, [label_boxes(f) for _, f in frames], preds, 0.5)

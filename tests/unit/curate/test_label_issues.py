@@ -161,12 +161,13 @@ def test_flagged_frames_are_exported_as_labelme_with_hashes(tmp_path):
     import hashlib
     import json
 
-    from mosaicflow.curate.label_issue_jobs import export_flagged, image_name, read_frames
+    from mosaicflow.curate.label_issue_jobs import export_flagged, image_name
     from mosaicflow.curate.label_issues import label_boxes
+    from mosaicflow.formats.dataset import read_labelme_dirs
     from mosaicflow.formats.labelme import read_labelme
 
     _labelme_folder(tmp_path / "lm")
-    frames = read_frames([tmp_path / "lm"], ["nsfw"], "sfw")
+    frames = read_labelme_dirs([tmp_path / "lm"], ["nsfw"], "sfw")
     assert [image_name(f) for _, f in frames] == ["f0.jpg", "f1.jpg", "f2.jpg", "f3.jpg"]
     # the model agrees on f0 and f1, sees nothing on f2, sees an unlabelled target on f3
     preds = [
@@ -207,11 +208,11 @@ def test_flagged_frames_are_exported_as_labelme_with_hashes(tmp_path):
 def test_a_labelme_file_escaping_its_folder_is_refused(tmp_path):
     import json
 
-    from mosaicflow.curate.label_issue_jobs import read_frames
+    from mosaicflow.formats.dataset import read_labelme_dirs
 
     _labelme_folder(tmp_path / "lm", count=1)
     doc = json.loads((tmp_path / "lm" / "f0.json").read_text())
     doc["imagePath"] = "../elsewhere.jpg"
     (tmp_path / "lm" / "f0.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match=r"f0\.json.*leaves the annotation folder"):
-        read_frames([tmp_path / "lm"], ["nsfw"], "sfw")
+        read_labelme_dirs([tmp_path / "lm"], ["nsfw"], "sfw")
