@@ -165,3 +165,30 @@ def unify_group_splits(split_of: Mapping[str, str], group_of: Mapping[str, str])
         if group not in chosen or rank.get(split, len(rank)) < rank.get(chosen[group], len(rank)):
             chosen[group] = split
     return {item: chosen[group_of.get(item, item)] for item in split_of}
+
+
+def follow_pinned_groups(
+    pinned: Mapping[str, str], others: Sequence[str], group_of: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """Give the items without a split the split of their group's pinned members.
+
+    Args:
+        pinned: item -> split for the items whose split is given (e.g. by a role).
+        others: the items without one.
+        group_of: item -> group (items it does not list are their own group).
+
+    Returns:
+        ``(split_of, free)``: every pinned item and every other item of a group with a pinned
+        member -> the group's split (the most held out of its pinned members'); the remaining
+        items, in input order, to be split by fractions.
+    """
+    split_of = unify_group_splits(pinned, group_of)
+    of_group = {group_of.get(item, item): split for item, split in split_of.items()}
+    free = []
+    for item in others:
+        group = group_of.get(item, item)
+        if group in of_group:
+            split_of[item] = of_group[group]
+        else:
+            free.append(item)
+    return split_of, free

@@ -24,7 +24,7 @@ from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import DUPLICATE_REASON, assign_splits, drop_duplicates
 from mosaicflow.datasets.detection.config import DetectionSplitConfig
 from mosaicflow.datasets.detection.split import split_samples
-from mosaicflow.formats.splits import unify_group_splits
+from mosaicflow.formats.splits import follow_pinned_groups, unify_group_splits
 from mosaicflow.io import write_parquet
 from mosaicflow.video.cli import frames_config
 from mosaicflow.video.frames import extract_frames
@@ -204,6 +204,34 @@ def test_detection_splits_keep_groups_together():
     split_of = {s["video"]: name for name, members in out.items() for s in members}
     assert split_of["v0"] == split_of["v1"] == split_of["v2"]
     assert sum(len(m) for m in out.values()) == len(samples)
+
+
+def test_copies_without_a_role_follow_their_groups_pinned_split():
+    pinned = {"a": "train", "b": "test", "c": "train", "d": "val"}
+    group_of = {"x": "a", "a": "a", "y": "b", "z": "cd", "c": "cd", "d": "cd"}
+    split_of, free = follow_pinned_groups(pinned, ["x", "y", "z", "w"], group_of)
+    # a copy of a train video trains, a copy of a test video is tested; a group with pinned
+    # members in two splits takes the most held out; a lone video is left to the fractions
+    assert split_of == {"a": "train", "b": "test", "c": "val", "d": "val", "x": "train",
+                        "y": "test", "z": "val"}  # fmt: skip
+    assert free == ["w"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_drawn_split_never_moves_a_pinned_video(seed):
+    # the copies would be drawn into val or test by the fractions on their own; their group's
+    # pinned train video keeps them in train
+    counts = {"t0": 5, "t1": 5, "copy0": 5, "copy1": 5, "free0": 5, "free1": 5, "free2": 5}
+    roles = {"t0": "train", "t1": "train"}
+    groups = {"copy0": "t0", "t0": "t0", "copy1": "t1", "t1": "t1"}
+    splits = assign_splits(counts, SplitConfig(val=0.3, test=0.3), seed=seed, roles=roles,
+                           groups=groups)  # fmt: skip
+    assert splits["t0"] == splits["copy0"] == splits["t1"] == splits["copy1"] == "train"
+    samples = [{"video": v, "positive": j % 2 == 0} for v in counts for j in range(4)]
+    out = split_samples(samples, DetectionSplitConfig(val=0.3, test=0.3), roles=roles,
+                        seed=seed, groups=groups)  # fmt: skip
+    split_of = {s["video"]: name for name, members in out.items() for s in members}
+    assert {split_of[v] for v in ("t0", "t1", "copy0", "copy1")} == {"train"}
 
 
 def test_duplicate_videos_leave_the_clip_index(tmp_path):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.meta import read_manifest
-from mosaicflow.formats.splits import split_by_group, unify_group_splits
+from mosaicflow.formats.splits import follow_pinned_groups, split_by_group, unify_group_splits
 from mosaicflow.io import write_parquet
 from mosaicflow.provenance import file_hash
 
@@ -89,7 +89,7 @@ def assign_splits(
         seed: seed of the split's tie-breaking order.
         roles: video id -> ``train``/``val``/``test`` for videos whose split is given.
         groups: video id -> duplicate group (rule find_duplicates): a group's videos share one
-            split, the most held out of theirs.
+            split: that of its members with a role (the most held out), else the one drawn.
 
     Returns:
         video id -> split name.
@@ -101,12 +101,15 @@ def assign_splits(
     bad = {v: r for v, r in roles.items() if r not in SPLITS}
     if bad:
         raise ValueError(f"video roles must be one of {SPLITS}: {bad}")
-    out = {v: roles[v] for v in clips_per_video if v in roles}
-    rest = sorted(v for v in clips_per_video if v not in roles)
+    group_of = dict(groups or {})
+    out, rest = follow_pinned_groups(
+        {v: roles[v] for v in clips_per_video if v in roles},
+        sorted(v for v in clips_per_video if v not in roles),
+        group_of,
+    )
     if rest:
         fractions = {"train": 1.0 - split.val - split.test, "val": split.val, "test": split.test}
         items = [v for v in rest for _ in range(max(1, clips_per_video[v]))]
-        group_of = dict(groups or {})
         shared = split_by_group(items, lambda v: group_of.get(v, v), fractions=fractions, seed=seed)
         for name, members in shared.items():
             out.update({v: name for v in members})

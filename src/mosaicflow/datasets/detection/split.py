@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mosaicflow.datasets.detection.config import DetectionSplitConfig
-from mosaicflow.formats.splits import unify_group_splits
+from mosaicflow.formats.splits import follow_pinned_groups, unify_group_splits
 
 SPLITS = ("train", "val", "test")
 #: Demo world role -> split (videos of other roles train).
@@ -36,15 +36,18 @@ def split_samples(
             ``cfg``), or None.
         seed: the config's seed (tie-breaking order of the videos).
         groups: video id -> duplicate group (rule find_duplicates): a group's videos share one
-            split, the most held out of theirs.
+            split: that of its members with a role (the most held out), else the one drawn.
 
     Returns:
         Split name -> samples (input order kept).
     """
     roles = roles or {}
     group_of = dict(groups or {})
-    split_of = {video: ROLE_SPLITS.get(role, "train") for video, role in roles.items()}
-    rest = [sample for sample in samples if sample["video"] not in split_of]
+    pinned = {video: ROLE_SPLITS.get(role, "train") for video, role in roles.items()}
+    videos = list(dict.fromkeys(sample["video"] for sample in samples))
+    split_of, free = follow_pinned_groups(pinned, [v for v in videos if v not in pinned], group_of)
+    free_videos = set(free)
+    rest = [sample for sample in samples if sample["video"] in free_videos]
     if rest:
         from mosaicflow.formats.splits import split_by_group
 
