@@ -89,3 +89,33 @@ def test_world_label_videos_feed_the_labelme_train_split_only():
     assert all("-val-" in item[0] for item in splits["val"])
     with pytest.raises(ValueError, match="world-test-00"):
         labelled_splits(world_items(specs, ["test"]))
+
+
+def test_world_reuploads_join_the_sources_without_a_role():
+    import re
+
+    from mosaicflow.config import validate_config
+    from mosaicflow.workflow.targets import (
+        REUPLOAD_NAME_PATTERN,
+        WORLD_NAME_PATTERN,
+        detection_roles,
+        world_reuploads,
+        world_specs,
+    )
+
+    config = {"source": {"kind": "demo"}, "seed": 3, "world": {"reuploads": {"count": 2}}}
+    validate_config(config)
+    specs = world_specs(config)
+    copies = world_reuploads(config, specs)
+    assert [c.name for c in copies] == ["world-reupload-00", "world-reupload-01"]
+    assert all(re.fullmatch(REUPLOAD_NAME_PATTERN, c.name) for c in copies)
+    assert not any(re.fullmatch(WORLD_NAME_PATTERN, c.name) for c in copies)
+    sources = source_videos(config["source"], specs, copies)
+    by_name = {v.name: v for v in sources}
+    assert by_name["world-reupload-01"].role == "unlabelled"
+    assert by_name["world-reupload-01"].path.endswith("world/videos/world-reupload-01.mp4")
+    # the detection split pins the world's own videos and leaves the copies to their groups
+    roles = detection_roles(sources)
+    assert set(roles) == {v.id for v in sources if not v.name.startswith("world-reupload")}
+    users = {"source": {"kind": "videos"}, "seed": 3, "world": {"reuploads": {"count": 2}}}
+    assert world_reuploads(users, specs) == []

@@ -1,7 +1,8 @@
-"""Duplicate search on the demo run: re-uploads of the demo's source videos (re-encoded at a
-lower quality, rescaled, cropped, another watermark, shifted in time) are found among all the
-demo's videos, no two distinct demo videos are paired, and the demo's datasets keep every
-duplicate group in one split and leave dropped copies out."""
+"""Duplicate search on the demo run: the world's own re-uploads (``world.reuploads``) and more
+made by the test from the demo's source videos (re-encoded at a lower quality, rescaled,
+cropped, another watermark, shifted in time) are found among all the demo's videos, no two
+distinct demo videos are paired, and the demo's datasets keep every duplicate group in one
+split and leave dropped copies out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 
 from mosaicflow.curate.config import DuplicatesConfig
 from mosaicflow.curate.duplicates import find_duplicates
+from mosaicflow.formats.truth import load_truth_json
+from mosaicflow.ids import video_id
 from mosaicflow.video.cli import frames_config
 from mosaicflow.video.frames import extract_frames
 
@@ -61,16 +64,57 @@ def reupload(source: Path, out: Path, rng: np.random.Generator) -> dict:
     return drawn
 
 
+def world_copies(demo_results: Path) -> dict[str, str]:
+    """Video id of each re-upload the demo world rendered -> the video id of its source."""
+    copies = {}
+    for path in sorted((demo_results / "world" / "truth").glob("*.json")):
+        truth = load_truth_json(path)
+        if "reupload" in truth:
+            copies[video_id(f"{truth['name']}.mp4")] = video_id(
+                f"{truth['reupload']['source']}.mp4"
+            )
+    return copies
+
+
+def test_the_worlds_reuploads_are_found_and_split_with_their_source(demo_results):
+    copies = world_copies(demo_results)
+    assert len(copies) >= 4, copies
+    expected = {frozenset(pair) for pair in copies.items()}
+    pairs = pd.read_parquet(demo_results / "curation" / "duplicate_pairs.parquet")
+    found = {frozenset(pair) for pair in zip(pairs["video_a"], pairs["video_b"], strict=True)}
+    recall = len(found & expected) / len(expected)
+    precision = len(found & expected) / max(len(found), 1)
+    groups = pd.read_parquet(demo_results / "curation" / "duplicates.parquet").set_index("video")
+    dropped = sorted(c for c in copies if not groups.loc[c, "kept"])
+    print(f"the world's {len(copies)} re-uploads: pair recall {recall:.3f}, precision "
+          f"{precision:.3f}; dropped {len(dropped)}: {dropped}")  # fmt: skip
+    assert recall >= RECALL, (sorted(map(sorted, expected - found)), pairs)
+    assert precision >= PRECISION, sorted(map(sorted, found - expected))
+    for copy, source in copies.items():
+        assert groups.loc[copy, "group"] == groups.loc[source, "group"]
+        assert groups.loc[source, "kept"]
+    # every copy sits in its source's split, a copy of a test video included
+    clips = pd.read_parquet(demo_results / "restoration_dataset" / "index.parquet")
+    split_of = clips.groupby("video")["split"].first()
+    for copy, source in copies.items():
+        if copy in split_of and source in split_of:
+            assert split_of[copy] == split_of[source], (copy, source)
+    held_out = [c for c, s in copies.items() if split_of.get(s) == "test"]
+    assert held_out and all(split_of.get(c, "test") == "test" for c in held_out)
+
+
 def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
     cfg = DuplicatesConfig()
-    own = {p.parent.name: p.parent for p in (demo_results / "frames").glob("*/index.parquet")}
+    every = {p.parent.name: p.parent for p in (demo_results / "frames").glob("*/index.parquet")}
+    written = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
+    pd.testing.assert_frame_equal(written, find_duplicates(every, cfg)[1])
+    copies = world_copies(demo_results)
+    own = {video: folder for video, folder in every.items() if video not in copies}
     assert len(own) >= 8, own
-    # the demo's own videos: no pair, every video its own group, nothing dropped
+    # the demo's own videos, its re-uploads left out: no pair, every video its own group
     pairs, groups = find_duplicates(own, cfg)
     assert pairs.empty, pairs
     assert groups["kept"].all() and (groups["group"] == groups["video"]).all()
-    written = pd.read_parquet(demo_results / "curation" / "duplicates.parquet")
-    pd.testing.assert_frame_equal(written, groups)
 
     rng = np.random.default_rng(20261126)
     expected = set()

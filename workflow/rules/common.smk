@@ -24,12 +24,19 @@ ENV = "../../envs/mosaicflow.yaml"
 # The env's pip list installs the repository from this variable (see mosaicflow.workflow.devtools).
 os.environ[devtools.REPO_ENV_VAR] = workflow.basedir
 WORLD_SPECS = targets.world_specs(config)
-VIDEOS = {video.id: video for video in source_videos(config["source"], WORLD_SPECS)}
+WORLD_REUPLOADS = {
+    spec.name: spec for spec in targets.world_reuploads(config, WORLD_SPECS)
+}
+VIDEOS = {
+    video.id: video
+    for video in source_videos(config["source"], WORLD_SPECS, WORLD_REUPLOADS.values())
+}
 
 
 wildcard_constraints:
     video=VIDEO_ID_PATTERN,
     name=targets.WORLD_NAME_PATTERN,
+    reupload=targets.REUPLOAD_NAME_PATTERN,
     split="train|val",
     model=models.MODEL_PATTERN,
 
@@ -75,6 +82,16 @@ def get_source_video(wildcards):
 def get_world_spec(wildcards):
     """The resolved generation parameters of one demo-world video (rerun trigger)."""
     return targets.world_spec(WORLD_SPECS, wildcards.name).to_dict()
+
+
+def get_reupload_spec(wildcards):
+    """What one re-upload of the demo world is made of (rerun trigger)."""
+    return WORLD_REUPLOADS[wildcards.reupload].to_dict()
+
+
+def get_reupload_source(wildcards):
+    """The video, truth masks and truth JSON of the world video a re-upload copies."""
+    return paths.world_files(WORLD_REUPLOADS[wildcards.reupload].source)
 
 
 def get_world_set_params(wildcards):
@@ -274,7 +291,7 @@ def get_detection_samples(wildcards):
 
 def get_detection_roles(wildcards):
     """Video id -> demo world role (the split follows it); None for user videos."""
-    return targets.detection_roles(config, VIDEOS.values())
+    return targets.detection_roles(VIDEOS.values())
 
 
 def get_detection_testset_input(wildcards):

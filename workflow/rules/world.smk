@@ -1,4 +1,5 @@
-# The synthetic demo world (source.kind: demo): one job per video, then the label sets.
+# The synthetic demo world (source.kind: demo): one job per video and per re-upload, then the
+# label sets.
 
 
 rule render_world_video:
@@ -18,6 +19,27 @@ rule render_world_video:
         code=code_of("render_world_video"),
     script:
         "../scripts/render_world_video.py"
+
+
+rule render_world_reupload:
+    input:
+        unpack(get_reupload_source),
+    output:
+        video=paths.world_files("{reupload}")["video"],
+        truth=paths.world_files("{reupload}")["truth"],
+        truth_json=paths.world_files("{reupload}")["truth_json"],
+    log:
+        paths.log("render_world_reupload", "{reupload}"),
+    benchmark:
+        paths.benchmark("render_world_reupload", "{reupload}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        spec=get_reupload_spec,
+        code=code_of("render_world_reupload"),
+    script:
+        "../scripts/render_world_reupload.py"
 
 
 rule write_world_labelme:

@@ -77,28 +77,32 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
     return videos
 
 
-def world_videos(specs: Sequence[Any]) -> list[SourceVideo]:
+def world_videos(specs: Sequence[Any], reuploads: Sequence[Any] = ()) -> list[SourceVideo]:
     """Source videos of the demo world, from its video specs (``name`` and ``role``): every
-    video but the ``label`` ones, which only feed the labelled sets."""
+    video but the ``label`` ones, which only feed the labelled sets; then the re-uploads
+    (``world.reuploads``), without a role."""
+    from mosaicflow.world.reuploads import REUPLOAD_ROLE
     from mosaicflow.world.specs import SOURCE_ROLES
 
+    named = [(s.name, s.role) for s in specs if s.role in SOURCE_ROLES]
+    named += [(r.name, REUPLOAD_ROLE) for r in reuploads]
     return [
-        SourceVideo(
-            video_id(f"{s.name}.mp4"), str(WORLD_VIDEO_DIR / f"{s.name}.mp4"), s.role, s.name
-        )
-        for s in specs
-        if s.role in SOURCE_ROLES
+        SourceVideo(video_id(f"{name}.mp4"), str(WORLD_VIDEO_DIR / f"{name}.mp4"), role, name)
+        for name, role in named
     ]
 
 
-def source_videos(source: Mapping[str, Any], world_specs: Sequence[Any] = ()) -> list[SourceVideo]:
-    """Resolve the ``source`` config section to the list of input videos.
+def source_videos(
+    source: Mapping[str, Any], world_specs: Sequence[Any] = (), reuploads: Sequence[Any] = ()
+) -> list[SourceVideo]:
+    """Resolve the ``source`` config section to the list of input videos (``world_specs`` and
+    ``reuploads``: the demo world's videos and copies, when ``source.kind`` is ``demo``).
 
     Raises:
         SourceError: no videos, duplicate ids, or a bad sheet (the message names the file).
     """
     if source["kind"] == "demo":
-        videos = world_videos(world_specs)
+        videos = world_videos(world_specs, reuploads)
     else:
         location = source.get("videos")
         if not location:

@@ -26,6 +26,7 @@ from mosaicflow.workflow.yolo_models import has_model, model_dataset, mosaic_tes
 from mosaicflow.yolo.models import MODELS, model_kind
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
+REUPLOAD_NAME_PATTERN = r"world-reupload-[0-9][0-9]+"
 
 
 def world_specs(config: Mapping[str, Any]) -> list[Any]:
@@ -37,6 +38,17 @@ def world_specs(config: Mapping[str, Any]) -> list[Any]:
     from mosaicflow.world.config import WorldConfig
 
     return list(video_specs(build(WorldConfig, config["world"]), config["seed"]))
+
+
+def world_reuploads(config: Mapping[str, Any], specs: Sequence[Any]) -> list[Any]:
+    """The demo world's re-uploads (``world.reuploads``), none for the user's videos."""
+    if config["source"]["kind"] != "demo":
+        return []
+    from mosaicflow.config import build
+    from mosaicflow.world.config import WorldConfig
+    from mosaicflow.world.reuploads import reupload_specs
+
+    return reupload_specs(build(WorldConfig, config["world"]), config["seed"], specs)
 
 
 def world_spec(specs: Sequence[Any], name: str) -> Any:
@@ -52,9 +64,10 @@ def world_set_params(world: Mapping[str, Any]) -> dict[str, Any]:
 
     A change to one video's parameters reaches the label sets through their input files, so it
     reruns them only when that video is one of their inputs. ``label_noise`` is left out: only
-    the train labelme set reads it (:func:`label_noise_params`).
+    the train labelme set reads it (:func:`label_noise_params`); so are the re-uploads, which
+    feed no label set.
     """
-    return canonical({**world, "videos": {}, "label_noise": {}})
+    return canonical({**world, "videos": {}, "label_noise": {}, "reuploads": {}})
 
 
 def label_noise_params(world: Mapping[str, Any], split: str) -> dict[str, Any]:
@@ -228,14 +241,10 @@ def region_inputs(config: Mapping[str, Any], section: str, video: SourceVideo) -
     return {"truth": world_files(video.name)["truth"]}
 
 
-def detection_roles(
-    config: Mapping[str, Any], videos: Iterable[SourceVideo]
-) -> dict[str, str] | None:
-    """Video id -> role, which the detection split follows: every demo-world video's, and the
-    user's videos that a sheet gives a role (train, val, test); None when no video has one
-    (all are split by ``detection_dataset.split``)."""
-    if config["source"]["kind"] == "demo":
-        return {video.id: video.role for video in videos}
+def detection_roles(videos: Iterable[SourceVideo]) -> dict[str, str] | None:
+    """Video id -> role, which the detection split follows: the videos with a role (train, val,
+    test: every demo-world video but the re-uploads, and the user's videos that a sheet gives
+    one); None when no video has one (all are split by ``detection_dataset.split``)."""
     return video_split_roles(videos) or None
 
 

@@ -42,6 +42,33 @@ class LabelNoise:
 
 
 @dataclass(frozen=True)
+class Reuploads:
+    """``world.reuploads``: copies of source videos as a re-upload would make them.
+
+    Attributes:
+        sources: names of world videos to copy, each once (in this order).
+        count: further copies, of source videos drawn from the seed among those not listed.
+        shift_frames: (low, high) frames cut from the start, inclusive.
+        crop: (low, high) share of the width and of the height cut from each side.
+        scale: (low, high) size of the copy relative to the cropped source.
+        crf: (low, high) x264 CRF of the copy, inclusive.
+    """
+
+    sources: tuple[str, ...] = ()
+    count: int = 0
+    shift_frames: tuple[int, ...] = (2, 15)
+    crop: tuple[float, ...] = (0.01, 0.05)
+    scale: tuple[float, ...] = (0.5, 0.9)
+    crf: tuple[int, ...] = (30, 37)
+
+    def __post_init__(self) -> None:
+        for key in ("shift_frames", "crop", "scale", "crf"):
+            low, high = getattr(self, key)
+            if low > high:
+                raise ValueError(f"world.reuploads.{key}: low {low} > high {high}")
+
+
+@dataclass(frozen=True)
 class WorldConfig:
     """The ``world`` section: sizes, content fractions and per-video overrides.
 
@@ -70,3 +97,4 @@ class WorldConfig:
     audio_videos: tuple[str, ...]
     videos: Mapping[str, Mapping[str, Any]]
     label_noise: LabelNoise = LabelNoise()
+    reuploads: Reuploads = Reuploads()

@@ -520,6 +520,27 @@ def _add_audio(container: Any, samples: np.ndarray) -> tuple[Any, list[Any]]:
     return stream, frames
 
 
+def add_h264_stream(container: Any, width: int, height: int, fps: int, crf: int) -> Any:
+    """A reproducible libx264 stream (one thread, bitexact, mbtree off) in ``container``."""
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.thread_count = 1
+    stream.codec_context.flags |= av.codec.context.Flags.bitexact
+    stream.options = reproducible_x264_options(crf=str(crf), preset="veryfast")
+    return stream
+
+
+def mux_frames(container: Any, stream: Any, frames: np.ndarray) -> None:
+    """Encode BGR ``frames`` (N, H, W, 3) into ``stream``, then flush it."""
+    for f in range(len(frames)):
+        vf = av.VideoFrame.from_ndarray(frames[f], format="bgr24").reformat(
+            format="yuv420p", threads=1
+        )
+        vf.pts = f
+        container.mux(stream.encode(vf))
+    container.mux(stream.encode(None))
+
+
 def render_video(
     spec: VideoSpec, video_out: Path, truth_out: Path, truth_json_out: Path
 ) -> RenderResult:
@@ -551,11 +572,7 @@ def render_video(
         truth_mask_writer(truth_out, spec.fps, spec.width, spec.height) as write_mask,
         av.open(str(vtmp), "w", container_options=bitexact) as vc,
     ):
-        vs = vc.add_stream("libx264", rate=spec.fps)
-        vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
-        vs.codec_context.thread_count = 1
-        vs.codec_context.flags |= av.codec.context.Flags.bitexact
-        vs.options = reproducible_x264_options(crf=str(spec.crf), preset="veryfast")
+        vs = add_h264_stream(vc, spec.width, spec.height, spec.fps, spec.crf)
         audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
         prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
         rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
@@ -591,13 +608,7 @@ def render_video(
             write_mask(mask)
         # H.264 only after every frame is drawn: x264's output varied from run to run (same
         # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
-        for f in range(spec.frames):
-            vf = av.VideoFrame.from_ndarray(rendered[f], format="bgr24").reformat(
-                format="yuv420p", threads=1
-            )
-            vf.pts = f
-            vc.mux(vs.encode(vf))
-        vc.mux(vs.encode(None))
+        mux_frames(vc, vs, rendered)
         if audio is not None:
             astream, aframes = audio
             for frame in aframes:

@@ -148,7 +148,7 @@ def test_user_test_videos_get_the_held_out_evaluation(tmp_path):
     assert mosaicked["video"] in outputs and paths.EVALUATE_GRID in outputs
     assert targets.metrics_stages(config, [], videos)["evaluate"] == paths.EVALUATE_METRICS
     # the detection split follows the sheet's roles; the unlabelled video is shared out
-    roles = targets.detection_roles(config, videos)
+    roles = targets.detection_roles(videos)
     assert roles == {by_role[r].id: r for r in ("train", "val", "test")}
 
 
