@@ -12,9 +12,10 @@ pytestmark = pytest.mark.workflow
 def test_default_config_plans(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     jobs = planned_jobs(proc.stdout)
-    # 25 train, 1 val, 2 test and 75 label videos (labelme frames only)
+    # 25 train, 1 val, 2 test and 75 label videos (labelme frames only), 4 re-uploads
     assert jobs["render_world_video"] == 103
-    assert jobs["extract_frames"] == 28  # label videos are not source videos
+    assert jobs["render_world_reupload"] == 4
+    assert jobs["extract_frames"] == 28 + 4  # label videos are not source videos, copies are
     assert not (tmp_path / "results").exists()
 
 
@@ -35,3 +36,11 @@ def test_missing_path_fails_naming_key_and_path(tmp_path):
     assert f"config key 'regions.weights': file not found: {tmp_path}/missing.pt" in (
         proc.stderr + proc.stdout
     )
+
+
+def test_a_reupload_of_an_unknown_video_fails_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("world:\n  reuploads:\n    sources: [world-val-07]\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode != 0
+    assert "config key 'world.reuploads.sources': world-val-07" in proc.stderr + proc.stdout

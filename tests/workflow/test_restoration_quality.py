@@ -57,7 +57,8 @@ def test_index_splits_by_video_and_lists_every_candidate(demo_results):
     assert index.groupby("video")["split"].nunique().max() == 1  # no video in two splits
     assert set(index.loc[index["kept"], "split"]) == {"train", "val", "test"}
     manifests = {path.stem for path in (root / "videos").glob("*.json")}
-    assert len(manifests) == 28 and set(index["video"]) <= manifests  # one per source video
+    sources = {path.parent.name for path in (demo_results / "frames").glob("*/index.parquet")}
+    assert manifests == sources and set(index["video"]) <= manifests  # one per source video
     for row in index[index["kept"]].itertuples():
         assert (root / row.clip_path).is_file() and (root / row.meta_path).is_file()
     assert not index.loc[~index["kept"], "reason"].isna().any()

@@ -25,6 +25,7 @@ rule score_clips:
 rule rank_clips:
     input:
         unpack(get_review_verdicts),
+        unpack(get_duplicate_groups),
         signals=[paths.review_signals(vid) for vid in VIDEOS],
     output:
         ranked=paths.REVIEW_RANKED,

@@ -1,5 +1,5 @@
-"""Rank every kept clip by how likely it is false; score the ranking on the demo truth (rule
-rank_clips)."""
+"""Rank every kept clip of the videos that are not dropped duplicates by how likely it is false;
+score the ranking on the demo truth (rule rank_clips)."""
 
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 verdicts = snakemake.input.get("verdicts")
+duplicates = snakemake.input.get("duplicates")
 summary = rank_dataset(
     [Path(p) for p in snakemake.input.signals],
     Path(verdicts) if verdicts else None,
@@ -17,6 +18,7 @@ summary = rank_dataset(
     Path(snakemake.output.ranked),
     Path(snakemake.output.metrics),
     seed=snakemake.params.seed,
+    duplicates=Path(duplicates) if duplicates else None,
     code=snakemake.params.code,
 )
 log.info("%s", summary)

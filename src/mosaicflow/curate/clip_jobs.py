@@ -115,6 +115,7 @@ def rank_dataset(
     metrics_out: Path,
     *,
     seed: int,
+    duplicates: Path | None = None,
     code: str = "",
 ) -> dict[str, Any]:
     """Rank every kept clip (``results/review/ranked.parquet``) and write the ranking's summary
@@ -127,11 +128,16 @@ def rank_dataset(
         ranked_out: the ranked table to write.
         metrics_out: the summary to write.
         seed: the workflow seed.
+        duplicates: ``results/curation/duplicates.parquet``: the clips of the videos it drops
+            as duplicates are not ranked (they never train); None ranks every video's clips.
         code: the rule's code hash (recorded).
     """
+    from mosaicflow.curate.duplicates import read_groups
     from mosaicflow.curate.verdicts import read_verdicts
 
     table = read_signals(signals)
+    _, dropped = read_groups(duplicates)
+    table = table[~table["video"].isin(list(dropped))].reset_index(drop=True)
     reviewed = read_verdicts(verdicts) if verdicts else None
     ranked, summary = rank_clips(table, reviewed, config, seed=seed)
     metrics = ranking_metrics(ranked, table, config.top_k, config, seed=seed)

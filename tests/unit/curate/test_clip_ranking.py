@@ -144,3 +144,27 @@ def test_no_truth_no_metrics_and_no_positive_no_precision():
 def test_config_is_checked():
     with pytest.raises(ValueError, match="min_verdicts"):
         ReviewConfig(min_verdicts=1)
+
+
+def test_the_clips_of_dropped_duplicate_videos_are_not_ranked(tmp_path):
+    from mosaicflow.curate.clip_jobs import rank_dataset
+    from mosaicflow.io import write_parquet
+
+    table = synthetic(n_videos=3)
+    paths = []
+    for video, part in table.groupby("video"):
+        paths.append(tmp_path / f"{video}.parquet")
+        write_parquet(paths[-1], part.assign(clip_sha256="x", nudenet=np.nan))
+    groups = pd.DataFrame(
+        {"video": ["v0", "v1", "v2"], "group": ["v0", "v0", "v2"], "kept": [True, False, True],
+         "duplicate_of": ["", "v0", ""], "overlap": [0.0, 0.9, 0.0],
+         "reason": ["", "duplicate", ""]}
+    )  # fmt: skip
+    write_parquet(tmp_path / "duplicates.parquet", groups)
+    ranked_out, metrics = tmp_path / "ranked.parquet", tmp_path / "review.json"
+    kw = {"seed": 0, "duplicates": tmp_path / "duplicates.parquet"}
+    rank_dataset(paths, None, CONFIG, ranked_out, metrics, **kw)
+    ranked = pd.read_parquet(ranked_out)
+    assert set(ranked["video"]) == {"v0", "v2"} and len(ranked) == 24
+    rank_dataset(paths, None, CONFIG, ranked_out, metrics, seed=0)
+    assert set(pd.read_parquet(ranked_out)["video"]) == {"v0", "v1", "v2"}
