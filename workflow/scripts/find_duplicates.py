@@ -14,7 +14,7 @@ folders = {
     video: Path(index).parent
     for video, index in zip(snakemake.params.videos, snakemake.input.indexes, strict=True)
 }
-pairs, groups = find_duplicates(folders, cfg)
+pairs, groups = find_duplicates(folders, cfg, threads=snakemake.threads)
 write_parquet(snakemake.output.pairs, pairs)
 write_parquet(snakemake.output.duplicates, groups)
 log.info(

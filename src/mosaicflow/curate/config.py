@@ -49,3 +49,4 @@ class DuplicatesConfig:
     min_overlap: float = 0.5
     drop_overlap: float = 0.8
     min_std: float = 8.0
+    search: str = "auto"

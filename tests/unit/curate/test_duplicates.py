@@ -13,11 +13,13 @@ import pytest
 
 from mosaicflow.curate.config import DuplicatesConfig
 from mosaicflow.curate.duplicates import (
+    faiss_available,
     find_duplicates,
     find_pairs,
     group_videos,
     matched_counts,
     read_groups,
+    search_backend,
     video_signature,
 )
 from mosaicflow.datasets.clips.config import SplitConfig
@@ -116,16 +118,28 @@ def test_flat_frames_are_not_informative_and_never_match():
     assert find_pairs(pd.DataFrame(rows), max_distance=10, min_overlap=0.5).empty
 
 
-def test_matched_counts_equal_a_brute_force_search():
+def planted_hashes(n: int = 300, videos: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Random frame hashes of ``videos`` videos; 20 frames of video 0 reappear in video 3 with
+    3 bits flipped."""
     rng = np.random.default_rng(0)
-    hashes = rng.integers(0, 2**63, 300, dtype=np.int64).view(np.uint64).copy()
-    owners = rng.integers(0, 4, 300)
-    # plant near copies: frame k of video 0 reappears in video 3 with 3 bits flipped
+    hashes = rng.integers(0, 2**63, n, dtype=np.int64).view(np.uint64).copy()
+    owners = rng.integers(0, videos, n)
     for k in np.flatnonzero(owners == 0)[:20]:
         j = int(np.flatnonzero(owners == 3)[k % 10])
         hashes[j] = hashes[k] ^ np.uint64(0b10101)
-    counts = matched_counts(hashes, owners, 4, max_distance=4, block=37)
-    assert (matched_counts(hashes, owners, 4, max_distance=4) == counts).all()
+    return hashes, owners
+
+
+def dense(table: pd.DataFrame, videos: int = 4) -> np.ndarray:
+    out = np.zeros((videos, videos), int)
+    out[table["v"], table["w"]] = table["count"]
+    return out
+
+
+def test_matched_counts_equal_a_brute_force_search():
+    hashes, owners = planted_hashes()
+    counts = dense(matched_counts(hashes, owners, max_distance=4, block=37))
+    assert (dense(matched_counts(hashes, owners, max_distance=4)) == counts).all()
     expected = np.zeros((4, 4), int)
     for i in range(300):
         d = np.bitwise_count(hashes[i] ^ hashes)
@@ -134,6 +148,29 @@ def test_matched_counts_equal_a_brute_force_search():
                 expected[owners[i], v] += 1
     assert (counts == expected).all()
     assert counts[0, 3] > 0 and counts[3, 0] > 0
+
+
+@pytest.mark.skipif(not faiss_available(), reason="faiss (faiss-cpu) is not installed")
+@pytest.mark.parametrize("max_distance", [0, 4, 12, 20])
+def test_the_faiss_search_finds_what_numpy_finds(max_distance):
+    hashes, owners = planted_hashes(n=2000, videos=7)
+    # near neighbours at every distance up to the radius and one past it
+    hashes[1000:1021] = hashes[:21] ^ ((np.uint64(1) << np.arange(21, dtype=np.uint64)) - 1)
+    with_numpy = matched_counts(hashes, owners, max_distance, block=333)
+    with_faiss = matched_counts(hashes, owners, max_distance, block=333, backend="faiss")
+    pd.testing.assert_frame_equal(with_numpy, with_faiss)
+    assert len(with_numpy) > 0
+
+
+def test_the_search_backend_is_resolved_or_refused(monkeypatch):
+    assert search_backend("numpy") == "numpy"
+    assert search_backend("auto") == ("faiss" if faiss_available() else "numpy")
+    with pytest.raises(ValueError, match=r"duplicates\.search"):
+        search_backend("annoy")
+    monkeypatch.setattr("mosaicflow.curate.duplicates.faiss_available", lambda: False)
+    assert search_backend("auto") == "numpy"
+    with pytest.raises(ValueError, match="faiss is not installed"):
+        search_backend("faiss")
 
 
 def merit(**pixels: int) -> pd.DataFrame:
