@@ -8,12 +8,13 @@ the rerun must continue from that iteration (weights, optimizer, schedule and RN
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import REPO, kill_at_first_checkpoint, run_snakemake
+from tests.helpers import REPO, kill_at_first_checkpoint, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -27,11 +28,22 @@ CHECKPOINTS = "results/restoration/_work/stage1-*/last.pt"
 METRICS = "results/metrics/restoration_stage1.json"
 
 
-def test_killed_restoration_training_resumes(tmp_path: Path):
+def copy_tiny_run(tiny_run: Path, work: Path) -> None:
+    """The tiny run's results and Snakemake metadata, without training scratch folders or the
+    inspection exports (never rewritten in place: a plain copy)."""
+    skip = shutil.ignore_patterns("_work", "inspect")
+    shutil.copytree(tiny_run / "results", work / "results", ignore=skip)
+    shutil.copytree(tiny_run / ".snakemake" / "metadata", work / ".snakemake" / "metadata")
+
+
+def test_killed_restoration_training_resumes(tiny_run: Path, tmp_path: Path):
     overlay = tmp_path / "resume.yaml"
     overlay.write_text(yaml.safe_dump(OVERLAY))
     configs = [TINY, overlay]
-    run_snakemake(tmp_path, "--", "results/restoration_dataset/index.parquet", configfiles=configs)
+    # the clips are the tiny run's: only stage 1 (its iterations changed) runs again
+    copy_tiny_run(tiny_run, tmp_path)
+    plan = planned_jobs(run_snakemake(tmp_path, "-n", "--", TARGET, configfiles=configs).stdout)
+    assert set(plan) == {"train_restoration_stage1"}, plan
 
     kill_at_first_checkpoint(tmp_path, configs, TARGET, CHECKPOINTS)
     assert not (tmp_path / TARGET).exists()
