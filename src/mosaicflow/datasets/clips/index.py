@@ -18,7 +18,7 @@ import pandas as pd
 
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.meta import read_manifest
-from mosaicflow.formats.splits import follow_pinned_groups, split_by_group, unify_group_splits
+from mosaicflow.formats.splits import follow_pinned_groups, split_by_group
 from mosaicflow.io import write_parquet
 from mosaicflow.provenance import file_hash
 
@@ -113,7 +113,7 @@ def assign_splits(
         shared = split_by_group(items, lambda v: group_of.get(v, v), fractions=fractions, seed=seed)
         for name, members in shared.items():
             out.update({v: name for v in members})
-    return unify_group_splits(out, groups or {})
+    return out
 
 
 def _row(record: Mapping[str, Any], split: str) -> dict[str, Any]:

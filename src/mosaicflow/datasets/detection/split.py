@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mosaicflow.datasets.detection.config import DetectionSplitConfig
-from mosaicflow.formats.splits import follow_pinned_groups, unify_group_splits
+from mosaicflow.formats.splits import follow_pinned_groups
 
 SPLITS = ("train", "val", "test")
 #: Demo world role -> split (videos of other roles train).
@@ -61,7 +61,6 @@ def split_samples(
         )
         for split, members in shared.items():
             split_of.update({sample["video"]: split for sample in members})
-    split_of = unify_group_splits(split_of, group_of)
     out: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}
     for sample in samples:
         out[split_of[sample["video"]]].append(sample)
