@@ -12,8 +12,7 @@ rule find_duplicates:
         paths.log("find_duplicates"),
     benchmark:
         paths.benchmark("find_duplicates")
-    # one numpy search over the frame signatures: on a cluster it runs in the Snakemake process
-    localrule: True
+    # quadratic in the frames (minutes for 10^6 with faiss): a cluster job, not the login node's
     conda:
         ENV
     threads: 1
