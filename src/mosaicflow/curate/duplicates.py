@@ -77,6 +77,8 @@ def video_merit(frames_dir: Path, signature: pd.DataFrame) -> dict[str, float]:
 
 #: Bytes of the largest temporary array of the search (a block of rows against every frame).
 SEARCH_MEMORY = 128 * 2**20
+#: Frames one faiss range search queries at once (its threads share them out).
+FAISS_QUERIES = 8192
 #: Search backends of ``duplicates.search`` (``auto``: faiss when it is installed, else numpy).
 SEARCH_BACKENDS = ("auto", "numpy", "faiss")
 
@@ -147,8 +149,9 @@ def matched_counts(
         hashes: (N,) uint64 frame hashes.
         owners: (N,) video number of each frame.
         max_distance: the largest Hamming distance (bits) of a match.
-        block: rows compared at once (None: as many as fit ``SEARCH_MEMORY`` as 8-byte
-            values, ``block x N x 8`` bytes).
+        block: rows compared at once (None: with numpy as many as fit ``SEARCH_MEMORY`` as
+            8-byte values, ``block x N x 8`` bytes; with faiss ``FAISS_QUERIES``, whose memory
+            is that of their matches only).
         backend: ``numpy`` (blocks of XOR and popcount) or ``faiss`` (its exhaustive binary
             index, several times faster per core); both find exactly the same matches.
         threads: faiss's threads (0: its default).
@@ -156,7 +159,9 @@ def matched_counts(
     Returns:
         Columns ``v``, ``w``, ``count`` (``v != w``), sorted by ``v``, ``w``.
     """
-    if block is None:
+    if block is None and backend == "faiss":
+        block = FAISS_QUERIES
+    elif block is None:
         block = max(1, SEARCH_MEMORY // (8 * max(len(hashes), 1)))
     matches = _numpy_matches if backend == "numpy" else _faiss_searcher(hashes, threads)
     owners = np.asarray(owners, dtype=np.int64)
