@@ -22,6 +22,7 @@ include: "workflow/rules/balance.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/review.smk"
 include: "workflow/rules/duplicates.smk"
+include: "workflow/rules/quality.smk"
 include: "workflow/rules/evaluation.smk"
 
 

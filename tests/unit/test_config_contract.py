@@ -25,6 +25,7 @@ STAGE_CONFIGS = {
     "detector": "mosaicflow.yolo.config:DetectorConfig",
     "review": "mosaicflow.curate.config:ReviewConfig",
     "duplicates": "mosaicflow.curate.config:DuplicatesConfig",
+    "quality": "mosaicflow.quality.config:QualityConfig",
 }
 
 

@@ -40,7 +40,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "video",
         "formats mosaic",
         "world",
-        "yolo",
+        "yolo quality",
         "datasets",
         "restore",
         "inference",

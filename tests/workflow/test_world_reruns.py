@@ -44,7 +44,10 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
         "score_clips", "rank_clips", "export_review",
         # the duplicate search over all videos' frame signatures
         "find_duplicates",
+        # the clips' source quality against the degraded scenes of the truth
+        "evaluate_source_quality",
     }  # fmt: skip
+    assert "train_quality_classifier" not in jobs  # it trains on the train videos only
     assert set(jobs) <= aggregates, jobs
     # a video's signals are redone exactly when its clips are (every clip job reads the
     # gathered region summary, so they all follow a change of any video's regions)

@@ -242,6 +242,50 @@ def get_clip_watermark_params(wildcards):
     return targets.clip_watermark_params(config)
 
 
+def get_quality_model(wildcards):
+    """The source-quality classifier the clip and detection sample jobs run, when it is on."""
+    if targets.scores_source_quality(config):
+        return {"quality": paths.QUALITY_MODEL}
+    return {}
+
+
+def get_quality_train_ids(wildcards):
+    """Ids of the videos the source-quality classifier trains on."""
+    return targets.quality_videos(VIDEOS.values())[0]
+
+
+def get_quality_val_ids(wildcards):
+    """Ids of the videos the source-quality classifier's card is measured on."""
+    return targets.quality_videos(VIDEOS.values())[1]
+
+
+def get_quality_training_input(wildcards):
+    """Videos and frame indexes of the classifier's training and card videos."""
+    train, val = targets.quality_videos(VIDEOS.values())
+    return {
+        "videos": [VIDEOS[vid].path for vid in train],
+        "indexes": [paths.frames_files(vid)["index"] for vid in train],
+        "val_videos": [VIDEOS[vid].path for vid in val],
+        "val_indexes": [paths.frames_files(vid)["index"] for vid in val],
+    }
+
+
+def get_source_quality_eval_ids(wildcards):
+    """Ids of the demo world's videos with a role (the re-uploads have no truth of their own)."""
+    return [
+        vid for vid, video in VIDEOS.items() if video.role in ("train", "val", "test")
+    ]
+
+
+def get_source_quality_eval_input(wildcards):
+    """Clip manifests and truth JSONs of :func:`get_source_quality_eval_ids`."""
+    ids = get_source_quality_eval_ids(wildcards)
+    return {
+        "manifests": [paths.restoration_manifest(vid) for vid in ids],
+        "truths": [paths.world_files(VIDEOS[vid].name)["truth_json"] for vid in ids],
+    }
+
+
 def get_restoration_manifests(wildcards):
     """The clip manifest of every source video (listed directly, so a dry run shows every job)."""
     return [paths.restoration_manifest(vid) for vid in VIDEOS]

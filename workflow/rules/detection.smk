@@ -8,6 +8,7 @@
 rule build_detection_samples:
     input:
         unpack(get_detection_sample_input),
+        unpack(get_quality_model),
         video=get_source_video,
         index=rules.extract_frames.output.index,
     output:

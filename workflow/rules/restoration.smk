@@ -5,6 +5,7 @@
 checkpoint build_restoration_clips:
     input:
         unpack(get_clip_watermark_model),
+        unpack(get_quality_model),
         unpack(get_clip_region_input),
         video=get_source_video,
         index=rules.extract_frames.output.index,

@@ -7,11 +7,13 @@ from mosaicflow.config import build
 from mosaicflow.datasets.detection.build import build_video_samples
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.quality.score import load_scorer
 from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 regions = snakemake.input.get("regions")
 truth = snakemake.input.get("truth")
+scorer = load_scorer(snakemake.input.get("quality"), snakemake.threads)
 result = build_video_samples(
     build(DetectionDatasetConfig, snakemake.params.dataset),
     build(MosaicConfig, snakemake.params.mosaic),
@@ -23,5 +25,6 @@ result = build_video_samples(
     seed=snakemake.params.seed,
     regions_parquet=Path(regions) if regions else None,
     truth_mkv=Path(truth) if truth else None,
+    quality_scorer=scorer.scores if scorer else None,
 )
 log.info("%s", result)

@@ -29,6 +29,7 @@ job = ClipJob(
     code=params.code,
     threads=snakemake.threads,
     watermark=watermark,
+    quality=Path(inputs.quality) if inputs.get("quality") else None,
 )
 result = build_clips(
     job, build(RestorationDatasetConfig, params.dataset), build(MosaicConfig, params.mosaic)

@@ -17,7 +17,7 @@ The demo world writes it (:mod:`mosaicflow.world.render`) and evaluation reads i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +134,14 @@ def load_truth_json(path: Path) -> dict[str, Any]:
             the number of ``per_frame`` entries is not ``frames``.
     """
     return _check(read_json(path), Path(path))
+
+
+def degraded_frames(scenes: Sequence[Mapping[str, Any]], frames: int) -> list[str | None]:
+    """Per frame, the kind of its scene's degradation (None: clean), from a truth JSON's scenes."""
+    kinds: list[str | None] = [None] * frames
+    for scene in scenes:
+        degradation = scene.get("degraded")
+        if degradation:
+            for f in range(int(scene["start"]), min(int(scene["end"]), frames)):
+                kinds[f] = str(degradation["kind"])
+    return kinds

@@ -23,6 +23,7 @@ from mosaicflow.mosaic.config import (
     CrfCodecConfig,
     DegradationsConfig,
 )
+from mosaicflow.mosaic.synth import MosaicParams, apply_mosaic
 from mosaicflow.video.x264 import reproducible_x264_options
 
 _ENCODERS = {"x264": "libx264", "x265": "libx265", "vp9": "libvpx-vp9", "mpeg2": "mpeg2video"}
@@ -212,3 +213,36 @@ def _encoder_options(
     if codec == "vp9":
         return {"deadline": "realtime", "cpu-used": "8", "row-mt": "0", "threads": "1"}
     return {"threads": "1"}
+
+
+def upscale_from_low(frames: np.ndarray, scale: float) -> np.ndarray:
+    """Shrink every frame to ``scale`` of its size (area) and enlarge it back (bicubic)."""
+    height, width = frames.shape[1:3]
+    small = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.stack(
+        [
+            cv2.resize(
+                cv2.resize(f, small, interpolation=cv2.INTER_AREA),
+                (width, height),
+                interpolation=cv2.INTER_CUBIC,
+            )
+            for f in frames
+        ]
+    )
+
+
+def pixelate_regions(frames: np.ndarray, masks: np.ndarray, block: int) -> np.ndarray:
+    """Pixelate the masked pixels of every frame with square ``block`` x ``block`` blocks."""
+    params = MosaicParams(
+        block_h=block,
+        block_w=block,
+        shape="squa_avg",
+        offset_y=0,
+        offset_x=0,
+        feather=0,
+        dilate_radius=max(1, block // 3),
+        close_radius=0,
+        incomplete_blocks=False,
+        block_select="any",
+    )
+    return apply_mosaic(frames, masks, params)[0]

@@ -233,6 +233,14 @@ DUPLICATES = f"{CURATION_DIR}/duplicates.parquet"
 DUPLICATE_PAIRS = f"{CURATION_DIR}/duplicate_pairs.parquet"
 
 
+#: The source-quality classifier (rule train_quality_classifier) and its scores against the
+#: demo world's degraded scenes (rule evaluate_source_quality).
+QUALITY_DIR = f"{RESULTS}/models/quality"
+QUALITY_MODEL = f"{QUALITY_DIR}/quality.pt"
+QUALITY_CARD = f"{QUALITY_DIR}/card.json"
+QUALITY_METRICS = f"{RESULTS}/metrics/source_quality.json"
+
+
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).
 EVALUATE_DIR = f"{RESULTS}/evaluate"
 EVALUATE_METRICS = f"{RESULTS}/metrics/evaluate.json"

@@ -322,6 +322,35 @@ def balance_outputs(config: Mapping[str, Any]) -> list[str]:
     return outputs
 
 
+def scores_source_quality(config: Mapping[str, Any]) -> bool:
+    """Whether the source-quality classifier is trained and scores the clips."""
+    return bool(config["quality"]["enabled"]) and has_model("region_seg", config)
+
+
+def quality_videos(videos: Iterable[SourceVideo]) -> tuple[list[str], list[str]]:
+    """``(train, val)`` video ids of the source-quality classifier: the videos whose role is
+    ``train`` and ``val``; without roles every video trains and the card is measured on them
+    too."""
+    videos = list(videos)
+    roles = video_split_roles(videos)
+    if not roles:
+        ids = [v.id for v in videos]
+        return ids, ids
+    train = [v.id for v in videos if roles.get(v.id) == "train"]
+    val = [v.id for v in videos if roles.get(v.id) == "val"]
+    return train, val or train
+
+
+def quality_outputs(config: Mapping[str, Any]) -> list[str]:
+    """The classifier, its card and, on the demo world, its scores against the truth."""
+    if not scores_source_quality(config):
+        return []
+    outputs = [paths.QUALITY_MODEL, paths.QUALITY_CARD]
+    if config["source"]["kind"] == "demo":
+        outputs.append(paths.QUALITY_METRICS)
+    return outputs
+
+
 def reviews_clips(config: Mapping[str, Any]) -> bool:
     """Whether the clips are triaged: they are cut from the region segmenter's output."""
     return (
@@ -422,6 +451,7 @@ def final_outputs(
     outputs += balance_outputs(config)
     outputs += shard_outputs(config)
     outputs += review_outputs(config)
+    outputs += quality_outputs(config)
     outputs += label_issue_outputs(config)
     outputs += evaluation_outputs(config, specs, videos)
     return outputs
@@ -511,6 +541,9 @@ def metrics_stages(
             files = paths.restoration_files()
             stages["restoration_stage1"] = files["stage1_metrics"]
             stages["restoration_stage2"] = files["stage2_metrics"]
+    if scores_source_quality(config):
+        demo = config["source"]["kind"] == "demo"
+        stages["source_quality"] = paths.QUALITY_METRICS if demo else paths.QUALITY_CARD
     if reviews_clips(config):
         stages["clip_review"] = paths.REVIEW_METRICS
     if finds_label_issues(config):

@@ -68,6 +68,62 @@ class Reuploads:
                 raise ValueError(f"world.reuploads.{key}: low {low} > high {high}")
 
 
+#: Kinds of source degradation ``world.degraded`` gives whole scenes
+#: (:mod:`mosaicflow.world.degraded`).
+DEGRADED_KINDS = ("codec", "blur", "upscale", "mosaic")
+
+
+@dataclass(frozen=True)
+class DegradedScenes:
+    """``world.degraded``: scenes rendered as a poor source would show them.
+
+    Attributes:
+        p: probability that a scene of a video of one of ``roles`` is degraded (0 = off).
+        kinds: degradations drawn from (:data:`DEGRADED_KINDS`), one per degraded scene.
+        roles: world roles whose videos get degraded scenes.
+        codec_crf: (low, high) x264 CRF of a ``codec`` scene's re-encode, inclusive.
+        blur_sigma: (low, high) Gaussian sigma of a ``blur`` scene, in pixels.
+        upscale: (low, high) scale a ``upscale`` scene is shrunk to before it is enlarged back.
+        mosaic_block: (low, high) block size in pixels of a ``mosaic`` scene's pixelated targets.
+    """
+
+    p: float = 0.0
+    kinds: tuple[str, ...] = DEGRADED_KINDS
+    roles: tuple[str, ...] = ("train", "val", "test")
+    codec_crf: tuple[int, ...] = (44, 51)
+    blur_sigma: tuple[float, ...] = (1.5, 3.0)
+    upscale: tuple[float, ...] = (0.25, 0.45)
+    mosaic_block: tuple[int, ...] = (6, 12)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.kinds) - set(DEGRADED_KINDS))
+        if unknown:
+            raise ValueError(
+                f"world.degraded.kinds: unknown {unknown}; known: {list(DEGRADED_KINDS)}"
+            )
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"world.degraded.p: {self.p} is not in [0, 1]")
+        if self.p > 0 and not self.kinds:
+            raise ValueError("world.degraded.kinds: empty while world.degraded.p > 0")
+        for key in ("codec_crf", "blur_sigma", "upscale", "mosaic_block"):
+            low, high = getattr(self, key)
+            if low > high:
+                raise ValueError(f"world.degraded.{key}: low {low} > high {high}")
+
+    def for_role(self, role: str) -> dict[str, Any] | None:
+        """The plain parameters a video of ``role`` renders with (None: no degraded scene)."""
+        if self.p <= 0 or role not in self.roles:
+            return None
+        return {
+            "p": float(self.p),
+            "kinds": list(self.kinds),
+            "codec_crf": [int(v) for v in self.codec_crf],
+            "blur_sigma": [float(v) for v in self.blur_sigma],
+            "upscale": [float(v) for v in self.upscale],
+            "mosaic_block": [int(v) for v in self.mosaic_block],
+        }
+
+
 @dataclass(frozen=True)
 class WorldConfig:
     """The ``world`` section: sizes, content fractions and per-video overrides.
@@ -98,3 +154,4 @@ class WorldConfig:
     videos: Mapping[str, Mapping[str, Any]]
     label_noise: LabelNoise = LabelNoise()
     reuploads: Reuploads = Reuploads()
+    degraded: DegradedScenes = DegradedScenes()

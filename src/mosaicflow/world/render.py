@@ -33,6 +33,7 @@ from mosaicflow.formats.truth import (
 from mosaicflow.io import atomic_path
 from mosaicflow.video.x264 import reproducible_x264_options
 from mosaicflow.world import assets
+from mosaicflow.world.degraded import degrade_scene, draw_scene_degradations
 from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec
 
 _AUDIO_RATE = 48000
@@ -557,6 +558,7 @@ def render_video(
     """
     rng = np.random.default_rng(spec.seed)
     scenes, times, empty = _plan(spec, rng)
+    degradations = draw_scene_degradations(spec.degraded, spec.seed, len(scenes))
     scene_of = np.zeros(spec.frames, np.int64)
     for scene in scenes:
         scene_of[scene.start : scene.end] = scene.index
@@ -577,6 +579,9 @@ def render_video(
         prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
         rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
             Path(scratch) / "frames.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width, 3)
+        )
+        regions = np.lib.format.open_memmap(  # target masks, for scenes pixelated at the source
+            Path(scratch) / "regions.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width)
         )
         for f in range(spec.frames):
             scene = scenes[int(scene_of[f])]
@@ -605,7 +610,14 @@ def render_video(
                 }
             )
             rendered[f] = image
+            regions[f] = mask > 0
             write_mask(mask)
+        for scene, degradation in zip(scenes, degradations, strict=True):
+            if degradation is not None:
+                span = slice(scene.start, scene.end)
+                rendered[span] = degrade_scene(
+                    np.asarray(rendered[span]), np.asarray(regions[span]), degradation, spec.fps
+                )
         # H.264 only after every frame is drawn: x264's output varied from run to run (same
         # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
         mux_frames(vc, vs, rendered)
@@ -653,8 +665,9 @@ def render_video(
                 "targets": [t.instance for t in s.targets],
                 "distractors": len(s.distractors),
                 "watermarked": bool(s.watermarks),
+                "degraded": degradation,
             }
-            for s in scenes
+            for s, degradation in zip(scenes, degradations, strict=True)
         ],
         "stats": result.to_dict(),
         "per_frame": per_frame,

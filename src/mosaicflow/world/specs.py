@@ -64,6 +64,8 @@ class VideoSpec:
         watermark_fraction: at least this fraction of segments carries a watermark.
         audio: whether the mp4 gets an audio track.
         variant: extra seed salt (change it to draw a different video with the same sizes).
+        degraded: ``world.degraded`` as this video renders it (None: no degraded scene; left
+            out of :meth:`to_dict` then, so videos without one keep their parameters).
     """
 
     name: str
@@ -82,6 +84,7 @@ class VideoSpec:
     watermark_fraction: float
     audio: bool
     variant: int
+    degraded: Mapping[str, Any] | None = None
 
     @property
     def frames(self) -> int:
@@ -92,6 +95,8 @@ class VideoSpec:
         """Plain JSON-serialisable parameters (for Snakemake ``params:`` and the truth JSON)."""
         data = dataclasses.asdict(self)
         data["target_coverage"] = list(self.target_coverage)
+        if self.degraded is None:
+            del data["degraded"]
         return data
 
     @classmethod
@@ -99,7 +104,7 @@ class VideoSpec:
         """Rebuild a spec from :meth:`to_dict` output (e.g. a rule's ``params``)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
-        missing = names - set(data)
+        missing = names - set(data) - {"degraded"}
         if unknown or missing:
             raise ValueError(
                 f"VideoSpec: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}"
@@ -227,6 +232,7 @@ def video_specs(cfg: WorldConfig, seed: int) -> list[VideoSpec]:
                 watermark_fraction=float(values["watermark_fraction"]),
                 audio=bool(values["audio"]),
                 variant=int(values["variant"]),
+                degraded=cfg.degraded.for_role(role),
             )
         )
     return specs

@@ -9,7 +9,10 @@
 - ``quality``: ``1 - blur effect`` (Crete et al. 2007, the no-reference blur metric of
   ``skimage.measure.blur_effect``), in [0, 1], higher is sharper;
 - ``blockiness`` / ``block``: how much of the region's gradient energy lies on one block grid
-  (0 = natural image, 1 = a clean mosaic) and that grid's period: flags already pixelated clips.
+  (0 = natural image, 1 = a clean mosaic) and that grid's period: flags already pixelated clips;
+- ``source_quality`` / ``source_quality_resize``: the source-quality classifier's P(clean) of the
+  analysed frames at full resolution, from five crops and from one resize
+  (:mod:`mosaicflow.quality`; ``None`` without a classifier).
 
 Pixel measures are medians over a few evenly spaced frames of the region box at source
 resolution. Each filter is off (``None``) by default; :func:`filter_reason` names the first
@@ -92,6 +95,17 @@ def pixel_measures(grays: Sequence[np.ndarray]) -> dict[str, float | int | None]
     }
 
 
+def source_quality(scores: Sequence[tuple[float, float]]) -> dict[str, float | None]:
+    """Mean P(clean) of the analysed frames, from five crops and from one resize (None: none)."""
+    if not scores:
+        return {"source_quality": None, "source_quality_resize": None}
+    values = np.asarray(scores, np.float64)
+    return {
+        "source_quality": round(float(values[:, 0].mean()), 6),
+        "source_quality_resize": round(float(values[:, 1].mean()), 6),
+    }
+
+
 def region_measures(
     boxes: np.ndarray, areas: np.ndarray, frame_shape: tuple[int, int]
 ) -> dict[str, float]:
@@ -141,6 +155,7 @@ def filter_reason(results: Mapping[str, Any], filters: FiltersConfig) -> str:
         ("sharpness", filters.min_sharpness, "<"),
         ("quality", filters.min_quality, "<"),
         ("blockiness", filters.max_blockiness, ">"),
+        ("source_quality", filters.min_source_quality, "<"),
     )
     for name, limit, op in checks:
         value = results.get(name)

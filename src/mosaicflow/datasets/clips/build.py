@@ -51,6 +51,8 @@ LOG = logging.getLogger(__name__)
 
 #: A watermark detector: RGB frame -> (N, 4) boxes xyxy in pixels.
 WatermarkDetect = Callable[[np.ndarray], np.ndarray]
+#: A source-quality scorer: RGB frame -> (P(clean) from five crops, P(clean) from one resize).
+QualityScore = Callable[[np.ndarray], tuple[float, float]]
 
 
 def clip_name(video_id: str, clip_no: int) -> str:
@@ -78,6 +80,7 @@ class _Job:
     masks: list[np.ndarray] = field(default_factory=list)
     grays: list[np.ndarray] = field(default_factory=list)
     detected_marks: dict[int, np.ndarray] | None = None  # frame -> watermark boxes (detector)
+    qualities: list[tuple[float, float]] = field(default_factory=list)  # (five crops, resize)
 
 
 def _mask(row: Any, height: int, width: int, regions_parquet: Path) -> np.ndarray:
@@ -250,6 +253,7 @@ def build_video_clips(
     code: str,
     watermarks: analysers.WatermarkSource | None = None,
     watermark_detector: WatermarkDetect | None = None,
+    quality_scorer: QualityScore | None = None,
     manifest: Path | None = None,
     threads: int = 1,
     timings: dict[str, float] | None = None,
@@ -271,6 +275,8 @@ def build_video_clips(
         watermark_detector: instead of ``watermarks``, a function RGB frame -> ``(N, 4)`` boxes
             (the trained watermark detector), run on the clip's analysed frames only
             (``analysers.frames`` of them, each source frame once).
+        quality_scorer: the source-quality classifier, run on the analysed frames (each source
+            frame once); ``None``: ``source_quality`` is ``None``.
         manifest: where the video's manifest goes (``out_dir/videos/<video>.json`` by default).
         threads: decoder threads.
         timings: when given, seconds spent in ``decode``, ``crop``, ``analyse``, ``encode`` are
@@ -320,6 +326,7 @@ def build_video_clips(
             jobs.append(_prepare(plan, rows, record, cfg, mosaic_cfg, frame_shape, fps, rng))
     at_frame: dict[int, list[tuple[_Job, int]]] = {}
     marks: dict[int, np.ndarray] = {}  # detector output per source frame
+    qualities: dict[int, tuple[float, float]] = {}  # quality scores per source frame
     for job in jobs:
         if watermark_detector is not None:
             job.detected_marks = {}
@@ -360,6 +367,10 @@ def build_video_clips(
                     if number not in marks:
                         marks[number] = np.asarray(watermark_detector(rgb), np.float64)
                     job.detected_marks[number] = marks[number].reshape(-1, 4)
+                if quality_scorer is not None:
+                    if number not in qualities:
+                        qualities[number] = quality_scorer(rgb)
+                    job.qualities.append(qualities[number])
                 clock["analyse"] += time.perf_counter() - start
             if t == len(job.plan.frames) - 1:
                 _finish(job, cfg, out_dir, fps, watermarks, clock)
@@ -403,6 +414,7 @@ def _finish(
         "region_px": record["region"]["region_px"],
         "region_fraction": record["region"]["region_fraction"],
         **analysers.pixel_measures(job.grays),
+        **analysers.source_quality(job.qualities),
     }
     record["analysers"] = results
     reason = analysers.filter_reason(results, cfg.filters)

@@ -44,6 +44,7 @@ class FiltersConfig:
     min_sharpness: float | None
     min_quality: float | None
     max_blockiness: float | None
+    min_source_quality: float | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class ClipJob:
         code: the rule's code hash (recorded).
         threads: decoder and inference threads.
         watermark: the watermark detector to run, or None.
+        quality: the source-quality classifier's weights (``quality.pt``), or None.
     """
 
     video_id: str
@@ -68,6 +69,7 @@ class ClipJob:
     code: str
     threads: int = 1
     watermark: WatermarkModel | None = None
+    quality: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,11 @@ def build_clips(
             job.watermark.weights, imgsz=job.watermark.imgsz, conf=job.watermark.conf,
             device=job.watermark.device, threads=job.threads, config_dir=job.work / "yolo_config",
         ).boxes_rgb  # fmt: skip
+    scorer = None
+    if job.quality is not None:
+        from mosaicflow.quality.score import load_scorer
+
+        scorer = load_scorer(job.quality, job.threads).scores
     regions = job.regions
     if regions is None:
         assert job.truth is not None
@@ -118,7 +125,7 @@ def build_clips(
     records = build_video_clips(
         job.video, job.frames_index, regions, job.dataset_dir, dataset, mosaic_cfg=mosaic,
         video_id=job.video_id, seed=job.seed, code=job.code, watermark_detector=detector,
-        manifest=job.manifest, threads=job.threads, timings=timings,
+        quality_scorer=scorer, manifest=job.manifest, threads=job.threads, timings=timings,
     )  # fmt: skip
     return ClipJobResult(records, timings)
 

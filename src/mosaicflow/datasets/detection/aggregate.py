@@ -79,6 +79,8 @@ def build_detection_dataset(
         duplicates: dropped video id -> the video it duplicates: its samples are left out
             (counted as ``dropped:duplicate``).
 
+    Samples below ``cfg.min_source_quality`` are left out (``dropped:source_quality``).
+
     Returns:
         Counts per split.
 
@@ -102,7 +104,13 @@ def build_detection_dataset(
         if data["video"] in (duplicates or {}):
             dropped["duplicate"] = dropped.get("duplicate", 0) + len(data["samples"])
             continue
-        samples += [{**s, "video": data["video"]} for s in data["samples"]]
+        for sample in data["samples"]:
+            quality = sample.get("source_quality")
+            limit = cfg.min_source_quality
+            if limit is not None and quality is not None and quality < limit:
+                dropped["source_quality"] = dropped.get("source_quality", 0) + 1
+                continue
+            samples.append({**sample, "video": data["video"]})
         for drop in data["dropped"]:
             reason = drop["reason"].split(" (")[0].split(" of frame")[0]
             dropped[reason] = dropped.get(reason, 0) + 1
@@ -168,14 +176,15 @@ SAMPLES_TABLE = "samples.parquet"
 #: Its columns: the image (``split/images/<stem>.png``), where it comes from, what it shows.
 SAMPLE_COLUMNS = [
     "image", "split", "video", "stem", "frame", "kind", "positive", "mosaics", "mosaic_px",
-    "block_size",
+    "block_size", "source_quality",
 ]  # fmt: skip
 
 
 def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[str, Any]:
     """One image's row of ``samples.parquet``: its mosaics (those over regions and a random
     one), ``mosaic_px`` (the square root of the mosaicked area, in pixels) and ``block_size``
-    (the largest block side of its mosaics, in pixels; 0 without a mosaic)."""
+    (the largest block side of its mosaics, in pixels; 0 without a mosaic) and
+    ``source_quality`` (the source frame's P(clean), NaN without the classifier)."""
     from mosaicflow.formats.masks import read_mask
 
     drawn = [m for m in sample.get("mosaics") or [] if m.get("drawn", True)]
@@ -194,6 +203,7 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
         "mosaics": len(drawn),
         "mosaic_px": round(math.sqrt(int(read_mask(mask_png).sum())), 2),
         "block_size": max(blocks, default=0),
+        "source_quality": float(sample.get("source_quality", float("nan"))),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,7 @@ def build_video_samples(
     seed: int,
     regions_parquet: Path | None = None,
     truth_mkv: Path | None = None,
+    quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
 ) -> SamplesResult:
     """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
 
@@ -190,6 +191,9 @@ def build_video_samples(
         seed: the config's master seed.
         regions_parquet: the region table (``detection_dataset.regions: inferred``).
         truth_mkv: the demo truth mask video (``regions: truth``).
+        quality_scorer: the source-quality classifier (RGB frame -> P(clean) from five crops
+            and from one resize), run on each sample's source frame; ``None``: no
+            ``source_quality``.
 
     Returns:
         Counts of what was written.
@@ -240,6 +244,9 @@ def build_video_samples(
             stem = f"{video_id}-{frame:06d}"
             _write_png(tmp / "images" / f"{stem}.png", image[..., ::-1])
             _write_png(tmp / "masks" / f"{stem}.png", np.where(mask, 255, 0).astype(np.uint8))
+            if quality_scorer is not None:
+                five, resize = quality_scorer(images[frame])
+                record = {**record, "source_quality": five, "source_quality_resize": resize}
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
                             "positive": bool(mask.any()), **record})  # fmt: skip
     dropped = [{"frame": d.frame, "reason": d.reason} for d in drops]

@@ -44,6 +44,7 @@ class DetectionDatasetConfig:
     degrade: bool
     test_seed: int
     split: DetectionSplitConfig
+    min_source_quality: float | None = None
 
     def __post_init__(self) -> None:
         if self.regions not in REGION_SOURCES:

@@ -424,3 +424,41 @@ def test_size_scale_widens_the_training_block_sizes_only(det_source, tmp_path):
     assert all(c >= d for c, d in zip(coarse, default, strict=True))
     assert np.mean(coarse) > 1.5 * np.mean(default)
     assert blocks(tmp_path / "same", size_scale=[0.7, 2.2]) == default  # mosaic.size_scale
+
+
+def test_samples_carry_their_source_quality_and_low_ones_are_left_out(det_source, tmp_path):
+    import pandas as pd
+
+    names = ["a-00000001", "b-00000002", "c-00000003"]
+    for i, name in enumerate(names):
+        cfg = detection_cfg(frames_per_video=12, imgsz=64, degrade=False, negatives=0.3)
+        # a stand-in scorer: the mean brightness of the source frame, and 1 - it
+        build_video_samples(
+            cfg, mosaic_cfg(), det_source.video, det_source.index, tmp_path / name,
+            tmp_path / f"{name}.json", video_id=name, seed=7 + i,
+            regions_parquet=det_source.regions,
+            quality_scorer=lambda rgb: (float(rgb.mean() / 255), 1 - float(rgb.mean() / 255)),
+        )  # fmt: skip
+    scored = [s for n in names for s in json.loads((tmp_path / f"{n}.json").read_text())["samples"]]
+    qualities = sorted(s["source_quality"] for s in scored)
+    assert all(0 <= q <= 1 for q in qualities)
+    limit = qualities[len(qualities) // 4]
+
+    def dataset(out: str, **over) -> Path:
+        build_detection_dataset(
+            detection_cfg(**over), [tmp_path / f"{n}.json" for n in names],
+            [tmp_path / n for n in names], tmp_path / out,
+            roles=dict(zip(names, ["train", "val", "test"], strict=True)), seed=7, code="test",
+            config_dir=tmp_path / "yolo",
+        )  # fmt: skip
+        return tmp_path / out
+
+    everything = pd.read_parquet(dataset("all") / "samples.parquet")
+    assert sorted(everything["source_quality"]) == pytest.approx(qualities)
+    kept = dataset("kept", min_source_quality=limit)
+    table = pd.read_parquet(kept / "samples.parquet")
+    below = sum(q < limit for q in qualities)
+    assert below > 0 and len(table) == len(qualities) - below
+    assert (table["source_quality"] >= limit).all()
+    prov = json.loads((kept / "provenance.json").read_text())
+    assert prov["counts"]["dropped:source_quality"] == below

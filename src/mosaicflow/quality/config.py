@@ -1,0 +1,41 @@
+"""Typed ``quality`` config section (``config/schema.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """``quality``: the source-quality classifier.
+
+    Attributes:
+        enabled: train the classifier and score every clip's source frames with it.
+        crop: side in pixels of the square crops the classifier sees (full resolution).
+        frames: training frames drawn evenly from the kept frames of the training videos.
+        val_frames: held-out frames (of the validation videos) the card is measured on.
+        iterations, batch, lr: Adam steps, samples per step, learning rate.
+        combine: how the five crops' P(clean) make a frame's score (``mean`` or ``min``).
+        blur_sigma, upscale, codec_crf, mosaic_block: ranges of the training degradations.
+    """
+
+    enabled: bool = False
+    crop: int = 96
+    frames: int = 600
+    val_frames: int = 120
+    iterations: int = 2000
+    batch: int = 32
+    lr: float = 0.002
+    combine: str = "min"
+    blur_sigma: tuple[float, ...] = (1.0, 3.0)
+    upscale: tuple[float, ...] = (0.2, 0.5)
+    codec_crf: tuple[int, ...] = (40, 51)
+    mosaic_block: tuple[int, ...] = (5, 16)
+
+    def __post_init__(self) -> None:
+        if self.combine not in ("mean", "min"):
+            raise ValueError(f"quality.combine: {self.combine!r} is not mean or min")
+        for key in ("blur_sigma", "upscale", "codec_crf", "mosaic_block"):
+            low, high = getattr(self, key)
+            if low > high:
+                raise ValueError(f"quality.{key}: low {low} > high {high}")

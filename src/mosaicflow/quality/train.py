@@ -1,0 +1,232 @@
+"""Training the source-quality classifier on the kept frames of the training videos.
+
+Each training frame gives a few windows (crop plus a margin) held in memory, so the memory does
+not grow with the video resolution. Every step draws a batch of windows and a class for each,
+degrades the window as the class says (:mod:`.classes`) and cuts the crop from its middle.
+The card measures the classifier on held-out frames: per-class accuracy on crops, and how well
+a frame's P(clean) separates clean frames from degraded ones (AUROC), from five crops and from
+one resize.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mosaicflow.io import save_torch, write_json
+from mosaicflow.mosaic.degrade import pixelate_regions
+from mosaicflow.quality.classes import CLASSES, degrade_window, make_sample, window_margin
+from mosaicflow.quality.config import QualityConfig
+from mosaicflow.quality.model import QualityNet, to_tensor
+from mosaicflow.quality.score import QualityScorer
+from mosaicflow.video.decode import iter_frames
+
+LOG = logging.getLogger(__name__)
+#: Windows kept per training frame.
+WINDOWS_PER_FRAME = 4
+#: Width of the network's first layer.
+WIDTH = 16
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """One video's kept frames: its id, its file and its frames index (``index.parquet``)."""
+
+    video_id: str
+    video: Path
+    index: Path
+
+
+def _kept(index: Path) -> np.ndarray:
+    frame = pd.read_parquet(index, columns=["frame", "kept"])
+    return frame.loc[frame["kept"], "frame"].to_numpy(np.int64)
+
+
+def pick_frames(sources: Sequence[FrameSource], count: int) -> dict[str, list[int]]:
+    """``count`` frames spread evenly over the kept frames of all ``sources`` (per video id)."""
+    pool = [(s.video_id, int(f)) for s in sources for f in _kept(s.index)]
+    if not pool:
+        return {}
+    picks = np.unique(np.linspace(0, len(pool) - 1, min(count, len(pool))).round().astype(int))
+    chosen: dict[str, list[int]] = {}
+    for i in picks:
+        video_id, frame = pool[int(i)]
+        chosen.setdefault(video_id, []).append(frame)
+    return chosen
+
+
+def iter_picked(sources: Sequence[FrameSource], count: int):
+    """Yield ``(video_id, frame_number, rgb)`` of the picked frames, video by video."""
+    chosen = pick_frames(sources, count)
+    for source in sources:
+        numbers = chosen.get(source.video_id)
+        if numbers:
+            for number, rgb in iter_frames(source.video, numbers, threads=1):
+                yield source.video_id, number, rgb
+
+
+def training_windows(
+    sources: Sequence[FrameSource], cfg: QualityConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """``WINDOWS_PER_FRAME`` random windows of each picked frame: ``(N, S, S, 3)`` uint8."""
+    from mosaicflow.quality.classes import random_window
+
+    size = cfg.crop + 2 * window_margin(cfg)
+    windows = [
+        np.ascontiguousarray(random_window(rgb, size, rng))
+        for _, _, rgb in iter_picked(sources, cfg.frames)
+        for _ in range(WINDOWS_PER_FRAME)
+    ]
+    if not windows:
+        raise ValueError("quality: the training videos have no kept frame to train on")
+    return np.stack(windows)
+
+
+def degrade_frame(
+    frame: np.ndarray, label: int, cfg: QualityConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """A whole frame degraded as class ``label`` (a ``mosaic`` ellipse sized to the frame)."""
+    if CLASSES[label] != "mosaic":
+        return degrade_window(frame, label, cfg, rng)
+    height, width = frame.shape[:2]
+    side = min(height, width)
+    axes = (
+        int(rng.integers(side // 10, side // 4 + 1)),
+        int(rng.integers(side // 10, side // 4 + 1)),
+    )
+    centre = (
+        int(rng.integers(axes[0], width - axes[0])),
+        int(rng.integers(axes[1], height - axes[1])),
+    )
+    mask = np.zeros((height, width), np.uint8)
+    cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    low, high = cfg.mosaic_block
+    return pixelate_regions(frame[None], mask[None], int(rng.integers(low, high + 1)))[0]
+
+
+def auroc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``score`` for ``positive`` (None with one class only)."""
+    from sklearn.metrics import roc_auc_score
+
+    positive = np.asarray(positive, bool)
+    if positive.all() or not positive.any():
+        return None
+    return round(float(roc_auc_score(positive, score)), 4)
+
+
+def train_classifier(
+    train_sources: Sequence[FrameSource],
+    val_sources: Sequence[FrameSource],
+    cfg: QualityConfig,
+    seed: int,
+    weights_out: Path,
+    card_out: Path,
+) -> dict[str, Any]:
+    """Train the classifier, save ``weights_out`` and write its card; return the card."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    windows = training_windows(train_sources, cfg, rng)
+    margin = window_margin(cfg)
+    LOG.info("quality: %d training windows of %d videos", len(windows), len(train_sources))
+    net = QualityNet(len(CLASSES), WIDTH)
+    optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, cfg.iterations))
+    loss_fn = nn.CrossEntropyLoss()
+    curve = []
+    net.train()
+    for step in range(cfg.iterations):
+        labels = rng.integers(0, len(CLASSES), cfg.batch)
+        picks = rng.integers(0, len(windows), cfg.batch)
+        crops = [
+            degrade_window(windows[i], int(y), cfg, rng)[
+                margin : margin + cfg.crop, margin : margin + cfg.crop
+            ]
+            for i, y in zip(picks, labels, strict=True)
+        ]
+        loss = loss_fn(net(to_tensor(crops)), torch.from_numpy(labels))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % 50 == 0 or step == cfg.iterations - 1:
+            value = float(loss.detach())
+            curve.append({"iteration": step, "loss": round(value, 5)})
+            LOG.info("quality: iteration %d/%d loss %.4f", step + 1, cfg.iterations, value)
+    saved = {
+        "classes": list(CLASSES),
+        "crop": cfg.crop,
+        "width": WIDTH,
+        "combine": cfg.combine,
+        "state_dict": net.state_dict(),
+    }
+    save_torch(saved, weights_out)
+    card = {
+        "classes": list(CLASSES),
+        "train_videos": [s.video_id for s in train_sources],
+        "val_videos": [s.video_id for s in val_sources],
+        "training_windows": len(windows),
+        "config": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in vars(cfg).items()
+            if k != "enabled"
+        },
+        "seed": seed,
+        "curve": curve,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "val": validate(QualityScorer(weights_out), val_sources, cfg, seed),
+    }
+    write_json(card_out, card)
+    return card
+
+
+def validate(
+    scorer: QualityScorer, sources: Sequence[FrameSource], cfg: QualityConfig, seed: int
+) -> dict[str, Any]:
+    """Per-class crop accuracy and frame-level AUROC (five crops, one resize) on held-out frames.
+
+    Every held-out frame is scored once clean and once with each degradation.
+    """
+    rng = np.random.default_rng([seed, 1])
+    rows = []
+    hits = np.zeros(len(CLASSES))
+    seen = np.zeros(len(CLASSES))
+    for _, _, rgb in iter_picked(sources, cfg.val_frames):
+        for label in range(len(CLASSES)):
+            frame = degrade_frame(rgb, label, cfg, rng) if label else rgb
+            clean = scorer.clean_probabilities(frame)
+            rows.append((label, clean[:5].mean(), clean[:5].min(), clean[5]))
+            sample = make_sample(rgb, label, cfg, rng)
+            hits[label] += int(scorer.probabilities([sample])[0].argmax() == label)
+            seen[label] += 1
+    if not rows:
+        return {"frames": 0}
+    labels = np.array([r[0] for r in rows])
+    degraded = labels > 0
+    five = np.array([r[2 if cfg.combine == "min" else 1] for r in rows])
+    other = np.array([r[1 if cfg.combine == "min" else 2] for r in rows])
+    resize = np.array([r[3] for r in rows])
+    return {
+        "frames": int(seen[0]),
+        "crop_accuracy": {
+            c: round(float(hits[i] / seen[i]), 4) for i, c in enumerate(CLASSES) if seen[i]
+        },
+        "auroc_five_crops": auroc(degraded, -five),
+        "auroc_resize": auroc(degraded, -resize),
+        f"auroc_five_crops_{'mean' if cfg.combine == 'min' else 'min'}": auroc(degraded, -other),
+        "auroc_five_crops_by_kind": {
+            c: auroc(degraded[(labels == 0) | (labels == i)], -five[(labels == 0) | (labels == i)])
+            for i, c in enumerate(CLASSES)
+            if i
+        },
+    }

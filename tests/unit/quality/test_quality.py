@@ -1,0 +1,227 @@
+"""The source-quality classifier: its crops, its training samples, what it learns on a small
+textured video, and the clip scores against degraded scenes."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mosaicflow.datasets.clips.analysers import filter_reason, source_quality
+from mosaicflow.datasets.clips.config import FiltersConfig
+from mosaicflow.io import read_json, write_json
+from mosaicflow.mosaic.degrade import pixelate_regions, upscale_from_low
+from mosaicflow.quality.classes import CLASSES, make_sample, window_margin
+from mosaicflow.quality.config import QualityConfig
+from mosaicflow.quality.evaluate import clip_truth, score_against_truth
+from mosaicflow.quality.score import QualityScorer, five_crops, one_resize
+from mosaicflow.quality.train import (
+    FrameSource,
+    auroc,
+    degrade_frame,
+    pick_frames,
+    train_classifier,
+)
+
+
+def test_five_crops_are_the_corners_and_the_centre_at_full_resolution():
+    frame = np.zeros((100, 160, 3), np.uint8)
+    frame[..., 0] = np.arange(160)[None, :]
+    frame[..., 1] = np.arange(100)[:, None]
+    crops = five_crops(frame, 40)
+    assert [c.shape for c in crops] == [(40, 40, 3)] * 5
+    origins = [(int(c[0, 0, 1]), int(c[0, 0, 0])) for c in crops]
+    assert origins == [(0, 0), (0, 120), (60, 0), (60, 120), (30, 60)]
+    small = five_crops(np.full((20, 30, 3), 7, np.uint8), 40)  # edge-padded
+    assert all(c.shape == (40, 40, 3) and (c == 7).all() for c in small)
+    assert one_resize(frame, 40).shape == (40, 40, 3)
+
+
+def _texture(seed: int, height: int = 96, width: int = 128) -> np.ndarray:
+    """A sharp, textured image: noise at several scales."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((height, width, 3), np.float32)
+    for scale in (2, 4, 8, 16):
+        small = rng.uniform(0, 255, (height // scale + 1, width // scale + 1, 3)).astype(np.float32)
+        image += cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)[
+            :height, :width
+        ]
+    return np.clip(image / 4, 0, 255).astype(np.uint8)
+
+
+def test_each_class_sample_has_the_crop_size_and_only_clean_is_untouched():
+    cfg = QualityConfig(crop=48)
+    frame = _texture(0)
+    for label, kind in enumerate(CLASSES):
+        rng = np.random.default_rng(1)
+        sample = make_sample(frame, label, cfg, rng)
+        assert sample.shape == (48, 48, 3) and sample.dtype == np.uint8
+        rng = np.random.default_rng(1)
+        size = cfg.crop + 2 * window_margin(cfg)
+        y = int(rng.integers(0, frame.shape[0] - size + 1))
+        x = int(rng.integers(0, frame.shape[1] - size + 1))
+        m = window_margin(cfg)
+        original = frame[y + m : y + m + 48, x + m : x + m + 48]
+        assert (sample == original).all() == (kind == "clean"), kind
+
+
+def test_whole_frame_degradations_change_the_frame():
+    cfg = QualityConfig()
+    frame = _texture(2, 120, 200)
+    for label in range(1, len(CLASSES)):
+        out = degrade_frame(frame, label, cfg, np.random.default_rng(label))
+        assert out.shape == frame.shape and not (out == frame).all()
+    mosaic = degrade_frame(frame, CLASSES.index("mosaic"), cfg, np.random.default_rng(0))
+    changed = (mosaic != frame).any(axis=2).mean()
+    assert 0.005 < changed < 0.5  # an ellipse of the frame, not all of it
+
+
+def test_upscale_and_pixelate_helpers():
+    frame = _texture(3)[None]
+    soft = upscale_from_low(frame, 0.25)
+    assert soft.shape == frame.shape
+    lap = lambda a: cv2.Laplacian(a[0].mean(axis=2), cv2.CV_64F).var()  # noqa: E731
+    assert lap(soft) < 0.5 * lap(frame)
+    mask = np.zeros(frame.shape[:3], np.uint8)
+    mask[0, 20:60, 30:90] = 1
+    blocks = pixelate_regions(frame, mask, 8)
+    far = cv2.dilate(mask[0], np.ones((27, 27), np.uint8)) == 0  # beyond a block and the growth
+    assert (blocks[0][far] == frame[0][far]).all()
+    inner = blocks[0, 24:56, 32:88].astype(int)
+    assert (np.abs(np.diff(inner, axis=1)) > 0).mean() < 0.3  # flat blocks inside
+
+
+def test_frames_are_picked_evenly_over_all_kept_frames(tmp_path):
+    sources = []
+    for k, kept in enumerate([[True] * 10, [False, True] * 5]):
+        index = tmp_path / f"v{k}.parquet"
+        pd.DataFrame({"frame": range(10), "kept": kept}).to_parquet(index)
+        sources.append(FrameSource(f"v{k}", tmp_path / f"v{k}.mp4", index))
+    picked = pick_frames(sources, 5)
+    assert sum(len(v) for v in picked.values()) == 5
+    assert set(picked["v1"]) <= {1, 3, 5, 7, 9}
+    assert picked == pick_frames(sources, 5)
+    assert sum(len(v) for v in pick_frames(sources, 100).values()) == 15
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(12))
+        stream.width, stream.height, stream.pix_fmt = (
+            frames[0].shape[1],
+            frames[0].shape[0],
+            "yuv420p",
+        )
+        stream.options = {"crf": "12"}
+        stream.codec_context.thread_count = 1
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A classifier trained briefly on small textured videos; its weights and card."""
+    root = tmp_path_factory.mktemp("quality")
+    sources = []
+    for k in range(3):
+        frames = [_texture(100 * k + i) for i in range(12)]
+        _write_video(root / f"v{k}.mp4", frames)
+        pd.DataFrame({"frame": range(12), "kept": [True] * 12}).to_parquet(root / f"v{k}.parquet")
+        sources.append(FrameSource(f"v{k}", root / f"v{k}.mp4", root / f"v{k}.parquet"))
+    cfg = QualityConfig(enabled=True, crop=48, frames=24, val_frames=12, iterations=150, batch=16)
+    card = train_classifier(sources[:2], sources[2:], cfg, 3, root / "q.pt", root / "card.json")
+    return root, card
+
+
+def test_training_writes_weights_and_a_card_and_learns_the_degradations(trained):
+    root, card = trained
+    assert read_json(root / "card.json") == card
+    assert card["train_videos"] == ["v0", "v1"] and card["val_videos"] == ["v2"]
+    assert card["val"]["frames"] == 12
+    assert card["curve"][-1]["loss"] < card["curve"][0]["loss"]
+    # blur and a low source resolution are plain to see on sharp texture
+    assert card["val"]["auroc_five_crops_by_kind"]["blur"] >= 0.9
+    assert card["val"]["auroc_five_crops_by_kind"]["upscale"] >= 0.9
+    scorer = QualityScorer(root / "q.pt")
+    five, resize = scorer.scores(_texture(999))
+    assert 0.0 <= five <= 1.0 and 0.0 <= resize <= 1.0
+    blurred = cv2.GaussianBlur(_texture(999), (0, 0), 2.5)
+    assert scorer.scores(blurred)[0] < five
+
+
+def test_auroc_of_a_perfect_and_an_inverted_score():
+    truth = np.array([1, 1, 0, 0, 0], bool)
+    assert auroc(truth, np.array([0.9, 0.8, 0.3, 0.2, 0.1])) == 1.0
+    assert auroc(truth, -np.array([0.9, 0.8, 0.3, 0.2, 0.1])) == 0.0
+    assert auroc(np.ones(3, bool), np.arange(3.0)) is None
+
+
+def _clip(video, no, start, end, five, resize):
+    return {
+        "video": video, "clip": f"{video}-{no}", "status": "kept", "frame_start": start,
+        "frame_end": end,
+        "analysers": {"source_quality": five, "source_quality_resize": resize},
+    }  # fmt: skip
+
+
+def test_clips_take_their_scenes_degradation_and_are_scored_against_it(tmp_path):
+    truth = {
+        "frames": 30,
+        "scenes": [
+            {"start": 0, "end": 10, "degraded": None},
+            {"start": 10, "end": 20, "degraded": {"kind": "blur", "sigma": 2.0}},
+            {"start": 20, "end": 30, "degraded": {"kind": "mosaic", "block": 8}},
+        ],
+    }
+    write_json(tmp_path / "t.json", truth)
+    clips = [
+        _clip("a", 0, 0, 9, 0.9, 0.6),
+        _clip("a", 1, 10, 19, 0.2, 0.7),
+        _clip("a", 2, 20, 29, 0.3, 0.5),
+        _clip("a", 3, 2, 8, 0.8, 0.4),
+    ]
+    write_json(tmp_path / "m.json", {"clips": clips})
+    table = clip_truth(tmp_path / "m.json", tmp_path / "t.json", "test")
+    assert table["degraded"].tolist() == ["", "blur", "mosaic", ""]
+    metrics = score_against_truth(
+        {"a": tmp_path / "m.json"}, {"a": tmp_path / "t.json"}, {"a": "test"}, {"val": {}}
+    )
+    assert metrics["test"]["auroc_five_crops"] == 1.0
+    assert metrics["test"]["auroc_resize"] == 0.25
+    assert metrics["test"]["degraded_clips"] == 2
+    assert metrics["test"]["by_kind"]["blur"]["auroc_five_crops"] == 1.0
+    assert metrics["all"] == metrics["test"] == metrics["held_out"]
+
+
+def test_source_quality_analyser_and_its_filter():
+    assert source_quality([]) == {"source_quality": None, "source_quality_resize": None}
+    assert source_quality([(0.2, 0.9), (0.4, 0.7)]) == {
+        "source_quality": 0.3,
+        "source_quality_resize": 0.8,
+    }
+    filters = FiltersConfig(None, None, None, None, None, None, min_source_quality=0.5)
+    assert filter_reason({"source_quality": 0.3}, filters) == "source_quality 0.3 < 0.5"
+    assert filter_reason({"source_quality": 0.7}, filters) == ""
+    assert filter_reason({"source_quality": None}, filters) == ""
+
+
+def test_the_classifier_trains_on_train_videos_and_is_measured_on_val_videos():
+    from mosaicflow.workflow.sources import SourceVideo
+    from mosaicflow.workflow.targets import quality_videos
+
+    videos = [
+        SourceVideo("a", "a.mp4", "train", "a"),
+        SourceVideo("b", "b.mp4", "val", "b"),
+        SourceVideo("c", "c.mp4", "test", "c"),
+        SourceVideo("d", "d.mp4", "unlabelled", "d"),
+    ]
+    assert quality_videos(videos) == (["a"], ["b"])
+    assert quality_videos(videos[:1]) == (["a"], ["a"])  # no val video: measured on train
+    plain = [SourceVideo(v.id, v.path, "unlabelled", v.name) for v in videos]
+    assert quality_videos(plain) == (["a", "b", "c", "d"], ["a", "b", "c", "d"])

@@ -1,0 +1,47 @@
+# Source quality: a small classifier of degraded sources, trained on the training videos' kept
+# frames; the clip jobs score their analysed frames with it (restoration.smk); on the demo world
+# its clip scores are checked against the degraded scenes of the truth.
+
+
+rule train_quality_classifier:
+    input:
+        unpack(get_quality_training_input),
+    output:
+        weights=paths.QUALITY_MODEL,
+        card=paths.QUALITY_CARD,
+    log:
+        paths.log("train_quality_classifier"),
+    benchmark:
+        paths.benchmark("train_quality_classifier")
+    conda:
+        ENV
+    threads: 2
+    params:
+        train=get_quality_train_ids,
+        val=get_quality_val_ids,
+        quality=config_section("quality"),
+        seed=config_section("seed"),
+        code=code_of("train_quality_classifier"),
+    script:
+        "../scripts/train_quality_classifier.py"
+
+
+rule evaluate_source_quality:
+    input:
+        unpack(get_source_quality_eval_input),
+        card=paths.QUALITY_CARD,
+    output:
+        metrics=paths.QUALITY_METRICS,
+    log:
+        paths.log("evaluate_source_quality"),
+    benchmark:
+        paths.benchmark("evaluate_source_quality")
+    conda:
+        ENV
+    threads: 1
+    params:
+        videos=get_source_quality_eval_ids,
+        roles=get_video_split_roles,
+        code=code_of("evaluate_source_quality"),
+    script:
+        "../scripts/evaluate_source_quality.py"
