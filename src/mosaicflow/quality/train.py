@@ -25,7 +25,13 @@ from torch import nn
 
 from mosaicflow.io import save_torch, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions
-from mosaicflow.quality.classes import CLASSES, degrade_window, make_sample, window_margin
+from mosaicflow.quality.classes import (
+    CLASSES,
+    degrade_window,
+    make_sample,
+    random_window,
+    window_margin,
+)
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.model import QualityNet, to_tensor
 from mosaicflow.quality.score import QualityScorer
@@ -79,8 +85,6 @@ def training_windows(
     sources: Sequence[FrameSource], cfg: QualityConfig, rng: np.random.Generator
 ) -> np.ndarray:
     """``WINDOWS_PER_FRAME`` random windows of each picked frame: ``(N, S, S, 3)`` uint8."""
-    from mosaicflow.quality.classes import random_window
-
     size = cfg.crop + 2 * window_margin(cfg)
     windows = [
         np.ascontiguousarray(random_window(rgb, size, rng))
