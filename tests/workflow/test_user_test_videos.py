@@ -3,7 +3,8 @@ get: its truth inferred by the region segmenter on every frame, mosaics drawn ov
 detector's test figures, the restore run and its scores, the report's figures.
 
 The sheet holds three of the demo world's videos (so the inferred truth can be checked against
-the real one) and the run uses the demo run's trained models as given weights: nothing trains.
+the real one) and the run uses the demo run's trained models (the source-quality classifier
+too) as given weights: nothing trains.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mosaicflow.formats.truth import load_truth_json, read_truth
@@ -45,6 +47,7 @@ def user_run(demo_results, tmp_path_factory):
         f"regions:\n  weights: '{models / 'region_seg' / 'best.pt'}'\n  prelabel_frames: 0\n"
         f"detector:\n  weights: '{models / 'detector' / 'best.pt'}'\n"
         f"restoration:\n  weights: '{models / 'restoration' / 'generator.pth'}'\n"
+        f"quality:\n  weights: '{models / 'quality' / 'quality.pt'}'\n"
         # a given restorer has no validation sigma: one sigma keeps the blur baseline cheap
         "  blur_sigmas: [1.0]\n"
     )
@@ -92,6 +95,16 @@ def test_the_inferred_truth_follows_the_real_one(user_run, demo_results):
         inter += int(((mine > 0) & (theirs > 0)).sum())
         union += int(((mine > 0) | (theirs > 0)).sum())
     assert inter / union >= TRUTH_IOU_FLOOR, inter / union
+
+
+def test_the_given_classifier_scores_the_clips_and_none_is_trained(user_run):
+    work, _, _ = user_run
+    results = work / "results"
+    assert not (results / "models" / "quality").exists()
+    index = pd.read_parquet(results / "restoration_dataset" / "index.parquet")
+    analysed = index[index["status"] != "skipped"]
+    assert len(analysed) > 0
+    assert np.isfinite(analysed["source_quality"].to_numpy(np.float64)).all()
 
 
 def test_a_second_run_has_nothing_to_do(user_run):

@@ -245,7 +245,7 @@ def get_clip_watermark_params(wildcards):
 def get_quality_model(wildcards):
     """The source-quality classifier the clip and detection sample jobs run, when it is on."""
     if targets.scores_source_quality(config):
-        return {"quality": paths.QUALITY_MODEL}
+        return {"quality": targets.quality_model(config)}
     return {}
 
 
@@ -280,10 +280,13 @@ def get_source_quality_eval_ids(wildcards):
 def get_source_quality_eval_input(wildcards):
     """Clip manifests and truth JSONs of :func:`get_source_quality_eval_ids`."""
     ids = get_source_quality_eval_ids(wildcards)
-    return {
+    inputs = {
         "manifests": [paths.restoration_manifest(vid) for vid in ids],
         "truths": [paths.world_files(VIDEOS[vid].name)["truth_json"] for vid in ids],
     }
+    if targets.trains_quality_classifier(config):
+        inputs["card"] = paths.QUALITY_CARD
+    return inputs
 
 
 def get_restoration_manifests(wildcards):

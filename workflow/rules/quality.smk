@@ -29,7 +29,6 @@ rule train_quality_classifier:
 rule evaluate_source_quality:
     input:
         unpack(get_source_quality_eval_input),
-        card=paths.QUALITY_CARD,
     output:
         metrics=paths.QUALITY_METRICS,
     log:

@@ -13,7 +13,7 @@ metrics = score_against_truth(
     dict(zip(params.videos, map(Path, inputs.manifests), strict=True)),
     dict(zip(params.videos, map(Path, inputs.truths), strict=True)),
     params.roles,
-    read_json(inputs.card),
+    read_json(inputs.card) if inputs.get("card") else {},
 )
 write_json(snakemake.output.metrics, metrics)
 log.info(

@@ -87,7 +87,7 @@ def score_against_truth(
         manifests: video id -> its clip manifest.
         truths: video id -> its world truth JSON (videos without one are left out).
         roles: video id -> role.
-        card: the classifier's card (rule train_quality_classifier).
+        card: the classifier's card (rule train_quality_classifier); empty for given weights.
     """
     tables = [
         clip_truth(Path(manifests[vid]), Path(truths[vid]), roles.get(vid, ""))

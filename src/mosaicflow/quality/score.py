@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,11 +46,28 @@ class FrameQuality:
     resize: float
 
 
+def _load_classifier(path: Path) -> dict[str, Any]:
+    """The saved classifier of ``path``, or a ValueError naming the file when it is not one."""
+    not_ours = f"{path}: not a source-quality classifier (train_quality_classifier's quality.pt)"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises pickle, zip and runtime errors alike
+        raise ValueError(f"{not_ours}: {error}") from error
+    keys = {"classes", "crop", "width", "combine", "state_dict"}
+    if not isinstance(saved, dict):
+        raise ValueError(f"{not_ours}: it holds a {type(saved).__name__}")
+    if not keys <= saved.keys():
+        raise ValueError(f"{not_ours}: it lacks {sorted(keys - saved.keys())}")
+    if list(saved["classes"])[:1] != ["clean"]:
+        raise ValueError(f"{not_ours}: its first class is not 'clean': {saved['classes']}")
+    return saved
+
+
 class QualityScorer:
     """The trained classifier (``quality.pt`` of rule train_quality_classifier), ready to score."""
 
     def __init__(self, weights: str | Path, device: str = "cpu") -> None:
-        saved = torch.load(Path(weights), map_location="cpu", weights_only=True)
+        saved = _load_classifier(Path(weights))
         self.classes: list[str] = list(saved["classes"])
         self.crop = int(saved["crop"])
         self.combine = str(saved["combine"])

@@ -187,9 +187,9 @@ def train_classifier(
         },
         "seed": seed,
         "curve": curve,
-        "train_seconds": round(time.perf_counter() - started, 1),
         "val": validate(QualityScorer(weights_out), val_sources, cfg, seed),
     }
+    LOG.info("quality: trained and validated in %.1f s", time.perf_counter() - started)
     write_json(card_out, card)
     return card
 

@@ -327,6 +327,17 @@ def scores_source_quality(config: Mapping[str, Any]) -> bool:
     return bool(config["quality"]["enabled"]) and has_model("region_seg", config)
 
 
+def quality_model(config: Mapping[str, Any]) -> str:
+    """The classifier the clip and detection sample jobs score with: ``quality.weights`` or the
+    one rule train_quality_classifier trains."""
+    return str(config["quality"]["weights"] or paths.QUALITY_MODEL)
+
+
+def trains_quality_classifier(config: Mapping[str, Any]) -> bool:
+    """Whether this run trains the source-quality classifier (no ``quality.weights`` given)."""
+    return scores_source_quality(config) and not config["quality"]["weights"]
+
+
 def quality_videos(videos: Iterable[SourceVideo]) -> tuple[list[str], list[str]]:
     """``(train, val)`` video ids of the source-quality classifier: the videos whose role is
     ``train`` and ``val``; without roles every video trains and the card is measured on them
@@ -345,7 +356,7 @@ def quality_outputs(config: Mapping[str, Any]) -> list[str]:
     """The classifier, its card and, on the demo world, its scores against the truth."""
     if not scores_source_quality(config):
         return []
-    outputs = [paths.QUALITY_MODEL, paths.QUALITY_CARD]
+    outputs = [paths.QUALITY_MODEL, paths.QUALITY_CARD] if trains_quality_classifier(config) else []
     if config["source"]["kind"] == "demo":
         outputs.append(paths.QUALITY_METRICS)
     return outputs
@@ -541,9 +552,10 @@ def metrics_stages(
             files = paths.restoration_files()
             stages["restoration_stage1"] = files["stage1_metrics"]
             stages["restoration_stage2"] = files["stage2_metrics"]
-    if scores_source_quality(config):
-        demo = config["source"]["kind"] == "demo"
-        stages["source_quality"] = paths.QUALITY_METRICS if demo else paths.QUALITY_CARD
+    if config["source"]["kind"] == "demo" and scores_source_quality(config):
+        stages["source_quality"] = paths.QUALITY_METRICS
+    elif trains_quality_classifier(config):
+        stages["source_quality"] = paths.QUALITY_CARD
     if reviews_clips(config):
         stages["clip_review"] = paths.REVIEW_METRICS
     if finds_label_issues(config):

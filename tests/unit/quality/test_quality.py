@@ -225,3 +225,47 @@ def test_the_classifier_trains_on_train_videos_and_is_measured_on_val_videos():
     assert quality_videos(videos[:1]) == (["a"], ["a"])  # no val video: measured on train
     plain = [SourceVideo(v.id, v.path, "unlabelled", v.name) for v in videos]
     assert quality_videos(plain) == (["a", "b", "c", "d"], ["a", "b", "c", "d"])
+
+
+def test_a_file_that_is_not_a_classifier_is_named(tmp_path):
+    import torch
+
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"garbage\.pt: not a source-quality classifier"):
+        QualityScorer(garbage)
+    other = tmp_path / "yolo.pt"
+    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 3}, other)
+    with pytest.raises(ValueError, match=r"yolo.pt: .* lacks \['classes', 'combine'"):
+        QualityScorer(other)
+    wrong = tmp_path / "wrong.pt"
+    saved = {"classes": ["blur", "clean"], "crop": 8, "width": 8, "combine": "min"}
+    torch.save({**saved, "state_dict": {}}, wrong)
+    with pytest.raises(ValueError, match="first class is not 'clean'"):
+        QualityScorer(wrong)
+
+
+def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
+    from mosaicflow.config import validate_config
+    from mosaicflow.workflow import paths, targets
+
+    def config_of(**quality):
+        config = {"profile": "demo", "quality": {"enabled": True, **quality}}
+        validate_config(config)
+        return config
+
+    trained = config_of()
+    assert targets.quality_model(trained) == paths.QUALITY_MODEL
+    assert targets.trains_quality_classifier(trained)
+    assert paths.QUALITY_CARD in targets.quality_outputs(trained)
+    weights = tmp_path / "quality.pt"
+    weights.write_bytes(b"x")
+    given = config_of(weights=str(weights))
+    assert targets.quality_model(given) == str(weights)
+    assert not targets.trains_quality_classifier(given)
+    assert targets.quality_outputs(given) == [paths.QUALITY_METRICS]  # the demo still scores it
+    user = {**given, "source": {**given["source"], "kind": "videos"}}
+    assert targets.quality_outputs(user) == []
+    assert "source_quality" not in targets.metrics_stages(user, [], [])
+    with pytest.raises(Exception, match=r"quality\.weights"):
+        config_of(weights=str(tmp_path / "missing.pt"))
