@@ -18,7 +18,7 @@ import pandas as pd
 
 from mosaicflow.formats.truth import degraded_frames
 from mosaicflow.io import read_json
-from mosaicflow.quality.train import auroc
+from mosaicflow.quality.roc import auroc
 
 
 def clip_truth(manifest: Path, truth_json: Path, role: str) -> pd.DataFrame:

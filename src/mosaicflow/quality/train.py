@@ -34,6 +34,7 @@ from mosaicflow.quality.classes import (
 )
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.model import QualityNet, to_tensor
+from mosaicflow.quality.roc import auroc
 from mosaicflow.quality.score import QualityScorer
 from mosaicflow.video.decode import iter_frames
 
@@ -116,16 +117,6 @@ def degrade_frame(
     cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
     low, high = cfg.mosaic_block
     return pixelate_regions(frame[None], mask[None], int(rng.integers(low, high + 1)))[0]
-
-
-def auroc(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve of ``score`` for ``positive`` (None with one class only)."""
-    from sklearn.metrics import roc_auc_score
-
-    positive = np.asarray(positive, bool)
-    if positive.all() or not positive.any():
-        return None
-    return round(float(roc_auc_score(positive, score)), 4)
 
 
 def train_classifier(

@@ -19,10 +19,10 @@ from mosaicflow.mosaic.degrade import pixelate_regions, upscale_from_low
 from mosaicflow.quality.classes import CLASSES, make_sample, window_margin
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.evaluate import clip_truth, score_against_truth
+from mosaicflow.quality.roc import auroc
 from mosaicflow.quality.score import QualityScorer, five_crops, one_resize
 from mosaicflow.quality.train import (
     FrameSource,
-    auroc,
     degrade_frame,
     pick_frames,
     train_classifier,
