@@ -138,6 +138,15 @@ def test_real_script_closure_reaches_what_the_job_runs():
     assert not any(name.startswith(("world/", "restore/")) for name in closure)
 
 
+def test_no_job_reaches_the_dag_planning_modules():
+    # the DAG's planning (targets, paths, sources) changes with every new rule; a job that
+    # imported it would rerun each time although its own code did not change
+    planning = {"workflow/targets.py", "workflow/paths.py", "workflow/sources.py"}
+    for script in sorted((ROOT / "workflow" / "scripts").glob("*.py")):
+        reached = planning & closure_names(script, codehash.PACKAGE_ROOT)
+        assert not reached, f"{script.name} reaches {sorted(reached)}"
+
+
 def test_real_lazy_exports_lead_to_their_modules():
     # `from mosaicflow.world import render_video` runs mosaicflow.world.render on first use
     closure = closure_names(ROOT / "workflow" / "scripts" / "render_world_video.py",

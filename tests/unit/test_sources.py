@@ -69,9 +69,10 @@ def test_world_label_videos_feed_the_labelme_train_split_only():
     import re
 
     from mosaicflow.config import build, validate_config
-    from mosaicflow.workflow.targets import WORLD_NAME_PATTERN, labelled_splits, world_items
+    from mosaicflow.workflow.targets import WORLD_NAME_PATTERN, world_items
     from mosaicflow.world import video_specs
     from mosaicflow.world.config import WorldConfig
+    from mosaicflow.world.items import labelled_splits
 
     config = {"world": {"roles": {"train": 5, "val": 1, "test": 2, "label": 101}}}
     validate_config(config)

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from mosaicflow.workflow.runtime import setup
-from mosaicflow.workflow.targets import group_items
 from mosaicflow.world import contact_sheet
+from mosaicflow.world.items import group_items
 
 log = setup(snakemake)
 items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.workflow.runtime import setup
-from mosaicflow.workflow.targets import group_items
 from mosaicflow.world import write_labelme_set
 from mosaicflow.world.config import LabelNoise, WorldConfig
+from mosaicflow.world.items import group_items
 
 log = setup(snakemake)
 items = [tuple(map(Path, item)) for item in group_items(list(snakemake.input))]

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.workflow.runtime import setup
-from mosaicflow.workflow.targets import labelled_splits
 from mosaicflow.world import write_watermark_set
 from mosaicflow.world.config import WorldConfig
+from mosaicflow.world.items import labelled_splits
 
 log = setup(snakemake)
 cfg = build(WorldConfig, snakemake.params.world)

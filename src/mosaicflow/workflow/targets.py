@@ -5,10 +5,8 @@ The paths come from :mod:`mosaicflow.workflow.paths`, the one place that defines
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import canonical
@@ -86,37 +84,11 @@ def world_items(specs: Sequence[Any], roles: Iterable[str]) -> list[str]:
     return paths
 
 
-def group_items(paths: Sequence[str]) -> list[tuple[str, str, str]]:
-    """Regroup a flat (video, truth, truth_json, ...) list into triples."""
-    if len(paths) % 3:
-        raise ValueError("world items come in (video, truth, truth_json) triples")
-    return [tuple(paths[i : i + 3]) for i in range(0, len(paths), 3)]  # type: ignore[misc]
-
-
 def labelme_split_roles(split: str) -> tuple[str, ...]:
     """The world roles whose videos feed ``split`` (train or val) of the labelme set."""
     from mosaicflow.world.specs import LABELME_SPLIT_ROLES
 
     return LABELME_SPLIT_ROLES[split]
-
-
-def labelled_splits(paths: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
-    """Group a flat world item list into train and val by each video's role (a label video
-    counts as train, see :func:`labelme_split_roles`).
-
-    Raises:
-        ValueError: a video whose role feeds no split (a test video) or a name that is not a
-            world video's.
-    """
-    by_role = {role: split for split in ("train", "val") for role in labelme_split_roles(split)}
-    splits: dict[str, list[tuple[str, str, str]]] = {"train": [], "val": []}
-    for item in group_items(paths):
-        name = Path(item[0]).stem
-        match = re.fullmatch(r"world-([a-z]+)-[0-9]{2,}", name)
-        if match is None or match.group(1) not in by_role:
-            raise ValueError(f"{item[0]}: not a train, val or label video of the demo world")
-        splits[by_role[match.group(1)]].append(item)
-    return splits
 
 
 def region_test_items(config: Mapping[str, Any], specs: Sequence[Any]) -> list[str]:
