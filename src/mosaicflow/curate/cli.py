@@ -18,8 +18,9 @@ SORT_DESCRIPTION = """Sort the kept clips of a restoration dataset (--clips, eac
 middle frame and mask) or a folder of region crops (--images, masks of the same stem from
 --masks) by one key: blur (sharpest first), motion-blur (least first), brightness (brightest
 first), hue (ascending), black (share of black pixels, least first), size (region pixels,
-largest first), edge (share of frames cut off by the frame edge, least first), hist (similar
-items side by side), or best (with --best N: the sharpest --pool x N, then the N most
+largest first), edge (share of frames cut off by the frame edge, least first), source-quality
+(clips only, scored by a run with quality.enabled: poorest source first), hist (similar items
+side by side), or best (with --best N: the sharpest --pool x N, then the N most
 dissimilar). Writes sorted.tsv, sorted.parquet and sheet.png (the items in order) into --out;
 the inputs are never changed."""
 

@@ -81,7 +81,18 @@ def clip_items(dataset_dir: Path) -> list[Item]:
         middle = len(frames) // 2
         meta = read_clip_meta(dataset_dir / row.meta_path)
         extra = {"path": str(dataset_dir / row.clip_path)}
-        items.append(Item(str(row.clip), frames[middle], masks[middle], edge_share(meta), extra))
+        quality = getattr(row, "source_quality", None)
+        quality = None if quality is None or pd.isna(quality) else float(quality)
+        items.append(
+            Item(
+                str(row.clip),
+                frames[middle],
+                masks[middle],
+                edge=edge_share(meta),
+                quality=quality,
+                extra=extra,
+            )
+        )
     if not items:
         raise ValueError(f"{dataset_dir}: no kept clips to sort")
     return items

@@ -2,7 +2,8 @@
 DeepFaceLab's face sorting.
 
 Every item is an RGB crop with an optional region mask (0/255; measures look inside it when
-given) and, for clips, the share of frames whose region box touches the frame's edge. The keys:
+given) and, for clips, the share of frames whose region box touches the frame's edge and the
+source-quality score of the workflow's classifier. The keys:
 
 - ``blur``: variance of the Laplacian of the grey crop; sharpest first;
 - ``motion-blur``: ``1 -`` weakest over strongest directional gradient (0 = no direction
@@ -12,6 +13,8 @@ given) and, for clips, the share of frames whose region box touches the frame's 
 - ``black``: share of pixels with value < 16; least first;
 - ``size``: region pixels (the mask's, else the crop's); largest first;
 - ``edge``: share of frames whose region box touches the frame edge (0 for images); least first;
+- ``source-quality``: the clip's ``source_quality`` (P(clean) of its source frames, 0-1, from a
+  run with ``quality.enabled``); poorest first;
 - ``hist``: each item followed by its most similar unused one (HSV histograms).
 
 ``best`` keeps ``n`` items: the sharpest ``pool`` x ``n`` (by ``blur``), then greedily the most
@@ -36,6 +39,7 @@ KEYS: dict[str, bool] = {
     "black": False,
     "size": True,
     "edge": False,
+    "source-quality": False,
 }
 #: Value below which a pixel counts as black (HSV value, 0-255).
 BLACK_LEVEL = 16
@@ -45,12 +49,14 @@ HIST_BINS = (16, 8, 8)
 
 @dataclass(frozen=True)
 class Item:
-    """One thing to sort: a name, an RGB crop, an optional 0/255 mask, the edge share."""
+    """One thing to sort: a name, an RGB crop, an optional 0/255 mask, the edge share and the
+    source quality (None when not scored)."""
 
     name: str
     image: np.ndarray
     mask: np.ndarray | None = None
     edge: float = 0.0
+    quality: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -117,6 +123,20 @@ def size(item: Item) -> float:
     return float(item.image.shape[0] * item.image.shape[1])
 
 
+def source_quality(item: Item) -> float:
+    """The item's source-quality score.
+
+    Raises:
+        ValueError: the item was not scored (names it).
+    """
+    if item.quality is None:
+        raise ValueError(
+            f"{item.name}: no source_quality to sort by (only the clips of a run with"
+            " quality.enabled have one)"
+        )
+    return float(item.quality)
+
+
 MEASURES = {
     "blur": sharpness,
     "motion-blur": motion_blur,
@@ -125,6 +145,7 @@ MEASURES = {
     "black": black_share,
     "size": size,
     "edge": lambda item: float(item.edge),
+    "source-quality": source_quality,
 }
 
 

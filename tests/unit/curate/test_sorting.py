@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -94,6 +95,16 @@ def test_size_and_edge():
     assert edge_share(meta) == pytest.approx(2 / 3)
 
 
+def test_source_quality_puts_the_poorest_source_first():
+    items = [Item(name, texture(k), quality=q) for k, (name, q) in enumerate(
+        [("good", 0.9), ("poor", 0.05), ("fair", 0.5)])]  # fmt: skip
+    ordered = sort_by(items, "source-quality")
+    assert names(ordered) == ["poor", "fair", "good"]
+    assert [v for _, v in ordered] == [0.05, 0.5, 0.9]
+    with pytest.raises(ValueError, match="unscored: no source_quality to sort by"):
+        sort_by([*items, Item("unscored", texture(9))], "source-quality")
+
+
 def test_hist_chains_similar_items():
     items = [Item("a-red", solid((250, 10, 10))), Item("b-blue", solid((10, 10, 250))),
              Item("c-reddish", solid((235, 30, 20)))]  # fmt: skip
@@ -153,3 +164,24 @@ def test_the_command_sorts_clips(dataset: Dataset, tmp_path: Path, capsys):
     assert "sorted by edge" in capsys.readouterr().out
     assert main(["sort", "--images", str(tmp_path / "none"), "--by", "blur", "--out",
                  str(out)]) == 2  # fmt: skip
+
+
+def test_the_command_sorts_clips_by_source_quality(dataset: Dataset, tmp_path: Path):
+    scored = tmp_path / "scored"
+    shutil.copytree(dataset.root, scored)
+    index = pd.read_parquet(scored / "index.parquet")
+    kept = index.loc[index["kept"].astype(bool), "clip"].sort_values().tolist()
+    assert len(kept) >= 2
+    quality = {clip: (k + 1) / (len(kept) + 1) for k, clip in enumerate(reversed(kept))}
+    index["source_quality"] = index["clip"].map(quality)
+    index.to_parquet(scored / "index.parquet")
+    out = tmp_path / "sorted"
+    assert main(["sort", "--clips", str(scored), "--by", "source-quality", "--out", str(out)]) == 0
+    table = pd.read_parquet(out / "sorted.parquet")
+    assert table["name"].tolist() == list(reversed(kept))  # poorest first
+    assert table["value"].tolist() == sorted(quality.values())
+    # clips of a run without the classifier: a clear refusal, nothing written
+    unscored = tmp_path / "unscored"
+    assert main(["sort", "--clips", str(dataset.root), "--by", "source-quality", "--out",
+                 str(unscored)]) == 2  # fmt: skip
+    assert not unscored.exists()
