@@ -13,6 +13,8 @@ rule balance_detection:
         paths.log("balance_detection"),
     benchmark:
         paths.benchmark("balance_detection")
+    # a table of the dataset's images: on a cluster it runs in the Snakemake process
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -34,6 +36,8 @@ rule balance_clips:
         paths.log("balance_clips"),
     benchmark:
         paths.benchmark("balance_clips")
+    # a table of the clip index: on a cluster it runs in the Snakemake process
+    localrule: True
     conda:
         ENV
     threads: 1

@@ -35,6 +35,8 @@ rule evaluate_source_quality:
         paths.log("evaluate_source_quality"),
     benchmark:
         paths.benchmark("evaluate_source_quality")
+    # reads the clip manifests: on a cluster it runs in the Snakemake process
+    localrule: True
     conda:
         ENV
     threads: 1

@@ -142,6 +142,9 @@ rule convert_restoration:
         paths.log("convert_restoration"),
     benchmark:
         paths.benchmark("convert_restoration")
+    # seconds of work (the stage-2 start from the stage-1 weights): on a cluster it runs in the
+    # Snakemake process
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -193,6 +196,8 @@ rule export_restoration:
         paths.log("export_restoration"),
     benchmark:
         paths.benchmark("export_restoration")
+    # seconds of work (the generator and its card): on a cluster it runs in the Snakemake process
+    localrule: True
     conda:
         ENV
     threads: 1
