@@ -89,6 +89,8 @@ def _format_error(error: Any) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         return f"config key '{key}': {error.message}; allowed keys here: {', '.join(allowed)}"
+    if error.validator == "const" and error.schema.get("description"):
+        return f"config key '{key}': {error.message} ({error.schema['description']})"
     return f"config key '{key}': {error.message}"
 
 

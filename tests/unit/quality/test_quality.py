@@ -269,3 +269,8 @@ def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
     assert "source_quality" not in targets.metrics_stages(user, [], [])
     with pytest.raises(Exception, match=r"quality\.weights"):
         config_of(weights=str(tmp_path / "missing.pt"))
+    off = {"quality": {"enabled": False, "weights": str(weights)}}
+    with pytest.raises(
+        Exception, match=r"'quality\.enabled': True was expected \(quality\.weights"
+    ):
+        validate_config(off)
