@@ -47,9 +47,9 @@ def user_run(demo_results, tmp_path_factory):
         f"regions:\n  weights: '{models / 'region_seg' / 'best.pt'}'\n  prelabel_frames: 0\n"
         f"detector:\n  weights: '{models / 'detector' / 'best.pt'}'\n"
         f"restoration:\n  weights: '{models / 'restoration' / 'generator.pth'}'\n"
-        f"quality:\n  weights: '{models / 'quality' / 'quality.pt'}'\n"
         # a given restorer has no validation sigma: one sigma keeps the blur baseline cheap
         "  blur_sigmas: [1.0]\n"
+        f"quality:\n  weights: '{models / 'quality' / 'quality.pt'}'\n"
     )
     run_snakemake(work, configfiles=[config])
     ids = {Path(v.name).stem: v.id for v in read_sheet(sheet)}
