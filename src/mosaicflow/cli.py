@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "mosaicflow.inference.cli",
     "mosaicflow.inspection.cli",
     "mosaicflow.curate.cli",
+    "mosaicflow.quality.cli",
 )
 
 

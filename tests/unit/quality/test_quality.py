@@ -274,3 +274,57 @@ def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
         Exception, match=r"'quality\.enabled': True was expected \(quality\.weights"
     ):
         validate_config(off)
+
+
+def test_frames_spread_over_a_video_leave_out_its_announced_end():
+    from mosaicflow.quality.survey import spread_frames
+
+    assert spread_frames(100, 5) == [0, 24, 47, 70, 94]
+    assert spread_frames(100, 5, margin=0.0) == [0, 25, 50, 74, 99]
+    assert spread_frames(3, 10, margin=0.0) == [0, 1, 2]
+    assert spread_frames(1, 4) == [0]
+
+
+def test_the_command_scores_videos_poorest_first_and_names_unreadable_ones(trained, tmp_path):
+    from mosaicflow.cli import main
+
+    root, _ = trained
+    videos = tmp_path / "videos"
+    (videos / "sub").mkdir(parents=True)
+    sharp = [_texture(500 + i) for i in range(12)]
+    _write_video(videos / "sharp.mp4", sharp)
+    blurred = [cv2.GaussianBlur(frame, (0, 0), 2.5) for frame in sharp]
+    _write_video(videos / "sub" / "blurred.mkv", blurred)
+    (videos / "broken.mp4").write_bytes(b"not a video")
+    (videos / "notes.txt").write_text("not a video either")
+    out = tmp_path / "out"
+    argv = ["quality", str(videos), "--weights", str(root / "q.pt"), "--frames", "4"]
+    assert main([*argv, "--out", str(out)]) == 0
+    table = pd.read_parquet(out / "quality.parquet")
+    assert [Path(v).name for v in table["video"]] == ["blurred.mkv", "sharp.mp4", "broken.mp4"]
+    scored = table.iloc[:2]
+    assert scored["frames"].tolist() == [4, 4]
+    assert scored["source_quality"].iloc[0] < scored["source_quality"].iloc[1]
+    assert (scored["source_quality_min"] <= scored["source_quality"]).all()
+    assert scored["error"].tolist() == ["", ""]
+    broken = table.iloc[2]
+    assert "broken.mp4" in broken["error"] and np.isnan(broken["source_quality"])
+    assert (out / "quality.tsv").read_text().splitlines()[0].startswith("video\tframes\t")
+    # the scores are the workflow's own frame scores
+    scorer = QualityScorer(root / "q.pt")
+    assert table.iloc[1]["source_quality_resize"] == pytest.approx(
+        np.mean([scorer.scores(f)[1] for f in _decoded(videos / "sharp.mp4", [0, 3, 7, 10])]),
+        abs=1e-4,
+    )
+    # refusals: a weights file that is not there, a folder without videos, no frames
+    assert main(["quality", str(videos), "--weights", str(root / "none.pt"), "--out",
+                 str(out)]) == 2  # fmt: skip
+    assert main(["quality", str(videos / "sub" / "none"), "--weights", str(root / "q.pt"),
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert main([*argv[:-1], "0", "--out", str(out)]) == 2
+
+
+def _decoded(video: Path, numbers: list[int]) -> list[np.ndarray]:
+    from mosaicflow.video.decode import iter_frames
+
+    return [rgb for _, rgb in iter_frames(video, numbers)]
