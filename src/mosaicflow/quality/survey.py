@@ -57,7 +57,7 @@ def spread_frames(frame_count: int, count: int, margin: float = 0.05) -> list[in
 def _sampled_frames(video: Path, count: int) -> Iterator[tuple[int, np.ndarray]]:
     """About ``count`` RGB frames spread over the video. A container that does not say how many
     frames it holds is decoded twice: once to count them, once for the chosen ones; one that
-    holds fewer than it says gives the chosen frames up to its end."""
+    ends (or breaks) before its chosen frames gives those read up to there, with a warning."""
     probe = probe_video(video)
     announced = probe.frame_count or round((probe.duration or 0.0) * probe.fps)
     if announced > 0:
@@ -66,11 +66,11 @@ def _sampled_frames(video: Path, count: int) -> Iterator[tuple[int, np.ndarray]]
             for pair in iter_frames(video, spread_frames(announced, count), threads=1):
                 yielded += 1
                 yield pair
-        except VideoDecodeError:
+        except VideoDecodeError as error:
             if not yielded:
                 raise
-            # fewer frames than announced: the chosen ones up to its real end are scored
-            LOG.debug("quality: %s ends before its announced %d frames", video, announced)
+            # fewer frames than announced, or damage past the start: the frames read are scored
+            LOG.warning("quality: %d frames scored before: %s", yielded, error)
         return
     total = sum(1 for _ in iter_frames(video, fmt="gray", threads=1))
     if total:
