@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mosaicflow.ids import VIDEO_EXTENSIONS
 from mosaicflow.video.decode import VideoDecodeError, iter_frames, probe_video
+from mosaicflow.video.files import video_files
 
 LOG = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ FrameScorer = Callable[[np.ndarray], tuple[float, float]]
 
 
 def find_videos(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The video files of ``paths``: files as given, folders searched recursively (hidden files
-    and other suffixes left out), sorted, each once.
+    """The video files of ``paths``: files as given, folders searched as the workflow's folder
+    source searches them (:func:`mosaicflow.video.files.video_files`), sorted, each once.
 
     Raises:
         FileNotFoundError: a path that does not exist (names it).
@@ -35,13 +35,7 @@ def find_videos(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if given.is_file():
             found.add(given)
         elif given.is_dir():
-            found.update(
-                path
-                for path in given.rglob("*")
-                if path.is_file()
-                and not path.name.startswith(".")
-                and path.suffix.lower() in VIDEO_EXTENSIONS
-            )
+            found.update(video_files(given))
         else:
             raise FileNotFoundError(f"{given}: no such file or folder")
     return sorted(found)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.ids import VIDEO_EXTENSIONS, video_id
+from mosaicflow.ids import video_id
+from mosaicflow.video.files import video_files
 
 ROLES = ("train", "val", "test", "unlabelled")
 WORLD_VIDEO_DIR = Path("results/world/videos")
@@ -36,14 +37,9 @@ def scan_folder(root: str | os.PathLike[str]) -> list[SourceVideo]:
     """Find video files below ``root`` (recursively, sorted, hidden entries skipped)."""
     root = Path(root)
     found: list[SourceVideo] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            path = Path(dirpath) / filename
-            if filename.startswith(".") or path.suffix.lower() not in VIDEO_EXTENSIONS:
-                continue
-            rel = path.relative_to(root)
-            found.append(SourceVideo(video_id(rel), str(path), "unlabelled", rel.as_posix()))
+    for path in video_files(root):
+        rel = path.relative_to(root)
+        found.append(SourceVideo(video_id(rel), str(path), "unlabelled", rel.as_posix()))
     return found
 
 

@@ -3,6 +3,7 @@ textured video, and the clip scores against degraded scenes."""
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -297,6 +298,8 @@ def test_the_command_scores_videos_poorest_first_and_names_unreadable_ones(train
     _write_video(videos / "sub" / "blurred.mkv", blurred)
     (videos / "broken.mp4").write_bytes(b"not a video")
     (videos / "notes.txt").write_text("not a video either")
+    (videos / ".cache").mkdir()
+    shutil.copyfile(videos / "sharp.mp4", videos / ".cache" / "hidden.mp4")  # skipped, as a source
     out = tmp_path / "out"
     argv = ["quality", str(videos), "--weights", str(root / "q.pt"), "--frames", "4"]
     assert main([*argv, "--out", str(out)]) == 0
