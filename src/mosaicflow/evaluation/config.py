@@ -14,6 +14,7 @@ class EvaluateConfig:
     Attributes:
         roles: demo-world roles of the evaluated videos.
         max_clip_frames: longest clip restored at once.
+        max_gap_frames: frames a track may miss and still be restored, bridged.
         batch: frames per detector call.
         frames_per_call: frames per restorer forward pass (None: the whole clip).
         fp16: half precision on CUDA.
@@ -25,6 +26,7 @@ class EvaluateConfig:
 
     roles: tuple[str, ...]
     max_clip_frames: int
+    max_gap_frames: int
     batch: int
     frames_per_call: int | None
     fp16: bool
@@ -36,6 +38,6 @@ class EvaluateConfig:
     def restore_settings(self) -> RestoreSettings:
         """The :class:`~mosaicflow.inference.pipeline.RestoreSettings` of the evaluation run."""
         return RestoreSettings(
-            max_clip_frames=self.max_clip_frames, batch=self.batch, crf=self.crf,
-            preset=self.preset,
+            max_clip_frames=self.max_clip_frames, max_gap_frames=self.max_gap_frames,
+            batch=self.batch, crf=self.crf, preset=self.preset,
         )  # fmt: skip

@@ -26,7 +26,11 @@ def _restore(args: argparse.Namespace) -> int:
     if target.resolve() == source.resolve():
         raise ValueError(f"{target}: the output must not overwrite the input")
     settings = RestoreSettings(
-        max_clip_frames=args.max_clip_frames, batch=args.batch, crf=args.crf, preset=args.preset
+        max_clip_frames=args.max_clip_frames,
+        max_gap_frames=args.max_gap_frames,
+        batch=args.batch,
+        crf=args.crf,
+        preset=args.preset,
     )
     restorer = BasicVSRRestorer(
         args.restorer,
@@ -87,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=_DEFAULTS.max_clip_frames,
         help="longest clip restored at once (bounds memory)",
+    )
+    parser.add_argument(
+        "--max-gap-frames",
+        type=int,
+        default=_DEFAULTS.max_gap_frames,
+        help="frames a tracked mosaic may go undetected and still be restored there, with the "
+        "masks around the gap (0: only detected frames are restored)",
     )
     parser.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     parser.add_argument(

@@ -3,9 +3,9 @@
 Frames wait in a :class:`FrameBuffer` only until no open clip can still include them: a frame
 is written as soon as it is older than the first frame of every open clip. Clips are at most
 ``max_clip_frames`` long and a clip is restored the moment it ends, so the buffer never holds
-more than ``max_clip_frames`` frames (plus the detection batch being worked on), whatever the
-video's length. A frame no clip covers is encoded from its decoded planes unchanged; in a
-restored frame only the pixels the feathered blend touched change (see
+more than ``max_clip_frames + max_gap_frames`` frames (plus the detection batch being worked
+on), whatever the video's length. A frame no clip covers is encoded from its decoded planes
+unchanged; in a restored frame only the pixels the feathered blend touched change (see
 :mod:`~mosaicflow.inference.video_io`).
 """
 
@@ -48,6 +48,8 @@ class RestoreSettings:
         max_clip_frames: longest clip given to the restorer (also bounds the frame buffer).
         batch: frames per detector call.
         min_track_iou: box IoU for a detection to continue a track.
+        max_gap_frames: most consecutive frames a track may miss and continue; the missed
+            frames are restored with the union of the masks around the gap (0: never bridged).
         scene_threshold: scene-cut score (FFmpeg ``scdet`` scale, 0-100) that ends every clip.
         crop: crop border, squaring and smoothing.
         feather: blending band.
@@ -58,6 +60,7 @@ class RestoreSettings:
     max_clip_frames: int = 180
     batch: int = 8
     min_track_iou: float = 0.1
+    max_gap_frames: int = 4
     scene_threshold: float = 10.0
     crop: CropSettings = field(default_factory=CropSettings)
     feather: FeatherSettings = field(default_factory=FeatherSettings)
@@ -67,6 +70,8 @@ class RestoreSettings:
     def __post_init__(self) -> None:
         if self.max_clip_frames < 1 or self.batch < 1:
             raise ValueError("max_clip_frames and batch must be >= 1")
+        if self.max_gap_frames < 0:
+            raise ValueError(f"max_gap_frames must be >= 0, got {self.max_gap_frames}")
         if not 0 <= self.crf <= 51:
             raise ValueError(f"crf must be in 0..51, got {self.crf}")
 
@@ -262,7 +267,7 @@ def restore_video(
     reasons: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     buffer = FrameBuffer()
-    cutter = ClipCutter(settings.max_clip_frames, settings.min_track_iou)
+    cutter = ClipCutter(settings.max_clip_frames, settings.min_track_iou, settings.max_gap_frames)
     scenes = SceneDetector(settings.scene_threshold)
     with VideoSource(input_video) as source:
         height, width = source.height, source.width

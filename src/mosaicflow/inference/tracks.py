@@ -1,11 +1,15 @@
 """Detections grouped into tracks over time, and tracks cut into clips, while streaming.
 
 A track follows one mosaic region from frame to frame: an instance joins the track whose box
-(on the previous frame) it overlaps most (box IoU at least ``min_iou``; each track takes at most
-one instance per frame). A clip is a run of consecutive frames of one track; it ends when
+(on its last detected frame) it overlaps most (box IoU at least ``min_iou``; each track takes at
+most one instance per frame). A track that finds no instance stays open for up to ``max_gap``
+frames: found again within them, the frames it missed are bridged with the union of the masks
+of the two detections around the gap (a detector that drops a mosaic for a frame or two would
+otherwise leave it pixelated there, flickering in the output). A clip is a run of consecutive
+frames of one track; it ends when
 
-- ``gap``: the track finds no instance on the next frame (a frame with nothing detected is
-  never restored, so it is passed through untouched),
+- ``gap``: the track finds no instance for more than ``max_gap`` frames (the clip ends at its
+  last detection; a frame no clip covers is passed through untouched),
 - ``max_length``: the clip reached ``max_clip_frames`` (the track goes on in a new clip),
 - ``scene_cut``: the next frame starts a new scene (every track ends),
 - ``end``: the video ended.
@@ -32,14 +36,16 @@ class Instance:
     Attributes:
         box: ``(x0, y0, x1, y1)`` pixel bounds of the mask (end exclusive).
         mask: bool mask inside the box (``(y1 - y0, x1 - x0)``).
-        score: the detector's confidence.
+        score: the detector's confidence (0 for a bridged instance).
         track_id: the track it joined (set by :class:`ClipCutter`; -1 before).
+        bridged: made by :class:`ClipCutter` for a frame inside a bridged gap, not detected.
     """
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
     score: float = 1.0
     track_id: int = -1
+    bridged: bool = False
 
     @property
     def area(self) -> int:
@@ -65,6 +71,18 @@ def instances_from_detections(detections: Detections) -> list[Instance]:
         x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
         instances.append(Instance((x0, y0, x1, y1), mask[y0:y1, x0:x1].copy(), float(score)))
     return instances
+
+
+def bridge(before: Instance, after: Instance) -> Instance:
+    """The instance of a frame inside a gap: the union of the masks of the detections before
+    and after it, in their union box (score 0, ``bridged``)."""
+    ax0, ay0, ax1, ay1 = before.box
+    bx0, by0, bx1, by1 = after.box
+    x0, y0, x1, y1 = min(ax0, bx0), min(ay0, by0), max(ax1, bx1), max(ay1, by1)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    mask[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] |= before.mask
+    mask[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= after.mask
+    return Instance((x0, y0, x1, y1), mask, 0.0, after.track_id, bridged=True)
 
 
 def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -115,21 +133,32 @@ class ClipCutter:
     Args:
         max_clip_frames: longest clip; a longer track is cut into several clips.
         min_iou: smallest box IoU between an instance and a track's last box to join it.
+        max_gap: most consecutive frames a track may miss and still continue, bridged
+            (0: a track ends at its first missed frame).
     """
 
-    def __init__(self, max_clip_frames: int, min_iou: float = 0.1) -> None:
+    def __init__(self, max_clip_frames: int, min_iou: float = 0.1, max_gap: int = 0) -> None:
         if max_clip_frames < 1:
             raise ValueError(f"max_clip_frames must be >= 1, got {max_clip_frames}")
+        if max_gap < 0:
+            raise ValueError(f"max_gap must be >= 0, got {max_gap}")
         self.max_clip_frames = int(max_clip_frames)
         self.min_iou = float(min_iou)
+        self.max_gap = int(max_gap)
         self._open: dict[int, Clip] = {}
-        self._last_box: dict[int, tuple[int, int, int, int]] = {}
+        self._last: dict[int, Instance] = {}
+        self._missed: dict[int, int] = {}
         self._next_track = 0
         self._frame = -1
 
     def earliest_open_frame(self) -> int | None:
-        """First frame of the oldest clip still open (``None`` when none is)."""
-        starts = [clip.start for clip in self._open.values() if clip.instances]
+        """First frame of the oldest clip still open, counting the frames of a gap that may
+        still be bridged (``None`` when none is)."""
+        starts = [
+            clip.start
+            for track, clip in self._open.items()
+            if clip.instances or self._missed[track]
+        ]
         return min(starts) if starts else None
 
     def push(self, frame: int, instances: Iterable[Instance]) -> list[Clip]:
@@ -148,7 +177,7 @@ class ClipCutter:
         instances = list(instances)
         pairs = sorted(
             (
-                (box_iou(inst.box, self._last_box[track]), i, track)
+                (box_iou(inst.box, self._last[track].box), i, track)
                 for i, inst in enumerate(instances)
                 for track in self._open
             ),
@@ -164,22 +193,38 @@ class ClipCutter:
             matched_instances.add(i)
             matched_tracks.add(track)
             instances[i].track_id = track
-        finished = [
-            self._close(track, "gap") for track in list(self._open) if track not in matched_tracks
-        ]
+        finished = []
+        for track in list(self._open):
+            if track in matched_tracks:
+                continue
+            if self._missed[track] < self.max_gap:
+                self._missed[track] += 1
+            else:
+                finished.append(self._close(track, "gap"))
         for i, inst in enumerate(instances):
             if i not in matched_instances:
                 inst.track_id = self._next_track
                 self._next_track += 1
                 self._open[inst.track_id] = Clip(inst.track_id, frame)
-            clip = self._open[inst.track_id]
-            if not clip.instances:
-                clip.start = frame
-            clip.instances.append(inst)
-            self._last_box[inst.track_id] = inst.box
-            if len(clip.instances) >= self.max_clip_frames:
-                finished.append(self._cut(inst.track_id))
+                self._missed[inst.track_id] = 0
+            track = inst.track_id
+            missed = self._missed[track]
+            filled = [bridge(self._last[track], inst) for _ in range(missed)]
+            for number, member in enumerate([*filled, inst], start=frame - missed):
+                finished += self._append(track, number, member)
+            self._last[track] = inst
+            self._missed[track] = 0
         return [clip for clip in finished if clip.instances]
+
+    def _append(self, track: int, frame: int, inst: Instance) -> list[Clip]:
+        """Add frame ``frame``'s instance to the track's clip; the clip if that filled it."""
+        clip = self._open[track]
+        if not clip.instances:
+            clip.start = frame
+        clip.instances.append(inst)
+        if len(clip.instances) >= self.max_clip_frames:
+            return [self._cut(track, frame + 1)]
+        return []
 
     def cut_scene(self) -> list[Clip]:
         """End every track before a scene cut; returns their clips."""
@@ -193,15 +238,18 @@ class ClipCutter:
         finished = [self._close(track, reason) for track in list(self._open)]
         return [clip for clip in finished if clip.instances]
 
-    def _cut(self, track: int) -> Clip:
-        """Finish the track's clip at ``max_length``; the track stays open with an empty clip."""
+    def _cut(self, track: int, next_start: int) -> Clip:
+        """Finish the track's clip at ``max_length``; the track stays open with an empty clip
+        starting at ``next_start``."""
         clip = self._open[track]
         clip.reason = "max_length"
-        self._open[track] = Clip(track, self._frame + 1)
+        self._open[track] = Clip(track, next_start)
         return clip
 
     def _close(self, track: int, reason: str) -> Clip:
+        """End the track; its clip ends at its last detection (frames missed since are left)."""
         clip = self._open.pop(track)
-        self._last_box.pop(track, None)
+        self._last.pop(track, None)
+        self._missed.pop(track, None)
         clip.reason = reason
         return clip

@@ -20,6 +20,7 @@ from tests.unit.evaluation.conftest import FRAMES, MOSAIC_FRAMES
 CFG = EvaluateConfig(
     roles=("test",),
     max_clip_frames=8,
+    max_gap_frames=0,
     batch=4,
     frames_per_call=None,
     fp16=False,

@@ -64,6 +64,50 @@ def test_instances_join_the_overlapping_track_and_others_start_new_ones():
     assert cutter.earliest_open_frame() is None
 
 
+def test_a_short_gap_is_bridged_with_the_union_of_the_masks_around_it():
+    cutter = ClipCutter(max_clip_frames=100, max_gap=2)
+    before, after = inst(0, 0, 10, 10), inst(4, 2, 14, 12)
+    script = [[before], [], [], [after], [inst(4, 2, 14, 12)]]
+    finished = []
+    for n, found in enumerate(script):
+        finished += cutter.push(n, found)
+        if n in (1, 2):  # the gap's frames wait for the track
+            assert cutter.earliest_open_frame() == 0
+    finished += cutter.finish()
+    assert [(c.start, c.end, c.reason) for c in finished] == [(0, 4, "end")]
+    filled = finished[0].instances[1:3]
+    assert all(f.bridged and f.score == 0.0 for f in filled)
+    assert not any(i.bridged for i in finished[0].instances[::3])
+    union = before.full_mask(20, 20) | after.full_mask(20, 20)
+    assert all(np.array_equal(f.full_mask(20, 20), union) for f in filled)
+    assert filled[0].box == (0, 0, 14, 12)
+
+
+def test_a_gap_longer_than_max_gap_ends_the_clip_at_its_last_detection():
+    cutter = ClipCutter(max_clip_frames=100, max_gap=2)
+    script = [[inst(0, 0, 10, 10)]] * 2 + [[]] * 3 + [[inst(0, 0, 10, 10)]]
+    finished = [clip for n, found in enumerate(script) for clip in cutter.push(n, found)]
+    finished += cutter.finish()
+    assert [(c.start, c.end, c.reason) for c in finished] == [(0, 1, "gap"), (5, 5, "end")]
+    assert not any(i.bridged for c in finished for i in c.instances)
+
+
+def test_a_gap_right_after_a_max_length_cut_is_bridged_in_the_next_clip():
+    cutter = ClipCutter(max_clip_frames=3, max_gap=1)
+    script = [[inst(0, 0, 10, 10)]] * 3 + [[]] + [[inst(0, 0, 10, 10)]] * 2
+    finished = []
+    for n, found in enumerate(script):
+        finished += cutter.push(n, found)
+        if n == 3:
+            assert cutter.earliest_open_frame() == 3  # the missed frame stays buffered
+    finished += cutter.finish()
+    assert [(c.start, c.end, c.reason) for c in finished] == [
+        (0, 2, "max_length"),
+        (3, 5, "max_length"),
+    ]
+    assert [i.bridged for i in finished[1].instances] == [True, False, False]
+
+
 def test_frames_must_be_pushed_in_order():
     cutter = ClipCutter(max_clip_frames=5)
     cutter.push(0, [])

@@ -139,7 +139,7 @@ def test_memory_is_bounded_by_the_clip_length_not_the_video(tmp_path):
         tmp_path / "out.mp4",
         ScriptedDetector(masks),
         restorer,
-        RestoreSettings(max_clip_frames=max_clip, batch=4, crf=30, **FAST),
+        RestoreSettings(max_clip_frames=max_clip, max_gap_frames=0, batch=4, crf=30, **FAST),
     )
     assert result.frames == n
     assert result.peak_buffered_frames <= max_clip
@@ -147,6 +147,32 @@ def test_memory_is_bounded_by_the_clip_length_not_the_video(tmp_path):
     assert sum(restorer.clip_lengths) == n - 3
     # each 49-frame run: 3 full clips + a gap-cut clip of 1; the last run ends with the video
     assert result.clip_reasons == {"gap": 3, "max_length": 9}
+
+
+@pytest.mark.parametrize("max_gap", [0, 2])
+def test_a_frame_the_detector_misses_is_restored_when_bridged(tmp_path, max_gap):
+    source = write_video(tmp_path / "in.mp4", textured_frames(10), audio=False)
+    masks = [box_mask(*MOSAIC_BOX) if i not in (4, 5) else None for i in range(10)]
+    restorer = InvertingRestorer()
+    out = tmp_path / "out.mp4"
+    result = restore_video(
+        source,
+        out,
+        ScriptedDetector(masks),
+        restorer,
+        RestoreSettings(crf=0, max_gap_frames=max_gap, **FAST),
+        masks_out=tmp_path / "masks.parquet",
+    )
+    planes_in, planes_out = decode_planes(source), decode_planes(out)
+    missed_changed = [not np.array_equal(planes_in[i], planes_out[i]) for i in (4, 5)]
+    table = pd.read_parquet(tmp_path / "masks.parquet")
+    assert sorted(table.loc[table["instance"] < 0, "frame"]) == [4, 5]  # detections only
+    if max_gap:
+        assert missed_changed == [True, True]
+        assert restorer.clip_lengths == [10] and result.restored_frames == 10
+    else:
+        assert missed_changed == [False, False]
+        assert restorer.clip_lengths == [4, 4] and result.passthrough_frames == 2
 
 
 def test_two_overlapping_tracks_are_restored_as_separate_clips(tmp_path):
