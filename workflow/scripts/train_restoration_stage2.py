@@ -17,6 +17,7 @@ result = run_stage(
     Path(snakemake.params.work),
     seed=snakemake.params.seed,
     device=snakemake.params.device,
+    code=snakemake.params.code,
     balance=Path(snakemake.input.balance) if snakemake.input.get("balance") else None,
     init=Path(snakemake.input.init),
 )

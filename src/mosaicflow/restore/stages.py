@@ -100,6 +100,7 @@ def run_stage(
     device: str,
     init: Path | None = None,
     balance: Path | None = None,
+    code: str = "",
 ) -> dict[str, Any]:
     """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
@@ -111,11 +112,13 @@ def run_stage(
         weights_out: the stage's weights.
         metrics_out: the stage's record (JSON).
         work_root: where the stage's work folder goes: ``<stage>-<hash>``, the hash covering
-            the params, the mosaic section, the seed, the data and (stage 2) the initial model.
+            the params, the mosaic section, the seed, the data, the code and (stage 2) the
+            initial model; a run resumes only from a checkpoint of the same training.
         seed: seed of the initialisation, the sample order and the training mosaics.
         device: ``auto``, ``cpu`` or ``cuda:N``.
         init: stage 2's initial model (the output of ``convert_restoration``).
         balance: the clips' sampling weights (``balance_clips``); None = shuffled passes.
+        code: the rule's code hash (a code change starts the training afresh).
 
     Returns:
         The stage's :class:`~mosaicflow.restore.records.TrainResult` as a dict.
@@ -134,6 +137,8 @@ def run_stage(
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
     weights = clip_weights(train, balance) if balance is not None else None
     identity = {"init": file_hash(init)} if init is not None else {}
+    if code:
+        identity["code"] = code
     if balance is not None:  # the weights are part of the training data
         identity["balance"] = file_hash(balance)
         data = f"{data}+balance:{identity['balance'][:16]}"

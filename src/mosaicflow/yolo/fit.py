@@ -78,11 +78,16 @@ class TimeCap:
             )  # fmt: skip
 
 
-def state_key(spec: TrainSpec, data_hash: str, seed: int, device: str, *, init: str = "") -> str:
-    """The work-folder name: hash of the training settings, the data, the seed and, when the
-    run starts from another model of the workflow, that model's digest (``init``)."""
+def state_key(
+    spec: TrainSpec, data_hash: str, seed: int, device: str, *, init: str = "", code: str = ""
+) -> str:
+    """The work-folder name: hash of the training settings, the data, the seed, the rule's code
+    hash (a code change starts afresh instead of resuming) and, when the run starts from
+    another model of the workflow, that model's digest (``init``)."""
     identity = {"spec": plain(spec), "data": data_hash, "seed": seed, "device": device,
                 "state_version": STATE_VERSION}  # fmt: skip
+    if code:
+        identity["code"] = code
     if init:
         identity["init"] = init
     return stable_hash(identity)

@@ -87,7 +87,8 @@ def run_training(
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
     )  # the state key and the record name the precision used, not "auto"
-    key = state_key(spec, dataset.data_hash if dataset else "", seed, dev, init=init_digest)
+    data = dataset.data_hash if dataset else ""
+    key = state_key(spec, data, seed, dev, init=init_digest, code=code)
     work_dir = work_root / key
     prepare_ultralytics(work_dir / "yolo_config", threads)
     log.info("%s: state folder %s, device %s, %d threads", stage, work_dir, dev, threads)

@@ -122,3 +122,13 @@ def test_work_folder_changes_with_settings_and_data():
     assert a != work_dir(Path("w"), "stage1", {"lr": 2}, 3, "d1")
     assert a != work_dir(Path("w"), "stage1", {"lr": 1}, 3, "d2")
     assert a.parent == Path("w") and a.name.startswith("stage1-")
+
+
+def test_a_code_change_trains_afresh_instead_of_resuming(index: Path, tmp_path: Path):
+    torch.set_num_threads(1)
+    restoration, mosaic = section(), full_config()["mosaic"]
+    for code in ("old", "new", "new"):
+        run_stage("stage1", job_params(restoration, "stage1"), mosaic, index,
+                  tmp_path / f"{code}.pth", tmp_path / f"{code}.json", tmp_path / "work", seed=3,
+                  device="cpu", code=code)  # fmt: skip
+    assert len(list((tmp_path / "work").iterdir())) == 2  # same code: the same folder

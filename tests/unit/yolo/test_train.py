@@ -76,6 +76,10 @@ def test_data_hash_follows_content(tmp_path):
     assert started != state_key(spec(), first, 1, "cpu")
     assert started != state_key(spec(), first, 1, "cpu", init="bbbb")
     assert state_key(spec(), first, 1, "cpu", init="") == state_key(spec(), first, 1, "cpu")
+    # a code change trains afresh: a finished run of other code is not resumed
+    assert state_key(spec(), first, 1, "cpu", code="a") != state_key(
+        spec(), first, 1, "cpu", code="b"
+    )
 
 
 def test_mirror_keeps_caches_out_of_the_input(tmp_path):
