@@ -209,7 +209,8 @@ class ClipCutter:
                 self._missed[inst.track_id] = 0
             track = inst.track_id
             missed = self._missed[track]
-            filled = [bridge(self._last[track], inst) for _ in range(missed)]
+            # one bridged instance serves every missed frame (clips only read instances)
+            filled = [bridge(self._last[track], inst)] * missed if missed else []
             for number, member in enumerate([*filled, inst], start=frame - missed):
                 finished += self._append(track, number, member)
             self._last[track] = inst
