@@ -25,10 +25,28 @@ from mosaicflow.provenance import file_hash
 LOG = logging.getLogger(__name__)
 
 
-def _truth_judge(truth_mkv: Path, root: Path, regions: pd.DataFrame, records: Sequence[Any]):
+class ClipMasks:
+    """clip record -> its mask video ``(T, H, W)``, the last one read kept (the signals and the
+    truth check of a clip both read it, one clip after the other)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._last: tuple[str, np.ndarray] | None = None
+
+    def __call__(self, record: Mapping[str, Any]) -> np.ndarray:
+        from mosaicflow.datasets.clips.media import read_video
+
+        if self._last is None or self._last[0] != record["clip"]:
+            self._last = (
+                record["clip"],
+                read_video(self.root / record["files"]["mask"], fmt="gray"),
+            )
+        return self._last[1]
+
+
+def _truth_judge(truth_mkv: Path, masks: ClipMasks, regions: pd.DataFrame, records: Sequence[Any]):
     """clip record -> whether its masks overlap no true target (IoU < 0.1 over the clip)."""
     from mosaicflow.datasets.clips.evaluate import score_clip
-    from mosaicflow.datasets.clips.media import read_video
     from mosaicflow.formats.truth import read_truth
 
     wanted = sorted({int(f["frame"]) for r in records for f in r["per_frame"]})
@@ -40,8 +58,7 @@ def _truth_judge(truth_mkv: Path, root: Path, regions: pd.DataFrame, records: Se
             ids[number] = frame
 
     def judge(record: Mapping[str, Any]) -> bool:
-        masks = read_video(root / record["files"]["mask"], fmt="gray")
-        return score_clip(dict(record), masks, ids, regions)["instance"] == 0
+        return score_clip(dict(record), masks(record), ids, regions)["instance"] == 0
 
     return judge
 
@@ -85,7 +102,8 @@ def score_video_clips(
     records = data["clips"]
     kept = [r for r in records if r["status"] == "kept"]
     regions = pd.read_parquet(regions_path)
-    truth = _truth_judge(Path(truth_mkv), root, regions, kept) if truth_mkv and kept else None
+    masks = ClipMasks(root)
+    truth = _truth_judge(Path(truth_mkv), masks, regions, kept) if truth_mkv and kept else None
     boxes = None
     if nudenet is not None and nudenet.enabled and kept:
         if video is None:
@@ -101,6 +119,7 @@ def score_video_clips(
         truth=truth,
         opinion_boxes=boxes,
         clip_hash=lambda record: file_hash(root / record["files"]["clip"], 64),
+        masks=masks,
     )
     write_parquet(out, table)
     LOG.info("%s: %d kept clips scored", data["video"], len(table))

@@ -37,6 +37,7 @@ SUSPICIOUS: Mapping[str, int] = {
     "detected_share": -1,
     "box_jitter": 1,
     "area_cv": 1,
+    "shape_change": -1,
     "id_switches": 1,
     "watermark": 1,
     "blockiness": 1,

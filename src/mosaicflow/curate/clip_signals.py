@@ -8,6 +8,9 @@ Per kept clip of one video, from its metadata record and the video's region tabl
 - ``box_jitter``: mean absolute second difference of the region box centre (pixels per frame
   squared) over the mean box diagonal: a steady track scores near 0;
 - ``area_cv``: coefficient of variation of the region mask area over the detected frames;
+- ``shape_change``: how much the mask's outline changes over the clip, position and size set
+  aside (:func:`shape_change`): a rigid object (a logo, a prop, an overlay) scores near 0, a
+  deforming one higher;
 - ``id_switches``: tracker ids joined into the clip's track, minus one;
 - ``watermark``, ``blockiness``, ``quality``: the clip analysers' results
   (:mod:`mosaicflow.datasets.clips.analysers`);
@@ -25,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -37,6 +41,7 @@ SIGNALS: tuple[str, ...] = (
     "detected_share",
     "box_jitter",
     "area_cv",
+    "shape_change",
     "id_switches",
     "watermark",
     "blockiness",
@@ -49,6 +54,10 @@ COLUMNS: tuple[str, ...] = ("clip", "video", "clip_sha256", "frames", *SIGNALS, 
 TEXT_COLUMNS = ("clip", "video", "clip_sha256")
 #: Frames of a clip the second-opinion detector looks at.
 NUDENET_FRAMES = 4
+#: Detected frames of a clip whose mask shapes :func:`shape_change` compares.
+SHAPE_FRAMES = 8
+#: Side of the grid the masks are normalised onto; a mask's square root of area maps to a quarter.
+SHAPE_GRID = 64
 
 #: A second opinion: ``frames (T, H, W, 3) RGB -> per frame, (N, 4) xyxy boxes``.
 SecondOpinion = Callable[[np.ndarray], Sequence[np.ndarray]]
@@ -79,12 +88,48 @@ def box_jitter(boxes: np.ndarray) -> float:
     return float(np.abs(np.diff(centres, n=2, axis=0)).sum(axis=1).mean() / diagonal)
 
 
-def clip_signals(record: Mapping[str, Any], tracks: pd.DataFrame) -> dict[str, float]:
+def normalised_shape(mask: np.ndarray, grid: int = SHAPE_GRID) -> np.ndarray | None:
+    """A mask moved so its centroid is the grid's centre and scaled so the square root of its
+    area is a quarter of the grid (``(grid, grid)`` bool), or None for an empty mask."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    scale = grid / 4.0 / np.sqrt(len(xs))
+    warp = np.array(
+        [
+            [scale, 0.0, grid / 2.0 - xs.mean() * scale],
+            [0.0, scale, grid / 2.0 - ys.mean() * scale],
+        ],
+        np.float32,
+    )
+    moved = cv2.warpAffine(mask.astype(np.uint8), warp, (grid, grid), flags=cv2.INTER_LINEAR)
+    return moved > 0
+
+
+def shape_change(masks: Sequence[np.ndarray]) -> float:
+    """1 - the mean IoU between the first mask and each later one, every mask normalised in
+    position and size (:func:`normalised_shape`), over up to :data:`SHAPE_FRAMES` evenly spaced
+    masks: 0 for a shape that only moves and scales, towards 1 for one that deforms. 0 for
+    fewer than two non-empty masks."""
+    picked = [masks[i] for i in sample_indices(len(masks), SHAPE_FRAMES)]
+    shapes = [s for s in (normalised_shape(m > 0) for m in picked) if s is not None]
+    if len(shapes) < 2:
+        return 0.0
+    first = shapes[0]
+    ious = [(first & s).sum() / max(int((first | s).sum()), 1) for s in shapes[1:]]
+    return float(1.0 - np.mean(ious))
+
+
+def clip_signals(
+    record: Mapping[str, Any], tracks: pd.DataFrame, masks: np.ndarray | None = None
+) -> dict[str, float]:
     """The track signals of one clip record (without the second opinion and the truth).
 
     Args:
         record: the clip's metadata (:mod:`mosaicflow.datasets.clips.meta`).
         tracks: the video's region table indexed by :func:`track_table`.
+        masks: the clip's mask video ``(T, H, W)``, one frame per ``per_frame`` entry; None
+            leaves ``shape_change`` NaN.
     """
     per_frame = record["per_frame"]
     rows = _track_rows(record, tracks)
@@ -92,6 +137,7 @@ def clip_signals(record: Mapping[str, Any], tracks: pd.DataFrame) -> dict[str, f
     areas = rows["area"].to_numpy(np.float64)
     boxes = np.array([f["region_box"] for f in per_frame if f["detected"]], np.float64)
     found = record["analysers"] or {}
+    detected = [i for i, f in enumerate(per_frame) if f["detected"]]
 
     def num(value: Any) -> float:
         return np.nan if value is None else float(value)
@@ -102,6 +148,7 @@ def clip_signals(record: Mapping[str, Any], tracks: pd.DataFrame) -> dict[str, f
         "detected_share": sum(bool(f["detected"]) for f in per_frame) / max(1, len(per_frame)),
         "box_jitter": box_jitter(boxes.reshape(-1, 4)),
         "area_cv": float(areas.std() / areas.mean()) if len(areas) and areas.mean() > 0 else 0.0,
+        "shape_change": np.nan if masks is None else shape_change(masks[detected]),
         "id_switches": float(
             max(0, len({int(f["source_track"]) for f in per_frame if f["detected"]}) - 1)
         ),
@@ -146,6 +193,7 @@ def video_signals(
     truth: Callable[[Mapping[str, Any]], bool] | None = None,
     opinion_boxes: Mapping[int, np.ndarray] | None = None,
     clip_hash: Callable[[Mapping[str, Any]], str] | None = None,
+    masks: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The signals of a video's kept clips.
 
@@ -156,6 +204,7 @@ def video_signals(
         opinion_boxes: the second opinion's boxes per source frame number (at least the frames
             of :func:`opinion_frames` of every kept clip).
         clip_hash: clip record -> SHA-256 of its clip file (binds verdicts to the content).
+        masks: clip record -> its mask video ``(T, H, W)`` (for ``shape_change``).
     """
     tracks = track_table(regions)
     rows = []
@@ -166,7 +215,7 @@ def video_signals(
             "clip": record["clip"],
             "video": record["video"],
             "frames": record["n_frames"],
-            **clip_signals(record, tracks),
+            **clip_signals(record, tracks, None if masks is None else masks(record)),
         }
         if opinion_boxes is not None:
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)

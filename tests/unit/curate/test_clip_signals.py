@@ -16,6 +16,7 @@ from mosaicflow.curate.clip_signals import (
     clip_signals,
     opinion_frames,
     read_signals,
+    shape_change,
     track_table,
     video_signals,
 )
@@ -34,6 +35,24 @@ def test_box_jitter_is_zero_for_steady_motion_and_grows_with_shaking():
     assert box_jitter(steady[:2]) == 0.0
 
 
+def _ellipse(size: int, centre: tuple[int, int], axes: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros((size, size), np.uint8)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1)
+    return mask
+
+
+def test_shape_change_ignores_motion_and_scale_and_sees_deformation():
+    rigid = np.stack([_ellipse(128, (30 + 5 * t, 60), (10 + t, 20 + 2 * t)) for t in range(12)])
+    assert shape_change(rigid) < 0.05
+    # the same area, stretched from a tall ellipse to a wide one
+    breathing = np.stack([_ellipse(128, (64, 64), (8 + 2 * t, 30 - 2 * t)) for t in range(12)])
+    assert shape_change(breathing) > 0.3
+    assert shape_change(rigid[:1]) == 0.0  # nothing to compare
+    assert shape_change(np.zeros((5, 32, 32), np.uint8)) == 0.0  # empty masks
+
+
 def test_signals_read_the_tracks_rows(dataset: Dataset):
     video = "vid-0123abcd"
     record = read_manifest(dataset.manifest(video))["clips"][0]
@@ -43,6 +62,7 @@ def test_signals_read_the_tracks_rows(dataset: Dataset):
     assert found["detected_share"] == 1.0 and found["id_switches"] == 0.0
     assert found["area_cv"] == pytest.approx(0.0)  # a square of constant size
     assert found["box_jitter"] == pytest.approx(0.0, abs=0.02)  # constant speed
+    assert np.isnan(found["shape_change"])  # no masks given
     lower = regions.copy()
     lower.loc[lower["frame"] == record["frame_start"], "score"] = 0.3
     again = clip_signals(record, track_table(lower))
@@ -90,6 +110,7 @@ def test_score_video_clips_writes_the_table_and_reads_the_source_frames(
     records = [r for r in read_manifest(dataset.manifest(video))["clips"] if r["status"] == "kept"]
     assert len(calls) == len({n for r in records for n in opinion_frames(r)})
     assert table["nudenet"].notna().all() and table["truth_false"].isna().all()
+    assert (table["shape_change"] < 0.1).all()  # the squares only move
     with pytest.raises(ValueError, match="source video"):
         score_video_clips(
             dataset.manifest(video), src.regions, tmp_path / "x.parquet",
