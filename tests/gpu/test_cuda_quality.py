@@ -27,7 +27,7 @@ def test_scores_on_cuda_match_the_cpu(tmp_path):
     saved = {"classes": list(CLASSES), "crop": 48, "width": 16, "combine": "min"}
     torch.save({**saved, "state_dict": net.state_dict()}, weights)
     frame = np.random.default_rng(1).integers(0, 256, (120, 200, 3), dtype=np.uint8)
-    cpu = QualityScorer(weights).clean_probabilities(frame)
-    gpu = QualityScorer(weights, device="cuda").clean_probabilities(frame)
-    assert cpu.shape == gpu.shape == (6,)
+    cpu = QualityScorer(weights).crop_probabilities(frame)
+    gpu = QualityScorer(weights, device="cuda").crop_probabilities(frame)
+    assert cpu.shape == gpu.shape == (6, len(CLASSES))
     np.testing.assert_allclose(gpu, cpu, atol=1e-4)

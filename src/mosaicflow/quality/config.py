@@ -16,7 +16,8 @@ class QualityConfig:
         frames: training frames drawn evenly from the kept frames of the training videos.
         val_frames: held-out frames (of the validation videos) the card is measured on.
         iterations, batch, lr: Adam steps, samples per step, learning rate.
-        combine: how the five crops' P(clean) make a frame's score (``mean`` or ``min``).
+        combine: how the five crops make a frame's score (``by_kind``, ``min`` or ``mean``,
+            :func:`mosaicflow.quality.score.combine_crops`).
         blur_sigma, upscale, codec_crf, mosaic_block: ranges of the training degradations.
     """
 
@@ -28,15 +29,15 @@ class QualityConfig:
     iterations: int = 2000
     batch: int = 32
     lr: float = 0.002
-    combine: str = "min"
+    combine: str = "by_kind"
     blur_sigma: tuple[float, ...] = (1.0, 3.0)
     upscale: tuple[float, ...] = (0.2, 0.5)
     codec_crf: tuple[int, ...] = (40, 51)
     mosaic_block: tuple[int, ...] = (5, 16)
 
     def __post_init__(self) -> None:
-        if self.combine not in ("mean", "min"):
-            raise ValueError(f"quality.combine: {self.combine!r} is not mean or min")
+        if self.combine not in ("by_kind", "min", "mean"):
+            raise ValueError(f"quality.combine: {self.combine!r} is not by_kind, min or mean")
         for key in ("blur_sigma", "upscale", "codec_crf", "mosaic_block"):
             low, high = getattr(self, key)
             if low > high:

@@ -7,6 +7,7 @@ crops keep the pixels as they are and cover the corners and the middle of the fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,33 @@ import numpy as np
 import torch
 
 from mosaicflow.quality.model import QualityNet, to_tensor
+
+#: Ways of making a frame's score from its five crops (``quality.combine``).
+COMBINES = ("by_kind", "min", "mean")
+#: Degradation classes that damage a part of a frame; the others damage all of it.
+LOCAL_CLASSES = frozenset({"mosaic"})
+
+
+def combine_crops(probabilities: np.ndarray, classes: Sequence[str], how: str) -> float:
+    """A frame's P(clean) score from its crops' class probabilities ``(crops, classes)``.
+
+    ``by_kind``: the evidence of the classes that damage a whole frame (a re-encode, a blur, an
+    upscale) is averaged over the crops, that of the classes that damage a part of it (a
+    pixelated region) is taken from the worst crop, and the score is 1 minus the larger.
+    ``min``: the worst crop's P(clean); ``mean``: the crops' mean P(clean).
+    """
+    clean = probabilities[:, 0]
+    if how == "min":
+        return float(clean.min())
+    if how == "mean":
+        return float(clean.mean())
+    if how != "by_kind":
+        raise ValueError(f"combine: {how!r} is not one of {COMBINES}")
+    whole = [i for i, c in enumerate(classes) if i and c not in LOCAL_CLASSES]
+    part = [i for i, c in enumerate(classes) if c in LOCAL_CLASSES]
+    damage_whole = float(probabilities[:, whole].sum(axis=1).mean()) if whole else 0.0
+    damage_part = float(probabilities[:, part].sum(axis=1).max()) if part else 0.0
+    return 1.0 - max(damage_whole, damage_part)
 
 
 def five_crops(frame: np.ndarray, size: int) -> list[np.ndarray]:
@@ -71,6 +99,8 @@ class QualityScorer:
         self.classes: list[str] = list(saved["classes"])
         self.crop = int(saved["crop"])
         self.combine = str(saved["combine"])
+        if self.combine not in COMBINES:
+            raise ValueError(f"{weights}: unknown crop combination {self.combine!r}")
         self.device = torch.device(device)
         self.net = QualityNet(len(self.classes), int(saved["width"]))
         self.net.load_state_dict(saved["state_dict"])
@@ -82,16 +112,16 @@ class QualityScorer:
         logits = self.net(to_tensor(crops).to(self.device))
         return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
 
-    def clean_probabilities(self, frame: np.ndarray) -> np.ndarray:
-        """P(clean) of a uint8 RGB frame's five crops and, last, of its one resize: ``(6,)``."""
-        crops = [*five_crops(frame, self.crop), one_resize(frame, self.crop)]
-        return self.probabilities(crops)[:, 0]
+    def crop_probabilities(self, frame: np.ndarray) -> np.ndarray:
+        """Class probabilities of a uint8 RGB frame's five crops and, last, of its one resize:
+        ``(6, classes)``."""
+        return self.probabilities([*five_crops(frame, self.crop), one_resize(frame, self.crop)])
 
     def frame(self, frame: np.ndarray) -> FrameQuality:
         """Score one uint8 RGB frame at full resolution."""
-        clean = self.clean_probabilities(frame)
-        combined = clean[:5].min() if self.combine == "min" else clean[:5].mean()
-        return FrameQuality(round(float(combined), 6), round(float(clean[5]), 6))
+        probabilities = self.crop_probabilities(frame)
+        combined = combine_crops(probabilities[:5], self.classes, self.combine)
+        return FrameQuality(round(combined, 6), round(float(probabilities[5, 0]), 6))
 
     def scores(self, frame: np.ndarray) -> tuple[float, float]:
         """``(five crops, resize)`` P(clean) of a frame: the analysers' scorer."""

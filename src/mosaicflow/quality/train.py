@@ -35,7 +35,7 @@ from mosaicflow.quality.classes import (
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.model import QualityNet, to_tensor
 from mosaicflow.quality.roc import auroc
-from mosaicflow.quality.score import QualityScorer
+from mosaicflow.quality.score import COMBINES, QualityScorer, combine_crops
 from mosaicflow.video.decode import iter_frames
 
 LOG = logging.getLogger(__name__)
@@ -199,8 +199,7 @@ def validate(
     for _, _, rgb in iter_picked(sources, cfg.val_frames):
         for label in range(len(CLASSES)):
             frame = degrade_frame(rgb, label, cfg, rng) if label else rgb
-            clean = scorer.clean_probabilities(frame)
-            rows.append((label, clean[:5].mean(), clean[:5].min(), clean[5]))
+            rows.append((label, scorer.crop_probabilities(frame)))
             sample = make_sample(rgb, label, cfg, rng)
             hits[label] += int(scorer.probabilities([sample])[0].argmax() == label)
             seen[label] += 1
@@ -208,9 +207,12 @@ def validate(
         return {"frames": 0}
     labels = np.array([r[0] for r in rows])
     degraded = labels > 0
-    five = np.array([r[2 if cfg.combine == "min" else 1] for r in rows])
-    other = np.array([r[1 if cfg.combine == "min" else 2] for r in rows])
-    resize = np.array([r[3] for r in rows])
+    combined = {
+        how: np.array([combine_crops(p[:5], scorer.classes, how) for _, p in rows])
+        for how in COMBINES
+    }
+    five = combined[cfg.combine]
+    resize = np.array([p[5, 0] for _, p in rows])
     return {
         "frames": int(seen[0]),
         "crop_accuracy": {
@@ -218,7 +220,7 @@ def validate(
         },
         "auroc_five_crops": auroc(degraded, -five),
         "auroc_resize": auroc(degraded, -resize),
-        f"auroc_five_crops_{'mean' if cfg.combine == 'min' else 'min'}": auroc(degraded, -other),
+        "auroc_five_crops_by_combine": {how: auroc(degraded, -v) for how, v in combined.items()},
         "auroc_five_crops_by_kind": {
             c: auroc(degraded[(labels == 0) | (labels == i)], -five[(labels == 0) | (labels == i)])
             for i, c in enumerate(CLASSES)

@@ -21,7 +21,7 @@ from mosaicflow.quality.classes import CLASSES, make_sample, window_margin
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.evaluate import clip_truth, score_against_truth
 from mosaicflow.quality.roc import auroc
-from mosaicflow.quality.score import QualityScorer, five_crops, one_resize
+from mosaicflow.quality.score import QualityScorer, combine_crops, five_crops, one_resize
 from mosaicflow.quality.train import (
     FrameSource,
     degrade_frame,
@@ -149,11 +149,34 @@ def test_training_writes_weights_and_a_card_and_learns_the_degradations(trained)
     # blur and a low source resolution are plain to see on sharp texture
     assert card["val"]["auroc_five_crops_by_kind"]["blur"] >= 0.9
     assert card["val"]["auroc_five_crops_by_kind"]["upscale"] >= 0.9
+    by_combine = card["val"]["auroc_five_crops_by_combine"]
+    assert set(by_combine) == {"by_kind", "min", "mean"}
+    assert by_combine["by_kind"] == card["val"]["auroc_five_crops"]  # the default
     scorer = QualityScorer(root / "q.pt")
     five, resize = scorer.scores(_texture(999))
     assert 0.0 <= five <= 1.0 and 0.0 <= resize <= 1.0
     blurred = cv2.GaussianBlur(_texture(999), (0, 0), 2.5)
     assert scorer.scores(blurred)[0] < five
+
+
+def test_crops_combine_whole_frame_damage_by_mean_and_a_region_by_its_worst_crop():
+    classes = ["clean", "codec", "blur", "upscale", "mosaic"]
+
+    def crops(*rows):
+        return np.array(rows, float)
+
+    clean = [1.0, 0, 0, 0, 0]
+    one_blurred = crops(clean, clean, clean, clean, [0.2, 0, 0.8, 0, 0])
+    one_pixelated = crops(clean, clean, clean, clean, [0.2, 0, 0, 0, 0.8])
+    # a whole-frame kind seen in one crop of five is weak evidence; a pixelated region is not
+    assert combine_crops(one_blurred, classes, "by_kind") == pytest.approx(1 - 0.8 / 5)
+    assert combine_crops(one_pixelated, classes, "by_kind") == pytest.approx(0.2)
+    everywhere = crops(*[[0.4, 0.3, 0.3, 0, 0]] * 5)
+    assert combine_crops(everywhere, classes, "by_kind") == pytest.approx(0.4)
+    assert combine_crops(one_blurred, classes, "min") == pytest.approx(0.2)
+    assert combine_crops(one_blurred, classes, "mean") == pytest.approx(0.84)
+    with pytest.raises(ValueError, match="median"):
+        combine_crops(one_blurred, classes, "median")
 
 
 def test_auroc_of_a_perfect_and_an_inverted_score():
