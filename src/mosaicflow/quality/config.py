@@ -29,7 +29,7 @@ class QualityConfig:
     iterations: int = 2000
     batch: int = 32
     lr: float = 0.002
-    combine: str = "by_kind"
+    combine: str = "min"
     blur_sigma: tuple[float, ...] = (1.0, 3.0)
     upscale: tuple[float, ...] = (0.2, 0.5)
     codec_crf: tuple[int, ...] = (40, 51)

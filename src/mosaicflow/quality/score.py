@@ -19,7 +19,7 @@ import torch
 from mosaicflow.quality.model import QualityNet, to_tensor
 
 #: Ways of making a frame's score from its five crops (``quality.combine``).
-COMBINES = ("by_kind", "min", "mean")
+COMBINES = ("min", "mean", "by_kind")
 #: Degradation classes that damage a part of a frame; the others damage all of it.
 LOCAL_CLASSES = frozenset({"mosaic"})
 
