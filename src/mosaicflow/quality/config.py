@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Ways of making a frame's score from its five crops
+#: (:func:`mosaicflow.quality.score.combine_crops`).
+COMBINES = ("min", "mean", "by_kind")
+
 
 @dataclass(frozen=True)
 class QualityConfig:
@@ -36,8 +40,8 @@ class QualityConfig:
     mosaic_block: tuple[int, ...] = (5, 16)
 
     def __post_init__(self) -> None:
-        if self.combine not in ("by_kind", "min", "mean"):
-            raise ValueError(f"quality.combine: {self.combine!r} is not by_kind, min or mean")
+        if self.combine not in COMBINES:
+            raise ValueError(f"quality.combine: {self.combine!r} is not one of {COMBINES}")
         for key in ("blur_sigma", "upscale", "codec_crf", "mosaic_block"):
             low, high = getattr(self, key)
             if low > high:

@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from mosaicflow.quality.config import COMBINES
 from mosaicflow.quality.model import QualityNet, to_tensor
 
-#: Ways of making a frame's score from its five crops (``quality.combine``).
-COMBINES = ("min", "mean", "by_kind")
 #: Degradation classes that damage a part of a frame; the others damage all of it.
 LOCAL_CLASSES = frozenset({"mosaic"})
 

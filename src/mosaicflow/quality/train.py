@@ -32,10 +32,10 @@ from mosaicflow.quality.classes import (
     random_window,
     window_margin,
 )
-from mosaicflow.quality.config import QualityConfig
+from mosaicflow.quality.config import COMBINES, QualityConfig
 from mosaicflow.quality.model import QualityNet, to_tensor
 from mosaicflow.quality.roc import auroc
-from mosaicflow.quality.score import COMBINES, QualityScorer, combine_crops
+from mosaicflow.quality.score import QualityScorer, combine_crops
 from mosaicflow.video.decode import iter_frames
 
 LOG = logging.getLogger(__name__)
