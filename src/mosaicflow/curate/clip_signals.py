@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from mosaicflow.formats.masks import iou
 from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
 
 #: The signal columns, in table order (the model features of :mod:`.clip_ranking`).
@@ -115,9 +116,7 @@ def shape_change(masks: Sequence[np.ndarray]) -> float:
     shapes = [s for s in (normalised_shape(m > 0) for m in picked) if s is not None]
     if len(shapes) < 2:
         return 0.0
-    first = shapes[0]
-    ious = [(first & s).sum() / max(int((first | s).sum()), 1) for s in shapes[1:]]
-    return float(1.0 - np.mean(ious))
+    return float(1.0 - np.mean([iou(shapes[0], s) for s in shapes[1:]]))
 
 
 def clip_signals(
