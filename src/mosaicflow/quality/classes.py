@@ -77,6 +77,22 @@ def random_window(frame: np.ndarray, size: int, rng: np.random.Generator) -> np.
     return frame[y : y + size, x : x + size]
 
 
+def crop_windows(frame: np.ndarray, crop: int, margin: int) -> list[np.ndarray]:
+    """The windows around the five scored crops (:func:`~mosaicflow.quality.score.five_crops`):
+    each crop with ``margin`` pixels of context, mirrored where the crop meets the frame's edge."""
+    height, width = frame.shape[:2]
+    if height < crop or width < crop:
+        frame = np.pad(
+            frame, ((0, max(0, crop - height)), (0, max(0, crop - width)), (0, 0)), mode="edge"
+        )
+        height, width = frame.shape[:2]
+    padded = cv2.copyMakeBorder(frame, margin, margin, margin, margin, cv2.BORDER_REFLECT_101)
+    size = crop + 2 * margin
+    cy, cx = (height - crop) // 2, (width - crop) // 2
+    corners = [(0, 0), (0, width - crop), (height - crop, 0), (height - crop, width - crop)]
+    return [padded[y : y + size, x : x + size] for y, x in [*corners, (cy, cx)]]
+
+
 def make_sample(
     frame: np.ndarray, label: int, cfg: QualityConfig, rng: np.random.Generator
 ) -> np.ndarray:

@@ -27,6 +27,7 @@ from mosaicflow.io import save_torch, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions
 from mosaicflow.quality.classes import (
     CLASSES,
+    crop_windows,
     degrade_window,
     make_sample,
     random_window,
@@ -41,6 +42,9 @@ from mosaicflow.video.decode import iter_frames
 LOG = logging.getLogger(__name__)
 #: Windows kept per training frame.
 WINDOWS_PER_FRAME = 4
+#: Of those, windows around the crops that scoring reads: a frame's corners hold what its middle
+#: rarely does (watermarks, borders, letterboxing), and the clean class must have seen it.
+AT_SCORED_CROPS = 2
 #: Width of the network's first layer.
 WIDTH = 16
 
@@ -82,15 +86,30 @@ def iter_picked(sources: Sequence[FrameSource], count: int):
                 yield source.video_id, number, rgb
 
 
+def frame_windows(
+    rgb: np.ndarray, cfg: QualityConfig, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """``WINDOWS_PER_FRAME`` windows of one frame: ``AT_SCORED_CROPS`` of them around distinct
+    crops that scoring reads (corners, centre), the others at random places."""
+    margin = window_margin(cfg)
+    scored = crop_windows(rgb, cfg.crop, margin)
+    picks = rng.permutation(len(scored))[:AT_SCORED_CROPS]
+    windows = [scored[int(i)] for i in picks]
+    windows += [
+        random_window(rgb, cfg.crop + 2 * margin, rng)
+        for _ in range(WINDOWS_PER_FRAME - len(windows))
+    ]
+    return [np.ascontiguousarray(w) for w in windows]
+
+
 def training_windows(
     sources: Sequence[FrameSource], cfg: QualityConfig, rng: np.random.Generator
 ) -> np.ndarray:
-    """``WINDOWS_PER_FRAME`` random windows of each picked frame: ``(N, S, S, 3)`` uint8."""
-    size = cfg.crop + 2 * window_margin(cfg)
+    """The windows of every picked frame (:func:`frame_windows`): ``(N, S, S, 3)`` uint8."""
     windows = [
-        np.ascontiguousarray(random_window(rgb, size, rng))
+        window
         for _, _, rgb in iter_picked(sources, cfg.frames)
-        for _ in range(WINDOWS_PER_FRAME)
+        for window in frame_windows(rgb, cfg, rng)
     ]
     if not windows:
         raise ValueError("quality: the training videos have no kept frame to train on")

@@ -17,14 +17,17 @@ from mosaicflow.datasets.clips.analysers import filter_reason, source_quality
 from mosaicflow.datasets.clips.config import FiltersConfig
 from mosaicflow.io import read_json, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions, upscale_from_low
-from mosaicflow.quality.classes import CLASSES, make_sample, window_margin
+from mosaicflow.quality.classes import CLASSES, crop_windows, make_sample, window_margin
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.evaluate import clip_truth, score_against_truth
 from mosaicflow.quality.roc import auroc
 from mosaicflow.quality.score import QualityScorer, combine_crops, five_crops, one_resize
 from mosaicflow.quality.train import (
+    AT_SCORED_CROPS,
+    WINDOWS_PER_FRAME,
     FrameSource,
     degrade_frame,
+    frame_windows,
     pick_frames,
     train_classifier,
 )
@@ -41,6 +44,28 @@ def test_five_crops_are_the_corners_and_the_centre_at_full_resolution():
     small = five_crops(np.full((20, 30, 3), 7, np.uint8), 40)  # edge-padded
     assert all(c.shape == (40, 40, 3) and (c == 7).all() for c in small)
     assert one_resize(frame, 40).shape == (40, 40, 3)
+
+
+def test_training_windows_hold_the_scored_crops_in_their_middle():
+    frame = np.zeros((100, 160, 3), np.uint8)
+    frame[..., 0] = np.arange(160)[None, :]
+    frame[..., 1] = np.arange(100)[:, None]
+    windows = crop_windows(frame, 40, 8)
+    assert [w.shape for w in windows] == [(56, 56, 3)] * 5
+    middles = [w[8:48, 8:48] for w in windows]
+    for middle, crop in zip(middles, five_crops(frame, 40), strict=True):
+        assert np.array_equal(middle, crop)
+    # context past the frame's edge is the frame mirrored, not a flat fill
+    assert windows[0][0, 8:48, 1].tolist() == [8] * 40
+    assert windows[0][8, 0:8, 0].tolist() == list(range(8, 0, -1))
+
+    cfg = QualityConfig(crop=40)
+    margin = window_margin(cfg)
+    crops = {c.tobytes() for c in five_crops(frame, 40)}
+    drawn = frame_windows(frame, cfg, np.random.default_rng(0))
+    assert len(drawn) == WINDOWS_PER_FRAME
+    middles = [w[margin : margin + 40, margin : margin + 40].tobytes() for w in drawn]
+    assert len(crops & set(middles[:AT_SCORED_CROPS])) == AT_SCORED_CROPS
 
 
 def _texture(seed: int, height: int = 96, width: int = 128) -> np.ndarray:
