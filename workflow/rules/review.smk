@@ -17,6 +17,9 @@ rule score_clips:
     threads: 1
     params:
         review=config_section("review"),
+        regions=config_fields("regions", RegionsInferConfig),
+        device=config_section("device"),
+        work=paths.scratch_dir("review", "{video}"),
         code=code_of("score_clips"),
     script:
         "../scripts/score_clips.py"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,13 @@ import pandas as pd
 from mosaicflow.curate.clip_ranking import rank_clips, ranking_metrics
 from mosaicflow.curate.clip_signals import (
     SecondOpinion,
+    contrast_frames,
     opinion_frames,
     read_signals,
     video_signals,
 )
-from mosaicflow.curate.config import NudeNetConfig, ReviewConfig
+from mosaicflow.curate.config import ContrastCheckConfig, NudeNetConfig, ReviewConfig
+from mosaicflow.curate.contrast_check import Detections, lower_contrast
 from mosaicflow.datasets.clips.meta import read_manifest
 from mosaicflow.io import write_json, write_parquet
 from mosaicflow.provenance import file_hash
@@ -63,17 +65,35 @@ def _truth_judge(truth_mkv: Path, masks: ClipMasks, regions: pd.DataFrame, recor
     return judge
 
 
-def opinion_boxes(
-    video: Path, records: Sequence[Mapping[str, Any]], opinion: SecondOpinion
-) -> dict[int, np.ndarray]:
-    """The second opinion's boxes on the frames of :func:`opinion_frames` of every clip, the
-    video decoded once and streamed (only the boxes are kept)."""
+def on_source_frames(
+    video: Path, wanted: Mapping[int, Mapping[str, Callable[[np.ndarray], Any]]]
+) -> dict[int, dict[str, Any]]:
+    """Source frame number -> {name: what that callable gives on the frame (RGB)}, the video
+    decoded once and streamed (only the results are kept)."""
     from mosaicflow.datasets.clips.media import source_frames
     from mosaicflow.video.decode import probe_video
 
-    wanted = {n: None for record in records for n in opinion_frames(record)}
     rotation = probe_video(video).rotation
-    return {n: opinion(frame[None])[0] for n, frame in source_frames(video, wanted, rotation)}
+    numbers = {n: None for n in wanted}
+    return {
+        n: {name: fn(frame) for name, fn in wanted[n].items()}
+        for n, frame in source_frames(video, numbers, rotation)
+    }
+
+
+def _first_of(opinion: SecondOpinion) -> Callable[[np.ndarray], np.ndarray]:
+    """frame -> the second opinion's boxes on it."""
+    return lambda frame: opinion(frame[None])[0]
+
+
+def _contrast_pair(segmenter: Callable, check: ContrastCheckConfig) -> Callable:
+    """frame -> the segmenter's detections on it and on it with lowered contrast."""
+
+    def pair(frame: np.ndarray) -> tuple[Detections, Detections]:
+        plain, lowered = segmenter([frame, lower_contrast(frame, check.gain, check.offset)])
+        return plain, lowered
+
+    return pair
 
 
 def score_video_clips(
@@ -85,6 +105,8 @@ def score_video_clips(
     video: Path | None = None,
     nudenet: NudeNetConfig | None = None,
     opinion: SecondOpinion | None = None,
+    contrast_check: ContrastCheckConfig | None = None,
+    segmenter: Callable[[list[np.ndarray]], list[Detections]] | None = None,
 ) -> pd.DataFrame:
     """Write the signals of one video's kept clips (``results/review/signals/<video>.parquet``).
 
@@ -93,9 +115,13 @@ def score_video_clips(
         regions_path: the video's ``regions.parquet``.
         out: the table to write (atomically).
         truth_mkv: the video's truth masks (demo world): adds ``truth_false``.
-        video: the source video (for the second opinion).
+        video: the source video (for the second opinion and the contrast check).
         nudenet: the second-opinion settings (off: ``nudenet`` stays NaN).
         opinion: a detector to use instead of building the nudenet one (tests).
+        contrast_check: the contrast check's settings (off or None: ``contrast_drop`` stays
+            NaN).
+        segmenter: the region segmenter (:class:`~.contrast_check.SegmenterDetections`), needed
+            when the contrast check is on.
     """
     data = read_manifest(manifest)
     root = Path(manifest).parent.parent
@@ -104,15 +130,32 @@ def score_video_clips(
     regions = pd.read_parquet(regions_path)
     masks = ClipMasks(root)
     truth = _truth_judge(Path(truth_mkv), masks, regions, kept) if truth_mkv and kept else None
-    boxes = None
-    if nudenet is not None and nudenet.enabled and kept:
-        if video is None:
-            raise ValueError("review.nudenet.enabled needs the source video")
+    wanted: dict[int, dict[str, Callable[[np.ndarray], Any]]] = {}
+    use_opinion = nudenet is not None and nudenet.enabled and bool(kept)
+    check = contrast_check is not None and contrast_check.enabled and bool(kept)
+    if use_opinion:
         if opinion is None:
             from mosaicflow.curate.second_opinion import NudeNetOpinion
 
             opinion = NudeNetOpinion(nudenet.classes, nudenet.min_score)
-        boxes = opinion_boxes(Path(video), kept, opinion)
+        boxes_of = _first_of(opinion)
+        for n in {n for record in kept for n in opinion_frames(record)}:
+            wanted.setdefault(n, {})["nudenet"] = boxes_of
+    if check:
+        if segmenter is None:
+            raise ValueError("review.contrast_check.enabled needs the region segmenter")
+        pair = _contrast_pair(segmenter, contrast_check)
+        for n in {n for record in kept for n in contrast_frames(record)}:
+            wanted.setdefault(n, {})["contrast"] = pair
+    if wanted and video is None:
+        raise ValueError("review.nudenet and review.contrast_check need the source video")
+    found = on_source_frames(Path(video), wanted) if wanted else {}
+
+    def results(name: str) -> dict[int, Any]:
+        return {n: got[name] for n, got in found.items() if name in got}
+
+    boxes = results("nudenet") if use_opinion else None
+    contrast = results("contrast") if check else None
     table = video_signals(
         records,
         regions,
@@ -120,6 +163,7 @@ def score_video_clips(
         opinion_boxes=boxes,
         clip_hash=lambda record: file_hash(root / record["files"]["clip"], 64),
         masks=masks,
+        contrast=contrast,
     )
     write_parquet(out, table)
     LOG.info("%s: %d kept clips scored", data["video"], len(table))

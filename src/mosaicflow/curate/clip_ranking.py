@@ -34,6 +34,7 @@ LOG = logging.getLogger(__name__)
 SUSPICIOUS: Mapping[str, int] = {
     "conf_mean": -1,
     "conf_min": -1,
+    "contrast_drop": -1,
     "detected_share": -1,
     "box_jitter": 1,
     "area_cv": 1,

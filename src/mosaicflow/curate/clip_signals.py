@@ -4,6 +4,8 @@ Per kept clip of one video, from its metadata record and the video's region tabl
 
 - ``conf_mean`` / ``conf_min``: the region segmenter's confidence over the clip's detected
   frames (the track's own rows);
+- ``contrast_drop``: the segmenter's confidence in the region on a few detected frames minus
+  that on the same frames with their contrast lowered (:mod:`.contrast_check`; NaN when off);
 - ``detected_share``: share of the clip's frames with a detection (the rest are bridged gaps);
 - ``box_jitter``: mean absolute second difference of the region box centre (pixels per frame
   squared) over the mean box diagonal: a steady track scores near 0;
@@ -32,6 +34,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from mosaicflow.curate.contrast_check import Detections, contrast_drop
 from mosaicflow.formats.masks import iou
 from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
 
@@ -39,6 +42,7 @@ from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
 SIGNALS: tuple[str, ...] = (
     "conf_mean",
     "conf_min",
+    "contrast_drop",
     "detected_share",
     "box_jitter",
     "area_cv",
@@ -55,6 +59,8 @@ COLUMNS: tuple[str, ...] = ("clip", "video", "clip_sha256", "frames", *SIGNALS, 
 TEXT_COLUMNS = ("clip", "video", "clip_sha256")
 #: Frames of a clip the second-opinion detector looks at.
 NUDENET_FRAMES = 4
+#: Detected frames of a clip the contrast check looks at.
+CONTRAST_FRAMES = 4
 #: Detected frames of a clip whose mask shapes :func:`shape_change` compares.
 SHAPE_FRAMES = 8
 #: Side of the grid the masks are normalised onto; a mask's square root of area maps to a quarter.
@@ -164,6 +170,13 @@ def opinion_frames(record: Mapping[str, Any]) -> list[int]:
     return [int(per_frame[i]["frame"]) for i in sample_indices(len(per_frame), NUDENET_FRAMES)]
 
 
+def contrast_frames(record: Mapping[str, Any]) -> list[int]:
+    """The :data:`CONTRAST_FRAMES` evenly spaced detected source frame numbers of a clip that
+    the contrast check looks at."""
+    detected = [int(f["frame"]) for f in record["per_frame"] if f["detected"]]
+    return [detected[i] for i in sample_indices(len(detected), CONTRAST_FRAMES)]
+
+
 def second_opinion_overlap(record: Mapping[str, Any], boxes: Mapping[int, np.ndarray]) -> float:
     """Best overlap of the second opinion's boxes with the clip's region box on the frames of
     :func:`opinion_frames`.
@@ -193,6 +206,7 @@ def video_signals(
     opinion_boxes: Mapping[int, np.ndarray] | None = None,
     clip_hash: Callable[[Mapping[str, Any]], str] | None = None,
     masks: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
+    contrast: Mapping[int, tuple[Detections, Detections]] | None = None,
 ) -> pd.DataFrame:
     """The signals of a video's kept clips.
 
@@ -204,6 +218,9 @@ def video_signals(
             of :func:`opinion_frames` of every kept clip).
         clip_hash: clip record -> SHA-256 of its clip file (binds verdicts to the content).
         masks: clip record -> its mask video ``(T, H, W)`` (for ``shape_change``).
+        contrast: source frame number -> the segmenter's detections on the plain frame and on
+            the frame with lowered contrast (at least the frames of :func:`contrast_frames` of
+            every kept clip).
     """
     tracks = track_table(regions)
     rows = []
@@ -218,6 +235,14 @@ def video_signals(
         }
         if opinion_boxes is not None:
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)
+        if contrast is not None:
+            numbers = contrast_frames(record)
+            row["contrast_drop"] = contrast_drop(
+                record,
+                numbers,
+                {n: contrast[n][0] for n in numbers},
+                {n: contrast[n][1] for n in numbers},
+            )
         if truth is not None:
             row["truth_false"] = float(truth(record))
         if clip_hash is not None:

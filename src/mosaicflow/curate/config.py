@@ -22,6 +22,22 @@ class NudeNetConfig:
 
 
 @dataclass(frozen=True)
+class ContrastCheckConfig:
+    """``review.contrast_check``: the segmenter's confidence with the frames' contrast lowered."""
+
+    enabled: bool = True
+    gain: float = 0.7
+    offset: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.gain < 1.0 or not 0.0 <= self.offset <= 255.0 * (1.0 - self.gain):
+            raise ValueError(
+                "review.contrast_check: gain must be in (0, 1) and offset in [0, 255 * (1 - gain)]"
+                f", got {self.gain} and {self.offset}"
+            )
+
+
+@dataclass(frozen=True)
 class ReviewConfig:
     """``review``: signals, ranking and the review export."""
 
@@ -31,6 +47,7 @@ class ReviewConfig:
     regularisation: float = 1.0  # inverse L2 strength C of the logistic regression
     label_studio_path: str = "results/review/export/videos"
     nudenet: NudeNetConfig = field(default_factory=NudeNetConfig)
+    contrast_check: ContrastCheckConfig = field(default_factory=ContrastCheckConfig)
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.min_verdicts < 2 or self.folds < 2 or self.regularisation <= 0:

@@ -386,7 +386,8 @@ def review_signal_inputs(
     config: Mapping[str, Any], video: SourceVideo, nudenet_model: str | None
 ) -> dict[str, str]:
     """What rule score_clips reads for ``video``: its clip manifest and region table, the demo
-    truth (demo world), the source video and the nudenet model (second opinion on)."""
+    truth (demo world), the source video with the nudenet model (second opinion on) and the
+    region segmenter (contrast check on)."""
     inputs = {
         "manifest": paths.restoration_manifest(video.id),
         "regions": region_files(video.id)["regions"],
@@ -397,6 +398,9 @@ def review_signal_inputs(
         inputs["video"] = video.path
         if nudenet_model:
             inputs["nudenet_model"] = nudenet_model
+    if config["review"]["contrast_check"]["enabled"]:
+        inputs["video"] = video.path
+        inputs["segmenter"] = paths.model_files("region_seg")["weights"]
     return inputs
 
 

@@ -135,3 +135,35 @@ def test_fine_tuned_segmenter_finds_the_face_in_a_real_photo(face_segmenter, pho
     assert len(result.boxes) and result.masks is not None
     best = result.boxes.xyxy[int(result.boxes.conf.argmax())].tolist()
     assert _iou(tuple(best), PHOTO_FACES[photo]) > 0.5, result.boxes.xyxy.tolist()
+
+
+def test_the_contrast_check_reads_the_segmenter_on_plain_and_lowered_frames(
+    face_segmenter, tmp_path
+):
+    from ultralytics import YOLO
+
+    from mosaicflow.curate.contrast_check import (
+        SegmenterDetections,
+        lower_contrast,
+        region_confidence,
+    )
+
+    weights, test = face_segmenter
+    segmenter = SegmenterDetections(
+        weights, imgsz=SIZE, iou=0.7, device="cpu", threads=2, config_dir=tmp_path / "cfg"
+    )
+    images = [image for image, _ in test]
+    plain = segmenter(images)
+    lowered = segmenter([lower_contrast(image, 0.7, 20) for image in images])
+    assert len(plain) == len(lowered) == len(images)
+    # the same scores as ultralytics' own call on the BGR frame, down to the reporting threshold
+    direct = YOLO(str(weights)).predict(
+        images[0][..., ::-1].copy(), imgsz=SIZE, conf=0.01, iou=0.7, verbose=False
+    )[0]
+    assert np.allclose(np.sort(plain[0].scores), np.sort(direct.boxes.conf.numpy()), atol=1e-5)
+    faces = [(i, box) for i, (_, boxes) in enumerate(test) for box in boxes]
+    seen = [region_confidence(box, plain[i]) for i, box in faces]
+    assert sum(score >= 0.25 for score in seen) >= 0.8 * len(faces), seen
+    faded = [region_confidence(box, lowered[i]) for i, box in faces]
+    assert all(0.0 <= score <= 1.0 for score in faded)
+    assert region_confidence((0, 0, 4, 4), plain[0]) == 0.0

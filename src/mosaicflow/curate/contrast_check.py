@@ -1,0 +1,129 @@
+"""The contrast check of a clip's region: the region segmenter's confidence in it on a few of the
+clip's source frames, as they are and with their contrast lowered (signal ``contrast_drop``).
+
+A region the segmenter finds by its detail loses confidence when the detail fades; one it finds
+by something else (a colour, a silhouette, the scene around it) keeps it or gains. The signal is
+the mean over the frames of the plain confidence minus the lowered one; the ranking model learns
+from the review verdicts how much it says on a given collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Lowest IoU of a detection box with the clip's region box for its confidence to count.
+MATCH_IOU = 0.3
+#: Lowest confidence the segmenter reports here (below the inference threshold, so a region that
+#: fades is seen fading rather than gone).
+REPORT_CONF = 0.01
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One frame's detections: ``boxes`` ``(N, 4)`` xyxy pixels and their ``scores`` ``(N,)``."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+def lower_contrast(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
+    """``gain * pixel + offset`` of a uint8 image, rounded and clipped to 0-255."""
+    lowered = rgb.astype(np.float32) * np.float32(gain) + np.float32(offset)
+    return np.clip(np.rint(lowered), 0, 255).astype(np.uint8)
+
+
+def box_iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box with each of ``boxes`` ``(N, 4)``."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def region_confidence(box: Sequence[float], found: Detections) -> float:
+    """The best score of a detection whose box overlaps ``box`` by IoU >= :data:`MATCH_IOU`
+    (0 when none does)."""
+    matched = found.scores[box_iou(box, found.boxes) >= MATCH_IOU]
+    return float(matched.max()) if len(matched) else 0.0
+
+
+def contrast_drop(
+    record: Mapping[str, Any],
+    frames: Sequence[int],
+    plain: Mapping[int, Detections],
+    lowered: Mapping[int, Detections],
+) -> float:
+    """Mean over ``frames`` (source frame numbers of the clip) of the region's confidence on the
+    plain frame minus that on the lowered one; NaN without a frame."""
+    region = {int(f["frame"]): f["region_box"] for f in record["per_frame"]}
+    drops = [
+        region_confidence(region[n], plain[n]) - region_confidence(region[n], lowered[n])
+        for n in frames
+        if n in region
+    ]
+    return float(np.mean(drops)) if drops else float("nan")
+
+
+class SegmenterDetections:
+    """The region segmenter's boxes and scores on RGB frames (ultralytics, offline).
+
+    Args:
+        weights: the segmenter (``results/models/region_seg/best.pt``).
+        imgsz: its inference size (``regions.imgsz``).
+        iou: its NMS IoU (``regions.iou``).
+        device: the config's device (``auto|cpu|cuda:N``).
+        threads: CPU threads.
+        config_dir: ultralytics' config folder of this job.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        *,
+        imgsz: int,
+        iou: float,
+        device: str,
+        threads: int,
+        config_dir: Path,
+    ) -> None:
+        from mosaicflow.devices import ultralytics_device
+        from mosaicflow.yolo.offline import prepare_ultralytics
+
+        prepare_ultralytics(config_dir, threads)
+        from ultralytics import YOLO
+
+        self.model = YOLO(str(weights), task="segment")
+        self.kwargs = {
+            "imgsz": imgsz,
+            "conf": REPORT_CONF,
+            "iou": iou,
+            "device": ultralytics_device(device),
+            "verbose": False,
+        }
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        """Detections of each uint8 RGB frame."""
+        if not len(frames):
+            return []
+        images = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]  # BGR
+        out = []
+        for result in self.model.predict(images, **self.kwargs):
+            boxes = result.boxes
+            out.append(
+                Detections(
+                    boxes.xyxy.cpu().numpy().astype(np.float64).reshape(-1, 4),
+                    boxes.conf.cpu().numpy().astype(np.float64).reshape(-1),
+                )
+            )
+        return out
