@@ -19,9 +19,12 @@ from tests.unit.curate.test_review import label_studio_export
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 #: Measured on the demo (Zen 4): confidence alone 0.382; after one simulated round of 50 reviewed
-#: clips 0.701, after two 0.739 (docs/experiments/clip-triage.md).
+#: clips 0.697, after two 0.781; with every clip's verdict, out of fold, 0.825 (the issue's bar is
+#: 0.8; docs/experiments/clip-triage.md). The floors leave other CPUs' weights a margin: a round's
+#: figure moves by a few hundredths with the clips it happens to review.
 ROUND1_GAIN = 0.2
-ROUND2_FLOOR = 0.66
+ROUND2_FLOOR = 0.7
+EVERY_VERDICT_FLOOR = 0.78
 #: What a new verdicts table reruns: the index and everything downstream of it, the ranking.
 RERUN_AFTER_IMPORT = {
     "index_restoration_dataset",
@@ -52,6 +55,7 @@ def test_ranking_beats_confidence_after_a_review_round(demo_results: Path):
     assert rounds[1]["method"] == "model" and rounds[1]["reviewed"] == metrics["top_k"]
     assert rounds[1]["average_precision"] >= confidence + ROUND1_GAIN, rounds
     assert rounds[2]["average_precision"] >= ROUND2_FLOOR, rounds
+    assert metrics["average_precision_every_verdict"] >= EVERY_VERDICT_FLOOR, metrics
     ranked = pd.read_parquet(demo_results / "review" / "ranked.parquet")
     assert ranked["truth_false"].sum() == metrics["false_clips"]
     tasks = json.loads((demo_results / "review" / "export" / "tasks.json").read_text())

@@ -232,13 +232,22 @@ def simulate_review(
 def ranking_metrics(
     ranked: pd.DataFrame, signals: pd.DataFrame, k: int, config: ReviewConfig, *, seed: int
 ) -> dict[str, Any]:
-    """Average precision of the ranking for the truly false clips, of the confidence-only
-    ranking, and of simulated review rounds (empty without ground truth)."""
+    """Average precision for the truly false clips of the ranking, of the confidence-only
+    ranking, of simulated review rounds, and of the ranking once every clip has its verdict
+    (each scored out of fold: what a model over these signals can do); empty without ground
+    truth."""
     known = ranked["truth_false"].notna()
     if not known.any():
         return {}
     truth = ranked.loc[known, "truth_false"].to_numpy() > 0.5
     judged = signals[signals["truth_false"].notna()].reset_index(drop=True)
+    every = pd.DataFrame(
+        {
+            "clip": judged["clip"].astype("string"),
+            "verdict": np.where(judged["truth_false"].to_numpy() > 0.5, DROP, KEEP),
+        }
+    )
+    full, _ = rank_clips(judged, every, config, seed=seed)
     return {
         "clips_with_truth": int(known.sum()),
         "false_clips": int(truth.sum()),
@@ -247,4 +256,7 @@ def ranking_metrics(
             truth, -ranked.loc[known, "conf_mean"].astype("float64").fillna(0.0).to_numpy()
         ),
         "review_rounds": simulate_review(judged, k, 2, config, seed=seed),
+        "average_precision_every_verdict": average_precision(
+            full["truth_false"].to_numpy() > 0.5, full["likely_false"].to_numpy()
+        ),
     }
