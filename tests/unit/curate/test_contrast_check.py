@@ -18,9 +18,7 @@ from mosaicflow.curate.contrast_check import (
     lower_contrast,
     region_confidence,
 )
-from mosaicflow.datasets.clips.build import build_video_clips
-from tests.unit.curate.test_second_opinion import FACE, SUIT, _astronaut_video
-from tests.unit.datasets.conftest import make_cfg, mosaic_cfg
+from tests.unit.curate.test_second_opinion import FACE, SUIT, astronaut_clips
 
 
 def test_lowered_frames_keep_their_order_of_values_in_a_narrower_range():
@@ -87,13 +85,7 @@ class DetailSegmenter:
 
 
 def test_a_region_found_by_its_detail_drops_and_one_found_otherwise_does_not(tmp_path: Path):
-    video, index, regions = _astronaut_video(tmp_path)
-    cfg = make_cfg(min_seconds=0.5, max_seconds=2.0, out_size=64, max_clips_per_video=None)
-    records = build_video_clips(
-        video, index, regions, tmp_path / "clips", cfg, mosaic_cfg=mosaic_cfg(),
-        video_id="astronaut-0123abcd", seed=0, code="t",
-    )  # fmt: skip
-    manifest = tmp_path / "clips" / "videos" / "astronaut-0123abcd.json"
+    video, regions, records, manifest = astronaut_clips(tmp_path)
     segmenter = DetailSegmenter()
     table = score_video_clips(
         manifest, regions, tmp_path / "signals.parquet", video=video,

@@ -76,17 +76,23 @@ def _astronaut_video(folder: Path) -> tuple[Path, Path, Path]:
     return video, index, regions
 
 
-def test_the_clip_score_reads_the_face_on_a_clip_of_the_photo(tmp_path: Path):
-    video, index, regions = _astronaut_video(tmp_path)
+def astronaut_clips(folder: Path) -> tuple[Path, Path, list[dict], Path]:
+    """The pan's clips (one per tracked region): the video, its region table, the clip records
+    and their manifest."""
+    video, index, regions = _astronaut_video(folder)
     cfg = make_cfg(min_seconds=0.5, max_seconds=2.0, out_size=64, max_clips_per_video=None)
     records = build_video_clips(
-        video, index, regions, tmp_path / "clips", cfg, mosaic_cfg=mosaic_cfg(),
+        video, index, regions, folder / "clips", cfg, mosaic_cfg=mosaic_cfg(),
         video_id="astronaut-0123abcd", seed=0, code="t",
     )  # fmt: skip
+    return video, regions, records, folder / "clips" / "videos" / "astronaut-0123abcd.json"
+
+
+def test_the_clip_score_reads_the_face_on_a_clip_of_the_photo(tmp_path: Path):
+    video, regions, records, manifest = astronaut_clips(tmp_path)
     assert sorted(r["track"] for r in records if r["status"] == "kept") == [1, 2]
     table = score_video_clips(
-        tmp_path / "clips" / "videos" / "astronaut-0123abcd.json", regions,
-        tmp_path / "signals.parquet", video=video,
+        manifest, regions, tmp_path / "signals.parquet", video=video,
         nudenet=NudeNetConfig(enabled=True, classes=FACES, min_score=0.3),
     )  # fmt: skip
     tracks = {r["clip"]: r["track"] for r in records}
