@@ -62,6 +62,11 @@ def test_review_outputs_follow_the_clip_regions():
     assert targets.metrics_stages(config, [], [])["clip_review"] == paths.REVIEW_METRICS
     video = SourceVideo("world-train-00-0123abcd", "v.mp4", "train", "world-train-00")
     inputs = targets.review_signal_inputs(config, video, None)
+    assert set(inputs) == {"manifest", "regions", "truth", "video", "segmenter"}
+    assert inputs["segmenter"] == paths.model_files("region_seg")["weights"]
+    check_off = {**config["review"]["contrast_check"], "enabled": False}
+    config["review"] = {**config["review"], "contrast_check": check_off}
+    inputs = targets.review_signal_inputs(config, video, None)
     assert set(inputs) == {"manifest", "regions", "truth"}
     config["review"] = {**config["review"], "nudenet": {**config["review"]["nudenet"],
                                                         "enabled": True}}  # fmt: skip
