@@ -192,6 +192,11 @@ def average_precision(truth: np.ndarray, score: np.ndarray) -> float | None:
     return round(float(average_precision_score(truth, score)), 6)
 
 
+def truth_verdicts(clips: np.ndarray, false: np.ndarray) -> pd.DataFrame:
+    """The verdicts a reviewer who knows the truth gives: drop the false clips, keep the rest."""
+    return pd.DataFrame({"clip": clips, "verdict": np.where(false, DROP, KEEP)})
+
+
 def simulate_review(
     signals: pd.DataFrame, k: int, rounds: int, config: ReviewConfig, *, seed: int
 ) -> list[dict[str, Any]]:
@@ -224,7 +229,7 @@ def simulate_review(
             break
         todo = ranked[~ranked["reviewed"]].head(k)["clip"].astype(str)
         judged = signals.set_index(signals["clip"].astype(str)).loc[todo, "truth_false"] > 0.5
-        new = pd.DataFrame({"clip": todo.to_numpy(), "verdict": np.where(judged, DROP, KEEP)})
+        new = truth_verdicts(todo.to_numpy(), judged.to_numpy())
         verdicts = pd.concat([verdicts, new], ignore_index=True)
     return out
 
@@ -241,12 +246,7 @@ def ranking_metrics(
         return {}
     truth = ranked.loc[known, "truth_false"].to_numpy() > 0.5
     judged = signals[signals["truth_false"].notna()].reset_index(drop=True)
-    every = pd.DataFrame(
-        {
-            "clip": judged["clip"].astype("string"),
-            "verdict": np.where(judged["truth_false"].to_numpy() > 0.5, DROP, KEEP),
-        }
-    )
+    every = truth_verdicts(judged["clip"].astype(str).to_numpy(), judged["truth_false"] > 0.5)
     full, _ = rank_clips(judged, every, config, seed=seed)
     return {
         "clips_with_truth": int(known.sum()),

@@ -236,13 +236,7 @@ def video_signals(
         if opinion_boxes is not None:
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)
         if contrast is not None:
-            numbers = contrast_frames(record)
-            row["contrast_drop"] = contrast_drop(
-                record,
-                numbers,
-                {n: contrast[n][0] for n in numbers},
-                {n: contrast[n][1] for n in numbers},
-            )
+            row["contrast_drop"] = contrast_drop(record, contrast_frames(record), contrast)
         if truth is not None:
             row["truth_false"] = float(truth(record))
         if clip_hash is not None:

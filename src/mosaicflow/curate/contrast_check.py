@@ -61,14 +61,14 @@ def region_confidence(box: Sequence[float], found: Detections) -> float:
 def contrast_drop(
     record: Mapping[str, Any],
     frames: Sequence[int],
-    plain: Mapping[int, Detections],
-    lowered: Mapping[int, Detections],
+    found: Mapping[int, tuple[Detections, Detections]],
 ) -> float:
     """Mean over ``frames`` (source frame numbers of the clip) of the region's confidence on the
-    plain frame minus that on the lowered one; NaN without a frame."""
+    plain frame minus that on the lowered one (``found``: frame -> both frames' detections);
+    NaN without a frame."""
     region = {int(f["frame"]): f["region_box"] for f in record["per_frame"]}
     drops = [
-        region_confidence(region[n], plain[n]) - region_confidence(region[n], lowered[n])
+        region_confidence(region[n], found[n][0]) - region_confidence(region[n], found[n][1])
         for n in frames
         if n in region
     ]

@@ -22,6 +22,7 @@ from mosaicflow.mosaic.degrade import (
     upscale_from_low,
 )
 from mosaicflow.quality.config import QualityConfig
+from mosaicflow.quality.score import crop_origins, padded_to
 
 #: Class names, in the order of the classifier's outputs; index 0 is the clean source.
 CLASSES = ("clean", "codec", "blur", "upscale", "mosaic")
@@ -80,17 +81,10 @@ def random_window(frame: np.ndarray, size: int, rng: np.random.Generator) -> np.
 def crop_windows(frame: np.ndarray, crop: int, margin: int) -> list[np.ndarray]:
     """The windows around the five scored crops (:func:`~mosaicflow.quality.score.five_crops`):
     each crop with ``margin`` pixels of context, mirrored where the crop meets the frame's edge."""
-    height, width = frame.shape[:2]
-    if height < crop or width < crop:
-        frame = np.pad(
-            frame, ((0, max(0, crop - height)), (0, max(0, crop - width)), (0, 0)), mode="edge"
-        )
-        height, width = frame.shape[:2]
+    frame = padded_to(frame, crop)
     padded = cv2.copyMakeBorder(frame, margin, margin, margin, margin, cv2.BORDER_REFLECT_101)
     size = crop + 2 * margin
-    cy, cx = (height - crop) // 2, (width - crop) // 2
-    corners = [(0, 0), (0, width - crop), (height - crop, 0), (height - crop, width - crop)]
-    return [padded[y : y + size, x : x + size] for y, x in [*corners, (cy, cx)]]
+    return [padded[y : y + size, x : x + size] for y, x in crop_origins(*frame.shape[:2], crop)]
 
 
 def make_sample(

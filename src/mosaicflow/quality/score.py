@@ -45,18 +45,28 @@ def combine_crops(probabilities: np.ndarray, classes: Sequence[str], how: str) -
     return 1.0 - max(damage_whole, damage_part)
 
 
+def padded_to(frame: np.ndarray, size: int) -> np.ndarray:
+    """``frame`` edge-padded at its bottom and right to at least ``size`` x ``size``."""
+    height, width = frame.shape[:2]
+    if height >= size and width >= size:
+        return frame
+    pad = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
+    return np.pad(frame, pad, mode="edge")
+
+
+def crop_origins(height: int, width: int, size: int) -> list[tuple[int, int]]:
+    """``(y, x)`` of the four corner crops and the centre crop of a frame at least ``size``
+    pixels on each side."""
+    corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
+    return [*corners, ((height - size) // 2, (width - size) // 2)]
+
+
 def five_crops(frame: np.ndarray, size: int) -> list[np.ndarray]:
     """The four corner crops and the centre crop, ``size`` x ``size`` (edge-padded if smaller)."""
-    height, width = frame.shape[:2]
-    if height < size or width < size:
-        frame = np.pad(
-            frame, ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0)), mode="edge"
-        )
-        height, width = frame.shape[:2]
-    cy, cx = (height - size) // 2, (width - size) // 2
-    corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
+    frame = padded_to(frame, size)
     return [
-        np.ascontiguousarray(frame[y : y + size, x : x + size]) for y, x in [*corners, (cy, cx)]
+        np.ascontiguousarray(frame[y : y + size, x : x + size])
+        for y, x in crop_origins(*frame.shape[:2], size)
     ]
 
 

@@ -44,8 +44,9 @@ def test_the_drop_is_the_mean_fall_over_the_checked_frames():
     box = np.array([[0, 0, 10, 10]], np.float64)
     plain = {3: Detections(box, np.array([0.8])), 4: Detections(box, np.array([0.6]))}
     lowered = {3: Detections(box, np.array([0.5])), 4: Detections(np.zeros((0, 4)), np.zeros(0))}
-    assert contrast_drop(record, [3, 4], plain, lowered) == pytest.approx((0.3 + 0.6) / 2)
-    assert np.isnan(contrast_drop(record, [], plain, lowered))
+    found = {n: (plain[n], lowered[n]) for n in (3, 4)}
+    assert contrast_drop(record, [3, 4], found) == pytest.approx((0.3 + 0.6) / 2)
+    assert np.isnan(contrast_drop(record, [], found))
 
 
 def test_the_checked_frames_are_evenly_spaced_detected_frames():
