@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from mosaicflow.curate.label_issues import box_iou
+
 #: Lowest IoU of a detection box with the clip's region box for its confidence to count.
 MATCH_IOU = 0.3
 #: Lowest confidence the segmenter reports here (below the inference threshold, so a region that
@@ -37,24 +39,11 @@ def lower_contrast(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
     return np.clip(np.rint(lowered), 0, 255).astype(np.uint8)
 
 
-def box_iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of ``boxes`` ``(N, 4)``."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
 def region_confidence(box: Sequence[float], found: Detections) -> float:
     """The best score of a detection whose box overlaps ``box`` by IoU >= :data:`MATCH_IOU`
     (0 when none does)."""
-    matched = found.scores[box_iou(box, found.boxes) >= MATCH_IOU]
+    overlaps = box_iou(np.asarray([box], np.float64), found.boxes.reshape(-1, 4))[0]
+    matched = found.scores[overlaps >= MATCH_IOU]
     return float(matched.max()) if len(matched) else 0.0
 
 

@@ -13,11 +13,11 @@ from mosaicflow.curate.clip_signals import CONTRAST_FRAMES, contrast_frames
 from mosaicflow.curate.config import ContrastCheckConfig, NudeNetConfig
 from mosaicflow.curate.contrast_check import (
     Detections,
-    box_iou,
     contrast_drop,
     lower_contrast,
     region_confidence,
 )
+from mosaicflow.curate.label_issues import box_iou
 from tests.unit.curate.test_second_opinion import FACE, SUIT, astronaut_clips
 
 
@@ -32,7 +32,11 @@ def test_a_region_takes_the_best_score_of_the_boxes_that_overlap_it():
         np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float64),
         np.array([0.4, 0.6, 0.9]),
     )
-    assert box_iou((0, 0, 10, 10), found.boxes).round(3).tolist() == [1.0, 0.681, 0.0]
+    assert box_iou(np.array([[0, 0, 10, 10]], float), found.boxes)[0].round(3).tolist() == [
+        1.0,
+        0.681,
+        0.0,
+    ]
     assert region_confidence((0, 0, 10, 10), found) == 0.6
     assert region_confidence((20, 20, 30, 30), found) == 0.0
     empty = Detections(np.zeros((0, 4)), np.zeros(0))
