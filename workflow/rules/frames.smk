@@ -13,8 +13,8 @@ rule extract_frames:
         paths.benchmark("extract_frames", "{video}")
     conda:
         ENV
-    # One thread per video job: the frame pipeline is serial (a two-thread job kept 1.0 core
-    # busy on the demo), so parallel video jobs use the cores better.
+    # One thread per video job: the frame pipeline runs serially, so videos decoded side by side
+    # use the cores better than threads inside one job (FFmpeg's own: frames.decode_threads).
     threads: 1
     params:
         frames=config_section("frames"),
