@@ -31,8 +31,8 @@ def test_tiny_run_builds_every_target(tiny_run):
 
 @pytest.mark.skipif(
     shutil.which("slurmctld") is not None,
-    reason="SLURM is installed: tests/cluster/test_slurm.py reruns the tiny config on the "
-    "cluster and checks the same bytes (this local rerun would repeat it)",
+    reason="SLURM is installed: tests/cluster/test_slurm.py reruns the tiny config (its "
+    "datasets on the cluster, the rest locally) and checks the same bytes",
 )
 def test_same_config_gives_same_bytes(request):
     # the rerun only where the SLURM test cannot run (it costs a whole tiny run)
