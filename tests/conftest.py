@@ -42,28 +42,14 @@ if shutil.which("slurmctld") is None:
     MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
 
 
-def _group_for_xdist(item: pytest.Item, group: str) -> None:
-    """Send ``item`` to the worker of ``group`` under ``--dist loadgroup``.
-
-    pytest-xdist 3.8 appends ``@<group>`` to a worker's node ids (its scheduler groups by that
-    suffix) through ``item._nodeid``, which pytest 9 no longer reads: the id is ``item._id``.
-    """
-    from _pytest.nodes import NodeId
-
-    if not item.nodeid.endswith(f"@{group}"):
-        item._id = NodeId.parse(f"{item.nodeid}@{group}")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group the readers of each shared run on one worker; skip tests whose system dependency
     is missing, with the reason."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         group = next((g for name, g in SHARED_RUN_GROUPS.items() if name in fixtures), None)
-        marker = item.get_closest_marker("xdist_group")
-        group = marker.args[0] if marker else group
-        if group and getattr(config.option, "loadgroup", False):
-            _group_for_xdist(item, group)
+        if group and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
         for marker, reason in MISSING_SYSTEM_DEPS.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))
