@@ -7,8 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKEMAKE_ARGS ?=
-# Two workers: the demo run's tests on one, the rest beside it (tests/conftest.py groups them).
-PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=30
+PYTEST_ARGS ?= --durations=30
 
 .PHONY: help venv inspect-env restorer-base demo test test-deps lint pytest bench envs docs clean
 

@@ -25,13 +25,6 @@ import sitecustomize  # noqa: E402,F401  (installs the guard in this process)
 
 os.environ.setdefault("YOLO_OFFLINE", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# `make test` runs two pytest workers on two cores: OpenMP threads that sleep while they wait
-# leave the cores to the other worker's jobs instead of spinning (the outputs are the same).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-#: The session-wide runs and the xdist group of every test that reads one: with `pytest -n 2
-#: --dist loadgroup` each run is made once, by the one worker that runs all of its readers.
-SHARED_RUN_GROUPS = {"demo_results": "demo", "tiny_run": "tiny", "tiny_rerun": "tiny"}
 
 MISSING_SYSTEM_DEPS: dict[str, str] = {}
 if shutil.which("ffmpeg") is None:
@@ -43,13 +36,8 @@ if shutil.which("slurmctld") is None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the readers of each shared run on one worker; skip tests whose system dependency
-    is missing, with the reason."""
+    """Skip tests whose system dependency is missing, with the reason."""
     for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        group = next((g for name, g in SHARED_RUN_GROUPS.items() if name in fixtures), None)
-        if group and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
         for marker, reason in MISSING_SYSTEM_DEPS.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))

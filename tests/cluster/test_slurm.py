@@ -119,7 +119,7 @@ CLUSTER_TARGETS = ("results/restoration_dataset/index.parquet", "results/detecti
 
 @pytest.mark.slurm
 @pytest.mark.workflow
-@pytest.mark.xdist_group("tiny")  # one private cluster and one tiny run per session
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_run, tmp_path):
     # the local run is the tiny tests' own; this is also the suite's rerun check (same config,
     # same bytes) where SLURM is installed
@@ -194,7 +194,7 @@ rule flaky:
 
 @pytest.mark.slurm
 @pytest.mark.workflow
-@pytest.mark.xdist_group("tiny")  # one private cluster and one tiny run per session
+@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(GPU_SNAKEFILE)
     run_on_cluster(slurm_cluster, tmp_path, snakefile=tmp_path / "Snakefile")

@@ -29,7 +29,6 @@ def test_tiny_run_builds_every_target(tiny_run):
         assert (results / "models" / "restoration" / name).is_file(), name
 
 
-@pytest.mark.xdist_group("tiny")  # reads both tiny runs (tests/conftest.py)
 @pytest.mark.skipif(
     shutil.which("slurmctld") is not None,
     reason="SLURM is installed: tests/cluster/test_slurm.py reruns the tiny config (its "
