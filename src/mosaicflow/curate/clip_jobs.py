@@ -46,6 +46,13 @@ class ClipMasks:
         return self._last[1]
 
 
+def clip_frames(root: Path) -> Callable[[Mapping[str, Any]], np.ndarray]:
+    """clip record -> its clip video's frames ``(T, H, W)`` uint8 grey."""
+    from mosaicflow.datasets.clips.media import read_video
+
+    return lambda record: read_video(root / record["files"]["clip"], fmt="gray")
+
+
 def _truth_judge(truth_mkv: Path, masks: ClipMasks, regions: pd.DataFrame, records: Sequence[Any]):
     """clip record -> whether its masks overlap no true target (IoU < 0.1 over the clip)."""
     from mosaicflow.datasets.clips.evaluate import score_clip
@@ -163,6 +170,7 @@ def score_video_clips(
         opinion_boxes=boxes,
         clip_hash=lambda record: file_hash(root / record["files"]["clip"], 64),
         masks=masks,
+        frames=clip_frames(root),
         contrast=contrast,
     )
     write_parquet(out, table)

@@ -39,6 +39,7 @@ SUSPICIOUS: Mapping[str, int] = {
     "box_jitter": 1,
     "area_cv": 1,
     "shape_change": -1,
+    "motion_residual": -1,
     "id_switches": 1,
     "watermark": 1,
     "blockiness": 1,

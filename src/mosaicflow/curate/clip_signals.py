@@ -13,6 +13,9 @@ Per kept clip of one video, from its metadata record and the video's region tabl
 - ``shape_change``: how much the mask's outline changes over the clip, position and size set
   aside (:func:`shape_change`): a rigid object (a logo, a prop, an overlay) scores near 0, a
   deforming one higher;
+- ``motion_residual``: the optical flow inside the mask less the best similarity transform
+  (:mod:`.motion`; clip pixels): near the flow's noise for a region that moves as one piece,
+  higher for one that deforms; NaN without the clip's frames;
 - ``id_switches``: tracker ids joined into the clip's track, minus one;
 - ``watermark``, ``blockiness``, ``quality``: the clip analysers' results
   (:mod:`mosaicflow.datasets.clips.analysers`);
@@ -35,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.curate.contrast_check import Detections, contrast_drop
+from mosaicflow.curate.motion import motion_residual
 from mosaicflow.formats.masks import iou
 from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
 
@@ -47,6 +51,7 @@ SIGNALS: tuple[str, ...] = (
     "box_jitter",
     "area_cv",
     "shape_change",
+    "motion_residual",
     "id_switches",
     "watermark",
     "blockiness",
@@ -126,7 +131,10 @@ def shape_change(masks: Sequence[np.ndarray]) -> float:
 
 
 def clip_signals(
-    record: Mapping[str, Any], tracks: pd.DataFrame, masks: np.ndarray | None = None
+    record: Mapping[str, Any],
+    tracks: pd.DataFrame,
+    masks: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The track signals of one clip record (without the second opinion and the truth).
 
@@ -134,7 +142,9 @@ def clip_signals(
         record: the clip's metadata (:mod:`mosaicflow.datasets.clips.meta`).
         tracks: the video's region table indexed by :func:`track_table`.
         masks: the clip's mask video ``(T, H, W)``, one frame per ``per_frame`` entry; None
-            leaves ``shape_change`` NaN.
+            leaves ``shape_change`` and ``motion_residual`` NaN.
+        frames: the clip's frames ``(T, H, W)`` uint8 grey; None leaves ``motion_residual``
+            NaN.
     """
     per_frame = record["per_frame"]
     rows = _track_rows(record, tracks)
@@ -154,6 +164,9 @@ def clip_signals(
         "box_jitter": box_jitter(boxes.reshape(-1, 4)),
         "area_cv": float(areas.std() / areas.mean()) if len(areas) and areas.mean() > 0 else 0.0,
         "shape_change": np.nan if masks is None else shape_change(masks[detected]),
+        "motion_residual": (
+            np.nan if masks is None or frames is None else motion_residual(frames, masks)
+        ),
         "id_switches": float(
             max(0, len({int(f["source_track"]) for f in per_frame if f["detected"]}) - 1)
         ),
@@ -206,6 +219,7 @@ def video_signals(
     opinion_boxes: Mapping[int, np.ndarray] | None = None,
     clip_hash: Callable[[Mapping[str, Any]], str] | None = None,
     masks: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
+    frames: Callable[[Mapping[str, Any]], np.ndarray] | None = None,
     contrast: Mapping[int, tuple[Detections, Detections]] | None = None,
 ) -> pd.DataFrame:
     """The signals of a video's kept clips.
@@ -217,7 +231,10 @@ def video_signals(
         opinion_boxes: the second opinion's boxes per source frame number (at least the frames
             of :func:`opinion_frames` of every kept clip).
         clip_hash: clip record -> SHA-256 of its clip file (binds verdicts to the content).
-        masks: clip record -> its mask video ``(T, H, W)`` (for ``shape_change``).
+        masks: clip record -> its mask video ``(T, H, W)`` (for ``shape_change`` and
+            ``motion_residual``).
+        frames: clip record -> its clip's frames ``(T, H, W)`` uint8 grey (for
+            ``motion_residual``).
         contrast: source frame number -> the segmenter's detections on the plain frame and on
             the frame with lowered contrast (at least the frames of :func:`contrast_frames` of
             every kept clip).
@@ -231,7 +248,12 @@ def video_signals(
             "clip": record["clip"],
             "video": record["video"],
             "frames": record["n_frames"],
-            **clip_signals(record, tracks, None if masks is None else masks(record)),
+            **clip_signals(
+                record,
+                tracks,
+                None if masks is None else masks(record),
+                None if frames is None else frames(record),
+            ),
         }
         if opinion_boxes is not None:
             row["nudenet"] = second_opinion_overlap(record, opinion_boxes)

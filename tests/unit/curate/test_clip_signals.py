@@ -62,7 +62,7 @@ def test_signals_read_the_tracks_rows(dataset: Dataset):
     assert found["detected_share"] == 1.0 and found["id_switches"] == 0.0
     assert found["area_cv"] == pytest.approx(0.0)  # a square of constant size
     assert found["box_jitter"] == pytest.approx(0.0, abs=0.02)  # constant speed
-    assert np.isnan(found["shape_change"])  # no masks given
+    assert np.isnan(found["shape_change"]) and np.isnan(found["motion_residual"])  # no masks
     lower = regions.copy()
     lower.loc[lower["frame"] == record["frame_start"], "score"] = 0.3
     again = clip_signals(record, track_table(lower))
@@ -111,6 +111,7 @@ def test_score_video_clips_writes_the_table_and_reads_the_source_frames(
     assert len(calls) == len({n for r in records for n in opinion_frames(r)})
     assert table["nudenet"].notna().all() and table["truth_false"].isna().all()
     assert (table["shape_change"] < 0.1).all()  # the squares only move
+    assert table["motion_residual"].notna().all() and (table["motion_residual"] < 0.8).all()
     with pytest.raises(ValueError, match="source video"):
         score_video_clips(
             dataset.manifest(video), src.regions, tmp_path / "x.parquet",
