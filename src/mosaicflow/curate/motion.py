@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mosaicflow.yolo.watermark import sample_indices
+
 #: Frame pairs per clip, their first frames evenly spaced.
 MOTION_PAIRS = 4
 #: Frames between the two frames of a pair (fewer in a shorter clip: its first and last).
@@ -57,8 +59,7 @@ def pair_starts(
     gap = min(gap, frames - 1)
     if gap < 1:
         return 0, []
-    starts = np.linspace(0, frames - 1 - gap, pairs).round().astype(int)
-    return gap, sorted(set(starts.tolist()))
+    return gap, sample_indices(frames - gap, pairs)
 
 
 def motion_residual(
@@ -90,5 +91,4 @@ def motion_residual(
             np.ascontiguousarray(frames[t]), np.ascontiguousarray(frames[t + gap]), None
         )
         residuals.append(similarity_residual(flow, inside))
-    residuals = [r for r in residuals if r == r]
     return float(np.median(residuals)) if residuals else float("nan")
