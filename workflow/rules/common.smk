@@ -8,7 +8,7 @@ from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
-from mosaicflow.workflow import devtools, paths, scheduler, targets
+from mosaicflow.workflow import devtools, gpu, paths, scheduler, targets
 from mosaicflow.workflow.codehash import script_code_param
 from mosaicflow.workflow.sources import source_videos
 from mosaicflow.workflow import yolo_models
@@ -46,6 +46,12 @@ def code_of(script):
     through other modules (mosaicflow.workflow.codehash). As a rule param it reruns the jobs
     of the rule when one of those modules changes."""
     return script_code_param(f"{workflow.basedir}/workflow/scripts/{script}.py")
+
+
+def model_gpu(wildcards):
+    """The GPU slot a model job claims (``resources: gpu``): none where its model runs on the
+    CPU, so that ``--cores`` alone limits CPU runs (mosaicflow.workflow.gpu)."""
+    return gpu.gpu_claim(config["device"], workflow.local_exec)
 
 
 def config_section(dpath):

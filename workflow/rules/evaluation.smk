@@ -20,7 +20,7 @@ rule restore_test_video:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         evaluate=config_section("evaluate"),
         detector=get_restore_detector_params,

@@ -62,7 +62,7 @@ rule train_model:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         train=get_train_model_params,
         start=get_train_model_start,
@@ -97,7 +97,7 @@ rule evaluate_model:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         test=get_evaluate_model_params,
         device=config_section("device"),
@@ -121,9 +121,11 @@ rule infer_regions:
         paths.benchmark("infer_regions", "{video}")
     conda:
         ENV
-    threads: 2
+    # one thread: on the CPU, jobs of several videos side by side use the cores better than
+    # one job with more threads (its decoding and start-up run on one thread)
+    threads: 1
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -147,7 +149,7 @@ rule infer_test_truth:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -195,7 +197,7 @@ rule prelabel_uncertain:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         regions=config_fields("regions", RegionsPrelabelConfig),
         device=config_section("device"),

@@ -121,7 +121,7 @@ rule train_restoration_stage1:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         restoration=restoration_params("stage1"),
         mosaic=config_section("mosaic"),
@@ -171,7 +171,7 @@ rule train_restoration_stage2:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         restoration=restoration_params("stage2"),
         mosaic=config_section("mosaic"),

@@ -95,7 +95,7 @@ rule find_label_issues:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=model_gpu,
     params:
         label_issues=config_section("label_issues"),
         labels=config_section("regions/labels"),
