@@ -54,6 +54,16 @@ def model_gpu(wildcards):
     return gpu.gpu_claim(config["device"], workflow.local_exec)
 
 
+def model_threads(on_cpu, on_gpu):
+    """A model job's threads: ``on_cpu`` where its model runs on the CPU, ``on_gpu`` where it
+    holds a GPU slot (there its decoding and pre- and post-processing feed the GPU)."""
+
+    def threads(wildcards):
+        return on_gpu if model_gpu(wildcards) else on_cpu
+
+    return threads
+
+
 def config_section(dpath):
     """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param."""
     return canonical(lookup(dpath=dpath, within=config))

@@ -121,9 +121,9 @@ rule infer_regions:
         paths.benchmark("infer_regions", "{video}")
     conda:
         ENV
-    # one thread: on the CPU, jobs of several videos side by side use the cores better than
-    # one job with more threads (its decoding and start-up run on one thread)
-    threads: 1
+    # on the CPU, one-thread jobs of several videos side by side use the cores better than one
+    # job with more threads (its start-up and decoding run on one thread)
+    threads: model_threads(on_cpu=1, on_gpu=2)
     resources:
         gpu=model_gpu,
     params:
