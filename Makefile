@@ -77,8 +77,14 @@ lint: venv
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
 	$(BIN)/python -m mosaicflow.workflow.devtools check
 
+# The unit tests on every core (small tests, most of them one-threaded), then the workflow and
+# cluster tests one at a time: the demo run and the SLURM cluster get the machine to themselves.
+# Both parts run; either failing fails the target.
 pytest: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@start=$$(date +%s); $(BIN)/python -m pytest -n $(CORES) tests/unit $(PYTEST_ARGS); unit=$$?; \
+	echo "[phase] unit tests: $$(( $$(date +%s) - start )) s (exit $$unit)"; \
+	$(BIN)/python -m pytest tests --ignore=tests/unit $(PYTEST_ARGS); rest=$$?; \
+	if [ $$unit -ne 0 ]; then exit $$unit; fi; exit $$rest
 
 # Lint and pytest both run; either failing fails `make test`.
 test: venv
