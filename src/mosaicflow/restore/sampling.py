@@ -2,9 +2,10 @@
 ``(seed, iteration)``, so a resumed run starts at its iteration without replaying the data.
 
 Sample ``k`` of a run (``k = iteration * batch_size + j``) is element ``k % n`` of the
-permutation of pass ``k // n``, drawn from ``numpy.random.default_rng([seed, pass])``. Datasets
-must draw their own randomness from the sample index to keep a resume exact; worker processes
-are seeded from ``(seed, start iteration)``.
+permutation of pass ``k // n``, drawn from ``numpy.random.default_rng([seed, pass])``. The loader
+indexes the dataset with :class:`DrawKey` s, ints that also carry ``k``: a dataset that draws its
+randomness from both (as ``MosaicClipDataset`` does) gives every draw of an item fresh
+augmentations, and the same samples with any number of worker processes and after a resume.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from mosaicflow.datasets.clips.torch_dataset import init_worker
 from mosaicflow.restore.errors import TrainingError
 
 
@@ -71,6 +73,41 @@ class WeightedIterationBatchSampler(IterationBatchSampler):
         return [int(i) for i in rng.choice(self.n, size=self.batch_size, p=self.p)]
 
 
+class DrawKey(int):
+    """A dataset index that also carries ``draw``, the sample's number in the run: datasets that
+    only want the index use it as the int it is."""
+
+    draw: int
+
+    def __new__(cls, index: int, draw: int) -> DrawKey:
+        key = super().__new__(cls, index)
+        key.draw = int(draw)
+        return key
+
+    def __reduce__(self) -> tuple[type[DrawKey], tuple[int, int]]:
+        return DrawKey, (int(self), self.draw)
+
+    def __repr__(self) -> str:
+        return f"DrawKey({int(self)}, draw={self.draw})"
+
+
+class DrawKeys(Sampler[list[DrawKey]]):
+    """The batches of an :class:`IterationBatchSampler` as :class:`DrawKey` s, with
+    ``draw = iteration * batch_size + j``."""
+
+    def __init__(self, batches: IterationBatchSampler) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[list[DrawKey]]:
+        size = self.batches.batch_size
+        for iteration in range(self.batches.start, self.batches.stop):
+            first = iteration * size
+            yield [DrawKey(i, first + j) for j, i in enumerate(self.batches.batch(iteration))]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
@@ -82,7 +119,8 @@ def make_loader(
     weights: Sequence[float] | None = None,
 ) -> DataLoader:
     """DataLoader over iterations ``start .. stop-1`` (see :class:`IterationBatchSampler`; with
-    ``weights``, :class:`WeightedIterationBatchSampler`)."""
+    ``weights``, :class:`WeightedIterationBatchSampler`), indexing ``dataset`` with
+    :class:`DrawKey` s."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + start)
     if weights is None:
         sampler = IterationBatchSampler(len(dataset), batch_size, seed, start, stop)  # type: ignore[arg-type]
@@ -94,13 +132,15 @@ def make_loader(
         sampler = WeightedIterationBatchSampler(weights, batch_size, seed, start, stop)
     return DataLoader(
         dataset,
-        batch_sampler=sampler,
+        batch_sampler=DrawKeys(sampler),
         num_workers=num_workers,
+        worker_init_fn=init_worker if num_workers > 0 else None,
         pin_memory=pin,
         generator=generator,
         persistent_workers=False,
         # workers are spawned: forking a process whose threads hold locks (OpenCV, torch,
-        # ultralytics) can deadlock a worker
+        # ultralytics) can deadlock a worker. A spawned worker imports the main script again, so
+        # a script that trains must keep its work under `if __name__ == "__main__":`.
         multiprocessing_context="spawn" if num_workers > 0 else None,
     )
 

@@ -1,4 +1,5 @@
-"""MosaicClipDataset: shapes, ranges, repeatable validation, worker-safe seeding."""
+"""MosaicClipDataset: shapes, ranges, repeatable validation, worker-safe seeding, and the
+restoration loader's draws."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.datasets.clips.torch_dataset import (
     MosaicClipDataset,
     init_worker,
+    to_tensors,
     window_indices,
 )
+from mosaicflow.restore.sampling import DrawKey, make_loader
 
 from .conftest import Source, make_cfg, mosaic_cfg
 
@@ -142,3 +145,32 @@ def test_clips_read_from_shards_give_the_same_samples(index_path: Path, tmp_path
         folder = {"mp4": "clips", "mask.mkv": "masks", "json": "meta"}[ext]
         original = index_path.parent / folder / f"{key}.{ext.removeprefix('mask.')}"
         assert path.read_bytes() == original.read_bytes()
+
+
+def test_each_draw_of_a_training_clip_gets_its_own_augmentations(index_path: Path):
+    train = dataset(index_path, train=True, num_frames=6)
+
+    def drawn(draw: int) -> tuple:
+        s = train.sample(1, draw)
+        return s["start"], s["params"]["block_h"], s["flip"], s["params"]["offset_x"]
+
+    assert len({drawn(draw) for draw in range(6)}) > 1
+    assert drawn(3) == drawn(3)
+    assert torch.equal(train[DrawKey(1, 3)][0], to_tensors(train.sample(1, 3))[0])
+
+
+def test_restoration_loader_gives_the_same_samples_with_workers_and_after_a_resume(
+    index_path: Path,
+):
+    train = dataset(index_path, train=True)
+
+    def lq(start: int, workers: int) -> list[torch.Tensor]:
+        loader = make_loader(train, 2, seed=7, start=start, stop=4, num_workers=workers, pin=False)
+        return [batch[0] for batch in loader]
+
+    serial = lq(0, 0)
+    assert len(serial) == 4
+    for a, b in zip(serial, lq(0, 1), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(serial[2:], lq(2, 0), strict=True):
+        assert torch.equal(a, b)

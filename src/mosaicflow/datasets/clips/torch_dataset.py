@@ -10,8 +10,12 @@ Randomness comes only from a numpy Generator per sample:
 
 - validation (``train=False``): ``default_rng([seed, index])``: the same sample for the same
   index on every call, in every worker and every run;
-- training: ``default_rng([seed, epoch, index, worker_seed])`` with the DataLoader worker's seed
-  (drawn from the loader's generator), plus a horizontal flip; a loader given a seeded
+- training, by a key that carries its draw (the restoration loader's ``DrawKey``, the sample's
+  number in the run, :mod:`mosaicflow.restore.sampling`): ``default_rng([seed, index, draw, 1])``
+  gives every draw of a clip its own window, mosaic, degradations and horizontal flip, the same
+  with any number of DataLoader workers and after a resume;
+- training, by bare index: ``default_rng([seed, epoch, index, worker_seed])`` with the
+  DataLoader worker's seed (drawn from the loader's generator); a loader given a seeded
   ``torch.Generator`` yields the same batches twice. Call :meth:`set_epoch` when not using
   workers.
 
@@ -137,10 +141,13 @@ class MosaicClipDataset(Dataset):
         """Mix ``epoch`` into the training draws (for loaders without workers)."""
         self.epoch = int(epoch)
 
-    def rng(self, index: int) -> np.random.Generator:
-        """The generator of sample ``index`` (see the module docstring)."""
+    def rng(self, index: int, draw: int | None = None) -> np.random.Generator:
+        """The generator of sample ``index`` (draw ``draw`` of it; see the module docstring)."""
         if not self.train:
             return np.random.default_rng([self.seed, int(index)])
+        if draw is not None:
+            # one stream per (clip, draw), whichever process draws it
+            return np.random.default_rng([self.seed, int(index), int(draw), 1])
         info = get_worker_info()
         worker_seed = int(info.seed) % (2**63) if info is not None else 0
         return np.random.default_rng([self.seed, self.epoch, int(index), worker_seed])
@@ -164,10 +171,10 @@ class MosaicClipDataset(Dataset):
         )
         return clip, np.where(masks >= 128, 255, 0).astype(np.uint8)
 
-    def sample(self, index: int) -> dict[str, Any]:
+    def sample(self, index: int, draw: int | None = None) -> dict[str, Any]:
         """One sample as uint8 arrays plus what was drawn (for inspection and tests)."""
         row = self.rows.iloc[int(index)]
-        rng = self.rng(index)
+        rng = self.rng(index, draw)
         n = int(row["frames"])
         start = int(rng.integers(0, max(1, n - self.num_frames + 1)))
         positions = window_indices(n, self.num_frames, start)
@@ -202,8 +209,9 @@ class MosaicClipDataset(Dataset):
         }
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        s = self.sample(index)
-        return to_tensors(s)
+        """Sample ``index``; an index that carries ``draw`` (a restoration loader's ``DrawKey``)
+        selects that draw."""
+        return to_tensors(self.sample(int(index), getattr(index, "draw", None)))
 
 
 def to_tensors(s: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
