@@ -123,14 +123,15 @@ rule train_restoration_stage1:
     resources:
         gpu=model_gpu,
     params:
+        stage="stage1",
         restoration=restoration_params("stage1"),
         mosaic=config_section("mosaic"),
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.work_root("restoration"),
-        code=code_of("train_restoration_stage1"),
+        code=code_of("train_restoration_stage"),
     script:
-        "../scripts/train_restoration_stage1.py"
+        "../scripts/train_restoration_stage.py"
 
 
 rule convert_restoration:
@@ -173,14 +174,15 @@ rule train_restoration_stage2:
     resources:
         gpu=model_gpu,
     params:
+        stage="stage2",
         restoration=restoration_params("stage2"),
         mosaic=config_section("mosaic"),
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.work_root("restoration"),
-        code=code_of("train_restoration_stage2"),
+        code=code_of("train_restoration_stage"),
     script:
-        "../scripts/train_restoration_stage2.py"
+        "../scripts/train_restoration_stage.py"
 
 
 rule export_restoration:

@@ -1,5 +1,6 @@
-"""Stage 2 of the restoration model: pixel + perceptual + GAN losses with an EMA generator,
-resumable from its work folder (rule train_restoration_stage2)."""
+"""One stage of the restoration model on the clip dataset, resumable from its work folder (rules
+train_restoration_stage1: the pixel loss; train_restoration_stage2: pixel + perceptual + GAN
+losses with an EMA generator, started from stage 1's converted weights)."""
 
 from pathlib import Path
 
@@ -10,20 +11,21 @@ from mosaicflow.workflow.runtime import setup
 # the guard keeps them from running the stage.
 if __name__ == "__main__":
     log = setup(snakemake)
+    stage, inputs = snakemake.params.stage, snakemake.input
     result = run_stage(
-        "stage2",
+        stage,
         snakemake.params.restoration,
         snakemake.params.mosaic,
-        Path(snakemake.input.index),
+        Path(inputs.index),
         Path(snakemake.output.weights),
         Path(snakemake.output.metrics),
         Path(snakemake.params.work),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
         code=snakemake.params.code,
-        balance=Path(snakemake.input.balance) if snakemake.input.get("balance") else None,
-        init=Path(snakemake.input.init),
+        balance=Path(inputs.balance) if inputs.get("balance") else None,
+        init=Path(inputs.init) if inputs.get("init") else None,
     )
     for note in result.get("notes", []):
-        log.warning("stage 2: %s", note)
-    log.info("stage 2: last validation %s", (result.get("validation") or [None])[-1])
+        log.warning("%s: %s", stage, note)
+    log.info("%s: last validation %s", stage, (result.get("validation") or [None])[-1])
