@@ -451,10 +451,10 @@ def get_restoration_stage_input(wildcards):
 
 def get_restoration_stage1_input(wildcards):
     """Stage 1's inputs (:func:`get_restoration_stage_input`) and the weights it starts from
-    (``restoration.init_weights``), when given."""
+    (``restoration.init_weights``, read through the params), when given."""
     inputs = get_restoration_stage_input(wildcards)
     if config["restoration"]["init_weights"]:
-        inputs["init"] = config["restoration"]["init_weights"]
+        inputs["init_weights"] = config["restoration"]["init_weights"]
     return inputs
 
 
