@@ -100,9 +100,8 @@ class DrawKeys(Sampler[list[DrawKey]]):
 
     def __iter__(self) -> Iterator[list[DrawKey]]:
         size = self.batches.batch_size
-        for iteration in range(self.batches.start, self.batches.stop):
-            first = iteration * size
-            yield [DrawKey(i, first + j) for j, i in enumerate(self.batches.batch(iteration))]
+        for iteration, batch in enumerate(self.batches, start=self.batches.start):
+            yield [DrawKey(i, iteration * size + j) for j, i in enumerate(batch)]
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -134,7 +133,7 @@ def make_loader(
         dataset,
         batch_sampler=DrawKeys(sampler),
         num_workers=num_workers,
-        worker_init_fn=init_worker if num_workers > 0 else None,
+        worker_init_fn=init_worker,
         pin_memory=pin,
         generator=generator,
         persistent_workers=False,
