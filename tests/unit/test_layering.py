@@ -37,6 +37,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "__version__ io ids devices threads",
         "config",
         "provenance figures",
+        "installed",
         "video",
         "formats mosaic",
         "world",

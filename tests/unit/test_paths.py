@@ -61,17 +61,17 @@ def test_review_outputs_follow_the_clip_regions():
     assert set(review) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
     assert targets.metrics_stages(config, [], [])["clip_review"] == paths.REVIEW_METRICS
     video = SourceVideo("world-train-00-0123abcd", "v.mp4", "train", "world-train-00")
-    inputs = targets.review_signal_inputs(config, video, None)
+    inputs = targets.review_signal_inputs(config, video)
     assert set(inputs) == {"manifest", "regions", "truth", "video", "segmenter"}
     assert inputs["segmenter"] == paths.model_files("region_seg")["weights"]
     check_off = {**config["review"]["contrast_check"], "enabled": False}
     config["review"] = {**config["review"], "contrast_check": check_off}
-    inputs = targets.review_signal_inputs(config, video, None)
+    inputs = targets.review_signal_inputs(config, video)
     assert set(inputs) == {"manifest", "regions", "truth"}
     config["review"] = {**config["review"], "nudenet": {**config["review"]["nudenet"],
                                                         "enabled": True}}  # fmt: skip
-    inputs = targets.review_signal_inputs(config, video, "/pkg/320n.onnx")
-    assert inputs["video"] == "v.mp4" and inputs["nudenet_model"] == "/pkg/320n.onnx"
+    inputs = targets.review_signal_inputs(config, video)
+    assert set(inputs) == {"manifest", "regions", "truth", "video"} and inputs["video"] == "v.mp4"
     config["restoration_dataset"] = {**config["restoration_dataset"], "regions": "truth"}
     assert targets.review_outputs(config) == []
     assert "clip_review" not in targets.metrics_stages(config, [], [])

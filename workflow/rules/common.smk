@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+from mosaicflow import installed
 from mosaicflow.config import canonical, validate_config
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import bases, models
@@ -161,10 +162,19 @@ def get_frames_probes(wildcards):
     return [paths.frames_files(vid)["probe"] for vid in VIDEOS]
 
 
-def get_yolo_base_onnx(wildcards):
-    """The ONNX export the YOLO bases are converted from (`yolo_base.onnx`, else the one in
-    the installed nudenet package; a missing one fails naming the key)."""
-    return str(bases.base_source(config["yolo_base"]["onnx"]))
+def yolo_base_source():
+    """The ONNX export the YOLO bases are converted from, when it ships with the installation
+    (nudenet's): a reference by place and content (mosaicflow.installed), else None."""
+    onnx = bases.base_source(config["yolo_base"]["onnx"])
+    return installed.reference(onnx, bases.NUDENET_PACKAGE)
+
+
+def get_yolo_base_input(wildcards):
+    """The ONNX export as an input when it is the user's own file (`yolo_base.onnx`; a missing
+    one fails naming the key); an installed one is the `source` param instead."""
+    if yolo_base_source():
+        return {}
+    return {"onnx": str(bases.base_source(config["yolo_base"]["onnx"]))}
 
 
 def get_train_model_input(wildcards):
@@ -334,8 +344,15 @@ def get_test_video_ids(wildcards):
 
 
 def restoration_params(job):
-    """The ``restoration`` keys one restoration job reads (its rule's params)."""
-    return restoration_job_params(config["restoration"], job)
+    """The ``restoration`` keys one restoration job reads (its rule's params); shipped start
+    weights (`init_weights: base`) as a reference by place and content (mosaicflow.installed),
+    so that a moved checkout reruns nothing."""
+    params = restoration_job_params(config["restoration"], job)
+    if params.get("init_weights"):
+        params["init_weights"] = (
+            installed.reference(params["init_weights"]) or params["init_weights"]
+        )
+    return params
 
 
 def get_detection_sample_input(wildcards):
@@ -450,21 +467,28 @@ def get_restoration_stage_input(wildcards):
 
 
 def get_restoration_stage1_input(wildcards):
-    """Stage 1's inputs (:func:`get_restoration_stage_input`) and the weights it starts from
-    (``restoration.init_weights``, read through the params), when given."""
+    """Stage 1's inputs (:func:`get_restoration_stage_input`) and the user's own weights it
+    starts from (``restoration.init_weights``, read through the params); shipped weights are
+    a param only (:func:`restoration_params`)."""
     inputs = get_restoration_stage_input(wildcards)
-    if config["restoration"]["init_weights"]:
-        inputs["init_weights"] = config["restoration"]["init_weights"]
+    weights = config["restoration"]["init_weights"]
+    if weights and not installed.reference(weights):
+        inputs["init_weights"] = weights
     return inputs
 
 
 def get_score_clips_input(wildcards):
-    """One video's clip manifest and region table, its demo truth, and the source video and
-    nudenet model when the second opinion is on."""
-    model = None
-    if config["review"]["nudenet"]["enabled"]:
-        model = str(bases.nudenet_onnx())
-    return targets.review_signal_inputs(config, VIDEOS[wildcards.video], model)
+    """One video's clip manifest and region table, its demo truth, and the source video when
+    the second opinion is on."""
+    return targets.review_signal_inputs(config, VIDEOS[wildcards.video])
+
+
+def nudenet_model():
+    """The nudenet detector the second opinion runs, as a reference by place and content
+    (mosaicflow.installed), when the second opinion is on; else None."""
+    if not config["review"]["nudenet"]["enabled"]:
+        return None
+    return installed.reference(bases.nudenet_onnx(), bases.NUDENET_PACKAGE)
 
 
 def get_duplicate_groups(wildcards):

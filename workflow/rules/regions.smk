@@ -29,7 +29,7 @@ rule build_region_dataset:
 
 rule convert_yolo_base:
     input:
-        onnx=get_yolo_base_onnx,
+        unpack(get_yolo_base_input),
     output:
         detect=paths.YOLO_BASES["detect"],
         segment=paths.YOLO_BASES["segment"],
@@ -42,6 +42,7 @@ rule convert_yolo_base:
         ENV
     threads: 1
     params:
+        source=yolo_base_source(),
         code=code_of("convert_yolo_base"),
     script:
         "../scripts/convert_yolo_base.py"

@@ -123,7 +123,7 @@ def train_stage1(cfg: RestorationConfig, run: StageRun) -> TrainResult:
         "seed": run.seed,
     }
     if cfg.init_weights:  # the start's bytes, not its path: other weights retrain the stage
-        config["init"] = {"weights": cfg.init_weights, "sha256": file_hash(cfg.init_weights)}
+        config["init"] = {"sha256": file_hash(cfg.init_weights)}
     stage, history, resumed = train_stage(
         "stage1", lambda dev: Stage1(cfg, dev), s, run,
         config=config, amp=bool(cfg.amp), num_workers=cfg.num_workers or 0,

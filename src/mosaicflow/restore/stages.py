@@ -106,7 +106,8 @@ def run_stage(
 
     Args:
         stage: ``stage1`` or ``stage2``.
-        params: the ``restoration`` keys the job reads.
+        params: the ``restoration`` keys the job reads; ``init_weights`` may be a
+            :func:`mosaicflow.installed.reference` (the shipped restorer base).
         mosaic: the ``mosaic`` section (the training mosaics).
         index_parquet: the clip index.
         weights_out: the stage's weights.
@@ -131,7 +132,11 @@ def run_stage(
         raise ValueError(f"unknown restoration stage {stage!r} (stage1 or stage2)")
     if (stage == "stage2") != (init is not None):
         raise ValueError("stage 2, and only stage 2, starts from an initial model (init)")
-    cfg = config_from_params(params)
+    from mosaicflow.installed import path_of
+
+    # a shipped start (an installed-file reference) is found here; the params, which name the
+    # work folder, keep the reference
+    cfg = config_from_params({**params, "init_weights": path_of(params.get("init_weights"))})
     s = _stage_cfg(cfg, stage)
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)

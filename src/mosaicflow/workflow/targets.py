@@ -382,12 +382,10 @@ def label_issue_inputs(config: Mapping[str, Any]) -> dict[str, Any]:
     return inputs
 
 
-def review_signal_inputs(
-    config: Mapping[str, Any], video: SourceVideo, nudenet_model: str | None
-) -> dict[str, str]:
+def review_signal_inputs(config: Mapping[str, Any], video: SourceVideo) -> dict[str, str]:
     """What rule score_clips reads for ``video``: its clip manifest and region table, the demo
-    truth (demo world), the source video with the nudenet model (second opinion on) and the
-    region segmenter (contrast check on)."""
+    truth (demo world), the source video (second opinion on; the installed nudenet model is a
+    param) and the region segmenter (contrast check on)."""
     inputs = {
         "manifest": paths.restoration_manifest(video.id),
         "regions": region_files(video.id)["regions"],
@@ -396,8 +394,6 @@ def review_signal_inputs(
         inputs["truth"] = world_files(video.name)["truth"]
     if config["review"]["nudenet"]["enabled"]:
         inputs["video"] = video.path
-        if nudenet_model:
-            inputs["nudenet_model"] = nudenet_model
     if config["review"]["contrast_check"]["enabled"]:
         inputs["video"] = video.path
         inputs["segmenter"] = paths.model_files("region_seg")["weights"]

@@ -26,6 +26,8 @@ from typing import Any
 from mosaicflow.io import save_torch, write_json
 from mosaicflow.provenance import file_hash, provenance
 
+#: The package that ships the detector the bases are converted from.
+NUDENET_PACKAGE = "nudenet"
 #: The file inside the ``nudenet`` package: a YOLOv8n detector exported by ultralytics 8.2.
 NUDENET_ONNX = "320n.onnx"
 #: Ultralytics architecture of the base, per task.
@@ -52,7 +54,7 @@ def nudenet_onnx() -> Path:
     Raises:
         FileNotFoundError: naming the package and the config key when it is not installed.
     """
-    spec = importlib.util.find_spec("nudenet")
+    spec = importlib.util.find_spec(NUDENET_PACKAGE)
     path = Path(spec.origin).parent / NUDENET_ONNX if spec and spec.origin else None
     if path is None or not path.is_file():
         raise FileNotFoundError(
