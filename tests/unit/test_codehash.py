@@ -111,6 +111,13 @@ def test_hash_changes_exactly_when_a_file_in_the_closure_changes(package):
     assert script_code_hash(script, root) != first
     leaf.write_text("x = 1\n")
     assert script_code_hash(script, root) == first
+    # the script's own bytes count; its modification time does not
+    text = script.read_text()
+    script.write_text(text + "# edited\n")
+    assert script_code_hash(script, root) != first
+    script.write_text(text)
+    os.utime(script, (1, 1))
+    assert script_code_hash(script, root) == first
 
 
 def test_missing_lazy_export_module_is_an_error(tmp_path):

@@ -6,6 +6,8 @@ import contextlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,39 @@ def test_module_deep_in_a_scripts_imports_reruns_the_jobs_that_reach_it(tmp_path
     # a module only other rules run
     with edited(package / "yolo" / "watermark.py"):
         assert dry_run() == {}
+
+
+def fresh_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """:func:`copy_repo` with every file just written, as a fresh clone leaves them."""
+    repo, env = copy_repo(tmp_path)
+    for path in repo.rglob("*"):
+        os.utime(path)
+    return repo, env
+
+
+@pytest.mark.demo
+def test_a_fresh_clone_and_a_moved_environment_replan_nothing(demo_results, tmp_path):
+    # the demo run's folder, planned from another checkout (newer files, the restorer base at
+    # another place) with the nudenet package found in another site folder
+    import nudenet
+
+    repo, env = fresh_clone(tmp_path)
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(nudenet.__file__).parent, site / "nudenet")
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('nudenet').origin)"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert found.startswith(str(site)), found
+
+    def dry_run() -> dict[str, int]:
+        proc = run_snakemake(demo_results.parent, "-n", snakefile=repo / "Snakefile", env=env)
+        return planned_jobs(proc.stdout)
+
+    assert dry_run() == {}
+    # the base is named by its content: other bytes at the same place retrain from stage 1
+    base = repo / "resources" / "restorer-base" / "generator.pth"
+    base.write_bytes(base.read_bytes() + b"\0")
+    planned = dry_run()
+    assert planned.get("train_restoration_stage1") == 1 and "train_model" not in planned

@@ -2,10 +2,13 @@
 
 Every rule with a script passes ``params: code=code_of("<script>")`` (workflow/rules/common.smk),
 which is :func:`script_code_param`, computing :func:`script_code_hash` per planned job: the hash
-of :func:`script_closure`, the ``mosaicflow`` modules
-the script imports, directly or through other package modules. Snakemake reruns a job when a
-param changes, so editing a package module reruns exactly the jobs whose scripts reach it
-(Snakemake's own code trigger only sees the rule body and its script).
+of the script itself and of :func:`script_closure`, the ``mosaicflow`` modules the script
+imports, directly or through other package modules. Snakemake reruns a job when a param
+changes, so editing a script or a package module reruns exactly the jobs that run it.
+
+The hash is of contents, never of places or times: the workflow profile (profiles/default)
+turns off Snakemake's own code trigger, which reruns a script rule whenever the script file is
+newer than the outputs, so that a fresh clone or a moved checkout reruns nothing.
 
 Imports are read with ``ast``, at any level (module level and inside functions), so a module
 imported lazily counts as well. What the static reading cannot see is an ``import_module`` whose
@@ -241,14 +244,18 @@ def files_hash(paths: Iterable[Path], root: Path = PACKAGE_ROOT) -> str:
 
 
 def script_code_hash(script: str | Path, root: str | Path = PACKAGE_ROOT) -> str:
-    """Hash of the package modules ``script`` runs (:func:`script_closure`), 12 hex characters.
+    """Hash of a rule script's file name and bytes and of the package modules it runs
+    (:func:`script_closure`), 12 hex characters.
 
     Args:
         script: a Python file (a rule's script).
         root: the package folder (``src/mosaicflow``).
     """
-    root = Path(root).resolve()
-    return files_hash(script_closure(script, root), root)
+    root, script = Path(root).resolve(), Path(script)
+    digest = hashlib.sha256()
+    digest.update(script.name.encode() + b"\0" + script.read_bytes() + b"\0")
+    digest.update(files_hash(script_closure(script, root), root).encode())
+    return digest.hexdigest()[:12]
 
 
 def script_code_param(script: str | Path) -> Callable[[Any], str]:
