@@ -17,7 +17,7 @@ help:
 	@echo "make test-deps  install what the full suite uses: system packages (Debian, as root), inspect-env"
 	@echo "make inspect-env  the FiftyOne environment of mosaicflow inspect (.venv-inspect)"
 	@echo "make bench      run the benchmarks (results/bench.json)"
-	@echo "make restorer-base  retrain the shipped restorer base (resources/restorer-base/; long)"
+	@echo "make restorer-base  retrain the shipped restorer base (resources/restorer-base/; a GPU)"
 	@echo "make envs docs  regenerate envs/mosaicflow.yaml and config/README.md"
 
 # The environment: pinned by constraints.txt; ultralytics' GUI opencv-python is swapped for the
@@ -52,11 +52,15 @@ demo: venv
 	$(BIN)/snakemake --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
 
 # The restorer base the demo's stage 1 starts from: the workflow on config/pretrain.yaml (a world
-# of its own) in .pretrain-work/, then the export and its card copied into resources/.
+# of its own) in .pretrain-work/, then the export and its card copied into resources/. Its stage 1
+# is sized for a GPU (about 9 minutes on one H200, hours on a laptop CPU); TRAINED_ON describes
+# the machine on the card.
+TRAINED_ON ?=
 restorer-base: venv
 	$(BIN)/snakemake results/models/restoration/generator.pth --directory .pretrain-work \
 		--cores $(CORES) --resources gpu=1 --configfile config/pretrain.yaml $(SNAKEMAKE_ARGS)
-	$(BIN)/python -m mosaicflow.restore.base .pretrain-work resources/restorer-base
+	$(BIN)/python -m mosaicflow.restore.base .pretrain-work resources/restorer-base \
+		--trained-on "$(TRAINED_ON)"
 
 test-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -52,13 +52,16 @@ def world_videos(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"name": s.name, "role": s.role, "seed": s.seed} for s in specs]
 
 
-def publish_base(work_dir: Path, out_dir: Path, configs: Sequence[Path] = CONFIGS) -> Path:
+def publish_base(
+    work_dir: Path, out_dir: Path, configs: Sequence[Path] = CONFIGS, trained_on: str = ""
+) -> Path:
     """Copy the generator a ``make restorer-base`` run exported and write its card.
 
     Args:
         work_dir: the run's working folder (``.pretrain-work``).
         out_dir: ``resources/restorer-base``.
         configs: the config files the run used, in order.
+        trained_on: the machine the run trained on (the card's ``trained_on``), if given.
 
     Returns:
         The card's path.
@@ -91,6 +94,8 @@ def publish_base(work_dir: Path, out_dir: Path, configs: Sequence[Path] = CONFIG
         "generator": {"file": "generator.pth", "sha256": file_hash(weights, 64), "bytes": size},
         "restorer": read_json(card),
     }
+    if trained_on:
+        record["trained_on"] = trained_on
     write_json(out_dir / "card.json", record)
     return out_dir / "card.json"
 
@@ -100,9 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mosaicflow.restore.base")
     parser.add_argument("work_dir", type=Path)
     parser.add_argument("out_dir", type=Path, nargs="?", default=BASE_DIR)
+    parser.add_argument(
+        "--trained-on", default="", help="the machine the base trained on, for its card"
+    )
     args = parser.parse_args(argv)
     try:
-        print(publish_base(args.work_dir, args.out_dir))
+        print(publish_base(args.work_dir, args.out_dir, trained_on=args.trained_on))
     except ValueError as error:
         print(f"restorer base: error: {error}", file=sys.stderr)
         return 2

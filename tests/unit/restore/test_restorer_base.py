@@ -31,6 +31,9 @@ def test_the_shipped_base_matches_its_card():
     assert card["world"] == {"seed": pretrain["seed"], "videos": world_videos(pretrain)}
     restorer = card["restorer"]
     assert restorer["stage1"]["validation"], "the card carries the validation curve"
+    stage1 = pretrain["restoration"]["stage1"]
+    assert restorer["stage1"]["iterations"] == stage1["iterations"]
+    assert restorer["stage1"]["config"]["stage"]["batch_size"] == stage1["batch_size"]
     demo = merged_config(CONFIGS[:1])["restoration"]
     assert (restorer["mid_channels"], restorer["num_blocks"], restorer["hr_skip"]) == (
         demo["mid_channels"], demo["num_blocks"], demo["hr_skip"],
