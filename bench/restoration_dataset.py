@@ -39,9 +39,10 @@ from mosaicflow.config import build, validate_config
 from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.clips.index import build_index
-from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset, init_worker
+from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset
 from mosaicflow.io import write_parquet
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.restore.sampling import make_loader
 from mosaicflow.video.config import FramesConfig
 from mosaicflow.video.frames import extract_frames
 from mosaicflow.yolo.infer import encode_rle, rows_frame
@@ -144,25 +145,15 @@ def main() -> int:
             train=True,
             split="train",
         )
-        loader = torch.utils.data.DataLoader(
-            data,
-            batch_size=1,
-            shuffle=True,
-            num_workers=2,
-            worker_init_fn=init_worker,
-            generator=torch.Generator().manual_seed(0),
-            persistent_workers=True,
+        # the training loader (restoration stages): a draw per sample, two workers
+        loader = make_loader(
+            data, batch_size=1, seed=0, start=0, stop=args.samples + 1, num_workers=2, pin=False
         )
         iterator = iter(loader)
         next(iterator)  # worker start-up is not timed
         taken = 0
         t0 = time.perf_counter()
-        while taken < args.samples:
-            try:
-                next(iterator)
-            except StopIteration:
-                iterator = iter(loader)
-                continue
+        for _ in iterator:
             taken += 1
         sample_wall = time.perf_counter() - t0
     total = sum(timings.values())

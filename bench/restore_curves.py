@@ -143,14 +143,14 @@ def demo_sections() -> dict:
 
 def draw_samples(index: Path, n_train: int, frames: int, size: int, seed: int):
     """``n_train`` training triples and the validation triples (val clips at 3 seeds)."""
+    from mosaicflow.datasets.clips.torch_dataset import to_tensors
     from mosaicflow.restore.stages import clip_sets
 
     mosaic = demo_sections()["mosaic"]
     train_set, _ = clip_sets(index, mosaic, frames, size, seed)
     train = []
     for k in range(n_train):
-        train_set.set_epoch(k // len(train_set))
-        train.append(train_set[k % len(train_set)])
+        train.append(to_tensors(train_set.sample(k % len(train_set), draw=k)))
     val = []
     for offset in (1, 2, 3):
         _, v = clip_sets(index, mosaic, frames, size, seed + offset - 1)

@@ -71,9 +71,7 @@ def prepare(index: Path, out: Path, n_train: int, size: int) -> None:
     def draw(dataset, n: int, train: bool) -> tuple[np.ndarray, ...]:
         lq, gt, teacher = [], [], []
         for k in range(n):
-            if train:
-                dataset.set_epoch(k // len(dataset))
-            s = dataset.sample(k % len(dataset))
+            s = dataset.sample(k % len(dataset), draw=k if train else None)
             lq.append(s["lq"])
             gt.append(s["gt"])
             teacher.append([quarter_flow(*s["gt"]), quarter_flow(*s["gt"][::-1])])

@@ -10,14 +10,11 @@ Randomness comes only from a numpy Generator per sample:
 
 - validation (``train=False``): ``default_rng([seed, index])``: the same sample for the same
   index on every call, in every worker and every run;
-- training, by a key that carries its draw (the restoration loader's ``DrawKey``, the sample's
-  number in the run, :mod:`mosaicflow.restore.sampling`): ``default_rng([seed, index, draw, 1])``
+- training (``train=True``), by the draw's number: ``default_rng([seed, index, draw, 1])``
   gives every draw of a clip its own window, mosaic, degradations and horizontal flip, the same
-  with any number of DataLoader workers and after a resume;
-- training, by bare index: ``default_rng([seed, epoch, index, worker_seed])`` with the
-  DataLoader worker's seed (drawn from the loader's generator); a loader given a seeded
-  ``torch.Generator`` yields the same batches twice. Call :meth:`set_epoch` when not using
-  workers.
+  with any number of DataLoader workers and after a resume. The restoration loader indexes the
+  dataset with ``DrawKey``s, ints that carry the sample's number in the run
+  (:mod:`mosaicflow.restore.sampling`); elsewhere call :meth:`sample` with ``draw``.
 
 Note: libx265 round trips are not byte-reproducible; set ``mosaic.degradations.x265.p: 0`` (or
 ``degrade=False``) where validation must be bit-exact.
@@ -33,7 +30,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from mosaicflow.datasets.clips.media import read_video
 from mosaicflow.mosaic.config import MosaicConfig
@@ -101,7 +98,6 @@ class MosaicClipDataset(Dataset):
         self.train = bool(train)
         self.degrade = bool(degrade)
         self.hflip_p = float(hflip_p)
-        self.epoch = 0
         self.shards: ShardReader | None = None
 
     @classmethod
@@ -137,20 +133,21 @@ class MosaicClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Mix ``epoch`` into the training draws (for loaders without workers)."""
-        self.epoch = int(epoch)
-
     def rng(self, index: int, draw: int | None = None) -> np.random.Generator:
-        """The generator of sample ``index`` (draw ``draw`` of it; see the module docstring)."""
+        """The generator of sample ``index`` (draw ``draw`` of it; see the module docstring).
+
+        Raises:
+            ValueError: a training sample asked for without its draw number.
+        """
         if not self.train:
             return np.random.default_rng([self.seed, int(index)])
-        if draw is not None:
-            # one stream per (clip, draw), whichever process draws it
-            return np.random.default_rng([self.seed, int(index), int(draw), 1])
-        info = get_worker_info()
-        worker_seed = int(info.seed) % (2**63) if info is not None else 0
-        return np.random.default_rng([self.seed, self.epoch, int(index), worker_seed])
+        if draw is None:
+            raise ValueError(
+                f"training sample {int(index)} needs its draw number: index the dataset with "
+                "a DrawKey (mosaicflow.restore.sampling) or call sample(index, draw)"
+            )
+        # one stream per (clip, draw), whichever process draws it
+        return np.random.default_rng([self.seed, int(index), int(draw), 1])
 
     def _resize(self, clip: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         side = clip.shape[1]
