@@ -12,12 +12,16 @@ Three custom schema keywords extend JSON schema:
 - ``x-named-paths: {name: path-or-null}`` on an ``x-path`` key: names a value can take instead
   of a path (``base``: a file shipped in this repository, relative to its root; ``random``:
   null, nothing to load). Resolved after the profile, before the paths are checked.
+- ``x-runtime: true``: a setting that changes how fast a job runs, never what it writes
+  (decoder threads, DataLoader workers). Rules leave it out of their params
+  (:func:`without_runtime`) and read it at run time, so changing it reruns nothing.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import types
@@ -42,6 +46,34 @@ def load_schema(path: str | Path | None = None) -> dict[str, Any]:
     """Load the config schema (``config/schema.yaml`` of this checkout by default)."""
     with open(path or SCHEMA_PATH, encoding="utf-8") as handle:
         return load_yaml(handle.read())
+
+
+@functools.cache
+def runtime_keys() -> frozenset[str]:
+    """Dotted names of the ``x-runtime`` keys of ``config/schema.yaml``."""
+    found: set[str] = set()
+
+    def walk(schema: Mapping[str, Any], prefix: str) -> None:
+        for name, sub in schema.get("properties", {}).items():
+            if sub.get("x-runtime"):
+                found.add(prefix + name)
+            walk(sub, f"{prefix}{name}.")
+
+    walk(load_schema(), "")
+    return frozenset(found)
+
+
+def without_runtime(value: Any, dotted: str) -> Any:
+    """The config value at ``dotted`` (a section, ``"frames"``) without its ``x-runtime`` keys:
+    what a job's identity (its rule params) holds."""
+    if not isinstance(value, Mapping):
+        return value
+    prefix = f"{dotted}." if dotted else ""
+    return {
+        name: without_runtime(sub, prefix + name)
+        for name, sub in value.items()
+        if prefix + name not in runtime_keys()
+    }
 
 
 def _key(path: typing.Iterable[Any]) -> str:

@@ -111,3 +111,26 @@ def test_validation_does_not_mutate_schema_defaults(schema):
 def test_stable_hash_ignores_key_order():
     assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+def test_speed_settings_are_left_out_of_a_jobs_identity():
+    from types import SimpleNamespace
+
+    from mosaicflow.config import runtime_keys, without_runtime
+    from mosaicflow.workflow.runtime import runtime_setting
+
+    assert runtime_keys() == {"frames.decode_threads", "restoration.num_workers"}
+    config = {"profile": "full", "frames": {"decode_threads": 8}}
+    validate_config(config)
+    frames = without_runtime(config["frames"], "frames")
+    assert "decode_threads" not in frames and frames["every_n"] == config["frames"]["every_n"]
+    assert "num_workers" not in without_runtime(config, "")["restoration"]
+    assert (
+        without_runtime(config["restoration"]["stage1"], "restoration.stage1")
+        == (config["restoration"]["stage1"])
+    )
+    job = SimpleNamespace(config=config)
+    assert runtime_setting(job, "frames.decode_threads") == 8
+    assert runtime_setting(job, "restoration.num_workers") == 4  # the full profile's
+    with pytest.raises(KeyError, match=r"frames\.every_n is not an x-runtime key"):
+        runtime_setting(job, "frames.every_n")

@@ -75,6 +75,13 @@ def test_inference_key_change_reruns_inference_not_training(tiny_run, tmp_path):
     assert set(jobs) <= {"evaluate_restoration", "gather_metrics", "all"}, jobs
 
 
+def test_speed_settings_rerun_nothing(tiny_run, tmp_path):
+    # decoder threads and DataLoader workers change how fast a job runs, not what it writes
+    faster = tmp_path / "faster.yaml"
+    faster.write_text("frames:\n  decode_threads: 0\nrestoration:\n  num_workers: 0\n")
+    assert planned_jobs(run_snakemake(tiny_run, "-n", configfiles=[TINY, faster]).stdout) == {}
+
+
 def test_detector_threshold_is_chosen_on_validation(tiny_run):
     import json
 

@@ -4,7 +4,7 @@ import dataclasses
 import os
 
 from mosaicflow import installed
-from mosaicflow.config import canonical, validate_config
+from mosaicflow.config import canonical, validate_config, without_runtime
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
@@ -66,15 +66,18 @@ def model_threads(on_cpu, on_gpu):
 
 
 def config_section(dpath):
-    """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param."""
-    return canonical(lookup(dpath=dpath, within=config))
+    """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param, without
+    its speed settings (``x-runtime`` keys: the script reads them at run time)."""
+    value = lookup(dpath=dpath, within=config)
+    return canonical(without_runtime(value, dpath.replace("/", ".")))
 
 
 def config_fields(dpath, cls):
     """The keys of a config section that the config dataclass ``cls`` has (the keys a rule's
-    code reads), as a stable rule param."""
+    code reads), as a stable rule param, without its speed settings."""
     section = lookup(dpath=dpath, within=config)
-    return canonical({f.name: section[f.name] for f in dataclasses.fields(cls)})
+    fields = {f.name: section[f.name] for f in dataclasses.fields(cls)}
+    return canonical(without_runtime(fields, dpath.replace("/", ".")))
 
 
 def get_final_outputs():

@@ -5,11 +5,12 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.video.config import FramesConfig
 from mosaicflow.video.frames import extract_frames_or_reject
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.workflow.runtime import runtime_setting, setup
 
 log = setup(snakemake)
+threads = runtime_setting(snakemake, "frames.decode_threads")
 result = extract_frames_or_reject(
-    build(FramesConfig, snakemake.params.frames),
+    build(FramesConfig, {**snakemake.params.frames, "decode_threads": threads}),
     Path(snakemake.input.video),
     Path(snakemake.output.index),
     Path(snakemake.output.probe),

@@ -5,7 +5,7 @@ losses with an EMA generator, started from stage 1's converted weights)."""
 from pathlib import Path
 
 from mosaicflow.restore.stages import run_stage
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.workflow.runtime import runtime_setting, setup
 
 # DataLoader workers (restoration.num_workers) are spawned and import this script again:
 # the guard keeps them from running the stage.
@@ -23,6 +23,7 @@ if __name__ == "__main__":
         seed=snakemake.params.seed,
         device=snakemake.params.device,
         code=snakemake.params.code,
+        num_workers=runtime_setting(snakemake, "restoration.num_workers") or 0,
         balance=Path(inputs.balance) if inputs.get("balance") else None,
         init=Path(inputs.init) if inputs.get("init") else None,
     )

@@ -94,10 +94,10 @@ def restoration_config(profile: str = "demo", **changes: object) -> RestorationC
 #: stage-2 key never retrains stage 1).
 JOB_KEYS: dict[str, tuple[str, ...]] = {
     "stage1": ("mid_channels", "num_blocks", "hr_skip", "spynet_weights", "init_weights",
-               "blur_sigmas", "num_workers", "amp", "stage1"),
+               "blur_sigmas", "amp", "stage1"),
     "convert": ("mid_channels", "num_blocks", "hr_skip", "stage2.disc_mid_channels"),
     "stage2": ("mid_channels", "num_blocks", "hr_skip", "vgg19_weights", "blur_sigmas",
-               "num_workers", "amp", "stage2"),
+               "amp", "stage2"),
     "export": ("mid_channels", "num_blocks", "hr_skip", "stage1", "stage2"),
 }  # fmt: skip
 

@@ -9,6 +9,7 @@ last checkpoint and a changed setting starts a fresh folder.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,6 +102,7 @@ def run_stage(
     init: Path | None = None,
     balance: Path | None = None,
     code: str = "",
+    num_workers: int = 0,
 ) -> dict[str, Any]:
     """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
@@ -120,10 +122,13 @@ def run_stage(
         init: stage 2's initial model (the output of ``convert_restoration``).
         balance: the clips' sampling weights (``balance_clips``); None = shuffled passes.
         code: the rule's code hash (a code change starts the training afresh).
+        num_workers: DataLoader worker processes (``restoration.num_workers``, a speed setting:
+            no part of the work folder's hash).
 
     Returns:
         The stage's :class:`~mosaicflow.restore.records.TrainResult` as a dict.
     """
+    from mosaicflow.installed import path_of
     from mosaicflow.restore.loop import StageRun
     from mosaicflow.restore.stage1 import train_stage1
     from mosaicflow.restore.stage2 import train_stage2
@@ -132,11 +137,12 @@ def run_stage(
         raise ValueError(f"unknown restoration stage {stage!r} (stage1 or stage2)")
     if (stage == "stage2") != (init is not None):
         raise ValueError("stage 2, and only stage 2, starts from an initial model (init)")
-    from mosaicflow.installed import path_of
-
     # a shipped start (an installed-file reference) is found here; the params, which name the
     # work folder, keep the reference
-    cfg = config_from_params({**params, "init_weights": path_of(params.get("init_weights"))})
+    start = path_of(params.get("init_weights"))
+    cfg = dataclasses.replace(
+        config_from_params({**params, "init_weights": start}), num_workers=num_workers
+    )
     s = _stage_cfg(cfg, stage)
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)

@@ -32,3 +32,21 @@ def setup(smk: Any) -> logging.Logger:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=handlers, force=True)
     set_threads(smk.threads)
     return logging.getLogger(f"mosaicflow.rule.{smk.rule}")
+
+
+def runtime_setting(smk: Any, dotted: str) -> Any:
+    """A speed setting (an ``x-runtime`` key of config/schema.yaml, ``"frames.decode_threads"``)
+    from the job's validated config. Rules keep these out of their params, so changing one
+    reruns nothing; the script reads it here.
+
+    Raises:
+        KeyError: ``dotted`` is not a speed setting (naming it).
+    """
+    from mosaicflow.config import runtime_keys
+
+    if dotted not in runtime_keys():
+        raise KeyError(f"{dotted} is not an x-runtime key of config/schema.yaml")
+    value = smk.config
+    for part in dotted.split("."):
+        value = value[part]
+    return value

@@ -12,7 +12,7 @@ from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.io import read_json
-from mosaicflow.restore.config import config_from_params, job_params
+from mosaicflow.restore.config import JOB_KEYS, config_from_params, job_params
 from mosaicflow.restore.models import build_generator
 from mosaicflow.restore.stages import (
     clip_sets,
@@ -66,6 +66,9 @@ def test_each_job_reads_only_its_keys():
     assert cfg.stage2 is None and cfg.stage1.iterations == 2 and cfg.mid_channels == 8
     with pytest.raises(ValueError, match="unknown restoration job"):
         job_params(base, "stage3")
+    # the worker count is a speed setting: no job's params hold it
+    faster = {**base, "num_workers": 4}
+    assert all(job_params(base, job) == job_params(faster, job) for job in JOB_KEYS)
 
 
 def test_clip_sets_split_train_and_val(index: Path):
