@@ -94,3 +94,15 @@ def locate(ref: dict[str, str]) -> Path:
 def path_of(value: Any) -> Any:
     """A reference's path (:func:`locate`, as a string); any other value unchanged."""
     return str(locate(value)) if is_reference(value) else value
+
+
+def portable(value: Any) -> Any:
+    """``value`` (a config, or any part of one) with every path to a file of the repository's
+    ``resources/`` replaced by its :func:`reference`: the same for every checkout."""
+    if isinstance(value, dict):
+        return {key: portable(sub) for key, sub in value.items()}
+    if isinstance(value, list | tuple):
+        return [portable(sub) for sub in value]
+    if isinstance(value, str) and Path(value).is_absolute() and Path(value).is_file():
+        return reference(value) or value
+    return value

@@ -23,16 +23,18 @@ PROVENANCE = "provenance.json"
 
 def run_hashes(config: Mapping[str, Any]) -> tuple[str, str]:
     """``(config hash, code hash)`` of the run gathering the metrics: the whole validated config
-    and every module of the package.
+    (without its speed settings, shipped files by place and content, so a moved checkout gives
+    the same hash) and every module of the package.
 
     They are read when the metrics are gathered, not rule params: a params change would rerun
     ``gather_metrics`` on every config or code edit, even one no metric depends on. The file is
     rebuilt whenever a stage's metrics change, so the hashes name the run that last changed one.
     """
-    from mosaicflow.config import stable_hash
+    from mosaicflow.config import stable_hash, without_runtime
+    from mosaicflow.installed import portable
     from mosaicflow.workflow.codehash import code_hash
 
-    return stable_hash(dict(config)), code_hash("mosaicflow")
+    return stable_hash(portable(without_runtime(dict(config), ""))), code_hash("mosaicflow")
 
 
 def read_stage(name: str, path: Path) -> Any:

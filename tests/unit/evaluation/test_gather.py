@@ -71,3 +71,22 @@ def test_run_hashes_follow_the_config():
     assert run_hashes({"evaluate": {"roles": ["test"]}, "seed": 1}) == (config, code)
     assert run_hashes({"seed": 2, "evaluate": {"roles": ["test"]}})[0] != config
     assert len(code) == 12
+    # a speed setting is not part of the run's identity
+    slow, fast = ({"seed": 1, "frames": {"decode_threads": n}} for n in (1, 8))
+    assert run_hashes(slow)[0] == run_hashes(fast)[0]
+
+
+def test_run_hashes_name_shipped_files_by_content(tmp_path, monkeypatch):
+    from mosaicflow import installed
+    from mosaicflow.evaluation.gather import run_hashes
+
+    hashes = []
+    for checkout in ("a", "b"):
+        root = tmp_path / checkout
+        (root / "resources").mkdir(parents=True)
+        (root / "resources" / "w.pth").write_bytes(b"weights")
+        monkeypatch.setattr(installed, "REPO_ROOT", root)
+        monkeypatch.setattr(installed, "RESOURCES", root / "resources")
+        config = {"restoration": {"init_weights": str(root / "resources" / "w.pth")}}
+        hashes.append(run_hashes(config)[0])
+    assert hashes[0] == hashes[1]
