@@ -64,10 +64,11 @@ def runtime_keys() -> frozenset[str]:
 
 
 def without_runtime(value: Any, dotted: str) -> Any:
-    """The config value at ``dotted`` (a section, ``"frames"``) without its ``x-runtime`` keys:
-    what a job's identity (its rule params) holds."""
+    """The config value at ``dotted`` (a section, ``"frames"``; Snakemake's ``"a/b"`` paths
+    too) without its ``x-runtime`` keys: what a job's identity (its rule params) holds."""
     if not isinstance(value, Mapping):
         return value
+    dotted = dotted.replace("/", ".")
     prefix = f"{dotted}." if dotted else ""
     return {
         name: without_runtime(sub, prefix + name)

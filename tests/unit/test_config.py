@@ -125,6 +125,7 @@ def test_speed_settings_are_left_out_of_a_jobs_identity():
     frames = without_runtime(config["frames"], "frames")
     assert "decode_threads" not in frames and frames["every_n"] == config["frames"]["every_n"]
     assert "num_workers" not in without_runtime(config, "")["restoration"]
+    assert without_runtime({"decode_threads": 1}, "frames") == {}
     assert (
         without_runtime(config["restoration"]["stage1"], "restoration.stage1")
         == (config["restoration"]["stage1"])

@@ -69,7 +69,7 @@ def config_section(dpath):
     """A config section (``"frames"``, ``"source/on_error"``) as a stable rule param, without
     its speed settings (``x-runtime`` keys: the script reads them at run time)."""
     value = lookup(dpath=dpath, within=config)
-    return canonical(without_runtime(value, dpath.replace("/", ".")))
+    return canonical(without_runtime(value, dpath))
 
 
 def config_fields(dpath, cls):
@@ -77,7 +77,7 @@ def config_fields(dpath, cls):
     code reads), as a stable rule param, without its speed settings."""
     section = lookup(dpath=dpath, within=config)
     fields = {f.name: section[f.name] for f in dataclasses.fields(cls)}
-    return canonical(without_runtime(fields, dpath.replace("/", ".")))
+    return canonical(without_runtime(fields, dpath))
 
 
 def get_final_outputs():
