@@ -165,7 +165,7 @@ def get_frames_probes(wildcards):
     return [paths.frames_files(vid)["probe"] for vid in VIDEOS]
 
 
-def yolo_base_source():
+def get_yolo_base_source(wildcards):
     """The ONNX export the YOLO bases are converted from, when it ships with the installation
     (nudenet's): a reference by place and content (mosaicflow.installed), else None."""
     onnx = bases.base_source(config["yolo_base"]["onnx"])
@@ -175,7 +175,7 @@ def yolo_base_source():
 def get_yolo_base_input(wildcards):
     """The ONNX export as an input when it is the user's own file (`yolo_base.onnx`; a missing
     one fails naming the key); an installed one is the `source` param instead."""
-    if yolo_base_source():
+    if get_yolo_base_source(wildcards):
         return {}
     return {"onnx": str(bases.base_source(config["yolo_base"]["onnx"]))}
 
@@ -486,7 +486,7 @@ def get_score_clips_input(wildcards):
     return targets.review_signal_inputs(config, VIDEOS[wildcards.video])
 
 
-def nudenet_model():
+def get_nudenet_model(wildcards):
     """The nudenet detector the second opinion runs, as a reference by place and content
     (mosaicflow.installed), when the second opinion is on; else None."""
     if not config["review"]["nudenet"]["enabled"]:

@@ -42,7 +42,7 @@ rule convert_yolo_base:
         ENV
     threads: 1
     params:
-        source=yolo_base_source(),
+        source=get_yolo_base_source,
         code=code_of("convert_yolo_base"),
     script:
         "../scripts/convert_yolo_base.py"

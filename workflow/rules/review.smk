@@ -17,7 +17,7 @@ rule score_clips:
     threads: 1
     params:
         review=config_section("review"),
-        nudenet_model=nudenet_model(),
+        nudenet_model=get_nudenet_model,
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
         work=paths.scratch_dir("review", "{video}"),
