@@ -153,7 +153,8 @@ def train_classifier(
     windows = training_windows(train_sources, cfg, rng)
     margin = window_margin(cfg)
     LOG.info("quality: %d training windows of %d videos", len(windows), len(train_sources))
-    net = QualityNet(len(CLASSES), WIDTH)
+    # channels-last: oneDNN runs the training step about a quarter faster on the CPU
+    net = QualityNet(len(CLASSES), WIDTH).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, cfg.iterations))
     loss_fn = nn.CrossEntropyLoss()
@@ -168,7 +169,8 @@ def train_classifier(
             ]
             for i, y in zip(picks, labels, strict=True)
         ]
-        loss = loss_fn(net(to_tensor(crops)), torch.from_numpy(labels))
+        batch = to_tensor(crops).contiguous(memory_format=torch.channels_last)
+        loss = loss_fn(net(batch), torch.from_numpy(labels))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -182,7 +184,7 @@ def train_classifier(
         "crop": cfg.crop,
         "width": WIDTH,
         "combine": cfg.combine,
-        "state_dict": net.state_dict(),
+        "state_dict": {k: v.contiguous() for k, v in net.state_dict().items()},
     }
     save_torch(saved, weights_out)
     card = {
