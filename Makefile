@@ -81,14 +81,13 @@ lint: venv
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
 	$(BIN)/python -m mosaicflow.workflow.devtools check
 
-# The unit tests on every core (small tests, most of them one-threaded), then one at a time the
-# unit tests that train on every core (marker `solo`), the workflow and the cluster tests: the
-# demo run and the SLURM cluster get the machine to themselves. Both parts run; either failing
-# fails the target.
+# The unit tests on every core (small tests, most of them one-threaded), then the workflow and
+# cluster tests one at a time: the demo run and the SLURM cluster get the machine to themselves.
+# Both parts run; either failing fails the target.
 pytest: venv
-	@start=$$(date +%s); $(BIN)/python -m pytest -n $(CORES) tests/unit -m "not solo" $(PYTEST_ARGS); \
-	unit=$$?; echo "[phase] unit tests: $$(( $$(date +%s) - start )) s (exit $$unit)"; \
-	$(BIN)/python -m pytest tests -m "solo or not unit" $(PYTEST_ARGS); rest=$$?; \
+	@start=$$(date +%s); $(BIN)/python -m pytest -n $(CORES) tests/unit $(PYTEST_ARGS); unit=$$?; \
+	echo "[phase] unit tests: $$(( $$(date +%s) - start )) s (exit $$unit)"; \
+	$(BIN)/python -m pytest tests --ignore=tests/unit $(PYTEST_ARGS); rest=$$?; \
 	if [ $$unit -ne 0 ]; then exit $$unit; fi; exit $$rest
 
 # Lint and pytest both run; either failing fails `make test`.

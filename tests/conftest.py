@@ -35,16 +35,9 @@ if shutil.which("slurmctld") is None:
     MISSING_SYSTEM_DEPS["slurm"] = "SLURM daemons are not installed (run `make test-deps` as root)"
 
 
-UNIT_DIR = REPO / "tests" / "unit"
-
-
-@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers set here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests under ``tests/unit`` as ``unit``; skip tests whose system dependency is
-    missing, with the reason."""
+    """Skip tests whose system dependency is missing, with the reason."""
     for item in items:
-        if UNIT_DIR in Path(item.path).parents:
-            item.add_marker(pytest.mark.unit)
         for marker, reason in MISSING_SYSTEM_DEPS.items():
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"SKIPPED LOUDLY: {reason}"))

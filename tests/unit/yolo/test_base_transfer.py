@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-#: trains a model on both threads (about 25 s on 2 cores): `make test` runs it alone
-pytestmark = [pytest.mark.workflow, pytest.mark.solo]
+pytestmark = pytest.mark.workflow  # trains a model (about a minute on 2 cores)
 
 SIZE = 192
 #: Faces in the two real photos, (x0, y0, x1, y1) at the photos' full size.
