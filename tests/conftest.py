@@ -56,16 +56,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 
 @pytest.fixture(scope="session")
-def demo_results() -> Path:
+def demo_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the default config (the demo world) once per test session; return its work folder.
 
     Every quality test reads these results instead of training its own models. The folder
     (``.test-work/demo``, or ``$MOSAICFLOW_DEMO_DIR``) persists between sessions, so Snakemake
-    only reruns what changed since the last ``make test``. ``MOSAICFLOW_DEMO_REUSE=1`` reads the
-    folder's results as they are, without running Snakemake (to iterate on the quality tests
-    against a finished demo run).
+    only reruns what changed since the last ``make test``. Under pytest-xdist one worker runs
+    Snakemake and the others wait for it. ``MOSAICFLOW_DEMO_REUSE=1`` reads the folder's results
+    as they are, without running Snakemake (``make test`` runs the demo in a session of its own
+    first; also to iterate on the quality tests against a finished demo run).
     """
-    from tests.helpers import run_snakemake
+    from tests.helpers import once_per_session, run_snakemake, session_folder
 
     workdir = Path(os.environ.get("MOSAICFLOW_DEMO_DIR", REPO / ".test-work" / "demo"))
     if os.environ.get("MOSAICFLOW_DEMO_REUSE") == "1":
@@ -75,17 +76,27 @@ def demo_results() -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     # the whole DAG from scratch: 51 min on a 2-core Zen 1 EPYC (measured), about half that on
     # later EPYCs; the limit ends a hung run while CI's 90 minutes leave time to report it
-    run_snakemake(workdir, timeout=DEMO_TIMEOUT_S)
+    once_per_session(
+        session_folder(tmp_path_factory),
+        "demo-run",
+        lambda: run_snakemake(workdir, timeout=DEMO_TIMEOUT_S),
+    )
     return workdir / "results"
 
 
 def _tiny(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    """One run of config/test-tiny.yaml in a fresh folder (Snakemake's output in ``run.log``)."""
-    from tests.helpers import run_snakemake
+    """One run of config/test-tiny.yaml in a fresh folder (Snakemake's output in ``run.log``),
+    made once per session and shared by its pytest-xdist workers."""
+    from tests.helpers import once_per_session, run_snakemake, session_folder
 
-    workdir = tmp_path_factory.mktemp(f"tiny-{name}")
-    proc = run_snakemake(workdir, configfiles=[REPO / "config" / "test-tiny.yaml"])
-    (workdir / "run.log").write_text(proc.stdout + proc.stderr)
+    workdir = session_folder(tmp_path_factory) / f"tiny-{name}"
+
+    def build() -> None:
+        workdir.mkdir()
+        proc = run_snakemake(workdir, configfiles=[REPO / "config" / "test-tiny.yaml"])
+        (workdir / "run.log").write_text(proc.stdout + proc.stderr)
+
+    once_per_session(workdir.parent, f"tiny-{name}", build)
     return workdir
 
 

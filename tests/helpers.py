@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_DIR = REPO / "tests" / "offline"
@@ -189,3 +191,31 @@ def loadable(path: Path) -> bool:
         return isinstance(torch.load(path, map_location="cpu", weights_only=False), dict)
     except Exception:
         return False
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this whole test session: shared by its pytest-xdist workers (each
+    worker's own ``tmp_path_factory`` folder lies below it), the session's own without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once_per_session(folder: Path, name: str, build: Callable[[], None]) -> None:
+    """Run ``build`` once in this test session, however many pytest-xdist workers ask for it.
+
+    The first worker to ask runs it while the others wait on a lock in ``folder`` (the
+    session's folder); they then use what it built, or fail at once with its error instead of
+    repeating a failed run.
+    """
+    outcome = folder / f"{name}.outcome"
+    with FileLock(folder / f"{name}.lock"):
+        if outcome.is_file():
+            if (text := outcome.read_text()) != "ok":
+                pytest.fail(f"{name} failed in another pytest worker:\n{text}")
+            return
+        try:
+            build()
+        except BaseException as error:
+            outcome.write_text(f"{type(error).__name__}: {error}"[-8000:])
+            raise
+        outcome.write_text("ok")

@@ -368,7 +368,8 @@ def start_cluster() -> Iterator[SlurmCluster]:
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
-    """A private one-node SLURM cluster with a fake GPU, for the whole session."""
+    """A private one-node SLURM cluster with a fake GPU, for the whole session (per pytest-xdist
+    worker: its tests stay in one file, test_slurm.py, which ``--dist loadfile`` keeps on one)."""
     reason = _missing_prerequisite()
     if reason is not None:
         if os.environ.get("CI"):

@@ -5,6 +5,9 @@ controller's job table); a local run in the same folder builds the models from t
 deterministic outputs equal a wholly local run's byte for byte. A second, tiny workflow checks
 what the mosaicflow rules cannot show: a `resources: gpu=1` job is handed the (fake) GPU, and a
 failed job is resubmitted with more memory, as the profile promises.
+
+Every test that uses the cluster lives in this file: `make test` runs the suite with pytest-xdist's
+``--dist loadfile``, which keeps a file's tests on one worker, so the session starts one cluster.
 """
 
 from __future__ import annotations
@@ -119,14 +122,9 @@ CLUSTER_TARGETS = ("results/restoration_dataset/index.parquet", "results/detecti
 
 @pytest.mark.slurm
 @pytest.mark.workflow
-@pytest.mark.xdist_group("slurm")  # one private cluster per session
-def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_run, tmp_path):
-    # the local run is the tiny tests' own; this is also the suite's rerun check (same config,
-    # same bytes) where SLURM is installed
-    local, remote = tiny_run, tmp_path / "slurm"
+def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, request, tmp_path):
+    remote = tmp_path / "slurm"
     remote.mkdir()
-    local_jobs = local_rules((local / "run.log").read_text())
-    assert local_jobs.get("extract_frames", 0) >= 2, local_jobs
     cluster_half = planned_jobs(
         run_snakemake(remote, "-n", *CLUSTER_TARGETS, configfiles=[TINY]).stdout
     )
@@ -153,6 +151,12 @@ def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, tiny_run, tmp_path
 
     # A local run takes the cluster's outputs as they are and builds the rest, nothing twice.
     rest = run_snakemake(remote, configfiles=[TINY])
+    # The wholly local run is the tiny tests' own, asked for only now: another pytest worker
+    # can build it while the cluster runs. This is also the suite's rerun check (same config,
+    # same bytes) where SLURM is installed.
+    local = request.getfixturevalue("tiny_run")
+    local_jobs = local_rules((local / "run.log").read_text())
+    assert local_jobs.get("extract_frames", 0) >= 2, local_jobs
     rest_jobs = local_rules(rest.stdout + rest.stderr)
     both = {name: rest_jobs.get(name, 0) + cluster_half.get(name, 0) for name in local_jobs}
     assert both == local_jobs and set(rest_jobs) | set(cluster_half) <= set(local_jobs)
@@ -194,7 +198,6 @@ rule flaky:
 
 @pytest.mark.slurm
 @pytest.mark.workflow
-@pytest.mark.xdist_group("slurm")  # one private cluster per session
 def test_gpu_rule_gets_the_gpu_and_a_failed_job_gets_more_memory(slurm_cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(GPU_SNAKEFILE)
     run_on_cluster(slurm_cluster, tmp_path, snakefile=tmp_path / "Snakefile")
