@@ -16,12 +16,19 @@ import sys, time
 from pathlib import Path
 from tests.helpers import once_per_session
 
-folder = Path(sys.argv[1])
+folder, name = Path(sys.argv[1]), sys.argv[2]
+(folder / f"arrived-{name}").touch()
+
 def build():
     with (folder / "builds.txt").open("a") as log:
-        log.write(sys.argv[2] + "\\n")
-    time.sleep(1.0)  # long enough for the other worker to arrive while it builds
+        log.write(name + "\\n")
+    # both workers have asked before this build ends: without the lock the other would build too
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("arrived-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     (folder / "built").write_text("yes")
+
 once_per_session(folder, "thing", build)
 assert (folder / "built").read_text() == "yes"
 """
