@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,6 +192,17 @@ def loadable(path: Path) -> bool:
         return isinstance(torch.load(path, map_location="cpu", weights_only=False), dict)
     except Exception:
         return False
+
+
+def copy_run(results: Path, work: Path) -> Path:
+    """A copy of a finished run in ``work`` (created here) that shares the run's (never rewritten)
+    result files by hard links and has its own Snakemake metadata; return ``work``."""
+    work.mkdir()
+    subprocess.run(["cp", "-al", str(results), str(work / "results")], check=True)
+    meta = results.parent / ".snakemake" / "metadata"
+    if meta.is_dir():
+        shutil.copytree(meta, work / ".snakemake" / "metadata")
+    return work
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

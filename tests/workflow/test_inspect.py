@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from mosaicflow.inspection.cli import inspect_python
+from tests.helpers import copy_run
 
 pytestmark = pytest.mark.workflow
 
@@ -56,9 +57,7 @@ def results(tiny_run, tmp_path_factory) -> Path:
     """The tiny run's results, hard-linked into this module's own folder: `mosaicflow inspect`
     adds its cache (``results/inspect/``) there, and the shared tiny run stays as the other
     tests (the SLURM comparison among them) read it."""
-    copy = tmp_path_factory.mktemp("inspected") / "results"
-    subprocess.run(["cp", "-al", str(tiny_run / "results"), str(copy)], check=True)
-    return copy
+    return copy_run(tiny_run / "results", tmp_path_factory.mktemp("inspected") / "run") / "results"
 
 
 def _mosaicflow(*args: str) -> list[str]:

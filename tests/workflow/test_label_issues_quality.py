@@ -14,8 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import planned_jobs, run_snakemake
-from tests.workflow.test_review_quality import _copy_run
+from tests.helpers import copy_run, planned_jobs, run_snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
@@ -61,7 +60,7 @@ def test_injected_label_errors_are_found(demo_results: Path):
 
 
 def test_corrected_labels_round_trip_on_the_demo(demo_results: Path, tmp_path: Path):
-    work = _copy_run(demo_results, tmp_path / "run")
+    work = copy_run(demo_results, tmp_path / "run")
     assert planned_jobs(run_snakemake(work, "-n").stdout) == {}
     export = work / "results" / "review" / "labelme"
     edited = tmp_path / "edited"

@@ -29,9 +29,9 @@ METRICS = "results/metrics/restoration_stage1.json"
 
 
 def copy_tiny_run(tiny_run: Path, work: Path) -> None:
-    """The tiny run's results and Snakemake metadata, without training scratch folders or the
-    inspection exports (never rewritten in place: a plain copy)."""
-    skip = shutil.ignore_patterns("_work", "inspect")
+    """The tiny run's results and Snakemake metadata, without training scratch folders (never
+    rewritten in place: a plain copy)."""
+    skip = shutil.ignore_patterns("_work")
     shutil.copytree(tiny_run / "results", work / "results", ignore=skip)
     shutil.copytree(tiny_run / ".snakemake" / "metadata", work / ".snakemake" / "metadata")
 

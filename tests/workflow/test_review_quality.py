@@ -5,7 +5,6 @@ reruns only what depends on the clip index."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mosaicflow.curate.clip_ranking import average_precision
-from tests.helpers import REPO, planned_jobs, run_snakemake
+from tests.helpers import REPO, copy_run, planned_jobs, run_snakemake
 from tests.unit.curate.test_review import label_studio_export
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
@@ -77,17 +76,6 @@ def test_rigid_motion_alone_finds_the_look_alikes(demo_results: Path):
     assert alone >= MOTION_ALONE_FLOOR and alone > confidence, (alone, confidence)
 
 
-def _copy_run(results: Path, work: Path) -> Path:
-    """A copy of the demo run that shares the (never rewritten) result files by hard links and
-    has its own Snakemake metadata."""
-    work.mkdir()
-    subprocess.run(["cp", "-al", str(results), str(work / "results")], check=True)
-    meta = results.parent / ".snakemake" / "metadata"
-    if meta.is_dir():
-        shutil.copytree(meta, work / ".snakemake" / "metadata")
-    return work
-
-
 def _import(work: Path, export: Path) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "mosaicflow.cli", "review", "import", str(export),
@@ -98,7 +86,7 @@ def _import(work: Path, export: Path) -> str:
 
 
 def test_review_round_trip_on_the_demo(demo_results: Path, tmp_path: Path):
-    work = _copy_run(demo_results, tmp_path / "run")
+    work = copy_run(demo_results, tmp_path / "run")
     assert planned_jobs(run_snakemake(work, "-n").stdout) == {}
     tasks = json.loads((work / "results" / "review" / "export" / "tasks.json").read_text())
     ranked = pd.read_parquet(work / "results" / "review" / "ranked.parquet").set_index("clip")
