@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mosaicflow import __version__
+from mosaicflow.process import skip_final_collection
 
 #: Modules that contribute subcommands (each has ``register(subparsers)``); every
 #: ``mosaicflow/<area>/cli.py`` is listed (``tests/unit/test_cli.py`` checks it).
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mosaicflow`` command; returns the exit status."""
+    skip_final_collection()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -34,7 +34,7 @@ WIRING = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__version__ io ids devices threads",
+        "__version__ io ids devices threads process",
         "config",
         "provenance figures",
         "installed",

@@ -11,13 +11,15 @@ import os
 import sys
 from typing import Any
 
+from mosaicflow.process import skip_final_collection
 from mosaicflow.threads import set_threads
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup(smk: Any) -> logging.Logger:
-    """Configure a rule script: log to ``smk.log[0]`` (and stderr), set thread limits.
+    """Configure a rule script: log to ``smk.log[0]`` (and stderr), set thread limits, and end
+    the job without a last garbage collection (:mod:`mosaicflow.process`).
 
     Args:
         smk: the ``snakemake`` object Snakemake injects into scripts.
@@ -31,6 +33,7 @@ def setup(smk: Any) -> logging.Logger:
         handlers.append(logging.FileHandler(smk.log[0], mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=handlers, force=True)
     set_threads(smk.threads)
+    skip_final_collection()
     return logging.getLogger(f"mosaicflow.rule.{smk.rule}")
 
 
