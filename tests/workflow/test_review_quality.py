@@ -21,8 +21,12 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 #: Measured on the demo (Zen 5): confidence alone 0.382; after one simulated round of 50 reviewed
 #: clips 0.690, after two 0.788; with every clip's verdict, out of fold, 0.844 (the issue's bar is
 #: 0.8; docs/experiments/clip-triage.md). A round's figure moves by a few hundredths with the clips
-#: it happens to review, so its floor leaves other CPUs' weights a margin.
-ROUND1_GAIN = 0.2
+#: it happens to review, so its floor leaves other CPUs' weights a margin. Round 1 is held to the
+#: share of the confidence ranking's shortfall from a perfect ranking (AP 1) that it closes: the
+#: confidence ranking moves with the segmenter's last bits (0.382 on AVX-512 EPYCs, 0.572 with
+#: torch and oneDNN held to AVX2), and a fixed gain over it would ask more of a better baseline.
+#: Measured: 0.56 (Zen 4), 0.50 (Zen 5), 0.45 (Zen 4 held to AVX2).
+ROUND1_GAP_CLOSED = 0.35
 ROUND2_FLOOR = 0.7
 EVERY_VERDICT_FLOOR = 0.8
 #: AP of a low ``motion_residual`` alone for the false clips (0.711 on the demo): the rigid
@@ -56,7 +60,8 @@ def test_ranking_beats_confidence_after_a_review_round(demo_results: Path):
     confidence = metrics["average_precision_confidence"]
     assert rounds[0]["average_precision"] == pytest.approx(confidence)
     assert rounds[1]["method"] == "model" and rounds[1]["reviewed"] == metrics["top_k"]
-    assert rounds[1]["average_precision"] >= confidence + ROUND1_GAIN, rounds
+    closed = (rounds[1]["average_precision"] - confidence) / (1.0 - confidence)
+    assert closed >= ROUND1_GAP_CLOSED, (closed, rounds)
     assert rounds[2]["average_precision"] >= ROUND2_FLOOR, rounds
     assert metrics["average_precision_every_verdict"] >= EVERY_VERDICT_FLOOR, metrics
     ranked = pd.read_parquet(demo_results / "review" / "ranked.parquet")
