@@ -84,10 +84,12 @@ lint: venv
 # Three pytest sessions, all of which run; any failing fails the target:
 # - the unit tests on every core (small tests, most of them one-threaded);
 # - the demo run alone: its jobs train with two threads each and need the cores to themselves;
-# - the workflow and cluster tests on every core, reading the finished demo
-#   (MOSAICFLOW_DEMO_REUSE); one file per worker at a time (--dist loadfile keeps the SLURM
-#   cluster's tests together), in file order so the long SLURM test starts first; passive
-#   OpenMP waits so that two workers' training jobs share the cores without spinning.
+# - the workflow and cluster tests, reading the finished demo (MOSAICFLOW_DEMO_REUSE), on one
+#   worker more than there are cores: their Snakemake runs wait on SLURM polls and job starts,
+#   and the extra worker fills the core that leaves idle; one file per worker at a time
+#   (--dist loadfile keeps the SLURM cluster's tests together), in file order so the long SLURM
+#   test starts first; passive OpenMP waits so that the workers' training jobs share the cores
+#   without spinning.
 DEMO_TEST := tests/workflow/test_world_reruns.py::test_demo_run_is_complete
 pytest: venv
 	@start=$$(date +%s); $(BIN)/python -m pytest -n $(CORES) tests/unit $(PYTEST_ARGS); unit=$$?; \
@@ -95,7 +97,7 @@ pytest: venv
 	start=$$(date +%s); $(BIN)/python -m pytest $(DEMO_TEST) $(PYTEST_ARGS); demo=$$?; \
 	echo "[phase] demo run: $$(( $$(date +%s) - start )) s (exit $$demo)"; \
 	start=$$(date +%s); MOSAICFLOW_DEMO_REUSE=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest \
-		-n $(CORES) --dist loadfile --no-loadscope-reorder tests --ignore=tests/unit \
+		-n $$(( $(CORES) + 1 )) --dist loadfile --no-loadscope-reorder tests --ignore=tests/unit \
 		$(PYTEST_ARGS); rest=$$?; \
 	echo "[phase] workflow and cluster tests: $$(( $$(date +%s) - start )) s (exit $$rest)"; \
 	for rc in $$unit $$demo $$rest; do if [ $$rc -ne 0 ]; then exit $$rc; fi; done
