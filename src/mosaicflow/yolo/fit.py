@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import stable_hash
-from mosaicflow.io import atomic_path, read_json, write_json
+from mosaicflow.io import atomic_path, read_json, write_json, write_text
 from mosaicflow.yolo.dataset import DatasetInfo, mirror_dataset
 from mosaicflow.yolo.spec import TrainSpec, plain
 
@@ -113,6 +113,23 @@ def _epochs_in_csv(run_dir: Path) -> int:
         return sum(1 for _ in csv.DictReader(handle))
 
 
+def trim_results_csv(run_dir: Path, epochs: int) -> int:
+    """Keep the first ``epochs`` rows of ``run_dir/results.csv``; return how many were dropped.
+
+    Ultralytics appends an epoch's row before it saves that epoch's checkpoint, so a kill between
+    the two leaves a row the resumed run writes again. The file is rewritten atomically.
+    """
+    path = run_dir / "results.csv"
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[:1], [line for line in lines[1:] if line.strip()]
+    if len(rows) <= epochs:
+        return 0
+    write_text(path, "".join(header + rows[:epochs]))
+    return len(rows) - epochs
+
+
 def train_yolo(
     spec: TrainSpec,
     dataset: DatasetInfo,
@@ -170,6 +187,10 @@ def train_yolo(
     if resume_from is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         backup.unlink(missing_ok=True)
+    else:
+        dropped = trim_results_csv(run_dir, resume_epoch + 1)
+        if dropped:
+            log.info("results.csv: dropped %d row(s) after the checkpoint's epoch", dropped)
 
     logged: set[int] = set()
 

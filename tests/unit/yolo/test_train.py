@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
-from mosaicflow.yolo.fit import TimeCap, state_key
+from mosaicflow.yolo.fit import TimeCap, state_key, trim_results_csv
 from mosaicflow.yolo.spec import TrainSpec
 
 
@@ -335,3 +335,17 @@ def test_start_record_names_the_start_and_hashes_its_file(tmp_path):
         start_record("base", spec(), None)
     with pytest.raises(ValueError, match="start 'scratch' does not match"):
         start_record("scratch", spec(), base)
+
+
+def test_resume_drops_the_results_row_written_after_the_checkpoint(tmp_path):
+    # ultralytics appends epoch 3's row, then saves epoch 3's checkpoint: killed in between,
+    # the run resumes after epoch 2 and would write epoch 3's row twice
+    csv_path = tmp_path / "results.csv"
+    rows = ["epoch,time,metrics/mAP50(B)\n"] + [f"{e},{e * 1.5:g},0.{e}\n" for e in (1, 2, 3)]
+    csv_path.write_text("".join(rows))
+    assert trim_results_csv(tmp_path, 2) == 1
+    assert csv_path.read_text() == "".join(rows[:3])
+    assert trim_results_csv(tmp_path, 2) == 0  # nothing more to drop
+    assert trim_results_csv(tmp_path, 5) == 0
+    assert csv_path.read_text() == "".join(rows[:3])
+    assert trim_results_csv(tmp_path / "missing", 1) == 0
