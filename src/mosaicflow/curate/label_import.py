@@ -10,7 +10,9 @@ be unchanged since the export. A frame whose shapes or empty flag differ from it
 becomes an override (its labelme file and image copied in); ``overrides.json`` maps each training
 frame to its override and counts, per import, the shapes ``moved``, ``added`` and ``deleted`` and
 the frames ``changed``. A later import of the same frame replaces its override. An import that
-changes nothing writes nothing, so the workflow sees no new input.
+changes nothing writes nothing, so the workflow sees no new input. An import holds the lock of
+``results/review`` (shared with ``mosaicflow review import``: a second one fails at once, naming
+the first) and replaces the overrides folder in one step (:func:`mosaicflow.io.atomic_dir`).
 
 The region dataset reads the overrides in place of the frames they correct (rule
 build_region_dataset), so the segmenter and what depends on it rerun, nothing else.
@@ -32,7 +34,7 @@ from mosaicflow.curate.label_issue_jobs import EXPORT_VERSION
 from mosaicflow.curate.label_issues import box_iou, shape_box
 from mosaicflow.curate.label_overrides import OVERRIDES_FILE, override_paths, read_overrides
 from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape, read_labelme
-from mosaicflow.io import atomic_dir, json_text, read_json, write_json
+from mosaicflow.io import atomic_dir, clean_stale, folder_lock, json_text, read_json, write_json
 
 LOG = logging.getLogger(__name__)
 
@@ -162,8 +164,16 @@ def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> 
 
     Raises:
         LabelImportError: naming the file, before anything is written.
+        mosaicflow.io.LockHeldError: another import holds the lock of the overrides' parent.
     """
     folder, overrides_dir, run_dir = Path(folder), Path(overrides_dir), Path(run_dir)
+    with folder_lock(overrides_dir.parent, "mosaicflow review import-labels"):
+        clean_stale(overrides_dir.parent)  # restore overrides a killed replacement moved aside
+        return _import_locked(folder, overrides_dir, run_dir)
+
+
+def _import_locked(folder: Path, overrides_dir: Path, run_dir: Path) -> LabelImportResult:
+    """:func:`import_labels` under the lock."""
     export = _check_export(folder)
     records, labels, empty_flag = export["frames"], export["labels"], export.get("empty_flag")
     try:

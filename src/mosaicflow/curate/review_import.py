@@ -11,9 +11,12 @@ naming the file and the clip, and nothing is written.
 The verdicts merge into the table (a later import wins for a clip); ``verdicts.json`` beside it
 holds the version and, per import that changed something, the counts (``kept``: new keep
 verdicts, ``dropped``: new drop verdicts, ``changed``: verdicts that flipped, ``unchanged``).
-An import that changes nothing writes nothing, so the workflow sees no new input. The clip
-index reads the table: a clip with a drop verdict leaves the training data with the reason
-``review`` (rule index_restoration_dataset).
+An import that changes nothing writes nothing, so the workflow sees no new input. Imports hold
+the lock of ``results/review`` (a second one fails at once, naming the first) and commit the
+table and ``verdicts.json`` as one transaction (:func:`mosaicflow.io.atomic_files`: a journal
+decides the commit; the next import, or the next write into the folder, finishes one that a
+kill interrupted). The clip index reads the table: a clip with a drop verdict leaves the
+training data with the reason ``review`` (rule index_restoration_dataset).
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ import pandas as pd
 
 from mosaicflow.curate.review_export import CHOICE_NAME, clip_sha256
 from mosaicflow.curate.verdicts import DROP, KEEP, VERDICT_COLUMNS, read_verdicts
-from mosaicflow.io import read_json, write_json, write_parquet
+from mosaicflow.io import (
+    atomic_files,
+    clean_stale,
+    folder_lock,
+    read_json,
+    write_json,
+    write_parquet,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -207,6 +217,7 @@ def import_review(sources: Sequence[Path], review_dir: Path, dataset_dir: Path) 
 
     Raises:
         ReviewImportError: a file that cannot be imported (nothing is written then).
+        mosaicflow.io.LockHeldError: another import holds the lock of ``review_dir``.
     """
     files = export_files(sources)
     names = {f.name: f for f in files}
@@ -216,6 +227,13 @@ def import_review(sources: Sequence[Path], review_dir: Path, dataset_dir: Path) 
     for path in files:
         rows += read_label_studio(path)
     check_against_dataset(rows, dataset_dir, names)
+    with folder_lock(review_dir, "mosaicflow review import"):
+        return _merge_import(rows, sorted(names), Path(review_dir))
+
+
+def _merge_import(rows: list[dict[str, str]], files: list[str], review_dir: Path) -> ImportResult:
+    """Merge checked rows into the table and its record (under the lock)."""
+    clean_stale(review_dir)  # finish a commit a killed import decided
     table_path = Path(review_dir) / "verdicts.parquet"
     state_path = Path(review_dir) / "verdicts.json"
     old = read_verdicts(table_path)
@@ -225,13 +243,14 @@ def import_review(sources: Sequence[Path], review_dir: Path, dataset_dir: Path) 
     version = int(state["version"])
     if changed:
         version += 1
-        entry = {"version": version, "files": sorted(names), "counts": counts}
+        entry = {"version": version, "files": files, "counts": counts}
         state = {
             "version": version,
             "format": VERDICTS_VERSION,
             "imports": [*state["imports"], entry],
         }
-        write_parquet(table_path, merged)
-        write_json(state_path, state)
+        with atomic_files(table_path, state_path) as (table_tmp, state_tmp):
+            write_parquet(table_tmp, merged)
+            write_json(state_tmp, state)
     LOG.info("%s verdicts version %d: %s", "new" if changed else "unchanged", version, counts)
     return ImportResult(changed, version, counts, merged)
