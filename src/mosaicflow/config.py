@@ -7,7 +7,9 @@ Three custom schema keywords extend JSON schema:
   ``profile`` selects when the user leaves the key unset (so model sizes and budgets switch with
   one key, and every number still lives once, in the schema).
 - ``x-path: file|dir|any``: a path that must exist when it is set (checked before any job runs,
-  the error names the key and the path).
+  the error names the key and the path). A file that is a torch checkpoint (``.pt``, ``.pth``,
+  ``.ckpt``) must not name a global that runs code when unpickled
+  (:func:`mosaicflow.picklescan.foreign_globals`, read without unpickling it).
 - ``x-path-optional-when``: not used; paths are optional whenever their value is ``null``.
 - ``x-named-paths: {name: path-or-null}`` on an ``x-path`` key: names a value can take instead
   of a path (``base``: a file shipped in this repository, relative to its root; ``random``:
@@ -155,6 +157,45 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
                 f"config key '{key}': {kind} not found: {path}" for key, path, kind in missing
             )
         )
+    refused = list(refused_checkpoints(config, schema))
+    if refused:
+        raise ConfigError(
+            "configured checkpoints would run code when loaded (refused, never unpickled):\n  "
+            + "\n  ".join(
+                f"config key '{key}': {path} names {', '.join(names)}"
+                for key, path, names in refused
+            )
+        )
+
+
+#: Suffixes of the torch checkpoints :func:`refused_checkpoints` reads.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+
+
+def refused_checkpoints(
+    config: Mapping[str, Any], schema: Mapping[str, Any], prefix: tuple[str, ...] = ()
+) -> typing.Iterator[tuple[str, str, list[str]]]:
+    """Yield ``(key, path, globals)`` for every configured torch checkpoint (an existing
+    ``x-path: file`` with a :data:`CHECKPOINT_SUFFIXES` suffix) that names globals no model
+    file holds (:func:`mosaicflow.picklescan.foreign_globals`); its bytes are read, never
+    unpickled. A file that is no torch archive is left to the job that loads it."""
+    from mosaicflow.picklescan import NotATorchArchive, foreign_globals
+
+    for name, sub in schema.get("properties", {}).items():
+        value = config.get(name) if isinstance(config, Mapping) else None
+        if value is None:
+            continue
+        if sub.get("x-path") == "file" and isinstance(value, str):
+            path = Path(value)
+            if path.suffix.lower() in CHECKPOINT_SUFFIXES and path.is_file():
+                try:
+                    names = foreign_globals(path)
+                except NotATorchArchive:
+                    names = []
+                if names:
+                    yield _key((*prefix, name)), value, names
+        if isinstance(value, Mapping):
+            yield from refused_checkpoints(value, sub, (*prefix, name))
 
 
 def missing_paths(

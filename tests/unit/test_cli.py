@@ -54,3 +54,108 @@ def test_parser_holds_every_registered_subcommand(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     assert "videos" in capsys.readouterr().out
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` and its bytes (links as their target's bytes)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _writes_over_an_input(t: Path) -> dict[str, list[str]]:
+    """Per subcommand that takes input and output paths, a call whose output is (or holds, or
+    lies in) one of its inputs; the inputs are placeholders, refused before they are read."""
+    for folder in ("in", "v", "c", "results/review/label_overrides"):
+        (t / folder).mkdir(parents=True)
+    for name in ("in/a.json", "in/a.png", "v/v.mp4", "c/coco.json", "m.pt", "r.pth"):
+        (t / name).write_bytes(name.encode())
+    (t / "results/review/verdicts.json").write_text("{}")
+    i, v, m = str(t / "in"), str(t / "v" / "v.mp4"), str(t / "m.pt")
+    return {
+        "labelme-to-yolo": [
+            "convert", "labelme-to-yolo", "--train", i, "--labels", "a", "--out", i,
+        ],
+        "labelme-to-yolo-parent": [
+            "convert", "labelme-to-yolo", "--train", i, "--labels", "a", "--out", str(t),
+        ],
+        "yolo-to-labelme": [
+            "convert", "yolo-to-labelme", "--images", i, "--labels", i, "--names", "a", "--out", i,
+        ],
+        "masks-to-coco": [
+            "convert", "masks-to-coco", "--masks", i, "--categories", "a", "--out", f"{i}/a.png",
+        ],
+        "coco-to-yolo": [
+            "convert", "coco-to-yolo", "--coco", str(t / "c/coco.json"), "--names", "a",
+            "--out", str(t / "c"),
+        ],
+        "prelabel": ["prelabel", "--model", m, "--input", i, "--output", i],
+        "detect": ["detect", v, "--model", m, "--out", str(t / "v")],
+        "restore": ["restore", v, v, "--detector", m, "--restorer", str(t / "r.pth")],
+        "restore-masks-out": [
+            "restore", v, str(t / "o.mp4"), "--detector", m, "--restorer", str(t / "r.pth"),
+            "--masks-out", m,
+        ],
+        "frames": ["frames", v, "--output", str(t / "v")],
+        "sort": ["sort", "--images", i, "--by", "blur", "--out", i],
+        "quality": ["quality", v, "--weights", m, "--out", str(t / "v")],
+        "review-import": [
+            "review", "import", str(t / "results/review/verdicts.json"),
+            "--results", str(t / "results"),
+        ],
+        "review-import-labels": [
+            "review", "import-labels", str(t / "results/review/label_overrides"),
+            "--results", str(t / "results"),
+        ],
+    }  # fmt: skip
+
+
+OVERLAPS = [
+    "labelme-to-yolo", "labelme-to-yolo-parent", "yolo-to-labelme", "masks-to-coco",
+    "coco-to-yolo", "prelabel", "detect", "restore", "restore-masks-out", "frames", "sort",
+    "quality", "review-import", "review-import-labels",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", OVERLAPS)
+def test_no_command_writes_over_its_inputs(case, tmp_path, capsys):
+    cases = _writes_over_an_input(tmp_path)
+    assert sorted(cases) == sorted(OVERLAPS)
+    argv = cases[case]
+    before = _tree(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "output" in err and str(tmp_path) in err, err
+    assert _tree(tmp_path) == before  # nothing changed, nothing added
+
+
+FOLDER_OUTPUTS = {
+    "labelme-to-yolo": ["convert", "labelme-to-yolo", "--train", "{in}", "--labels", "a"],
+    "yolo-to-labelme": [
+        "convert", "yolo-to-labelme", "--images", "{in}", "--labels", "{in}", "--names", "a",
+    ],
+    "coco-to-yolo": ["convert", "coco-to-yolo", "--coco", "{in}/a.json", "--names", "a"],
+    "prelabel": ["prelabel", "--model", "{m}", "--input", "{in}"],
+    "detect": ["detect", "{in}/v.mp4", "--model", "{m}"],
+    "frames": ["frames", "{in}/v.mp4"],
+    "sort": ["sort", "--images", "{in}", "--by", "blur"],
+    "quality": ["quality", "{in}/v.mp4", "--weights", "{m}"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(FOLDER_OUTPUTS))
+def test_no_command_writes_into_a_foreign_folder(command, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    for name in ("in/a.json", "in/v.mp4", "m.pt"):
+        (tmp_path / name).write_bytes(name.encode())
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("the user's")
+    args = [
+        a.format(**{"in": tmp_path / "in", "m": tmp_path / "m.pt"}) for a in FOLDER_OUTPUTS[command]
+    ]
+    flag = "--output" if command in ("prelabel", "frames") else "--out"
+    before = _tree(tmp_path)
+    assert cli.main([*args, flag, str(foreign)]) == 2
+    assert "is not an earlier output of" in capsys.readouterr().err
+    assert _tree(tmp_path) == before

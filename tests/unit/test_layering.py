@@ -34,9 +34,9 @@ WIRING = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__version__ io ids devices threads process",
+        "__version__ io ids devices threads process picklescan vision_import",
         "config",
-        "provenance figures",
+        "provenance figures outputs bootstrap",
         "installed",
         "video",
         "formats mosaic",

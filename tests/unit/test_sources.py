@@ -45,14 +45,42 @@ def test_sheet_reads_roles_and_resolves_relative_paths(tmp_path):
         ("path\trole\nv/a.mp4\tholdout\n", "line 2: role 'holdout'"),
         ("path\nmissing.mp4\n", "line 2: video not found"),
         ("path\tcolour\n", "unknown columns"),
+        ("path\nv/a.mp4\nv/../../outside.mp4\n", "line 3: path 'v/../../outside.mp4' climbs out"),
+        ("path\nv/a.mp4\n./v/a.mp4\n", r"line 3: './v/a.mp4' gets the id a-\w+ of line 2"),
     ],
 )
 def test_sheet_errors_name_file_and_line(tmp_path, content, message):
     touch(tmp_path / "v" / "a.mp4")
     sheet = tmp_path / "s.tsv"
     sheet.write_text(content)
-    with pytest.raises(SourceError, match=message):
+    with pytest.raises(SourceError, match=message) as err:
         read_sheet(sheet)
+    assert str(sheet) in str(err.value)
+
+
+def test_two_files_of_one_id_in_a_sheet_are_refused_naming_both_lines(tmp_path):
+    # an absolute path's id is its path without the root: the same id as this relative path
+    absolute = touch(tmp_path / "v" / "a.mp4")
+    relative = absolute.relative_to(absolute.anchor)
+    touch(tmp_path / relative)
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(f"path\n{absolute}\n{relative}\n")
+    with pytest.raises(SourceError, match=r"s\.tsv, line 3: .* of line 2") as err:
+        read_sheet(sheet)
+    assert str(absolute) in str(err.value)
+
+
+def test_symlinked_folders_are_followed_out_of_the_source_but_never_back_into_it(tmp_path):
+    elsewhere = touch(tmp_path / "disk2" / "more" / "c.mp4").parent
+    root = tmp_path / "videos"
+    touch(root / "a.mp4")
+    (root / "linked").symlink_to(elsewhere)
+    assert [v.name for v in scan_folder(root)] == ["a.mp4", "linked/c.mp4"]
+    for name, target in (("twice", elsewhere), ("inside", root), ("above", tmp_path)):
+        (root / name).symlink_to(target)
+        with pytest.raises(ValueError, match=f"{root / name}: a symlinked folder that leads to"):
+            scan_folder(root)
+        (root / name).unlink()
 
 
 def test_empty_folder_is_an_error(tmp_path):

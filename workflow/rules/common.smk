@@ -2,9 +2,10 @@
 # mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
 import dataclasses
 import os
+import sys
 
 from mosaicflow import installed
-from mosaicflow.config import canonical, validate_config, without_runtime
+from mosaicflow.config import ConfigError, canonical, validate_config, without_runtime
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
@@ -18,8 +19,14 @@ from mosaicflow.workflow import yolo_models
 # (mosaicflow.workflow.scheduler): one pending wake-up per scheduler is enough.
 scheduler.install()
 
-# Fill defaults from config/schema.yaml, apply the profile, check types and paths: before any job.
-validate_config(config)
+# Fill defaults from config/schema.yaml, apply the profile, check types, paths and configured
+# checkpoints: before any job. A bad configuration ends the run with exit code 2, as the
+# mosaicflow command does.
+try:
+    validate_config(config)
+except ConfigError as err:
+    print(f"mosaicflow: {err}", file=sys.stderr)
+    sys.exit(2)
 
 ENV = "../../envs/mosaicflow.yaml"
 # The env's pip list installs the repository from this variable (see mosaicflow.workflow.devtools).

@@ -63,11 +63,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_import(args: argparse.Namespace) -> int:
     """Import the verdicts; print what changed."""
     from mosaicflow.curate.review_import import import_review
+    from mosaicflow.outputs import check_apart
     from mosaicflow.workflow import paths
 
     results = Path(args.results)
     dataset = results / Path(paths.RESTORATION_DATASET).relative_to(paths.RESULTS)
     review = results / Path(paths.REVIEW_DIR).relative_to(paths.RESULTS)
+    for written in ("verdicts.parquet", "verdicts.json"):
+        check_apart(review / written, args.exports)
     if not (dataset / "index.parquet").is_file():
         raise ValueError(f"{dataset}: no restoration dataset (run the workflow first)")
     result = import_review(args.exports, review, dataset)
@@ -77,10 +80,12 @@ def run_import(args: argparse.Namespace) -> int:
 def run_import_labels(args: argparse.Namespace) -> int:
     """Import corrected labelme frames; print what changed."""
     from mosaicflow.curate.label_import import import_labels
+    from mosaicflow.outputs import check_apart
     from mosaicflow.workflow import paths
 
     results = Path(args.results)
     overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)
+    check_apart(overrides, [args.folder])
     result = import_labels(args.folder, overrides, run_dir=results.parent)
     return _report("label overrides", result, overrides)
 
@@ -117,10 +122,13 @@ def register_sort(subparsers: argparse._SubParsersAction) -> None:
 def run_sort(args: argparse.Namespace) -> int:
     """Load the items, sort them, write the outputs."""
     from mosaicflow.curate.sort_jobs import clip_items, folder_items, write_sorted
+    from mosaicflow.outputs import claim_output_dir, mark_output_dir
 
     if args.masks and not args.images:
         raise ValueError("--masks goes with --images")
+    claim_output_dir(args.out, "sort", [args.clips, args.images, args.masks])
     items = clip_items(args.clips) if args.clips else folder_items(args.images, args.masks)
     table = write_sorted(items, args.by, args.out, n=args.best, pool=args.pool)
+    mark_output_dir(args.out, "sort")  # after: a refused sort writes nothing
     print(f"{len(table)} items sorted by {args.by}: {args.out / 'sorted.tsv'}, sheet.png")
     return 0

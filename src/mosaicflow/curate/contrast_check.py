@@ -87,12 +87,11 @@ class SegmenterDetections:
         config_dir: Path,
     ) -> None:
         from mosaicflow.devices import ultralytics_device
+        from mosaicflow.yolo.checkpoint import load_yolo
         from mosaicflow.yolo.offline import prepare_ultralytics
 
         prepare_ultralytics(config_dir, threads)
-        from ultralytics import YOLO
-
-        self.model = YOLO(str(weights), task="segment")
+        self.model = load_yolo(weights, "segment")
         self.kwargs = {
             "imgsz": imgsz,
             "conf": REPORT_CONF,

@@ -103,12 +103,11 @@ def predict(
     import cv2
 
     from mosaicflow.devices import ultralytics_device
+    from mosaicflow.yolo.checkpoint import load_yolo
     from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(job.work / "yolo_config", job.threads)
-    from ultralytics import YOLO
-
-    model = YOLO(str(model_path), task="segment")
+    model = load_yolo(model_path, "segment")
     device = ultralytics_device(job.device)
     classes = len(job.labels)
     out: list[list[np.ndarray]] = []

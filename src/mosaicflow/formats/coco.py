@@ -29,8 +29,12 @@ from mosaicflow.formats.images import is_image
 from mosaicflow.formats.masks import bridge_holes, instance_mask, mask_to_instances, read_mask
 from mosaicflow.formats.yolo import det_line, label_text, seg_line
 from mosaicflow.io import atomic_dir, read_json, write_json, write_text
+from mosaicflow.outputs import check_apart, claim_output_dir, mark_output_dir
 
 log = logging.getLogger(__name__)
+
+#: The command whose outputs :func:`coco_to_yolo` writes (named by the folder's marker).
+COCO_TO_YOLO = "convert coco-to-yolo"
 
 
 def _rle_to_json(rle: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +108,7 @@ def masks_to_coco(
     Args:
         mask_dir: folder of masks (see above).
         categories: category names; category id = index + 1.
-        out_json: the COCO JSON to write (atomically).
+        out_json: the COCO JSON to write (atomically; never an input or inside one).
         image_dir: folder of the images the masks belong to (optional).
 
     Returns:
@@ -116,6 +120,7 @@ def masks_to_coco(
     mask_dir = Path(mask_dir)
     if not categories:
         raise ValueError("at least one category is needed")
+    check_apart(out_json, [mask_dir, image_dir])
     sources: dict[str, list[tuple[int, Path]]] = {}
     for cid, name in enumerate(categories, start=1):
         folder = mask_dir if len(categories) == 1 else mask_dir / name
@@ -209,28 +214,37 @@ def coco_to_yolo(
     Args:
         coco_json: the COCO file.
         names: class names; a category's class id is the index of its name here.
-        out_dir: output folder (replaced atomically).
+        out_dir: output folder (replaced atomically; new, empty or an earlier output, apart
+            from the inputs).
         task: ``segment`` (polygons) or ``detect`` (boxes of the polygons).
-        image_dir: when given, images (``file_name`` relative to it) are copied to
-            ``out_dir/images``.
+        image_dir: when given, images (``file_name`` relative to it, never outside it) are
+            copied to ``out_dir/images``.
 
     Returns:
         Counts of images, label lines and skipped crowd annotations.
 
     Raises:
-        ValueError: naming the file for categories not in ``names``, unknown image ids or
-            missing images.
+        ValueError: naming the file for categories not in ``names``, annotations of unknown
+            categories or images, ``file_name`` values that leave ``image_dir`` or missing
+            images.
     """
     if task not in ("segment", "detect"):
         raise ValueError(f"task must be 'segment' or 'detect', got {task!r}")
     coco_json = Path(coco_json)
+    out_dir = claim_output_dir(out_dir, COCO_TO_YOLO, [coco_json, image_dir])
     doc = read_json(coco_json)
     try:
         cats = {c["id"]: c["name"] for c in doc["categories"]}
         images = {im["id"]: im for im in doc["images"]}
         anns = list(doc["annotations"])
+        for ann in anns:
+            for key in ("id", "image_id", "category_id", "segmentation"):
+                if key not in ann:
+                    raise KeyError(f"annotation {ann.get('id', '?')} has no {key!r}")
     except (KeyError, TypeError) as err:
         raise ValueError(f"{coco_json}: not a COCO instances file ({err})") from err
+    for im in images.values():
+        _check_file_name(coco_json, im)
     index = {n: i for i, n in enumerate(names)}
     unknown = sorted({n for n in cats.values() if n not in index})
     if unknown:
@@ -240,6 +254,11 @@ def coco_to_yolo(
     for ann in sorted(anns, key=lambda a: a["id"]):
         if ann["image_id"] not in images:
             raise ValueError(f"{coco_json}: annotation {ann['id']} names unknown image")
+        if ann["category_id"] not in cats:
+            raise ValueError(
+                f"{coco_json}: annotation {ann['id']} has category_id {ann['category_id']!r}, "
+                f"which is not in categories (ids {sorted(cats)})"
+            )
         if ann.get("iscrowd", 0):
             crowd += 1
             continue
@@ -264,7 +283,8 @@ def coco_to_yolo(
         stems[stem] = image_id
         if image_dir is not None and not (Path(image_dir) / im["file_name"]).is_file():
             raise ValueError(f"{coco_json}: image {im['file_name']} not found in {image_dir}")
-    with atomic_dir(Path(out_dir)) as tmp:
+    with atomic_dir(out_dir) as tmp:
+        mark_output_dir(tmp, COCO_TO_YOLO)
         (tmp / "labels").mkdir()
         for image_id, im in images.items():
             stem = Path(im["file_name"]).stem
@@ -274,7 +294,20 @@ def coco_to_yolo(
                 src = Path(image_dir) / im["file_name"]
                 shutil.copyfile(src, tmp / "images" / Path(im["file_name"]).name)
     total = sum(len(v) for v in lines.values())
-    return CocoToYoloResult(Path(out_dir), len(images), total, crowd)
+    return CocoToYoloResult(out_dir, len(images), total, crowd)
+
+
+def _check_file_name(coco_json: Path, image: dict[str, Any]) -> None:
+    """Refuse an image whose ``file_name`` is absolute or climbs out of the image folder."""
+    name = image.get("file_name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{coco_json}: image {image.get('id')} has no file_name")
+    parts = Path(name.replace("\\", "/"))
+    if parts.is_absolute() or ".." in parts.parts:
+        raise ValueError(
+            f"{coco_json}: image {image.get('id')} has file_name {name!r}, which leaves the "
+            "image folder (an absolute path or '..'); file names are relative to it"
+        )
 
 
 def load_coco(path: Path) -> Any:

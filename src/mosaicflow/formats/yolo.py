@@ -18,10 +18,13 @@ import numpy as np
 from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
 from mosaicflow.formats.labelme import labelme_document
 from mosaicflow.io import atomic_dir, write_json
+from mosaicflow.outputs import claim_output_dir, mark_output_dir
 
 log = logging.getLogger(__name__)
 
 _DECIMALS = 6
+#: The command whose outputs :func:`yolo_to_labelme` writes (named by the folder's marker).
+COMMAND = "convert yolo-to-labelme"
 
 
 def normalise(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -93,7 +96,12 @@ def read_yolo_labels(path: Path, num_classes: int | None = None) -> list[YoloLab
         except ValueError as err:
             raise ValueError(f"{where}: non-numeric value ({err})") from err
         cls, coords = values[0], np.asarray(values[1:], dtype=np.float64)
-        if cls != int(cls) or cls < 0 or (num_classes is not None and cls >= num_classes):
+        if (
+            not np.isfinite(cls)
+            or cls != int(cls)
+            or cls < 0
+            or (num_classes is not None and cls >= num_classes)
+        ):
             raise ValueError(f"{where}: invalid class id {values[0]:g}")
         if len(coords) == 4:
             cx, cy, w, h = coords
@@ -162,14 +170,16 @@ def yolo_to_labelme(
         images_dir: images of the YOLO dataset split.
         labels_dir: matching ``<stem>.txt`` label files (segmentation or detection lines).
         names: class names; class id i becomes label ``names[i]``.
-        out_dir: the labelme folder to create (replaced atomically if it exists).
+        out_dir: the labelme folder to create (replaced atomically if it exists; new, empty or
+            an earlier output, apart from the inputs).
         embed_images: also embed each image as base64 ``imageData``.
         empty_flag: when set, images without targets get this flag set to true.
 
     Returns:
         Counts of images and shapes written.
     """
-    images_dir, labels_dir, out_dir = Path(images_dir), Path(labels_dir), Path(out_dir)
+    images_dir, labels_dir = Path(images_dir), Path(labels_dir)
+    out_dir = claim_output_dir(out_dir, COMMAND, [images_dir, labels_dir])
     images = list_images(images_dir)
     if not images:
         raise ValueError(f"{images_dir}: no images found")
@@ -189,6 +199,7 @@ def yolo_to_labelme(
         docs.append((image, labelme_document(polygons, width, height, image.name, data, flags)))
         total += len(polygons)
     with atomic_dir(out_dir) as tmp:
+        mark_output_dir(tmp, COMMAND)
         for image, doc in docs:
             shutil.copyfile(image, tmp / image.name)
             write_json(tmp / f"{image.stem}.json", doc)

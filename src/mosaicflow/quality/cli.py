@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_quality(args: argparse.Namespace) -> int:
     """Find the videos, score them, write and summarise the tables."""
     from mosaicflow.io import atomic_path, write_parquet
+    from mosaicflow.outputs import claim_output_dir, mark_output_dir
     from mosaicflow.quality.score import QualityScorer
     from mosaicflow.quality.survey import find_videos, survey_videos
     from mosaicflow.threads import set_threads
@@ -42,12 +43,14 @@ def run_quality(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames {args.frames}: must be at least 1")
     if not args.weights.is_file():
         raise FileNotFoundError(f"--weights {args.weights}: no such file")
+    claim_output_dir(args.out, "quality", [*args.videos, args.weights])
     videos = find_videos(args.videos)
     if not videos:
         raise ValueError(f"no video files in {', '.join(map(str, args.videos))}")
     scorer = QualityScorer(args.weights)
     set_threads(args.threads)
     table = survey_videos(videos, scorer.scores, args.frames)
+    mark_output_dir(args.out, "quality")
     write_parquet(args.out / "quality.parquet", table)
     with atomic_path(args.out / "quality.tsv") as tmp:
         table.to_csv(tmp, sep="\t", index=False)

@@ -105,6 +105,8 @@ def _open(path: Path) -> av.container.InputContainer:
     path = Path(path)
     if not path.is_file():
         raise VideoDecodeError(f"{path}: no such video file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(f"{path}: an empty file (0 bytes), not a video")
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as err:

@@ -46,11 +46,17 @@ def scan_folder(root: str | os.PathLike[str]) -> list[SourceVideo]:
 def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
     """Read a video sheet: a TSV with a ``path`` column and an optional ``role`` column.
 
-    Relative paths are relative to the sheet's folder, which is also the root for the ids.
+    Relative paths are relative to the sheet's folder, which is also the root for the ids;
+    they may not climb out of it (``..``).
+
+    Raises:
+        SourceError: naming the sheet and the line of a bad row, or of two rows whose videos
+            would get one id.
     """
     sheet = Path(sheet)
     root = sheet.parent
     videos: list[SourceVideo] = []
+    first: dict[str, tuple[int, str]] = {}  # id -> the line and path that took it
     with open(sheet, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         if not reader.fieldnames or "path" not in reader.fieldnames:
@@ -65,11 +71,24 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
             role = (row.get("role") or "unlabelled").strip() or "unlabelled"
             if role not in ROLES:
                 raise SourceError(f"{sheet}, line {line_no}: role {role!r} is not one of {ROLES}")
+            if ".." in Path(raw).parts:
+                raise SourceError(
+                    f"{sheet}, line {line_no}: path {raw!r} climbs out of the sheet's folder "
+                    "('..'): give it relative to the sheet's folder, or absolute"
+                )
             path = Path(raw) if Path(raw).is_absolute() else root / raw
             if not path.is_file():
                 raise SourceError(f"{sheet}, line {line_no}: video not found: {path}")
             rel = Path(raw) if not Path(raw).is_absolute() else Path(*Path(raw).parts[1:])
-            videos.append(SourceVideo(video_id(rel), str(path), role, rel.as_posix()))
+            video = SourceVideo(video_id(rel), str(path), role, rel.as_posix())
+            if video.id in first:
+                line, other = first[video.id]
+                raise SourceError(
+                    f"{sheet}, line {line_no}: {raw!r} gets the id {video.id} of line {line} "
+                    f"({other}); list each video once"
+                )
+            first[video.id] = (line_no, str(path))
+            videos.append(video)
     return videos
 
 

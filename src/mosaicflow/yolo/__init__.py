@@ -7,6 +7,8 @@ Shared machinery:
   keys each rule reads; :mod:`~mosaicflow.yolo.config`: their typed config sections.
 - :mod:`~mosaicflow.yolo.offline`: ultralytics set-up that never downloads or touches the
   user's global settings (call before anything imports ultralytics).
+- :mod:`~mosaicflow.yolo.checkpoint`: the one place YOLO models are loaded; checkpoints pass
+  ultralytics' restricted unpickler first.
 - :mod:`~mosaicflow.yolo.spec`: the training spec (epochs budget, named optimizer).
 - :mod:`~mosaicflow.yolo.dataset`: YOLO datasets: read, hash, mirror into the work folder.
 - :mod:`~mosaicflow.yolo.fit` (with :mod:`~mosaicflow.yolo.cpu_training`): training with

@@ -26,6 +26,7 @@ def _prelabel(args: argparse.Namespace) -> int:
         imgsz=args.imgsz,
         device=args.device,
         threads=args.threads,
+        origin="--model",
     )
     print(f"prelabel: {result.images} images, {result.shapes} polygons -> {args.output}")
     return 0
@@ -60,6 +61,7 @@ def _detect(args: argparse.Namespace) -> int:
     result = detect_mosaics(
         Path(args.model), Path(args.video), Path(args.out), conf=conf, iou=args.iou,
         imgsz=args.imgsz, device=args.device, batch=args.batch, threads=args.threads,
+        origin="--model",
     )  # fmt: skip
     print(
         f"detect: {result.frames} frames, {result.frames_with_mosaic} with a mosaic, "

@@ -24,6 +24,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DETECT_VERSION = 1
+#: The command whose outputs :func:`detect_mosaics` writes (named by the folder's marker).
+COMMAND = "detect"
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,18 @@ class DetectResult:
     width: int
 
 
-def load_detector(model_path: Path) -> Any:
+def load_detector(model_path: Path, origin: str | None = None) -> Any:
     """Load a YOLO segmentation model, failing with a message that names the file.
 
+    Args:
+        model_path: the ``.pt`` or ``.onnx`` model.
+        origin: the option or config key it came from (named in errors).
+
     Raises:
-        ValueError: the file is missing or is not a YOLO segmentation model.
+        ValueError: the file is missing, unsafe (:class:`~mosaicflow.yolo.checkpoint.
+            UnsafeCheckpointError`) or not a YOLO segmentation model.
     """
-    from ultralytics import YOLO
+    from mosaicflow.yolo.checkpoint import CheckpointError, load_yolo
 
     model_path = Path(model_path)
     if not model_path.is_file():
@@ -54,7 +61,9 @@ def load_detector(model_path: Path) -> Any:
     if model_path.suffix.lower() not in (".pt", ".onnx"):
         raise ValueError(f"{model_path}: not a YOLO model file (.pt or .onnx expected)")
     try:
-        model = YOLO(str(model_path), task="segment")
+        model = load_yolo(model_path, "segment", origin=origin)
+    except CheckpointError:
+        raise
     except Exception as err:  # torch/ultralytics raise many types for a foreign file
         raise ValueError(f"{model_path}: not a YOLO model file ({err})") from err
     task = getattr(model, "task", "segment")
@@ -113,34 +122,39 @@ def detect_mosaics(
     device: str = "auto",
     batch: int = 16,
     threads: int = 2,
+    origin: str | None = None,
 ) -> DetectResult:
     """Run the mosaic detector on every frame of ``video``; write masks, overlay, summary.
 
     Args:
         model_path: the detector's ``best.pt`` (or ``best.onnx``).
         video: the video file.
-        out_dir: output folder (created).
+        out_dir: output folder: new, empty or an earlier output of ``detect`` (its three files
+            are replaced), apart from the video and the model.
         conf, iou, imgsz, device, batch: inference settings.
         threads: CPU threads.
+        origin: the option ``model_path`` came from (named in errors).
 
     Returns:
         The summary.
 
     Raises:
         ValueError: naming the file for a model that is not a YOLO segmentation model or a
-            video that cannot be decoded.
+            video that cannot be decoded; naming the folder when it may not be written.
     """
     from mosaicflow.devices import ultralytics_device
     from mosaicflow.io import atomic_path, write_json, write_parquet
+    from mosaicflow.outputs import claim_output_dir, mark_output_dir
     from mosaicflow.video.decode import iter_frames, probe_video
     from mosaicflow.yolo.infer import result_rows, rows_frame
     from mosaicflow.yolo.offline import prepare_ultralytics
     from mosaicflow.yolo.scoring import batched
 
-    out_dir = Path(out_dir)
+    out_dir = claim_output_dir(out_dir, COMMAND, [video, model_path])
     probe = probe_video(video)  # fails naming the file before the model loads
+    mark_output_dir(out_dir, COMMAND)
     prepare_ultralytics(out_dir / ".yolo_config", threads)
-    model = load_detector(model_path)
+    model = load_detector(model_path, origin)
     dev = ultralytics_device(device)
     fps = float(getattr(probe, "fps", 0) or 25.0)
     rows: list[dict[str, Any]] = []

@@ -10,23 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.io import atomic_path, save_torch
+from mosaicflow.yolo.checkpoint import load_yolo, read_checkpoint
 from mosaicflow.yolo.spec import TrainSpec
 
 
-def model_names(weights: str | os.PathLike[str], task: str) -> dict[int, str]:
-    """Class names stored in a YOLO weights file."""
-    from ultralytics import YOLO
-
-    return {int(k): str(v) for k, v in YOLO(str(weights), task=task).names.items()}
+def model_names(
+    weights: str | os.PathLike[str], task: str, *, origin: str | None = None
+) -> dict[int, str]:
+    """Class names stored in a YOLO weights file (``origin``: the config key it came from)."""
+    model = load_yolo(weights, task, origin=origin)
+    return {int(k): str(v) for k, v in model.names.items()}
 
 
 def validate(
     weights: Path, data_yaml: Path, spec: TrainSpec, *, device: str, threads: int, project: Path
 ) -> dict[str, float]:
     """Box (and mask) mAP50 / mAP50-95 of ``weights`` on the dataset's val split."""
-    from ultralytics import YOLO
-
-    metrics = YOLO(str(weights), task=spec.task).val(
+    metrics = load_yolo(weights, spec.task).val(
         data=str(data_yaml),
         split="val",
         imgsz=spec.imgsz,
@@ -48,12 +48,11 @@ def validate(
 
 def export_onnx(weights: Path, imgsz: int, folder: Path) -> Path:
     """Export ``weights`` to ONNX (static shape ``imgsz``) inside ``folder``; returns the file."""
-    from ultralytics import YOLO
-
+    read_checkpoint(weights)  # refused naming the given file, not its copy
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / "best.pt"
     shutil.copyfile(weights, copy)
-    out = YOLO(str(copy)).export(format="onnx", imgsz=imgsz, device="cpu", simplify=True)
+    out = load_yolo(copy).export(format="onnx", imgsz=imgsz, device="cpu", simplify=True)
     return Path(out)
 
 
@@ -75,9 +74,7 @@ def _relative_paths(args: Mapping[str, Any], here: Path) -> dict[str, Any]:
 def write_weights(src: Path, target: Path) -> None:
     """Copy an ultralytics checkpoint without run-dependent fields and with paths relative to
     the working directory: the same weights give the same bytes wherever the workflow ran."""
-    import torch
-
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(src)
     if isinstance(ckpt, dict):
         for key in VOLATILE_KEYS:
             ckpt.pop(key, None)

@@ -1,4 +1,5 @@
-"""Ultralytics without network: a per-run config folder, local fonts, rule-sized threads.
+"""Ultralytics without network: a per-run config folder, local fonts, rule-sized threads, and
+restricted checkpoint loading (:func:`require_safe_load`).
 
 Ultralytics reads ``YOLO_CONFIG_DIR`` and ``YOLO_OFFLINE`` when it is imported, so
 :func:`prepare_ultralytics` must run before the first ``import ultralytics`` of the process (the
@@ -17,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.threads import set_threads
+from mosaicflow.vision_import import import_torchvision
 
 log = logging.getLogger(__name__)
 
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 #: Weights ultralytics' AMP check loads on CUDA (downloaded when missing: we never let it).
 AMP_CHECK_WEIGHTS = "yolo26n.pt"
+#: Ultralytics' switch for ``torch.load(weights_only=True)`` of every checkpoint it loads.
+SAFE_LOAD_ENV = "ULTRALYTICS_SAFE_LOAD"
 
 
 def _font_source() -> Path:
@@ -58,6 +62,8 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str], threads: int) -> Any
     if "ultralytics" not in sys.modules:
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
         os.environ["YOLO_OFFLINE"] = "true"  # only the string "true" counts
+    require_safe_load()
+    import_torchvision()  # before ultralytics imports it: torch._dynamo stays unloaded
     import ultralytics
     import ultralytics.utils as uutils
 
@@ -81,6 +87,21 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str], threads: int) -> Any
     )
     limit_threads(threads)
     return ultralytics
+
+
+def require_safe_load() -> None:
+    """Make ultralytics load every checkpoint with its restricted unpickler in this process
+    (and the processes it starts).
+
+    Ultralytics reads ``ULTRALYTICS_SAFE_LOAD`` into ``ultralytics.utils.SAFE_LOAD`` when it is
+    imported, and ``ultralytics.nn.tasks`` (which loads checkpoints) keeps its own binding of it
+    from its import: where either is imported already, its flag is set too.
+    """
+    os.environ[SAFE_LOAD_ENV] = "1"
+    for name in ("ultralytics.utils", "ultralytics.nn.tasks"):
+        module = sys.modules.get(name)
+        if module is not None:
+            module.SAFE_LOAD = True
 
 
 def limit_threads(threads: int) -> None:

@@ -22,11 +22,14 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
-from mosaicflow.io import atomic_dir, write_json
+from mosaicflow.io import atomic_dir, write_bytes, write_json
+from mosaicflow.outputs import claim_output_dir, mark_output_dir
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 95
+#: The command whose outputs :func:`prelabel_images` writes (named by the folder's marker).
+COMMAND = "prelabel"
 
 
 def mask_polygons(mask: np.ndarray) -> list[np.ndarray]:
@@ -70,14 +73,15 @@ class PrelabelResult:
     shapes: int
 
 
-def _model(model_path: Path, config_dir: Path, threads: int, device: str) -> tuple[Any, str]:
+def _model(
+    model_path: Path, config_dir: Path, threads: int, device: str, origin: str | None = None
+) -> tuple[Any, str]:
     from mosaicflow.devices import ultralytics_device
+    from mosaicflow.yolo.checkpoint import load_yolo
     from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
-    from ultralytics import YOLO
-
-    return YOLO(str(model_path), task="segment"), ultralytics_device(device)
+    return load_yolo(model_path, "segment", origin=origin), ultralytics_device(device)
 
 
 def _write(
@@ -91,7 +95,10 @@ def _write(
         for (stem, image), result in zip(chunk, results, strict=True):
             height, width = image.shape[:2]
             name = f"{stem}.jpg"
-            cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            if not ok:
+                raise OSError(f"{out / name}: JPEG encoding failed")
+            write_bytes(out / name, data.tobytes())
             doc = result_document(result, model.names, name, width, height)
             write_json(out / f"{stem}.json", doc)
             shapes += len(doc["shapes"])
@@ -107,31 +114,43 @@ def prelabel_images(
     imgsz: int,
     device: str = "auto",
     threads: int = 1,
+    origin: str | None = None,
 ) -> PrelabelResult:
     """Write labelme predictions (image + JSON) for every image of ``input_dir``.
 
     Args:
         model_path: segmenter weights (.pt).
         input_dir: folder of images.
-        output_dir: labelme folder to write (created; existing files of the same name replaced).
+        output_dir: labelme folder to write: new, empty or an earlier output of ``prelabel``
+            (its files of the same name are replaced), apart from the input folder.
         conf: minimum confidence of a region.
         imgsz: inference size.
         device: ``auto|cpu|cuda:N``.
         threads: CPU threads.
+        origin: the option ``model_path`` came from (named in errors).
 
     Raises:
-        ValueError: naming the folder when it holds no images.
+        ValueError: naming the folder when it holds no images, or may not be written; naming
+            the images when two would write the same output name.
     """
-    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise ValueError(f"{input_dir}: input folder not found")
+    output_dir = claim_output_dir(output_dir, COMMAND, [input_dir, model_path])
     paths = list_images(input_dir)
     if not paths:
         raise ValueError(f"{input_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ValueError(
+                f"{path}: same stem as {stems[path.stem]}; both would be {path.stem}.jpg"
+            )
+        stems[path.stem] = path
     config_dir = Path(tempfile.mkdtemp(prefix="mosaicflow-yolo-"))  # outside the labelme folder
     try:
-        model, dev = _model(Path(model_path), config_dir, threads, device)
+        model, dev = _model(Path(model_path), config_dir, threads, device, origin)
+        mark_output_dir(output_dir, COMMAND)
         return _prelabel_paths(model, dev, paths, output_dir, conf, imgsz)
     finally:
         shutil.rmtree(config_dir, ignore_errors=True)

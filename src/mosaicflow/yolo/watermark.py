@@ -87,15 +87,14 @@ class WatermarkDetector:
     def _load(self):
         if self._model is None:
             from mosaicflow.devices import ultralytics_device
+            from mosaicflow.yolo.checkpoint import load_yolo
             from mosaicflow.yolo.offline import prepare_ultralytics
 
             # the rule's folder under results/ when given; never next to the weights
             config_dir = self.config_dir or tempfile.mkdtemp(prefix="mosaicflow-yolo-")
             prepare_ultralytics(config_dir, self.threads)
-            from ultralytics import YOLO
-
             self._dev = ultralytics_device(self.device)
-            self._model = YOLO(str(self.weights), task="detect")
+            self._model = load_yolo(self.weights, "detect")
         return self._model
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:

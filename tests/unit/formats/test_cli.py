@@ -124,3 +124,56 @@ def test_verbs_chain(tmp_path, capsys):
         == 2
     )
     assert "world-train-00-000004.json: malformed" in capsys.readouterr().err
+
+
+def _tree(root):
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _labelme_to_yolo(train, out):
+    argv = ["convert", "labelme-to-yolo", "--train", str(train), "--labels", "nsfw"]
+    return main([*argv, "--out", str(out)])
+
+
+def test_labelme_to_yolo_never_replaces_its_inputs_or_a_foreign_folder(tmp_path, capsys):
+    train = tmp_path / "labelme"
+    for i in range(3):
+        make_labelme(train, f"v-{i:06d}", [labelme_shape("nsfw", [[1, 1], [30, 2], [9, 40]])])
+    before = _tree(tmp_path)
+    assert len(before) == 6  # three labelme files and their images
+    for out in (train, tmp_path, train / "dataset"):  # is, contains, lies inside the input
+        assert _labelme_to_yolo(train, out) == 2
+        assert "output" in capsys.readouterr().err
+        assert _tree(tmp_path) == before
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("the user's")
+    assert _labelme_to_yolo(train, foreign) == 2
+    assert (
+        "not an earlier output of `mosaicflow convert labelme-to-yolo`" in capsys.readouterr().err
+    )
+    assert (foreign / "thesis.txt").read_text() == "the user's"
+
+
+def test_labelme_to_yolo_reruns_into_its_own_output(tmp_path):
+    train = tmp_path / "labelme"
+    for i in range(3):
+        make_labelme(train, f"v-{i:06d}", [labelme_shape("nsfw", [[1, 1], [30, 2], [9, 40]])])
+    out = tmp_path / "ds"
+    assert _labelme_to_yolo(train, out) == 0
+    first = _tree(out)
+    assert _labelme_to_yolo(train, out) == 0  # its own earlier output: replaced
+    assert _tree(out) == first
+    assert json.loads((out / ".mosaicflow-output").read_text()) == {
+        "command": "convert labelme-to-yolo"
+    }
+    yolo = tmp_path / "y"
+    argv = ["convert", "coco-to-yolo", "--coco", str(tmp_path / "c.json"), "--names", "nsfw"]
+    (tmp_path / "c.json").write_text(
+        json.dumps({"images": [], "annotations": [], "categories": []})
+    )
+    assert main([*argv, "--out", str(yolo)]) == 0
+    assert main([*argv, "--out", str(out)]) == 2  # another command's output is not replaced
+    assert _tree(out) == first

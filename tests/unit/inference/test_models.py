@@ -221,3 +221,29 @@ def test_a_restorer_with_wrong_keys_exits_2_naming_it(tmp_path, capsys, kind):
         ],
         weights,
     )
+
+
+def test_a_crafted_detector_exits_2_naming_it_and_never_runs(tmp_path, capsys, generator, yolo_seg):
+    from mosaicflow.yolo.checkpoint import read_checkpoint
+    from tests.unit.crafted import crafted_checkpoint
+
+    weights, _card = generator
+    source = write_video(tmp_path / "in.mp4", textured_frames(2), audio=False)
+    marker = tmp_path / "MARKER"
+    # os.system hidden in a real YOLO checkpoint, after its model
+    detector = crafted_checkpoint(tmp_path / "det.pt", marker, base=read_checkpoint(yolo_seg))
+    argv = ["restore", str(source), str(tmp_path / "o.mp4"), "--detector", str(detector),
+            "--restorer", str(weights), "--device", "cpu"]  # fmt: skip
+    err = _run_expecting_error(capsys, argv, detector)
+    assert "(--detector): refused: it names posix.system" in err
+    assert not marker.exists() and not (tmp_path / "o.mp4").exists()
+
+
+def test_restore_refuses_to_write_over_its_input(tmp_path, capsys, generator):
+    weights, _card = generator
+    source = write_video(tmp_path / "in.mp4", textured_frames(2), audio=False)
+    before = source.read_bytes()
+    argv = ["restore", str(source), str(source), "--detector", "d.pt", "--restorer", str(weights)]
+    err = _run_expecting_error(capsys, argv, source)
+    assert "the output is the input" in err
+    assert source.read_bytes() == before

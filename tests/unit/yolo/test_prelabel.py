@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mosaicflow.formats.masks import rasterize
 from mosaicflow.yolo.prelabel import least_confident, mask_polygons, result_document
@@ -44,3 +45,30 @@ def test_result_document_has_one_shape_per_component_with_scores():
     assert (doc["imageWidth"], doc["imageHeight"], doc["imagePath"]) == (60, 40, "x.jpg")
     empty = result_document(fake_result([], []), {0: "nsfw"}, "y.jpg", 60, 40)
     assert empty["shapes"] == []
+
+
+def test_an_image_that_cannot_be_written_is_an_error_naming_it(tmp_path):
+    from mosaicflow.yolo.prelabel import _write
+
+    class Model:  # predicts nothing, like a segmenter on an empty frame
+        def __init__(self):
+            self.names = {0: "nsfw"}
+
+        def predict(self, images, **kwargs):
+            return [fake_result([], []) for _ in images]
+
+    tall = np.zeros((70_000, 2, 3), np.uint8)  # JPEG's limit is 65,500 pixels a side
+    with pytest.raises(OSError, match=r"tall\.jpg: JPEG encoding failed"):
+        _write(Model(), [("tall", tall)], tmp_path, {})
+    assert not (tmp_path / "tall.jpg").exists() and not (tmp_path / "tall.json").exists()
+
+
+def test_two_images_of_one_stem_are_refused_before_the_model_loads(tmp_path):
+    from mosaicflow.yolo.prelabel import prelabel_images
+
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "a.jpg"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"a\.png: same stem as .*a\.jpg"):
+        prelabel_images(tmp_path / "m.pt", tmp_path / "in", tmp_path / "out", conf=0.2, imgsz=64)
+    assert not (tmp_path / "out").exists()

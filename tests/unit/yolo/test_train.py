@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -131,21 +130,24 @@ def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
 def test_written_weights_drop_wall_clock_fields(tmp_path, monkeypatch):
     import torch
 
+    from mosaicflow.yolo.checkpoint import read_checkpoint
     from mosaicflow.yolo.export import write_weights
 
     monkeypatch.chdir(tmp_path)
     args = {"data": str(tmp_path / "work" / "data.yaml"), "epochs": 2}
+    model = torch.nn.Identity()  # read back by the restricted loader: a torch module, no stand-in
+    model.args, model.w = dict(args), torch.ones(2)
     ckpt = {
         "date": "2026-11-22T07:51:15",
         "git": {"root": str(tmp_path), "branch": "main", "commit": "0" * 40},
         "train_results": {"epoch": [1, 2], "time": [0.38, 1.26], "train/box_loss": [0.1, 0.5]},
         "train_args": dict(args),
-        "model": SimpleNamespace(args=dict(args), w=torch.ones(2)),
+        "model": model,
         "ema": None,
     }
     torch.save(ckpt, tmp_path / "src.pt")
     write_weights(tmp_path / "src.pt", tmp_path / "out.pt")
-    out = torch.load(tmp_path / "out.pt", weights_only=False)
+    out = read_checkpoint(tmp_path / "out.pt")
     assert "date" not in out and "git" not in out
     assert out["train_results"] == {"epoch": [1, 2], "train/box_loss": [0.1, 0.5]}
     assert out["train_args"] == out["model"].args == {"data": "work/data.yaml", "epochs": 2}

@@ -1,0 +1,72 @@
+"""Label files that lie about paths, classes or numbers fail naming the file (and line)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mosaicflow.formats.coco import coco_to_yolo
+from mosaicflow.formats.yolo import read_yolo_labels
+
+
+def _coco(path, file_name="a.png", category_id=1):
+    doc = {
+        "images": [{"id": 7, "file_name": file_name, "height": 10, "width": 10}],
+        "annotations": [
+            {
+                "id": 3,
+                "image_id": 7,
+                "category_id": category_id,
+                "iscrowd": 0,
+                "segmentation": [[1, 1, 8, 1, 8, 8]],
+            },
+        ],
+        "categories": [{"id": 1, "name": "nsfw"}],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("escape", ["../secret.png", "sub/../../secret.png", "/etc/secret.png"])
+def test_a_coco_file_name_outside_the_image_folder_is_refused(tmp_path, escape):
+    images = tmp_path / "images"
+    images.mkdir()
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"outside")
+    coco = _coco(tmp_path / "coco.json", file_name=escape.replace("/etc", str(tmp_path)))
+    with pytest.raises(ValueError, match=r"coco\.json: image 7 has file_name .* leaves the image"):
+        coco_to_yolo(coco, ["nsfw"], tmp_path / "out", image_dir=images)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_coco_file_name_in_a_subfolder_is_read_from_it(tmp_path):
+    (tmp_path / "images" / "sub").mkdir(parents=True)
+    (tmp_path / "images" / "sub" / "a.png").write_bytes(b"png")
+    coco = _coco(tmp_path / "coco.json", file_name="sub/a.png")
+    result = coco_to_yolo(coco, ["nsfw"], tmp_path / "out", image_dir=tmp_path / "images")
+    assert result.images == 1 and (tmp_path / "out" / "images" / "a.png").read_bytes() == b"png"
+
+
+def test_an_annotation_of_an_unknown_category_is_named(tmp_path):
+    coco = _coco(tmp_path / "coco.json", category_id=9)
+    with pytest.raises(ValueError, match=r"coco\.json: annotation 3 has category_id 9, which is"):
+        coco_to_yolo(coco, ["nsfw"], tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("0 0.1 zero 0.3 0.4", "non-numeric value"),
+        ("0 0.1 0.2 0.3 0.4 0.5 0.6 0.7", "expected 4 .* or an even number"),
+        ("0 0.1 0.2 0.3 0.4 0.5", "expected 4 .* or an even number"),
+        ("nan 0.5 0.5 0.1 0.1", "invalid class id nan"),
+        ("inf 0.5 0.5 0.1 0.1", "invalid class id inf"),
+        ("0.5 0.5 0.5 0.1 0.1", "invalid class id 0.5"),
+    ],
+)
+def test_bad_yolo_label_lines_are_named_with_file_and_line(tmp_path, line, message):
+    labels = tmp_path / "a.txt"
+    labels.write_text(f"0 0.5 0.5 0.2 0.2\n\n{line}\n")
+    with pytest.raises(ValueError, match=rf"a\.txt:3: {message}"):
+        read_yolo_labels(labels, num_classes=1)
