@@ -81,7 +81,9 @@ def main() -> int:
     cfg = model_config(args.stage, config[MODELS[args.stage].section])
     spec = model_spec(args.stage, cfg)
     overrides = {**spec.overrides, "fraction": args.fraction, "close_mosaic": 0}
-    spec = dataclasses.replace(spec, epochs=args.epochs, time_minutes=None, overrides=overrides)
+    spec = dataclasses.replace(
+        spec, epochs=args.epochs, min_steps=0, time_minutes=None, overrides=overrides
+    )  # the epochs asked for, however small the fraction
     dataset = read_dataset(args.dataset or DATASETS[args.stage])
 
     def rule_path(precision: str) -> float:

@@ -1,5 +1,6 @@
 """Convert labelme folders to the region segmenter's YOLO dataset (rule build_region_dataset);
-frames corrected in review (results/review/label_overrides/) replace the ones they correct."""
+frames corrected in review (results/review/label_overrides/) replace the ones they correct. The
+pre-flight refuses a set the segmenter cannot train on and warns about a thin one."""
 
 from pathlib import Path
 
@@ -19,5 +20,6 @@ result = labelme_to_yolo_dataset(
     val_fraction=snakemake.params.val_fraction,
     code=snakemake.params.code,
     overrides=override_paths(Path(overrides).parent) if overrides else None,
+    strict=True,
 )
 log.info("region dataset %s: %s", result.out_dir, result.counts)

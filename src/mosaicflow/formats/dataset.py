@@ -6,10 +6,13 @@ Layout written (atomically: built in a temporary sibling folder and swapped in):
       train/images/<stem>.<ext>   train/labels/<stem>.txt
       val/images/...              val/labels/...
       data.yaml                   absolute paths and the class names
-      provenance.json             config hash, code hash, input hashes, counts, split summary
+      provenance.json             config hash, code hash, input hashes, counts, split summary,
+                                  the pre-flight's figures and warnings
 
 Every labelme file is read and validated before anything is written, so a bad file fails the
-whole conversion (naming the file) and leaves any previous output untouched.
+whole conversion (naming the file) and leaves any previous output untouched. The output folder
+is refused when it overlaps an input folder or holds files of anything but an earlier
+conversion (:func:`mosaicflow.outputs.claim_output_dir`): it is replaced as a whole.
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ from typing import Any
 import yaml
 
 from mosaicflow.formats.labelme import LabelmeFrame, list_labelme, read_labelme
+from mosaicflow.formats.preflight import preflight
 from mosaicflow.formats.splits import frame_group, split_by_group, split_summary
 from mosaicflow.formats.yolo import det_line, label_text, seg_line
 from mosaicflow.io import atomic_dir, write_bytes, write_text
+from mosaicflow.outputs import claim_output_dir, mark_output_dir
 from mosaicflow.provenance import provenance, tree_hash, write_provenance
 
 log = logging.getLogger(__name__)
 
 TASKS = ("segment", "detect")
+#: The command whose outputs these are (named by the output folder's marker).
+COMMAND = "convert labelme-to-yolo"
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class DatasetResult:
         counts: per split: ``images``, ``empty`` (images without targets), ``instances``,
             ``ignored`` (shapes of other labels or on empty-flagged frames).
         splits: per split: the source labelme files, in order.
+        preflight: the pre-flight's figures per split and its warnings
+            (:meth:`mosaicflow.formats.preflight.Preflight.record`).
     """
 
     out_dir: Path
@@ -51,6 +60,7 @@ class DatasetResult:
     provenance: Path
     counts: dict[str, dict[str, int]]
     splits: dict[str, list[Path]] = field(repr=False)
+    preflight: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def frame_label_lines(frame: LabelmeFrame, task: str = "segment") -> list[str]:
@@ -153,8 +163,13 @@ def labelme_to_yolo_dataset(
     task: str = "segment",
     code: str = "",
     overrides: Mapping[str, Path] | None = None,
+    strict: bool = False,
 ) -> DatasetResult:
     """Build an ultralytics-ready dataset from labelme folders.
+
+    Before anything is written, a pre-flight (:func:`mosaicflow.formats.preflight.preflight`)
+    counts each split's frames, instances, empty frames, videos and image sizes, logs them and
+    what is thin about the set, and records them in the provenance (``preflight``).
 
     Args:
         train_dirs: labelme folders of the training split.
@@ -162,7 +177,7 @@ def labelme_to_yolo_dataset(
             split by source video (:func:`~mosaicflow.formats.splits.frame_group`), seeded and
             stratified by empty / non-empty, with ``val_fraction`` of the files in val.
         labels: target labels; class ids follow this order (``names`` in data.yaml).
-        out_dir: the dataset folder (replaced atomically).
+        out_dir: the dataset folder (replaced atomically; new, empty or an earlier output).
         seed: seed of the split (recorded in the provenance either way).
         empty_flag: labelme image flag marking frames without targets.
         val_fraction: fraction of files in val when ``val_dirs`` is empty.
@@ -170,13 +185,16 @@ def labelme_to_yolo_dataset(
         code: the rule's code hash, recorded in the provenance.
         overrides: labelme file (as listed from its folder) -> the reviewed file replacing it
             (``mosaicflow review import-labels``).
+        strict: refuse a set no model can train on (a split without frames, no labelled
+            instance in train), naming the folder; else the pre-flight only warns.
 
     Returns:
         The :class:`DatasetResult` with counts per split.
 
     Raises:
         ValueError: naming the file for any invalid labelme file, duplicate file names, or an
-            empty label list.
+            empty label list; naming the output folder when it may not be replaced; naming the
+            labelme folder for a set no model can train on (``strict``).
     """
     if not labels:
         raise ValueError("at least one label is needed")
@@ -184,7 +202,8 @@ def labelme_to_yolo_dataset(
         raise ValueError(f"labels must be unique, got {list(labels)}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    out_dir = Path(out_dir).absolute()
+    inputs = [*train_dirs, *val_dirs, *(overrides or {}).values()]
+    out_dir = claim_output_dir(out_dir, COMMAND, inputs).absolute()
     read = {
         split: read_labelme_dirs(dirs, labels, empty_flag, overrides)
         for split, dirs in (("train", train_dirs), ("val", val_dirs))
@@ -214,9 +233,18 @@ def labelme_to_yolo_dataset(
     if overlap:
         log.warning("videos in both train and val folders: %s", sorted(overlap)[:10])
     splits = {"train": train, "val": val}
+    check = preflight(
+        splits, train_dirs, val_dirs, labels=labels,
+        val_fraction=None if val_dirs else val_fraction, strict=strict,
+    )  # fmt: skip
+    for line in check.lines():
+        log.info("labelled set %s", line)
+    for warning in check.warnings:
+        log.warning(warning)
 
     source_files = [f.json_path for f in train + val]
     with atomic_dir(out_dir) as tmp:
+        mark_output_dir(tmp, COMMAND)
         counts = {name: _write_split(tmp / name, frames, task) for name, frames in splits.items()}
         write_text(tmp / "data.yaml", data_yaml_text(out_dir, list(splits), labels))
         config = {
@@ -243,6 +271,7 @@ def labelme_to_yolo_dataset(
                 ),
                 "split": split_summary(splits, group, stratum),
                 "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
+                "preflight": check.record(),
             },
         )
         write_provenance(tmp / "provenance.json", record)
@@ -253,6 +282,7 @@ def labelme_to_yolo_dataset(
         out_dir / "provenance.json",
         counts,
         {s: [f.json_path for f in fr] for s, fr in splits.items()},
+        check.record(),
     )
 
 
@@ -269,7 +299,7 @@ def labelme_to_yolo(
     Args:
         src_dir: the labelme folder.
         labels: target labels (class ids follow this order).
-        out_dir: output folder (replaced atomically).
+        out_dir: output folder (replaced atomically; new, empty or an earlier output).
         empty_flag: labelme image flag marking frames without targets.
         task: ``segment`` or ``detect``.
 
@@ -278,8 +308,10 @@ def labelme_to_yolo(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    out_dir = claim_output_dir(out_dir, COMMAND, [src_dir])
     frames = [frame for _, frame in read_labelme_dirs([Path(src_dir)], labels, empty_flag)]
     _check_unique(frames)
-    with atomic_dir(Path(out_dir)) as tmp:
+    with atomic_dir(out_dir) as tmp:
+        mark_output_dir(tmp, COMMAND)
         counts = _write_split(tmp, frames, task)
     return counts

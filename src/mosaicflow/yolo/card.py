@@ -33,6 +33,7 @@ def training_record(
     device: str,
     threads: int,
     start: Mapping[str, Any] | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The training record (``train.json``): provenance, class names, val metrics, how training
     went; :func:`write_model_card` adds the test metrics.
@@ -49,7 +50,12 @@ def training_record(
         state_key: the work folder's name.
         device, threads: what training ran on.
         start: what training started from (kind, file, sha256).
+        budget: the budget's figures (:meth:`mosaicflow.yolo.budget.Budget.record`: optimizer
+            ``steps`` taken, ``images_seen``, ``epochs_planned`` and ``epochs_from``, plus
+            ``train_instances`` and the log's ``warnings``); None when nothing was trained
+            (``steps`` 0).
     """
+    figures = dict(budget) if budget else {"steps": 0, "images_seen": 0, "epochs_from": None}
     return provenance(
         config=plain(config),
         code=code,
@@ -68,6 +74,7 @@ def training_record(
                 "resumed_at_epoch": result.resumed_at_epoch,
                 "epochs_planned": spec.epochs,
                 "epochs_run": result.epochs_run,
+                **figures,
                 "time_cap_minutes": spec.time_minutes or None,
                 "time_capped": result.time_capped,
                 "device": device,

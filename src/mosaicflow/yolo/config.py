@@ -21,6 +21,7 @@ class RegionsConfig:
     weights: str | None
     imgsz: int
     epochs: int
+    min_steps: int
     time_minutes: float | None
     optimizer: str
     lr0: float
@@ -72,6 +73,7 @@ class WatermarkConfig:
     single_cls: bool
     imgsz: int
     epochs: int
+    min_steps: int
     time_minutes: float | None
     optimizer: str
     lr0: float
@@ -97,6 +99,7 @@ class DetectorConfig:
     weights: str | None
     imgsz: int
     epochs: int
+    min_steps: int
     time_minutes: float | None
     optimizer: str
     lr0: float

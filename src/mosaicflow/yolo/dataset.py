@@ -110,6 +110,25 @@ def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
     return DatasetInfo(root, names, splits, digest.hexdigest()[:16], counts)
 
 
+def listed_train_images(info: DatasetInfo) -> int:
+    """Training images an epoch goes through: each as often as it is listed."""
+    return int(info.counts.get("train_listed", info.counts["train_images"]))
+
+
+def label_instances(info: DatasetInfo, split: str = "train") -> int:
+    """Labelled instances (label lines) of ``split``'s images; with repeats, a training image's
+    instances count each time it is listed."""
+    images = info.splits[split]
+    repeats = info.train_repeats if split == "train" else None
+    total = 0
+    for image in list_images(images):
+        label = images.parent / "labels" / f"{image.stem}.txt"
+        lines = label.read_text(encoding="utf-8").splitlines() if label.is_file() else []
+        times = repeats.get(image.name, 0) if repeats is not None else 1
+        total += times * sum(1 for line in lines if line.strip())
+    return total
+
+
 def mirror_dataset(info: DatasetInfo, folder: Path) -> Path:
     """Mirror the dataset into ``folder``: image symlinks, label copies, a new data.yaml.
 

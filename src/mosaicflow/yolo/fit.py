@@ -24,7 +24,14 @@ from typing import Any
 
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
-from mosaicflow.yolo.dataset import DatasetInfo, mirror_dataset
+from mosaicflow.yolo.budget import plan_budget
+from mosaicflow.yolo.checkpoint import (
+    CheckpointError,
+    UnsafeCheckpointError,
+    load_yolo,
+    read_checkpoint,
+)
+from mosaicflow.yolo.dataset import DatasetInfo, listed_train_images, mirror_dataset
 from mosaicflow.yolo.spec import TrainSpec, plain
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,8 @@ class TrainResult:
     seconds: float
     source: str  # "trained", "resumed", "reused" or "weights"
     time_capped: bool = False  # the wall-clock cap ended training before `epochs`
+    steps: int = 0  # optimizer steps taken (mosaicflow.yolo.budget.optimizer_steps)
+    images_seen: int = 0  # training images gone through (listed images x epochs run)
 
 
 class TimeCap:
@@ -83,7 +92,20 @@ def state_key(
 ) -> str:
     """The work-folder name: hash of the training settings, the data, the seed, the rule's code
     hash (a code change starts afresh instead of resuming) and, when the run starts from
-    another model of the workflow, that model's digest (``init``)."""
+    another model of the workflow, that model's digest (``init``).
+
+    ``spec`` is the planned one (:func:`mosaicflow.yolo.budget.plan_budget`): its ``epochs`` are
+    the effective ones, ``min_steps`` folded in, so a ``min_steps`` that changes the epochs
+    never resumes a run of other epochs, and one that changes nothing reuses the run.
+
+    Raises:
+        ValueError: ``spec`` still has ``min_steps`` to plan.
+    """
+    if spec.min_steps:
+        raise ValueError(
+            f"state_key needs the planned spec (plan_budget): min_steps {spec.min_steps} is not "
+            "folded into its epochs yet"
+        )
     identity = {"spec": plain(spec), "data": data_hash, "seed": seed, "device": device,
                 "state_version": STATE_VERSION}  # fmt: skip
     if code:
@@ -93,16 +115,44 @@ def state_key(
     return stable_hash(identity)
 
 
+def _own_checkpoint(path: Path) -> Any:
+    """A checkpoint of the run, read restricted; None when a kill cut it short.
+
+    Raises:
+        UnsafeCheckpointError: it names a global outside ultralytics' allow-list (refused, not
+            taken for a truncated file).
+    """
+    try:
+        return read_checkpoint(path)
+    except UnsafeCheckpointError:
+        raise
+    except CheckpointError as err:
+        log.warning("%s: unreadable checkpoint (%s)", path, err)
+        return None
+
+
 def _checkpoint_epoch(path: Path) -> int | None:
     """Epoch stored in an ultralytics checkpoint (-1 = finished), None when unreadable."""
-    import torch
-
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a checkpoint cut short by a kill cannot be loaded
-        log.warning("%s: unreadable checkpoint (%s); starting over", path, err)
-        return None
+    ckpt = _own_checkpoint(path)
     return int(ckpt.get("epoch", -1)) if isinstance(ckpt, dict) else None
+
+
+def resume_point(last: Path, backup: Path) -> tuple[Path, int] | None:
+    """The checkpoint a killed run resumes from, and its 0-based epoch.
+
+    ``last.pt`` first; when it is missing, unreadable (a kill cut it short) or finished, its
+    atomic copy ``resume.pt``. None, with a warning when a file was there, when neither holds
+    an unfinished epoch: the run starts afresh.
+    """
+    for candidate in (last, backup):
+        epoch = _checkpoint_epoch(candidate) if candidate.is_file() else None
+        if epoch is not None and epoch >= 0:  # -1: finished (optimizer stripped)
+            return candidate, epoch
+    present = [p.name for p in (last, backup) if p.is_file()]
+    if present:
+        log.warning("%s: no checkpoint to resume from (%s); training starts afresh",
+                    last.parent, ", ".join(present))  # fmt: skip
+    return None
 
 
 def _epochs_in_csv(run_dir: Path) -> int:
@@ -140,6 +190,7 @@ def train_yolo(
     seed: int,
     on_epoch: Callable[[int, int], None] | None = None,
     callbacks: Mapping[str, Callable[[Any], None]] | None = None,
+    origin: str | None = None,
 ) -> TrainResult:
     """Train (or resume, or reuse) a YOLO model in ``work_dir``.
 
@@ -152,12 +203,13 @@ def train_yolo(
         seed: training seed.
         on_epoch: called with ``(epoch_index, epochs_planned)`` after every epoch.
         callbacks: extra ultralytics callbacks by event name (benchmarks time steps with them).
+        origin: the config key ``spec.pretrained`` came from (named when it is refused).
 
     Returns:
-        The best weights in ``work_dir`` and how they came about.
+        The best weights in ``work_dir`` and how they came about (with the optimizer steps
+        taken: ``spec.min_steps`` is folded into its epochs first, see
+        :func:`~mosaicflow.yolo.budget.plan_budget`).
     """
-    from ultralytics import YOLO
-
     from mosaicflow.yolo.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
     from mosaicflow.yolo.offline import amp_allowed, pin_threads
 
@@ -167,27 +219,27 @@ def train_yolo(
     last, best = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
     done = work_dir / "done.json"
     start = time.monotonic()
+    budget = plan_budget(spec, listed_train_images(dataset))
+    spec = budget.spec
     if done.is_file() and best.is_file():
         record = read_json(done)
         log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
+        run, resumed = int(record["epochs_run"]), record.get("resumed_at_epoch")
         return TrainResult(
-            best, work_dir, False, record.get("resumed_at_epoch"), int(record["epochs_run"]),
-            0.0, "reused", bool(record.get("time_capped")),
+            best, work_dir, False, resumed, run, 0.0, "reused", bool(record.get("time_capped")),
+            budget.steps(run, resumed), budget.images * run,
         )  # fmt: skip
     data_yaml = mirror_dataset(dataset, work_dir / "data")
     # ultralytics writes last.pt in place: a kill during the write leaves it truncated, so
     # every save is also copied atomically to resume.pt, the fallback.
     backup = work_dir / RESUME_COPY
-    resume_from, resume_epoch = None, None
-    for candidate in (last, backup):
-        epoch = _checkpoint_epoch(candidate) if candidate.is_file() else None
-        if epoch is not None and epoch >= 0:  # -1: finished (optimizer stripped)
-            resume_from, resume_epoch = candidate, epoch
-            break
+    resume_from, resume_epoch = resume_point(last, backup) or (None, None)
     if resume_from is None:
         shutil.rmtree(run_dir, ignore_errors=True)
         backup.unlink(missing_ok=True)
     else:
+        if best.is_file():  # ultralytics strips it at the end with its unrestricted loader
+            _own_checkpoint(best)
         dropped = trim_results_csv(run_dir, resume_epoch + 1)
         if dropped:
             log.info("results.csv: dropped %d row(s) after the checkpoint's epoch", dropped)
@@ -213,13 +265,13 @@ def train_yolo(
     }
     if resume_from is not None:
         log.info("resuming %s after epoch %d", resume_from, resume_epoch + 1)
-        model = YOLO(str(resume_from))
+        model = load_yolo(resume_from)
         kwargs = {**common, "resume": True}
     else:
         if spec.pretrained:
-            model = YOLO(spec.pretrained, task=spec.task)
+            model = load_yolo(spec.pretrained, spec.task, origin=origin)
         elif spec.model:
-            model = YOLO(spec.model, task=spec.task)
+            model = load_yolo(spec.model, spec.task)
         else:
             raise ValueError(
                 "no start for training: `pretrained` (a .pt), `model` (a yaml, from scratch) "
@@ -257,8 +309,9 @@ def train_yolo(
          "time_capped": capped},
     )  # fmt: skip
     return TrainResult(
-        best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped
-    )
+        best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped,
+        budget.steps(epochs_run, resumed_at), budget.images * epochs_run,
+    )  # fmt: skip
 
 
 def copy_atomic(src: Path, target: Path) -> None:

@@ -227,13 +227,12 @@ def track_video(
         The regions table (see the module docstring), the frame height and width.
     """
     from mosaicflow.devices import ultralytics_device
+    from mosaicflow.yolo.checkpoint import load_yolo
     from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(config_dir, threads)
-    from ultralytics import YOLO
-
     dev = ultralytics_device(device)
-    model = YOLO(str(model_path), task="segment")
+    model = load_yolo(model_path, "segment")
     kwargs = track_kwargs(cfg.imgsz, cfg.conf, cfg.iou, cfg.tracker, dev, cfg.half)
     rows: list[dict[str, Any]] = []
     height = width = 0
@@ -321,8 +320,8 @@ def gather_summaries(
     Args:
         paths: the per-video summaries.
         out_tsv: the table.
-        model_record: the region segmenter's ``train.json`` (its validation figures go into
-            the error below).
+        model_record: the region segmenter's ``train.json`` (its validation figures and its
+            training budget, optimizer steps and training images, go into the error below).
         conf: the inference threshold used (``regions.conf``), for the error below.
         required: a later stage builds its dataset from these regions (else finding none is
             only logged).
@@ -353,17 +352,37 @@ class RegionsNotFound(ValueError):
 def _nothing_found(table: pd.DataFrame, model_record: Path | None, conf: float | None) -> str:
     from mosaicflow.io import read_json
 
-    val = read_json(model_record).get("metrics", {}).get("val") if model_record else None
+    record = read_json(model_record) if model_record else {}
+    val = record.get("metrics", {}).get("val")
     figures = ", ".join(f"{k} {v:.3f}" for k, v in sorted((val or {}).items())
                         if isinstance(v, float)) or "none recorded"  # fmt: skip
+    trained, longer = _training_figures(record.get("training") or {})
     return (
         f"the region segmenter found no region in any of the {len(table)} videos "
         f"({int(table['frames'].sum())} frames{f' at regions.conf {conf}' if conf else ''}; "
         f"per-video summaries in results/regions/<video>/summary.json), so no restoration "
         f"clip or detection sample can be made. Its validation figures: {figures}"
-        f"{f' ({model_record})' if model_record else ''}. Label more frames like your videos "
-        "(source.labelme_train), give a segmenter that knows your footage (regions.weights "
-        "or regions.pretrained), or lower regions.conf."
+        f"{f' ({model_record})' if model_record else ''}. {trained}Label more frames like "
+        f"your videos (source.labelme_train), {longer}give a segmenter that knows your footage "
+        "(regions.weights or regions.pretrained), or lower regions.conf."
+    )
+
+
+def _training_figures(training: dict[str, Any]) -> tuple[str, str]:
+    """What the segmenter's training record says about its budget, and the budget advice."""
+    if training.get("source") == "weights":
+        return "It was given (regions.weights), not trained here. ", ""
+    steps = training.get("steps")
+    if steps is None:  # a record of a version that did not count steps
+        return "", "train it longer (regions.min_steps), "
+    suggest = max(500, -(-2 * int(steps) // 100) * 100)
+    trained = (
+        f"It trained {steps} optimizer steps on {training.get('train_images')} training "
+        f"images ({training.get('train_instances')} labelled instances; "
+        f"{training.get('epochs_planned')} epochs, set by {training.get('epochs_from')}). "
+    )
+    return trained, (
+        f"train it longer (regions.min_steps: {suggest}, was {training.get('min_steps')}), "
     )
 
 

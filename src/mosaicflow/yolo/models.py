@@ -45,6 +45,8 @@ class ModelKind:
             (None: the section's ``conf`` is used as configured).
         clean_test: scores the test videos without mosaics at the inference threshold (the
             mosaic detector's clean-frame false-positive rate; None for the other models).
+        more_data: how a user gives the model more training data (its log's advice when it
+            trained on too little, :func:`mosaicflow.yolo.budget.budget_warnings`).
     """
 
     section: str
@@ -52,6 +54,7 @@ class ModelKind:
     task: str
     test: Scorer
     test_keys: tuple[str, ...]
+    more_data: str
     fixed: Mapping[str, Any] = field(default_factory=dict)
     calibrate: Calibrator | None = None
     clean_test: Callable[[Path, list[Path], Mapping[str, Any], str], dict[str, Any]] | None = None
@@ -130,6 +133,8 @@ MODELS: dict[str, ModelKind] = {
         task="segment",
         test=_test_segmenter,
         test_keys=("imgsz", "batch", "iou"),
+        more_data="Label more frames like your videos (source.labelme_train; `mosaicflow "
+        "prelabel` and results/prelabel/ propose them)",
         fixed={"single_cls": False},
     ),
     "watermark": ModelKind(
@@ -138,6 +143,7 @@ MODELS: dict[str, ModelKind] = {
         task="detect",
         test=_test_detector,
         test_keys=("imgsz", "batch", "single_cls"),
+        more_data="Add labelled images to the watermark set (source.watermark_dataset)",
         fixed={"copy_paste": 0.0},
     ),
     "detector": ModelKind(
@@ -146,6 +152,7 @@ MODELS: dict[str, ModelKind] = {
         task="segment",
         test=_test_mosaic_detector,
         test_keys=("imgsz", "infer_batch", "iou", "conf", "max_fp_rate"),
+        more_data="Sample more frames (detection_dataset.frames_per_video) or add videos",
         fixed={"single_cls": False, "copy_paste": 0.0},
         calibrate=_calibrate_mosaic_detector,
         clean_test=_clean_mosaic_test,

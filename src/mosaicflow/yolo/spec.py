@@ -1,10 +1,12 @@
 """The training spec of a YOLO model: what one ``YOLO(...).train(...)`` run needs.
 
-Budgets count work, never the clock: a model trains for ``epochs`` with the optimizer and
-learning rate the config names (never ultralytics' ``auto``, which picks MuSGD or AdamW from the
-planned iteration count), so the same config trains the same model on any machine. An opt-in
-wall-clock cap (``time_minutes``) ends training after the epoch that crosses it, without
-changing the schedule (see :class:`mosaicflow.yolo.fit.TimeCap`).
+Budgets count work, never the clock: a model trains for ``epochs``, and for at least
+``min_steps`` optimizer steps (:mod:`mosaicflow.yolo.budget` turns a small set's steps into
+more epochs), with the optimizer and learning rate the config names (never ultralytics'
+``auto``, which picks MuSGD or AdamW from the planned iteration count), so the same config
+trains the same model on any machine. An opt-in wall-clock cap (``time_minutes``) ends
+training after the epoch that crosses it, without changing the schedule (see
+:class:`mosaicflow.yolo.fit.TimeCap`).
 
 CPU settings: ``nbs = batch`` (every batch an optimizer step; ultralytics' default ``nbs=64``
 accumulates 4 batches of 16 per step), short warm-up, no per-epoch validation.
@@ -43,6 +45,7 @@ class TrainSpec:
     close_mosaic: int
     single_cls: bool
     copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
+    min_steps: int = 0  # least optimizer steps; folded into `epochs` by yolo.budget.plan_budget
     overrides: Mapping[str, Any] = field(default_factory=dict)
     cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.yolo.cpu_training)
     resample_augmentation: bool = True  # False: no augmentation that resamples pixels

@@ -14,8 +14,16 @@ from typing import Any
 
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
+from mosaicflow.yolo.budget import budget_warnings, plan_budget
 from mosaicflow.yolo.card import training_record, write_model_card
-from mosaicflow.yolo.dataset import mirror_dataset, read_dataset, read_repeats, with_repeats
+from mosaicflow.yolo.dataset import (
+    label_instances,
+    listed_train_images,
+    mirror_dataset,
+    read_dataset,
+    read_repeats,
+    with_repeats,
+)
 from mosaicflow.yolo.export import export_onnx, model_names, validate, write_onnx, write_weights
 from mosaicflow.yolo.fit import TrainResult, state_key, train_yolo
 from mosaicflow.yolo.models import check_params, model_kind, model_spec
@@ -87,8 +95,24 @@ def run_training(
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
     )  # the state key and the record name the precision used, not "auto"
+    kind = model_kind(stage)
+    budget = None
+    if spec.weights:
+        spec = dataclasses.replace(spec, min_steps=0)  # nothing trains: no budget to plan
+    elif dataset is not None:
+        budget = plan_budget(spec, listed_train_images(dataset))
+        spec = budget.spec  # epochs planned: the state key follows the effective epochs
+        log.info(
+            "%s: %d epochs (from %s: %s.epochs %d, %s.min_steps %d) of %d training images at "
+            "batch %d, %d batch(es) a step: %.1f optimizer steps an epoch, %d in all", stage,
+            budget.epochs, budget.epochs_from, kind.section, budget.epochs_configured,
+            kind.section, budget.min_steps, budget.images, budget.batch, budget.accumulate,
+            budget.steps_per_epoch, budget.steps(),
+        )  # fmt: skip
     data = dataset.data_hash if dataset else ""
     key = state_key(spec, data, seed, dev, init=init_digest, code=code)
+    section = kind.section  # names a refused checkpoint by its config key
+    given = f"{section}.pretrained" if (start or {}).get("kind") == "pretrained" else None
     work_dir = work_root / key
     prepare_ultralytics(work_dir / "yolo_config", threads)
     log.info("%s: state folder %s, device %s, %d threads", stage, work_dir, dev, threads)
@@ -97,8 +121,12 @@ def run_training(
         result = TrainResult(Path(spec.weights), work_dir, False, None, 0, 0.0, "weights")
     else:
         assert dataset is not None
-        result = train_yolo(spec, dataset, work_dir, device=dev, threads=threads, seed=seed)
-    names = model_names(result.weights, spec.task)
+        result = train_yolo(
+            spec, dataset, work_dir, device=dev, threads=threads, seed=seed, origin=given
+        )
+    names = model_names(
+        result.weights, spec.task, origin=f"{section}.weights" if spec.weights else None
+    )
     metrics: dict[str, Any] = {}
     if dataset is not None:
         data_yaml = mirror_dataset(dataset, work_dir / "data")
@@ -111,9 +139,21 @@ def run_training(
         "%s: %s, %d epochs, training %.0f s, total %.0f s", stage, result.source,
         result.epochs_run, result.seconds, time.monotonic() - started,
     )  # fmt: skip
+    figures = None
+    if budget is not None:
+        assert dataset is not None
+        instances = label_instances(dataset)
+        figures = {**budget.record(result.epochs_run, result.resumed_at_epoch),
+                   "train_instances": instances}  # fmt: skip
+        figures["warnings"] = budget_warnings(
+            stage, section, budget, figures["steps"], instances, kind.more_data
+        )
+        for warning in figures["warnings"]:
+            log.warning(warning)
     record = training_record(
         stage, spec, result, config=config, code=code, names=names, metrics=metrics,
         dataset=dataset, state_key=key, device=dev, threads=threads, start=start,
+        budget=figures,
     )  # fmt: skip
     write_weights(result.weights, outputs.weights)
     write_onnx(onnx, outputs.onnx)

@@ -117,7 +117,8 @@ def test_no_region_in_any_video_stops_with_what_to_do(tmp_path):
     record = tmp_path / "train.json"
     record.write_text(json.dumps({"metrics": {"val": {"mask_map50": 0.0, "box_map50": 0.01}}}))
     out = tmp_path / "summary.tsv"
-    with pytest.raises(RegionsNotFound) as err:
+    no_region = r"found no region in any of the 2 videos \(20 frames at regions\.conf 0\.25;"
+    with pytest.raises(RegionsNotFound, match=no_region) as err:
         gather_summaries(paths, out, model_record=record, conf=0.25)
     text = str(err.value)
     for words in ("found no region in any of the 2 videos", "20 frames at regions.conf 0.25",
@@ -131,3 +132,31 @@ def test_no_region_in_any_video_stops_with_what_to_do(tmp_path):
     # one video with a region is enough
     paths[0] = _summary(paths[0], "b", 3)
     assert gather_summaries(paths, out, model_record=record)["instances"].sum() == 3
+
+
+def test_no_region_names_the_segmenters_training_budget(tmp_path):
+    import json
+
+    from mosaicflow.yolo.infer import RegionsNotFound, gather_summaries
+
+    paths = [_summary(tmp_path / f"{v}.json", v, 0) for v in ("a", "b")]
+    record = tmp_path / "train.json"
+    training = {"source": "trained", "steps": 6, "images_seen": 72, "train_images": 12,
+                "train_instances": 14, "epochs_planned": 6, "epochs_from": "epochs",
+                "min_steps": 0}  # fmt: skip
+    record.write_text(json.dumps({"metrics": {"val": {"mask_map50": 0.08}}, "training": training}))
+    budget = r"It trained 6 optimizer steps on 12 training images \(14 labelled instances;"
+    with pytest.raises(RegionsNotFound, match=budget) as err:
+        gather_summaries(paths, tmp_path / "summary.tsv", model_record=record, conf=0.25)
+    text = str(err.value)
+    for words in ("It trained 6 optimizer steps on 12 training images (14 labelled instances; "
+                  "6 epochs, set by epochs)", "regions.min_steps: 500, was 0",
+                  "source.labelme_train", "mask_map50 0.080", "lower regions.conf"):  # fmt: skip
+        assert words in text
+    training.update(steps=400, min_steps=200, epochs_planned=400, epochs_from="min_steps")
+    record.write_text(json.dumps({"metrics": {}, "training": training}))
+    with pytest.raises(RegionsNotFound, match=r"regions\.min_steps: 800, was 200"):
+        gather_summaries(paths, tmp_path / "summary.tsv", model_record=record)
+    record.write_text(json.dumps({"metrics": {}, "training": {"source": "weights"}}))
+    with pytest.raises(RegionsNotFound, match=r"given \(regions\.weights\), not trained here"):
+        gather_summaries(paths, tmp_path / "summary.tsv", model_record=record)
