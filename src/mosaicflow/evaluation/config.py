@@ -36,8 +36,11 @@ class EvaluateConfig:
     grid_frames: int
 
     def restore_settings(self) -> RestoreSettings:
-        """The :class:`~mosaicflow.inference.pipeline.RestoreSettings` of the evaluation run."""
+        """The :class:`~mosaicflow.inference.pipeline.RestoreSettings` of the evaluation run:
+        the reproducible libx264 encode, so the restored videos (and every figure scored on
+        them) are the same bytes on every run."""
         return RestoreSettings(
             max_clip_frames=self.max_clip_frames, max_gap_frames=self.max_gap_frames,
-            batch=self.batch, crf=self.crf, preset=self.preset,
+            batch=self.batch, crf=self.crf, preset=self.preset, codec="libx264",
+            reproducible=True,
         )  # fmt: skip

@@ -12,9 +12,9 @@ from mosaicflow.io import write_json
 
 log = logging.getLogger(__name__)
 
-#: Keys of the restore summary that depend on the machine (wall time): logged, not written, so
-#: the same inputs give the same summary bytes.
-VOLATILE_KEYS = ("seconds", "fps")
+#: Keys of the restore summary that depend on the machine (wall time, how far the overlapping
+#: stages ran ahead): logged, not written, so the same inputs give the same summary bytes.
+VOLATILE_KEYS = ("seconds", "fps", "stage_seconds", "peak_buffered_frames")
 #: The ``detector`` section's inference keys the restore run uses (the threshold comes from the
 #: detector's card: chosen on validation, or ``detector.conf``).
 DETECTOR_KEYS = ("iou", "imgsz", "half")

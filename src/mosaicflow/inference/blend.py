@@ -78,3 +78,44 @@ def blend_into(
     touched = weights > 0
     window[touched] = np.clip(np.rint(mixed[touched]), 0, 255).astype(np.uint8)
     return touched
+
+
+def touched_box(weights: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` bounds of the pixels ``weights`` changes (``None``: none)."""
+    rows = np.flatnonzero((weights > 0).any(axis=1))
+    if not len(rows):
+        return None
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero((weights[y0:y1] > 0).any(axis=0))
+    return int(cols[0]), y0, int(cols[-1]) + 1, y1
+
+
+def blend_window(window: np.ndarray, restored: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`blend_into` on a window of the frame (in place), with the same pixels.
+
+    Where the weight is 1 the restored pixel is copied (``r * 1 + o * 0`` is ``r`` exactly in
+    float32); the feathered band is mixed with :func:`blend_into`'s float32 arithmetic.
+
+    Args:
+        window: ``(h, w, 3)`` uint8 RGB, modified in place.
+        restored: ``(h, w, 3)`` uint8 restored pixels.
+        weights: ``(h, w)`` float32 weights of ``restored``.
+
+    Returns:
+        The bool ``(h, w)`` pixels with weight > 0.
+    """
+    touched = weights > 0
+    inside = weights == 1.0
+    band = touched & ~inside
+    # OpenCV's masked copy writes into the window in place; numpy's masked and fancy indexing
+    # of a strided window is ten times slower, so the band is mixed in a contiguous copy
+    cv2.copyTo(restored, inside.view(np.uint8), window)
+    index = np.flatnonzero(band)
+    mixed_window = np.ascontiguousarray(window)
+    flat = mixed_window.reshape(-1, 3)
+    w = np.take(weights.reshape(-1), index)[:, None]
+    new = np.take(restored.reshape(-1, 3), index, axis=0).astype(np.float32) * w
+    old = np.take(flat, index, axis=0).astype(np.float32) * (1.0 - w)
+    flat[index] = np.clip(np.rint(new + old), 0, 255).astype(np.uint8)
+    cv2.copyTo(mixed_window, band.view(np.uint8), window)
+    return touched

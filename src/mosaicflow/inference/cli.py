@@ -4,40 +4,54 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from mosaicflow.inference.pipeline import RestoreSettings
+from mosaicflow.inference.pipeline import DEFAULT_OVERLAP, RestoreSettings, model_threads
+from mosaicflow.video.encoders import CODECS
 
 _DEFAULTS = RestoreSettings()
+#: Clips restored per forward pass on CUDA unless ``--clip-batch`` says otherwise.
+CUDA_CLIP_BATCH = 4
 
 
 def _restore(args: argparse.Namespace) -> int:
     from mosaicflow.inference.detector import YoloDetector
     from mosaicflow.inference.pipeline import restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer
+    from mosaicflow.inference.stages import StageError
     from mosaicflow.io import write_json
+    from mosaicflow.outputs import check_apart
     from mosaicflow.video.decode import probe_video
     from mosaicflow.yolo.card import resolve_conf
 
     source, target = Path(args.input), Path(args.output)
+    inputs = [source, args.detector, args.restorer, args.restorer_card]
+    for output in (target, args.masks_out, args.summary):
+        if output is not None:
+            check_apart(output, inputs)  # never writes over what it reads
     probe_video(source)  # fails fast, naming the file, before any model is loaded
-    if target.resolve() == source.resolve():
-        raise ValueError(f"{target}: the output must not overwrite the input")
+    restorer = BasicVSRRestorer(
+        args.restorer,
+        card=args.restorer_card,
+        device=args.device,
+        precision=args.precision or ("fp16" if args.fp16 else "fp32"),
+        frames_per_call=args.frames_per_call,
+        cuda_graphs=args.cuda_graphs,
+    )
+    cuda = restorer.device.type == "cuda"
     settings = RestoreSettings(
         max_clip_frames=args.max_clip_frames,
         max_gap_frames=args.max_gap_frames,
         batch=args.batch,
         crf=args.crf,
         preset=args.preset,
-    )
-    restorer = BasicVSRRestorer(
-        args.restorer,
-        card=args.restorer_card,
-        device=args.device,
-        fp16=args.fp16,
-        frames_per_call=args.frames_per_call,
+        codec=args.codec,
+        encoder_threads=args.encoder_threads,
+        reproducible=args.reproducible,
+        clip_overlap_frames=args.clip_overlap,
+        clip_batch=args.clip_batch or (CUDA_CLIP_BATCH if cuda else 1),
+        pipelined=not args.serial,
     )
     conf, conf_source = resolve_conf(Path(args.detector), args.conf)
     print(f"restore: detector threshold {conf} ({conf_source})", file=sys.stderr)
@@ -46,18 +60,23 @@ def _restore(args: argparse.Namespace) -> int:
         device=args.device,
         conf=conf,
         imgsz=args.imgsz,
-        half=args.fp16,
-        threads=args.threads,
+        half=args.fp16 or args.precision == "fp16",
+        threads=args.threads or model_threads(not args.serial),
+        origin="--detector",
     )
-    result = restore_video(
-        source,
-        target,
-        detector,
-        restorer,
-        settings,
-        masks_out=args.masks_out,
-        progress=not args.no_progress,
-    )
+    try:
+        result = restore_video(
+            source,
+            target,
+            detector,
+            restorer,
+            settings,
+            masks_out=args.masks_out,
+            progress=not args.no_progress,
+        )
+    except StageError as err:  # the run started: not a usage error (exit 2)
+        print(f"mosaicflow restore: error: {source}: {err}", file=sys.stderr)
+        return 1
     if args.summary:
         write_json(args.summary, result.to_dict())
     print(json.dumps({k: v for k, v in result.to_dict().items() if k != "settings"}))
@@ -77,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("input", help="the video to restore")
-    parser.add_argument("output", help="the restored video (x264; .mp4 or .mkv)")
+    parser.add_argument("output", help="the restored video (H.264 or HEVC; .mp4 or .mkv)")
     parser.add_argument("--detector", required=True, help="mosaic detector (YOLO-seg .pt)")
     parser.add_argument("--restorer", required=True, help="BasicVSR++ generator weights")
     parser.add_argument(
@@ -101,6 +120,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--fp16", action="store_true", help="half precision on CUDA")
     parser.add_argument(
+        "--precision",
+        choices=("fp32", "fp16", "bf16"),
+        help="restorer autocast on CUDA (default: fp16 with --fp16, else fp32; the CPU runs fp32)",
+    )
+    parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="replay the restorer's forward of recurring clip shapes from CUDA graphs",
+    )
+    parser.add_argument(
+        "--clip-batch",
+        type=int,
+        default=None,
+        help=f"clips of equal length restored per forward pass (default: {CUDA_CLIP_BATCH} on "
+        "CUDA, 1 on the CPU); frames wait until that many clips ended, so memory grows with it",
+    )
+    parser.add_argument(
+        "--clip-overlap",
+        type=int,
+        default=None,
+        help="frames two clips of a track cut at --max-clip-frames share and crossfade over "
+        f"(default: {DEFAULT_OVERLAP}, at most half a clip)",
+    )
+    parser.add_argument(
         "--batch", type=int, default=_DEFAULTS.batch, help="frames per detector call"
     )
     parser.add_argument(
@@ -122,9 +165,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--crf", type=int, default=_DEFAULTS.crf, help="x264 CRF of the output (0 = lossless)"
     )
-    parser.add_argument("--preset", default=_DEFAULTS.preset, help="x264 preset")
     parser.add_argument(
-        "--threads", type=int, default=os.cpu_count() or 1, help="CPU threads of torch"
+        "--preset", default=_DEFAULTS.preset, help="x264 preset (NVENC: the matching p1-p7)"
+    )
+    parser.add_argument(
+        "--codec",
+        choices=CODECS,
+        default=_DEFAULTS.codec,
+        help="output encoder; auto: h264_nvenc with --device cuda when the GPU offers it, "
+        "else libx264",
+    )
+    parser.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="single-thread libx264 with mbtree off: byte-identical output on every run "
+        "(slower; what the workflow's evaluation uses)",
+    )
+    parser.add_argument(
+        "--encoder-threads",
+        type=int,
+        default=_DEFAULTS.encoder_threads,
+        help="x264 threads (0: every core)",
+    )
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="run decode, detect, restore, blend and encode one after another instead of "
+        "in overlapping threads (same output)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of torch (default: half the cores, the encoder and decoder use the "
+        "rest; every core with --serial)",
     )
     parser.add_argument(
         "--masks-out", help="write the per-frame detections here (regions.parquet format)"

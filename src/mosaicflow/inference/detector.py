@@ -46,9 +46,11 @@ class YoloDetector:
         threads: CPU threads of torch.
         config_dir: ultralytics' settings folder (``None``: ``$YOLO_CONFIG_DIR``, else a
             temporary one; see :func:`mosaicflow.yolo.offline.prepare_ultralytics`).
+        origin: the option or config key ``weights`` came from (named in errors).
 
     Raises:
-        DetectorError: the file is missing, not loadable by ultralytics, or not a
+        DetectorError: the file is missing, refused by the restricted unpickler
+            (:mod:`mosaicflow.yolo.checkpoint`), not loadable by ultralytics, or not a
             segmentation model.
     """
 
@@ -63,8 +65,10 @@ class YoloDetector:
         half: bool = False,
         threads: int = 1,
         config_dir: str | Path | None = None,
+        origin: str | None = None,
     ) -> None:
         from mosaicflow.devices import ultralytics_device
+        from mosaicflow.yolo.checkpoint import CheckpointError, load_yolo
         from mosaicflow.yolo.offline import prepare_ultralytics
 
         path = Path(weights)
@@ -81,10 +85,10 @@ class YoloDetector:
             self._settings_dir = tempfile.TemporaryDirectory(prefix="mosaicflow-ultralytics-")
             config_dir = self._settings_dir.name
         prepare_ultralytics(config_dir, threads)
-        from ultralytics import YOLO
-
         try:
-            model = YOLO(str(path), task="segment")
+            model = load_yolo(path, "segment", origin=origin)
+        except CheckpointError as err:  # names the file, its origin and why
+            raise DetectorError(str(err)) from err
         except Exception as err:  # ultralytics raises many kinds; all mean "not a model"
             raise DetectorError(f"{path}: not a YOLO model ({type(err).__name__}: {err})") from err
         if getattr(model, "task", None) != "segment":
@@ -109,7 +113,9 @@ class YoloDetector:
         """Detect in RGB frames (one batched call); one :class:`Detections` per frame."""
         if not frames:
             return []
-        bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]
+        import cv2
+
+        bgr = [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) for frame in frames]  # one SIMD pass
         results = self.model.predict(bgr, **self.kwargs)
         pairs = zip(results, frames, strict=True)
         return [_detections(result, frame.shape[:2]) for result, frame in pairs]

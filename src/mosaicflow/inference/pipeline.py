@@ -1,43 +1,58 @@
 """``restore_video``: decode, detect, track, cut, crop, restore, blend and encode, streaming.
 
-Frames wait in a :class:`FrameBuffer` only until no open clip can still include them: a frame
-is written as soon as it is older than the first frame of every open clip. Clips are at most
-``max_clip_frames`` long and a clip is restored the moment it ends, so the buffer never holds
-more than ``max_clip_frames + max_gap_frames`` frames (plus the detection batch being worked
-on), whatever the video's length. A frame no clip covers is encoded from its decoded planes
-unchanged; in a restored frame only the pixels the feathered blend touched change (see
-:mod:`~mosaicflow.inference.video_io`).
+The work runs as a chain of stages (:mod:`~mosaicflow.inference.stages`), each in its own
+thread with bounded queues between them (``pipelined``), or one after another in the caller's
+thread: ``decode`` (frames, their RGB and the audio packets read before each), ``detect``
+(batches of frames, the instances and the scene cuts), ``track`` (tracks cut into clips; holds
+the frames), ``crop``, ``restore`` (equal-length clips batched), ``blend`` (the feathered
+paste, merged into the frame's planes) and ``encode`` (frames in order, with their audio). The
+same items pass in the same order either way, so both give the same pixels.
+
+Frames wait in a :class:`FrameBuffer` until no open clip can still include them: ``track``
+releases a frame once it is older than the first frame of every open (or held) clip, and
+``encode`` writes it once every clip before that release is blended (the queues keep the order).
+Clips are at most ``max_clip_frames`` long and are restored the moment they end (or, with
+``clip_batch`` > 1, once that many clips of one length wait), so the frames held are bounded
+whatever the video's length: :meth:`RestoreSettings.frame_limit`. A frame no clip covers is
+encoded from its decoded planes unchanged; in a restored frame only the pixels the feathered
+blend touched change (see :mod:`~mosaicflow.inference.video_io`), and only the window they lie
+in is converted (:mod:`~mosaicflow.inference.canvas`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from mosaicflow.inference.blend import FeatherSettings, blend_into, feather_weights
-from mosaicflow.inference.crop import CropSettings, crop_frame, plan_clip_crop, uncrop_frame
-from mosaicflow.inference.masks import MaskRecorder
-from mosaicflow.inference.protocols import Detector, Restorer
-from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
-from mosaicflow.inference.video_io import (
-    VideoSink,
-    VideoSource,
-    luma,
-    merge_touched,
-    rgb_to_yuv,
-    yuv_to_rgb,
+from mosaicflow.inference.blend import FeatherSettings, feather_weights
+from mosaicflow.inference.canvas import CANVASES, Canvas
+from mosaicflow.inference.crop import (
+    ClipCrop,
+    CropSettings,
+    crop_frame,
+    plan_clip_crop,
+    uncrop_frame,
 )
+from mosaicflow.inference.masks import MaskRecorder
+from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
+from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
+from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
+from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
+from mosaicflow.video.encoders import EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+
+#: Frames shared by two clips of a track cut at ``max_length`` (crossfaded), unless set.
+DEFAULT_OVERLAP = 8
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,18 @@ class RestoreSettings:
         scene_threshold: scene-cut score (FFmpeg ``scdet`` scale, 0-100) that ends every clip.
         crop: crop border, squaring and smoothing.
         feather: blending band.
-        crf: x264 constant rate factor of the output (0 = lossless).
-        preset: x264 preset.
+        crf: x264 constant rate factor of the output (0 = lossless); NVENC's ``cq``.
+        preset: x264 preset (NVENC: the matching p1-p7).
+        codec: ``auto``, ``libx264``, ``h264_nvenc`` or ``hevc_nvenc``
+            (:mod:`mosaicflow.video.encoders`).
+        encoder_threads: x264 threads (0: every core).
+        reproducible: single-thread libx264 with mbtree off: the same bytes on every run.
+        clip_overlap_frames: frames two clips of a track cut at ``max_clip_frames`` share and
+            crossfade over (``None``: :data:`DEFAULT_OVERLAP`, at most half a clip).
+        clip_batch: clips of equal length restored in one forward pass (more hold more
+            frames: see :meth:`frame_limit`).
+        pipelined: run the stages in threads (else one after another in this thread).
+        compositing: ``box`` (the blends' window only) or ``full_frame`` (the reference).
     """
 
     max_clip_frames: int = 180
@@ -66,14 +91,50 @@ class RestoreSettings:
     feather: FeatherSettings = field(default_factory=FeatherSettings)
     crf: int = 18
     preset: str = "medium"
+    codec: str = "auto"
+    encoder_threads: int = 0
+    reproducible: bool = False
+    clip_overlap_frames: int | None = None
+    clip_batch: int = 1
+    pipelined: bool = True
+    compositing: str = "box"
 
     def __post_init__(self) -> None:
-        if self.max_clip_frames < 1 or self.batch < 1:
-            raise ValueError("max_clip_frames and batch must be >= 1")
+        if self.max_clip_frames < 1 or self.batch < 1 or self.clip_batch < 1:
+            raise ValueError("max_clip_frames, batch and clip_batch must be >= 1")
         if self.max_gap_frames < 0:
             raise ValueError(f"max_gap_frames must be >= 0, got {self.max_gap_frames}")
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be in 0..51, got {self.crf}")
+        if not 0 <= self.overlap_frames < self.max_clip_frames:
+            raise ValueError(
+                f"clip_overlap_frames must be in 0..max_clip_frames - 1, got "
+                f"{self.clip_overlap_frames}"
+            )
+        if self.compositing not in CANVASES:
+            raise ValueError(f"compositing must be one of {sorted(CANVASES)}")
+        self.encoder_settings()  # validates codec, crf, preset, threads
+
+    @property
+    def overlap_frames(self) -> int:
+        """Frames shared by consecutive clips of a track."""
+        if self.clip_overlap_frames is None:
+            return min(DEFAULT_OVERLAP, self.max_clip_frames // 2)
+        return self.clip_overlap_frames
+
+    def encoder_settings(self) -> EncoderSettings:
+        """The output's :class:`~mosaicflow.video.encoders.EncoderSettings`."""
+        return EncoderSettings(
+            self.codec, self.crf, self.preset, self.encoder_threads, self.reproducible
+        )
+
+    def hold_limit(self) -> int:
+        """Most frames ``track`` holds back (the open clips' and the clips waiting for a
+        batch)."""
+        return self.clip_batch * self.max_clip_frames + self.max_gap_frames
+
+    def frame_limit(self) -> int:
+        """Most frames buffered at once in a pipelined run: those held, one clip's worth in
+        flight through crop, restore, blend and encode, and a detection batch."""
+        return self.hold_limit() + self.max_clip_frames + self.batch
 
 
 @dataclass
@@ -81,20 +142,14 @@ class BufferedFrame:
     """A decoded frame waiting to be written.
 
     Attributes:
-        yuv: the decoded I420 planes.
-        composite: RGB frame with the restored clips blended in (``None``: untouched).
-        touched: bool ``(H, W)`` pixels the blends changed (``None``: untouched).
+        canvas: its planes and composite (:mod:`~mosaicflow.inference.canvas`).
+        audio: audio packets read before it (muxed just before it).
+        planes: the planes to encode, once its last clip is blended (``None`` before).
     """
 
-    yuv: np.ndarray
-    composite: np.ndarray | None = None
-    touched: np.ndarray | None = None
-
-    def planes(self) -> np.ndarray:
-        """The planes to encode: the decoded ones, with the touched pixels replaced."""
-        if self.composite is None or self.touched is None:
-            return self.yuv
-        return merge_touched(self.yuv, rgb_to_yuv(self.composite), self.touched)
+    canvas: Canvas
+    audio: list[Any]
+    planes: np.ndarray | None = None
 
 
 class FrameBuffer:
@@ -102,26 +157,53 @@ class FrameBuffer:
 
     def __init__(self) -> None:
         self._frames: dict[int, BufferedFrame] = {}
+        self._changed = threading.Condition()
+        self._first = 0
         self.peak = 0
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def add(self, number: int, yuv: np.ndarray) -> None:
+    def add(self, number: int, frame: BufferedFrame) -> None:
         """Hold frame ``number``."""
-        self._frames[number] = BufferedFrame(yuv)
-        self.peak = max(self.peak, len(self._frames))
+        with self._changed:
+            self._frames[number] = frame
+            self.peak = max(self.peak, len(self._frames))
 
     def get(self, number: int) -> BufferedFrame:
         """The held frame ``number``."""
         return self._frames[number]
 
+    def numbers(self, start: int, stop: int | None) -> range:
+        """Held frame numbers from ``start`` up to ``stop`` (``None``: the last held)."""
+        if stop is None:
+            with self._changed:
+                stop = max(self._frames, default=start - 1) + 1
+        return range(start, stop)
+
     def pop_before(self, stop: int | None) -> Iterator[tuple[int, BufferedFrame]]:
         """Remove and yield, in order, the frames numbered below ``stop`` (all for ``None``)."""
-        for number in sorted(self._frames):
-            if stop is not None and number >= stop:
-                return
-            yield number, self._frames.pop(number)
+        while self._first in self._frames and (stop is None or self._first < stop):
+            with self._changed:
+                number = self._first
+                frame = self._frames.pop(number)
+                self._first += 1
+                self._changed.notify_all()
+            yield number, frame
+
+    def wait_for_room(self, limit: int, stop: threading.Event) -> float:
+        """Block while ``limit`` frames or more are held; returns the seconds waited.
+
+        Raises:
+            Stopped: ``stop`` was set (the run failed elsewhere).
+        """
+        started = time.perf_counter()
+        with self._changed:
+            while len(self._frames) >= limit:
+                if stop.is_set():
+                    raise Stopped
+                self._changed.wait(POLL_S)
+        return time.perf_counter() - started
 
 
 @dataclass(frozen=True)
@@ -144,6 +226,8 @@ class RestoreResult:
         width, height: frame size.
         audio_packets: audio packets copied.
         peak_buffered_frames: most frames held at once.
+        encoder: the FFmpeg encoder of the output.
+        stage_seconds: seconds each stage spent working (the busiest bounds a pipelined run).
         settings: the settings used.
     """
 
@@ -164,6 +248,8 @@ class RestoreResult:
     height: int
     audio_packets: int
     peak_buffered_frames: int
+    encoder: str
+    stage_seconds: dict[str, float]
     settings: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,16 +257,77 @@ class RestoreResult:
         return asdict(self)
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of ``size`` consecutive items (the last may be shorter)."""
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+# -- the items that travel between the stages ---------------------------------------------------
+@dataclass
+class Decoded:
+    """A decoded frame (its planes and the detector's RGB) and the audio packets read before
+    it."""
+
+    number: int
+    yuv: np.ndarray
+    audio: list[Any]
+    rgb: np.ndarray
+
+
+@dataclass
+class Detected:
+    """A frame with its instances; ``cut``: it starts a new scene."""
+
+    number: int
+    yuv: np.ndarray
+    audio: list[Any]
+    instances: list[Instance]
+    cut: bool
+
+
+@dataclass
+class AudioTail:
+    """The audio packets after the last frame (ends the stream)."""
+
+    audio: list[Any]
+
+
+@dataclass
+class ClipGroup:
+    """Clips dispatched together, in the order they ended (equal lengths restored batched)."""
+
+    clips: list[Any]
+
+
+@dataclass
+class CroppedClip:
+    """A clip, its crop plan and its crops ``(T, S, S, 3)`` (then the restored crops)."""
+
+    clip: Clip
+    crop: ClipCrop
+    crops: np.ndarray
+
+
+@dataclass
+class Release:
+    """Every frame below ``stop`` (all for ``None``) can be written once the clips before this
+    item are blended; ``audio``: packets to mux after them (the tail)."""
+
+    stop: int | None
+    audio: list[Any] = field(default_factory=list)
+
+
+def _span(first: int, last: int) -> str:
+    return f"frame {first}" if first == last else f"frames {first}-{last}"
+
+
+def where(item: Any) -> str:
+    """The frames an item covers (for error messages)."""
+    if isinstance(item, Decoded | Detected):
+        return f"frame {item.number}"
+    if isinstance(item, CroppedClip):
+        return _span(item.clip.start, item.clip.end)
+    if isinstance(item, ClipGroup):
+        clips = [c.clip if isinstance(c, CroppedClip) else c for c in item.clips]
+        return _span(min(c.start for c in clips), max(c.end for c in clips))
+    if isinstance(item, Release) and item.stop is not None:
+        return f"the frames before {item.stop}"
+    return "the end of the video"
 
 
 def _mask_in_window(inst: Instance, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -196,39 +343,256 @@ def _mask_in_window(inst: Instance, window: tuple[int, int, int, int]) -> np.nda
     return out
 
 
-def restore_clip(
-    clip: Clip, buffer: FrameBuffer, restorer: Restorer, settings: RestoreSettings
-) -> None:
-    """Crop a clip from the buffered frames, restore it and blend it into them.
+def crossfade(weights: np.ndarray, index: int, lead_in: int) -> np.ndarray:
+    """The weights of a clip's frame ``index``: ramped up over the ``lead_in`` frames it shares
+    with the previous clip of its track (which was blended first), full after them."""
+    if index >= lead_in:
+        return weights
+    return weights * np.float32((index + 1) / (lead_in + 1))
 
-    Crops come from the decoded frames (not from earlier composites), so clips of two
-    overlapping tracks each see the original mosaic.
-    """
-    first = buffer.get(clip.start).yuv
-    frame_shape = (first.shape[0] * 2 // 3, first.shape[1])
-    crop = plan_clip_crop(clip.boxes(), frame_shape, restorer.input_size, settings.crop)
-    originals = [yuv_to_rgb(buffer.get(n).yuv) for n in clip.frames]
-    crops = np.stack(
-        [crop_frame(rgb, crop.plan.boxes[i], crop.plan) for i, rgb in enumerate(originals)]
-    )
-    restored = np.asarray(restorer.restore(crops))
-    if restored.shape != crops.shape or restored.dtype != np.uint8:
-        raise ValueError(
-            f"the restorer returned {restored.shape} {restored.dtype} for a clip of "
-            f"{crops.shape} uint8"
+
+def _group_batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Indices of clips restored together: in order, each with up to ``size - 1`` later clips of
+    the same length."""
+    batches: list[list[int]] = []
+    taken: set[int] = set()
+    for i, length in enumerate(lengths):
+        if i in taken:
+            continue
+        batch = [i]
+        for j in range(i + 1, len(lengths)):
+            if len(batch) < size and j not in taken and lengths[j] == length:
+                batch.append(j)
+        taken.update(batch)
+        batches.append(batch)
+    return batches
+
+
+class _Run:
+    """The stages of one restore run and the state they share."""
+
+    def __init__(
+        self,
+        source: VideoSource,
+        sink: VideoSink,
+        detector: Detector,
+        restorer: Restorer,
+        settings: RestoreSettings,
+        recorder: MaskRecorder | None,
+        bar: Any,
+        stop: threading.Event,
+    ) -> None:
+        self.source, self.sink, self.detector, self.restorer = source, sink, detector, restorer
+        self.settings, self.recorder, self.bar, self.stop = settings, recorder, bar, stop
+        self.buffer = FrameBuffer()
+        self.canvas = CANVASES[settings.compositing]
+        self.cutter = ClipCutter(
+            settings.max_clip_frames,
+            settings.min_track_iou,
+            settings.max_gap_frames,
+            settings.overlap_frames,
         )
-    for i, number in enumerate(clip.frames):
-        box = tuple(int(v) for v in crop.plan.boxes[i])
-        patch = uncrop_frame(restored[i], crop.plan)
-        mask = _mask_in_window(clip.instances[i], box)  # type: ignore[arg-type]
-        weights = feather_weights(mask, crop.border_px, settings.feather)
-        entry = buffer.get(number)
-        if entry.composite is None or entry.touched is None:
-            entry.composite = originals[i]
-            entry.touched = np.zeros(frame_shape, bool)
-        touched = blend_into(entry.composite, patch, weights, box)  # type: ignore[arg-type]
-        x0, y0, x1, y1 = box
-        entry.touched[y0:y1, x0:x1] |= touched
+        self.scenes = SceneDetector(settings.scene_threshold)
+        # clips wait for a batch only when the restorer takes batches
+        self.clip_batch = settings.clip_batch if isinstance(restorer, BatchRestorer) else 1
+        self.reasons: Counter[str] = Counter()  # track's
+        self.detected = 0  # track's: frames with an instance
+        self.written: Counter[str] = Counter()  # encode's: restored and passthrough frames
+        self._waiting: list[Decoded] = []  # detect: the batch being filled
+        self._pending: list[Clip] = []  # track: ended clips waiting for a batch
+        self._released = 0  # track: frames below it are released
+        self._finished = 0  # blend: frames below it have their planes
+        self.waited = 0.0  # track: seconds waiting for room in the buffer (not work)
+        self.shape = (source.height, source.width)
+
+    def stages(self) -> list[Stage]:
+        """The chain after ``decode``, with its queue sizes."""
+        frames = 2 * self.settings.batch
+        small = self.settings.frame_limit()  # clips and releases: the buffer bounds memory
+        return [
+            Stage("detect", self.detect, self.detect_rest, queue_size=frames),
+            Stage("track", self.track, queue_size=frames),
+            Stage("crop", self.crop, queue_size=small),
+            Stage("restore", self.restore, queue_size=2),
+            Stage("blend", self.blend, queue_size=2),
+            Stage("encode", self.encode, queue_size=small),
+        ]
+
+    # -- decode -------------------------------------------------------------------------------
+    def decode(self) -> Iterator[Decoded | AudioTail]:
+        """Frames in order, each with the audio packets demuxed before it (and converted to RGB
+        here, which balances the work of this thread and the detector's)."""
+        audio: list[Any] = []
+        for number, yuv in enumerate(self.source.frames(on_audio=audio.append)):
+            yield Decoded(number, yuv, audio[:], yuv_to_rgb(yuv))
+            audio.clear()
+        yield AudioTail(audio[:])
+
+    # -- detect -------------------------------------------------------------------------------
+    def detect(self, item: Decoded | AudioTail) -> Iterator[Detected | AudioTail]:
+        """Batch frames for the detector; instances and scene cuts per frame."""
+        if isinstance(item, AudioTail):
+            yield from self.detect_rest()
+            yield item
+            return
+        self._waiting.append(item)
+        if len(self._waiting) >= self.settings.batch:
+            yield from self.detect_rest()
+
+    def detect_rest(self) -> Iterator[Detected]:
+        """Detect in the frames waiting for a full batch."""
+        chunk, self._waiting = self._waiting, []
+        if not chunk:
+            return
+        try:
+            found = self.detector.detect([frame.rgb for frame in chunk])
+            if len(found) != len(chunk):
+                raise ValueError(
+                    f"the detector returned {len(found)} results for {len(chunk)} frames"
+                )
+            for detections in found:
+                if detections.masks.shape[1:] != self.shape:
+                    raise ValueError(
+                        f"the detector returned masks of {detections.masks.shape[1:]} for "
+                        f"frames of {self.shape}"
+                    )
+        except Exception as err:
+            raise StageError("detect", _span(chunk[0].number, chunk[-1].number), err) from err
+        for frame, detections in zip(chunk, found, strict=True):
+            cut = self.scenes.push(luma(frame.yuv))[1]
+            instances = instances_from_detections(detections)
+            yield Detected(frame.number, frame.yuv, frame.audio, instances, cut)
+
+    # -- track --------------------------------------------------------------------------------
+    def track(self, item: Detected | AudioTail) -> Iterator[ClipGroup | Release]:
+        """Cut clips, hold the frames they may still need, release the others."""
+        if isinstance(item, AudioTail):
+            yield from self._dispatch(self.cutter.finish(), force=True)
+            yield Release(None, item.audio)
+            return
+        if item.cut:
+            yield from self._dispatch(self.cutter.cut_scene())
+        if self.settings.pipelined:
+            self.waited += self.buffer.wait_for_room(self.settings.frame_limit(), self.stop)
+        self.buffer.add(item.number, BufferedFrame(self.canvas(item.yuv), item.audio))
+        yield from self._dispatch(self.cutter.push(item.number, item.instances))
+        self.detected += bool(item.instances)
+        if self.recorder is not None:
+            self.recorder.add(item.number, item.instances)
+        stop = self._release_point(item.number)
+        if self._pending and item.number + 1 - stop >= self.settings.hold_limit():
+            yield from self._dispatch([], force=True)
+            stop = self._release_point(item.number)
+        if stop > self._released:
+            self._released = stop
+            yield Release(stop)
+
+    def _release_point(self, number: int) -> int:
+        starts = [clip.start for clip in self._pending]
+        open_start = self.cutter.earliest_open_frame()
+        if open_start is not None:
+            starts.append(open_start)
+        return min(starts, default=number + 1)
+
+    def _dispatch(self, clips: list[Clip], force: bool = False) -> Iterator[ClipGroup]:
+        """Send the ended clips on, or hold them until ``clip_batch`` of one length wait."""
+        for clip in clips:
+            self.reasons[clip.reason] += 1
+        self._pending += clips
+        if not self._pending:
+            return
+        lengths = Counter(len(clip.instances) for clip in self._pending)
+        if force or max(lengths.values()) >= self.clip_batch:
+            group, self._pending = self._pending, []
+            yield ClipGroup(group)
+
+    # -- crop ---------------------------------------------------------------------------------
+    def crop(self, item: ClipGroup | Release) -> Iterator[ClipGroup | Release]:
+        """Cut each clip's crops from the decoded frames (never from composites)."""
+        if isinstance(item, ClipGroup):
+            item = ClipGroup([self._crop_clip(clip) for clip in item.clips])
+        yield item
+
+    def _crop_clip(self, clip: Clip) -> CroppedClip:
+        size = self.restorer.input_size
+        crop = plan_clip_crop(clip.boxes(), self.shape, size, self.settings.crop)
+        crops = []
+        for i, number in enumerate(clip.frames):
+            x0, y0, x1, y1 = (int(v) for v in crop.plan.boxes[i])
+            rgb = self.buffer.get(number).canvas.rgb((x0, y0, x1, y1))
+            crops.append(crop_frame(rgb, np.array([0, 0, x1 - x0, y1 - y0]), crop.plan))
+        return CroppedClip(clip, crop, np.stack(crops))
+
+    # -- restore ------------------------------------------------------------------------------
+    def restore(self, item: ClipGroup | Release) -> Iterator[CroppedClip | Release]:
+        """Restore a group's clips, equal lengths batched; the clips go on in their order."""
+        if isinstance(item, Release):
+            yield item
+            return
+        clips: list[CroppedClip] = item.clips
+        batch_restore = self.restorer if isinstance(self.restorer, BatchRestorer) else None
+        for indices in _group_batches([len(c.crops) for c in clips], self.clip_batch):
+            if batch_restore is not None and len(indices) > 1:
+                stacked = np.stack([clips[i].crops for i in indices])
+                outputs = list(np.asarray(batch_restore.restore_batch(stacked)))
+            else:
+                outputs = [np.asarray(self.restorer.restore(clips[indices[0]].crops))]
+            for i, restored in zip(indices, outputs, strict=True):
+                crops = clips[i].crops
+                if restored.shape != crops.shape or restored.dtype != np.uint8:
+                    raise ValueError(
+                        f"the restorer returned {restored.shape} {restored.dtype} for a clip "
+                        f"of {crops.shape} uint8"
+                    )
+                clips[i].crops = restored
+        yield from clips
+
+    # -- blend --------------------------------------------------------------------------------
+    def blend(self, item: CroppedClip | Release) -> Iterator[Release]:
+        """Paste a restored clip into its frames; at a release, merge the released frames."""
+        if isinstance(item, CroppedClip):
+            clip, crop = item.clip, item.crop
+            for i, number in enumerate(clip.frames):
+                box = tuple(int(v) for v in crop.plan.boxes[i])
+                patch = uncrop_frame(item.crops[i], crop.plan)
+                mask = _mask_in_window(clip.instances[i], box)  # type: ignore[arg-type]
+                weights = feather_weights(mask, crop.border_px, self.settings.feather)
+                weights = crossfade(weights, i, clip.lead_in)
+                self.buffer.get(number).canvas.blend(patch, weights, box)  # type: ignore[arg-type]
+            return
+        numbers = self.buffer.numbers(self._finished, item.stop)
+        for number in numbers:
+            frame = self.buffer.get(number)
+            frame.planes = frame.canvas.planes()
+        self._finished = max(self._finished, numbers.stop)
+        yield item
+
+    # -- encode -------------------------------------------------------------------------------
+    def encode(self, item: Release) -> Iterable[None]:
+        """Write the released frames in order, each after its audio packets."""
+        for _, frame in self.buffer.pop_before(item.stop):
+            for packet in frame.audio:
+                self.sink.write_audio(packet)
+            planes = frame.planes if frame.planes is not None else frame.canvas.planes()
+            self.sink.write(planes)
+            self.written["restored" if frame.canvas.blends else "passthrough"] += 1
+            self.bar.update(1)
+        for packet in item.audio:
+            self.sink.write_audio(packet)
+        return ()
+
+
+def model_threads(pipelined: bool) -> int:
+    """Torch threads for the models: all the cores when the stages run one after another, half
+    of them when they overlap (the decoder, OpenCV and the encoder use the rest). An OpenMP team
+    sharing its cores with busy threads stalls at every barrier: on 2 cores with one core busy
+    elsewhere, the demo restorer ran 27 frames/s on one thread and 1.5-6 on two."""
+    return max(1, cpu_cores() // 2) if pipelined else cpu_cores()
+
+
+def _on_cuda(restorer: Restorer) -> bool:
+    device = getattr(restorer, "device", None)
+    return getattr(device, "type", None) == "cuda"
 
 
 def restore_video(
@@ -245,11 +609,13 @@ def restore_video(
 
     Args:
         input_video: the video (any container and codec PyAV decodes).
-        output_video: the restored video (x264 in the suffix's container, the source's frame
-            rate and audio stream), written atomically.
+        output_video: the restored video (the settings' encoder in the suffix's container, the
+            source's frame rate and audio stream), written atomically.
         detector: finds the mosaic (:class:`~mosaicflow.inference.detector.YoloDetector`).
-        restorer: restores crops (:class:`~mosaicflow.inference.restorer.BasicVSRRestorer`).
-        settings: clip, crop, blend and encoder settings (defaults: :class:`RestoreSettings`).
+        restorer: restores crops (:class:`~mosaicflow.inference.restorer.BasicVSRRestorer`);
+            ``codec: auto`` picks NVENC when it has a CUDA ``device``.
+        settings: clip, crop, blend, encoder and pipeline settings (defaults:
+            :class:`RestoreSettings`).
         masks_out: also write the per-frame detections there (``regions.parquet`` format).
         progress: show a progress bar (tqdm, on stderr) with the frame rate.
 
@@ -257,18 +623,18 @@ def restore_video(
         The :class:`RestoreResult`.
 
     Raises:
-        VideoDecodeError: the input cannot be decoded (a ``ValueError`` naming the file).
-        ValueError: the detector or restorer returned something of the wrong shape.
+        VideoDecodeError: the input cannot be opened (a ``ValueError`` naming the file).
+        EncoderError: an NVENC encoder was asked for and cannot be opened here.
+        StageError: a stage failed (names the stage and the frames; the cause is chained, e.g.
+            a ``ValueError`` for a detector or restorer output of the wrong shape); no output
+            file is left.
     """
     from tqdm import tqdm
 
     settings = settings or RestoreSettings()
     started = time.monotonic()
-    reasons: Counter[str] = Counter()
-    counts: Counter[str] = Counter()
-    buffer = FrameBuffer()
-    cutter = ClipCutter(settings.max_clip_frames, settings.min_track_iou, settings.max_gap_frames)
-    scenes = SceneDetector(settings.scene_threshold)
+    encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))
+    stop = threading.Event()
     with VideoSource(input_video) as source:
         height, width = source.height, source.width
         recorder = MaskRecorder(height, width, float(source.rate)) if masks_out else None
@@ -278,8 +644,7 @@ def restore_video(
             height,
             source.rate,
             source.audio,
-            crf=settings.crf,
-            preset=settings.preset,
+            encoder=encoder,
             rotation=source.rotation,
             first_pts=round(source.start_time * source.rate),
         )
@@ -291,56 +656,28 @@ def restore_video(
             dynamic_ncols=True,
         )
         with sink, bar:
-
-            def restore_all(clips: list[Clip]) -> None:
-                for clip in clips:
-                    restore_clip(clip, buffer, restorer, settings)
-                    reasons[clip.reason] += 1
-
-            def write_before(stop: int | None) -> None:
-                for _, entry in buffer.pop_before(stop):
-                    counts["restored" if entry.composite is not None else "passthrough"] += 1
-                    sink.write(entry.planes())
-                    bar.update(1)
-
-            numbered = enumerate(source.frames(on_audio=sink.write_audio))
-            for chunk in batched(numbered, settings.batch):
-                found = detector.detect([yuv_to_rgb(yuv) for _, yuv in chunk])
-                if len(found) != len(chunk):
-                    raise ValueError(
-                        f"the detector returned {len(found)} results for {len(chunk)} frames"
-                    )
-                for (number, yuv), detections in zip(chunk, found, strict=True):
-                    if detections.masks.shape[1:] != (height, width):
-                        raise ValueError(
-                            f"the detector returned masks of {detections.masks.shape[1:]} for "
-                            f"frames of {(height, width)}"
-                        )
-                    if scenes.push(luma(yuv))[1]:
-                        restore_all(cutter.cut_scene())
-                    buffer.add(number, yuv)
-                    instances = instances_from_detections(detections)
-                    restore_all(cutter.push(number, instances))
-                    counts["detected"] += bool(instances)
-                    if recorder is not None:
-                        recorder.add(number, instances)
-                    open_start = cutter.earliest_open_frame()
-                    write_before(number + 1 if open_start is None else open_start)
-                bar.set_postfix(clips=sum(reasons.values()), refresh=False)
-            restore_all(cutter.finish())
-            write_before(None)
+            run = _Run(source, sink, detector, restorer, settings, recorder, bar, stop)
+            busy = run_stages(
+                run.decode(),
+                run.stages(),
+                threaded=settings.pipelined,
+                where=where,
+                stop=stop,
+            )
+            busy["track"] -= run.waited
             audio_packets = sink.audio_packets
         if recorder is not None and masks_out is not None:
             recorder.write(masks_out)
         frames = sink.frames_written
         video_fps = float(source.rate)
     seconds = time.monotonic() - started
+    counts, reasons = run.written, run.reasons
     result = RestoreResult(
         input=str(input_video),
         output=str(output_video),
         masks=str(masks_out) if masks_out else None,
         frames=frames,
-        frames_with_detections=counts["detected"],
+        frames_with_detections=run.detected,
         restored_frames=counts["restored"],
         passthrough_frames=counts["passthrough"],
         passthrough_share=round(counts["passthrough"] / frames, 6) if frames else 1.0,
@@ -352,16 +689,20 @@ def restore_video(
         width=width,
         height=height,
         audio_packets=audio_packets,
-        peak_buffered_frames=buffer.peak,
+        peak_buffered_frames=run.buffer.peak,
+        encoder=encoder.codec,
+        stage_seconds={name: round(value, 3) for name, value in busy.items()},
         settings=asdict(settings),
     )
     log.info(
-        "%s -> %s: %d frames (%d restored) in %d clips, %.1f fps",
+        "%s -> %s: %d frames (%d restored) in %d clips, %.1f fps (%s; busiest stage %s)",
         input_video,
         output_video,
         frames,
         counts["restored"],
         result.clips,
         result.fps,
+        encoder.codec,
+        max(busy, key=busy.__getitem__),
     )
     return result

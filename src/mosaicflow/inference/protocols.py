@@ -64,3 +64,18 @@ class Restorer(Protocol):
     def restore(self, clip: np.ndarray) -> np.ndarray:
         """Restore ``clip`` (``(T, S, S, 3)`` uint8 RGB); returns an array of the same shape."""
         ...
+
+
+@runtime_checkable
+class BatchRestorer(Protocol):
+    """A :class:`Restorer` that also restores several clips of one length in one call."""
+
+    input_size: int
+
+    def restore(self, clip: np.ndarray) -> np.ndarray:
+        """Restore one clip (``(T, S, S, 3)`` uint8 RGB)."""
+        ...
+
+    def restore_batch(self, clips: np.ndarray) -> np.ndarray:
+        """Restore ``(B, T, S, S, 3)`` uint8 RGB clips; returns an array of the same shape."""
+        ...

@@ -112,6 +112,71 @@ def generator_shape(
     )
 
 
+#: Autocast dtypes of the ``precision`` setting (``fp32``: none).
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "fp32": None,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+}
+#: Most clip shapes with a captured CUDA graph at once (each holds its own memory).
+MAX_GRAPHS = 4
+
+
+class GraphedForward:
+    """The network's forward replayed from CUDA graphs, one per input shape.
+
+    A shape is captured the second time it is seen (a clip of ``max_clip_frames`` comes back
+    again and again; a one-off length runs eagerly); at most :data:`MAX_GRAPHS` are kept. A
+    capture that fails is logged and that shape runs eagerly from then on.
+
+    Args:
+        network: the generator (on a CUDA device, eval mode).
+        dtype: autocast dtype (``None``: float32).
+    """
+
+    def __init__(self, network: torch.nn.Module, dtype: torch.dtype | None) -> None:
+        self.network, self.dtype = network, dtype
+        self.graphs: dict[tuple[int, ...], tuple[Any, torch.Tensor, torch.Tensor]] = {}
+        self.seen: set[tuple[int, ...]] = set()
+        self.eager: set[tuple[int, ...]] = set()
+
+    def _autocast(self) -> Any:
+        enabled = self.dtype is not None
+        return torch.autocast("cuda", dtype=self.dtype, enabled=enabled, cache_enabled=False)
+
+    def _capture(self, x: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        static_in = x.clone()
+        side = torch.cuda.Stream(device=x.device)
+        side.wait_stream(torch.cuda.current_stream(x.device))
+        with torch.cuda.stream(side), self._autocast():
+            for _ in range(2):  # warm-up: cuDNN picks its algorithms outside the capture
+                self.network(static_in)
+        torch.cuda.current_stream(x.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), self._autocast():
+            static_out = self.network(static_in)
+        return graph, static_in, static_out
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        key = tuple(x.shape)
+        if key not in self.graphs and key in self.seen and key not in self.eager:
+            try:
+                if len(self.graphs) >= MAX_GRAPHS:
+                    self.graphs.pop(next(iter(self.graphs)))
+                self.graphs[key] = self._capture(x)
+            except RuntimeError as err:
+                log.warning("CUDA graph capture of %s failed (%s): eager from now on", key, err)
+                self.eager.add(key)
+        self.seen.add(key)
+        if key in self.graphs:
+            graph, static_in, static_out = self.graphs[key]
+            static_in.copy_(x)
+            graph.replay()
+            return static_out
+        with self._autocast():
+            return self.network(x)
+
+
 class BasicVSRRestorer:
     """Restores clips of square crops with the BasicVSR++ generator.
 
@@ -121,9 +186,16 @@ class BasicVSRRestorer:
             plain state dict).
         card: the model card (``None``: ``model.json`` beside the weights if it names them).
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        fp16: half-precision autocast (CUDA only; ignored on CPU).
+        fp16: half-precision autocast (CUDA only; ignored on CPU); ``precision`` wins.
         frames_per_call: restore at most this many frames per forward pass (``None``: the
             whole clip at once).
+        precision: ``fp32``, ``fp16`` or ``bf16`` autocast on CUDA (``None``: ``fp16`` when
+            ``fp16``, else ``fp32``); the CPU always runs float32 (torchvision's deformable
+            convolution has no bfloat16 CPU kernel).
+        channels_last: channels-last weights (``None``: on CUDA only; the CPU keeps the
+            layout whose results the tests pin).
+        cuda_graphs: replay the forward of recurring clip shapes from CUDA graphs
+            (:class:`GraphedForward`; CUDA only).
 
     Raises:
         RestorerError / WeightsError: the file is missing, not weights, or its keys and shapes
@@ -138,11 +210,17 @@ class BasicVSRRestorer:
         device: str = "auto",
         fp16: bool = False,
         frames_per_call: int | None = None,
+        precision: str | None = None,
+        channels_last: bool | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         from mosaicflow.devices import torch_device
         from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
         from mosaicflow.restore.weights import _check_and_load
 
+        precision = precision or ("fp16" if fp16 else "fp32")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         path = Path(weights)
         state, layout = generator_state_dict(read_checkpoint(path), str(path))
         card_path = Path(card) if card is not None else find_card(path)
@@ -152,10 +230,20 @@ class BasicVSRRestorer:
         )
         _check_and_load(network, state, str(path))  # strict; the error names the file
         self.device = torch_device(device)
-        self.fp16 = bool(fp16 and self.device.type == "cuda")
-        if fp16 and not self.fp16:
-            log.info("fp16 ignored on %s", self.device)
-        self.network = network.eval().to(self.device)
+        cuda = self.device.type == "cuda"
+        self.precision = precision if cuda else "fp32"
+        if precision != self.precision:
+            log.info("%s ignored on %s: float32", precision, self.device)
+        self.fp16 = self.precision == "fp16"
+        self.channels_last = bool(cuda if channels_last is None else channels_last)
+        network = network.eval().to(self.device)
+        if self.channels_last:
+            network = network.to(memory_format=torch.channels_last)
+        self.network = network
+        self.graphed = GraphedForward(network, PRECISIONS[self.precision]) if cuda else None
+        self.cuda_graphs = bool(cuda_graphs and cuda)
+        if cuda_graphs and not cuda:
+            log.info("CUDA graphs ignored on %s", self.device)
         self.input_size = self.shape.input_size
         self.frames_per_call = frames_per_call
         self.layout = layout
@@ -166,17 +254,32 @@ class BasicVSRRestorer:
         """Restore ``(T, S, S, 3)`` uint8 RGB crops; returns the same shape and dtype."""
         if clip.ndim != 4 or clip.shape[-1] != 3:
             raise ValueError(f"expected a clip (T, S, S, 3), got shape {clip.shape}")
-        step = self.frames_per_call or len(clip)
-        parts = [self._forward(clip[i : i + step]) for i in range(0, len(clip), step)]
-        return np.concatenate(parts) if parts else clip.copy()
+        return self.restore_batch(clip[None])[0]
+
+    @torch.inference_mode()
+    def restore_batch(self, clips: np.ndarray) -> np.ndarray:
+        """Restore ``(B, T, S, S, 3)`` uint8 RGB clips of one length in one forward pass per
+        ``frames_per_call`` frames; returns the same shape and dtype."""
+        if clips.ndim != 5 or clips.shape[-1] != 3:
+            raise ValueError(f"expected clips (B, T, S, S, 3), got shape {clips.shape}")
+        length = clips.shape[1]
+        step = self.frames_per_call or length
+        parts = [self._forward(clips[:, i : i + step]) for i in range(0, length, step)]
+        return np.concatenate(parts, axis=1) if parts else clips.copy()
 
     def _forward(self, frames: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
-        x = x.permute(0, 3, 1, 2).unsqueeze(0).float().div_(255.0)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.fp16):
-            y = self.network(x)
+        x = torch.from_numpy(np.ascontiguousarray(frames))
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        x = x.permute(0, 1, 4, 2, 3).float().div_(255.0)
+        if self.cuda_graphs and self.graphed is not None:
+            y = self.graphed(x)
+        else:
+            dtype = PRECISIONS[self.precision]
+            with torch.autocast("cuda", dtype=dtype or torch.float16, enabled=dtype is not None):
+                y = self.network(x)
         y = y.float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-        return y[0].permute(0, 2, 3, 1).cpu().numpy()
+        return y.permute(0, 1, 3, 4, 2).cpu().numpy()
 
 
 def describe(restorer: Any) -> dict[str, Any]:

@@ -10,7 +10,9 @@ frames of one track; it ends when
 
 - ``gap``: the track finds no instance for more than ``max_gap`` frames (the clip ends at its
   last detection; a frame no clip covers is passed through untouched),
-- ``max_length``: the clip reached ``max_clip_frames`` (the track goes on in a new clip),
+- ``max_length``: the clip reached ``max_clip_frames`` (the track goes on in a new clip that
+  starts ``overlap`` frames before the cut: those frames are restored by both clips and
+  crossfaded, so the cut leaves no seam),
 - ``scene_cut``: the next frame starts a new scene (every track ends),
 - ``end``: the video ended.
 
@@ -67,8 +69,9 @@ def instances_from_detections(detections: Detections) -> list[Instance]:
         rows = np.flatnonzero(mask.any(axis=1))
         if not len(rows):
             continue
-        cols = np.flatnonzero(mask.any(axis=0))
-        x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+        y0, y1 = int(rows[0]), int(rows[-1]) + 1
+        cols = np.flatnonzero(mask[y0:y1].any(axis=0))  # only the rows the mask spans
+        x0, x1 = int(cols[0]), int(cols[-1]) + 1
         instances.append(Instance((x0, y0, x1, y1), mask[y0:y1, x0:x1].copy(), float(score)))
     return instances
 
@@ -105,12 +108,15 @@ class Clip:
         start: first frame number.
         instances: one instance per frame, ``start``, ``start + 1``, ...
         reason: why it ended (one of :data:`CUT_REASONS`).
+        lead_in: leading frames shared with the previous clip of the track (cut at
+            ``max_length``): they are crossfaded from that clip into this one.
     """
 
     track_id: int
     start: int
     instances: list[Instance] = field(default_factory=list)
     reason: str = ""
+    lead_in: int = 0
 
     @property
     def end(self) -> int:
@@ -135,16 +141,25 @@ class ClipCutter:
         min_iou: smallest box IoU between an instance and a track's last box to join it.
         max_gap: most consecutive frames a track may miss and still continue, bridged
             (0: a track ends at its first missed frame).
+        overlap: frames a clip cut at ``max_length`` shares with the next clip of its track
+            (below ``max_clip_frames``).
     """
 
-    def __init__(self, max_clip_frames: int, min_iou: float = 0.1, max_gap: int = 0) -> None:
+    def __init__(
+        self, max_clip_frames: int, min_iou: float = 0.1, max_gap: int = 0, overlap: int = 0
+    ) -> None:
         if max_clip_frames < 1:
             raise ValueError(f"max_clip_frames must be >= 1, got {max_clip_frames}")
         if max_gap < 0:
             raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+        if not 0 <= overlap < max_clip_frames:
+            raise ValueError(
+                f"overlap must be in 0..max_clip_frames - 1 ({max_clip_frames - 1}), got {overlap}"
+            )
         self.max_clip_frames = int(max_clip_frames)
         self.min_iou = float(min_iou)
         self.max_gap = int(max_gap)
+        self.overlap = int(overlap)
         self._open: dict[int, Clip] = {}
         self._last: dict[int, Instance] = {}
         self._missed: dict[int, int] = {}
@@ -240,17 +255,23 @@ class ClipCutter:
         return [clip for clip in finished if clip.instances]
 
     def _cut(self, track: int, next_start: int) -> Clip:
-        """Finish the track's clip at ``max_length``; the track stays open with an empty clip
-        starting at ``next_start``."""
+        """Finish the track's clip at ``max_length``; the track stays open with a clip that
+        holds the last ``overlap`` instances (starting ``overlap`` frames before
+        ``next_start``)."""
         clip = self._open[track]
         clip.reason = "max_length"
-        self._open[track] = Clip(track, next_start)
+        shared = clip.instances[len(clip.instances) - self.overlap :] if self.overlap else []
+        self._open[track] = Clip(track, next_start - len(shared), list(shared), lead_in=len(shared))
         return clip
 
     def _close(self, track: int, reason: str) -> Clip:
-        """End the track; its clip ends at its last detection (frames missed since are left)."""
+        """End the track; its clip ends at its last detection (frames missed since are left).
+        A clip holding only the frames it shares with the previous clip is emptied: that clip
+        restored them already."""
         clip = self._open.pop(track)
         self._last.pop(track, None)
         self._missed.pop(track, None)
         clip.reason = reason
+        if len(clip.instances) <= clip.lead_in:
+            clip.instances = []
         return clip

@@ -1,11 +1,14 @@
-"""Streaming video in and out: decode to 4:2:0 planes, encode with x264, remux the audio.
+"""Streaming video in and out: decode to 4:2:0 planes, encode, remux the audio.
 
 Frames travel as ``yuv420p`` arrays (``(H * 3 / 2, W)`` uint8, I420 layout), the format the
 output is encoded in, so a frame that is not changed is encoded from exactly the planes that
 were decoded (sources in other pixel formats are converted once, on decode). Changed frames are
 converted to RGB and back with OpenCV (:func:`yuv_to_rgb`, :func:`rgb_to_yuv`) and only the
 pixels the blend touched are taken from the conversion (:func:`merge_touched`); every other
-sample keeps its decoded value.
+sample keeps its decoded value. OpenCV's I420 conversions work on 2 x 2 blocks (one chroma
+sample each), so a window with even corners converts to exactly the pixels the whole frame's
+conversion gives there: :func:`yuv_window_to_rgb` and :func:`merge_window` do the same work on
+the window a blend touched only.
 
 The first audio stream is copied packet by packet (no re-encode) while the video is decoded,
 so nothing is read twice. The output is written to a temporary sibling and renamed at the end.
@@ -26,7 +29,7 @@ import numpy as np
 
 from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, probe_video
-from mosaicflow.video.x264 import reproducible_x264_options
+from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,65 @@ def merge_touched(original: np.ndarray, changed: np.ndarray, touched: np.ndarray
     mask = chroma_touched.reshape(quarter)
     flat_out[:, mask] = flat_new[:, mask]
     return out
+
+
+Window = tuple[int, int, int, int]
+
+
+def plane_views(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y ``(H, W)``, U and V ``(H/2, W/2)`` planes of I420 planes, as views."""
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    quarter = (height // 2) * (width // 2)
+    chroma = yuv[height:].reshape(-1)
+    u = chroma[:quarter].reshape(height // 2, width // 2)
+    v = chroma[quarter:].reshape(height // 2, width // 2)
+    return yuv[:height], u, v
+
+
+def _pack(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """I420 planes ``(h * 3 / 2, w)`` from the three planes of a window."""
+    h, w = y.shape
+    out = np.empty((h * 3 // 2, w), np.uint8)
+    flat = out.reshape(-1)
+    flat[: h * w] = y.reshape(-1)
+    flat[h * w : h * w + u.size] = u.reshape(-1)
+    flat[h * w + u.size :] = v.reshape(-1)
+    return out
+
+
+def yuv_window_to_rgb(yuv: np.ndarray, window: Window) -> np.ndarray:
+    """RGB pixels of ``window`` (``(x0, y0, x1, y1)``, even corners) of I420 planes: equal to
+    ``yuv_to_rgb(yuv)[y0:y1, x0:x1]``."""
+    x0, y0, x1, y1 = window
+    y, u, v = plane_views(yuv)
+    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+    return yuv_to_rgb(_pack(y[y0:y1, x0:x1], u[cy, cx], v[cy, cx]))
+
+
+def merge_window(yuv: np.ndarray, rgb: np.ndarray, touched: np.ndarray, window: Window) -> None:
+    """:func:`merge_touched` on a window, in place: the samples of ``yuv`` whose pixels
+    ``touched`` marks take :func:`rgb_to_yuv` of ``rgb`` (a chroma sample when any of its
+    2 x 2 pixels was touched).
+
+    Args:
+        yuv: the frame's I420 planes, modified in place.
+        rgb: ``(h, w, 3)`` RGB of the window.
+        touched: ``(h, w)`` bool pixels to take.
+        window: ``(x0, y0, x1, y1)`` with even corners.
+    """
+    x0, y0, x1, y1 = window
+    h, w = y1 - y0, x1 - x0
+    new = rgb_to_yuv(rgb).reshape(-1)
+    y, u, v = plane_views(yuv)
+    luma_mask = touched.view(np.uint8)
+    rows = luma_mask[0::2] | luma_mask[1::2]
+    chroma = np.ascontiguousarray(rows[:, 0::2] | rows[:, 1::2])  # any of each 2 x 2 block
+    quarter = (h // 2) * (w // 2)
+    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+    # cv2.copyTo writes into the views in place (rows of a plane are contiguous)
+    cv2.copyTo(new[: h * w].reshape(h, w), luma_mask, y[y0:y1, x0:x1])
+    cv2.copyTo(new[h * w : h * w + quarter].reshape(h // 2, w // 2), chroma, u[cy, cx])
+    cv2.copyTo(new[h * w + quarter :].reshape(h // 2, w // 2), chroma, v[cy, cx])
 
 
 class VideoSource:
@@ -162,7 +224,7 @@ class VideoSource:
 
 
 class VideoSink:
-    """An x264 video (plus an optional copied audio stream) written atomically.
+    """An encoded video (plus an optional copied audio stream) written atomically.
 
     Use as a context manager; the file appears at ``path`` only when the block ends without
     an error.
@@ -172,8 +234,8 @@ class VideoSink:
         width, height: frame size.
         rate: frame rate.
         audio_template: the source's audio stream to copy, or ``None``.
-        crf: x264 constant rate factor (0 = lossless).
-        preset: x264 preset.
+        encoder: the encoder and its options (default: the reproducible libx264 encode at
+            CRF 18, preset medium).
         rotation: clockwise display rotation to record (the source's).
         first_pts: presentation time of the first frame in frame periods (keeps the audio in
             sync when the source's video starts late).
@@ -187,13 +249,15 @@ class VideoSink:
         rate: Fraction,
         audio_template: Any = None,
         *,
-        crf: int = 18,
-        preset: str = "medium",
+        encoder: Encoder | None = None,
         rotation: int = 0,
         first_pts: int = 0,
     ) -> None:
         self.path = Path(path)
-        self._settings = (width, height, rate, audio_template, crf, preset, rotation)
+        if encoder is None:
+            encoder = Encoder("libx264", x264_options(EncoderSettings(reproducible=True)))
+        self.encoder = encoder
+        self._settings = (width, height, rate, audio_template, rotation)
         self._stack = contextlib.ExitStack()
         self._container: Any = None
         self._video: Any = None
@@ -203,14 +267,14 @@ class VideoSink:
         self.first_pts = first_pts
 
     def __enter__(self) -> VideoSink:
-        width, height, rate, template, crf, preset, rotation = self._settings
+        width, height, rate, template, rotation = self._settings
         with contextlib.ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(self.path))
             self._container = stack.enter_context(av.open(str(tmp), mode="w"))
-            self._video = self._container.add_stream("libx264", rate=rate)
+            self._video = self._container.add_stream(self.encoder.codec, rate=rate)
             self._video.width, self._video.height = width, height
             self._video.pix_fmt = "yuv420p"
-            self._video.options = reproducible_x264_options(crf=str(crf), preset=preset)
+            self._video.options = dict(self.encoder.options)
             if rotation:
                 self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
             if template is not None:

@@ -31,6 +31,8 @@ def test_defaults_build_restore_settings():
     cfg = build(EvaluateConfig, _config()["evaluate"])
     settings = cfg.restore_settings()
     assert settings.max_clip_frames == cfg.max_clip_frames and settings.crf == cfg.crf
+    encoder = settings.encoder_settings()  # the byte-identical encode the figures rest on
+    assert encoder.reproducible and encoder.codec == "libx264"
     assert cfg.roles == ("test",)
 
 

@@ -9,6 +9,7 @@ import pytest
 from mosaicflow.inference.pipeline import RestoreSettings, restore_video
 from mosaicflow.inference.video_io import VideoSink, VideoSource
 from mosaicflow.video.decode import probe_video
+from mosaicflow.video.encoders import EncoderSettings, choose_encoder
 from mosaicflow.yolo.infer import decode_rle
 
 from .conftest import (
@@ -93,12 +94,13 @@ def test_a_video_without_detections_equals_a_plain_encode_with_the_same_settings
         out,
         ScriptedDetector([None] * 12),
         InvertingRestorer(),
-        RestoreSettings(crf=23, **FAST),
+        RestoreSettings(crf=23, reproducible=True, **FAST),
     )
     reference = tmp_path / "reference.mp4"
+    encoder = choose_encoder(EncoderSettings(crf=23, reproducible=True, **FAST), gpu=False)
     with (
         VideoSource(source) as video,
-        VideoSink(reference, video.width, video.height, video.rate, crf=23, **FAST) as sink,
+        VideoSink(reference, video.width, video.height, video.rate, encoder=encoder) as sink,
     ):
         for planes in video.frames():
             sink.write(planes)
@@ -129,20 +131,28 @@ def test_a_ground_truth_restorer_raises_psnr_inside_the_mask(tmp_path):
     assert after > before + 6, (before, after)
 
 
-def test_memory_is_bounded_by_the_clip_length_not_the_video(tmp_path):
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_memory_is_bounded_by_the_clip_length_not_the_video(tmp_path, pipelined):
     n, max_clip = 150, 16
     source = write_video(tmp_path / "long.mp4", textured_frames(n), audio=False, crf=30)
     masks = [box_mask(*MOSAIC_BOX) if i % 50 != 49 else None for i in range(n)]  # 3 gaps
     restorer = InvertingRestorer()
+    settings = RestoreSettings(
+        max_clip_frames=max_clip,
+        max_gap_frames=0,
+        batch=4,
+        crf=30,
+        clip_overlap_frames=0,
+        pipelined=pipelined,
+        **FAST,
+    )
     result = restore_video(
-        source,
-        tmp_path / "out.mp4",
-        ScriptedDetector(masks),
-        restorer,
-        RestoreSettings(max_clip_frames=max_clip, max_gap_frames=0, batch=4, crf=30, **FAST),
+        source, tmp_path / "out.mp4", ScriptedDetector(masks), restorer, settings
     )
     assert result.frames == n
-    assert result.peak_buffered_frames <= max_clip
+    # one after another: the open clip only; overlapping: also what is in flight, bounded
+    limit = settings.frame_limit() if pipelined else max_clip
+    assert result.peak_buffered_frames <= limit < n
     assert max(restorer.clip_lengths) == max_clip
     assert sum(restorer.clip_lengths) == n - 3
     # each 49-frame run: 3 full clips + a gap-cut clip of 1; the last run ends with the video
@@ -215,7 +225,7 @@ def test_a_failing_detector_leaves_no_output(tmp_path):
             raise RuntimeError("boom")
 
     out = tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(RuntimeError, match="'detect' failed at frames 0-3: RuntimeError: boom"):
         restore_video(source, out, Broken(), InvertingRestorer(), RestoreSettings(**FAST))
     assert list(tmp_path.iterdir()) == [source]
 
