@@ -18,7 +18,7 @@ simulates review rounds with the truth as the reviewer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -198,15 +198,15 @@ def truth_verdicts(clips: np.ndarray, false: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"clip": clips, "verdict": np.where(false, DROP, KEEP)})
 
 
-def simulate_review(
+def review_round_scores(
     signals: pd.DataFrame, k: int, rounds: int, config: ReviewConfig, *, seed: int
-) -> list[dict[str, Any]]:
+) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     """Review rounds with the truth as the reviewer: each round reviews the top ``k`` unreviewed
-    clips of the current ranking, then re-ranks. Per round: reviewed clips, false ones found,
-    the ranking's average precision over all clips and over the unreviewed ones."""
+    clips of the current ranking, then re-ranks. Yields per round (0 .. ``rounds``) its record
+    (reviewed clips, false ones found, the ranking's average precision over all clips and over
+    the unreviewed ones) and the ranking's score per clip of ``signals`` (in its row order)."""
     truth = signals["truth_false"].to_numpy() > 0.5
     verdicts = pd.DataFrame({"clip": pd.Series([], dtype="string"), "verdict": []})
-    out = []
     for round_no in range(rounds + 1):
         ranked, summary = rank_clips(signals, verdicts, config, seed=seed)
         order = (
@@ -216,23 +216,28 @@ def simulate_review(
         )
         score = order.to_numpy(np.float64)
         open_ = ~signals["clip"].isin(verdicts["clip"]).to_numpy()
-        out.append(
-            {
-                "round": round_no,
-                "reviewed": int((~open_).sum()),
-                "false_found": int((truth & ~open_).sum()),
-                "method": summary["method"],
-                "average_precision": average_precision(truth, score),
-                "average_precision_unreviewed": average_precision(truth[open_], score[open_]),
-            }
-        )
+        record = {
+            "round": round_no,
+            "reviewed": int((~open_).sum()),
+            "false_found": int((truth & ~open_).sum()),
+            "method": summary["method"],
+            "average_precision": average_precision(truth, score),
+            "average_precision_unreviewed": average_precision(truth[open_], score[open_]),
+        }
+        yield record, score
         if round_no == rounds:
             break
         todo = ranked[~ranked["reviewed"]].head(k)["clip"].astype(str)
         judged = signals.set_index(signals["clip"].astype(str)).loc[todo, "truth_false"] > 0.5
         new = truth_verdicts(todo.to_numpy(), judged.to_numpy())
         verdicts = pd.concat([verdicts, new], ignore_index=True)
-    return out
+
+
+def simulate_review(
+    signals: pd.DataFrame, k: int, rounds: int, config: ReviewConfig, *, seed: int
+) -> list[dict[str, Any]]:
+    """The records of :func:`review_round_scores`' rounds."""
+    return [record for record, _ in review_round_scores(signals, k, rounds, config, seed=seed)]
 
 
 def ranking_metrics(

@@ -3,11 +3,13 @@
 Image metrics are :class:`~mosaicflow.restore.metrics.MetricSums` (pooled PSNR, SSIM inside
 the true mosaic mask and on the whole frame) for three candidates: the restored video, the
 mosaic input itself, and the blur baseline (the input blurred inside the true mask with each of
-``sigmas``; the best sigma by PSNR in the mask is reported). The detector's frame recall and
-false-positive rate count frames (any detection vs. any true mosaic pixel, as
-:func:`mosaicflow.yolo.mosaics.frame_rates` does); ``mosaic_coverage`` is the share of true
-mosaic pixels the detector's masks cover (the pixels the restorer was asked to restore).
-"""
+``sigmas``; the best sigma by PSNR in the mask is reported). The restored video's PSNR gain in
+the mask over the input and over the blur comes with a bootstrap interval over the frames
+(:func:`mosaicflow.bootstrap.psnr_gain_interval`, from each frame's summed squared error). The
+detector's frame recall and false-positive rate count frames (any detection vs. any true mosaic
+pixel, as :func:`mosaicflow.yolo.mosaics.frame_rates` does, with their bootstrap intervals);
+``mosaic_coverage`` is the share of true mosaic pixels the detector's masks cover (the pixels
+the restorer was asked to restore)."""
 
 from __future__ import annotations
 
@@ -72,6 +74,9 @@ class FrameScorer:
         found, truth: per frame, whether the detector found something / the frame has a mosaic.
         mosaic_pixels, covered_pixels: true mosaic pixels, and those inside a detector mask.
         detected_pixels: pixels inside a detector mask (all frames).
+        mask_values: per frame, the values summed in the mask (pixels times channels).
+        restored_se, mosaic_se, blur_se: per frame, the squared error summed in the mask of
+            the restored video, of the input, and of the blur baseline per sigma.
     """
 
     sigmas: tuple[float, ...]
@@ -83,6 +88,10 @@ class FrameScorer:
     mosaic_pixels: int = 0
     covered_pixels: int = 0
     detected_pixels: int = 0
+    mask_values: list[float] = field(default_factory=list)
+    restored_se: list[float] = field(default_factory=list)
+    mosaic_se: list[float] = field(default_factory=list)
+    blur_se: dict[float, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -90,6 +99,7 @@ class FrameScorer:
         self.sigmas = tuple(float(s) for s in self.sigmas)
         for sigma in self.sigmas:
             self.blurs.setdefault(sigma, MetricSums())
+            self.blur_se.setdefault(sigma, [])
 
     def add(
         self,
@@ -116,14 +126,23 @@ class FrameScorer:
             )
         gt, lq = _tensor(original), _tensor(mosaic)
         mask = _tensor(true_mask[..., None].astype(np.uint8) * 255)
-        self.restored.add(_tensor(restored), gt, mask)
-        self.mosaic.add(lq, gt, mask)
-        if true_mask.any():
-            for sigma, sums in self.blurs.items():
-                sums.add(blur_inside(lq, mask, sigma), gt, mask)
-        else:  # the baseline changes nothing outside the mask
-            for sums in self.blurs.values():
-                sums.add(lq, gt, mask)
+        # each frame's own sums, added to the running ones (the same sums, in the same order)
+        restored_part, mosaic_part = MetricSums(), MetricSums()
+        restored_part.add(_tensor(restored), gt, mask)
+        mosaic_part.add(lq, gt, mask)
+        self.restored = merge_sums([self.restored, restored_part])
+        self.mosaic = merge_sums([self.mosaic, mosaic_part])
+        for sigma in self.sigmas:
+            part = MetricSums()
+            if true_mask.any():
+                part.add(blur_inside(lq, mask, sigma), gt, mask)
+            else:  # the baseline changes nothing outside the mask
+                part.add(lq, gt, mask)
+            self.blurs[sigma] = merge_sums([self.blurs[sigma], part])
+            self.blur_se[sigma].append(part.se_mask)
+        self.mask_values.append(restored_part.n_mask)
+        self.restored_se.append(restored_part.se_mask)
+        self.mosaic_se.append(mosaic_part.se_mask)
         self.found.append(bool(detected.any()))
         self.truth.append(bool(true_mask.any()))
         self.mosaic_pixels += int(true_mask.sum())
@@ -144,11 +163,38 @@ class FrameScorer:
             self.mosaic_pixels + other.mosaic_pixels,
             self.covered_pixels + other.covered_pixels,
             self.detected_pixels + other.detected_pixels,
+            self.mask_values + other.mask_values,
+            self.restored_se + other.restored_se,
+            self.mosaic_se + other.mosaic_se,
+            {s: self.blur_se[s] + other.blur_se[s] for s in self.sigmas},
         )
 
+    def gains(self, sigma: float) -> dict[str, Any]:
+        """PSNR in the mask of the restored video minus that of the input (``over_input``) and
+        of the blur baseline at ``sigma`` (``over_blur``), pooled as :meth:`result` pools them,
+        each with its bootstrap interval over the frames with mask pixels (``_ci95``) and the
+        most one frame left out or counted twice moves it (``_one_item``)."""
+        from mosaicflow.bootstrap import psnr_gain_interval
+
+        values = np.asarray(self.mask_values, dtype=np.float64)
+        out: dict[str, Any] = {"frames": int((values > 0).sum())}
+        for key, baseline in (("over_input", self.mosaic_se), ("over_blur", self.blur_se[sigma])):
+            if not out["frames"]:
+                out |= {key: None, f"{key}_ci95": None, f"{key}_one_item": None}
+                continue
+            gain = psnr_gain_interval(self.restored_se, baseline, values)
+            out |= {
+                key: round(gain.value, 4),
+                f"{key}_ci95": gain.bounds(),
+                f"{key}_one_item": round(gain.one_item, 4),
+            }
+        return out
+
     def result(self) -> dict[str, Any]:
-        """``restored``, ``input``, ``blur`` (+ ``sigma``), ``blur_search`` and ``detection``."""
-        from mosaicflow.yolo.mosaics import frame_rates
+        """``restored``, ``input``, ``blur`` (+ ``sigma``), ``blur_search``,
+        ``psnr_mask_gain`` (:meth:`gains` at the best sigma) and ``detection`` (with the
+        frame figures' bootstrap intervals)."""
+        from mosaicflow.yolo.mosaics import frame_rate_intervals, frame_rates
 
         blurs = {s: sums.result() for s, sums in self.blurs.items()}
         best = max(blurs, key=lambda s: blurs[s]["psnr_mask"] or -math.inf)
@@ -156,6 +202,7 @@ class FrameScorer:
         found, truth = np.asarray(self.found, bool), np.asarray(self.truth, bool)
         detection = {
             **rates,
+            **frame_rate_intervals(self.found, self.truth),
             "frames_detected": int(found.sum()),
             "true_positive_frames": int((found & truth).sum()),
             "false_positive_frames": int((found & ~truth).sum()),
@@ -171,6 +218,7 @@ class FrameScorer:
             "input": self.mosaic.result(),
             "blur": {**blurs[best], "sigma": best},
             "blur_search": {str(s): r["psnr_mask"] for s, r in blurs.items()},
+            "psnr_mask_gain": self.gains(best),
             "detection": detection,
         }
 

@@ -3,7 +3,8 @@
 A clip is degraded when most of its frames lie in a scene the world rendered degraded
 (``scenes[].degraded`` of the truth JSON). The clip's ``1 - source_quality`` should rank the
 degraded clips first: area under the ROC curve, from five crops and from one resize, over the
-test videos' clips and over every clip, and per degradation kind.
+test videos' clips and over every clip (with bootstrap intervals over the clips, degraded and
+clean ones resampled apart), and per degradation kind.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mosaicflow.bootstrap import auroc_interval
 from mosaicflow.formats.truth import degraded_frames
 from mosaicflow.io import read_json
 from mosaicflow.quality.roc import auroc
@@ -47,6 +49,13 @@ def clip_truth(manifest: Path, truth_json: Path, role: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _auroc_ci95(positive: np.ndarray, score: np.ndarray) -> list[float] | None:
+    """Bootstrap interval of :func:`auroc` over the clips (None with one class only)."""
+    if positive.all() or not positive.any():
+        return None
+    return auroc_interval(positive, score).bounds()
+
+
 def _scores(table: pd.DataFrame) -> dict[str, Any]:
     degraded = (table["degraded"] != "").to_numpy()
     five = -table["source_quality"].to_numpy()
@@ -64,7 +73,9 @@ def _scores(table: pd.DataFrame) -> dict[str, Any]:
         "clips": len(table),
         "degraded_clips": int(degraded.sum()),
         "auroc_five_crops": auroc(degraded, five),
+        "auroc_five_crops_ci95": _auroc_ci95(degraded, five),
         "auroc_resize": auroc(degraded, resize),
+        "auroc_resize_ci95": _auroc_ci95(degraded, resize),
         "at_0.5": {
             "recall": round(float(flagged[degraded].mean()), 4) if degraded.any() else None,
             "precision": round(float(degraded[flagged].mean()), 4) if flagged.any() else None,

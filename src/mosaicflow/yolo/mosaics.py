@@ -53,6 +53,26 @@ def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float
     }
 
 
+def frame_rate_intervals(
+    found: Sequence[bool], truth: Sequence[bool]
+) -> dict[str, list[float] | None]:
+    """Bootstrap intervals of :func:`frame_rates`' two figures (:mod:`mosaicflow.bootstrap`).
+
+    Returns:
+        ``frame_recall_ci95`` (resampling the frames with a mosaic) and ``frame_fp_rate_ci95``
+        (the frames without one), each ``[low, high]`` or None without such frames.
+    """
+    from mosaicflow.bootstrap import proportion_interval
+
+    f, t = np.asarray(found, dtype=bool), np.asarray(truth, dtype=bool)
+    if f.shape != t.shape:
+        raise ValueError(f"{f.shape} detections but {t.shape} truth frames")
+    return {
+        f"{key}_ci95": proportion_interval(f[frames]).bounds() if frames.any() else None
+        for key, frames in (("frame_recall", t), ("frame_fp_rate", ~t))
+    }
+
+
 def evaluate_mosaic_detector(
     weights: Path,
     items: Sequence[TruthVideo],
@@ -74,8 +94,9 @@ def evaluate_mosaic_detector(
 
     Returns:
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frame_recall``,
-        ``frame_fp_rate``, frame and instance counts, the videos and ``pr_curves`` (mask and
-        box, at IoU 0.5).
+        ``frame_fp_rate`` (with the bootstrap intervals of :func:`frame_rate_intervals` and
+        :meth:`~mosaicflow.yolo.scoring.SegmentationRun.scores`), frame and instance counts,
+        the videos and ``pr_curves`` (mask and box, at IoU 0.5).
     """
     run = run_segmentation(
         weights, items, imgsz=imgsz, device=device, iou=iou, conf=conf, batch=batch
@@ -83,6 +104,7 @@ def evaluate_mosaic_detector(
     return {
         **run.scores("mosaic"),
         **frame_rates(run.found, run.truth),
+        **frame_rate_intervals(run.found, run.truth),
         "conf": conf,
         "videos": [item.video.stem for item in items],
     }
@@ -136,11 +158,10 @@ def frame_top_scores(
     weights: Path, videos: Sequence[Path], *, imgsz: int, device: str, iou: float, batch: int
 ) -> list[float]:
     """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none)."""
-    from ultralytics import YOLO
-
+    from mosaicflow.yolo.checkpoint import load_yolo
     from mosaicflow.yolo.scoring import predictions
 
-    model = YOLO(str(weights), task="segment")
+    model = load_yolo(weights, "segment")
     scores: list[float] = []
     for video in videos:
         # predicted at the evaluation's low threshold (EVAL_CONF), like the AP scores
@@ -152,11 +173,17 @@ def frame_top_scores(
     return scores
 
 
-def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, float | int]:
-    """Share of frames without any mosaic (clean videos) with a detection at ``conf``."""
+def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, Any]:
+    """Share of frames without any mosaic (clean videos) with a detection at ``conf``, with
+    its bootstrap interval over the frames (``clean_frame_fp_rate_ci95``)."""
     fired = np.asarray(scores, dtype=np.float64) >= conf
-    rates = frame_rates(fired, np.zeros(len(fired), bool))
-    return {"clean_frame_fp_rate": rates["frame_fp_rate"], "clean_frames": len(fired)}
+    truth = np.zeros(len(fired), bool)
+    rates = frame_rates(fired, truth)
+    return {
+        "clean_frame_fp_rate": rates["frame_fp_rate"],
+        "clean_frame_fp_rate_ci95": frame_rate_intervals(fired, truth)["frame_fp_rate_ci95"],
+        "clean_frames": len(fired),
+    }
 
 
 def calibrate_mosaic_detector(

@@ -77,10 +77,15 @@ def coco_eval(
     Returns:
         ``map50``, ``map50_95``, ``per_class_map50`` (by name) and ``pr50``: per class name,
         the interpolated precision at IoU 0.5 on the :data:`RECALL_GRID` recall points (COCO's
-        101; None for a class without ground truth).
+        101; None for a class without ground truth); beside them ``map50_ci95`` and
+        ``per_class_map50_ci95``, bootstrap intervals over the images, and ``map50_one_item``,
+        the most one image, miss or false detection moves ``map50``
+        (:mod:`mosaicflow.bootstrap`).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
+
+    from mosaicflow.bootstrap import coco_ap50_intervals, coco_classes
 
     gt = COCO()
     anns = [{**a, "id": i + 1, "iscrowd": 0} for i, a in enumerate(gt_anns)]
@@ -95,8 +100,11 @@ def coco_eval(
             present = {a["category_id"] for a in anns}
             return {
                 "map50": 0.0,
+                "map50_ci95": [0.0, 0.0],
+                "map50_one_item": 0.0,
                 "map50_95": 0.0,
                 "per_class_map50": {n: 0.0 for n in categories},
+                "per_class_map50_ci95": {n: [0.0, 0.0] for n in categories},
                 "pr50": {
                     n: [0.0] * len(RECALL_GRID) if i + 1 in present else None
                     for i, n in enumerate(categories)
@@ -114,10 +122,16 @@ def coco_eval(
         p = precision[0, :, k, 0, -1]
         per_class[name] = round(float(p[p > -1].mean()), 4) if (p > -1).any() else 0.0
         curves[name] = [round(float(v), 4) for v in p] if (p > -1).any() else None
+    mean, by_class = coco_ap50_intervals(coco_classes(ev, 0.5), ev.params.recThrs)
     return {
         "map50": round(max(float(ev.stats[1]), 0.0), 4),
+        "map50_ci95": mean.bounds(),
+        "map50_one_item": round(mean.one_item, 4),
         "map50_95": round(max(float(ev.stats[0]), 0.0), 4),
         "per_class_map50": per_class,
+        "per_class_map50_ci95": {
+            name: iv.bounds() for name, iv in zip(categories, by_class, strict=True)
+        },
         "pr50": curves,
     }
 
@@ -167,13 +181,18 @@ class SegmentationRun:
     top_scores: list[float] = field(default_factory=list)
 
     def scores(self, category: str) -> dict[str, Any]:
-        """Mask and box AP (class-agnostic, as ``category``), their PR curves, and counts."""
+        """Mask and box AP (class-agnostic, as ``category``) with their bootstrap intervals and
+        one-item sensitivities (:func:`coco_eval`), their PR curves, and counts."""
         segm = coco_eval(self.images, self.gt_anns, self.det_segm, [category], "segm")
         box = coco_eval(self.images, self.gt_anns, self.det_box, [category], "bbox")
         return {
             "mask_map50": segm["map50"],
+            "mask_map50_ci95": segm["map50_ci95"],
+            "mask_map50_one_item": segm["map50_one_item"],
             "mask_map50_95": segm["map50_95"],
             "box_map50": box["map50"],
+            "box_map50_ci95": box["map50_ci95"],
+            "box_map50_one_item": box["map50_one_item"],
             "box_map50_95": box["map50_95"],
             "frames": len(self.images),
             "instances": len(self.gt_anns),
@@ -202,11 +221,11 @@ def run_segmentation(
             :data:`EVAL_CONF` for AP).
     """
     from pycocotools import mask as mask_utils
-    from ultralytics import YOLO
 
     from mosaicflow.formats.truth import read_truth
+    from mosaicflow.yolo.checkpoint import load_yolo
 
-    model = YOLO(str(weights), task="segment")
+    model = load_yolo(weights, "segment")
     run = SegmentationRun()
     for item in items:
         truths = read_truth(item.truth_mkv)
@@ -264,8 +283,9 @@ def evaluate_segmenter(
             (``regions.iou``), so the figure is that of the regions the workflow stores.
 
     Returns:
-        ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frames``,
-        ``instances``, the videos and ``pr_curves`` (mask and box, at IoU 0.5).
+        ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95`` (the AP50s with
+        ``_ci95`` and ``_one_item`` siblings), ``frames``, ``instances``, the videos and
+        ``pr_curves`` (mask and box, at IoU 0.5).
     """
     run = run_segmentation(weights, items, imgsz=imgsz, device=device, iou=iou, batch=batch)
     return {**run.scores("region"), "videos": [item.video.stem for item in items]}
@@ -286,14 +306,14 @@ def evaluate_detector(
     differ from them) the evaluation is class-agnostic.
 
     Returns:
-        ``box_map50``, ``box_map50_95``, ``per_class_map50``, ``frames``, ``boxes``, the videos
-        and ``pr_curves`` (box, per class, at IoU 0.5).
+        ``box_map50``, ``box_map50_95``, ``per_class_map50`` (the AP50s with ``_ci95``
+        siblings, ``box_map50_one_item``), ``frames``, ``boxes``, the videos and ``pr_curves``
+        (box, per class, at IoU 0.5).
     """
-    from ultralytics import YOLO
-
     from mosaicflow.formats.truth import load_truth_json
+    from mosaicflow.yolo.checkpoint import load_yolo
 
-    model = YOLO(str(weights), task="detect")
+    model = load_yolo(weights, "detect")
     model_names = [model.names[i] for i in sorted(model.names)]
     images: list[dict[str, Any]] = []
     gt_anns: list[dict[str, Any]] = []
@@ -341,8 +361,11 @@ def evaluate_detector(
     scores = coco_eval(images, gt_anns, dets, categories or ["watermark"], "bbox")
     return {
         "box_map50": scores["map50"],
+        "box_map50_ci95": scores["map50_ci95"],
+        "box_map50_one_item": scores["map50_one_item"],
         "box_map50_95": scores["map50_95"],
         "per_class_map50": scores["per_class_map50"],
+        "per_class_map50_ci95": scores["per_class_map50_ci95"],
         "frames": len(images),
         "boxes": len(gt_anns),
         "videos": [item.video.stem for item in items],

@@ -208,6 +208,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(float(np.mean(values)), 6) if len(values) else None
 
 
+def _mean_ci95(values: Sequence[float]) -> list[float] | None:
+    """Bootstrap interval over the frames of a mean of values in [0, 1]."""
+    from mosaicflow.bootstrap import mean_interval
+
+    return mean_interval(values).bounds() if len(values) else None
+
+
 def evaluate_clips(
     index: pd.DataFrame,
     root: Path,
@@ -232,7 +239,8 @@ def evaluate_clips(
         ``false_positive_clips`` (clips of no true region, left out of the other figures),
         ``frames`` (of the matched clips), ``contained_share`` = share of clip frames whose
         crop holds >= 95 % of the true pixels, mean ``containment``, ``clip_mask_iou``,
-        ``segmenter_mask_iou``) and the same per video.
+        ``segmenter_mask_iou``) and the same per video; ``contained_share_ci95`` and
+        ``clip_mask_iou_ci95`` are the totals' bootstrap intervals over the clip frames.
     """
     from mosaicflow.formats.truth import load_truth_json, read_truth
 
@@ -309,8 +317,10 @@ def evaluate_clips(
         "frames": len(all_cont),
         "contained_threshold": CONTAINED,
         "contained_share": _mean([c >= CONTAINED for c in all_cont]),
+        "contained_share_ci95": _mean_ci95([c >= CONTAINED for c in all_cont]),
         "containment": _mean(all_cont),
         "clip_mask_iou": _mean(all_clip),
+        "clip_mask_iou_ci95": _mean_ci95(all_clip),
         "segmenter_mask_iou": _mean(all_seg),
         "per_video": per_video,
     }
