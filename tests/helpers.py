@@ -231,3 +231,101 @@ def once_per_session(folder: Path, name: str, build: Callable[[], None]) -> None
             outcome.write_text(f"{type(error).__name__}: {error}"[-8000:])
             raise
         outcome.write_text("ok")
+
+
+def spread(frames: Sequence[int], count: int) -> list[int]:
+    """``count`` evenly spaced items of ``frames`` (all of them when there are fewer)."""
+    if len(frames) <= count:
+        return list(frames)
+    return [frames[round(i * (len(frames) - 1) / (count - 1))] for i in range(count)]
+
+
+def truth_frames(truth_json: Path, key: str, count: int) -> list[int]:
+    """``count`` evenly spaced frames of a world truth JSON whose ``key`` (``instances``,
+    ``watermarks``) is not empty."""
+    import json
+
+    per_frame = json.loads(truth_json.read_text())["per_frame"]
+    return spread([p["frame"] for p in per_frame if p[key]], count)
+
+
+def union_mask(result, shape: tuple[int, int]):
+    """One ultralytics result's masks drawn from their polygons at ``shape`` (None: no mask)."""
+    import cv2
+
+    if result.masks is None or not len(result.masks):
+        return None
+    mask = np.zeros(shape, np.uint8)
+    for polygon in result.masks.xy:
+        if len(polygon):
+            cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def box_iou(a, b) -> float:
+    """IoU of two ``x0 y0 x1 y1`` boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def onnx_and_weights_predictions(
+    ultralytics, models: Path, video: Path, frames: Sequence[int], task: str, imgsz: int
+) -> list[tuple]:
+    """Per frame of ``video``, the results of ``best.pt`` and of ``best.onnx`` (onnxruntime),
+    both at conf 0.25 on the same square letterbox the fixed-size export takes."""
+    from mosaicflow.video.decode import iter_frames
+
+    images = [np.ascontiguousarray(rgb[..., ::-1]) for _, rgb in iter_frames(video, frames)]
+    assert len(images) == len(frames), (video, frames)
+    results = []
+    for weights in ("best.pt", "best.onnx"):
+        model = ultralytics.YOLO(str(models / weights), task=task)
+        results.append(
+            model.predict(images, imgsz=imgsz, conf=0.25, device="cpu", rect=False, verbose=False)
+        )
+    return list(zip(*results, strict=True))
+
+
+def assert_masks_agree(pairs: list[tuple], shape: tuple[int, int], min_found: int) -> None:
+    """The ONNX export finds what the weights find, mask for mask (IoU >= 0.95 per frame), on
+    frames where the weights find something on at least ``min_found`` of them."""
+    found = 0
+    for pt_result, onnx_result in pairs:
+        pt, onnx = union_mask(pt_result, shape), union_mask(onnx_result, shape)
+        if pt is None or onnx is None:
+            assert pt is None and onnx is None, "one model found a mask, the other none"
+            continue
+        found += 1
+        iou = np.logical_and(pt, onnx).sum() / max(1, np.logical_or(pt, onnx).sum())
+        assert iou >= 0.95, iou
+    assert found >= min_found, f"the weights found masks on {found} of {len(pairs)} frames"
+
+
+def assert_boxes_agree(pairs: list[tuple], min_found: int) -> None:
+    """The ONNX export gives the boxes of the weights, class for class (IoU >= 0.9 each), on
+    frames where the weights find something on at least ``min_found`` of them."""
+    found = 0
+    for pt_result, onnx_result in pairs:
+        pt = list(zip(pt_result.boxes.cls.tolist(), pt_result.boxes.xyxy.tolist(), strict=True))
+        onnx = list(
+            zip(onnx_result.boxes.cls.tolist(), onnx_result.boxes.xyxy.tolist(), strict=True)
+        )
+        assert len(pt) == len(onnx), (pt, onnx)
+        found += bool(pt)
+        for cls, box in pt:
+            best = max((box_iou(box, b) for c, b in onnx if c == cls), default=0.0)
+            assert best >= 0.9, (cls, box, onnx)
+    assert found >= min_found, f"the weights found boxes on {found} of {len(pairs)} frames"
+
+
+def world_frames(results: Path, role: str = "test") -> int:
+    """Frames of the demo world's videos of ``role`` (``test``: where every quality figure is
+    scored), from their truth JSONs."""
+    import json
+
+    paths = sorted((results / "world" / "truth").glob(f"world-{role}-*.json"))
+    assert paths, f"no world-{role}-* truth in {results}"
+    return sum(json.loads(p.read_text())["frames"] for p in paths)

@@ -108,6 +108,13 @@ def _missing_prerequisite() -> str | None:
     return _missing_packages() or _config_place_taken()
 
 
+def slurm_test_runs_here() -> bool:
+    """Whether ``test_slurm.py``'s cluster run will really run on this machine: the packages,
+    root and user are there and no machine-wide SLURM config would take its jobs (the
+    ``/run/slurm/conf`` place may be held for a moment by this session's own cluster)."""
+    return _missing_packages() is None and not DEFAULT_CONF.exists()
+
+
 def _missing_packages() -> str | None:
     """Why this machine cannot run a SLURM test cluster at all: root, daemons, clients, user."""
     if os.geteuid() != 0:

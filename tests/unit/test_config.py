@@ -79,10 +79,9 @@ def test_wrong_type_is_named(schema):
 
 
 def test_all_errors_reported_at_once(schema):
-    with pytest.raises(ConfigError) as err:
+    both = r"(?s)config key 'device': 'gpu0' does not match.*config key 'seed': -1 is less"
+    with pytest.raises(ConfigError, match=both):
         validate_config({"seed": -1, "device": "gpu0"}, schema)
-    assert "config key 'seed'" in str(err.value)
-    assert "config key 'device'" in str(err.value)
 
 
 def test_missing_path_names_key_and_path(schema, tmp_path):

@@ -46,5 +46,5 @@ def test_defaults_build_the_dataclass(section, profile):
     config = {"profile": profile}
     validate_config(config)
     built = build(load(STAGE_CONFIGS[section]), config[section])
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match=r"cannot assign to field 'x_new_field'"):
         built.__setattr__("x_new_field", 1)  # frozen

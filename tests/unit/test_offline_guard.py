@@ -20,12 +20,17 @@ def test_guard_refuses_name_resolution():
 
 
 def test_guard_allows_loopback():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    client = socket.create_connection(server.getsockname(), timeout=1)
-    client.close()
-    server.close()
+    # a connection to 127.0.0.1 goes through and carries bytes both ways
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        with socket.create_connection(server.getsockname(), timeout=5) as client:
+            peer, _ = server.accept()
+            with peer:
+                client.sendall(b"ping")
+                assert peer.recv(4) == b"ping"
+                peer.sendall(b"pong")
+                assert client.recv(4) == b"pong"
 
 
 def test_guard_is_active_in_child_processes():

@@ -47,7 +47,7 @@ def test_a_failed_build_fails_the_next_asker_without_running_again(tmp_path: Pat
     def broken() -> None:
         raise RuntimeError("snakemake failed: rule render_world_video")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"snakemake failed: rule render_world_video"):
         once_per_session(tmp_path, "thing", broken)
     calls: list[str] = []
     with pytest.raises(pytest.fail.Exception, match="render_world_video"):

@@ -4,8 +4,6 @@ reads the weights its balance rules wrote and draws with the trainers' own sampl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,6 +77,14 @@ def test_detector_list_repeats_each_bucket_near_its_target(demo_results):
     for level in report:
         print(level.round(4).to_string())
         assert (level["drawn"] - level["target"]).abs().max() <= SHARE_TOLERANCE
+    # the table a user reads agrees with the weights: items, target and repeated share per bucket
     buckets = pd.read_csv(demo_results / "balance" / "detection" / "buckets.tsv", sep="\t")
     assert buckets["probability"].sum() == pytest.approx(1.0, abs=1e-4)
-    assert Path(demo_results / "balance" / "detection" / "buckets.tsv").stat().st_size > 0
+    per_bucket = weights.groupby("bucket")
+    listed = buckets.set_index("bucket")
+    assert sorted(listed.index) == sorted(per_bucket.groups)
+    assert (listed["items"] == per_bucket.size()).all()
+    target = per_bucket["bucket_probability"].first()
+    assert (listed["probability"] - target).abs().max() <= 1e-6
+    repeated = per_bucket["multiplier"].sum() / weights["multiplier"].sum()
+    assert (listed["repeated_share"] - repeated).abs().max() <= 1e-6

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mosaicflow.curate.clip_ranking import average_precision
-from tests.helpers import REPO, copy_run, planned_jobs, run_snakemake
+from tests.helpers import copy_run, planned_jobs, run_snakemake
 from tests.unit.curate.test_review import label_studio_export
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
@@ -117,4 +117,10 @@ def test_review_round_trip_on_the_demo(demo_results: Path, tmp_path: Path):
     summary = json.loads((work / "results" / "metrics" / "review.json").read_text())
     assert summary["method"] == "model"
     assert summary["verdicts"] == {"keep": len(verdicts) - len(drops), "drop": len(drops)}
-    assert (REPO / "Snakefile").is_file()
+    # the new ranking carries each imported verdict on its clip, and no other clip has one
+    reranked = pd.read_parquet(work / "results" / "review" / "ranked.parquet").set_index("clip")
+    assert reranked["reviewed"].sum() == len(verdicts)
+    assert reranked.loc[sorted(verdicts), "verdict"].tolist() == [
+        verdicts[c] for c in sorted(verdicts)
+    ]
+    assert reranked.loc[~reranked["reviewed"], "verdict"].isna().all()

@@ -36,7 +36,7 @@ class SampleFrame:
 def densest_window(flags: Sequence[bool], length: int) -> int:
     """Start of the ``length``-frame window holding the most ``True`` flags (the first such)."""
     if length <= 0:
-        raise ValueError("window length must be >= 1")
+        raise ValueError(f"window length must be >= 1, got {length}")
     values = np.asarray(flags, np.int64)
     if len(values) <= length:
         return 0

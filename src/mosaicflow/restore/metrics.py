@@ -138,7 +138,7 @@ def baselines(samples: Iterable[Triple], sigmas: Sequence[float]) -> dict[str, o
         ``{"input": metrics, "blur": metrics + {"sigma": s}, "blur_search": {sigma: psnr_mask}}``.
     """
     if not sigmas:
-        raise ValueError("sigmas is empty")
+        raise ValueError("no blur sigma to search (sigmas is empty)")
     inp = MetricSums()
     blurs = {float(s): MetricSums() for s in sigmas}
     for lq, gt, mask in samples:

@@ -22,7 +22,7 @@ def test_profiles(profile, size, cap):
     cfg = build(RestorationDatasetConfig, full_config(profile)["restoration_dataset"])
     assert (cfg.out_size, cfg.max_clips_per_video) == (size, cap)
     assert cfg.filters.max_watermark is None  # filters are off by default
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match=r"cannot assign to field 'crf'"):
         cfg.__setattr__("crf", 3)
 
 

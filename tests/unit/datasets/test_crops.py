@@ -28,7 +28,7 @@ def test_fill_gaps_takes_nearest_detection():
     boxes = np.arange(5 * 4, dtype=float).reshape(5, 4)
     filled = fill_gaps(boxes, np.array([True, False, False, False, True]))
     assert filled[:, 0].tolist() == [0, 0, 0, 16, 16]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"a clip needs at least one detected frame"):
         fill_gaps(boxes, np.zeros(5, bool))
 
 

@@ -22,7 +22,7 @@ def test_densest_window_and_spread():
     flags = [False, True, False, True, True, True, False, False]
     assert densest_window(flags, 3) == 3
     assert densest_window(flags, 20) == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"window length must be >= 1, got 0"):
         densest_window(flags, 0)
     items = [("a", i) for i in range(10)]
     assert spread(items, 3) == [("a", 0), ("a", 4), ("a", 9)]

@@ -104,7 +104,7 @@ def test_baselines_input_and_best_blur():
     lq, _, mask = samples[0]
     blurred = blur_inside(lq, mask, 2.0)
     assert torch.equal(blurred[mask.expand_as(lq) == 0], lq[mask.expand_as(lq) == 0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"no blur sigma to search \(sigmas is empty\)"):
         baselines(samples, [])
 
 

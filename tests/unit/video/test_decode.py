@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import av
 import numpy as np
@@ -151,19 +152,55 @@ def test_broken_files_fail_naming_the_file(tmp_path):
         probe_video(audio_only)
 
 
+def _with_packets_replaced(src: Path, dst: Path, replaced: set[int]) -> None:
+    """Copy ``src`` packet for packet, with the payload of the packets ``replaced`` (by index)
+    overwritten by random bytes of the same length."""
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for i, packet in enumerate(p for p in inp.demux(stream) if p.size):
+            if i in replaced:
+                data = bytes(packet)
+                noise = rng.integers(0, 256, len(data) - 8, dtype=np.uint8).tobytes()
+                broken = av.Packet(data[:8] + noise)
+                broken.pts, broken.dts, broken.time_base = packet.pts, packet.dts, packet.time_base
+                broken.is_keyframe = packet.is_keyframe
+                packet = broken
+            packet.stream = copy
+            out.mux(packet)
+
+
 def test_truncated_and_corrupt_files_decode_what_they_can(tmp_path):
-    path = write_video(tmp_path / "a.mkv", scripted_frames(0, 96, 160, n=24), codec="ffv1")
+    # FFV1 with slice checksums: a damaged packet is refused by the decoder, not concealed
+    frames_in = scripted_frames(0, 96, 160, n=24)
+    path = write_video(tmp_path / "a.mkv", frames_in, codec="ffv1", options={"slicecrc": "1"})
     data = path.read_bytes()
     truncated = tmp_path / "truncated.mkv"
     truncated.write_bytes(data[: len(data) // 2])
-    frames = list(iter_planes(truncated))
+    stats = DecodeStats()
+    frames = list(iter_planes(truncated, stats=stats))
     assert 0 < len(frames) < 24
-    corrupt = bytearray(data)
-    for k in range(len(data) // 3, len(data) - 100, 701):
-        corrupt[k] ^= 0x5A
+    assert [f.number for f in frames] == list(range(len(frames)))
+    # the frames before the cut are the whole file's, bit for bit
+    whole = {f.number: f.planes for f in iter_planes(path)}
+    for f in frames:
+        assert all(np.array_equal(a, b) for a, b in zip(f.planes, whole[f.number], strict=True))
     bad = tmp_path / "corrupt.mkv"
-    bad.write_bytes(bytes(corrupt))
+    _with_packets_replaced(path, bad, {5, 6, 7})
     stats = DecodeStats()
     frames = list(iter_planes(bad, stats=stats))
-    assert len(frames) >= 1
+    # the three damaged packets are counted and skipped, the other 21 frames decoded
+    assert stats.errors == 3 and "Invalid data" in stats.last_error, stats
+    assert len(frames) == 21
     assert [f.number for f in frames] == list(range(len(frames)))
+    clean = DecodeStats()
+    assert len(list(iter_planes(path, stats=clean))) == 24 and clean.errors == 0
+
+
+def test_a_zero_byte_video_is_refused_naming_it(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for read in (probe_video, lambda path: list(iter_frames(path, None))):
+        with pytest.raises(VideoDecodeError, match=r"empty\.mp4: an empty file \(0 bytes\)"):
+            read(empty)

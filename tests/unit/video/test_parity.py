@@ -86,7 +86,7 @@ def test_vfr_and_index_duplicates_equal_ffmpeg(tmp_path):
 
 def test_demo_world_videos_equal_ffmpeg(tmp_path):
     """The demo world's videos (schema defaults, demo profile), both presets."""
-    world = pytest.importorskip("mosaicflow.world", reason="mosaicflow.world is not available")
+    from mosaicflow import world
     from mosaicflow.config import build, validate_config
 
     config: dict = {}

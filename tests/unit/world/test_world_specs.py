@@ -31,23 +31,38 @@ def test_default_world_meets_content_minimums():
 
 
 @pytest.mark.parametrize(
-    "world",
+    ("world", "message"),
     [
-        {"roles": {"train": 4}},
-        {"roles": {"test": 1}},
-        {"seconds": 9},
-        {"fps": 10},
-        {"width": 256},
-        {"empty_fraction": 0.1},
-        {"watermark_fraction": 0.2},
-        {"audio_videos": []},
-        {"videos": {"world-test-01": {"seconds": 5}}},
-        {"videos": {"world-test-01": {"colour": 1}}},
-        {"videos": {"not-a-video": {"seconds": 12}}},
+        ({"roles": {"train": 4}}, r"'world\.roles\.train': 4 is less than the minimum of 5"),
+        ({"roles": {"test": 1}}, r"'world\.roles\.test': 1 is less than the minimum of 2"),
+        ({"seconds": 9}, r"'world\.seconds': 9 is less than the minimum of 10"),
+        ({"fps": 10}, r"'world\.fps': 10 is less than the minimum of 12"),
+        ({"width": 256}, r"'world\.width': 256 is less than the minimum of 320"),
+        (
+            {"empty_fraction": 0.1},
+            r"'world\.empty_fraction': 0\.1 is less than the minimum of 0\.2",
+        ),
+        (
+            {"watermark_fraction": 0.2},
+            r"'world\.watermark_fraction': 0\.2 is less than the minimum of 0\.3",
+        ),
+        ({"audio_videos": []}, r"'world\.audio_videos': \[\] should be non-empty"),
+        (
+            {"videos": {"world-test-01": {"seconds": 5}}},
+            r"'world\.videos\.world-test-01\.seconds': 5 is less than the minimum of 10",
+        ),
+        (
+            {"videos": {"world-test-01": {"colour": 1}}},
+            r"'world\.videos\.world-test-01': .*\('colour' was unexpected\)",
+        ),
+        (
+            {"videos": {"not-a-video": {"seconds": 12}}},
+            r"'world\.videos': 'not-a-video' does not match",
+        ),
     ],
 )
-def test_schema_rejects_worlds_below_minimums(world):
-    with pytest.raises(ConfigError):
+def test_schema_rejects_worlds_below_minimums(world, message):
+    with pytest.raises(ConfigError, match=message):
         default_config(world)
 
 

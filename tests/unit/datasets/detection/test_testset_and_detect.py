@@ -81,7 +81,7 @@ def test_frame_rates():
     rates = frame_rates([True, False, True, False, True], [True, True, False, False, False])
     assert rates == {"frame_recall": 0.5, "frame_fp_rate": round(2 / 3, 4),
                      "frames_with_mosaic": 2, "frames_without_mosaic": 3}  # fmt: skip
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\(1,\) detections but \(2,\) truth frames"):
         frame_rates([True], [True, False])
 
 
