@@ -32,10 +32,14 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import deform_conv2d
 
 from mosaicflow.restore.layers import PixelShuffleUp, ResidualStack, flow_warp, reflect_pad_to
 from mosaicflow.restore.spynet import SPyNet
+from mosaicflow.vision_import import import_torchvision
+
+#: torchvision's modulated deformable convolution (torchvision imported with torch._dynamo
+#: deferred, :mod:`mosaicflow.vision_import`).
+deform_conv2d = import_torchvision().ops.deform_conv2d
 
 BRANCHES = ("backward_1", "forward_1", "backward_2", "forward_2")
 MIN_FLOW_SIZE = 64  # the 1/4-size frames given to SPyNet are padded up to this
