@@ -71,6 +71,8 @@ class Reuploads:
 #: Kinds of source degradation ``world.degraded`` gives whole scenes
 #: (:mod:`mosaicflow.world.degraded`).
 DEGRADED_KINDS = ("codec", "blur", "upscale", "mosaic")
+#: How ``world.degraded`` picks the degraded scenes and their kinds.
+DEGRADED_DRAWS = ("independent", "dealt")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class DegradedScenes:
         blur_sigma: (low, high) Gaussian sigma of a ``blur`` scene, in pixels.
         upscale: (low, high) scale a ``upscale`` scene is shrunk to before it is enlarged back.
         mosaic_block: (low, high) block size in pixels of a ``mosaic`` scene's pixelated targets.
+        draw: ``independent`` (every scene, kinds drawn) or ``dealt`` (scenes with a target,
+            kinds dealt in turn; :func:`mosaicflow.world.degraded.draw_scene_degradations`).
     """
 
     p: float = 0.0
@@ -94,8 +98,11 @@ class DegradedScenes:
     blur_sigma: tuple[float, ...] = (1.5, 3.0)
     upscale: tuple[float, ...] = (0.25, 0.45)
     mosaic_block: tuple[int, ...] = (6, 12)
+    draw: str = "independent"
 
     def __post_init__(self) -> None:
+        if self.draw not in DEGRADED_DRAWS:
+            raise ValueError(f"world.degraded.draw: {self.draw!r} is not one of {DEGRADED_DRAWS}")
         unknown = sorted(set(self.kinds) - set(DEGRADED_KINDS))
         if unknown:
             raise ValueError(
@@ -121,6 +128,9 @@ class DegradedScenes:
             "blur_sigma": [float(v) for v in self.blur_sigma],
             "upscale": [float(v) for v in self.upscale],
             "mosaic_block": [int(v) for v in self.mosaic_block],
+            # only when not the default, so the specs of videos drawn independently keep their
+            # parameters (and the jobs that render them rerun nothing)
+            **({"draw": self.draw} if self.draw != "independent" else {}),
         }
 
 

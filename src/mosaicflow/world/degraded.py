@@ -2,7 +2,8 @@
 
 A collection mixes sources of very different quality; a restorer trained on a blurred, re-encoded
 or already censored clip learns to reproduce the damage. The world draws, per scene, whether it is
-degraded and how (from the video's seed, independently of everything else the render draws):
+degraded and how (from the video's seed, independently of everything else the render draws;
+``world.degraded.draw`` says how, :func:`draw_scene_degradations`):
 
 - ``codec``: the scene re-encoded with x264 at a very high CRF (blocks, smeared detail);
 - ``blur``: a Gaussian blur;
@@ -16,7 +17,7 @@ classifier can be scored against it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,22 +32,39 @@ from mosaicflow.world.specs import derive_seed
 
 
 def draw_scene_degradations(
-    params: Mapping[str, Any] | None, seed: int, scenes: int
+    params: Mapping[str, Any] | None, seed: int, scenes: int, shows_targets: Sequence[bool] = ()
 ) -> list[dict[str, Any] | None]:
     """Which scenes of a video are degraded, and how (None for a clean scene).
+
+    ``draw: independent`` (the default): each scene is degraded with probability ``p``, its kind
+    drawn from ``kinds``. ``draw: dealt``: only scenes that show a target are degraded (one
+    without a target gives no clip and no sample, so its damage cannot be measured), each with
+    probability ``p``, and the kinds are dealt in turn from a seeded shuffle of ``kinds``, so a
+    video with as many degraded scenes as kinds holds each kind once. Each degradation's strength
+    is drawn from its range.
 
     Args:
         params: the video's ``world.degraded`` (:meth:`DegradedScenes.for_role`), or None.
         seed: the video's seed.
         scenes: number of scenes of the video.
+        shows_targets: per scene, whether it shows a target (read by ``draw: dealt``).
     """
     if not params:
         return [None] * scenes
     rng = np.random.default_rng(derive_seed(seed, "degraded"))
+    dealt = params.get("draw", "independent") == "dealt"
+    if dealt:
+        if len(shows_targets) != scenes:
+            raise ValueError(f"{len(shows_targets)} target flags for {scenes} scenes")
+        deck = [str(k) for k in rng.permutation(params["kinds"])]
     drawn: list[dict[str, Any] | None] = []
-    for _ in range(scenes):
+    for scene in range(scenes):
         hit = rng.random() < params["p"]
-        kind = str(params["kinds"][int(rng.integers(len(params["kinds"])))])
+        if dealt:
+            hit = hit and bool(shows_targets[scene])
+            kind = deck[sum(d is not None for d in drawn) % len(deck)]
+        else:
+            kind = str(params["kinds"][int(rng.integers(len(params["kinds"])))])
         low_crf, high_crf = params["codec_crf"]
         low_block, high_block = params["mosaic_block"]
         values = {

@@ -558,7 +558,9 @@ def render_video(
     """
     rng = np.random.default_rng(spec.seed)
     scenes, times, empty = _plan(spec, rng)
-    degradations = draw_scene_degradations(spec.degraded, spec.seed, len(scenes))
+    degradations = draw_scene_degradations(
+        spec.degraded, spec.seed, len(scenes), [bool(s.targets) for s in scenes]
+    )
     scene_of = np.zeros(spec.frames, np.int64)
     for scene in scenes:
         scene_of[scene.start : scene.end] = scene.index

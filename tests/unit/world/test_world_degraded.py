@@ -38,6 +38,25 @@ def test_scenes_are_drawn_from_the_seed_within_the_ranges():
     assert draw_scene_degradations(None, seed=5, scenes=3) == [None, None, None]
 
 
+def test_dealt_draws_degrade_only_scenes_with_targets_and_deal_every_kind():
+    params = DegradedScenes(p=1.0, draw="dealt").for_role("test")
+    drawn = draw_scene_degradations(params, seed=5, scenes=40, shows_targets=[True] * 40)
+    kinds = [d["kind"] for d in drawn]
+    assert sorted(kinds.count(k) for k in set(kinds)) == [10, 10, 10, 10]
+    assert len(set(kinds[:4])) == 4  # each kind once in every four degraded scenes
+    three = DegradedScenes(p=1.0, kinds=("codec", "blur", "upscale"), draw="dealt")
+    shows = [True, False, True, True, False, True]
+    drawn = draw_scene_degradations(three.for_role("val"), seed=9, scenes=6, shows_targets=shows)
+    assert [d is not None for d in drawn] == shows
+    assert {d["kind"] for d in drawn if d} == {"codec", "blur", "upscale"}
+    with pytest.raises(ValueError, match="1 target flags for 6 scenes"):
+        draw_scene_degradations(three.for_role("val"), seed=9, scenes=6, shows_targets=[True])
+    # the default draw keeps its parameters, so videos drawn independently do not rerun
+    assert "draw" not in DegradedScenes(p=0.4).for_role("val")
+    with pytest.raises(ValueError, match=r"world\.degraded\.draw: 'random' is not one of"):
+        DegradedScenes(p=0.4, draw="random")
+
+
 def test_only_listed_roles_get_degraded_scenes_and_clean_specs_keep_their_parameters():
     plain = {s.name: s for s in video_specs(small_config(), seed=3)}
     cfg = small_config(degraded=DegradedScenes(p=0.5, roles=("test",)))
