@@ -321,11 +321,19 @@ def assert_boxes_agree(pairs: list[tuple], min_found: int) -> None:
     assert found >= min_found, f"the weights found boxes on {found} of {len(pairs)} frames"
 
 
-def world_frames(results: Path, role: str = "test") -> int:
-    """Frames of the demo world's videos of ``role`` (``test``: where every quality figure is
-    scored), from their truth JSONs."""
-    import json
+def demo_world_videos(role: str = "test") -> dict[str, int]:
+    """The demo world's videos of ``role`` (``test``: where every quality figure is scored) and
+    their frame counts, from the demo config (config/config.yaml), in order."""
+    import yaml
 
-    paths = sorted((results / "world" / "truth").glob(f"world-{role}-*.json"))
-    assert paths, f"no world-{role}-* truth in {results}"
-    return sum(json.loads(p.read_text())["frames"] for p in paths)
+    from mosaicflow.config import validate_config
+    from mosaicflow.workflow.targets import world_specs
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    validate_config(config)
+    return {spec.name: spec.frames for spec in world_specs(config) if spec.role == role}
+
+
+def world_frames(role: str = "test") -> int:
+    """Frames of the demo world's videos of ``role``, from the demo config."""
+    return sum(demo_world_videos(role).values())

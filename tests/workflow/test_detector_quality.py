@@ -38,13 +38,13 @@ def test_detector_meets_the_bars_on_every_test_frame(demo_results):
     assert threshold["source"] == "validation" and threshold["videos"] == ["world-val-00"]
     assert threshold["conf"] >= threshold["floor"] and test["conf"] == threshold["conf"]
     assert threshold["frame_fp_rate"] <= threshold["max_fp_rate"], threshold
-    assert test["frames"] == world_frames(demo_results) and test["instances"] > 0
+    assert test["frames"] == world_frames() and test["instances"] > 0
     assert test["mask_map50"] >= MASK_MAP50_FLOOR, test
     assert test["frame_fp_rate"] <= FRAME_FP_RATE_CEILING, test
     assert test["frames_without_mosaic"] > 0 and test["frame_recall"] >= FRAME_RECALL_FLOOR, test
     assert 0 <= test["box_map50_95"] <= test["box_map50"]
     # the same videos without any mosaic
-    assert test["clean_frames"] == world_frames(demo_results)
+    assert test["clean_frames"] == world_frames()
 
 
 def test_detector_ignores_targets_without_mosaic(demo_results):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from mosaicflow.evaluation.evaluate import TABLE_COLUMNS
-from tests.helpers import world_frames
+from tests.helpers import demo_world_videos, world_frames
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
@@ -39,13 +39,13 @@ def read(results, *parts):
 
 def held_out_videos(results) -> list[str]:
     """The demo world's test videos, in order."""
-    return sorted(p.stem for p in (results / "world" / "truth").glob("world-test-*.json"))
+    return list(demo_world_videos("test"))
 
 
 def test_restored_videos_keep_frame_count_fps_and_audio(demo_results):
     scores = read(demo_results, "metrics", "evaluate.json")
     assert [v["video"] for v in scores["per_video"]] == held_out_videos(demo_results)
-    assert scores["total"]["frames"] == world_frames(demo_results)
+    assert scores["total"]["frames"] == world_frames()
     for video in scores["per_video"]:
         check = video["video_check"]
         assert check["frames_restored"] == check["frames_input"] == check["frames_original"]

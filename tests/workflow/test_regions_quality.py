@@ -33,7 +33,7 @@ def model_json(results, stage):
 def test_region_segmenter_meets_the_floor_on_all_test_frames(demo_results):
     record = model_json(demo_results, "region_seg")
     test = record["metrics"]["test"]
-    assert test["frames"] == world_frames(demo_results) and test["instances"] > 0
+    assert test["frames"] == world_frames() and test["instances"] > 0
     assert test["mask_map50"] >= REGION_MASK_MAP50_FLOOR, test
     assert 0 <= test["mask_map50_95"] <= test["mask_map50"]
     metrics = json.loads((demo_results / "metrics" / "region_seg.json").read_text())
@@ -43,7 +43,7 @@ def test_region_segmenter_meets_the_floor_on_all_test_frames(demo_results):
 def test_watermark_detector_meets_the_floor_on_all_test_frames(demo_results):
     record = model_json(demo_results, "watermark")
     test = record["metrics"]["test"]
-    assert test["frames"] == world_frames(demo_results) and test["boxes"] > 0
+    assert test["frames"] == world_frames() and test["boxes"] > 0
     assert test["box_map50"] >= WATERMARK_MAP50_FLOOR, test
     assert set(test["per_class_map50"]) == {"text", "logo"}
 
@@ -70,7 +70,7 @@ def test_model_sidecar_is_complete(demo_results, stage):
 
 
 def test_onnx_exports_agree_with_the_weights(demo_results, ultralytics_offline):
-    # best.onnx (onnxruntime) finds what best.pt finds, on 6 test frames that hold targets or
+    # best.onnx (onnxruntime) finds what best.pt finds, on 16 test frames that hold targets or
     # watermarks, at the fixed square input the export takes
     from tests.helpers import (
         assert_boxes_agree,
@@ -86,7 +86,7 @@ def test_onnx_exports_agree_with_the_weights(demo_results, ultralytics_offline):
         ("region_seg", "segment", "instances"),
         ("watermark", "detect", "watermarks"),
     ):
-        frames = truth_frames(truth, key, 6)
+        frames = truth_frames(truth, key, 16)
         pairs = onnx_and_weights_predictions(
             ultralytics_offline,
             demo_results / "models" / stage,
@@ -96,7 +96,7 @@ def test_onnx_exports_agree_with_the_weights(demo_results, ultralytics_offline):
             model_json(demo_results, stage)["imgsz"],
         )
         if task == "segment":
-            assert_masks_agree(pairs, (height, width), min_found=4)
+            assert_masks_agree(pairs, (height, width), min_found=8)
         else:
             assert_boxes_agree(pairs, min_found=4)
 

@@ -12,6 +12,8 @@ import json
 import pandas as pd
 import pytest
 
+from tests.helpers import demo_world_videos
+
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 CONTAINED_SHARE_FLOOR = 0.95  # issue bar: crops hold >= 95 % of the true pixels on >= 95 % frames
@@ -32,8 +34,7 @@ def test_every_found_test_track_yields_a_clip(demo_results):
     # a true track the segmenter found (mask IoU >= 0.5) on >= min_seconds of kept frames must
     # yield a clip; the tracks it did not find are listed as its misses, not the clips'
     scores = read(demo_results, "metrics", "restoration_dataset.json")
-    test_videos = len(list((demo_results / "world" / "truth").glob("world-test-*.json")))
-    assert scores["videos"] == test_videos and scores["found_tracks"] > 0
+    assert scores["videos"] == len(demo_world_videos("test")) and scores["found_tracks"] > 0
     assert scores["missed_by_clips"] == [], scores["missed_by_clips"]
     assert scores["tracks_with_clip"] >= scores["found_tracks"]
     missed = len(scores["missed_by_segmenter"])
