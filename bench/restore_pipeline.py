@@ -416,9 +416,13 @@ def whole_runs(
     runs: dict[str, Any] = {}
     modes = {"whole": {"clip_batch": 4 if cuda else 1}}
     if not cuda:
+        modes["whole_half_threads"] = {"clip_batch": 1}
         modes["whole_old"] = OLD
     for name, extra in modes.items():
-        torch.set_num_threads(model_threads(extra.get("pipelined", True)))  # the CLI's default
+        threads = model_threads(extra.get("pipelined", True))  # the CLI's default
+        if name == "whole_half_threads":
+            threads = max(1, threads // 2)
+        torch.set_num_threads(threads)
         with GpuSampler() if cuda else _Null() as sampler:
             result = restore_video(
                 video,

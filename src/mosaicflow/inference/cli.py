@@ -197,8 +197,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads of torch (default: half the cores, the encoder and decoder use the "
-        "rest; every core with --serial)",
+        help="CPU threads of torch (default: every core)",
     )
     parser.add_argument(
         "--masks-out", help="write the per-frame detections here (regions.parquet format)"

@@ -583,11 +583,13 @@ class _Run:
 
 
 def model_threads(pipelined: bool) -> int:
-    """Torch threads for the models: all the cores when the stages run one after another, half
-    of them when they overlap (the decoder, OpenCV and the encoder use the rest). An OpenMP team
-    sharing its cores with busy threads stalls at every barrier: on 2 cores with one core busy
-    elsewhere, the demo restorer ran 27 frames/s on one thread and 1.5-6 on two."""
-    return max(1, cpu_cores() // 2) if pipelined else cpu_cores()
+    """Torch threads for the models: every core. On a CPU the restorer bounds the command; with
+    the other stages overlapping it on 2 cores, the demo restorer at 720p took 6.6 s on two
+    threads against 7.5 s on one (``bench/restore_pipeline.py``), so the overlap is given the
+    cores the models leave idle rather than a core of its own. ``pipelined`` is kept for the
+    callers that pick threads per mode."""
+    del pipelined
+    return cpu_cores()
 
 
 def _on_cuda(restorer: Restorer) -> bool:
