@@ -21,6 +21,7 @@ from mosaicflow.yolo.budget import (
 )
 from mosaicflow.yolo.fit import state_key
 from mosaicflow.yolo.spec import TrainSpec
+from tests.unit.yolo.fakes import box_dataset
 
 
 def spec(**changes) -> TrainSpec:
@@ -202,25 +203,6 @@ def test_the_model_card_records_the_budget(tmp_path):
     assert given["training"]["steps"] == 0 and given["training"]["epochs_from"] is None
 
 
-def _boxes(root):
-    """A tiny segmentation set: a white box on noise, 4 train and 2 val images of 64 px."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 4), ("val", 2)):
-        (root / split / "images").mkdir(parents=True)
-        (root / split / "labels").mkdir(parents=True)
-        for i in range(count):
-            image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-            cv2.rectangle(image, (16, 16), (40, 44), (255, 255, 255), -1)
-            cv2.imwrite(str(root / split / "images" / f"{i}.png"), image)
-            (root / split / "labels" / f"{i}.txt").write_text(
-                "0 0.25 0.25 0.625 0.25 0.625 0.6875 0.25 0.6875\n"
-            )
-    (root / "data.yaml").write_text("path: .\ntrain: train/images\nval: val/images\nnames: [box]\n")
-    return root
-
-
 def test_a_real_training_takes_the_steps_the_card_records(
     tmp_path, ultralytics_offline, monkeypatch, caplog
 ):
@@ -248,7 +230,7 @@ def test_a_real_training_takes_the_steps_the_card_records(
     params = train_params("region_seg", config)
     params.update(model="yolov8n-seg.yaml", pretrained=None, imgsz=64, epochs=1, batch=2, nbs=4,
                   close_mosaic=0, min_steps=5, warmup_epochs=1)  # fmt: skip
-    data = _boxes(tmp_path / "data")
+    data = box_dataset(tmp_path / "data")
     outputs = ModelOutputs(tmp_path / "best.pt", tmp_path / "best.onnx", tmp_path / "train.json")
     with caplog.at_level(logging.INFO, logger="mosaicflow.yolo.stages"):
         record = train_model("region_seg", params, data, outputs, tmp_path / "work", code="c",

@@ -25,6 +25,7 @@ from mosaicflow.yolo.checkpoint import (
 )
 from mosaicflow.yolo.spec import TrainSpec
 from tests.unit.crafted import GLOBALS, crafted_checkpoint
+from tests.unit.yolo.fakes import box_dataset
 
 KINDS = ["system", "exec", "hidden"]
 
@@ -175,7 +176,7 @@ def _entry_points(tmp: Path, weights: Path) -> dict:
         "label_issues_predict": lambda: predict(weights, [], job, 0.1),
         "train_yolo": lambda: train_yolo(
             dataclasses.replace(spec, pretrained=str(weights)),
-            read_dataset(_dataset(tmp / "d")),
+            read_dataset(box_dataset(tmp / "d")),
             tmp / "work",
             device="cpu",
             threads=1,
@@ -214,23 +215,6 @@ def test_a_saved_model_and_the_nudenet_base_load_restricted(tmp_path, saved_mode
         assert isinstance(read_checkpoint(base)["model"], torch.nn.Module)
 
 
-def _dataset(root: Path) -> Path:
-    """A tiny segmentation set: a white box on noise, 4 train and 2 val images."""
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 4), ("val", 2)):
-        (root / split / "images").mkdir(parents=True)
-        (root / split / "labels").mkdir(parents=True)
-        for i in range(count):
-            image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-            cv2.rectangle(image, (16, 16), (40, 44), (255, 255, 255), -1)
-            cv2.imwrite(str(root / split / "images" / f"{i}.png"), image)
-            (root / split / "labels" / f"{i}.txt").write_text(
-                "0 0.25 0.25 0.625 0.25 0.625 0.6875 0.25 0.6875\n"
-            )
-    (root / "data.yaml").write_text("path: .\ntrain: train/images\nval: val/images\nnames: [box]\n")
-    return root
-
-
 class Killed(Exception):
     """Ends a training after its first checkpoint, like a kill."""
 
@@ -249,7 +233,7 @@ def test_a_real_training_resumes_validates_and_exports_through_the_restricted_lo
     from mosaicflow.yolo.offline import prepare_ultralytics
 
     prepare_ultralytics(tmp_path / "cfg", 2)
-    dataset = read_dataset(_dataset(tmp_path / "data"))
+    dataset = read_dataset(box_dataset(tmp_path / "data"))
     spec = TrainSpec(task="segment", model="yolov8n-seg.yaml", pretrained=None, weights=None,
                      imgsz=64, epochs=2, time_minutes=None, optimizer="SGD", lr0=0.01,
                      warmup_bias_lr=0.0, batch=2, nbs=None, warmup_epochs=0,
