@@ -6,6 +6,12 @@ run; ``mosaicflow sort``: order clips or region crops by how they look.
 restoration dataset and merges the verdicts into ``results/review/verdicts.parquet``. The next
 ``snakemake`` run drops the clips with a drop verdict from the training index (reason
 ``review``) and reruns only what depends on it; the next ranking learns from the verdicts.
+
+``mosaicflow review frames VIDEO... --model M --out DIR`` picks the frames of each video a
+labeller should see first (where the model flickers, loses a track it sees elsewhere, is unsure,
+or disagrees with ``--second-model``) and writes a page per video; ``mosaicflow review
+frames-export SELECTION... --out LABELME_DIR`` turns the pages' exports into a labelme folder of
+the ticked frames with the model's regions as pre-labels.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     labels.add_argument("folder", type=Path, help="the edited labelme folder")
     labels.add_argument("--results", type=Path, default=Path("results"), help="a run's results/")
     labels.set_defaults(func=run_import_labels)
+    register_frames(commands)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -88,6 +95,108 @@ def run_import_labels(args: argparse.Namespace) -> int:
     check_apart(overrides, [args.folder])
     result = import_labels(args.folder, overrides, run_dir=results.parent)
     return _report("label overrides", result, overrides)
+
+
+FRAMES_DESCRIPTION = """Pick the frames of each video a labeller should see first and write a
+static page per video into --out (open --out/index.html in a browser). The model runs on every
+--stride-th frame at --lowest; frames are flagged where a region appears on one frame alone or a
+track misses a single frame (flicker), where a track the model sees at --confident or more is
+missing or weak on other frames (partial_track), where a region scores between --lowest and
+--conf (low_confidence), and where the two models' regions overlap at IoU below
+--disagree-iou (disagree). The --count frames of highest priority per video, --min-spacing
+sampled frames apart, are written as JPEGs with the model's regions (scored --conf or more) as
+labelme pre-labels. On a page: j/k or the arrows step, x or space ticks, o hides the overlays,
+e exports the ticked frames as <video>-selection.json for `mosaicflow review frames-export`."""
+
+
+def register_frames(commands: argparse._SubParsersAction) -> None:
+    """Add ``review frames`` and ``review frames-export``."""
+    frames = commands.add_parser(
+        "frames",
+        help="pages of the frames a labeller should see first",
+        description=FRAMES_DESCRIPTION,
+    )
+    frames.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
+    frames.add_argument("--model", type=Path, required=True, help="segmenter or detector (.pt)")
+    frames.add_argument("--second-model", type=Path, help="a second model to compare with")
+    frames.add_argument("--out", type=Path, required=True, help="output folder of the pages")
+    frames.add_argument("--count", type=int, default=24, help="frames per video at most")
+    frames.add_argument("--min-spacing", type=int, default=5, help="sampled frames between picks")
+    frames.add_argument("--conf", type=float, default=0.25, help="score of a found region")
+    frames.add_argument("--confident", type=float, default=0.6, help="score of a confident region")
+    frames.add_argument("--lowest", type=float, default=0.1, help="lowest score looked at")
+    frames.add_argument(
+        "--disagree-iou", type=float, default=0.5, help="IoU below which two models disagree"
+    )
+    frames.add_argument("--max-gap", type=int, default=5, help="frames a track may miss and go on")
+    frames.add_argument("--stride", type=int, default=1, help="predict every N-th frame")
+    frames.add_argument("--max-frames", type=int, help="predict at most N frames per video")
+    frames.add_argument(
+        "--imgsz", type=int, help="inference size in pixels (default: the model's training size)"
+    )
+    frames.add_argument("--device", default="auto", help="auto|cpu|cuda:N")
+    frames.add_argument("--threads", type=int, default=1, help="CPU threads")
+    frames.set_defaults(func=run_frames)
+    export = commands.add_parser(
+        "frames-export",
+        help="the frames ticked on review pages as a labelme folder",
+        description=(
+            "Check the selection files that `mosaicflow review frames` pages exported against "
+            "their pages and copy the ticked frames' JPEGs and labelme pre-labels into --out: "
+            "correct them in labelme, then copy the .jpg and .json files into "
+            "source.labelme_train."
+        ),
+    )
+    export.add_argument("selections", nargs="+", type=Path, help="<video>-selection.json files")
+    export.add_argument("--out", type=Path, required=True, help="the labelme folder to write")
+    export.add_argument(
+        "--pages", type=Path, help="the pages' folder (--out of review frames), if it moved"
+    )
+    export.set_defaults(func=run_frames_export)
+
+
+def run_frames(args: argparse.Namespace) -> int:
+    """Write the review pages; print where."""
+    from mosaicflow.curate.hard_frame_page import ModelSettings, review_frames
+    from mosaicflow.curate.hard_frames import Thresholds
+
+    result = review_frames(
+        args.videos,
+        args.model,
+        args.out,
+        second_model=args.second_model,
+        count=args.count,
+        min_spacing=args.min_spacing,
+        thresholds=Thresholds(
+            found=args.conf,
+            confident=args.confident,
+            max_gap=args.max_gap,
+            disagree_iou=args.disagree_iou,
+        ),
+        settings=ModelSettings(
+            lowest=args.lowest,
+            imgsz=args.imgsz,
+            device=args.device,
+            threads=args.threads,
+            stride=args.stride,
+            max_frames=args.max_frames,
+        ),
+    )
+    print(
+        f"{result.frames_picked} frames to look at ({result.frames_flagged} flagged of "
+        f"{result.frames_predicted} predicted, {result.videos} videos): "
+        f"{result.out_dir / 'index.html'}"
+    )
+    return 0
+
+
+def run_frames_export(args: argparse.Namespace) -> int:
+    """Export the ticked frames; print where."""
+    from mosaicflow.curate.hard_frame_export import export_selections
+
+    result = export_selections(args.selections, args.out, args.pages)
+    print(f"{result.frames} frames, {result.shapes} pre-labelled regions: {result.out_dir}")
+    return 0
 
 
 def _report(what: str, result: Any, where: Path) -> int:

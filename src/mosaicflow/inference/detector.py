@@ -24,7 +24,7 @@ class DetectorError(ValueError):
     """A detector file that is missing or not a YOLO segmentation model (names the file)."""
 
 
-def _trained_imgsz(model: Any) -> int | None:
+def trained_imgsz(model: Any) -> int | None:
     """The image size the model was trained at, from its checkpoint's training arguments."""
     args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}
     imgsz = args.get("imgsz") if isinstance(args, dict) else None
@@ -98,7 +98,7 @@ class YoloDetector:
         self.path = path
         self.model = model
         self.device = ultralytics_device(device)
-        self.imgsz = int(imgsz or _trained_imgsz(model) or DEFAULT_IMGSZ)
+        self.imgsz = int(imgsz or trained_imgsz(model) or DEFAULT_IMGSZ)
         self.kwargs = {
             "imgsz": self.imgsz,
             "conf": conf,
