@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.curate.hard_frames import Detection, union_iou
+from mosaicflow.yolo.scoring import batched
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +106,6 @@ def sampled_frames(
         yield number, image
 
 
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def predict_video(
     video: Path,
     model: Any,
@@ -150,7 +140,7 @@ def predict_video(
     detections: list[tuple[Detection, ...]] = []
     agreement: dict[int, float] = {}
     size = (0, 0)
-    for batch in _batches(sampled_frames(video, stride, max_frames), BATCH):
+    for batch in batched(sampled_frames(video, stride, max_frames), BATCH):
         images = [image for _, image in batch]
         size = (images[0].shape[1], images[0].shape[0])
         results = model.predict(images, **kwargs)

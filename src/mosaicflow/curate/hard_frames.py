@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mosaicflow.inference.tracks import box_iou
+
 #: The reasons, in the order the page lists them, with the weight each adds to a frame (a
 #: low-confidence region adds its weight times its score over the found score).
 REASON_WEIGHTS = {"flicker": 3.0, "partial_track": 2.0, "disagree": 2.0, "low_confidence": 1.0}
@@ -76,17 +78,6 @@ class FlaggedFrame:
     reasons: tuple[str, ...]
     priority: float
     notes: tuple[str, ...]
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two ``(x0, y0, x1, y1)`` boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def link_tracks(
