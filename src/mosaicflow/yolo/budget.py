@@ -16,6 +16,10 @@ are 6 optimizer steps. Every model therefore also has ``min_steps``: it trains f
 :func:`optimizer_steps` replays that count exactly; the model card records the steps taken, the
 images seen and why the epochs are what they are (``epochs_from``).
 
+A small set also decides which layers learn: ``freeze: auto`` keeps every layer of a pretrained
+model but its head fixed below :data:`FREEZE_BELOW_IMAGES` training images
+(:func:`resolve_freeze`; docs/experiments/small-sets.md).
+
 The demo's models are unchanged by the demo defaults (nbs = batch, so a step is a batch): the
 region segmenter's 800 training frames at batch 16 are 50 steps an epoch, 300 in 6 epochs
 (``regions.min_steps`` 200); the watermark detector's 300 images at batch 16 are 19 an epoch,
@@ -35,6 +39,9 @@ import numpy as np
 from mosaicflow.formats.preflight import FEW_INSTANCES
 from mosaicflow.yolo.spec import TrainSpec
 
+#: ``freeze: auto`` trains only the head of a pretrained model that trains on fewer images
+#: than this: fine-tuning every layer on a few dozen frames of one source learns that source.
+FREEZE_BELOW_IMAGES = 200
 #: A trained model with fewer optimizer steps than this gets a warning in its log (as does one
 #: trained on fewer than :data:`~mosaicflow.formats.preflight.FEW_INSTANCES` instances).
 FEW_STEPS = 100
@@ -111,7 +118,10 @@ class Budget:
         min_steps: the config's ``min_steps``.
         epochs: the epochs planned: ``max(epochs, ceil(min_steps / steps_per_epoch))``.
         epochs_from: ``"epochs"`` or ``"min_steps"``, whichever set ``epochs``.
-        spec: the spec to train: ``epochs`` planned, ``min_steps`` folded in (0).
+        freeze: the layers frozen, ``none``, ``backbone`` or ``head-only`` (``auto`` resolved,
+            see :func:`resolve_freeze`).
+        spec: the spec to train: ``epochs`` planned, ``min_steps`` folded in (0), ``freeze``
+            resolved.
     """
 
     images: int
@@ -124,6 +134,7 @@ class Budget:
     min_steps: int
     epochs: int
     epochs_from: str
+    freeze: str
     spec: TrainSpec
 
     @property
@@ -149,6 +160,7 @@ class Budget:
             "epochs_configured": self.epochs_configured,
             "epochs_planned": self.epochs,
             "epochs_from": self.epochs_from,
+            "freeze": self.freeze,
         }
 
 
@@ -176,13 +188,26 @@ def plan_budget(spec: TrainSpec, images: int) -> Budget:
     while optimizer_steps(nb, epochs, accumulate, warmup) < spec.min_steps:  # a rounding guard
         epochs += 1
     overrides = {k: v for k, v in spec.overrides.items() if k != "epochs"}
-    planned = dataclasses.replace(spec, epochs=epochs, min_steps=0, overrides=overrides)
+    freeze = resolve_freeze(spec, loaded)
+    planned = dataclasses.replace(
+        spec, epochs=epochs, min_steps=0, overrides=overrides, freeze=freeze
+    )
     return Budget(
         images=loaded, batch=batch, nbs=nbs, batches_per_epoch=nb, accumulate=accumulate,
         warmup_epochs=warmup, epochs_configured=configured, min_steps=spec.min_steps,
         epochs=epochs, epochs_from="min_steps" if epochs > configured else "epochs",
-        spec=planned,
+        freeze=freeze, spec=planned,
     )  # fmt: skip
+
+
+def resolve_freeze(spec: TrainSpec, images: int) -> str:
+    """The spec's ``freeze``, ``auto`` resolved: ``head-only`` for a pretrained model on fewer
+    than :data:`FREEZE_BELOW_IMAGES` training images, else ``none`` (a model trained from an
+    architecture alone learns every layer)."""
+    if spec.freeze != "auto":
+        return spec.freeze
+    pretrained = spec.weights or spec.pretrained or not spec.model
+    return "head-only" if pretrained and images < FREEZE_BELOW_IMAGES else "none"
 
 
 def budget_warnings(

@@ -22,6 +22,7 @@ class RegionsConfig:
     imgsz: int
     epochs: int
     min_steps: int
+    freeze: str
     time_minutes: float | None
     optimizer: str
     lr0: float
@@ -74,6 +75,7 @@ class WatermarkConfig:
     imgsz: int
     epochs: int
     min_steps: int
+    freeze: str
     time_minutes: float | None
     optimizer: str
     lr0: float
@@ -100,6 +102,7 @@ class DetectorConfig:
     imgsz: int
     epochs: int
     min_steps: int
+    freeze: str
     time_minutes: float | None
     optimizer: str
     lr0: float

@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Leading modules of a YOLOv8 network each ``freeze`` setting keeps fixed: ``backbone`` its
+#: backbone (modules 0-9, up to SPPF), ``head-only`` everything but the head (module 22).
+FROZEN_MODULES = {"none": 0, "backbone": 10, "head-only": 22}
 #: Ultralytics augmentations that resample pixels (they blur a mosaic's block grid).
 RESAMPLING_AUGMENTATIONS = ("scale", "translate", "degrees", "shear", "perspective")
 
@@ -46,6 +49,7 @@ class TrainSpec:
     single_cls: bool
     copy_paste: float = 0.0  # segment copy-paste augmentation (segmentation only)
     min_steps: int = 0  # least optimizer steps; folded into `epochs` by yolo.budget.plan_budget
+    freeze: str = "none"  # auto | none | backbone | head-only; auto: yolo.budget.plan_budget
     overrides: Mapping[str, Any] = field(default_factory=dict)
     cpu_precision: str = "auto"  # auto | bf16 | fp32 (see mosaicflow.yolo.cpu_training)
     resample_augmentation: bool = True  # False: no augmentation that resamples pixels
@@ -69,6 +73,12 @@ class TrainSpec:
         }
         if self.task == "segment":
             args["copy_paste"] = self.copy_paste
+        if self.freeze != "auto" and self.freeze not in FROZEN_MODULES:
+            raise ValueError(
+                f"freeze must be auto, {', '.join(FROZEN_MODULES)}; got {self.freeze!r}"
+            )
+        if FROZEN_MODULES.get(self.freeze):
+            args["freeze"] = FROZEN_MODULES[self.freeze]
         if not self.resample_augmentation:
             args.update(dict.fromkeys(RESAMPLING_AUGMENTATIONS, 0.0))
         args.update(dict(self.overrides))

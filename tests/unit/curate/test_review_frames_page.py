@@ -12,7 +12,7 @@ import pytest
 
 from mosaicflow.curate import hard_frame_export, hard_frame_page
 from mosaicflow.curate.hard_frames import Thresholds
-from mosaicflow.formats.dataset import labelme_to_yolo
+from mosaicflow.formats.dataset import labelme_to_yolo, labelme_to_yolo_dataset
 from mosaicflow.formats.labelme import list_labelme, read_labelme
 from tests.browser import HeadlessChromium, chromium_path
 from tests.helpers import write_video
@@ -159,6 +159,13 @@ def test_tick_two_frames_in_chromium_export_and_train_on_them(pages, tmp_path):
     assert (counts["images"], counts["instances"]) == (2, 2)
     lines = (tmp_path / "yolo" / "labels" / f"{stems[0]}.txt").read_text().split()
     assert lines[0] == "0" and len(lines) >= 7 and all(0 <= float(v) <= 1 for v in lines[1:])
+    # the region training set's own builder takes the export (a second one as validation)
+    val = tmp_path / "val_frames"
+    hard_frame_export.export_selections([_selection(tmp_path, page, stems[1:3])], val)
+    built = labelme_to_yolo_dataset(
+        [labelme], [val], ["nsfw"], tmp_path / "dataset", seed=0, strict=True
+    )
+    assert built.counts["train"]["instances"] == built.counts["val"]["instances"] == 2
 
 
 def _selection(tmp_path: Path, where: Path, ticked: list[str], **changes) -> Path:

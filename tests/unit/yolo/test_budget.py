@@ -14,6 +14,7 @@ import pytest
 
 from mosaicflow.yolo.budget import (
     FEW_STEPS,
+    FREEZE_BELOW_IMAGES,
     budget_warnings,
     loaded_images,
     optimizer_steps,
@@ -143,12 +144,34 @@ def test_the_demo_models_keep_their_epochs():
         assert made.min_steps > 0, name
         budget = plan_budget(made, images[name])
         assert budget.epochs_from == "epochs" and budget.epochs == made.epochs, name
+        assert budget.freeze == "none", name  # every layer learns (auto: large enough sets)
+        assert "freeze" not in budget.spec.train_args(), name
         steps[name] = budget.steps()
     # (the detector's figure is for half its samples: its default holds down to there)
     assert steps == {"region_seg": 300, "watermark": 152, "detector": 200}
     # a set of the size of issue 59's does train for min_steps
     tiny = plan_budget(model_spec("region_seg", model_config("region_seg", config["regions"])), 12)
     assert tiny.epochs_from == "min_steps" and tiny.steps() >= 200
+    assert tiny.freeze == "head-only" and tiny.spec.train_args()["freeze"] == 22
+
+
+def test_auto_freezes_the_backbone_of_a_pretrained_model_on_a_small_set():
+    assert plan_budget(spec(freeze="auto"), FREEZE_BELOW_IMAGES - 1).freeze == "head-only"
+    assert plan_budget(spec(freeze="auto"), FREEZE_BELOW_IMAGES).freeze == "none"
+    scratch = spec(freeze="auto", model="yolov8n-seg.yaml", pretrained=None)
+    assert plan_budget(scratch, 12).freeze == "none"  # random layers must all learn
+    assert plan_budget(spec(freeze="none"), 12).freeze == "none"
+    assert plan_budget(spec(freeze="backbone"), 5000).spec.train_args()["freeze"] == 10
+    planned = plan_budget(spec(freeze="auto"), 12)
+    assert plan_budget(planned.spec, 12).spec == planned.spec  # planning is idempotent
+    assert planned.record(10)["freeze"] == "head-only"
+    small, large = (
+        plan_budget(spec(freeze="auto", epochs=300), 12),
+        plan_budget(spec(freeze="none", epochs=300), 12),
+    )
+    assert state_key(small.spec, "d", 1, "cpu") != state_key(large.spec, "d", 1, "cpu")
+    with pytest.raises(ValueError, match="freeze must be auto, none, backbone, head-only"):
+        spec(freeze="head").train_args()
 
 
 def test_the_state_key_follows_the_effective_epochs():
