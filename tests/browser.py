@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -52,6 +53,14 @@ class HeadlessChromium:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        try:
+            self._attach(downloads)
+        except BaseException:
+            self.close()
+            raise
+
+    def _attach(self, downloads: Path) -> None:
+        """Open the page target, route downloads to ``downloads``."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -65,7 +74,8 @@ class HeadlessChromium:
 
     def _read_message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
                 raise BrowserError("Chromium did not answer in time")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:

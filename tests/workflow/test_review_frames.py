@@ -80,9 +80,13 @@ def test_pages_and_export_from_the_demo_segmenter(segmenter, video, tmp_path):
     assert run.returncode == 0, run.stderr
     assert len(list((tmp_path / "yolo").rglob("*.txt"))) >= 2
 
-    run = _mosaicflow("review", "frames-export", str(selection), "--out", str(video.parent))
+    mine = tmp_path / "my_labels"
+    mine.mkdir()
+    (mine / "frame.json").write_text("{}")
+    run = _mosaicflow("review", "frames-export", str(selection), "--out", str(mine))
     assert run.returncode == 2
-    assert "the output folder contains the input" in run.stderr or "not empty" in run.stderr
+    assert "not an earlier output" in run.stderr
+    assert [p.name for p in mine.iterdir()] == ["frame.json"]
 
 
 def test_two_models_disagree_only_where_their_regions_differ(segmenter, video, ultralytics_offline):

@@ -128,7 +128,9 @@ def register_frames(commands: argparse._SubParsersAction) -> None:
     frames.add_argument(
         "--disagree-iou", type=float, default=0.5, help="IoU below which two models disagree"
     )
-    frames.add_argument("--max-gap", type=int, default=5, help="frames a track may miss and go on")
+    frames.add_argument(
+        "--max-gap", type=int, default=5, help="sampled frames a track may miss and go on"
+    )
     frames.add_argument("--stride", type=int, default=1, help="predict every N-th frame")
     frames.add_argument("--max-frames", type=int, help="predict at most N frames per video")
     frames.add_argument(

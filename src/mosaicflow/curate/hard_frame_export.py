@@ -78,13 +78,23 @@ def read_selection(path: Path, pages: Path | None = None) -> Selection:
             f"{path}: its page {page} is gone (no {FRAMES_FILE}); give the output folder of "
             "`mosaicflow review frames` with --pages"
         )
-    offered = json.loads(listing.read_text(encoding="utf-8"))
+    offered = _read_json(listing)
+    if not isinstance(offered, dict) or not isinstance(offered.get("frames"), list):
+        raise ValueError(f"{listing}: not a page's list of frames")
     if offered.get("video") != video:
         raise ValueError(f"{path}: exported from the page of {video}, but {page} shows another")
     unknown = [s for s in stems if not isinstance(s, str) or s not in offered["frames"]]
     if unknown:
         raise ValueError(f"{path}: frame {unknown[0]!r} is not on the page {page}")
     return Selection(path, video, page, tuple(dict.fromkeys(stems)))
+
+
+def _read_json(path: Path) -> object:
+    """A JSON file's content; a ValueError naming the file when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: cannot read it ({err})") from err
 
 
 def export_selections(
@@ -122,8 +132,10 @@ def export_selections(
                     if not source.is_file():
                         raise ValueError(f"{selection.path}: {source} is missing from its page")
                     shutil.copyfile(source, tmp / source.name)
-                doc = json.loads((tmp / f"{stem}.json").read_text(encoding="utf-8"))
-                shapes += len(doc.get("shapes", []))
+                doc = _read_json(selection.page / f"{stem}.json")
+                if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+                    raise ValueError(f"{selection.page / stem}.json: not a labelme file")
+                shapes += len(doc["shapes"])
                 frames += 1
         write_json(tmp / MARKER, {"command": COMMAND})
     return ExportResult(Path(out_dir), frames, shapes)

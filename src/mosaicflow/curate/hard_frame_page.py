@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -114,11 +115,15 @@ def video_paths(given: Sequence[Path]) -> dict[str, Path]:
 
 
 def page_html(data: dict[str, Any]) -> str:
-    """The page of one video: the template with ``data`` embedded."""
+    """The page of one video: the template with ``data`` embedded (as JSON that cannot end its
+    script element) and the video's name as its title (HTML-escaped)."""
     template = resources.files("mosaicflow.curate").joinpath("hard_frames_page.html")
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(data, separators=(",", ":"))
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        payload = payload.replace(char, escaped)
+    values = {"__TITLE__": html.escape(str(data["video"])), "__DATA__": payload}
     text = template.read_text(encoding="utf-8")
-    return text.replace("__TITLE__", html.escape(data["video"])).replace("__DATA__", payload)
+    return re.sub("__TITLE__|__DATA__", lambda match: values[match.group(0)], text)
 
 
 def _shape_entries(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -282,6 +287,13 @@ def review_frames(
 
     thresholds = thresholds or Thresholds()
     settings = settings or ModelSettings()
+    if count < 1 or min_spacing < 0:
+        raise ValueError(f"--count ({count}) must be at least 1, --min-spacing ({min_spacing}) 0")
+    if settings.stride < 1 or (settings.max_frames is not None and settings.max_frames < 1):
+        raise ValueError(
+            f"--stride ({settings.stride}) and --max-frames ({settings.max_frames}) must be "
+            "at least 1"
+        )
     if not 0.0 <= settings.lowest <= thresholds.found:
         raise ValueError(
             f"--lowest ({settings.lowest}) must lie between 0 and --conf ({thresholds.found})"

@@ -32,7 +32,7 @@ from mosaicflow.yolo.checkpoint import (
     read_checkpoint,
 )
 from mosaicflow.yolo.dataset import DatasetInfo, listed_train_images, mirror_dataset
-from mosaicflow.yolo.spec import TrainSpec, plain
+from mosaicflow.yolo.spec import TrainSpec, frozen_modules, plain
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +284,9 @@ def train_yolo(
             "pretrained": bool(spec.pretrained),
         }
         kwargs.setdefault("amp", amp_allowed(device))
+        frozen = frozen_modules([type(m).__name__ for m in model.model.model], spec.freeze)
+        if frozen:
+            kwargs["freeze"] = frozen
     pin_threads(model, threads)
     if device == "cpu":
         bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"

@@ -42,9 +42,10 @@ def mask_polygons(mask: np.ndarray) -> list[np.ndarray]:
 def result_document(
     result: Any, names: Mapping[int, str], image_name: str, width: int, height: int
 ) -> dict[str, Any]:
-    """A labelme document of one ultralytics segmentation result.
+    """A labelme document of one ultralytics result.
 
-    Each instance becomes one polygon per connected component, labelled with its class name;
+    Each instance of a segmentation result becomes one polygon per connected component, each
+    box of a detection result (no masks) a four-corner polygon, labelled with its class name;
     the instance's score is kept in the shape's ``description`` (``score=0.734``) for review.
     """
     from mosaicflow.formats.labelme import labelme_document
@@ -59,6 +60,15 @@ def result_document(
             for poly in mask_polygons(mask):
                 polygons.append((names[int(cls)], poly))
                 scores.append(float(score))
+    elif result.boxes is not None and len(result.boxes):
+        boxes = result.boxes.xyxy.cpu().numpy()
+        classes = result.boxes.cls.cpu().numpy().astype(int)
+        for (x0, y0, x1, y1), cls, score in zip(
+            boxes, classes, result.boxes.conf.cpu().numpy(), strict=True
+        ):
+            corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
+            polygons.append((names[int(cls)], corners))
+            scores.append(float(score))
     doc = labelme_document(polygons, width, height, image_name)
     for shape, score in zip(doc["shapes"], scores, strict=True):
         shape["description"] = f"score={score:.3f}"

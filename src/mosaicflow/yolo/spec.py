@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Leading modules of a YOLOv8 network each ``freeze`` setting keeps fixed: ``backbone`` its
-#: backbone (modules 0-9, up to SPPF), ``head-only`` everything but the head (module 22).
-FROZEN_MODULES = {"none": 0, "backbone": 10, "head-only": 22}
+#: What ``freeze`` may be (``auto`` is resolved by :func:`mosaicflow.yolo.budget.resolve_freeze`).
+FREEZE_SETTINGS = ("auto", "none", "backbone", "head-only")
+
+
 #: Ultralytics augmentations that resample pixels (they blur a mosaic's block grid).
 RESAMPLING_AUGMENTATIONS = ("scale", "translate", "degrees", "shear", "perspective")
 
@@ -73,12 +74,8 @@ class TrainSpec:
         }
         if self.task == "segment":
             args["copy_paste"] = self.copy_paste
-        if self.freeze != "auto" and self.freeze not in FROZEN_MODULES:
-            raise ValueError(
-                f"freeze must be auto, {', '.join(FROZEN_MODULES)}; got {self.freeze!r}"
-            )
-        if FROZEN_MODULES.get(self.freeze):
-            args["freeze"] = FROZEN_MODULES[self.freeze]
+        if self.freeze not in FREEZE_SETTINGS:
+            raise ValueError(f"freeze must be {', '.join(FREEZE_SETTINGS)}; got {self.freeze!r}")
         if not self.resample_augmentation:
             args.update(dict.fromkeys(RESAMPLING_AUGMENTATIONS, 0.0))
         args.update(dict(self.overrides))
@@ -90,6 +87,28 @@ class TrainSpec:
         if args.pop("time", None):
             raise ValueError("ultralytics' `time` budget fits training to the clock: use epochs")
         return args
+
+
+def frozen_modules(module_types: Sequence[str], freeze: str) -> int:
+    """How many leading modules of a network ``freeze`` keeps fixed (ultralytics' ``freeze``).
+
+    Args:
+        module_types: the class names of the network's modules, in order (``model.model``).
+        freeze: ``none``, ``backbone`` (every module up to and including the first ``SPPF``)
+            or ``head-only`` (every module but the last, the detection or segmentation head).
+
+    Raises:
+        ValueError: ``backbone`` for a network without an ``SPPF``; an unknown setting.
+    """
+    if freeze == "none":
+        return 0
+    if freeze == "head-only":
+        return len(module_types) - 1
+    if freeze == "backbone":
+        if "SPPF" not in module_types:
+            raise ValueError("freeze: backbone needs a network with an SPPF module (YOLOv8/11)")
+        return list(module_types).index("SPPF") + 1
+    raise ValueError(f"freeze {freeze!r} is not resolved (none, backbone or head-only)")
 
 
 def spec_from_config(cfg: Any, task: str, **fixed: Any) -> TrainSpec:

@@ -141,6 +141,13 @@ def test_tick_two_frames_in_chromium_export_and_train_on_them(pages, tmp_path):
         assert browser.evaluate("document.getElementById('status').textContent").startswith(
             "2 of 4 ticked"
         )
+        browser.press("k")  # space after a click on a box ticks the selected frame, not the box
+        browser.press(" ", code="Space", key_code=32)
+        assert browser.evaluate("document.querySelector('figure.current').id") == "f-2"
+        assert browser.evaluate(
+            "[...document.querySelectorAll('figure.ticked')].map(f => f.id)"
+        ) == ["f-0", "f-2", "f-3"]
+        browser.press(" ", code="Space", key_code=32)
         browser.press("o")
         assert browser.evaluate("document.body.classList.contains('bare')")
         browser.press("e")
@@ -237,14 +244,22 @@ def test_review_frames_refuses_what_it_cannot_use(tmp_path, stand_in):
         hard_frame_page.review_frames([video, other], model, tmp_path / "o")
     with pytest.raises(ValueError, match="lies inside the input"):
         hard_frame_page.review_frames([tmp_path / "sub"], model, tmp_path / "sub" / "o")
+    with pytest.raises(ValueError, match=r"--count \(0\) must be at least 1"):
+        hard_frame_page.review_frames([video], model, tmp_path / "o", count=0)
+    with pytest.raises(ValueError, match=r"--max-frames \(0\) must be"):
+        settings = hard_frame_page.ModelSettings(max_frames=0)
+        hard_frame_page.review_frames([video], model, tmp_path / "o", settings=settings)
     settings = hard_frame_page.ModelSettings(lowest=0.5)
     with pytest.raises(ValueError, match=r"--lowest \(0.5\)"):
         hard_frame_page.review_frames([video], model, tmp_path / "o", settings=settings)
     assert not (tmp_path / "o").exists()
 
 
-def test_the_page_data_cannot_close_its_script_tag():
-    text = hard_frame_page.page_html({"video": "v</script><b>", "frames": []})
-    assert "</script><b>" not in text.split('id="page-data">')[1].split("</script>")[0]
-    assert "v&lt;/script&gt;&lt;b&gt;" in text
-    assert text.count("</script>") == 2
+def test_names_and_paths_cannot_break_out_of_the_page():
+    hostile = "v__DATA__</script><!--<script><img src=x onerror=alert(1)>"
+    text = hard_frame_page.page_html({"video": hostile, "source": hostile, "frames": []})
+    assert text.count("</script>") == 2 and "<!--" not in text
+    assert "<img src=x" not in text
+    assert "v__DATA__&lt;/script&gt;" in text  # the title, escaped, placeholders left alone
+    start = text.index('id="page-data">') + len('id="page-data">')
+    assert json.loads(text[start : text.index("</script>", start)])["source"] == hostile

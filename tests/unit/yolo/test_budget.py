@@ -21,7 +21,7 @@ from mosaicflow.yolo.budget import (
     plan_budget,
 )
 from mosaicflow.yolo.fit import state_key
-from mosaicflow.yolo.spec import TrainSpec
+from mosaicflow.yolo.spec import TrainSpec, frozen_modules
 from tests.unit.yolo.fakes import box_dataset
 
 
@@ -152,7 +152,8 @@ def test_the_demo_models_keep_their_epochs():
     # a set of the size of issue 59's does train for min_steps
     tiny = plan_budget(model_spec("region_seg", model_config("region_seg", config["regions"])), 12)
     assert tiny.epochs_from == "min_steps" and tiny.steps() >= 200
-    assert tiny.freeze == "head-only" and tiny.spec.train_args()["freeze"] == 22
+    assert tiny.freeze == "head-only" and tiny.spec.freeze == "head-only"
+    assert config["detector"]["freeze"] == "none"  # the mosaic detector learns every layer
 
 
 def test_auto_freezes_the_backbone_of_a_pretrained_model_on_a_small_set():
@@ -161,7 +162,7 @@ def test_auto_freezes_the_backbone_of_a_pretrained_model_on_a_small_set():
     scratch = spec(freeze="auto", model="yolov8n-seg.yaml", pretrained=None)
     assert plan_budget(scratch, 12).freeze == "none"  # random layers must all learn
     assert plan_budget(spec(freeze="none"), 12).freeze == "none"
-    assert plan_budget(spec(freeze="backbone"), 5000).spec.train_args()["freeze"] == 10
+    assert plan_budget(spec(freeze="backbone"), 5000).freeze == "backbone"
     planned = plan_budget(spec(freeze="auto"), 12)
     assert plan_budget(planned.spec, 12).spec == planned.spec  # planning is idempotent
     assert planned.record(10)["freeze"] == "head-only"
@@ -172,6 +173,18 @@ def test_auto_freezes_the_backbone_of_a_pretrained_model_on_a_small_set():
     assert state_key(small.spec, "d", 1, "cpu") != state_key(large.spec, "d", 1, "cpu")
     with pytest.raises(ValueError, match="freeze must be auto, none, backbone, head-only"):
         spec(freeze="head").train_args()
+
+
+def test_frozen_modules_follow_the_network():
+    v8 = ["Conv", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "Conv", "C2f", "SPPF"]
+    v8 += ["Upsample", "Concat", "C2f"] * 4 + ["Segment"]
+    v11 = [*v8[:10], "C2PSA", *v8[10:]]
+    assert [frozen_modules(v8, f) for f in ("none", "backbone", "head-only")] == [0, 10, 22]
+    assert [frozen_modules(v11, f) for f in ("backbone", "head-only")] == [10, 23]
+    with pytest.raises(ValueError, match="needs a network with an SPPF"):
+        frozen_modules(["Conv", "Detect"], "backbone")
+    with pytest.raises(ValueError, match="not resolved"):
+        frozen_modules(v8, "auto")
 
 
 def test_the_state_key_follows_the_effective_epochs():

@@ -72,3 +72,17 @@ def test_two_images_of_one_stem_are_refused_before_the_model_loads(tmp_path):
     with pytest.raises(ValueError, match=r"a\.png: same stem as .*a\.jpg"):
         prelabel_images(tmp_path / "m.pt", tmp_path / "in", tmp_path / "out", conf=0.2, imgsz=64)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_detection_result_gives_box_polygons():
+    import torch
+
+    from tests.unit.yolo.fakes import FakeBoxes, FakeResult
+
+    boxes = FakeBoxes(
+        torch.tensor([[10.0, 5.0, 30.0, 25.0]]), torch.tensor([0.8]), torch.tensor([1.0]), None
+    )
+    doc = result_document(FakeResult(boxes, None), {0: "text", 1: "logo"}, "f.jpg", 64, 48)
+    (shape,) = doc["shapes"]
+    assert shape["label"] == "logo" and shape["description"] == "score=0.800"
+    assert shape["points"] == [[10.0, 5.0], [30.0, 5.0], [30.0, 25.0], [10.0, 25.0]]
