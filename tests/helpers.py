@@ -337,3 +337,18 @@ def demo_world_videos(role: str = "test") -> dict[str, int]:
 def world_frames(role: str = "test") -> int:
     """Frames of the demo world's videos of ``role``, from the demo config."""
     return sum(demo_world_videos(role).values())
+
+
+def report_contents(html: str) -> tuple[dict, dict]:
+    """The ``results`` and ``categories`` tables Snakemake embeds in its single-file report
+    (``<script id="results">var results = {...};</script>``: per file its caption HTML, labels,
+    MIME type and a base64 data URI)."""
+    import json
+    import re
+
+    tables = []
+    for name in ("results", "categories"):
+        found = re.search(rf'<script id="{name}">\s*var {name} = (.*?);\s*</script>', html, re.S)
+        assert found is not None, f"no {name} table in the report"
+        tables.append(json.loads(found.group(1)))
+    return tables[0], tables[1]

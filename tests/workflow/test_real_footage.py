@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from tests import realdata
-from tests.helpers import run_snakemake
+from tests.helpers import report_contents, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -64,6 +64,8 @@ def real_run(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     overlay = root / "real.yaml"
     overlay.write_text(OVERLAY.format(**{k: str(v) for k, v in data.items()}))
     run_snakemake(root, "--resources", "gpu=1", configfiles=[overlay], timeout=2400)
+    report = root / "report.html"  # outside results/: the run's outputs stay as they were
+    run_snakemake(root, "--report", str(report), configfiles=[overlay])
     return root / "results", data
 
 
@@ -144,3 +146,6 @@ def test_the_chain_runs_to_its_report(real_run):
     assert any((results / "models" / "restoration").glob("*.pth"))
     metrics = json.loads((results / "metrics.json").read_text())
     assert {"region_seg", "detector", "evaluate"} <= set(metrics)
+    _, categories = report_contents((results.parent / "report.html").read_text(encoding="utf-8"))
+    assert "results/evaluate/grid.png" in str(categories)
+    assert "results/restoration_dataset/sheets/train.png" in str(categories)

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from tests.cluster.conftest import slurm_test_runs_here
-from tests.helpers import REPO, digest_tree, planned_jobs, run_snakemake, text_differences
+from tests.helpers import (
+    REPO,
+    digest_tree,
+    planned_jobs,
+    report_contents,
+    run_snakemake,
+    text_differences,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -218,21 +225,6 @@ def test_balance_weights_feed_the_detector_and_the_restorer(tiny_run):
         assert "+balance:" in metrics["data_hash"], metrics["data_hash"]
     buckets = pd.read_csv(results / "balance" / "clips" / "buckets.tsv", sep="\t")
     assert buckets["probability"].sum() == pytest.approx(1.0, abs=1e-4)
-
-
-def report_contents(html: str) -> tuple[dict, dict]:
-    """The ``results`` and ``categories`` tables Snakemake embeds in its single-file report
-    (``<script id="results">var results = {...};</script>``: per file its caption HTML, labels,
-    MIME type and a base64 data URI)."""
-    import json
-    import re
-
-    tables = []
-    for name in ("results", "categories"):
-        found = re.search(rf'<script id="{name}">\s*var {name} = (.*?);\s*</script>', html, re.S)
-        assert found is not None, f"no {name} table in the report"
-        tables.append(json.loads(found.group(1)))
-    return tables[0], tables[1]
 
 
 def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_run, tmp_path):
