@@ -137,6 +137,23 @@ def _source_where(last: Any, where: Callable[[Any], str]) -> str:
     return "the first frame" if last is None else f"the frame after {where(last)}"
 
 
+def _source_items(
+    source: Iterable[Any], where: Callable[[Any], str], source_name: str, busy: dict[str, float]
+) -> Iterator[Any]:
+    """The source's items, timed as its stage; a failure is placed after the last item given."""
+    last: Any = None
+    items = _Outputs(source_name, lambda: source, "", busy)
+    generator = iter(items)
+    while True:
+        items.where = _source_where(last, where)
+        try:
+            item = next(generator)
+        except StopIteration:
+            return
+        yield item
+        last = item
+
+
 def _run_serial(
     source: Iterable[Any],
     stages: Sequence[Stage],
@@ -150,17 +167,8 @@ def _run_serial(
             for out in _Outputs(stage.name, partial(stage.step, item), where(item), busy):
                 push(index + 1, out)
 
-    last: Any = None
-    items = _Outputs(source_name, lambda: source, "", busy)
-    generator = iter(items)
-    while True:
-        items.where = _source_where(last, where)
-        try:
-            item = next(generator)
-        except StopIteration:
-            break
+    for item in _source_items(source, where, source_name, busy):
         push(0, item)
-        last = item
     for index, stage in enumerate(stages):
         for out in _Outputs(stage.name, stage.finish, AT_END, busy):
             push(index + 1, out)
@@ -211,17 +219,8 @@ def _run_threaded(
         return run
 
     def feed() -> None:
-        last: Any = None
-        items = _Outputs(source_name, lambda: source, "", busy)
-        generator = iter(items)
-        while True:
-            items.where = _source_where(last, where)
-            try:
-                item = next(generator)
-            except StopIteration:
-                break
+        for item in _source_items(source, where, source_name, busy):
             put(0, item)
-            last = item
         put(0, _DONE)
 
     def work(index: int) -> None:
