@@ -79,7 +79,7 @@ lint: venv
 	$(BIN)/ruff format --check src tests bench workflow/scripts
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --cores 1 >/dev/null
-	$(BIN)/python -m mosaicflow.workflow.devtools check
+	$(BIN)/python -m mosaicflow.devtools check
 
 # Three pytest sessions, all of which run; any failing fails the target:
 # - the unit tests on every core (small tests, most of them one-threaded);
@@ -118,7 +118,7 @@ bench: venv
 	done
 
 envs docs: venv
-	$(BIN)/python -m mosaicflow.workflow.devtools write
+	$(BIN)/python -m mosaicflow.devtools write
 
 clean:
 	rm -rf results .snakemake

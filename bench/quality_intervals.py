@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests, for t
 from benchlib import record
 
 from mosaicflow import bootstrap as bs
-from mosaicflow.workflow import paths, targets
+from mosaicflow.plan import paths, targets
 from tests.workflow import (
     test_balance_quality,
     test_detector_quality,
@@ -108,7 +108,7 @@ class Run:
 
 def demo_run(results: Path, device: str, work: Path) -> Run:
     """The demo config (config/config.yaml, validated as the workflow does) and its videos."""
-    from mosaicflow.workflow.sources import source_videos
+    from mosaicflow.plan.sources import source_videos
 
     config = test_balance_quality.demo_config()
     specs = targets.world_specs(config)
@@ -494,9 +494,9 @@ def restorer_validation(run: Run, slow: bool) -> list[Row]:
     import torch
 
     from mosaicflow.restore.config import config_from_params, job_params
+    from mosaicflow.restore.jobs import clip_sets
     from mosaicflow.restore.metrics import MetricSums, blur_inside
     from mosaicflow.restore.models import build_generator
-    from mosaicflow.restore.stages import clip_sets
     from mosaicflow.restore.weights import load_generator_weights
 
     card = run.json("models", "restoration", "model.json")
@@ -755,8 +755,8 @@ def balance(run: Run) -> list[Row]:
     from mosaicflow.datasets.clips.index import read_index
     from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset
     from mosaicflow.mosaic.config import MosaicConfig
+    from mosaicflow.restore.jobs import clip_weights
     from mosaicflow.restore.sampling import WeightedIterationBatchSampler
-    from mosaicflow.restore.stages import clip_weights
 
     m = test_balance_quality
     weights = pd.read_parquet(run.results / "balance" / "detection" / "weights.parquet")
@@ -814,7 +814,7 @@ def user_truth(run: Run, slow: bool) -> list[Row]:
     from mosaicflow.config import build
     from mosaicflow.formats.truth import read_truth
     from mosaicflow.yolo.config import RegionsInferConfig
-    from mosaicflow.yolo.test_truth import infer_test_truth
+    from mosaicflow.yolo.inferred_truth import infer_test_truth
 
     m = test_user_test_videos
     row = row_for(m, "TRUTH_IOU_FLOOR", "user test video, inferred truth IoU")

@@ -144,7 +144,7 @@ def demo_sections() -> dict:
 def draw_samples(index: Path, n_train: int, frames: int, size: int, seed: int):
     """``n_train`` training triples and the validation triples (val clips at 3 seeds)."""
     from mosaicflow.datasets.clips.torch_dataset import to_tensors
-    from mosaicflow.restore.stages import clip_sets
+    from mosaicflow.restore.jobs import clip_sets
 
     mosaic = demo_sections()["mosaic"]
     train_set, _ = clip_sets(index, mosaic, frames, size, seed)

@@ -63,7 +63,7 @@ def epe(flow: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def prepare(index: Path, out: Path, n_train: int, size: int) -> None:
     """Draw ``n_train`` training and the held-out two-frame samples of a run's clips."""
     from mosaicflow.config import validate_config
-    from mosaicflow.restore.stages import clip_sets
+    from mosaicflow.restore.jobs import clip_sets
 
     config: dict = {"profile": "demo"}
     validate_config(config)

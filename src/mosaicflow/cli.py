@@ -18,11 +18,12 @@ from mosaicflow.process import skip_final_collection
 #: Modules that contribute subcommands (each has ``register(subparsers)``); every
 #: ``mosaicflow/<area>/cli.py`` is listed (``tests/unit/test_cli.py`` checks it).
 SUBCOMMAND_MODULES = (
-    "mosaicflow.workflow.cli",
+    "mosaicflow.plan.cli",
     "mosaicflow.video.cli",
     "mosaicflow.formats.cli",
     "mosaicflow.yolo.cli",
     "mosaicflow.inference.cli",
+    "mosaicflow.evaluation.cli",
     "mosaicflow.inspection.cli",
     "mosaicflow.curate.cli",
     "mosaicflow.quality.cli",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mosaicflow.workflow import codehash
-from mosaicflow.workflow.codehash import script_closure, script_code_hash
+from mosaicflow.plan import codehash
+from mosaicflow.plan.codehash import script_closure, script_code_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -242,8 +242,8 @@ def test_every_rule_hashes_its_scripts_closure(tmp_path):
 
 
 def test_module_list_hash_is_stable_and_module_specific():
-    assert codehash.code_hash("mosaicflow.workflow") == codehash.code_hash("mosaicflow.workflow")
-    assert codehash.code_hash("mosaicflow.workflow") != codehash.code_hash("mosaicflow.cli")
+    assert codehash.code_hash("mosaicflow.plan") == codehash.code_hash("mosaicflow.plan")
+    assert codehash.code_hash("mosaicflow.plan") != codehash.code_hash("mosaicflow.cli")
 
 
 def test_module_list_hash_follows_file_content(tmp_path, monkeypatch):

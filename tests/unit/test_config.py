@@ -116,7 +116,7 @@ def test_speed_settings_are_left_out_of_a_jobs_identity():
     from types import SimpleNamespace
 
     from mosaicflow.config import runtime_keys, without_runtime
-    from mosaicflow.workflow.runtime import runtime_setting
+    from mosaicflow.plan.runtime import runtime_setting
 
     assert runtime_keys() == {"frames.decode_threads", "restoration.num_workers"}
     config = {"profile": "full", "frames": {"decode_threads": 8}}

@@ -7,7 +7,7 @@ import tomllib
 
 import yaml
 
-from mosaicflow.workflow import devtools
+from mosaicflow import devtools
 
 
 def test_no_generated_file_has_drifted():

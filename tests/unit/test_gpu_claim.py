@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaicflow.workflow.gpu import cuda_visible, gpu_claim
+from mosaicflow.plan.gpu import cuda_visible, gpu_claim
 
 
 def _never() -> bool:

@@ -3,7 +3,7 @@ not a library the stages use.
 
 Every module of the package and every rule script is parsed with ``ast``; imports at any level
 (also inside functions, and ``importlib.import_module`` with a literal name) are collected by
-:func:`mosaicflow.workflow.codehash.imported_modules`, the reader the rules' code hashes use.
+:func:`mosaicflow.plan.codehash.imported_modules`, the reader the rules' code hashes use.
 Only the world package itself, the workflow wiring that turns the world's specs into targets and
 source videos, and the scripts of the rules in ``workflow/rules/world.smk`` may import
 ``mosaicflow.world``. Formats the world writes and stages read (its truth) live in
@@ -17,15 +17,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mosaicflow.workflow.codehash import imported_modules
+from mosaicflow.plan.codehash import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = "mosaicflow.world"
 #: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow, and
 #: the restorer base's card, which records the world it was trained on.
 WIRING = {
-    "mosaicflow/workflow/targets.py",
-    "mosaicflow/workflow/sources.py",
+    "mosaicflow/plan/targets.py",
+    "mosaicflow/plan/sources.py",
     "mosaicflow/restore/base.py",
 }
 
@@ -34,7 +34,7 @@ WIRING = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__version__ io ids devices threads process picklescan vision_import",
+        "__version__ io ids devices threads process picklescan vision_import snakemake_patch",
         "config",
         "provenance figures outputs bootstrap",
         "installed",
@@ -45,11 +45,11 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "datasets",
         "restore",
         "inference",
-        "workflow",
+        "plan",
         "evaluation",
         "inspection",
         "curate",
-        "cli",
+        "cli devtools",
     )
 )
 
@@ -167,17 +167,17 @@ def test_no_package_imports_upward():
 
 def test_upward_imports_are_found(tmp_path: Path):
     pkg = tmp_path / "mosaicflow"
-    for part in ("yolo", "workflow", "video"):
+    for part in ("yolo", "plan", "video"):
         (pkg / part).mkdir(parents=True)
         (pkg / part / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
-    (pkg / "yolo" / "up.py").write_text("def f():\n    from mosaicflow.workflow import paths\n")
+    (pkg / "yolo" / "up.py").write_text("def f():\n    from mosaicflow.plan import paths\n")
     (pkg / "yolo" / "down.py").write_text("from mosaicflow.video import decode\n")
     (pkg / "video" / "side.py").write_text("import mosaicflow.video.decode\n")
     (pkg / "newpart.py").write_text("")
     assert upward_imports(tmp_path) == [
         "mosaicflow.newpart: 'newpart' is in no layer of LAYERS",
-        "mosaicflow.yolo.up -> mosaicflow.workflow",
+        "mosaicflow.yolo.up -> mosaicflow.plan",
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mosaicflow.workflow import paths
+from mosaicflow.plan import paths
 from mosaicflow.yolo.models import MODEL_PATTERN, MODELS
 
 
@@ -36,7 +36,7 @@ def test_labelme_dirs_of_the_demo_and_of_user_data():
 
 def test_shards_are_targets_only_when_asked_for_and_the_dataset_exists():
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow import targets
+    from mosaicflow.plan import targets
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -51,8 +51,8 @@ def test_shards_are_targets_only_when_asked_for_and_the_dataset_exists():
 
 def test_review_outputs_follow_the_clip_regions():
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow import targets
-    from mosaicflow.workflow.sources import SourceVideo
+    from mosaicflow.plan import targets
+    from mosaicflow.plan.sources import SourceVideo
 
     config = {"profile": "demo"}
     validate_config(config)

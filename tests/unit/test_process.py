@@ -40,7 +40,7 @@ def test_a_rule_script_still_flushes_its_log_and_files_at_exit(tmp_path):
     _run(
         f"""
         import tempfile, types
-        from mosaicflow.workflow.runtime import setup
+        from mosaicflow.plan.runtime import setup
         smk = types.SimpleNamespace(log=[{str(log)!r}], threads=1, rule="demo")
         logger = setup(smk)
         logger.info("last words")

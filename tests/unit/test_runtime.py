@@ -16,7 +16,7 @@ def test_an_uncaught_error_is_written_to_the_log_and_the_job_fails(tmp_path):
         textwrap.dedent(
             f"""
             import types
-            from mosaicflow.workflow.runtime import setup
+            from mosaicflow.plan.runtime import setup
 
             def gather(path):
                 raise ValueError(f"{{path}}: no region in any video")
@@ -48,7 +48,7 @@ def test_a_clean_exit_logs_no_failure(tmp_path):
     log = tmp_path / "job.log"
     code = (
         "import types\n"
-        "from mosaicflow.workflow.runtime import setup\n"
+        "from mosaicflow.plan.runtime import setup\n"
         f"setup(types.SimpleNamespace(log=[{str(log)!r}], threads=1, rule='demo')).info('done')\n"
     )
     proc = subprocess.run(

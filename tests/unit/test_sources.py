@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaicflow.workflow.sources import SourceError, read_sheet, scan_folder, source_videos
+from mosaicflow.plan.sources import SourceError, read_sheet, scan_folder, source_videos
 
 
 def touch(path):
@@ -97,7 +97,7 @@ def test_world_label_videos_feed_the_labelme_train_split_only():
     import re
 
     from mosaicflow.config import build, validate_config
-    from mosaicflow.workflow.targets import WORLD_NAME_PATTERN, world_items
+    from mosaicflow.plan.targets import WORLD_NAME_PATTERN, world_items
     from mosaicflow.world import video_specs
     from mosaicflow.world.config import WorldConfig
     from mosaicflow.world.items import labelled_splits
@@ -124,7 +124,7 @@ def test_world_reuploads_join_the_sources_without_a_role():
     import re
 
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow.targets import (
+    from mosaicflow.plan.targets import (
         REUPLOAD_NAME_PATTERN,
         WORLD_NAME_PATTERN,
         detection_roles,

@@ -46,7 +46,7 @@ def test_restoration_sampler_draws_each_bucket_at_its_target(demo_results):
     from mosaicflow.datasets.clips.index import read_index
     from mosaicflow.datasets.clips.torch_dataset import MosaicClipDataset
     from mosaicflow.mosaic.config import MosaicConfig
-    from mosaicflow.restore.stages import clip_weights
+    from mosaicflow.restore.jobs import clip_weights
 
     config = demo_config()
     index_path = demo_results / "restoration_dataset" / "index.parquet"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaicflow.workflow import paths
+from mosaicflow.plan import paths
 from tests.helpers import OFFLINE_DIR, REPO, planned_jobs, run_snakemake, write_video
 
 pytestmark = pytest.mark.workflow

@@ -70,7 +70,7 @@ def real_run(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
 
 
 def _video_ids(sheet: Path) -> dict[str, str]:
-    from mosaicflow.workflow.sources import read_sheet
+    from mosaicflow.plan.sources import read_sheet
 
     return {Path(v.name).stem: v.id for v in read_sheet(sheet)}
 

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from mosaicflow.workflow.sources import scan_folder
+from mosaicflow.plan.sources import scan_folder
 from tests.helpers import planned_jobs, run_snakemake, write_video
 
 pytestmark = pytest.mark.workflow

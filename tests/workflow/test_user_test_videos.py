@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from mosaicflow.formats.truth import load_truth_json, read_truth
-from mosaicflow.workflow.sources import read_sheet
+from mosaicflow.plan.sources import read_sheet
 from tests.helpers import planned_jobs, run_snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]

@@ -1,5 +1,5 @@
 # Validation, wildcard constraints and named input functions. Path and selection logic lives in
-# mosaicflow.workflow (unit tested); this file only wires it to Snakemake.
+# mosaicflow.plan (unit tested); this file only wires it to Snakemake.
 import dataclasses
 import os
 import sys
@@ -10,14 +10,15 @@ from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow.restore.config import job_params as restoration_job_params
-from mosaicflow.workflow import devtools, gpu, paths, scheduler, targets
-from mosaicflow.workflow.codehash import script_code_param
-from mosaicflow.workflow.sources import source_videos
-from mosaicflow.workflow import yolo_models
+from mosaicflow import devtools, snakemake_patch
+from mosaicflow.plan import gpu, paths, targets
+from mosaicflow.plan.codehash import script_code_param
+from mosaicflow.plan.sources import source_videos
+from mosaicflow.plan import yolo_models
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
-# (mosaicflow.workflow.scheduler): one pending wake-up per scheduler is enough.
-scheduler.install()
+# (mosaicflow.snakemake_patch): one pending wake-up per scheduler is enough.
+snakemake_patch.install()
 
 # Fill defaults from config/schema.yaml, apply the profile, check types, paths and configured
 # checkpoints: before any job. A bad configuration ends the run with exit code 2, as the
@@ -29,7 +30,7 @@ except ConfigError as err:
     sys.exit(2)
 
 ENV = "../../envs/mosaicflow.yaml"
-# The env's pip list installs the repository from this variable (see mosaicflow.workflow.devtools).
+# The env's pip list installs the repository from this variable (see mosaicflow.devtools).
 os.environ[devtools.REPO_ENV_VAR] = workflow.basedir
 WORLD_SPECS = targets.world_specs(config)
 WORLD_REUPLOADS = {
@@ -51,14 +52,14 @@ wildcard_constraints:
 
 def code_of(script):
     """The hash of the package modules ``workflow/scripts/<script>.py`` imports, directly or
-    through other modules (mosaicflow.workflow.codehash). As a rule param it reruns the jobs
+    through other modules (mosaicflow.plan.codehash). As a rule param it reruns the jobs
     of the rule when one of those modules changes."""
     return script_code_param(f"{workflow.basedir}/workflow/scripts/{script}.py")
 
 
 def model_gpu(wildcards):
     """The GPU slot a model job claims (``resources: gpu``): none where its model runs on the
-    CPU, so that ``--cores`` alone limits CPU runs (mosaicflow.workflow.gpu)."""
+    CPU, so that ``--cores`` alone limits CPU runs (mosaicflow.plan.gpu)."""
     return gpu.gpu_claim(config["device"], workflow.local_exec)
 
 

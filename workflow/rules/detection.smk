@@ -2,7 +2,7 @@
 # masks, manifest); one aggregate YOLO-seg dataset split by video; the demo's test videos with
 # mosaics on every frame for the detector's test (and the validation videos, on which the
 # detector's threshold is chosen). The detector itself trains through
-# train_model / evaluate_model (regions.smk) as the `detector` entry of the model table.
+# train_model / evaluate_model (yolo.smk) as the `detector` entry of the model table.
 
 
 rule build_detection_samples:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.datasets.balance.jobs import balance_clips, settings
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 result = balance_clips(

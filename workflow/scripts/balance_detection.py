@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mosaicflow.datasets.balance.jobs import balance_detection, settings
 from mosaicflow.datasets.detection.aggregate import SAMPLES_TABLE
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 result = balance_detection(

@@ -7,7 +7,7 @@ from mosaicflow.config import build
 from mosaicflow.curate.duplicates import read_groups
 from mosaicflow.datasets.detection.aggregate import build_detection_dataset
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 duplicates = snakemake.input.get("duplicates")

@@ -7,8 +7,8 @@ from mosaicflow.config import build
 from mosaicflow.datasets.detection.build import build_video_samples
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.score import load_scorer
-from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 regions = snakemake.input.get("regions")

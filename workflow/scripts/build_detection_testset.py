@@ -6,7 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.datasets.detection.testset import build_test_video
 from mosaicflow.mosaic.config import MosaicConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 result = build_test_video(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mosaicflow.curate.label_overrides import override_paths
 from mosaicflow.formats.dataset import labelme_to_yolo_dataset
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 overrides = snakemake.input.get("overrides")

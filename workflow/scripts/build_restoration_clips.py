@@ -7,7 +7,7 @@ from mosaicflow.config import build
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.clips.jobs import ClipJob, WatermarkModel, build_clips
 from mosaicflow.mosaic.config import MosaicConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 inputs, params = snakemake.input, snakemake.params

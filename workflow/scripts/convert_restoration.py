@@ -3,8 +3,8 @@
 
 from pathlib import Path
 
-from mosaicflow.restore.stages import run_convert
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
+from mosaicflow.restore.jobs import run_convert
 
 log = setup(snakemake)
 out = run_convert(

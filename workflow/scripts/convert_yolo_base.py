@@ -4,7 +4,7 @@ from (rule convert_yolo_base)."""
 from pathlib import Path
 
 from mosaicflow.installed import locate
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.bases import write_bases
 
 log = setup(snakemake)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from mosaicflow.datasets.clips.index import read_index
 from mosaicflow.datasets.clips.sheet import contact_sheet
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 index_path = Path(snakemake.input.index)

@@ -5,7 +5,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.evaluation.config import EvaluateConfig
 from mosaicflow.evaluation.evaluate import EvalItem, blur_sigmas, evaluate_restoration
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 files = snakemake.input

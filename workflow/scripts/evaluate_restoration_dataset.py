@@ -4,7 +4,7 @@ evaluate_restoration_dataset): track coverage, crop containment, mask IoU."""
 from pathlib import Path
 
 from mosaicflow.datasets.clips.jobs import evaluate_clip_dataset, scored_videos
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 videos = scored_videos(

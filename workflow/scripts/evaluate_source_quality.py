@@ -4,8 +4,8 @@
 from pathlib import Path
 
 from mosaicflow.io import read_json, write_json
+from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.evaluate import score_against_truth
-from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 inputs, params = snakemake.input, snakemake.params

@@ -3,8 +3,8 @@ export_restoration)."""
 
 from pathlib import Path
 
-from mosaicflow.restore.stages import run_export
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
+from mosaicflow.restore.jobs import run_export
 
 log = setup(snakemake)
 card = run_export(

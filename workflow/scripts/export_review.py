@@ -8,7 +8,7 @@ import pandas as pd
 from mosaicflow.config import build
 from mosaicflow.curate.config import ReviewConfig
 from mosaicflow.curate.review_export import export_review
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 review = build(ReviewConfig, snakemake.params.review)

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.plan.runtime import runtime_setting, setup
 from mosaicflow.video.config import FramesConfig
 from mosaicflow.video.frames import extract_frames_or_reject
-from mosaicflow.workflow.runtime import runtime_setting, setup
 
 log = setup(snakemake)
 threads = runtime_setting(snakemake, "frames.decode_threads")

@@ -6,7 +6,7 @@ from mosaicflow.config import build
 from mosaicflow.curate.config import DuplicatesConfig
 from mosaicflow.curate.duplicates import find_duplicates
 from mosaicflow.io import write_parquet
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 cfg = build(DuplicatesConfig, snakemake.params.duplicates)

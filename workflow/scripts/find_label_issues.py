@@ -6,7 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.curate.label_issue_jobs import LabelIssueJob, find_label_issues
 from mosaicflow.curate.label_issues import LabelIssuesConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 inputs, params, output = snakemake.input, snakemake.params, snakemake.output

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.evaluation.gather import gather_metrics, run_hashes
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 stages = {name: Path(path) for name, path in snakemake.input.items()}

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from mosaicflow.plan.runtime import setup
 from mosaicflow.video.frames import write_rejected_table
-from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 count = write_rejected_table([Path(p) for p in snakemake.input.probes], Path(snakemake.output[0]))

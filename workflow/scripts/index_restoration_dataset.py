@@ -9,7 +9,7 @@ from mosaicflow.curate.duplicates import read_groups
 from mosaicflow.curate.verdicts import dropped_clips, read_verdicts
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 verdicts = snakemake.input.get("verdicts")

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.config import RegionsInferConfig
 from mosaicflow.yolo.infer import infer_regions
 

@@ -4,9 +4,9 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.config import RegionsInferConfig
-from mosaicflow.yolo.test_truth import infer_test_truth
+from mosaicflow.yolo.inferred_truth import infer_test_truth
 
 log = setup(snakemake)
 result = infer_test_truth(

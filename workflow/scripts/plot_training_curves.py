@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.evaluation.curves import plot_training_curve
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 work = snakemake.params.work

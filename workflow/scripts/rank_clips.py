@@ -6,7 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.curate.clip_jobs import rank_dataset
 from mosaicflow.curate.config import ReviewConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 verdicts = snakemake.input.get("verdicts")

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.world.reuploads import ReuploadSpec, render_reupload
 
 log = setup(snakemake)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.world import VideoSpec, render_video
 
 log = setup(snakemake)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.evaluation.config import EvaluateConfig
-from mosaicflow.evaluation.restore import restore_test_video
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.evaluation.restore_jobs import restore_test_video
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 summary = restore_test_video(

@@ -5,7 +5,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.curate.clip_jobs import score_video_clips
 from mosaicflow.curate.config import ReviewConfig
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.config import RegionsInferConfig
 
 log = setup(snakemake)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.datasets.shards import shard_clips
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 result = shard_clips(

@@ -3,8 +3,8 @@
 
 from pathlib import Path
 
-from mosaicflow.workflow.runtime import setup
-from mosaicflow.yolo.stages import ModelOutputs, train_model
+from mosaicflow.plan.runtime import setup
+from mosaicflow.yolo.jobs import ModelOutputs, train_model
 
 log = setup(snakemake)
 name = snakemake.wildcards.model

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.train import FrameSource, train_classifier
 from mosaicflow.threads import set_threads
-from mosaicflow.workflow.runtime import setup
 
 log = setup(snakemake)
 set_threads(snakemake.threads)

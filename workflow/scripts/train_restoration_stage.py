@@ -4,8 +4,8 @@ losses with an EMA generator, started from stage 1's converted weights)."""
 
 from pathlib import Path
 
-from mosaicflow.restore.stages import run_stage
-from mosaicflow.workflow.runtime import runtime_setting, setup
+from mosaicflow.plan.runtime import runtime_setting, setup
+from mosaicflow.restore.jobs import run_stage
 
 # DataLoader workers (restoration.num_workers) are spawned and import this script again:
 # the guard keeps them from running the stage.

@@ -4,7 +4,7 @@ the train sample gets the label errors of ``world.label_noise``, recorded beside
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.world import write_labelme_set
 from mosaicflow.world.config import LabelNoise, WorldConfig
 from mosaicflow.world.items import group_items

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.workflow.runtime import setup
+from mosaicflow.plan.runtime import setup
 from mosaicflow.world import write_watermark_set
 from mosaicflow.world.config import WorldConfig
 from mosaicflow.world.items import labelled_splits

@@ -71,7 +71,7 @@ def run_import(args: argparse.Namespace) -> int:
     """Import the verdicts; print what changed."""
     from mosaicflow.curate.review_import import import_review
     from mosaicflow.outputs import check_apart
-    from mosaicflow.workflow import paths
+    from mosaicflow.plan import paths
 
     results = Path(args.results)
     dataset = results / Path(paths.RESTORATION_DATASET).relative_to(paths.RESULTS)
@@ -88,7 +88,7 @@ def run_import_labels(args: argparse.Namespace) -> int:
     """Import corrected labelme frames; print what changed."""
     from mosaicflow.curate.label_import import import_labels
     from mosaicflow.outputs import check_apart
-    from mosaicflow.workflow import paths
+    from mosaicflow.plan import paths
 
     results = Path(args.results)
     overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)

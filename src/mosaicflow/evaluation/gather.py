@@ -32,7 +32,7 @@ def run_hashes(config: Mapping[str, Any]) -> tuple[str, str]:
     """
     from mosaicflow.config import stable_hash, without_runtime
     from mosaicflow.installed import portable
-    from mosaicflow.workflow.codehash import code_hash
+    from mosaicflow.plan.codehash import code_hash
 
     return stable_hash(portable(without_runtime(dict(config), ""))), code_hash("mosaicflow")
 

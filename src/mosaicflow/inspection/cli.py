@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict and write clip previews (both cached), then hand over to the FiftyOne
     environment; returns its exit code."""
-    from mosaicflow.workflow import paths
+    from mosaicflow.plan import paths
 
     python = inspect_python(args.python)
     results = Path(args.results).resolve()
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _under(results: Path, workflow_path: str) -> Path:
     """A workflow output path (``results/...``) inside the given results folder."""
-    from mosaicflow.workflow import paths
+    from mosaicflow.plan import paths
 
     return results / Path(workflow_path).relative_to(paths.RESULTS)
 

@@ -5,6 +5,6 @@ Networks: ``basicvsrpp``, ``spynet``, ``discriminator``, ``layers``; ``models`` 
 network and loss with mmengine's ``MODELS``. Training: ``stage1`` and ``stage2`` are the two
 stages (a :class:`~mosaicflow.restore.loop.TrainingStage` each), ``loop`` the one loop that runs
 them, with ``sampling`` (iteration-indexed batches), ``checkpoint`` (resumable ``last.pt``) and
-``records`` (history, scalars, results); ``export`` converts and exports; ``stages`` holds the
+``records`` (history, scalars, results); ``export`` converts and exports; ``jobs`` holds the
 rules' entry points. Import the submodules you need: this package module imports nothing heavy.
 """

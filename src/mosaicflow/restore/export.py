@@ -127,7 +127,7 @@ def export(
             ``generator.``).
         out: the generator state dict (reference key layout, no prefix), written atomically.
         card_out: the model card JSON.
-        stage1_metrics: metrics JSON of stage 1 (``TrainResult.to_dict()``), if any.
+        stage1_metrics: metrics JSON of stage 1 (``StageResult.to_dict()``), if any.
         stage2_metrics: metrics JSON of stage 2, if any.
         data_hash: hash of the training data.
         config_hash: hash of the restoration config.

@@ -78,7 +78,7 @@ class ScalarWriter:
 
 
 @dataclass
-class TrainResult:
+class StageResult:
     """What a training stage did; ``to_dict()`` is its metrics JSON.
 
     Attributes:
@@ -123,10 +123,10 @@ def stage_result(
     config: dict[str, Any],
     data_hash: str | None,
     metrics_out: Path | None,
-) -> TrainResult:
+) -> StageResult:
     """The record of a finished stage from its history; written to ``metrics_out`` if given."""
     last = history.loss_curve[-1] if history.loss_curve else {}
-    result = TrainResult(
+    result = StageResult(
         stage=stage,
         iterations=iterations,
         weights=str(weights),

@@ -22,7 +22,7 @@ from mosaicflow.restore.config import RestorationConfig
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import pixel_loss, pixel_weight
-from mosaicflow.restore.records import TrainResult, stage_result
+from mosaicflow.restore.records import StageResult, stage_result
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Stage1:
             sched.load_state_dict(sd)
 
 
-def train_stage1(cfg: RestorationConfig, run: StageRun) -> TrainResult:
+def train_stage1(cfg: RestorationConfig, run: StageRun) -> StageResult:
     """Train (or resume training) the stage-1 generator; write its weights.
 
     Args:
@@ -109,7 +109,7 @@ def train_stage1(cfg: RestorationConfig, run: StageRun) -> TrainResult:
             resumed), output (the generator's state dict, reference key layout), seed and device.
 
     Returns:
-        The :class:`~mosaicflow.restore.records.TrainResult` of the stage.
+        The :class:`~mosaicflow.restore.records.StageResult` of the stage.
 
     Raises:
         TrainingError: missing stage config, empty data or a checkpoint of another config.

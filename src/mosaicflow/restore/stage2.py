@@ -33,7 +33,7 @@ from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import join_stage2, split_stage2
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import GANLoss, pixel_loss, pixel_weight
-from mosaicflow.restore.records import TrainResult, stage_result
+from mosaicflow.restore.records import StageResult, stage_result
 from mosaicflow.restore.weights import _check_and_load, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def build_perceptual(cfg: RestorationConfig) -> tuple[torch.nn.Module | None, li
     return loss, [f"perceptual loss on: VGG19 from {Path(cfg.vgg19_weights).name}"]
 
 
-def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> TrainResult:
+def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> StageResult:
     """Train (or resume training) stage 2 from the converted stage-1 model; write all three nets.
 
     Args:
@@ -206,7 +206,7 @@ def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> TrainResu
             ``discriminator.``), seed and device.
 
     Returns:
-        The :class:`~mosaicflow.restore.records.TrainResult` (``notes`` say whether the
+        The :class:`~mosaicflow.restore.records.StageResult` (``notes`` say whether the
         perceptual loss was on).
     """
     s = cfg.stage2

@@ -18,7 +18,7 @@ Shared machinery:
 - :mod:`~mosaicflow.yolo.card`: the model card (``model.json``) and metrics.
 - :mod:`~mosaicflow.yolo.scoring`: COCO mAP on test videos (every frame);
   :mod:`~mosaicflow.yolo.pr_curves` draws its precision-recall curves.
-- :mod:`~mosaicflow.yolo.stages`: the rule entry points ``train_model`` / ``evaluate_model``.
+- :mod:`~mosaicflow.yolo.jobs`: the rule entry points ``train_model`` / ``evaluate_model``.
 
 What one model adds:
 
@@ -29,7 +29,7 @@ What one model adds:
 - mosaic detector: :mod:`~mosaicflow.yolo.mosaics` (its test score, threshold calibration and
   clean-frame rate) and :mod:`~mosaicflow.yolo.detect` (``mosaicflow detect``).
 
-Where each model's data lies is the workflow's business (:mod:`mosaicflow.workflow.yolo_models`).
+Where each model's data lies is the workflow's business (:mod:`mosaicflow.plan.yolo_models`).
 Importing this package imports nothing heavy.
 """
 

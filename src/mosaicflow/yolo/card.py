@@ -13,7 +13,7 @@ from mosaicflow.yolo.spec import TrainSpec, plain
 
 if TYPE_CHECKING:
     from mosaicflow.yolo.dataset import DatasetInfo
-    from mosaicflow.yolo.fit import TrainResult
+    from mosaicflow.yolo.fit import YoloTrainResult
 
 #: Bump when the layout of ``train.json`` / ``model.json`` changes.
 MODEL_JSON_VERSION = 2
@@ -22,7 +22,7 @@ MODEL_JSON_VERSION = 2
 def training_record(
     model: str,
     spec: TrainSpec,
-    result: TrainResult,
+    result: YoloTrainResult,
     *,
     config: Any,
     code: str,

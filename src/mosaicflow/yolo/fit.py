@@ -3,7 +3,7 @@
 Training state (``last.pt``, ``results.csv``, the dataset mirror and ultralytics' config folder)
 lives in ``<work_root>/<key>/``, where ``key`` hashes the training settings and the dataset's
 content (the ``results/<stage>/_work/<config-hash>/`` convention of
-:mod:`mosaicflow.workflow.paths`). It is not a declared output, so an interrupted job keeps it:
+:mod:`mosaicflow.plan.paths`). It is not a declared output, so an interrupted job keeps it:
 the rerun resumes from ``last.pt``. A finished run there (``done.json``) is reused as is, so a
 change that only touches evaluation does not retrain.
 
@@ -42,7 +42,7 @@ RESUME_COPY = "resume.pt"
 
 
 @dataclass
-class TrainResult:
+class YoloTrainResult:
     """Outcome of :func:`train_yolo`."""
 
     weights: Path
@@ -191,7 +191,7 @@ def train_yolo(
     on_epoch: Callable[[int, int], None] | None = None,
     callbacks: Mapping[str, Callable[[Any], None]] | None = None,
     origin: str | None = None,
-) -> TrainResult:
+) -> YoloTrainResult:
     """Train (or resume, or reuse) a YOLO model in ``work_dir``.
 
     Args:
@@ -225,7 +225,7 @@ def train_yolo(
         record = read_json(done)
         log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
         run, resumed = int(record["epochs_run"]), record.get("resumed_at_epoch")
-        return TrainResult(
+        return YoloTrainResult(
             best, work_dir, False, resumed, run, 0.0, "reused", bool(record.get("time_capped")),
             budget.steps(run, resumed), budget.images * run,
         )  # fmt: skip
@@ -311,7 +311,7 @@ def train_yolo(
         {"epochs_run": epochs_run, "source": source, "resumed_at_epoch": resumed_at,
          "time_capped": capped},
     )  # fmt: skip
-    return TrainResult(
+    return YoloTrainResult(
         best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped,
         budget.steps(epochs_run, resumed_at), budget.images * epochs_run,
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """The YOLO models of the workflow: one table entry per model.
 
 Adding a model is its schema section, its config dataclass and one entry in :data:`MODELS`
-(and, in the workflow, the dataset it trains on: :mod:`mosaicflow.workflow.yolo_models`); the
+(and, in the workflow, the dataset it trains on: :mod:`mosaicflow.plan.yolo_models`); the
 rules ``train_model`` and ``evaluate_model`` run over a ``{model}`` wildcard whose values are
 the table's names, and the outputs are
 ``results/models/<model>/{best.pt,best.onnx,train.json,model.json}``.

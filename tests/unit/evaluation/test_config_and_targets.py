@@ -12,8 +12,8 @@ from mosaicflow.config import (
     validate_config,
 )
 from mosaicflow.evaluation.config import EvaluateConfig
-from mosaicflow.workflow import paths, targets
-from mosaicflow.workflow.sources import read_sheet
+from mosaicflow.plan import paths, targets
+from mosaicflow.plan.sources import read_sheet
 
 
 def _config(**sections):

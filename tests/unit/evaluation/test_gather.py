@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mosaicflow.evaluation.gather import gather_metrics
-from mosaicflow.workflow.metrics_diff import diff_metrics
+from mosaicflow.evaluation.metrics_diff import diff_metrics
 
 
 def _write(path, obj):

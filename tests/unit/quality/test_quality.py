@@ -261,8 +261,8 @@ def test_source_quality_analyser_and_its_filter():
 
 
 def test_the_classifier_trains_on_train_videos_and_is_measured_on_val_videos():
-    from mosaicflow.workflow.sources import SourceVideo
-    from mosaicflow.workflow.targets import quality_videos
+    from mosaicflow.plan.sources import SourceVideo
+    from mosaicflow.plan.targets import quality_videos
 
     videos = [
         SourceVideo("a", "a.mp4", "train", "a"),
@@ -296,7 +296,7 @@ def test_a_file_that_is_not_a_classifier_is_named(tmp_path):
 
 def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow import paths, targets
+    from mosaicflow.plan import paths, targets
 
     def config_of(**quality):
         config = {"profile": "demo", "quality": {"enabled": True, **quality}}

@@ -215,10 +215,10 @@ def test_warnings_name_the_model_the_numbers_and_what_to_do():
 
 def test_the_model_card_records_the_budget(tmp_path):
     from mosaicflow.yolo.card import training_record
-    from mosaicflow.yolo.fit import TrainResult
+    from mosaicflow.yolo.fit import YoloTrainResult
 
     budget = plan_budget(spec(min_steps=200), 12)
-    result = TrainResult(tmp_path / "w.pt", tmp_path, True, None, 200, 1.0, "trained",
+    result = YoloTrainResult(tmp_path / "w.pt", tmp_path, True, None, 200, 1.0, "trained",
                          steps=200, images_seen=2400)  # fmt: skip
     figures = {**budget.record(200), "train_instances": 14, "warnings": ["few"]}
     record = training_record(
@@ -231,7 +231,7 @@ def test_the_model_card_records_the_budget(tmp_path):
     assert (training["epochs_planned"], training["epochs_from"]) == (200, "min_steps")
     assert training["train_args"]["epochs"] == 200 and training["warnings"] == ["few"]
     given = training_record(
-        "region_seg", spec(), TrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0,
+        "region_seg", spec(), YoloTrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0,
                                           "weights"),
         config={}, code="c", names={0: "nsfw"}, metrics={}, dataset=None, state_key="k",
         device="cpu", threads=1,
@@ -250,8 +250,8 @@ def test_a_real_training_takes_the_steps_the_card_records(
     from mosaicflow.config import validate_config
     from mosaicflow.yolo.dataset import read_dataset
     from mosaicflow.yolo.fit import train_yolo
+    from mosaicflow.yolo.jobs import ModelOutputs, train_model
     from mosaicflow.yolo.models import train_params
-    from mosaicflow.yolo.stages import ModelOutputs, train_model
 
     taken = []
     step = BaseTrainer.optimizer_step
@@ -268,7 +268,7 @@ def test_a_real_training_takes_the_steps_the_card_records(
                   close_mosaic=0, min_steps=5, warmup_epochs=1)  # fmt: skip
     data = box_dataset(tmp_path / "data")
     outputs = ModelOutputs(tmp_path / "best.pt", tmp_path / "best.onnx", tmp_path / "train.json")
-    with caplog.at_level(logging.INFO, logger="mosaicflow.yolo.stages"):
+    with caplog.at_level(logging.INFO, logger="mosaicflow.yolo.jobs"):
         record = train_model("region_seg", params, data, outputs, tmp_path / "work", code="c",
                              device="cpu", threads=2, seed=0, start_kind="scratch")  # fmt: skip
     training = record["training"]

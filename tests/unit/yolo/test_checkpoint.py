@@ -272,8 +272,8 @@ def test_configured_weights_are_refused_by_the_job_that_first_reads_them(tmp_pat
     import shutil
 
     from mosaicflow.config import ConfigError, validate_config
+    from mosaicflow.yolo.jobs import ModelOutputs, train_model
     from mosaicflow.yolo.models import train_params
-    from mosaicflow.yolo.stages import ModelOutputs, train_model
 
     crafted_path, marker = crafted(tmp_path, "hidden", saved_model)
     with pytest.raises(ConfigError, match=r"'detector\.weights': .* names posix\.system"):

@@ -119,8 +119,8 @@ def test_unknown_key_in_section_fails():
 
 
 def test_model_config_builds_each_model_and_names_an_unknown_one():
+    from mosaicflow.yolo.jobs import train_model
     from mosaicflow.yolo.models import model_config
-    from mosaicflow.yolo.stages import train_model
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -137,7 +137,7 @@ def test_model_config_builds_each_model_and_names_an_unknown_one():
 
 
 def test_every_model_has_a_spec_a_scorer_and_a_dataset():
-    from mosaicflow.workflow.yolo_models import model_dataset
+    from mosaicflow.plan.yolo_models import model_dataset
     from mosaicflow.yolo.models import model_config, model_kind
     from mosaicflow.yolo.spec import TrainSpec
 
@@ -203,7 +203,7 @@ def test_evaluate_params_hold_the_scorer_keys(name):
 
 
 def test_given_weights_or_no_labels_mean_no_dataset():
-    from mosaicflow.workflow.yolo_models import has_model, model_dataset
+    from mosaicflow.plan.yolo_models import has_model, model_dataset
 
     config = {
         "source": {
@@ -224,7 +224,7 @@ def test_given_weights_or_no_labels_mean_no_dataset():
 
 def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow.yolo_models import model_init, start_kind
+    from mosaicflow.plan.yolo_models import model_init, start_kind
 
     for profile in ("demo", "full"):
         config = {"profile": profile}
@@ -244,7 +244,7 @@ def test_every_yolo_model_starts_from_its_base_unless_told_otherwise():
 
 def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible():
     from mosaicflow.config import validate_config
-    from mosaicflow.workflow.yolo_models import model_init, start_kind
+    from mosaicflow.plan.yolo_models import model_init, start_kind
 
     config = {"profile": "demo"}
     validate_config(config)

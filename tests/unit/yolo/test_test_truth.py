@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mosaicflow.yolo.infer import encode_rle, rows_frame
-from mosaicflow.yolo.test_truth import track_keys, truth_ids, truth_masks
+from mosaicflow.yolo.inferred_truth import track_keys, truth_ids, truth_masks
 
 
 def _row(frame, instance=-1, track=-1, score=0.0, mask=None):

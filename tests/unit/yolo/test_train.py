@@ -269,10 +269,10 @@ def test_spec_from_config_takes_every_training_field_by_name():
 
 def test_model_card_adds_test_metrics_and_refuses_another_version(tmp_path):
     from mosaicflow.yolo.card import MODEL_JSON_VERSION, training_record, write_model_card
-    from mosaicflow.yolo.fit import TrainResult
+    from mosaicflow.yolo.fit import YoloTrainResult
 
     made = spec(time_minutes=None)
-    result = TrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0, "weights")
+    result = YoloTrainResult(tmp_path / "w.pt", tmp_path, False, None, 0, 0.0, "weights")
     record = training_record(
         "watermark", made, result, config={"epochs": 1}, code="c0de", names={0: "text"},
         metrics={}, dataset=None, state_key="k", device="cpu", threads=1,
@@ -322,7 +322,7 @@ def test_detection_threshold_comes_from_the_flag_the_card_or_the_default(tmp_pat
 
 
 def test_start_record_names_the_start_and_hashes_its_file(tmp_path):
-    from mosaicflow.yolo.stages import start_record
+    from mosaicflow.yolo.jobs import start_record
 
     base = tmp_path / "base.pt"
     base.write_bytes(b"base")

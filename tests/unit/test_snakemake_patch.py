@@ -1,4 +1,4 @@
-"""At most one pending re-evaluation timer per Snakemake scheduler (workflow.scheduler)."""
+"""At most one pending re-evaluation timer per Snakemake scheduler (mosaicflow.snakemake_patch)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from snakemake.scheduling import job_scheduler as job_scheduler_module
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from mosaicflow.workflow import scheduler
+from mosaicflow import snakemake_patch as scheduler
 
 
 def bare_scheduler() -> JobScheduler:

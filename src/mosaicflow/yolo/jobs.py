@@ -25,7 +25,7 @@ from mosaicflow.yolo.dataset import (
     with_repeats,
 )
 from mosaicflow.yolo.export import export_onnx, model_names, validate, write_onnx, write_weights
-from mosaicflow.yolo.fit import TrainResult, state_key, train_yolo
+from mosaicflow.yolo.fit import YoloTrainResult, state_key, train_yolo
 from mosaicflow.yolo.models import check_params, model_kind, model_spec
 from mosaicflow.yolo.spec import TrainSpec
 
@@ -118,7 +118,7 @@ def run_training(
     log.info("%s: state folder %s, device %s, %d threads", stage, work_dir, dev, threads)
     started = time.monotonic()
     if spec.weights:
-        result = TrainResult(Path(spec.weights), work_dir, False, None, 0, 0.0, "weights")
+        result = YoloTrainResult(Path(spec.weights), work_dir, False, None, 0, 0.0, "weights")
     else:
         assert dataset is not None
         result = train_yolo(

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mosaicflow.cli import main
-from mosaicflow.workflow.metrics_diff import diff_metrics, flatten, format_table
+from mosaicflow.evaluation.metrics_diff import diff_metrics, flatten, format_table
 
 OLD = {
     "evaluate": {"psnr_mask": 20.0, "recall": 0.5, "videos": [{"frames": 10}]},

@@ -1,4 +1,4 @@
-"""Where the workflow's files live: the one place rules and :mod:`~mosaicflow.workflow.targets`
+"""Where the workflow's files live: the one place rules and :mod:`~mosaicflow.plan.targets`
 take their paths from.
 
 Functions return plain strings relative to the working directory; called with a wildcard in

@@ -126,7 +126,7 @@ def run_stage(
             no part of the work folder's hash).
 
     Returns:
-        The stage's :class:`~mosaicflow.restore.records.TrainResult` as a dict.
+        The stage's :class:`~mosaicflow.restore.records.StageResult` as a dict.
     """
     from mosaicflow.installed import path_of
     from mosaicflow.restore.loop import StageRun

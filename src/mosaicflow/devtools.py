@@ -1,6 +1,6 @@
 """Generated files that must not drift: the conda env and the config reference.
 
-``python -m mosaicflow.workflow.devtools write`` regenerates them (``make envs docs``);
+``python -m mosaicflow.devtools write`` regenerates them (``make envs docs``);
 ``... check`` fails when they differ from what pyproject.toml and config/schema.yaml say
 (run by ``make lint`` and by the test suite).
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from mosaicflow.io import load_yaml
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 ENV_FILE = REPO / "envs" / "mosaicflow.yaml"
 CONFIG_README = REPO / "config" / "README.md"
 MARKER = "<!-- Everything below is generated from config/schema.yaml by `make docs`. -->"
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(f"{problem}: run `make docs`", file=sys.stderr)
         return 1 if problems else 0
-    print("usage: python -m mosaicflow.workflow.devtools write|check", file=sys.stderr)
+    print("usage: python -m mosaicflow.devtools write|check", file=sys.stderr)
     return 2
 
 

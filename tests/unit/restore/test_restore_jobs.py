@@ -13,8 +13,7 @@ from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.io import read_json
 from mosaicflow.restore.config import JOB_KEYS, config_from_params, job_params
-from mosaicflow.restore.models import build_generator
-from mosaicflow.restore.stages import (
+from mosaicflow.restore.jobs import (
     clip_sets,
     data_hash,
     run_convert,
@@ -22,6 +21,7 @@ from mosaicflow.restore.stages import (
     run_stage,
     work_dir,
 )
+from mosaicflow.restore.models import build_generator
 from tests.unit.datasets.conftest import full_config, make_cfg, make_source, mosaic_cfg
 
 TINY_STAGE = {"iterations": 2, "batch_size": 1, "num_frames": 3, "size": 32,

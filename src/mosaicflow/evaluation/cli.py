@@ -1,32 +1,15 @@
-"""`mosaicflow videos`: list the videos (ids, roles, paths) the workflow would run on;
-`mosaicflow metrics-diff`: what moved between two metrics files."""
+"""`mosaicflow metrics-diff`: what moved between two metrics files."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-
-def _list_videos(args: argparse.Namespace) -> int:
-    from mosaicflow.config import validate_config
-    from mosaicflow.io import load_yaml
-    from mosaicflow.workflow import targets
-    from mosaicflow.workflow.sources import source_videos
-
-    config: dict = {}
-    for path in args.configfile:
-        config.update(load_yaml(Path(path).read_text(encoding="utf-8")) or {})
-    validate_config(config)
-    for video in source_videos(config["source"], targets.world_specs(config)):
-        print(f"{video.id}\t{video.role}\t{video.path}")
-    return 0
 
 
 def _metrics_diff(args: argparse.Namespace) -> int:
     import json
     from dataclasses import asdict
 
-    from mosaicflow.workflow.metrics_diff import format_table, metrics_diff
+    from mosaicflow.evaluation.metrics_diff import format_table, metrics_diff
 
     rows = metrics_diff(args.old, args.new, show_all=args.all)
     if args.json:
@@ -39,17 +22,7 @@ def _metrics_diff(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``videos`` and ``metrics-diff`` subcommands."""
-    parser = subparsers.add_parser(
-        "videos",
-        help="list the source videos with their stable ids and roles",
-        description="Print id, role and path of every video the workflow would process.",
-    )
-    parser.add_argument(
-        "--configfile", nargs="+", default=["config/config.yaml"], help="config files, in order"
-    )
-    parser.set_defaults(func=_list_videos)
-
+    """Add the ``metrics-diff`` subcommand."""
     diff = subparsers.add_parser(
         "metrics-diff",
         help="show what moved between two metrics files",

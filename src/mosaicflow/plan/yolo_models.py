@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mosaicflow.workflow import paths
+from mosaicflow.plan import paths
 from mosaicflow.yolo.models import model_kind
 
 

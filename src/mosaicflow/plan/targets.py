@@ -1,6 +1,6 @@
 """Target paths of the workflow: what `rule all` builds and what each aggregate reads.
 
-The paths come from :mod:`mosaicflow.workflow.paths`, the one place that defines them.
+The paths come from :mod:`mosaicflow.plan.paths`, the one place that defines them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mosaicflow.config import canonical
-from mosaicflow.workflow import paths
-from mosaicflow.workflow.paths import (
+from mosaicflow.plan import paths
+from mosaicflow.plan.paths import (
     frames_files,
     model_files,
     region_files,
@@ -19,8 +19,8 @@ from mosaicflow.workflow.paths import (
     world_files,
     world_labelme_dir,
 )
-from mosaicflow.workflow.sources import SourceVideo
-from mosaicflow.workflow.yolo_models import has_model, model_dataset, mosaic_test_items
+from mosaicflow.plan.sources import SourceVideo
+from mosaicflow.plan.yolo_models import has_model, model_dataset, mosaic_test_items
 from mosaicflow.yolo.models import MODELS, model_kind
 
 WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
@@ -474,7 +474,7 @@ def evaluation_names(
 
 def evaluation_items(held: Sequence[HeldOutVideo]) -> dict[str, list[str]]:
     """The inputs of the evaluation, one list per kind, in the order of ``held``."""
-    from mosaicflow.workflow.paths import detection_testset_files, evaluate_files
+    from mosaicflow.plan.paths import detection_testset_files, evaluate_files
 
     names = [h.name for h in held]
     return {

@@ -34,7 +34,7 @@ MAX_IDS = 255
 
 
 @dataclass(frozen=True)
-class TestTruthResult:
+class InferredTruthResult:
     """Counts of one inferred test truth."""
 
     video: str
@@ -125,7 +125,7 @@ def infer_test_truth(
     video_id: str,
     name: str,
     config_dir: Path,
-) -> TestTruthResult:
+) -> InferredTruthResult:
     """Rule ``infer_test_truth``: segment and track every frame of a user's test video and
     write its truth (mask video and truth JSON).
 
@@ -201,7 +201,7 @@ def infer_test_truth(
             "per_frame": per_frame,
         },
     )
-    result = TestTruthResult(
+    result = InferredTruthResult(
         video=video_id,
         frames=frames,
         frames_with_regions=sum(1 for v in visible if v),

@@ -1,1 +1,0 @@
-"""Path and selection logic used by the Snakemake rules (kept here so pytest can import it)."""

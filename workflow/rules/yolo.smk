@@ -1,0 +1,83 @@
+# YOLO models (the table in mosaicflow.yolo.models): the pretrained bases they start from, one
+# train_model and one evaluate_model rule over {model}.
+
+
+rule convert_yolo_base:
+    input:
+        unpack(get_yolo_base_input),
+    output:
+        detect=paths.YOLO_BASES["detect"],
+        segment=paths.YOLO_BASES["segment"],
+        card=paths.YOLO_BASE_CARD,
+    log:
+        paths.log("convert_yolo_base"),
+    benchmark:
+        paths.benchmark("convert_yolo_base")
+    conda:
+        ENV
+    threads: 1
+    params:
+        source=get_yolo_base_source,
+        code=code_of("convert_yolo_base"),
+    script:
+        "../scripts/convert_yolo_base.py"
+
+
+rule train_model:
+    input:
+        unpack(get_train_model_input),
+    output:
+        weights=ensure(paths.model_files("{model}")["weights"], non_empty=True),
+        onnx=ensure(paths.model_files("{model}")["onnx"], non_empty=True),
+        train_json=paths.model_files("{model}")["train_json"],
+    log:
+        paths.log("train_model", "{model}"),
+    benchmark:
+        paths.benchmark("train_model", "{model}")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=model_gpu,
+    params:
+        train=get_train_model_params,
+        start=get_train_model_start,
+        device=config_section("device"),
+        seed=config_section("seed"),
+        work=get_train_model_work,
+        code=code_of("train_model"),
+    script:
+        "../scripts/train_model.py"
+
+
+rule evaluate_model:
+    input:
+        unpack(get_model_calibration),
+        weights=rules.train_model.output.weights,
+        train_json=rules.train_model.output.train_json,
+        test_items=get_model_test_items,
+    output:
+        model_json=paths.model_files("{model}")["model_json"],
+        metrics=paths.model_files("{model}")["metrics"],
+        pr_curve=report(
+            paths.pr_curve("{model}"),
+            caption="../report/pr_curve.rst",
+            category="PR curves",
+            labels={"model": "{model}"},
+        ),
+    log:
+        paths.log("evaluate_model", "{model}"),
+    benchmark:
+        paths.benchmark("evaluate_model", "{model}")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=model_gpu,
+    params:
+        test=get_evaluate_model_params,
+        device=config_section("device"),
+        work=get_evaluate_model_work,
+        code=code_of("evaluate_model"),
+    script:
+        "../scripts/evaluate_model.py"
