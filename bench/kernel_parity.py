@@ -336,7 +336,7 @@ def demo_config() -> dict[str, Any]:
 def part_yolo(steps: int, size: str, trace: Any, save: Path | None, work: Path) -> dict:
     import dataclasses
 
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import prepare_ultralytics
 
     prepare_ultralytics(work / "yolo_config", THREADS)
     import torch

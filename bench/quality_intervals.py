@@ -159,7 +159,7 @@ def row_for(module: Any, constant: str, figure: str, ceiling: bool = False) -> R
 
 def offline(run: Run) -> None:
     """Import ultralytics offline with its config in the bench's scratch folder."""
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import prepare_ultralytics
 
     prepare_ultralytics(run.work / "yolo_config", threads=2)
 

@@ -66,15 +66,15 @@ def main() -> int:
     args = parser.parse_args()
 
     from mosaicflow.config import validate_config
+    from mosaicflow.yolo.adapter import load_yolo, prepare_ultralytics
     from mosaicflow.yolo.cpu_training import NATIVE_BF16_FLAG, cpu_flags, resolve_cpu_precision
     from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
     from mosaicflow.yolo.fit import train_yolo
     from mosaicflow.yolo.models import MODELS, model_config, model_spec
-    from mosaicflow.yolo.offline import pin_threads, prepare_ultralytics
+    from mosaicflow.yolo.offline import pin_threads
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)
-    from ultralytics import YOLO
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -97,7 +97,7 @@ def main() -> int:
 
     def reference() -> float:
         timer = BatchTimer()
-        model = YOLO(spec.model, task=spec.task)
+        model = load_yolo(spec.model, spec.task)
         pin_threads(model, args.threads)
         model.add_callback("on_train_epoch_start", timer.start)
         model.add_callback("on_train_epoch_end", timer.end)

@@ -43,15 +43,13 @@ def main() -> int:
 
     from mosaicflow.io import write_parquet
     from mosaicflow.video.decode import iter_frames
+    from mosaicflow.yolo.adapter import open_model
     from mosaicflow.yolo.infer import infer_regions, track_kwargs
-    from mosaicflow.yolo.offline import prepare_ultralytics, resolve_device
     from mosaicflow.yolo.scoring import batched
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-regions-"))
-    prepare_ultralytics(tmp / "yolo_config", args.threads)
-    from ultralytics import YOLO
-
-    device = resolve_device(args.device)
+    opened = dict(task="segment", config_dir=tmp / "yolo_config", threads=args.threads)
+    device = open_model(args.model, device=args.device, **opened).device
     frames = list(iter_frames(args.video, None, fmt="bgr24"))
     count = len(frames)
     index = tmp / "index.parquet"
@@ -70,7 +68,7 @@ def main() -> int:
 
     def bare() -> float:
         start = time.perf_counter()
-        model = YOLO(args.model, task="segment")
+        model = open_model(args.model, device=args.device, **opened).model
         for chunk in batched([image for _, image in frames], args.batch):
             model.track(chunk, **kwargs)
         return time.perf_counter() - start

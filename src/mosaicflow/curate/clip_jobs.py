@@ -19,10 +19,11 @@ from mosaicflow.curate.clip_signals import (
     video_signals,
 )
 from mosaicflow.curate.config import ContrastCheckConfig, NudeNetConfig, ReviewConfig
-from mosaicflow.curate.contrast_check import Detections, lower_contrast
+from mosaicflow.curate.contrast_check import lower_contrast
 from mosaicflow.datasets.clips.meta import read_manifest
 from mosaicflow.io import write_json, write_parquet
 from mosaicflow.provenance import file_hash
+from mosaicflow.yolo.adapter import Detections
 
 LOG = logging.getLogger(__name__)
 

@@ -37,9 +37,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from mosaicflow.curate.contrast_check import Detections, contrast_drop
+from mosaicflow.curate.contrast_check import contrast_drop
 from mosaicflow.curate.motion import motion_residual
 from mosaicflow.formats.masks import iou
+from mosaicflow.yolo.adapter import Detections
 from mosaicflow.yolo.watermark import overlap_fraction, sample_indices
 
 #: The signal columns, in table order (the model features of :mod:`.clip_ranking`).

@@ -10,27 +10,19 @@ from the review verdicts how much it says on a given collection.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mosaicflow.curate.label_issues import box_iou
+from mosaicflow.yolo.adapter import Detections
 
 #: Lowest IoU of a detection box with the clip's region box for its confidence to count.
 MATCH_IOU = 0.3
 #: Lowest confidence the segmenter reports here (below the inference threshold, so a region that
 #: fades is seen fading rather than gone).
 REPORT_CONF = 0.01
-
-
-@dataclass(frozen=True)
-class Detections:
-    """One frame's detections: ``boxes`` ``(N, 4)`` xyxy pixels and their ``scores`` ``(N,)``."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
 
 
 def lower_contrast(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
@@ -42,7 +34,7 @@ def lower_contrast(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
 def region_confidence(box: Sequence[float], found: Detections) -> float:
     """The best score of a detection whose box overlaps ``box`` by IoU >= :data:`MATCH_IOU`
     (0 when none does)."""
-    overlaps = box_iou(np.asarray([box], np.float64), found.boxes.reshape(-1, 4))[0]
+    overlaps = box_iou(np.asarray([box], np.float64), found.xyxy().reshape(-1, 4))[0]
     matched = found.scores[overlaps >= MATCH_IOU]
     return float(matched.max()) if len(matched) else 0.0
 
@@ -86,32 +78,16 @@ class SegmenterDetections:
         threads: int,
         config_dir: Path,
     ) -> None:
-        from mosaicflow.devices import ultralytics_device
-        from mosaicflow.yolo.checkpoint import load_yolo
-        from mosaicflow.yolo.offline import prepare_ultralytics
+        from mosaicflow.yolo.adapter import open_model
 
-        prepare_ultralytics(config_dir, threads)
-        self.model = load_yolo(weights, "segment")
-        self.kwargs = {
-            "imgsz": imgsz,
-            "conf": REPORT_CONF,
-            "iou": iou,
-            "device": ultralytics_device(device),
-            "verbose": False,
-        }
+        self.yolo = open_model(
+            weights, task="segment", config_dir=config_dir, threads=threads, device=device
+        )
+        self.kwargs = {"imgsz": imgsz, "conf": REPORT_CONF, "iou": iou}
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detections of each uint8 RGB frame."""
         if not len(frames):
             return []
         images = [np.ascontiguousarray(frame[..., ::-1]) for frame in frames]  # BGR
-        out = []
-        for result in self.model.predict(images, **self.kwargs):
-            boxes = result.boxes
-            out.append(
-                Detections(
-                    boxes.xyxy.cpu().numpy().astype(np.float64).reshape(-1, 4),
-                    boxes.conf.cpu().numpy().astype(np.float64).reshape(-1),
-                )
-            )
-        return out
+        return self.yolo.detections(images, masks=False, **self.kwargs)

@@ -280,10 +280,7 @@ def review_frames(
             not be written, or thresholds that do not fit together.
     """
     from mosaicflow.curate.hard_frame_predict import predict_video
-    from mosaicflow.devices import ultralytics_device
-    from mosaicflow.inference.detector import DEFAULT_IMGSZ, trained_imgsz
-    from mosaicflow.yolo.checkpoint import load_yolo
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import DEFAULT_IMGSZ, open_model
 
     thresholds = thresholds or Thresholds()
     settings = settings or ModelSettings()
@@ -307,11 +304,16 @@ def review_frames(
     final = Path(out_dir).resolve()
     config_dir = Path(tempfile.mkdtemp(prefix="mosaicflow-yolo-"))
     try:
-        prepare_ultralytics(config_dir, settings.threads)
-        model = load_yolo(model_path, origin="--model")
-        second = load_yolo(second_model, origin="--second-model") if second_model else None
-        imgsz = settings.imgsz or trained_imgsz(model) or DEFAULT_IMGSZ
-        run = _Run(imgsz, ultralytics_device(settings.device))
+        opened = [
+            open_model(path, config_dir=config_dir, threads=settings.threads,
+                       device=settings.device, origin=option)
+            for path, option in ((model_path, "--model"), (second_model, "--second-model"))
+            if path is not None
+        ]  # fmt: skip
+        model = opened[0].model
+        second = opened[1].model if second_model else None
+        imgsz = settings.imgsz or opened[0].trained_imgsz or DEFAULT_IMGSZ
+        run = _Run(imgsz, opened[0].device)
         counts: dict[str, tuple[int, int, int]] = {}
         rows: list[dict[str, Any]] = []
         with atomic_dir(out_dir) as tmp:

@@ -102,13 +102,13 @@ def predict(
     """The segmenter's boxes per frame and class: (M, 5) arrays ``x0 y0 x1 y1 confidence``."""
     import cv2
 
-    from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.checkpoint import load_yolo
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import open_model
 
-    prepare_ultralytics(job.work / "yolo_config", job.threads)
-    model = load_yolo(model_path, "segment")
-    device = ultralytics_device(job.device)
+    yolo = open_model(
+        model_path, task="segment", config_dir=job.work / "yolo_config", threads=job.threads,
+        device=job.device,
+    )  # fmt: skip
+    model, device = yolo.model, yolo.device
     classes = len(job.labels)
     out: list[list[np.ndarray]] = []
     for start in range(0, len(frames), _BATCH):

@@ -4,42 +4,13 @@ in production)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mosaicflow.yolo.adapter import Detections
 
-@dataclass(frozen=True)
-class Detections:
-    """The mosaic instances found in one frame.
-
-    Attributes:
-        masks: ``(N, H, W)`` bool masks at the frame's resolution (``N`` may be 0).
-        scores: ``(N,)`` confidences (ones when the detector has none).
-    """
-
-    masks: np.ndarray
-    scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-
-    def __post_init__(self) -> None:
-        if self.masks.ndim != 3:
-            raise ValueError(f"masks must be (N, H, W), got shape {self.masks.shape}")
-        if len(self.scores) != len(self.masks):
-            object.__setattr__(self, "scores", np.ones(len(self.masks), np.float32))
-
-    @classmethod
-    def none(cls, height: int, width: int) -> Detections:
-        """No detection in a ``height x width`` frame."""
-        return cls(np.zeros((0, height, width), bool), np.zeros(0, np.float32))
-
-    @classmethod
-    def from_masks(cls, *masks: np.ndarray) -> Detections:
-        """Detections from 2-D masks (non-zero = mosaic), each with score 1."""
-        if not masks:
-            raise ValueError("from_masks needs at least one mask (use Detections.none)")
-        stacked = np.stack([np.asarray(m) > 0 for m in masks])
-        return cls(stacked, np.ones(len(masks), np.float32))
+__all__ = ["BatchRestorer", "Detections", "Detector", "Restorer"]
 
 
 @runtime_checkable

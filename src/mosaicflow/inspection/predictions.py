@@ -84,11 +84,9 @@ def predict_images(
     """
     import cv2
 
-    from mosaicflow.devices import ultralytics_device
     from mosaicflow.io import write_parquet
     from mosaicflow.yolo.detect import load_detector
     from mosaicflow.yolo.infer import result_rows, rows_frame
-    from mosaicflow.yolo.offline import prepare_ultralytics
     from mosaicflow.yolo.scoring import batched
 
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
@@ -100,15 +98,13 @@ def predict_images(
     if out.is_file():
         log.info("predictions cached in %s", out)
         return out
-    prepare_ultralytics(out_dir / ".yolo_config", threads)
-    model = load_detector(Path(model_path))
-    dev = ultralytics_device(device)
+    model = load_detector(
+        Path(model_path), config_dir=out_dir / ".yolo_config", threads=threads, device=device
+    )
     frames: list[pd.DataFrame] = []
     for number, chunk in enumerate(batched(images, batch)):
         arrays = [cv2.imread(str(path), cv2.IMREAD_COLOR) for path in chunk]
-        results = model.predict(
-            arrays, conf=conf, iou=iou, imgsz=imgsz, device=dev, retina_masks=True, verbose=False
-        )
+        results = model.predict(arrays, conf=conf, iou=iou, imgsz=imgsz, retina_masks=True)
         for i, (path, result) in enumerate(zip(chunk, results, strict=True)):
             table = rows_frame(result_rows(number * batch + i, 0.0, result))
             table.insert(0, "image", path.relative_to(dataset_dir).as_posix())

@@ -21,6 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mosaicflow.yolo.adapter import YoloModel, open_model
+
 log = logging.getLogger(__name__)
 
 DETECT_VERSION = 1
@@ -42,34 +44,29 @@ class DetectResult:
     width: int
 
 
-def load_detector(model_path: Path, origin: str | None = None) -> Any:
+def load_detector(
+    model_path: Path,
+    origin: str | None = None,
+    *,
+    config_dir: Path | None = None,
+    threads: int = 1,
+    device: str = "auto",
+) -> YoloModel:
     """Load a YOLO segmentation model, failing with a message that names the file.
 
     Args:
         model_path: the ``.pt`` or ``.onnx`` model.
         origin: the option or config key it came from (named in errors).
+        config_dir, threads, device: see :func:`~mosaicflow.yolo.adapter.open_model`.
 
     Raises:
-        ValueError: the file is missing, unsafe (:class:`~mosaicflow.yolo.checkpoint.
+        ModelFileError: the file is missing, unsafe (:class:`~mosaicflow.yolo.checkpoint.
             UnsafeCheckpointError`) or not a YOLO segmentation model.
     """
-    from mosaicflow.yolo.checkpoint import CheckpointError, load_yolo
-
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ValueError(f"{model_path}: no such model file")
-    if model_path.suffix.lower() not in (".pt", ".onnx"):
-        raise ValueError(f"{model_path}: not a YOLO model file (.pt or .onnx expected)")
-    try:
-        model = load_yolo(model_path, "segment", origin=origin)
-    except CheckpointError:
-        raise
-    except Exception as err:  # torch/ultralytics raise many types for a foreign file
-        raise ValueError(f"{model_path}: not a YOLO model file ({err})") from err
-    task = getattr(model, "task", "segment")
-    if task != "segment":
-        raise ValueError(f"{model_path}: a YOLO {task} model, a segmentation model is needed")
-    return model
+    return open_model(
+        model_path, task="segment", config_dir=config_dir, threads=threads, device=device,
+        origin=origin, suffixes=(".pt", ".onnx"),
+    )  # fmt: skip
 
 
 def overlay(image_bgr: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
@@ -142,20 +139,18 @@ def detect_mosaics(
         ValueError: naming the file for a model that is not a YOLO segmentation model or a
             video that cannot be decoded; naming the folder when it may not be written.
     """
-    from mosaicflow.devices import ultralytics_device
     from mosaicflow.io import atomic_path, write_json, write_parquet
     from mosaicflow.outputs import claim_output_dir, mark_output_dir
     from mosaicflow.video.decode import iter_frames, probe_video
     from mosaicflow.yolo.infer import result_rows, rows_frame
-    from mosaicflow.yolo.offline import prepare_ultralytics
     from mosaicflow.yolo.scoring import batched
 
     out_dir = claim_output_dir(out_dir, COMMAND, [video, model_path])
     probe = probe_video(video)  # fails naming the file before the model loads
     mark_output_dir(out_dir, COMMAND)
-    prepare_ultralytics(out_dir / ".yolo_config", threads)
-    model = load_detector(model_path, origin)
-    dev = ultralytics_device(device)
+    model = load_detector(
+        model_path, origin, config_dir=out_dir / ".yolo_config", threads=threads, device=device
+    )
     fps = float(getattr(probe, "fps", 0) or 25.0)
     rows: list[dict[str, Any]] = []
     height = width = frames = 0
@@ -163,9 +158,8 @@ def detect_mosaics(
         writer = None
         for chunk in batched(iter_frames(video, None, fmt="bgr24", threads=threads), batch):
             results = model.predict(
-                [image for _, image in chunk], conf=conf, iou=iou, imgsz=imgsz, device=dev,
-                retina_masks=True, verbose=False,
-            )  # fmt: skip
+                [image for _, image in chunk], conf=conf, iou=iou, imgsz=imgsz, retina_masks=True
+            )
             for (number, image), result in zip(chunk, results, strict=True):
                 height, width = image.shape[:2]
                 if writer is None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.io import atomic_path, save_torch
-from mosaicflow.yolo.checkpoint import load_yolo, read_checkpoint
+from mosaicflow.yolo.adapter import load_yolo
+from mosaicflow.yolo.checkpoint import read_checkpoint
 from mosaicflow.yolo.spec import TrainSpec
 
 

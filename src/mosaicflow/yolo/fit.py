@@ -24,13 +24,9 @@ from typing import Any
 
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
+from mosaicflow.yolo.adapter import load_yolo
 from mosaicflow.yolo.budget import plan_budget
-from mosaicflow.yolo.checkpoint import (
-    CheckpointError,
-    UnsafeCheckpointError,
-    load_yolo,
-    read_checkpoint,
-)
+from mosaicflow.yolo.checkpoint import CheckpointError, UnsafeCheckpointError, read_checkpoint
 from mosaicflow.yolo.dataset import DatasetInfo, listed_train_images, mirror_dataset
 from mosaicflow.yolo.spec import TrainSpec, frozen_modules, plain
 

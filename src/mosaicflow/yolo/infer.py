@@ -226,13 +226,12 @@ def track_video(
     Returns:
         The regions table (see the module docstring), the frame height and width.
     """
-    from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.checkpoint import load_yolo
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import open_model
 
-    prepare_ultralytics(config_dir, threads)
-    dev = ultralytics_device(device)
-    model = load_yolo(model_path, "segment")
+    yolo = open_model(
+        model_path, task="segment", config_dir=config_dir, threads=threads, device=device
+    )
+    model, dev = yolo.model, yolo.device
     kwargs = track_kwargs(cfg.imgsz, cfg.conf, cfg.iou, cfg.tracker, dev, cfg.half)
     rows: list[dict[str, Any]] = []
     height = width = 0

@@ -80,8 +80,8 @@ def run_training(
         The training record (the model.json sidecar minus the test metrics).
     """
     from mosaicflow.devices import ultralytics_device
+    from mosaicflow.yolo.adapter import prepare_ultralytics
     from mosaicflow.yolo.cpu_training import resolve_cpu_precision
-    from mosaicflow.yolo.offline import prepare_ultralytics
 
     work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
     dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
@@ -269,7 +269,7 @@ def evaluate_model(
             false-positive rate.
     """
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import prepare_ultralytics
     from mosaicflow.yolo.pr_curves import plot_pr_curves
     from mosaicflow.yolo.scoring import RECALL_GRID, truth_items
 

@@ -158,7 +158,7 @@ def frame_top_scores(
     weights: Path, videos: Sequence[Path], *, imgsz: int, device: str, iou: float, batch: int
 ) -> list[float]:
     """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none)."""
-    from mosaicflow.yolo.checkpoint import load_yolo
+    from mosaicflow.yolo.adapter import load_yolo
     from mosaicflow.yolo.scoring import predictions
 
     model = load_yolo(weights, "segment")

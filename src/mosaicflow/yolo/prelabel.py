@@ -86,12 +86,13 @@ class PrelabelResult:
 def _model(
     model_path: Path, config_dir: Path, threads: int, device: str, origin: str | None = None
 ) -> tuple[Any, str]:
-    from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.checkpoint import load_yolo
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import open_model
 
-    prepare_ultralytics(config_dir, threads)
-    return load_yolo(model_path, "segment", origin=origin), ultralytics_device(device)
+    yolo = open_model(
+        model_path, task="segment", config_dir=config_dir, threads=threads, device=device,
+        origin=origin,
+    )  # fmt: skip
+    return yolo.model, yolo.device
 
 
 def _write(

@@ -223,7 +223,7 @@ def run_segmentation(
     from pycocotools import mask as mask_utils
 
     from mosaicflow.formats.truth import read_truth
-    from mosaicflow.yolo.checkpoint import load_yolo
+    from mosaicflow.yolo.adapter import load_yolo
 
     model = load_yolo(weights, "segment")
     run = SegmentationRun()
@@ -311,7 +311,7 @@ def evaluate_detector(
         (box, per class, at IoU 0.5).
     """
     from mosaicflow.formats.truth import load_truth_json
-    from mosaicflow.yolo.checkpoint import load_yolo
+    from mosaicflow.yolo.adapter import load_yolo
 
     model = load_yolo(weights, "detect")
     model_names = [model.names[i] for i in sorted(model.names)]

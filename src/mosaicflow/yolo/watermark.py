@@ -7,11 +7,12 @@ the fraction of sampled frames where a detected watermark overlaps the clip's bo
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from mosaicflow.yolo.adapter import YoloModel, open_model
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
@@ -81,30 +82,23 @@ class WatermarkDetector:
     ) -> None:
         self.weights, self.imgsz, self.conf = Path(weights), imgsz, conf
         self.device, self.threads, self.config_dir = device, threads, config_dir
-        self._model = None
-        self._dev = "cpu"
+        self._model: YoloModel | None = None
 
-    def _load(self):
+    def _load(self) -> YoloModel:
         if self._model is None:
-            from mosaicflow.devices import ultralytics_device
-            from mosaicflow.yolo.checkpoint import load_yolo
-            from mosaicflow.yolo.offline import prepare_ultralytics
-
             # the rule's folder under results/ when given; never next to the weights
-            config_dir = self.config_dir or tempfile.mkdtemp(prefix="mosaicflow-yolo-")
-            prepare_ultralytics(config_dir, self.threads)
-            self._dev = ultralytics_device(self.device)
-            self._model = load_yolo(self.weights, "detect")
+            self._model = open_model(
+                self.weights, task="detect", config_dir=self.config_dir, threads=self.threads,
+                device=self.device,
+            )  # fmt: skip
         return self._model
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Watermark boxes (N, 4 xyxy) of each BGR frame."""
+        """Watermark boxes (N, 4 xyxy, float32) of each BGR frame."""
         if not frames:
             return []
-        results = self._load().predict(
-            list(frames), imgsz=self.imgsz, conf=self.conf, device=self._dev, verbose=False
-        )
-        return [r.boxes.xyxy.cpu().numpy() for r in results]
+        found = self._load().detections(frames, masks=False, imgsz=self.imgsz, conf=self.conf)
+        return [d.xyxy().astype(np.float32) for d in found]
 
     def boxes_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """Watermark boxes (N, 4 xyxy) of one RGB frame."""

@@ -28,26 +28,32 @@ def test_lowered_frames_keep_their_order_of_values_in_a_narrower_range():
 
 
 def test_a_region_takes_the_best_score_of_the_boxes_that_overlap_it():
-    found = Detections(
+    found = Detections.from_boxes(
         np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float64),
         np.array([0.4, 0.6, 0.9]),
     )
-    assert box_iou(np.array([[0, 0, 10, 10]], float), found.boxes)[0].round(3).tolist() == [
+    assert box_iou(np.array([[0, 0, 10, 10]], float), found.xyxy())[0].round(3).tolist() == [
         1.0,
         0.681,
         0.0,
     ]
     assert region_confidence((0, 0, 10, 10), found) == 0.6
     assert region_confidence((20, 20, 30, 30), found) == 0.0
-    empty = Detections(np.zeros((0, 4)), np.zeros(0))
+    empty = Detections.from_boxes(np.zeros((0, 4)), np.zeros(0))
     assert region_confidence((0, 0, 10, 10), empty) == 0.0
 
 
 def test_the_drop_is_the_mean_fall_over_the_checked_frames():
     record = {"per_frame": [{"frame": n, "region_box": [0, 0, 10, 10]} for n in (3, 4)]}
     box = np.array([[0, 0, 10, 10]], np.float64)
-    plain = {3: Detections(box, np.array([0.8])), 4: Detections(box, np.array([0.6]))}
-    lowered = {3: Detections(box, np.array([0.5])), 4: Detections(np.zeros((0, 4)), np.zeros(0))}
+    plain = {
+        3: Detections.from_boxes(box, np.array([0.8])),
+        4: Detections.from_boxes(box, np.array([0.6])),
+    }
+    lowered = {
+        3: Detections.from_boxes(box, np.array([0.5])),
+        4: Detections.from_boxes(np.zeros((0, 4)), np.zeros(0)),
+    }
     found = {n: (plain[n], lowered[n]) for n in (3, 4)}
     assert contrast_drop(record, [3, 4], found) == pytest.approx((0.3 + 0.6) / 2)
     assert np.isnan(contrast_drop(record, [], found))
@@ -81,7 +87,7 @@ class DetailSegmenter:
             x0, y0, x1, y1 = FACE
             spread = float(frame[y0:y1, x0:x1].std())
             out.append(
-                Detections(
+                Detections.from_boxes(
                     np.array([FACE, SUIT], np.float64),
                     np.array([min(1.0, spread / 80.0), 0.5]),
                 )

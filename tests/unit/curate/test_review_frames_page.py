@@ -54,12 +54,11 @@ class StandInSegmenter:
 @pytest.fixture
 def stand_in(monkeypatch):
     """Route `review_frames`' model loading to the stand-in, without ultralytics."""
-    import mosaicflow.yolo.checkpoint as checkpoint
-    import mosaicflow.yolo.offline as offline
+    import mosaicflow.yolo.adapter as adapter
 
     model = StandInSegmenter()
-    monkeypatch.setattr(checkpoint, "load_yolo", lambda path, task=None, origin=None: model)
-    monkeypatch.setattr(offline, "prepare_ultralytics", lambda config_dir, threads: None)
+    monkeypatch.setattr(adapter, "load_yolo", lambda path, task=None, origin=None: model)
+    monkeypatch.setattr(adapter, "prepare_ultralytics", lambda config_dir, threads: None)
     return model
 
 

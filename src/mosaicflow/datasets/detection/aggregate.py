@@ -90,7 +90,7 @@ def build_detection_dataset(
     """
     from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
     from mosaicflow.provenance import provenance, write_provenance
-    from mosaicflow.yolo.offline import prepare_ultralytics
+    from mosaicflow.yolo.adapter import prepare_ultralytics
     from mosaicflow.yolo.spec import plain
 
     if len(manifests) != len(sample_dirs):
