@@ -30,4 +30,4 @@ include: "workflow/rules/evaluation.smk"
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        stages.final_outputs(RUN),

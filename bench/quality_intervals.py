@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests, for t
 from benchlib import record
 
 from mosaicflow import bootstrap as bs
-from mosaicflow.plan import paths, targets
+from mosaicflow.plan import paths, stages
+from mosaicflow.plan.run import Run as PlanRun
 from tests.workflow import (
     test_balance_quality,
     test_detector_quality,
@@ -101,6 +102,7 @@ class Run:
     videos: dict[str, Any]
     device: str
     work: Path
+    plan: PlanRun
 
     def json(self, *parts: str) -> Any:
         return json.loads(self.results.joinpath(*parts).read_text())
@@ -108,13 +110,9 @@ class Run:
 
 def demo_run(results: Path, device: str, work: Path) -> Run:
     """The demo config (config/config.yaml, validated as the workflow does) and its videos."""
-    from mosaicflow.plan.sources import source_videos
-
     config = test_balance_quality.demo_config()
-    specs = targets.world_specs(config)
-    reuploads = targets.world_reuploads(config, specs)
-    videos = {v.id: v for v in source_videos(config["source"], specs, reuploads)}
-    return Run(results, config, specs, videos, device, work)
+    plan = PlanRun.from_config(config)
+    return Run(results, config, list(plan.specs), dict(plan.videos), device, work, plan)
 
 
 def stale_world(run: Run) -> list[str]:
@@ -173,7 +171,7 @@ def yolo_test(run: Run, name: str, conf: float | None = None) -> dict[str, Any]:
     params = evaluate_params(name, run.config)
     if conf is not None:
         params = {**params, "conf": conf}
-    flat = targets.model_test(name, run.config, run.specs, run.videos.values())
+    flat = stages.yolo.test_items(run.plan, name)
     weights = Path(paths.model_files(name)["weights"])
     offline(run)
     return model_kind(name).test(weights, truth_items(flat), params, ultralytics_device(run.device))
@@ -280,7 +278,7 @@ def source_quality(run: Run) -> list[Row]:
 
     m = test_source_quality
     ids = [v for v, video in run.videos.items() if video.role in ("train", "val", "test")]
-    roles = targets.video_split_roles(run.videos.values())
+    roles = stages.frames.split_roles(run.plan)
     tables = [
         clip_truth(
             Path(paths.restoration_manifest(v)),
@@ -369,8 +367,7 @@ def rescored_gains(run: Run, sigma: float) -> dict[str, Any]:
     """The evaluation's PSNR gains, the restored test videos scored again."""
     from mosaicflow.evaluation.scores import score_video
 
-    held = targets.evaluated_videos(run.config, run.specs, run.videos.values())
-    items = targets.evaluation_items(held)
+    items = stages.evaluation.evaluation_items(run.plan.evaluated())
     total = None
     for original, mosaic, truth, restored, masks in zip(
         items["originals"],
@@ -455,11 +452,11 @@ def clip_mask_ious(run: Run) -> bs.Interval:
     from mosaicflow.datasets.clips.meta import read_clip_meta
     from mosaicflow.formats.truth import read_truth
 
-    ids = targets.test_video_ids(run.config, run.videos.values())
+    ids = stages.restoration.test_video_ids(run.plan)
     by_truth = run.config["restoration_dataset"]["regions"] == "truth"
     videos = scored_videos(
         ids,
-        targets.region_test_items(run.config, run.specs),
+        stages.world.world_items(run.specs, ["test"]),
         [paths.frames_files(v)["index"] for v in ids],
         [] if by_truth else [paths.region_files(v)["regions"] for v in ids],
     )

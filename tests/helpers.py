@@ -327,7 +327,7 @@ def demo_world_videos(role: str = "test") -> dict[str, int]:
     import yaml
 
     from mosaicflow.config import validate_config
-    from mosaicflow.plan.targets import world_specs
+    from mosaicflow.plan.run import world_specs
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate_config(config)

@@ -24,8 +24,9 @@ WORLD = "mosaicflow.world"
 #: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow, and
 #: the restorer base's card, which records the world it was trained on.
 WIRING = {
-    "mosaicflow/plan/targets.py",
+    "mosaicflow/plan/run.py",
     "mosaicflow/plan/sources.py",
+    "mosaicflow/plan/stages/world.py",
     "mosaicflow/restore/base.py",
 }
 

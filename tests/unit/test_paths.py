@@ -36,42 +36,50 @@ def test_labelme_dirs_of_the_demo_and_of_user_data():
 
 def test_shards_are_targets_only_when_asked_for_and_the_dataset_exists():
     from mosaicflow.config import validate_config
-    from mosaicflow.plan import targets
+    from mosaicflow.plan import stages
+    from mosaicflow.plan.run import Run
 
     config = {"profile": "demo"}
     validate_config(config)
-    assert targets.shard_outputs(config) == []
+    assert stages.shards.outputs(Run.of(config)) == []
     config["shards"] = {**config["shards"], "detection": True, "clips": True}
     both = [paths.shard_dir("detection"), paths.shard_dir("clips")]
-    assert targets.shard_outputs(config) == both
-    assert set(both) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
+    assert stages.shards.outputs(Run.of(config)) == both
+    assert set(both) <= set(stages.final_outputs(Run.of(config)))
     config["detector"] = {**config["detector"], "weights": "given.pt"}  # no dataset to pack
-    assert targets.shard_outputs(config) == [paths.shard_dir("clips")]
+    assert stages.shards.outputs(Run.of(config)) == [paths.shard_dir("clips")]
 
 
 def test_review_outputs_follow_the_clip_regions():
+    from types import SimpleNamespace
+
     from mosaicflow.config import validate_config
-    from mosaicflow.plan import targets
+    from mosaicflow.plan import stages
+    from mosaicflow.plan.run import Run
     from mosaicflow.plan.sources import SourceVideo
 
     config = {"profile": "demo"}
     validate_config(config)
-    review = targets.review_outputs(config)
-    assert paths.REVIEW_RANKED in review and paths.REVIEW_EXPORT in review
-    assert set(review) <= set(targets.final_outputs(config, [], targets.world_specs(config)))
-    assert targets.metrics_stages(config, [], [])["clip_review"] == paths.REVIEW_METRICS
     video = SourceVideo("world-train-00-0123abcd", "v.mp4", "train", "world-train-00")
-    inputs = targets.review_signal_inputs(config, video)
+    run = Run.of(config, [video])
+    review = stages.review.outputs(run)
+    assert stages.review.enabled(run)
+    assert paths.REVIEW_RANKED in review and paths.REVIEW_EXPORT in review
+    assert set(review) <= set(stages.final_outputs(run))
+    assert stages.metrics_files(run)["clip_review"] == paths.REVIEW_METRICS
+    wildcards = SimpleNamespace(video=video.id)
+    inputs = stages.review.score_clips_input(run, wildcards)
     assert set(inputs) == {"manifest", "regions", "truth", "video", "segmenter"}
     assert inputs["segmenter"] == paths.model_files("region_seg")["weights"]
     check_off = {**config["review"]["contrast_check"], "enabled": False}
     config["review"] = {**config["review"], "contrast_check": check_off}
-    inputs = targets.review_signal_inputs(config, video)
+    inputs = stages.review.score_clips_input(Run.of(config, [video]), wildcards)
     assert set(inputs) == {"manifest", "regions", "truth"}
     config["review"] = {**config["review"], "nudenet": {**config["review"]["nudenet"],
                                                         "enabled": True}}  # fmt: skip
-    inputs = targets.review_signal_inputs(config, video)
+    inputs = stages.review.score_clips_input(Run.of(config, [video]), wildcards)
     assert set(inputs) == {"manifest", "regions", "truth", "video"} and inputs["video"] == "v.mp4"
     config["restoration_dataset"] = {**config["restoration_dataset"], "regions": "truth"}
-    assert targets.review_outputs(config) == []
-    assert "clip_review" not in targets.metrics_stages(config, [], [])
+    run = Run.of(config, [video])
+    assert not stages.review.enabled(run) and paths.REVIEW_RANKED not in stages.final_outputs(run)
+    assert "clip_review" not in stages.metrics_files(run)

@@ -97,7 +97,8 @@ def test_world_label_videos_feed_the_labelme_train_split_only():
     import re
 
     from mosaicflow.config import build, validate_config
-    from mosaicflow.plan.targets import WORLD_NAME_PATTERN, world_items
+    from mosaicflow.plan.run import WORLD_NAME_PATTERN
+    from mosaicflow.plan.stages.world import world_items
     from mosaicflow.world import video_specs
     from mosaicflow.world.config import WorldConfig
     from mosaicflow.world.items import labelled_splits
@@ -124,13 +125,14 @@ def test_world_reuploads_join_the_sources_without_a_role():
     import re
 
     from mosaicflow.config import validate_config
-    from mosaicflow.plan.targets import (
+    from mosaicflow.plan.run import (
         REUPLOAD_NAME_PATTERN,
         WORLD_NAME_PATTERN,
-        detection_roles,
+        Run,
         world_reuploads,
         world_specs,
     )
+    from mosaicflow.plan.stages.frames import split_roles
 
     config = {"source": {"kind": "demo"}, "seed": 3, "world": {"reuploads": {"count": 2}}}
     validate_config(config)
@@ -144,7 +146,7 @@ def test_world_reuploads_join_the_sources_without_a_role():
     assert by_name["world-reupload-01"].role == "unlabelled"
     assert by_name["world-reupload-01"].path.endswith("world/videos/world-reupload-01.mp4")
     # the detection split pins the world's own videos and leaves the copies to their groups
-    roles = detection_roles(sources)
+    roles = split_roles(Run.of(config, sources, specs))
     assert set(roles) == {v.id for v in sources if not v.name.startswith("world-reupload")}
     users = {"source": {"kind": "videos"}, "seed": 3, "world": {"reuploads": {"count": 2}}}
     assert world_reuploads(users, specs) == []

@@ -4,7 +4,7 @@
 
 rule balance_detection:
     input:
-        unpack(get_balance_rules),
+        unpack(BALANCE.balance_rules),
         dataset=paths.DETECTION_DATASET,
     output:
         weights=paths.balance_files("detection")["weights"],
@@ -19,7 +19,7 @@ rule balance_detection:
         ENV
     threads: 1
     params:
-        balance=get_balance_params("detection_levels"),
+        balance=stages.balance.params(RUN, "detection_levels"),
         code=code_of("balance_detection"),
     script:
         "../scripts/balance_detection.py"
@@ -27,7 +27,7 @@ rule balance_detection:
 
 rule balance_clips:
     input:
-        unpack(get_balance_rules),
+        unpack(BALANCE.balance_rules),
         index=paths.RESTORATION_INDEX,
     output:
         weights=paths.balance_files("clips")["weights"],
@@ -42,7 +42,7 @@ rule balance_clips:
         ENV
     threads: 1
     params:
-        balance=get_balance_params("clip_levels"),
+        balance=stages.balance.params(RUN, "clip_levels"),
         code=code_of("balance_clips"),
     script:
         "../scripts/balance_clips.py"

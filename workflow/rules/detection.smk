@@ -7,9 +7,9 @@
 
 rule build_detection_samples:
     input:
-        unpack(get_detection_sample_input),
-        unpack(get_quality_model),
-        video=get_source_video,
+        unpack(DETECTION.detection_sample_input),
+        unpack(QUALITY.quality_model),
+        video=FRAMES.source_video,
         index=rules.extract_frames.output.index,
     output:
         samples=directory(paths.detection_samples("{video}")["dir"]),
@@ -32,8 +32,8 @@ rule build_detection_samples:
 
 rule build_detection_dataset:
     input:
-        unpack(get_detection_samples),
-        unpack(get_duplicate_groups),
+        unpack(DETECTION.detection_samples),
+        unpack(DUPLICATES.duplicate_groups),
     output:
         directory(paths.DETECTION_DATASET),
     log:
@@ -45,7 +45,7 @@ rule build_detection_dataset:
     threads: 1
     params:
         dataset=config_section("detection_dataset"),
-        roles=get_detection_roles,
+        roles=DETECTION.detection_roles,
         seed=config_section("seed"),
         work=paths.scratch_dir("detection_dataset", "check"),
         code=code_of("build_detection_dataset"),
@@ -55,7 +55,7 @@ rule build_detection_dataset:
 
 rule build_detection_testset:
     input:
-        unpack(get_detection_testset_input),
+        unpack(DETECTION.detection_testset_input),
     output:
         video=paths.detection_testset_files("{name}")["video"],
         truth=paths.detection_testset_files("{name}")["truth"],

@@ -5,7 +5,7 @@
 
 rule restore_test_video:
     input:
-        unpack(get_restore_test_video_input),
+        unpack(EVALUATION.restore_test_video_input),
     output:
         video=paths.evaluate_files("{name}")["video"],
         masks=paths.evaluate_files("{name}")["masks"],
@@ -23,7 +23,7 @@ rule restore_test_video:
         gpu=model_gpu,
     params:
         evaluate=config_section("evaluate"),
-        detector=get_restore_detector_params,
+        detector=EVALUATION.restore_detector_params,
         device=config_section("device"),
         work=paths.scratch_dir("evaluate", "{name}"),
         code=code_of("restore_test_video"),
@@ -33,25 +33,25 @@ rule restore_test_video:
 
 rule evaluate_restoration:
     input:
-        unpack(get_evaluation_input),
+        unpack(EVALUATION.evaluation_input),
     output:
         metrics=paths.EVALUATE_METRICS,
         table=report(
             paths.EVALUATE_TABLE,
             caption="../report/evaluation_table.rst",
-            category="Evaluation",
+            category=stages.STAGES["evaluation"].report,
             labels={"figure": "table"},
         ),
         side_by_side=report(
             paths.EVALUATE_SIDE_BY_SIDE,
             caption="../report/evaluation_side_by_side.rst",
-            category="Evaluation",
+            category=stages.STAGES["evaluation"].report,
             labels={"figure": "side-by-side video"},
         ),
         grid=report(
             paths.EVALUATE_GRID,
             caption="../report/evaluation_grid.rst",
-            category="Evaluation",
+            category=stages.STAGES["evaluation"].report,
             labels={"figure": "sample grid"},
         ),
     log:
@@ -62,7 +62,7 @@ rule evaluate_restoration:
         ENV
     threads: 1
     params:
-        names=get_evaluation_names,
+        names=EVALUATION.evaluated_names,
         evaluate=config_section("evaluate"),
         sigmas=config_section("restoration/blur_sigmas"),
         code=code_of("evaluate_restoration"),
@@ -72,7 +72,7 @@ rule evaluate_restoration:
 
 rule plot_training_curves:
     input:
-        record=get_training_curve_input,
+        record=EVALUATION.training_curve_input,
     output:
         report(
             paths.training_curve("{curve}"),
@@ -85,14 +85,14 @@ rule plot_training_curves:
     benchmark:
         paths.benchmark("plot_training_curves", "{curve}")
     wildcard_constraints:
-        curve=f"{models.MODEL_PATTERN}|{targets.RESTORATION_CURVE}",
+        curve=f"{models.MODEL_PATTERN}|{RESTORATION_CURVE}",
     # a small aggregate: on a cluster it runs in the Snakemake process, not as a job
     localrule: True
     conda:
         ENV
     threads: 1
     params:
-        work=get_training_curve_work,
+        work=EVALUATION.training_curve_work,
         code=code_of("plot_training_curves"),
     script:
         "../scripts/plot_training_curves.py"
@@ -100,7 +100,7 @@ rule plot_training_curves:
 
 rule gather_metrics:
     input:
-        unpack(get_gather_metrics_input),
+        unpack(EVALUATION.gather_metrics_input),
     output:
         paths.METRICS,
     log:

@@ -3,7 +3,7 @@
 
 rule extract_frames:
     input:
-        video=get_source_video,
+        video=FRAMES.source_video,
     output:
         index=paths.frames_files("{video}")["index"],
         probe=paths.frames_files("{video}")["probe"],
@@ -26,7 +26,7 @@ rule extract_frames:
 
 rule gather_rejected:
     input:
-        probes=get_frames_probes,
+        probes=FRAMES.frames_probes,
     output:
         paths.REJECTED,
     log:

@@ -5,7 +5,7 @@
 
 rule train_quality_classifier:
     input:
-        unpack(get_quality_training_input),
+        unpack(QUALITY.quality_training_input),
     output:
         weights=paths.QUALITY_MODEL,
         card=paths.QUALITY_CARD,
@@ -17,8 +17,8 @@ rule train_quality_classifier:
         ENV
     threads: 2
     params:
-        train=get_quality_train_ids,
-        val=get_quality_val_ids,
+        train=QUALITY.quality_train_ids,
+        val=QUALITY.quality_val_ids,
         quality=config_section("quality"),
         seed=config_section("seed"),
         code=code_of("train_quality_classifier"),
@@ -28,7 +28,7 @@ rule train_quality_classifier:
 
 rule evaluate_source_quality:
     input:
-        unpack(get_source_quality_eval_input),
+        unpack(QUALITY.source_quality_eval_input),
     output:
         metrics=paths.QUALITY_METRICS,
     log:
@@ -41,8 +41,8 @@ rule evaluate_source_quality:
         ENV
     threads: 1
     params:
-        videos=get_source_quality_eval_ids,
-        roles=get_video_split_roles,
+        videos=QUALITY.source_quality_eval_ids,
+        roles=FRAMES.video_split_roles,
         code=code_of("evaluate_source_quality"),
     script:
         "../scripts/evaluate_source_quality.py"

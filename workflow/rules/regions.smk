@@ -5,8 +5,8 @@
 
 rule build_region_dataset:
     input:
-        unpack(get_region_labelme_dirs),
-        unpack(get_label_overrides),
+        unpack(REGIONS.region_labelme_dirs),
+        unpack(REGIONS.label_overrides),
     output:
         directory(paths.REGION_DATASET),
     log:
@@ -28,7 +28,7 @@ rule build_region_dataset:
 
 rule infer_regions:
     input:
-        video=get_source_video,
+        video=FRAMES.source_video,
         index=rules.extract_frames.output.index,
         model=paths.model_files("region_seg")["weights"],
     output:
@@ -56,7 +56,7 @@ rule infer_regions:
 
 rule infer_test_truth:
     input:
-        unpack(get_test_truth_input),
+        unpack(REGIONS.test_truth_input),
     output:
         truth=paths.test_truth_files("{video}")["truth"],
         truth_json=paths.test_truth_files("{video}")["truth_json"],
@@ -72,7 +72,7 @@ rule infer_test_truth:
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
-        source=get_source_name,
+        source=FRAMES.source_name,
         work=paths.scratch_dir("test_truth", "{video}"),
         code=code_of("infer_test_truth"),
     script:
@@ -81,7 +81,7 @@ rule infer_test_truth:
 
 rule gather_regions:
     input:
-        summaries=get_region_summaries,
+        summaries=REGIONS.region_summaries,
         model_record=paths.model_files("region_seg")["train_json"],
     output:
         paths.REGION_SUMMARY,
@@ -96,7 +96,7 @@ rule gather_regions:
     threads: 1
     params:
         conf=config_section("regions/conf"),
-        required=targets.regions_feed_datasets(config),
+        required=stages.regions.feeds_datasets(RUN),
         code=code_of("gather_regions"),
     script:
         "../scripts/gather_regions.py"
@@ -104,7 +104,7 @@ rule gather_regions:
 
 rule prelabel_uncertain:
     input:
-        unpack(get_prelabel_input),
+        unpack(REGIONS.prelabel_input),
         model=paths.model_files("region_seg")["weights"],
     output:
         directory(paths.PRELABEL_DIR),

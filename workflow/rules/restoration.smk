@@ -4,10 +4,10 @@
 
 checkpoint build_restoration_clips:
     input:
-        unpack(get_clip_watermark_model),
-        unpack(get_quality_model),
-        unpack(get_clip_region_input),
-        video=get_source_video,
+        unpack(RESTORATION.clip_watermark_model),
+        unpack(QUALITY.quality_model),
+        unpack(RESTORATION.clip_region_input),
+        video=FRAMES.source_video,
         index=rules.extract_frames.output.index,
     output:
         manifest=paths.restoration_manifest("{video}"),
@@ -21,7 +21,7 @@ checkpoint build_restoration_clips:
     params:
         dataset=config_section("restoration_dataset"),
         mosaic=config_section("mosaic"),
-        watermark=get_clip_watermark_params,
+        watermark=RESTORATION.clip_watermark_params,
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.scratch_dir("restoration_dataset", "{video}"),
@@ -32,9 +32,9 @@ checkpoint build_restoration_clips:
 
 rule index_restoration_dataset:
     input:
-        unpack(get_review_verdicts),
-        unpack(get_duplicate_groups),
-        manifests=get_restoration_manifests,
+        unpack(REVIEW.review_verdicts),
+        unpack(DUPLICATES.duplicate_groups),
+        manifests=RESTORATION.restoration_manifests,
     output:
         index=paths.RESTORATION_INDEX,
     log:
@@ -48,7 +48,7 @@ rule index_restoration_dataset:
     threads: 1
     params:
         split=config_section("restoration_dataset/split"),
-        roles=get_video_split_roles,
+        roles=FRAMES.video_split_roles,
         seed=config_section("seed"),
         code=code_of("index_restoration_dataset"),
     script:
@@ -63,7 +63,7 @@ rule draw_restoration_sheets:
             split: report(
                 paths.restoration_sheet(split),
                 caption="../report/restoration_sheet.rst",
-                category="Restoration dataset",
+                category=stages.STAGES["restoration"].report,
                 labels={"split": split},
             )
             for split in ("train", "val", "test")
@@ -85,9 +85,9 @@ rule draw_restoration_sheets:
 rule evaluate_restoration_dataset:
     input:
         index=rules.index_restoration_dataset.output.index,
-        truth_items=get_region_test_items,
-        regions=get_test_region_tables,
-        frames=get_test_frame_indexes,
+        truth_items=RESTORATION.region_test_items,
+        regions=RESTORATION.test_region_tables,
+        frames=RESTORATION.test_frame_indexes,
     output:
         metrics=paths.RESTORATION_DATASET_METRICS,
     log:
@@ -98,7 +98,7 @@ rule evaluate_restoration_dataset:
         ENV
     threads: 1
     params:
-        ids=get_test_video_ids,
+        ids=RESTORATION.test_videos,
         min_seconds=config_section("restoration_dataset/min_seconds"),
         max_gap=config_section("restoration_dataset/max_gap_frames"),
         work=paths.scratch_dir("restoration_dataset", "evaluate"),
@@ -109,7 +109,7 @@ rule evaluate_restoration_dataset:
 
 rule train_restoration_stage1:
     input:
-        unpack(get_restoration_stage1_input),
+        unpack(RESTORATION.restoration_stage1_input),
     output:
         weights=paths.restoration_files()["stage1"],
         metrics=paths.restoration_files()["stage1_metrics"],
@@ -124,7 +124,7 @@ rule train_restoration_stage1:
         gpu=model_gpu,
     params:
         stage="stage1",
-        restoration=restoration_params("stage1"),
+        restoration=stages.restoration.job_params(RUN, "stage1"),
         mosaic=config_section("mosaic"),
         seed=config_section("seed"),
         device=config_section("device"),
@@ -150,7 +150,7 @@ rule convert_restoration:
         ENV
     threads: 1
     params:
-        restoration=restoration_params("convert"),
+        restoration=stages.restoration.job_params(RUN, "convert"),
         seed=config_section("seed"),
         code=code_of("convert_restoration"),
     script:
@@ -159,7 +159,7 @@ rule convert_restoration:
 
 rule train_restoration_stage2:
     input:
-        unpack(get_restoration_stage_input),
+        unpack(RESTORATION.restoration_stage_input),
         init=rules.convert_restoration.output.init,
     output:
         weights=paths.restoration_files()["stage2"],
@@ -175,7 +175,7 @@ rule train_restoration_stage2:
         gpu=model_gpu,
     params:
         stage="stage2",
-        restoration=restoration_params("stage2"),
+        restoration=stages.restoration.job_params(RUN, "stage2"),
         mosaic=config_section("mosaic"),
         seed=config_section("seed"),
         device=config_section("device"),
@@ -204,7 +204,7 @@ rule export_restoration:
         ENV
     threads: 1
     params:
-        restoration=restoration_params("export"),
+        restoration=stages.restoration.job_params(RUN, "export"),
         code=code_of("export_restoration"),
     script:
         "../scripts/export_restoration.py"

@@ -5,7 +5,7 @@
 
 rule score_clips:
     input:
-        unpack(get_score_clips_input),
+        unpack(REVIEW.score_clips_input),
     output:
         signals=paths.review_signals("{video}"),
     log:
@@ -17,7 +17,7 @@ rule score_clips:
     threads: 1
     params:
         review=config_section("review"),
-        nudenet_model=get_nudenet_model,
+        nudenet_model=REVIEW.nudenet_model,
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
         work=paths.scratch_dir("review", "{video}"),
@@ -28,8 +28,8 @@ rule score_clips:
 
 rule rank_clips:
     input:
-        unpack(get_review_verdicts),
-        unpack(get_duplicate_groups),
+        unpack(REVIEW.review_verdicts),
+        unpack(DUPLICATES.duplicate_groups),
         signals=[paths.review_signals(vid) for vid in VIDEOS],
     output:
         ranked=paths.REVIEW_RANKED,
@@ -58,7 +58,7 @@ rule export_review:
         sheet=report(
             paths.REVIEW_SHEET,
             caption="../report/review.rst",
-            category="Restoration dataset",
+            category=stages.STAGES["review"].report,
             labels={"split": "review"},
         ),
     log:
@@ -77,7 +77,7 @@ rule export_review:
 
 rule find_label_issues:
     input:
-        unpack(get_label_issue_inputs),
+        unpack(LABEL_ISSUES.label_issue_inputs),
     output:
         table=paths.LABEL_ISSUES,
         export=directory(paths.LABEL_ISSUES_EXPORT),
@@ -85,7 +85,7 @@ rule find_label_issues:
         sheet=report(
             paths.LABEL_ISSUES_SHEET,
             caption="../report/label_issues.rst",
-            category="Region models",
+            category=stages.STAGES["label_issues"].report,
             labels={"figure": "label issues"},
         ),
     log:

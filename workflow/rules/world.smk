@@ -15,7 +15,7 @@ rule render_world_video:
         ENV
     threads: 1
     params:
-        spec=get_world_spec,
+        spec=WORLD.world_spec,
         code=code_of("render_world_video"),
     script:
         "../scripts/render_world_video.py"
@@ -23,7 +23,7 @@ rule render_world_video:
 
 rule render_world_reupload:
     input:
-        unpack(get_reupload_source),
+        unpack(WORLD.reupload_source),
     output:
         video=paths.world_files("{reupload}")["video"],
         truth=paths.world_files("{reupload}")["truth"],
@@ -36,7 +36,7 @@ rule render_world_reupload:
         ENV
     threads: 1
     params:
-        spec=get_reupload_spec,
+        spec=WORLD.reupload_spec,
         code=code_of("render_world_reupload"),
     script:
         "../scripts/render_world_reupload.py"
@@ -44,7 +44,7 @@ rule render_world_reupload:
 
 rule write_world_labelme:
     input:
-        get_world_role_items,
+        WORLD.world_role_items,
     output:
         labelme=directory(paths.world_labelme_dir("{split}")),
         errors=paths.world_label_errors("{split}"),
@@ -56,8 +56,8 @@ rule write_world_labelme:
         ENV
     threads: 1
     params:
-        world=get_world_set_params,
-        label_noise=get_label_noise_params,
+        world=WORLD.world_set_params,
+        label_noise=WORLD.label_noise_params,
         seed=config_section("seed"),
         code=code_of("write_world_labelme"),
     script:
@@ -66,7 +66,7 @@ rule write_world_labelme:
 
 rule write_world_watermarks:
     input:
-        get_world_labelled_items,
+        WORLD.world_labelled_items,
     output:
         directory(paths.WORLD_WATERMARKS),
     log:
@@ -77,7 +77,7 @@ rule write_world_watermarks:
         ENV
     threads: 1
     params:
-        world=get_world_set_params,
+        world=WORLD.world_set_params,
         seed=config_section("seed"),
         code=code_of("write_world_watermarks"),
     script:
@@ -86,12 +86,12 @@ rule write_world_watermarks:
 
 rule draw_world_contact_sheet:
     input:
-        get_world_sample_items,
+        WORLD.world_sample_items,
     output:
         report(
             paths.WORLD_CONTACT_SHEET,
             caption="../report/world_contact_sheet.rst",
-            category="Demo world",
+            category=stages.STAGES["world"].report,
         ),
     log:
         paths.log("draw_world_contact_sheet"),

@@ -4,7 +4,7 @@
 
 rule convert_yolo_base:
     input:
-        unpack(get_yolo_base_input),
+        unpack(YOLO.yolo_base_input),
     output:
         detect=paths.YOLO_BASES["detect"],
         segment=paths.YOLO_BASES["segment"],
@@ -17,7 +17,7 @@ rule convert_yolo_base:
         ENV
     threads: 1
     params:
-        source=get_yolo_base_source,
+        source=YOLO.yolo_base_source,
         code=code_of("convert_yolo_base"),
     script:
         "../scripts/convert_yolo_base.py"
@@ -25,7 +25,7 @@ rule convert_yolo_base:
 
 rule train_model:
     input:
-        unpack(get_train_model_input),
+        unpack(YOLO.train_model_input),
     output:
         weights=ensure(paths.model_files("{model}")["weights"], non_empty=True),
         onnx=ensure(paths.model_files("{model}")["onnx"], non_empty=True),
@@ -40,11 +40,11 @@ rule train_model:
     resources:
         gpu=model_gpu,
     params:
-        train=get_train_model_params,
-        start=get_train_model_start,
+        train=YOLO.train_model_params,
+        start=YOLO.train_model_start,
         device=config_section("device"),
         seed=config_section("seed"),
-        work=get_train_model_work,
+        work=YOLO.train_model_work,
         code=code_of("train_model"),
     script:
         "../scripts/train_model.py"
@@ -52,17 +52,17 @@ rule train_model:
 
 rule evaluate_model:
     input:
-        unpack(get_model_calibration),
+        unpack(YOLO.model_calibration),
         weights=rules.train_model.output.weights,
         train_json=rules.train_model.output.train_json,
-        test_items=get_model_test_items,
+        test_items=YOLO.model_test_items,
     output:
         model_json=paths.model_files("{model}")["model_json"],
         metrics=paths.model_files("{model}")["metrics"],
         pr_curve=report(
             paths.pr_curve("{model}"),
             caption="../report/pr_curve.rst",
-            category="PR curves",
+            category=stages.STAGES["yolo"].report,
             labels={"model": "{model}"},
         ),
     log:
@@ -75,9 +75,9 @@ rule evaluate_model:
     resources:
         gpu=model_gpu,
     params:
-        test=get_evaluate_model_params,
+        test=YOLO.evaluate_model_params,
         device=config_section("device"),
-        work=get_evaluate_model_work,
+        work=YOLO.evaluate_model_work,
         code=code_of("evaluate_model"),
     script:
         "../scripts/evaluate_model.py"

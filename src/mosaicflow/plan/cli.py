@@ -9,14 +9,14 @@ from pathlib import Path
 def _list_videos(args: argparse.Namespace) -> int:
     from mosaicflow.config import validate_config
     from mosaicflow.io import load_yaml
-    from mosaicflow.plan import targets
+    from mosaicflow.plan.run import world_specs
     from mosaicflow.plan.sources import source_videos
 
     config: dict = {}
     for path in args.configfile:
         config.update(load_yaml(Path(path).read_text(encoding="utf-8")) or {})
     validate_config(config)
-    for video in source_videos(config["source"], targets.world_specs(config)):
+    for video in source_videos(config["source"], world_specs(config)):
         print(f"{video.id}\t{video.role}\t{video.path}")
     return 0
 

@@ -1,5 +1,5 @@
-"""Where the workflow's files live: the one place rules and :mod:`~mosaicflow.plan.targets`
-take their paths from.
+"""Where the workflow's files live: the one place rules and the stage modules
+(:mod:`mosaicflow.plan.stages`) take their paths from.
 
 Functions return plain strings relative to the working directory; called with a wildcard in
 braces (``model_files("{model}")``) they return the rule's pattern.

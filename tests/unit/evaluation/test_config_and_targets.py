@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace  # Snakemake's wildcards: attributes
+
 import pytest
 
 from mosaicflow.config import (
@@ -12,8 +14,10 @@ from mosaicflow.config import (
     validate_config,
 )
 from mosaicflow.evaluation.config import EvaluateConfig
-from mosaicflow.plan import paths, targets
+from mosaicflow.plan import paths, stages
+from mosaicflow.plan.run import HeldOutVideo, Run
 from mosaicflow.plan.sources import read_sheet
+from mosaicflow.plan.stages import detection, evaluation, yolo
 
 
 def _config(**sections):
@@ -38,10 +42,10 @@ def test_defaults_build_restore_settings():
 
 def test_demo_targets_restore_and_score_the_test_videos():
     config = _config()
-    specs = targets.world_specs(config)
-    names = targets.evaluation_names(config, specs, [])
+    run = Run.of(config)
+    names = evaluation.evaluation_names(run)
     assert names and all(name.startswith("world-test-") for name in names)
-    outputs = targets.evaluation_outputs(config, specs, [])
+    outputs = evaluation.outputs(run)
     for name in names:
         assert set(paths.evaluate_files(name).values()) <= set(outputs)
     for path in (
@@ -52,11 +56,11 @@ def test_demo_targets_restore_and_score_the_test_videos():
         paths.METRICS,
     ):
         assert path in outputs
-    curves = {m: paths.training_curve(m) for m in targets.curve_models(config)}
+    curves = {m: paths.training_curve(m) for m in evaluation.curve_models(run)}
     assert set(curves) == {"region_seg", "watermark", "detector", "restoration"}
     assert set(curves.values()) <= set(outputs)
-    assert set(outputs) <= set(targets.final_outputs(config, [], specs))
-    stages = targets.metrics_stages(config, specs, [])
+    assert set(outputs) <= set(stages.final_outputs(run))
+    gathered = stages.metrics_files(run)
     assert {
         "region_seg",
         "watermark",
@@ -69,13 +73,13 @@ def test_demo_targets_restore_and_score_the_test_videos():
         "clip_review",
         "label_issues",
         "evaluate",
-    } == set(stages)
-    assert stages["evaluate"] == paths.EVALUATE_METRICS
+    } == set(gathered)
+    assert gathered["evaluate"] == paths.EVALUATE_METRICS
 
 
 def test_roles_select_the_videos():
     config = _config(evaluate={"roles": ["val", "test"]})
-    names = targets.evaluation_names(config, targets.world_specs(config), [])
+    names = evaluation.evaluation_names(Run.of(config))
     assert any(n.startswith("world-val-") for n in names)
     assert any(n.startswith("world-test-") for n in names)
 
@@ -84,22 +88,24 @@ def test_given_restorer_weights_are_used_and_not_plotted(tmp_path):
     weights = tmp_path / "gen.pth"
     weights.write_bytes(b"x")
     config = _config(restoration={"weights": str(weights)})
-    assert targets.restorer_weights(config) == str(weights)
-    assert "restoration" not in targets.curve_models(config)
-    stages = targets.metrics_stages(config, targets.world_specs(config), [])
-    assert "restoration_stage1" not in stages and "evaluate" in stages
+    run = Run.of(config)
+    assert run.facts.restorer == str(weights)
+    assert "restoration" not in evaluation.curve_models(run)
+    gathered = stages.metrics_files(run)
+    assert "restoration_stage1" not in gathered and "evaluate" in gathered
 
 
 def test_user_videos_without_a_segmenter_have_no_evaluation_but_metrics(tmp_path):
     config, videos = _user_videos(tmp_path)
-    assert targets.evaluation_names(config, [], videos)  # with the segmenter: evaluated
+    assert evaluation.evaluation_names(Run.of(config, videos))  # with the segmenter: evaluated
     config = {**config, "regions": {**config["regions"], "weights": None}}
     # no segmenter (no labelme polygons either): no truth to score the test video against
-    assert targets.evaluation_names(config, [], videos) == []
-    assert targets.model_test("detector", config, [], videos) == []
-    outputs = targets.evaluation_outputs(config, [], videos)
+    run = Run.of(config, videos)
+    assert evaluation.evaluation_names(run) == []
+    assert yolo.test_items(run, "detector") == []
+    outputs = evaluation.outputs(run)
     assert paths.EVALUATE_METRICS not in outputs and paths.METRICS in outputs
-    assert "evaluate" not in targets.metrics_stages(config, [], videos)
+    assert "evaluate" not in stages.metrics_files(run)
 
 
 def _user_videos(tmp_path):
@@ -127,43 +133,45 @@ def test_user_test_videos_get_the_held_out_evaluation(tmp_path):
     by_role = {v.role: v for v in videos}
     test = by_role["test"]
     truth = paths.test_truth_files(test.id)
-    names = targets.evaluation_names(config, [], videos)
+    run = Run.of(config, videos)
+    names = evaluation.evaluation_names(run)
     assert names == [test.id]
-    items = targets.evaluation_items(targets.evaluated_videos(config, [], videos))
+    items = evaluation.evaluation_items(run.evaluated())
     assert items["originals"] == [test.path]
     assert items["mosaics"] == [paths.detection_testset_files(test.id)["video"]]
-    assert targets.held_out_video(test.id, config, [], videos) == targets.HeldOutVideo(
+    assert run.held_out_video(test.id) == HeldOutVideo(
         test.id, test.path, truth["truth"], truth["truth_json"]
     )
     mosaicked = paths.detection_testset_files(test.id)
-    assert targets.model_test("detector", config, [], videos) == [
+    assert yolo.test_items(run, "detector") == [
         mosaicked["video"], mosaicked["truth"], mosaicked["truth_json"]
     ]  # fmt: skip
     # the segmenter and the watermark detector have no truth to be scored against
-    assert targets.model_test("region_seg", config, [], videos) == []
-    calibration = targets.model_calibration("detector", config, [], videos)
+    assert yolo.test_items(run, "region_seg") == []
+    calibration = yolo.model_calibration(run, SimpleNamespace(model="detector"))
     assert calibration["clean_test"] == [test.path]
     assert calibration["clean_val"] == [by_role["val"].path]
     assert calibration["val_items"][0] == paths.detection_testset_files(by_role["val"].id)["video"]
-    outputs = targets.final_outputs(config, videos, [])
+    outputs = stages.final_outputs(run)
     assert set(paths.evaluate_files(test.id).values()) <= set(outputs)
     assert mosaicked["video"] in outputs and paths.EVALUATE_GRID in outputs
-    assert targets.metrics_stages(config, [], videos)["evaluate"] == paths.EVALUATE_METRICS
+    assert stages.metrics_files(run)["evaluate"] == paths.EVALUATE_METRICS
     # the detection split follows the sheet's roles; the unlabelled video is shared out
-    roles = targets.detection_roles(videos)
+    roles = detection.detection_roles(run, SimpleNamespace())
     assert roles == {by_role[r].id: r for r in ("train", "val", "test")}
 
 
 def test_user_evaluation_roles_select_the_videos(tmp_path):
     config, videos = _user_videos(tmp_path)
     config = {**config, "evaluate": {**config["evaluate"], "roles": ["val", "test"]}}
-    names = targets.evaluation_names(config, [], videos)
+    run = Run.of(config, videos)
+    names = evaluation.evaluation_names(run)
     assert names == [v.id for v in videos if v.role in ("val", "test")]
     with pytest.raises(KeyError, match="nope"):
-        targets.held_out_video("nope", config, [], videos)
+        run.held_out_video("nope")
 
 
 @pytest.mark.parametrize("model", ["region_seg", "restoration"])
 def test_curve_records(model):
-    record = targets.curve_record(model)
+    record = evaluation.curve_record(model)
     assert record.endswith("train.json" if model == "region_seg" else "restoration/model.json")

@@ -261,8 +261,16 @@ def test_source_quality_analyser_and_its_filter():
 
 
 def test_the_classifier_trains_on_train_videos_and_is_measured_on_val_videos():
+    from mosaicflow.config import validate_config
+    from mosaicflow.plan.run import Run
     from mosaicflow.plan.sources import SourceVideo
-    from mosaicflow.plan.targets import quality_videos
+    from mosaicflow.plan.stages import quality
+
+    config = {"profile": "demo"}
+    validate_config(config)
+
+    def quality_videos(videos):
+        return quality.quality_videos(Run.of(config, videos))
 
     videos = [
         SourceVideo("a", "a.mp4", "train", "a"),
@@ -295,8 +303,14 @@ def test_a_file_that_is_not_a_classifier_is_named(tmp_path):
 
 
 def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
+    from types import SimpleNamespace
+
     from mosaicflow.config import validate_config
-    from mosaicflow.plan import paths, targets
+    from mosaicflow.plan import paths, stages
+    from mosaicflow.plan.run import Run
+
+    def model(config):
+        return stages.quality.quality_model(Run.of(config), SimpleNamespace()).get("quality")
 
     def config_of(**quality):
         config = {"profile": "demo", "quality": {"enabled": True, **quality}}
@@ -304,18 +318,18 @@ def test_given_weights_score_the_clips_and_nothing_trains(tmp_path):
         return config
 
     trained = config_of()
-    assert targets.quality_model(trained) == paths.QUALITY_MODEL
-    assert targets.trains_quality_classifier(trained)
-    assert paths.QUALITY_CARD in targets.quality_outputs(trained)
+    assert model(trained) == paths.QUALITY_MODEL
+    assert Run.of(trained).facts.trains_quality
+    assert paths.QUALITY_CARD in stages.quality.outputs(Run.of(trained))
     weights = tmp_path / "quality.pt"
     weights.write_bytes(b"x")
     given = config_of(weights=str(weights))
-    assert targets.quality_model(given) == str(weights)
-    assert not targets.trains_quality_classifier(given)
-    assert targets.quality_outputs(given) == [paths.QUALITY_METRICS]  # the demo still scores it
+    assert model(given) == str(weights)
+    assert not Run.of(given).facts.trains_quality
+    assert stages.quality.outputs(Run.of(given)) == [paths.QUALITY_METRICS]  # the demo scores it
     user = {**given, "source": {**given["source"], "kind": "videos"}}
-    assert targets.quality_outputs(user) == []
-    assert "source_quality" not in targets.metrics_stages(user, [], [])
+    assert not stages.quality.enabled(Run.of(user))
+    assert "source_quality" not in stages.metrics_files(Run.of(user))
     with pytest.raises(Exception, match=r"quality\.weights"):
         config_of(weights=str(tmp_path / "missing.pt"))
     off = {"quality": {"enabled": False, "weights": str(weights)}}
