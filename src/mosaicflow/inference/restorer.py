@@ -216,7 +216,7 @@ class BasicVSRRestorer:
     ) -> None:
         from mosaicflow.devices import torch_device
         from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-        from mosaicflow.restore.weights import _check_and_load
+        from mosaicflow.restore.weights import load_strict
 
         precision = precision or ("fp16" if fp16 else "fp32")
         if precision not in PRECISIONS:
@@ -228,7 +228,7 @@ class BasicVSRRestorer:
         network = BasicVSRPlusPlusNet(
             self.shape.mid_channels, self.shape.num_blocks, hr_skip=self.shape.hr_skip
         )
-        _check_and_load(network, state, str(path))  # strict; the error names the file
+        load_strict(network, state, str(path))  # strict; the error names the file
         self.device = torch_device(device)
         cuda = self.device.type == "cuda"
         self.precision = precision if cuda else "fp32"

@@ -140,11 +140,11 @@ def export(
         WeightsError: the file has no generator or it does not fit the configured network.
     """
     from mosaicflow.restore.models import build_generator
-    from mosaicflow.restore.weights import _check_and_load
+    from mosaicflow.restore.weights import load_strict
 
     state, layout = generator_state_dict(read_checkpoint(stage2_weights), str(stage2_weights))
     network = build_generator(cfg, load_weights=False)
-    _check_and_load(network, state, str(stage2_weights))  # strict, with a useful error
+    load_strict(network, state, str(stage2_weights))  # strict, with a useful error
     save_torch({k: v.detach().cpu().contiguous() for k, v in state.items()}, out)
     s1 = _stage_summary(read_json(stage1_metrics) if stage1_metrics else None)
     s2 = _stage_summary(read_json(stage2_metrics) if stage2_metrics else None)

@@ -131,7 +131,7 @@ def train_stage(
     Raises:
         TrainingError: empty data or a checkpoint of another stage or config.
     """
-    train_set, val_set, seed = run.train_set, run.val_set, run.seed
+    val_set, seed = run.val_set, run.seed
     dev = torch_device(run.device)
     work_dir = Path(run.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -154,9 +154,8 @@ def train_stage(
                 history.baselines = val_baselines(val_set, blur_sigmas)
                 log.info("%s: validation baselines %s", label, history.baselines)
             _iterate(
-                name, stage, stage_cfg, history, train_set, val_set, work_dir, dev,
-                seed=seed, start=start, config=config, amp=amp, num_workers=num_workers,
-                weights=run.sample_weights,
+                name, stage, stage_cfg, history, run, dev,
+                start=start, config=config, amp=amp, num_workers=num_workers,
             )  # fmt: skip
         finally:
             random.setstate(py_state)
@@ -169,23 +168,22 @@ def _iterate(
     stage: TrainingStage,
     stage_cfg: Any,
     history: History,
-    train_set: Dataset,
-    val_set: Dataset | None,
-    work_dir: Path,
+    run: StageRun,
     dev: torch.device,
     *,
-    seed: int,
     start: int,
     config: Mapping[str, Any],
     amp: bool,
     num_workers: int,
-    weights: Sequence[float] | None = None,
 ) -> None:
-    """Iterations ``start ..`` of a stage with validation and checkpoints."""
+    """Iterations ``start ..`` of a stage on ``run``'s data, with validation and checkpoints in
+    its work folder."""
     label = name.replace("stage", "stage ")
+    val_set, work_dir = run.val_set, Path(run.work_dir)
     writer = ScalarWriter(work_dir, start)
-    loader = make_loader(train_set, stage_cfg.batch_size, seed, start, stage_cfg.iterations,
-                         num_workers, dev.type == "cuda", weights)  # fmt: skip
+    loader = make_loader(run.train_set, stage_cfg.batch_size, run.seed, start,
+                         stage_cfg.iterations, num_workers, dev.type == "cuda",
+                         run.sample_weights)  # fmt: skip
 
     def step(batch: Sequence[torch.Tensor], iteration: int) -> dict[str, float]:
         check_batch(batch)

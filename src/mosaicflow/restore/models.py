@@ -7,6 +7,7 @@ from :class:`~mosaicflow.restore.config.RestorationConfig`, users never write ``
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from mmengine.registry import MODELS
@@ -17,6 +18,8 @@ from mosaicflow.restore.discriminator import UNetDiscriminatorWithSpectralNorm
 from mosaicflow.restore.losses import CharbonnierLoss, GANLoss, PerceptualLoss
 from mosaicflow.restore.spynet import SPyNet
 from mosaicflow.restore.weights import load_generator_weights, load_spynet_weights
+
+log = logging.getLogger(__name__)
 
 REGISTERED = (
     BasicVSRPlusPlusNet,
@@ -78,12 +81,30 @@ def build_discriminator(mid_channels: int = 64) -> UNetDiscriminatorWithSpectral
     )
 
 
-def build_perceptual_loss(cfg: RestorationConfig) -> PerceptualLoss:
-    """The VGG19 perceptual loss with Lada's layer weights, loading ``cfg.vgg19_weights``.
+#: The note (and warning) of a stage 2 without VGG19 weights.
+PERCEPTUAL_OFF = (
+    "perceptual loss OFF: restoration.vgg19_weights is not set (stage 2 trained with the "
+    "pixel and GAN losses only)"
+)
 
-    Without ``vgg19_weights`` the VGG19 stays randomly initialised (useful only for tests).
+
+def build_perceptual_loss(cfg: RestorationConfig) -> tuple[PerceptualLoss | None, list[str]]:
+    """Stage 2's perceptual loss: VGG19 with Lada's layer weights, ``cfg.vgg19_weights`` loaded,
+    scaled by ``stage2.perceptual_weight``; or ``(None, [why])`` when it is off (a weight of 0,
+    or no VGG19 weights: a randomly initialised VGG19 is not a perceptual loss).
+
+    Returns:
+        The loss (or None) and the notes the stage's record keeps.
     """
-    loss = MODELS.build({"type": PerceptualLoss.__name__})
-    if cfg.vgg19_weights is not None:
-        loss.load_vgg19(Path(cfg.vgg19_weights))
-    return loss
+    stage2 = cfg.stage2
+    assert stage2 is not None
+    if stage2.perceptual_weight == 0:
+        return None, ["perceptual loss off: restoration.stage2.perceptual_weight is 0"]
+    if cfg.vgg19_weights is None:
+        log.warning("!!! %s !!!", PERCEPTUAL_OFF)
+        return None, [PERCEPTUAL_OFF]
+    loss = MODELS.build(
+        {"type": PerceptualLoss.__name__, "perceptual_weight": stage2.perceptual_weight}
+    )
+    loss.load_vgg19(Path(cfg.vgg19_weights))
+    return loss, [f"perceptual loss on: VGG19 from {Path(cfg.vgg19_weights).name}"]

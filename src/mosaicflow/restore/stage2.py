@@ -11,13 +11,13 @@ Per iteration (as in the published recipe):
 3. EMA: ``ema = (1 - m) * ema + m * generator`` (:func:`mosaicflow.restore.ema.ema_update`).
 
 Without ``restoration.vgg19_weights`` the perceptual term is off: a randomly initialised VGG19
-is not a perceptual loss. The log warns and the result's ``notes`` record it. Validation
-scores the EMA generator (the one that is exported).
+is not a perceptual loss. The log warns and the result's ``notes`` record it
+(:func:`mosaicflow.restore.models.build_perceptual_loss`). Validation scores the EMA generator
+(the one that is exported).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,14 +34,7 @@ from mosaicflow.restore.export import join_stage2, split_stage2
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import GANLoss, pixel_loss, pixel_weight
 from mosaicflow.restore.records import StageResult, stage_result
-from mosaicflow.restore.weights import _check_and_load, read_checkpoint
-
-log = logging.getLogger(__name__)
-
-PERCEPTUAL_OFF = (
-    "perceptual loss OFF: restoration.vgg19_weights is not set (stage 2 trained with the "
-    "pixel and GAN losses only)"
-)
+from mosaicflow.restore.weights import load_strict, read_checkpoint
 
 
 class Stage2Model(torch.nn.Module):
@@ -85,7 +78,7 @@ class Stage2Model(torch.nn.Module):
     def load_parts(self, parts: dict[str, dict[str, torch.Tensor]], source: str) -> None:
         """Load ``generator``/``generator_ema``/``discriminator`` state dicts strictly."""
         for name in ("generator", "generator_ema", "discriminator"):
-            _check_and_load(getattr(self, name), parts[name], source)
+            load_strict(getattr(self, name), parts[name], source)
 
     def parts(self) -> dict[str, dict[str, torch.Tensor]]:
         """State dicts of the three networks."""
@@ -179,22 +172,6 @@ class Stage2Model(torch.nn.Module):
                 sched.load_state_dict(sd)
 
 
-def build_perceptual(cfg: RestorationConfig) -> tuple[torch.nn.Module | None, list[str]]:
-    """The perceptual loss with ``cfg.vgg19_weights`` loaded, or (None, [note]) when it is off."""
-    s = cfg.stage2
-    assert s is not None
-    if s.perceptual_weight == 0:
-        return None, ["perceptual loss off: restoration.stage2.perceptual_weight is 0"]
-    if cfg.vgg19_weights is None:
-        log.warning("!!! %s !!!", PERCEPTUAL_OFF)
-        return None, [PERCEPTUAL_OFF]
-    from mosaicflow.restore.losses import PerceptualLoss
-
-    loss = PerceptualLoss(perceptual_weight=s.perceptual_weight)
-    loss.load_vgg19(Path(cfg.vgg19_weights))
-    return loss, [f"perceptual loss on: VGG19 from {Path(cfg.vgg19_weights).name}"]
-
-
 def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> StageResult:
     """Train (or resume training) stage 2 from the converted stage-1 model; write all three nets.
 
@@ -212,7 +189,9 @@ def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> StageResu
     s = cfg.stage2
     if s is None:
         raise TrainingError("restoration.stage2 is not configured")
-    perceptual, notes = build_perceptual(cfg)
+    from mosaicflow.restore.models import build_perceptual_loss
+
+    perceptual, notes = build_perceptual_loss(cfg)
     config = {
         "stage": stage_config_dict(s),
         "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip],

@@ -112,7 +112,7 @@ def generator_state_dict(
     return _tensor_dict(obj, source), ("mmengine:" if wrapped else "") + layout
 
 
-def _check_and_load(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
     """``load_state_dict(strict=True)`` with an error that names the file and the keys."""
     own = module.state_dict()
     missing = [k for k in own if k not in state]
@@ -149,7 +149,7 @@ def load_generator_weights(model: nn.Module, path: str | Path, prefer_ema: bool 
         WeightsError: the file cannot be read or its keys/shapes differ from the network's.
     """
     state, layout = generator_state_dict(read_checkpoint(path), str(path), prefer_ema)
-    _check_and_load(model, state, str(path))
+    load_strict(model, state, str(path))
     return layout
 
 
@@ -169,7 +169,7 @@ def load_spynet_weights(spynet: nn.Module, path: str | Path) -> None:
     for buffer in ("mean", "std"):
         if buffer in own and buffer not in state:
             state[buffer] = own[buffer]
-    _check_and_load(spynet, state, str(path))
+    load_strict(spynet, state, str(path))
 
 
 def load_vgg19_weights(features: nn.Sequential, path: str | Path) -> None:
@@ -194,4 +194,4 @@ def load_vgg19_weights(features: nn.Sequential, path: str | Path) -> None:
 
     last = len(features) - 1
     kept = {k: v for k, v in state.items() if layer(k) <= last}
-    _check_and_load(features, kept, str(path))
+    load_strict(features, kept, str(path))

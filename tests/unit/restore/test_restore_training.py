@@ -19,13 +19,14 @@ from mosaicflow.restore.ema import ema_update
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import convert, export, split_stage2
 from mosaicflow.restore.loop import StageRun
+from mosaicflow.restore.models import PERCEPTUAL_OFF, build_perceptual_loss
 from mosaicflow.restore.sampling import (
     IterationBatchSampler,
     WeightedIterationBatchSampler,
     make_loader,
 )
 from mosaicflow.restore.stage1 import _optim_wrapper, train_stage1
-from mosaicflow.restore.stage2 import PERCEPTUAL_OFF, Stage2Model, build_perceptual, train_stage2
+from mosaicflow.restore.stage2 import Stage2Model, train_stage2
 from mosaicflow.restore.weights import WeightsError, read_checkpoint
 
 SIZE, FRAMES = 32, 3
@@ -315,7 +316,7 @@ def test_stage2_alternates_generator_and_discriminator(converted):
 def test_stage2_without_vgg_says_so_loudly(caplog):
     cfg = make_cfg()
     with caplog.at_level(logging.WARNING):
-        perceptual, notes = build_perceptual(cfg)
+        perceptual, notes = build_perceptual_loss(cfg)
     assert perceptual is None and notes == [PERCEPTUAL_OFF]
     assert "perceptual loss OFF" in caplog.text
 
