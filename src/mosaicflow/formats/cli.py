@@ -61,19 +61,8 @@ def _coco_to_yolo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``convert`` subcommand and its verbs."""
-    convert = subparsers.add_parser(
-        "convert",
-        help="convert labels between labelme, YOLO, COCO and binary masks",
-        description=(
-            "Exact label converters. Polygons are in pixel-edge coordinates (labelme, COCO) or "
-            "normalised to [0, 1] (YOLO). Outputs are written atomically; a bad input fails "
-            "naming the file and writes nothing."
-        ),
-    )
-    verbs = convert.add_subparsers(dest="verb", metavar="VERB", required=True)
-
+def _add_labelme_to_yolo(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``labelme-to-yolo`` verb."""
     p = verbs.add_parser(
         "labelme-to-yolo",
         help="labelme folders -> ultralytics dataset (train/val images+labels, data.yaml)",
@@ -129,6 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_labelme_to_yolo)
 
+
+def _add_yolo_to_labelme(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``yolo-to-labelme`` verb."""
     p = verbs.add_parser(
         "yolo-to-labelme",
         help="YOLO labels (e.g. predictions) -> editable labelme polygons",
@@ -154,6 +146,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_yolo_to_labelme)
 
+
+def _add_masks_to_coco(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``masks-to-coco`` verb."""
     p = verbs.add_parser(
         "masks-to-coco",
         help="binary mask PNGs -> COCO instance segmentation JSON",
@@ -175,6 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=Path, help="folder of the matching images (file_name)")
     p.set_defaults(func=_masks_to_coco)
 
+
+def _add_coco_to_yolo(verbs: argparse._SubParsersAction) -> None:
+    """Add the ``coco-to-yolo`` verb."""
     p = verbs.add_parser(
         "coco-to-yolo",
         help="COCO instances JSON -> YOLO segmentation or detection labels",
@@ -202,3 +200,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--images", type=Path, help="folder holding the COCO file_names (copied)")
     p.set_defaults(func=_coco_to_yolo)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` subcommand and its verbs."""
+    convert = subparsers.add_parser(
+        "convert",
+        help="convert labels between labelme, YOLO, COCO and binary masks",
+        description=(
+            "Exact label converters. Polygons are in pixel-edge coordinates (labelme, COCO) or "
+            "normalised to [0, 1] (YOLO). Outputs are written atomically; a bad input fails "
+            "naming the file and writes nothing."
+        ),
+    )
+    verbs = convert.add_subparsers(dest="verb", metavar="VERB", required=True)
+    _add_labelme_to_yolo(verbs)
+    _add_yolo_to_labelme(verbs)
+    _add_masks_to_coco(verbs)
+    _add_coco_to_yolo(verbs)

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from mosaicflow.formats.labelme import LabelmeFrame, list_labelme, read_labelme
-from mosaicflow.formats.preflight import preflight
+from mosaicflow.formats.preflight import Preflight, preflight
 from mosaicflow.formats.splits import frame_group, split_by_group, split_summary
 from mosaicflow.formats.yolo import det_line, label_text, seg_line
 from mosaicflow.io import atomic_dir, write_bytes, write_text
@@ -151,6 +151,133 @@ def data_yaml_text(out_dir: Path, splits: Sequence[str], names: Sequence[str]) -
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
+def _check_dataset_args(labels: Sequence[str], task: str) -> None:
+    """Refuse an empty or repeated label list and an unknown task."""
+    if not labels:
+        raise ValueError("at least one label is needed")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be unique, got {list(labels)}")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def _frame_video(frame: LabelmeFrame) -> str:
+    """The source video of a frame: the group a split keeps whole."""
+    return frame_group(frame.json_path)
+
+
+def _has_targets(frame: LabelmeFrame) -> bool:
+    """Whether a frame has target shapes: the stratum of the split."""
+    return bool(frame.shapes)
+
+
+def _split_frames(
+    train: list[LabelmeFrame],
+    val: list[LabelmeFrame],
+    *,
+    held_out: bool,
+    val_fraction: float,
+    seed: int,
+) -> dict[str, list[LabelmeFrame]]:
+    """The ``train`` and ``val`` frames, ``val`` held out of ``train`` by video if ``held_out``."""
+    if held_out:
+        parts = split_by_group(
+            train,
+            _frame_video,
+            fractions={"train": 1.0 - val_fraction, "val": val_fraction},
+            seed=seed,
+            stratify_key=_has_targets,
+        )
+        train, val = parts["train"], parts["val"]
+    overlap = {_frame_video(f) for f in train} & {_frame_video(f) for f in val}
+    if overlap and held_out:  # cannot happen: split_by_group keeps groups whole
+        raise AssertionError(f"videos in both splits: {sorted(overlap)}")
+    if overlap:
+        log.warning("videos in both train and val folders: %s", sorted(overlap)[:10])
+    return {"train": train, "val": val}
+
+
+def _run_preflight(
+    splits: Mapping[str, Sequence[LabelmeFrame]],
+    train_dirs: Sequence[Path],
+    val_dirs: Sequence[Path],
+    labels: Sequence[str],
+    val_fraction: float | None,
+    strict: bool,
+) -> Preflight:
+    """Pre-flight the labelled set and log its figures and warnings."""
+    check = preflight(
+        splits, train_dirs, val_dirs, labels=labels, val_fraction=val_fraction, strict=strict
+    )
+    for line in check.lines():
+        log.info("labelled set %s", line)
+    for warning in check.warnings:
+        log.warning(warning)
+    return check
+
+
+def _write_splits(
+    tmp: Path,
+    out_dir: Path,
+    splits: Mapping[str, Sequence[LabelmeFrame]],
+    labels: Sequence[str],
+    task: str,
+) -> dict[str, dict[str, int]]:
+    """Mark ``tmp`` as this command's output, write each split and data.yaml; the counts."""
+    mark_output_dir(tmp, COMMAND)
+    counts = {name: _write_split(tmp / name, frames, task) for name, frames in splits.items()}
+    write_text(tmp / "data.yaml", data_yaml_text(out_dir, list(splits), labels))
+    return counts
+
+
+def _dataset_config(
+    labels: Sequence[str], empty_flag: str | None, seed: int, val_fraction: float | None, task: str
+) -> dict[str, Any]:
+    """The conversion settings recorded as the provenance's config."""
+    return {
+        "labels": list(labels),
+        "empty_flag": empty_flag,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "task": task,
+    }
+
+
+def _dataset_provenance(
+    config: dict[str, Any],
+    *,
+    code: str,
+    counts: Mapping[str, Mapping[str, int]],
+    labels: Sequence[str],
+    train_dirs: Sequence[Path],
+    val_dirs: Sequence[Path],
+    sources: Sequence[str],
+    overrides: Mapping[str, Path] | None,
+    splits: Mapping[str, Sequence[LabelmeFrame]],
+    check: Preflight,
+) -> dict[str, Any]:
+    """The provenance record of a dataset: config, counts, inputs, split and pre-flight."""
+    source_files = [f.json_path for f in [*splits["train"], *splits["val"]]]
+    return provenance(
+        config=config,
+        code=code,
+        counts={f"{s}_{k}": v for s, c in counts.items() for k, v in c.items()},
+        extra={
+            "kind": "yolo_dataset",
+            "names": list(labels),
+            "sources": {
+                "train_dirs": [str(Path(d).absolute()) for d in train_dirs],
+                "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
+            },
+            "input_tree_hash": tree_hash(source_files, root=None),
+            "overrides": _applied_overrides(sources, overrides),
+            "split": split_summary(splits, _frame_video, _has_targets),
+            "videos": {s: sorted({_frame_video(f) for f in fr}) for s, fr in splits.items()},
+            "preflight": check.record(),
+        },
+    )
+
+
 def labelme_to_yolo_dataset(
     train_dirs: Sequence[Path],
     val_dirs: Sequence[Path],
@@ -196,12 +323,7 @@ def labelme_to_yolo_dataset(
             empty label list; naming the output folder when it may not be replaced; naming the
             labelme folder for a set no model can train on (``strict``).
     """
-    if not labels:
-        raise ValueError("at least one label is needed")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be unique, got {list(labels)}")
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    _check_dataset_args(labels, task)
     inputs = [*train_dirs, *val_dirs, *(overrides or {}).values()]
     out_dir = claim_output_dir(out_dir, COMMAND, inputs).absolute()
     read = {
@@ -211,68 +333,24 @@ def labelme_to_yolo_dataset(
     train = [frame for _, frame in read["train"]]
     val = [frame for _, frame in read["val"]]
     _check_unique(train + val)
-
-    def group(frame: LabelmeFrame) -> str:
-        return frame_group(frame.json_path)
-
-    def stratum(frame: LabelmeFrame) -> bool:
-        return bool(frame.shapes)
-
-    if not val_dirs:
-        parts = split_by_group(
-            train,
-            group,
-            fractions={"train": 1.0 - val_fraction, "val": val_fraction},
-            seed=seed,
-            stratify_key=stratum,
-        )
-        train, val = parts["train"], parts["val"]
-    overlap = {group(f) for f in train} & {group(f) for f in val}
-    if overlap and not val_dirs:  # cannot happen: split_by_group keeps groups whole
-        raise AssertionError(f"videos in both splits: {sorted(overlap)}")
-    if overlap:
-        log.warning("videos in both train and val folders: %s", sorted(overlap)[:10])
-    splits = {"train": train, "val": val}
-    check = preflight(
-        splits, train_dirs, val_dirs, labels=labels,
-        val_fraction=None if val_dirs else val_fraction, strict=strict,
-    )  # fmt: skip
-    for line in check.lines():
-        log.info("labelled set %s", line)
-    for warning in check.warnings:
-        log.warning(warning)
-
-    source_files = [f.json_path for f in train + val]
+    splits = _split_frames(train, val, held_out=not val_dirs, val_fraction=val_fraction, seed=seed)
+    check = _run_preflight(
+        splits, train_dirs, val_dirs, labels, None if val_dirs else val_fraction, strict
+    )
     with atomic_dir(out_dir) as tmp:
-        mark_output_dir(tmp, COMMAND)
-        counts = {name: _write_split(tmp / name, frames, task) for name, frames in splits.items()}
-        write_text(tmp / "data.yaml", data_yaml_text(out_dir, list(splits), labels))
-        config = {
-            "labels": list(labels),
-            "empty_flag": empty_flag,
-            "seed": seed,
-            "val_fraction": None if val_dirs else val_fraction,
-            "task": task,
-        }
-        record = provenance(
-            config=config,
+        counts = _write_splits(tmp, out_dir, splits, labels, task)
+        config = _dataset_config(labels, empty_flag, seed, None if val_dirs else val_fraction, task)
+        record = _dataset_provenance(
+            config,
             code=code,
-            counts={f"{s}_{k}": v for s, c in counts.items() for k, v in c.items()},
-            extra={
-                "kind": "yolo_dataset",
-                "names": list(labels),
-                "sources": {
-                    "train_dirs": [str(Path(d).absolute()) for d in train_dirs],
-                    "val_dirs": [str(Path(d).absolute()) for d in val_dirs],
-                },
-                "input_tree_hash": tree_hash(source_files, root=None),
-                "overrides": _applied_overrides(
-                    [source for pairs in read.values() for source, _ in pairs], overrides
-                ),
-                "split": split_summary(splits, group, stratum),
-                "videos": {s: sorted({group(f) for f in fr}) for s, fr in splits.items()},
-                "preflight": check.record(),
-            },
+            counts=counts,
+            labels=labels,
+            train_dirs=train_dirs,
+            val_dirs=val_dirs,
+            sources=[source for pairs in read.values() for source, _ in pairs],
+            overrides=overrides,
+            splits=splits,
+            check=check,
         )
         write_provenance(tmp / "provenance.json", record)
     log.info("wrote YOLO dataset %s: %s", out_dir, counts)

@@ -83,18 +83,8 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``restore`` subcommand."""
-    parser = subparsers.add_parser(
-        "restore",
-        help="restore the mosaics of a video (detect, restore clips, blend, encode)",
-        description=(
-            "Detect the mosaic in every frame with a YOLO segmentation model, restore clips of "
-            "the tracked regions with a BasicVSR++ generator, blend them back and encode the "
-            "video at the source's frame rate with its audio copied. Frames without detection "
-            "are encoded from their decoded pixels unchanged."
-        ),
-    )
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the video, model and device arguments of ``restore``."""
     parser.add_argument("input", help="the video to restore")
     parser.add_argument("output", help="the restored video (H.264 or HEVC; .mp4 or .mkv)")
     parser.add_argument("--detector", required=True, help="mosaic detector (YOLO-seg .pt)")
@@ -105,6 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "them; else the size is read from the weights and crops are 256 px)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the detector and restorer settings of ``restore``."""
     parser.add_argument(
         "--max-clip-frames",
         type=int,
@@ -162,6 +156,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--imgsz", type=int, default=None, help="detector input size (default: its training size)"
     )
+
+
+def _add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the encoder settings of ``restore``."""
     parser.add_argument(
         "--crf", type=int, default=_DEFAULTS.crf, help="x264 CRF of the output (0 = lossless)"
     )
@@ -187,6 +185,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=_DEFAULTS.encoder_threads,
         help="x264 threads (0: every core)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the threading, side-output and progress arguments of ``restore``."""
     parser.add_argument(
         "--serial",
         action="store_true",
@@ -204,4 +206,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--summary", help="write the run's summary JSON here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``restore`` subcommand."""
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore the mosaics of a video (detect, restore clips, blend, encode)",
+        description=(
+            "Detect the mosaic in every frame with a YOLO segmentation model, restore clips of "
+            "the tracked regions with a BasicVSR++ generator, blend them back and encode the "
+            "video at the source's frame rate with its audio copied. Frames without detection "
+            "are encoded from their decoded pixels unchanged."
+        ),
+    )
+    _add_input_arguments(parser)
+    _add_model_arguments(parser)
+    _add_encoder_arguments(parser)
+    _add_run_arguments(parser)
     parser.set_defaults(func=_restore)

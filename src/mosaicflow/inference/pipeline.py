@@ -46,7 +46,7 @@ from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
 from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
 from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
-from mosaicflow.video.encoders import EncoderSettings, choose_encoder, cpu_cores
+from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
 log = logging.getLogger(__name__)
@@ -597,45 +597,32 @@ def _on_cuda(restorer: Restorer) -> bool:
     return getattr(device, "type", None) == "cuda"
 
 
-def restore_video(
+@dataclass(frozen=True)
+class _Streamed:
+    """What streaming a video through the stages leaves for its :class:`RestoreResult`."""
+
+    run: _Run
+    busy: dict[str, float]
+    frames: int
+    video_fps: float
+    width: int
+    height: int
+    audio_packets: int
+
+
+def _stream(
     input_video: str | Path,
     output_video: str | Path,
     detector: Detector,
     restorer: Restorer,
-    settings: RestoreSettings | None = None,
-    *,
-    masks_out: str | Path | None = None,
-    progress: bool = False,
-) -> RestoreResult:
-    """Restore the mosaics of a video.
-
-    Args:
-        input_video: the video (any container and codec PyAV decodes).
-        output_video: the restored video (the settings' encoder in the suffix's container, the
-            source's frame rate and audio stream), written atomically.
-        detector: finds the mosaic (:class:`~mosaicflow.inference.detector.YoloDetector`).
-        restorer: restores crops (:class:`~mosaicflow.inference.restorer.BasicVSRRestorer`);
-            ``codec: auto`` picks NVENC when it has a CUDA ``device``.
-        settings: clip, crop, blend, encoder and pipeline settings (defaults:
-            :class:`RestoreSettings`).
-        masks_out: also write the per-frame detections there (``regions.parquet`` format).
-        progress: show a progress bar (tqdm, on stderr) with the frame rate.
-
-    Returns:
-        The :class:`RestoreResult`.
-
-    Raises:
-        VideoDecodeError: the input cannot be opened (a ``ValueError`` naming the file).
-        EncoderError: an NVENC encoder was asked for and cannot be opened here.
-        StageError: a stage failed (names the stage and the frames; the cause is chained, e.g.
-            a ``ValueError`` for a detector or restorer output of the wrong shape); no output
-            file is left.
-    """
+    settings: RestoreSettings,
+    encoder: Encoder,
+    masks_out: str | Path | None,
+    progress: bool,
+) -> _Streamed:
+    """Decode, restore and encode the video through the stages; write the detections if asked."""
     from tqdm import tqdm
 
-    settings = settings or RestoreSettings()
-    started = time.monotonic()
-    encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))
     stop = threading.Event()
     with VideoSource(input_video) as source:
         height, width = source.height, source.width
@@ -672,9 +659,22 @@ def restore_video(
             recorder.write(masks_out)
         frames = sink.frames_written
         video_fps = float(source.rate)
-    seconds = time.monotonic() - started
+    return _Streamed(run, busy, frames, video_fps, width, height, audio_packets)
+
+
+def _restore_result(
+    input_video: str | Path,
+    output_video: str | Path,
+    masks_out: str | Path | None,
+    settings: RestoreSettings,
+    encoder: Encoder,
+    done: _Streamed,
+    seconds: float,
+) -> RestoreResult:
+    """The :class:`RestoreResult` of a finished run that took ``seconds``."""
+    frames, run, busy = done.frames, done.run, done.busy
     counts, reasons = run.written, run.reasons
-    result = RestoreResult(
+    return RestoreResult(
         input=str(input_video),
         output=str(output_video),
         masks=str(masks_out) if masks_out else None,
@@ -687,24 +687,68 @@ def restore_video(
         clip_reasons={reason: reasons[reason] for reason in sorted(reasons)},
         seconds=round(seconds, 3),
         fps=round(frames / seconds, 3) if seconds > 0 else 0.0,
-        video_fps=video_fps,
-        width=width,
-        height=height,
-        audio_packets=audio_packets,
+        video_fps=done.video_fps,
+        width=done.width,
+        height=done.height,
+        audio_packets=done.audio_packets,
         peak_buffered_frames=run.buffer.peak,
         encoder=encoder.codec,
         stage_seconds={name: round(value, 3) for name, value in busy.items()},
         settings=asdict(settings),
     )
+
+
+def restore_video(
+    input_video: str | Path,
+    output_video: str | Path,
+    detector: Detector,
+    restorer: Restorer,
+    settings: RestoreSettings | None = None,
+    *,
+    masks_out: str | Path | None = None,
+    progress: bool = False,
+) -> RestoreResult:
+    """Restore the mosaics of a video.
+
+    Args:
+        input_video: the video (any container and codec PyAV decodes).
+        output_video: the restored video (the settings' encoder in the suffix's container, the
+            source's frame rate and audio stream), written atomically.
+        detector: finds the mosaic (:class:`~mosaicflow.inference.detector.YoloDetector`).
+        restorer: restores crops (:class:`~mosaicflow.inference.restorer.BasicVSRRestorer`);
+            ``codec: auto`` picks NVENC when it has a CUDA ``device``.
+        settings: clip, crop, blend, encoder and pipeline settings (defaults:
+            :class:`RestoreSettings`).
+        masks_out: also write the per-frame detections there (``regions.parquet`` format).
+        progress: show a progress bar (tqdm, on stderr) with the frame rate.
+
+    Returns:
+        The :class:`RestoreResult`.
+
+    Raises:
+        VideoDecodeError: the input cannot be opened (a ``ValueError`` naming the file).
+        EncoderError: an NVENC encoder was asked for and cannot be opened here.
+        StageError: a stage failed (names the stage and the frames; the cause is chained, e.g.
+            a ``ValueError`` for a detector or restorer output of the wrong shape); no output
+            file is left.
+    """
+    settings = settings or RestoreSettings()
+    started = time.monotonic()
+    encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))
+    done = _stream(
+        input_video, output_video, detector, restorer, settings, encoder, masks_out, progress
+    )
+    seconds = time.monotonic() - started
+    result = _restore_result(input_video, output_video, masks_out, settings, encoder, done, seconds)
     log.info(
         "%s -> %s: %d frames (%d restored) in %d clips, %.1f fps (%s; busiest stage %s)",
         input_video,
         output_video,
-        frames,
-        counts["restored"],
+        done.frames,
+        result.restored_frames,
         result.clips,
         result.fps,
         encoder.codec,
-        max(busy, key=busy.__getitem__),
+        max(done.busy, key=done.busy.__getitem__),
     )
     return result

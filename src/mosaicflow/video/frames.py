@@ -161,32 +161,27 @@ def sample_reasons(
     return reasons
 
 
-def extract_frames(
-    cfg: FramesConfig,
-    video: Path,
-    index_out: Path,
-    probe_out: Path,
-    log: logging.Logger | None = None,
-) -> FramesResult:
-    """Decode ``video`` once and write its frame index and probe data.
+@dataclass(frozen=True)
+class _Decoded:
+    """Per-frame metadata of one decoding pass, in decoding order."""
 
-    Args:
-        cfg: the ``frames`` config.
-        video: the source video.
-        index_out: where index.parquet goes.
-        probe_out: where probe.json goes.
-        log: logger (the module logger when ``None``).
+    numbers: list[int]
+    pts: list[int | None]
+    times: list[float]
+    duplicate: list[bool]
+    scene_ids: list[int]
+    scores: list[float]
+    hashes: list[int | None]
+    luma_std: list[float]
+    #: Pixel format of the decoded planes (``dedup_pix_fmt`` in probe.json).
+    pix_fmt: str
+    #: Scene id of the last frame.
+    last_scene: int
+    stats: DecodeStats
 
-    Returns:
-        A :class:`FramesResult`.
 
-    Raises:
-        VideoDecodeError: the video cannot be opened or has no decodable frame (names the file).
-    """
-    log = log or LOG
-    video, index_out, probe_out = Path(video), Path(index_out), Path(probe_out)
-    params = mpdecimate_params(cfg.mpdecimate)
-    probe = probe_video(video)
+def _decode_video(video: Path, cfg: FramesConfig, params: MpdecimateParams) -> _Decoded:
+    """Decode ``video`` once, running mpdecimate, scdet and the signature on every frame."""
     decimator = Mpdecimate(params)
     scenes = SceneDetector(cfg.scene_threshold)
     stats = DecodeStats()
@@ -215,25 +210,87 @@ def extract_frames(
     if not numbers:
         detail = f": {stats.last_error}" if stats.last_error else ""
         raise VideoDecodeError(f"{video}: no decodable video frame{detail}")
-    time = np.asarray(times, dtype=np.float64)
-    dup = np.asarray(duplicate, dtype=bool)
-    step = 1.0 / probe.fps
-    end_time = float(time[-1] + step)
-    reasons = sample_reasons(time, dup, end_time, cfg)
-    index = pd.DataFrame(
+    return _Decoded(
+        numbers=numbers,
+        pts=pts_list,
+        times=times,
+        duplicate=duplicate,
+        scene_ids=scene_ids,
+        scores=scores,
+        hashes=hashes,
+        luma_std=luma_std,
+        pix_fmt=dedup_fmt,
+        last_scene=scenes.scene,
+        stats=stats,
+    )
+
+
+def _index_table(
+    decoded: _Decoded, time: np.ndarray, dup: np.ndarray, reasons: np.ndarray
+) -> pd.DataFrame:
+    """The index.parquet table: one row per decoded frame, columns :data:`INDEX_COLUMNS`."""
+    return pd.DataFrame(
         {
-            "frame": pd.Series(numbers, dtype="int64"),
-            "pts": pd.array(pts_list, dtype="Int64"),
+            "frame": pd.Series(decoded.numbers, dtype="int64"),
+            "pts": pd.array(decoded.pts, dtype="Int64"),
             "time": time,
             "kept": reasons == "",
             "drop_reason": pd.Series(reasons.astype(str), dtype="str"),
             "duplicate": dup,
-            "scene": pd.Series(scene_ids, dtype="int32"),
-            "scene_score": pd.Series(scores, dtype="float32"),
-            "phash": pd.array(hashes, dtype="Int64"),
-            "luma_std": pd.Series(luma_std, dtype="float32"),
+            "scene": pd.Series(decoded.scene_ids, dtype="int32"),
+            "scene_score": pd.Series(decoded.scores, dtype="float32"),
+            "phash": pd.array(decoded.hashes, dtype="Int64"),
+            "luma_std": pd.Series(decoded.luma_std, dtype="float32"),
         }
     )
+
+
+def _mpdecimate_record(params: MpdecimateParams) -> dict[str, Any]:
+    """The mpdecimate parameters as recorded in probe.json."""
+    return {
+        "hi": params.hi,
+        "lo": params.lo,
+        "frac": params.frac,
+        "max": params.max,
+        "keep": params.keep,
+        "semantics": params.semantics,
+    }
+
+
+def extract_frames(
+    cfg: FramesConfig,
+    video: Path,
+    index_out: Path,
+    probe_out: Path,
+    log: logging.Logger | None = None,
+) -> FramesResult:
+    """Decode ``video`` once and write its frame index and probe data.
+
+    Args:
+        cfg: the ``frames`` config.
+        video: the source video.
+        index_out: where index.parquet goes.
+        probe_out: where probe.json goes.
+        log: logger (the module logger when ``None``).
+
+    Returns:
+        A :class:`FramesResult`.
+
+    Raises:
+        VideoDecodeError: the video cannot be opened or has no decodable frame (names the file).
+    """
+    log = log or LOG
+    video, index_out, probe_out = Path(video), Path(index_out), Path(probe_out)
+    params = mpdecimate_params(cfg.mpdecimate)
+    probe = probe_video(video)
+    decoded = _decode_video(video, cfg, params)
+    numbers, stats = decoded.numbers, decoded.stats
+    time = np.asarray(decoded.times, dtype=np.float64)
+    dup = np.asarray(decoded.duplicate, dtype=bool)
+    step = 1.0 / probe.fps
+    end_time = float(time[-1] + step)
+    reasons = sample_reasons(time, dup, end_time, cfg)
+    index = _index_table(decoded, time, dup, reasons)
     counts = {r or "kept": int(np.count_nonzero(reasons == r)) for r in DROP_REASONS}
     probe_data = {
         **probe.to_dict(),
@@ -244,19 +301,12 @@ def extract_frames(
         "rejected": False,
         "decoded_frames": len(numbers),
         "decoded_duration": end_time,
-        "dedup_pix_fmt": dedup_fmt,
+        "dedup_pix_fmt": decoded.pix_fmt,
         "decode_errors": stats.errors,
         "counts": counts,
         "duplicates": int(dup.sum()),
-        "scenes": int(scenes.scene + 1),
-        "mpdecimate": {
-            "hi": params.hi,
-            "lo": params.lo,
-            "frac": params.frac,
-            "max": params.max,
-            "keep": params.keep,
-            "semantics": params.semantics,
-        },
+        "scenes": int(decoded.last_scene + 1),
+        "mpdecimate": _mpdecimate_record(params),
     }
     if stats.errors:
         log.warning("%s: %d packets failed to decode (%s)", video, stats.errors, stats.last_error)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,11 +357,11 @@ def _partition(rng: np.random.Generator, total: int, parts: int, minimum: int) -
     return [int(v) for v in sizes]
 
 
-def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.ndarray, np.ndarray]:
-    """Scenes with their content, the local time of every frame and the empty-frame flags."""
+def _local_times(
+    spec: VideoSpec, rng: np.random.Generator, starts: np.ndarray, lengths: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The local scene time of every frame and the flags of frames in a static stretch."""
     n = spec.frames
-    lengths = _partition(rng, n, spec.scenes, 2)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     times = np.zeros(n, np.int64)
     static = np.zeros(n, bool)
     # static stretches (time stands still) in about half of the scenes, at least one
@@ -376,7 +377,19 @@ def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.n
             inc[first : first + run] = 0
             static[start + first : start + first + run] = True
         times[start : start + length] = np.cumsum(inc)
-    # empty stretches at scene starts or ends, extended over static stretches they cut
+    return times, static
+
+
+def _empty_frames(
+    spec: VideoSpec,
+    rng: np.random.Generator,
+    starts: np.ndarray,
+    lengths: list[int],
+    static: np.ndarray,
+) -> np.ndarray:
+    """The empty-frame flags: stretches at scene starts or ends, extended over static stretches
+    they cut."""
+    n = spec.frames
     empty = np.zeros(n, bool)
     remaining = math.ceil(spec.empty_fraction * n)
     for s in rng.permutation(spec.scenes).tolist():
@@ -394,6 +407,15 @@ def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.n
                 a -= 1
         empty[a:b] = True
         remaining -= b - a
+    return empty
+
+
+def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.ndarray, np.ndarray]:
+    """Scenes with their content, the local time of every frame and the empty-frame flags."""
+    lengths = _partition(rng, spec.frames, spec.scenes, 2)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    times, static = _local_times(spec, rng, starts, lengths)
+    empty = _empty_frames(spec, rng, starts, lengths, static)
     scenes: list[_Scene] = []
     wm_count = math.ceil(spec.watermark_fraction * spec.scenes - 1e-9)
     wm_scenes = set(rng.permutation(spec.scenes)[:wm_count].tolist())
@@ -542,111 +564,130 @@ def mux_frames(container: Any, stream: Any, frames: np.ndarray) -> None:
     container.mux(stream.encode(None))
 
 
-def render_video(
-    spec: VideoSpec, video_out: Path, truth_out: Path, truth_json_out: Path
-) -> RenderResult:
-    """Render one world video with its truth masks and truth JSON, all written atomically.
+@dataclass(frozen=True)
+class _FrameRecords:
+    """The truth of the drawn frames: per-frame entries, instance centroid tracks, coverages."""
 
-    Args:
-        spec: the video's resolved parameters (from :func:`mosaicflow.world.video_specs`).
-        video_out: the H.264 .mp4 to write (with an AAC track when ``spec.audio``).
-        truth_out: the FFV1 .mkv of per-frame instance ids (0 = background).
-        truth_json_out: the truth JSON (see the module docstring).
+    per_frame: list[dict[str, Any]] = field(default_factory=list)
+    centroids: dict[int, list[tuple[int, float, float]]] = field(default_factory=dict)
+    coverages: list[float] = field(default_factory=list)
 
-    Returns:
-        Statistics of the rendered video.
-    """
-    rng = np.random.default_rng(spec.seed)
-    scenes, times, empty = _plan(spec, rng)
-    degradations = draw_scene_degradations(
-        spec.degraded, spec.seed, len(scenes), [bool(s.targets) for s in scenes]
-    )
+    def add(
+        self,
+        f: int,
+        scene: _Scene,
+        is_static: bool,
+        mask: np.ndarray,
+        boxes: list[dict[str, Any]],
+        distractors: list[list[int]],
+    ) -> None:
+        """Record frame ``f``: its instances (coverage, centroids) and its per-frame entry."""
+        ids = [int(v) for v in np.flatnonzero(np.bincount(mask.ravel())) if v]
+        if ids:
+            self.coverages.append(float(np.count_nonzero(mask)) / mask.size)
+            for i in ids:
+                ys, xs = np.nonzero(mask == i)
+                self.centroids.setdefault(i, []).append((f, float(xs.mean()), float(ys.mean())))
+        self.per_frame.append(
+            {
+                "frame": f,
+                "scene": scene.index,
+                "static": bool(is_static),
+                "instances": ids,
+                "watermarks": boxes,
+                "distractors": distractors,
+            }
+        )
+
+
+def _draw_frames(
+    spec: VideoSpec,
+    scenes: list[_Scene],
+    times: np.ndarray,
+    empty: np.ndarray,
+    rendered: np.ndarray,
+    regions: np.ndarray,
+    write_mask: Callable[[np.ndarray], None],
+) -> _FrameRecords:
+    """Draw every frame into ``rendered`` (its target mask into ``regions``), write its truth
+    mask and record its truth."""
     scene_of = np.zeros(spec.frames, np.int64)
     for scene in scenes:
         scene_of[scene.start : scene.end] = scene.index
-    video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
-    video_out.parent.mkdir(parents=True, exist_ok=True)
-    per_frame: list[dict[str, Any]] = []
-    centroids: dict[int, list[tuple[int, float, float]]] = {}
-    coverages: list[float] = []
-    bitexact = {"fflags": "+bitexact"}
-    with (
-        tempfile.TemporaryDirectory(prefix=".render-", dir=video_out.parent) as scratch,
-        atomic_path(video_out) as vtmp,
-        truth_mask_writer(truth_out, spec.fps, spec.width, spec.height) as write_mask,
-        av.open(str(vtmp), "w", container_options=bitexact) as vc,
-    ):
-        vs = add_h264_stream(vc, spec.width, spec.height, spec.fps, spec.crf)
-        audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
-        prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
-        rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
-            Path(scratch) / "frames.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width, 3)
-        )
-        regions = np.lib.format.open_memmap(  # target masks, for scenes pixelated at the source
-            Path(scratch) / "regions.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width)
-        )
-        for f in range(spec.frames):
-            scene = scenes[int(scene_of[f])]
-            is_static = f > scene.start and times[f] == times[f - 1]
-            if is_static and prev is not None:
-                image, mask, boxes, distractors = prev
-            else:
-                image, mask, boxes, distractors = _render_frame(
-                    spec, scene, int(times[f]), bool(empty[f])
-                )
-            prev = (image, mask, boxes, distractors)
-            ids = [int(v) for v in np.flatnonzero(np.bincount(mask.ravel())) if v]
-            if ids:
-                coverages.append(float(np.count_nonzero(mask)) / mask.size)
-                for i in ids:
-                    ys, xs = np.nonzero(mask == i)
-                    centroids.setdefault(i, []).append((f, float(xs.mean()), float(ys.mean())))
-            per_frame.append(
-                {
-                    "frame": f,
-                    "scene": scene.index,
-                    "static": bool(is_static),
-                    "instances": ids,
-                    "watermarks": boxes,
-                    "distractors": distractors,
-                }
+    records = _FrameRecords()
+    prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
+    for f in range(spec.frames):
+        scene = scenes[int(scene_of[f])]
+        is_static = f > scene.start and times[f] == times[f - 1]
+        if is_static and prev is not None:
+            image, mask, boxes, distractors = prev
+        else:
+            image, mask, boxes, distractors = _render_frame(
+                spec, scene, int(times[f]), bool(empty[f])
             )
-            rendered[f] = image
-            regions[f] = mask > 0
-            write_mask(mask)
-        for scene, degradation in zip(scenes, degradations, strict=True):
-            if degradation is not None:
-                span = slice(scene.start, scene.end)
-                rendered[span] = degrade_scene(
-                    np.asarray(rendered[span]), np.asarray(regions[span]), degradation, spec.fps
-                )
-        # H.264 only after every frame is drawn: x264's output varied from run to run (same
-        # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
-        mux_frames(vc, vs, rendered)
-        if audio is not None:
-            astream, aframes = audio
-            for frame in aframes:
-                vc.mux(astream.encode(frame))
-            vc.mux(astream.encode(None))
+        prev = (image, mask, boxes, distractors)
+        records.add(f, scene, is_static, mask, boxes, distractors)
+        rendered[f] = image
+        regions[f] = mask > 0
+        write_mask(mask)
+    return records
+
+
+def _degrade_scenes(
+    spec: VideoSpec,
+    scenes: list[_Scene],
+    degradations: list[dict[str, Any] | None],
+    rendered: np.ndarray,
+    regions: np.ndarray,
+) -> None:
+    """Apply each scene's degradation (if any) to its drawn frames, in place."""
+    for scene, degradation in zip(scenes, degradations, strict=True):
+        if degradation is not None:
+            span = slice(scene.start, scene.end)
+            rendered[span] = degrade_scene(
+                np.asarray(rendered[span]), np.asarray(regions[span]), degradation, spec.fps
+            )
+
+
+def _mux_audio(container: Any, stream: Any, frames: list[Any]) -> None:
+    """Encode the audio ``frames`` into ``stream``, then flush it."""
+    for frame in frames:
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+def _render_result(spec: VideoSpec, scenes: list[_Scene], records: _FrameRecords) -> RenderResult:
+    """The statistics of a rendered video from its scenes and frame records."""
     steps = []
-    for track in centroids.values():
+    for track in records.centroids.values():
         for (f0, x0, y0), (f1, x1, y1) in itertools.pairwise(track):
             if f1 == f0 + 1:
                 steps.append(math.hypot(x1 - x0, y1 - y0))
-    result = RenderResult(
+    per_frame, coverages = records.per_frame, records.coverages
+    return RenderResult(
         name=spec.name,
         frames=spec.frames,
         empty_frames=sum(1 for p in per_frame if not p["instances"]),
         static_frames=sum(1 for p in per_frame if p["static"]),
         scenes=len(scenes),
         watermark_scenes=sum(1 for s in scenes if s.watermarks),
-        instances=len(centroids),
+        instances=len(records.centroids),
         has_audio=bool(spec.audio),
         mean_motion_px=round(float(np.mean(steps)) if steps else 0.0, 4),
         coverage_min=round(min(coverages), 6) if coverages else 0.0,
         coverage_max=round(max(coverages), 6) if coverages else 0.0,
     )
-    truth = {
+
+
+def _truth(
+    spec: VideoSpec,
+    scenes: list[_Scene],
+    degradations: list[dict[str, Any] | None],
+    result: RenderResult,
+    per_frame: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The truth JSON of a rendered video (see the module docstring)."""
+    return {
         "version": TRUTH_VERSION,
         "name": spec.name,
         "role": spec.role,
@@ -674,5 +715,51 @@ def render_video(
         "stats": result.to_dict(),
         "per_frame": per_frame,
     }
-    write_truth_json(truth_json_out, truth)
+
+
+def render_video(
+    spec: VideoSpec, video_out: Path, truth_out: Path, truth_json_out: Path
+) -> RenderResult:
+    """Render one world video with its truth masks and truth JSON, all written atomically.
+
+    Args:
+        spec: the video's resolved parameters (from :func:`mosaicflow.world.video_specs`).
+        video_out: the H.264 .mp4 to write (with an AAC track when ``spec.audio``).
+        truth_out: the FFV1 .mkv of per-frame instance ids (0 = background).
+        truth_json_out: the truth JSON (see the module docstring).
+
+    Returns:
+        Statistics of the rendered video.
+    """
+    rng = np.random.default_rng(spec.seed)
+    scenes, times, empty = _plan(spec, rng)
+    degradations = draw_scene_degradations(
+        spec.degraded, spec.seed, len(scenes), [bool(s.targets) for s in scenes]
+    )
+    video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
+    video_out.parent.mkdir(parents=True, exist_ok=True)
+    bitexact = {"fflags": "+bitexact"}
+    with (
+        tempfile.TemporaryDirectory(prefix=".render-", dir=video_out.parent) as scratch,
+        atomic_path(video_out) as vtmp,
+        truth_mask_writer(truth_out, spec.fps, spec.width, spec.height) as write_mask,
+        av.open(str(vtmp), "w", container_options=bitexact) as vc,
+    ):
+        vs = add_h264_stream(vc, spec.width, spec.height, spec.fps, spec.crf)
+        audio = _add_audio(vc, _audio_samples(spec, scenes, rng)) if spec.audio else None
+        rendered = np.lib.format.open_memmap(  # the drawn frames, on disk (any video size)
+            Path(scratch) / "frames.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width, 3)
+        )
+        regions = np.lib.format.open_memmap(  # target masks, for scenes pixelated at the source
+            Path(scratch) / "regions.npy", "w+", np.uint8, (spec.frames, spec.height, spec.width)
+        )
+        records = _draw_frames(spec, scenes, times, empty, rendered, regions, write_mask)
+        _degrade_scenes(spec, scenes, degradations, rendered, regions)
+        # H.264 only after every frame is drawn: x264's output varied from run to run (same
+        # input frames, one encoder thread) while OpenCV's worker threads drew between frames.
+        mux_frames(vc, vs, rendered)
+        if audio is not None:
+            _mux_audio(vc, *audio)
+    result = _render_result(spec, scenes, records)
+    write_truth_json(truth_json_out, _truth(spec, scenes, degradations, result, records.per_frame))
     return result

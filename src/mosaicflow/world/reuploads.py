@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,95 +150,87 @@ class CopyGeometry:
         return cv2.resize(crop, (self.width, self.height), interpolation=flag)
 
 
-def render_reupload(
+def _copy_frames(
     spec: ReuploadSpec,
+    source: Mapping[str, Any],
+    geo: CopyGeometry,
+    watermark: Any,
     source_video: Path,
     source_truth: Path,
-    source_truth_json: Path,
-    video_out: Path,
-    truth_out: Path,
-    truth_json_out: Path,
-) -> dict[str, Any]:
-    """Render one copy and its truth from the source's files, all written atomically.
-
-    Returns:
-        The copy's statistics (also in its truth JSON under ``stats``).
-
-    Raises:
-        ValueError: naming the source's truth JSON when the copy would keep fewer than 2 frames.
-    """
-    import av
-
-    from mosaicflow.formats.truth import (
-        MASK_ENCODING,
-        TRUTH_VERSION,
-        load_truth_json,
-        read_truth,
-        truth_mask_writer,
-        write_truth_json,
-    )
-    from mosaicflow.io import atomic_path
+    drawn: np.ndarray,
+    write_mask: Callable[[np.ndarray], None],
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Draw the copy's frames into ``drawn`` and write its truth masks; its per-frame truth and
+    the instance ids it shows."""
+    from mosaicflow.formats.truth import read_truth
     from mosaicflow.video.decode import iter_frames
-    from mosaicflow.world.render import add_h264_stream, draw_watermark, make_watermark, mux_frames
+    from mosaicflow.world.render import draw_watermark
 
-    source = load_truth_json(Path(source_truth_json))
-    frames = int(source["frames"]) - spec.shift
-    if frames < 2:
-        raise ValueError(f"{source_truth_json}: {spec.name} would keep {frames} frames")
-    geo = CopyGeometry.of(int(source["width"]), int(source["height"]), spec.crop, spec.scale)
-    fps = int(source["fps"])
-    rng = np.random.default_rng(spec.seed)
-    watermark = make_watermark(rng, geo.width, geo.height, 0, frames)
-    video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
-    video_out.parent.mkdir(parents=True, exist_ok=True)
     per_frame: list[dict[str, Any]] = []
     instances: set[int] = set()
     wanted = range(spec.shift, int(source["frames"]))
+    pairs = zip(
+        iter_frames(source_video, wanted, fmt="bgr24", threads=1),
+        read_truth(source_truth, wanted),
+        strict=True,
+    )
+    for k, ((f, image), (_, mask)) in enumerate(pairs):
+        entry = source["per_frame"][f]
+        canvas = geo.image(image).astype(np.float32)
+        own = draw_watermark(canvas, watermark)
+        drawn[k] = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+        copy_mask = geo.image(mask, nearest=True)
+        ids = [int(v) for v in np.flatnonzero(np.bincount(copy_mask.ravel())) if v]
+        instances.update(ids)
+        write_mask(copy_mask)
+        marks = [
+            {**wm, "box": box}
+            for wm in entry.get("watermarks", [])
+            if (box := geo.box(wm["box"])) is not None
+        ]
+        per_frame.append(
+            {
+                "frame": k,
+                "scene": entry["scene"],
+                "static": bool(entry["static"]) and k > 0,
+                "instances": ids,
+                "watermarks": marks + ([own] if own is not None else []),
+                "distractors": [
+                    box for d in entry.get("distractors", []) if (box := geo.box(d)) is not None
+                ],
+            }
+        )
+    return per_frame, instances
+
+
+def _encode_copy(video_out: Path, drawn: np.ndarray, geo: CopyGeometry, fps: int, crf: int) -> None:
+    """Encode the drawn frames into ``video_out`` (reproducible H.264), atomically."""
+    import av
+
+    from mosaicflow.io import atomic_path
+    from mosaicflow.world.render import add_h264_stream, mux_frames
+
+    bitexact = {"fflags": "+bitexact"}
     with (
-        tempfile.TemporaryDirectory(prefix=".reupload-", dir=video_out.parent) as scratch,
-        truth_mask_writer(truth_out, fps, geo.width, geo.height) as write_mask,
+        atomic_path(video_out) as tmp,
+        av.open(str(tmp), "w", container_options=bitexact) as container,
     ):
-        drawn = np.lib.format.open_memmap(
-            Path(scratch) / "frames.npy", "w+", np.uint8, (frames, geo.height, geo.width, 3)
-        )
-        pairs = zip(
-            iter_frames(source_video, wanted, fmt="bgr24", threads=1),
-            read_truth(source_truth, wanted),
-            strict=True,
-        )
-        for k, ((f, image), (_, mask)) in enumerate(pairs):
-            entry = source["per_frame"][f]
-            canvas = geo.image(image).astype(np.float32)
-            own = draw_watermark(canvas, watermark)
-            drawn[k] = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
-            copy_mask = geo.image(mask, nearest=True)
-            ids = [int(v) for v in np.flatnonzero(np.bincount(copy_mask.ravel())) if v]
-            instances.update(ids)
-            write_mask(copy_mask)
-            marks = [
-                {**wm, "box": box}
-                for wm in entry.get("watermarks", [])
-                if (box := geo.box(wm["box"])) is not None
-            ]
-            per_frame.append(
-                {
-                    "frame": k,
-                    "scene": entry["scene"],
-                    "static": bool(entry["static"]) and k > 0,
-                    "instances": ids,
-                    "watermarks": marks + ([own] if own is not None else []),
-                    "distractors": [
-                        box for d in entry.get("distractors", []) if (box := geo.box(d)) is not None
-                    ],
-                }
-            )
-        bitexact = {"fflags": "+bitexact"}
-        with (
-            atomic_path(video_out) as tmp,
-            av.open(str(tmp), "w", container_options=bitexact) as container,
-        ):
-            stream = add_h264_stream(container, geo.width, geo.height, fps, spec.crf)
-            mux_frames(container, stream, drawn)
+        stream = add_h264_stream(container, geo.width, geo.height, fps, crf)
+        mux_frames(container, stream, drawn)
+
+
+def _copy_truth(
+    spec: ReuploadSpec,
+    source: Mapping[str, Any],
+    geo: CopyGeometry,
+    watermark: Any,
+    per_frame: list[dict[str, Any]],
+    instances: set[int],
+) -> dict[str, Any]:
+    """The copy's truth JSON (its statistics under ``stats``)."""
+    from mosaicflow.formats.truth import MASK_ENCODING, TRUTH_VERSION
+
+    frames = int(source["frames"]) - spec.shift
     scenes = [
         {**scene, "start": max(0, scene["start"] - spec.shift), "end": scene["end"] - spec.shift}
         for scene in source["scenes"]
@@ -253,11 +245,11 @@ def render_reupload(
         "instances": len(instances),
         "has_audio": False,
     }
-    truth = {
+    return {
         "version": TRUTH_VERSION,
         "name": spec.name,
         "role": REUPLOAD_ROLE,
-        "fps": fps,
+        "fps": int(source["fps"]),
         "width": geo.width,
         "height": geo.height,
         "frames": frames,
@@ -277,5 +269,49 @@ def render_reupload(
         "stats": stats,
         "per_frame": per_frame,
     }
+
+
+def render_reupload(
+    spec: ReuploadSpec,
+    source_video: Path,
+    source_truth: Path,
+    source_truth_json: Path,
+    video_out: Path,
+    truth_out: Path,
+    truth_json_out: Path,
+) -> dict[str, Any]:
+    """Render one copy and its truth from the source's files, all written atomically.
+
+    Returns:
+        The copy's statistics (also in its truth JSON under ``stats``).
+
+    Raises:
+        ValueError: naming the source's truth JSON when the copy would keep fewer than 2 frames.
+    """
+    from mosaicflow.formats.truth import load_truth_json, truth_mask_writer, write_truth_json
+    from mosaicflow.world.render import make_watermark
+
+    source = load_truth_json(Path(source_truth_json))
+    frames = int(source["frames"]) - spec.shift
+    if frames < 2:
+        raise ValueError(f"{source_truth_json}: {spec.name} would keep {frames} frames")
+    geo = CopyGeometry.of(int(source["width"]), int(source["height"]), spec.crop, spec.scale)
+    fps = int(source["fps"])
+    rng = np.random.default_rng(spec.seed)
+    watermark = make_watermark(rng, geo.width, geo.height, 0, frames)
+    video_out, truth_out, truth_json_out = Path(video_out), Path(truth_out), Path(truth_json_out)
+    video_out.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=".reupload-", dir=video_out.parent) as scratch,
+        truth_mask_writer(truth_out, fps, geo.width, geo.height) as write_mask,
+    ):
+        drawn = np.lib.format.open_memmap(
+            Path(scratch) / "frames.npy", "w+", np.uint8, (frames, geo.height, geo.width, 3)
+        )
+        per_frame, instances = _copy_frames(
+            spec, source, geo, watermark, source_video, source_truth, drawn, write_mask
+        )
+        _encode_copy(video_out, drawn, geo, fps, spec.crf)
+    truth = _copy_truth(spec, source, geo, watermark, per_frame, instances)
     write_truth_json(truth_json_out, truth)
-    return stats
+    return truth["stats"]

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Bump when the meaning of the training state changes (invalidates old work folders).
 STATE_VERSION = 2
 RESUME_COPY = "resume.pt"
+#: The record of a finished run in its work folder (a rerun reuses the run).
+DONE_RECORD = "done.json"
 
 
 @dataclass
@@ -206,51 +208,21 @@ def train_yolo(
         taken: ``spec.min_steps`` is folded into its epochs first, see
         :func:`~mosaicflow.yolo.budget.plan_budget`).
     """
-    from mosaicflow.yolo.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
-    from mosaicflow.yolo.offline import amp_allowed, pin_threads
-
     work_dir = Path(work_dir).resolve()  # ultralytics nests relative paths in its runs_dir
     work_dir.mkdir(parents=True, exist_ok=True)
     run_dir = work_dir / "run"
-    last, best = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    done = work_dir / "done.json"
+    best = run_dir / "weights" / "best.pt"
     start = time.monotonic()
     budget = plan_budget(spec, listed_train_images(dataset))
     spec = budget.spec
-    if done.is_file() and best.is_file():
-        record = read_json(done)
-        log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
-        run, resumed = int(record["epochs_run"]), record.get("resumed_at_epoch")
-        return YoloTrainResult(
-            best, work_dir, False, resumed, run, 0.0, "reused", bool(record.get("time_capped")),
-            budget.steps(run, resumed), budget.images * run,
-        )  # fmt: skip
+    reused = _reused_run(work_dir, best, budget)
+    if reused is not None:
+        return reused
     data_yaml = mirror_dataset(dataset, work_dir / "data")
     # ultralytics writes last.pt in place: a kill during the write leaves it truncated, so
     # every save is also copied atomically to resume.pt, the fallback.
     backup = work_dir / RESUME_COPY
-    resume_from, resume_epoch = resume_point(last, backup) or (None, None)
-    if resume_from is None:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        backup.unlink(missing_ok=True)
-    else:
-        if best.is_file():  # ultralytics strips it at the end with its unrestricted loader
-            _own_checkpoint(best)
-        dropped = trim_results_csv(run_dir, resume_epoch + 1)
-        if dropped:
-            log.info("results.csv: dropped %d row(s) after the checkpoint's epoch", dropped)
-
-    logged: set[int] = set()
-
-    def epoch_callback(trainer: Any) -> None:
-        # ultralytics calls it again after the final validation, with the epoch counter moved on
-        if trainer.epoch in logged or trainer.epoch >= trainer.epochs:
-            return
-        logged.add(trainer.epoch)
-        if on_epoch is not None:
-            on_epoch(int(trainer.epoch), int(trainer.epochs))
-        log.info("epoch %d/%d done (%.0f s)", trainer.epoch + 1, trainer.epochs, trainer.epoch_time)
-
+    resume_from, resume_epoch = _resume_point(run_dir, best, backup)
     common = {
         "data": str(data_yaml),
         "device": device,
@@ -261,39 +233,10 @@ def train_yolo(
     }
     if resume_from is not None:
         log.info("resuming %s after epoch %d", resume_from, resume_epoch + 1)
-        model = load_yolo(resume_from)
-        kwargs = {**common, "resume": True}
+        model, kwargs = load_yolo(resume_from), {**common, "resume": True}
     else:
-        if spec.pretrained:
-            model = load_yolo(spec.pretrained, spec.task, origin=origin)
-        elif spec.model:
-            model = load_yolo(spec.model, spec.task)
-        else:
-            raise ValueError(
-                "no start for training: `pretrained` (a .pt), `model` (a yaml, from scratch) "
-                "or the YOLO base (both null, see `yolo_base`)"
-            )
-        kwargs = {
-            **spec.train_args(),
-            **common,
-            "seed": seed,
-            "pretrained": bool(spec.pretrained),
-        }
-        kwargs.setdefault("amp", amp_allowed(device))
-        frozen = frozen_modules([type(m).__name__ for m in model.model.model], spec.freeze)
-        if frozen:
-            kwargs["freeze"] = frozen
-    pin_threads(model, threads)
-    if device == "cpu":
-        bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"
-        model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))
-    model.add_callback("on_fit_epoch_end", epoch_callback)
-    model.add_callback("on_model_save", lambda trainer: copy_atomic(Path(trainer.last), backup))
-    cap = TimeCap(spec.time_minutes) if spec.time_minutes else None
-    if cap is not None:
-        model.add_callback("on_train_epoch_end", cap)
-    for event, callback in (callbacks or {}).items():
-        model.add_callback(event, callback)
+        model, kwargs = _fresh_model(spec, common, seed=seed, device=device, origin=origin)
+    cap = _add_callbacks(model, spec, device, threads, backup, _EpochLog(on_epoch), callbacks)
     model.train(**kwargs)
     if not best.is_file():
         raise RuntimeError(f"{run_dir}: training ended without {best.name}")
@@ -303,7 +246,7 @@ def train_yolo(
     resumed_at = resume_epoch + 1 if resume_epoch is not None else None
     capped = cap is not None and cap.hit
     write_json(
-        done,
+        work_dir / DONE_RECORD,
         {"epochs_run": epochs_run, "source": source, "resumed_at_epoch": resumed_at,
          "time_capped": capped},
     )  # fmt: skip
@@ -311,6 +254,104 @@ def train_yolo(
         best, work_dir, True, resumed_at, epochs_run, round(seconds, 1), source, capped,
         budget.steps(epochs_run, resumed_at), budget.images * epochs_run,
     )  # fmt: skip
+
+
+def _reused_run(work_dir: Path, best: Path, budget: Any) -> YoloTrainResult | None:
+    """The result of the finished run in ``work_dir``, or None when there is none."""
+    done = work_dir / DONE_RECORD
+    if not (done.is_file() and best.is_file()):
+        return None
+    record = read_json(done)
+    log.info("reusing the finished run in %s (%s epochs)", work_dir, record.get("epochs_run"))
+    run, resumed = int(record["epochs_run"]), record.get("resumed_at_epoch")
+    return YoloTrainResult(
+        best, work_dir, False, resumed, run, 0.0, "reused", bool(record.get("time_capped")),
+        budget.steps(run, resumed), budget.images * run,
+    )  # fmt: skip
+
+
+def _resume_point(run_dir: Path, best: Path, backup: Path) -> tuple[Path | None, int | None]:
+    """The checkpoint to resume from and its epoch; without one, the run folder is cleared."""
+    point = resume_point(run_dir / "weights" / "last.pt", backup)
+    if point is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        backup.unlink(missing_ok=True)
+        return None, None
+    resume_from, resume_epoch = point
+    if best.is_file():  # ultralytics strips it at the end with its unrestricted loader
+        _own_checkpoint(best)
+    dropped = trim_results_csv(run_dir, resume_epoch + 1)
+    if dropped:
+        log.info("results.csv: dropped %d row(s) after the checkpoint's epoch", dropped)
+    return resume_from, resume_epoch
+
+
+def _fresh_model(
+    spec: TrainSpec, common: dict[str, Any], *, seed: int, device: str, origin: str | None
+) -> tuple[Any, dict[str, Any]]:
+    """The model a new run starts from and its ``train`` arguments (frozen layers included)."""
+    from mosaicflow.yolo.offline import amp_allowed
+
+    if spec.pretrained:
+        model = load_yolo(spec.pretrained, spec.task, origin=origin)
+    elif spec.model:
+        model = load_yolo(spec.model, spec.task)
+    else:
+        raise ValueError(
+            "no start for training: `pretrained` (a .pt), `model` (a yaml, from scratch) "
+            "or the YOLO base (both null, see `yolo_base`)"
+        )
+    kwargs = {**spec.train_args(), **common, "seed": seed, "pretrained": bool(spec.pretrained)}
+    kwargs.setdefault("amp", amp_allowed(device))
+    frozen = frozen_modules([type(m).__name__ for m in model.model.model], spec.freeze)
+    if frozen:
+        kwargs["freeze"] = frozen
+    return model, kwargs
+
+
+class _EpochLog:
+    """The end-of-epoch callback: logs each epoch once and calls ``on_epoch``."""
+
+    def __init__(self, on_epoch: Callable[[int, int], None] | None) -> None:
+        self.on_epoch = on_epoch
+        self.logged: set[int] = set()
+
+    def __call__(self, trainer: Any) -> None:
+        # ultralytics calls it again after the final validation, with the epoch counter moved on
+        if trainer.epoch in self.logged or trainer.epoch >= trainer.epochs:
+            return
+        self.logged.add(trainer.epoch)
+        if self.on_epoch is not None:
+            self.on_epoch(int(trainer.epoch), int(trainer.epochs))
+        log.info("epoch %d/%d done (%.0f s)", trainer.epoch + 1, trainer.epochs, trainer.epoch_time)
+
+
+def _add_callbacks(
+    model: Any,
+    spec: TrainSpec,
+    device: str,
+    threads: int,
+    backup: Path,
+    epoch_log: _EpochLog,
+    callbacks: Mapping[str, Callable[[Any], None]] | None,
+) -> TimeCap | None:
+    """Threads, the CPU speed-ups, the epoch log, the atomic resume copy, the time cap (returned,
+    None without one) and the caller's callbacks."""
+    from mosaicflow.yolo.cpu_training import CpuTrainingSpeedups, resolve_cpu_precision
+    from mosaicflow.yolo.offline import pin_threads
+
+    pin_threads(model, threads)
+    if device == "cpu":
+        bf16 = resolve_cpu_precision(spec.cpu_precision, device) == "bf16"
+        model.add_callback("on_pretrain_routine_end", CpuTrainingSpeedups(bf16=bf16))
+    model.add_callback("on_fit_epoch_end", epoch_log)
+    model.add_callback("on_model_save", lambda trainer: copy_atomic(Path(trainer.last), backup))
+    cap = TimeCap(spec.time_minutes) if spec.time_minutes else None
+    if cap is not None:
+        model.add_callback("on_train_epoch_end", cap)
+    for event, callback in (callbacks or {}).items():
+        model.add_callback(event, callback)
+    return cap
 
 
 def copy_atomic(src: Path, target: Path) -> None:

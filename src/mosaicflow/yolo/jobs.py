@@ -14,9 +14,10 @@ from typing import Any
 
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
-from mosaicflow.yolo.budget import budget_warnings, plan_budget
+from mosaicflow.yolo.budget import Budget, budget_warnings, plan_budget
 from mosaicflow.yolo.card import training_record, write_model_card
 from mosaicflow.yolo.dataset import (
+    DatasetInfo,
     label_instances,
     listed_train_images,
     mirror_dataset,
@@ -84,31 +85,13 @@ def run_training(
     from mosaicflow.yolo.cpu_training import resolve_cpu_precision
 
     work_root = Path(work_root).resolve()  # ultralytics nests relative paths in its runs_dir
-    dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
-    if dataset is None and not spec.weights:
-        raise ValueError(f"{stage}: neither a dataset nor weights to use")
-    if dataset is not None and balance is not None:
-        dataset = with_repeats(dataset, read_repeats(balance), balance)
-        log.info("%s: %d training images listed %d times", stage,
-                 dataset.counts["train_images"], dataset.counts["train_listed"])  # fmt: skip
+    dataset = _training_data(stage, spec, dataset_dir, balance)
     dev = ultralytics_device(device)
     spec = dataclasses.replace(
         spec, cpu_precision=resolve_cpu_precision(spec.cpu_precision, dev)
     )  # the state key and the record name the precision used, not "auto"
     kind = model_kind(stage)
-    budget = None
-    if spec.weights:
-        spec = dataclasses.replace(spec, min_steps=0)  # nothing trains: no budget to plan
-    elif dataset is not None:
-        budget = plan_budget(spec, listed_train_images(dataset))
-        spec = budget.spec  # epochs planned: the state key follows the effective epochs
-        log.info(
-            "%s: %d epochs (from %s: %s.epochs %d, %s.min_steps %d) of %d training images at "
-            "batch %d, %d batch(es) a step: %.1f optimizer steps an epoch, %d in all", stage,
-            budget.epochs, budget.epochs_from, kind.section, budget.epochs_configured,
-            kind.section, budget.min_steps, budget.images, budget.batch, budget.accumulate,
-            budget.steps_per_epoch, budget.steps(),
-        )  # fmt: skip
+    spec, budget = _planned(stage, spec, dataset)
     data = dataset.data_hash if dataset else ""
     key = state_key(spec, data, seed, dev, init=init_digest, code=code)
     section = kind.section  # names a refused checkpoint by its config key
@@ -139,17 +122,7 @@ def run_training(
         "%s: %s, %d epochs, training %.0f s, total %.0f s", stage, result.source,
         result.epochs_run, result.seconds, time.monotonic() - started,
     )  # fmt: skip
-    figures = None
-    if budget is not None:
-        assert dataset is not None
-        instances = label_instances(dataset)
-        figures = {**budget.record(result.epochs_run, result.resumed_at_epoch),
-                   "train_instances": instances}  # fmt: skip
-        figures["warnings"] = budget_warnings(
-            stage, section, budget, figures["steps"], instances, kind.more_data
-        )
-        for warning in figures["warnings"]:
-            log.warning(warning)
+    figures = _budget_figures(stage, budget, result, dataset) if budget is not None else None
     record = training_record(
         stage, spec, result, config=config, code=code, names=names, metrics=metrics,
         dataset=dataset, state_key=key, device=dev, threads=threads, start=start,
@@ -159,6 +132,58 @@ def run_training(
     write_onnx(onnx, outputs.onnx)
     write_json(outputs.train_json, record)
     return record
+
+
+def _training_data(
+    stage: str, spec: TrainSpec, dataset_dir: Path | None, balance: Path | None
+) -> DatasetInfo | None:
+    """The dataset (its training images repeated by ``balance``), None with given weights."""
+    dataset = read_dataset(dataset_dir) if dataset_dir is not None else None
+    if dataset is None and not spec.weights:
+        raise ValueError(f"{stage}: neither a dataset nor weights to use")
+    if dataset is not None and balance is not None:
+        dataset = with_repeats(dataset, read_repeats(balance), balance)
+        log.info("%s: %d training images listed %d times", stage,
+                 dataset.counts["train_images"], dataset.counts["train_listed"])  # fmt: skip
+    return dataset
+
+
+def _planned(
+    stage: str, spec: TrainSpec, dataset: DatasetInfo | None
+) -> tuple[TrainSpec, Budget | None]:
+    """The spec with its epochs planned (:func:`~mosaicflow.yolo.budget.plan_budget`) and the
+    budget; given weights train nothing and have none."""
+    if spec.weights:
+        return dataclasses.replace(spec, min_steps=0), None
+    if dataset is None:
+        return spec, None
+    budget = plan_budget(spec, listed_train_images(dataset))
+    section = model_kind(stage).section
+    log.info(
+        "%s: %d epochs (from %s: %s.epochs %d, %s.min_steps %d) of %d training images at "
+        "batch %d, %d batch(es) a step: %.1f optimizer steps an epoch, %d in all", stage,
+        budget.epochs, budget.epochs_from, section, budget.epochs_configured,
+        section, budget.min_steps, budget.images, budget.batch, budget.accumulate,
+        budget.steps_per_epoch, budget.steps(),
+    )  # fmt: skip
+    return budget.spec, budget  # the state key follows the effective epochs
+
+
+def _budget_figures(
+    stage: str, budget: Budget, result: YoloTrainResult, dataset: DatasetInfo | None
+) -> dict[str, Any]:
+    """The budget's record for the card, with its warnings (logged too)."""
+    assert dataset is not None
+    kind = model_kind(stage)
+    instances = label_instances(dataset)
+    figures = {**budget.record(result.epochs_run, result.resumed_at_epoch),
+               "train_instances": instances}  # fmt: skip
+    figures["warnings"] = budget_warnings(
+        stage, kind.section, budget, figures["steps"], instances, kind.more_data
+    )
+    for warning in figures["warnings"]:
+        log.warning(warning)
+    return figures
 
 
 def train_model(

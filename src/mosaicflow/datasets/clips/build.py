@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,74 +311,146 @@ def build_video_clips(
     found = link_tracks(index, found, cfg.max_gap_frames, cfg.link_iou)
     plans = plan_clips(index, found, cfg, fps)
     config_hash = stable_hash({"restoration_dataset": cfg, "mosaic": mosaic_cfg})
-    records: list[dict[str, Any]] = []
-    jobs: list[_Job] = []
-    by_track = _rows_by_track(found)
     by_number = index.set_index("frame")
-    for plan in plans:
-        rows = None if plan.reason else _region_rows(by_track[plan.track], plan)
-        record = _base_record(
-            plan, video_id, by_number, fps, frame_shape, seed, config_hash, code, rows
-        )
-        records.append(record)
-        if rows is not None:
-            rng = clip_rng(seed, video_id, plan.clip)
-            jobs.append(_prepare(plan, rows, record, cfg, mosaic_cfg, frame_shape, fps, rng))
-    at_frame: dict[int, list[tuple[_Job, int]]] = {}
-    marks: dict[int, np.ndarray] = {}  # detector output per source frame
-    qualities: dict[int, tuple[float, float]] = {}  # quality scores per source frame
-    for job in jobs:
-        if watermark_detector is not None:
-            job.detected_marks = {}
-        for t, number in enumerate(job.plan.frames):
-            at_frame.setdefault(number, []).append((job, t))
+    context = _RecordContext(video_id, by_number, fps, frame_shape, seed, config_hash, code)
+    records, jobs = _plan_jobs(plans, found, context, cfg, mosaic_cfg)
+    at_frame = _schedule(jobs, with_detector=watermark_detector is not None)
     pts = by_number["pts"]
     wanted = {n: (None if pd.isna(pts.loc[n]) else int(pts.loc[n])) for n in at_frame}
     stream = source_frames(video, wanted, probe.rotation, threads=threads)
-    h, w = frame_shape
-    while True:
-        start = time.perf_counter()
-        item = next(stream, None)
-        clock["decode"] += time.perf_counter() - start
-        if item is None:
-            break
-        number, rgb = item
-        masks: dict[tuple[int, int], np.ndarray] = {}
-        for job, t in at_frame[number]:
-            start = time.perf_counter()
-            row = job.source_rows[t]
-            key = (int(row.frame), int(row.track_id))
-            if key not in masks:
-                masks[key] = _mask(row, h, w, regions_parquet)
-            box = job.crop.boxes[t]
-            mask = masks[key]
-            if job.grow_px:
-                mask = grow_mask(mask, job.grow_px)
-            job.frames.append(crop_image(rgb, box, job.crop))
-            job.masks.append(crop_image(mask, box, job.crop, mask=True))
-            clock["crop"] += time.perf_counter() - start
-            if t in job.analyse_at:
-                start = time.perf_counter()
-                x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
-                region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-                if region.size:
-                    job.grays.append(np.ascontiguousarray(region.mean(axis=2).astype(np.uint8)))
-                if job.detected_marks is not None:
-                    if number not in marks:
-                        marks[number] = np.asarray(watermark_detector(rgb), np.float64)
-                    job.detected_marks[number] = marks[number].reshape(-1, 4)
-                if quality_scorer is not None:
-                    if number not in qualities:
-                        qualities[number] = quality_scorer(rgb)
-                    job.qualities.append(qualities[number])
-                clock["analyse"] += time.perf_counter() - start
-            if t == len(job.plan.frames) - 1:
-                _finish(job, cfg, out_dir, fps, watermarks, clock)
+    run = _Run(
+        cfg, out_dir, regions_parquet, frame_shape, fps, watermarks=watermarks,
+        watermark_detector=watermark_detector, quality_scorer=quality_scorer, clock=clock,
+    )  # fmt: skip
+    _stream(run, stream, at_frame)
     _remove_stale(out_dir, video_id, {r["clip"] for r in records if r["status"] == "kept"})
     write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": records})
     kept = sum(r["status"] == "kept" for r in records)
     LOG.info("%s: %d candidate clips, %d written", video_id, len(records), kept)
     return records
+
+
+@dataclass(frozen=True)
+class _RecordContext:
+    """What every clip record of one video shares (``by_number``: the frames index by frame)."""
+
+    video_id: str
+    by_number: pd.DataFrame
+    fps: float
+    frame_shape: tuple[int, int]
+    seed: int
+    config_hash: str
+    code: str
+
+
+def _plan_jobs(
+    plans: list[ClipPlan],
+    found: pd.DataFrame,
+    c: _RecordContext,
+    cfg: RestorationDatasetConfig,
+    mosaic_cfg: MosaicConfig,
+) -> tuple[list[dict[str, Any]], list[_Job]]:
+    """Every candidate clip's record, and a crop job for each clip that is not skipped."""
+    records: list[dict[str, Any]] = []
+    jobs: list[_Job] = []
+    by_track = _rows_by_track(found)
+    for plan in plans:
+        rows = None if plan.reason else _region_rows(by_track[plan.track], plan)
+        record = _base_record(
+            plan, c.video_id, c.by_number, c.fps, c.frame_shape, c.seed, c.config_hash, c.code, rows
+        )
+        records.append(record)
+        if rows is not None:
+            rng = clip_rng(c.seed, c.video_id, plan.clip)
+            jobs.append(_prepare(plan, rows, record, cfg, mosaic_cfg, c.frame_shape, c.fps, rng))
+    return records, jobs
+
+
+def _schedule(jobs: list[_Job], *, with_detector: bool) -> dict[int, list[tuple[_Job, int]]]:
+    """Source frame number -> the (job, clip frame) pairs that use it, in job order."""
+    at_frame: dict[int, list[tuple[_Job, int]]] = {}
+    for job in jobs:
+        if with_detector:
+            job.detected_marks = {}
+        for t, number in enumerate(job.plan.frames):
+            at_frame.setdefault(number, []).append((job, t))
+    return at_frame
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The settings, analysers, per-source-frame caches and clock of one video's streaming."""
+
+    cfg: RestorationDatasetConfig
+    out_dir: Path
+    regions_parquet: Path
+    frame_shape: tuple[int, int]
+    fps: float
+    watermarks: analysers.WatermarkSource | None
+    watermark_detector: WatermarkDetect | None
+    quality_scorer: QualityScore | None
+    clock: dict[str, float]
+    # detector output and quality scores per source frame
+    marks: dict[int, np.ndarray] = field(default_factory=dict)
+    qualities: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+def _stream(
+    run: _Run,
+    stream: Iterator[tuple[int, np.ndarray]],
+    at_frame: dict[int, list[tuple[_Job, int]]],
+) -> None:
+    """Decode the wanted source frames in turn and cut each into the clips that use it."""
+    while True:
+        start = time.perf_counter()
+        item = next(stream, None)
+        run.clock["decode"] += time.perf_counter() - start
+        if item is None:
+            break
+        number, rgb = item
+        _cut_frame(run, number, rgb, at_frame[number])
+
+
+def _cut_frame(run: _Run, number: int, rgb: np.ndarray, entries: list[tuple[_Job, int]]) -> None:
+    """Crop one decoded source frame into every clip that uses it; finish the clips it ends."""
+    h, w = run.frame_shape
+    masks: dict[tuple[int, int], np.ndarray] = {}
+    for job, t in entries:
+        start = time.perf_counter()
+        row = job.source_rows[t]
+        key = (int(row.frame), int(row.track_id))
+        if key not in masks:
+            masks[key] = _mask(row, h, w, run.regions_parquet)
+        box = job.crop.boxes[t]
+        mask = masks[key]
+        if job.grow_px:
+            mask = grow_mask(mask, job.grow_px)
+        job.frames.append(crop_image(rgb, box, job.crop))
+        job.masks.append(crop_image(mask, box, job.crop, mask=True))
+        run.clock["crop"] += time.perf_counter() - start
+        if t in job.analyse_at:
+            _analyse_frame(run, job, number, rgb, row)
+        if t == len(job.plan.frames) - 1:
+            _finish(job, run.cfg, run.out_dir, run.fps, run.watermarks, run.clock)
+
+
+def _analyse_frame(run: _Run, job: _Job, number: int, rgb: np.ndarray, row: Any) -> None:
+    """Collect an analysed frame's region gray levels, watermark boxes and quality scores."""
+    start = time.perf_counter()
+    h, w = run.frame_shape
+    x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
+    region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    if region.size:
+        job.grays.append(np.ascontiguousarray(region.mean(axis=2).astype(np.uint8)))
+    if job.detected_marks is not None:
+        if number not in run.marks:
+            run.marks[number] = np.asarray(run.watermark_detector(rgb), np.float64)
+        job.detected_marks[number] = run.marks[number].reshape(-1, 4)
+    if run.quality_scorer is not None:
+        if number not in run.qualities:
+            run.qualities[number] = run.quality_scorer(rgb)
+        job.qualities.append(run.qualities[number])
+    run.clock["analyse"] += time.perf_counter() - start
 
 
 def _remove_stale(out_dir: Path, video_id: str, kept: set[str]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -242,85 +242,107 @@ def evaluate_clips(
         ``segmenter_mask_iou``) and the same per video; ``contained_share_ci95`` and
         ``clip_mask_iou_ci95`` are the totals' bootstrap intervals over the clip frames.
     """
-    from mosaicflow.formats.truth import load_truth_json, read_truth
-
     per_video: list[dict[str, Any]] = []
     missed: dict[str, list[dict[str, Any]]] = {"missed_by_clips": [], "missed_by_segmenter": []}
-    all_cont: list[float] = []
-    all_clip: list[float] = []
-    all_seg: list[float] = []
-    n_tracks = n_found = n_covered = n_clips = n_false = 0
+    total = _FrameScores()
     for video in videos:
-        truth = load_truth_json(video.truth_json)
-        ids = np.stack([frame for _, frame in read_truth(video.truth_mkv)])
-        frames_index = pd.read_parquet(video.frames_index)
-        kept = sorted(int(f) for f in frames_index.loc[frames_index["kept"].astype(bool), "frame"])
-        min_frames = max(1, int(np.ceil(min_seconds * float(truth["fps"]) - 1e-9)))
-        tracks = truth_tracks(ids[kept], min_frames)
-        regions = pd.read_parquet(video.regions)
-        found = found_runs(ids, kept, regions, sorted(tracks), max_gap)
-        rows = index[(index["video"] == video.video_id) & index["kept"].astype(bool)]
-        covered: set[int] = set()
-        false_pos = 0
-        cont: list[float] = []
-        clip_iou: list[float] = []
-        seg_iou: list[float] = []
-        for row in rows.itertuples(index=False):
-            meta = read_clip_meta(root / row.meta_path)
-            masks = read_video(root / row.mask_path, fmt="gray")
-            result = score_clip(meta, masks, ids, regions)
-            covered.add(result["instance"])
-            false_pos += result["instance"] == 0
-            cont += result["containment"]
-            clip_iou += result["clip_iou"]
-            seg_iou += result["segmenter_iou"]
-        lost = sorted(set(tracks) - covered)
-        for inst in lost:
-            key = "missed_by_clips" if found[inst] >= min_frames else "missed_by_segmenter"
-            missed[key].append(
-                {"video": video.video_id, "instance": inst, "kept_frames": tracks[inst],
-                 "found_frames": found[inst]}
-            )  # fmt: skip
-        n_found_here = sum(found[inst] >= min_frames for inst in tracks)
-        per_video.append(
-            {
-                "video": video.video_id,
-                "truth_tracks": len(tracks),
-                "found_tracks": n_found_here,
-                "tracks_with_clip": len(tracks) - len(lost),
-                "clips": len(rows),
-                "false_positive_clips": false_pos,
-                "frames": len(cont),
-                "contained_share": _mean([c >= CONTAINED for c in cont]),
-                "clip_mask_iou": _mean(clip_iou),
-                "segmenter_mask_iou": _mean(seg_iou),
-            }
-        )
-        n_tracks += len(tracks)
-        n_found += n_found_here
-        n_covered += len(tracks) - len(lost)
-        n_clips += len(rows)
-        n_false += false_pos
-        all_cont += cont
-        all_clip += clip_iou
-        all_seg += seg_iou
-        LOG.info("%s: %s", video.video_id, per_video[-1])
+        summary, scores = _score_video(video, index, root, min_seconds, max_gap, missed)
+        per_video.append(summary)
+        total.extend(scores)
+        LOG.info("%s: %s", video.video_id, summary)
     return {
         "videos": len(videos),
         "min_seconds": min_seconds,
-        "truth_tracks": n_tracks,
-        "found_tracks": n_found,
-        "tracks_with_clip": n_covered,
+        "truth_tracks": sum(v["truth_tracks"] for v in per_video),
+        "found_tracks": sum(v["found_tracks"] for v in per_video),
+        "tracks_with_clip": sum(v["tracks_with_clip"] for v in per_video),
         **missed,
-        "clips": n_clips,
-        "false_positive_clips": n_false,
-        "frames": len(all_cont),
+        "clips": sum(v["clips"] for v in per_video),
+        "false_positive_clips": sum(v["false_positive_clips"] for v in per_video),
+        "frames": len(total.containment),
         "contained_threshold": CONTAINED,
-        "contained_share": _mean([c >= CONTAINED for c in all_cont]),
-        "contained_share_ci95": _mean_ci95([c >= CONTAINED for c in all_cont]),
-        "containment": _mean(all_cont),
-        "clip_mask_iou": _mean(all_clip),
-        "clip_mask_iou_ci95": _mean_ci95(all_clip),
-        "segmenter_mask_iou": _mean(all_seg),
+        "contained_share": _mean([c >= CONTAINED for c in total.containment]),
+        "contained_share_ci95": _mean_ci95([c >= CONTAINED for c in total.containment]),
+        "containment": _mean(total.containment),
+        "clip_mask_iou": _mean(total.clip_iou),
+        "clip_mask_iou_ci95": _mean_ci95(total.clip_iou),
+        "segmenter_mask_iou": _mean(total.seg_iou),
         "per_video": per_video,
     }
+
+
+@dataclass(frozen=True)
+class _FrameScores:
+    """Per scored clip frame: containment, clip mask IoU and the segmenter's mask IoU."""
+
+    containment: list[float] = field(default_factory=list)
+    clip_iou: list[float] = field(default_factory=list)
+    seg_iou: list[float] = field(default_factory=list)
+
+    def extend(self, other: _FrameScores) -> None:
+        """Append the frames of ``other``."""
+        self.containment.extend(other.containment)
+        self.clip_iou.extend(other.clip_iou)
+        self.seg_iou.extend(other.seg_iou)
+
+
+def _score_video(
+    video: TruthVideo,
+    index: pd.DataFrame,
+    root: Path,
+    min_seconds: float,
+    max_gap: int,
+    missed: dict[str, list[dict[str, Any]]],
+) -> tuple[dict[str, Any], _FrameScores]:
+    """One video's figures and frame scores; its missed true tracks are added to ``missed``."""
+    from mosaicflow.formats.truth import load_truth_json, read_truth
+
+    truth = load_truth_json(video.truth_json)
+    ids = np.stack([frame for _, frame in read_truth(video.truth_mkv)])
+    frames_index = pd.read_parquet(video.frames_index)
+    kept = sorted(int(f) for f in frames_index.loc[frames_index["kept"].astype(bool), "frame"])
+    min_frames = max(1, int(np.ceil(min_seconds * float(truth["fps"]) - 1e-9)))
+    tracks = truth_tracks(ids[kept], min_frames)
+    regions = pd.read_parquet(video.regions)
+    found = found_runs(ids, kept, regions, sorted(tracks), max_gap)
+    rows = index[(index["video"] == video.video_id) & index["kept"].astype(bool)]
+    covered, false_pos, scores = _score_clips(rows, root, ids, regions)
+    lost = sorted(set(tracks) - covered)
+    for inst in lost:
+        key = "missed_by_clips" if found[inst] >= min_frames else "missed_by_segmenter"
+        missed[key].append(
+            {"video": video.video_id, "instance": inst, "kept_frames": tracks[inst],
+             "found_frames": found[inst]}
+        )  # fmt: skip
+    summary = {
+        "video": video.video_id,
+        "truth_tracks": len(tracks),
+        "found_tracks": sum(found[inst] >= min_frames for inst in tracks),
+        "tracks_with_clip": len(tracks) - len(lost),
+        "clips": len(rows),
+        "false_positive_clips": false_pos,
+        "frames": len(scores.containment),
+        "contained_share": _mean([c >= CONTAINED for c in scores.containment]),
+        "clip_mask_iou": _mean(scores.clip_iou),
+        "segmenter_mask_iou": _mean(scores.seg_iou),
+    }
+    return summary, scores
+
+
+def _score_clips(
+    rows: pd.DataFrame, root: Path, ids: np.ndarray, regions: pd.DataFrame
+) -> tuple[set[int], int, _FrameScores]:
+    """Score a video's kept clips: the true instances they show, false positives, frame scores."""
+    covered: set[int] = set()
+    false_pos = 0
+    scores = _FrameScores()
+    for row in rows.itertuples(index=False):
+        meta = read_clip_meta(root / row.meta_path)
+        masks = read_video(root / row.mask_path, fmt="gray")
+        result = score_clip(meta, masks, ids, regions)
+        covered.add(result["instance"])
+        false_pos += result["instance"] == 0
+        scores.containment.extend(result["containment"])
+        scores.clip_iou.extend(result["clip_iou"])
+        scores.seg_iou.extend(result["segmenter_iou"])
+    return covered, false_pos, scores

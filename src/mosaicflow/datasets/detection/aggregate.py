@@ -88,32 +88,13 @@ def build_detection_dataset(
         ValueError: naming the file for a malformed manifest, a missing image or a label that
             fails a check.
     """
-    from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
     from mosaicflow.provenance import provenance, write_provenance
     from mosaicflow.yolo.adapter import prepare_ultralytics
     from mosaicflow.yolo.spec import plain
 
     if len(manifests) != len(sample_dirs):
         raise ValueError(f"{len(manifests)} manifests but {len(sample_dirs)} sample folders")
-    samples: list[dict[str, Any]] = []
-    dropped: dict[str, int] = {}
-    folders: dict[str, Path] = {}
-    for manifest, folder in zip(manifests, sample_dirs, strict=True):
-        data = read_manifest(Path(manifest))
-        folders[data["video"]] = Path(folder)
-        if data["video"] in (duplicates or {}):
-            dropped["duplicate"] = dropped.get("duplicate", 0) + len(data["samples"])
-            continue
-        for sample in data["samples"]:
-            quality = sample.get("source_quality")
-            limit = cfg.min_source_quality
-            if limit is not None and quality is not None and quality < limit:
-                dropped["source_quality"] = dropped.get("source_quality", 0) + 1
-                continue
-            samples.append({**sample, "video": data["video"]})
-        for drop in data["dropped"]:
-            reason = drop["reason"].split(" (")[0].split(" of frame")[0]
-            dropped[reason] = dropped.get(reason, 0) + 1
+    samples, dropped, folders = _collect_samples(cfg, manifests, sample_dirs, duplicates)
     splits = split_samples(samples, cfg.split, roles=roles, seed=seed, groups=groups)
     prepare_ultralytics(config_dir, threads)
     out_dir = Path(out_dir)
@@ -122,32 +103,7 @@ def build_detection_dataset(
     with atomic_dir(out_dir) as tmp:
         (tmp / "coco").mkdir()
         for split in SPLITS:
-            members = splits.get(split, [])
-            images, masks = tmp / split / "images", tmp / split / "masks"
-            images.mkdir(parents=True)
-            masks.mkdir()
-            for sample in members:
-                src = folders[sample["video"]]
-                for sub, dst in (("images", images), ("masks", masks)):
-                    path = src / sub / f"{sample['stem']}.png"
-                    if not path.is_file():
-                        raise ValueError(f"{path}: sample listed in the manifest is missing")
-                    shutil.copyfile(path, dst / path.name)
-                rows.append(sample_row(sample, split, masks / f"{sample['stem']}.png"))
-            labels = tmp / split / "labels"
-            coco_json = tmp / "coco" / f"{split}.json"
-            if members:
-                masks_to_coco(masks, list(CLASS_NAMES), coco_json, image_dir=images)
-                counts[f"{split}_instances"] = check_coco(coco_json, masks)
-                coco_to_yolo(coco_json, CLASS_NAMES, tmp / split / "_yolo", task="segment")
-                (tmp / split / "_yolo" / "labels").rename(labels)
-                shutil.rmtree(tmp / split / "_yolo")
-                check_yolo(images, labels)
-            else:
-                labels.mkdir()
-            counts[f"{split}_images"] = len(members)
-            counts[f"{split}_positives"] = sum(bool(s["positive"]) for s in members)
-            counts[f"{split}_videos"] = len({s["video"] for s in members})
+            rows += _write_split(tmp, split, splits.get(split, []), folders, counts)
         present = [s for s in SPLITS if counts[f"{s}_images"]]
         if "train" not in present or "val" not in present:
             raise ValueError(
@@ -169,6 +125,74 @@ def build_detection_dataset(
         write_provenance(tmp / "provenance.json", record)
     log.info("detection dataset: %s, dropped %s", counts, dropped)
     return DetectionDatasetResult(out_dir, counts)
+
+
+def _collect_samples(
+    cfg: DetectionDatasetConfig,
+    manifests: Sequence[Path],
+    sample_dirs: Sequence[Path],
+    duplicates: Mapping[str, str] | None,
+) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, Path]]:
+    """The samples the dataset keeps, the drop counts per reason and each video's folder."""
+    samples: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    folders: dict[str, Path] = {}
+    for manifest, folder in zip(manifests, sample_dirs, strict=True):
+        data = read_manifest(Path(manifest))
+        folders[data["video"]] = Path(folder)
+        if data["video"] in (duplicates or {}):
+            dropped["duplicate"] = dropped.get("duplicate", 0) + len(data["samples"])
+            continue
+        for sample in data["samples"]:
+            quality = sample.get("source_quality")
+            limit = cfg.min_source_quality
+            if limit is not None and quality is not None and quality < limit:
+                dropped["source_quality"] = dropped.get("source_quality", 0) + 1
+                continue
+            samples.append({**sample, "video": data["video"]})
+        for drop in data["dropped"]:
+            reason = drop["reason"].split(" (")[0].split(" of frame")[0]
+            dropped[reason] = dropped.get(reason, 0) + 1
+    return samples, dropped, folders
+
+
+def _write_split(
+    tmp: Path,
+    split: str,
+    members: Sequence[Mapping[str, Any]],
+    folders: Mapping[str, Path],
+    counts: dict[str, int],
+) -> list[dict[str, Any]]:
+    """Write one split (files, checked COCO and YOLO labels, counts); returns its sample rows."""
+    from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
+
+    rows: list[dict[str, Any]] = []
+    images, masks = tmp / split / "images", tmp / split / "masks"
+    images.mkdir(parents=True)
+    masks.mkdir()
+    for sample in members:
+        src = folders[sample["video"]]
+        for sub, dst in (("images", images), ("masks", masks)):
+            path = src / sub / f"{sample['stem']}.png"
+            if not path.is_file():
+                raise ValueError(f"{path}: sample listed in the manifest is missing")
+            shutil.copyfile(path, dst / path.name)
+        rows.append(sample_row(sample, split, masks / f"{sample['stem']}.png"))
+    labels = tmp / split / "labels"
+    coco_json = tmp / "coco" / f"{split}.json"
+    if members:
+        masks_to_coco(masks, list(CLASS_NAMES), coco_json, image_dir=images)
+        counts[f"{split}_instances"] = check_coco(coco_json, masks)
+        coco_to_yolo(coco_json, CLASS_NAMES, tmp / split / "_yolo", task="segment")
+        (tmp / split / "_yolo" / "labels").rename(labels)
+        shutil.rmtree(tmp / split / "_yolo")
+        check_yolo(images, labels)
+    else:
+        labels.mkdir()
+    counts[f"{split}_images"] = len(members)
+    counts[f"{split}_positives"] = sum(bool(s["positive"]) for s in members)
+    counts[f"{split}_videos"] = len({s["video"] for s in members})
+    return rows
 
 
 #: The per-image table of the dataset folder.

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
-from mosaicflow.datasets.detection.dedup import drop_near_duplicates, phash
+from mosaicflow.datasets.detection.dedup import Drop, drop_near_duplicates, phash
 from mosaicflow.datasets.detection.sampling import sample_frames
 from mosaicflow.datasets.detection.synth import (
     Region,
@@ -203,7 +203,6 @@ def build_video_samples(
             input is malformed.
     """
     from mosaicflow.datasets.detection.regions import inferred_regions, truth_regions
-    from mosaicflow.video.decode import iter_frames
 
     source = regions_parquet if cfg.regions == "inferred" else truth_mkv
     if source is None:
@@ -213,13 +212,7 @@ def build_video_samples(
         )
     key = video_key(video_id)
     rng = np.random.default_rng([seed, DATASET_STREAM, key, 0])
-    index = pd.read_parquet(index_parquet)
-    try:
-        frames = sample_frames(index, cfg.frames_per_video, rng)
-    except ValueError as err:
-        raise ValueError(f"{index_parquet}: {err}") from err
-    scenes = {int(f): int(s) for f, s in zip(index["frame"], index["scene"], strict=True)}
-    images = dict(iter_frames(video, frames, fmt="rgb24", threads=1))
+    frames, scenes, images = _sample_images(video, index_parquet, cfg, rng)
     kept, drops = drop_near_duplicates(
         frames, [phash(images[f]) for f in frames], cfg.hash_distance
     )
@@ -249,12 +242,39 @@ def build_video_samples(
                 record = {**record, "source_quality": five, "source_quality_resize": resize}
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
                             "positive": bool(mask.any()), **record})  # fmt: skip
-    dropped = [{"frame": d.frame, "reason": d.reason} for d in drops]
-    dropped += [{"frame": f, "reason": "surplus frame without regions (negatives fraction)"}
-                for f in surplus]  # fmt: skip
+    counts = _counts(len(frames), drops, surplus, samples)
+    write_json(manifest, _manifest(video, video_id, cfg, shape, counts, samples, drops, surplus))
+    log.info("%s: %s", video_id, counts)
+    positives = counts["positives"]
+    return SamplesResult(
+        video_id, len(frames), len(samples), positives, len(samples) - positives,
+        {"near_duplicates": len(drops), "surplus_empty": len(surplus)},
+    )  # fmt: skip
+
+
+def _sample_images(
+    video: Path, index_parquet: Path, cfg: DetectionDatasetConfig, rng: np.random.Generator
+) -> tuple[list[int], dict[int, int], dict[int, np.ndarray]]:
+    """The sampled frame numbers, every indexed frame's scene and the sampled frames (RGB)."""
+    from mosaicflow.video.decode import iter_frames
+
+    index = pd.read_parquet(index_parquet)
+    try:
+        frames = sample_frames(index, cfg.frames_per_video, rng)
+    except ValueError as err:
+        raise ValueError(f"{index_parquet}: {err}") from err
+    scenes = {int(f): int(s) for f, s in zip(index["frame"], index["scene"], strict=True)}
+    images = dict(iter_frames(video, frames, fmt="rgb24", threads=1))
+    return frames, scenes, images
+
+
+def _counts(
+    sampled: int, drops: Sequence[Drop], surplus: Sequence[int], samples: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """The manifest's counts: frames sampled and dropped, images written, per kind."""
     positives = sum(s["positive"] for s in samples)
-    counts = {
-        "sampled": len(frames),
+    return {
+        "sampled": sampled,
         "near_duplicates": len(drops),
         "surplus_empty": len(surplus),
         "images": len(samples),
@@ -262,24 +282,32 @@ def build_video_samples(
         "negatives": len(samples) - positives,
         **{f"kind_{k}": sum(s["kind"] == k for s in samples) for k in KINDS},
     }
-    write_json(
-        manifest,
-        {
-            "version": MANIFEST_VERSION,
-            "video": video_id,
-            "source": str(video),
-            "regions": cfg.regions,
-            "frame_shape": list(shape),
-            "counts": counts,
-            "samples": sorted(samples, key=lambda s: s["frame"]),
-            "dropped": sorted(dropped, key=lambda d: d["frame"]),
-        },
-    )
-    log.info("%s: %s", video_id, counts)
-    return SamplesResult(
-        video_id, len(frames), len(samples), positives, len(samples) - positives,
-        {"near_duplicates": len(drops), "surplus_empty": len(surplus)},
-    )  # fmt: skip
+
+
+def _manifest(
+    video: Path,
+    video_id: str,
+    cfg: DetectionDatasetConfig,
+    shape: Sequence[int],
+    counts: dict[str, int],
+    samples: Sequence[dict[str, Any]],
+    drops: Sequence[Drop],
+    surplus: Sequence[int],
+) -> dict[str, Any]:
+    """The video's manifest: its samples and its dropped frames with their reasons, by frame."""
+    dropped = [{"frame": d.frame, "reason": d.reason} for d in drops]
+    dropped += [{"frame": f, "reason": "surplus frame without regions (negatives fraction)"}
+                for f in surplus]  # fmt: skip
+    return {
+        "version": MANIFEST_VERSION,
+        "video": video_id,
+        "source": str(video),
+        "regions": cfg.regions,
+        "frame_shape": list(shape),
+        "counts": counts,
+        "samples": sorted(samples, key=lambda s: s["frame"]),
+        "dropped": sorted(dropped, key=lambda d: d["frame"]),
+    }
 
 
 def _resized_shape(shape: Sequence[int], cfg: DetectionDatasetConfig) -> tuple[int, int]:
