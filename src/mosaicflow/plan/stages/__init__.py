@@ -1,7 +1,8 @@
 """The stages of the workflow, one module each, and :data:`STAGES`, the table that ``rule all``,
 the metrics gathering (``results/metrics.json``) and the report's categories read.
 
-A stage module holds, for one ``workflow/rules/<stage>.smk``:
+A stage module holds, for the rules of one stage (``workflow/rules/<stage>.smk``; label issues
+share ``review.smk``):
 
 - ``enabled(run)``: whether the stage runs for this run;
 - ``outputs(run)``: what ``rule all`` builds of it;
@@ -47,7 +48,6 @@ class Stage:
 
     Attributes:
         name: the stage's name (its module's).
-        rules: the rules file under ``workflow/rules/`` that runs it.
         report: the report category of its figures (None: it adds none).
         enabled: ``(run) -> bool``.
         outputs: ``(run) -> list`` of what ``rule all`` builds of it (when enabled).
@@ -55,18 +55,16 @@ class Stage:
     """
 
     name: str
-    rules: str
     report: str | None
     enabled: Callable[[Run], bool]
     outputs: Callable[[Run], list[str]]
     metrics: Callable[[Run], dict[str, str]]
 
     @classmethod
-    def of(cls, module: ModuleType, rules: str, report: str | None = None) -> Stage:
+    def of(cls, module: ModuleType, report: str | None = None) -> Stage:
         """The stage of a stage module."""
         return cls(
             name=module.__name__.rpartition(".")[2],
-            rules=rules,
             report=report,
             enabled=module.enabled,
             outputs=module.outputs,
@@ -78,19 +76,19 @@ class Stage:
 STAGES: dict[str, Stage] = {
     stage.name: stage
     for stage in (
-        Stage.of(world, "world.smk", "Demo world"),
-        Stage.of(frames, "frames.smk"),
-        Stage.of(regions, "regions.smk"),
-        Stage.of(yolo, "yolo.smk", "PR curves"),
-        Stage.of(detection, "detection.smk"),
-        Stage.of(restoration, "restoration.smk", "Restoration dataset"),
-        Stage.of(balance, "balance.smk"),
-        Stage.of(shards, "shards.smk"),
-        Stage.of(quality, "quality.smk"),
-        Stage.of(review, "review.smk", "Restoration dataset"),
-        Stage.of(label_issues, "review.smk", "Region models"),
-        Stage.of(duplicates, "duplicates.smk"),
-        Stage.of(evaluation, "evaluation.smk", "Evaluation"),
+        Stage.of(world, "Demo world"),
+        Stage.of(frames),
+        Stage.of(regions),
+        Stage.of(yolo, "PR curves"),
+        Stage.of(detection),
+        Stage.of(restoration, "Restoration dataset"),
+        Stage.of(balance),
+        Stage.of(shards),
+        Stage.of(quality),
+        Stage.of(review, "Restoration dataset"),
+        Stage.of(label_issues, "Region models"),
+        Stage.of(duplicates),
+        Stage.of(evaluation, "Evaluation"),
     )
 }
 
