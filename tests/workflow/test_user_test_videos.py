@@ -27,6 +27,10 @@ SHEET = {"world-train-00": "train", "world-val-00": "val", "world-test-00": "tes
 # The demo segmenter's mask IoU on validation frames is about 0.8; the inferred truth of a
 # test video, pooled over its frames, must be that close to the real one.
 TRUTH_IOU_FLOOR = 0.6
+#: PSNR gain in the mosaic over the mosaicked input (dB) of the demo's restorer on the sheet's
+#: test video: an identity restorer scores 0; the demo's evaluation (both test videos, floor
+#: 1 dB) measured 1.66 dB [1.50, 1.80] on a Zen 5 and this video alone +1.66 dB.
+RESTORED_OVER_INPUT_DB = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,8 @@ def test_the_test_video_is_restored_and_scored(user_run, test_frames):
     assert [v["video"] for v in scores["per_video"]] == [test_id]
     total = scores["total"]
     assert total["frames"] == test_frames and total["detection"]["frames_with_mosaic"] > 0
-    assert total["restored"]["psnr_mask"] > total["input"]["psnr_mask"], total
+    gain = total["restored"]["psnr_mask"] - total["input"]["psnr_mask"]
+    assert gain >= RESTORED_OVER_INPUT_DB, total
     assert scores["per_video"][0]["video_check"]["ok"]
     for figure in ("table.tsv", "side_by_side.mp4", "grid.png"):
         assert (results / "evaluate" / figure).stat().st_size > 0
