@@ -630,7 +630,7 @@ def part_restore(steps: int, size: str, trace: Any, save: Path | None, work: Pat
     import torch
 
     from mosaicflow.config import build
-    from mosaicflow.restore.config import RestorationConfig
+    from mosaicflow.restore.config import RestorationConfig, job_from
     from mosaicflow.restore.stage1 import Stage1
     from mosaicflow.restore.stage2 import Stage2Model
 
@@ -659,7 +659,7 @@ def part_restore(steps: int, size: str, trace: Any, save: Path | None, work: Pat
         return tuple(torch.stack([it[k] for it in items]) for k in range(3))  # type: ignore
 
     torch.manual_seed(SEED)
-    stage = Stage1(cfg, dev)
+    stage = Stage1(job_from(cfg, "stage1"), dev)
     out["init_sha"] = sha_tensors(stage.model.state_dict().items())[:16]
     tracer = Tracer(stage.model, "restore.g", ops=trace.mode == "ops") if trace.mode else None
     losses, times1, times2 = [], [], []
@@ -680,7 +680,7 @@ def part_restore(steps: int, size: str, trace: Any, save: Path | None, work: Pat
     out["stage1_weights_sha"] = sha_tensors(gen_state.items())
     # stage 2 from the stage-1 generator (no perceptual loss: the demo has no VGG19 weights)
     torch.manual_seed(SEED + 3)
-    model2 = Stage2Model(cfg, None)
+    model2 = Stage2Model(job_from(cfg, "stage2"), None)
     model2.generator.load_state_dict(gen_state)
     model2.generator_ema.load_state_dict(gen_state)
     losses2 = []

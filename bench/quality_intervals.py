@@ -490,14 +490,14 @@ def restorer_validation(run: Run, slow: bool) -> list[Row]:
         return [skip(r, "needs the restorer run on its validation clips") for r in rows]
     import torch
 
-    from mosaicflow.restore.config import config_from_params, job_params
+    from mosaicflow.restore.config import job_of, job_params
     from mosaicflow.restore.jobs import clip_sets
     from mosaicflow.restore.metrics import MetricSums, blur_inside
     from mosaicflow.restore.models import build_generator
     from mosaicflow.restore.weights import load_generator_weights
 
     card = run.json("models", "restoration", "model.json")
-    cfg = config_from_params(job_params(run.config["restoration"], "stage2"))
+    cfg = job_of("stage2", job_params(run.config["restoration"], "stage2"))
     _, val = clip_sets(
         Path(paths.RESTORATION_INDEX),
         run.config["mosaic"],
@@ -505,7 +505,7 @@ def restorer_validation(run: Run, slow: bool) -> list[Row]:
         cfg.stage2.size,
         run.config["seed"],
     )
-    network = build_generator(cfg, load_weights=False)
+    network = build_generator(cfg)
     load_generator_weights(network, paths.restoration_files()["weights"])
     network.eval()
     sigma = float(card["baselines"]["blur"]["sigma"])

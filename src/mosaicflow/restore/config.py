@@ -51,6 +51,7 @@ class Stage2Config(StageConfig):
 @dataclass(frozen=True)
 class RestorationConfig:
     """Model knobs of the BasicVSR++ restoration stage; fields match ``restoration`` one to one.
+    Each rule reads a part of it: :data:`JOBS`.
 
     Attributes:
         mid_channels: feature channels of the generator (64 for the published models).
@@ -63,8 +64,8 @@ class RestorationConfig:
         blur_sigmas: Gaussian sigmas searched for the blur baseline of the validation.
         num_workers: DataLoader workers for training clips.
         amp: bfloat16 autocast + channels-last on CUDA.
-        stage1: stage-1 training settings (None in a job that does not read them).
-        stage2: stage-2 training settings (None in a job that does not read them).
+        stage1: stage-1 training settings.
+        stage2: stage-2 training settings.
     """
 
     mid_channels: int
@@ -77,8 +78,8 @@ class RestorationConfig:
     blur_sigmas: tuple[float, ...]
     num_workers: int
     amp: bool
-    stage1: Stage1Config | None
-    stage2: Stage2Config | None
+    stage1: Stage1Config
+    stage2: Stage2Config
 
 
 def restoration_config(profile: str = "demo", **changes: object) -> RestorationConfig:
@@ -90,42 +91,95 @@ def restoration_config(profile: str = "demo", **changes: object) -> RestorationC
     return dataclasses.replace(build(RestorationConfig, config["restoration"]), **changes)
 
 
-#: The ``restoration`` keys each job reads (a rule's params carry only these, so changing a
-#: stage-2 key never retrains stage 1).
-JOB_KEYS: dict[str, tuple[str, ...]] = {
-    "stage1": ("mid_channels", "num_blocks", "hr_skip", "spynet_weights", "init_weights",
-               "blur_sigmas", "amp", "stage1"),
-    "convert": ("mid_channels", "num_blocks", "hr_skip", "stage2.disc_mid_channels"),
-    "stage2": ("mid_channels", "num_blocks", "hr_skip", "vgg19_weights", "blur_sigmas",
-               "amp", "stage2"),
-    "export": ("mid_channels", "num_blocks", "hr_skip", "stage1", "stage2"),
-}  # fmt: skip
+@dataclass(frozen=True)
+class Stage1Job:
+    """What rule ``train_restoration_stage1`` reads of ``restoration``: its params, so changing
+    any other key never retrains stage 1. Fields as in :class:`RestorationConfig`."""
+
+    mid_channels: int
+    num_blocks: int
+    hr_skip: bool
+    spynet_weights: str | None
+    init_weights: str | None
+    blur_sigmas: tuple[float, ...]
+    amp: bool
+    stage1: Stage1Config
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """What rule ``convert_restoration`` reads: the generator's shape and the discriminator's
+    channels (``stage2.disc_mid_channels``)."""
+
+    mid_channels: int
+    num_blocks: int
+    hr_skip: bool
+    stage2_disc_mid_channels: int
+
+
+@dataclass(frozen=True)
+class Stage2Job:
+    """What rule ``train_restoration_stage2`` reads of ``restoration``."""
+
+    mid_channels: int
+    num_blocks: int
+    hr_skip: bool
+    vgg19_weights: str | None
+    blur_sigmas: tuple[float, ...]
+    amp: bool
+    stage2: Stage2Config
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What rule ``export_restoration`` reads: the generator's shape and both stages' settings
+    (for the model card)."""
+
+    mid_channels: int
+    num_blocks: int
+    hr_skip: bool
+    stage1: Stage1Config
+    stage2: Stage2Config
+
+
+#: The restoration rules' jobs by name.
+JOBS: dict[str, type] = {
+    "stage1": Stage1Job,
+    "convert": ConvertJob,
+    "stage2": Stage2Job,
+    "export": ExportJob,
+}
+#: A field of a job that names a key of a stage section (``<stage>_<key>``).
+_STAGE_KEYS = ("stage1_", "stage2_")
 
 
 def job_params(section: Mapping[str, Any], job: str) -> dict[str, Any]:
-    """The keys of the (validated) ``restoration`` section that ``job`` reads."""
+    """The keys of the (validated) ``restoration`` section that ``job`` reads: the fields of
+    its dataclass (:data:`JOBS`), as the rule's params."""
     from mosaicflow.config import canonical
 
-    if job not in JOB_KEYS:
-        raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOB_KEYS)})")
+    if job not in JOBS:
+        raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOBS)})")
     params: dict[str, Any] = {}
-    for key in JOB_KEYS[job]:
-        if "." in key:  # one key of a stage ("stage2.disc_mid_channels")
-            stage, name = key.split(".", 1)
-            params[f"{stage}_{name}"] = section[stage][name]
+    for field in dataclasses.fields(JOBS[job]):
+        name = field.name
+        if name.startswith(_STAGE_KEYS):  # one key of a stage ("stage2_disc_mid_channels")
+            stage, key = name.split("_", 1)
+            params[name] = section[stage][key]
         else:
-            params[key] = section[key]
+            params[name] = section[name]
     return canonical(params)
 
 
-def config_from_params(params: Mapping[str, Any]) -> RestorationConfig:
-    """The :class:`RestorationConfig` of a job's params (:func:`job_params`); the keys the job
-    does not read are None."""
+def job_of(job: str, params: Mapping[str, Any]) -> Any:
+    """The typed job (:data:`JOBS`) of a rule's params (:func:`job_params`)."""
     from mosaicflow.config import build
 
-    names = [f.name for f in dataclasses.fields(RestorationConfig)]
-    params = {k: v for k, v in params.items() if k != "stage2_disc_mid_channels"}
-    unknown = sorted(set(params) - set(names))
-    if unknown:
-        raise ValueError(f"restoration params: unknown keys {unknown}")
-    return build(RestorationConfig, {name: params.get(name) for name in names})
+    if job not in JOBS:
+        raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOBS)})")
+    return build(JOBS[job], params)
+
+
+def job_from(cfg: RestorationConfig, job: str) -> Any:
+    """The job ``job`` of a whole ``restoration`` config (as its rule would get it)."""
+    return job_of(job, job_params(dataclasses.asdict(cfg), job))

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from mosaicflow.io import read_json, save_torch, write_json
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import ConvertJob, ExportJob
 from mosaicflow.restore.weights import WeightsError, generator_state_dict, read_checkpoint
 
 PREFIXES = ("generator.", "generator_ema.", "discriminator.")
@@ -54,23 +54,15 @@ def join_stage2(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> dict[str, to
     }
 
 
-def convert(
-    cfg: RestorationConfig,
-    stage1_weights: Path,
-    out: Path,
-    *,
-    seed: int,
-    disc_mid_channels: int | None = None,
-) -> Path:
+def convert(job: ConvertJob, stage1_weights: Path, out: Path, *, seed: int) -> Path:
     """Stage-1 generator -> stage-2 initial state (generator, EMA generator, new discriminator).
 
     Args:
-        cfg: the restoration config (generator size; ``stage2.disc_mid_channels``).
+        job: the generator's shape and the discriminator's channels.
         stage1_weights: the stage-1 generator (any layout
             :func:`~mosaicflow.restore.weights.load_generator_weights` reads).
         out: the stage-2 initial checkpoint (published prefixed layout), written atomically.
         seed: seed of the discriminator's initialisation.
-        disc_mid_channels: the discriminator's channels (default ``cfg.stage2``'s).
 
     Returns:
         ``out``.
@@ -81,15 +73,11 @@ def convert(
     from mosaicflow.restore.models import build_discriminator, build_generator
     from mosaicflow.restore.weights import load_generator_weights
 
-    if disc_mid_channels is None:
-        if cfg.stage2 is None:
-            raise WeightsError("restoration.stage2 is not configured")
-        disc_mid_channels = cfg.stage2.disc_mid_channels
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = build_generator(cfg, load_weights=False)
+        generator = build_generator(job)
         load_generator_weights(generator, Path(stage1_weights))
-        discriminator = build_discriminator(disc_mid_channels)
+        discriminator = build_discriminator(job.stage2_disc_mid_channels)
     state = generator.state_dict()
     parts = {
         "generator": state,
@@ -108,7 +96,7 @@ def _stage_summary(metrics: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def export(
-    cfg: RestorationConfig,
+    job: ExportJob,
     stage2_weights: Path,
     out: Path,
     card_out: Path,
@@ -122,7 +110,7 @@ def export(
     """Write the EMA generator for inference and its model card.
 
     Args:
-        cfg: the restoration config (network size, clip size and frames of the card).
+        job: the network's shape and both stages' settings (clip size and frames of the card).
         stage2_weights: the stage-2 output (prefixed layout; ``generator_ema.`` is taken, else
             ``generator.``).
         out: the generator state dict (reference key layout, no prefix), written atomically.
@@ -143,23 +131,23 @@ def export(
     from mosaicflow.restore.weights import load_strict
 
     state, layout = generator_state_dict(read_checkpoint(stage2_weights), str(stage2_weights))
-    network = build_generator(cfg, load_weights=False)
+    network = build_generator(job)
     load_strict(network, state, str(stage2_weights))  # strict, with a useful error
     save_torch({k: v.detach().cpu().contiguous() for k, v in state.items()}, out)
     s1 = _stage_summary(read_json(stage1_metrics) if stage1_metrics else None)
     s2 = _stage_summary(read_json(stage2_metrics) if stage2_metrics else None)
     last = (s2 or s1 or {}).get("validation") or []
-    stage_cfg = cfg.stage2 or cfg.stage1
+    stage_cfg = job.stage2
     card = {
         "version": CARD_VERSION,
         "model": "BasicVSR++ (same-resolution restoration)",
         "weights": Path(out).name,
         "source_layout": layout,
-        "mid_channels": cfg.mid_channels,
-        "num_blocks": cfg.num_blocks,
-        "hr_skip": bool(cfg.hr_skip),
-        "input_size": stage_cfg.size if stage_cfg else None,
-        "num_frames": stage_cfg.num_frames if stage_cfg else None,
+        "mid_channels": job.mid_channels,
+        "num_blocks": job.num_blocks,
+        "hr_skip": bool(job.hr_skip),
+        "input_size": stage_cfg.size,
+        "num_frames": stage_cfg.num_frames,
         "iterations": {
             "stage1": s1["iterations"] if s1 else None,
             "stage2": s2["iterations"] if s2 else None,

@@ -9,7 +9,6 @@ last checkpoint and a changed setting starts a fresh folder.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from mosaicflow.config import build, stable_hash
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.provenance import file_hash
-from mosaicflow.restore.config import RestorationConfig, config_from_params
+from mosaicflow.restore.config import job_of
 
 LOG = logging.getLogger(__name__)
 
@@ -81,13 +80,6 @@ def work_dir(work_root: Path, stage: str, params: Mapping[str, Any], seed: int, 
     return Path(work_root) / f"{stage}-{stable_hash({'p': params, 'seed': seed, 'data': data})}"
 
 
-def _stage_cfg(cfg: RestorationConfig, stage: str) -> Any:
-    stage_cfg = getattr(cfg, stage)
-    if stage_cfg is None:
-        raise ValueError(f"restoration.{stage} is missing from the job's params")
-    return stage_cfg
-
-
 def run_stage(
     stage: str,
     params: Mapping[str, Any],
@@ -139,11 +131,11 @@ def run_stage(
         raise ValueError("stage 2, and only stage 2, starts from an initial model (init)")
     # a shipped start (an installed-file reference) is found here; the params, which name the
     # work folder, keep the reference
-    start = path_of(params.get("init_weights"))
-    cfg = dataclasses.replace(
-        config_from_params({**params, "init_weights": start}), num_workers=num_workers
-    )
-    s = _stage_cfg(cfg, stage)
+    if "init_weights" in params:
+        job = job_of(stage, {**params, "init_weights": path_of(params["init_weights"])})
+    else:
+        job = job_of(stage, params)
+    s = getattr(job, stage)
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
     weights = clip_weights(train, balance) if balance is not None else None
@@ -154,8 +146,10 @@ def run_stage(
         identity["balance"] = file_hash(balance)
         data = f"{data}+balance:{identity['balance'][:16]}"
     work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
-    run = StageRun(train, val, work, weights_out, seed, device, metrics_out, data, weights)
-    result = train_stage1(cfg, run) if init is None else train_stage2(cfg, init, run)
+    run = StageRun(
+        train, val, work, weights_out, seed, device, metrics_out, data, weights, num_workers
+    )
+    result = train_stage1(job, run) if init is None else train_stage2(job, init, run)
     return result.to_dict()
 
 
@@ -163,10 +157,7 @@ def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int
     """Stage-1 generator -> stage-2 initial model (rule ``convert_restoration``)."""
     from mosaicflow.restore.export import convert
 
-    return convert(
-        config_from_params(params), stage1, out, seed=seed,
-        disc_mid_channels=params["stage2_disc_mid_channels"],
-    )  # fmt: skip
+    return convert(job_of("convert", params), stage1, out, seed=seed)
 
 
 def run_export(
@@ -184,7 +175,7 @@ def run_export(
     from mosaicflow.restore.export import export
 
     return export(
-        config_from_params(params), stage2, weights_out, card_out,
+        job_of("export", params), stage2, weights_out, card_out,
         stage1_metrics=stage1_metrics, stage2_metrics=stage2_metrics,
         data_hash=data_hash(index_parquet), config_hash=stable_hash(params), code_hash=code,
     )  # fmt: skip

@@ -57,6 +57,7 @@ class StageRun:
         data_hash: hash of the training data, recorded in the result.
         sample_weights: one sampling weight per ``train_set`` item (draws with replacement in
             proportion to them); None = shuffled passes over the items.
+        num_workers: data-loading worker processes (a speed setting: no part of the identity).
     """
 
     train_set: Dataset
@@ -68,6 +69,7 @@ class StageRun:
     metrics_out: Path | None = None
     data_hash: str | None = None
     sample_weights: Sequence[float] | None = None
+    num_workers: int = 0
 
 
 class TrainingStage(Protocol):
@@ -105,7 +107,6 @@ def train_stage(
     *,
     config: Mapping[str, Any],
     amp: bool = False,
-    num_workers: int = 0,
     blur_sigmas: Sequence[float] = (1.0,),
 ) -> tuple[TrainingStage, History, int | None]:
     """Train (or resume) a stage for ``stage_cfg.iterations`` iterations.
@@ -122,7 +123,6 @@ def train_stage(
         run: data, work folder, seed and device.
         config: what the run depends on (a resume must match it).
         amp: bfloat16 autocast on CUDA for validation.
-        num_workers: data-loading worker processes.
         blur_sigmas: blur sigmas of the validation baseline.
 
     Returns:
@@ -155,7 +155,7 @@ def train_stage(
                 log.info("%s: validation baselines %s", label, history.baselines)
             _iterate(
                 name, stage, stage_cfg, history, run, dev,
-                start=start, config=config, amp=amp, num_workers=num_workers,
+                start=start, config=config, amp=amp,
             )  # fmt: skip
         finally:
             random.setstate(py_state)
@@ -174,7 +174,6 @@ def _iterate(
     start: int,
     config: Mapping[str, Any],
     amp: bool,
-    num_workers: int,
 ) -> None:
     """Iterations ``start ..`` of a stage on ``run``'s data, with validation and checkpoints in
     its work folder."""
@@ -182,7 +181,7 @@ def _iterate(
     val_set, work_dir = run.val_set, Path(run.work_dir)
     writer = ScalarWriter(work_dir, start)
     loader = make_loader(run.train_set, stage_cfg.batch_size, run.seed, start,
-                         stage_cfg.iterations, num_workers, dev.type == "cuda",
+                         stage_cfg.iterations, run.num_workers, dev.type == "cuda",
                          run.sample_weights)  # fmt: skip
 
     def step(batch: Sequence[torch.Tensor], iteration: int) -> dict[str, float]:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Protocol
 
 from mmengine.registry import MODELS
 
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import Stage2Job
 from mosaicflow.restore.discriminator import UNetDiscriminatorWithSpectralNorm
 from mosaicflow.restore.losses import CharbonnierLoss, GANLoss, PerceptualLoss
 from mosaicflow.restore.spynet import SPyNet
 from mosaicflow.restore.weights import load_generator_weights, load_spynet_weights
 
 log = logging.getLogger(__name__)
+
+
+class GeneratorShape(Protocol):
+    """The generator's shape: what every restoration job and the whole config have."""
+
+    mid_channels: int
+    num_blocks: int
+    hr_skip: bool
+
 
 REGISTERED = (
     BasicVSRPlusPlusNet,
@@ -35,37 +45,40 @@ for _cls in REGISTERED:
         MODELS.register_module(name=_cls.__name__, module=_cls)
 
 
-def generator_cfg(cfg: RestorationConfig) -> dict[str, object]:
-    """The mmengine config dict of the generator described by ``cfg``."""
+def generator_cfg(shape: GeneratorShape) -> dict[str, object]:
+    """The mmengine config dict of the generator of ``shape``."""
     return {
         "type": BasicVSRPlusPlusNet.__name__,
-        "mid_channels": cfg.mid_channels,
-        "num_blocks": cfg.num_blocks,
-        "hr_skip": bool(cfg.hr_skip),
+        "mid_channels": shape.mid_channels,
+        "num_blocks": shape.num_blocks,
+        "hr_skip": bool(shape.hr_skip),
     }
 
 
-def build_generator(cfg: RestorationConfig, load_weights: bool = True) -> BasicVSRPlusPlusNet:
-    """Build the generator; load ``cfg.weights`` (all), else ``cfg.init_weights`` (all: the
-    start of stage 1), else ``cfg.spynet_weights`` (SPyNet).
-
-    Args:
-        cfg: the restoration config.
-        load_weights: False builds the bare network (random init, zero-flow SPyNet).
+def build_generator(
+    shape: GeneratorShape,
+    *,
+    weights: str | Path | None = None,
+    init_weights: str | Path | None = None,
+    spynet_weights: str | Path | None = None,
+) -> BasicVSRPlusPlusNet:
+    """Build the generator of ``shape`` (a job or the whole config: its ``mid_channels``,
+    ``num_blocks``, ``hr_skip``); load ``weights`` (all), else ``init_weights`` (all: the start
+    of stage 1), else ``spynet_weights`` (SPyNet); none: random init, zero-flow SPyNet.
 
     Returns:
         The generator (in training mode).
 
     Raises:
-        WeightsError: a configured file does not fit (names the file and the keys).
+        WeightsError: a file does not fit (names the file and the keys).
     """
-    model = MODELS.build(generator_cfg(cfg))
-    if load_weights and cfg.weights is not None:
-        load_generator_weights(model, Path(cfg.weights))
-    elif load_weights and cfg.init_weights is not None:
-        load_generator_weights(model, Path(cfg.init_weights))
-    elif load_weights and cfg.spynet_weights is not None:
-        load_spynet_weights(model.spynet, Path(cfg.spynet_weights))
+    model = MODELS.build(generator_cfg(shape))
+    if weights is not None:
+        load_generator_weights(model, Path(weights))
+    elif init_weights is not None:
+        load_generator_weights(model, Path(init_weights))
+    elif spynet_weights is not None:
+        load_spynet_weights(model.spynet, Path(spynet_weights))
     return model
 
 
@@ -88,7 +101,7 @@ PERCEPTUAL_OFF = (
 )
 
 
-def build_perceptual_loss(cfg: RestorationConfig) -> tuple[PerceptualLoss | None, list[str]]:
+def build_perceptual_loss(cfg: Stage2Job) -> tuple[PerceptualLoss | None, list[str]]:
     """Stage 2's perceptual loss: VGG19 with Lada's layer weights, ``cfg.vgg19_weights`` loaded,
     scaled by ``stage2.perceptual_weight``; or ``(None, [why])`` when it is off (a weight of 0,
     or no VGG19 weights: a randomly initialised VGG19 is not a perceptual loss).
@@ -97,7 +110,6 @@ def build_perceptual_loss(cfg: RestorationConfig) -> tuple[PerceptualLoss | None
         The loss (or None) and the notes the stage's record keeps.
     """
     stage2 = cfg.stage2
-    assert stage2 is not None
     if stage2.perceptual_weight == 0:
         return None, ["perceptual loss off: restoration.stage2.perceptual_weight is 0"]
     if cfg.vgg19_weights is None:

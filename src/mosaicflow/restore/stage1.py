@@ -18,7 +18,7 @@ import torch
 from mosaicflow.io import save_torch
 from mosaicflow.provenance import file_hash
 from mosaicflow.restore.checkpoint import stage_config_dict
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import Stage1Job
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import pixel_loss, pixel_weight
@@ -43,16 +43,18 @@ class Stage1:
     :class:`~mosaicflow.restore.loop.TrainingStage`): one pixel-loss step per iteration.
 
     Args:
-        cfg: the restoration config (``cfg.stage1`` holds the training settings).
+        job: the stage's job (``job.stage1`` holds the training settings).
         device: where the generator trains.
     """
 
-    def __init__(self, cfg: RestorationConfig, device: torch.device) -> None:
+    def __init__(self, job: Stage1Job, device: torch.device) -> None:
         from mosaicflow.restore.models import build_generator
 
-        assert cfg.stage1 is not None
-        self.s, self.device, self.amp = cfg.stage1, device, bool(cfg.amp)
-        self.model = build_generator(cfg).to(device)
+        self.s, self.device, self.amp = job.stage1, device, bool(job.amp)
+        generator = build_generator(
+            job, init_weights=job.init_weights, spynet_weights=job.spynet_weights
+        )
+        self.model = generator.to(device)
         if device.type == "cuda" and self.amp:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optim = _optim_wrapper(self.model, self.s.lr, self.s.spynet_lr_mult, self.s.betas)
@@ -100,11 +102,11 @@ class Stage1:
             sched.load_state_dict(sd)
 
 
-def train_stage1(cfg: RestorationConfig, run: StageRun) -> StageResult:
+def train_stage1(job: Stage1Job, run: StageRun) -> StageResult:
     """Train (or resume training) the stage-1 generator; write its weights.
 
     Args:
-        cfg: the restoration config (``cfg.stage1`` holds the training settings).
+        job: the stage's job (``job.stage1`` holds the training settings).
         run: the clips, work folder (an existing ``last.pt`` of the same stage and config is
             resumed), output (the generator's state dict, reference key layout), seed and device.
 
@@ -112,22 +114,19 @@ def train_stage1(cfg: RestorationConfig, run: StageRun) -> StageResult:
         The :class:`~mosaicflow.restore.records.StageResult` of the stage.
 
     Raises:
-        TrainingError: missing stage config, empty data or a checkpoint of another config.
+        TrainingError: empty data or a checkpoint of another config.
     """
-    s = cfg.stage1
-    if s is None:
-        raise TrainingError("restoration.stage1 is not configured")
+    s = job.stage1
     config = {
         "stage": stage_config_dict(s),
-        "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip, cfg.spynet_weights],
+        "model": [job.mid_channels, job.num_blocks, job.hr_skip, job.spynet_weights],
         "seed": run.seed,
     }
-    if cfg.init_weights:  # the start's bytes, not its path: other weights retrain the stage
-        config["init"] = {"sha256": file_hash(cfg.init_weights)}
+    if job.init_weights:  # the start's bytes, not its path: other weights retrain the stage
+        config["init"] = {"sha256": file_hash(job.init_weights)}
     stage, history, resumed = train_stage(
-        "stage1", lambda dev: Stage1(cfg, dev), s, run,
-        config=config, amp=bool(cfg.amp), num_workers=cfg.num_workers or 0,
-        blur_sigmas=cfg.blur_sigmas or (1.0,),
+        "stage1", lambda dev: Stage1(job, dev), s, run,
+        config=config, amp=bool(job.amp), blur_sigmas=job.blur_sigmas or (1.0,),
     )  # fmt: skip
     assert isinstance(stage, Stage1)
     save_torch({k: v.detach().cpu() for k, v in stage.model.state_dict().items()}, run.out)

@@ -27,7 +27,7 @@ import torch
 
 from mosaicflow.io import save_torch
 from mosaicflow.restore.checkpoint import stage_config_dict
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import Stage2Job
 from mosaicflow.restore.ema import ema_update
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import join_stage2, split_stage2
@@ -42,21 +42,20 @@ class Stage2Model(torch.nn.Module):
     :class:`~mosaicflow.restore.loop.TrainingStage`); ``step`` does one training iteration.
 
     Args:
-        cfg: the restoration config (``cfg.stage2`` holds the loss weights and rates).
+        job: the stage's job (``job.stage2`` holds the loss weights and rates).
         perceptual: the perceptual loss module (VGG19 loaded), or None when it is off.
     """
 
-    def __init__(self, cfg: RestorationConfig, perceptual: torch.nn.Module | None) -> None:
+    def __init__(self, job: Stage2Job, perceptual: torch.nn.Module | None) -> None:
         super().__init__()
         from mmengine.optim import OptimWrapper
 
         from mosaicflow.restore.models import build_discriminator, build_generator
 
-        s = cfg.stage2
-        assert s is not None
-        self.s, self.amp = s, bool(cfg.amp)
-        self.generator = build_generator(cfg, load_weights=False)
-        self.generator_ema = build_generator(cfg, load_weights=False)
+        s = job.stage2
+        self.s, self.amp = s, bool(job.amp)
+        self.generator = build_generator(job)
+        self.generator_ema = build_generator(job)
         self.discriminator = build_discriminator(s.disc_mid_channels)
         self.generator.spynet.requires_grad_(False)
         self.generator_ema.requires_grad_(False)
@@ -172,11 +171,11 @@ class Stage2Model(torch.nn.Module):
                 sched.load_state_dict(sd)
 
 
-def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> StageResult:
+def train_stage2(job: Stage2Job, init: Path, run: StageRun) -> StageResult:
     """Train (or resume training) stage 2 from the converted stage-1 model; write all three nets.
 
     Args:
-        cfg: the restoration config (``cfg.stage2`` holds the training settings).
+        job: the stage's job (``job.stage2`` holds the training settings).
         init: the output of :func:`mosaicflow.restore.export.convert`.
         run: the clips, work folder (an existing ``last.pt`` of the same config resumes), output
             (the published prefixed layout: ``generator.``, ``generator_ema.``,
@@ -186,32 +185,29 @@ def train_stage2(cfg: RestorationConfig, init: Path, run: StageRun) -> StageResu
         The :class:`~mosaicflow.restore.records.StageResult` (``notes`` say whether the
         perceptual loss was on).
     """
-    s = cfg.stage2
-    if s is None:
-        raise TrainingError("restoration.stage2 is not configured")
     from mosaicflow.restore.models import build_perceptual_loss
 
-    perceptual, notes = build_perceptual_loss(cfg)
+    s = job.stage2
+    perceptual, notes = build_perceptual_loss(job)
     config = {
         "stage": stage_config_dict(s),
-        "model": [cfg.mid_channels, cfg.num_blocks, cfg.hr_skip],
+        "model": [job.mid_channels, job.num_blocks, job.hr_skip],
         "perceptual": notes,
         "init": str(Path(init).name),
         "seed": run.seed,
     }
 
     def build(dev: torch.device) -> Stage2Model:
-        model = Stage2Model(cfg, perceptual)
+        model = Stage2Model(job, perceptual)
         model.load_parts(split_stage2(read_checkpoint(init), str(init)), str(init))
         model.to(dev)
-        if dev.type == "cuda" and cfg.amp:
+        if dev.type == "cuda" and job.amp:
             model.to(memory_format=torch.channels_last)
         return model
 
     stage, history, resumed = train_stage(
         "stage2", build, s, run,
-        config=config, amp=bool(cfg.amp), num_workers=cfg.num_workers or 0,
-        blur_sigmas=cfg.blur_sigmas or (1.0,),
+        config=config, amp=bool(job.amp), blur_sigmas=job.blur_sigmas or (1.0,),
     )  # fmt: skip
     assert isinstance(stage, Stage2Model)
     save_torch(join_stage2(stage.parts()), run.out)

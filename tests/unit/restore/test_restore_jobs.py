@@ -12,7 +12,7 @@ from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.io import read_json
-from mosaicflow.restore.config import JOB_KEYS, config_from_params, job_params
+from mosaicflow.restore.config import JOBS, Stage1Job, job_of, job_params
 from mosaicflow.restore.jobs import (
     clip_sets,
     data_hash,
@@ -62,13 +62,16 @@ def test_each_job_reads_only_its_keys():
     changed = {**base, "stage2": {**base["stage2"], "lr": 1e-3}, "vgg19_weights": "x.pth"}
     assert job_params(base, "stage1") == job_params(changed, "stage1")
     assert job_params(base, "stage2") != job_params(changed, "stage2")
-    cfg = config_from_params(job_params(base, "stage1"))
-    assert cfg.stage2 is None and cfg.stage1.iterations == 2 and cfg.mid_channels == 8
+    job = job_of("stage1", job_params(base, "stage1"))
+    assert isinstance(job, Stage1Job) and not hasattr(job, "stage2")
+    assert job.stage1.iterations == 2 and job.mid_channels == 8
+    convert = job_params(changed, "convert")
+    assert convert["stage2_disc_mid_channels"] == base["stage2"]["disc_mid_channels"]
     with pytest.raises(ValueError, match="unknown restoration job"):
         job_params(base, "stage3")
     # the worker count is a speed setting: no job's params hold it
     faster = {**base, "num_workers": 4}
-    assert all(job_params(base, job) == job_params(faster, job) for job in JOB_KEYS)
+    assert all(job_params(base, job) == job_params(faster, job) for job in JOBS)
 
 
 def test_clip_sets_split_train_and_val(index: Path):
@@ -112,8 +115,7 @@ def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
     assert card["iterations"] == {"stage1": 2, "stage2": 2}
     assert card["data_hash"] == data_hash(index) and card["code_hash"] == "c0de"
     assert read_json(tmp_path / "model.json") == card
-    net = build_generator(config_from_params(job_params(restoration, "export")),
-                          load_weights=False)  # fmt: skip
+    net = build_generator(job_of("export", job_params(restoration, "export")))
     net.load_state_dict(torch.load(tmp_path / "gen.pth", weights_only=True), strict=True)
     folders = sorted(p.name.split("-")[0] for p in (tmp_path / "work").iterdir())
     assert folders == ["stage1", "stage2"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from mosaicflow.restore.config import restoration_config
+from mosaicflow.restore.config import job_from, restoration_config
 from mosaicflow.restore.losses import (
     LADA_VGG_LAYER_WEIGHTS,
     CharbonnierLoss,
@@ -81,7 +81,7 @@ def test_perceptual_loss_loads_torchvision_vgg19(vgg19_file):
     cfg = restoration_config(
         mid_channels=8, num_blocks=1, init_weights=None, vgg19_weights=str(path)
     )
-    loss, notes = build_perceptual_loss(cfg)
+    loss, notes = build_perceptual_loss(job_from(cfg, "stage2"))
     assert loss is not None and notes == [f"perceptual loss on: VGG19 from {path.name}"]
     assert set(loss.layer_weights) == set(LADA_VGG_LAYER_WEIGHTS) == {2, 7, 16, 25, 34}
     x = torch.rand(1, 3, 32, 32)

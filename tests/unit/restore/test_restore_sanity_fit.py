@@ -20,7 +20,7 @@ import skimage.transform
 import torch
 
 from mosaicflow.config import build, validate_config
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import RestorationConfig, job_from
 from mosaicflow.restore.loop import StageRun
 from mosaicflow.restore.stage1 import train_stage1
 
@@ -73,7 +73,7 @@ def test_zz_slowest_stage1_fits_one_clip(tmp_path: Path):
     start = time.perf_counter()
     try:
         result = train_stage1(
-            cfg,
+            job_from(cfg, "stage1"),
             StageRun(OneClip(), OneClip(), tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"),
         )
     finally:

@@ -14,7 +14,7 @@ import torch
 
 from mosaicflow.config import build, validate_config
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
-from mosaicflow.restore.config import RestorationConfig
+from mosaicflow.restore.config import RestorationConfig, job_from
 from mosaicflow.restore.ema import ema_update
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import convert, export, split_stage2
@@ -124,7 +124,7 @@ def test_weighted_sampler_is_pure_and_follows_the_weights():
 def test_stage1_step_changes_weights_and_records(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2, "fix_iter": 2})
     result = train_stage1(
-        cfg,
+        job_from(cfg, "stage1"),
         StageRun(
             Clips(3),
             Clips(1, seed=9),
@@ -166,11 +166,12 @@ def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 4, "fix_iter": 1, "schedule": "cosine"})
     args = dict(seed=1, device="cpu")
     straight = train_stage1(
-        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args)
+        job_from(cfg, "stage1"),
+        StageRun(Clips(3), Clips(1, 9), tmp_path / "a", tmp_path / "a.pt", **args),
     )
     with pytest.raises(KeyboardInterrupt):  # killed while reading the 4th sample
         train_stage1(
-            cfg,
+            job_from(cfg, "stage1"),
             StageRun(
                 Crashing(3, crash_at=4), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args
             ),
@@ -178,7 +179,8 @@ def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
     assert not (tmp_path / "b.pt").exists()
     assert read_checkpoint(tmp_path / "b" / "last.pt")["iteration"] == 2
     resumed = train_stage1(
-        cfg, StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+        job_from(cfg, "stage1"),
+        StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args),
     )
     assert resumed.resumed_from == 2
     assert state_equal(read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt"))
@@ -195,11 +197,15 @@ def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
 def test_stage1_refuses_a_checkpoint_of_another_config(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2})
     train_stage1(
-        cfg, StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+        job_from(cfg, "stage1"),
+        StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"),
     )
     other = make_cfg(stage1={"iterations": 3})
     with pytest.raises(TrainingError, match=r"last\.pt"):
-        train_stage1(other, StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0))
+        train_stage1(
+            job_from(other, "stage1"),
+            StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0),
+        )
 
 
 def test_stage1_rejects_bad_samples(tmp_path: Path):
@@ -211,7 +217,8 @@ def test_stage1_rejects_bad_samples(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 1})
     with pytest.raises(TrainingError, match="mask"):
         train_stage1(
-            cfg, StageRun(Bad(1), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu")
+            job_from(cfg, "stage1"),
+            StageRun(Bad(1), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"),
         )
 
 
@@ -246,7 +253,7 @@ def converted(tmp_path: Path) -> tuple[RestorationConfig, Path, Path]:
         for p in net.parameters():
             p.add_(0.01 * torch.randn_like(p))
     torch.save(net.state_dict(), stage1)
-    init = convert(cfg, stage1, tmp_path / "converted.pt", seed=0)
+    init = convert(job_from(cfg, "convert"), stage1, tmp_path / "converted.pt", seed=0)
     return cfg, stage1, init
 
 
@@ -256,7 +263,7 @@ def test_convert_round_trip(converted):
     source = read_checkpoint(stage1)
     assert state_equal(parts["generator"], source)
     assert state_equal(parts["generator_ema"], source)
-    model = Stage2Model(cfg, None)
+    model = Stage2Model(job_from(cfg, "stage2"), None)
     model.load_parts(parts, str(init))  # strict for all three networks
     assert any(k.endswith("weight_orig") for k in parts["discriminator"])
     with pytest.raises(WeightsError, match=r"converted\.pt"):
@@ -264,12 +271,12 @@ def test_convert_round_trip(converted):
     wrong = make_cfg()
     wrong = RestorationConfig(**{**wrong.__dict__, "mid_channels": 16})
     with pytest.raises(WeightsError, match=r"stage1\.pt"):
-        convert(wrong, stage1, init.parent / "x.pt", seed=0)
+        convert(job_from(wrong, "convert"), stage1, init.parent / "x.pt", seed=0)
 
 
 def test_stage2_alternates_generator_and_discriminator(converted):
     cfg, _, init = converted
-    model = Stage2Model(cfg, None)
+    model = Stage2Model(job_from(cfg, "stage2"), None)
     model.load_parts(split_stage2(read_checkpoint(init), str(init)), str(init))
     gen = dict(model.generator.named_parameters())
     disc = dict(model.discriminator.named_parameters())
@@ -316,7 +323,7 @@ def test_stage2_alternates_generator_and_discriminator(converted):
 def test_stage2_without_vgg_says_so_loudly(caplog):
     cfg = make_cfg()
     with caplog.at_level(logging.WARNING):
-        perceptual, notes = build_perceptual_loss(cfg)
+        perceptual, notes = build_perceptual_loss(job_from(cfg, "stage2"))
     assert perceptual is None and notes == [PERCEPTUAL_OFF]
     assert "perceptual loss OFF" in caplog.text
 
@@ -328,7 +335,7 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
     )
     args = dict(seed=2, device="cpu")
     res = train_stage2(
-        cfg,
+        job_from(cfg, "stage2"),
         init,
         StageRun(
             Clips(3),
@@ -343,12 +350,14 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
     assert {"pixel", "gan", "d_real", "d_fake"} <= set(res.losses)
     with pytest.raises(KeyboardInterrupt):  # Crashing's simulated kill at the 3rd sample read
         train_stage2(
-            cfg,
+            job_from(cfg, "stage2"),
             init,
             StageRun(Crashing(3, 3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args),
         )
     resumed = train_stage2(
-        cfg, init, StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args)
+        job_from(cfg, "stage2"),
+        init,
+        StageRun(Clips(3), Clips(1, 9), tmp_path / "b", tmp_path / "b.pt", **args),
     )
     assert resumed.resumed_from == 2
     a, b = read_checkpoint(tmp_path / "a.pt"), read_checkpoint(tmp_path / "b.pt")
@@ -361,7 +370,7 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
     # export: the EMA generator only, reference layout, strict load; the card
     (tmp_path / "m1.json").write_text(json.dumps({"iterations": 4, "validation": [], "notes": []}))
     card = export(
-        cfg,
+        job_from(cfg, "export"),
         tmp_path / "a.pt",
         tmp_path / "final.pt",
         tmp_path / "card.json",
@@ -387,7 +396,7 @@ def test_stage2_train_resume_and_export(converted, tmp_path: Path):
     small = copy.deepcopy(cfg)
     small = RestorationConfig(**{**small.__dict__, "num_blocks": 2})
     with pytest.raises(WeightsError, match=r"a\.pt"):
-        export(small, tmp_path / "a.pt", tmp_path / "x.pt", tmp_path / "x.json")
+        export(job_from(small, "export"), tmp_path / "a.pt", tmp_path / "x.pt", tmp_path / "x.json")
 
 
 def test_scalars_fall_back_to_json_lines_without_tensorboard(tmp_path: Path, monkeypatch):

@@ -117,7 +117,7 @@ def test_spynet_weights_published_layout_and_prefixed(tmp_path: Path):
     # published SPyNet files hold the convolutions only (no mean/std buffers)
     convs = {k: v for k, v in src.spynet.state_dict().items() if k not in ("mean", "std")}
     torch.save({"state_dict": convs, "meta": {}}, tmp_path / "spynet.pth")
-    model = build_generator(_cfg(spynet_weights=str(tmp_path / "spynet.pth")))
+    model = build_generator(_cfg(), spynet_weights=tmp_path / "spynet.pth")
     for key, value in convs.items():
         assert torch.equal(model.spynet.state_dict()[key], value)
     assert torch.allclose(model.spynet.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
@@ -135,7 +135,7 @@ def test_spynet_weights_published_layout_and_prefixed(tmp_path: Path):
 def test_build_generator_loads_full_weights(tmp_path: Path):
     src = _net(10)
     torch.save(src.state_dict(), tmp_path / "w.pth")
-    model = build_generator(_cfg(weights=str(tmp_path / "w.pth")))
+    model = build_generator(_cfg(), weights=tmp_path / "w.pth")
     assert _same(model, src)
     bare = build_generator(_cfg())
     assert bare.spynet.basic_module[3].last_conv.weight.abs().max() == 0
