@@ -6,12 +6,13 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.evaluation.config import EvaluateConfig
 from mosaicflow.evaluation.restore_jobs import restore_test_video
+from mosaicflow.inference.detector import DetectorSettings
 from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 summary = restore_test_video(
     build(EvaluateConfig, snakemake.params.evaluate),
-    snakemake.params.detector,
+    build(DetectorSettings, snakemake.params.detector),
     Path(snakemake.input.video),
     Path(snakemake.input.detector),
     Path(snakemake.input.detector_card),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from mosaicflow.evaluation.config import EvaluateConfig
+from mosaicflow.inference.detector import DetectorSettings
 from mosaicflow.io import write_json
 
 log = logging.getLogger(__name__)
@@ -15,14 +16,11 @@ log = logging.getLogger(__name__)
 #: Keys of the restore summary that depend on the machine (wall time, how far the overlapping
 #: stages ran ahead): logged, not written, so the same inputs give the same summary bytes.
 VOLATILE_KEYS = ("seconds", "fps", "stage_seconds", "peak_buffered_frames")
-#: The ``detector`` section's inference keys the restore run uses (the threshold comes from the
-#: detector's card: chosen on validation, or ``detector.conf``).
-DETECTOR_KEYS = ("iou", "imgsz", "half")
 
 
 def restore_test_video(
     cfg: EvaluateConfig,
-    detector_params: Mapping[str, Any],
+    detector_settings: DetectorSettings,
     video: Path,
     detector_weights: Path,
     detector_card: Path,
@@ -39,7 +37,7 @@ def restore_test_video(
 
     Args:
         cfg: the ``evaluate`` settings (clip length, batch, encoder, fp16).
-        detector_params: the ``detector`` section's ``iou``, ``imgsz``, ``half``.
+        detector_settings: the detector's inference keys.
         video: the mosaicked test video.
         detector_weights: the mosaic detector (YOLO-seg ``.pt``).
         detector_card: its ``model.json``, whose ``threshold.conf`` is the detection threshold.
@@ -61,17 +59,13 @@ def restore_test_video(
     from mosaicflow.inference.restorer import BasicVSRRestorer, describe
     from mosaicflow.yolo.card import card_threshold
 
-    unknown = set(detector_params) - set(DETECTOR_KEYS)
-    if unknown:
-        raise ValueError(f"detector params: unexpected keys {sorted(unknown)}")
     conf = card_threshold(detector_card)
     if conf is None:
         raise ValueError(f"{detector_card}: the detector's card records no threshold")
-    half = bool(detector_params.get("half", False))
     detector = YoloDetector(
-        detector_weights, device=device, conf=conf,
-        iou=float(detector_params["iou"]), imgsz=detector_params.get("imgsz"), half=half,
-        threads=threads, config_dir=config_dir,
+        detector_weights, device=device, conf=conf, iou=float(detector_settings.iou),
+        imgsz=detector_settings.imgsz, half=bool(detector_settings.half), threads=threads,
+        config_dir=config_dir,
     )  # fmt: skip
     restorer = BasicVSRRestorer(
         restorer_weights, device=device, fp16=cfg.fp16, frames_per_call=cfg.frames_per_call
@@ -83,7 +77,7 @@ def restore_test_video(
     summary = {k: v for k, v in result.items() if k not in VOLATILE_KEYS}
     summary |= {
         "version": 1,
-        "detector": {"weights": str(detector_weights), "conf": conf, **dict(detector_params)},
+        "detector": {"weights": str(detector_weights), "conf": conf, **asdict(detector_settings)},
         "restorer": {"weights": str(restorer_weights), **describe(restorer)},
     }
     write_json(out_summary, summary)

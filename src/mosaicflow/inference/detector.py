@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,30 @@ log = logging.getLogger(__name__)
 
 #: Model files ultralytics loads as trained models (a ``.yaml`` would build an untrained one).
 MODEL_SUFFIXES = (".pt",)
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The ``detector`` section's inference keys a restore run reads besides the threshold (rule
+    ``restore_test_video`` takes that from the detector's card: chosen on validation, or
+    ``detector.conf``).
+
+    Attributes:
+        iou: NMS IoU threshold.
+        imgsz: inference size (None: the size the detector was trained at).
+        half: fp16 inference (CUDA only).
+    """
+
+    iou: float
+    imgsz: int | None
+    half: bool
+
+    @classmethod
+    def params(cls, detector: Mapping[str, Any]) -> dict[str, Any]:
+        """The rule's params: these keys of the (validated) ``detector`` section."""
+        from mosaicflow.config import canonical
+
+        return canonical({field.name: detector[field.name] for field in fields(cls)})
 
 
 class DetectorError(ModelFileError):

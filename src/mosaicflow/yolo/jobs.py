@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mosaicflow.config import build
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
 from mosaicflow.yolo.budget import Budget, budget_warnings, plan_budget
@@ -300,6 +301,7 @@ def evaluate_model(
 
     kind = model_kind(name)
     check_params(name, params, kind.test_keys)
+    settings = build(kind.test_settings, params)
     items = truth_items(test_items)
     test, curves, threshold = None, None, None
     runs_model = bool(items or val_items)  # else nothing to predict (user videos)
@@ -308,13 +310,13 @@ def evaluate_model(
     dev = ultralytics_device(device) if runs_model else device
     if kind.calibrate is not None:
         clean = [Path(v) for v in clean_val]
-        threshold = kind.calibrate(weights, truth_items(val_items), clean, params, dev)
+        threshold = kind.calibrate(weights, truth_items(val_items), clean, settings, dev)
         log.info("%s threshold: %s", name, threshold)
-        params = {**params, "conf": threshold["conf"]}
+        settings = dataclasses.replace(settings, conf=threshold["conf"])
     if items:
-        test = kind.test(weights, items, params, dev)
+        test = kind.test(weights, items, settings, dev)
         if kind.clean_test is not None and clean_test:
-            test |= kind.clean_test(weights, [Path(v) for v in clean_test], params, dev)
+            test |= kind.clean_test(weights, [Path(v) for v in clean_test], settings, dev)
         curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
     plot_pr_curves(curves, RECALL_GRID, pr_curve, name)

@@ -23,11 +23,42 @@ from mosaicflow.config import build, canonical
 from mosaicflow.yolo.config import DetectorConfig, RegionsConfig, WatermarkConfig
 from mosaicflow.yolo.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
 
-#: A test scorer: (weights, truth items, its keys from the section, device) -> metrics.
-Scorer = Callable[[Path, list[Any], Mapping[str, Any], str], dict[str, Any]]
-#: A threshold chooser: (weights, validation truth items, clean validation videos, its keys
-#: from the section, device) -> the threshold record (``conf`` and how it was chosen).
-Calibrator = Callable[[Path, list[Any], list[Path], Mapping[str, Any], str], dict[str, Any]]
+
+@dataclass(frozen=True)
+class SegmenterTest:
+    """The region segmenter's keys its test reads (scored with the inference NMS IoU)."""
+
+    imgsz: int
+    batch: int
+    iou: float
+
+
+@dataclass(frozen=True)
+class DetectorTest:
+    """The watermark detector's keys its test reads."""
+
+    imgsz: int
+    batch: int
+    single_cls: bool
+
+
+@dataclass(frozen=True)
+class MosaicDetectorTest:
+    """The mosaic detector's keys its threshold choice and test read (``conf`` is the floor of
+    the threshold, then the threshold chosen)."""
+
+    imgsz: int
+    infer_batch: int
+    iou: float
+    conf: float
+    max_fp_rate: float | None
+
+
+#: A test scorer: (weights, truth items, its test settings, device) -> metrics.
+Scorer = Callable[[Path, list[Any], Any, str], dict[str, Any]]
+#: A threshold chooser: (weights, validation truth items, clean validation videos, its test
+#: settings, device) -> the threshold record (``conf`` and how it was chosen).
+Calibrator = Callable[[Path, list[Any], list[Path], Any, str], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -39,7 +70,8 @@ class ModelKind:
         config: its frozen config dataclass (fields = the section's keys).
         task: ``segment`` or ``detect``.
         test: the scorer on the demo world's test videos.
-        test_keys: the section keys ``test`` reads (the evaluation rule's params).
+        test_settings: the dataclass of the section keys ``test`` reads (the evaluation rule's
+            params).
         fixed: :class:`TrainSpec` fields the section does not configure.
         calibrate: chooses the inference threshold on the validation videos before the test
             (None: the section's ``conf`` is used as configured).
@@ -53,11 +85,11 @@ class ModelKind:
     config: type
     task: str
     test: Scorer
-    test_keys: tuple[str, ...]
+    test_settings: type
     more_data: str
     fixed: Mapping[str, Any] = field(default_factory=dict)
     calibrate: Calibrator | None = None
-    clean_test: Callable[[Path, list[Path], Mapping[str, Any], str], dict[str, Any]] | None = None
+    clean_test: Callable[[Path, list[Path], Any, str], dict[str, Any]] | None = None
 
     @property
     def train_keys(self) -> tuple[str, ...]:
@@ -65,64 +97,69 @@ class ModelKind:
         names = {f.name for f in dataclasses.fields(self.config)}
         return tuple(name for name in TRAIN_FIELDS if name in names)
 
+    @property
+    def test_keys(self) -> tuple[str, ...]:
+        """The section keys the test reads: the fields of ``test_settings``."""
+        return tuple(f.name for f in dataclasses.fields(self.test_settings))
+
 
 def _test_segmenter(
-    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+    weights: Path, items: list[Any], params: SegmenterTest, device: str
 ) -> dict[str, Any]:
     from mosaicflow.yolo.scoring import evaluate_segmenter
 
     # scored with the inference NMS IoU on purpose: the scores describe the stored regions
     return evaluate_segmenter(
-        weights, items, imgsz=params["imgsz"], device=device, batch=params["batch"],
-        iou=params["iou"],
+        weights, items, imgsz=params.imgsz, device=device, batch=params.batch,
+        iou=params.iou,
     )  # fmt: skip
 
 
 def _test_detector(
-    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+    weights: Path, items: list[Any], params: DetectorTest, device: str
 ) -> dict[str, Any]:
     from mosaicflow.yolo.scoring import evaluate_detector
 
     return evaluate_detector(
-        weights, items, imgsz=params["imgsz"], device=device, batch=params["batch"],
-        single_cls=params["single_cls"],
+        weights, items, imgsz=params.imgsz, device=device, batch=params.batch,
+        single_cls=params.single_cls,
     )  # fmt: skip
 
 
 def _test_mosaic_detector(
-    weights: Path, items: list[Any], params: Mapping[str, Any], device: str
+    weights: Path, items: list[Any], params: MosaicDetectorTest, device: str
 ) -> dict[str, Any]:
     from mosaicflow.yolo.mosaics import evaluate_mosaic_detector
 
     return evaluate_mosaic_detector(
-        weights, items, imgsz=params["imgsz"], device=device, batch=params["infer_batch"],
-        iou=params["iou"], conf=params["conf"],
+        weights, items, imgsz=params.imgsz, device=device, batch=params.infer_batch,
+        iou=params.iou, conf=params.conf,
     )  # fmt: skip
 
 
 def _calibrate_mosaic_detector(
-    weights: Path, items: list[Any], clean: list[Path], params: Mapping[str, Any], device: str
+    weights: Path, items: list[Any], clean: list[Path], params: MosaicDetectorTest, device: str
 ) -> dict[str, Any]:
     from mosaicflow.yolo.mosaics import calibrate_mosaic_detector
 
-    if params["max_fp_rate"] is None or not items:
-        return {"source": "config", "conf": float(params["conf"])}
+    if params.max_fp_rate is None or not items:
+        return {"source": "config", "conf": float(params.conf)}
     return calibrate_mosaic_detector(
-        weights, items, clean, imgsz=params["imgsz"], device=device, iou=params["iou"],
-        floor=params["conf"], max_fp_rate=params["max_fp_rate"], batch=params["infer_batch"],
+        weights, items, clean, imgsz=params.imgsz, device=device, iou=params.iou,
+        floor=params.conf, max_fp_rate=params.max_fp_rate, batch=params.infer_batch,
     )  # fmt: skip
 
 
 def _clean_mosaic_test(
-    weights: Path, videos: list[Path], params: Mapping[str, Any], device: str
+    weights: Path, videos: list[Path], params: MosaicDetectorTest, device: str
 ) -> dict[str, Any]:
     from mosaicflow.yolo.mosaics import clean_frame_rate, frame_top_scores
 
     scores = frame_top_scores(
-        weights, videos, imgsz=params["imgsz"], device=device, iou=params["iou"],
-        batch=params["infer_batch"],
+        weights, videos, imgsz=params.imgsz, device=device, iou=params.iou,
+        batch=params.infer_batch,
     )  # fmt: skip
-    return clean_frame_rate(scores, params["conf"])
+    return clean_frame_rate(scores, params.conf)
 
 
 #: The one table of YOLO models: name -> what differs.
@@ -132,7 +169,7 @@ MODELS: dict[str, ModelKind] = {
         config=RegionsConfig,
         task="segment",
         test=_test_segmenter,
-        test_keys=("imgsz", "batch", "iou"),
+        test_settings=SegmenterTest,
         more_data="Label more frames like your videos (source.labelme_train; `mosaicflow "
         "prelabel` and results/prelabel/ propose them)",
         fixed={"single_cls": False},
@@ -142,7 +179,7 @@ MODELS: dict[str, ModelKind] = {
         config=WatermarkConfig,
         task="detect",
         test=_test_detector,
-        test_keys=("imgsz", "batch", "single_cls"),
+        test_settings=DetectorTest,
         more_data="Add labelled images to the watermark set (source.watermark_dataset)",
         fixed={"copy_paste": 0.0},
     ),
@@ -151,7 +188,7 @@ MODELS: dict[str, ModelKind] = {
         config=DetectorConfig,
         task="segment",
         test=_test_mosaic_detector,
-        test_keys=("imgsz", "infer_batch", "iou", "conf", "max_fp_rate"),
+        test_settings=MosaicDetectorTest,
         more_data="Sample more frames (detection_dataset.frames_per_video) or add videos",
         fixed={"single_cls": False, "copy_paste": 0.0},
         calibrate=_calibrate_mosaic_detector,

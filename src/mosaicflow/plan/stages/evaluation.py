@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mosaicflow.config import canonical
 from mosaicflow.plan import paths
 from mosaicflow.plan.run import RESTORATION_CURVE, HeldOutVideo, Run
 
@@ -93,7 +92,9 @@ def restore_test_video_input(run: Run, wildcards: Any) -> dict[str, Any]:
 def restore_detector_params(run: Run, wildcards: Any) -> dict[str, Any]:
     """The ``detector`` section's inference keys the restore run uses (its threshold comes
     from the detector's card)."""
-    return canonical({key: run.config["detector"][key] for key in ("iou", "imgsz", "half")})
+    from mosaicflow.inference.detector import DetectorSettings
+
+    return DetectorSettings.params(run.config["detector"])
 
 
 def evaluated_names(run: Run, wildcards: Any) -> list[str]:
