@@ -27,6 +27,6 @@ if __name__ == "__main__":
         balance=Path(inputs.balance) if inputs.get("balance") else None,
         init=Path(inputs.init) if inputs.get("init") else None,
     )
-    for note in result.get("notes", []):
+    for note in result.notes:
         log.warning("%s: %s", stage, note)
-    log.info("%s: last validation %s", stage, (result.get("validation") or [None])[-1])
+    log.info("%s: last validation %s", stage, (result.validation or [None])[-1])

@@ -18,6 +18,7 @@ from mosaicflow.config import build, stable_hash
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.provenance import file_hash
 from mosaicflow.restore.config import job_of
+from mosaicflow.restore.records import StageResult
 
 LOG = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def run_stage(
     balance: Path | None = None,
     code: str = "",
     num_workers: int = 0,
-) -> dict[str, Any]:
+) -> StageResult:
     """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
     Args:
@@ -118,7 +119,7 @@ def run_stage(
             no part of the work folder's hash).
 
     Returns:
-        The stage's :class:`~mosaicflow.restore.records.StageResult` as a dict.
+        The stage's :class:`~mosaicflow.restore.records.StageResult`.
     """
     from mosaicflow.installed import path_of
     from mosaicflow.restore.loop import StageRun
@@ -149,8 +150,7 @@ def run_stage(
     run = StageRun(
         train, val, work, weights_out, seed, device, metrics_out, data, weights, num_workers
     )
-    result = train_stage1(job, run) if init is None else train_stage2(job, init, run)
-    return result.to_dict()
+    return train_stage1(job, run) if init is None else train_stage2(job, init, run)
 
 
 def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int) -> Path:

@@ -101,13 +101,14 @@ def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
     s1 = run_stage("stage1", job_params(restoration, "stage1"), mosaic, index,
                    tmp_path / "s1.pth", tmp_path / "s1.json", tmp_path / "work", seed=3,
                    device="cpu")  # fmt: skip
-    assert s1["iterations"] == 2 and s1["validation"]
+    assert s1.iterations == 2 and s1.validation
+    assert read_json(tmp_path / "s1.json") == s1.to_dict()
     init = run_convert(job_params(restoration, "convert"), tmp_path / "s1.pth",
                        tmp_path / "init.pth", seed=3)  # fmt: skip
     s2 = run_stage("stage2", job_params(restoration, "stage2"), mosaic, index,
                    tmp_path / "s2.pth", tmp_path / "s2.json", tmp_path / "work", seed=3,
                    device="cpu", init=init)  # fmt: skip
-    assert any("perceptual" in note for note in s2["notes"])  # no VGG19 weights: said loudly
+    assert any("perceptual" in note for note in s2.notes)  # no VGG19 weights: said loudly
     card = run_export(job_params(restoration, "export"), tmp_path / "s2.pth",
                       tmp_path / "gen.pth", tmp_path / "model.json",
                       stage1_metrics=tmp_path / "s1.json", stage2_metrics=tmp_path / "s2.json",
