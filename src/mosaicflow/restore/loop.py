@@ -30,10 +30,18 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from mosaicflow.devices import torch_device
+from mosaicflow.io import save_torch
 from mosaicflow.restore import checkpoint as ckpt
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.metrics import baselines, evaluate_model
-from mosaicflow.restore.records import History, ScalarWriter, log_every, write_validation
+from mosaicflow.restore.records import (
+    History,
+    ScalarWriter,
+    StageResult,
+    log_every,
+    stage_result,
+    write_validation,
+)
 from mosaicflow.restore.sampling import check_batch, make_loader
 
 log = logging.getLogger(__name__)
@@ -98,6 +106,10 @@ class TrainingStage(Protocol):
         """Load what :meth:`state` saved (``source`` names the file in errors)."""
         ...
 
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The stage's output: the state dict written to ``run.out`` at the end."""
+        ...
+
 
 def train_stage(
     name: str,
@@ -106,10 +118,12 @@ def train_stage(
     run: StageRun,
     *,
     config: Mapping[str, Any],
+    notes: Sequence[str] = (),
     amp: bool = False,
     blur_sigmas: Sequence[float] = (1.0,),
-) -> tuple[TrainingStage, History, int | None]:
-    """Train (or resume) a stage for ``stage_cfg.iterations`` iterations.
+) -> StageResult:
+    """Train (or resume) a stage for ``stage_cfg.iterations`` iterations, write its weights
+    (:meth:`TrainingStage.weights`) to ``run.out`` and its record to ``run.metrics_out``.
 
     The global RNGs are seeded with ``run.seed`` before ``build`` and restored afterwards, so
     the caller's random state is untouched.
@@ -121,12 +135,14 @@ def train_stage(
         stage_cfg: the stage's settings (``iterations``, ``batch_size``, ``val_every``,
             ``checkpoint_every``).
         run: data, work folder, seed and device.
-        config: what the run depends on (a resume must match it).
+        config: what the stage depends on: checked against ``last.pt`` (a resume must match
+            it) and kept in the record.
+        notes: facts the record must show (e.g. the perceptual loss being off).
         amp: bfloat16 autocast on CUDA for validation.
         blur_sigmas: blur sigmas of the validation baseline.
 
     Returns:
-        The trained stage, its history and the iteration a resume started at (None: fresh).
+        The stage's record (also written to ``run.metrics_out`` when given).
 
     Raises:
         TrainingError: empty data or a checkpoint of another stage or config.
@@ -160,7 +176,11 @@ def train_stage(
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
-    return stage, history, resumed
+    save_torch(stage.weights(), run.out)
+    return stage_result(
+        name, stage_cfg.iterations, run.out, history, notes=list(notes), resumed_from=resumed,
+        config=dict(config), data_hash=run.data_hash, metrics_out=run.metrics_out,
+    )  # fmt: skip
 
 
 def _iterate(

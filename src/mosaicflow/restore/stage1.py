@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosaicflow.io import save_torch
 from mosaicflow.provenance import file_hash
 from mosaicflow.restore.checkpoint import stage_config_dict
 from mosaicflow.restore.config import Stage1Job
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import pixel_loss, pixel_weight
-from mosaicflow.restore.records import StageResult, stage_result
+from mosaicflow.restore.records import StageResult
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +100,10 @@ class Stage1:
         for sched, sd in zip(self.schedulers, state["schedulers"]["generator"], strict=True):
             sched.load_state_dict(sd)
 
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The generator's state dict (reference key layout)."""
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
 
 def train_stage1(job: Stage1Job, run: StageRun) -> StageResult:
     """Train (or resume training) the stage-1 generator; write its weights.
@@ -124,13 +127,7 @@ def train_stage1(job: Stage1Job, run: StageRun) -> StageResult:
     }
     if job.init_weights:  # the start's bytes, not its path: other weights retrain the stage
         config["init"] = {"sha256": file_hash(job.init_weights)}
-    stage, history, resumed = train_stage(
+    return train_stage(
         "stage1", lambda dev: Stage1(job, dev), s, run,
         config=config, amp=bool(job.amp), blur_sigmas=job.blur_sigmas or (1.0,),
-    )  # fmt: skip
-    assert isinstance(stage, Stage1)
-    save_torch({k: v.detach().cpu() for k, v in stage.model.state_dict().items()}, run.out)
-    return stage_result(
-        "stage1", s.iterations, run.out, history, notes=[], resumed_from=resumed, config=config,
-        data_hash=run.data_hash, metrics_out=run.metrics_out,
     )  # fmt: skip

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mosaicflow.io import save_torch
 from mosaicflow.restore.checkpoint import stage_config_dict
 from mosaicflow.restore.config import Stage2Job
 from mosaicflow.restore.ema import ema_update
@@ -33,7 +32,7 @@ from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.export import join_stage2, split_stage2
 from mosaicflow.restore.loop import StageRun, autocast, build_scheduler, train_stage
 from mosaicflow.restore.losses import GANLoss, pixel_loss, pixel_weight
-from mosaicflow.restore.records import StageResult, stage_result
+from mosaicflow.restore.records import StageResult
 from mosaicflow.restore.weights import load_strict, read_checkpoint
 
 
@@ -85,6 +84,11 @@ class Stage2Model(torch.nn.Module):
             name: getattr(self, name).state_dict()
             for name in ("generator", "generator_ema", "discriminator")
         }
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The three networks in the published prefixed layout (``generator.``,
+        ``generator_ema.``, ``discriminator.``)."""
+        return join_stage2(self.parts())
 
     def step(
         self, lq: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, amp: bool = False
@@ -205,13 +209,7 @@ def train_stage2(job: Stage2Job, init: Path, run: StageRun) -> StageResult:
             model.to(memory_format=torch.channels_last)
         return model
 
-    stage, history, resumed = train_stage(
+    return train_stage(
         "stage2", build, s, run,
-        config=config, amp=bool(job.amp), blur_sigmas=job.blur_sigmas or (1.0,),
-    )  # fmt: skip
-    assert isinstance(stage, Stage2Model)
-    save_torch(join_stage2(stage.parts()), run.out)
-    return stage_result(
-        "stage2", s.iterations, run.out, history, notes=notes, resumed_from=resumed, config=config,
-        data_hash=run.data_hash, metrics_out=run.metrics_out,
+        config=config, notes=notes, amp=bool(job.amp), blur_sigmas=job.blur_sigmas or (1.0,),
     )  # fmt: skip
