@@ -56,11 +56,11 @@ def stage_config_dict(stage_cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(stage_cfg)))
 
 
-def load_last(work_dir: Path, stage: str, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The checkpoint ``<work_dir>/last.pt`` if there is one; checks stage and config.
+def load_last(work_dir: Path, stage: str, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint ``<work_dir>/last.pt`` if there is one; checks its stage and identity.
 
     Raises:
-        TrainingError: the checkpoint belongs to another stage or config (names the file).
+        TrainingError: the checkpoint belongs to another stage or identity (names the file).
     """
     path = work_dir / LAST
     if not path.is_file():
@@ -70,11 +70,17 @@ def load_last(work_dir: Path, stage: str, config: Mapping[str, Any]) -> dict[str
         raise TrainingError(f"{path}: not a mosaicflow training checkpoint (version 1)")
     if state.get("stage") != stage:
         raise TrainingError(f"{path}: checkpoint of {state.get('stage')!r}, not {stage!r}")
-    if state.get("config") != dict(config):
+    if _plain(state.get("identity")) != _plain(dict(identity)):
         raise TrainingError(
-            f"{path}: checkpoint was written with another config; use a fresh work folder"
+            f"{path}: checkpoint of another training (settings, data, seed or start); use a "
+            "fresh work folder"
         )
     return state
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain JSON values (tuples as lists), for comparing identities."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
 def save_last(work_dir: Path, state: Mapping[str, Any]) -> None:

@@ -76,9 +76,17 @@ def clip_sets(
     return train, (val if len(val) else None)
 
 
-def work_dir(work_root: Path, stage: str, params: Mapping[str, Any], seed: int, data: str) -> Path:
-    """``<work_root>/<stage>-<hash of params, seed, data>``."""
-    return Path(work_root) / f"{stage}-{stable_hash({'p': params, 'seed': seed, 'data': data})}"
+def stage_identity(
+    params: Mapping[str, Any], seed: int, data: str, **depends: Any
+) -> dict[str, Any]:
+    """What a training stage depends on: its params and the rest (``depends``: the mosaic
+    section, the start's hash, the code, the balance weights' hash), the seed and the data."""
+    return {"p": {"r": dict(params), **depends}, "seed": seed, "data": data}
+
+
+def work_dir(work_root: Path, stage: str, identity: Mapping[str, Any]) -> Path:
+    """``<work_root>/<stage>-<hash of the identity>``."""
+    return Path(work_root) / f"{stage}-{stable_hash(dict(identity))}"
 
 
 def run_stage(
@@ -140,16 +148,19 @@ def run_stage(
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
     weights = clip_weights(train, balance) if balance is not None else None
-    identity = {"init": file_hash(init)} if init is not None else {}
+    depends: dict[str, Any] = {"m": mosaic}
+    if init is not None:
+        depends["init"] = file_hash(init)
     if code:
-        identity["code"] = code
+        depends["code"] = code
     if balance is not None:  # the weights are part of the training data
-        identity["balance"] = file_hash(balance)
-        data = f"{data}+balance:{identity['balance'][:16]}"
-    work = work_dir(work_root, stage, {"r": params, "m": mosaic, **identity}, seed, data)
+        depends["balance"] = file_hash(balance)
+        data = f"{data}+balance:{depends['balance'][:16]}"
+    identity = stage_identity(params, seed, data, **depends)
     run = StageRun(
-        train, val, work, weights_out, seed, device, metrics_out, data, weights, num_workers
-    )
+        train, val, work_dir(work_root, stage, identity), weights_out, seed, device, metrics_out,
+        data, weights, num_workers, identity,
+    )  # fmt: skip
     return train_stage1(job, run) if init is None else train_stage2(job, init, run)
 
 

@@ -21,7 +21,7 @@ import logging
 import random
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,7 +57,7 @@ class StageRun:
             on the index for an exact resume.
         val_set: repeatable validation clips of the same form, or None (no validation).
         work_dir: folder for ``last.pt``, scalars and ``validation.json``; an existing
-            ``last.pt`` of the same stage and config is resumed.
+            ``last.pt`` of the same stage and identity is resumed.
         out: the stage's weights, written atomically at the end.
         seed: seed of the initialisation and the sample order.
         device: ``auto``, ``cpu`` or ``cuda:N``.
@@ -66,6 +66,9 @@ class StageRun:
         sample_weights: one sampling weight per ``train_set`` item (draws with replacement in
             proportion to them); None = shuffled passes over the items.
         num_workers: data-loading worker processes (a speed setting: no part of the identity).
+        identity: everything the training depends on (settings, data, seed, start, code):
+            :func:`mosaicflow.restore.jobs.run_stage` names the work folder by its hash, and a
+            ``last.pt`` written under another identity is refused.
     """
 
     train_set: Dataset
@@ -78,6 +81,7 @@ class StageRun:
     data_hash: str | None = None
     sample_weights: Sequence[float] | None = None
     num_workers: int = 0
+    identity: Mapping[str, Any] = field(default_factory=dict)
 
 
 class TrainingStage(Protocol):
@@ -135,8 +139,7 @@ def train_stage(
         stage_cfg: the stage's settings (``iterations``, ``batch_size``, ``val_every``,
             ``checkpoint_every``).
         run: data, work folder, seed and device.
-        config: what the stage depends on: checked against ``last.pt`` (a resume must match
-            it) and kept in the record.
+        config: what the stage trained with, kept in its record.
         notes: facts the record must show (e.g. the perceptual loss being off).
         amp: bfloat16 autocast on CUDA for validation.
         blur_sigmas: blur sigmas of the validation baseline.
@@ -145,7 +148,7 @@ def train_stage(
         The stage's record (also written to ``run.metrics_out`` when given).
 
     Raises:
-        TrainingError: empty data or a checkpoint of another stage or config.
+        TrainingError: empty data or a checkpoint of another stage or identity.
     """
     val_set, seed = run.val_set, run.seed
     dev = torch_device(run.device)
@@ -159,7 +162,7 @@ def train_stage(
             torch.manual_seed(seed)
             stage = build(dev)
             history, start, resumed = History(), 0, None
-            state = ckpt.load_last(work_dir, name, config)
+            state = ckpt.load_last(work_dir, name, run.identity)
             if state is not None:
                 stage.load_state(state, str(work_dir / ckpt.LAST))
                 history = History(**state["history"])
@@ -171,7 +174,7 @@ def train_stage(
                 log.info("%s: validation baselines %s", label, history.baselines)
             _iterate(
                 name, stage, stage_cfg, history, run, dev,
-                start=start, config=config, amp=amp,
+                start=start, amp=amp,
             )  # fmt: skip
         finally:
             random.setstate(py_state)
@@ -192,7 +195,6 @@ def _iterate(
     dev: torch.device,
     *,
     start: int,
-    config: Mapping[str, Any],
     amp: bool,
 ) -> None:
     """Iterations ``start ..`` of a stage on ``run``'s data, with validation and checkpoints in
@@ -225,7 +227,7 @@ def _iterate(
             {
                 "version": ckpt.CHECKPOINT_VERSION,
                 "stage": name,
-                "config": dict(config),
+                "identity": dict(run.identity),
                 "iteration": done,
                 **stage.state(),
                 "history": history.__dict__,

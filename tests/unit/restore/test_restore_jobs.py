@@ -19,6 +19,7 @@ from mosaicflow.restore.jobs import (
     run_convert,
     run_export,
     run_stage,
+    stage_identity,
     work_dir,
 )
 from mosaicflow.restore.models import build_generator
@@ -123,10 +124,14 @@ def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
 
 
 def test_work_folder_changes_with_settings_and_data():
-    a = work_dir(Path("w"), "stage1", {"lr": 1}, 3, "d1")
-    assert a == work_dir(Path("w"), "stage1", {"lr": 1}, 3, "d1")
-    assert a != work_dir(Path("w"), "stage1", {"lr": 2}, 3, "d1")
-    assert a != work_dir(Path("w"), "stage1", {"lr": 1}, 3, "d2")
+    def folder(params, data, **depends):
+        return work_dir(Path("w"), "stage1", stage_identity(params, 3, data, **depends))
+
+    a = folder({"lr": 1}, "d1")
+    assert a == folder({"lr": 1}, "d1") and a.name.startswith("stage1-")
+    assert a != folder({"lr": 2}, "d1")
+    assert a != folder({"lr": 1}, "d2")
+    assert a != folder({"lr": 1}, "d1", code="c0de")
     assert a.parent == Path("w") and a.name.startswith("stage1-")
 
 

@@ -194,18 +194,22 @@ def test_stage1_resume_after_kill_gives_identical_weights(tmp_path: Path):
     )
 
 
-def test_stage1_refuses_a_checkpoint_of_another_config(tmp_path: Path):
+def test_stage1_refuses_a_checkpoint_of_another_training(tmp_path: Path):
     cfg = make_cfg(stage1={"iterations": 2})
+    first = {"p": {"r": {"lr": 1}}, "seed": 0, "data": "d"}
     train_stage1(
         job_from(cfg, "stage1"),
-        StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu"),
-    )
+        StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0, device="cpu",
+                 identity=first),
+    )  # fmt: skip
+    assert read_checkpoint(tmp_path / "w" / "last.pt")["identity"] == first
     other = make_cfg(stage1={"iterations": 3})
-    with pytest.raises(TrainingError, match=r"last\.pt"):
+    with pytest.raises(TrainingError, match=r"last\.pt: checkpoint of another training"):
         train_stage1(
             job_from(other, "stage1"),
-            StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0),
-        )
+            StageRun(Clips(2), None, tmp_path / "w", tmp_path / "g.pt", seed=0,
+                     identity={**first, "data": "e"}),
+        )  # fmt: skip
 
 
 def test_stage1_rejects_bad_samples(tmp_path: Path):
