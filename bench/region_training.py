@@ -6,7 +6,7 @@ Usage (in a folder holding a demo run's ``results/``)::
         [--fraction 0.25] [--threads 2]
 
 What runs is what the training rule runs: the stage's spec from the demo config
-(``spec_from_config``: the named optimizer, learning rate, batch, image size) through
+(``spec_from_params``: the named optimizer, learning rate, batch, image size) through
 ``train_yolo`` (channels-last, thread pinning, the precision ``cpu_precision`` resolves to), on a
 fraction of the demo's training set, for a few epochs; the first epoch (warm-up) is not timed.
 A regression in the rule's path (an optimizer that is slow on this CPU, lost thread pinning)
@@ -72,6 +72,7 @@ def main() -> int:
     from mosaicflow.yolo.fit import train_yolo
     from mosaicflow.yolo.models import MODELS, model_config, model_spec
     from mosaicflow.yolo.offline import pin_threads
+    from mosaicflow.yolo.spec import plain
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-region-training-"))
     prepare_ultralytics(tmp / "yolo_config", args.threads)
@@ -79,7 +80,7 @@ def main() -> int:
     config = {"profile": "demo"}
     validate_config(config)
     cfg = model_config(args.stage, config[MODELS[args.stage].section])
-    spec = model_spec(args.stage, cfg)
+    spec = model_spec(args.stage, plain(cfg))
     overrides = {**spec.overrides, "fraction": args.fraction, "close_mosaic": 0}
     spec = dataclasses.replace(
         spec, epochs=args.epochs, min_steps=0, time_minutes=None, overrides=overrides

@@ -21,7 +21,7 @@ from typing import Any
 
 from mosaicflow.config import build, canonical
 from mosaicflow.yolo.config import DetectorConfig, RegionsConfig, WatermarkConfig
-from mosaicflow.yolo.spec import TRAIN_FIELDS, TrainSpec, spec_from_config
+from mosaicflow.yolo.spec import TRAIN_FIELDS, TrainSpec, spec_from_params
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,10 @@ def model_config(name: str, section: Mapping[str, Any]) -> Any:
     return build(model_kind(name).config, section)
 
 
-def model_spec(name: str, cfg: Any) -> TrainSpec:
-    """The training spec of model ``name`` from its config dataclass or its training keys."""
+def model_spec(name: str, params: Mapping[str, Any]) -> TrainSpec:
+    """The training spec of model ``name`` from its training keys (:func:`train_params`)."""
     kind = model_kind(name)
-    return spec_from_config(cfg, kind.task, **kind.fixed)
+    return spec_from_params(params, kind.task, **kind.fixed)
 
 
 def _subset(name: str, section: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

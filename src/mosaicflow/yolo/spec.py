@@ -111,27 +111,19 @@ def frozen_modules(module_types: Sequence[str], freeze: str) -> int:
     raise ValueError(f"freeze {freeze!r} is not resolved (none, backbone or head-only)")
 
 
-def spec_from_config(cfg: Any, task: str, **fixed: Any) -> TrainSpec:
-    """The training spec of a model config: every :class:`TrainSpec` field the config has, by
-    name, plus ``task`` and ``fixed`` values for fields the model does not configure.
+def spec_from_params(params: Mapping[str, Any], task: str, **fixed: Any) -> TrainSpec:
+    """The training spec of a model's training keys (the train rule's params, see
+    :func:`mosaicflow.yolo.models.train_params`): every :class:`TrainSpec` field they hold, plus
+    ``task`` and ``fixed`` values for fields the model does not configure.
 
     Args:
-        cfg: the model's config dataclass, or a mapping of its training keys (the train rule's
-            param, see :func:`mosaicflow.yolo.models.train_params`).
+        params: the training keys of the model's section.
         task: ``segment`` or ``detect``.
-        fixed: values of fields the config does not have.
+        fixed: values of fields the section does not have.
     """
-    values = {name: _get(cfg, name) for name in TRAIN_FIELDS if _has(cfg, name)}
+    values = {name: params[name] for name in TRAIN_FIELDS if name in params}
     values["overrides"] = dict(values.get("overrides") or {})
     return TrainSpec(task=task, **{**values, **fixed})
-
-
-def _has(cfg: Any, name: str) -> bool:
-    return name in cfg if isinstance(cfg, Mapping) else hasattr(cfg, name)
-
-
-def _get(cfg: Any, name: str) -> Any:
-    return cfg[name] if isinstance(cfg, Mapping) else getattr(cfg, name)
 
 
 #: The fields of :class:`TrainSpec` a model config can set (all but ``task``).

@@ -21,7 +21,7 @@ from mosaicflow.yolo.budget import (
     plan_budget,
 )
 from mosaicflow.yolo.fit import state_key
-from mosaicflow.yolo.spec import TrainSpec, frozen_modules
+from mosaicflow.yolo.spec import TrainSpec, frozen_modules, plain
 from tests.unit.yolo.fakes import box_dataset
 
 
@@ -120,7 +120,7 @@ def test_fraction_reduces_the_images_as_ultralytics_does():
 def test_the_demo_models_keep_their_epochs():
     """The demo defaults change no demo model: each one's epochs already give more steps."""
     from mosaicflow.config import validate_config
-    from mosaicflow.yolo.models import model_config, model_spec
+    from mosaicflow.yolo.models import model_config, model_spec, train_params
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -140,7 +140,7 @@ def test_the_demo_models_keep_their_epochs():
     steps = {}
     for name, section in (("region_seg", "regions"), ("watermark", "watermark"),
                           ("detector", "detector")):  # fmt: skip
-        made = model_spec(name, model_config(name, config[section]))
+        made = model_spec(name, plain(model_config(name, config[section])))
         assert made.min_steps > 0, name
         budget = plan_budget(made, images[name])
         assert budget.epochs_from == "epochs" and budget.epochs == made.epochs, name
@@ -150,7 +150,7 @@ def test_the_demo_models_keep_their_epochs():
     # (the detector's figure is for half its samples: its default holds down to there)
     assert steps == {"region_seg": 300, "watermark": 152, "detector": 200}
     # a set of the size of issue 59's does train for min_steps
-    tiny = plan_budget(model_spec("region_seg", model_config("region_seg", config["regions"])), 12)
+    tiny = plan_budget(model_spec("region_seg", train_params("region_seg", config)), 12)
     assert tiny.epochs_from == "min_steps" and tiny.steps() >= 200
     assert tiny.freeze == "head-only" and tiny.spec.freeze == "head-only"
     assert config["detector"]["freeze"] == "none"  # the mosaic detector learns every layer

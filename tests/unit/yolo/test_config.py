@@ -22,16 +22,17 @@ from mosaicflow.yolo.config import (
     WatermarkConfig,
 )
 from mosaicflow.yolo.models import MODELS, model_spec
+from mosaicflow.yolo.spec import plain
 
 SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
 
 
 def region_spec(cfg):
-    return model_spec("region_seg", cfg)
+    return model_spec("region_seg", plain(cfg))
 
 
 def watermark_spec(cfg):
-    return model_spec("watermark", cfg)
+    return model_spec("watermark", plain(cfg))
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -145,7 +146,7 @@ def test_every_model_has_a_spec_a_scorer_and_a_dataset():
     validate_config(config)
     tasks = {}
     for name, kind in MODELS.items():
-        spec = model_spec(name, model_config(name, config[kind.section]))
+        spec = model_spec(name, plain(model_config(name, config[kind.section])))
         assert isinstance(spec, TrainSpec)
         tasks[name] = spec.task
         assert callable(kind.test) and set(kind.test_keys) <= set(config[kind.section])
@@ -173,7 +174,7 @@ def test_train_params_hold_the_training_keys_only(name):
     assert not set(params) & INFERENCE_KEYS[section]
     assert not set(params) & {"labels", "empty_flag", "val_fraction"}  # the dataset's keys
     # the same spec as from the whole section, so the same state folder and weights
-    assert model_spec(name, params) == model_spec(name, model_config(name, config[section]))
+    assert model_spec(name, params) == model_spec(name, plain(model_config(name, config[section])))
     changed = {**config, section: {**config[section], "conf": 0.9}}
     assert train_params(name, changed) == params
 

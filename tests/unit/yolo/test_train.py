@@ -13,7 +13,7 @@ import pytest
 
 from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
 from mosaicflow.yolo.fit import TimeCap, state_key, trim_results_csv
-from mosaicflow.yolo.spec import TrainSpec
+from mosaicflow.yolo.spec import TrainSpec, plain
 
 
 def make_dataset(root: Path, names="[text, logo]", layout="train/images") -> Path:
@@ -254,7 +254,7 @@ def test_time_cap_does_not_claim_the_final_epoch():
     assert not trainer.stop and not cap.hit
 
 
-def test_spec_from_config_takes_every_training_field_by_name():
+def test_spec_from_params_takes_every_training_field_by_name():
     from mosaicflow.config import build, validate_config
     from mosaicflow.yolo.config import WatermarkConfig
     from mosaicflow.yolo.models import model_spec
@@ -262,7 +262,7 @@ def test_spec_from_config_takes_every_training_field_by_name():
     config = {"profile": "demo", "watermark": {"single_cls": True, "epochs": 3}}
     validate_config(config)
     cfg = build(WatermarkConfig, config["watermark"])
-    made = model_spec("watermark", cfg)
+    made = model_spec("watermark", plain(cfg))
     assert (made.task, made.single_cls, made.epochs, made.copy_paste) == ("detect", True, 3, 0.0)
     assert (made.optimizer, made.lr0, made.imgsz) == (cfg.optimizer, cfg.lr0, cfg.imgsz)
 
