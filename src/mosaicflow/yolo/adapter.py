@@ -151,11 +151,18 @@ class YoloModel:
         task: ``segment`` or ``detect``.
     """
 
-    def __init__(self, path: Path, model: Any, device: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        model: Any,
+        device: str,
+        settings_dir: tempfile.TemporaryDirectory[str] | None = None,
+    ) -> None:
         self.path = path
         self.model = model
         self.device = device
         self.task = str(getattr(model, "task", ""))
+        self._settings_dir = settings_dir  # removed with the model
 
     @property
     def trained_imgsz(self) -> int | None:
@@ -195,7 +202,7 @@ def open_model(
         path: the model file (``.pt``; ``.onnx`` where ``suffixes`` allows it).
         task: the task it must have (``segment``, ``detect``); None = what the file says.
         config_dir: ultralytics' settings folder (None: ``$YOLO_CONFIG_DIR``, else a temporary
-            folder kept for the process).
+            folder removed with the returned model).
         threads: CPU threads of torch.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         origin: the option or config key ``path`` came from (named in errors).
@@ -213,10 +220,12 @@ def open_model(
         raise ModelFileError(f"{named}: no such model file")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise ModelFileError(f"{named}: not a YOLO model file ({' or '.join(suffixes)} expected)")
+    settings_dir = None
     if config_dir is None:
-        config_dir = os.environ.get("YOLO_CONFIG_DIR") or tempfile.mkdtemp(
-            prefix="mosaicflow-ultralytics-"
-        )
+        config_dir = os.environ.get("YOLO_CONFIG_DIR") or None
+    if config_dir is None:
+        settings_dir = tempfile.TemporaryDirectory(prefix="mosaicflow-ultralytics-")
+        config_dir = settings_dir.name
     prepare_ultralytics(config_dir, threads)
     try:
         model = load_yolo(path, task, origin=origin)
@@ -227,4 +236,4 @@ def open_model(
     found = getattr(model, "task", None)
     if task is not None and found != task:
         raise ModelFileError(f"{named}: a YOLO {found or '?'} model, not a {task} model")
-    return YoloModel(path, model, ultralytics_device(device))
+    return YoloModel(path, model, ultralytics_device(device), settings_dir)

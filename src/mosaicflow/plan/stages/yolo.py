@@ -9,6 +9,7 @@ from typing import Any
 from mosaicflow import installed
 from mosaicflow.plan import paths, yolo_models
 from mosaicflow.plan.run import Run
+from mosaicflow.plan.stages.world import world_items
 from mosaicflow.yolo import bases, models
 from mosaicflow.yolo.models import MODELS, model_kind
 
@@ -37,8 +38,6 @@ def test_items(run: Run, name: str) -> list[str]:
     detector the test videos with mosaics drawn over their truth (the demo's, or the user's
     over the regions the segmenter infers); for the other models the demo's test videos (user
     videos have no truth to score a segmenter or watermark detector against)."""
-    from mosaicflow.plan.stages.world import world_items
-
     if model_kind(name).calibrate is None:
         return world_items(run.specs, ["test"]) if run.facts.demo else []
     return yolo_models.mosaic_test_items([h.name for h in run.held_out(["test"])])
