@@ -151,9 +151,131 @@ class JpegConfig:
         _check_range("degradations.jpeg.quality", self.quality, 1)
 
 
+KERNELS = (
+    "iso",
+    "aniso",
+    "generalized_iso",
+    "generalized_aniso",
+    "plateau_iso",
+    "plateau_aniso",
+)
+INTERPOLATIONS = ("area", "bilinear", "bicubic")
+
+
+@dataclass(frozen=True)
+class KernelMixConfig:
+    """Weights of the blur kernel families (normalised to sum one)."""
+
+    iso: float
+    aniso: float
+    generalized_iso: float
+    generalized_aniso: float
+    plateau_iso: float
+    plateau_aniso: float
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ConfigError(
+                "config key 'mosaic.degradations.second_order.<pass>.blur.kernels': weights "
+                "must be >= 0 with a positive sum"
+            )
+
+    def weights(self) -> tuple[float, ...]:
+        """The weights in the order of ``KERNELS``."""
+        return tuple(float(getattr(self, k)) for k in KERNELS)
+
+
+@dataclass(frozen=True)
+class KernelBlurConfig:
+    """One pass's blur: a kernel of a random family, size and shape, or a sinc filter."""
+
+    p: float
+    size: tuple[int, int]
+    kernels: KernelMixConfig
+    sigma: tuple[float, float]
+    beta_generalized: tuple[float, float]
+    beta_plateau: tuple[float, float]
+    sinc_p: float
+
+    def __post_init__(self) -> None:
+        name = "degradations.second_order.<pass>.blur"
+        _check_p(f"{name}.p", self.p)
+        _check_p(f"{name}.sinc_p", self.sinc_p)
+        _check_range(f"{name}.size", self.size, 3)
+        _check_range(f"{name}.sigma", self.sigma, 0.01)
+        _check_range(f"{name}.beta_generalized", self.beta_generalized, 0.01)
+        _check_range(f"{name}.beta_plateau", self.beta_plateau, 0.01)
+
+
+@dataclass(frozen=True)
+class ResizeStepConfig:
+    """One pass's resize relative to the input size: up, down or kept, with a random filter."""
+
+    p: float
+    up: float
+    down: float
+    keep: float
+    scale: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        name = "degradations.second_order.<pass>.resize"
+        _check_p(f"{name}.p", self.p)
+        _check_range(f"{name}.scale", self.scale, 0.05)
+        if not self.scale[0] <= 1.0 <= self.scale[1]:
+            raise ConfigError(f"config key 'mosaic.{name}.scale': must hold 1 (low <= 1 <= high)")
+        if min(self.up, self.down, self.keep) < 0 or self.up + self.down + self.keep <= 0:
+            raise ConfigError(
+                f"config key 'mosaic.{name}': up/down/keep weights must be >= 0 with a positive sum"
+            )
+
+
+@dataclass(frozen=True)
+class PassNoiseConfig:
+    """One pass's noise: Gaussian (sigma in 8-bit levels) or Poisson (scaled), colour or grey."""
+
+    p: float
+    gaussian_p: float
+    gray_p: float
+    sigma: tuple[float, float]
+    poisson_scale: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        name = "degradations.second_order.<pass>.noise"
+        for key in ("p", "gaussian_p", "gray_p"):
+            _check_p(f"{name}.{key}", getattr(self, key))
+        _check_range(f"{name}.sigma", self.sigma, 0.0)
+        _check_range(f"{name}.poisson_scale", self.poisson_scale, 0.0)
+
+
+@dataclass(frozen=True)
+class DegradationPassConfig:
+    """One pass of the second-order pipeline: blur, resize, noise, JPEG."""
+
+    blur: KernelBlurConfig
+    resize: ResizeStepConfig
+    noise: PassNoiseConfig
+    jpeg: JpegConfig
+
+
+@dataclass(frozen=True)
+class SecondOrderConfig:
+    """The Real-ESRGAN-style pipeline: two passes, then back to size with a sinc filter."""
+
+    p: float
+    first: DegradationPassConfig
+    second: DegradationPassConfig
+    final_sinc_p: float
+
+    def __post_init__(self) -> None:
+        _check_p("degradations.second_order.p", self.p)
+        _check_p("degradations.second_order.final_sinc_p", self.final_sinc_p)
+
+
 @dataclass(frozen=True)
 class DegradationsConfig:
-    """Degradations applied after the mosaic; a clip gets at most one codec round trip."""
+    """Degradations applied after the mosaic: today's mix (blur, noise, JPEG) or, with
+    ``second_order.p``, the second-order pipeline instead; then at most one codec round trip."""
 
     x264: CrfCodecConfig
     x265: CrfCodecConfig
@@ -163,6 +285,7 @@ class DegradationsConfig:
     blur: BlurConfig
     noise: NoiseConfig
     jpeg: JpegConfig
+    second_order: SecondOrderConfig
 
     def __post_init__(self) -> None:
         total = self.x264.p + self.x265.p + self.vp9.p + self.mpeg2.p

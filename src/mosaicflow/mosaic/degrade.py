@@ -1,4 +1,5 @@
-"""Degradations after the mosaic: blur, noise, JPEG and codec round trips through PyAV.
+"""Degradations after the mosaic: blur, noise, JPEG (or the second-order pipeline) and codec
+round trips through PyAV.
 
 Everything is drawn once per clip (or image) from the given generator, so all frames of a clip
 share one blur sigma, one JPEG quality and one codec pass, as a re-encoded video would. The
@@ -23,6 +24,8 @@ from mosaicflow.mosaic.config import (
     CrfCodecConfig,
     DegradationsConfig,
 )
+from mosaicflow.mosaic.pixel_ops import add_noise, gaussian_blur, jpeg_roundtrip
+from mosaicflow.mosaic.second_order import apply_plan, draw_plan
 from mosaicflow.mosaic.synth import MosaicParams, apply_mosaic
 from mosaicflow.video.x264 import reproducible_x264_options
 
@@ -36,7 +39,9 @@ def degrade(
     """Apply random degradations to a clip ``(T, H, W, 3)`` or an image ``(H, W, 3)``.
 
     Order: blur -> noise -> JPEG -> at most one codec round trip. Each step happens with its
-    probability; its parameters are drawn once for the whole clip.
+    probability; its parameters are drawn once for the whole clip. With probability
+    ``cfg.second_order.p`` the second-order pipeline (:mod:`.second_order`) replaces blur,
+    noise and JPEG.
 
     Args:
         frames: uint8 RGB frames (not modified).
@@ -64,7 +69,16 @@ def degrade(
     quality = int(rng.integers(cfg.jpeg.quality[0], cfg.jpeg.quality[1] + 1))
     codec = _choose_codec(cfg, rng)
     noise_seed = int(rng.integers(2**63))
+    second_order = None
+    if cfg.second_order.p > 0:  # no draw when off: the same bytes as without the family
+        use = rng.random() < cfg.second_order.p
+        plan = draw_plan(cfg.second_order, rng)
+        second_order = plan if use else None
     out = clip
+    if second_order is not None:
+        out = apply_plan(out, second_order)
+        applied["second_order"] = second_order
+        do_blur = do_noise = do_jpeg = False
     if do_blur and sigma > 0:
         out = gaussian_blur(out, sigma)
         applied["blur"] = {"sigma": round(sigma, 4)}
@@ -110,29 +124,6 @@ def _choose_codec(
                 return name, {"crf": crf[name]}
             return name, {"bpp": round(bpp[name], 5)}
     return None
-
-
-def gaussian_blur(frames: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of every frame ``(T, H, W, C)`` with one sigma."""
-    return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
-
-
-def add_noise(frames: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Additive Gaussian noise (8-bit levels), clipped to 0..255."""
-    noise = rng.normal(0.0, sigma, size=frames.shape).astype(np.float32)
-    return np.clip(frames.astype(np.float32) + noise, 0, 255).round().astype(np.uint8)
-
-
-def jpeg_roundtrip(frames: np.ndarray, quality: int) -> np.ndarray:
-    """Encode every RGB frame as JPEG at ``quality`` and decode it again."""
-    out = np.empty_like(frames)
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    for i, frame in enumerate(frames):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        out[i] = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return out
 
 
 def codec_roundtrip(

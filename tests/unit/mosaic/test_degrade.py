@@ -68,6 +68,7 @@ def test_nothing_applied_with_zero_probabilities(clip):
             "blur": {"p": 0},
             "noise": {"p": 0},
             "jpeg": {"p": 0},
+            "second_order": {"p": 0},
         }
     )
     out, applied = degrade(clip, cfg.degradations, np.random.default_rng(0))
@@ -88,6 +89,7 @@ def test_every_step_with_probability_one(clip, codec):
         "blur": {"p": 1.0},
         "noise": {"p": 1.0},
         "jpeg": {"p": 1.0},
+        "second_order": off,
     }
     cfg = make_cfg(degradations=degradations)
     out, applied = degrade(clip, cfg.degradations, np.random.default_rng(4))
