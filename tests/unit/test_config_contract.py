@@ -26,6 +26,7 @@ STAGE_CONFIGS = {
     "review": "mosaicflow.curate.config:ReviewConfig",
     "duplicates": "mosaicflow.curate.config:DuplicatesConfig",
     "quality": "mosaicflow.quality.config:QualityConfig",
+    "tags": "mosaicflow.datasets.tags:TagsConfig",
 }
 
 

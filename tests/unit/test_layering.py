@@ -43,6 +43,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "formats mosaic",
         "world",
         "yolo quality",
+        "nudenet",
         "datasets",
         "restore",
         "inference",

@@ -80,16 +80,15 @@ def test_inspect_loads_both_datasets_with_their_fields(results, inspect_env):
     samples = pd.read_parquet(results / "detection_dataset" / "samples.parquet")
     detection = summary["detection"]
     assert detection["samples"] == len(samples) and detection["media_type"] == "image"
-    assert {"ground_truth", "mosaic_mask", "predictions", "mosaic_px", "video"} <= set(
-        detection["fields"]
-    )
+    shown = {"ground_truth", "mosaic_mask", "predictions", "mosaic_px", "video", "region_tag"}
+    assert shown <= set(detection["fields"])
     assert detection["tags"] == samples["split"].value_counts().to_dict()
     index = pd.read_parquet(results / "restoration_dataset" / "index.parquet")
     clips = summary["clips"]
     assert clips["samples"] == int(index["kept"].sum()) and clips["media_type"] == "video"
-    assert {"region_px", "watermark", "quality", "blockiness", "clip_path", "sheet"} <= set(
-        clips["fields"]
-    )
+    assert {"region_px", "watermark", "quality", "blockiness", "clip_path", "sheet"} | {
+        "region_tags"
+    } <= set(clips["fields"])
     # a predictions table covers every image of the three splits, cached for the next start
     tables = [pd.read_parquet(t) for t in (results / "inspect").glob("predictions-*.parquet")]
     assert any(set(table["image"]) == set(samples["image"]) for table in tables)

@@ -24,6 +24,8 @@ rule build_detection_samples:
     params:
         dataset=config_section("detection_dataset"),
         mosaic=config_section("mosaic"),
+        tags=config_section("tags"),
+        tag_model=REGIONS.tag_model,
         seed=config_section("seed"),
         code=code_of("build_detection_samples"),
     script:

@@ -22,6 +22,8 @@ checkpoint build_restoration_clips:
         dataset=config_section("restoration_dataset"),
         mosaic=config_section("mosaic"),
         watermark=RESTORATION.clip_watermark_params,
+        tags=config_section("tags"),
+        tag_model=REGIONS.tag_model,
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.scratch_dir("restoration_dataset", "{video}"),

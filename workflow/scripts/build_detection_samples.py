@@ -6,6 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.datasets.detection.build import build_video_samples
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.datasets.tags import RegionTagger, TagsConfig
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.score import load_scorer
@@ -14,6 +15,7 @@ log = setup(snakemake)
 regions = snakemake.input.get("regions")
 truth = snakemake.input.get("truth")
 scorer = load_scorer(snakemake.input.get("quality"), snakemake.threads)
+tags = build(TagsConfig, snakemake.params.tags)
 result = build_video_samples(
     build(DetectionDatasetConfig, snakemake.params.dataset),
     build(MosaicConfig, snakemake.params.mosaic),
@@ -26,5 +28,6 @@ result = build_video_samples(
     regions_parquet=Path(regions) if regions else None,
     truth_mkv=Path(truth) if truth else None,
     quality_scorer=scorer.scores if scorer else None,
+    tagger=RegionTagger(tags) if tags.enabled else None,
 )
 log.info("%s", result)

@@ -6,6 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.clips.jobs import ClipJob, WatermarkModel, build_clips
+from mosaicflow.datasets.tags import TagsConfig
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.plan.runtime import setup
 
@@ -30,6 +31,7 @@ job = ClipJob(
     threads=snakemake.threads,
     watermark=watermark,
     quality=Path(inputs.quality) if inputs.get("quality") else None,
+    tags=build(TagsConfig, params.tags),
 )
 result = build_clips(
     job, build(RestorationDatasetConfig, params.dataset), build(MosaicConfig, params.mosaic)

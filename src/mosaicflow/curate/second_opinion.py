@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from mosaicflow.nudenet import NudeNet, check_labels, nudenet_labels
+
+__all__ = ["DEFAULT_CLASSES", "NudeNetOpinion", "nudenet_labels"]
 
 #: The detector's classes that mark an exposed body part or a face (its full label set is
 #: ``nudenet.nudenet.__labels``).
@@ -18,13 +21,6 @@ DEFAULT_CLASSES = (
     "BUTTOCKS_EXPOSED",
     "ANUS_EXPOSED",
 )
-
-
-def nudenet_labels() -> tuple[str, ...]:
-    """Every class name the installed detector knows."""
-    import nudenet.nudenet as module
-
-    return tuple(vars(module)["__labels"])
 
 
 class NudeNetOpinion:
@@ -42,27 +38,18 @@ class NudeNetOpinion:
     def __init__(
         self, classes: Sequence[str], min_score: float, model: str | Path | None = None
     ) -> None:
-        from nudenet import NudeDetector
-
-        from mosaicflow.yolo.bases import nudenet_onnx
-
-        known = nudenet_labels()
-        unknown = sorted(set(classes) - set(known))
-        if unknown:
-            raise ValueError(f"unknown nudenet classes {unknown}; the detector knows {known}")
+        check_labels(tuple(classes), "review.nudenet.classes")
         self.classes = frozenset(classes)
         self.min_score = float(min_score)
-        self.model = Path(model) if model else nudenet_onnx()
-        self._detector = NudeDetector(model_path=str(self.model))
+        self._detector = NudeNet(model)
+        self.model = self._detector.model
 
     def boxes(self, frame: np.ndarray) -> np.ndarray:
         """``(N, 4)`` xyxy boxes of the kept classes on one RGB frame."""
-        found = self._detector.detect(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         keep = [
-            (x, y, x + w, y + h)
-            for d in found
-            if d["class"] in self.classes and d["score"] >= self.min_score
-            for x, y, w, h in [d["box"]]
+            f.box
+            for f in self._detector.detect(frame)
+            if f.label in self.classes and f.score >= self.min_score
         ]
         return np.asarray(keep, np.float64).reshape(-1, 4)
 

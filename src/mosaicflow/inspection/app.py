@@ -11,14 +11,14 @@ Two datasets are (re)built on every start, named ``<name>-detection`` and ``<nam
   ``ground_truth`` (the YOLO polygons of its label), ``mosaic_mask`` (the mosaic mask),
   ``predictions`` (the detector's masks with their scores, when ``--predictions`` is given) and
   the columns of ``samples.parquet`` (video, frame, kind, positive, mosaic_count, mosaic_px,
-  block_size);
+  block_size, region_tags and region_tag: the nudenet classes inside its regions);
 - the restoration clips: one video sample per clip with its split and status as tags and the
   clip index's columns (analysers: region size, watermark share, sharpness, quality,
-  blockiness...; the reason a dropped clip was dropped), ``clip_path``, and ``sheet``, its
-  split's contact sheet, and, when the run ranked its clips (``results/review/ranked.parquet``),
-  the review fields (:data:`REVIEW_FIELDS`: rank, likely-false score, reasons, verdict). A
-  clip plays its browser preview (``--previews``, :mod:`mosaicflow.inspection.previews`) when
-  there is one.
+  blockiness, region tags...; the reason a dropped clip was dropped), ``clip_path``, and
+  ``sheet``, its split's contact sheet, and, when the run ranked its clips
+  (``results/review/ranked.parquet``), the review fields (:data:`REVIEW_FIELDS`: rank,
+  likely-false score, reasons, verdict). A clip plays its browser preview (``--previews``,
+  :mod:`mosaicflow.inspection.previews`) when there is one.
 
 The database is FiftyOne's own (``FIFTYONE_DATABASE_URI`` points it at your MongoDB instead;
 otherwise its files live in ``<results>/inspect/db``).
@@ -34,7 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-#: Columns of samples.parquet copied onto each detection sample (``mosaics`` is renamed).
+#: Columns of samples.parquet copied onto each detection sample (``mosaics`` is renamed; a
+#: FiftyOne sample's ``tags`` are its own, so the region tags are ``region_tags``/``region_tag``).
 SAMPLE_FIELDS = {
     "video": "video",
     "frame": "frame",
@@ -43,6 +44,8 @@ SAMPLE_FIELDS = {
     "mosaics": "mosaic_count",
     "mosaic_px": "mosaic_px",
     "block_size": "block_size",
+    "tags": "region_tags",
+    "tag": "region_tag",
 }
 #: Columns of the clip index copied onto each clip sample (``frames`` is a video sample's own
 #: field in FiftyOne, so the length is ``clip_frames``).
@@ -52,7 +55,7 @@ CLIP_FIELDS = {
         "clip", "video", "split", "status", "kept", "reason", "fps", "region_px",
         "region_fraction", "block_size", "watermark", "sharpness", "quality", "blockiness",
     )
-} | {"frames": "clip_frames"}  # fmt: skip
+} | {"frames": "clip_frames", "tags": "region_tags", "tag": "region_tag"}  # fmt: skip
 #: Columns of the clip ranking (``results/review/ranked.parquet``) copied onto each clip sample.
 REVIEW_FIELDS = {
     "rank": "review_rank",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -76,14 +77,14 @@ def _astronaut_video(folder: Path) -> tuple[Path, Path, Path]:
     return video, index, regions
 
 
-def astronaut_clips(folder: Path) -> tuple[Path, Path, list[dict], Path]:
+def astronaut_clips(folder: Path, **options: Any) -> tuple[Path, Path, list[dict], Path]:
     """The pan's clips (one per tracked region): the video, its region table, the clip records
-    and their manifest."""
+    and their manifest (``options`` go to ``build_video_clips``)."""
     video, index, regions = _astronaut_video(folder)
     cfg = make_cfg(min_seconds=0.5, max_seconds=2.0, out_size=64, max_clips_per_video=None)
     records = build_video_clips(
         video, index, regions, folder / "clips", cfg, mosaic_cfg=mosaic_cfg(),
-        video_id="astronaut-0123abcd", seed=0, code="t",
+        video_id="astronaut-0123abcd", seed=0, code="t", **options,
     )  # fmt: skip
     return video, regions, records, folder / "clips" / "videos" / "astronaut-0123abcd.json"
 

@@ -40,6 +40,7 @@ from mosaicflow.datasets.clips.scenes import (
     link_tracks,
     plan_clips,
 )
+from mosaicflow.datasets.tags import RegionTagger, merge, rounded
 from mosaicflow.io import write_json
 from mosaicflow.mosaic.blocksize import RegionStats, estimate_block_sizes
 from mosaicflow.mosaic.config import MosaicConfig
@@ -81,6 +82,7 @@ class _Job:
     grays: list[np.ndarray] = field(default_factory=list)
     detected_marks: dict[int, np.ndarray] | None = None  # frame -> watermark boxes (detector)
     qualities: list[tuple[float, float]] = field(default_factory=list)  # (five crops, resize)
+    tags: list[dict[str, float]] | None = None  # per analysed frame: class -> score (tagger)
 
 
 def _mask(row: Any, height: int, width: int, regions_parquet: Path) -> np.ndarray:
@@ -254,6 +256,7 @@ def build_video_clips(
     watermarks: analysers.WatermarkSource | None = None,
     watermark_detector: WatermarkDetect | None = None,
     quality_scorer: QualityScore | None = None,
+    tagger: RegionTagger | None = None,
     manifest: Path | None = None,
     threads: int = 1,
     timings: dict[str, float] | None = None,
@@ -277,6 +280,8 @@ def build_video_clips(
             (``analysers.frames`` of them, each source frame once).
         quality_scorer: the source-quality classifier, run on the analysed frames (each source
             frame once); ``None``: ``source_quality`` is ``None``.
+        tagger: the region tagger (:mod:`mosaicflow.datasets.tags`), run on the analysed
+            frames (each source frame once); ``None``: the clips' ``tags`` are ``None``.
         manifest: where the video's manifest goes (``out_dir/videos/<video>.json`` by default).
         threads: decoder threads.
         timings: when given, seconds spent in ``decode``, ``crop``, ``analyse``, ``encode`` are
@@ -321,6 +326,7 @@ def build_video_clips(
     run = _Run(
         cfg, out_dir, regions_parquet, frame_shape, fps, watermarks=watermarks,
         watermark_detector=watermark_detector, quality_scorer=quality_scorer, clock=clock,
+        tagger=tagger,
     )  # fmt: skip
     _stream(run, stream, at_frame)
     _remove_stale(out_dir, video_id, {r["clip"] for r in records if r["status"] == "kept"})
@@ -390,9 +396,11 @@ class _Run:
     watermark_detector: WatermarkDetect | None
     quality_scorer: QualityScore | None
     clock: dict[str, float]
-    # detector output and quality scores per source frame
+    tagger: RegionTagger | None = None
+    # detector output, quality scores and nudenet detections per source frame
     marks: dict[int, np.ndarray] = field(default_factory=dict)
     qualities: dict[int, tuple[float, float]] = field(default_factory=dict)
+    found: dict[int, list[Any]] = field(default_factory=dict)
 
 
 def _stream(
@@ -450,6 +458,12 @@ def _analyse_frame(run: _Run, job: _Job, number: int, rgb: np.ndarray, row: Any)
         if number not in run.qualities:
             run.qualities[number] = run.quality_scorer(rgb)
         job.qualities.append(run.qualities[number])
+    if run.tagger is not None:
+        if number not in run.found:
+            run.found[number] = run.tagger.found(rgb)
+        if job.tags is None:
+            job.tags = []
+        job.tags.append(run.tagger.inside(run.found[number], (x0, y0, x1, y1)))
     run.clock["analyse"] += time.perf_counter() - start
 
 
@@ -487,6 +501,7 @@ def _finish(
         "region_fraction": record["region"]["region_fraction"],
         **analysers.pixel_measures(job.grays),
         **analysers.source_quality(job.qualities),
+        "tags": None if job.tags is None else rounded(merge(job.tags)),
     }
     record["analysers"] = results
     reason = analysers.filter_reason(results, cfg.filters)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.meta import read_manifest
+from mosaicflow.datasets.tags import tag_fields
 from mosaicflow.formats.splits import follow_pinned_groups, split_by_group
 from mosaicflow.io import write_parquet
 from mosaicflow.provenance import file_hash
@@ -68,6 +69,8 @@ INDEX_COLUMNS: dict[str, str] = {
     "block_period": "float64",
     "source_quality": "float64",
     "source_quality_resize": "float64",
+    "tags": "string",
+    "tag": "string",
     "mask_growth_px": "int64",
     "clip_path": "string",
     "mask_path": "string",
@@ -165,6 +168,7 @@ def _row(record: Mapping[str, Any], split: str) -> dict[str, Any]:
         "block_period": num(found.get("block")),
         "source_quality": num(found.get("source_quality")),
         "source_quality_resize": num(found.get("source_quality_resize")),
+        **tag_fields(found.get("tags")),
         "mask_growth_px": record["mask_growth_px"],
         "clip_path": files.get("clip", ""),
         "mask_path": files.get("mask", ""),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.tags import TagsConfig
 from mosaicflow.io import write_json
 from mosaicflow.mosaic.config import MosaicConfig
 
@@ -55,6 +56,7 @@ class ClipJob:
         threads: decoder and inference threads.
         watermark: the watermark detector to run, or None.
         quality: the source-quality classifier's weights (``quality.pt``), or None.
+        tags: the ``tags`` config; None or not enabled: the clips are not tagged.
     """
 
     video_id: str
@@ -70,6 +72,7 @@ class ClipJob:
     threads: int = 1
     watermark: WatermarkModel | None = None
     quality: Path | None = None
+    tags: TagsConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,11 @@ def build_clips(
         from mosaicflow.quality.score import load_scorer
 
         scorer = load_scorer(job.quality, job.threads).scores
+    tagger = None
+    if job.tags is not None and job.tags.enabled:
+        from mosaicflow.datasets.tags import RegionTagger
+
+        tagger = RegionTagger(job.tags)
     regions = job.regions
     if regions is None:
         assert job.truth is not None
@@ -125,7 +133,8 @@ def build_clips(
     records = build_video_clips(
         job.video, job.frames_index, regions, job.dataset_dir, dataset, mosaic_cfg=mosaic,
         video_id=job.video_id, seed=job.seed, code=job.code, watermark_detector=detector,
-        quality_scorer=scorer, manifest=job.manifest, threads=job.threads, timings=timings,
+        quality_scorer=scorer, tagger=tagger, manifest=job.manifest, threads=job.threads,
+        timings=timings,
     )  # fmt: skip
     return ClipJobResult(records, timings)
 

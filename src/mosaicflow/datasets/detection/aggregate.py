@@ -200,7 +200,7 @@ SAMPLES_TABLE = "samples.parquet"
 #: Its columns: the image (``split/images/<stem>.png``), where it comes from, what it shows.
 SAMPLE_COLUMNS = [
     "image", "split", "video", "stem", "frame", "kind", "positive", "mosaics", "mosaic_px",
-    "block_size", "source_quality",
+    "block_size", "source_quality", "tags", "tag",
 ]  # fmt: skip
 
 
@@ -208,7 +208,10 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
     """One image's row of ``samples.parquet``: its mosaics (those over regions and a random
     one), ``mosaic_px`` (the square root of the mosaicked area, in pixels) and ``block_size``
     (the largest block side of its mosaics, in pixels; 0 without a mosaic) and
-    ``source_quality`` (the source frame's P(clean), NaN without the classifier)."""
+    ``source_quality`` (the source frame's P(clean), NaN without the classifier); ``tags`` and
+    ``tag``: the nudenet classes inside its regions (:func:`~mosaicflow.datasets.tags.tag_fields`;
+    empty strings when not tagged)."""
+    from mosaicflow.datasets.tags import tag_fields
     from mosaicflow.formats.masks import read_mask
 
     drawn = [m for m in sample.get("mosaics") or [] if m.get("drawn", True)]
@@ -228,6 +231,7 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
         "mosaic_px": round(math.sqrt(int(read_mask(mask_png).sum())), 2),
         "block_size": max(blocks, default=0),
         "source_quality": float(sample.get("source_quality", float("nan"))),
+        **tag_fields(sample.get("tags")),
     }
 
 

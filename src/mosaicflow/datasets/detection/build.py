@@ -33,6 +33,7 @@ from mosaicflow.datasets.detection.synth import (
     random_mosaic,
     resize_sample,
 )
+from mosaicflow.datasets.tags import RegionTagger, mask_box, rounded, tag_boxes
 from mosaicflow.io import atomic_dir, write_json
 from mosaicflow.mosaic.config import MosaicConfig
 
@@ -177,6 +178,7 @@ def build_video_samples(
     regions_parquet: Path | None = None,
     truth_mkv: Path | None = None,
     quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
+    tagger: RegionTagger | None = None,
 ) -> SamplesResult:
     """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
 
@@ -194,6 +196,8 @@ def build_video_samples(
         quality_scorer: the source-quality classifier (RGB frame -> P(clean) from five crops
             and from one resize), run on each sample's source frame; ``None``: no
             ``source_quality``.
+        tagger: the region tagger (:mod:`mosaicflow.datasets.tags`), run on each sample's
+            source frame; ``None``: no ``tags``.
 
     Returns:
         Counts of what was written.
@@ -240,6 +244,9 @@ def build_video_samples(
             if quality_scorer is not None:
                 five, resize = quality_scorer(images[frame])
                 record = {**record, "source_quality": five, "source_quality_resize": resize}
+            if tagger is not None:
+                boxes = [b for b in (mask_box(m) for _, m in regions[frame]) if b is not None]
+                record["tags"] = rounded(tag_boxes(tagger, images[frame], boxes))
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
                             "positive": bool(mask.any()), **record})  # fmt: skip
     counts = _counts(len(frames), drops, surplus, samples)

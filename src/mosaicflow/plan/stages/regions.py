@@ -95,3 +95,15 @@ def prelabel_input(run: Run, wildcards: Any) -> dict[str, list[str]]:
         "regions": [paths.region_files(vid)["regions"] for vid in run.videos],
         "videos": [video.path for video in run.videos.values()],
     }
+
+
+def tag_model(run: Run, wildcards: Any) -> dict[str, str] | None:
+    """The nudenet detector that tags the clips' and samples' regions (``tags``), as a
+    reference by place and content (:mod:`mosaicflow.installed`) when tagging is on; else
+    None."""
+    from mosaicflow import installed
+    from mosaicflow.yolo import bases
+
+    if not run.config["tags"]["enabled"]:
+        return None
+    return installed.reference(bases.nudenet_onnx(), bases.NUDENET_PACKAGE)
