@@ -6,10 +6,10 @@ Three custom schema keywords extend JSON schema:
 - ``x-profile: {demo: V, full: W}`` on a property whose default is ``null``: the value that
   ``profile`` selects when the user leaves the key unset (so model sizes and budgets switch with
   one key, and every number still lives once, in the schema).
-- ``x-path: file|dir|any``: a path that must exist when it is set (checked before any job runs,
-  the error names the key and the path). A file that is a torch checkpoint (``.pt``, ``.pth``,
-  ``.ckpt``) must not name a global that runs code when unpickled
-  (:func:`mosaicflow.picklescan.foreign_globals`, read without unpickling it).
+- ``x-path: file|dir|any``: a path (or a list of paths) that must exist when it is set
+  (checked before any job runs, the error names the key and the path). A file that is a torch
+  checkpoint (``.pt``, ``.pth``, ``.ckpt``) must not name a global that runs code when
+  unpickled (:func:`mosaicflow.picklescan.foreign_globals`, read without unpickling it).
 - ``x-path-optional-when``: not used; paths are optional whenever their value is ``null``.
 - ``x-named-paths: {name: path-or-null}`` on an ``x-path`` key: names a value can take instead
   of a path (``base``: a file shipped in this repository, relative to its root; ``random``:
@@ -210,13 +210,14 @@ def missing_paths(
         if value is None:
             continue
         kind = sub.get("x-path")
-        if kind and isinstance(value, str):
-            path = Path(value)
+        given = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for item in given if kind else []:
+            path = Path(str(item))
             ok = {"file": path.is_file, "dir": path.is_dir}.get(kind, path.exists)()
             if not ok:
                 yield (
                     _key((*prefix, name)),
-                    value,
+                    str(item),
                     {"file": "file", "dir": "folder"}.get(kind, "path"),
                 )
         if isinstance(value, Mapping):

@@ -92,6 +92,17 @@ def test_missing_path_names_key_and_path(schema, tmp_path):
         validate_config({"regions": {"weights": str(missing)}}, schema)
 
 
+def test_every_path_of_a_list_is_checked(schema, tmp_path):
+    font = tmp_path / "a.ttf"
+    font.write_bytes(b"x")
+    validate_config({"watermark_set": {"fonts": [str(font)]}}, schema)
+    missing = tmp_path / "b.ttf"
+    with pytest.raises(
+        ConfigError, match=rf"config key 'watermark_set\.fonts': file not found: {missing}"
+    ):
+        validate_config({"watermark_set": {"fonts": [str(font), str(missing)]}}, schema)
+
+
 def test_existing_path_passes_and_folder_kind_is_checked(schema, tmp_path):
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")

@@ -54,6 +54,8 @@ restoration:
      disc_mid_channels: 8}}
 detection_dataset: {{frames_per_video: 6, imgsz: 64}}
 detector: {{imgsz: 64, batch: 4, epochs: 1, min_steps: 0}}
+watermark_set: {{images_per_video: 4, imgsz: 64}}
+watermark: {{imgsz: 64, batch: 4, epochs: 1, min_steps: 0}}
 """
 
 
@@ -144,6 +146,11 @@ def test_the_chain_runs_to_its_report(real_run):
     assert any((results / "detection_dataset").rglob("*.txt"))
     assert (results / "models" / "detector" / "best.pt").is_file()
     assert any((results / "models" / "restoration").glob("*.pth"))
+    # no watermark set was given: one was made from the footage, and the clips were analysed
+    marks = json.loads((results / "watermark_set" / "watermark_set.json").read_text())
+    assert marks["train"]["images"] > 0 and marks["train"]["text"] + marks["train"]["logo"] > 0
+    assert (results / "models" / "watermark" / "best.pt").is_file()
+    assert clips.loc[clips["kept"], "watermark"].notna().all()
     metrics = json.loads((results / "metrics.json").read_text())
     assert {"region_seg", "detector", "evaluate"} <= set(metrics)
     _, categories = report_contents((results.parent / "report.html").read_text(encoding="utf-8"))

@@ -54,6 +54,7 @@ def user_run(demo_results, tmp_path_factory):
         # a given restorer has no validation sigma: one sigma keeps the blur baseline cheap
         "  blur_sigmas: [1.0]\n"
         f"quality:\n  weights: '{models / 'quality' / 'quality.pt'}'\n"
+        "watermark_set:\n  use: never\n"
     )
     run_snakemake(work, configfiles=[config])
     ids = {Path(v.name).stem: v.id for v in read_sheet(sheet)}

@@ -81,3 +81,24 @@ rule evaluate_model:
         code=code_of("evaluate_model"),
     script:
         "../scripts/evaluate_model.py"
+
+
+rule build_watermark_dataset:
+    input:
+        unpack(YOLO.watermark_set_input),
+    output:
+        directory(paths.WATERMARK_SET),
+    log:
+        paths.log("build_watermark_dataset"),
+    benchmark:
+        paths.benchmark("build_watermark_dataset")
+    conda:
+        ENV
+    threads: 1
+    params:
+        watermark_set=config_section("watermark_set"),
+        videos=YOLO.watermark_set_params,
+        seed=config_section("seed"),
+        code=code_of("build_watermark_dataset"),
+    script:
+        "../scripts/build_watermark_dataset.py"

@@ -24,6 +24,8 @@ WORLD_CONTACT_SHEET = f"{RESULTS}/world/contact_sheet.png"
 REGION_DATASET = f"{RESULTS}/regions/dataset"
 #: The demo world's watermark dataset in YOLO format (rule write_world_watermarks).
 WORLD_WATERMARKS = f"{RESULTS}/world/watermarks"
+#: The watermark detection set made from the source videos (rule build_watermark_dataset).
+WATERMARK_SET = f"{RESULTS}/watermark_set"
 
 
 def world_files(name: str) -> dict[str, str]:

@@ -20,10 +20,21 @@ def _region_dataset(config: Mapping[str, Any]) -> str | None:
 
 
 def _watermark_dataset(config: Mapping[str, Any]) -> str | None:
-    """The demo world's watermark set, or ``source.watermark_dataset``."""
-    if config["source"]["kind"] == "demo":
+    """``source.watermark_dataset`` when given; else, by ``watermark_set.use``, the demo
+    world's own set (``auto`` on the demo) or the set made from the source videos (rule
+    ``build_watermark_dataset``; ``auto``: when the region segmenter cuts clips for the
+    detector to analyse), or none (``never``)."""
+    given = config["source"]["watermark_dataset"]
+    if given:
+        return given if config["source"]["kind"] != "demo" else paths.WORLD_WATERMARKS
+    use = config["watermark_set"]["use"]
+    if use == "never":
+        return paths.WORLD_WATERMARKS if config["source"]["kind"] == "demo" else None
+    if use == "auto" and config["source"]["kind"] == "demo":
         return paths.WORLD_WATERMARKS
-    return config["source"]["watermark_dataset"] or None
+    if use == "auto" and not has_model("region_seg", config):
+        return None  # no clips are cut: nothing would read the detector
+    return paths.WATERMARK_SET
 
 
 def _detection_dataset(config: Mapping[str, Any]) -> str | None:

@@ -264,3 +264,36 @@ def test_detector_starts_from_the_region_segmenter_only_when_asked_and_possible(
         model_init("detector", config)
     config["detector"]["weights"] = "given.pt"  # used as is: nothing trains
     assert model_init("detector", config) is None
+
+
+def test_the_watermark_detector_trains_on_a_set_made_from_the_footage_without_one(tmp_path):
+    from mosaicflow.config import validate_config
+    from mosaicflow.plan import paths
+    from mosaicflow.plan.run import Run
+    from mosaicflow.plan.stages import yolo
+    from mosaicflow.plan.yolo_models import model_dataset
+
+    weights = tmp_path / "seg.pt"
+    weights.write_bytes(b"x")
+
+    def config(**sections) -> dict:
+        out = {"source": {"kind": "videos", "videos": str(tmp_path)}, **sections}
+        validate_config(out)
+        return out
+
+    assert model_dataset("watermark", config()) is None  # no segmenter: no clips to analyse
+    with_clips = config(regions={"weights": str(weights)})
+    assert model_dataset("watermark", with_clips) == paths.WATERMARK_SET
+    never = config(regions={"weights": str(weights)}, watermark_set={"use": "never"})
+    assert model_dataset("watermark", never) is None
+    demo = {"profile": "demo"}
+    validate_config(demo)
+    assert model_dataset("watermark", demo) == paths.WORLD_WATERMARKS
+    always = {"watermark_set": {"use": "always"}}
+    validate_config(always)
+    assert model_dataset("watermark", always) == paths.WATERMARK_SET
+    run = Run.from_config(always)
+    inputs = run.inputs(yolo).watermark_set_input(None)
+    listed = run.inputs(yolo).watermark_set_params(None)
+    assert len(inputs["videos"]) == len(inputs["indexes"]) == len(listed["ids"]) > 0
+    assert "test" not in listed["roles"] and "val" in listed["roles"]

@@ -121,3 +121,23 @@ def model_calibration(run: Run, wildcards: Any) -> dict[str, list[str]]:
         "clean_val": [h.video for h in val],
         "clean_test": [h.video for h in run.held_out(["test"])],
     }
+
+
+def watermark_set_videos(run: Run) -> list[str]:
+    """The videos the watermark set is drawn from: every source video but the test videos."""
+    return [vid for vid, video in run.videos.items() if video.role != "test"]
+
+
+def watermark_set_input(run: Run, wildcards: Any) -> dict[str, list[str]]:
+    """Rule build_watermark_dataset's videos and their frame indexes, in the same order."""
+    ids = watermark_set_videos(run)
+    return {
+        "videos": [run.videos[vid].path for vid in ids],
+        "indexes": [paths.frames_files(vid)["index"] for vid in ids],
+    }
+
+
+def watermark_set_params(run: Run, wildcards: Any) -> dict[str, list[str]]:
+    """The ids and sheet roles of rule build_watermark_dataset's videos (its inputs' order)."""
+    ids = watermark_set_videos(run)
+    return {"ids": ids, "roles": [run.videos[vid].role for vid in ids]}
