@@ -98,6 +98,7 @@ rule build_watermark_dataset:
     params:
         watermark_set=config_section("watermark_set"),
         videos=YOLO.watermark_set_params,
+        fonts=YOLO.watermark_set_fonts,
         seed=config_section("seed"),
         code=code_of("build_watermark_dataset"),
     script:

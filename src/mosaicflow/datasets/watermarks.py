@@ -418,7 +418,9 @@ def build_watermark_set(
         raise ValueError("build_watermark_dataset: no source video to draw frames from")
     fonts = font_files(cfg.fonts)
     roles = {v.video_id: v.role for v in videos}
-    if "val" in roles.values():
+    if len(videos) == 1:  # one video: its last frames are the validation split
+        split_of = {videos[0].video_id: "train"}
+    elif "val" in roles.values():
         split_of = {v: ("val" if r == "val" else "train") for v, r in roles.items()}
     else:
         split_of = split_videos(list(roles), cfg.val_fraction, seed)
@@ -430,7 +432,9 @@ def build_watermark_set(
             counts[split] = {"images": 0, "text": 0, "logo": 0}
         for source in videos:
             frames = _frames_of(source.frames_index, cfg.images_per_video)
-            n_val = round(cfg.val_fraction * len(frames)) if len(videos) == 1 else 0
+            n_val = 0
+            if len(videos) == 1 and cfg.val_fraction > 0 and len(frames) >= 2:
+                n_val = min(max(1, round(cfg.val_fraction * len(frames))), len(frames) - 1)
             for i, (number, rgb) in enumerate(iter_frames(source.video, frames, threads=1)):
                 split = "val" if i >= len(frames) - n_val else split_of[source.video_id]
                 stem = f"{source.video_id}-{number:06d}"
@@ -447,11 +451,14 @@ def build_watermark_set(
                 counts[split]["images"] += 1
                 for mark in marks:
                     counts[split][mark.label] += 1
-        if not counts["train"]["images"]:
-            raise ValueError(
-                "build_watermark_dataset: no kept frame in the training videos "
-                f"({sorted(v for v, s in split_of.items() if s == 'train')})"
-            )
+        for split, key in (("train", "the training videos"), ("val", "the validation split")):
+            if not counts[split]["images"]:
+                named = sorted(v for v, s in split_of.items() if s == split)
+                raise ValueError(
+                    f"build_watermark_dataset: no kept frame in {key} ({named}); the watermark "
+                    "detector needs both splits (config key 'watermark_set.val_fraction', or a "
+                    "video with the role val)"
+                )
         write_text(tmp / "data.yaml", data_yaml(out_dir))
         stats = {**stats_of(counts), "fonts": {k: [p.name for p in v] for k, v in fonts.items()}}
         write_json(tmp / "watermark_set.json", stats)

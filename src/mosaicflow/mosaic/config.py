@@ -173,14 +173,6 @@ class KernelMixConfig:
     plateau_iso: float
     plateau_aniso: float
 
-    def __post_init__(self) -> None:
-        weights = self.weights()
-        if min(weights) < 0 or sum(weights) <= 0:
-            raise ConfigError(
-                "config key 'mosaic.degradations.second_order.<pass>.blur.kernels': weights "
-                "must be >= 0 with a positive sum"
-            )
-
     def weights(self) -> tuple[float, ...]:
         """The weights in the order of ``KERNELS``."""
         return tuple(float(getattr(self, k)) for k in KERNELS)
@@ -198,14 +190,21 @@ class KernelBlurConfig:
     beta_plateau: tuple[float, float]
     sinc_p: float
 
-    def __post_init__(self) -> None:
-        name = "degradations.second_order.<pass>.blur"
+    def check(self, name: str) -> None:
+        """Raise a ConfigError naming ``name`` (the blur's key) for a value out of range."""
         _check_p(f"{name}.p", self.p)
         _check_p(f"{name}.sinc_p", self.sinc_p)
         _check_range(f"{name}.size", self.size, 3)
+        if not any(k % 2 for k in range(self.size[0], self.size[1] + 1)):
+            raise ConfigError(f"config key 'mosaic.{name}.size': the range holds no odd size")
         _check_range(f"{name}.sigma", self.sigma, 0.01)
         _check_range(f"{name}.beta_generalized", self.beta_generalized, 0.01)
         _check_range(f"{name}.beta_plateau", self.beta_plateau, 0.01)
+        weights = self.kernels.weights()
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ConfigError(
+                f"config key 'mosaic.{name}.kernels': weights must be >= 0 with a positive sum"
+            )
 
 
 @dataclass(frozen=True)
@@ -218,8 +217,8 @@ class ResizeStepConfig:
     keep: float
     scale: tuple[float, float]
 
-    def __post_init__(self) -> None:
-        name = "degradations.second_order.<pass>.resize"
+    def check(self, name: str) -> None:
+        """Raise a ConfigError naming ``name`` (the resize's key) for a value out of range."""
         _check_p(f"{name}.p", self.p)
         _check_range(f"{name}.scale", self.scale, 0.05)
         if not self.scale[0] <= 1.0 <= self.scale[1]:
@@ -240,12 +239,20 @@ class PassNoiseConfig:
     sigma: tuple[float, float]
     poisson_scale: tuple[float, float]
 
-    def __post_init__(self) -> None:
-        name = "degradations.second_order.<pass>.noise"
+    def check(self, name: str) -> None:
+        """Raise a ConfigError naming ``name`` (the noise's key) for a value out of range."""
         for key in ("p", "gaussian_p", "gray_p"):
             _check_p(f"{name}.{key}", getattr(self, key))
         _check_range(f"{name}.sigma", self.sigma, 0.0)
         _check_range(f"{name}.poisson_scale", self.poisson_scale, 0.0)
+
+
+@dataclass(frozen=True)
+class PassJpegConfig:
+    """One pass's JPEG round trip with a random quality."""
+
+    p: float
+    quality: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,15 @@ class DegradationPassConfig:
     blur: KernelBlurConfig
     resize: ResizeStepConfig
     noise: PassNoiseConfig
-    jpeg: JpegConfig
+    jpeg: PassJpegConfig
+
+    def check(self, name: str) -> None:
+        """Raise a ConfigError naming the key under ``name`` (the pass) that is out of range."""
+        self.blur.check(f"{name}.blur")
+        self.resize.check(f"{name}.resize")
+        self.noise.check(f"{name}.noise")
+        _check_p(f"{name}.jpeg.p", self.jpeg.p)
+        _check_range(f"{name}.jpeg.quality", self.jpeg.quality, 1)
 
 
 @dataclass(frozen=True)
@@ -270,6 +285,8 @@ class SecondOrderConfig:
     def __post_init__(self) -> None:
         _check_p("degradations.second_order.p", self.p)
         _check_p("degradations.second_order.final_sinc_p", self.final_sinc_p)
+        self.first.check("degradations.second_order.first")
+        self.second.check("degradations.second_order.second")
 
 
 @dataclass(frozen=True)

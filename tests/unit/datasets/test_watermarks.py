@@ -167,6 +167,14 @@ def test_one_video_keeps_its_last_frames_for_validation(tmp_path):
     source = _source(tmp_path, "solo", "unlabelled", 9)
     stats = build_watermark_set([source], tmp_path / "set", set_cfg(images_per_video=5), seed=0)
     assert stats["train"]["images"] == 4 and stats["val"]["images"] == 1
+    most = build_watermark_set(
+        [source], tmp_path / "most", set_cfg(images_per_video=5, val_fraction=0.9), seed=0
+    )
+    assert most["train"]["images"] == 1 and most["val"]["images"] == 4
+    with pytest.raises(ValueError, match=r"validation split.*watermark_set\.val_fraction"):
+        build_watermark_set(
+            [source], tmp_path / "none", set_cfg(images_per_video=5, val_fraction=0.0), seed=0
+        )
 
 
 def test_bad_config_and_no_video(tmp_path):

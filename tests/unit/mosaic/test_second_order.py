@@ -156,10 +156,21 @@ def test_off_draws_nothing(clip):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ({"first": {"resize": {"scale": [1.1, 1.3]}}}, "must hold 1"),
-        ({"first": {"blur": {"kernels": dict.fromkeys(KERNELS, 0.0)}}}, "positive sum"),
-        ({"second": {"resize": {"up": 0, "down": 0, "keep": 0}}}, "positive sum"),
-        ({"first": {"blur": {"size": [9, 7]}}}, "low <= high"),
+        (
+            {"first": {"resize": {"scale": [1.1, 1.3]}}},
+            r"second_order\.first\.resize\.scale.*hold 1",
+        ),
+        (
+            {"first": {"blur": {"kernels": dict.fromkeys(KERNELS, 0.0)}}},
+            r"second_order\.first\.blur\.kernels.*positive sum",
+        ),
+        (
+            {"second": {"resize": {"up": 0, "down": 0, "keep": 0}}},
+            r"second_order\.second\.resize'.*positive sum",
+        ),
+        ({"first": {"blur": {"size": [9, 7]}}}, r"second_order\.first\.blur\.size.*low <= high"),
+        ({"second": {"blur": {"size": [8, 8]}}}, r"second_order\.second\.blur\.size.*no odd"),
+        ({"second": {"jpeg": {"quality": [90, 50]}}}, r"second_order\.second\.jpeg\.quality"),
     ],
 )
 def test_config_errors_name_the_key(override, message):

@@ -297,3 +297,5 @@ def test_the_watermark_detector_trains_on_a_set_made_from_the_footage_without_on
     listed = run.inputs(yolo).watermark_set_params(None)
     assert len(inputs["videos"]) == len(inputs["indexes"]) == len(listed["ids"]) > 0
     assert "test" not in listed["roles"] and "val" in listed["roles"]
+    fonts = run.inputs(yolo).watermark_set_fonts(None)
+    assert fonts["latin"] and all(":" in name for name in fonts["latin"])

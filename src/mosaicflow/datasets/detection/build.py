@@ -246,7 +246,8 @@ def build_video_samples(
                 record = {**record, "source_quality": five, "source_quality_resize": resize}
             if tagger is not None:
                 boxes = [b for b in (mask_box(m) for _, m in regions[frame]) if b is not None]
-                record["tags"] = rounded(tag_boxes(tagger, images[frame], boxes))
+                found = tag_boxes(tagger, images[frame], boxes) if boxes else {}
+                record["tags"] = rounded(found)
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
                             "positive": bool(mask.any()), **record})  # fmt: skip
     counts = _counts(len(frames), drops, surplus, samples)

@@ -141,3 +141,16 @@ def watermark_set_params(run: Run, wildcards: Any) -> dict[str, list[str]]:
     """The ids and sheet roles of rule build_watermark_dataset's videos (its inputs' order)."""
     ids = watermark_set_videos(run)
     return {"ids": ids, "roles": [run.videos[vid].role for vid in ids]}
+
+
+def watermark_set_fonts(run: Run, wildcards: Any) -> dict[str, list[str]]:
+    """The fonts rule build_watermark_dataset draws with, per script, by name and content (a
+    font installed, removed or changed reruns it)."""
+    from mosaicflow import installed
+    from mosaicflow.datasets.watermarks import font_files
+
+    fonts = font_files(run.config["watermark_set"]["fonts"])
+    return {
+        script: [f"{p.name}:{installed.content_hash(p)[:16]}" for p in files]
+        for script, files in sorted(fonts.items())
+    }
