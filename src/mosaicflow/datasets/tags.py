@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from mosaicflow.config import ConfigError
+from mosaicflow.formats.boxes import Box, share_inside
 from mosaicflow.nudenet import Found, NudeNet, check_labels
 
 #: ``tag`` of an item without any tag.
 NO_TAG = "none"
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -67,22 +67,6 @@ class RegionTagger:
         return merge(
             {f.label: f.score} for f in found if share_inside(f.box, box) >= self.cfg.min_overlap
         )
-
-
-def share_inside(det: Box, box: Box) -> float:
-    """Share of the area of box ``det`` that lies inside ``box`` (0 for an empty ``det``)."""
-    w = min(det[2], box[2]) - max(det[0], box[0])
-    h = min(det[3], box[3]) - max(det[1], box[1])
-    area = (det[2] - det[0]) * (det[3] - det[1])
-    return float(max(w, 0.0) * max(h, 0.0) / area) if area > 0 else 0.0
-
-
-def mask_box(mask: np.ndarray) -> Box | None:
-    """``(x0, y0, x1, y1)`` of a boolean mask's pixels (exclusive ends), None when empty."""
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
 
 
 def merge(scores: Iterable[Mapping[str, float]]) -> dict[str, float]:

@@ -1,9 +1,9 @@
 """A watermark detection set made from your own footage: text and logos pasted on its frames.
 
 Rule ``build_watermark_dataset`` samples frames of the source videos, and on each pastes a few
-watermarks as platforms and studios put them (a corner, an edge, the middle, or a faint text
-tiled over the frame) at a random opacity. It writes them as a YOLO detection set with the two
-classes :data:`CLASSES`. The watermark detector trains on it when no set is given
+watermarks as platforms and studios put them (in a corner with a margin, anywhere else on the
+frame, or a faint mark tiled over it) at a random opacity. It writes them as a YOLO detection
+set with the two classes :data:`CLASSES`. The watermark detector trains on it when no set is given
 (``source.watermark_dataset``).
 
 - **Text**: a handle, a web address, a word or a studio name with digits, in Latin, Cyrillic or
@@ -11,7 +11,7 @@ classes :data:`CLASSES`. The watermark detector trains on it when no set is give
   DejaVu fonts matplotlib ships and any font files the config names; an outline or a shadow
   sometimes.
 - **Logo**: a drawn shape (circle, ring, rounded square, triangle, diamond, star), filled or
-  outlined, with one to three letters inside and sometimes a word beside it.
+  outlined, with one to three letters inside, in one colour or with the letters in a second.
 
 Everything is drawn from the seed, the video and the frame, so the set is the same on every
 run. Frames are used as they are: a real watermark already in the footage is not labelled.
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.config import ConfigError
+from mosaicflow.formats.scaling import shrink
 
 #: The classes of the set, in label-id order (the demo world's watermark set uses the same).
 CLASSES = ("text", "logo")
@@ -339,16 +340,6 @@ def label_lines(marks: Sequence[Mark], width: int, height: int) -> str:
     return label_text(lines)
 
 
-def resized(image: np.ndarray, imgsz: int) -> np.ndarray:
-    """``image`` with its long side at most ``imgsz`` (never enlarged)."""
-    height, width = image.shape[:2]
-    scale = min(1.0, imgsz / max(height, width))
-    if scale >= 1.0:
-        return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
 def data_yaml(root: Path) -> str:
     """The set's ``data.yaml`` (absolute path, both splits, the class names)."""
     names = "".join(f"  {i}: {n}\n" for i, n in enumerate(CLASSES))
@@ -439,7 +430,7 @@ def build_watermark_set(
                 split = "val" if i >= len(frames) - n_val else split_of[source.video_id]
                 stem = f"{source.video_id}-{number:06d}"
                 rng = np.random.default_rng(int(stable_hash([seed, "watermark-set", stem]), 16))
-                image, marks = add_marks(resized(rgb, cfg.imgsz), cfg, fonts, rng)
+                image, marks = add_marks(shrink(rgb, cfg.imgsz), cfg, fonts, rng)
                 bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
                 ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
                 if not ok:

@@ -79,7 +79,7 @@ def sinc_kernel(cutoff: float, size: int) -> np.ndarray:
 def _draw_kernel(cfg: KernelBlurConfig, rng: np.random.Generator) -> dict[str, Any]:
     """A kernel's description: family (or sinc), size and shape."""
     sizes = np.arange(cfg.size[0] | 1, cfg.size[1] + 1, 2)
-    size = int(sizes[int(rng.integers(len(sizes)))]) if len(sizes) else int(cfg.size[0] | 1)
+    size = int(sizes[int(rng.integers(len(sizes)))])  # the config refuses a range without one
     sinc = bool(rng.random() < cfg.sinc_p)
     weights = np.asarray(cfg.kernels.weights())
     family = KERNELS[int(rng.choice(len(KERNELS), p=weights / weights.sum()))]

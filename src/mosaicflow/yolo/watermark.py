@@ -12,22 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from mosaicflow.formats.boxes import Box, shares_inside
 from mosaicflow.yolo.adapter import YoloModel, open_model
-
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
 
 
 def overlap_fraction(box: Box, detections: np.ndarray) -> float:
     """Largest share of a detection's area that lies inside ``box`` (0 when none)."""
-    dets = np.asarray(detections, dtype=np.float64).reshape(-1, 4)
-    if not len(dets):
-        return 0.0
-    x0, y0, x1, y1 = box
-    iw = np.clip(np.minimum(dets[:, 2], x1) - np.maximum(dets[:, 0], x0), 0, None)
-    ih = np.clip(np.minimum(dets[:, 3], y1) - np.maximum(dets[:, 1], y0), 0, None)
-    area = np.clip(dets[:, 2] - dets[:, 0], 0, None) * np.clip(dets[:, 3] - dets[:, 1], 0, None)
-    share = np.where(area > 0, iw * ih / np.maximum(area, 1e-9), 0.0)
-    return float(share.max())
+    shares = shares_inside(box, detections)
+    return float(shares.max()) if len(shares) else 0.0
 
 
 def sample_indices(count: int, samples: int) -> list[int]:

@@ -20,9 +20,7 @@ from mosaicflow.datasets.tags import (
     NO_TAG,
     RegionTagger,
     TagsConfig,
-    mask_box,
     merge,
-    share_inside,
     tag_fields,
 )
 from mosaicflow.formats.masks import write_mask
@@ -60,13 +58,7 @@ def test_a_stricter_score_or_overlap_drops_the_tag():
     assert inside.inside(inside.found(photo), half_face) == {}
 
 
-def test_box_helpers_and_fields():
-    assert share_inside((0, 0, 10, 10), (5, 0, 20, 10)) == 0.5
-    assert share_inside((0, 0, 0, 10), (0, 0, 20, 10)) == 0.0
-    mask = np.zeros((20, 30), bool)
-    mask[4:9, 10:12] = True
-    assert mask_box(mask) == (10.0, 4.0, 12.0, 9.0)
-    assert mask_box(np.zeros((3, 3), bool)) is None
+def test_merge_and_fields():
     assert merge([{"A": 0.4}, {"A": 0.6, "B": 0.3}]) == {"A": 0.6, "B": 0.3}
     assert tag_fields({"FACE_MALE": 0.4, "BELLY_EXPOSED": 0.9}) == {
         "tags": "BELLY_EXPOSED+FACE_MALE",

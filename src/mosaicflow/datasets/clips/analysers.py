@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.datasets.clips.config import FiltersConfig
-from mosaicflow.yolo.watermark import overlap_fraction
+from mosaicflow.formats.boxes import shares_inside
 
 #: Watermark boxes per frame number: a mapping or a callable giving an (N, 4) xyxy array.
 WatermarkSource = Union[Mapping[int, Any], Callable[[int], Any]]  # noqa: UP007
@@ -137,7 +137,8 @@ def watermark_share(
     if source is None:
         return None
     hits = sum(
-        overlap_fraction(tuple(float(v) for v in box), watermark_boxes(source, frame)) > min_overlap
+        shares_inside(tuple(float(v) for v in box), watermark_boxes(source, frame)).max(initial=0.0)
+        > min_overlap
         for box, frame in zip(crop_boxes, frames, strict=True)
     )
     return round(hits / max(1, len(frames)), 6)

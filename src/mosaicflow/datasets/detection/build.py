@@ -33,7 +33,9 @@ from mosaicflow.datasets.detection.synth import (
     random_mosaic,
     resize_sample,
 )
-from mosaicflow.datasets.tags import RegionTagger, mask_box, rounded, tag_boxes
+from mosaicflow.datasets.tags import RegionTagger, rounded, tag_boxes
+from mosaicflow.formats.boxes import mask_box
+from mosaicflow.formats.scaling import target_size
 from mosaicflow.io import atomic_dir, write_json
 from mosaicflow.mosaic.config import MosaicConfig
 
@@ -319,8 +321,6 @@ def _manifest(
 
 
 def _resized_shape(shape: Sequence[int], cfg: DetectionDatasetConfig) -> tuple[int, int]:
-    from mosaicflow.datasets.detection.synth import target_size
-
     return target_size(int(shape[0]), int(shape[1]), cfg.imgsz)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from mosaicflow.formats.scaling import shrink
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.mosaic.synth import MosaicParams, apply_mosaic, sample_clip_params
 
@@ -26,23 +27,14 @@ Region = tuple[Hashable, np.ndarray]
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
-def target_size(height: int, width: int, imgsz: int) -> tuple[int, int]:
-    """``(H, W)`` with the long side at most ``imgsz`` (never upscaled), aspect kept."""
-    if min(height, width) <= 0:
-        return height, width
-    scale = min(1.0, imgsz / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def resize_sample(
     image: np.ndarray, regions: Sequence[Region], imgsz: int
 ) -> tuple[np.ndarray, list[Region]]:
     """Downscale an image (area) and its region masks (nearest) to a long side of ``imgsz``."""
-    height, width = image.shape[:2]
-    out_h, out_w = target_size(height, width, imgsz)
-    if (out_h, out_w) == (height, width):
+    small = shrink(image, imgsz)
+    if small is image:
         return image, list(regions)
-    small = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    out_h, out_w = small.shape[:2]
     resized = [
         (
             key,
