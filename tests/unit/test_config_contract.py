@@ -27,6 +27,7 @@ STAGE_CONFIGS = {
     "duplicates": "mosaicflow.curate.config:DuplicatesConfig",
     "quality": "mosaicflow.quality.config:QualityConfig",
     "tags": "mosaicflow.datasets.tags:TagsConfig",
+    "censor": "mosaicflow.datasets.censor:CensorConfig",
     "watermark_set": "mosaicflow.datasets.watermarks:WatermarkSetConfig",
 }
 

@@ -9,6 +9,7 @@ rule build_detection_samples:
     input:
         unpack(DETECTION.detection_sample_input),
         unpack(QUALITY.quality_model),
+        unpack(REGIONS.censor_model),
         video=FRAMES.source_video,
         index=rules.extract_frames.output.index,
     output:
@@ -26,7 +27,10 @@ rule build_detection_samples:
         mosaic=config_section("mosaic"),
         tags=config_section("tags"),
         tag_model=REGIONS.tag_model,
+        censor=config_section("censor"),
         seed=config_section("seed"),
+        device=config_section("device"),
+        work=paths.scratch_dir("detection_samples", "{video}"),
         code=code_of("build_detection_samples"),
     script:
         "../scripts/build_detection_samples.py"

@@ -6,6 +6,7 @@ checkpoint build_restoration_clips:
     input:
         unpack(RESTORATION.clip_watermark_model),
         unpack(QUALITY.quality_model),
+        unpack(REGIONS.censor_model),
         unpack(RESTORATION.clip_region_input),
         video=FRAMES.source_video,
         index=rules.extract_frames.output.index,
@@ -24,6 +25,7 @@ checkpoint build_restoration_clips:
         watermark=RESTORATION.clip_watermark_params,
         tags=config_section("tags"),
         tag_model=REGIONS.tag_model,
+        censor=config_section("censor"),
         seed=config_section("seed"),
         device=config_section("device"),
         work=paths.scratch_dir("restoration_dataset", "{video}"),

@@ -4,6 +4,7 @@
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.datasets.censor import CensorCheck, CensorConfig
 from mosaicflow.datasets.detection.build import build_video_samples
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.datasets.tags import RegionTagger, TagsConfig
@@ -16,6 +17,7 @@ regions = snakemake.input.get("regions")
 truth = snakemake.input.get("truth")
 scorer = load_scorer(snakemake.input.get("quality"), snakemake.threads)
 tags = build(TagsConfig, snakemake.params.tags)
+censor = build(CensorConfig, snakemake.params.censor)
 result = build_video_samples(
     build(DetectionDatasetConfig, snakemake.params.dataset),
     build(MosaicConfig, snakemake.params.mosaic),
@@ -29,5 +31,9 @@ result = build_video_samples(
     truth_mkv=Path(truth) if truth else None,
     quality_scorer=scorer.scores if scorer else None,
     tagger=RegionTagger(tags) if tags.enabled else None,
-)
+    censor=CensorCheck(
+        censor, snakemake.input.get("censor"), device=snakemake.params.device,
+        config_dir=Path(snakemake.params.work) / "yolo_config",
+    ) if censor.enabled else None,
+)  # fmt: skip
 log.info("%s", result)

@@ -4,6 +4,7 @@ build_restoration_clips); the manifest lists every candidate clip with its statu
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.datasets.censor import CensorConfig
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.clips.jobs import ClipJob, WatermarkModel, build_clips
 from mosaicflow.datasets.tags import TagsConfig
@@ -32,6 +33,9 @@ job = ClipJob(
     watermark=watermark,
     quality=Path(inputs.quality) if inputs.get("quality") else None,
     tags=build(TagsConfig, params.tags),
+    censor=build(CensorConfig, params.censor),
+    censor_detector=Path(inputs.censor) if inputs.get("censor") else None,
+    device=params.device,
 )
 result = build_clips(
     job, build(RestorationDatasetConfig, params.dataset), build(MosaicConfig, params.mosaic)

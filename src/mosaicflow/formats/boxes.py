@@ -28,6 +28,14 @@ def shares_inside(box: Box, boxes: np.ndarray) -> np.ndarray:
     return np.where(area > 0, inter / np.maximum(area, 1e-9), 0.0)
 
 
+def overlaps_of_smaller(box: Box, boxes: np.ndarray) -> np.ndarray:
+    """Per row of ``boxes``, its intersection with ``box`` over the smaller of the two areas:
+    1 when either lies inside the other, 0 when they do not meet or one is empty."""
+    inter, area, own = _intersections(box, boxes)
+    smaller = np.minimum(area, own)
+    return np.where(smaller > 0, inter / np.maximum(smaller, 1e-9), 0.0)
+
+
 def share_inside(det: Box, box: Box) -> float:
     """Share of the area of box ``det`` that lies inside ``box`` (0 for an empty ``det``)."""
     return float(shares_inside(box, np.asarray([det]))[0])

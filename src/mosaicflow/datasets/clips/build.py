@@ -23,6 +23,7 @@ import pandas as pd
 
 from mosaicflow import __version__
 from mosaicflow.config import stable_hash
+from mosaicflow.datasets.censor import CensorCheck
 from mosaicflow.datasets.clips import analysers
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.clips.crops import CropPlan, crop_image, fill_gaps, grow_mask, plan_crop
@@ -83,6 +84,9 @@ class _Job:
     detected_marks: dict[int, np.ndarray] | None = None  # frame -> watermark boxes (detector)
     qualities: list[tuple[float, float]] = field(default_factory=list)  # (five crops, resize)
     tags: list[dict[str, float]] | None = None  # per analysed frame: class -> score (tagger)
+    # per analysed frame: the censor detector's mosaic boxes and the region's box
+    censor_found: list[np.ndarray] = field(default_factory=list)
+    censor_boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 def _mask(row: Any, height: int, width: int, regions_parquet: Path) -> np.ndarray:
@@ -257,6 +261,7 @@ def build_video_clips(
     watermark_detector: WatermarkDetect | None = None,
     quality_scorer: QualityScore | None = None,
     tagger: RegionTagger | None = None,
+    censor: CensorCheck | None = None,
     manifest: Path | None = None,
     threads: int = 1,
     timings: dict[str, float] | None = None,
@@ -282,6 +287,9 @@ def build_video_clips(
             frame once); ``None``: ``source_quality`` is ``None``.
         tagger: the region tagger (:mod:`mosaicflow.datasets.tags`), run on the analysed
             frames (each source frame once); ``None``: the clips' ``tags`` are ``None``.
+        censor: the censor filter (:mod:`mosaicflow.datasets.censor`): a clip it flags is
+            ``filtered`` with a ``censored: ...`` reason; its detector, when it has one, runs on
+            the analysed frames (each source frame once). ``None``: no censor filter.
         manifest: where the video's manifest goes (``out_dir/videos/<video>.json`` by default).
         threads: decoder threads.
         timings: when given, seconds spent in ``decode``, ``crop``, ``analyse``, ``encode`` are
@@ -326,7 +334,7 @@ def build_video_clips(
     run = _Run(
         cfg, out_dir, regions_parquet, frame_shape, fps, watermarks=watermarks,
         watermark_detector=watermark_detector, quality_scorer=quality_scorer, clock=clock,
-        tagger=tagger,
+        tagger=tagger, censor=censor,
     )  # fmt: skip
     _stream(run, stream, at_frame)
     _remove_stale(out_dir, video_id, {r["clip"] for r in records if r["status"] == "kept"})
@@ -397,10 +405,12 @@ class _Run:
     quality_scorer: QualityScore | None
     clock: dict[str, float]
     tagger: RegionTagger | None = None
-    # detector output, quality scores and nudenet detections per source frame
+    censor: CensorCheck | None = None
+    # detector output, quality scores, nudenet detections and censor detections per source frame
     marks: dict[int, np.ndarray] = field(default_factory=dict)
     qualities: dict[int, tuple[float, float]] = field(default_factory=dict)
     found: dict[int, list[Any]] = field(default_factory=dict)
+    mosaics: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _stream(
@@ -439,7 +449,7 @@ def _cut_frame(run: _Run, number: int, rgb: np.ndarray, entries: list[tuple[_Job
         if t in job.analyse_at:
             _analyse_frame(run, job, number, rgb, row)
         if t == len(job.plan.frames) - 1:
-            _finish(job, run.cfg, run.out_dir, run.fps, run.watermarks, run.clock)
+            _finish(job, run.cfg, run.out_dir, run.fps, run.watermarks, run.clock, run.censor)
 
 
 def _analyse_frame(run: _Run, job: _Job, number: int, rgb: np.ndarray, row: Any) -> None:
@@ -464,6 +474,11 @@ def _analyse_frame(run: _Run, job: _Job, number: int, rgb: np.ndarray, row: Any)
         if job.tags is None:
             job.tags = []
         job.tags.append(run.tagger.inside(run.found[number], (x0, y0, x1, y1)))
+    if run.censor is not None and run.censor.uses_detector:
+        if number not in run.mosaics:
+            run.mosaics[number] = run.censor.detect(rgb)[1]
+        job.censor_found.append(run.mosaics[number])
+        job.censor_boxes.append((x0, y0, x1, y1))
     run.clock["analyse"] += time.perf_counter() - start
 
 
@@ -485,6 +500,7 @@ def _finish(
     fps: float,
     watermarks: analysers.WatermarkSource | None,
     clock: dict[str, float],
+    censor: CensorCheck | None = None,
 ) -> None:
     start = time.perf_counter()
     record = job.record
@@ -504,7 +520,12 @@ def _finish(
         "tags": None if job.tags is None else rounded(merge(job.tags)),
     }
     record["analysers"] = results
-    reason = analysers.filter_reason(results, cfg.filters)
+    censored = (
+        censor.clip_reason(results["blockiness"], job.censor_found, job.censor_boxes)
+        if censor is not None
+        else ""
+    )
+    reason = censored or analysers.filter_reason(results, cfg.filters)
     clock["analyse"] += time.perf_counter() - start
     if reason:
         record.update(status="filtered", reason=reason, files=None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mosaicflow.datasets.censor import CensorConfig
 from mosaicflow.datasets.clips.config import RestorationDatasetConfig
 from mosaicflow.datasets.tags import TagsConfig
 from mosaicflow.io import write_json
@@ -57,6 +58,9 @@ class ClipJob:
         watermark: the watermark detector to run, or None.
         quality: the source-quality classifier's weights (``quality.pt``), or None.
         tags: the ``tags`` config; None or not enabled: the clips are not tagged.
+        censor: the ``censor`` config; None or not enabled: no censor filter.
+        censor_detector: the censor filter's mosaic detector weights (``censor.detector``).
+        device: where the censor filter's detector runs (``auto``, ``cpu``, ``cuda:N``).
     """
 
     video_id: str
@@ -73,6 +77,9 @@ class ClipJob:
     watermark: WatermarkModel | None = None
     quality: Path | None = None
     tags: TagsConfig | None = None
+    censor: CensorConfig | None = None
+    censor_detector: Path | None = None
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,13 @@ def build_clips(
         from mosaicflow.datasets.tags import RegionTagger
 
         tagger = RegionTagger(job.tags)
+    censor = None
+    if job.censor is not None and job.censor.enabled:
+        from mosaicflow.datasets.censor import CensorCheck
+
+        censor = CensorCheck(
+            job.censor, job.censor_detector, device=job.device, config_dir=job.work / "yolo_config",
+        )  # fmt: skip
     regions = job.regions
     if regions is None:
         assert job.truth is not None
@@ -133,7 +147,8 @@ def build_clips(
     records = build_video_clips(
         job.video, job.frames_index, regions, job.dataset_dir, dataset, mosaic_cfg=mosaic,
         video_id=job.video_id, seed=job.seed, code=job.code, watermark_detector=detector,
-        quality_scorer=scorer, tagger=tagger, manifest=job.manifest, threads=job.threads,
+        quality_scorer=scorer, tagger=tagger, censor=censor, manifest=job.manifest,
+        threads=job.threads,
         timings=timings,
     )  # fmt: skip
     return ClipJobResult(records, timings)

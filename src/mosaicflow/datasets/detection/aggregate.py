@@ -151,7 +151,7 @@ def _collect_samples(
                 continue
             samples.append({**sample, "video": data["video"]})
         for drop in data["dropped"]:
-            reason = drop["reason"].split(" (")[0].split(" of frame")[0]
+            reason = drop["reason"].split(" (")[0].split(" of frame")[0].split(":")[0]
             dropped[reason] = dropped.get(reason, 0) + 1
     return samples, dropped, folders
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from mosaicflow.datasets.censor import CensorCheck
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.datasets.detection.dedup import Drop, drop_near_duplicates, phash
 from mosaicflow.datasets.detection.sampling import sample_frames
@@ -181,6 +182,7 @@ def build_video_samples(
     truth_mkv: Path | None = None,
     quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
     tagger: RegionTagger | None = None,
+    censor: CensorCheck | None = None,
 ) -> SamplesResult:
     """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
 
@@ -200,6 +202,9 @@ def build_video_samples(
             ``source_quality``.
         tagger: the region tagger (:mod:`mosaicflow.datasets.tags`), run on each sample's
             source frame; ``None``: no ``tags``.
+        censor: the censor filter (:mod:`mosaicflow.datasets.censor`), run on each sampled
+            frame before the kinds are drawn: a frame it flags is dropped with its reason;
+            ``None``: no censor filter.
 
     Returns:
         Counts of what was written.
@@ -227,6 +232,8 @@ def build_video_samples(
         regions = inferred_regions(Path(source), kept, scenes, shape)
     else:
         regions = truth_regions(Path(source), kept, scenes)
+    censored = censored_frames(censor, images, regions) if censor is not None else {}
+    regions = {f: r for f, r in regions.items() if f not in censored}
     kinds, surplus = assign_kinds(regions, cfg, rng)
     if cfg.size_scale is not None:
         mosaic = replace(mosaic, size_scale=tuple(cfg.size_scale))
@@ -243,23 +250,49 @@ def build_video_samples(
             stem = f"{video_id}-{frame:06d}"
             _write_png(tmp / "images" / f"{stem}.png", image[..., ::-1])
             _write_png(tmp / "masks" / f"{stem}.png", np.where(mask, 255, 0).astype(np.uint8))
-            if quality_scorer is not None:
-                five, resize = quality_scorer(images[frame])
-                record = {**record, "source_quality": five, "source_quality_resize": resize}
-            if tagger is not None:
-                boxes = [b for b in (mask_box(m) for _, m in regions[frame]) if b is not None]
-                found = tag_boxes(tagger, images[frame], boxes) if boxes else {}
-                record["tags"] = rounded(found)
+            record.update(_source_measures(images[frame], regions[frame], quality_scorer, tagger))
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
                             "positive": bool(mask.any()), **record})  # fmt: skip
-    counts = _counts(len(frames), drops, surplus, samples)
-    write_json(manifest, _manifest(video, video_id, cfg, shape, counts, samples, drops, surplus))
+    counts = _counts(len(frames), drops, surplus, samples, censored)
+    write_json(
+        manifest,
+        _manifest(video, video_id, cfg, shape, counts, samples, drops, surplus, censored),
+    )
     log.info("%s: %s", video_id, counts)
     positives = counts["positives"]
     return SamplesResult(
         video_id, len(frames), len(samples), positives, len(samples) - positives,
-        {"near_duplicates": len(drops), "surplus_empty": len(surplus)},
+        {"near_duplicates": len(drops), "surplus_empty": len(surplus), "censored": len(censored)},
     )  # fmt: skip
+
+
+def _source_measures(
+    image: np.ndarray,
+    regions: Sequence[Region],
+    quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None,
+    tagger: RegionTagger | None,
+) -> dict[str, Any]:
+    """A sample's measures of its source frame: source quality and region tags, when asked."""
+    out: dict[str, Any] = {}
+    if quality_scorer is not None:
+        out["source_quality"], out["source_quality_resize"] = quality_scorer(image)
+    if tagger is not None:
+        boxes = [b for b in (mask_box(m) for _, m in regions) if b is not None]
+        out["tags"] = rounded(tag_boxes(tagger, image, boxes) if boxes else {})
+    return out
+
+
+def censored_frames(
+    censor: CensorCheck, images: Mapping[int, np.ndarray], regions: Mapping[int, Sequence[Region]]
+) -> dict[int, str]:
+    """Frame -> why the censor filter drops it, for the frames it flags."""
+    out: dict[int, str] = {}
+    for frame in sorted(regions):
+        boxes = [b for b in (mask_box(m) for _, m in regions[frame]) if b is not None]
+        reason = censor.frame_reason(images[frame], boxes)
+        if reason:
+            out[frame] = reason
+    return out
 
 
 def _sample_images(
@@ -279,7 +312,11 @@ def _sample_images(
 
 
 def _counts(
-    sampled: int, drops: Sequence[Drop], surplus: Sequence[int], samples: Sequence[dict[str, Any]]
+    sampled: int,
+    drops: Sequence[Drop],
+    surplus: Sequence[int],
+    samples: Sequence[dict[str, Any]],
+    censored: Mapping[int, str],
 ) -> dict[str, int]:
     """The manifest's counts: frames sampled and dropped, images written, per kind."""
     positives = sum(s["positive"] for s in samples)
@@ -287,6 +324,7 @@ def _counts(
         "sampled": sampled,
         "near_duplicates": len(drops),
         "surplus_empty": len(surplus),
+        "censored": len(censored),
         "images": len(samples),
         "positives": positives,
         "negatives": len(samples) - positives,
@@ -303,9 +341,11 @@ def _manifest(
     samples: Sequence[dict[str, Any]],
     drops: Sequence[Drop],
     surplus: Sequence[int],
+    censored: Mapping[int, str],
 ) -> dict[str, Any]:
     """The video's manifest: its samples and its dropped frames with their reasons, by frame."""
     dropped = [{"frame": d.frame, "reason": d.reason} for d in drops]
+    dropped += [{"frame": f, "reason": why} for f, why in censored.items()]
     dropped += [{"frame": f, "reason": "surplus frame without regions (negatives fraction)"}
                 for f in surplus]  # fmt: skip
     return {

@@ -107,3 +107,12 @@ def tag_model(run: Run, wildcards: Any) -> dict[str, str] | None:
     if not run.config["tags"]["enabled"]:
         return None
     return installed.reference(bases.nudenet_onnx(), bases.NUDENET_PACKAGE)
+
+
+def censor_model(run: Run, wildcards: Any) -> dict[str, str]:
+    """The censor filter's mosaic detector (``censor.detector``) as an input of the jobs that
+    look for already censored regions, when the filter is on and one is given."""
+    censor = run.config["censor"]
+    if censor["enabled"] and censor["detector"]:
+        return {"censor": str(censor["detector"])}
+    return {}

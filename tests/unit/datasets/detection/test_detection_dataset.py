@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from mosaicflow.config import build
+from mosaicflow.datasets.censor import CensorCheck, CensorConfig
 from mosaicflow.datasets.detection.aggregate import build_detection_dataset
 from mosaicflow.datasets.detection.build import (
     assign_kinds,
@@ -24,7 +26,7 @@ from mosaicflow.datasets.detection.split import split_samples
 from mosaicflow.datasets.detection.synth import clip_params, mosaic_change, pixelate
 from mosaicflow.formats.coco import annotation_mask
 from mosaicflow.formats.masks import read_mask
-from tests.unit.datasets.conftest import mosaic_cfg, texture
+from tests.unit.datasets.conftest import full_config, mosaic_cfg, texture
 from tests.unit.datasets.detection.conftest import detection_cfg
 
 pytestmark = pytest.mark.usefixtures("ultralytics_offline")
@@ -462,3 +464,29 @@ def test_samples_carry_their_source_quality_and_low_ones_are_left_out(det_source
     assert (table["source_quality"] >= limit).all()
     prov = json.loads((kept / "provenance.json").read_text())
     assert prov["counts"]["dropped:source_quality"] == below
+
+
+def censor_check(**over) -> CensorCheck:
+    return CensorCheck(build(CensorConfig, full_config(censor=over)["censor"]))
+
+
+def _samples(det_source, out: Path, censor: CensorCheck | None = None) -> dict:
+    cfg = detection_cfg(frames_per_video=12, imgsz=64, degrade=False)
+    build_video_samples(
+        cfg, mosaic_cfg(), det_source.video, det_source.index, out / "v", out / "v.json",
+        video_id="vid-00000000", seed=7, regions_parquet=det_source.regions, censor=censor,
+    )  # fmt: skip
+    return json.loads((out / "v.json").read_text())
+
+
+def test_censored_sample_frames_are_dropped_with_their_reason(det_source, tmp_path):
+    plain = _samples(det_source, tmp_path / "plain")
+    kept = _samples(det_source, tmp_path / "kept", censor_check(max_blockiness=1.0))
+    assert kept["samples"] == plain["samples"]  # nothing flagged: the same samples
+    assert kept["counts"]["censored"] == 0
+    strict = _samples(det_source, tmp_path / "strict", censor_check(max_blockiness=0.0))
+    censored = [d for d in strict["dropped"] if d["reason"].startswith("censored: blockiness")]
+    assert censored and strict["counts"]["censored"] == len(censored)
+    # every frame with a region is dropped; frames without one are not looked at
+    assert {d["frame"] for d in censored} >= {s["frame"] for s in plain["samples"] if s["regions"]}
+    assert not any(s["regions"] for s in strict["samples"])

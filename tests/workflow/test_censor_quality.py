@@ -1,0 +1,86 @@
+"""The censor filter on demo-world footage that is already censored.
+
+A world of 25 videos whose scenes with targets are, nine in ten, rendered as a poor source shows
+them, dealt in turn between two kinds: ``mosaic`` (the targets already pixelated, blocks of 6 to
+12 px, an already censored source) and ``codec`` (re-encoded by x264 at CRF 44 to 51, whose flat
+8 and 16 px blocks are the analyser's hardest negatives). The workflow builds its detection
+samples and restoration clips with the default ``censor`` settings (the blockiness analyser),
+and the drops are scored against the world's truth (:mod:`mosaicflow.evaluation.censor`).
+
+Only the data stages run (the clips' watermark detector trains on the world's set); no
+model of the demo run is read, so the run stands alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mosaicflow.evaluation.censor import censored_frames, clip_items, drop_scores, sample_items
+from tests.helpers import run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+#: The issue's bar for precision and recall of the drops, samples and clips alike.
+FLOOR = 0.9
+
+WORLD = """\
+world:
+  minimums: false
+  roles: {train: 22, val: 1, test: 2}
+  reuploads: {sources: [], count: 0}
+  degraded:
+    p: 0.9
+    roles: [train, val, test]
+    kinds: [mosaic, codec]
+    draw: dealt
+quality: {enabled: false}
+tags: {enabled: false}
+restoration_dataset: {regions: truth}
+detection_dataset: {regions: truth}
+"""
+
+
+@pytest.fixture(scope="module")
+def censored_world(tmp_path_factory) -> Path:
+    """The results folder of the censored world's samples and clips."""
+    work = tmp_path_factory.mktemp("censored_world")
+    config = work / "censored.yaml"
+    config.write_text(WORLD)
+    planned = run_snakemake(work, "-n", configfiles=[config]).stdout
+    videos = sorted(
+        set(re.findall(r"detection_samples/(world-[a-z]+-\d+-[0-9a-f]+)\.json", planned))
+    )
+    assert len(videos) == 25, videos
+    targets = [f"results/detection_samples/{v}.json" for v in videos]
+    targets += [f"results/restoration_dataset/videos/{v}.json" for v in videos]
+    run_snakemake(work, "--", *targets, configfiles=[config])
+    return work / "results"
+
+
+def _scores(results: Path, folder: str, items) -> dict:
+    collected = []
+    for manifest in sorted((results / folder).glob("world-*.json")):
+        data = json.loads(manifest.read_text())
+        name = data["video"].rsplit("-", 1)[0]
+        truth = json.loads((results / "world" / "truth" / f"{name}.json").read_text())
+        collected += items(data, censored_frames(truth))
+    scores = drop_scores(collected).to_dict()
+    print(folder, scores)
+    return scores
+
+
+@pytest.mark.parametrize(
+    ("folder", "items"),
+    [("detection_samples", sample_items), ("restoration_dataset/videos", clip_items)],
+    ids=["samples", "clips"],
+)
+def test_already_censored_frames_and_clips_are_dropped(censored_world, folder, items):
+    scores = _scores(censored_world, folder, items)
+    for figure in ("precision", "recall"):
+        assert scores[figure] is not None and scores[figure] >= FLOOR, scores
+        # one item moves the figure by at most a quarter of its distance to the floor
+        assert scores[f"{figure}_one_item"] <= (scores[figure] - FLOOR) / 4 + 1e-9, scores
