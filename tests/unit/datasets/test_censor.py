@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+import torch
 
 from mosaicflow.config import ConfigError, build
 from mosaicflow.datasets.censor import CensorCheck, CensorConfig, region_blockiness
@@ -112,3 +113,18 @@ def test_censored_clips_are_filtered_with_their_reason(source: Source, tmp_path:
     assert all(r["status"] == "filtered" for r in strict)
     assert all(r["reason"].startswith("censored: blockiness") for r in strict)
     assert not list((tmp_path / "strict" / "clips").glob("*"))
+
+
+def test_a_real_checkpoint_is_loaded_restricted_and_run_at_its_size(tmp_path, ultralytics_offline):
+    from ultralytics import YOLO
+
+    weights = tmp_path / "mosaic.pt"
+    torch.manual_seed(0)
+    YOLO("yolov8n-seg.yaml", task="segment").save(weights)
+    check = CensorCheck(censor_cfg(min_score=0.0), weights, device="cpu", config_dir=tmp_path)
+    scores, boxes = check.detect(skimage.data.astronaut())
+    assert check.uses_detector and check._imgsz == 640  # not trained: ultralytics' default
+    assert scores.shape == (len(boxes),) and boxes.shape[1:] == (4,)
+    assert (scores >= 0).all() and ((boxes >= 0) & (boxes <= 512)).all()
+    none = CensorCheck(censor_cfg(min_score=1.0), weights, device="cpu", config_dir=tmp_path)
+    assert none.frame_reason(skimage.data.astronaut(), []) == ""
