@@ -16,7 +16,7 @@ inputs, params = snakemake.input, snakemake.params
 watermark = None
 if inputs.get("watermark"):
     watermark = WatermarkModel(
-        Path(inputs.watermark), params.watermark["imgsz"], params.watermark["conf"], params.device
+        Path(inputs.watermark), params.watermark["imgsz"], params.watermark["conf"]
     )
 job = ClipJob(
     video_id=snakemake.wildcards.video,

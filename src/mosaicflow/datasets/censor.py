@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mosaicflow.config import ConfigError
-from mosaicflow.datasets.clips.analysers import blockiness
+from mosaicflow.datasets.clips.analysers import blockiness, grey_crop
 from mosaicflow.formats.boxes import Box, overlaps_of_smaller
 
 if TYPE_CHECKING:
@@ -52,20 +52,15 @@ class CensorConfig:
 
     def __post_init__(self) -> None:
         for key in ("max_blockiness", "min_score", "min_overlap"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(
-                    f"config key 'censor.{key}': {getattr(self, key)} is not in [0, 1]"
-                )
+            value = getattr(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"config key 'censor.{key}': {value} is not in [0, 1]")
 
 
 def region_blockiness(rgb: np.ndarray, box: Box) -> float | None:
     """Blockiness of the grey crop of ``box`` in an RGB frame (None when under 4 px a side)."""
-    h, w = rgb.shape[:2]
-    x0, y0, x1, y1 = (round(float(v)) for v in box)
-    crop = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-    if min(crop.shape[:2], default=0) < 4:
-        return None
-    return blockiness(crop.mean(axis=2).astype(np.uint8))[0]
+    gray = grey_crop(rgb, box)
+    return blockiness(gray)[0] if min(gray.shape) >= 4 else None
 
 
 def blockiness_reason(value: float | None, limit: float) -> str:
@@ -100,6 +95,7 @@ class CensorCheck:
 
     @property
     def uses_detector(self) -> bool:
+        """Whether a detector looks (``censor.detector``), rather than the analyser."""
         return self.weights is not None
 
     def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +125,7 @@ class CensorCheck:
             boxes: its regions' boxes (what the analyser measures; the detector looks at the
                 whole frame).
         """
-        if self.weights is not None:
+        if self.uses_detector:
             scores, _ = self.detect(rgb)
             return f"{REASON}: detector score {scores.max():.3f}" if len(scores) else ""
         values = [v for v in (region_blockiness(rgb, b) for b in boxes) if v is not None]
@@ -148,7 +144,7 @@ class CensorCheck:
             detections: the detector's boxes (:meth:`detect`) on each analysed frame.
             boxes: the clip's region box on each of those frames.
         """
-        if self.weights is None:
+        if not self.uses_detector:
             return blockiness_reason(median_blockiness, self.cfg.max_blockiness)
         if len(detections) != len(boxes):
             raise ValueError(f"{len(detections)} detection sets for {len(boxes)} region boxes")

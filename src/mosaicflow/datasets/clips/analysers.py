@@ -79,6 +79,15 @@ def blockiness(gray: np.ndarray, max_block: int = 32) -> tuple[float, int]:
     return (sx, bx) if sx <= sy else (sy, by)
 
 
+def grey_crop(rgb: np.ndarray, box: Sequence[float]) -> np.ndarray:
+    """The grey levels (uint8) of an RGB frame inside ``(x0, y0, x1, y1)``, rounded to pixels
+    and clipped to the frame (possibly empty)."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = (round(float(v)) for v in box)
+    region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    return np.ascontiguousarray(region.mean(axis=2).astype(np.uint8))
+
+
 def pixel_measures(grays: Sequence[np.ndarray]) -> dict[str, float | int | None]:
     """Median sharpness, quality and blockiness over grey region crops."""
     usable = [g for g in grays if min(g.shape) >= 4]

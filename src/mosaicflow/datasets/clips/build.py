@@ -455,11 +455,10 @@ def _cut_frame(run: _Run, number: int, rgb: np.ndarray, entries: list[tuple[_Job
 def _analyse_frame(run: _Run, job: _Job, number: int, rgb: np.ndarray, row: Any) -> None:
     """Collect an analysed frame's region gray levels, watermark boxes and quality scores."""
     start = time.perf_counter()
-    h, w = run.frame_shape
     x0, y0, x1, y1 = (round(float(v)) for v in (row.x0, row.y0, row.x1, row.y1))
-    region = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-    if region.size:
-        job.grays.append(np.ascontiguousarray(region.mean(axis=2).astype(np.uint8)))
+    gray = analysers.grey_crop(rgb, (x0, y0, x1, y1))
+    if gray.size:
+        job.grays.append(gray)
     if job.detected_marks is not None:
         if number not in run.marks:
             run.marks[number] = np.asarray(run.watermark_detector(rgb), np.float64)

@@ -30,13 +30,11 @@ class WatermarkModel:
         weights: the detector's weights (``.pt``).
         imgsz: inference size (pixels).
         conf: detection threshold.
-        device: ``auto``, ``cpu`` or ``cuda:N``.
     """
 
     weights: Path
     imgsz: int
     conf: float
-    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class ClipJob:
         tags: the ``tags`` config; None or not enabled: the clips are not tagged.
         censor: the ``censor`` config; None or not enabled: no censor filter.
         censor_detector: the censor filter's mosaic detector weights (``censor.detector``).
-        device: where the censor filter's detector runs (``auto``, ``cpu``, ``cuda:N``).
+        device: where the watermark and censor detectors run (``auto``, ``cpu``, ``cuda:N``).
     """
 
     video_id: str
@@ -120,7 +118,7 @@ def build_clips(
 
         detector = WatermarkDetector(
             job.watermark.weights, imgsz=job.watermark.imgsz, conf=job.watermark.conf,
-            device=job.watermark.device, threads=job.threads, config_dir=job.work / "yolo_config",
+            device=job.device, threads=job.threads, config_dir=job.work / "yolo_config",
         ).boxes_rgb  # fmt: skip
     scorer = None
     if job.quality is not None:

@@ -35,7 +35,7 @@ from mosaicflow.datasets.detection.synth import (
     resize_sample,
 )
 from mosaicflow.datasets.tags import RegionTagger, rounded, tag_boxes
-from mosaicflow.formats.boxes import mask_box
+from mosaicflow.formats.boxes import Box, mask_box
 from mosaicflow.formats.scaling import target_size
 from mosaicflow.io import atomic_dir, write_json
 from mosaicflow.mosaic.config import MosaicConfig
@@ -277,9 +277,14 @@ def _source_measures(
     if quality_scorer is not None:
         out["source_quality"], out["source_quality_resize"] = quality_scorer(image)
     if tagger is not None:
-        boxes = [b for b in (mask_box(m) for _, m in regions) if b is not None]
+        boxes = region_boxes(regions)
         out["tags"] = rounded(tag_boxes(tagger, image, boxes) if boxes else {})
     return out
+
+
+def region_boxes(regions: Sequence[Region]) -> list[Box]:
+    """The boxes of a frame's non-empty region masks."""
+    return [b for b in (mask_box(m) for _, m in regions) if b is not None]
 
 
 def censored_frames(
@@ -288,8 +293,7 @@ def censored_frames(
     """Frame -> why the censor filter drops it, for the frames it flags."""
     out: dict[int, str] = {}
     for frame in sorted(regions):
-        boxes = [b for b in (mask_box(m) for _, m in regions[frame]) if b is not None]
-        reason = censor.frame_reason(images[frame], boxes)
+        reason = censor.frame_reason(images[frame], region_boxes(regions[frame]))
         if reason:
             out[frame] = reason
     return out
