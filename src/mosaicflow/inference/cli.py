@@ -63,7 +63,9 @@ def _restore(args: argparse.Namespace) -> int:
         half=args.fp16 or args.precision == "fp16",
         threads=args.threads or model_threads(not args.serial),
         origin="--detector",
+        classes=args.classes,
     )
+    print(f"restore: classes {', '.join(detector.classes.values())}", file=sys.stderr)
     try:
         result = restore_video(
             source,
@@ -77,9 +79,10 @@ def _restore(args: argparse.Namespace) -> int:
     except StageError as err:  # the run started: not a usage error (exit 2)
         print(f"mosaicflow restore: error: {source}: {err}", file=sys.stderr)
         return 1
+    summary = {**result.to_dict(), "classes": list(detector.classes.values())}
     if args.summary:
-        write_json(args.summary, result.to_dict())
-    print(json.dumps({k: v for k, v in result.to_dict().items() if k != "settings"}))
+        write_json(args.summary, summary)
+    print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
     return 0
 
 
@@ -88,6 +91,13 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="the video to restore")
     parser.add_argument("output", help="the restored video (H.264 or HEVC; .mp4 or .mkv)")
     parser.add_argument("--detector", required=True, help="mosaic detector (YOLO-seg .pt)")
+    parser.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="CLASS",
+        help="the detector classes to restore (default: every class but censored faces and "
+        "heads, mosaic_face and Lada's mosaic_sfw_head, which stay as they are)",
+    )
     parser.add_argument("--restorer", required=True, help="BasicVSR++ generator weights")
     parser.add_argument(
         "--restorer-card",

@@ -47,6 +47,37 @@ class DetectorError(ModelFileError):
     """A detector file that is missing or not a YOLO segmentation model (names the file)."""
 
 
+#: Detector classes of censored faces and heads, left alone unless asked for: mosaicflow's
+#: ``mosaic_face`` and Lada's ``mosaic_sfw_head``.
+FACE_CLASSES = ("mosaic_face", "mosaic_sfw_head")
+
+
+def restored_classes(
+    names: Mapping[int, str], wanted: Sequence[str] | None, path: Path
+) -> dict[int, str]:
+    """The detector classes a restore acts on, by id.
+
+    Args:
+        names: the model's class names by id.
+        wanted: class names to restore; None: every class but :data:`FACE_CLASSES` (every
+            class when the model has only those).
+        path: the model file (named in errors).
+
+    Raises:
+        DetectorError: a wanted name the model does not have (names the file and its classes).
+    """
+    if wanted is None:
+        chosen = {i: n for i, n in names.items() if n not in FACE_CLASSES}
+        return chosen or dict(names)
+    unknown = sorted(set(wanted) - set(names.values()))
+    if unknown:
+        raise DetectorError(
+            f"{path}: the detector has no class {', '.join(map(repr, unknown))} "
+            f"(its classes: {', '.join(names.values())})"
+        )
+    return {i: n for i, n in names.items() if n in set(wanted)}
+
+
 class YoloDetector:
     """Mosaic detection with a YOLO segmentation model (masks at the frame's resolution).
 
@@ -61,11 +92,16 @@ class YoloDetector:
         config_dir: ultralytics' settings folder (``None``: ``$YOLO_CONFIG_DIR``, else a
             temporary one; see :func:`mosaicflow.yolo.adapter.open_model`).
         origin: the option or config key ``weights`` came from (named in errors).
+        classes: the class names to detect (:func:`restored_classes`; None: every class but
+            censored faces and heads).
+
+    Attributes:
+        classes: the class names detected, by id.
 
     Raises:
         DetectorError: the file is missing, refused by the restricted unpickler
             (:mod:`mosaicflow.yolo.checkpoint`), not loadable by ultralytics, or not a
-            segmentation model.
+            segmentation model; a class it does not have.
     """
 
     def __init__(
@@ -80,6 +116,7 @@ class YoloDetector:
         threads: int = 1,
         config_dir: str | Path | None = None,
         origin: str | None = None,
+        classes: Sequence[str] | None = None,
     ) -> None:
         try:
             self.yolo = open_model(
@@ -98,6 +135,10 @@ class YoloDetector:
             "iou": iou,
             "half": bool(half and self.device != "cpu"),
         }
+        names = {int(i): str(n) for i, n in dict(getattr(self.model, "names", {})).items()}
+        self.classes = restored_classes(names, classes, self.path)
+        if len(self.classes) < len(names):  # ultralytics drops the other classes before NMS
+            self.kwargs["classes"] = sorted(self.classes)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detect in RGB frames (one batched call); one :class:`Detections` per frame."""

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mosaicflow.cli import main
-from mosaicflow.inference.detector import YoloDetector
+from mosaicflow.inference.detector import DetectorError, YoloDetector, restored_classes
 from mosaicflow.inference.protocols import Detector, Restorer
 from mosaicflow.inference.restorer import BasicVSRRestorer
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
@@ -62,6 +62,52 @@ def test_yolo_seg_model_loads_through_the_default_detector(yolo_seg):
     for detections in found:
         assert detections.masks.shape[1:] == (48, 64) and detections.masks.dtype == bool
         assert len(detections.scores) == len(detections.masks)
+
+
+def test_restored_classes_leave_faces_alone_by_default(tmp_path):
+    ours = {0: "mosaic_region", 1: "mosaic_face"}
+    ladas = {0: "mosaic_nsfw", 1: "mosaic_sfw_head"}
+    assert restored_classes(ours, None, tmp_path) == {0: "mosaic_region"}
+    assert restored_classes(ladas, None, tmp_path) == {0: "mosaic_nsfw"}
+    assert restored_classes({0: "mosaic"}, None, tmp_path) == {0: "mosaic"}
+    assert restored_classes({0: "mosaic_face"}, None, tmp_path) == {0: "mosaic_face"}
+    assert restored_classes(ours, ["mosaic_face", "mosaic_region"], tmp_path) == ours
+    with pytest.raises(DetectorError, match=r"no class 'heads'.*its classes: mosaic_nsfw"):
+        restored_classes(ladas, ["heads"], tmp_path / "lada.pt")
+
+
+def test_the_detector_finds_only_the_classes_asked_for(yolo_seg, tmp_path, ultralytics_offline):
+    import cv2
+    from ultralytics import YOLO
+
+    frames = [f for f in textured_frames(3)]
+    bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
+    model = YOLO(str(yolo_seg))
+    torch.manual_seed(1)
+    for branch in model.model.model[-1].cv3:  # random class weights: several classes win
+        branch[-1].weight.data += 0.5 * torch.randn_like(branch[-1].weight)
+    found = [r.boxes.cls.int().tolist() for r in model.predict(bgr, imgsz=64, conf=1e-6)]
+    counts = np.bincount([c for frame in found for c in frame])
+    face = int(counts.argmax())  # the random model's most frequent class plays the faces
+    assert 0 < counts[face] < counts.sum()
+    model.model.names = {i: f"thing{i}" for i in range(len(model.model.names))} | {
+        face: "mosaic_face"
+    }
+    path = tmp_path / "two.pt"
+    model.save(path)
+    settings = {"device": "cpu", "imgsz": 64, "conf": 1e-6}
+    every = YoloDetector(path, classes=list(model.model.names.values()), **settings)
+    assert "classes" not in every.kwargs
+    faces = YoloDetector(path, classes=["mosaic_face"], **settings)
+    assert faces.classes == {face: "mosaic_face"} and faces.kwargs["classes"] == [face]
+    default = YoloDetector(path, **settings)
+    assert face not in default.classes and len(default.classes) == len(model.model.names) - 1
+    # the same detections as ultralytics' own of that class, found among every class
+    assert [len(d.scores) for d in faces.detect(frames)] == [f.count(face) for f in found]
+    assert [len(d.scores) for d in every.detect(frames)] == [len(f) for f in found]
+    assert [len(d.scores) for d in default.detect(frames)] == [
+        len(f) - f.count(face) for f in found
+    ]
 
 
 def test_demo_generator_loads_through_the_default_restorer_and_runs(generator):
@@ -130,6 +176,8 @@ def test_restore_command_runs_with_real_models(yolo_seg, generator, tmp_path):
             "--preset",
             "ultrafast",
             "--no-progress",
+            "--classes",
+            "0",
             "--summary",
             str(summary),
             "--masks-out",
@@ -138,7 +186,8 @@ def test_restore_command_runs_with_real_models(yolo_seg, generator, tmp_path):
     )
     assert code == 0
     assert stream_info(out)["frames"] == 6 and stream_info(out)["audio_packets"] > 0
-    assert json.loads(summary.read_text())["frames"] == 6
+    record = json.loads(summary.read_text())
+    assert record["frames"] == 6 and record["classes"] == ["0"]  # an untrained model's names
     assert (tmp_path / "masks.parquet").is_file()
 
 
@@ -147,6 +196,18 @@ def _run_expecting_error(capsys, argv: list[str], named: Path) -> str:
     err = capsys.readouterr().err
     assert str(named) in err, err
     return err
+
+
+def test_a_class_the_detector_lacks_exits_2_naming_its_classes(
+    tmp_path, capsys, generator, yolo_seg
+):
+    weights, _ = generator
+    source = write_video(tmp_path / "in.mp4", textured_frames(2), audio=False)
+    argv = ["restore", str(source), str(tmp_path / "out.mp4"), "--detector", str(yolo_seg),
+            "--restorer", str(weights), "--classes", "0", "mosaic_face"]  # fmt: skip
+    err = _run_expecting_error(capsys, argv, yolo_seg)
+    assert "no class 'mosaic_face'" in err and "its classes: 0, 1, 2" in err
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def test_an_undecodable_video_exits_2_naming_it(tmp_path, capsys, generator):
