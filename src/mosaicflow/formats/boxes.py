@@ -43,7 +43,7 @@ def share_inside(det: Box, box: Box) -> float:
 
 def mask_box(mask: np.ndarray) -> Box | None:
     """``(x0, y0, x1, y1)`` of a boolean mask's pixels (exclusive ends), None when empty."""
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
         return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)

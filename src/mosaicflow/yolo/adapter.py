@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from mosaicflow.formats.boxes import mask_box
 from mosaicflow.yolo.checkpoint import CheckpointError, load_yolo
 from mosaicflow.yolo.offline import prepare_ultralytics
 
@@ -94,9 +95,7 @@ def _mask_boxes(masks: np.ndarray) -> np.ndarray:
     """The xyxy box of each mask (zeros for an empty mask)."""
     boxes = np.zeros((len(masks), 4), np.float64)
     for i, mask in enumerate(masks):
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if len(rows):
-            boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        boxes[i] = mask_box(mask) or (0.0, 0.0, 0.0, 0.0)
     return boxes
 
 
