@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mosaicflow.inspection.app import yolo_polylines
+from mosaicflow.inspection.app import dataset_names, yolo_polylines
 from mosaicflow.inspection.cli import PYTHON_ENV_VAR, inspect_python
 from mosaicflow.inspection.predictions import prediction_key
 from mosaicflow.inspection.previews import OUTLINE_RGB, outlined
@@ -48,9 +48,13 @@ def test_previews_outline_the_mask_only():
 
 def test_yolo_polygons_are_read_and_malformed_lines_named(tmp_path):
     label = tmp_path / "a.txt"
-    label.write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n\n0 0.2 0.2 0.3 0.2 0.3 0.3 0.2 0.3\n")
+    label.write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n\n1 0.2 0.2 0.3 0.2 0.3 0.3 0.2 0.3\n")
     polygons = yolo_polylines(label)
-    assert len(polygons) == 2 and polygons[0] == [(0.1, 0.1), (0.5, 0.1), (0.5, 0.5)]
+    assert len(polygons) == 2 and polygons[0] == (0, [(0.1, 0.1), (0.5, 0.1), (0.5, 0.5)])
+    assert polygons[1][0] == 1  # a face mosaic's class
+    (tmp_path / "data.yaml").write_text("names:\n  0: mosaic_region\n  1: mosaic_face\n")
+    assert dataset_names(tmp_path) == {0: "mosaic_region", 1: "mosaic_face"}
+    assert dataset_names(tmp_path / "none") == {0: "mosaic"}
     label.write_text("0 0.1 0.1 0.5\n")
     with pytest.raises(ValueError, match=r"a\.txt:1"):
         yolo_polylines(label)

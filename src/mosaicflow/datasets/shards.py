@@ -290,9 +290,14 @@ def shard_clips(dataset_dir: Path, out_dir: Path, *, max_bytes: int) -> ShardRes
         return _result(tmp, table)
 
 
+#: A detection sample's mask members (extension -> folder of its split).
+MASK_FOLDERS = {"mask.png": "masks", "face_mask.png": "face_masks"}
+
+
 def detection_samples(dataset_dir: Path) -> list[Sample]:
     """The images of a detection dataset as samples: key = ``<split>/<stem>``; the image
-    (``png``...), its mosaic mask (``mask.png``) and its YOLO label (``txt``)."""
+    (``png``...), its mosaic mask (``mask.png``), with faces its face mosaic mask
+    (``face_mask.png``), and its YOLO label (``txt``)."""
     from mosaicflow.formats.images import list_images
 
     samples = []
@@ -302,9 +307,10 @@ def detection_samples(dataset_dir: Path) -> list[Sample]:
             continue
         for image in list_images(folder / "images"):
             files = {_ext(image.name): image, "txt": folder / "labels" / f"{image.stem}.txt"}
-            mask = folder / "masks" / f"{image.stem}.png"
-            if mask.is_file():
-                files["mask.png"] = mask
+            for ext, sub in MASK_FOLDERS.items():
+                mask = folder / sub / f"{image.stem}.png"
+                if mask.is_file():
+                    files[ext] = mask
             samples.append(Sample(f"{split}/{image.stem}", files))
     return samples
 
@@ -353,7 +359,7 @@ def unpack_detection(shard_dir: Path, out_dir: Path) -> Path:
 
     reader = ShardReader(shard_dir)
     index_file = reader.dir / INDEX_FILE
-    folders = {"txt": "labels", "mask.png": "masks"}
+    folders = {"txt": "labels", **MASK_FOLDERS}
     with atomic_dir(out_dir) as tmp:
         for key, ext in reader.index[["key", "ext"]].itertuples(index=False):
             try:
@@ -363,7 +369,7 @@ def unpack_detection(shard_dir: Path, out_dir: Path) -> Path:
             split, _, stem = key.partition("/")
             if not stem or "/" in stem:
                 raise ValueError(f"{index_file}: key {key!r} is not <split>/<stem>")
-            name = f"{stem}.png" if ext == "mask.png" else f"{stem}.{ext}"
+            name = f"{stem}.png" if ext in MASK_FOLDERS else f"{stem}.{ext}"
             target = tmp / split / folders.get(ext, "images") / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(reader.read(key, ext))

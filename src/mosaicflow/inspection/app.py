@@ -95,16 +95,19 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def yolo_polylines(label_file: Path) -> list[list[tuple[float, float]]]:
-    """The polygons of a YOLO-seg label file as FiftyOne points (normalised x, y pairs; class
-    ids dropped), read by :func:`mosaicflow.formats.yolo.read_yolo_labels`.
+def yolo_polylines(label_file: Path) -> list[tuple[int, list[tuple[float, float]]]]:
+    """The polygons of a YOLO-seg label file as FiftyOne points (normalised x, y pairs), each
+    with its class id, read by :func:`mosaicflow.formats.yolo.read_yolo_labels`.
 
     Raises:
         ValueError: naming the file and line for a malformed line.
     """
     from mosaicflow.formats.yolo import read_yolo_labels
 
-    return [[(x, y) for x, y in label.points.tolist()] for label in read_yolo_labels(label_file)]
+    return [
+        (int(label.class_id), [(x, y) for x, y in label.points.tolist()])
+        for label in read_yolo_labels(label_file)
+    ]
 
 
 def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
@@ -131,6 +134,18 @@ def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
     return out
 
 
+def dataset_names(dataset_dir: Path) -> dict[int, str]:
+    """The class names of a detection dataset's ``data.yaml`` (``mosaic`` when it has none)."""
+    import yaml
+
+    data_file = Path(dataset_dir) / "data.yaml"
+    data = yaml.safe_load(data_file.read_text(encoding="utf-8")) if data_file.is_file() else {}
+    names = (data or {}).get("names") or {0: "mosaic"}
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    return {int(k): str(v) for k, v in names.items()}
+
+
 def detection_samples(dataset_dir: Path, predictions: Path | None) -> list[Any]:
     """The detection dataset's images as FiftyOne samples (see the module docstring)."""
     import fiftyone as fo
@@ -138,24 +153,28 @@ def detection_samples(dataset_dir: Path, predictions: Path | None) -> list[Any]:
     from PIL import Image
 
     table = pd.read_parquet(dataset_dir / "samples.parquet")
+    names = dataset_names(dataset_dir)
     predicted = pd.read_parquet(predictions) if predictions else None
     by_image = dict(tuple(predicted.groupby("image"))) if predicted is not None else {}
     samples = []
     for row in table.sort_values("image").itertuples():
         image = dataset_dir / row.image
         split_dir = image.parent.parent
-        mask = split_dir / "masks" / f"{image.stem}.png"
         label = split_dir / "labels" / f"{image.stem}.txt"
         sample = fo.Sample(filepath=str(image.resolve()), tags=[str(row.split)])
         polygons = yolo_polylines(label) if label.is_file() else []
         sample["ground_truth"] = fo.Polylines(
             polylines=[
-                fo.Polyline(label="mosaic", points=[points], closed=True, filled=True)
-                for points in polygons
+                fo.Polyline(
+                    label=names.get(cls, str(cls)), points=[points], closed=True, filled=True
+                )
+                for cls, points in polygons
             ]
         )
-        if mask.is_file():
-            sample["mosaic_mask"] = fo.Segmentation(mask_path=str(mask.resolve()))
+        for field, sub in (("mosaic_mask", "masks"), ("face_mask", "face_masks")):
+            mask = split_dir / sub / f"{image.stem}.png"
+            if mask.is_file():
+                sample[field] = fo.Segmentation(mask_path=str(mask.resolve()))
         for column, field in SAMPLE_FIELDS.items():
             if column in table.columns:
                 sample[field] = _plain(getattr(row, column))

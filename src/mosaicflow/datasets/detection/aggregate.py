@@ -4,10 +4,12 @@ Layout of the output folder (replaced atomically)::
 
     {train,val,test}/images/<video>-<frame>.png   the images
     {train,val,test}/masks/<same>.png             mosaic masks (0/255)
-    {train,val,test}/labels/<same>.txt            YOLO-seg labels (class 0 = mosaic)
+    {train,val,test}/face_masks/<same>.png        face mosaic masks (with faces only)
+    {train,val,test}/labels/<same>.txt            YOLO-seg labels (class 0 = mosaic, or
+                                                  mosaic_region and 1 = mosaic_face)
     coco/{train,val,test}.json                    COCO instances, checked with pycocotools
     samples.parquet                               one row per image (see :func:`sample_rows`)
-    data.yaml                                     absolute paths, names {0: mosaic}
+    data.yaml                                     absolute paths, the class names
     provenance.json                               config/code/input hashes, counts, drops
 
 Checks before the folder appears: pycocotools round trip of every COCO file, ultralytics'
@@ -28,7 +30,7 @@ import pandas as pd
 
 from mosaicflow.datasets.detection.build import read_manifest
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
-from mosaicflow.datasets.detection.labels import CLASS_NAMES, check_coco, check_yolo
+from mosaicflow.datasets.detection.labels import check_coco, check_yolo, class_names
 from mosaicflow.datasets.detection.split import SPLITS, split_samples
 from mosaicflow.io import atomic_dir, write_parquet, write_text
 
@@ -43,10 +45,10 @@ class DetectionDatasetResult:
     counts: dict[str, int]
 
 
-def _yaml(root: Path, splits: Sequence[str]) -> str:
+def _yaml(root: Path, splits: Sequence[str], names: Sequence[str]) -> str:
     from mosaicflow.formats.dataset import data_yaml_text
 
-    return data_yaml_text(root, splits, CLASS_NAMES)
+    return data_yaml_text(root, splits, names)
 
 
 def build_detection_dataset(
@@ -100,25 +102,26 @@ def build_detection_dataset(
     out_dir = Path(out_dir)
     counts: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
+    names = class_names(cfg.faces.enabled)
     with atomic_dir(out_dir) as tmp:
         (tmp / "coco").mkdir()
         for split in SPLITS:
-            rows += _write_split(tmp, split, splits.get(split, []), folders, counts)
+            rows += _write_split(tmp, split, splits.get(split, []), folders, counts, names)
         present = [s for s in SPLITS if counts[f"{s}_images"]]
         if "train" not in present or "val" not in present:
             raise ValueError(
                 f"{out_dir}: the detection dataset needs train and val images, got {counts} "
                 "(config keys 'detection_dataset.split' / 'world.roles')"
             )
-        _check_ultralytics(tmp, present)
+        _check_ultralytics(tmp, present, names)
         write_parquet(tmp / SAMPLES_TABLE, pd.DataFrame(rows, columns=SAMPLE_COLUMNS))
-        write_text(tmp / "data.yaml", _yaml(out_dir, present))
+        write_text(tmp / "data.yaml", _yaml(out_dir, present, names))
         record = provenance(
             config=plain(cfg),
             code=code,
             inputs={f"manifest:{Path(m).stem}": m for m in manifests},
             counts={**counts, **{f"dropped:{k}": v for k, v in sorted(dropped.items())}},
-            extra={"names": list(CLASS_NAMES), "splits": {
+            extra={"names": list(names), "splits": {
                 s: sorted({m["video"] for m in splits.get(s, [])}) for s in SPLITS
             }},
         )  # fmt: skip
@@ -162,31 +165,37 @@ def _write_split(
     members: Sequence[Mapping[str, Any]],
     folders: Mapping[str, Path],
     counts: dict[str, int],
+    names: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """Write one split (files, checked COCO and YOLO labels, counts); returns its sample rows."""
+    """Write one split (files, checked COCO and YOLO labels, counts); returns its sample rows.
+    With two classes the faces' masks come from each video's ``face_masks/``."""
     from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
 
     rows: list[dict[str, Any]] = []
+    subs = ("images", "masks") + (("face_masks",) if len(names) > 1 else ())
+    for sub in subs:
+        (tmp / split / sub).mkdir(parents=True)
     images, masks = tmp / split / "images", tmp / split / "masks"
-    images.mkdir(parents=True)
-    masks.mkdir()
     for sample in members:
         src = folders[sample["video"]]
-        for sub, dst in (("images", images), ("masks", masks)):
+        for sub in subs:
             path = src / sub / f"{sample['stem']}.png"
             if not path.is_file():
                 raise ValueError(f"{path}: sample listed in the manifest is missing")
-            shutil.copyfile(path, dst / path.name)
+            shutil.copyfile(path, tmp / split / sub / path.name)
         rows.append(sample_row(sample, split, masks / f"{sample['stem']}.png"))
     labels = tmp / split / "labels"
     coco_json = tmp / "coco" / f"{split}.json"
     if members:
-        masks_to_coco(masks, list(CLASS_NAMES), coco_json, image_dir=images)
-        counts[f"{split}_instances"] = check_coco(coco_json, masks)
-        coco_to_yolo(coco_json, CLASS_NAMES, tmp / split / "_yolo", task="segment")
+        by_class = _class_masks(tmp / split, names)
+        masks_to_coco(by_class, list(names), coco_json, image_dir=images)
+        counts[f"{split}_instances"] = check_coco(coco_json, by_class, names)
+        if by_class != masks:
+            shutil.rmtree(by_class)
+        coco_to_yolo(coco_json, names, tmp / split / "_yolo", task="segment")
         (tmp / split / "_yolo" / "labels").rename(labels)
         shutil.rmtree(tmp / split / "_yolo")
-        check_yolo(images, labels)
+        check_yolo(images, labels, names)
     else:
         labels.mkdir()
     counts[f"{split}_images"] = len(members)
@@ -235,17 +244,33 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
     }
 
 
-def _check_ultralytics(root: Path, splits: Sequence[str]) -> None:
+def _class_masks(split_dir: Path, names: Sequence[str]) -> Path:
+    """The masks as :func:`~mosaicflow.formats.coco.masks_to_coco` reads them: ``masks/``
+    with one class; with two, a ``_by_class/<name>/`` folder of links to ``masks/`` and
+    ``face_masks/``."""
+    import os
+
+    if len(names) == 1:
+        return split_dir / "masks"
+    out = split_dir / "_by_class"
+    for name, sub in zip(names, ("masks", "face_masks"), strict=True):
+        (out / name).mkdir(parents=True)
+        for path in sorted((split_dir / sub).glob("*.png")):
+            os.link(path, out / name / path.name)
+    return out
+
+
+def _check_ultralytics(root: Path, splits: Sequence[str], names: Sequence[str]) -> None:
     """Ultralytics' own dataset check on a data.yaml of the (temporary) folder."""
     from ultralytics.data.utils import check_det_dataset
 
     probe = root / ".check-data.yaml"
-    write_text(probe, _yaml(root, splits))
+    write_text(probe, _yaml(root, splits, names))
     try:
         info = check_det_dataset(str(probe), autodownload=False)
     except Exception as err:  # ultralytics raises FileNotFoundError, SyntaxError, ...
         raise ValueError(f"{root}: ultralytics' dataset check failed: {err}") from err
     finally:
         probe.unlink(missing_ok=True)
-    if info.get("nc") != len(CLASS_NAMES):
+    if info.get("nc") != len(names):
         raise ValueError(f"{root}: ultralytics reads {info.get('nc')} classes")

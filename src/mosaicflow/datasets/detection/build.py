@@ -23,6 +23,7 @@ import pandas as pd
 from mosaicflow.datasets.censor import CensorCheck
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.datasets.detection.dedup import Drop, drop_near_duplicates, phash
+from mosaicflow.datasets.detection.faces import FaceFinder, face_masks
 from mosaicflow.datasets.detection.sampling import sample_frames
 from mosaicflow.datasets.detection.synth import (
     Region,
@@ -46,6 +47,8 @@ MANIFEST_VERSION = 1
 #: Seed streams: the dataset's mosaics use stream 0; the test set uses ``test_seed`` (>= 1).
 DATASET_STREAM = 0
 KINDS = ("positive", "empty", "clean", "flat_logo")
+#: Class map values of :func:`make_sample`: a region's (or random blob's) mosaic, a face's.
+REGION_LABEL, FACE_LABEL = 1, 2
 #: Kinds that may get a mosaic over a random blob (``detection_dataset.random_mosaics``); flat
 #: logos and hard negatives stay pure negatives.
 RANDOM_MOSAIC_KINDS = ("positive", "empty", "clean")
@@ -119,6 +122,8 @@ def make_sample(
     mosaic: MosaicConfig,
     params_for: Any,
     rng: np.random.Generator,
+    faces: Sequence[Region] = (),
+    face_params_for: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """One dataset image: resize, mosaic or negative treatment, degradations.
 
@@ -129,14 +134,22 @@ def make_sample(
         cfg, mosaic: the dataset and mosaic configs.
         params_for: the video's clip parameters (:func:`~.synth.clip_params`).
         rng: the frame's own generator.
+        faces: its face masks (:func:`~.faces.face_masks`), pixelated in every kind but the
+            hard negatives (``detection_dataset.faces``).
+        face_params_for: the faces' parameters (:func:`~.synth.clip_params` of the faces'
+            mosaic section), with ``faces``.
 
     Returns:
-        ``(image, mosaic mask bool, record)``; the record says what was done.
+        ``(image, class map, record)``: the class map is uint8, 0 where there is no mosaic,
+        :data:`REGION_LABEL` under a region's or a random blob's mosaic, :data:`FACE_LABEL`
+        under a face's; the record says what was done.
     """
     from mosaicflow.mosaic.degrade import degrade
 
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}")
+    if faces:
+        faces = resize_sample(image, faces, cfg.imgsz)[1]
     image, regions = resize_sample(image, regions, cfg.imgsz)
     record: dict[str, Any] = {"kind": kind, "regions": len(regions)}
     hard = kind != "positive" and bool(rng.random() < cfg.hard_negatives)
@@ -154,10 +167,17 @@ def make_sample(
         record["mosaics"] = params
     elif kind == "flat_logo":
         image = flat_logo(image, regions, rng)
+    labels = np.where(mask, REGION_LABEL, 0).astype(np.uint8)
+    if faces and not hard:  # a face's mosaic never covers a region's
+        before, taken = image, labels > 0
+        image, face_mask, params = pixelate(image, faces, face_params_for, cfg.min_mosaic_change)
+        image[taken] = before[taken]
+        labels[face_mask & ~taken] = FACE_LABEL
+        record["faces"] = params
     extra = kind in RANDOM_MOSAIC_KINDS and not hard and cfg.random_mosaics > 0  # off: no draw
     if extra and rng.random() < cfg.random_mosaics:
         image, blob_mosaic, params = random_mosaic(image, mosaic, rng, cfg.min_mosaic_change)
-        mask |= blob_mosaic
+        labels[blob_mosaic] = REGION_LABEL
         record["random_mosaic"] = params
     if hard:
         image = blocky_jpeg(image, rng) if hard_kind == "blocky_jpeg" else pixel_art(image, rng)
@@ -165,7 +185,7 @@ def make_sample(
     if cfg.degrade:
         image, applied = degrade(image, mosaic.degradations, rng)
         record["degradations"] = applied
-    return image, mask, record
+    return image, labels, record
 
 
 def build_video_samples(
@@ -183,6 +203,7 @@ def build_video_samples(
     quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
     tagger: RegionTagger | None = None,
     censor: CensorCheck | None = None,
+    faces: FaceFinder | None = None,
 ) -> SamplesResult:
     """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
 
@@ -205,6 +226,9 @@ def build_video_samples(
         censor: the censor filter (:mod:`mosaicflow.datasets.censor`), run on each sampled
             frame before the kinds are drawn: a frame it flags is dropped with its reason;
             ``None``: no censor filter.
+        faces: the face finder (``detection_dataset.faces``), run on each sample's source
+            frame: its faces get coarser mosaics, labelled ``mosaic_face`` through the masks in
+            ``face_masks/``; ``None``: one class.
 
     Returns:
         Counts of what was written.
@@ -213,8 +237,6 @@ def build_video_samples(
         ValueError: naming the file and config key when the region source is missing or an
             input is malformed.
     """
-    from mosaicflow.datasets.detection.regions import inferred_regions, truth_regions
-
     source = regions_parquet if cfg.regions == "inferred" else truth_mkv
     if source is None:
         raise ValueError(
@@ -228,31 +250,32 @@ def build_video_samples(
         frames, [phash(images[f]) for f in frames], cfg.hash_distance
     )
     shape = next(iter(images.values())).shape[:2] if images else (0, 0)
-    if cfg.regions == "inferred":
-        regions = inferred_regions(Path(source), kept, scenes, shape)
-    else:
-        regions = truth_regions(Path(source), kept, scenes)
+    regions = _regions(cfg, Path(source), kept, scenes, shape)
     censored = censored_frames(censor, images, regions) if censor is not None else {}
     regions = {f: r for f, r in regions.items() if f not in censored}
     kinds, surplus = assign_kinds(regions, cfg, rng)
     if cfg.size_scale is not None:
         mosaic = replace(mosaic, size_scale=tuple(cfg.size_scale))
-    params_for = clip_params(mosaic, [seed, DATASET_STREAM, key, 1], _resized_shape(shape, cfg))
+    params_for, face_params = (
+        clip_params(m, [seed, DATASET_STREAM, key, stream], _resized_shape(shape, cfg))
+        for m, stream in ((mosaic, 1), (cfg.faces.mosaic(mosaic), 3))
+    )
     samples: list[dict[str, Any]] = []
     with atomic_dir(out_dir) as tmp:
-        (tmp / "images").mkdir()
-        (tmp / "masks").mkdir()
+        for folder in ("images", "masks") + ("face_masks",) * (faces is not None):
+            (tmp / folder).mkdir()
         for frame in sorted(kinds):
             frame_rng = np.random.default_rng([seed, DATASET_STREAM, key, 2, frame])
-            image, mask, record = make_sample(
-                images[frame], regions[frame], kinds[frame], cfg, mosaic, params_for, frame_rng
-            )
+            found = _faces(faces, images[frame], regions[frame], scenes.get(frame, 0), cfg)
+            image, labels, record = make_sample(
+                images[frame], regions[frame], kinds[frame], cfg, mosaic, params_for, frame_rng,
+                found, face_params,
+            )  # fmt: skip
             stem = f"{video_id}-{frame:06d}"
-            _write_png(tmp / "images" / f"{stem}.png", image[..., ::-1])
-            _write_png(tmp / "masks" / f"{stem}.png", np.where(mask, 255, 0).astype(np.uint8))
+            positive = _write_sample(tmp, stem, image, labels, faces is not None)
             record.update(_source_measures(images[frame], regions[frame], quality_scorer, tagger))
             samples.append({"frame": frame, "stem": stem, "scene": scenes.get(frame, 0),
-                            "positive": bool(mask.any()), **record})  # fmt: skip
+                            "positive": positive, **record})  # fmt: skip
     counts = _counts(len(frames), drops, surplus, samples, censored)
     write_json(
         manifest,
@@ -264,6 +287,31 @@ def build_video_samples(
         video_id, len(frames), len(samples), positives, len(samples) - positives,
         {"near_duplicates": len(drops), "surplus_empty": len(surplus), "censored": len(censored)},
     )  # fmt: skip
+
+
+def _regions(
+    cfg: DetectionDatasetConfig,
+    source: Path,
+    frames: Sequence[int],
+    scenes: Mapping[int, int],
+    shape: Sequence[int],
+) -> dict[int, list[Region]]:
+    """The regions of ``frames``: inferred (the region table) or the demo truth's."""
+    from mosaicflow.datasets.detection.regions import inferred_regions, truth_regions
+
+    if cfg.regions == "inferred":
+        return inferred_regions(source, frames, scenes, shape)
+    return truth_regions(source, frames, scenes)
+
+
+def _write_sample(tmp: Path, stem: str, image: np.ndarray, labels: np.ndarray, faces: bool) -> bool:
+    """Write a sample's image, its mask of region mosaics and, with faces, its mask of face
+    mosaics (0/255 PNGs); whether it has a region mosaic."""
+    folders = [("images", None), ("masks", REGION_LABEL)] + [("face_masks", FACE_LABEL)] * faces
+    for folder, label in folders:
+        pixels = image[..., ::-1] if label is None else np.where(labels == label, 255, 0)
+        _write_png(tmp / folder / f"{stem}.png", pixels.astype(np.uint8))
+    return bool((labels == REGION_LABEL).any())
 
 
 def _source_measures(
@@ -280,6 +328,22 @@ def _source_measures(
         boxes = region_boxes(regions)
         out["tags"] = rounded(tag_boxes(tagger, image, boxes) if boxes else {})
     return out
+
+
+def _faces(
+    finder: FaceFinder | None,
+    image: np.ndarray,
+    regions: Sequence[Region],
+    scene: int,
+    cfg: DetectionDatasetConfig,
+) -> list[Region]:
+    """A sample's face masks at its source frame's size, keyed by scene (one set of mosaic
+    parameters per scene); none without a finder."""
+    if finder is None:
+        return []
+    boxes = finder.boxes(image)
+    masks = face_masks(boxes, [m for _, m in regions], image.shape[:2], cfg.faces.grow)
+    return [(scene, mask) for mask in masks]
 
 
 def region_boxes(regions: Sequence[Region]) -> list[Box]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mosaicflow.config import ConfigError
+from mosaicflow.datasets.detection.faces import FacesConfig
 
 _KEY = "config key 'detection_dataset"
 REGION_SOURCES = ("inferred", "truth")
@@ -44,6 +45,7 @@ class DetectionDatasetConfig:
     degrade: bool
     test_seed: int
     split: DetectionSplitConfig
+    faces: FacesConfig
     min_source_quality: float | None = None
 
     def __post_init__(self) -> None:

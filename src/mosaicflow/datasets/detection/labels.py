@@ -22,18 +22,29 @@ from mosaicflow.formats.masks import read_mask
 CLASS_NAMES = ("mosaic",)
 
 
-def check_coco(coco_json: Path, mask_dir: Path) -> int:
-    """Round-trip a COCO file through pycocotools against its masks.
+def class_names(faces: bool) -> tuple[str, ...]:
+    """The detector's classes: ``mosaic``, or with face mosaics ``mosaic_region`` and
+    ``mosaic_face`` (:data:`~mosaicflow.datasets.detection.faces.FACE_CLASSES`)."""
+    from mosaicflow.datasets.detection.faces import FACE_CLASSES
+
+    return FACE_CLASSES if faces else CLASS_NAMES
+
+
+def check_coco(coco_json: Path, mask_dir: Path, categories: Sequence[str] = CLASS_NAMES) -> int:
+    """Round-trip a COCO file through pycocotools against its masks, class by class.
 
     Args:
         coco_json: the split's COCO file.
-        mask_dir: the masks it was made from (``<stem>.png``).
+        mask_dir: the masks it was made from: ``<stem>.png`` with one category,
+            ``<category>/<stem>.png`` with several (as
+            :func:`mosaicflow.formats.coco.masks_to_coco` reads them).
+        categories: the category names (id = index + 1).
 
     Returns:
         The number of annotations checked.
 
     Raises:
-        ValueError: naming the file and image when a decoded mask differs.
+        ValueError: naming the file, image and category when a decoded mask differs.
     """
     from mosaicflow.formats.coco import load_coco
 
@@ -43,20 +54,25 @@ def check_coco(coco_json: Path, mask_dir: Path) -> int:
     if anns:
         with contextlib.redirect_stdout(io.StringIO()):
             results = coco.loadRes([{**a, "score": 1.0} for a in anns])
+    folders = [(1, Path(mask_dir))] if len(categories) == 1 else [
+        (i, Path(mask_dir) / name) for i, name in enumerate(categories, start=1)
+    ]  # fmt: skip
     for image_id in sorted(coco.getImgIds()):
         info = coco.loadImgs(image_id)[0]
-        truth = read_mask(Path(mask_dir) / f"{Path(info['file_name']).stem}.png")
-        for source, name in ((coco, "annToMask"), (results, "loadRes/annToMask")):
-            decoded = np.zeros((info["height"], info["width"]), dtype=bool)
-            if source is not None:
-                for ann in source.loadAnns(source.getAnnIds(imgIds=[image_id])):
-                    decoded |= source.annToMask(ann) > 0
-            if not np.array_equal(decoded, truth):
-                diff = int(np.count_nonzero(decoded != truth))
-                raise ValueError(
-                    f"{coco_json}: image {info['file_name']}: {name} differs from its mask in "
-                    f"{diff} pixels"
-                )
+        for category, folder in folders:
+            truth = read_mask(folder / f"{Path(info['file_name']).stem}.png")
+            for source, name in ((coco, "annToMask"), (results, "loadRes/annToMask")):
+                decoded = np.zeros((info["height"], info["width"]), dtype=bool)
+                if source is not None:
+                    ids = source.getAnnIds(imgIds=[image_id], catIds=[category])
+                    for ann in source.loadAnns(ids):
+                        decoded |= source.annToMask(ann) > 0
+                if not np.array_equal(decoded, truth):
+                    diff = int(np.count_nonzero(decoded != truth))
+                    raise ValueError(
+                        f"{coco_json}: image {info['file_name']}: {name} differs from its "
+                        f"{categories[category - 1]} mask in {diff} pixels"
+                    )
     return len(anns)
 
 

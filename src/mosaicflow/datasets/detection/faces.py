@@ -1,0 +1,114 @@
+"""Face mosaics of the detection dataset: the second class, ``mosaic_face``.
+
+Censors pixelate faces too, with coarser blocks than the sensitive regions. The nudenet base
+finds the faces on each sample's source frame; each becomes an ellipse over the face box grown
+by ``faces.grow``, less the frame's regions (a face mostly inside a region is the region's
+mosaic, not a face's). The faces of a scene share one set of mosaic parameters, drawn with the
+``faces`` block size range, so the detector sees what a censored video shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mosaicflow.config import ConfigError
+from mosaicflow.formats.boxes import Box, share_inside
+from mosaicflow.mosaic.config import MosaicConfig
+
+#: The detector's class names with faces: the regions' mosaics, then the faces'.
+FACE_CLASSES = ("mosaic_region", "mosaic_face")
+#: A face lying this much (share of its box) inside a region's box is left to the region.
+INSIDE_REGION = 0.5
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    """The ``detection_dataset.faces`` section."""
+
+    enabled: bool
+    classes: tuple[str, ...]
+    min_score: float
+    grow: float
+    size_scale: tuple[float, float]
+    min_block_size: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.size_scale[0] <= self.size_scale[1]:
+            raise ConfigError(
+                "config key 'detection_dataset.faces.size_scale': needs 0 < low <= high"
+            )
+        if self.grow < 1:
+            raise ConfigError("config key 'detection_dataset.faces.grow': must be >= 1")
+
+    def mosaic(self, mosaic: MosaicConfig) -> MosaicConfig:
+        """The ``mosaic`` section with the faces' block size range and smallest block."""
+        return replace(mosaic, size_scale=self.size_scale, min_block_size=self.min_block_size)
+
+
+class FaceFinder:
+    """The faces of RGB frames, by the nudenet base.
+
+    Args:
+        cfg: the ``detection_dataset.faces`` config.
+        model: the ONNX file (default: the installed package's ``320n.onnx``).
+
+    Raises:
+        ValueError: a class the detector does not know (names the key and the known ones).
+    """
+
+    def __init__(self, cfg: FacesConfig, model: str | Path | None = None) -> None:
+        from mosaicflow.nudenet import NudeNet, check_labels
+
+        check_labels(cfg.classes, "config key 'detection_dataset.faces.classes'")
+        self.cfg = cfg
+        self._detector = NudeNet(model)
+
+    def boxes(self, frame: np.ndarray) -> list[Box]:
+        """The boxes of the faces found in ``frame`` at ``min_score`` or above, by score."""
+        found = [
+            f
+            for f in self._detector.detect(frame)
+            if f.label in self.cfg.classes and f.score >= self.cfg.min_score
+        ]
+        return [f.box for f in sorted(found, key=lambda f: -f.score)]
+
+
+def face_masks(
+    boxes: Sequence[Box], region_masks: Sequence[np.ndarray], shape: Sequence[int], grow: float
+) -> list[np.ndarray]:
+    """One bool mask per face that is not a region's: the ellipse inscribed in its box grown
+    by ``grow`` (clipped to the frame), less every region and every earlier face.
+
+    Args:
+        boxes: the faces' boxes (x0, y0, x1, y1), best first.
+        region_masks: the frame's region masks.
+        shape: ``(H, W)`` of the frame.
+        grow: the growth factor of the boxes.
+    """
+    height, width = int(shape[0]), int(shape[1])
+    taken = np.zeros((height, width), bool)
+    region_boxes = []
+    for mask in region_masks:
+        taken |= mask
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if len(rows):
+            region_boxes.append((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
+    out = []
+    for box in boxes:
+        if any(share_inside(box, region) >= INSIDE_REGION for region in region_boxes):
+            continue
+        x0, y0, x1, y1 = box
+        centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))
+        axes = (max(1, round((x1 - x0) * grow / 2)), max(1, round((y1 - y0) * grow / 2)))
+        ellipse = np.zeros((height, width), np.uint8)
+        cv2.ellipse(ellipse, centre, axes, 0, 0, 360, 1, thickness=-1)
+        mask = (ellipse > 0) & ~taken
+        if mask.any():
+            out.append(mask)
+            taken |= mask
+    return out
