@@ -343,8 +343,8 @@ def shard_detection(dataset_dir: Path, out_dir: Path, *, max_bytes: int) -> Shar
 
 def unpack_detection(shard_dir: Path, out_dir: Path) -> Path:
     """Rebuild the YOLO folder of a detection dataset from its shards: ``<split>/images``,
-    ``labels`` and ``masks`` and a ``data.yaml`` with paths relative to ``out_dir`` (written
-    atomically: a failure leaves no partial folder).
+    ``labels``, ``masks`` (and ``face_masks`` with faces) and a ``data.yaml`` with paths
+    relative to ``out_dir`` (written atomically: a failure leaves no partial folder).
 
     Returns:
         ``out_dir``.

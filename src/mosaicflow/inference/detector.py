@@ -12,6 +12,7 @@ import numpy as np
 
 from mosaicflow.inference.protocols import Detections
 from mosaicflow.yolo.adapter import DEFAULT_IMGSZ, ModelFileError, open_model
+from mosaicflow.yolo.classes import restored_by_default
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,6 @@ class DetectorError(ModelFileError):
     """A detector file that is missing or not a YOLO segmentation model (names the file)."""
 
 
-#: Detector classes of censored faces and heads, left alone unless asked for: mosaicflow's
-#: ``mosaic_face`` and Lada's ``mosaic_sfw_head``.
-FACE_CLASSES = ("mosaic_face", "mosaic_sfw_head")
-
-
 def restored_classes(
     names: Mapping[int, str], wanted: Sequence[str] | None, path: Path
 ) -> dict[int, str]:
@@ -59,16 +55,15 @@ def restored_classes(
 
     Args:
         names: the model's class names by id.
-        wanted: class names to restore; None: every class but :data:`FACE_CLASSES` (every
-            class when the model has only those).
+        wanted: class names to restore; None: every class but censored faces and heads
+            (:func:`mosaicflow.yolo.classes.restored_by_default`).
         path: the model file (named in errors).
 
     Raises:
         DetectorError: a wanted name the model does not have (names the file and its classes).
     """
     if wanted is None:
-        chosen = {i: n for i, n in names.items() if n not in FACE_CLASSES}
-        return chosen or dict(names)
+        return restored_by_default(names)
     unknown = sorted(set(wanted) - set(names.values()))
     if unknown:
         raise DetectorError(

@@ -110,8 +110,11 @@ def yolo_polylines(label_file: Path) -> list[tuple[int, list[tuple[float, float]
     ]
 
 
-def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
-    """FiftyOne detections (box, cropped mask, confidence) of one image's prediction rows."""
+def prediction_detections(
+    rows: Any, height: int, width: int, names: dict[int, str] | None = None
+) -> list[Any]:
+    """FiftyOne detections (box, cropped mask, confidence) of one image's prediction rows,
+    labelled by their class's name (``names``, the dataset's; ``mosaic`` without)."""
     import fiftyone as fo
 
     from mosaicflow.yolo.infer import decode_rle
@@ -125,7 +128,7 @@ def prediction_detections(rows: Any, height: int, width: int) -> list[Any]:
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
         out.append(
             fo.Detection(
-                label="mosaic",
+                label=(names or {}).get(int(getattr(row, "class_id", 0)), "mosaic"),
                 bounding_box=[x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height],
                 mask=full[y0:y1, x0:x1],
                 confidence=float(row.score),
@@ -182,7 +185,7 @@ def detection_samples(dataset_dir: Path, predictions: Path | None) -> list[Any]:
             with Image.open(image) as img:
                 width, height = img.size
             rows = by_image.get(str(row.image))
-            found = prediction_detections(rows, height, width) if rows is not None else []
+            found = prediction_detections(rows, height, width, names) if rows is not None else []
             sample["predictions"] = fo.Detections(detections=found)
         samples.append(sample)
     return samples

@@ -2,10 +2,11 @@
 
 The test videos (``results/detection_testset/``) carry mosaics drawn with a seed stream the
 training set never used, on every frame with a target; their truth masks hold one id per mosaic
-component. Scores: COCO mask and box AP (class-agnostic, predictions at ``conf=0.001``, see
-:mod:`mosaicflow.yolo.scoring`), and at the inference threshold ``conf`` the frame-level
-recall (frames with a mosaic where one is found) and false-positive rate (frames without a
-mosaic where one is found).
+component. Scores: COCO mask and box AP (class-agnostic over the classes a restore acts on: a
+two-class detector's face class is left out, as restore leaves it; predictions at
+``conf=0.001``, see :mod:`mosaicflow.yolo.scoring`), and at the inference threshold ``conf``
+the frame-level recall (frames with a mosaic where one is found) and false-positive rate
+(frames without a mosaic where one is found).
 
 The inference threshold is chosen on validation, never on the test videos
 (:func:`calibrate_mosaic_detector`): the lowest score, not below ``detector.conf``, at which at
@@ -99,8 +100,9 @@ def evaluate_mosaic_detector(
         the videos and ``pr_curves`` (mask and box, at IoU 0.5).
     """
     run = run_segmentation(
-        weights, items, imgsz=imgsz, device=device, iou=iou, conf=conf, batch=batch
-    )
+        weights, items, imgsz=imgsz, device=device, iou=iou, conf=conf, batch=batch,
+        restored_only=True,
+    )  # fmt: skip
     return {
         **run.scores("mosaic"),
         **frame_rates(run.found, run.truth),
@@ -157,16 +159,20 @@ def choose_threshold(
 def frame_top_scores(
     weights: Path, videos: Sequence[Path], *, imgsz: int, device: str, iou: float, batch: int
 ) -> list[float]:
-    """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none)."""
+    """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none) of
+    the classes a restore acts on (:func:`mosaicflow.yolo.classes.predict_classes`)."""
     from mosaicflow.yolo.adapter import load_yolo
+    from mosaicflow.yolo.classes import predict_classes
     from mosaicflow.yolo.scoring import predictions
 
     model = load_yolo(weights, "segment")
+    classes = predict_classes(model)
+    extra = {"classes": classes} if classes else {}
     scores: list[float] = []
     for video in videos:
         # predicted at the evaluation's low threshold (EVAL_CONF), like the AP scores
         for _, _, result in predictions(
-            model, Path(video), batch, imgsz=imgsz, device=device, iou=iou
+            model, Path(video), batch, imgsz=imgsz, device=device, iou=iou, **extra
         ):
             boxes = result.boxes
             scores.append(float(boxes.conf.max()) if boxes is not None and len(boxes) else 0.0)
@@ -214,8 +220,9 @@ def calibrate_mosaic_detector(
         the chosen threshold and the videos.
     """
     run = run_segmentation(
-        weights, items, imgsz=imgsz, device=device, iou=iou, conf=floor, batch=batch
-    )
+        weights, items, imgsz=imgsz, device=device, iou=iou, conf=floor, batch=batch,
+        restored_only=True,
+    )  # fmt: skip
     negatives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if not has]
     positives = [s for s, has in zip(run.top_scores, run.truth, strict=True) if has]
     chosen = choose_threshold(negatives, positives, floor=floor, max_fp_rate=max_fp_rate)

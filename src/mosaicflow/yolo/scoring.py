@@ -209,6 +209,7 @@ def run_segmentation(
     iou: float,
     conf: float = EVAL_CONF,
     batch: int = 16,
+    restored_only: bool = False,
 ) -> SegmentationRun:
     """Predict every frame of ``items`` with a YOLO segmentation model; collect truth and
     predictions (each truth id of ``truth/{name}.mkv`` is one instance).
@@ -219,19 +220,25 @@ def run_segmentation(
         iou: the non-maximum suppression IoU threshold (the one inference uses).
         conf: the threshold of the per-frame ``found`` flags (predictions are kept down to
             :data:`EVAL_CONF` for AP).
+        restored_only: a mosaic detector's predictions of the classes a restore acts on
+            only (:func:`mosaicflow.yolo.classes.predict_classes`; not its face class).
     """
     from pycocotools import mask as mask_utils
 
     from mosaicflow.formats.truth import read_truth
     from mosaicflow.yolo.adapter import load_yolo
+    from mosaicflow.yolo.classes import predict_classes
 
     model = load_yolo(weights, "segment")
+    classes = predict_classes(model) if restored_only else None
+    extra = {"classes": classes} if classes else {}
     run = SegmentationRun()
     for item in items:
         truths = read_truth(item.truth_mkv)
         for _, image, result in predictions(
-            model, item.video, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou
-        ):
+            model, item.video, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou,
+            **extra,
+        ):  # fmt: skip
             _, ids = next(truths)
             image_id = len(run.images) + 1
             height, width = image.shape[:2]

@@ -76,6 +76,17 @@ def test_restored_classes_leave_faces_alone_by_default(tmp_path):
         restored_classes(ladas, ["heads"], tmp_path / "lada.pt")
 
 
+def test_scores_and_thresholds_count_the_restored_classes():
+    from types import SimpleNamespace
+
+    from mosaicflow.yolo.classes import predict_classes, restored_by_default
+
+    assert predict_classes(SimpleNamespace(names={0: "mosaic"})) is None
+    assert predict_classes(SimpleNamespace(names={0: "mosaic_region", 1: "mosaic_face"})) == [0]
+    assert predict_classes(SimpleNamespace(names={0: "mosaic_sfw_head", 1: "mosaic_nsfw"})) == [1]
+    assert restored_by_default({0: "mosaic_face"}) == {0: "mosaic_face"}
+
+
 def test_the_detector_finds_only_the_classes_asked_for(yolo_seg, tmp_path, ultralytics_offline):
     import cv2
     from ultralytics import YOLO

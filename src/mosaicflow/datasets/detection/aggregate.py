@@ -180,6 +180,11 @@ def _write_split(
         src = folders[sample["video"]]
         for sub in subs:
             path = src / sub / f"{sample['stem']}.png"
+            if not path.is_file() and sub == "face_masks":
+                raise ValueError(
+                    f"{path}: no face mask; config key 'detection_dataset.faces.enabled' is "
+                    "true but the samples were built without faces"
+                )
             if not path.is_file():
                 raise ValueError(f"{path}: sample listed in the manifest is missing")
             shutil.copyfile(path, tmp / split / sub / path.name)
@@ -246,17 +251,15 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
 
 def _class_masks(split_dir: Path, names: Sequence[str]) -> Path:
     """The masks as :func:`~mosaicflow.formats.coco.masks_to_coco` reads them: ``masks/``
-    with one class; with two, a ``_by_class/<name>/`` folder of links to ``masks/`` and
+    with one class; with two, a ``_by_class/<name>/`` folder with copies of ``masks/`` and
     ``face_masks/``."""
-    import os
-
     if len(names) == 1:
         return split_dir / "masks"
     out = split_dir / "_by_class"
     for name, sub in zip(names, ("masks", "face_masks"), strict=True):
         (out / name).mkdir(parents=True)
         for path in sorted((split_dir / sub).glob("*.png")):
-            os.link(path, out / name / path.name)
+            shutil.copyfile(path, out / name / path.name)
     return out
 
 

@@ -1,9 +1,11 @@
 """Rule ``build_detection_samples``: one video's images with synthetic mosaics, their mosaic
 masks and a manifest.
 
-Output folder ``<out>/images/<video>-<frame:06d>.png`` (RGB) and ``<out>/masks/<same>.png``
-(0/255, all zero for negatives); the manifest JSON lists every sample (kind, scene, mosaic
-parameters, degradations) and every dropped frame with its reason. All randomness comes from
+Output folder ``<out>/images/<video>-<frame:06d>.png`` (RGB), ``<out>/masks/<same>.png`` (the
+region class's mosaics, 0/255, all zero for negatives) and, with ``detection_dataset.faces``,
+``<out>/face_masks/<same>.png`` (the face class's); the manifest JSON lists every sample (kind,
+scene, ``positive``: whether it holds a region-class mosaic, mosaic parameters, degradations)
+and every dropped frame with its reason. All randomness comes from
 ``numpy.random.default_rng([seed, 0, <video key>, ...])``: same inputs and config, same bytes.
 """
 
@@ -168,8 +170,10 @@ def make_sample(
     elif kind == "flat_logo":
         image = flat_logo(image, regions, rng)
     labels = np.where(mask, REGION_LABEL, 0).astype(np.uint8)
-    if faces and not hard:  # a face's mosaic never covers a region's
+    if faces and not hard:  # a face's mosaic never covers a region, pixelated or clean
         before, taken = image, labels > 0
+        for _, region in regions:
+            taken |= region
         image, face_mask, params = pixelate(image, faces, face_params_for, cfg.min_mosaic_change)
         image[taken] = before[taken]
         labels[face_mask & ~taken] = FACE_LABEL

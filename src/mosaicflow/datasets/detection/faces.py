@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from mosaicflow.config import ConfigError
-from mosaicflow.formats.boxes import Box, share_inside
+from mosaicflow.formats.boxes import Box
 from mosaicflow.mosaic.config import MosaicConfig
 
 #: The detector's class names with faces: the regions' mosaics, then the faces'.
 FACE_CLASSES = ("mosaic_region", "mosaic_face")
-#: A face lying this much (share of its box) inside a region's box is left to the region.
+#: A face whose box the regions cover this much (share of its pixels) is left to the region.
 INSIDE_REGION = 0.5
 
 
@@ -78,6 +78,16 @@ class FaceFinder:
         return [f.box for f in sorted(found, key=lambda f: -f.score)]
 
 
+def region_share(box: Box, regions: np.ndarray) -> float:
+    """Share of a box's pixels (clipped to the frame) that the region mask covers."""
+    height, width = regions.shape
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    return float(regions[y0:y1, x0:x1].mean())
+
+
 def face_masks(
     boxes: Sequence[Box], region_masks: Sequence[np.ndarray], shape: Sequence[int], grow: float
 ) -> list[np.ndarray]:
@@ -91,16 +101,13 @@ def face_masks(
         grow: the growth factor of the boxes.
     """
     height, width = int(shape[0]), int(shape[1])
-    taken = np.zeros((height, width), bool)
-    region_boxes = []
+    regions = np.zeros((height, width), bool)
     for mask in region_masks:
-        taken |= mask
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if len(rows):
-            region_boxes.append((cols[0], rows[0], cols[-1] + 1, rows[-1] + 1))
+        regions |= mask
+    taken = regions.copy()
     out = []
     for box in boxes:
-        if any(share_inside(box, region) >= INSIDE_REGION for region in region_boxes):
+        if region_share(box, regions) >= INSIDE_REGION:
             continue
         x0, y0, x1, y1 = box
         centre = (round((x0 + x1) / 2), round((y0 + y1) / 2))

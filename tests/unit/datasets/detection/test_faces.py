@@ -11,11 +11,12 @@ import yaml
 
 from mosaicflow.config import ConfigError
 from mosaicflow.datasets.detection.aggregate import build_detection_dataset
-from mosaicflow.datasets.detection.build import build_video_samples
-from mosaicflow.datasets.detection.faces import FaceFinder, face_masks
+from mosaicflow.datasets.detection.build import FACE_LABEL, build_video_samples, make_sample
+from mosaicflow.datasets.detection.faces import FaceFinder, face_masks, region_share
+from mosaicflow.datasets.detection.synth import clip_params
 from mosaicflow.formats.coco import annotation_mask
 from mosaicflow.formats.masks import read_mask
-from tests.unit.datasets.conftest import mosaic_cfg
+from tests.unit.datasets.conftest import mosaic_cfg, texture
 from tests.unit.datasets.detection.conftest import detection_cfg
 
 pytestmark = pytest.mark.usefixtures("ultralytics_offline")
@@ -42,6 +43,38 @@ def test_face_masks_are_grown_ellipses_outside_the_regions():
             enabled=True, classes=("FACE_FEMALE",), min_score=0.3, grow=0.5,
             size_scale=(1.3, 2.3), min_block_size=5,
         )  # fmt: skip
+
+
+def test_a_face_is_the_regions_when_their_pixels_cover_it_not_their_box():
+    corner = np.zeros((96, 128), bool)  # an L: its box covers the lower right, its pixels do not
+    corner[10:90, 10:30], corner[70:90, 10:120] = True, True
+    face = (80.0, 20.0, 110.0, 60.0)
+    assert region_share(face, corner) == 0.0
+    assert len(face_masks([face], [corner], (96, 128), grow=1.0)) == 1
+    assert region_share((10.0, 10.0, 30.0, 50.0), corner) == 1.0
+    assert region_share((200.0, 10.0, 230.0, 50.0), corner) == 0.0  # outside the frame
+
+
+def test_a_face_mosaic_never_covers_a_region_even_a_clean_one():
+    rng = np.random.default_rng(4)
+    image = texture(rng, 96, 128)
+    region, face = np.zeros((96, 128), bool), np.zeros((96, 128), bool)
+    region[20:70, 10:50], face[25:65, 50:90] = True, True  # side by side, not overlapping
+    grown = mosaic_cfg(
+        feather={"p": 0.0}, mask_extension={"dilate_p": 1.0, "dilate_radius": [6, 8]}
+    )
+    cfg = detection_cfg(imgsz=128, degrade=False, random_mosaics=0.0, hard_negatives=0.0,
+                        faces={"enabled": True})  # fmt: skip
+    faces_params = clip_params(cfg.faces.mosaic(grown), [0, 0, 2], (96, 128))
+    for kind in ("clean", "positive"):
+        out, labels, record = make_sample(
+            image, [((0, 1), region)], kind, cfg, grown, clip_params(grown, [0, 0, 1], (96, 128)),
+            np.random.default_rng(0), [(0, face)], faces_params,
+        )  # fmt: skip
+        assert (labels == FACE_LABEL).sum() > 0.9 * face.sum() and record["faces"]
+        assert not (labels[region] == FACE_LABEL).any()
+        if kind == "clean":  # the target stays as it was, though the face's mosaic grew
+            assert np.array_equal(out[region], image[region])
 
 
 def test_the_nudenet_base_finds_the_astronauts_face():

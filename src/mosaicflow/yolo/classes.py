@@ -1,0 +1,28 @@
+"""The mosaic detector's classes that a restore acts on.
+
+Censored faces and heads are a class of their own in two-class detectors (mosaicflow's
+``mosaic_face``, Lada's ``mosaic_sfw_head``) and are left as they are by default; the detector's
+threshold and test scores count the classes a restore acts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: Detector classes of censored faces and heads, left alone unless asked for.
+FACE_CLASSES = ("mosaic_face", "mosaic_sfw_head")
+
+
+def restored_by_default(names: Mapping[int, str]) -> dict[int, str]:
+    """The classes restored without ``--classes``: every class but :data:`FACE_CLASSES`
+    (every class when the model has only those)."""
+    chosen = {int(i): str(n) for i, n in names.items() if n not in FACE_CLASSES}
+    return chosen or {int(i): str(n) for i, n in names.items()}
+
+
+def predict_classes(model: object) -> list[int] | None:
+    """Ultralytics' ``classes=`` for a YOLO model's restored classes; None when that is every
+    class (a one-class detector)."""
+    names = dict(getattr(model, "names", {}) or {})
+    chosen = restored_by_default(names)
+    return sorted(chosen) if len(chosen) < len(names) else None
