@@ -3,6 +3,7 @@ is downloaded): its class names and its detections on RGB frames."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +62,36 @@ class NudeNet:
             for d in found
             for x, y, w, h in [d["box"]]
         ]
+
+    def found(self, frame: np.ndarray, classes: Sequence[str], min_score: float) -> list[Found]:
+        """The detections of ``classes`` at ``min_score`` or above on one RGB frame, best
+        first."""
+        kept = [f for f in self.detect(frame) if f.label in classes and f.score >= min_score]
+        return sorted(kept, key=lambda f: -f.score)
+
+
+class ClassFinder:
+    """The detector's detections of some classes at a least score.
+
+    Args:
+        classes: the class names to keep.
+        min_score: the least score kept.
+        key: the config key that names the classes (in errors).
+        model: the ONNX file (default: the installed package's ``320n.onnx``).
+
+    Raises:
+        ValueError: a class the detector does not know (names the key and the known ones).
+    """
+
+    def __init__(
+        self, classes: Sequence[str], min_score: float, key: str, model: str | Path | None = None
+    ) -> None:
+        check_labels(list(classes), key)
+        self.classes, self.min_score = tuple(classes), min_score
+        self._detector = NudeNet(model)
+        self.model = self._detector.model
+
+    def found(self, frame: np.ndarray) -> list[Found]:
+        """The detections of the classes at ``min_score`` or above on one RGB frame, best
+        first."""
+        return self._detector.found(frame, self.classes, self.min_score)

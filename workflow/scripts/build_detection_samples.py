@@ -7,7 +7,7 @@ from mosaicflow.config import build
 from mosaicflow.datasets.censor import CensorCheck, CensorConfig
 from mosaicflow.datasets.detection.build import build_video_samples
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
-from mosaicflow.datasets.detection.faces import FaceFinder
+from mosaicflow.datasets.detection.faces import face_finder
 from mosaicflow.datasets.tags import RegionTagger, TagsConfig
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.plan.runtime import setup
@@ -37,6 +37,6 @@ result = build_video_samples(
         censor, snakemake.input.get("censor"), device=snakemake.params.device,
         config_dir=Path(snakemake.params.work) / "yolo_config",
     ) if censor.enabled else None,
-    faces=FaceFinder(dataset.faces) if dataset.faces.enabled else None,
+    faces=face_finder(dataset.faces) if dataset.faces.enabled else None,
 )  # fmt: skip
 log.info("%s", result)

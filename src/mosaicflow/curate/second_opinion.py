@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mosaicflow.nudenet import NudeNet, check_labels, nudenet_labels
+from mosaicflow.nudenet import ClassFinder, nudenet_labels
 
 __all__ = ["DEFAULT_CLASSES", "NudeNetOpinion", "nudenet_labels"]
 
@@ -38,19 +38,13 @@ class NudeNetOpinion:
     def __init__(
         self, classes: Sequence[str], min_score: float, model: str | Path | None = None
     ) -> None:
-        check_labels(tuple(classes), "review.nudenet.classes")
-        self.classes = frozenset(classes)
-        self.min_score = float(min_score)
-        self._detector = NudeNet(model)
-        self.model = self._detector.model
+        self._finder = ClassFinder(classes, min_score, "review.nudenet.classes", model)
+        self.classes, self.min_score = frozenset(classes), float(min_score)
+        self.model = self._finder.model
 
     def boxes(self, frame: np.ndarray) -> np.ndarray:
         """``(N, 4)`` xyxy boxes of the kept classes on one RGB frame."""
-        keep = [
-            f.box
-            for f in self._detector.detect(frame)
-            if f.label in self.classes and f.score >= self.min_score
-        ]
+        keep = [f.box for f in self._finder.found(frame)]
         return np.asarray(keep, np.float64).reshape(-1, 4)
 
     def __call__(self, frames: np.ndarray) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from mosaicflow.config import ConfigError
 from mosaicflow.formats.boxes import Box, share_inside
-from mosaicflow.nudenet import Found, NudeNet, check_labels
+from mosaicflow.nudenet import ClassFinder, Found
 
 #: ``tag`` of an item without any tag.
 NO_TAG = "none"
@@ -50,17 +50,12 @@ class RegionTagger:
     """
 
     def __init__(self, cfg: TagsConfig, model: str | Path | None = None) -> None:
-        check_labels(cfg.classes, "config key 'tags.classes'")
         self.cfg = cfg
-        self._detector = NudeNet(model)
+        self._finder = ClassFinder(cfg.classes, cfg.min_score, "config key 'tags.classes'", model)
 
     def found(self, frame: np.ndarray) -> list[Found]:
         """The frame's detections of the configured classes at ``min_score`` or above."""
-        return [
-            f
-            for f in self._detector.detect(frame)
-            if f.label in self.cfg.classes and f.score >= self.cfg.min_score
-        ]
+        return self._finder.found(frame)
 
     def inside(self, found: Iterable[Found], box: Box) -> dict[str, float]:
         """Class -> best score of the detections lying inside ``box`` (``min_overlap``)."""

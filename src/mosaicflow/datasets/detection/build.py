@@ -25,7 +25,7 @@ import pandas as pd
 from mosaicflow.datasets.censor import CensorCheck
 from mosaicflow.datasets.detection.config import DetectionDatasetConfig
 from mosaicflow.datasets.detection.dedup import Drop, drop_near_duplicates, phash
-from mosaicflow.datasets.detection.faces import FaceFinder, face_masks
+from mosaicflow.datasets.detection.faces import face_masks
 from mosaicflow.datasets.detection.sampling import sample_frames
 from mosaicflow.datasets.detection.synth import (
     Region,
@@ -42,6 +42,7 @@ from mosaicflow.formats.boxes import Box, mask_box
 from mosaicflow.formats.scaling import target_size
 from mosaicflow.io import atomic_dir, write_json
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.nudenet import ClassFinder
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def build_video_samples(
     quality_scorer: Callable[[np.ndarray], tuple[float, float]] | None = None,
     tagger: RegionTagger | None = None,
     censor: CensorCheck | None = None,
-    faces: FaceFinder | None = None,
+    faces: ClassFinder | None = None,
 ) -> SamplesResult:
     """Rule ``build_detection_samples``: sample, dedup, mosaic and write one video's images.
 
@@ -230,7 +231,7 @@ def build_video_samples(
         censor: the censor filter (:mod:`mosaicflow.datasets.censor`), run on each sampled
             frame before the kinds are drawn: a frame it flags is dropped with its reason;
             ``None``: no censor filter.
-        faces: the face finder (``detection_dataset.faces``), run on each sample's source
+        faces: the face finder (:func:`~.faces.face_finder`), run on each sample's source
             frame: its faces get coarser mosaics, labelled ``mosaic_face`` through the masks in
             ``face_masks/``; ``None``: one class.
 
@@ -335,7 +336,7 @@ def _source_measures(
 
 
 def _faces(
-    finder: FaceFinder | None,
+    finder: ClassFinder | None,
     image: np.ndarray,
     regions: Sequence[Region],
     scene: int,
@@ -345,7 +346,7 @@ def _faces(
     parameters per scene); none without a finder."""
     if finder is None:
         return []
-    boxes = finder.boxes(image)
+    boxes = [f.box for f in finder.found(image)]
     masks = face_masks(boxes, [m for _, m in regions], image.shape[:2], cfg.faces.grow)
     return [(scene, mask) for mask in masks]
 

@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from mosaicflow.config import ConfigError
+
+if TYPE_CHECKING:
+    from mosaicflow.nudenet import ClassFinder
 from mosaicflow.formats.boxes import Box
 from mosaicflow.mosaic.config import MosaicConfig
 
 #: The detector's class names with faces: the regions' mosaics, then the faces'.
-FACE_CLASSES = ("mosaic_region", "mosaic_face")
+CLASSES_WITH_FACES = ("mosaic_region", "mosaic_face")
 #: A face whose box the regions cover this much (share of its pixels) is left to the region.
 INSIDE_REGION = 0.5
 
@@ -50,32 +54,17 @@ class FacesConfig:
         return replace(mosaic, size_scale=self.size_scale, min_block_size=self.min_block_size)
 
 
-class FaceFinder:
-    """The faces of RGB frames, by the nudenet base.
-
-    Args:
-        cfg: the ``detection_dataset.faces`` config.
-        model: the ONNX file (default: the installed package's ``320n.onnx``).
+def face_finder(cfg: FacesConfig, model: str | Path | None = None) -> ClassFinder:
+    """The nudenet base's faces (``cfg.classes`` at ``cfg.min_score``) on RGB frames, best
+    first (``model``: the ONNX file, default the installed package's ``320n.onnx``).
 
     Raises:
         ValueError: a class the detector does not know (names the key and the known ones).
     """
+    from mosaicflow.nudenet import ClassFinder
 
-    def __init__(self, cfg: FacesConfig, model: str | Path | None = None) -> None:
-        from mosaicflow.nudenet import NudeNet, check_labels
-
-        check_labels(cfg.classes, "config key 'detection_dataset.faces.classes'")
-        self.cfg = cfg
-        self._detector = NudeNet(model)
-
-    def boxes(self, frame: np.ndarray) -> list[Box]:
-        """The boxes of the faces found in ``frame`` at ``min_score`` or above, by score."""
-        found = [
-            f
-            for f in self._detector.detect(frame)
-            if f.label in self.cfg.classes and f.score >= self.cfg.min_score
-        ]
-        return [f.box for f in sorted(found, key=lambda f: -f.score)]
+    key = "config key 'detection_dataset.faces.classes'"
+    return ClassFinder(cfg.classes, cfg.min_score, key, model)
 
 
 def region_share(box: Box, regions: np.ndarray) -> float:

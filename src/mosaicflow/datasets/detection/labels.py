@@ -24,10 +24,10 @@ CLASS_NAMES = ("mosaic",)
 
 def class_names(faces: bool) -> tuple[str, ...]:
     """The detector's classes: ``mosaic``, or with face mosaics ``mosaic_region`` and
-    ``mosaic_face`` (:data:`~mosaicflow.datasets.detection.faces.FACE_CLASSES`)."""
-    from mosaicflow.datasets.detection.faces import FACE_CLASSES
+    ``mosaic_face`` (:data:`~mosaicflow.datasets.detection.faces.CLASSES_WITH_FACES`)."""
+    from mosaicflow.datasets.detection.faces import CLASSES_WITH_FACES
 
-    return FACE_CLASSES if faces else CLASS_NAMES
+    return CLASSES_WITH_FACES if faces else CLASS_NAMES
 
 
 def check_coco(coco_json: Path, mask_dir: Path, categories: Sequence[str] = CLASS_NAMES) -> int:

@@ -12,10 +12,11 @@ import yaml
 from mosaicflow.config import ConfigError
 from mosaicflow.datasets.detection.aggregate import build_detection_dataset
 from mosaicflow.datasets.detection.build import FACE_LABEL, build_video_samples, make_sample
-from mosaicflow.datasets.detection.faces import FaceFinder, face_masks, region_share
+from mosaicflow.datasets.detection.faces import face_finder, face_masks, region_share
 from mosaicflow.datasets.detection.synth import clip_params
 from mosaicflow.formats.coco import annotation_mask
 from mosaicflow.formats.masks import read_mask
+from mosaicflow.nudenet import Found
 from tests.unit.datasets.conftest import mosaic_cfg, texture
 from tests.unit.datasets.detection.conftest import detection_cfg
 
@@ -81,21 +82,21 @@ def test_the_nudenet_base_finds_the_astronauts_face():
     import skimage.data
 
     cfg = detection_cfg(faces={"enabled": True}).faces
-    finder = FaceFinder(cfg)
-    boxes = finder.boxes(skimage.data.astronaut())
+    finder = face_finder(cfg)
+    boxes = [f.box for f in finder.found(skimage.data.astronaut())]
     assert len(boxes) == 1
     x0, y0, x1, y1 = boxes[0]
     assert abs(x0 - 173) < 15 and abs(y0 - 82) < 15 and abs(x1 - 275) < 15 and abs(y1 - 180) < 15
-    assert finder.boxes(skimage.data.coffee()) == []
+    assert finder.found(skimage.data.coffee()) == []
     with pytest.raises(ValueError, match=r"detection_dataset\.faces\.classes"):
-        FaceFinder(detection_cfg(faces={"classes": ["FACES"]}).faces)
+        face_finder(detection_cfg(faces={"classes": ["FACES"]}).faces)
 
 
 class FixedFaces:
     """A face finder that finds one face in the lower right of every frame."""
 
-    def boxes(self, frame: np.ndarray) -> list[tuple[float, float, float, float]]:
-        return [(60.0, 42.0, 84.0, 66.0)]
+    def found(self, frame: np.ndarray) -> list[Found]:
+        return [Found("FACE_FEMALE", 0.9, (60.0, 42.0, 84.0, 66.0))]
 
 
 def _samples(det_source, out: Path, name: str, faces: bool):
