@@ -92,24 +92,35 @@ class CocoResult:
     annotations: int
 
 
+def category_folders(mask_dir: Path, categories: Sequence[str]) -> list[Path]:
+    """The mask folder of each category: ``mask_dir`` itself with one category,
+    ``mask_dir/<category>`` with several."""
+    mask_dir = Path(mask_dir)
+    return [mask_dir] if len(categories) == 1 else [mask_dir / name for name in categories]
+
+
 def masks_to_coco(
     mask_dir: Path,
     categories: Sequence[str],
     out_json: Path,
     image_dir: Path | None = None,
+    folders: Sequence[Path] | None = None,
 ) -> CocoResult:
     """Write a COCO instance-segmentation file from binary mask PNGs.
 
     With one category the masks are ``mask_dir/<stem>.png``; with several they are
-    ``mask_dir/<category>/<stem>.png`` (a stem may appear under several categories; all masks
-    of a stem must have the same size). ``file_name`` is the matching image in ``image_dir``
-    (any common suffix) or, without ``image_dir``, ``<stem>.png``.
+    ``mask_dir/<category>/<stem>.png`` (:func:`category_folders`; a stem may appear under
+    several categories; all masks of a stem must have the same size). ``file_name`` is the
+    matching image in ``image_dir`` (any common suffix) or, without ``image_dir``,
+    ``<stem>.png``.
 
     Args:
         mask_dir: folder of masks (see above).
         categories: category names; category id = index + 1.
         out_json: the COCO JSON to write (atomically; never an input or inside one).
         image_dir: folder of the images the masks belong to (optional).
+        folders: the mask folder of each category, in order, where they are not laid out
+            under ``mask_dir`` as above.
 
     Returns:
         Counts of images and annotations.
@@ -120,10 +131,12 @@ def masks_to_coco(
     mask_dir = Path(mask_dir)
     if not categories:
         raise ValueError("at least one category is needed")
-    check_apart(out_json, [mask_dir, image_dir])
+    folders = [Path(f) for f in folders] if folders else category_folders(mask_dir, categories)
+    if len(folders) != len(categories):
+        raise ValueError(f"{len(folders)} mask folders for {len(categories)} categories")
+    check_apart(out_json, [*folders, image_dir])
     sources: dict[str, list[tuple[int, Path]]] = {}
-    for cid, name in enumerate(categories, start=1):
-        folder = mask_dir if len(categories) == 1 else mask_dir / name
+    for cid, folder in enumerate(folders, start=1):
         if not folder.is_dir():
             raise ValueError(f"{folder}: mask folder not found")
         for path in sorted(folder.glob("*.png")):

@@ -12,7 +12,7 @@ import numpy as np
 
 from mosaicflow.inference.protocols import Detections
 from mosaicflow.yolo.adapter import DEFAULT_IMGSZ, ModelFileError, open_model
-from mosaicflow.yolo.classes import restored_by_default
+from mosaicflow.yolo.classes import classes_kwargs, restored_by_default
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,7 @@ class YoloDetector:
         }
         names = {int(i): str(n) for i, n in dict(getattr(self.model, "names", {})).items()}
         self.classes = restored_classes(names, classes, self.path)
-        if len(self.classes) < len(names):  # ultralytics drops the other classes before NMS
-            self.kwargs["classes"] = sorted(self.classes)
+        self.kwargs |= classes_kwargs(names, self.classes)  # the others dropped before NMS
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detect in RGB frames (one batched call); one :class:`Detections` per frame."""

@@ -20,9 +20,13 @@ def restored_by_default(names: Mapping[int, str]) -> dict[int, str]:
     return chosen or {int(i): str(n) for i, n in names.items()}
 
 
-def predict_classes(model: object) -> list[int] | None:
-    """Ultralytics' ``classes=`` for a YOLO model's restored classes; None when that is every
-    class (a one-class detector)."""
-    names = dict(getattr(model, "names", {}) or {})
-    chosen = restored_by_default(names)
-    return sorted(chosen) if len(chosen) < len(names) else None
+def classes_kwargs(names: Mapping[int, str], chosen: Mapping[int, str]) -> dict[str, list[int]]:
+    """Ultralytics' ``classes=`` keyword for the ``chosen`` classes of a model with ``names``;
+    empty when they are every class (a one-class detector predicts as it always did)."""
+    return {"classes": sorted(chosen)} if len(chosen) < len(names) else {}
+
+
+def restored_kwargs(model: object) -> dict[str, list[int]]:
+    """:func:`classes_kwargs` of a YOLO model's restored classes (:func:`restored_by_default`)."""
+    names = {int(i): str(n) for i, n in dict(getattr(model, "names", {}) or {}).items()}
+    return classes_kwargs(names, restored_by_default(names))

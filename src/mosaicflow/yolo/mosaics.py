@@ -160,14 +160,13 @@ def frame_top_scores(
     weights: Path, videos: Sequence[Path], *, imgsz: int, device: str, iou: float, batch: int
 ) -> list[float]:
     """Per frame of ``videos`` (in order), the detector's highest score (0.0 for none) of
-    the classes a restore acts on (:func:`mosaicflow.yolo.classes.predict_classes`)."""
+    the classes a restore acts on (:func:`mosaicflow.yolo.classes.restored_kwargs`)."""
     from mosaicflow.yolo.adapter import load_yolo
-    from mosaicflow.yolo.classes import predict_classes
+    from mosaicflow.yolo.classes import restored_kwargs
     from mosaicflow.yolo.scoring import predictions
 
     model = load_yolo(weights, "segment")
-    classes = predict_classes(model)
-    extra = {"classes": classes} if classes else {}
+    extra = restored_kwargs(model)
     scores: list[float] = []
     for video in videos:
         # predicted at the evaluation's low threshold (EVAL_CONF), like the AP scores

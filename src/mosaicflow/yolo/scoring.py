@@ -221,17 +221,16 @@ def run_segmentation(
         conf: the threshold of the per-frame ``found`` flags (predictions are kept down to
             :data:`EVAL_CONF` for AP).
         restored_only: a mosaic detector's predictions of the classes a restore acts on
-            only (:func:`mosaicflow.yolo.classes.predict_classes`; not its face class).
+            only (:func:`mosaicflow.yolo.classes.restored_kwargs`; not its face class).
     """
     from pycocotools import mask as mask_utils
 
     from mosaicflow.formats.truth import read_truth
     from mosaicflow.yolo.adapter import load_yolo
-    from mosaicflow.yolo.classes import predict_classes
+    from mosaicflow.yolo.classes import restored_kwargs
 
     model = load_yolo(weights, "segment")
-    classes = predict_classes(model) if restored_only else None
-    extra = {"classes": classes} if classes else {}
+    extra = restored_kwargs(model) if restored_only else {}
     run = SegmentationRun()
     for item in items:
         truths = read_truth(item.truth_mkv)

@@ -79,11 +79,13 @@ def test_restored_classes_leave_faces_alone_by_default(tmp_path):
 def test_scores_and_thresholds_count_the_restored_classes():
     from types import SimpleNamespace
 
-    from mosaicflow.yolo.classes import predict_classes, restored_by_default
+    from mosaicflow.yolo.classes import restored_by_default, restored_kwargs
 
-    assert predict_classes(SimpleNamespace(names={0: "mosaic"})) is None
-    assert predict_classes(SimpleNamespace(names={0: "mosaic_region", 1: "mosaic_face"})) == [0]
-    assert predict_classes(SimpleNamespace(names={0: "mosaic_sfw_head", 1: "mosaic_nsfw"})) == [1]
+    assert restored_kwargs(SimpleNamespace(names={0: "mosaic"})) == {}
+    two = SimpleNamespace(names={0: "mosaic_region", 1: "mosaic_face"})
+    assert restored_kwargs(two) == {"classes": [0]}
+    ladas = SimpleNamespace(names={0: "mosaic_sfw_head", 1: "mosaic_nsfw"})
+    assert restored_kwargs(ladas) == {"classes": [1]}
     assert restored_by_default({0: "mosaic_face"}) == {0: "mosaic_face"}
 
 

@@ -36,6 +36,9 @@ from mosaicflow.io import atomic_dir, write_parquet, write_text
 
 log = logging.getLogger(__name__)
 
+#: Each class's mask folder in a split, in class order (the face class's only with faces).
+MASK_FOLDERS = ("masks", "face_masks")
+
 
 @dataclass(frozen=True)
 class DetectionDatasetResult:
@@ -172,7 +175,7 @@ def _write_split(
     from mosaicflow.formats.coco import coco_to_yolo, masks_to_coco
 
     rows: list[dict[str, Any]] = []
-    subs = ("images", "masks") + (("face_masks",) if len(names) > 1 else ())
+    subs = ("images", *MASK_FOLDERS[: len(names)])
     for sub in subs:
         (tmp / split / sub).mkdir(parents=True)
     images, masks = tmp / split / "images", tmp / split / "masks"
@@ -192,11 +195,9 @@ def _write_split(
     labels = tmp / split / "labels"
     coco_json = tmp / "coco" / f"{split}.json"
     if members:
-        by_class = _class_masks(tmp / split, names)
-        masks_to_coco(by_class, list(names), coco_json, image_dir=images)
-        counts[f"{split}_instances"] = check_coco(coco_json, by_class, names)
-        if by_class != masks:
-            shutil.rmtree(by_class)
+        folders = [tmp / split / sub for sub in MASK_FOLDERS[: len(names)]]
+        masks_to_coco(masks, list(names), coco_json, image_dir=images, folders=folders)
+        counts[f"{split}_instances"] = check_coco(coco_json, folders, names)
         coco_to_yolo(coco_json, names, tmp / split / "_yolo", task="segment")
         (tmp / split / "_yolo" / "labels").rename(labels)
         shutil.rmtree(tmp / split / "_yolo")
@@ -247,20 +248,6 @@ def sample_row(sample: Mapping[str, Any], split: str, mask_png: Path) -> dict[st
         "source_quality": float(sample.get("source_quality", float("nan"))),
         **tag_fields(sample.get("tags")),
     }
-
-
-def _class_masks(split_dir: Path, names: Sequence[str]) -> Path:
-    """The masks as :func:`~mosaicflow.formats.coco.masks_to_coco` reads them: ``masks/``
-    with one class; with two, a ``_by_class/<name>/`` folder with copies of ``masks/`` and
-    ``face_masks/``."""
-    if len(names) == 1:
-        return split_dir / "masks"
-    out = split_dir / "_by_class"
-    for name, sub in zip(names, ("masks", "face_masks"), strict=True):
-        (out / name).mkdir(parents=True)
-        for path in sorted((split_dir / sub).glob("*.png")):
-            shutil.copyfile(path, out / name / path.name)
-    return out
 
 
 def _check_ultralytics(root: Path, splits: Sequence[str], names: Sequence[str]) -> None:

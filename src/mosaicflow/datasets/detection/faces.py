@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 
 from mosaicflow.config import ConfigError
+from mosaicflow.formats.boxes import Box
+from mosaicflow.mosaic.config import MosaicConfig
 
 if TYPE_CHECKING:
     from mosaicflow.nudenet import ClassFinder
-from mosaicflow.formats.boxes import Box
-from mosaicflow.mosaic.config import MosaicConfig
 
 #: The detector's class names with faces: the regions' mosaics, then the faces'.
 CLASSES_WITH_FACES = ("mosaic_region", "mosaic_face")

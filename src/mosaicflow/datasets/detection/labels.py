@@ -30,14 +30,14 @@ def class_names(faces: bool) -> tuple[str, ...]:
     return CLASSES_WITH_FACES if faces else CLASS_NAMES
 
 
-def check_coco(coco_json: Path, mask_dir: Path, categories: Sequence[str] = CLASS_NAMES) -> int:
+def check_coco(
+    coco_json: Path, folders: Sequence[Path], categories: Sequence[str] = CLASS_NAMES
+) -> int:
     """Round-trip a COCO file through pycocotools against its masks, class by class.
 
     Args:
         coco_json: the split's COCO file.
-        mask_dir: the masks it was made from: ``<stem>.png`` with one category,
-            ``<category>/<stem>.png`` with several (as
-            :func:`mosaicflow.formats.coco.masks_to_coco` reads them).
+        folders: the masks it was made from (``<stem>.png``), one folder per category.
         categories: the category names (id = index + 1).
 
     Returns:
@@ -54,13 +54,10 @@ def check_coco(coco_json: Path, mask_dir: Path, categories: Sequence[str] = CLAS
     if anns:
         with contextlib.redirect_stdout(io.StringIO()):
             results = coco.loadRes([{**a, "score": 1.0} for a in anns])
-    folders = [(1, Path(mask_dir))] if len(categories) == 1 else [
-        (i, Path(mask_dir) / name) for i, name in enumerate(categories, start=1)
-    ]  # fmt: skip
     for image_id in sorted(coco.getImgIds()):
         info = coco.loadImgs(image_id)[0]
-        for category, folder in folders:
-            truth = read_mask(folder / f"{Path(info['file_name']).stem}.png")
+        for category, folder in enumerate(folders, start=1):
+            truth = read_mask(Path(folder) / f"{Path(info['file_name']).stem}.png")
             for source, name in ((coco, "annToMask"), (results, "loadRes/annToMask")):
                 decoded = np.zeros((info["height"], info["width"]), dtype=bool)
                 if source is not None:
