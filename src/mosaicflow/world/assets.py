@@ -29,6 +29,12 @@ BACKGROUND_PHOTOS = (
 )
 #: The RGBA logo used (beside drawn logos) for the `logo` watermark class.
 LOGO_PHOTO = "logo.png"
+#: The portrait whose head is the world's face (``world.faces``), from matplotlib's sample data.
+FACE_PHOTO = "grace_hopper.jpg"
+#: The face box (x0, y0, x1, y1) in :data:`FACE_PHOTO`, as the nudenet base finds it.
+FACE_BOX = (168, 138, 356, 345)
+#: The head around the face: the face box grown this much in width and in height.
+HEAD_GROW = (1.6, 1.8)
 
 
 def data_dir() -> Path:
@@ -52,6 +58,42 @@ def load_photo(name: str) -> np.ndarray:
         raise FileNotFoundError(f"{path}: missing or unreadable scikit-image sample photo")
     image.setflags(write=False)
     return image
+
+
+@functools.lru_cache(maxsize=1)
+def load_face_photo() -> np.ndarray:
+    """:data:`FACE_PHOTO` from the installed matplotlib, as a read-only BGR uint8 array.
+
+    Raises:
+        FileNotFoundError: naming the file when the installed matplotlib lacks it.
+    """
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / FACE_PHOTO
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"{path}: missing or unreadable matplotlib sample photo")
+    image.setflags(write=False)
+    return image
+
+
+def head(width: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """The portrait's head scaled to ``width`` pixels: its BGR texture, its alpha (the
+    inscribed ellipse, float32 in [0, 1]) and its face box in the texture's pixels."""
+    photo = load_face_photo()
+    x0, y0, x1, y1 = FACE_BOX
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w, half_h = (x1 - x0) * HEAD_GROW[0] / 2, (y1 - y0) * HEAD_GROW[1] / 2
+    crop = photo[round(cy - half_h) : round(cy + half_h), round(cx - half_w) : round(cx + half_w)]
+    scale = width / crop.shape[1]
+    height = max(2, round(crop.shape[0] * scale))
+    texture = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+    alpha8 = np.zeros((height, width), np.uint8)
+    centre, axes = (width * 8 - 8, height * 8 - 8), (width * 8 - 16, height * 8 - 16)
+    cv2.ellipse(alpha8, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_AA, shift=4)
+    left, top = round(cx - half_w), round(cy - half_h)
+    face = ((x0 - left) * scale, (y0 - top) * scale, (x1 - left) * scale, (y1 - top) * scale)
+    return texture, alpha8.astype(np.float32) / 255.0, face
 
 
 def _tint(gray_bgr: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -135,6 +135,38 @@ class DegradedScenes:
 
 
 @dataclass(frozen=True)
+class Faces:
+    """``world.faces``: a face photograph in some scenes, for the detector's face class.
+
+    The head of Grace Hopper's portrait (matplotlib's sample data) moves through the scene as
+    an upright ellipse, under the targets and never in a frame without one; the truth JSON
+    records its face box per frame (``per_frame[].faces``).
+
+    Attributes:
+        p: probability that a scene with a target shows a face (0 = off).
+        width: (low, high) width of the head as a share of the frame width.
+        roles: world roles whose videos show faces.
+    """
+
+    p: float = 0.0
+    width: tuple[float, ...] = (0.25, 0.31)
+    roles: tuple[str, ...] = ("train", "val", "test")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"world.faces.p: {self.p} is not in [0, 1]")
+        low, high = self.width
+        if not 0 < low <= high < 1:
+            raise ValueError(f"world.faces.width: need 0 < low <= high < 1, got {low}, {high}")
+
+    def for_role(self, role: str) -> dict[str, Any] | None:
+        """The plain parameters a video of ``role`` renders with (None: no face)."""
+        if self.p <= 0 or role not in self.roles:
+            return None
+        return {"p": float(self.p), "width": [float(v) for v in self.width]}
+
+
+@dataclass(frozen=True)
 class WorldConfig:
     """The ``world`` section: sizes, content fractions and per-video overrides.
 
@@ -165,3 +197,4 @@ class WorldConfig:
     label_noise: LabelNoise = LabelNoise()
     reuploads: Reuploads = Reuploads()
     degraded: DegradedScenes = DegradedScenes()
+    faces: Faces = Faces()

@@ -35,7 +35,7 @@ from mosaicflow.io import atomic_path
 from mosaicflow.video.x264 import reproducible_x264_options
 from mosaicflow.world import assets
 from mosaicflow.world.degraded import degrade_scene, draw_scene_degradations
-from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec
+from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec, derive_seed
 
 _AUDIO_RATE = 48000
 _MIN_TARGET_AREA = 0.013  # smallest area of one target (fraction of the frame) before scaling
@@ -87,6 +87,29 @@ class _Sprite:
 
 
 @dataclass
+class _Head:
+    """A face photograph's head moving through a scene (``world.faces``)."""
+
+    sprite: _Sprite
+    face: tuple[float, float, float, float]  # the face box in sprite pixels
+
+    def face_box(self, t: float, width: int, height: int) -> list[int] | None:
+        """The face box ``[x0, y0, x1, y1]`` at time ``t`` (clipped to the frame, end
+        exclusive), None when less than half of it is inside the frame."""
+        sp = self.sprite
+        pos = _bounce(sp.pos0 + sp.vel * t, sp.lo, sp.hi)
+        x0, y0, x1, y1 = (
+            pos[0] - sp.center[0] + self.face[0],
+            pos[1] - sp.center[1] + self.face[1],
+            pos[0] - sp.center[0] + self.face[2],
+            pos[1] - sp.center[1] + self.face[3],
+        )
+        box = [max(0, round(x0)), max(0, round(y0)), min(width, round(x1)), min(height, round(y1))]
+        inside = max(0, box[2] - box[0]) * max(0, box[3] - box[1])
+        return box if inside >= 0.5 * (x1 - x0) * (y1 - y0) else None
+
+
+@dataclass
 class _Watermark:
     color: np.ndarray  # h x w x 3 float32 (local box)
     alpha: np.ndarray  # h x w float32
@@ -108,6 +131,7 @@ class _Scene:
     targets: list[_Sprite] = field(default_factory=list)
     distractors: list[_Sprite] = field(default_factory=list)
     watermarks: list[_Watermark] = field(default_factory=list)
+    heads: list[_Head] = field(default_factory=list)
 
 
 def _bounce(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -208,6 +232,49 @@ def _make_sprite(
         warp_phase=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0, 2 * np.pi))),
         instance=instance,
     )
+
+
+def _make_head(rng: np.random.Generator, spec: VideoSpec, share: float) -> _Head:
+    """An upright head of :data:`~mosaicflow.world.assets.FACE_PHOTO`, ``share`` of the frame
+    wide, drifting and bouncing inside the frame."""
+    W, H = spec.width, spec.height
+    texture, alpha, face = assets.head(max(8, round(share * W)))
+    h, w = alpha.shape
+    if rng.random() < 0.5:  # mirrored
+        texture, alpha = texture[:, ::-1].copy(), alpha[:, ::-1].copy()
+        face = (w - face[2], face[1], w - face[0], face[3])
+    bx, by = _motion_box(w / 2 + 2, W), _motion_box(h / 2 + 2, H)
+    lo, hi = np.array([bx[0], by[0]]), np.array([bx[1], by[1]])
+    speed = rng.uniform(0.5, 1.5) * W / 320
+    direction = rng.uniform(0, 2 * np.pi)
+    sprite = _Sprite(
+        texture=texture,
+        alpha=alpha,
+        center=((w - 1) / 2, (h - 1) / 2),
+        radius=float(np.hypot(w, h) / 2),
+        pos0=rng.uniform(lo, hi),
+        vel=speed * np.array([np.cos(direction), np.sin(direction)]),
+        lo=lo,
+        hi=hi,
+        angle0=0.0,
+        omega=0.0,
+        aniso=(1.0, 1.0),
+    )
+    return _Head(sprite, face)
+
+
+def _plan_faces(spec: VideoSpec, scenes: list[_Scene]) -> None:
+    """Give scenes with a target a head with probability ``spec.faces["p"]``, from the video's
+    own face generator (the rest of the world draws the same without faces)."""
+    if spec.faces is None:
+        return
+    rng = np.random.default_rng(derive_seed(spec.seed, "faces"))
+    low, high = spec.faces["width"]
+    for scene in scenes:
+        shown = rng.random() < spec.faces["p"]
+        share = float(rng.uniform(low, high))
+        if shown and scene.targets:
+            scene.heads.append(_make_head(rng, spec, share))
 
 
 def _draw_sprite(
@@ -475,8 +542,9 @@ def _plan(spec: VideoSpec, rng: np.random.Generator) -> tuple[list[_Scene], np.n
 
 def _render_frame(
     spec: VideoSpec, scene: _Scene, t: int, empty: bool
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]]:
-    """One frame: the image, the instance mask, the watermark boxes, the distractor boxes."""
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]], list[list[int]]]:
+    """One frame: the image, the instance mask, the watermark boxes, the distractor boxes and
+    the face boxes."""
     length = max(1, scene.end - scene.start - 1)
     u = t / length
     cx0, cy0, cx1, cy1, z0, z1 = scene.cam
@@ -491,7 +559,12 @@ def _render_frame(
     )
     mask = np.zeros((spec.height, spec.width), np.uint8)
     distractors = [box for sp in scene.distractors if (box := _draw_sprite(frame, None, sp, t))]
+    faces = []
     if not empty:
+        for head in scene.heads:
+            _draw_sprite(frame, None, head.sprite, t)
+            if (face := head.face_box(t, spec.width, spec.height)) is not None:
+                faces.append(face)
         for sp in scene.targets:
             _draw_sprite(frame, mask, sp, t)
     boxes = []
@@ -500,7 +573,7 @@ def _render_frame(
             box = draw_watermark(frame, wm)
             if box is not None:
                 boxes.append(box)
-    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes, distractors
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8), mask, boxes, distractors, faces
 
 
 def draw_watermark(frame: np.ndarray, wm: _Watermark) -> dict[str, Any] | None:
@@ -580,8 +653,10 @@ class _FrameRecords:
         mask: np.ndarray,
         boxes: list[dict[str, Any]],
         distractors: list[list[int]],
+        faces: list[list[int]] | None,
     ) -> None:
-        """Record frame ``f``: its instances (coverage, centroids) and its per-frame entry."""
+        """Record frame ``f``: its instances (coverage, centroids) and its per-frame entry
+        (with its face boxes unless ``faces`` is None: a world without faces)."""
         ids = [int(v) for v in np.flatnonzero(np.bincount(mask.ravel())) if v]
         if ids:
             self.coverages.append(float(np.count_nonzero(mask)) / mask.size)
@@ -596,6 +671,7 @@ class _FrameRecords:
                 "instances": ids,
                 "watermarks": boxes,
                 "distractors": distractors,
+                **({"faces": faces} if faces is not None else {}),
             }
         )
 
@@ -615,18 +691,20 @@ def _draw_frames(
     for scene in scenes:
         scene_of[scene.start : scene.end] = scene.index
     records = _FrameRecords()
-    prev: tuple[np.ndarray, np.ndarray, list[dict[str, Any]], list[list[int]]] | None = None
+    prev: tuple[Any, ...] | None = None
     for f in range(spec.frames):
         scene = scenes[int(scene_of[f])]
         is_static = f > scene.start and times[f] == times[f - 1]
         if is_static and prev is not None:
-            image, mask, boxes, distractors = prev
+            image, mask, boxes, distractors, faces = prev
         else:
-            image, mask, boxes, distractors = _render_frame(
+            image, mask, boxes, distractors, faces = _render_frame(
                 spec, scene, int(times[f]), bool(empty[f])
             )
-        prev = (image, mask, boxes, distractors)
-        records.add(f, scene, is_static, mask, boxes, distractors)
+        prev = (image, mask, boxes, distractors, faces)
+        records.add(
+            f, scene, is_static, mask, boxes, distractors, faces if spec.faces is not None else None
+        )
         rendered[f] = image
         regions[f] = mask > 0
         write_mask(mask)
@@ -708,6 +786,7 @@ def _truth(
                 "targets": [t.instance for t in s.targets],
                 "distractors": len(s.distractors),
                 "watermarked": bool(s.watermarks),
+                **({"faces": len(s.heads)} if spec.faces is not None else {}),
                 "degraded": degradation,
             }
             for s, degradation in zip(scenes, degradations, strict=True)
@@ -733,6 +812,7 @@ def render_video(
     """
     rng = np.random.default_rng(spec.seed)
     scenes, times, empty = _plan(spec, rng)
+    _plan_faces(spec, scenes)
     degradations = draw_scene_degradations(
         spec.degraded, spec.seed, len(scenes), [bool(s.targets) for s in scenes]
     )

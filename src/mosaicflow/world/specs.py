@@ -66,6 +66,8 @@ class VideoSpec:
         variant: extra seed salt (change it to draw a different video with the same sizes).
         degraded: ``world.degraded`` as this video renders it (None: no degraded scene; left
             out of :meth:`to_dict` then, so videos without one keep their parameters).
+        faces: ``world.faces`` as this video renders it (None: no face; left out of
+            :meth:`to_dict` then).
     """
 
     name: str
@@ -85,6 +87,7 @@ class VideoSpec:
     audio: bool
     variant: int
     degraded: Mapping[str, Any] | None = None
+    faces: Mapping[str, Any] | None = None
 
     @property
     def frames(self) -> int:
@@ -95,8 +98,9 @@ class VideoSpec:
         """Plain JSON-serialisable parameters (for Snakemake ``params:`` and the truth JSON)."""
         data = dataclasses.asdict(self)
         data["target_coverage"] = list(self.target_coverage)
-        if self.degraded is None:
-            del data["degraded"]
+        for optional in ("degraded", "faces"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -104,7 +108,7 @@ class VideoSpec:
         """Rebuild a spec from :meth:`to_dict` output (e.g. a rule's ``params``)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
-        missing = names - set(data) - {"degraded"}
+        missing = names - set(data) - {"degraded", "faces"}
         if unknown or missing:
             raise ValueError(
                 f"VideoSpec: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}"
@@ -233,6 +237,7 @@ def video_specs(cfg: WorldConfig, seed: int) -> list[VideoSpec]:
                 audio=bool(values["audio"]),
                 variant=int(values["variant"]),
                 degraded=cfg.degraded.for_role(role),
+                faces=cfg.faces.for_role(role),
             )
         )
     return specs
