@@ -79,6 +79,7 @@ rule build_detection_testset:
         mosaic=config_section("mosaic"),
         test_seed=config_section("detection_dataset/test_seed"),
         min_change=config_section("detection_dataset/min_mosaic_change"),
+        faces=config_section("detection_dataset/faces"),
         seed=config_section("seed"),
         code=code_of("build_detection_testset"),
     script:

@@ -4,6 +4,7 @@ build_detection_testset)."""
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.datasets.detection.faces import FacesConfig
 from mosaicflow.datasets.detection.testset import build_test_video
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.plan.runtime import setup
@@ -21,5 +22,6 @@ result = build_test_video(
     test_seed=snakemake.params.test_seed,
     min_change=snakemake.params.min_change,
     name=snakemake.wildcards.name,
+    faces=build(FacesConfig, snakemake.params.faces),
 )
 log.info("%s: %s", snakemake.wildcards.name, result)

@@ -30,3 +30,19 @@ def restored_kwargs(model: object) -> dict[str, list[int]]:
     """:func:`classes_kwargs` of a YOLO model's restored classes (:func:`restored_by_default`)."""
     names = {int(i): str(n) for i, n in dict(getattr(model, "names", {}) or {}).items()}
     return classes_kwargs(names, restored_by_default(names))
+
+
+def face_class(names: Mapping[int, str]) -> int | None:
+    """The index of a model's face class (:data:`FACE_CLASSES`), None without one."""
+    found = [int(i) for i, n in names.items() if n in FACE_CLASSES]
+    return min(found) if found else None
+
+
+def truth_categories(names: Mapping[int, str]) -> tuple[int, int]:
+    """The 1-based COCO categories a two-class truth maps to in a model with ``names``: its
+    regions to the model's first class that is not a face, its faces to the face class (the
+    region category as well when the model has no face class)."""
+    face = face_class(names)
+    others = sorted(int(i) for i in names if int(i) != face)
+    region = (others[0] if others else int(face or 0)) + 1
+    return region, (face + 1 if face is not None else region)

@@ -6,7 +6,9 @@ component. Scores: COCO mask and box AP (class-agnostic over the classes a resto
 two-class detector's face class is left out, as restore leaves it; predictions at
 ``conf=0.001``, see :mod:`mosaicflow.yolo.scoring`), and at the inference threshold ``conf``
 the frame-level recall (frames with a mosaic where one is found) and false-positive rate
-(frames without a mosaic where one is found).
+(frames without a mosaic where one is found). A detector with a face class gets beside them
+the mask and box AP50 of each class, every class's predictions scored against its own truth
+(the test videos' face mosaics against the face class).
 
 The inference threshold is chosen on validation, never on the test videos
 (:func:`calibrate_mosaic_detector`): the lowest score, not below ``detector.conf``, at which at
@@ -97,14 +99,26 @@ def evaluate_mosaic_detector(
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frame_recall``,
         ``frame_fp_rate`` (with the bootstrap intervals of :func:`frame_rate_intervals` and
         :meth:`~mosaicflow.yolo.scoring.SegmentationRun.scores`), frame and instance counts,
-        the videos and ``pr_curves`` (mask and box, at IoU 0.5).
+        the videos and ``pr_curves`` (mask and box, at IoU 0.5); with a face class also
+        ``per_class_mask_map50``, ``per_class_box_map50`` (by class name, with ``_ci95``
+        intervals) and ``per_class_instances``.
     """
+    from mosaicflow.yolo.adapter import load_yolo
+    from mosaicflow.yolo.classes import face_class
+
     run = run_segmentation(
         weights, items, imgsz=imgsz, device=device, iou=iou, conf=conf, batch=batch,
         restored_only=True,
     )  # fmt: skip
+    names = dict(load_yolo(weights, "segment").names)
+    by_class = {}
+    if len(names) > 1 and face_class(names) is not None:
+        by_class = run_segmentation(
+            weights, items, imgsz=imgsz, device=device, iou=iou, batch=batch, by_class=True
+        ).class_scores()
     return {
         **run.scores("mosaic"),
+        **by_class,
         **frame_rates(run.found, run.truth),
         **frame_rate_intervals(run.found, run.truth),
         "conf": conf,

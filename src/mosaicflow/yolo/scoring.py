@@ -170,6 +170,8 @@ class SegmentationRun:
         truth: per frame, whether it has a truth instance.
         top_scores: per frame, the highest prediction score (0.0 without a prediction), so
             the frame-level figures can be recomputed at any threshold.
+        names: the category names of ``category_id`` 1..K in :meth:`class_scores` (a run
+            by class); one class-agnostic category otherwise.
     """
 
     images: list[dict[str, Any]] = field(default_factory=list)
@@ -179,6 +181,22 @@ class SegmentationRun:
     found: list[bool] = field(default_factory=list)
     truth: list[bool] = field(default_factory=list)
     top_scores: list[float] = field(default_factory=list)
+    names: tuple[str, ...] = ()
+
+    def class_scores(self) -> dict[str, Any]:
+        """Mask and box AP50 per class of a run by class, with their bootstrap intervals."""
+        segm = coco_eval(self.images, self.gt_anns, self.det_segm, self.names, "segm")
+        box = coco_eval(self.images, self.gt_anns, self.det_box, self.names, "bbox")
+        counts = {n: 0 for n in self.names}
+        for ann in self.gt_anns:
+            counts[self.names[ann["category_id"] - 1]] += 1
+        return {
+            "per_class_mask_map50": segm["per_class_map50"],
+            "per_class_mask_map50_ci95": segm["per_class_map50_ci95"],
+            "per_class_box_map50": box["per_class_map50"],
+            "per_class_box_map50_ci95": box["per_class_map50_ci95"],
+            "per_class_instances": counts,
+        }
 
     def scores(self, category: str) -> dict[str, Any]:
         """Mask and box AP (class-agnostic, as ``category``) with their bootstrap intervals and
@@ -210,9 +228,11 @@ def run_segmentation(
     conf: float = EVAL_CONF,
     batch: int = 16,
     restored_only: bool = False,
+    by_class: bool = False,
 ) -> SegmentationRun:
     """Predict every frame of ``items`` with a YOLO segmentation model; collect truth and
-    predictions (each truth id of ``truth/{name}.mkv`` is one instance).
+    predictions (each truth id of ``truth/{name}.mkv`` is one instance; the ids a frame's
+    ``face_instances`` list in the truth JSON are face mosaics).
 
     Args:
         weights, items: the model and the test videos.
@@ -221,20 +241,29 @@ def run_segmentation(
         conf: the threshold of the per-frame ``found`` flags (predictions are kept down to
             :data:`EVAL_CONF` for AP).
         restored_only: a mosaic detector's predictions of the classes a restore acts on
-            only (:func:`mosaicflow.yolo.classes.restored_kwargs`; not its face class).
+            only (:func:`mosaicflow.yolo.classes.restored_kwargs`; not its face class), and
+            the truth's instances but its faces.
+        by_class: every class's predictions with its own category (the model's names), the
+            truth's faces as the model's face class and its other instances as its first
+            other class (:meth:`SegmentationRun.class_scores`).
     """
     from pycocotools import mask as mask_utils
 
-    from mosaicflow.formats.truth import read_truth
+    from mosaicflow.formats.truth import load_truth_json, read_truth
     from mosaicflow.yolo.adapter import load_yolo
-    from mosaicflow.yolo.classes import restored_kwargs
+    from mosaicflow.yolo.classes import restored_kwargs, truth_categories
 
     model = load_yolo(weights, "segment")
     extra = restored_kwargs(model) if restored_only else {}
     run = SegmentationRun()
+    region_id = face_id = 1
+    if by_class:
+        run.names = tuple(str(n) for _, n in sorted(dict(model.names).items()))
+        region_id, face_id = truth_categories(model.names)
     for item in items:
         truths = read_truth(item.truth_mkv)
-        for _, image, result in predictions(
+        per_frame = load_truth_json(item.truth_json).get("per_frame") or []
+        for index, image, result in predictions(
             model, item.video, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou,
             **extra,
         ):  # fmt: skip
@@ -242,13 +271,18 @@ def run_segmentation(
             image_id = len(run.images) + 1
             height, width = image.shape[:2]
             run.images.append({"id": image_id, "height": height, "width": width})
-            run.truth.append(bool(ids.any()))
-            for inst in np.unique(ids[ids > 0]):
+            entry = per_frame[index] if index < len(per_frame) else {}
+            faces = {int(i) for i in entry.get("face_instances") or []}
+            instances = [int(i) for i in np.unique(ids[ids > 0])]
+            if restored_only:
+                instances = [i for i in instances if i not in faces]
+            run.truth.append(bool(instances))
+            for inst in instances:
                 rle = _rle(ids == inst)
                 run.gt_anns.append(
                     {
                         "image_id": image_id,
-                        "category_id": 1,
+                        "category_id": face_id if inst in faces else region_id,
                         "segmentation": rle,
                         "area": float(mask_utils.area(rle)),
                         "bbox": [float(v) for v in mask_utils.toBbox(rle)],
@@ -262,10 +296,12 @@ def run_segmentation(
             run.found.append(bool((scores >= conf).any()))
             run.top_scores.append(float(scores.max()))
             boxes = result.boxes.xyxy.cpu().numpy()
+            classes = result.boxes.cls.cpu().numpy().astype(int) + 1
             masks = result.masks.data.cpu().numpy() > 0.5
-            for score, box, mask in zip(scores, boxes, masks, strict=True):
+            for score, box, mask, cls in zip(scores, boxes, masks, classes, strict=True):
                 x0, y0, x1, y1 = (float(v) for v in box)
-                common = {"image_id": image_id, "category_id": 1, "score": float(score)}
+                category = int(cls) if by_class else 1
+                common = {"image_id": image_id, "category_id": category, "score": float(score)}
                 run.det_segm.append({**common, "segmentation": _rle(mask)})
                 run.det_box.append({**common, "bbox": [x0, y0, x1 - x0, y1 - y0]})
     return run

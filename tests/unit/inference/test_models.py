@@ -89,16 +89,19 @@ def test_scores_and_thresholds_count_the_restored_classes():
     assert restored_by_default({0: "mosaic_face"}) == {0: "mosaic_face"}
 
 
-def test_the_detector_finds_only_the_classes_asked_for(yolo_seg, tmp_path, ultralytics_offline):
+@pytest.fixture(scope="module")
+def with_faces(yolo_seg, tmp_path_factory):
+    """A random YOLO-seg whose most frequent class on :func:`textured_frames` is named
+    ``mosaic_face``: ``(path, the face class, the classes found per frame at conf 1e-6)``."""
     import cv2
     from ultralytics import YOLO
 
-    frames = [f for f in textured_frames(3)]
-    bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
+    bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in textured_frames(3)]
     model = YOLO(str(yolo_seg))
     torch.manual_seed(1)
     for branch in model.model.model[-1].cv3:  # random class weights: several classes win
         branch[-1].weight.data += 0.5 * torch.randn_like(branch[-1].weight)
+        branch[-1].bias.data += 8.0  # scores above the evaluation's threshold
     found = [r.boxes.cls.int().tolist() for r in model.predict(bgr, imgsz=64, conf=1e-6)]
     counts = np.bincount([c for frame in found for c in frame])
     face = int(counts.argmax())  # the random model's most frequent class plays the faces
@@ -106,8 +109,17 @@ def test_the_detector_finds_only_the_classes_asked_for(yolo_seg, tmp_path, ultra
     model.model.names = {i: f"thing{i}" for i in range(len(model.model.names))} | {
         face: "mosaic_face"
     }
-    path = tmp_path / "two.pt"
+    path = tmp_path_factory.mktemp("two") / "two.pt"
     model.save(path)
+    return path, face, found
+
+
+def test_the_detector_finds_only_the_classes_asked_for(with_faces, ultralytics_offline):
+    from ultralytics import YOLO
+
+    path, face, found = with_faces
+    frames = [f for f in textured_frames(3)]
+    model = YOLO(str(path))
     settings = {"device": "cpu", "imgsz": 64, "conf": 1e-6}
     every = YoloDetector(path, classes=list(model.model.names.values()), **settings)
     assert "classes" not in every.kwargs
@@ -121,6 +133,48 @@ def test_the_detector_finds_only_the_classes_asked_for(yolo_seg, tmp_path, ultra
     assert [len(d.scores) for d in default.detect(frames)] == [
         len(f) - f.count(face) for f in found
     ]
+
+
+def test_scoring_by_class_keeps_each_class_and_its_truth(with_faces, tmp_path, ultralytics_offline):
+    from ultralytics import YOLO
+
+    from mosaicflow.formats.truth import TRUTH_VERSION, truth_mask_writer, write_truth_json
+    from mosaicflow.video.decode import iter_frames
+    from mosaicflow.yolo.scoring import EVAL_CONF, MAX_DET, TruthVideo, run_segmentation
+
+    path, face, _ = with_faces
+    frames = textured_frames(3)
+    video = write_video(tmp_path / "v.mp4", frames, audio=False)
+    with truth_mask_writer(tmp_path / "t.mkv", 10, frames.shape[2], frames.shape[1]) as write:
+        for _ in frames:
+            ids = np.zeros(frames.shape[1:3], np.uint8)
+            ids[4:20, 4:20], ids[24:44, 30:60] = 1, 2
+            write(ids)
+    per_frame = [{"frame": i, "instances": [1, 2], "face_instances": [2]} for i in range(3)]
+    write_truth_json(tmp_path / "t.json", {
+        "version": TRUTH_VERSION, "fps": 10, "width": frames.shape[2], "height": frames.shape[1],
+        "frames": 3, "classes": [], "per_frame": per_frame,
+    })  # fmt: skip
+    item = TruthVideo(video, tmp_path / "t.mkv", tmp_path / "t.json")
+    settings = {"imgsz": 64, "device": "cpu", "iou": 0.7}
+    by_class = run_segmentation(path, [item], by_class=True, **settings)
+    assert by_class.names[face] == "mosaic_face" and len(by_class.names) > 2
+    region = 0 if face else 1  # the first class that is not the face's
+    assert sorted(a["category_id"] for a in by_class.gt_anns) == sorted([region + 1, face + 1] * 3)
+    predicted = sorted(d["category_id"] - 1 for d in by_class.det_box)
+    assert face in predicted and set(predicted) - {face}
+    model = YOLO(str(path))  # ultralytics' own classes on the decoded frames
+    decoded = [image for _, image in iter_frames(video, None, fmt="bgr24")]
+    own = [r.boxes.cls.int().tolist() for r in model.predict(
+        decoded, conf=EVAL_CONF, max_det=MAX_DET, imgsz=64, iou=0.7, verbose=False
+    )]  # fmt: skip
+    assert predicted == sorted(c for frame in own for c in frame)
+    scores = by_class.class_scores()
+    assert scores["per_class_instances"]["mosaic_face"] == 3
+    assert set(scores["per_class_mask_map50"]) == set(by_class.names)
+    restored = run_segmentation(path, [item], restored_only=True, **settings)
+    assert len(restored.gt_anns) == 3 and {a["category_id"] for a in restored.gt_anns} == {1}
+    assert len(restored.det_box) == sum(len(f) - f.count(face) for f in own)
 
 
 def test_demo_generator_loads_through_the_default_restorer_and_runs(generator):

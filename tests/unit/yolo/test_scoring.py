@@ -74,3 +74,37 @@ def test_helpers():
     with pytest.raises(ValueError, match="triples"):
         truth_items(["a.mp4"])
     assert np.asarray(_rle(disc(8, 8, 4, 4, 2))["size"]).tolist() == [8, 8]
+
+
+def test_class_scores_score_each_class_against_its_own_truth():
+    from mosaicflow.yolo.scoring import SegmentationRun
+
+    images, anns = gt_for([[disc(40, 40, 10, 10, 6), disc(40, 40, 28, 28, 8)]] * 4)
+    for k, ann in enumerate(anns):
+        ann["category_id"] = 1 + k % 2  # the small disc a region, the large one a face
+    hits = [{"image_id": a["image_id"], "category_id": a["category_id"], "score": 0.9,
+             "segmentation": a["segmentation"], "bbox": a["bbox"]} for a in anns]  # fmt: skip
+    # every region found; two faces found as faces, the other two called regions
+    for det in hits[1::2][2:]:
+        det["category_id"] = 1
+    run = SegmentationRun(
+        images=images, gt_anns=anns, det_segm=hits, det_box=hits,
+        names=("mosaic_region", "mosaic_face"),
+    )  # fmt: skip
+    scores = run.class_scores()
+    assert scores["per_class_instances"] == {"mosaic_region": 4, "mosaic_face": 4}
+    for kind in ("mask", "box"):
+        per_class = scores[f"per_class_{kind}_map50"]
+        assert per_class["mosaic_face"] == pytest.approx(0.5, abs=0.02)
+        assert 0.5 < per_class["mosaic_region"] < 1.0  # two faces called regions rank with them
+        low, high = scores[f"per_class_{kind}_map50_ci95"]["mosaic_face"]
+        assert low <= per_class["mosaic_face"] <= high
+
+
+def test_truth_categories_map_regions_and_faces_to_the_model_classes():
+    from mosaicflow.yolo.classes import face_class, truth_categories
+
+    assert truth_categories({0: "mosaic_region", 1: "mosaic_face"}) == (1, 2)
+    assert truth_categories({0: "mosaic_sfw_head", 1: "mosaic_nsfw"}) == (2, 1)
+    assert truth_categories({0: "mosaic"}) == (1, 1)  # one class: the faces are regions
+    assert face_class({0: "mosaic"}) is None and face_class({3: "mosaic_face"}) == 3

@@ -7,10 +7,16 @@ written in the demo truth format (:mod:`mosaicflow.formats.truth`): a mask video
 the 8-connected components of each frame's mosaic mask (what the dataset labels as one
 instance), and a truth JSON listing them per frame. Frames without regions have no mosaic: the
 false-positive rate is measured on them.
+
+With ``detection_dataset.faces`` on, the faces of the world's truth (``per_frame[].faces``)
+get the face class's coarser mosaics, as the dataset draws them (:mod:`.faces`), never over a
+region; their components follow the regions' ids and are listed per frame as
+``face_instances``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +24,14 @@ import cv2
 import numpy as np
 
 from mosaicflow.datasets.detection.build import video_key
-from mosaicflow.datasets.detection.synth import clip_params, pixelate
+from mosaicflow.datasets.detection.faces import FacesConfig, face_masks
+from mosaicflow.datasets.detection.synth import Region, clip_params, pixelate
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.mosaic.synth import MosaicParams
 
 TEST_CRF = 18
+#: The seed stream of the test videos' face mosaics (regions: 1).
+FACE_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class TestVideoResult:
     frames: int
     frames_with_mosaic: int
     mosaics: int
+    face_mosaics: int = 0
 
 
 def mosaic_components(mask: np.ndarray) -> np.ndarray:
@@ -39,6 +50,39 @@ def mosaic_components(mask: np.ndarray) -> np.ndarray:
     if count > 256:
         raise ValueError(f"{count - 1} mosaic components in one frame (at most 255)")
     return labels.astype(np.uint8)
+
+
+def draw_mosaics(
+    image: np.ndarray,
+    regions: list[Region],
+    faces: list[Region],
+    params_for: Callable[[Hashable, np.ndarray], MosaicParams],
+    face_params_for: Callable[[Hashable, np.ndarray], MosaicParams] | None,
+    min_change: float,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Pixelate a frame's regions, then its faces outside every region.
+
+    Returns:
+        ``(image, instance ids, face ids)``: the ids number the 8-connected components of
+        the regions' mosaics, then those of the faces' (listed in face ids).
+    """
+    out, mask, _ = pixelate(image, regions, params_for, min_change)
+    ids = mosaic_components(mask)
+    if not faces or face_params_for is None:
+        return out, ids, []
+    taken = mask.copy()
+    for _, region in regions:
+        taken |= region
+    before = out
+    out, face_mask, _ = pixelate(out, faces, face_params_for, min_change)
+    out[taken] = before[taken]
+    face_ids = mosaic_components(face_mask & ~taken)
+    first = int(ids.max())
+    count = int(face_ids.max())
+    if first + count > 255:
+        raise ValueError(f"{first + count} mosaic components in one frame (at most 255)")
+    ids = np.where(face_ids > 0, face_ids + first, ids).astype(np.uint8)
+    return out, ids, list(range(first + 1, first + count + 1))
 
 
 def build_test_video(
@@ -54,6 +98,7 @@ def build_test_video(
     test_seed: int,
     min_change: float = 0.0,
     name: str | None = None,
+    faces: FacesConfig | None = None,
 ) -> TestVideoResult:
     """Rule ``build_detection_testset``: mosaic every frame of one demo test video.
 
@@ -68,6 +113,8 @@ def build_test_video(
             (nor in the truth), as in the dataset.
         name: the held-out video's name (the world name or the user video's id), which seeds
             its mosaics and names its truth; the video's file stem when None.
+        faces: ``detection_dataset.faces``: when enabled, the truth's face boxes get face
+            mosaics (:func:`draw_mosaics`).
 
     Returns:
         Counts of frames and mosaics.
@@ -90,9 +137,15 @@ def build_test_video(
     width, height = int(truth["width"]), int(truth["height"])
     fps = frame_rate(float(truth["fps"]))
     name = name or Path(video).stem
-    params_for = clip_params(mosaic, [seed, test_seed, video_key(name), 1], (height, width))
+    key = video_key(name)
+    params_for = clip_params(mosaic, [seed, test_seed, key, 1], (height, width))
+    face_params_for = (
+        clip_params(faces.mosaic(mosaic), [seed, test_seed, key, FACE_STREAM], (height, width))
+        if faces is not None and faces.enabled
+        else None
+    )
     per_frame = []
-    with_mosaic = mosaics = 0
+    with_mosaic = mosaics = face_mosaics = 0
     bitexact = {"fflags": "+bitexact"}
     with (
         truth_mask_writer(out_truth, fps, width, height) as write_mask,
@@ -114,13 +167,23 @@ def build_test_video(
             entry = truth["per_frame"][index]
             scene = int(entry.get("scene", 0))
             regions = [((scene, int(i)), ids == i) for i in np.unique(ids[ids > 0]).tolist()]
-            out, mask, _ = pixelate(image, regions, params_for, min_change)
-            components = mosaic_components(mask)
+            face_regions = []
+            if face_params_for is not None and faces is not None:
+                boxes = entry.get("faces") or []
+                masks = face_masks(boxes, [m for _, m in regions], (height, width), faces.grow)
+                face_regions = [(scene, m) for m in masks]
+            out, components, face_ids = draw_mosaics(
+                image, regions, face_regions, params_for, face_params_for, min_change
+            )
             found = int(components.max())
-            with_mosaic += found > 0
-            mosaics += found
+            with_mosaic += found > len(face_ids)
+            mosaics += found - len(face_ids)
+            face_mosaics += len(face_ids)
             write_mask(components)
-            per_frame.append({**entry, "instances": list(range(1, found + 1))})
+            record = {**entry, "instances": list(range(1, found + 1))}
+            if face_params_for is not None:
+                record["face_instances"] = face_ids
+            per_frame.append(record)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")
             frame = frame.reformat(format="yuv420p", threads=1)
             frame.pts = index
@@ -137,4 +200,4 @@ def build_test_video(
         out_json,
         {**truth, "name": name, "per_frame": per_frame, "mosaic_seed": [seed, test_seed]},
     )
-    return TestVideoResult(len(per_frame), with_mosaic, mosaics)
+    return TestVideoResult(len(per_frame), with_mosaic, mosaics, face_mosaics)

@@ -19,8 +19,9 @@ from mosaicflow.yolo.mosaics import above, choose_threshold, frame_rates
 from tests.unit.datasets.conftest import mosaic_cfg
 
 
-def _world_like(det_source, folder):
-    """Truth mask video and truth JSON for the synthetic source (track 1 = instance 1)."""
+def _world_like(det_source, folder, faces=None):
+    """Truth mask video and truth JSON for the synthetic source (track 1 = instance 1), with
+    ``faces`` (frame -> face boxes) in the truth JSON when given."""
     frames = len(det_source.frames)
     h, w = det_source.frames.shape[1:3]
     truth = folder / "truth.mkv"
@@ -34,6 +35,8 @@ def _world_like(det_source, folder):
              "watermarks": []} for i in range(frames)
         ],
     }  # fmt: skip
+    for entry in data["per_frame"] if faces is not None else []:
+        entry["faces"] = faces.get(entry["frame"], [])
     write_truth_json(folder / "truth.json", data)
     return truth, folder / "truth.json"
 
@@ -68,6 +71,44 @@ def test_test_video_leaves_out_mosaics_fainter_than_min_change(det_source, tmp_p
     assert result.frames == 24 and result.frames_with_mosaic == 0 and result.mosaics == 0
     assert not any(ids.any() for _, ids in read_truth(outs[1]))
     assert not any(entry["instances"] for entry in load_truth_json(outs[2])["per_frame"])
+
+
+def test_faces_of_the_truth_get_face_mosaics_outside_the_regions(det_source, tmp_path):
+    from tests.unit.datasets.detection.conftest import detection_cfg
+
+    box = [50, 36, 86, 70]  # the square region crosses it in the later frames
+    faces = {i: [box] for i in range(4, 24)}
+    truth, truth_json = _world_like(det_source, tmp_path, faces)
+    cfg = detection_cfg(faces={"enabled": True}).faces
+    outs = [tmp_path / "t.mp4", tmp_path / "t.mkv", tmp_path / "t.json"]
+    result = build_test_video(
+        mosaic_cfg(), det_source.video, truth, truth_json, *outs, seed=7, test_seed=1,
+        faces=cfg,
+    )  # fmt: skip
+    assert result.frames_with_mosaic == 16 and result.face_mosaics == 20
+    data = load_truth_json(outs[2])
+    regions = dict(enumerate(det_source.masks[1][i] for i in range(24)))
+    source = dict(iter_frames(det_source.video))
+    for (i, ids), (_, image) in zip(read_truth(outs[1]), iter_frames(outs[0]), strict=True):
+        entry = data["per_frame"][i]
+        face_ids = entry["face_instances"]
+        assert len(face_ids) == (i >= 4) and set(face_ids) <= set(entry["instances"])
+        region_ids = [k for k in entry["instances"] if k not in face_ids]
+        assert bool(region_ids) == (i % 3 != 0)
+        if not face_ids:
+            continue
+        face = ids == face_ids[0]
+        assert not (face & regions[i]).any()  # never over a region, pixelated or not
+        ys, xs = np.nonzero(face)  # the grown face box, out to the edge of its blocks
+        assert 50 - 16 <= xs.min() <= xs.max() <= 86 + 16 and ys.min() >= 36 - 16
+        diff = np.abs(image.astype(int) - source[i].astype(int)).sum(-1)
+        assert diff[face].mean() > 2 * diff[ids == 0].mean()
+    # without the face class the faces of the truth are left as they are
+    plain = build_test_video(
+        mosaic_cfg(), det_source.video, truth, truth_json, *outs, seed=7, test_seed=1
+    )
+    assert plain.face_mosaics == 0 and plain.frames_with_mosaic == 16
+    assert "face_instances" not in load_truth_json(outs[2])["per_frame"][5]
 
 
 def test_mosaic_components_are_8_connected():
