@@ -78,6 +78,7 @@ def restore_test_video(
     summary |= {
         "version": 1,
         "detector": {"weights": str(detector_weights), "conf": conf, **asdict(detector_settings)},
+        "classes": list(detector.classes.values()),
         "restorer": {"weights": str(restorer_weights), **describe(restorer)},
     }
     write_json(out_summary, summary)

@@ -9,7 +9,12 @@ the mask over the input and over the blur comes with a bootstrap interval over t
 detector's frame recall and false-positive rate count frames (any detection vs. any true mosaic
 pixel, as :func:`mosaicflow.yolo.mosaics.frame_rates` does, with their bootstrap intervals);
 ``mosaic_coverage`` is the share of true mosaic pixels the detector's masks cover (the pixels
-the restorer was asked to restore)."""
+the restorer was asked to restore).
+
+Face mosaics (the truth JSON's ``face_instances``) are left alone by a restore unless it is asked
+for them: they are not in the true mask; ``faces`` reports how much the restore changed them
+(PSNR of the restored video against its input in the face mosaics, and the share of their
+pixels inside a detector mask)."""
 
 from __future__ import annotations
 
@@ -92,6 +97,9 @@ class FrameScorer:
     restored_se: list[float] = field(default_factory=list)
     mosaic_se: list[float] = field(default_factory=list)
     blur_se: dict[float, list[float]] = field(default_factory=dict)
+    faces: MetricSums = field(default_factory=MetricSums)
+    face_pixels: int = 0
+    face_detected_pixels: int = 0
 
     def __post_init__(self) -> None:
         if not self.sigmas:
@@ -108,13 +116,15 @@ class FrameScorer:
         restored: np.ndarray,
         true_mask: np.ndarray,
         detected: np.ndarray,
+        face_mask: np.ndarray | None = None,
     ) -> None:
         """Score one frame.
 
         Args:
             original, mosaic, restored: ``(H, W, 3)`` uint8 RGB frames.
-            true_mask: bool ``(H, W)``: where the mosaic was drawn.
+            true_mask: bool ``(H, W)``: where the mosaic the restore acts on was drawn.
             detected: bool ``(H, W)``: the union of the detector's masks.
+            face_mask: bool ``(H, W)``: where a face mosaic was drawn (None: none).
         """
         from mosaicflow.restore.metrics import blur_inside
 
@@ -148,6 +158,12 @@ class FrameScorer:
         self.mosaic_pixels += int(true_mask.sum())
         self.covered_pixels += int((true_mask & detected).sum())
         self.detected_pixels += int(detected.sum())
+        if face_mask is not None and face_mask.any():
+            part = MetricSums()
+            part.add(_tensor(restored), lq, _tensor(face_mask[..., None].astype(np.uint8) * 255))
+            self.faces = merge_sums([self.faces, part])
+            self.face_pixels += int(face_mask.sum())
+            self.face_detected_pixels += int((face_mask & detected).sum())
 
     def merged(self, other: FrameScorer) -> FrameScorer:
         """A scorer holding both videos' frames (pooled sums, concatenated frame flags)."""
@@ -167,6 +183,9 @@ class FrameScorer:
             self.restored_se + other.restored_se,
             self.mosaic_se + other.mosaic_se,
             {s: self.blur_se[s] + other.blur_se[s] for s in self.sigmas},
+            merge_sums([self.faces, other.faces]),
+            self.face_pixels + other.face_pixels,
+            self.face_detected_pixels + other.face_detected_pixels,
         )
 
     def gains(self, sigma: float) -> dict[str, Any]:
@@ -192,8 +211,10 @@ class FrameScorer:
 
     def result(self) -> dict[str, Any]:
         """``restored``, ``input``, ``blur`` (+ ``sigma``), ``blur_search``,
-        ``psnr_mask_gain`` (:meth:`gains` at the best sigma) and ``detection`` (with the
-        frame figures' bootstrap intervals)."""
+        ``psnr_mask_gain`` (:meth:`gains` at the best sigma), ``detection`` (with the
+        frame figures' bootstrap intervals) and ``faces``: the face mosaics' pixels, the share
+        of them inside a detector mask and the PSNR of the restored video against its input
+        there (None without face mosaics)."""
         from mosaicflow.yolo.mosaics import frame_rate_intervals, frame_rates
 
         blurs = {s: sums.result() for s, sums in self.blurs.items()}
@@ -220,6 +241,15 @@ class FrameScorer:
             "blur_search": {str(s): r["psnr_mask"] for s, r in blurs.items()},
             "psnr_mask_gain": self.gains(best),
             "detection": detection,
+            "faces": {
+                "mosaic_pixels": self.face_pixels,
+                "detected_share": (
+                    round(self.face_detected_pixels / self.face_pixels, 5)
+                    if self.face_pixels
+                    else None
+                ),
+                "psnr_vs_input": self.faces.result()["psnr_mask"] if self.face_pixels else None,
+            },
         }
 
 
@@ -295,12 +325,21 @@ def score_video(
         original: the clean video.
         mosaic_input: the same video with mosaics (the restore run's input).
         restored: the restore run's output.
-        truth_mkv: the mosaic truth (:mod:`mosaicflow.formats.truth`; pixel > 0 = mosaic).
+        truth_mkv: the mosaic truth (:mod:`mosaicflow.formats.truth`; pixel > 0 = mosaic), with
+            its truth JSON beside it (same name, ``.json``) when it lists face mosaics.
         masks_table: the restore run's detections (``regions.parquet`` rows).
         sigmas: blur-baseline sigmas.
     """
-    from mosaicflow.formats.truth import read_truth
+    from mosaicflow.formats.truth import load_truth_json, read_truth
     from mosaicflow.video.decode import iter_frames
+
+    truth_json = Path(truth_mkv).with_suffix(".json")
+    per_frame = load_truth_json(truth_json)["per_frame"] if truth_json.is_file() else []
+    faces = {
+        int(entry.get("frame", i)): [int(k) for k in entry["face_instances"]]
+        for i, entry in enumerate(per_frame)
+        if entry.get("face_instances")
+    }
 
     streams = {
         "original": iter_frames(original, fmt="rgb24", threads=1),
@@ -320,6 +359,8 @@ def score_video(
         number, ids = present["truth"]
         height, width = ids.shape
         detected = union_mask(detections.get(int(number), []), height, width)
+        face = np.isin(ids, faces[int(number)]) if int(number) in faces else None
+        true_mask = ids > 0 if face is None else (ids > 0) & ~face
         scorer.add(present["original"][1], present["input"][1], present["restored"][1],
-                   ids > 0, detected)  # fmt: skip
+                   true_mask, detected, face)  # fmt: skip
     return ScoredVideo(scorer, counts)

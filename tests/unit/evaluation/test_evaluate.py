@@ -105,3 +105,38 @@ def test_blur_sigma_comes_from_validation_when_the_card_has_one(tmp_path):
         blur_sigmas(card, [1.0])
     with pytest.raises(ValueError, match="blur_sigmas"):
         blur_sigmas(None, [])
+
+
+def test_face_mosaics_are_scored_apart_from_the_restored_ones():
+    import numpy as np
+
+    from mosaicflow.evaluation.scores import FrameScorer
+
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    mosaic = original.copy()
+    region, face = np.zeros((24, 32), bool), np.zeros((24, 32), bool)
+    region[2:10, 2:10], face[12:22, 18:30] = True, True
+    mosaic[region | face] = 128
+    untouched = original.copy()
+    untouched[face] = mosaic[face]  # the region restored, the face mosaic left as it was
+    scorer = FrameScorer((1.0,))
+    scorer.add(original, mosaic, untouched, region, region, face)
+    left = scorer.result()
+    assert left["restored"]["psnr_mask"] >= 100  # the region alone is the true mask
+    assert left["faces"]["mosaic_pixels"] == face.sum()
+    assert left["faces"]["psnr_vs_input"] >= 100 and left["faces"]["detected_share"] == 0.0
+    restored_too = original.copy()  # a restore that also "restored" the face
+    other = FrameScorer((1.0,))
+    other.add(original, mosaic, restored_too, region, region | face, face)
+    assert other.result()["faces"]["psnr_vs_input"] < 20
+    assert other.result()["faces"]["detected_share"] == 1.0
+    merged = scorer.merged(other).result()["faces"]
+    assert merged["mosaic_pixels"] == 2 * face.sum() and merged["detected_share"] == 0.5
+    plain = FrameScorer((1.0,))
+    plain.add(original, mosaic, untouched, region, region)
+    assert plain.result()["faces"] == {
+        "mosaic_pixels": 0,
+        "detected_share": None,
+        "psnr_vs_input": None,
+    }
