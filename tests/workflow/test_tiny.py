@@ -184,7 +184,9 @@ def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_run):
     results = tiny_run / "results"
     dataset = results / "detection_dataset"
     data = yaml.safe_load((dataset / "data.yaml").read_text())
-    assert data["names"] == {0: "mosaic"} and data["path"] == str(dataset.absolute())
+    # config/test-tiny.yaml turns the face class on
+    assert data["names"] == {0: "mosaic_region", 1: "mosaic_face"}
+    assert data["path"] == str(dataset.absolute())
     counts = json.loads((dataset / "provenance.json").read_text())["counts"]
     assert counts["train_images"] > 0 and counts["train_positives"] > 0 and counts["val_images"]
     for split in ("train", "val", "test"):
@@ -196,6 +198,12 @@ def test_tiny_run_builds_the_detection_dataset_and_the_detector(tiny_run):
     assert {"mask_map50", "box_map50", "frame_recall", "frame_fp_rate"} <= test.keys()
     assert (results / "models" / "detector" / "best.onnx").stat().st_size > 0
     assert (results / "detection_testset" / "world-test-00.mkv").is_file()
+    # the world's faces are face mosaics in the test video, scored by class
+    truth = json.loads((results / "detection_testset" / "world-test-00.json").read_text())
+    faces = sum(len(e["face_instances"]) for e in truth["per_frame"])
+    assert faces > 0 and test["per_class_instances"]["mosaic_face"] == faces
+    assert test["per_class_instances"]["mosaic_region"] == test["instances"]
+    assert set(test["per_class_mask_map50"]) == {"mosaic_region", "mosaic_face"}
 
 
 def test_balance_weights_feed_the_detector_and_the_restorer(tiny_run):
@@ -240,6 +248,9 @@ def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_run, tmp_path
     video = evaluate["per_video"][0]
     assert video["video_check"]["frames_ok"] and video["video_check"]["fps_ok"]
     assert video["frames"] == 24 and video["input"]["psnr_mask"] is not None
+    assert video["faces"]["mosaic_pixels"] > 0 and video["faces"]["psnr_vs_input"] is not None
+    restore = json.loads((results / "evaluate" / "world-test-00" / "restore.json").read_text())
+    assert restore["classes"] == ["mosaic_region"]  # the face class is left alone
     assert (results / "evaluate" / "world-test-00" / "restored.mp4").stat().st_size > 0
 
     report = tmp_path / "report.html"  # outside results/: the run's outputs stay as they were
