@@ -251,6 +251,7 @@ def test_tiny_run_evaluates_and_the_report_holds_every_figure(tiny_run, tmp_path
     assert video["faces"]["mosaic_pixels"] > 0 and video["faces"]["psnr_vs_input"] is not None
     restore = json.loads((results / "evaluate" / "world-test-00" / "restore.json").read_text())
     assert restore["classes"] == ["mosaic_region"]  # the face class is left alone
+    assert restore["detector_classes"] == ["mosaic_region", "mosaic_face"]
     assert (results / "evaluate" / "world-test-00" / "restored.mp4").stat().st_size > 0
 
     report = tmp_path / "report.html"  # outside results/: the run's outputs stay as they were

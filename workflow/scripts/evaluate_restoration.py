@@ -13,7 +13,7 @@ items = [
     EvalItem(name, *(Path(p) for p in paths))
     for name, *paths in zip(
         snakemake.params.names, files.originals, files.mosaics, files.truths, files.restored,
-        files.masks, files.summaries, strict=True,
+        files.masks, files.summaries, files.truth_jsons, strict=True,
     )
 ]  # fmt: skip
 out = snakemake.output

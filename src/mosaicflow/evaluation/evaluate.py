@@ -80,6 +80,7 @@ class EvalItem:
         restored: the restored video.
         masks: the restore run's detections (``regions.parquet`` format).
         summary: the restore run's summary JSON.
+        truth_json: the mosaic truth's JSON (its ``face_instances``); None: no face mosaics.
     """
 
     name: str
@@ -89,6 +90,20 @@ class EvalItem:
     restored: Path
     masks: Path
     summary: Path
+    truth_json: Path | None = None
+
+
+def faces_left(summary: dict[str, Any]) -> bool:
+    """Whether the restore run of ``summary`` left face mosaics alone: its detector has a face
+    class that is not among the classes it restored (a summary without its classes: no)."""
+    from mosaicflow.yolo.classes import faces_left_alone
+
+    detector = summary.get("detector_classes")
+    if not detector:
+        return False
+    names = dict(enumerate(detector))
+    restored = {i: n for i, n in names.items() if n in set(summary.get("classes") or [])}
+    return faces_left_alone(names, restored)
 
 
 def _row(name: str, scores: dict[str, Any], restored_frames: int, ok: bool) -> dict[str, Any]:
@@ -143,6 +158,7 @@ def evaluate_restoration(
         scored = score_video(
             item.original, item.mosaic, item.restored, item.truth,
             pd.read_parquet(item.masks), sigmas,
+            truth_json=item.truth_json, faces_left=faces_left(summary),
         )  # fmt: skip
         scores = scored.scorer.result()
         check = video_check(item.mosaic, item.restored, scored.frames)

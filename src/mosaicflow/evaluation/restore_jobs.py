@@ -79,6 +79,7 @@ def restore_test_video(
         "version": 1,
         "detector": {"weights": str(detector_weights), "conf": conf, **asdict(detector_settings)},
         "classes": list(detector.classes.values()),
+        "detector_classes": [str(n) for _, n in sorted(dict(detector.model.names).items())],
         "restorer": {"weights": str(restorer_weights), **describe(restorer)},
     }
     write_json(out_summary, summary)

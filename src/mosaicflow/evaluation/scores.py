@@ -11,10 +11,10 @@ pixel, as :func:`mosaicflow.yolo.mosaics.frame_rates` does, with their bootstrap
 ``mosaic_coverage`` is the share of true mosaic pixels the detector's masks cover (the pixels
 the restorer was asked to restore).
 
-Face mosaics (the truth JSON's ``face_instances``) are left alone by a restore unless it is asked
-for them: they are not in the true mask; ``faces`` reports how much the restore changed them
-(PSNR of the restored video against its input in the face mosaics, and the share of their
-pixels inside a detector mask)."""
+Face mosaics (the truth JSON's ``face_instances``) that the restore leaves alone (its detector
+has a face class it did not restore) are not in the true mask; ``faces`` reports how much the
+restore changed the face mosaics (PSNR of the restored video against its input there, and the
+share of their pixels inside a detector mask)."""
 
 from __future__ import annotations
 
@@ -315,6 +315,9 @@ def score_video(
     truth_mkv: Path,
     masks_table: Any,
     sigmas: Sequence[float],
+    *,
+    truth_json: Path | None = None,
+    faces_left: bool = False,
 ) -> ScoredVideo:
     """Score a restored video frame by frame (the four videos are decoded side by side).
 
@@ -325,16 +328,18 @@ def score_video(
         original: the clean video.
         mosaic_input: the same video with mosaics (the restore run's input).
         restored: the restore run's output.
-        truth_mkv: the mosaic truth (:mod:`mosaicflow.formats.truth`; pixel > 0 = mosaic), with
-            its truth JSON beside it (same name, ``.json``) when it lists face mosaics.
+        truth_mkv: the mosaic truth (:mod:`mosaicflow.formats.truth`; pixel > 0 = mosaic).
         masks_table: the restore run's detections (``regions.parquet`` rows).
         sigmas: blur-baseline sigmas.
+        truth_json: the truth's JSON, whose ``face_instances`` are the face mosaics (None:
+            none).
+        faces_left: the restore left the face mosaics alone: they are scored apart, not in
+            the true mask.
     """
     from mosaicflow.formats.truth import load_truth_json, read_truth
     from mosaicflow.video.decode import iter_frames
 
-    truth_json = Path(truth_mkv).with_suffix(".json")
-    per_frame = load_truth_json(truth_json)["per_frame"] if truth_json.is_file() else []
+    per_frame = load_truth_json(truth_json)["per_frame"] if truth_json is not None else []
     faces = {
         int(entry.get("frame", i)): [int(k) for k in entry["face_instances"]]
         for i, entry in enumerate(per_frame)
@@ -360,7 +365,7 @@ def score_video(
         height, width = ids.shape
         detected = union_mask(detections.get(int(number), []), height, width)
         face = np.isin(ids, faces[int(number)]) if int(number) in faces else None
-        true_mask = ids > 0 if face is None else (ids > 0) & ~face
+        true_mask = ids > 0 if face is None or not faces_left else (ids > 0) & ~face
         scorer.add(present["original"][1], present["input"][1], present["restored"][1],
                    true_mask, detected, face)  # fmt: skip
     return ScoredVideo(scorer, counts)

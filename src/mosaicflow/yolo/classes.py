@@ -46,3 +46,12 @@ def truth_categories(names: Mapping[int, str]) -> tuple[int, int]:
     others = sorted(int(i) for i in names if int(i) != face)
     region = (others[0] if others else int(face or 0)) + 1
     return region, (face + 1 if face is not None else region)
+
+
+def faces_left_alone(names: Mapping[int, str], restored: Mapping[int, str] | None = None) -> bool:
+    """Whether a restore with a detector of ``names`` leaves face mosaics as they are: the
+    detector has a face class and it is not among the ``restored`` classes (default:
+    :func:`restored_by_default`). A detector without a face class restores every mosaic."""
+    chosen = restored_by_default(names) if restored is None else restored
+    face = face_class(names)
+    return face is not None and face not in chosen

@@ -184,17 +184,22 @@ class SegmentationRun:
     names: tuple[str, ...] = ()
 
     def class_scores(self) -> dict[str, Any]:
-        """Mask and box AP50 per class of a run by class, with their bootstrap intervals."""
+        """Mask and box AP50 per class of a run by class, with their bootstrap intervals
+        (None for a class without truth instances)."""
         segm = coco_eval(self.images, self.gt_anns, self.det_segm, self.names, "segm")
         box = coco_eval(self.images, self.gt_anns, self.det_box, self.names, "bbox")
         counts = {n: 0 for n in self.names}
         for ann in self.gt_anns:
             counts[self.names[ann["category_id"] - 1]] += 1
+
+        def with_truth(values: dict[str, Any]) -> dict[str, Any]:
+            return {n: v if counts[n] else None for n, v in values.items()}
+
         return {
-            "per_class_mask_map50": segm["per_class_map50"],
-            "per_class_mask_map50_ci95": segm["per_class_map50_ci95"],
-            "per_class_box_map50": box["per_class_map50"],
-            "per_class_box_map50_ci95": box["per_class_map50_ci95"],
+            "per_class_mask_map50": with_truth(segm["per_class_map50"]),
+            "per_class_mask_map50_ci95": with_truth(segm["per_class_map50_ci95"]),
+            "per_class_box_map50": with_truth(box["per_class_map50"]),
+            "per_class_box_map50_ci95": with_truth(box["per_class_map50_ci95"]),
             "per_class_instances": counts,
         }
 
@@ -242,7 +247,8 @@ def run_segmentation(
             :data:`EVAL_CONF` for AP).
         restored_only: a mosaic detector's predictions of the classes a restore acts on
             only (:func:`mosaicflow.yolo.classes.restored_kwargs`; not its face class), and
-            the truth's instances but its faces.
+            the truth's instances but its faces when the restore leaves them alone (a
+            detector without a face class restores them: they stay in the truth).
         by_class: every class's predictions with its own category (the model's names), the
             truth's faces as the model's face class and its other instances as its first
             other class (:meth:`SegmentationRun.class_scores`).
@@ -251,10 +257,12 @@ def run_segmentation(
 
     from mosaicflow.formats.truth import load_truth_json, read_truth
     from mosaicflow.yolo.adapter import load_yolo
-    from mosaicflow.yolo.classes import restored_kwargs, truth_categories
+    from mosaicflow.yolo.classes import faces_left_alone, restored_kwargs, truth_categories
 
     model = load_yolo(weights, "segment")
     extra = restored_kwargs(model) if restored_only else {}
+    names = {int(i): str(n) for i, n in dict(model.names).items()}
+    drop_faces = restored_only and faces_left_alone(names)
     run = SegmentationRun()
     region_id = face_id = 1
     if by_class:
@@ -262,7 +270,7 @@ def run_segmentation(
         region_id, face_id = truth_categories(model.names)
     for item in items:
         truths = read_truth(item.truth_mkv)
-        per_frame = load_truth_json(item.truth_json).get("per_frame") or []
+        per_frame = load_truth_json(item.truth_json)["per_frame"]
         for index, image, result in predictions(
             model, item.video, batch, imgsz=imgsz, device=device, retina_masks=True, iou=iou,
             **extra,
@@ -271,10 +279,13 @@ def run_segmentation(
             image_id = len(run.images) + 1
             height, width = image.shape[:2]
             run.images.append({"id": image_id, "height": height, "width": width})
-            entry = per_frame[index] if index < len(per_frame) else {}
-            faces = {int(i) for i in entry.get("face_instances") or []}
+            if index >= len(per_frame):
+                raise ValueError(
+                    f"{item.truth_json}: no per_frame entry for frame {index} of {item.video}"
+                )
+            faces = {int(i) for i in per_frame[index].get("face_instances") or []}
             instances = [int(i) for i in np.unique(ids[ids > 0])]
-            if restored_only:
+            if drop_faces:
                 instances = [i for i in instances if i not in faces]
             run.truth.append(bool(instances))
             for inst in instances:

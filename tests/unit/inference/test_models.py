@@ -135,10 +135,17 @@ def test_the_detector_finds_only_the_classes_asked_for(with_faces, ultralytics_o
     ]
 
 
-def test_scoring_by_class_keeps_each_class_and_its_truth(with_faces, tmp_path, ultralytics_offline):
+def test_scoring_by_class_keeps_each_class_and_its_truth(
+    with_faces, yolo_seg, tmp_path, ultralytics_offline
+):
     from ultralytics import YOLO
 
-    from mosaicflow.formats.truth import TRUTH_VERSION, truth_mask_writer, write_truth_json
+    from mosaicflow.formats.truth import (
+        TRUTH_VERSION,
+        load_truth_json,
+        truth_mask_writer,
+        write_truth_json,
+    )
     from mosaicflow.video.decode import iter_frames
     from mosaicflow.yolo.scoring import EVAL_CONF, MAX_DET, TruthVideo, run_segmentation
 
@@ -175,6 +182,15 @@ def test_scoring_by_class_keeps_each_class_and_its_truth(with_faces, tmp_path, u
     restored = run_segmentation(path, [item], restored_only=True, **settings)
     assert len(restored.gt_anns) == 3 and {a["category_id"] for a in restored.gt_anns} == {1}
     assert len(restored.det_box) == sum(len(f) - f.count(face) for f in own)
+    # a detector without a face class restores the faces too: they stay in its truth
+    one = run_segmentation(yolo_seg, [item], restored_only=True, **settings)
+    assert len(one.gt_anns) == 6 and one.truth == [True] * 3
+    short = tmp_path / "short.json"
+    write_truth_json(
+        short, {**load_truth_json(tmp_path / "t.json"), "frames": 2, "per_frame": per_frame[:2]}
+    )
+    with pytest.raises(ValueError, match=r"short\.json: no per_frame entry for frame 2"):
+        run_segmentation(path, [TruthVideo(video, tmp_path / "t.mkv", short)], **settings)
 
 
 def test_demo_generator_loads_through_the_default_restorer_and_runs(generator):

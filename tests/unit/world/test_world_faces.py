@@ -3,6 +3,7 @@ targets, with their face boxes in the truth; the rest of the world is drawn the 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -18,11 +19,17 @@ from .conftest import render, small_config
 def test_the_head_keeps_the_face_box_of_the_photo():
     texture, alpha, face = head(80)
     assert texture.shape[:2] == alpha.shape and texture.shape[1] == 80
-    photo_face = FACE_BOX[2] - FACE_BOX[0]
     assert face[2] - face[0] == pytest.approx(80 / 1.6, abs=1)  # the face is 1/1.6 of the head
     assert 0 <= face[0] < face[2] <= 80 and 0 <= face[1] < face[3] <= alpha.shape[0]
     assert alpha[alpha.shape[0] // 2, alpha.shape[1] // 2] == 1.0 and alpha[0, 0] == 0.0
-    assert load_face_photo().shape[1] > photo_face
+    # the texture is the photo's head: its face box, scaled, is the photo's face box
+    x0, y0, x1, y1 = FACE_BOX
+    scale = 80 / ((x1 - x0) * 1.6)
+    photo = load_face_photo()[y0:y1, x0:x1]
+    inside = texture[round(face[1]) : round(face[3]), round(face[0]) : round(face[2])]
+    expected = cv2.resize(photo, inside.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(inside.astype(int) - expected.astype(int)).mean() < 12
+    assert scale == pytest.approx(inside.shape[1] / (x1 - x0), rel=0.05)
 
 
 def test_faces_are_off_by_default_and_checked():

@@ -108,3 +108,30 @@ def test_truth_categories_map_regions_and_faces_to_the_model_classes():
     assert truth_categories({0: "mosaic_sfw_head", 1: "mosaic_nsfw"}) == (2, 1)
     assert truth_categories({0: "mosaic"}) == (1, 1)  # one class: the faces are regions
     assert face_class({0: "mosaic"}) is None and face_class({3: "mosaic_face"}) == 3
+
+
+def test_faces_are_left_alone_only_by_a_detector_with_a_face_class_not_restored():
+    from mosaicflow.evaluation.evaluate import faces_left
+    from mosaicflow.yolo.classes import faces_left_alone
+
+    two = {0: "mosaic_region", 1: "mosaic_face"}
+    assert faces_left_alone(two) and not faces_left_alone({0: "mosaic"})
+    assert not faces_left_alone(two, two)  # --classes asked for the faces too
+    detector = ["mosaic_region", "mosaic_face"]
+    assert faces_left({"detector_classes": detector, "classes": ["mosaic_region"]})
+    assert not faces_left({"detector_classes": detector, "classes": detector})
+    assert not faces_left({"detector_classes": ["mosaic"], "classes": ["mosaic"]})
+    assert not faces_left({"classes": ["mosaic_region"]})  # an older summary: no classes
+
+
+def test_a_class_without_truth_has_no_score():
+    from mosaicflow.yolo.scoring import SegmentationRun
+
+    images, anns = gt_for([[disc(40, 40, 10, 10, 6)]] * 2)
+    hits = [{"image_id": a["image_id"], "category_id": 1, "score": 0.9,
+             "segmentation": a["segmentation"], "bbox": a["bbox"]} for a in anns]  # fmt: skip
+    run = SegmentationRun(images=images, gt_anns=anns, det_segm=hits, det_box=hits,
+                          names=("mosaic_region", "mosaic_face"))  # fmt: skip
+    scores = run.class_scores()
+    assert scores["per_class_mask_map50"] == {"mosaic_region": 1.0, "mosaic_face": None}
+    assert scores["per_class_box_map50_ci95"]["mosaic_face"] is None

@@ -172,9 +172,12 @@ def build_test_video(
                 boxes = entry.get("faces") or []
                 masks = face_masks(boxes, [m for _, m in regions], (height, width), faces.grow)
                 face_regions = [(scene, m) for m in masks]
-            out, components, face_ids = draw_mosaics(
-                image, regions, face_regions, params_for, face_params_for, min_change
-            )
+            try:
+                out, components, face_ids = draw_mosaics(
+                    image, regions, face_regions, params_for, face_params_for, min_change
+                )
+            except ValueError as err:
+                raise ValueError(f"{video}: frame {index}: {err}") from err
             found = int(components.max())
             with_mosaic += found > len(face_ids)
             mosaics += found - len(face_ids)

@@ -61,6 +61,7 @@ def evaluation_items(held: Sequence[HeldOutVideo]) -> dict[str, list[str]]:
         "originals": [h.video for h in held],
         "mosaics": [paths.detection_testset_files(n)["video"] for n in names],
         "truths": [paths.detection_testset_files(n)["truth"] for n in names],
+        "truth_jsons": [paths.detection_testset_files(n)["truth_json"] for n in names],
         "restored": [paths.evaluate_files(n)["video"] for n in names],
         "masks": [paths.evaluate_files(n)["masks"] for n in names],
         "summaries": [paths.evaluate_files(n)["summary"] for n in names],
