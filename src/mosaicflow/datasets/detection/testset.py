@@ -16,9 +16,10 @@ region; their components follow the regions' ids and are listed per frame as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -85,6 +86,82 @@ def draw_mosaics(
     return out, ids, list(range(first + 1, first + count + 1))
 
 
+@dataclass(frozen=True)
+class FrameMosaics:
+    """Draws the mosaics of one test video's frames with its clips' parameters.
+
+    Attributes:
+        params_for: the regions' clip parameters (:func:`~.synth.clip_params`).
+        face_params_for: the faces' (None: the truth's faces are left as they are).
+        grow: ``detection_dataset.faces.grow``.
+        min_change: ``detection_dataset.min_mosaic_change``.
+    """
+
+    params_for: Callable[[Hashable, np.ndarray], MosaicParams]
+    face_params_for: Callable[[Hashable, np.ndarray], MosaicParams] | None
+    grow: float = 1.0
+    min_change: float = 0.0
+
+    @classmethod
+    def of_video(
+        cls,
+        mosaic: MosaicConfig,
+        faces: FacesConfig | None,
+        seed: Sequence[int],
+        shape: tuple[int, int],
+        min_change: float = 0.0,
+    ) -> FrameMosaics:
+        """The clips' parameters of a video seeded ``seed`` (regions on stream 1, faces on
+        :data:`FACE_STREAM`, when ``faces`` is enabled) for frames of ``shape`` (H, W)."""
+        with_faces = faces is not None and faces.enabled
+        return cls(
+            clip_params(mosaic, [*seed, 1], shape),
+            clip_params(faces.mosaic(mosaic), [*seed, FACE_STREAM], shape)
+            if with_faces and faces is not None
+            else None,
+            faces.grow if faces is not None else 1.0,
+            min_change,
+        )
+
+    def draw(
+        self, image: np.ndarray, ids: np.ndarray, entry: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """:func:`draw_mosaics` of a frame with truth ``ids`` and truth JSON ``entry``."""
+        scene = int(entry.get("scene", 0))
+        regions = [((scene, int(i)), ids == i) for i in np.unique(ids[ids > 0]).tolist()]
+        faces: list[Region] = []
+        if self.face_params_for is not None:
+            masks = face_masks(
+                entry.get("faces") or [], [m for _, m in regions], ids.shape, self.grow
+            )
+            faces = [(scene, m) for m in masks]
+        return draw_mosaics(
+            image, regions, faces, self.params_for, self.face_params_for, self.min_change
+        )
+
+
+def _add_test_stream(container: Any, width: int, height: int, fps: Any) -> Any:
+    """The test video's reproducible x264 stream (one thread, bitexact, :data:`TEST_CRF`)."""
+    import av
+
+    from mosaicflow.video.x264 import reproducible_x264_options
+
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.thread_count = 1
+    stream.codec_context.flags |= av.codec.context.Flags.bitexact
+    stream.options = reproducible_x264_options(crf=str(TEST_CRF), preset="veryfast")
+    return stream
+
+
+def _copy_audio(source: Any, audio_in: Any, container: Any, audio_out: Any) -> None:
+    """Copy the source's audio packet by packet (the restore keeps it: a check)."""
+    for packet in source.demux(audio_in):
+        if packet.dts is not None:
+            packet.stream = audio_out
+            container.mux(packet)
+
+
 def build_test_video(
     mosaic: MosaicConfig,
     video: Path,
@@ -129,7 +206,6 @@ def build_test_video(
     )
     from mosaicflow.io import atomic_path
     from mosaicflow.video.decode import frame_rate, iter_frames
-    from mosaicflow.video.x264 import reproducible_x264_options
 
     if test_seed < 1:
         raise ValueError("config key 'detection_dataset.test_seed' must be >= 1")
@@ -138,12 +214,9 @@ def build_test_video(
     fps = frame_rate(float(truth["fps"]))
     name = name or Path(video).stem
     key = video_key(name)
-    params_for = clip_params(mosaic, [seed, test_seed, key, 1], (height, width))
-    face_params_for = (
-        clip_params(faces.mosaic(mosaic), [seed, test_seed, key, FACE_STREAM], (height, width))
-        if faces is not None and faces.enabled
-        else None
-    )
+    with_faces = faces is not None and faces.enabled
+    seeds = [seed, test_seed, key]
+    mosaicker = FrameMosaics.of_video(mosaic, faces, seeds, (height, width), min_change)
     per_frame = []
     with_mosaic = mosaics = face_mosaics = 0
     bitexact = {"fflags": "+bitexact"}
@@ -153,29 +226,15 @@ def build_test_video(
         av.open(str(tmp), "w", container_options=bitexact) as container,
         av.open(str(video)) as source,
     ):
-        # the source's audio is copied packet by packet (the restore keeps it: a check)
         audio_in = source.streams.audio[0] if source.streams.audio else None
         audio_out = container.add_stream_from_template(audio_in) if audio_in else None
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.thread_count = 1
-        stream.codec_context.flags |= av.codec.context.Flags.bitexact
-        stream.options = reproducible_x264_options(crf=str(TEST_CRF), preset="veryfast")
+        stream = _add_test_stream(container, width, height, fps)
         truths = read_truth(truth_mkv)
         for index, image in iter_frames(video, None, fmt="rgb24", threads=1):
             _, ids = next(truths)
             entry = truth["per_frame"][index]
-            scene = int(entry.get("scene", 0))
-            regions = [((scene, int(i)), ids == i) for i in np.unique(ids[ids > 0]).tolist()]
-            face_regions = []
-            if face_params_for is not None and faces is not None:
-                boxes = entry.get("faces") or []
-                masks = face_masks(boxes, [m for _, m in regions], (height, width), faces.grow)
-                face_regions = [(scene, m) for m in masks]
             try:
-                out, components, face_ids = draw_mosaics(
-                    image, regions, face_regions, params_for, face_params_for, min_change
-                )
+                out, components, face_ids = mosaicker.draw(image, ids, entry)
             except ValueError as err:
                 raise ValueError(f"{video}: frame {index}: {err}") from err
             found = int(components.max())
@@ -184,7 +243,7 @@ def build_test_video(
             face_mosaics += len(face_ids)
             write_mask(components)
             record = {**entry, "instances": list(range(1, found + 1))}
-            if face_params_for is not None:
+            if with_faces:
                 record["face_instances"] = face_ids
             per_frame.append(record)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")
@@ -193,10 +252,7 @@ def build_test_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
         if audio_in is not None:
-            for packet in source.demux(audio_in):
-                if packet.dts is not None:
-                    packet.stream = audio_out
-                    container.mux(packet)
+            _copy_audio(source, audio_in, container, audio_out)
     if len(per_frame) != truth["frames"]:
         raise ValueError(f"{video}: {len(per_frame)} frames decoded, truth says {truth['frames']}")
     write_truth_json(
