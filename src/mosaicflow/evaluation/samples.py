@@ -108,7 +108,7 @@ def write_side_by_side(
     import av
 
     from mosaicflow.video.decode import iter_frames
-    from mosaicflow.video.x264 import reproducible_x264_options
+    from mosaicflow.video.x264 import add_h264_stream
 
     def window(video: Path) -> Iterator[tuple[int, np.ndarray]]:
         for number, image in iter_frames(video, fmt="rgb24", threads=1):
@@ -129,12 +129,8 @@ def write_side_by_side(
         for (number, a), (_, b), (_, c) in zip(*sources, strict=False):
             frame = _even(side_by_side_frame(a, b, c, f"#{number}"))
             if stream is None:
-                stream = container.add_stream("libx264", rate=rate)
-                stream.height, stream.width = frame.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.codec_context.thread_count = 1
-                stream.codec_context.flags |= av.codec.context.Flags.bitexact
-                stream.options = reproducible_x264_options(crf=str(crf), preset="veryfast")
+                height, width = frame.shape[:2]
+                stream = add_h264_stream(container, width, height, rate, crf)
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             video_frame = video_frame.reformat(format="yuv420p", threads=1)
             video_frame.pts = written

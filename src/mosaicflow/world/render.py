@@ -32,7 +32,7 @@ from mosaicflow.formats.truth import (
     write_truth_json,
 )
 from mosaicflow.io import atomic_path
-from mosaicflow.video.x264 import reproducible_x264_options
+from mosaicflow.video.x264 import add_h264_stream
 from mosaicflow.world import assets
 from mosaicflow.world.degraded import degrade_scene, draw_scene_degradations
 from mosaicflow.world.specs import WATERMARK_CLASSES, VideoSpec, derive_seed
@@ -614,16 +614,6 @@ def _add_audio(container: Any, samples: np.ndarray) -> tuple[Any, list[Any]]:
         frame.pts = i
         frames.append(frame)
     return stream, frames
-
-
-def add_h264_stream(container: Any, width: int, height: int, fps: int, crf: int) -> Any:
-    """A reproducible libx264 stream (one thread, bitexact, mbtree off) in ``container``."""
-    stream = container.add_stream("libx264", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.codec_context.thread_count = 1
-    stream.codec_context.flags |= av.codec.context.Flags.bitexact
-    stream.options = reproducible_x264_options(crf=str(crf), preset="veryfast")
-    return stream
 
 
 def mux_frames(container: Any, stream: Any, frames: np.ndarray) -> None:

@@ -208,7 +208,8 @@ def _encode_copy(video_out: Path, drawn: np.ndarray, geo: CopyGeometry, fps: int
     import av
 
     from mosaicflow.io import atomic_path
-    from mosaicflow.world.render import add_h264_stream, mux_frames
+    from mosaicflow.video.x264 import add_h264_stream
+    from mosaicflow.world.render import mux_frames
 
     bitexact = {"fflags": "+bitexact"}
     with (

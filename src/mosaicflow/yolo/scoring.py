@@ -266,8 +266,8 @@ def run_segmentation(
     run = SegmentationRun()
     region_id = face_id = 1
     if by_class:
-        run.names = tuple(str(n) for _, n in sorted(dict(model.names).items()))
-        region_id, face_id = truth_categories(model.names)
+        run.names = tuple(n for _, n in sorted(names.items()))
+        region_id, face_id = truth_categories(names)
     for item in items:
         truths = read_truth(item.truth_mkv)
         per_frame = load_truth_json(item.truth_json)["per_frame"]

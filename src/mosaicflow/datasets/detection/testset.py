@@ -113,11 +113,10 @@ class FrameMosaics:
     ) -> FrameMosaics:
         """The clips' parameters of a video seeded ``seed`` (regions on stream 1, faces on
         :data:`FACE_STREAM`, when ``faces`` is enabled) for frames of ``shape`` (H, W)."""
-        with_faces = faces is not None and faces.enabled
         return cls(
             clip_params(mosaic, [*seed, 1], shape),
             clip_params(faces.mosaic(mosaic), [*seed, FACE_STREAM], shape)
-            if with_faces and faces is not None
+            if faces is not None and faces.enabled
             else None,
             faces.grow if faces is not None else 1.0,
             min_change,
@@ -138,20 +137,6 @@ class FrameMosaics:
         return draw_mosaics(
             image, regions, faces, self.params_for, self.face_params_for, self.min_change
         )
-
-
-def _add_test_stream(container: Any, width: int, height: int, fps: Any) -> Any:
-    """The test video's reproducible x264 stream (one thread, bitexact, :data:`TEST_CRF`)."""
-    import av
-
-    from mosaicflow.video.x264 import reproducible_x264_options
-
-    stream = container.add_stream("libx264", rate=fps)
-    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.codec_context.thread_count = 1
-    stream.codec_context.flags |= av.codec.context.Flags.bitexact
-    stream.options = reproducible_x264_options(crf=str(TEST_CRF), preset="veryfast")
-    return stream
 
 
 def _copy_audio(source: Any, audio_in: Any, container: Any, audio_out: Any) -> None:
@@ -206,6 +191,7 @@ def build_test_video(
     )
     from mosaicflow.io import atomic_path
     from mosaicflow.video.decode import frame_rate, iter_frames
+    from mosaicflow.video.x264 import add_h264_stream
 
     if test_seed < 1:
         raise ValueError("config key 'detection_dataset.test_seed' must be >= 1")
@@ -214,7 +200,6 @@ def build_test_video(
     fps = frame_rate(float(truth["fps"]))
     name = name or Path(video).stem
     key = video_key(name)
-    with_faces = faces is not None and faces.enabled
     seeds = [seed, test_seed, key]
     mosaicker = FrameMosaics.of_video(mosaic, faces, seeds, (height, width), min_change)
     per_frame = []
@@ -228,7 +213,7 @@ def build_test_video(
     ):
         audio_in = source.streams.audio[0] if source.streams.audio else None
         audio_out = container.add_stream_from_template(audio_in) if audio_in else None
-        stream = _add_test_stream(container, width, height, fps)
+        stream = add_h264_stream(container, width, height, fps, TEST_CRF)
         truths = read_truth(truth_mkv)
         for index, image in iter_frames(video, None, fmt="rgb24", threads=1):
             _, ids = next(truths)
@@ -243,7 +228,7 @@ def build_test_video(
             face_mosaics += len(face_ids)
             write_mask(components)
             record = {**entry, "instances": list(range(1, found + 1))}
-            if with_faces:
+            if mosaicker.face_params_for is not None:
                 record["face_instances"] = face_ids
             per_frame.append(record)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(out), format="rgb24")
