@@ -223,8 +223,15 @@ def detector(run: Run, slow: bool) -> list[Row]:
             False,
         ),
         (
+            "NEGATIVE_FP_RATE_CEILING",
+            "detector FP rate, every frame without a mosaic",
+            "negative_frame_fp_rate",
+            "negative_frames",
+            True,
+        ),
+        (
             "FRAME_FP_RATE_CEILING",
-            "detector frame FP rate",
+            "detector frame FP rate, mosaic-free frames of the mosaicked videos",
             "frame_fp_rate",
             "frames_without_mosaic",
             True,

@@ -41,8 +41,9 @@ def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float
         truth: per frame, whether the frame has a mosaic.
 
     Returns:
-        ``frame_recall``, ``frame_fp_rate`` (0.0 when there are no such frames) and the frame
-        counts ``frames_with_mosaic``, ``frames_without_mosaic``.
+        ``frame_recall``, ``frame_fp_rate`` (0.0 when there are no such frames), the frame
+        counts ``frames_with_mosaic``, ``frames_without_mosaic`` and ``false_positive_frames``
+        (frames without a mosaic where one is found).
     """
     f, t = np.asarray(found, dtype=bool), np.asarray(truth, dtype=bool)
     if f.shape != t.shape:
@@ -53,6 +54,7 @@ def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float
         "frame_fp_rate": round(float((f & ~t).sum() / negatives), 4) if negatives else 0.0,
         "frames_with_mosaic": positives,
         "frames_without_mosaic": negatives,
+        "false_positive_frames": int((f & ~t).sum()),
     }
 
 
@@ -202,6 +204,32 @@ def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, Any]:
         "clean_frame_fp_rate": rates["frame_fp_rate"],
         "clean_frame_fp_rate_ci95": frame_rate_intervals(fired, truth)["frame_fp_rate_ci95"],
         "clean_frames": len(fired),
+        "clean_false_positive_frames": rates["false_positive_frames"],
+    }
+
+
+def negative_frame_rate(test: dict[str, Any]) -> dict[str, Any]:
+    """The false-positive rate over every test frame without a mosaic: the mosaic-free frames
+    of the mosaicked videos and every frame of the same videos without mosaics, pooled.
+
+    Args:
+        test: a test record with :func:`frame_rates`' and :func:`clean_frame_rate`'s counts.
+
+    Returns:
+        ``negative_frame_fp_rate``, its bootstrap interval over the pooled frames
+        (``negative_frame_fp_rate_ci95``) and ``negative_frames``; empty without clean frames.
+    """
+    from mosaicflow.bootstrap import proportion_interval
+
+    if not test.get("clean_frames"):
+        return {}
+    fired = test["false_positive_frames"] + test["clean_false_positive_frames"]
+    frames = test["frames_without_mosaic"] + test["clean_frames"]
+    flags = np.arange(frames) < fired
+    return {
+        "negative_frame_fp_rate": round(fired / frames, 4),
+        "negative_frame_fp_rate_ci95": proportion_interval(flags).bounds(),
+        "negative_frames": frames,
     }
 
 

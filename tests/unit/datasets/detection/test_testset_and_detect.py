@@ -15,7 +15,14 @@ from mosaicflow.formats.truth import (
     write_truth_json,
 )
 from mosaicflow.video.decode import iter_frames
-from mosaicflow.yolo.mosaics import above, choose_threshold, frame_rates
+from mosaicflow.yolo.mosaics import (
+    above,
+    choose_threshold,
+    clean_frame_rate,
+    frame_rate_intervals,
+    frame_rates,
+    negative_frame_rate,
+)
 from tests.unit.datasets.conftest import mosaic_cfg
 
 
@@ -121,9 +128,25 @@ def test_mosaic_components_are_8_connected():
 def test_frame_rates():
     rates = frame_rates([True, False, True, False, True], [True, True, False, False, False])
     assert rates == {"frame_recall": 0.5, "frame_fp_rate": round(2 / 3, 4),
-                     "frames_with_mosaic": 2, "frames_without_mosaic": 3}  # fmt: skip
+                     "frames_with_mosaic": 2, "frames_without_mosaic": 3,
+                     "false_positive_frames": 2}  # fmt: skip
     with pytest.raises(ValueError, match=r"\(1,\) detections but \(2,\) truth frames"):
         frame_rates([True], [True, False])
+
+
+def test_negative_frames_pool_the_mosaic_free_and_the_clean_frames():
+    mosaicked = frame_rates([True] * 10 + [True] * 3 + [False] * 67, [True] * 10 + [False] * 70)
+    clean = clean_frame_rate([0.9] * 3 + [0.1] * 237, conf=0.4)
+    assert clean["clean_false_positive_frames"] == 3 and clean["clean_frames"] == 240
+    pooled = negative_frame_rate(mosaicked | clean)
+    assert pooled["negative_frames"] == 310
+    assert pooled["negative_frame_fp_rate"] == round(6 / 310, 4)
+    low, high = pooled["negative_frame_fp_rate_ci95"]
+    # the pooled interval is narrower than the 70 mosaic-free frames' own
+    alone = frame_rate_intervals([True] * 3 + [False] * 67, [False] * 70)["frame_fp_rate_ci95"]
+    assert 0 < low < 6 / 310 < high < alone[1]
+    # without clean frames there is nothing to pool
+    assert negative_frame_rate(mosaicked) == {}
 
 
 def test_above_is_the_next_4_decimal_threshold_strictly_above():
