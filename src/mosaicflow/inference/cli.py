@@ -31,6 +31,20 @@ def _restore(args: argparse.Namespace) -> int:
         if output is not None:
             check_apart(output, inputs)  # never writes over what it reads
     probe_video(source)  # fails fast, naming the file, before any model is loaded
+    # the detector first: its classes (--classes) are checked before the restorer loads
+    conf, conf_source = resolve_conf(Path(args.detector), args.conf)
+    print(f"restore: detector threshold {conf} ({conf_source})", file=sys.stderr)
+    detector = YoloDetector(
+        args.detector,
+        device=args.device,
+        conf=conf,
+        imgsz=args.imgsz,
+        half=args.fp16 or args.precision == "fp16",
+        threads=args.threads or model_threads(not args.serial),
+        origin="--detector",
+        classes=args.classes,
+    )
+    print(f"restore: classes {', '.join(detector.classes.values())}", file=sys.stderr)
     restorer = BasicVSRRestorer(
         args.restorer,
         card=args.restorer_card,
@@ -53,19 +67,6 @@ def _restore(args: argparse.Namespace) -> int:
         clip_batch=args.clip_batch or (CUDA_CLIP_BATCH if cuda else 1),
         pipelined=not args.serial,
     )
-    conf, conf_source = resolve_conf(Path(args.detector), args.conf)
-    print(f"restore: detector threshold {conf} ({conf_source})", file=sys.stderr)
-    detector = YoloDetector(
-        args.detector,
-        device=args.device,
-        conf=conf,
-        imgsz=args.imgsz,
-        half=args.fp16 or args.precision == "fp16",
-        threads=args.threads or model_threads(not args.serial),
-        origin="--detector",
-        classes=args.classes,
-    )
-    print(f"restore: classes {', '.join(detector.classes.values())}", file=sys.stderr)
     try:
         result = restore_video(
             source,

@@ -281,15 +281,16 @@ def _run_expecting_error(capsys, argv: list[str], named: Path) -> str:
     return err
 
 
-def test_a_class_the_detector_lacks_exits_2_naming_its_classes(
-    tmp_path, capsys, generator, yolo_seg
-):
-    weights, _ = generator
+def test_a_class_the_detector_lacks_exits_2_naming_its_classes(tmp_path, capsys, yolo_seg):
     source = write_video(tmp_path / "in.mp4", textured_frames(2), audio=False)
+    # the classes are checked before the restorer is read: a broken one is never reached
+    broken = tmp_path / "generator.pth"
+    broken.write_bytes(b"not a state dict")
     argv = ["restore", str(source), str(tmp_path / "out.mp4"), "--detector", str(yolo_seg),
-            "--restorer", str(weights), "--classes", "0", "mosaic_face"]  # fmt: skip
+            "--restorer", str(broken), "--classes", "0", "mosaic_face"]  # fmt: skip
     err = _run_expecting_error(capsys, argv, yolo_seg)
     assert "no class 'mosaic_face'" in err and "its classes: 0, 1, 2" in err
+    assert str(broken) not in err
     assert not (tmp_path / "out.mp4").exists()
 
 
@@ -343,7 +344,7 @@ def test_a_detector_that_is_not_a_yolo_model_exits_2_naming_it(
 
 
 @pytest.mark.parametrize("kind", ["wrong_keys", "wrong_shapes"])
-def test_a_restorer_with_wrong_keys_exits_2_naming_it(tmp_path, capsys, kind):
+def test_a_restorer_with_wrong_keys_exits_2_naming_it(tmp_path, capsys, kind, yolo_seg):
     source = write_video(tmp_path / "in.mp4", textured_frames(2), audio=False)
     weights = tmp_path / "gen.pth"
     if kind == "wrong_keys":
@@ -359,7 +360,7 @@ def test_a_restorer_with_wrong_keys_exits_2_naming_it(tmp_path, capsys, kind):
             str(source),
             str(tmp_path / "o.mp4"),
             "--detector",
-            "d.pt",
+            str(yolo_seg),
             "--restorer",
             str(weights),
         ],
