@@ -1,4 +1,5 @@
-"""A change to one world video reruns that video's jobs and what it feeds, nothing else."""
+"""A change to one world video reruns that video's jobs and what it feeds, nothing else; a
+change to a key that only an aggregate reads reruns no per-video job."""
 
 from __future__ import annotations
 
@@ -70,3 +71,27 @@ def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
     # pixelates the regions the new segmenter finds
     assert jobs["train_model"] == 3
     assert jobs["infer_regions"] == len(list((demo_results / "frames").glob("*/index.parquet")))
+
+
+def test_split_sheet_and_ranking_keys_rerun_no_per_video_job(demo_results, tmp_path):
+    # the per-video samples, clips and clip signals get only the keys they read: the split by
+    # video, the test videos' mosaic seed, the contact sheets and the review's ranking and
+    # export keys redo the aggregates, not the work on every video
+    aggregate = tmp_path / "aggregate.yaml"
+    aggregate.write_text(
+        "detection_dataset:\n  split: {val: 0.3, test: 0.3}\n  test_seed: 5\n"
+        "restoration_dataset:\n  split: {val: 0.3, test: 0.3}\n  sheet_clips: 3\n"
+        "review:\n  top_k: 7\n  folds: 3\n"
+    )
+    jobs = planned_jobs(run_snakemake(demo_results.parent, "-n", configfiles=[aggregate]).stdout)
+    per_video = {"extract_frames", "infer_regions", "score_clips", "build_detection_samples",
+                 "build_restoration_clips"}  # fmt: skip
+    assert not per_video & set(jobs), jobs
+    assert {"build_detection_dataset", "build_detection_testset", "rank_clips"} <= set(jobs)
+    assert {"index_restoration_dataset", "draw_restoration_sheets"} <= set(jobs), jobs
+    # a key the per-video samples do read still redoes them on every video
+    sampling = tmp_path / "sampling.yaml"
+    sampling.write_text("detection_dataset:\n  hard_negatives: 0.5\n")
+    jobs = planned_jobs(run_snakemake(demo_results.parent, "-n", configfiles=[sampling]).stdout)
+    videos = len(list((demo_results / "detection_samples").glob("*.json")))
+    assert videos > 0 and jobs.get("build_detection_samples") == videos, jobs

@@ -8,6 +8,9 @@ import sys
 from mosaicflow.config import ConfigError, canonical, validate_config, without_runtime
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import models
+from mosaicflow.curate.config import ClipSignalsConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
+from mosaicflow.datasets.detection.config import DetectionSamplingConfig
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow import devtools, snakemake_patch
 from mosaicflow.plan import gpu, paths, stages

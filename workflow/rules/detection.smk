@@ -23,7 +23,7 @@ rule build_detection_samples:
         ENV
     threads: 1
     params:
-        dataset=config_section("detection_dataset"),
+        dataset=config_fields("detection_dataset", DetectionSamplingConfig),
         mosaic=config_section("mosaic"),
         tags=config_section("tags"),
         tag_model=REGIONS.tag_model,

@@ -20,7 +20,7 @@ checkpoint build_restoration_clips:
         ENV
     threads: 1
     params:
-        dataset=config_section("restoration_dataset"),
+        dataset=config_fields("restoration_dataset", ClipCuttingConfig),
         mosaic=config_section("mosaic"),
         watermark=RESTORATION.clip_watermark_params,
         tags=config_section("tags"),

@@ -16,7 +16,7 @@ rule score_clips:
         ENV
     threads: 1
     params:
-        review=config_section("review"),
+        signals=config_fields("review", ClipSignalsConfig),
         nudenet_model=REVIEW.nudenet_model,
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),

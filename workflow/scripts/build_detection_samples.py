@@ -6,7 +6,7 @@ from pathlib import Path
 from mosaicflow.config import build
 from mosaicflow.datasets.censor import CensorCheck, CensorConfig
 from mosaicflow.datasets.detection.build import build_video_samples
-from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.datasets.detection.config import DetectionSamplingConfig
 from mosaicflow.datasets.detection.faces import face_finder
 from mosaicflow.datasets.tags import RegionTagger, TagsConfig
 from mosaicflow.mosaic.config import MosaicConfig
@@ -19,7 +19,7 @@ truth = snakemake.input.get("truth")
 scorer = load_scorer(snakemake.input.get("quality"), snakemake.threads)
 tags = build(TagsConfig, snakemake.params.tags)
 censor = build(CensorConfig, snakemake.params.censor)
-dataset = build(DetectionDatasetConfig, snakemake.params.dataset)
+dataset = build(DetectionSamplingConfig, snakemake.params.dataset)
 result = build_video_samples(
     dataset,
     build(MosaicConfig, snakemake.params.mosaic),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.datasets.censor import CensorConfig
-from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
 from mosaicflow.datasets.clips.jobs import ClipJob, WatermarkModel, build_clips
 from mosaicflow.datasets.tags import TagsConfig
 from mosaicflow.mosaic.config import MosaicConfig
@@ -38,6 +38,6 @@ job = ClipJob(
     device=params.device,
 )
 result = build_clips(
-    job, build(RestorationDatasetConfig, params.dataset), build(MosaicConfig, params.mosaic)
+    job, build(ClipCuttingConfig, params.dataset), build(MosaicConfig, params.mosaic)
 )
 log.info("%d clips, %d kept; seconds %s", len(result.records), result.kept, result.timings)

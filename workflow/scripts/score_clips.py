@@ -4,12 +4,12 @@ from pathlib import Path
 
 from mosaicflow.config import build
 from mosaicflow.curate.clip_jobs import score_video_clips
-from mosaicflow.curate.config import ReviewConfig
+from mosaicflow.curate.config import ClipSignalsConfig
 from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.config import RegionsInferConfig
 
 log = setup(snakemake)
-review = build(ReviewConfig, snakemake.params.review)
+signals = build(ClipSignalsConfig, snakemake.params.signals)
 truth = snakemake.input.get("truth")
 video = snakemake.input.get("video")
 segmenter = None
@@ -31,8 +31,8 @@ table = score_video_clips(
     Path(snakemake.output.signals),
     truth_mkv=Path(truth) if truth else None,
     video=Path(video) if video else None,
-    nudenet=review.nudenet,
-    contrast_check=review.contrast_check,
+    nudenet=signals.nudenet,
+    contrast_check=signals.contrast_check,
     segmenter=segmenter,
 )
 log.info("%d clips scored", len(table))

@@ -38,7 +38,17 @@ class ContrastCheckConfig:
 
 
 @dataclass(frozen=True)
-class ReviewConfig:
+class ClipSignalsConfig:
+    """The ``review`` keys one video's clip signals read (rule score_clips): the second
+    opinions. The ranking and export keys are not among them, so changing those rescores no
+    video."""
+
+    nudenet: NudeNetConfig = field(default_factory=NudeNetConfig)
+    contrast_check: ContrastCheckConfig = field(default_factory=ContrastCheckConfig)
+
+
+@dataclass(frozen=True)
+class ReviewConfig(ClipSignalsConfig):
     """``review``: signals, ranking and the review export."""
 
     top_k: int = 50
@@ -46,8 +56,6 @@ class ReviewConfig:
     folds: int = 5  # out-of-fold folds (grouped by video), at most the reviewed videos
     regularisation: float = 1.0  # inverse L2 strength C of the logistic regression
     label_studio_path: str = "results/review/export/videos"
-    nudenet: NudeNetConfig = field(default_factory=NudeNetConfig)
-    contrast_check: ContrastCheckConfig = field(default_factory=ContrastCheckConfig)
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.min_verdicts < 2 or self.folds < 2 or self.regularisation <= 0:

@@ -25,7 +25,7 @@ from mosaicflow import __version__
 from mosaicflow.config import stable_hash
 from mosaicflow.datasets.censor import CensorCheck
 from mosaicflow.datasets.clips import analysers
-from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
 from mosaicflow.datasets.clips.crops import CropPlan, crop_image, fill_gaps, grow_mask, plan_crop
 from mosaicflow.datasets.clips.media import (
     clip_suffix,
@@ -192,7 +192,7 @@ def _prepare(
     plan: ClipPlan,
     rows: list[Any],
     record: dict[str, Any],
-    cfg: RestorationDatasetConfig,
+    cfg: ClipCuttingConfig,
     mosaic_cfg: MosaicConfig,
     frame_shape: tuple[int, int],
     fps: float,
@@ -251,7 +251,7 @@ def build_video_clips(
     frames_index: Path,
     regions_parquet: Path,
     out_dir: Path,
-    cfg: RestorationDatasetConfig,
+    cfg: ClipCuttingConfig,
     *,
     mosaic_cfg: MosaicConfig,
     video_id: str,
@@ -361,7 +361,7 @@ def _plan_jobs(
     plans: list[ClipPlan],
     found: pd.DataFrame,
     c: _RecordContext,
-    cfg: RestorationDatasetConfig,
+    cfg: ClipCuttingConfig,
     mosaic_cfg: MosaicConfig,
 ) -> tuple[list[dict[str, Any]], list[_Job]]:
     """Every candidate clip's record, and a crop job for each clip that is not skipped."""
@@ -395,7 +395,7 @@ def _schedule(jobs: list[_Job], *, with_detector: bool) -> dict[int, list[tuple[
 class _Run:
     """The settings, analysers, per-source-frame caches and clock of one video's streaming."""
 
-    cfg: RestorationDatasetConfig
+    cfg: ClipCuttingConfig
     out_dir: Path
     regions_parquet: Path
     frame_shape: tuple[int, int]
@@ -494,7 +494,7 @@ def _remove_stale(out_dir: Path, video_id: str, kept: set[str]) -> None:
 
 def _finish(
     job: _Job,
-    cfg: RestorationDatasetConfig,
+    cfg: ClipCuttingConfig,
     out_dir: Path,
     fps: float,
     watermarks: analysers.WatermarkSource | None,

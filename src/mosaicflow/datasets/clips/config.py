@@ -60,8 +60,10 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
-class RestorationDatasetConfig:
-    """``restoration_dataset``: scenes, crops, encoding, analysers, filters and split."""
+class ClipCuttingConfig:
+    """The ``restoration_dataset`` keys one video's clips read (checkpoint
+    build_restoration_clips): scenes, crops, encoding, analysers and filters. The split and the
+    contact sheets are not among them, so changing those recuts no video."""
 
     min_seconds: float
     max_seconds: float
@@ -81,8 +83,6 @@ class RestorationDatasetConfig:
     mask_growth: MaskGrowthConfig
     analysers: AnalysersConfig
     filters: FiltersConfig
-    split: SplitConfig
-    sheet_clips: int
     regions: str
 
     def __post_init__(self) -> None:
@@ -100,3 +100,11 @@ class RestorationDatasetConfig:
             raise ConfigError(f"{_KEY}.codec': must be 'x264' or 'ffv1'")
         if not 0 <= self.crf <= 15:
             raise ConfigError(f"{_KEY}.crf': must be in 0..15 (near-lossless)")
+
+
+@dataclass(frozen=True)
+class RestorationDatasetConfig(ClipCuttingConfig):
+    """``restoration_dataset``: the clip keys, the split by video and the contact sheets."""
+
+    split: SplitConfig
+    sheet_clips: int

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def fill_gaps(boxes: np.ndarray, detected: np.ndarray) -> np.ndarray:
 def plan_crop(
     region_boxes: np.ndarray,
     frame_shape: tuple[int, int],
-    cfg: RestorationDatasetConfig,
+    cfg: ClipCuttingConfig,
     fps: float,
 ) -> CropPlan:
     """Crop boxes of a clip from its per-frame region boxes.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.datasets.censor import CensorConfig
-from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
 from mosaicflow.datasets.tags import TagsConfig
 from mosaicflow.io import write_json
 from mosaicflow.mosaic.config import MosaicConfig
@@ -100,9 +100,7 @@ def truth_regions(truth: Path, video: Path, out: Path) -> Path:
     return write_truth_table(Path(truth), Path(video), Path(out))
 
 
-def build_clips(
-    job: ClipJob, dataset: RestorationDatasetConfig, mosaic: MosaicConfig
-) -> ClipJobResult:
+def build_clips(job: ClipJob, dataset: ClipCuttingConfig, mosaic: MosaicConfig) -> ClipJobResult:
     """Cut, crop, analyse and write one video's clips and its manifest.
 
     Raises:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mosaicflow.datasets.clips.config import RestorationDatasetConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig
 
 #: Columns of ``regions.parquet`` this stage reads.
 REGION_COLUMNS = ("frame", "instance", "track_id", "x0", "y0", "x1", "y1", "area", "rle")
@@ -50,7 +50,7 @@ class ClipPlan:
     reason: str = ""
 
 
-def frame_counts(cfg: RestorationDatasetConfig, fps: float) -> tuple[int, int, int]:
+def frame_counts(cfg: ClipCuttingConfig, fps: float) -> tuple[int, int, int]:
     """``(min_len, max_len, stride)`` in frames for a video of ``fps``."""
     min_len = max(1, math.ceil(cfg.min_seconds * fps - 1e-9))
     max_len = max(min_len, math.floor(cfg.max_seconds * fps + 1e-9))
@@ -199,7 +199,7 @@ def link_tracks(
 
 
 def plan_clips(
-    index: pd.DataFrame, regions: pd.DataFrame, cfg: RestorationDatasetConfig, fps: float
+    index: pd.DataFrame, regions: pd.DataFrame, cfg: ClipCuttingConfig, fps: float
 ) -> list[ClipPlan]:
     """Candidate clips of one video (cut and skipped), numbered in time order.
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.datasets.censor import CensorCheck
-from mosaicflow.datasets.detection.config import DetectionDatasetConfig
+from mosaicflow.datasets.detection.config import DetectionSamplingConfig
 from mosaicflow.datasets.detection.dedup import Drop, drop_near_duplicates, phash
 from mosaicflow.datasets.detection.faces import face_masks
 from mosaicflow.datasets.detection.sampling import sample_frames
@@ -95,7 +95,7 @@ def negative_counts(positives: int, empty: int, fraction: float) -> tuple[int, i
 
 
 def assign_kinds(
-    regions: Mapping[int, Sequence[Region]], cfg: DetectionDatasetConfig, rng: np.random.Generator
+    regions: Mapping[int, Sequence[Region]], cfg: DetectionSamplingConfig, rng: np.random.Generator
 ) -> tuple[dict[int, str], list[int]]:
     """Decide each frame's kind (``positive``, ``empty``, ``clean``, ``flat_logo``).
 
@@ -121,7 +121,7 @@ def make_sample(
     image: np.ndarray,
     regions: Sequence[Region],
     kind: str,
-    cfg: DetectionDatasetConfig,
+    cfg: DetectionSamplingConfig,
     mosaic: MosaicConfig,
     params_for: Any,
     rng: np.random.Generator,
@@ -194,7 +194,7 @@ def make_sample(
 
 
 def build_video_samples(
-    cfg: DetectionDatasetConfig,
+    cfg: DetectionSamplingConfig,
     mosaic: MosaicConfig,
     video: Path,
     index_parquet: Path,
@@ -295,7 +295,7 @@ def build_video_samples(
 
 
 def _regions(
-    cfg: DetectionDatasetConfig,
+    cfg: DetectionSamplingConfig,
     source: Path,
     frames: Sequence[int],
     scenes: Mapping[int, int],
@@ -340,7 +340,7 @@ def _faces(
     image: np.ndarray,
     regions: Sequence[Region],
     scene: int,
-    cfg: DetectionDatasetConfig,
+    cfg: DetectionSamplingConfig,
 ) -> list[Region]:
     """A sample's face masks at its source frame's size, keyed by scene (one set of mosaic
     parameters per scene); none without a finder."""
@@ -369,7 +369,7 @@ def censored_frames(
 
 
 def _sample_images(
-    video: Path, index_parquet: Path, cfg: DetectionDatasetConfig, rng: np.random.Generator
+    video: Path, index_parquet: Path, cfg: DetectionSamplingConfig, rng: np.random.Generator
 ) -> tuple[list[int], dict[int, int], dict[int, np.ndarray]]:
     """The sampled frame numbers, every indexed frame's scene and the sampled frames (RGB)."""
     from mosaicflow.video.decode import iter_frames
@@ -408,7 +408,7 @@ def _counts(
 def _manifest(
     video: Path,
     video_id: str,
-    cfg: DetectionDatasetConfig,
+    cfg: DetectionSamplingConfig,
     shape: Sequence[int],
     counts: dict[str, int],
     samples: Sequence[dict[str, Any]],
@@ -433,7 +433,7 @@ def _manifest(
     }
 
 
-def _resized_shape(shape: Sequence[int], cfg: DetectionDatasetConfig) -> tuple[int, int]:
+def _resized_shape(shape: Sequence[int], cfg: DetectionSamplingConfig) -> tuple[int, int]:
     return target_size(int(shape[0]), int(shape[1]), cfg.imgsz)
 
 

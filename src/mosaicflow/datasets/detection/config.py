@@ -1,7 +1,8 @@
 """Typed config of the ``detection_dataset:`` section of ``config/schema.yaml``.
 
 Fields match the schema keys one to one; defaults live only in the schema. Build with
-``mosaicflow.config.build(DetectionDatasetConfig, config["detection_dataset"])``.
+``mosaicflow.config.build(DetectionDatasetConfig, config["detection_dataset"])``; one video's
+samples read the subset :class:`DetectionSamplingConfig`.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ class DetectionSplitConfig:
 
 
 @dataclass(frozen=True)
-class DetectionDatasetConfig:
-    """``detection_dataset``: sampling, near-duplicates, negatives, degradations, split."""
+class DetectionSamplingConfig:
+    """The ``detection_dataset`` keys one video's samples read (rule build_detection_samples):
+    sampling, near-duplicates, negatives, degradations, faces. The split, the test videos'
+    seed and the source-quality filter are not among them, so changing those reruns none of
+    the per-video samples."""
 
     regions: str
     frames_per_video: int
@@ -43,10 +47,7 @@ class DetectionDatasetConfig:
     min_mosaic_change: float
     size_scale: tuple[float, float] | None
     degrade: bool
-    test_seed: int
-    split: DetectionSplitConfig
     faces: FacesConfig
-    min_source_quality: float | None = None
 
     def __post_init__(self) -> None:
         if self.regions not in REGION_SOURCES:
@@ -68,3 +69,13 @@ class DetectionDatasetConfig:
             raise ConfigError(
                 f"{_KEY}': imgsz >= 32, frames_per_video >= 1 and hash_distance >= 0 are needed"
             )
+
+
+@dataclass(frozen=True)
+class DetectionDatasetConfig(DetectionSamplingConfig):
+    """``detection_dataset``: the sampling keys, the split by video, the test videos' mosaic
+    seed and the source-quality filter of the aggregate dataset."""
+
+    test_seed: int
+    split: DetectionSplitConfig
+    min_source_quality: float | None = None
