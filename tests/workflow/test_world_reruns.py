@@ -89,6 +89,12 @@ def test_split_sheet_and_ranking_keys_rerun_no_per_video_job(demo_results, tmp_p
     assert not per_video & set(jobs), jobs
     assert {"build_detection_dataset", "build_detection_testset", "rank_clips"} <= set(jobs)
     assert {"index_restoration_dataset", "draw_restoration_sheets"} <= set(jobs), jobs
+    # the evaluation's sample video and grid redo the evaluation, not the test videos' restores
+    report = tmp_path / "report.yaml"
+    report.write_text("evaluate:\n  grid_frames: 3\n  sample_seconds: 1.5\n")
+    jobs = planned_jobs(run_snakemake(demo_results.parent, "-n", configfiles=[report]).stdout)
+    assert jobs.pop("evaluate_restoration") == 1
+    assert set(jobs) <= {"gather_metrics", "all"}, jobs
     # a key the per-video samples do read still redoes them on every video
     sampling = tmp_path / "sampling.yaml"
     sampling.write_text("detection_dataset:\n  hard_negatives: 0.5\n")

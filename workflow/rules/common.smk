@@ -11,6 +11,7 @@ from mosaicflow.yolo import models
 from mosaicflow.curate.config import ClipSignalsConfig
 from mosaicflow.datasets.clips.config import ClipCuttingConfig
 from mosaicflow.datasets.detection.config import DetectionSamplingConfig
+from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow import devtools, snakemake_patch
 from mosaicflow.plan import gpu, paths, stages

@@ -22,7 +22,7 @@ rule restore_test_video:
     resources:
         gpu=model_gpu,
     params:
-        evaluate=config_section("evaluate"),
+        evaluate=config_fields("evaluate", EvaluationRestoreConfig),
         detector=EVALUATION.restore_detector_params,
         device=config_section("device"),
         work=paths.scratch_dir("evaluate", "{name}"),

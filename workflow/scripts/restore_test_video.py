@@ -4,14 +4,14 @@ restore_test_video)."""
 from pathlib import Path
 
 from mosaicflow.config import build
-from mosaicflow.evaluation.config import EvaluateConfig
+from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.evaluation.restore_jobs import restore_test_video
 from mosaicflow.inference.detector import DetectorSettings
 from mosaicflow.plan.runtime import setup
 
 log = setup(snakemake)
 summary = restore_test_video(
-    build(EvaluateConfig, snakemake.params.evaluate),
+    build(EvaluationRestoreConfig, snakemake.params.evaluate),
     build(DetectorSettings, snakemake.params.detector),
     Path(snakemake.input.video),
     Path(snakemake.input.detector),

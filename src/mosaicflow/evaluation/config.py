@@ -8,11 +8,12 @@ from mosaicflow.inference.pipeline import RestoreSettings
 
 
 @dataclass(frozen=True)
-class EvaluateConfig:
-    """Settings of the end-to-end evaluation (``config/schema.yaml``, section ``evaluate``).
+class EvaluationRestoreConfig:
+    """The ``evaluate`` keys one test video's restore reads (rule restore_test_video). The
+    roles, the sample video and the grid are not among them, so changing those restores no
+    video again.
 
     Attributes:
-        roles: demo-world roles of the evaluated videos.
         max_clip_frames: longest clip restored at once.
         max_gap_frames: frames a track may miss and still be restored, bridged.
         batch: frames per detector call.
@@ -20,11 +21,8 @@ class EvaluateConfig:
         fp16: half precision on CUDA.
         crf: x264 CRF of the restored videos.
         preset: x264 preset of the restored videos.
-        sample_seconds: length of the side-by-side sample video.
-        grid_frames: rows of the still grid.
     """
 
-    roles: tuple[str, ...]
     max_clip_frames: int
     max_gap_frames: int
     batch: int
@@ -32,8 +30,6 @@ class EvaluateConfig:
     fp16: bool
     crf: int
     preset: str
-    sample_seconds: float
-    grid_frames: int
 
     def restore_settings(self) -> RestoreSettings:
         """The :class:`~mosaicflow.inference.pipeline.RestoreSettings` of the evaluation run:
@@ -44,3 +40,19 @@ class EvaluateConfig:
             batch=self.batch, crf=self.crf, preset=self.preset, codec="libx264",
             reproducible=True,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluateConfig(EvaluationRestoreConfig):
+    """Settings of the end-to-end evaluation (``config/schema.yaml``, section ``evaluate``):
+    the restore keys and which videos are scored, the sample video and the grid.
+
+    Attributes:
+        roles: demo-world roles of the evaluated videos.
+        sample_seconds: length of the side-by-side sample video.
+        grid_frames: rows of the still grid.
+    """
+
+    roles: tuple[str, ...]
+    sample_seconds: float
+    grid_frames: int

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.evaluation.config import EvaluateConfig
+from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.inference.detector import DetectorSettings
 from mosaicflow.io import write_json
 
@@ -19,7 +19,7 @@ VOLATILE_KEYS = ("seconds", "fps", "stage_seconds", "peak_buffered_frames")
 
 
 def restore_test_video(
-    cfg: EvaluateConfig,
+    cfg: EvaluationRestoreConfig,
     detector_settings: DetectorSettings,
     video: Path,
     detector_weights: Path,
