@@ -224,7 +224,7 @@ def detector(run: Run, slow: bool) -> list[Row]:
         ),
         (
             "NEGATIVE_FP_RATE_CEILING",
-            "detector FP rate, every frame without a mosaic",
+            "detector FP rate, every frame without a mosaic (either copy)",
             "negative_frame_fp_rate",
             "negative_frames",
             True,

@@ -44,3 +44,13 @@ def test_a_reupload_of_an_unknown_video_fails_naming_the_key(tmp_path):
     proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
     assert proc.returncode != 0
     assert "config key 'world.reuploads.sources': world-val-07" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("section", ["detection_dataset", "restoration_dataset"])
+def test_a_split_without_training_videos_fails_before_any_job(tmp_path, section):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"{section}:\n  split: {{val: 0.6, test: 0.5}}\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"config key '{section}.split'" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()

@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 # 0.921 and 0.927, frame recall 0.906 at the threshold 0.4, no mosaic-free test frame fired on,
 # clean test frames 0.004 and 0.042, the FFmpeg box found. The floors leave room for other CPUs,
 # whose kernels round differently and so train other weights. The false-positive bar of the
-# detector's issue (at most 5 % of the frames without a mosaic) is held on all 310 such test
-# frames (the 70 mosaic-free frames of the mosaicked videos and the 240 of the same videos
-# without mosaics), where one frame moves the rate by 0.003; the 70 alone (one frame: 0.014)
-# and the 240 alone keep looser ceilings of their own (docs/benchmarks.md, quality figures).
+# detector's issue (at most 5 % of the frames without a mosaic) is held on every distinct test
+# frame without one: the 240 frames of the test videos without mosaics, a frame that is also
+# mosaic-free in the mosaicked copy counting as fired when either copy fired; one frame moves
+# that rate by 0.004. The 70 mosaic-free frames of the mosaicked copy alone (one frame: 0.014)
+# and the 240 clean frames alone keep looser ceilings (docs/benchmarks.md, quality figures).
 MASK_MAP50_FLOOR = 0.85
 FRAME_RECALL_FLOOR = 0.85
 NEGATIVE_FP_RATE_CEILING = 0.05
@@ -45,7 +46,11 @@ def test_detector_meets_the_bars_on_every_test_frame(demo_results):
     assert test["frames"] == world_frames() and test["instances"] > 0
     assert test["mask_map50"] >= MASK_MAP50_FLOOR, test
     assert test["frame_fp_rate"] <= FRAME_FP_RATE_CEILING, test
-    assert test["negative_frames"] == test["frames_without_mosaic"] + test["clean_frames"]
+    assert test["negative_frames"] == test["clean_frames"] == world_frames()
+    # pooled by frame: at least each copy's own false positives
+    assert test["negative_frame_fp_rate"] * world_frames() >= max(
+        test["false_positive_frames"], test["clean_false_positive_frames"]
+    )
     assert test["negative_frame_fp_rate"] <= NEGATIVE_FP_RATE_CEILING, test
     assert test["frames_without_mosaic"] > 0 and test["frame_recall"] >= FRAME_RECALL_FLOOR, test
     assert 0 <= test["box_map50_95"] <= test["box_map50"]

@@ -75,8 +75,8 @@ def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
 
 def test_split_sheet_and_ranking_keys_rerun_no_per_video_job(demo_results, tmp_path):
     # the per-video samples, clips and clip signals get only the keys they read: the split by
-    # video, the test videos' mosaic seed, the contact sheets and the review's ranking and
-    # export keys redo the aggregates, not the work on every video
+    # video, the contact sheets and the review's ranking and export keys redo the aggregates,
+    # and the test videos' mosaic seed their mosaicked copies, not the work on every video
     aggregate = tmp_path / "aggregate.yaml"
     aggregate.write_text(
         "detection_dataset:\n  split: {val: 0.3, test: 0.3}\n  test_seed: 5\n"

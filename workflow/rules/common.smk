@@ -5,12 +5,21 @@ import dataclasses
 import os
 import sys
 
-from mosaicflow.config import ConfigError, canonical, validate_config, without_runtime
+from mosaicflow.config import (
+    ConfigError,
+    build,
+    canonical,
+    validate_config,
+    without_runtime,
+)
 from mosaicflow.ids import VIDEO_ID_PATTERN
 from mosaicflow.yolo import models
 from mosaicflow.curate.config import ClipSignalsConfig
-from mosaicflow.datasets.clips.config import ClipCuttingConfig
-from mosaicflow.datasets.detection.config import DetectionSamplingConfig
+from mosaicflow.datasets.clips.config import ClipCuttingConfig, RestorationDatasetConfig
+from mosaicflow.datasets.detection.config import (
+    DetectionDatasetConfig,
+    DetectionSamplingConfig,
+)
 from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow import devtools, snakemake_patch
@@ -32,6 +41,13 @@ snakemake_patch.install()
 # mosaicflow command does.
 try:
     validate_config(config)
+    # the checks of the dataset sections the schema cannot express (a split that leaves no
+    # training videos): the per-video jobs read only part of these sections
+    for section, cls in (
+        ("detection_dataset", DetectionDatasetConfig),
+        ("restoration_dataset", RestorationDatasetConfig),
+    ):
+        build(cls, without_runtime(config[section], section))
 except ConfigError as err:
     print(f"mosaicflow: {err}", file=sys.stderr)
     sys.exit(2)

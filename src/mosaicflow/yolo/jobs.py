@@ -296,7 +296,7 @@ def evaluate_model(
     """
     from mosaicflow.devices import ultralytics_device
     from mosaicflow.yolo.adapter import prepare_ultralytics
-    from mosaicflow.yolo.mosaics import negative_frame_rate
+    from mosaicflow.yolo.mosaics import pool_negative_frames
     from mosaicflow.yolo.pr_curves import plot_pr_curves
     from mosaicflow.yolo.scoring import RECALL_GRID, truth_items
 
@@ -318,7 +318,7 @@ def evaluate_model(
         test = kind.test(weights, items, settings, dev)
         if kind.clean_test is not None and clean_test:
             test |= kind.clean_test(weights, [Path(v) for v in clean_test], settings, dev)
-            test |= negative_frame_rate(test)
+        test |= pool_negative_frames(test)
         curves = test.pop("pr_curves", None)
         log.info("%s test: %s", name, test)
     plot_pr_curves(curves, RECALL_GRID, pr_curve, name)

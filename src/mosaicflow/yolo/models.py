@@ -153,13 +153,14 @@ def _calibrate_mosaic_detector(
 def _clean_mosaic_test(
     weights: Path, videos: list[Path], params: MosaicDetectorTest, device: str
 ) -> dict[str, Any]:
-    from mosaicflow.yolo.mosaics import clean_frame_rate, frame_top_scores
+    from mosaicflow.yolo.mosaics import CLEAN_FLAGS, clean_frame_rate, frame_top_scores
 
     scores = frame_top_scores(
         weights, videos, imgsz=params.imgsz, device=device, iou=params.iou,
         batch=params.infer_batch,
     )  # fmt: skip
-    return clean_frame_rate(scores, params.conf)
+    # the per-frame flags go to pool_negative_frames, not into the card
+    return clean_frame_rate(scores, params.conf) | {CLEAN_FLAGS: [s >= params.conf for s in scores]}
 
 
 #: The one table of YOLO models: name -> what differs.

@@ -31,6 +31,8 @@ from mosaicflow.yolo.scoring import TruthVideo, run_segmentation
 
 #: Decimals of a chosen threshold (rounded up, so it stays above the score it must exclude).
 THRESHOLD_DECIMALS = 4
+#: Keys of the per-frame flags a test record carries until :func:`pool_negative_frames`.
+FRAME_FLAGS, CLEAN_FLAGS = "frame_flags", "clean_frame_flags"
 
 
 def frame_rates(found: Sequence[bool], truth: Sequence[bool]) -> dict[str, float | int]:
@@ -101,7 +103,8 @@ def evaluate_mosaic_detector(
         ``mask_map50``, ``mask_map50_95``, ``box_map50``, ``box_map50_95``, ``frame_recall``,
         ``frame_fp_rate`` (with the bootstrap intervals of :func:`frame_rate_intervals` and
         :meth:`~mosaicflow.yolo.scoring.SegmentationRun.scores`), frame and instance counts,
-        the videos and ``pr_curves`` (mask and box, at IoU 0.5); with a face class also
+        the videos, ``pr_curves`` (mask and box, at IoU 0.5) and the per-frame flags
+        (:data:`FRAME_FLAGS`, for :func:`pool_negative_frames`); with a face class also
         ``per_class_mask_map50``, ``per_class_box_map50`` (by class name, with ``_ci95``
         intervals) and ``per_class_instances``.
     """
@@ -125,6 +128,7 @@ def evaluate_mosaic_detector(
         **frame_rate_intervals(run.found, run.truth),
         "conf": conf,
         "videos": [item.video.stem for item in items],
+        FRAME_FLAGS: {"found": list(run.found), "truth": list(run.truth)},
     }
 
 
@@ -208,28 +212,35 @@ def clean_frame_rate(scores: Sequence[float], conf: float) -> dict[str, Any]:
     }
 
 
-def negative_frame_rate(test: dict[str, Any]) -> dict[str, Any]:
-    """The false-positive rate over every test frame without a mosaic: the mosaic-free frames
-    of the mosaicked videos and every frame of the same videos without mosaics, pooled.
+def pool_negative_frames(test: dict[str, Any]) -> dict[str, Any]:
+    """The false-positive rate over every distinct test frame without a mosaic, from the
+    mosaicked test videos and the same videos without mosaics (frame ``i`` of one is frame
+    ``i`` of the other).
 
-    Args:
-        test: a test record with :func:`frame_rates`' and :func:`clean_frame_rate`'s counts.
+    A frame with a mosaic in the mosaicked copy counts once, by its clean copy; a mosaic-free
+    frame exists twice and counts once, as fired when either copy fired. Removes the
+    per-frame flags (:data:`FRAME_FLAGS`, :data:`CLEAN_FLAGS`) from ``test``.
 
     Returns:
-        ``negative_frame_fp_rate``, its bootstrap interval over the pooled frames
-        (``negative_frame_fp_rate_ci95``) and ``negative_frames``; empty without clean frames.
+        ``negative_frame_fp_rate``, its bootstrap interval over the frames
+        (``negative_frame_fp_rate_ci95``) and ``negative_frames``; empty without both flags.
     """
     from mosaicflow.bootstrap import proportion_interval
 
-    if not test.get("clean_frames"):
+    flags, clean = test.pop(FRAME_FLAGS, None), test.pop(CLEAN_FLAGS, None)
+    if flags is None or clean is None:
         return {}
-    fired = test["false_positive_frames"] + test["clean_false_positive_frames"]
-    frames = test["frames_without_mosaic"] + test["clean_frames"]
-    flags = np.arange(frames) < fired
+    found, truth = np.asarray(flags["found"], bool), np.asarray(flags["truth"], bool)
+    fired = np.asarray(clean, bool)
+    if fired.shape != found.shape:
+        raise ValueError(
+            f"{len(fired)} frames without mosaics but {len(found)} mosaicked test frames"
+        )
+    fired = fired | (found & ~truth)
     return {
-        "negative_frame_fp_rate": round(fired / frames, 4),
-        "negative_frame_fp_rate_ci95": proportion_interval(flags).bounds(),
-        "negative_frames": frames,
+        "negative_frame_fp_rate": round(float(fired.mean()), 4),
+        "negative_frame_fp_rate_ci95": proportion_interval(fired).bounds(),
+        "negative_frames": len(fired),
     }
 
 

@@ -16,12 +16,12 @@ from mosaicflow.formats.truth import (
 )
 from mosaicflow.video.decode import iter_frames
 from mosaicflow.yolo.mosaics import (
+    CLEAN_FLAGS,
+    FRAME_FLAGS,
     above,
     choose_threshold,
-    clean_frame_rate,
-    frame_rate_intervals,
     frame_rates,
-    negative_frame_rate,
+    pool_negative_frames,
 )
 from tests.unit.datasets.conftest import mosaic_cfg
 
@@ -134,19 +134,27 @@ def test_frame_rates():
         frame_rates([True], [True, False])
 
 
-def test_negative_frames_pool_the_mosaic_free_and_the_clean_frames():
-    mosaicked = frame_rates([True] * 10 + [True] * 3 + [False] * 67, [True] * 10 + [False] * 70)
-    clean = clean_frame_rate([0.9] * 3 + [0.1] * 237, conf=0.4)
-    assert clean["clean_false_positive_frames"] == 3 and clean["clean_frames"] == 240
-    pooled = negative_frame_rate(mosaicked | clean)
-    assert pooled["negative_frames"] == 310
-    assert pooled["negative_frame_fp_rate"] == round(6 / 310, 4)
+def test_negative_frames_pool_each_frame_once_by_either_copy():
+    # 10 frames: 6 with a mosaic in the mosaicked copy, 4 without
+    truth = [True] * 6 + [False] * 4
+    found = [True] * 6 + [True, False, False, False]  # mosaic-free frame 6 fired
+    clean = [False] * 9 + [True]  # the clean copy of frame 9 fired
+    test = {FRAME_FLAGS: {"found": found, "truth": truth}, CLEAN_FLAGS: clean, "conf": 0.4}
+    pooled = pool_negative_frames(test)
+    # every frame counts once; frames 6 and 9 fired, each in one copy
+    assert pooled["negative_frames"] == 10 and pooled["negative_frame_fp_rate"] == 0.2
     low, high = pooled["negative_frame_fp_rate_ci95"]
-    # the pooled interval is narrower than the 70 mosaic-free frames' own
-    alone = frame_rate_intervals([True] * 3 + [False] * 67, [False] * 70)["frame_fp_rate_ci95"]
-    assert 0 < low < 6 / 310 < high < alone[1]
-    # without clean frames there is nothing to pool
-    assert negative_frame_rate(mosaicked) == {}
+    assert 0 <= low < 0.2 < high
+    assert test == {"conf": 0.4}  # the flags never reach the card
+    # a detection on a frame with a mosaic is no false positive
+    both = {FRAME_FLAGS: {"found": found, "truth": truth}, CLEAN_FLAGS: [False] * 10}
+    assert pool_negative_frames(both)["negative_frame_fp_rate"] == 0.1
+    # copies that do not pair up, and a record without clean flags
+    with pytest.raises(ValueError, match="9 frames without mosaics but 10 mosaicked"):
+        pool_negative_frames(
+            {FRAME_FLAGS: {"found": found, "truth": truth}, CLEAN_FLAGS: clean[:9]}
+        )
+    assert pool_negative_frames({FRAME_FLAGS: {"found": found, "truth": truth}}) == {}
 
 
 def test_above_is_the_next_4_decimal_threshold_strictly_above():
