@@ -47,8 +47,9 @@ def test_detector_meets_the_bars_on_every_test_frame(demo_results):
     assert test["mask_map50"] >= MASK_MAP50_FLOOR, test
     assert test["frame_fp_rate"] <= FRAME_FP_RATE_CEILING, test
     assert test["negative_frames"] == test["clean_frames"] == world_frames()
-    # pooled by frame: at least each copy's own false positives
-    assert test["negative_frame_fp_rate"] * world_frames() >= max(
+    # pooled by frame: at least each copy's own false positives (the rate has 4 decimals, so
+    # rounding rate x frames gives back the count)
+    assert round(test["negative_frame_fp_rate"] * test["negative_frames"]) >= max(
         test["false_positive_frames"], test["clean_false_positive_frames"]
     )
     assert test["negative_frame_fp_rate"] <= NEGATIVE_FP_RATE_CEILING, test
