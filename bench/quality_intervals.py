@@ -284,52 +284,39 @@ def ffmpeg_recall(run: Run, row: Row, slow: bool) -> Row:
 
 
 def source_quality(run: Run) -> list[Row]:
-    from mosaicflow.quality.evaluate import clip_truth
-
+    """The scenes of the world's quality videos (rule score_quality_scenes)."""
     m = test_source_quality
-    ids = [v for v, video in run.videos.items() if video.role in ("train", "val", "test")]
-    roles = stages.frames.split_roles(run.plan)
-    tables = [
-        clip_truth(
-            Path(paths.restoration_manifest(v)),
-            Path(paths.world_files(run.videos[v].name)["truth_json"]),
-            roles.get(v, ""),
+    scenes = pd.read_parquet(run.results / "evaluate" / "source_quality_scenes.parquet")
+    metrics = run.json("metrics", "source_quality.json")["scenes"]
+    degraded = (scenes["degraded"] != "").to_numpy()
+    five = -scenes["source_quality"].to_numpy()
+    resize = -scenes["source_quality_resize"].to_numpy()
+    stored = metrics["auroc_five_crops"]
+    check = f"{len(scenes)} scenes, {int(degraded.sum())} degraded; stored {stored}"
+    rows = [
+        fill(
+            row_for(m, "SCENES_AUROC", "source quality AUROC, quality-video scenes"),
+            bs.auroc_interval(degraded, five),
+            "results",
+            check,
         )
-        for v in sorted(ids)
     ]
-    table = pd.concat([t for t in tables if not t.empty], ignore_index=True)
-    metrics = run.json("metrics", "source_quality.json")
-    rows = []
-    for part, roles_in, constant in (
-        ("test", ["test"], "TEST_AUROC"),
-        ("held_out", ["val", "test"], "HELD_OUT_AUROC"),
-    ):
-        clips = table[table["role"].isin(roles_in)]
-        degraded = (clips["degraded"] != "").to_numpy()
-        five = -clips["source_quality"].to_numpy()
-        resize = -clips["source_quality_resize"].to_numpy()
-        iv = bs.auroc_interval(degraded, five)
-        stored_auroc = metrics[part]["auroc_five_crops"]
-        check = f"{len(clips)} clips, {int(degraded.sum())} degraded; stored {stored_auroc}"
-        rows.append(
-            fill(row_for(m, constant, f"source quality AUROC, {part}"), iv, "results", check)
+    value, low, high = bs.bootstrap(
+        difference(bs.auroc_stat(degraded, five), bs.auroc_stat(degraded, resize)),
+        len(scenes),
+        strata=degraded,
+    )
+    # one scene misplaced in one of the two rankings
+    one = max(1 / degraded.sum(), 1 / (~degraded).sum())
+    gap = bs.Interval(value, low, high, len(scenes), one)
+    rows.append(
+        fill(
+            row_for(m, "CROPS_OVER_RESIZE", "five crops - resize AUROC, scenes"),
+            gap,
+            "results",
+            "paired over the scenes",
         )
-        value, low, high = bs.bootstrap(
-            difference(bs.auroc_stat(degraded, five), bs.auroc_stat(degraded, resize)),
-            len(clips),
-            strata=degraded,
-        )
-        # one clip misplaced in one of the two rankings
-        one = max(1 / degraded.sum(), 1 / (~degraded).sum())
-        gap = bs.Interval(value, low, high, len(clips), one)
-        rows.append(
-            fill(
-                row_for(m, "CROPS_OVER_RESIZE", f"five crops - resize AUROC, {part}"),
-                gap,
-                "results",
-                "paired over the clips",
-            )
-        )
+    )
     return rows
 
 

@@ -1,7 +1,7 @@
 """The source-quality classifier on the demo run: trained on the clean training videos, it finds
-the degraded scenes the world rendered into the validation and test videos (re-encoded at a
-very high CRF, blurred, upscaled from a low resolution), scoring five crops at full resolution,
-and every clip and detection sample carries its score."""
+the degraded scenes the world rendered into its quality videos (re-encoded at a very high CRF,
+blurred, upscaled from a low resolution), scoring five crops at full resolution, and every clip
+and detection sample carries its score."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ import pytest
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
-#: Clip-level AUROC of ``1 - source_quality`` on the demo's test videos: the issue's bar. The
-#: demo gives 1.000 on the 2-core Zen 4; with 3 degraded clips among 15 the floor allows one of
-#: the 36 degraded-clean pairs misordered (another CPU's kernels train other weights).
-TEST_AUROC = 0.95
-#: The same over the clips of the validation and test videos: 1.000 (3 degraded among 26).
-HELD_OUT_AUROC = 0.9
-#: Five crops above one resize by at least this (1.000 against 0.583 on the test videos).
+#: Scene-level AUROC of ``1 - P(clean)`` over the scenes of the world's quality videos: the
+#: issue's bar, on enough scenes that one misordered pair moves it by about 0.002.
+SCENES_AUROC = 0.95
+#: Degraded scenes of the quality videos at least, and clean ones; each kind at least
+#: :data:`KIND_SCENES` times.
+DEGRADED_SCENES = 12
+KIND_SCENES = 3
+#: AUROC of the card's held-out frames, each scored clean and with each training degradation
+#: (mild ones included), every one re-encoded at CRF 16-30 afterwards: 0.838 [0.786, 0.888] on the
+#: Zen 4 (a classifier trained without the re-encode scores 0.681 there).
+CARD_AUROC = 0.75
+#: Five crops above one resize by at least this, scene by scene.
 CROPS_OVER_RESIZE = 0.2
 
 
@@ -27,16 +32,28 @@ def _metrics(demo_results):
     return json.loads((demo_results / "metrics" / "source_quality.json").read_text())
 
 
-def test_degraded_test_clips_rank_below_clean_ones(demo_results):
-    metrics = _metrics(demo_results)
-    test = metrics["test"]
-    assert test["degraded_clips"] >= 2 and test["clips"] - test["degraded_clips"] >= 5, test
-    assert test["auroc_five_crops"] >= TEST_AUROC, test
-    held_out = metrics["held_out"]
-    assert held_out["auroc_five_crops"] >= HELD_OUT_AUROC, held_out
+def test_degraded_scenes_of_the_quality_videos_rank_below_clean_ones(demo_results):
+    scenes = _metrics(demo_results)["scenes"]
+    degraded = scenes["degraded_scenes"]
+    assert degraded >= DEGRADED_SCENES and scenes["scenes"] - degraded >= DEGRADED_SCENES, scenes
+    assert set(scenes["by_kind"]) == {"codec", "blur", "upscale"}, scenes["by_kind"]
+    assert all(kind["scenes"] >= KIND_SCENES for kind in scenes["by_kind"].values()), scenes
+    assert scenes["auroc_five_crops"] >= SCENES_AUROC, scenes
     # five crops at full resolution see what one resize of the whole frame averages away
-    for scores in (test, held_out):
-        assert scores["auroc_five_crops"] >= scores["auroc_resize"] + CROPS_OVER_RESIZE, scores
+    assert scenes["auroc_five_crops"] >= scenes["auroc_resize"] + CROPS_OVER_RESIZE, scenes
+    table = pd.read_parquet(demo_results / "evaluate" / "source_quality_scenes.parquet")
+    assert len(table) == scenes["scenes"] and (table["frames"] >= 2).all()
+
+
+def test_the_clips_carry_the_scores_of_their_sources(demo_results):
+    """The clips of the validation and test videos hold 3-4 degraded ones: too few to bound an
+    AUROC (one clip moves it by a third); their scores must still put the degraded clips below
+    the clean ones on average."""
+    metrics = _metrics(demo_results)
+    held_out = metrics["held_out"]
+    assert held_out["degraded_clips"] >= 2 and held_out["clips"] - held_out["degraded_clips"] >= 5
+    mean = metrics["mean_quality"]
+    assert mean["degraded"] < mean["clean"], mean
 
 
 def test_the_card_measures_the_classifier_on_held_out_frames(demo_results):
@@ -44,7 +61,9 @@ def test_the_card_measures_the_classifier_on_held_out_frames(demo_results):
     assert card["train_videos"] and set(card["train_videos"]).isdisjoint(card["val_videos"])
     assert all(v.startswith("world-train-") for v in card["train_videos"])
     val = card["val"]
-    assert val["frames"] > 0 and val["auroc_five_crops"] >= 0.9, val
+    assert val["frames"] > 0 and val["auroc_five_crops"] >= CARD_AUROC, val
+    low, high = val["auroc_five_crops_ci95"]
+    assert low <= val["auroc_five_crops"] <= high
     assert card["curve"][-1]["loss"] < card["curve"][0]["loss"]
     assert _metrics(demo_results)["card"] == val
 

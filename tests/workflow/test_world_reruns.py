@@ -58,6 +58,14 @@ def test_test_video_change_reruns_only_its_jobs_and_aggregates(demo_results, tmp
         assert trains not in jobs
 
 
+def test_a_quality_video_feeds_only_the_source_quality_scores(demo_results, tmp_path):
+    jobs = plan_with_override(demo_results, tmp_path, "world-quality-03")
+    assert jobs.pop("render_world_video") == 1
+    assert jobs.pop("score_quality_scenes") == 1
+    assert jobs.pop("evaluate_source_quality") == 1
+    assert set(jobs) <= {"gather_metrics", "all"}, jobs
+
+
 def test_train_video_change_also_rebuilds_what_it_feeds(demo_results, tmp_path):
     jobs = plan_with_override(demo_results, tmp_path, "world-train-02")
     assert jobs["render_world_video"] == 1

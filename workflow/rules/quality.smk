@@ -1,6 +1,7 @@
 # Source quality: a small classifier of degraded sources, trained on the training videos' kept
 # frames; the clip jobs score their analysed frames with it (restoration.smk); on the demo world
-# its clip scores are checked against the degraded scenes of the truth.
+# its clip scores, and the scenes of the world's quality videos, are checked against the
+# degraded scenes of the truth.
 
 
 rule train_quality_classifier:
@@ -24,6 +25,24 @@ rule train_quality_classifier:
         code=code_of("train_quality_classifier"),
     script:
         "../scripts/train_quality_classifier.py"
+
+
+rule score_quality_scenes:
+    input:
+        unpack(QUALITY.quality_scenes_input),
+    output:
+        scenes=paths.QUALITY_SCENES,
+    log:
+        paths.log("score_quality_scenes"),
+    benchmark:
+        paths.benchmark("score_quality_scenes")
+    conda:
+        ENV
+    threads: 1
+    params:
+        code=code_of("score_quality_scenes"),
+    script:
+        "../scripts/score_quality_scenes.py"
 
 
 rule evaluate_source_quality:

@@ -3,6 +3,8 @@
 
 from pathlib import Path
 
+import pandas as pd
+
 from mosaicflow.io import read_json, write_json
 from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.evaluate import score_against_truth
@@ -14,8 +16,10 @@ metrics = score_against_truth(
     dict(zip(params.videos, map(Path, inputs.truths), strict=True)),
     params.roles,
     read_json(inputs.card) if inputs.get("card") else {},
+    pd.read_parquet(inputs.scenes) if inputs.get("scenes") else None,
 )
 write_json(snakemake.output.metrics, metrics)
 log.info(
-    "source quality against the truth: %s", {k: metrics[k] for k in ("test", "held_out", "all")}
+    "source quality against the truth: %s",
+    {k: metrics[k] for k in ("test", "held_out", "all", "scenes")},
 )

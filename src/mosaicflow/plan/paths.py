@@ -236,11 +236,13 @@ DUPLICATE_PAIRS = f"{CURATION_DIR}/duplicate_pairs.parquet"
 
 
 #: The source-quality classifier (rule train_quality_classifier) and its scores against the
-#: demo world's degraded scenes (rule evaluate_source_quality).
+#: demo world's degraded scenes (rules score_quality_scenes, evaluate_source_quality).
 QUALITY_DIR = f"{RESULTS}/models/quality"
 QUALITY_MODEL = f"{QUALITY_DIR}/quality.pt"
 QUALITY_CARD = f"{QUALITY_DIR}/card.json"
 QUALITY_METRICS = f"{RESULTS}/metrics/source_quality.json"
+#: The scene-by-scene scores of the world's ``quality`` videos (rule score_quality_scenes).
+QUALITY_SCENES = f"{RESULTS}/evaluate/source_quality_scenes.parquet"
 
 
 #: End-to-end evaluation (rules restore_test_video, evaluate_restoration).

@@ -22,7 +22,7 @@ from mosaicflow.plan.sources import SourceVideo, source_videos
 from mosaicflow.plan.yolo_models import has_model, model_dataset
 from mosaicflow.yolo.models import MODELS
 
-WORLD_NAME_PATTERN = r"world-(?:train|val|test|label)-[0-9][0-9]+"
+WORLD_NAME_PATTERN = r"world-(?:train|val|test|label|quality)-[0-9][0-9]+"
 REUPLOAD_NAME_PATTERN = r"world-reupload-[0-9][0-9]+"
 #: The restoration model's name among the training curves (the others are YOLO model names).
 RESTORATION_CURVE = "restoration"

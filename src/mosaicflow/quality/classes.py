@@ -8,9 +8,16 @@ library (so borders see real neighbours) and cut the crop from the middle:
 - ``blur``: a Gaussian blur;
 - ``upscale``: shrunk (area) and enlarged back (bicubic), as a low-resolution source;
 - ``mosaic``: a random ellipse of the crop pixelated, as an already censored source.
+
+A damaged source is published again, so every sample of every class, clean ones included, then
+takes an x264 round trip at an everyday CRF (:func:`reencoded`): without it the classifier
+learns that a blurred or upscaled crop is one free of codec noise, and calls every blurred
+source that was re-encoded afterwards clean.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -66,6 +73,41 @@ def degrade_window(
     return pixelate_regions(clip, mask[None], int(rng.integers(low, high + 1)))[0]
 
 
+def reencode_windows(windows: Sequence[np.ndarray], crf: int) -> list[np.ndarray]:
+    """The windows (uint8 RGB, all of one shape) after one x264 round trip at ``crf``.
+
+    They are tiled into one frame, each on its own 16-pixel macroblocks (edge-padded to a
+    multiple of 16), so one encode serves a whole batch; the deblocking filter reaches at most 3
+    pixels into a neighbour, inside the margin the crop is cut from.
+    """
+    if not windows:
+        return []
+    height, width = windows[0].shape[:2]
+    tile_h, tile_w = -(-height // 16) * 16, -(-width // 16) * 16
+    columns = int(np.ceil(np.sqrt(len(windows))))
+    rows = -(-len(windows) // columns)
+    sheet = np.zeros((rows * tile_h, columns * tile_w, 3), np.uint8)
+    origins = [((i // columns) * tile_h, (i % columns) * tile_w) for i in range(len(windows))]
+    for window, (y, x) in zip(windows, origins, strict=True):
+        if window.shape[:2] != (height, width):
+            raise ValueError(f"windows of shapes {window.shape[:2]} and {(height, width)}")
+        pad = ((0, tile_h - height), (0, tile_w - width), (0, 0))
+        sheet[y : y + tile_h, x : x + tile_w] = np.pad(window, pad, mode="edge")
+    sheet = codec_roundtrip(sheet[None], "x264", crf=int(crf))[0]
+    return [sheet[y : y + height, x : x + width].copy() for y, x in origins]
+
+
+def reencoded(
+    windows: Sequence[np.ndarray], cfg: QualityConfig, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """With probability ``quality.reencode_p``, the windows re-encoded at one CRF drawn from
+    ``quality.reencode_crf`` (:func:`reencode_windows`); else as they are."""
+    if cfg.reencode_p <= 0 or rng.random() >= cfg.reencode_p:
+        return list(windows)
+    low, high = cfg.reencode_crf
+    return reencode_windows(windows, int(rng.integers(low, high + 1)))
+
+
 def random_window(frame: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """A random ``size`` x ``size`` window of a frame (edge-padded when the frame is smaller)."""
     height, width = frame.shape[:2]
@@ -90,8 +132,10 @@ def crop_windows(frame: np.ndarray, crop: int, margin: int) -> list[np.ndarray]:
 def make_sample(
     frame: np.ndarray, label: int, cfg: QualityConfig, rng: np.random.Generator
 ) -> np.ndarray:
-    """One training crop ``(crop, crop, 3)`` of ``frame`` showing class ``label``."""
+    """One training crop ``(crop, crop, 3)`` of ``frame`` showing class ``label``, re-encoded
+    as :func:`reencoded` says."""
     margin = window_margin(cfg)
     window = random_window(frame, cfg.crop + 2 * margin, rng)
     degraded = degrade_window(np.ascontiguousarray(window), label, cfg, rng)
+    degraded = reencoded([degraded], cfg, rng)[0]
     return degraded[margin : margin + cfg.crop, margin : margin + cfg.crop]

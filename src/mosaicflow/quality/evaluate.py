@@ -1,16 +1,18 @@
-"""The source-quality scores of the clips against the demo world's degraded scenes.
+"""The source-quality scores against the demo world's degraded scenes.
 
 A clip is degraded when most of its frames lie in a scene the world rendered degraded
 (``scenes[].degraded`` of the truth JSON). The clip's ``1 - source_quality`` should rank the
 degraded clips first: area under the ROC curve, from five crops and from one resize, over the
 test videos' clips and over every clip (with bootstrap intervals over the clips, degraded and
-clean ones resampled apart), and per degradation kind.
+clean ones resampled apart), and per degradation kind. The world's ``quality`` videos are
+scored the same way scene by scene (:func:`scene_scores`): every scene is an item, so many
+degraded scenes of every kind measure the classifier, not the few a test video's clips hold.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,9 @@ from mosaicflow.bootstrap import auroc_interval
 from mosaicflow.formats.truth import degraded_frames
 from mosaicflow.io import read_json
 from mosaicflow.quality.roc import auroc
+
+#: Frames of each scene of a ``quality`` video the classifier scores, spread evenly over it.
+SCENE_FRAMES = 8
 
 
 def clip_truth(manifest: Path, truth_json: Path, role: str) -> pd.DataFrame:
@@ -49,6 +54,63 @@ def clip_truth(manifest: Path, truth_json: Path, role: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scene_frames(start: int, end: int, count: int = SCENE_FRAMES) -> list[int]:
+    """``count`` frame numbers spread evenly over ``[start, end)`` (all of them if fewer)."""
+    if end <= start:
+        return []
+    return sorted({int(v) for v in np.linspace(start, end - 1, count).round()})
+
+
+def scene_scores(
+    video: Path,
+    truth_json: Path,
+    score: Callable[[np.ndarray], tuple[float, float]],
+    frames: int = SCENE_FRAMES,
+) -> pd.DataFrame:
+    """One row per scene of a world video: its degradation (or "") and the mean P(clean) of
+    ``frames`` of its frames, from five crops and from one resize (``score``: the scorer's
+    :meth:`~mosaicflow.quality.score.QualityScorer.scores`)."""
+    from mosaicflow.video.decode import iter_frames
+
+    truth = read_json(truth_json)
+    scenes = truth["scenes"]
+    wanted = {
+        int(scene["id"]): scene_frames(int(scene["start"]), int(scene["end"]), frames)
+        for scene in scenes
+    }
+    found = {
+        n: score(rgb)
+        for n, rgb in iter_frames(video, sorted(set().union(*wanted.values())), threads=1)
+    }
+    rows = []
+    for scene in scenes:
+        picked = [found[n] for n in wanted[int(scene["id"])] if n in found]
+        if not picked:
+            raise ValueError(f"{video}: no frame of scene {scene['id']} decoded")
+        degradation = scene.get("degraded") or {}
+        rows.append(
+            {
+                "video": str(truth.get("name", Path(truth_json).stem)),
+                "scene": int(scene["id"]),
+                "frames": len(picked),
+                "degraded": str(degradation.get("kind", "")),
+                "source_quality": round(float(np.mean([p[0] for p in picked])), 6),
+                "source_quality_resize": round(float(np.mean([p[1] for p in picked])), 6),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scenes_table(
+    videos: Sequence[Path],
+    truths: Sequence[Path],
+    score: Callable[[np.ndarray], tuple[float, float]],
+) -> pd.DataFrame:
+    """:func:`scene_scores` of every video, in order."""
+    tables = [scene_scores(v, t, score) for v, t in zip(videos, truths, strict=True)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
 def _auroc_ci95(positive: np.ndarray, score: np.ndarray) -> list[float] | None:
     """Bootstrap interval of :func:`auroc` over the clips (None with one class only)."""
     if positive.all() or not positive.any():
@@ -56,7 +118,7 @@ def _auroc_ci95(positive: np.ndarray, score: np.ndarray) -> list[float] | None:
     return auroc_interval(positive, score).bounds()
 
 
-def _scores(table: pd.DataFrame) -> dict[str, Any]:
+def _scores(table: pd.DataFrame, items: str = "clips") -> dict[str, Any]:
     degraded = (table["degraded"] != "").to_numpy()
     five = -table["source_quality"].to_numpy()
     resize = -table["source_quality_resize"].to_numpy()
@@ -64,14 +126,14 @@ def _scores(table: pd.DataFrame) -> dict[str, Any]:
     for kind in sorted(set(table["degraded"]) - {""}):
         pick = ((table["degraded"] == kind) | ~degraded).to_numpy()
         by_kind[kind] = {
-            "clips": int((table["degraded"] == kind).sum()),
+            items: int((table["degraded"] == kind).sum()),
             "auroc_five_crops": auroc(degraded[pick], five[pick]),
             "auroc_resize": auroc(degraded[pick], resize[pick]),
         }
     flagged = table["source_quality"].to_numpy() < 0.5
     return {
-        "clips": len(table),
-        "degraded_clips": int(degraded.sum()),
+        items: len(table),
+        f"degraded_{items}": int(degraded.sum()),
         "auroc_five_crops": auroc(degraded, five),
         "auroc_five_crops_ci95": _auroc_ci95(degraded, five),
         "auroc_resize": auroc(degraded, resize),
@@ -89,17 +151,20 @@ def score_against_truth(
     truths: Mapping[str, Path],
     roles: Mapping[str, str],
     card: Mapping[str, Any],
+    scenes: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Metrics of the clips of every video with a truth JSON: ``test`` (the test videos' clips),
     ``held_out`` (the validation and test videos') and ``all``, beside the classifier card's own
-    validation.
+    validation, and ``scenes``, those of the world's ``quality`` videos scene by scene.
 
     Args:
         manifests: video id -> its clip manifest.
         truths: video id -> its world truth JSON (videos without one are left out).
         roles: video id -> role.
         card: the classifier's card (rule train_quality_classifier); empty for given weights.
+        scenes: :func:`scenes_table` of the ``quality`` videos (None or empty: none).
     """
+    by_scene = _scores(scenes, "scenes") if scenes is not None and len(scenes) else {"scenes": 0}
     tables = [
         clip_truth(Path(manifests[vid]), Path(truths[vid]), roles.get(vid, ""))
         for vid in sorted(truths)
@@ -108,13 +173,20 @@ def score_against_truth(
     table = pd.concat([t for t in tables if not t.empty] or [pd.DataFrame()], ignore_index=True)
     if table.empty:
         none = {"clips": 0}
-        return {"test": none, "held_out": none, "all": none, "card": card.get("val")}
+        return {
+            "test": none,
+            "held_out": none,
+            "all": none,
+            "scenes": by_scene,
+            "card": card.get("val"),
+        }
     test = table[table["role"] == "test"]
     held_out = table[table["role"].isin(["val", "test"])]
     return {
         "test": _scores(test) if len(test) else {"clips": 0},
         "held_out": _scores(held_out) if len(held_out) else {"clips": 0},
         "all": _scores(table),
+        "scenes": by_scene,
         "mean_quality": {
             "clean": round(float(np.mean(table.loc[table["degraded"] == "", "source_quality"])), 4)
             if (table["degraded"] == "").any()

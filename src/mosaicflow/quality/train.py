@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from mosaicflow.bootstrap import auroc_interval
 from mosaicflow.io import save_torch, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions
 from mosaicflow.quality.classes import (
@@ -31,6 +32,7 @@ from mosaicflow.quality.classes import (
     degrade_window,
     make_sample,
     random_window,
+    reencoded,
     window_margin,
 )
 from mosaicflow.quality.config import COMBINES, QualityConfig
@@ -163,11 +165,12 @@ def train_classifier(
     for step in range(cfg.iterations):
         labels = rng.integers(0, len(CLASSES), cfg.batch)
         picks = rng.integers(0, len(windows), cfg.batch)
+        damaged = [
+            degrade_window(windows[i], int(y), cfg, rng) for i, y in zip(picks, labels, strict=True)
+        ]
         crops = [
-            degrade_window(windows[i], int(y), cfg, rng)[
-                margin : margin + cfg.crop, margin : margin + cfg.crop
-            ]
-            for i, y in zip(picks, labels, strict=True)
+            w[margin : margin + cfg.crop, margin : margin + cfg.crop]
+            for w in reencoded(damaged, cfg, rng)
         ]
         batch = to_tensor(crops).contiguous(memory_format=torch.channels_last)
         loss = loss_fn(net(batch), torch.from_numpy(labels))
@@ -220,6 +223,7 @@ def validate(
     for _, _, rgb in iter_picked(sources, cfg.val_frames):
         for label in range(len(CLASSES)):
             frame = degrade_frame(rgb, label, cfg, rng) if label else rgb
+            frame = reencoded([frame], cfg, rng)[0]
             rows.append((label, scorer.crop_probabilities(frame)))
             sample = make_sample(rgb, label, cfg, rng)
             hits[label] += int(scorer.probabilities([sample])[0].argmax() == label)
@@ -240,6 +244,7 @@ def validate(
             c: round(float(hits[i] / seen[i]), 4) for i, c in enumerate(CLASSES) if seen[i]
         },
         "auroc_five_crops": auroc(degraded, -five),
+        "auroc_five_crops_ci95": auroc_interval(degraded, -five).bounds(),
         "auroc_resize": auroc(degraded, -resize),
         "auroc_five_crops_by_combine": {how: auroc(degraded, -v) for how, v in combined.items()},
         "auroc_five_crops_by_kind": {

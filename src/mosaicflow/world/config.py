@@ -15,6 +15,7 @@ class WorldRoles:
     val: int
     test: int
     label: int
+    quality: int = 0
 
 
 #: Kinds of label error ``world.label_noise`` injects (:mod:`mosaicflow.world.label_noise`).

@@ -19,8 +19,9 @@ from mosaicflow.world.config import WorldConfig
 
 #: Roles in their order in the world (names ``world-<role>-NN``). ``label`` videos only feed
 #: the labelme train set of the region segmenter; they are not source videos of the workflow,
-#: as a labelled image collection drawn from other footage would not be.
-ROLES = ("train", "val", "test", "label")
+#: as a labelled image collection drawn from other footage would not be. ``quality`` videos only
+#: measure the source-quality classifier, scene by scene (rule evaluate_source_quality).
+ROLES = ("train", "val", "test", "label", "quality")
 #: Roles whose videos are the workflow's source videos.
 SOURCE_ROLES = ("train", "val", "test")
 #: The world roles whose videos feed each split of the labelme set.
@@ -141,6 +142,7 @@ def video_names(cfg: WorldConfig) -> list[tuple[str, str]]:
         "val": cfg.roles.val,
         "test": cfg.roles.test,
         "label": cfg.roles.label,
+        "quality": cfg.roles.quality,
     }
     return [(f"world-{role}-{i:02d}", role) for role in ROLES for i in range(counts[role])]
 

@@ -17,9 +17,21 @@ from mosaicflow.datasets.clips.analysers import filter_reason, source_quality
 from mosaicflow.datasets.clips.config import FiltersConfig
 from mosaicflow.io import read_json, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions, upscale_from_low
-from mosaicflow.quality.classes import CLASSES, crop_windows, make_sample, window_margin
+from mosaicflow.quality.classes import (
+    CLASSES,
+    crop_windows,
+    make_sample,
+    reencode_windows,
+    reencoded,
+    window_margin,
+)
 from mosaicflow.quality.config import QualityConfig
-from mosaicflow.quality.evaluate import clip_truth, score_against_truth
+from mosaicflow.quality.evaluate import (
+    clip_truth,
+    scene_frames,
+    scenes_table,
+    score_against_truth,
+)
 from mosaicflow.quality.roc import auroc
 from mosaicflow.quality.score import QualityScorer, combine_crops, five_crops, one_resize
 from mosaicflow.quality.train import (
@@ -81,7 +93,7 @@ def _texture(seed: int, height: int = 96, width: int = 128) -> np.ndarray:
 
 
 def test_each_class_sample_has_the_crop_size_and_only_clean_is_untouched():
-    cfg = QualityConfig(crop=48)
+    cfg = QualityConfig(crop=48, reencode_p=0.0)
     frame = _texture(0)
     for label, kind in enumerate(CLASSES):
         rng = np.random.default_rng(1)
@@ -94,6 +106,44 @@ def test_each_class_sample_has_the_crop_size_and_only_clean_is_untouched():
         m = window_margin(cfg)
         original = frame[y + m : y + m + 48, x + m : x + m + 48]
         assert (sample == original).all() == (kind == "clean"), kind
+
+
+def test_a_reencode_follows_every_class_clean_included():
+    frame = _texture(0)
+
+    def sample(kind: str, **cfg) -> np.ndarray:
+        config = QualityConfig(crop=48, **cfg)
+        return make_sample(frame, CLASSES.index(kind), config, np.random.default_rng(1))
+
+    plain = sample("clean", reencode_p=0.0)
+    again = sample("clean", reencode_crf=(28, 28))
+    blurred = sample("blur", reencode_p=0.0)
+    assert again.shape == plain.shape and not (again == plain).all()
+    change = lambda a: np.abs(a.astype(int) - plain.astype(int)).mean()  # noqa: E731
+    assert change(again) < 0.75 * change(blurred)  # an everyday CRF: milder than the damage
+    with pytest.raises(ValueError, match="reencode_p"):
+        QualityConfig(reencode_p=1.5)
+    with pytest.raises(ValueError, match="reencode_crf"):
+        QualityConfig(reencode_crf=(30, 20))
+
+
+def test_windows_reencoded_together_come_back_in_place_and_alike_each_time():
+    rng = np.random.default_rng(4)
+    windows = [_texture(k, 72, 72) for k in range(5)]  # 72: padded to 80 for the macroblocks
+    windows[2] = np.full((72, 72, 3), 90, np.uint8)
+    out = reencode_windows(windows, 24)
+    assert [w.shape for w in out] == [(72, 72, 3)] * 5
+    error = np.array([[np.abs(o.astype(int) - w.astype(int)).mean() for w in windows] for o in out])
+    assert (error.argmin(axis=1) == np.arange(5)).all()  # each window back in its place
+    assert error[2, 2] < 1.0  # a flat window stays flat beside textured neighbours
+    assert all((a == b).all() for a, b in zip(out, reencode_windows(windows, 24), strict=True))
+    assert reencode_windows([], 24) == []
+    frame = _texture(9, 90, 150)  # a whole frame, not square
+    assert reencode_windows([frame], 24)[0].shape == frame.shape
+    with pytest.raises(ValueError, match="shapes"):
+        reencode_windows([frame, windows[0]], 24)
+    kept = reencoded(windows, QualityConfig(reencode_p=0.0), rng)
+    assert all(a is b for a, b in zip(kept, windows, strict=True))
 
 
 def test_whole_frame_degradations_change_the_frame():
@@ -176,7 +226,7 @@ def test_training_writes_weights_and_a_card_and_learns_the_degradations(trained)
     assert card["val"]["auroc_five_crops_by_kind"]["upscale"] >= 0.9
     by_combine = card["val"]["auroc_five_crops_by_combine"]
     assert set(by_combine) == {"by_kind", "min", "mean"}
-    assert by_combine["min"] == card["val"]["auroc_five_crops"]  # the default
+    assert by_combine["mean"] == card["val"]["auroc_five_crops"]  # the default
     scorer = QualityScorer(root / "q.pt")
     five, resize = scorer.scores(_texture(999))
     assert 0.0 <= five <= 1.0 and 0.0 <= resize <= 1.0
@@ -246,6 +296,40 @@ def test_clips_take_their_scenes_degradation_and_are_scored_against_it(tmp_path)
     assert metrics["test"]["degraded_clips"] == 2
     assert metrics["test"]["by_kind"]["blur"]["auroc_five_crops"] == 1.0
     assert metrics["all"] == metrics["test"] == metrics["held_out"]
+
+
+def test_every_scene_of_a_quality_video_is_an_item_scored_on_frames_spread_over_it(tmp_path):
+    frames = [np.full((64, 80, 3), 8 * i, np.uint8) for i in range(30)]
+    _write_video(tmp_path / "q.mp4", frames)
+    truth = {
+        "name": "world-quality-00",
+        "frames": 30,
+        "scenes": [
+            {"id": 0, "start": 0, "end": 12, "degraded": None},
+            {"id": 1, "start": 12, "end": 20, "degraded": {"kind": "blur", "sigma": 2.0}},
+            {"id": 2, "start": 20, "end": 30, "degraded": {"kind": "codec", "crf": 48}},
+        ],
+    }
+    write_json(tmp_path / "q.json", truth)
+    seen: list[int] = []
+
+    def score(rgb: np.ndarray) -> tuple[float, float]:  # bright frames score "degraded"
+        seen.append(int(rgb.mean().round()))
+        return 1.0 - rgb.mean() / 255, 0.5
+
+    table = scenes_table([tmp_path / "q.mp4"], [tmp_path / "q.json"], score)
+    assert table["degraded"].tolist() == ["", "blur", "codec"]
+    assert table["frames"].tolist() == [8, 8, 8]
+    assert table["video"].unique().tolist() == ["world-quality-00"]
+    assert scene_frames(12, 20) == list(range(12, 20)) and scene_frames(0, 3) == [0, 1, 2]
+    assert scene_frames(0, 12)[0] == 0 and scene_frames(0, 12)[-1] == 11
+    assert len(seen) == 24  # each picked frame scored once
+    metrics = score_against_truth({}, {}, {}, {}, table)
+    scenes = metrics["scenes"]
+    assert scenes["scenes"] == 3 and scenes["degraded_scenes"] == 2
+    assert scenes["auroc_five_crops"] == 1.0 and scenes["auroc_resize"] == 0.5
+    assert scenes["by_kind"]["codec"]["scenes"] == 1
+    assert score_against_truth({}, {}, {}, {})["scenes"] == {"scenes": 0}
 
 
 def test_source_quality_analyser_and_its_filter():

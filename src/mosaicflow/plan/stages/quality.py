@@ -81,8 +81,8 @@ def source_quality_eval_ids(run: Run, wildcards: Any) -> list[str]:
 
 
 def source_quality_eval_input(run: Run, wildcards: Any) -> dict[str, Any]:
-    """Clip manifests and truth JSONs of :func:`source_quality_eval_ids`, and the card of a
-    classifier trained here."""
+    """Clip manifests and truth JSONs of :func:`source_quality_eval_ids`, the card of a
+    classifier trained here and the scene scores of the world's ``quality`` videos."""
     ids = source_quality_eval_ids(run, wildcards)
     inputs: dict[str, Any] = {
         "manifests": [paths.restoration_manifest(vid) for vid in ids],
@@ -90,4 +90,21 @@ def source_quality_eval_input(run: Run, wildcards: Any) -> dict[str, Any]:
     }
     if run.facts.trains_quality:
         inputs["card"] = paths.QUALITY_CARD
+    if quality_scene_videos(run):
+        inputs["scenes"] = paths.QUALITY_SCENES
     return inputs
+
+
+def quality_scene_videos(run: Run) -> list[str]:
+    """Names of the demo world's ``quality`` videos (none for the user's videos)."""
+    return [spec.name for spec in run.specs if spec.role == "quality"]
+
+
+def quality_scenes_input(run: Run, wildcards: Any) -> dict[str, Any]:
+    """The ``quality`` videos, their truth JSONs and the classifier that scores them."""
+    names = quality_scene_videos(run)
+    return {
+        "videos": [paths.world_files(name)["video"] for name in names],
+        "truths": [paths.world_files(name)["truth_json"] for name in names],
+        **quality_model(run, wildcards),
+    }

@@ -42,10 +42,22 @@ def world_set_params_of(world: Mapping[str, Any]) -> dict[str, Any]:
 
     A change to one video's parameters reaches the label sets through their input files, so it
     reruns them only when that video is one of their inputs. ``label_noise`` is left out: only
-    the train labelme set reads it (:func:`label_noise_params`); so are the re-uploads, which
-    feed no label set.
+    the train labelme set reads it (:func:`label_noise_params`); so are the re-uploads, the
+    degraded scenes and the faces, which act through the videos, and the count of ``quality``
+    videos, which feed no label set.
     """
-    return canonical({**world, "videos": {}, "label_noise": {}, "reuploads": {}})
+    roles = {k: v for k, v in world.get("roles", {}).items() if k != "quality"}
+    return canonical(
+        {
+            **world,
+            "roles": roles,
+            "videos": {},
+            "label_noise": {},
+            "reuploads": {},
+            "degraded": {},
+            "faces": {},
+        }
+    )
 
 
 # -- input and params functions of the rules ------------------------------------------------
