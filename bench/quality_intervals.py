@@ -317,6 +317,19 @@ def source_quality(run: Run) -> list[Row]:
             "paired over the scenes",
         )
     )
+    card = run.json("models", "quality", "card.json")["val"]
+    frames = int(card["frames"])  # each scored clean and once per degradation
+    low, high = card["auroc_five_crops_ci95"]
+    degraded_frames = frames * (len(card["crop_accuracy"]) - 1)
+    one_frame = max(1 / frames, 1 / degraded_frames)
+    rows.append(
+        fill(
+            row_for(m, "CARD_AUROC", "source quality card AUROC, held-out frames"),
+            bs.Interval(card["auroc_five_crops"], low, high, frames + degraded_frames, one_frame),
+            "stored",
+            f"{frames} frames, clean and degraded",
+        )
+    )
     return rows
 
 

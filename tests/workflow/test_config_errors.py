@@ -12,9 +12,9 @@ pytestmark = pytest.mark.workflow
 def test_default_config_plans(tmp_path):
     proc = run_snakemake(tmp_path, "-n")
     jobs = planned_jobs(proc.stdout)
-    # 25 train, 1 val, 2 test, 75 label videos (labelme frames only) and 8 quality videos
+    # 25 train, 1 val, 2 test, 75 label videos (labelme frames only) and 40 quality videos
     # (source-quality scenes only), 4 re-uploads
-    assert jobs["render_world_video"] == 111
+    assert jobs["render_world_video"] == 143
     assert jobs["score_quality_scenes"] == 1
     assert jobs["render_world_reupload"] == 4
     assert jobs["extract_frames"] == 28 + 4  # label videos are not source videos, copies are
