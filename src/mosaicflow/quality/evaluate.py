@@ -23,6 +23,8 @@ from mosaicflow.bootstrap import auroc_interval
 from mosaicflow.formats.truth import degraded_frames
 from mosaicflow.io import read_json
 from mosaicflow.quality.roc import auroc
+from mosaicflow.quality.survey import spread_frames
+from mosaicflow.video.decode import iter_frames
 
 #: Frames of each scene of a ``quality`` video the classifier scores, spread evenly over it.
 SCENE_FRAMES = 8
@@ -58,7 +60,7 @@ def scene_frames(start: int, end: int, count: int = SCENE_FRAMES) -> list[int]:
     """``count`` frame numbers spread evenly over ``[start, end)`` (all of them if fewer)."""
     if end <= start:
         return []
-    return sorted({int(v) for v in np.linspace(start, end - 1, count).round()})
+    return [start + f for f in spread_frames(end - start, count, margin=0.0)]
 
 
 def scene_scores(
@@ -70,8 +72,6 @@ def scene_scores(
     """One row per scene of a world video: its degradation (or "") and the mean P(clean) of
     ``frames`` of its frames, from five crops and from one resize (``score``: the scorer's
     :meth:`~mosaicflow.quality.score.QualityScorer.scores`)."""
-    from mosaicflow.video.decode import iter_frames
-
     truth = read_json(truth_json)
     scenes = truth["scenes"]
     wanted = {
