@@ -67,7 +67,7 @@ def model_dataset(name: str, config: Mapping[str, Any]) -> str | None:
     """The dataset model ``name`` trains on; None when ``weights`` are used as is or when there
     is nothing to train on."""
     kind = model_kind(name)
-    if config[kind.section]["weights"]:
+    if config[kind.section]["weights"] or not enabled(name, config):
         return None
     if name not in DATASETS:
         raise ValueError(f"no dataset is wired for YOLO model {name!r} (known: {sorted(DATASETS)})")
@@ -121,6 +121,13 @@ def start_kind(name: str, config: Mapping[str, Any]) -> str:
     return "scratch" if section["model"] else "base"
 
 
+def enabled(name: str, config: Mapping[str, Any]) -> bool:
+    """Whether model ``name`` is wanted at all (a section's ``enabled: false`` turns it off)."""
+    return bool(config[model_kind(name).section].get("enabled", True))
+
+
 def has_model(name: str, config: Mapping[str, Any]) -> bool:
-    """Whether model ``name`` can be trained or is given."""
+    """Whether model ``name`` is wanted and can be trained or is given."""
+    if not enabled(name, config):
+        return False
     return bool(config[model_kind(name).section]["weights"] or model_dataset(name, config))

@@ -68,6 +68,7 @@ class RegionsPrelabelConfig:
 class WatermarkConfig:
     """``watermark``: the watermark detector (YOLO detection) and its training."""
 
+    enabled: bool
     model: str | None
     pretrained: str | None
     weights: str | None

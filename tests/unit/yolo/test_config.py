@@ -299,3 +299,25 @@ def test_the_watermark_detector_trains_on_a_set_made_from_the_footage_without_on
     assert "test" not in listed["roles"] and "val" in listed["roles"]
     fonts = run.inputs(yolo).watermark_set_fonts(None)
     assert fonts["latin"] and all(":" in name for name in fonts["latin"])
+
+
+def test_a_disabled_watermark_detector_is_neither_trained_nor_read():
+    from mosaicflow.config import validate_config
+    from mosaicflow.plan.run import Run
+    from mosaicflow.plan.stages import restoration
+    from mosaicflow.plan.yolo_models import has_model, model_dataset
+
+    demo = {"watermark": {"enabled": False}}
+    validate_config(demo)
+    assert model_dataset("watermark", demo) is None and not has_model("watermark", demo)
+    given = {"watermark": {"enabled": False, "weights": __file__}}
+    validate_config(given)
+    assert not has_model("watermark", given)  # off wins over given weights
+    run = Run.from_config(demo)
+    assert "watermark" not in run.facts.models and "watermark" not in run.facts.trained_models
+    assert {"region_seg", "detector"} <= run.facts.models
+    clips = run.inputs(restoration)
+    assert clips.clip_watermark_model(None) == {} and clips.clip_watermark_params(None) is None
+    on = {}
+    validate_config(on)
+    assert Run.from_config(on).inputs(restoration).clip_watermark_model(None)
