@@ -16,7 +16,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy import special
 
 from mosaicflow.mosaic.config import (
     INTERPOLATIONS,
@@ -65,6 +64,8 @@ def kernel(
 
 def sinc_kernel(cutoff: float, size: int) -> np.ndarray:
     """A normalised circular low-pass (2-D sinc) kernel with cut-off ``cutoff`` in radians."""
+    from scipy import special  # 0.3 s to import: only the sinc kernel needs it
+
     if size < 1 or size % 2 == 0:
         raise ValueError(f"kernel size must be odd and positive, got {size}")
     axis = np.arange(size, dtype=np.float64) - size // 2
