@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 from mosaicflow.yolo.dataset import mirror_dataset, read_dataset
-from mosaicflow.yolo.fit import TimeCap, state_key, trim_results_csv
+from mosaicflow.yolo.fit import CheckpointCadence, TimeCap, state_key, trim_results_csv
 from mosaicflow.yolo.spec import TrainSpec, plain
 
 
@@ -252,6 +254,40 @@ def test_time_cap_does_not_claim_the_final_epoch():
     trainer.epoch, now[0] = 1, 999.0  # the planned last epoch: training ends by itself
     cap(trainer)
     assert not trainer.stop and not cap.hit
+
+
+def _cadence_run(epochs, epoch_seconds, write_seconds, val=False, stop_at=None):
+    """The epochs a cadence writes in a fake training with fixed epoch and write times."""
+    now = [0.0]
+    cadence = CheckpointCadence(ratio=9.0, clock=lambda: now[0])
+    trainer = FakeTrainer(epochs)
+    trainer.args = types.SimpleNamespace(val=val, save=True)
+    written = []
+    for epoch in range(epochs):
+        trainer.epoch, trainer.stop = epoch, epoch == stop_at
+        now[0] += epoch_seconds
+        cadence.decide(trainer)
+        if trainer.args.save or epoch + 1 >= epochs:  # ultralytics writes the final one anyway
+            now[0] += write_seconds
+            cadence.written(trainer)
+            written.append(epoch)
+        if trainer.stop:
+            break
+    return written
+
+
+def test_checkpoints_of_short_epochs_are_spaced_by_their_write_time():
+    # one-batch epochs of 0.7 s, writes of 0.25 s: one write per 2.25 s of training at most
+    written = _cadence_run(200, 0.7, 0.25)
+    assert written[0] == 0 and written[-1] == 199  # the first and the last epoch
+    assert all(b - a == 4 for a, b in itertools.pairwise(written[:-1]))
+    assert len(written) * 0.25 <= 0.12 * (200 * 0.7)  # writes cost about a tenth at most
+
+
+def test_long_epochs_validated_epochs_and_stopping_epochs_are_all_written():
+    assert _cadence_run(6, 30.0, 0.25) == list(range(6))  # the demo's epochs: every one
+    assert _cadence_run(20, 0.5, 0.25, val=True) == list(range(20))
+    assert _cadence_run(200, 0.7, 0.25, stop_at=37)[-1] == 37  # a time cap's last epoch
 
 
 def test_spec_from_params_takes_every_training_field_by_name():
