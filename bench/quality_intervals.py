@@ -449,7 +449,6 @@ def restoration(run: Run, slow: bool) -> list[Row]:
                 row, clip_mask_ious(run), "scored", f"clip frames; stored {scores['clip_mask_iou']}"
             )
         )
-    rows += restorer_validation(run, slow)
     return rows
 
 
@@ -487,63 +486,6 @@ def clip_mask_ious(run: Run) -> bs.Interval:
             )
             values += scored["clip_iou"]
     return bs.mean_interval(values)
-
-
-def restorer_validation(run: Run, slow: bool) -> list[Row]:
-    """The restorer's validation gains, its validation clips restored again clip by clip."""
-    m = test_restoration_quality
-    rows = [
-        row_for(m, "VAL_GAIN_OVER_INPUT_DB", "restorer validation, PSNR over input"),
-        row_for(m, "VAL_GAIN_OVER_BLUR_DB", "restorer validation, PSNR over blur"),
-    ]
-    if not slow:
-        return [skip(r, "needs the restorer run on its validation clips") for r in rows]
-    import torch
-
-    from mosaicflow.restore.config import job_of, job_params
-    from mosaicflow.restore.jobs import clip_sets
-    from mosaicflow.restore.metrics import MetricSums, blur_inside
-    from mosaicflow.restore.models import build_generator
-    from mosaicflow.restore.weights import load_generator_weights
-
-    card = run.json("models", "restoration", "model.json")
-    cfg = job_of("stage2", job_params(run.config["restoration"], "stage2"))
-    _, val = clip_sets(
-        Path(paths.RESTORATION_INDEX),
-        run.config["mosaic"],
-        cfg.stage2.num_frames,
-        cfg.stage2.size,
-        run.config["seed"],
-    )
-    network = build_generator(cfg)
-    load_generator_weights(network, paths.restoration_files()["weights"])
-    network.eval()
-    sigma = float(card["baselines"]["blur"]["sigma"])
-    torch.set_num_threads(2)
-    sums: dict[str, list[float]] = {"restored": [], "input": [], "blur": [], "values": []}
-    pooled = MetricSums()
-    with torch.no_grad():
-        for i in range(len(val)):
-            lq, gt, mask = (x.reshape(-1, *x.shape[-3:]) for x in val[i])
-            out = network(lq.unsqueeze(0)).float().clamp(0, 1)[0]
-            for key, pred in (
-                ("restored", out),
-                ("input", lq),
-                ("blur", blur_inside(lq, mask, sigma)),
-            ):
-                part = MetricSums()
-                part.add(pred, gt, mask)
-                sums[key].append(part.se_mask)
-                if key == "restored":
-                    sums["values"].append(part.n_mask)
-                    pooled.add(pred, gt, mask)
-    again = pooled.result()["psnr_mask"]
-    recorded = card["final_validation"]["psnr_mask"]
-    note = f"validation clips; restored PSNR {again} (card {recorded})"
-    for row, key in zip(rows, ("input", "blur"), strict=True):
-        iv = bs.psnr_gain_interval(sums["restored"], sums[key], sums["values"])
-        fill(row, iv, "model", note)
-    return rows
 
 
 def review(run: Run) -> list[Row]:

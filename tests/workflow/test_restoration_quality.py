@@ -8,6 +8,7 @@ the clip-mask IoU is reported next to the segmenter's own IoU on the same frames
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
@@ -18,12 +19,6 @@ pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 CONTAINED_SHARE_FLOOR = 0.95  # issue bar: crops hold >= 95 % of the true pixels on >= 95 % frames
 CLIP_MASK_IOU_FLOOR = 0.7  # issue bar
-# The demo restorer (fine-tuned from the shipped base) on its validation clips, measured on a
-# 2-core AMD EPYC Zen 4: 22.016 dB in the mask against the input's 20.265 and the best blur's
-# 20.926. Trained from random weights at the demo's budget it reached blur + 0.41; on the
-# identity plateau it stays at the input. Both fail the blur floor.
-VAL_GAIN_OVER_INPUT_DB = 1.0
-VAL_GAIN_OVER_BLUR_DB = 0.5
 
 
 def read(results, *parts):
@@ -66,15 +61,18 @@ def test_index_splits_by_video_and_lists_every_candidate(demo_results):
     assert not index.loc[~index["kept"], "reason"].isna().any()
 
 
-def test_exported_model_restores_the_validation_mosaics(demo_results):
+def test_exported_model_card_records_its_training(demo_results):
+    # The card's validation figures come from 9-11 clips, one of which moves the gain over the
+    # input by 0.27-0.68 dB: too few to bound by issue 58's rule, so no floor is set on them
+    # here. The restorer's bars (over the input >= 1 dB, over the best blur >= 0.5 dB) are held
+    # on the test videos' 170 frames (test_evaluation_quality).
     card = read(demo_results, "models", "restoration", "model.json")
     final, base = card["final_validation"], card["baselines"]
     assert card["iterations"]["stage1"] > 0 and card["iterations"]["stage2"] > 0
     assert card["hr_skip"] is True  # the demo generator has the full-resolution branch
-    gain = final["psnr_mask"] - base["input"]["psnr_mask"]
-    assert gain >= VAL_GAIN_OVER_INPUT_DB, (final, base)
-    assert final["psnr_mask"] >= base["blur"]["psnr_mask"] + VAL_GAIN_OVER_BLUR_DB, (final, base)
-    assert final["ssim_mask"] > base["input"]["ssim_mask"], (final, base)
+    for figures in (final, base["input"], base["blur"]):
+        assert math.isfinite(figures["psnr_mask"]) and 0 < figures["ssim_mask"] <= 1, card
+    assert base["blur"]["sigma"] > 0, base
     assert any("perceptual" in note for note in card["notes"])  # no VGG19 weights in the demo
     # stage 1 started from the shipped base, and its card says which file
     from mosaicflow.provenance import file_hash
