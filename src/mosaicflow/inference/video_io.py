@@ -87,6 +87,28 @@ def plane_views(yuv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return yuv[:height], u, v
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The frame size a video of ``width`` x ``height`` is restored at: each odd side one pixel
+    longer (4:2:0 video, H.264's and HEVC's included, cannot code an odd side)."""
+    return width + width % 2, height + height % 2
+
+
+def plane_array(plane: Any) -> np.ndarray:
+    """One plane of a decoded frame as ``(height, width)`` uint8 (its line padding cut off)."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+def padded_planes(frame: av.VideoFrame) -> np.ndarray:
+    """I420 planes of a ``yuv420p`` frame, an odd side padded to even (:func:`even_size`) by
+    repeating the last luma column or row; the chroma planes, ``ceil(side / 2)`` samples long,
+    already fit the padded size and are kept as decoded."""
+    width, height = even_size(frame.width, frame.height)
+    y = np.pad(plane_array(frame.planes[0]), ((0, height - frame.height), (0, width - frame.width)),
+               mode="edge")  # fmt: skip
+    return _pack(y, plane_array(frame.planes[1]), plane_array(frame.planes[2]))
+
+
 def _pack(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """I420 planes ``(h * 3 / 2, w)`` from the three planes of a window."""
     h, w = y.shape
@@ -138,7 +160,9 @@ class VideoSource:
 
     Attributes:
         path: the file.
-        width, height: coded frame size.
+        width, height: size of the frames it yields: the source's, an odd side one pixel longer
+            (:func:`padded_planes`).
+        source_width, source_height: the source's frame size.
         rate: frame rate (``Fraction``).
         frame_count: frames announced by the container (0 when unknown).
         rotation: clockwise display rotation of the source (degrees).
@@ -146,18 +170,20 @@ class VideoSource:
         start_time: seconds at which the video stream starts (0 when unknown or negative).
 
     Raises:
-        VideoDecodeError: the file cannot be opened or has no decodable video frame (names it),
-            or its frame size is odd (4:2:0 output needs even sides).
+        VideoDecodeError: the file cannot be opened or has no decodable video frame (names it).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         probe = probe_video(self.path)  # names the file on any error
-        if probe.width % 2 or probe.height % 2:
-            raise VideoDecodeError(
-                f"{self.path}: odd frame size {probe.width}x{probe.height} is not supported"
-            )
-        self.width, self.height = probe.width, probe.height
+        self.source_width, self.source_height = probe.width, probe.height
+        self.width, self.height = even_size(probe.width, probe.height)
+        if (self.width, self.height) != (probe.width, probe.height):
+            log.warning(
+                "%s: odd frame size %dx%d, restored at %dx%d (the last column or row repeated): "
+                "4:2:0 video needs even sides",
+                self.path, probe.width, probe.height, self.width, self.height,
+            )  # fmt: skip
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
         try:
@@ -220,6 +246,8 @@ class VideoSource:
     def _planes(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
+        if frame.width % 2 or frame.height % 2:
+            return padded_planes(frame)
         return frame.to_ndarray(format="yuv420p")
 
 

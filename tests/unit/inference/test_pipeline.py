@@ -238,3 +238,49 @@ def test_the_display_rotation_is_kept(tmp_path):
     )
     assert probe_video(source).rotation != 0
     assert probe_video(out).rotation == probe_video(source).rotation
+
+
+def write_odd_video(path, frames: np.ndarray, fps: int = 10):
+    """Lossless FFV1 ``yuv420p`` of RGB frames of any size (x264 needs even sides)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=fps)
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def test_an_odd_sized_video_is_restored_one_pixel_larger_with_its_samples_kept(tmp_path):
+    import av
+
+    from mosaicflow.inference.video_io import plane_array
+
+    frames = textured_frames(10, height=HEIGHT - 1, width=WIDTH - 1)  # 63 x 47
+    source = write_odd_video(tmp_path / "in.mkv", frames)
+    masks = [box_mask(*MOSAIC_BOX) if 3 <= i < 7 else None for i in range(10)]
+    out = tmp_path / "out.mp4"
+    result = restore_video(
+        source, out, ScriptedDetector(masks), InvertingRestorer(), RestoreSettings(crf=0, **FAST)
+    )
+    assert (result.width, result.height) == (WIDTH, HEIGHT)
+    with av.open(str(source)) as container:
+        decoded = [[plane_array(p) for p in f.planes] for f in container.decode(video=0)]
+    planes_out = decode_planes(out)
+    assert len(planes_out) == len(decoded) == 10
+    for i, (y_in, u_in, v_in) in enumerate(decoded):
+        y_out = planes_out[i][:HEIGHT]
+        if masks[i] is not None:
+            assert (y_out[:-1, :-1] != y_in)[masks[i][:-1, :-1]].mean() > 0.9, i
+            continue
+        # lossless output: the source's samples, its last column and row repeated once
+        assert np.array_equal(y_out[:-1, :-1], y_in), i
+        assert np.array_equal(y_out[:-1, -1], y_in[:, -1]), i
+        assert np.array_equal(y_out[-1, :-1], y_in[-1]), i
+        chroma = planes_out[i][HEIGHT:].reshape(-1)
+        quarter = (HEIGHT // 2) * (WIDTH // 2)
+        assert np.array_equal(chroma[:quarter], u_in.reshape(-1)), i
+        assert np.array_equal(chroma[quarter:], v_in.reshape(-1)), i
