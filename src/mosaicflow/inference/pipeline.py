@@ -144,11 +144,13 @@ class BufferedFrame:
     Attributes:
         canvas: its planes and composite (:mod:`~mosaicflow.inference.canvas`).
         audio: audio packets read before it (muxed just before it).
+        pts: its presentation time in the source's time base (kept in the output).
         planes: the planes to encode, once its last clip is blended (``None`` before).
     """
 
     canvas: Canvas
     audio: list[Any]
+    pts: int
     planes: np.ndarray | None = None
 
 
@@ -264,6 +266,7 @@ class Decoded:
     it."""
 
     number: int
+    pts: int
     yuv: np.ndarray
     audio: list[Any]
     rgb: np.ndarray
@@ -274,6 +277,7 @@ class Detected:
     """A frame with its instances; ``cut``: it starts a new scene."""
 
     number: int
+    pts: int
     yuv: np.ndarray
     audio: list[Any]
     instances: list[Instance]
@@ -423,8 +427,8 @@ class _Run:
         """Frames in order, each with the audio packets demuxed before it (and converted to RGB
         here, which balances the work of this thread and the detector's)."""
         audio: list[Any] = []
-        for number, yuv in enumerate(self.source.frames(on_audio=audio.append)):
-            yield Decoded(number, yuv, audio[:], yuv_to_rgb(yuv))
+        for number, (pts, yuv) in enumerate(self.source.timed_frames(on_audio=audio.append)):
+            yield Decoded(number, pts, yuv, audio[:], yuv_to_rgb(yuv))
             audio.clear()
         yield AudioTail(audio[:])
 
@@ -461,7 +465,7 @@ class _Run:
         for frame, detections in zip(chunk, found, strict=True):
             cut = self.scenes.push(luma(frame.yuv))[1]
             instances = instances_from_detections(detections)
-            yield Detected(frame.number, frame.yuv, frame.audio, instances, cut)
+            yield Detected(frame.number, frame.pts, frame.yuv, frame.audio, instances, cut)
 
     # -- track --------------------------------------------------------------------------------
     def track(self, item: Detected | AudioTail) -> Iterator[ClipGroup | Release]:
@@ -474,7 +478,7 @@ class _Run:
             yield from self._dispatch(self.cutter.cut_scene())
         if self.settings.pipelined:
             self.waited += self.buffer.wait_for_room(self.settings.frame_limit(), self.stop)
-        self.buffer.add(item.number, BufferedFrame(self.canvas(item.yuv), item.audio))
+        self.buffer.add(item.number, BufferedFrame(self.canvas(item.yuv), item.audio, item.pts))
         yield from self._dispatch(self.cutter.push(item.number, item.instances))
         self.detected += bool(item.instances)
         if self.recorder is not None:
@@ -574,7 +578,7 @@ class _Run:
             for packet in frame.audio:
                 self.sink.write_audio(packet)
             planes = frame.planes if frame.planes is not None else frame.canvas.planes()
-            self.sink.write(planes)
+            self.sink.write(planes, frame.pts)
             self.written["restored" if frame.canvas.blends else "passthrough"] += 1
             self.bar.update(1)
         for packet in item.audio:
@@ -635,7 +639,7 @@ def _stream(
             source.audio,
             encoder=encoder,
             rotation=source.rotation,
-            first_pts=round(source.start_time * source.rate),
+            time_base=source.time_base,
         )
         bar = tqdm(
             total=source.frame_count or None,

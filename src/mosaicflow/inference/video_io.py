@@ -168,6 +168,8 @@ class VideoSource:
         rotation: clockwise display rotation of the source (degrees).
         audio: the first audio stream, or ``None``.
         start_time: seconds at which the video stream starts (0 when unknown or negative).
+        time_base: the video stream's time base (seconds per tick of the presentation times
+            :meth:`timed_frames` gives).
 
     Raises:
         VideoDecodeError: the file cannot be opened or has no decodable video frame (names it).
@@ -199,6 +201,8 @@ class VideoSource:
         self.start_time = (
             max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0
         )
+        self.time_base = Fraction(time_base) if time_base else 1 / self.rate
+        self._last_pts: int | None = None
 
     def __enter__(self) -> VideoSource:
         return self
@@ -211,7 +215,17 @@ class VideoSource:
         self._container.close()
 
     def frames(self, on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[np.ndarray]:
-        """Decode the video as I420 planes; hand every audio packet to ``on_audio`` on the way.
+        """Decode the video as I420 planes; hand every audio packet to ``on_audio`` on the way
+        (see :meth:`timed_frames`)."""
+        for _, planes in self.timed_frames(on_audio):
+            yield planes
+
+    def timed_frames(
+        self, on_audio: Callable[[av.Packet], None] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode the video as ``(pts, planes)``: I420 planes and their presentation time in
+        ticks of :attr:`time_base`, increasing (a frame without one: the previous plus a frame
+        period; the first not below 0). Every audio packet goes to ``on_audio`` on the way.
 
         Packets that fail to decode are skipped (like the ``ffmpeg`` command).
 
@@ -235,13 +249,25 @@ class VideoSource:
                     continue
                 for frame in frames:
                     decoded += 1
-                    yield self._planes(frame)
+                    yield self._stamp(frame.pts), self._planes(frame)
         except av.FFmpegError as err:
             if decoded == 0:
                 raise VideoDecodeError(f"{self.path}: cannot decode ({err})") from err
             log.warning("%s: demuxing stopped after %d frames: %s", self.path, decoded, err)
         if decoded == 0:
             raise VideoDecodeError(f"{self.path}: no decodable video frame {last_error}".strip())
+
+    def _stamp(self, pts: int | None) -> int:
+        """A decoded frame's presentation time, made increasing (:meth:`timed_frames`)."""
+        last = self._last_pts
+        if last is None:
+            stamp = max(0, pts if pts is not None else round(self.start_time / self.time_base))
+        elif pts is None:
+            stamp = last + max(1, round(1 / (self.rate * self.time_base)))
+        else:
+            stamp = max(pts, last + 1)
+        self._last_pts = stamp
+        return stamp
 
     def _planes(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name != "yuv420p":
@@ -267,6 +293,8 @@ class VideoSink:
         rotation: clockwise display rotation to record (the source's).
         first_pts: presentation time of the first frame in frame periods (keeps the audio in
             sync when the source's video starts late).
+        time_base: when given, :meth:`write` takes each frame's presentation time in ticks of
+            it (a variable frame rate is kept); otherwise frames follow each other at ``rate``.
     """
 
     def __init__(
@@ -280,6 +308,7 @@ class VideoSink:
         encoder: Encoder | None = None,
         rotation: int = 0,
         first_pts: int = 0,
+        time_base: Fraction | None = None,
     ) -> None:
         self.path = Path(path)
         if encoder is None:
@@ -293,6 +322,8 @@ class VideoSink:
         self.frames_written = 0
         self.audio_packets = 0
         self.first_pts = first_pts
+        self.time_base = time_base if time_base is not None else 1 / Fraction(rate)
+        self._timed = time_base is not None
 
     def __enter__(self) -> VideoSink:
         width, height, rate, template, rotation = self._settings
@@ -302,6 +333,7 @@ class VideoSink:
             self._video = self._container.add_stream(self.encoder.codec, rate=rate)
             self._video.width, self._video.height = width, height
             self._video.pix_fmt = "yuv420p"
+            self._video.codec_context.time_base = self.time_base
             self._video.options = dict(self.encoder.options)
             if rotation:
                 self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
@@ -310,11 +342,14 @@ class VideoSink:
             self._stack = stack.pop_all()
         return self
 
-    def write(self, yuv: np.ndarray) -> None:
-        """Encode one frame of I420 planes."""
+    def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame of I420 planes, at ``pts`` (ticks of ``time_base``, increasing) when
+        the sink was given a time base."""
+        if self._timed != (pts is not None):
+            raise ValueError("a frame's pts is given exactly when the sink has a time_base")
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-        frame.pts = self.first_pts + self.frames_written
-        frame.time_base = 1 / self._settings[2]
+        frame.pts = pts if pts is not None else self.first_pts + self.frames_written
+        frame.time_base = self.time_base
         self._container.mux(self._video.encode(frame))
         self.frames_written += 1
 

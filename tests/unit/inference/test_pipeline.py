@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -284,3 +286,42 @@ def test_an_odd_sized_video_is_restored_one_pixel_larger_with_its_samples_kept(t
         quarter = (HEIGHT // 2) * (WIDTH // 2)
         assert np.array_equal(chroma[:quarter], u_in.reshape(-1)), i
         assert np.array_equal(chroma[quarter:], v_in.reshape(-1)), i
+
+
+def write_vfr_video(path, frames: np.ndarray, times_ms: list[int]):
+    """Lossless x264 of RGB frames shown at ``times_ms`` (a variable frame rate)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        video.options = {"crf": "0", "preset": "ultrafast", "threads": "1"}
+        for image, ms in zip(frames, times_ms, strict=True):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def frame_times(path) -> list[float]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(video=0)]
+
+
+def test_a_variable_frame_rate_is_kept_frame_by_frame(tmp_path):
+    # a second at 30 frames/s, then two at 10: encoded at the average rate instead, the frame
+    # shown at 1 s would come at 1.67 s
+    times = [round(i * 1000 / 30) for i in range(30)] + [1000 + 100 * i for i in range(20)]
+    source = write_vfr_video(tmp_path / "in.mp4", textured_frames(50), times)
+    masks = [box_mask(*MOSAIC_BOX) if 25 <= i < 35 else None for i in range(50)]
+    out = tmp_path / "out.mp4"
+    result = restore_video(
+        source, out, ScriptedDetector(masks), InvertingRestorer(), RestoreSettings(**FAST)
+    )
+    assert result.restored_frames == 10
+    assert frame_times(source) == pytest.approx([t / 1000 for t in times], abs=1e-3)
+    assert frame_times(out) == pytest.approx(frame_times(source), abs=1e-3)
