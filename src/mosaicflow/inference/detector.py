@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mosaicflow.inference.protocols import Detections
-from mosaicflow.yolo.adapter import DEFAULT_IMGSZ, ModelFileError, open_model
+from mosaicflow.yolo.adapter import DEFAULT_IMGSZ, ModelFileError, open_model, precision_kwargs
 from mosaicflow.yolo.classes import classes_kwargs, restored_by_default
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class YoloDetector:
             "imgsz": self.imgsz,
             "conf": conf,
             "iou": iou,
-            "half": bool(half and self.device != "cpu"),
+            **precision_kwargs(half, str(self.device)),
         }
         names = {int(i): str(n) for i, n in dict(getattr(self.model, "names", {})).items()}
         self.classes = restored_classes(names, classes, self.path)

@@ -99,6 +99,12 @@ def _mask_boxes(masks: np.ndarray) -> np.ndarray:
     return boxes
 
 
+def precision_kwargs(half: bool, device: str) -> dict[str, Any]:
+    """Ultralytics' precision argument for predict and track: fp16 (``quantize=16``) when
+    ``half`` on a GPU, else none (fp32)."""
+    return {"quantize": 16} if half and device != "cpu" else {}
+
+
 def trained_imgsz(model: Any) -> int | None:
     """The image size an ultralytics model was trained at, from its checkpoint's arguments."""
     args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.io import write_json, write_parquet
+from mosaicflow.yolo.adapter import precision_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def track_kwargs(
         "iou": iou,
         "tracker": tracker,
         "device": device,
-        "half": bool(half and device != "cpu"),
+        **precision_kwargs(half, device),
         "retina_masks": True,  # masks at the frame's size, not the network's
         "verbose": False,
     }
