@@ -155,7 +155,7 @@ def test_reuploads_are_found_among_the_demo_videos(demo_results, tmp_path):
     pd.testing.assert_frame_equal(written, find_duplicates(every, cfg)[1])
     copies = world_copies(demo_results)
     own = {video: folder for video, folder in every.items() if video not in copies}
-    assert len(own) >= 28, own
+    assert len(own) >= 8, own
     # the demo's own videos, its re-uploads left out: no pair, every video its own group
     pairs, groups = find_duplicates(own, cfg)
     assert pairs.empty, pairs
