@@ -21,16 +21,15 @@ class MaskRecorder:
 
     Args:
         height, width: frame size.
-        fps: frame rate (for the ``time`` column).
     """
 
-    def __init__(self, height: int, width: int, fps: float) -> None:
-        self.height, self.width, self.fps = height, width, fps
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, frame: int, instances: list[Instance]) -> None:
-        """Record frame ``frame``'s instances (after tracking, so their track ids are set)."""
-        time_s = frame / self.fps
+    def add(self, frame: int, instances: list[Instance], time_s: float) -> None:
+        """Record frame ``frame``'s instances (after tracking, so their track ids are set);
+        ``time_s``: its presentation time in seconds (the ``time`` column)."""
         if not instances:
             self.rows.append(
                 {

@@ -482,7 +482,7 @@ class _Run:
         yield from self._dispatch(self.cutter.push(item.number, item.instances))
         self.detected += bool(item.instances)
         if self.recorder is not None:
-            self.recorder.add(item.number, item.instances)
+            self.recorder.add(item.number, item.instances, float(item.pts * self.source.time_base))
         stop = self._release_point(item.number)
         if self._pending and item.number + 1 - stop >= self.settings.hold_limit():
             yield from self._dispatch([], force=True)
@@ -630,7 +630,7 @@ def _stream(
     stop = threading.Event()
     with VideoSource(input_video) as source:
         height, width = source.height, source.width
-        recorder = MaskRecorder(height, width, float(source.rate)) if masks_out else None
+        recorder = MaskRecorder(height, width) if masks_out else None
         sink = VideoSink(
             output_video,
             width,

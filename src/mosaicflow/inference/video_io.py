@@ -155,6 +155,48 @@ def merge_window(yuv: np.ndarray, rgb: np.ndarray, touched: np.ndarray, window: 
     cv2.copyTo(new[h * w + quarter :].reshape(h // 2, w // 2), chroma, v[cy, cx])
 
 
+class FrameClock:
+    """Presentation times of decoded frames, made increasing (ticks of the stream's time base).
+
+    - The first timed frame keeps its pts, or starts at 0 when that is negative, or one period
+      after the untimed frames before it (the frames after it move with it).
+    - A frame without a pts comes one frame period after the previous one (the first at
+      ``start``).
+    - A pts at most two periods behind the previous (a repeated or jittered timestamp) becomes
+      the previous plus one tick.
+    - A pts further back (a timestamp jump, as in joined or broadcast streams) comes one period
+      after the previous, and the frames after it keep that spacing: the jump is taken out.
+
+    Args:
+        period: one frame period in ticks (at least 1).
+        start: the first frame's time when it has no pts.
+    """
+
+    def __init__(self, period: int, start: int = 0) -> None:
+        self.period, self.start = max(1, period), max(0, start)
+        self.offset: int | None = None
+        self.last: int | None = None
+
+    def stamp(self, pts: int | None) -> int:
+        """The presentation time of the next frame, whose decoded pts is ``pts``."""
+        last = self.last
+        if pts is None:
+            stamp = self.start if last is None else last + self.period
+        else:
+            if self.offset is None:  # the first timed frame: after any untimed ones
+                floor = 0 if last is None else last + self.period
+                self.offset = max(0, floor - pts)
+            stamp = pts + self.offset
+            if last is not None and stamp <= last:
+                if last - stamp > 2 * self.period:
+                    self.offset += last + self.period - stamp
+                    stamp = last + self.period
+                else:
+                    stamp = last + 1
+        self.last = stamp
+        return stamp
+
+
 class VideoSource:
     """A video opened for streaming decode (a context manager).
 
@@ -202,7 +244,6 @@ class VideoSource:
             max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0
         )
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
-        self._last_pts: int | None = None
 
     def __enter__(self) -> VideoSource:
         return self
@@ -224,14 +265,17 @@ class VideoSource:
         self, on_audio: Callable[[av.Packet], None] | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Decode the video as ``(pts, planes)``: I420 planes and their presentation time in
-        ticks of :attr:`time_base`, increasing (a frame without one: the previous plus a frame
-        period; the first not below 0). Every audio packet goes to ``on_audio`` on the way.
+        ticks of :attr:`time_base`, made increasing by a :class:`FrameClock`. Every audio packet
+        goes to ``on_audio`` on the way.
 
         Packets that fail to decode are skipped (like the ``ffmpeg`` command).
 
         Raises:
             VideoDecodeError: no frame could be decoded at all.
         """
+        clock = FrameClock(
+            round(1 / (self.rate * self.time_base)), round(self.start_time / self.time_base)
+        )
         streams = [self._video] + ([self.audio] if self.audio is not None else [])
         decoded = 0
         last_error = ""
@@ -249,25 +293,13 @@ class VideoSource:
                     continue
                 for frame in frames:
                     decoded += 1
-                    yield self._stamp(frame.pts), self._planes(frame)
+                    yield clock.stamp(frame.pts), self._planes(frame)
         except av.FFmpegError as err:
             if decoded == 0:
                 raise VideoDecodeError(f"{self.path}: cannot decode ({err})") from err
             log.warning("%s: demuxing stopped after %d frames: %s", self.path, decoded, err)
         if decoded == 0:
             raise VideoDecodeError(f"{self.path}: no decodable video frame {last_error}".strip())
-
-    def _stamp(self, pts: int | None) -> int:
-        """A decoded frame's presentation time, made increasing (:meth:`timed_frames`)."""
-        last = self._last_pts
-        if last is None:
-            stamp = max(0, pts if pts is not None else round(self.start_time / self.time_base))
-        elif pts is None:
-            stamp = last + max(1, round(1 / (self.rate * self.time_base)))
-        else:
-            stamp = max(pts, last + 1)
-        self._last_pts = stamp
-        return stamp
 
     def _planes(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name != "yuv420p":
@@ -292,9 +324,12 @@ class VideoSink:
             CRF 18, preset medium).
         rotation: clockwise display rotation to record (the source's).
         first_pts: presentation time of the first frame in frame periods (keeps the audio in
-            sync when the source's video starts late).
+            sync when the source's video starts late); only without ``time_base``.
         time_base: when given, :meth:`write` takes each frame's presentation time in ticks of
             it (a variable frame rate is kept); otherwise frames follow each other at ``rate``.
+
+    Raises:
+        ValueError: both ``first_pts`` and ``time_base`` given.
     """
 
     def __init__(
@@ -311,6 +346,9 @@ class VideoSink:
         time_base: Fraction | None = None,
     ) -> None:
         self.path = Path(path)
+        if first_pts and time_base is not None:
+            raise ValueError("first_pts is for frames at a constant rate: with a time_base, "
+                             "give each frame's pts to write()")  # fmt: skip
         if encoder is None:
             encoder = Encoder("libx264", x264_options(EncoderSettings(reproducible=True)))
         self.encoder = encoder

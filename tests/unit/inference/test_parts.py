@@ -9,7 +9,7 @@ from mosaicflow.inference.blend import FeatherSettings, blend_into, feather_weig
 from mosaicflow.inference.crop import CropSettings, crop_frame, plan_clip_crop, uncrop_frame
 from mosaicflow.inference.protocols import Detections
 from mosaicflow.inference.tracks import ClipCutter, Instance, instances_from_detections
-from mosaicflow.inference.video_io import merge_touched, rgb_to_yuv, yuv_to_rgb
+from mosaicflow.inference.video_io import FrameClock, merge_touched, rgb_to_yuv, yuv_to_rgb
 
 
 def inst(x0: int, y0: int, x1: int, y1: int) -> Instance:
@@ -175,3 +175,20 @@ def test_merge_keeps_untouched_samples_exactly():
         merged[24:].reshape(2, 12, 16)[:, chroma_kept], yuv[24:].reshape(2, 12, 16)[:, chroma_kept]
     )
     assert not np.array_equal(merged[:24][touched], yuv[:24][touched])
+
+
+@pytest.mark.parametrize(
+    ("pts", "expected"),
+    [
+        ([0, 33, 67, 100], [0, 33, 67, 100]),  # kept as decoded
+        ([-100, -67, -33, 0, 33], [0, 33, 67, 100, 133]),  # a negative start moves all to 0
+        ([0, 33, 67, 100, 10, 43], [0, 33, 67, 100, 133, 166]),  # a jump back taken out
+        ([0, 33, 33, 67], [0, 33, 34, 67]),  # a repeated pts: one tick later
+        ([None, 100, None], [5, 100, 133]),  # no pts: `start`, or a period after the last
+        ([0, 33, 1000, 1033], [0, 33, 1000, 1033]),  # a gap forward is a pause, kept
+        ([None, None, 0, 33], [5, 38, 71, 104]),  # timed frames after untimed ones follow them
+    ],
+)
+def test_frame_clock_makes_presentation_times_increase(pts, expected):
+    clock = FrameClock(33, start=5)
+    assert [clock.stamp(p) for p in pts] == expected

@@ -387,3 +387,22 @@ def test_resume_drops_the_results_row_written_after_the_checkpoint(tmp_path):
     assert trim_results_csv(tmp_path, 5) == 0
     assert csv_path.read_text() == "".join(rows[:3])
     assert trim_results_csv(tmp_path / "missing", 1) == 0
+
+
+def test_fp16_inference_asks_for_an_argument_this_ultralytics_takes(tmp_path):
+    from mosaicflow.yolo.adapter import precision_kwargs
+
+    assert precision_kwargs(True, "cpu") == precision_kwargs(False, "cuda:0") == {}
+    code = (
+        "import sys\n"
+        "from mosaicflow.yolo.offline import prepare_ultralytics\n"
+        "prepare_ultralytics(sys.argv[1], 1)\n"
+        "from ultralytics.cfg import get_cfg\n"
+        "from mosaicflow.yolo.adapter import precision_kwargs\n"
+        "print(get_cfg(overrides=precision_kwargs(True, 'cuda:0')).quantize)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cfg")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "16"
+    assert "deprecated" not in proc.stderr + proc.stdout
