@@ -2,18 +2,20 @@
 
 Faces stand in for the sensitive regions. Each "video" pans and zooms slowly over real
 photographs (scikit-image's, matplotlib's and ultralytics' sample images), one scene per
-photograph, and is written with x264 like any user video. The faces' boxes in the photographs
+photograph, and is written with x264 like any user video (4:4:4 where a side is odd, as 4:2:0
+cannot code one). The faces' boxes in the photographs
 are known (nudenet finds the three large ones; the four small faces of two street photographs
 are labelled by hand below), so every frame's true faces follow from the camera path.
 
-- ``train-faces`` (176x144, the small frames of a first labelling round): three portraits;
-  12 of its frames are labelled (labelme polygons: the ellipse in each face box).
+- ``train-faces`` (175x143, the small, odd-sized frames of a first labelling round): three
+  portraits; 12 of its frames are labelled (labelme polygons: the ellipse in each face box).
 - ``heldout-zidane``, ``heldout-bus`` (480x360, other sources, larger frames): two photographs
   of people; 6 labelled frames of each are the validation set, and every frame is scored
   against its true faces.
-- ``no-faces-*`` (320x240): photographs without a face (a cup, a rocket, a motorbike in a
-  garage, a deep-field sky, a clock, a printed page), for the false-positive ceiling. (No
-  cat, no coins: a cat's face and the heads on coins are faces to a face model.)
+- ``no-faces-*`` (319x239 for training, 320x240 held out): photographs without a face (a cup,
+  a rocket, a motorbike in a garage, a deep-field sky, a clock, a printed page), for the
+  false-positive ceiling. (No cat, no coins: a cat's face and the heads on coins are faces to a
+  face model.)
 """
 
 from __future__ import annotations
@@ -90,10 +92,10 @@ class VideoPlan:
 
 
 PLANS = (
-    VideoPlan("train-faces", ("astronaut", "grace_hopper", "camera"), (176, 144), 20, "train"),
+    VideoPlan("train-faces", ("astronaut", "grace_hopper", "camera"), (175, 143), 20, "train"),
     VideoPlan("heldout-zidane", ("zidane",), (480, 360), 30, "val"),
     VideoPlan("heldout-bus", ("bus",), (480, 360), 30, "test"),
-    VideoPlan("no-faces-a", ("coffee", "rocket", "motorcycle"), (320, 240), 16, "train"),
+    VideoPlan("no-faces-a", ("coffee", "rocket", "motorcycle"), (319, 239), 16, "train"),
     VideoPlan("no-faces-b", ("hubble", "clock", "page"), (320, 240), 16, "test"),
 )
 #: Labelled frames of each scene: of the training video (12 in all) and of the held-out one.
@@ -156,7 +158,9 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(FPS))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        odd = width % 2 or height % 2
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv444p" if odd else "yuv420p"
         stream.options = {"crf": "20", "threads": "1"}
         for image in frames:
             frame = av.VideoFrame.from_ndarray(image[:, :, ::-1].copy(), format="rgb24")

@@ -1,7 +1,7 @@
 """A user's first labelled set on real footage: the real-data path end to end.
 
 The data (:mod:`tests.realdata`): videos panning over real photographs, faces standing in for
-the sensitive regions, 12 labelled frames of one source at 176x144 for training and 12 frames
+the sensitive regions, 12 labelled frames of one source at 175x143 for training and 12 frames
 of two other sources at 480x360 for validation, plus videos without a face. The run is the
 default config (`profile: demo`) on `source.kind: videos` with a video sheet and labelme
 folders; only the stages after the segmenter get the tiny budgets of the plumbing tests (their
