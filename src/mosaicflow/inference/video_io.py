@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import VideoDecodeError, probe_video
+from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 
 log = logging.getLogger(__name__)
@@ -93,20 +93,14 @@ def even_size(width: int, height: int) -> tuple[int, int]:
     return width + width % 2, height + height % 2
 
 
-def plane_array(plane: Any) -> np.ndarray:
-    """One plane of a decoded frame as ``(height, width)`` uint8 (its line padding cut off)."""
-    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-    return rows[:, : plane.width]
-
-
 def padded_planes(frame: av.VideoFrame) -> np.ndarray:
     """I420 planes of a ``yuv420p`` frame, an odd side padded to even (:func:`even_size`) by
     repeating the last luma column or row; the chroma planes, ``ceil(side / 2)`` samples long,
     already fit the padded size and are kept as decoded."""
     width, height = even_size(frame.width, frame.height)
-    y = np.pad(plane_array(frame.planes[0]), ((0, height - frame.height), (0, width - frame.width)),
-               mode="edge")  # fmt: skip
-    return _pack(y, plane_array(frame.planes[1]), plane_array(frame.planes[2]))
+    y, u, v = plane_arrays(frame)
+    y = np.pad(y, ((0, height - frame.height), (0, width - frame.width)), mode="edge")
+    return _pack(y, u, v)
 
 
 def _pack(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -204,7 +198,6 @@ class VideoSource:
         path: the file.
         width, height: size of the frames it yields: the source's, an odd side one pixel longer
             (:func:`padded_planes`).
-        source_width, source_height: the source's frame size.
         rate: frame rate (``Fraction``).
         frame_count: frames announced by the container (0 when unknown).
         rotation: clockwise display rotation of the source (degrees).
@@ -220,7 +213,6 @@ class VideoSource:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         probe = probe_video(self.path)  # names the file on any error
-        self.source_width, self.source_height = probe.width, probe.height
         self.width, self.height = even_size(probe.width, probe.height)
         if (self.width, self.height) != (probe.width, probe.height):
             log.warning(

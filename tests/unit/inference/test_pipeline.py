@@ -259,7 +259,7 @@ def write_odd_video(path, frames: np.ndarray, fps: int = 10):
 def test_an_odd_sized_video_is_restored_one_pixel_larger_with_its_samples_kept(tmp_path):
     import av
 
-    from mosaicflow.inference.video_io import plane_array
+    from mosaicflow.video.decode import plane_arrays
 
     frames = textured_frames(10, height=HEIGHT - 1, width=WIDTH - 1)  # 63 x 47
     source = write_odd_video(tmp_path / "in.mkv", frames)
@@ -270,7 +270,7 @@ def test_an_odd_sized_video_is_restored_one_pixel_larger_with_its_samples_kept(t
     )
     assert (result.width, result.height) == (WIDTH, HEIGHT)
     with av.open(str(source)) as container:
-        decoded = [[plane_array(p) for p in f.planes] for f in container.decode(video=0)]
+        decoded = [plane_arrays(f) for f in container.decode(video=0)]
     planes_out = decode_planes(out)
     assert len(planes_out) == len(decoded) == 10
     for i, (y_in, u_in, v_in) in enumerate(decoded):
