@@ -423,7 +423,7 @@ def regions(run: Run, slow: bool) -> list[Row]:
     ]
 
 
-def restoration(run: Run, slow: bool) -> list[Row]:
+def restoration(run: Run) -> list[Row]:
     m = test_restoration_quality
     scores = run.json("metrics", "restoration_dataset.json")
     rows = [
@@ -593,13 +593,9 @@ def label_issues(run: Run) -> list[Row]:
     ]
 
 
-def duplicates(run: Run, slow: bool) -> list[Row]:
-    """The rates over the test's re-uploads (the world's own four are checked exactly)."""
-    return made_reuploads(run, slow)
-
-
 def made_reuploads(run: Run, slow: bool) -> list[Row]:
-    """test_reuploads_are_found_among_the_demo_videos: its re-uploads made again."""
+    """test_reuploads_are_found_among_the_demo_videos: its re-uploads made again (the world's
+    own four are checked exactly and have no row)."""
     from mosaicflow.curate.config import DuplicatesConfig
     from mosaicflow.curate.duplicates import find_duplicates
 
@@ -766,10 +762,10 @@ GROUPS: tuple[tuple[str, Callable[[Run, bool], list[Row]]], ...] = (
     ("source quality", lambda run, slow: source_quality(run)),
     ("evaluation", evaluation),
     ("regions", regions),
-    ("restoration", restoration),
+    ("restoration", lambda run, slow: restoration(run)),
     ("review", lambda run, slow: review(run)),
     ("label issues", lambda run, slow: label_issues(run)),
-    ("duplicates", duplicates),
+    ("duplicates", made_reuploads),
     ("balance", lambda run, slow: balance(run)),
     ("user test videos", user_truth),
 )
