@@ -226,7 +226,9 @@ class RestoreResult:
         fps: frames processed per second.
         video_fps: the source's (and output's) frame rate.
         width, height: frame size.
-        audio_packets: audio packets copied.
+        audio_packets: audio packets read from the source and written (copied or transcoded).
+        audio: how the audio was written: ``copy (<codec>)``, ``aac from <codec>`` (a codec the
+            output container cannot hold) or None (no audio).
         peak_buffered_frames: most frames held at once.
         encoder: the FFmpeg encoder of the output.
         stage_seconds: seconds each stage spent working (the busiest bounds a pipelined run).
@@ -249,6 +251,7 @@ class RestoreResult:
     width: int
     height: int
     audio_packets: int
+    audio: str | None
     peak_buffered_frames: int
     encoder: str
     stage_seconds: dict[str, float]
@@ -612,6 +615,7 @@ class _Streamed:
     width: int
     height: int
     audio_packets: int
+    audio: str | None
 
 
 def _stream(
@@ -658,12 +662,12 @@ def _stream(
                 stop=stop,
             )
             busy["track"] -= run.waited
-            audio_packets = sink.audio_packets
+            audio_packets, audio = sink.audio_packets, sink.audio
         if recorder is not None and masks_out is not None:
             recorder.write(masks_out)
         frames = sink.frames_written
         video_fps = float(source.rate)
-    return _Streamed(run, busy, frames, video_fps, width, height, audio_packets)
+    return _Streamed(run, busy, frames, video_fps, width, height, audio_packets, audio)
 
 
 def _restore_result(
@@ -695,6 +699,7 @@ def _restore_result(
         width=done.width,
         height=done.height,
         audio_packets=done.audio_packets,
+        audio=done.audio,
         peak_buffered_frames=run.buffer.peak,
         encoder=encoder.codec,
         stage_seconds={name: round(value, 3) for name, value in busy.items()},

@@ -11,7 +11,9 @@ conversion gives there: :func:`yuv_window_to_rgb` and :func:`merge_window` do th
 the window a blend touched only.
 
 The first audio stream is copied packet by packet (no re-encode) while the video is decoded,
-so nothing is read twice. The output is written to a temporary sibling and renamed at the end.
+so nothing is read twice; a codec the output container cannot hold is encoded as AAC instead
+(:mod:`mosaicflow.video.audio`). The output is written to a temporary sibling and renamed at
+the end.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
+from mosaicflow.video.audio import AudioTrack
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 
@@ -311,7 +314,8 @@ class VideoSink:
         path: the output file (its suffix picks the container).
         width, height: frame size.
         rate: frame rate.
-        audio_template: the source's audio stream to copy, or ``None``.
+        audio_template: the source's audio stream to copy (or transcode, when the container
+            cannot hold its codec), or ``None``.
         encoder: the encoder and its options (default: the reproducible libx264 encode at
             CRF 18, preset medium).
         rotation: clockwise display rotation to record (the source's).
@@ -348,7 +352,7 @@ class VideoSink:
         self._stack = contextlib.ExitStack()
         self._container: Any = None
         self._video: Any = None
-        self._audio: Any = None
+        self._audio: AudioTrack | None = None
         self.frames_written = 0
         self.audio_packets = 0
         self.first_pts = first_pts
@@ -368,7 +372,7 @@ class VideoSink:
             if rotation:
                 self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
             if template is not None:
-                self._audio = self._container.add_stream_from_template(template)
+                self._audio = AudioTrack(self._container, template)
             self._stack = stack.pop_all()
         return self
 
@@ -384,16 +388,23 @@ class VideoSink:
         self.frames_written += 1
 
     def write_audio(self, packet: av.Packet) -> None:
-        """Copy one packet of the source's audio stream."""
+        """Copy one packet of the source's audio stream (or transcode it, see
+        :class:`~mosaicflow.video.audio.AudioTrack`)."""
         if self._audio is None:
             return
-        packet.stream = self._audio
-        self._container.mux(packet)
+        self._audio.write(packet)
         self.audio_packets += 1
+
+    @property
+    def audio(self) -> str | None:
+        """How the audio is written: ``copy (<codec>)``, ``aac from <codec>`` or None."""
+        return self._audio.description if self._audio is not None else None
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is None:
+                if self._audio is not None:
+                    self._audio.close()
                 self._container.mux(self._video.encode(None))
         finally:
             self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]

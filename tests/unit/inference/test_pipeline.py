@@ -58,7 +58,7 @@ def test_frames_fps_audio_kept_and_undetected_frames_pass_through_exactly(tmp_pa
     assert after["fps"] == pytest.approx(before["fps"]) == pytest.approx(10.0)
     assert after["audio_codec"] == before["audio_codec"] == "aac"
     assert after["audio_bytes"] == before["audio_bytes"]  # copied packets, not re-encoded
-    assert result.audio_packets == before["audio_packets"]
+    assert result.audio_packets == before["audio_packets"] and result.audio == "copy (aac)"
 
     planes_in, planes_out = decode_planes(source), decode_planes(out)
     for i in range(20):
