@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -401,10 +402,12 @@ class VideoSink:
         return self._audio.description if self._audio is not None else None
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
+        if exc_type is None:
+            try:
                 if self._audio is not None:
                     self._audio.close()
                 self._container.mux(self._video.encode(None))
-        finally:
-            self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
+            except BaseException:  # a failed flush publishes nothing either
+                self._stack.__exit__(*sys.exc_info())
+                raise
+        self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
