@@ -166,12 +166,11 @@ def yolo_test(run: Run, name: str, conf: float | None = None) -> dict[str, Any]:
     """Model ``name``'s test figures, recomputed as rule evaluate_model computes them."""
     import dataclasses
 
-    from mosaicflow.config import build
     from mosaicflow.devices import ultralytics_device
-    from mosaicflow.yolo.models import evaluate_params, model_kind
+    from mosaicflow.yolo.models import model_kind, test_job
     from mosaicflow.yolo.scoring import truth_items
 
-    params = build(model_kind(name).test_settings, evaluate_params(name, run.config))
+    params = test_job(name, run.config)
     if conf is not None:
         params = dataclasses.replace(params, conf=conf)
     flat = stages.yolo.test_items(run.plan, name)

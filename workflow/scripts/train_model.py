@@ -1,17 +1,18 @@
 """Train (or take) a YOLO model, validate and export it (rule train_model, ``{model}`` wildcard;
-``params.train`` holds only the training keys of the model's section)."""
+``params.train`` holds only the training keys of the model's section, its job's fields)."""
 
 from pathlib import Path
 
 from mosaicflow.plan.runtime import setup
 from mosaicflow.yolo.jobs import ModelOutputs, train_model
+from mosaicflow.yolo.models import train_job_of
 
 log = setup(snakemake)
 name = snakemake.wildcards.model
 out = snakemake.output
 record = train_model(
     name,
-    snakemake.params.train,
+    train_job_of(name, snakemake.params.train),
     Path(snakemake.input.dataset) if snakemake.input.get("dataset") else None,
     ModelOutputs(Path(out.weights), Path(out.onnx), Path(out.train_json)),
     Path(snakemake.params.work),

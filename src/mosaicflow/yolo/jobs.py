@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.config import build
 from mosaicflow.io import write_json
 from mosaicflow.provenance import file_hash
 from mosaicflow.yolo.budget import Budget, budget_warnings, plan_budget
@@ -28,7 +27,7 @@ from mosaicflow.yolo.dataset import (
 )
 from mosaicflow.yolo.export import export_onnx, model_names, validate, write_onnx, write_weights
 from mosaicflow.yolo.fit import YoloTrainResult, state_key, train_yolo
-from mosaicflow.yolo.models import check_params, model_kind, model_spec
+from mosaicflow.yolo.models import model_kind, training_keys
 from mosaicflow.yolo.spec import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -189,7 +188,7 @@ def _budget_figures(
 
 def train_model(
     name: str,
-    params: Mapping[str, Any],
+    spec: TrainSpec,
     dataset_dir: Path | None,
     outputs: ModelOutputs,
     work_root: Path,
@@ -207,7 +206,7 @@ def train_model(
 
     Args:
         name: a :data:`~mosaicflow.yolo.models.MODELS` name.
-        params: the training keys of its section (:func:`~mosaicflow.yolo.models.train_params`).
+        spec: its training job (:func:`~mosaicflow.yolo.models.train_job`).
         dataset_dir, outputs, work_root, code, device, threads, seed: see :func:`run_training`.
         init_weights: another model's weights to start from (:func:`~mosaicflow.yolo.models.
             model_init`: the YOLO base or this run's region segmenter); they replace ``model``
@@ -216,9 +215,10 @@ def train_model(
             its card.
         balance: see :func:`run_training`.
     """
-    kind = model_kind(name)
-    check_params(name, params, kind.train_keys)
-    spec, digest = model_spec(name, params), ""
+    if spec.task != model_kind(name).task:
+        raise ValueError(f"{name}: the training job is for a {spec.task} model, not the "
+                         f"{model_kind(name).task} model {name} is")  # fmt: skip
+    config, digest = training_keys(name, spec), ""
     start = start_record(start_kind, spec, init_weights)
     if init_weights is not None:
         if spec.pretrained:
@@ -229,7 +229,7 @@ def train_model(
         digest = start["sha256"][:16]
         log.info("%s: starting from %s (%s)", name, init_weights, digest)
     return run_training(
-        spec, name, dataset_dir, outputs, work_root, config=params,
+        spec, name, dataset_dir, outputs, work_root, config=config,
         code=code, device=device, threads=threads, seed=seed, init_digest=digest, start=start,
         balance=balance,
     )  # fmt: skip
@@ -257,7 +257,7 @@ def start_record(kind: str, spec: TrainSpec, init_weights: Path | None) -> dict[
 
 def evaluate_model(
     name: str,
-    params: Mapping[str, Any],
+    settings: Any,
     weights: Path,
     train_json: Path,
     test_items: list[Path],
@@ -278,8 +278,8 @@ def evaluate_model(
 
     Args:
         name: a :data:`~mosaicflow.yolo.models.MODELS` name.
-        params: the keys its test scorer reads
-            (:func:`~mosaicflow.yolo.models.evaluate_params`).
+        settings: its test job, the settings its scorer reads
+            (:func:`~mosaicflow.yolo.models.test_job`).
         weights: the model's best.pt.
         train_json: its training record.
         test_items: flat (video, truth.mkv, truth.json, ...) list of the demo's test videos;
@@ -301,8 +301,9 @@ def evaluate_model(
     from mosaicflow.yolo.scoring import RECALL_GRID, truth_items
 
     kind = model_kind(name)
-    check_params(name, params, kind.test_keys)
-    settings = build(kind.test_settings, params)
+    if not isinstance(settings, kind.test_settings):
+        raise TypeError(f"{name}: the test job is a {type(settings).__name__}, not the "
+                        f"{kind.test_settings.__name__} its scorer reads")  # fmt: skip
     items = truth_items(test_items)
     test, curves, threshold = None, None, None
     runs_model = bool(items or val_items)  # else nothing to predict (user videos)

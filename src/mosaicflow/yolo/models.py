@@ -8,7 +8,10 @@ the table's names, and the outputs are
 
 Each rule gets only the keys it reads, so changing an inference key (``regions.conf``) neither
 retrains nor re-evaluates a model: training gets the section's :class:`TrainSpec` fields
-(:func:`train_params`), evaluation the keys its test scorer reads (:func:`evaluate_params`).
+(:func:`train_params`), evaluation the keys its test scorer reads (:func:`evaluate_params`);
+the rule's script builds the typed job from them (:func:`train_job_of`, :func:`test_job_of`).
+The params stay a dict of builtins: Snakemake's params trigger compares only those (it skips
+any other object), so a dataclass as params would never rerun its job.
 """
 
 from __future__ import annotations
@@ -237,6 +240,37 @@ def evaluate_params(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     param; the segmenter's include the inference ``iou`` it scores with)."""
     kind = model_kind(name)
     return _subset(name, config[kind.section], kind.test_keys)
+
+
+def train_job(name: str, config: Mapping[str, Any]) -> TrainSpec:
+    """The training job of model ``name`` from the whole config."""
+    return train_job_of(name, train_params(name, config))
+
+
+def train_job_of(name: str, params: Mapping[str, Any]) -> TrainSpec:
+    """The training job of model ``name`` from its train rule's params (:func:`train_params`:
+    exactly its training keys)."""
+    check_params(name, params, model_kind(name).train_keys)
+    return model_spec(name, params)
+
+
+def test_job(name: str, config: Mapping[str, Any]) -> Any:
+    """The test job of model ``name`` from the whole config."""
+    return test_job_of(name, evaluate_params(name, config))
+
+
+def test_job_of(name: str, params: Mapping[str, Any]) -> Any:
+    """The test job of model ``name`` (its ``test_settings``) from its evaluation rule's params
+    (:func:`evaluate_params`: exactly the keys its scorer reads)."""
+    kind = model_kind(name)
+    check_params(name, params, kind.test_keys)
+    return build(kind.test_settings, params)
+
+
+def training_keys(name: str, spec: TrainSpec) -> dict[str, Any]:
+    """The section keys ``spec`` was built from, as the model card records them (what
+    :func:`train_params` gave)."""
+    return canonical({key: getattr(spec, key) for key in model_kind(name).train_keys})
 
 
 def check_params(name: str, params: Mapping[str, Any], keys: tuple[str, ...]) -> None:

@@ -251,7 +251,7 @@ def test_a_real_training_takes_the_steps_the_card_records(
     from mosaicflow.yolo.dataset import read_dataset
     from mosaicflow.yolo.fit import train_yolo
     from mosaicflow.yolo.jobs import ModelOutputs, train_model
-    from mosaicflow.yolo.models import train_params
+    from mosaicflow.yolo.models import model_spec, train_params
 
     taken = []
     step = BaseTrainer.optimizer_step
@@ -269,7 +269,8 @@ def test_a_real_training_takes_the_steps_the_card_records(
     data = box_dataset(tmp_path / "data")
     outputs = ModelOutputs(tmp_path / "best.pt", tmp_path / "best.onnx", tmp_path / "train.json")
     with caplog.at_level(logging.INFO, logger="mosaicflow.yolo.jobs"):
-        record = train_model("region_seg", params, data, outputs, tmp_path / "work", code="c",
+        record = train_model("region_seg", model_spec("region_seg", params), data, outputs,
+                             tmp_path / "work", code="c",
                              device="cpu", threads=2, seed=0, start_kind="scratch")  # fmt: skip
     training = record["training"]
     budget = plan_budget(spec(**{**params, "overrides": {}}), 4)

@@ -273,7 +273,7 @@ def test_configured_weights_are_refused_by_the_job_that_first_reads_them(tmp_pat
 
     from mosaicflow.config import ConfigError, validate_config
     from mosaicflow.yolo.jobs import ModelOutputs, train_model
-    from mosaicflow.yolo.models import train_params
+    from mosaicflow.yolo.models import train_job
 
     crafted_path, marker = crafted(tmp_path, "hidden", saved_model)
     with pytest.raises(ConfigError, match=r"'detector\.weights': .* names posix\.system"):
@@ -287,7 +287,7 @@ def test_configured_weights_are_refused_by_the_job_that_first_reads_them(tmp_pat
     refused = rf"{re.escape(str(path))} \(detector\.weights\): refused: it names posix\.system"
     with pytest.raises(UnsafeCheckpointError, match=refused):
         train_model(
-            "detector", train_params("detector", config), None, outputs, tmp_path / "work",
+            "detector", train_job("detector", config), None, outputs, tmp_path / "work",
             code="c", device="cpu", threads=1, seed=0, start_kind="weights",
         )  # fmt: skip
     assert not marker.exists() and not outputs.weights.exists()

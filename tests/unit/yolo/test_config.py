@@ -4,6 +4,7 @@ model table gives each rule only the keys it reads."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -21,7 +22,7 @@ from mosaicflow.yolo.config import (
     RegionsPrelabelConfig,
     WatermarkConfig,
 )
-from mosaicflow.yolo.models import MODELS, model_spec
+from mosaicflow.yolo.models import MODELS, model_spec, training_keys
 from mosaicflow.yolo.spec import plain
 
 SECTIONS = {kind.section: kind.config for kind in MODELS.values()}
@@ -121,7 +122,7 @@ def test_unknown_key_in_section_fails():
 
 def test_model_config_builds_each_model_and_names_an_unknown_one():
     from mosaicflow.yolo.jobs import train_model
-    from mosaicflow.yolo.models import model_config
+    from mosaicflow.yolo.models import model_config, train_job
 
     config = {"profile": "demo"}
     validate_config(config)
@@ -130,9 +131,10 @@ def test_model_config_builds_each_model_and_names_an_unknown_one():
     assert isinstance(model_config("detector", config["detector"]), DetectorConfig)
     with pytest.raises(ValueError, match="'mosaics'"):
         model_config("mosaics", config["regions"])
-    with pytest.raises(ValueError, match=r"watermark: params lack the keys \['single_cls'\]"):
+    segmenter_job = train_job("region_seg", config)
+    with pytest.raises(ValueError, match="watermark: the training job is for a segment model"):
         train_model(
-            "watermark", {**config["regions"]}, None, None, None,
+            "watermark", segmenter_job, None, None, None,
             code="", device="cpu", threads=1, seed=0,
         )  # fmt: skip
 
@@ -321,3 +323,32 @@ def test_a_disabled_watermark_detector_is_neither_trained_nor_read():
     on = {}
     validate_config(on)
     assert Run.from_config(on).inputs(restoration).clip_watermark_model(None)
+
+
+@pytest.mark.parametrize("profile", ["demo", "full"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_scripts_build_typed_jobs_from_builtin_params(name, profile):
+    from mosaicflow.yolo.models import (
+        evaluate_params,
+        test_job_of,
+        train_job,
+        train_job_of,
+        train_params,
+    )
+    from mosaicflow.yolo.spec import TrainSpec
+
+    config = {"profile": profile}
+    validate_config(config)
+    # the rules' params are builtins (Snakemake's params trigger skips any other object)
+    params = train_params(name, config)
+    assert json.loads(json.dumps(params)) == params
+    job = train_job_of(name, params)
+    assert isinstance(job, TrainSpec) and job == train_job(name, config)
+    # the card records the same keys and values the rule passed
+    assert training_keys(name, job) == params
+    test = evaluate_params(name, config)
+    assert json.loads(json.dumps(test)) == test
+    settings = test_job_of(name, test)
+    assert isinstance(settings, MODELS[name].test_settings) and plain(settings) == test
+    with pytest.raises(ValueError, match=rf"{name}: params lack the keys"):
+        train_job_of(name, {k: v for k, v in params.items() if k != "epochs"})

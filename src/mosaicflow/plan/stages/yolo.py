@@ -82,7 +82,9 @@ def train_model_start(run: Run, wildcards: Any) -> str:
 
 
 def train_model_params(run: Run, wildcards: Any) -> dict[str, Any]:
-    """The keys of a model's section that training reads (not its inference keys)."""
+    """The keys of a model's section that training reads (not its inference keys): the fields
+    of its training job, which the rule's script builds (:func:`~mosaicflow.yolo.models.
+    train_job_of`)."""
     return models.train_params(wildcards.model, run.config)
 
 
@@ -92,7 +94,8 @@ def train_model_work(run: Run, wildcards: Any) -> str:
 
 
 def evaluate_model_params(run: Run, wildcards: Any) -> dict[str, Any]:
-    """The keys of a model's section that its test scorer reads."""
+    """The keys of a model's section that its test scorer reads: the fields of its test job,
+    which the rule's script builds (:func:`~mosaicflow.yolo.models.test_job_of`)."""
     return models.evaluate_params(wildcards.model, run.config)
 
 
