@@ -43,7 +43,8 @@ PARAMS_DUMP = textwrap.dedent(
             kinds = found.setdefault(job.rule.name, {})
             for name, value in job.params.items():
                 kinds.setdefault(name, set()).add(type(value).__name__)
-    Path(out).write_text(json.dumps({r: {n: sorted(t) for n, t in p.items()} for r, p in found.items()}))
+    types = {rule: {n: sorted(t) for n, t in p.items()} for rule, p in found.items()}
+    Path(out).write_text(json.dumps(types))
     """
 )
 
