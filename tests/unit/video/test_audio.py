@@ -255,3 +255,28 @@ def test_a_failed_audio_flush_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="flush failed"):
         reencode(source, tmp_path / "out.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wmv"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout"),
+    [("fltp", "stereo"), ("s16", "stereo"), ("u8", "mono"), ("s32p", "5.1"), ("flt", "6 channels")],
+)
+def test_silence_and_trimming_keep_the_frame_format(fmt, layout):
+    from mosaicflow.video.audio import silence, trimmed
+
+    channels = len(av.AudioLayout(layout).channels)
+    dtype = {"fltp": np.float32, "s16": np.int16, "u8": np.uint8, "s32p": np.int32,
+             "flt": np.float32}[fmt]  # fmt: skip
+    planar = fmt.endswith("p")
+    samples = np.arange(100 * channels)
+    array = (samples.reshape(channels, 100) if planar else samples.reshape(1, -1)).astype(dtype)
+    frame = av.AudioFrame.from_ndarray(array, format=fmt, layout=layout)
+    frame.sample_rate = RATE
+    cut = trimmed(frame, 30)
+    assert cut is not None and (cut.samples, cut.format.name, cut.sample_rate) == (70, fmt, RATE)
+    expected = array[:, 30:] if planar else array[:, 30 * channels :]
+    assert np.array_equal(cut.to_ndarray(), expected)
+    assert trimmed(frame, 100) is None
+    quiet = silence(frame, 50)
+    assert (quiet.samples, quiet.format.name, quiet.layout.name) == (50, fmt, layout)
+    assert set(np.unique(quiet.to_ndarray())) == ({128} if fmt == "u8" else {0})
