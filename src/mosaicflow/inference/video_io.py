@@ -355,7 +355,6 @@ class VideoSink:
         self._video: Any = None
         self._audio: AudioTrack | None = None
         self.frames_written = 0
-        self.audio_packets = 0
         self.first_pts = first_pts
         self.time_base = time_base if time_base is not None else 1 / Fraction(rate)
         self._timed = time_base is not None
@@ -394,7 +393,11 @@ class VideoSink:
         if self._audio is None:
             return
         self._audio.write(packet)
-        self.audio_packets += 1
+
+    @property
+    def audio_packets(self) -> int:
+        """Audio packets written (copied or transcoded)."""
+        return self._audio.packets if self._audio is not None else 0
 
     @property
     def audio(self) -> str | None:

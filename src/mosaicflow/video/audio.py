@@ -59,7 +59,7 @@ AAC_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 
 def aac_layout(channels: int, name: str) -> str:
     """The AAC channel layout for a source of ``channels`` with layout ``name``: the source's
     own when it names an order (``5.1(side)``), else the usual one of that many channels."""
-    if channels <= 8 and name and "channels" not in name and name not in ("mono", "stereo"):
+    if channels <= 8 and name and "channels" not in name:
         return name
     return AAC_LAYOUTS.get(channels, "stereo")
 
