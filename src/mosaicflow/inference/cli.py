@@ -227,8 +227,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Detect the mosaic in every frame with a YOLO segmentation model, restore clips of "
             "the tracked regions with a BasicVSR++ generator, blend them back and encode the "
-            "video at the source's frame rate with its audio copied. Frames without detection "
-            "are encoded from their decoded pixels unchanged."
+            "video at the source's frame rate with its audio and subtitle tracks. Frames without "
+            "detection are encoded from their decoded pixels unchanged."
         ),
     )
     _add_input_arguments(parser)

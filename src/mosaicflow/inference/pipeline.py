@@ -2,11 +2,11 @@
 
 The work runs as a chain of stages (:mod:`~mosaicflow.inference.stages`), each in its own
 thread with bounded queues between them (``pipelined``), or one after another in the caller's
-thread: ``decode`` (frames, their RGB and the audio packets read before each), ``detect``
-(batches of frames, the instances and the scene cuts), ``track`` (tracks cut into clips; holds
-the frames), ``crop``, ``restore`` (equal-length clips batched), ``blend`` (the feathered
-paste, merged into the frame's planes) and ``encode`` (frames in order, with their audio). The
-same items pass in the same order either way, so both give the same pixels.
+thread: ``decode`` (frames, their RGB and the audio and subtitle packets read before each),
+``detect`` (batches of frames, the instances and the scene cuts), ``track`` (tracks cut into
+clips; holds the frames), ``crop``, ``restore`` (equal-length clips batched), ``blend`` (the
+feathered paste, merged into the frame's planes) and ``encode`` (frames in order, with those
+packets). The same items pass in the same order either way, so both give the same pixels.
 
 Frames wait in a :class:`FrameBuffer` until no open clip can still include them: ``track``
 releases a frame once it is older than the first frame of every open (or held) clip, and
@@ -143,13 +143,13 @@ class BufferedFrame:
 
     Attributes:
         canvas: its planes and composite (:mod:`~mosaicflow.inference.canvas`).
-        audio: audio packets read before it (muxed just before it).
+        packets: audio and subtitle packets read before it (muxed just before it).
         pts: its presentation time in the source's time base (kept in the output).
         planes: the planes to encode, once its last clip is blended (``None`` before).
     """
 
     canvas: Canvas
-    audio: list[Any]
+    packets: list[Any]
     pts: int
     planes: np.ndarray | None = None
 
@@ -226,9 +226,16 @@ class RestoreResult:
         fps: frames processed per second.
         video_fps: the source's (and output's) frame rate.
         width, height: frame size.
-        audio_packets: audio packets read from the source and written (copied or transcoded).
-        audio: how the audio was written: ``copy (<codec>)``, ``aac from <codec>`` (a codec the
-            output container cannot hold) or None (no audio).
+        audio_packets: audio packets read from the source and written (copied or transcoded),
+            all audio tracks together.
+        audio: how each audio track was written, joined by commas: ``copy (<codec>)``, or
+            ``aac from <codec>`` (a codec the output container cannot hold); None: no audio.
+        subtitles: how each subtitle track was written, joined by commas: ``copy (<codec>)``,
+            or ``mov_text from <codec>`` (a text codec the container cannot hold, converted to
+            its own); None: no subtitles.
+        dropped_streams: source streams the output does not carry (``#<index> <type>
+            (<codec>)``): attachments and data streams, and subtitles the container cannot
+            hold in any form.
         peak_buffered_frames: most frames held at once.
         encoder: the FFmpeg encoder of the output.
         stage_seconds: seconds each stage spent working (the busiest bounds a pipelined run).
@@ -252,6 +259,8 @@ class RestoreResult:
     height: int
     audio_packets: int
     audio: str | None
+    subtitles: str | None
+    dropped_streams: list[str]
     peak_buffered_frames: int
     encoder: str
     stage_seconds: dict[str, float]
@@ -265,13 +274,13 @@ class RestoreResult:
 # -- the items that travel between the stages ---------------------------------------------------
 @dataclass
 class Decoded:
-    """A decoded frame (its planes and the detector's RGB) and the audio packets read before
-    it."""
+    """A decoded frame (its planes and the detector's RGB) and the audio and subtitle packets
+    read before it."""
 
     number: int
     pts: int
     yuv: np.ndarray
-    audio: list[Any]
+    packets: list[Any]
     rgb: np.ndarray
 
 
@@ -282,16 +291,16 @@ class Detected:
     number: int
     pts: int
     yuv: np.ndarray
-    audio: list[Any]
+    packets: list[Any]
     instances: list[Instance]
     cut: bool
 
 
 @dataclass
-class AudioTail:
-    """The audio packets after the last frame (ends the stream)."""
+class StreamTail:
+    """The audio and subtitle packets after the last frame (ends the stream)."""
 
-    audio: list[Any]
+    packets: list[Any]
 
 
 @dataclass
@@ -313,10 +322,10 @@ class CroppedClip:
 @dataclass
 class Release:
     """Every frame below ``stop`` (all for ``None``) can be written once the clips before this
-    item are blended; ``audio``: packets to mux after them (the tail)."""
+    item are blended; ``packets``: audio and subtitle packets to mux after them (the tail)."""
 
     stop: int | None
-    audio: list[Any] = field(default_factory=list)
+    packets: list[Any] = field(default_factory=list)
 
 
 def _span(first: int, last: int) -> str:
@@ -426,19 +435,19 @@ class _Run:
         ]
 
     # -- decode -------------------------------------------------------------------------------
-    def decode(self) -> Iterator[Decoded | AudioTail]:
-        """Frames in order, each with the audio packets demuxed before it (and converted to RGB
+    def decode(self) -> Iterator[Decoded | StreamTail]:
+        """Frames in order, each with the packets demuxed before it (and converted to RGB
         here, which balances the work of this thread and the detector's)."""
-        audio: list[Any] = []
-        for number, (pts, yuv) in enumerate(self.source.timed_frames(on_audio=audio.append)):
-            yield Decoded(number, pts, yuv, audio[:], yuv_to_rgb(yuv))
-            audio.clear()
-        yield AudioTail(audio[:])
+        packets: list[Any] = []
+        for number, (pts, yuv) in enumerate(self.source.timed_frames(packets.append)):
+            yield Decoded(number, pts, yuv, packets[:], yuv_to_rgb(yuv))
+            packets.clear()
+        yield StreamTail(packets[:])
 
     # -- detect -------------------------------------------------------------------------------
-    def detect(self, item: Decoded | AudioTail) -> Iterator[Detected | AudioTail]:
+    def detect(self, item: Decoded | StreamTail) -> Iterator[Detected | StreamTail]:
         """Batch frames for the detector; instances and scene cuts per frame."""
-        if isinstance(item, AudioTail):
+        if isinstance(item, StreamTail):
             yield from self.detect_rest()
             yield item
             return
@@ -468,20 +477,20 @@ class _Run:
         for frame, detections in zip(chunk, found, strict=True):
             cut = self.scenes.push(luma(frame.yuv))[1]
             instances = instances_from_detections(detections)
-            yield Detected(frame.number, frame.pts, frame.yuv, frame.audio, instances, cut)
+            yield Detected(frame.number, frame.pts, frame.yuv, frame.packets, instances, cut)
 
     # -- track --------------------------------------------------------------------------------
-    def track(self, item: Detected | AudioTail) -> Iterator[ClipGroup | Release]:
+    def track(self, item: Detected | StreamTail) -> Iterator[ClipGroup | Release]:
         """Cut clips, hold the frames they may still need, release the others."""
-        if isinstance(item, AudioTail):
+        if isinstance(item, StreamTail):
             yield from self._dispatch(self.cutter.finish(), force=True)
-            yield Release(None, item.audio)
+            yield Release(None, item.packets)
             return
         if item.cut:
             yield from self._dispatch(self.cutter.cut_scene())
         if self.settings.pipelined:
             self.waited += self.buffer.wait_for_room(self.settings.frame_limit(), self.stop)
-        self.buffer.add(item.number, BufferedFrame(self.canvas(item.yuv), item.audio, item.pts))
+        self.buffer.add(item.number, BufferedFrame(self.canvas(item.yuv), item.packets, item.pts))
         yield from self._dispatch(self.cutter.push(item.number, item.instances))
         self.detected += bool(item.instances)
         if self.recorder is not None:
@@ -576,16 +585,16 @@ class _Run:
 
     # -- encode -------------------------------------------------------------------------------
     def encode(self, item: Release) -> Iterable[None]:
-        """Write the released frames in order, each after its audio packets."""
+        """Write the released frames in order, each after its audio and subtitle packets."""
         for _, frame in self.buffer.pop_before(item.stop):
-            for packet in frame.audio:
-                self.sink.write_audio(packet)
+            for packet in frame.packets:
+                self.sink.write_packet(packet)
             planes = frame.planes if frame.planes is not None else frame.canvas.planes()
             self.sink.write(planes, frame.pts)
             self.written["restored" if frame.canvas.blends else "passthrough"] += 1
             self.bar.update(1)
-        for packet in item.audio:
-            self.sink.write_audio(packet)
+        for packet in item.packets:
+            self.sink.write_packet(packet)
         return ()
 
 
@@ -616,6 +625,8 @@ class _Streamed:
     height: int
     audio_packets: int
     audio: str | None
+    subtitles: str | None
+    dropped_streams: list[str]
 
 
 def _stream(
@@ -640,7 +651,7 @@ def _stream(
             width,
             height,
             source.rate,
-            source.audio,
+            source.carried,
             encoder=encoder,
             rotation=source.rotation,
             time_base=source.time_base,
@@ -662,12 +673,13 @@ def _stream(
                 stop=stop,
             )
             busy["track"] -= run.waited
-            audio_packets, audio = sink.audio_packets, sink.audio
+            dropped = source.left_out + sink.dropped
+            carried = (sink.audio_packets, sink.audio, sink.subtitles, dropped)
         if recorder is not None and masks_out is not None:
             recorder.write(masks_out)
         frames = sink.frames_written
         video_fps = float(source.rate)
-    return _Streamed(run, busy, frames, video_fps, width, height, audio_packets, audio)
+    return _Streamed(run, busy, frames, video_fps, width, height, *carried)
 
 
 def _restore_result(
@@ -700,6 +712,8 @@ def _restore_result(
         height=done.height,
         audio_packets=done.audio_packets,
         audio=done.audio,
+        subtitles=done.subtitles,
+        dropped_streams=done.dropped_streams,
         peak_buffered_frames=run.buffer.peak,
         encoder=encoder.codec,
         stage_seconds={name: round(value, 3) for name, value in busy.items()},
@@ -722,7 +736,7 @@ def restore_video(
     Args:
         input_video: the video (any container and codec PyAV decodes).
         output_video: the restored video (the settings' encoder in the suffix's container, the
-            source's frame rate and audio stream), written atomically.
+            source's frame rate, audio and subtitle streams), written atomically.
         detector: finds the mosaic (:class:`~mosaicflow.inference.detector.YoloDetector`).
         restorer: restores crops (:class:`~mosaicflow.inference.restorer.BasicVSRRestorer`);
             ``codec: auto`` picks NVENC when it has a CUDA ``device``.

@@ -1,4 +1,4 @@
-"""Streaming video in and out: decode to 4:2:0 planes, encode, remux the audio.
+"""Streaming video in and out: decode to 4:2:0 planes, encode, carry the audio and subtitles.
 
 Frames travel as ``yuv420p`` arrays (``(H * 3 / 2, W)`` uint8, I420 layout), the format the
 output is encoded in, so a frame that is not changed is encoded from exactly the planes that
@@ -10,9 +10,10 @@ sample each), so a window with even corners converts to exactly the pixels the w
 conversion gives there: :func:`yuv_window_to_rgb` and :func:`merge_window` do the same work on
 the window a blend touched only.
 
-The first audio stream is copied packet by packet (no re-encode) while the video is decoded,
-so nothing is read twice; a codec the output container cannot hold is encoded as AAC instead
-(:mod:`mosaicflow.video.audio`). The output is written to a temporary sibling and renamed at
+Every audio and subtitle stream is copied packet by packet (no re-encode) while the video is
+decoded, so nothing is read twice; an audio codec the output container cannot hold is encoded
+as AAC, a text subtitle codec as the container's own text codec
+(:mod:`mosaicflow.video.streams`). The output is written to a temporary sibling and renamed at
 the end.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,9 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.audio import AudioTrack
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
+from mosaicflow.video.streams import CarriedStreams, carried_streams, left_out_streams
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class VideoSource:
         rate: frame rate (``Fraction``).
         frame_count: frames announced by the container (0 when unknown).
         rotation: clockwise display rotation of the source (degrees).
-        audio: the first audio stream, or ``None``.
+        carried: every audio and subtitle stream, in the file's order (what an output carries).
+        left_out: the other streams (attachments, data) as ``#<index> <type> (<codec>)``.
         start_time: seconds at which the video stream starts (0 when unknown or negative).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
@@ -234,7 +236,10 @@ class VideoSource:
         self._video.thread_type = "AUTO"
         rate = self._video.average_rate or self._video.guessed_rate or Fraction(round(probe.fps))
         self.rate = Fraction(rate)
-        self.audio = self._container.streams.audio[0] if self._container.streams.audio else None
+        self.carried = carried_streams(self._container)
+        self.left_out = left_out_streams(self._container)
+        for stream in self.left_out:
+            log.warning("%s: stream %s is neither audio nor subtitles; not carried", path, stream)
         stream_start, time_base = self._video.start_time, self._video.time_base
         self.start_time = (
             max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0
@@ -251,18 +256,18 @@ class VideoSource:
         """Close the file."""
         self._container.close()
 
-    def frames(self, on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[np.ndarray]:
-        """Decode the video as I420 planes; hand every audio packet to ``on_audio`` on the way
-        (see :meth:`timed_frames`)."""
-        for _, planes in self.timed_frames(on_audio):
+    def frames(self, on_packet: Callable[[av.Packet], None] | None = None) -> Iterator[np.ndarray]:
+        """Decode the video as I420 planes; hand every packet of the :attr:`carried` streams to
+        ``on_packet`` on the way (see :meth:`timed_frames`)."""
+        for _, planes in self.timed_frames(on_packet):
             yield planes
 
     def timed_frames(
-        self, on_audio: Callable[[av.Packet], None] | None = None
+        self, on_packet: Callable[[av.Packet], None] | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Decode the video as ``(pts, planes)``: I420 planes and their presentation time in
-        ticks of :attr:`time_base`, made increasing by a :class:`FrameClock`. Every audio packet
-        goes to ``on_audio`` on the way.
+        ticks of :attr:`time_base`, made increasing by a :class:`FrameClock`. Every packet of the
+        :attr:`carried` streams goes to ``on_packet`` on the way.
 
         Packets that fail to decode are skipped (like the ``ffmpeg`` command).
 
@@ -272,14 +277,14 @@ class VideoSource:
         clock = FrameClock(
             round(1 / (self.rate * self.time_base)), round(self.start_time / self.time_base)
         )
-        streams = [self._video] + ([self.audio] if self.audio is not None else [])
+        streams = [self._video, *self.carried]
         decoded = 0
         last_error = ""
         try:
             for packet in self._container.demux(*streams):
-                if packet.stream.type == "audio":
-                    if on_audio is not None and packet.dts is not None:
-                        on_audio(packet)
+                if packet.stream.type != "video":
+                    if on_packet is not None and packet.dts is not None:
+                        on_packet(packet)
                     continue
                 try:
                     frames = packet.decode()
@@ -306,7 +311,7 @@ class VideoSource:
 
 
 class VideoSink:
-    """An encoded video (plus an optional copied audio stream) written atomically.
+    """An encoded video, with the source's audio and subtitle streams, written atomically.
 
     Use as a context manager; the file appears at ``path`` only when the block ends without
     an error.
@@ -315,8 +320,9 @@ class VideoSink:
         path: the output file (its suffix picks the container).
         width, height: frame size.
         rate: frame rate.
-        audio_template: the source's audio stream to copy (or transcode, when the container
-            cannot hold its codec), or ``None``.
+        streams: the source's audio and subtitle streams to carry
+            (:attr:`VideoSource.carried`; each copied, or transcoded where the container cannot
+            hold its codec, see :class:`~mosaicflow.video.streams.CarriedStreams`).
         encoder: the encoder and its options (default: the reproducible libx264 encode at
             CRF 18, preset medium).
         rotation: clockwise display rotation to record (the source's).
@@ -335,7 +341,7 @@ class VideoSink:
         width: int,
         height: int,
         rate: Fraction,
-        audio_template: Any = None,
+        streams: Sequence[Any] = (),
         *,
         encoder: Encoder | None = None,
         rotation: int = 0,
@@ -349,18 +355,18 @@ class VideoSink:
         if encoder is None:
             encoder = Encoder("libx264", x264_options(EncoderSettings(reproducible=True)))
         self.encoder = encoder
-        self._settings = (width, height, rate, audio_template, rotation)
+        self._settings = (width, height, rate, tuple(streams), rotation)
         self._stack = contextlib.ExitStack()
         self._container: Any = None
         self._video: Any = None
-        self._audio: AudioTrack | None = None
+        self._carried: CarriedStreams | None = None
         self.frames_written = 0
         self.first_pts = first_pts
         self.time_base = time_base if time_base is not None else 1 / Fraction(rate)
         self._timed = time_base is not None
 
     def __enter__(self) -> VideoSink:
-        width, height, rate, template, rotation = self._settings
+        width, height, rate, streams, rotation = self._settings
         with contextlib.ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(self.path))
             self._container = stack.enter_context(av.open(str(tmp), mode="w"))
@@ -371,8 +377,7 @@ class VideoSink:
             self._video.options = dict(self.encoder.options)
             if rotation:
                 self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
-            if template is not None:
-                self._audio = AudioTrack(self._container, template)
+            self._carried = CarriedStreams(self._container, streams)
             self._stack = stack.pop_all()
         return self
 
@@ -387,28 +392,38 @@ class VideoSink:
         self._container.mux(self._video.encode(frame))
         self.frames_written += 1
 
-    def write_audio(self, packet: av.Packet) -> None:
-        """Copy one packet of the source's audio stream (or transcode it, see
-        :class:`~mosaicflow.video.audio.AudioTrack`)."""
-        if self._audio is None:
-            return
-        self._audio.write(packet)
+    def write_packet(self, packet: av.Packet) -> None:
+        """Copy (or transcode) one packet of a carried source stream."""
+        if self._carried is not None:
+            self._carried.write(packet)
 
     @property
     def audio_packets(self) -> int:
-        """Audio packets written (copied or transcoded)."""
-        return self._audio.packets if self._audio is not None else 0
+        """Source audio packets written (copied or transcoded), all audio tracks together."""
+        return self._carried.audio_packets if self._carried is not None else 0
 
     @property
     def audio(self) -> str | None:
-        """How the audio is written: ``copy (<codec>)``, ``aac from <codec>`` or None."""
-        return self._audio.description if self._audio is not None else None
+        """How each audio track is written: ``copy (<codec>)`` or ``aac from <codec>``, joined
+        by commas; None without audio."""
+        return self._carried.audio if self._carried is not None else None
+
+    @property
+    def subtitles(self) -> str | None:
+        """How each subtitle track is written: ``copy (<codec>)`` or ``<codec> from <codec>``,
+        joined by commas; None without subtitles."""
+        return self._carried.subtitles if self._carried is not None else None
+
+    @property
+    def dropped(self) -> list[str]:
+        """The carried streams the container cannot hold in any form (left out)."""
+        return list(self._carried.dropped) if self._carried is not None else []
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             try:
-                if self._audio is not None:
-                    self._audio.close()
+                if self._carried is not None:
+                    self._carried.close()
                 self._container.mux(self._video.encode(None))
             except BaseException:  # a failed flush publishes nothing either
                 self._stack.__exit__(*sys.exc_info())

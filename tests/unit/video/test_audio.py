@@ -75,10 +75,10 @@ def write_source(
 def reencode(source: Path, output: Path) -> VideoSink:
     """Pass every frame of ``source`` through a :class:`VideoSink` with its audio."""
     with VideoSource(source) as src:
-        sink = VideoSink(output, src.width, src.height, src.rate, src.audio,
+        sink = VideoSink(output, src.width, src.height, src.rate, src.carried,
                          time_base=src.time_base)  # fmt: skip
         with sink:
-            for pts, planes in src.timed_frames(on_audio=sink.write_audio):
+            for pts, planes in src.timed_frames(sink.write_packet):
                 sink.write(planes, pts)
     return sink
 
@@ -169,14 +169,14 @@ def test_a_packet_that_does_not_decode_is_skipped_and_named(tmp_path, caplog):
     with (
         VideoSource(source) as src,
         caplog.at_level(logging.WARNING),
-        VideoSink(output, src.width, src.height, src.rate, src.audio) as sink,
+        VideoSink(output, src.width, src.height, src.rate, src.carried) as sink,
     ):
         broken = av.Packet(b"\x00\x00\x00")
-        broken.stream, broken.pts = src.audio, 0
-        sink.write_audio(broken)
-        for planes in src.frames(on_audio=sink.write_audio):
+        broken.stream, broken.pts = src.carried[0], 0
+        sink.write_packet(broken)
+        for planes in src.frames(sink.write_packet):
             sink.write(planes)
-    assert sink._audio is not None and sink._audio.skipped == 1
+    assert [t.skipped for t in sink._carried.tracks.values()] == [1]
     assert "a wmav2 packet at pts 0 did not decode" in caplog.text
     codec, _, _, samples = decoded_audio(output)
     assert codec == "aac" and len(samples) >= RATE * SECONDS - 2048
@@ -211,19 +211,19 @@ def test_a_packet_lost_mid_stream_leaves_a_gap_not_a_shift(tmp_path):
     source = write_source(tmp_path / "in.wmv", "wmav2", video_codec="wmv2")
     output = tmp_path / "out.mp4"
     with VideoSource(source) as src:
-        sink = VideoSink(output, src.width, src.height, src.rate, src.audio,
+        sink = VideoSink(output, src.width, src.height, src.rate, src.carried,
                          time_base=src.time_base)  # fmt: skip
         seen = []
 
         def lossy(packet: av.Packet) -> None:
             seen.append(packet)
             if not 20 <= len(seen) < 23:  # three packets (about 100 ms) never arrive
-                sink.write_audio(packet)
+                sink.write_packet(packet)
 
         with sink:
-            for pts, planes in src.timed_frames(on_audio=lossy):
+            for pts, planes in src.timed_frames(lossy):
                 sink.write(planes, pts)
-    assert sink._audio is not None and sink._audio.moved >= 1
+    assert [t.moved >= 1 for t in sink._carried.tracks.values()] == [True]
     before, after = timeline(source), timeline(output)
     # after the gap the audio is where the source has it, not 100 ms early
     end = min(len(before), len(after)) - 2048

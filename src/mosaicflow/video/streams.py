@@ -1,0 +1,118 @@
+"""The streams a re-encoded video carries over from its source besides the video: every audio
+track (:mod:`mosaicflow.video.audio`) and every subtitle track
+(:mod:`mosaicflow.video.subtitles`), in the source's order, each with its language, title and
+disposition (default, forced, commentary...).
+
+A subtitle track the output container cannot hold in any form, and the streams that are
+neither audio nor subtitles (attached fonts, data), are left out with a warning and listed in
+:attr:`CarriedStreams.dropped`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import av
+
+from mosaicflow.video.audio import AudioTrack
+from mosaicflow.video.subtitles import SubtitleTrack, subtitle_plan
+
+log = logging.getLogger(__name__)
+
+#: Stream tags copied to the output's stream (the muxer writes its own durations, encoder and
+#: handler).
+KEPT_TAGS = ("language", "title")
+
+
+def carried_streams(container: Any) -> list[Any]:
+    """The audio and subtitle streams of an opened source, in the file's order."""
+    return [s for s in container.streams if s.type in ("audio", "subtitle")]
+
+
+def left_out_streams(container: Any) -> list[str]:
+    """The streams of an opened source that are neither video, audio nor subtitles, as
+    ``#<index> <type> (<codec>)``."""
+    return [describe(s) for s in container.streams if s.type not in ("video", "audio", "subtitle")]
+
+
+def describe(stream: Any) -> str:
+    """``#<index> <type> (<codec>)``; a stream without a codec is named by its handler or MIME
+    type (a timecode track's ``TimeCodeHandler``, an attached font's ``font/ttf``)."""
+    context, tags = stream.codec_context, stream.metadata
+    if context is not None:
+        name = context.codec.canonical_name
+    else:
+        name = tags.get("handler_name") or tags.get("mimetype") or "no codec"
+    return f"#{stream.index} {stream.type} ({name})"
+
+
+def keep_identity(template: Any, stream: Any) -> None:
+    """Give ``stream`` the language, title and disposition of the source's ``template``."""
+    tags = dict(template.metadata)
+    tags.setdefault("title", tags.get("name"))  # an .mp4 track's title reads back as "name"
+    for key in KEPT_TAGS:
+        if tags.get(key):
+            stream.metadata[key] = tags[key]
+    stream.disposition = template.disposition
+
+
+class CarriedStreams:
+    """The output's audio and subtitle tracks, fed with the source's packets.
+
+    Args:
+        container: the output container (opened for writing, header not written yet).
+        templates: the source streams to carry (:func:`carried_streams`), in order.
+    """
+
+    def __init__(self, container: Any, templates: Sequence[Any]) -> None:
+        self.tracks: dict[int, AudioTrack | SubtitleTrack] = {}
+        self.dropped: list[str] = []
+        for template in templates:
+            track = self._track(container, template)
+            if track is None:
+                self.dropped.append(describe(template))
+                continue
+            keep_identity(template, track.stream)
+            self.tracks[template.index] = track
+
+    @staticmethod
+    def _track(container: Any, template: Any) -> AudioTrack | SubtitleTrack | None:
+        if template.type == "audio":
+            return AudioTrack(container, template)
+        plan = subtitle_plan(template, container.format.name)
+        if plan is None:
+            log.warning("subtitles: stream %s cannot go into %s in any form; left out (an .mkv "
+                        "output keeps it)", describe(template), container.format.name)  # fmt: skip
+            return None
+        return SubtitleTrack(container, template, plan)
+
+    def write(self, packet: av.Packet) -> None:
+        """Copy or transcode one packet of a carried source stream (others are ignored)."""
+        track = self.tracks.get(packet.stream.index)
+        if track is not None:
+            track.write(packet)
+
+    def close(self) -> None:
+        """Drain every track's decoder and encoder."""
+        for track in self.tracks.values():
+            track.close()
+
+    def _of(self, kind: type) -> list[Any]:
+        return [t for t in self.tracks.values() if isinstance(t, kind)]
+
+    @property
+    def audio_packets(self) -> int:
+        """Source audio packets written (copied or transcoded), all audio tracks together."""
+        return sum(t.packets for t in self._of(AudioTrack))
+
+    @property
+    def audio(self) -> str | None:
+        """How each audio track is written (``copy (aac), aac from wmav2``), or None."""
+        return ", ".join(t.description for t in self._of(AudioTrack)) or None
+
+    @property
+    def subtitles(self) -> str | None:
+        """How each subtitle track is written (``copy (subrip), mov_text from ass``), or None."""
+        return ", ".join(t.description for t in self._of(SubtitleTrack)) or None
