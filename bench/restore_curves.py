@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from mosaicflow.config import validate_config
+from mosaicflow.config import build, validate_config
 from mosaicflow.devices import torch_device
+from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.restore.basicvsrpp import BasicVSRPlusPlusNet
 from mosaicflow.restore.losses import pixel_loss, pixel_weight
 from mosaicflow.restore.metrics import baselines, evaluate_model
@@ -146,7 +147,7 @@ def draw_samples(index: Path, n_train: int, frames: int, size: int, seed: int):
     from mosaicflow.datasets.clips.torch_dataset import to_tensors
     from mosaicflow.restore.jobs import clip_sets
 
-    mosaic = demo_sections()["mosaic"]
+    mosaic = build(MosaicConfig, demo_sections()["mosaic"])
     train_set, _ = clip_sets(index, mosaic, frames, size, seed)
     train = []
     for k in range(n_train):

@@ -33,7 +33,9 @@ import cv2
 import numpy as np
 import torch
 
+from mosaicflow.config import build
 from mosaicflow.devices import torch_device
+from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.restore.basicvsrpp import quarter_size, spynet_flow
 from mosaicflow.restore.spynet import SPyNet
 
@@ -77,11 +79,12 @@ def prepare(index: Path, out: Path, n_train: int, size: int) -> None:
             teacher.append([quarter_flow(*s["gt"]), quarter_flow(*s["gt"][::-1])])
         return np.stack(lq), np.stack(gt), np.asarray(teacher)
 
-    train, _ = clip_sets(index, config["mosaic"], 2, size, SEED)
+    mosaic = build(MosaicConfig, config["mosaic"])
+    train, _ = clip_sets(index, mosaic, 2, size, SEED)
     arrays = dict(zip(("train_lq", "train_gt", "train_t"), draw(train, n_train, True), strict=True))
     held = []
     for k in range(1, 7):
-        _, val = clip_sets(index, config["mosaic"], 2, size, SEED + k)
+        _, val = clip_sets(index, mosaic, 2, size, SEED + k)
         held.append(draw(val, len(val), False))
     for name, part in zip(("val_lq", "val_gt", "val_t"), zip(*held, strict=True), strict=True):
         arrays[name] = np.concatenate(part)

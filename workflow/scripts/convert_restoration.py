@@ -4,11 +4,12 @@
 from pathlib import Path
 
 from mosaicflow.plan.runtime import setup
+from mosaicflow.restore.config import job_of
 from mosaicflow.restore.jobs import run_convert
 
 log = setup(snakemake)
 out = run_convert(
-    snakemake.params.restoration,
+    job_of("convert", snakemake.params.restoration),
     Path(snakemake.input.stage1),
     Path(snakemake.output.init),
     seed=snakemake.params.seed,

@@ -4,11 +4,12 @@ export_restoration)."""
 from pathlib import Path
 
 from mosaicflow.plan.runtime import setup
+from mosaicflow.restore.config import job_of
 from mosaicflow.restore.jobs import run_export
 
 log = setup(snakemake)
 card = run_export(
-    snakemake.params.restoration,
+    job_of("export", snakemake.params.restoration),
     Path(snakemake.input.stage2),
     Path(snakemake.output.weights),
     Path(snakemake.output.model_json),

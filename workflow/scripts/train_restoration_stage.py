@@ -4,7 +4,10 @@ losses with an EMA generator, started from stage 1's converted weights)."""
 
 from pathlib import Path
 
+from mosaicflow.config import build
+from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.plan.runtime import runtime_setting, setup
+from mosaicflow.restore.config import job_of
 from mosaicflow.restore.jobs import run_stage
 
 # DataLoader workers (restoration.num_workers) are spawned and import this script again:
@@ -13,9 +16,8 @@ if __name__ == "__main__":
     log = setup(snakemake)
     stage, inputs = snakemake.params.stage, snakemake.input
     result = run_stage(
-        stage,
-        snakemake.params.restoration,
-        snakemake.params.mosaic,
+        job_of(stage, snakemake.params.restoration),
+        build(MosaicConfig, snakemake.params.mosaic),
         Path(inputs.index),
         Path(snakemake.output.weights),
         Path(snakemake.output.metrics),

@@ -172,12 +172,24 @@ def job_params(section: Mapping[str, Any], job: str) -> dict[str, Any]:
 
 
 def job_of(job: str, params: Mapping[str, Any]) -> Any:
-    """The typed job (:data:`JOBS`) of a rule's params (:func:`job_params`)."""
+    """The typed job (:data:`JOBS`) of a rule's params (:func:`job_params`); a shipped file
+    given as a :func:`mosaicflow.installed.reference` becomes its path."""
     from mosaicflow.config import build
+    from mosaicflow.installed import path_of
 
     if job not in JOBS:
         raise ValueError(f"unknown restoration job {job!r} (known: {sorted(JOBS)})")
-    return build(JOBS[job], params)
+    return build(JOBS[job], {key: path_of(value) for key, value in params.items()})
+
+
+def job_settings(job: Any) -> dict[str, Any]:
+    """A typed job's settings as its rule's params name them (keys sorted, shipped files as
+    references): what its work folder, checkpoints and card are keyed by, the same on every
+    checkout."""
+    from mosaicflow.config import canonical
+    from mosaicflow.installed import portable
+
+    return portable(canonical(dataclasses.asdict(job)))
 
 
 def job_from(cfg: RestorationConfig, job: str) -> Any:

@@ -1,23 +1,25 @@
 """The restoration rules' entry points: stage 1, convert, stage 2 and export on the clip dataset.
 
-Each function takes what its rule passes (the ``restoration`` keys the job reads, see
-:func:`mosaicflow.restore.config.job_params`, the ``mosaic`` section, the clip index) and
-writes the rule's outputs. Training state lives in ``<work root>/<stage>-<hash>/``, the hash
-covering the job's settings, the seed and the training data, so a killed job resumes from its
-last checkpoint and a changed setting starts a fresh folder.
+Each function takes its rule's typed job (:class:`~mosaicflow.restore.config.Stage1Job`,
+``ConvertJob``, ``Stage2Job``, ``ExportJob``, which the rule's script builds from its params
+with :func:`~mosaicflow.restore.config.job_of`), the typed ``mosaic`` section and the clip
+index, and writes the rule's outputs. Training state lives in ``<work root>/<stage>-<hash>/``,
+the hash covering the job's settings, the seed and the training data, so a killed job resumes
+from its last checkpoint and a changed setting starts a fresh folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.config import build, stable_hash
+from mosaicflow.config import canonical, stable_hash
 from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.provenance import file_hash
-from mosaicflow.restore.config import job_of
+from mosaicflow.restore.config import ConvertJob, ExportJob, Stage1Job, Stage2Job, job_settings
 from mosaicflow.restore.records import StageResult
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def clip_weights(train: Any, balance_parquet: Path) -> list[float]:
 
 
 def clip_sets(
-    index_parquet: Path, mosaic: Mapping[str, Any], num_frames: int, size: int, seed: int
+    index_parquet: Path, mosaic: MosaicConfig, num_frames: int, size: int, seed: int
 ) -> tuple[Any, Any]:
     """The training set (``train`` split, random) and validation set (``val``, repeatable; None
     without val clips) of :class:`~mosaicflow.datasets.clips.MosaicClipDataset`.
@@ -62,8 +64,7 @@ def clip_sets(
 
     index = read_index(index_parquet)
     root = Path(index_parquet).parent
-    mosaic_cfg = build(MosaicConfig, mosaic)
-    common = {"num_frames": num_frames, "size": size, "mosaic_cfg": mosaic_cfg}
+    common = {"num_frames": num_frames, "size": size, "mosaic_cfg": mosaic}
     train = MosaicClipDataset(index, root, seed=seed, train=True, split="train", **common)
     if len(train) == 0:
         raise ValueError(
@@ -90,9 +91,8 @@ def work_dir(work_root: Path, stage: str, identity: Mapping[str, Any]) -> Path:
 
 
 def run_stage(
-    stage: str,
-    params: Mapping[str, Any],
-    mosaic: Mapping[str, Any],
+    job: Stage1Job | Stage2Job,
+    mosaic: MosaicConfig,
     index_parquet: Path,
     weights_out: Path,
     metrics_out: Path,
@@ -108,16 +108,15 @@ def run_stage(
     """Train a stage on the clip dataset (rules ``train_restoration_stage1`` and ``..._stage2``).
 
     Args:
-        stage: ``stage1`` or ``stage2``.
-        params: the ``restoration`` keys the job reads; ``init_weights`` may be a
-            :func:`mosaicflow.installed.reference` (the shipped restorer base).
+        job: the stage's typed job (:class:`Stage1Job` or :class:`Stage2Job`).
         mosaic: the ``mosaic`` section (the training mosaics).
         index_parquet: the clip index.
         weights_out: the stage's weights.
         metrics_out: the stage's record (JSON).
         work_root: where the stage's work folder goes: ``<stage>-<hash>``, the hash covering
-            the params, the mosaic section, the seed, the data, the code and (stage 2) the
-            initial model; a run resumes only from a checkpoint of the same training.
+            the job's settings (:func:`~mosaicflow.restore.config.job_settings`), the mosaic
+            section, the seed, the data, the code and (stage 2) the initial model; a run
+            resumes only from a checkpoint of the same training.
         seed: seed of the initialisation, the sample order and the training mosaics.
         device: ``auto``, ``cpu`` or ``cuda:N``.
         init: stage 2's initial model (the output of ``convert_restoration``).
@@ -129,26 +128,18 @@ def run_stage(
     Returns:
         The stage's :class:`~mosaicflow.restore.records.StageResult`.
     """
-    from mosaicflow.installed import path_of
     from mosaicflow.restore.loop import StageRun
     from mosaicflow.restore.stage1 import train_stage1
     from mosaicflow.restore.stage2 import train_stage2
 
-    if stage not in ("stage1", "stage2"):
-        raise ValueError(f"unknown restoration stage {stage!r} (stage1 or stage2)")
+    stage = "stage1" if isinstance(job, Stage1Job) else "stage2"
     if (stage == "stage2") != (init is not None):
         raise ValueError("stage 2, and only stage 2, starts from an initial model (init)")
-    # a shipped start (an installed-file reference) is found here; the params, which name the
-    # work folder, keep the reference
-    if "init_weights" in params:
-        job = job_of(stage, {**params, "init_weights": path_of(params["init_weights"])})
-    else:
-        job = job_of(stage, params)
     s = getattr(job, stage)
     data = data_hash(index_parquet)
     train, val = clip_sets(index_parquet, mosaic, s.num_frames, s.size, seed)
     weights = clip_weights(train, balance) if balance is not None else None
-    depends: dict[str, Any] = {"m": mosaic}
+    depends: dict[str, Any] = {"m": canonical(dataclasses.asdict(mosaic))}
     if init is not None:
         depends["init"] = file_hash(init)
     if code:
@@ -156,23 +147,26 @@ def run_stage(
     if balance is not None:  # the weights are part of the training data
         depends["balance"] = file_hash(balance)
         data = f"{data}+balance:{depends['balance'][:16]}"
-    identity = stage_identity(params, seed, data, **depends)
+    identity = stage_identity(job_settings(job), seed, data, **depends)
     run = StageRun(
         train, val, work_dir(work_root, stage, identity), weights_out, seed, device, metrics_out,
         data, weights, num_workers, identity,
     )  # fmt: skip
-    return train_stage1(job, run) if init is None else train_stage2(job, init, run)
+    if isinstance(job, Stage1Job):
+        return train_stage1(job, run)
+    assert init is not None
+    return train_stage2(job, init, run)
 
 
-def run_convert(params: Mapping[str, Any], stage1: Path, out: Path, *, seed: int) -> Path:
+def run_convert(job: ConvertJob, stage1: Path, out: Path, *, seed: int) -> Path:
     """Stage-1 generator -> stage-2 initial model (rule ``convert_restoration``)."""
     from mosaicflow.restore.export import convert
 
-    return convert(job_of("convert", params), stage1, out, seed=seed)
+    return convert(job, stage1, out, seed=seed)
 
 
 def run_export(
-    params: Mapping[str, Any],
+    job: ExportJob,
     stage2: Path,
     weights_out: Path,
     card_out: Path,
@@ -186,7 +180,8 @@ def run_export(
     from mosaicflow.restore.export import export
 
     return export(
-        job_of("export", params), stage2, weights_out, card_out,
+        job, stage2, weights_out, card_out,
         stage1_metrics=stage1_metrics, stage2_metrics=stage2_metrics,
-        data_hash=data_hash(index_parquet), config_hash=stable_hash(params), code_hash=code,
+        data_hash=data_hash(index_parquet), config_hash=stable_hash(job_settings(job)),
+        code_hash=code,
     )  # fmt: skip

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from mosaicflow.config import build
 from mosaicflow.datasets.clips.build import build_video_clips
 from mosaicflow.datasets.clips.config import SplitConfig
 from mosaicflow.datasets.clips.index import build_index
 from mosaicflow.io import read_json
+from mosaicflow.mosaic.config import MosaicConfig
 from mosaicflow.restore.config import JOBS, Stage1Job, job_of, job_params
 from mosaicflow.restore.jobs import (
     clip_sets,
@@ -58,6 +60,11 @@ def section(**stage: object) -> dict:
     return full_config(restoration=restoration)["restoration"]
 
 
+def job(name: str, restoration: dict):
+    """The typed job of ``name`` as its rule's script builds it from its params."""
+    return job_of(name, job_params(restoration, name))
+
+
 def test_each_job_reads_only_its_keys():
     base = section()
     changed = {**base, "stage2": {**base["stage2"], "lr": 1e-3}, "vgg19_weights": "x.pth"}
@@ -75,8 +82,24 @@ def test_each_job_reads_only_its_keys():
     assert all(job_params(base, job) == job_params(faster, job) for job in JOBS)
 
 
+def test_a_typed_job_is_keyed_by_exactly_its_rule_params():
+    from mosaicflow import installed
+    from mosaicflow.restore.config import job_settings
+
+    demo = full_config()["restoration"]
+    assert Path(demo["init_weights"]).is_file()  # the shipped restorer base
+    for name in JOBS:
+        params = job_params(demo, name)
+        if params.get("init_weights"):  # as the plan hands a shipped file to the rule
+            params["init_weights"] = installed.reference(params["init_weights"])
+        typed = job_of(name, params)
+        if name == "stage1":
+            assert typed.init_weights == demo["init_weights"]  # the job gets the path
+        assert job_settings(typed) == params  # its work folder and card keep the reference
+
+
 def test_clip_sets_split_train_and_val(index: Path):
-    mosaic = full_config()["mosaic"]
+    mosaic = build(MosaicConfig, full_config()["mosaic"])
     train, val = clip_sets(index, mosaic, 3, 32, seed=5)
     assert len(train) >= 1 and len(val) >= 1
     assert set(train.rows["split"]) == {"train"} and set(val.rows["split"]) == {"val"}
@@ -93,31 +116,31 @@ def test_no_train_clips_is_a_clear_error(index: Path, tmp_path: Path):
     bad = index.parent / "only_val.parquet"
     frame.to_parquet(bad)
     with pytest.raises(ValueError, match=r"only_val\.parquet: no kept clips in the train split"):
-        clip_sets(bad, full_config()["mosaic"], 3, 32, seed=5)
+        clip_sets(bad, build(MosaicConfig, full_config()["mosaic"]), 3, 32, seed=5)
 
 
 def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
     torch.set_num_threads(1)
-    restoration, mosaic = section(), full_config()["mosaic"]
-    s1 = run_stage("stage1", job_params(restoration, "stage1"), mosaic, index,
+    restoration, mosaic = section(), build(MosaicConfig, full_config()["mosaic"])
+    s1 = run_stage(job("stage1", restoration), mosaic, index,
                    tmp_path / "s1.pth", tmp_path / "s1.json", tmp_path / "work", seed=3,
                    device="cpu")  # fmt: skip
     assert s1.iterations == 2 and s1.validation
     assert read_json(tmp_path / "s1.json") == s1.to_dict()
-    init = run_convert(job_params(restoration, "convert"), tmp_path / "s1.pth",
+    init = run_convert(job("convert", restoration), tmp_path / "s1.pth",
                        tmp_path / "init.pth", seed=3)  # fmt: skip
-    s2 = run_stage("stage2", job_params(restoration, "stage2"), mosaic, index,
+    s2 = run_stage(job("stage2", restoration), mosaic, index,
                    tmp_path / "s2.pth", tmp_path / "s2.json", tmp_path / "work", seed=3,
                    device="cpu", init=init)  # fmt: skip
     assert any("perceptual" in note for note in s2.notes)  # no VGG19 weights: said loudly
-    card = run_export(job_params(restoration, "export"), tmp_path / "s2.pth",
+    card = run_export(job("export", restoration), tmp_path / "s2.pth",
                       tmp_path / "gen.pth", tmp_path / "model.json",
                       stage1_metrics=tmp_path / "s1.json", stage2_metrics=tmp_path / "s2.json",
                       index_parquet=index, code="c0de")  # fmt: skip
     assert card["iterations"] == {"stage1": 2, "stage2": 2}
     assert card["data_hash"] == data_hash(index) and card["code_hash"] == "c0de"
     assert read_json(tmp_path / "model.json") == card
-    net = build_generator(job_of("export", job_params(restoration, "export")))
+    net = build_generator(job("export", restoration))
     net.load_state_dict(torch.load(tmp_path / "gen.pth", weights_only=True), strict=True)
     folders = sorted(p.name.split("-")[0] for p in (tmp_path / "work").iterdir())
     assert folders == ["stage1", "stage2"]
@@ -137,9 +160,9 @@ def test_work_folder_changes_with_settings_and_data():
 
 def test_a_code_change_trains_afresh_instead_of_resuming(index: Path, tmp_path: Path):
     torch.set_num_threads(1)
-    restoration, mosaic = section(), full_config()["mosaic"]
+    restoration, mosaic = section(), build(MosaicConfig, full_config()["mosaic"])
     for code in ("old", "new", "new"):
-        run_stage("stage1", job_params(restoration, "stage1"), mosaic, index,
+        run_stage(job("stage1", restoration), mosaic, index,
                   tmp_path / f"{code}.pth", tmp_path / f"{code}.json", tmp_path / "work", seed=3,
                   device="cpu", code=code)  # fmt: skip
     assert len(list((tmp_path / "work").iterdir())) == 2  # same code: the same folder
