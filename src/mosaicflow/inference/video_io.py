@@ -32,7 +32,12 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
+from mosaicflow.video.decode import (
+    VideoDecodeError,
+    main_video_stream,
+    plane_arrays,
+    probe_video,
+)
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 from mosaicflow.video.streams import CarriedStreams, carried_streams, left_out_streams
 
@@ -207,7 +212,8 @@ class VideoSource:
         frame_count: frames announced by the container (0 when unknown).
         rotation: clockwise display rotation of the source (degrees).
         carried: every audio and subtitle stream, in the file's order (what an output carries).
-        left_out: the other streams (attachments, data) as ``#<index> <type> (<codec>)``.
+        left_out: the other streams (cover art, further video, attachments, data) as
+            ``#<index> <type> (<codec>)``.
         start_time: seconds at which the video stream starts (0 when unknown or negative).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
@@ -232,14 +238,15 @@ class VideoSource:
             self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
         except av.FFmpegError as err:  # pragma: no cover - probe_video opened it already
             raise VideoDecodeError(f"{self.path}: cannot open as a video ({err})") from err
-        self._video = self._container.streams.video[0]
+        self._video = main_video_stream(self._container, self.path)
         self._video.thread_type = "AUTO"
         rate = self._video.average_rate or self._video.guessed_rate or Fraction(round(probe.fps))
         self.rate = Fraction(rate)
         self.carried = carried_streams(self._container)
-        self.left_out = left_out_streams(self._container)
+        self.left_out = left_out_streams(self._container, self._video)
         for stream in self.left_out:
-            log.warning("%s: stream %s is neither audio nor subtitles; not carried", path, stream)
+            log.warning("%s: stream %s is not carried (only the video restored, audio and "
+                        "subtitles are)", path, stream)  # fmt: skip
         stream_start, time_base = self._video.start_time, self._video.time_base
         self.start_time = (
             max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0

@@ -3,9 +3,9 @@ track (:mod:`mosaicflow.video.audio`) and every subtitle track
 (:mod:`mosaicflow.video.subtitles`), in the source's order, each with its language, title and
 disposition (default, forced, commentary...).
 
-A subtitle track the output container cannot hold in any form, and the streams that are
-neither audio nor subtitles (attached fonts, data), are left out with a warning and listed in
-:attr:`CarriedStreams.dropped`.
+A subtitle track the output container cannot hold in any form is left out with a warning and
+listed in :attr:`CarriedStreams.dropped`; so are, by :func:`left_out_streams`, the source's
+streams that are neither its video nor audio nor subtitles (cover art, attached fonts, data).
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ def carried_streams(container: Any) -> list[Any]:
     return [s for s in container.streams if s.type in ("audio", "subtitle")]
 
 
-def left_out_streams(container: Any) -> list[str]:
-    """The streams of an opened source that are neither video, audio nor subtitles, as
-    ``#<index> <type> (<codec>)``."""
-    return [describe(s) for s in container.streams if s.type not in ("video", "audio", "subtitle")]
+def left_out_streams(container: Any, video: Any) -> list[str]:
+    """The streams of an opened source that are neither its ``video`` stream (the one decoded
+    and restored) nor audio nor subtitles, as ``#<index> <type> (<codec>)``: cover art, a second
+    video stream, attachments, data."""
+    kept = ("audio", "subtitle")
+    return [describe(s) for s in container.streams if s.index != video.index and s.type not in kept]
 
 
 def describe(stream: Any) -> str:

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -234,3 +235,37 @@ def test_a_data_stream_is_named_and_not_carried(tmp_path, caplog):
     result = restore_video(source, tmp_path / "restored.mov", ScriptedDetector(blank),
                            InvertingRestorer(), RestoreSettings(preset="ultrafast"))  # fmt: skip
     assert result.dropped_streams == ["#2 data (TimeCodeHandler)"]
+
+
+@NEEDS_FFMPEG
+def test_cover_art_is_not_taken_for_the_video_and_is_named_as_left_out(tmp_path):
+    cover = tmp_path / "cover.png"
+    cover.write_bytes(cv2.imencode(".png", np.full((120, 160, 3), 200, np.uint8))[1].tobytes())
+    source = tmp_path / "in.mp4"  # a download: the movie, its audio and a cover picture
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+         "-i", str(cover), "-f", "lavfi", "-i", "sine=duration=1", "-map", "0", "-map", "1",
+         "-map", "2", "-c:v:0", "libx264", "-c:v:1", "mjpeg", "-disposition:v:1", "attached_pic",
+         "-c:a", "aac", str(source)],
+        check=True,
+    )  # fmt: skip
+    blank = [None] * 10
+    result = restore_video(source, tmp_path / "out.mp4", ScriptedDetector(blank),
+                           InvertingRestorer(), RestoreSettings(preset="ultrafast"))  # fmt: skip
+    assert (result.frames, result.width, result.height) == (10, 64, 48)
+    assert result.audio == "copy (aac)"
+    assert result.dropped_streams == ["#2 video (mjpeg)"]
+
+
+def test_the_first_stream_that_is_no_cover_picture_is_the_video():
+    from types import SimpleNamespace
+
+    from mosaicflow.video.decode import VideoDecodeError, main_video_stream
+
+    cover = SimpleNamespace(index=0, disposition=av.stream.Disposition.attached_pic)
+    movie = SimpleNamespace(index=1, disposition=av.stream.Disposition.default)
+    container = SimpleNamespace(streams=SimpleNamespace(video=[cover, movie]))
+    assert main_video_stream(container, "in.mp4") is movie
+    container.streams.video = [cover]
+    with pytest.raises(VideoDecodeError, match=r"in\.mp4: no video stream"):
+        main_video_stream(container, "in.mp4")
