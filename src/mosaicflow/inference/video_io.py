@@ -32,12 +32,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import (
-    VideoDecodeError,
-    main_video_stream,
-    plane_arrays,
-    probe_video,
-)
+from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 from mosaicflow.video.streams import CarriedStreams, carried_streams, left_out_streams
 
@@ -238,7 +233,7 @@ class VideoSource:
             self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
         except av.FFmpegError as err:  # pragma: no cover - probe_video opened it already
             raise VideoDecodeError(f"{self.path}: cannot open as a video ({err})") from err
-        self._video = main_video_stream(self._container, self.path)
+        self._video = self._container.streams.video[0]
         self._video.thread_type = "AUTO"
         rate = self._video.average_rate or self._video.guessed_rate or Fraction(round(probe.fps))
         self.rate = Fraction(rate)

@@ -114,20 +114,9 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
-    return main_video_stream(container, path)
-
-
-def main_video_stream(container: Any, path: Path | str) -> Any:
-    """The video stream of an opened file: the first that is not a still picture attached as
-    cover art.
-
-    Raises:
-        VideoDecodeError: the file has no such stream (names it).
-    """
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise VideoDecodeError(f"{path}: no video stream")
+    if not container.streams.video:
+        raise VideoDecodeError(f"{path}: no video stream")
+    return container.streams.video[0]
 
 
 def _rotation_from_degrees(degrees: float | int | None) -> int:

@@ -238,7 +238,7 @@ def test_a_data_stream_is_named_and_not_carried(tmp_path, caplog):
 
 
 @NEEDS_FFMPEG
-def test_cover_art_is_not_taken_for_the_video_and_is_named_as_left_out(tmp_path):
+def test_cover_art_is_named_as_left_out(tmp_path):
     cover = tmp_path / "cover.png"
     cover.write_bytes(cv2.imencode(".png", np.full((120, 160, 3), 200, np.uint8))[1].tobytes())
     source = tmp_path / "in.mp4"  # a download: the movie, its audio and a cover picture
@@ -255,17 +255,3 @@ def test_cover_art_is_not_taken_for_the_video_and_is_named_as_left_out(tmp_path)
     assert (result.frames, result.width, result.height) == (10, 64, 48)
     assert result.audio == "copy (aac)"
     assert result.dropped_streams == ["#2 video (mjpeg)"]
-
-
-def test_the_first_stream_that_is_no_cover_picture_is_the_video():
-    from types import SimpleNamespace
-
-    from mosaicflow.video.decode import VideoDecodeError, main_video_stream
-
-    cover = SimpleNamespace(index=0, disposition=av.stream.Disposition.attached_pic)
-    movie = SimpleNamespace(index=1, disposition=av.stream.Disposition.default)
-    container = SimpleNamespace(streams=SimpleNamespace(video=[cover, movie]))
-    assert main_video_stream(container, "in.mp4") is movie
-    container.streams.video = [cover]
-    with pytest.raises(VideoDecodeError, match=r"in\.mp4: no video stream"):
-        main_video_stream(container, "in.mp4")

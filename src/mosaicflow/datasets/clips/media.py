@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import VideoDecodeError, main_video_stream, rotate_array
+from mosaicflow.video.decode import VideoDecodeError, rotate_array
 from mosaicflow.video.x264 import reproducible_x264_options
 
 _BITEXACT = {"fflags": "+bitexact"}
@@ -165,7 +165,9 @@ def source_frames(
     except (av.FFmpegError, UnicodeDecodeError, FileNotFoundError) as err:
         raise VideoDecodeError(f"{video}: cannot open as a video ({err})") from err
     with container:
-        stream = main_video_stream(container, video)
+        if not container.streams.video:
+            raise VideoDecodeError(f"{video}: no video stream")
+        stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_type = "AUTO"
         ctx.thread_count = max(0, int(threads))
