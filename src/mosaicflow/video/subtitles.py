@@ -9,6 +9,7 @@ styling is not). ``.mkv`` takes nearly every subtitle codec as it is. ``.avi`` t
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -32,13 +33,35 @@ TEXT_CODECS = {
 
 def subtitle_plan(template: Any, container_format: str) -> str | None:
     """How a source subtitle stream goes into a file of ``container_format``: ``"copy"``, the
-    text codec it is converted to, or None (a bitmap track, or a container without a text
-    codec: left out)."""
+    text codec it is converted to, or None (a bitmap track, a container without a text codec,
+    or a track whose decoder or the container's encoder does not open: left out)."""
     if copyable(template, container_format):
         return "copy"
-    if not template.codec_context.codec.text_sub:
+    target = TEXT_CODECS.get(container_format)
+    if target is None or not template.codec_context.codec.text_sub:
         return None
-    return TEXT_CODECS.get(container_format)
+    try:
+        decoder = template.codec_context
+        decoder.open()  # gives the ASS header the encoder starts from
+        with av.open(io.BytesIO(), "w", format=container_format) as probe:
+            open_text_encoder(probe, target, decoder, template.time_base)
+    except (av.FFmpegError, ValueError) as err:
+        log.warning("subtitles: a %s track cannot be converted to %s (%s)",
+                    template.codec_context.codec.canonical_name, target, err)  # fmt: skip
+        return None
+    return target
+
+
+def open_text_encoder(container: Any, codec: str, decoder: Any, time_base: Any) -> Any:
+    """Add a ``codec`` subtitle stream to ``container``, its encoder opened with the ASS header
+    of the opened text ``decoder``; return the stream."""
+    stream = container.add_stream(codec)
+    encoder = stream.codec_context
+    encoder.subtitle_header = decoder.subtitle_header
+    encoder.time_base = time_base
+    stream.time_base = time_base
+    encoder.open()
+    return stream
 
 
 class SubtitleTrack:
@@ -47,7 +70,8 @@ class SubtitleTrack:
     Args:
         container: the output container (opened for writing, header not written yet).
         template: the source's subtitle stream.
-        plan: :func:`subtitle_plan`'s answer for them (not None).
+        plan: :func:`subtitle_plan`'s answer for them (not None; it opened the decoder of a
+            track to convert).
     """
 
     def __init__(self, container: Any, template: Any, plan: str) -> None:
@@ -59,14 +83,8 @@ class SubtitleTrack:
         if self.copied:
             self.stream = container.add_stream_from_template(template)
             return
-        self._decoder = template.codec_context
-        self._decoder.open()  # gives the ASS header the encoder starts from
-        self.stream = container.add_stream(plan)
-        encoder = self.stream.codec_context
-        encoder.subtitle_header = self._decoder.subtitle_header
-        encoder.time_base = template.time_base
-        self.stream.time_base = template.time_base
-        encoder.open()
+        self._decoder = template.codec_context  # opened by subtitle_plan
+        self.stream = open_text_encoder(container, plan, self._decoder, template.time_base)
         log.info("subtitles: %s cannot be copied into %s; converted to %s (text and times "
                  "kept, styling not)", self.source_codec, container.format.name, plan)  # fmt: skip
 
@@ -96,7 +114,7 @@ class SubtitleTrack:
             return
         shown = subtitle.end_display_time - subtitle.start_display_time  # ms
         duration = packet.duration or round(shown / 1000 / packet.time_base)
-        out.pts = out.dts = packet.pts
+        out.pts = out.dts = packet.pts if packet.pts is not None else packet.dts
         out.duration, out.time_base, out.stream = duration, packet.time_base, self.stream
         self._container.mux(out)
 
