@@ -50,10 +50,21 @@ def describe(stream: Any) -> str:
     return f"#{stream.index} {stream.type} ({name})"
 
 
-def keep_identity(template: Any, stream: Any) -> None:
-    """Give ``stream`` the language, title and disposition of the source's ``template``."""
+#: Languages whose two ISO 639-2 codes (terminology and bibliographic) QuickTime's language table
+#: (FFmpeg's ``.mov`` muxer) holds in one form only: the code given -> the form it holds.
+QUICKTIME_LANGUAGE = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi",
+                      "nld": "dut", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
+                      "mkd": "mac", "msa": "may", "fas": "per", "bod": "tib", "cym": "wel",
+                      "cze": "ces", "fre": "fra", "rum": "ron", "slo": "slk"}  # fmt: skip
+
+
+def keep_identity(template: Any, stream: Any, container_format: str) -> None:
+    """Give ``stream`` (in a file of ``container_format``) the language, title and disposition
+    of the source's ``template``."""
     tags = dict(template.metadata)
     tags.setdefault("title", tags.get("name"))  # an .mp4 track's title reads back as "name"
+    if container_format == "mov" and tags.get("language"):
+        tags["language"] = QUICKTIME_LANGUAGE.get(tags["language"], tags["language"])
     for key in KEPT_TAGS:
         if tags.get(key):
             stream.metadata[key] = tags[key]
@@ -76,17 +87,27 @@ class CarriedStreams:
             if track is None:
                 self.dropped.append(describe(template))
                 continue
-            keep_identity(template, track.stream)
+            keep_identity(template, track.stream, container.format.name)
             self.tracks[template.index] = track
 
     @staticmethod
     def _track(container: Any, template: Any) -> AudioTrack | SubtitleTrack | None:
+        fmt, name = container.format.name, describe(template)
+        context = template.codec_context
+        if context is None:  # no decoder in this FFmpeg: DVB teletext, TTML, ARIB captions
+            log.warning("stream %s: FFmpeg has no decoder for it; left out", name)
+            return None
         if template.type == "audio":
+            if not (context.sample_rate and context.channels):  # a listed track with no data
+                log.warning("audio: stream %s has no sample rate or channels (no packets); "
+                            "left out", name)  # fmt: skip
+                return None
             return AudioTrack(container, template)
-        plan = subtitle_plan(template, container.format.name)
+        plan = subtitle_plan(template, fmt)
         if plan is None:
-            log.warning("subtitles: stream %s cannot go into %s in any form; left out (an .mkv "
-                        "output keeps it)", describe(template), container.format.name)  # fmt: skip
+            hint = "" if fmt == "matroska" else " (an .mkv output keeps most subtitles)"
+            log.warning("subtitles: stream %s cannot go into %s in any form; left out%s",
+                        name, fmt, hint)  # fmt: skip
             return None
         return SubtitleTrack(container, template, plan)
 

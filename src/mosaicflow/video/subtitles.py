@@ -3,8 +3,10 @@ container can hold their codec, text subtitles converted to the container's own 
 otherwise, bitmap subtitles that do not fit left out with a warning.
 
 ``.mp4`` and ``.mov`` take only ``mov_text`` for text, so SubRip, ASS or WebVTT tracks of an
-``.mkv`` source are decoded and encoded as ``mov_text`` (the text and its times are kept, ASS
-styling is not). ``.mkv`` takes nearly every subtitle codec as it is. ``.avi`` takes none.
+``.mkv`` source are decoded and encoded as ``mov_text``: the text and its times are kept, bold,
+italics, size and colour too, positions and ASS drawing not; overlapping cues are laid out as
+spans that show every cue active in them (:mod:`mosaicflow.video.cues`). ``.mkv`` takes nearly
+every subtitle codec as it is. ``.avi`` takes none.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import av
 
 from mosaicflow.video.audio import copyable
+from mosaicflow.video.cues import OPEN_CUE_SECONDS, Cue, CueTimeline, Span
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ def subtitle_plan(template: Any, container_format: str) -> str | None:
     """How a source subtitle stream goes into a file of ``container_format``: ``"copy"``, the
     text codec it is converted to, or None (a bitmap track, a container without a text codec,
     or a track whose decoder or the container's encoder does not open: left out)."""
+    if template.codec_context is None:  # no decoder in this FFmpeg (DVB teletext, TTML...)
+        return None
     if copyable(template, container_format):
         return "copy"
     target = TEXT_CODECS.get(container_format)
@@ -84,9 +89,14 @@ class SubtitleTrack:
             self.stream = container.add_stream_from_template(template)
             return
         self._decoder = template.codec_context  # opened by subtitle_plan
+        self._time_base = template.time_base
         self.stream = open_text_encoder(container, plan, self._decoder, template.time_base)
-        log.info("subtitles: %s cannot be copied into %s; converted to %s (text and times "
-                 "kept, styling not)", self.source_codec, container.format.name, plan)  # fmt: skip
+        # mov_text shows one sample at a time: overlapping cues become spans
+        open_ticks = round(OPEN_CUE_SECONDS / template.time_base)
+        self._timeline = CueTimeline(open_ticks) if plan == "mov_text" else None
+        log.info("subtitles: %s cannot be copied into %s; converted to %s (text, times and "
+                 "inline styles kept, positions not)", self.source_codec,
+                 container.format.name, plan)  # fmt: skip
 
     @property
     def description(self) -> str:
@@ -106,17 +116,52 @@ class SubtitleTrack:
             subtitle = self._decoder.decode2(packet)
             if subtitle is None:
                 return
+            if self._timeline is not None:
+                for cue in cues_of(subtitle, packet):
+                    self._mux_spans(self._timeline.add(cue))
+                return
             out = self.stream.codec_context.encode_subtitle(subtitle)
         except (av.FFmpegError, ValueError) as err:
             self.skipped += 1
             log.warning("subtitles: a %s packet at pts %s did not convert (%s); skipped",
                         self.source_codec, packet.pts, err)  # fmt: skip
             return
-        shown = subtitle.end_display_time - subtitle.start_display_time  # ms
-        duration = packet.duration or round(shown / 1000 / packet.time_base)
-        out.pts = out.dts = packet.pts if packet.pts is not None else packet.dts
+        start, duration = timing(subtitle, packet)
+        out.pts = out.dts = start
         out.duration, out.time_base, out.stream = duration, packet.time_base, self.stream
         self._container.mux(out)
 
+    def _mux_spans(self, spans: list[Span]) -> None:
+        for span in spans:
+            length = span.end - span.start
+            shown = av.subtitles.subtitle.SubtitleSet.create(span.dialogue, 0, length, span.start)
+            out = self.stream.codec_context.encode_subtitle(shown)
+            out.pts = out.dts = span.start
+            out.duration, out.time_base, out.stream = length, self._time_base, self.stream
+            self._container.mux(out)
+
     def close(self) -> None:
-        """Nothing is buffered: every packet was muxed as it came."""
+        """Write the cues still showing at the end (``mov_text``)."""
+        if not self.copied and self._timeline is not None:
+            self._mux_spans(self._timeline.finish())
+            if self._timeline.moved:
+                log.warning("subtitles: %d cues started before the cues already written ended "
+                            "(out of order); shown from there", self._timeline.moved)  # fmt: skip
+
+
+def timing(subtitle: Any, packet: av.Packet) -> tuple[int, int]:
+    """A decoded subtitle's start and duration in ticks of its packet's time base (duration 0:
+    none given)."""
+    base = packet.pts if packet.pts is not None else packet.dts
+    start = base + round(subtitle.start_display_time / 1000 / packet.time_base)
+    shown = subtitle.end_display_time - subtitle.start_display_time  # ms
+    return start, packet.duration or max(0, round(shown / 1000 / packet.time_base))
+
+
+def cues_of(subtitle: Any, packet: av.Packet) -> list[Cue]:
+    """The text cues of a decoded subtitle (one per ASS event it holds)."""
+    start, duration = timing(subtitle, packet)
+    end = start + duration if duration > 0 else None
+    return [
+        Cue(start, end, bytes(rect.ass)) for rect in subtitle.rects if getattr(rect, "ass", None)
+    ]

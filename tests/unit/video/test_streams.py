@@ -24,14 +24,16 @@ SIZE = (48, 64)  # height, width
 CUES = [(0.2, 1.0, "Hello"), (1.1, 1.8, "Zweite Zeile")]  # start s, end s, text
 
 
-def srt_file(path: Path) -> Path:
-    """A SubRip file of :data:`CUES`."""
+def srt_file(path: Path, cues_at: list[tuple[float, float, str]] = CUES) -> Path:
+    """A SubRip file of ``cues_at`` (start s, end s, text)."""
 
     def stamp(t: float) -> str:
         ms = round(t * 1000)
         return f"00:00:{ms // 1000:02d},{ms % 1000:03d}"
 
-    cues = [f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n" for i, (a, b, text) in enumerate(CUES, 1)]
+    cues = [
+        f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n" for i, (a, b, text) in enumerate(cues_at, 1)
+    ]
     path.write_text("\n".join(cues), encoding="utf-8")
     return path
 
@@ -60,11 +62,12 @@ def mux_tone(out, stream, hz: float) -> None:
     out.mux(stream.encode(None))
 
 
-def write_source(tmp_path: Path) -> Path:
+def write_source(tmp_path: Path, cues_at: list[tuple[float, float, str]] = CUES) -> Path:
     """A 2 s ``.mkv``: video, two AAC tracks (English default; French commentary) and German
     forced SubRip subtitles."""
     path = tmp_path / "in.mkv"
-    with av.open(str(srt_file(tmp_path / "cues.srt"))) as cues, av.open(str(path), "w") as out:
+    srt = srt_file(tmp_path / "cues.srt", cues_at)
+    with av.open(str(srt)) as cues, av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=FPS)
         video.height, video.width = SIZE
         video.pix_fmt = "yuv420p"
@@ -167,6 +170,22 @@ def test_mp4_converts_subrip_to_mov_text_with_the_same_text_and_times(tmp_path):
     assert sink.subtitles == "mov_text from subrip"
 
 
+def test_overlapping_cues_keep_their_times_in_mp4_each_span_showing_every_cue(tmp_path):
+    overlapping = [(0.1, 1.5, "[music]"), (0.5, 0.9, "A"), (1.0, 1.2, "B"), (1.6, 1.9, "C")]
+    source = write_source(tmp_path, overlapping)
+    reencode(source, tmp_path / "out.mp4")
+    assert streams_of(tmp_path / "out.mp4")[0]["cues"] == [
+        (0.1, 0.5, "[music]"),
+        (0.5, 0.9, "[music]\nA"),
+        (0.9, 1.0, "[music]"),
+        (1.0, 1.2, "[music]\nB"),
+        (1.2, 1.5, "[music]"),
+        (1.6, 1.9, "C"),
+    ]
+    reencode(source, tmp_path / "out.mkv")  # .mkv holds overlapping cues: copied as they are
+    assert streams_of(tmp_path / "out.mkv")[0]["cues"] == overlapping
+
+
 def test_a_container_without_subtitles_leaves_them_out_with_a_warning(tmp_path, caplog):
     source = write_source(tmp_path)
     with caplog.at_level(logging.WARNING):
@@ -255,3 +274,41 @@ def test_cover_art_is_named_as_left_out(tmp_path):
     assert (result.frames, result.width, result.height) == (10, 64, 48)
     assert result.audio == "copy (aac)"
     assert result.dropped_streams == ["#2 video (mjpeg)"]
+
+
+@NEEDS_FFMPEG
+def test_a_track_ffmpeg_cannot_decode_is_left_out_not_fatal(tmp_path, caplog):
+    source = tmp_path / "in.mp4"  # TTML subtitles: FFmpeg has an encoder but no decoder
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1",
+         "-i", str(srt_file(tmp_path / "cues.srt")), "-c:v", "libx264", "-c:s", "ttml",
+         str(source)],
+        check=True,
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        sink = reencode(source, tmp_path / "out.mkv")
+    assert sink.dropped == ["#1 subtitle (SubtitleHandler)"]  # named by its .mp4 handler
+    assert "FFmpeg has no decoder for it; left out" in caplog.text
+
+
+def test_an_audio_track_without_parameters_is_left_out(caplog):
+    from types import SimpleNamespace
+
+    from mosaicflow.video.streams import CarriedStreams
+
+    empty = SimpleNamespace(  # a broadcast recording's listed track that carries no data
+        index=2, type="audio", metadata={}, disposition=0,
+        codec_context=SimpleNamespace(sample_rate=0, channels=0,
+                                      codec=SimpleNamespace(canonical_name="ac3")),
+    )  # fmt: skip
+    output = SimpleNamespace(format=SimpleNamespace(name="matroska"))
+    with caplog.at_level(logging.WARNING):
+        carried = CarriedStreams(output, [empty])
+    assert carried.tracks == {} and carried.dropped == ["#2 audio (ac3)"]
+    assert "no sample rate or channels" in caplog.text
+
+
+def test_mov_gets_the_language_codes_quicktime_keeps(tmp_path):
+    source = write_source(tmp_path)  # German subtitles "deu", English, French "fra"
+    reencode(source, tmp_path / "out.mov")
+    assert [s["language"] for s in streams_of(tmp_path / "out.mov")] == ["ger", "eng", "fra"]
