@@ -196,6 +196,25 @@ class FrameClock:
         return stamp
 
 
+class CarriedPacketError(RuntimeError):
+    """A packet of an audio or subtitle stream could not be written (names the file and the
+    stream); the run stops instead of ending the video there."""
+
+
+def _hand_over(on_packet: Callable[[av.Packet], None], packet: av.Packet, path: Path) -> None:
+    """``on_packet(packet)``; an FFmpeg error it raises (a muxer refusing the packet) becomes a
+    :class:`CarriedPacketError`, which the demuxing loop does not take for the end of a
+    damaged file."""
+    try:
+        on_packet(packet)
+    except av.FFmpegError as err:
+        stream = packet.stream
+        raise CarriedPacketError(
+            f"{path}: a packet of stream #{stream.index} ({stream.type}) at dts {packet.dts} "
+            f"could not be written ({err})"
+        ) from err
+
+
 class VideoSource:
     """A video opened for streaming decode (a context manager).
 
@@ -286,7 +305,7 @@ class VideoSource:
             for packet in self._container.demux(*streams):
                 if packet.stream.type != "video":
                     if on_packet is not None and packet.dts is not None:
-                        on_packet(packet)
+                        _hand_over(on_packet, packet, self.path)
                     continue
                 try:
                     frames = packet.decode()
