@@ -34,6 +34,7 @@ import numpy as np
 from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
+from mosaicflow.video.packet_clock import JoinClock
 from mosaicflow.video.streams import CarriedStreams, carried_streams, left_out_streams
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,9 @@ class VideoSource:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Decode the video as ``(pts, planes)``: I420 planes and their presentation time in
         ticks of :attr:`time_base`, made increasing by a :class:`FrameClock`. Every packet of the
-        :attr:`carried` streams goes to ``on_packet`` on the way.
+        :attr:`carried` streams goes to ``on_packet`` on the way. The timestamps of every
+        stream pass one :class:`~mosaicflow.video.packet_clock.JoinClock` first: a joined or
+        broadcast recording whose timestamps restart comes out as one continuous timeline.
 
         Packets that fail to decode are skipped (like the ``ffmpeg`` command).
 
@@ -299,29 +302,39 @@ class VideoSource:
             round(1 / (self.rate * self.time_base)), round(self.start_time / self.time_base)
         )
         streams = [self._video, *self.carried]
+        joins = JoinClock()
         decoded = 0
         last_error = ""
         try:
-            for packet in self._container.demux(*streams):
-                if packet.stream.type != "video":
-                    if on_packet is not None and packet.dts is not None:
-                        _hand_over(on_packet, packet, self.path)
-                    continue
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError as err:
-                    last_error = str(err)
-                    log.debug("%s: packet %s failed to decode: %s", self.path, packet.pts, err)
-                    continue
-                for frame in frames:
-                    decoded += 1
-                    yield clock.stamp(frame.pts), self._planes(frame)
+            for demuxed in self._container.demux(*streams):
+                sparse = demuxed.stream.type == "subtitle"
+                for packet, _ in joins.fix(demuxed, demuxed.stream.index, sparse):
+                    if packet.stream.type != "video":
+                        if on_packet is not None and packet.dts is not None:
+                            _hand_over(on_packet, packet, self.path)
+                        continue
+                    try:
+                        frames = packet.decode()
+                    except av.FFmpegError as err:
+                        last_error = str(err)
+                        log.debug("%s: packet %s failed to decode: %s", self.path, packet.pts, err)
+                        continue
+                    for frame in frames:
+                        decoded += 1
+                        yield clock.stamp(frame.pts), self._planes(frame)
+            for packet, _ in joins.flush():
+                if on_packet is not None:
+                    _hand_over(on_packet, packet, self.path)
         except av.FFmpegError as err:
             if decoded == 0:
                 raise VideoDecodeError(f"{self.path}: cannot decode ({err})") from err
             log.warning("%s: demuxing stopped after %d frames: %s", self.path, decoded, err)
         if decoded == 0:
             raise VideoDecodeError(f"{self.path}: no decodable video frame {last_error}".strip())
+        if joins.joins or joins.nudged:
+            log.warning("%s: %d timestamp joins taken out (a joined or broadcast recording; "
+                        "every stream moved together), %d repeated timestamps moved on",
+                        self.path, joins.joins, sum(joins.nudged.values()))  # fmt: skip
 
     def _planes(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name != "yuv420p":

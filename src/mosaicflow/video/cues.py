@@ -10,6 +10,7 @@ most :data:`OPEN_CUE_SECONDS`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -37,14 +38,48 @@ class Span:
     dialogue: bytes
 
 
+#: The most text one span carries (bytes): a ``mov_text`` sample holds at most 64 KiB.
+MAX_SPAN_TEXT = 60_000
+#: An ASS override block, and a drawing-mode switch inside one (``\\p1`` on, ``\\p0`` off).
+_BLOCK = re.compile(rb"\{[^}]*\}")
+_DRAWING = re.compile(rb"\\p(\d+)")
+
+
+def shown_text(text: bytes) -> bytes:
+    """An ASS event's text without its drawing commands (``{\\p1}m 0 0 l 100 0{\\p0}``, vector
+    shapes a text track would show as letters); override blocks are kept."""
+    out, drawing, at = [], False, 0
+    for block in _BLOCK.finditer(text):
+        if not drawing:
+            out.append(text[at : block.start()])
+        out.append(block.group())
+        for level in _DRAWING.findall(block.group()):
+            drawing = int(level) > 0
+        at = block.end()
+    if not drawing:
+        out.append(text[at:])
+    return b"".join(out)
+
+
+def visible(text: bytes) -> bool:
+    """Whether an ASS event's text shows anything once its override blocks are gone."""
+    return bool(_BLOCK.sub(b"", text).replace(b"\\N", b"").replace(b"\\h", b"").strip())
+
+
 def joined(cues: list[Cue]) -> bytes:
     """One ASS event line showing the text of every cue, the first cue's fields, one cue's text
-    under the other's (``\\N``)."""
+    under the other's (``\\N``), drawings left out, at most :data:`MAX_SPAN_TEXT` bytes (the
+    later cues dropped)."""
     parts = [cue.dialogue.split(b",", 8) for cue in cues]
-    texts = [p[8] if len(p) == 9 else cues[i].dialogue for i, p in enumerate(parts)]
+    texts = [shown_text(p[8]) if len(p) == 9 else cues[i].dialogue for i, p in enumerate(parts)]
     head = parts[0][:8] if len(parts[0]) == 9 else [b"0", b"0", b"Default", b"", b"0", b"0",
                                                      b"0", b""]  # fmt: skip
-    return b",".join([*head, b"\\N".join(texts)])
+    kept: list[bytes] = []
+    for text in (t for t in texts if visible(t)):
+        if sum(map(len, kept)) + len(text) > MAX_SPAN_TEXT:
+            break
+        kept.append(text)
+    return b",".join([*head, b"\\N".join(kept)])
 
 
 class CueTimeline:
@@ -58,15 +93,20 @@ class CueTimeline:
         self._open = open_ticks
         self._active: list[Cue] = []
         self._done: int | None = None  # spans before this time are out
+        self._pending: Span | None = None  # the last span, held until the next one
         self.moved = 0  # cues that started before a span already out (moved to its end)
+        self.lost = 0  # cues that also ended before it (left out)
 
     def add(self, cue: Cue) -> list[Span]:
         """Take the next cue; return the spans that end by its start."""
-        for other in self._active:
-            if other.end is None:
-                other.end = max(other.start + 1, min(other.start + self._open, cue.start))
-        spans = self._flush(cue.start)
+        for other in self._active:  # cues without an end end here (not those starting too)
+            if other.end is None and cue.start > other.start:
+                other.end = min(other.start + self._open, cue.start)
+        spans = self._merged(self._flush(cue.start))
         if self._done is not None and cue.start < self._done:
+            if cue.end is not None and cue.end <= self._done:
+                self.lost += 1  # over before the spans already out end
+                return spans
             self.moved += 1
             cue = Cue(self._done, cue.end, cue.dialogue)
         if cue.end is None or cue.end > cue.start:
@@ -79,7 +119,25 @@ class CueTimeline:
             if other.end is None:
                 other.end = other.start + self._open
         ends = [cue.end for cue in self._active if cue.end is not None]
-        return self._flush(max(ends)) if ends else []
+        spans = self._merged(self._flush(max(ends)) if ends else [])
+        if self._pending is not None:
+            spans.append(self._pending)
+            self._pending = None
+        return spans
+
+    def _merged(self, spans: list[Span]) -> list[Span]:
+        """The spans that are final: a span is held back until the next one shows whether it
+        goes on with the same text (then they are one)."""
+        out = []
+        for span in spans:
+            last = self._pending
+            if last is not None and last.end == span.start and last.dialogue == span.dialogue:
+                self._pending = Span(last.start, span.end, span.dialogue)
+                continue
+            if last is not None:
+                out.append(last)
+            self._pending = span
+        return out
 
     def _flush(self, until: int) -> list[Span]:
         """Spans up to ``until`` from the active cues (every end before it is known)."""
@@ -96,7 +154,9 @@ class CueTimeline:
         for a, b in pairwise(times):
             showing = [c for c in self._active if c.start <= a and (c.end is None or a < c.end)]
             if showing:
-                spans.append(Span(a, b, joined(showing)))
+                line = joined(showing)
+                if visible(line.split(b",", 8)[-1]):
+                    spans.append(Span(a, b, line))
         self._active = [c for c in self._active if c.end is None or c.end > until]
         self._done = until
         return spans

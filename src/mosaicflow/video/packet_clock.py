@@ -1,94 +1,127 @@
-"""Timestamps of a carried stream's packets made increasing, as a muxer needs them.
+"""Timestamps of a source's packets made increasing across joins, as a muxer needs them.
 
 Joined recordings (``cat a.ts b.ts``) and broadcast streams restart their timestamps: the packets
-after the join come back in time. The video's frames take the jump out
-(:class:`~mosaicflow.inference.video_io.FrameClock`: one frame period after the previous), so
-each audio and subtitle stream does the same with its packets:
+after the join come back in time. One :class:`JoinClock` watches every stream of the source (the
+video's packets before they are decoded, the audio and subtitle packets before they are
+written) and takes each join out with one shift for all of them, so the streams keep their sync:
 
-- A decode time at most :data:`JITTER_PACKETS` packet lengths behind the last one (a repeated or
-  jittered timestamp) moves just past the last one; the packets after it keep theirs.
-- A decode time further back is a jump. A dense stream (audio) continues where its last packet
-  ended, and the packets after it keep that spacing. A sparse stream (subtitles, with seconds
-  between cues) cannot tell how much time passed since its last cue, so it takes the shift the
-  dense streams took at the same join, when one has.
+- An audio or video packet whose decode time lies more than :data:`JOIN_SECONDS` behind its
+  stream's last one starts a join, unless a join was already found since that stream's last
+  packet. The shift grows so that this packet is shown where the furthest stream ended (the
+  front). A cue that comes back in time first waits for the next audio or video packet.
+- The first packet of every other stream after a join takes the new shift; where that still
+  overlaps the stream's own last packet (its part ended a little later than the front's
+  stream), the stream moves on by the overlap, so it stays contiguous.
+- A decode time behind the stream's last one by less (a repeated or jittered timestamp) moves
+  just past the last one: audio and video also on an equal time, subtitles only when it goes
+  back (cues may start together).
+
+Within one part, the file's own timestamps are kept.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
-#: Packet lengths a decode time may fall behind the last one before it counts as a jump.
-JITTER_PACKETS = 2
+#: A decode time further than this behind its stream's last one is a join (s), as FFmpeg's
+#: discontinuity check for transport streams.
+JOIN_SECONDS = 0.1
 
 
-class PacketClock:
-    """One stream's shift of its packets' timestamps (ticks of its time base).
+@dataclass
+class _StreamState:
+    time_base: Fraction
+    last: int  # last decode time written (ticks)
+    end: float  # where the last packet ends (s, shifted)
+    joins: int  # joins known when its last packet was written
+    own: float = 0.0  # its own further shift after a join (s)
 
-    Args:
-        time_base: the stream's time base.
-        dense: whether the stream's packets follow each other without gaps (audio).
-    """
 
-    def __init__(self, time_base: Fraction, dense: bool) -> None:
-        self.time_base, self.dense = Fraction(time_base), dense
-        self.offset = 0
-        self.jumps = 0  # joins taken out
-        self.nudged = 0  # packets moved past a repeated or jittered timestamp
-        self._last: int | None = None  # last decode time written (shifted)
-        self._end: int | None = None  # where the last packet ends (shifted)
-        self._length = 1  # the last packet's length in ticks
+class JoinClock:
+    """The shift of every stream's packets of one source (see the module)."""
 
-    @property
-    def shift_seconds(self) -> float:
-        """The shift the stream's packets take now, in seconds."""
-        return float(self.offset * self.time_base)
+    def __init__(self) -> None:
+        self.shift = 0.0  # seconds added to every packet's times
+        self.joins = 0
+        self.nudged: dict[int, int] = {}  # per stream: packets moved past a repeated time
+        self._front: float | None = None  # the furthest end of any stream (s, shifted)
+        self._streams: dict[int, _StreamState] = {}
+        self._held: list[tuple[av.Packet, int]] = []  # cues waiting for the next audio or video
 
-    def fix(self, packet: av.Packet, shared_seconds: float | None = None) -> bool:
-        """Shift ``packet``'s pts and dts in place; return whether it starts a jump.
+    def fix(self, packet: av.Packet, index: int, sparse: bool) -> list[tuple[av.Packet, int]]:
+        """Shift the pts and dts of ``packet`` (of stream ``index``; demux order) in place.
 
-        Args:
-            packet: the stream's next packet (demux order).
-            shared_seconds: the shift the dense streams took at the latest join (a sparse
-                stream takes it at its own jump, where it keeps the stream increasing).
+        Returns the packets ready to use, with their streams, in order: this one, and cues held
+        back before. A cue (``sparse``) that comes back in time before any audio or video does
+        is held until the next audio or video packet tells whether a join came.
         """
+        state = self._streams.get(index)
         if packet.dts is None:
-            return False
-        dts = packet.dts + self.offset
-        jumped = False
-        if self._last is not None and dts <= self._last:
-            if self._last - dts <= JITTER_PACKETS * self._length:
-                self.nudged += 1
-                self._move(packet, self.offset + self._last + 1 - dts)
-                self._record(packet)
-                return False
-            self.offset += self._jump(dts, shared_seconds)
-            self.jumps += 1
-            jumped = True
-        self._move(packet, self.offset)
-        self._record(packet)
-        return jumped
+            return [(packet, index)]
+        base = Fraction(packet.time_base)
+        at = float(packet.dts * base) + self.shift + (state.own if state is not None else 0.0)
+        if sparse:
+            behind = state is not None and at < float(state.last * base) - JOIN_SECONDS
+            waiting = any(stream == index for _, stream in self._held)  # keep their order
+            if waiting or (behind and state is not None and state.joins == self.joins):
+                self._held.append((packet, index))
+                return []
+            self._place(packet, index, base, strict=False)
+            return [(packet, index)]
+        fresh = state is not None and state.joins == self.joins and self._front is not None
+        if fresh and state is not None and at < float(state.last * base) - JOIN_SECONDS:
+            self.joins += 1
+            self.shift += (self._front or 0.0) - self._shown(packet, base, at)
+        self._place(packet, index, base, strict=True)
+        ready = [(packet, index)]
+        held, self._held = self._held, []
+        for cue, stream in held:
+            self._place(cue, stream, Fraction(cue.time_base), strict=False)
+            ready.append((cue, stream))
+        return ready
 
-    def _jump(self, dts: int, shared_seconds: float | None) -> int:
-        """How far the packets move at a jump, in ticks."""
-        last = self._last if self._last is not None else dts
-        after = self._end if self._end is not None and self._end > last else last + 1
-        if not self.dense and shared_seconds is not None:
-            shared = round(shared_seconds / self.time_base) - self.offset
-            if dts + shared > last:
-                return shared
-        return after - dts
+    def flush(self) -> list[tuple[av.Packet, int]]:
+        """The cues still held at the end of the file, placed where they can go."""
+        held, self._held = self._held, []
+        for cue, stream in held:
+            self._place(cue, stream, Fraction(cue.time_base), strict=False)
+        return held
 
     @staticmethod
-    def _move(packet: av.Packet, ticks: int) -> None:
+    def _shown(packet: av.Packet, base: Fraction, at: float) -> float:
+        """Where ``packet`` is shown (a video frame's presentation comes after its decode time
+        ``at``)."""
+        start = packet.pts if packet.pts is not None else packet.dts
+        return at + float((start - packet.dts) * base)
+
+    def _place(self, packet: av.Packet, index: int, base: Fraction, strict: bool) -> None:
+        """Move ``packet`` by the shift, on past its stream's last packet where needed."""
+        state = self._streams.get(index)
+        if state is not None and state.joins < self.joins:  # its first packet after a join
+            state.joins = self.joins
+            if strict:  # audio and video stay contiguous: on by what still overlaps
+                shown = self._shown(packet, base, float(packet.dts * base) + self.shift + state.own)
+                state.own += max(0.0, state.end - shown)
+        ticks = round((self.shift + (state.own if state is not None else 0.0)) / base)
         packet.dts += ticks
         if packet.pts is not None:
             packet.pts += ticks
+        if state is not None and (packet.dts < state.last or (strict and packet.dts == state.last)):
+            self.nudged[index] = self.nudged.get(index, 0) + 1
+            step = state.last + 1 - packet.dts
+            packet.dts += step
+            if packet.pts is not None:
+                packet.pts += step
+        self._record(index, packet, base)
 
-    def _record(self, packet: av.Packet) -> None:
-        self._last = packet.dts
-        if packet.duration:
-            self._length = packet.duration
+    def _record(self, index: int, packet: av.Packet, base: Fraction) -> None:
         start = packet.pts if packet.pts is not None else packet.dts
-        self._end = start + packet.duration if packet.duration else None
+        end = float((max(start, packet.dts) + (packet.duration or 0)) * base)
+        state = self._streams.get(index)
+        if state is None:
+            state = self._streams[index] = _StreamState(base, packet.dts, end, self.joins)
+        state.last, state.end = packet.dts, max(state.end, end)
+        self._front = end if self._front is None else max(self._front, end)

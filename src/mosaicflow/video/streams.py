@@ -17,7 +17,6 @@ from typing import Any
 import av
 
 from mosaicflow.video.audio import AudioTrack
-from mosaicflow.video.packet_clock import PacketClock
 from mosaicflow.video.subtitles import SubtitleTrack, subtitle_plan
 
 log = logging.getLogger(__name__)
@@ -82,10 +81,7 @@ class CarriedStreams:
 
     def __init__(self, container: Any, templates: Sequence[Any]) -> None:
         self.tracks: dict[int, AudioTrack | SubtitleTrack] = {}
-        self.clocks: dict[int, PacketClock] = {}
         self.dropped: list[str] = []
-        self._names: dict[int, str] = {}
-        self._shared: float | None = None  # the dense streams' shift at the latest join (s)
         for template in templates:
             track = self._track(container, template)
             if track is None:
@@ -93,8 +89,6 @@ class CarriedStreams:
                 continue
             keep_identity(template, track.stream, container.format.name)
             self.tracks[template.index] = track
-            self.clocks[template.index] = PacketClock(template.time_base, template.type == "audio")
-            self._names[template.index] = describe(template)
 
     @staticmethod
     def _track(container: Any, template: Any) -> AudioTrack | SubtitleTrack | None:
@@ -118,26 +112,15 @@ class CarriedStreams:
         return SubtitleTrack(container, template, plan)
 
     def write(self, packet: av.Packet) -> None:
-        """Copy or transcode one packet of a carried source stream (others are ignored), its
-        timestamps made increasing (:mod:`mosaicflow.video.packet_clock`)."""
-        index = packet.stream.index
-        track = self.tracks.get(index)
-        if track is None:
-            return
-        clock = self.clocks[index]
-        if clock.fix(packet, self._shared) and clock.dense:
-            self._shared = clock.shift_seconds
-        track.write(packet)
+        """Copy or transcode one packet of a carried source stream (others are ignored)."""
+        track = self.tracks.get(packet.stream.index)
+        if track is not None:
+            track.write(packet)
 
     def close(self) -> None:
         """Drain every track's decoder and encoder."""
-        for index, track in self.tracks.items():
+        for track in self.tracks.values():
             track.close()
-            clock = self.clocks[index]
-            if clock.jumps or clock.nudged:
-                log.warning("stream %s: %d timestamp jumps taken out (a joined or broadcast "
-                            "recording), %d repeated timestamps moved on", self._names[index],
-                            clock.jumps, clock.nudged)  # fmt: skip
 
     def _of(self, kind: type) -> list[Any]:
         return [t for t in self.tracks.values() if isinstance(t, kind)]

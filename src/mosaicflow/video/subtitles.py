@@ -117,14 +117,18 @@ class SubtitleTrack:
             if subtitle is None:
                 return
             if self._timeline is not None:
-                for cue in cues_of(subtitle, packet):
-                    self._mux_spans(self._timeline.add(cue))
-                return
-            out = self.stream.codec_context.encode_subtitle(subtitle)
+                spans = [
+                    span for cue in cues_of(subtitle, packet) for span in self._timeline.add(cue)
+                ]
+            else:
+                out = self.stream.codec_context.encode_subtitle(subtitle)
         except (av.FFmpegError, ValueError) as err:
             self.skipped += 1
             log.warning("subtitles: a %s packet at pts %s did not convert (%s); skipped",
                         self.source_codec, packet.pts, err)  # fmt: skip
+            return
+        if self._timeline is not None:
+            self._mux_spans(spans)
             return
         start, duration = timing(subtitle, packet)
         out.pts = out.dts = start
@@ -132,10 +136,20 @@ class SubtitleTrack:
         self._container.mux(out)
 
     def _mux_spans(self, spans: list[Span]) -> None:
+        """Encode and write each span; one that does not encode is left out with a warning."""
         for span in spans:
             length = span.end - span.start
-            shown = av.subtitles.subtitle.SubtitleSet.create(span.dialogue, 0, length, span.start)
-            out = self.stream.codec_context.encode_subtitle(shown)
+            try:
+                shown = av.subtitles.subtitle.SubtitleSet.create(
+                    span.dialogue, 0, length, span.start
+                )
+                out = self.stream.codec_context.encode_subtitle(shown)
+            except (av.FFmpegError, ValueError, OverflowError) as err:
+                self.skipped += 1
+                log.warning("subtitles: the text shown from %s to %s (ticks of %s) did not "
+                            "encode as %s (%s); left out", span.start, span.end,
+                            self._time_base, self.stream.codec_context.name, err)  # fmt: skip
+                continue
             out.pts = out.dts = span.start
             out.duration, out.time_base, out.stream = length, self._time_base, self.stream
             self._container.mux(out)
@@ -144,9 +158,11 @@ class SubtitleTrack:
         """Write the cues still showing at the end (``mov_text``)."""
         if not self.copied and self._timeline is not None:
             self._mux_spans(self._timeline.finish())
-            if self._timeline.moved:
-                log.warning("subtitles: %d cues started before the cues already written ended "
-                            "(out of order); shown from there", self._timeline.moved)  # fmt: skip
+            if self._timeline.moved or self._timeline.lost:
+                log.warning("subtitles: %d cues came out of order: %d shown from where the cues "
+                            "already written end, %d left out (over by then)",
+                            self._timeline.moved + self._timeline.lost, self._timeline.moved,
+                            self._timeline.lost)  # fmt: skip
 
 
 def timing(subtitle: Any, packet: av.Packet) -> tuple[int, int]:

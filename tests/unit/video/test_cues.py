@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mosaicflow.video.cues import Cue, CueTimeline, Span, joined
+from mosaicflow.video.cues import MAX_SPAN_TEXT, Cue, CueTimeline, Span, joined, shown_text
 
 
 def line(text: str) -> bytes:
@@ -69,3 +69,29 @@ def test_a_cue_out_of_order_is_shown_from_where_the_written_ones_end():
 def test_joined_keeps_the_first_cue_fields_and_inline_styles():
     out = joined([Cue(0, 1, b"3,1,Sign,,0,0,0,,{\\b1}Exit"), Cue(0, 1, line("Hi, you"))])
     assert out == b"3,1,Sign,,0,0,0,,{\\b1}Exit\\NHi, you"
+
+
+def test_drawings_are_left_out_and_a_span_of_only_a_drawing_is_none():
+    sign = line("{\\p1}m 0 0 l 100 0 100 100{\\p0}")
+    cues = [Cue(0, 2000, line("Hello, world")), Cue(1000, 3000, sign)]
+    assert spans_of(cues) == [(0, 2000, "Hello, world")]
+    assert shown_text(b"{\\pos(10,20)}A{\\p2}m 0 0{\\p0}B") == b"{\\pos(10,20)}A{\\p2}{\\p0}B"
+
+
+def test_cues_without_an_end_starting_together_show_together():
+    cues = [Cue(0, None, line("one")), Cue(0, None, line("two")), Cue(800, 900, line("x"))]
+    assert spans_of(cues) == [(0, 800, "one\\Ntwo"), (800, 900, "x")]
+
+
+def test_a_span_of_many_long_signs_keeps_under_the_sample_limit():
+    cues = [Cue(0, 1000, line("s" * 3500)) for _ in range(25)]
+    (span,) = spans_of(cues)
+    assert len(span[2]) <= MAX_SPAN_TEXT and span[2].startswith("s" * 3500)
+
+
+def test_a_cue_over_before_the_written_spans_end_is_counted_as_lost():
+    timeline = CueTimeline(5000)
+    timeline.add(Cue(1000, 2000, line("A")))
+    timeline.add(Cue(3000, 4000, line("B")))
+    timeline.add(Cue(1500, 2500, line("late and over")))
+    assert (timeline.moved, timeline.lost) == (0, 1)

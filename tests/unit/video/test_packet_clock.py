@@ -9,51 +9,88 @@ import av
 import pytest
 
 from mosaicflow.inference.video_io import CarriedPacketError, VideoSource
-from mosaicflow.video.packet_clock import PacketClock
+from mosaicflow.video.packet_clock import JoinClock
 
 from .clips import NEEDS_FFMPEG
 
 MS = Fraction(1, 1000)
+VIDEO, AUDIO, SUBS = 0, 1, 2
 
 
-def packet(dts: int, duration: int) -> av.Packet:
+def packet(dts: int, duration: int | None, pts: int | None = None) -> av.Packet:
     out = av.Packet(b"\x00")
-    out.dts = out.pts = dts
-    out.duration = duration
+    out.dts, out.pts = dts, dts if pts is None else pts
+    out.time_base = MS
+    if duration is not None:
+        out.duration = duration
     return out
 
 
-def run(clock: PacketClock, times: list[int], duration: int, shared=None) -> list[int]:
-    out = []
-    for t in times:
-        p = packet(t, duration)
-        clock.fix(p, shared)
-        out.append(p.dts)
+def feed(clock: JoinClock, packets: list[tuple[int, int, int | None]]) -> dict[int, list[int]]:
+    """(stream, dts ms, duration ms) in demux order -> each stream's dts after the clock."""
+    out: dict[int, list[int]] = {}
+    for stream, dts, duration in packets:
+        for ready, index in clock.fix(packet(dts, duration), stream, sparse=stream == SUBS):
+            out.setdefault(index, []).append(ready.dts)
+    for ready, index in clock.flush():
+        out.setdefault(index, []).append(ready.dts)
     return out
 
 
-def test_a_join_continues_where_the_last_packet_ended():
-    clock = PacketClock(MS, dense=True)
-    assert run(clock, [0, 20, 40, 60, 0, 20, 40], 20) == [0, 20, 40, 60, 80, 100, 120]
-    assert clock.jumps == 1 and clock.shift_seconds == pytest.approx(0.08)
+def part(start: int, video: int, audio: int, cues: list[int]) -> list[tuple[int, int, int]]:
+    """One recording: video frames every 100 ms, audio packets every 20 ms from ``start``
+    (ms), 1 s cues at ``cues``, in time order."""
+    packets = [(VIDEO, start + 100 * i, 100) for i in range(video)]
+    packets += [(AUDIO, start + 20 * i, 20) for i in range(audio)]
+    packets += [(SUBS, t, 1000) for t in cues]
+    return sorted(packets, key=lambda p: (p[1], p[0]))
 
 
-def test_a_repeated_timestamp_moves_just_past_the_last_one_and_nothing_else_moves():
-    clock = PacketClock(MS, dense=True)
-    assert run(clock, [0, 20, 20, 40, 39, 60], 20) == [0, 20, 21, 40, 41, 60]
-    assert (clock.jumps, clock.nudged) == (0, 2)
+def test_a_join_moves_every_stream_by_one_shift_so_they_stay_in_sync():
+    clock = JoinClock()  # part A: 3 s of video, 3 s of audio; part B from 0 again
+    out = feed(clock, part(0, 30, 150, [500]) + part(0, 20, 100, [300]))
+    assert clock.joins == 1
+    assert out[VIDEO][30] == 3000 and out[AUDIO][150] == 3000  # B starts where A ended
+    assert out[SUBS] == [500, 3300]  # the cue keeps its place in B
 
 
-def test_a_sparse_stream_takes_the_dense_streams_shift_at_a_join():
-    clock = PacketClock(MS, dense=False)  # cues at 1 s and 3 s, then the join: 0.5 s again
-    shared = 5.0  # the audio moved by 5 s at the join
-    assert run(clock, [1000, 3000], 1000) == [1000, 3000]
-    assert run(clock, [500, 2500], 1000, shared) == [5500, 7500]
+def test_audio_shorter_than_the_video_in_a_part_keeps_the_next_part_in_sync():
+    clock = JoinClock()  # part A: 3 s of video but only 1.5 s of audio
+    out = feed(clock, part(0, 30, 75, []) + part(0, 20, 100, []))
+    assert out[VIDEO][30] == 3000 and out[AUDIO][75] == 3000  # not 1500: no early sound
 
 
-def test_a_sparse_stream_without_a_usable_shared_shift_continues_after_its_last_cue():
-    clock = PacketClock(MS, dense=False)
-    assert run(clock, [1000, 3000, 500], 1000, shared=0.1) == [1000, 3000, 4000]
+def test_a_cue_of_the_new_part_later_than_the_last_cue_is_moved_too():
+    clock = JoinClock()
+    out = feed(clock, part(0, 30, 150, [500, 1500]) + part(0, 30, 150, [2500]))
+    assert out[SUBS] == [500, 1500, 5500]
+
+
+def test_a_cue_demuxed_first_after_the_join_finds_it_for_every_stream():
+    clock = JoinClock()
+    packets = part(0, 100, 500, [1000, 8000])
+    b = part(0, 30, 150, [200])
+    b.remove((SUBS, 200, 1000))
+    out = feed(clock, [*packets, (SUBS, 200, 1000), *b])
+    assert clock.joins == 1  # found by the video, the cue waited for it
+    assert out[VIDEO][100] == 10000 and out[AUDIO][500] == 10000
+    assert out[SUBS][-1] == 10200  # 0.2 s into the new part, as in the file
+
+
+def test_repeated_times_move_on_for_audio_and_video_but_cues_may_start_together():
+    clock = JoinClock()
+    out = feed(clock, [(AUDIO, 0, 20), (AUDIO, 20, 20), (AUDIO, 20, 20), (AUDIO, 40, 20),
+                       (SUBS, 100, 500), (SUBS, 100, 500), (SUBS, 90, 500)])  # fmt: skip
+    assert out[AUDIO] == [0, 20, 21, 40]
+    assert out[SUBS] == [100, 100, 101]
+    assert clock.joins == 0 and clock.nudged == {AUDIO: 1, SUBS: 1}
+
+
+def test_jitter_without_durations_is_not_taken_for_joins():
+    clock = JoinClock()
+    out = feed(clock, [(AUDIO, t, None) for t in [0, 20, 40, 35, 60, 80, 75, 100, 120]])
+    assert out[AUDIO] == [0, 20, 40, 41, 60, 80, 81, 100, 120]
+    assert clock.joins == 0
 
 
 @NEEDS_FFMPEG
