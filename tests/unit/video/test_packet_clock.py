@@ -105,7 +105,7 @@ def test_a_joined_recording_keeps_every_frame_and_all_its_audio(tmp_path: Path):
     )  # fmt: skip
     joined = tmp_path / "joined.ts"  # as `cat a.ts b.ts`: the timestamps restart at the join
     joined.write_bytes(part.read_bytes() * 2)
-    from .test_streams import reencode
+    from .test_audio import reencode
 
     sink = reencode(joined, tmp_path / "out.mp4")
     assert sink.frames_written == 40

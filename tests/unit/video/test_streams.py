@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from mosaicflow.inference.pipeline import RestoreSettings, restore_video
-from mosaicflow.inference.video_io import VideoSink, VideoSource
 
 from ..inference.conftest import InvertingRestorer, ScriptedDetector
 from .clips import NEEDS_FFMPEG
+from .test_audio import reencode
 
 RATE, FPS, SECONDS = 16000, 10, 2
 SIZE = (48, 64)  # height, width
@@ -89,16 +89,6 @@ def write_source(tmp_path: Path, cues_at: list[tuple[float, float, str]] = CUES)
             out.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(video.encode(None))
     return path
-
-
-def reencode(source: Path, output: Path) -> VideoSink:
-    with VideoSource(source) as src:
-        sink = VideoSink(output, src.width, src.height, src.rate, src.carried,
-                         time_base=src.time_base)  # fmt: skip
-        with sink:
-            for pts, planes in src.timed_frames(sink.write_packet):
-                sink.write(planes, pts)
-    return sink
 
 
 def streams_of(path: Path) -> list[dict]:
