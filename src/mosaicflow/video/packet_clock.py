@@ -7,8 +7,9 @@ written) and takes each join out with one shift for all of them, so the streams 
 
 - An audio or video packet whose decode time lies more than :data:`JOIN_SECONDS` behind its
   stream's last one starts a join, unless a join was already found since that stream's last
-  packet. The shift grows so that this packet is shown where the furthest stream ended (the
-  front). A cue that comes back in time first waits for the next audio or video packet.
+  packet. The shift grows so that this packet is shown where the furthest audio or video
+  stream ended (the front). A cue that comes back in time first waits for the next audio or
+  video packet.
 - The first packet of every other stream after a join takes the new shift; where that still
   overlaps the stream's own last packet (its part ended a little later than the front's
   stream), the stream moves on by the overlap, so it stays contiguous.
@@ -47,7 +48,7 @@ class JoinClock:
         self.shift = 0.0  # seconds added to every packet's times
         self.joins = 0
         self.nudged: dict[int, int] = {}  # per stream: packets moved past a repeated time
-        self._front: float | None = None  # the furthest end of any stream (s, shifted)
+        self._front: float | None = None  # the furthest audio or video end (s, shifted)
         self._streams: dict[int, _StreamState] = {}
         self._held: list[tuple[av.Packet, int]] = []  # cues waiting for the next audio or video
 
@@ -115,13 +116,14 @@ class JoinClock:
             packet.dts += step
             if packet.pts is not None:
                 packet.pts += step
-        self._record(index, packet, base)
+        self._record(index, packet, base, strict)
 
-    def _record(self, index: int, packet: av.Packet, base: Fraction) -> None:
+    def _record(self, index: int, packet: av.Packet, base: Fraction, dense: bool) -> None:
         start = packet.pts if packet.pts is not None else packet.dts
         end = float((max(start, packet.dts) + (packet.duration or 0)) * base)
         state = self._streams.get(index)
         if state is None:
             state = self._streams[index] = _StreamState(base, packet.dts, end, self.joins)
         state.last, state.end = packet.dts, max(state.end, end)
-        self._front = end if self._front is None else max(self._front, end)
+        if dense:  # a cue may be shown past the end of its part's pictures and sound
+            self._front = end if self._front is None else max(self._front, end)

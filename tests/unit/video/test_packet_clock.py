@@ -77,6 +77,12 @@ def test_a_cue_demuxed_first_after_the_join_finds_it_for_every_stream():
     assert out[SUBS][-1] == 10200  # 0.2 s into the new part, as in the file
 
 
+def test_a_cue_shown_past_the_end_of_its_part_does_not_push_the_next_part_back():
+    clock = JoinClock()  # part A's last cue shows until 6 s, its pictures and sound end at 3 s
+    out = feed(clock, [*part(0, 30, 150, []), (SUBS, 2000, 4000), *part(0, 30, 150, [])])
+    assert out[VIDEO][30] == 3000 and out[AUDIO][150] == 3000
+
+
 def test_repeated_times_move_on_for_audio_and_video_but_cues_may_start_together():
     clock = JoinClock()
     out = feed(clock, [(AUDIO, 0, 20), (AUDIO, 20, 20), (AUDIO, 20, 20), (AUDIO, 40, 20),
