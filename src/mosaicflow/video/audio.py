@@ -19,6 +19,8 @@ from typing import Any
 import av
 import numpy as np
 
+from mosaicflow.video.track import CarriedTrack
+
 log = logging.getLogger(__name__)
 
 #: AAC bit rate per channel (bits/s) of transcoded audio; at most :data:`AAC_MAX_BITRATE`.
@@ -94,7 +96,7 @@ def trimmed(frame: av.AudioFrame, samples: int) -> av.AudioFrame | None:
     return out
 
 
-class AudioTrack:
+class AudioTrack(CarriedTrack):
     """The output's audio stream, fed with the source's packets in order.
 
     Args:
@@ -135,13 +137,8 @@ class AudioTrack:
         """``copy (<codec>)`` or ``aac from <codec>``."""
         return f"copy ({self.source_codec})" if self.copied else f"aac from {self.source_codec}"
 
-    def write(self, packet: av.Packet) -> None:
-        """Copy one source packet, or decode it and encode what it holds."""
-        self.packets += 1
-        if self.copied:
-            packet.stream = self.stream
-            self._container.mux(packet)
-            return
+    def _convert(self, packet: av.Packet) -> None:
+        """Decode one source packet and encode what it holds."""
         try:
             frames = self._decoder.decode(packet)
         except av.FFmpegError as err:

@@ -19,6 +19,7 @@ import av
 
 from mosaicflow.video.audio import copyable
 from mosaicflow.video.cues import OPEN_CUE_SECONDS, Cue, CueTimeline, Span
+from mosaicflow.video.track import CarriedTrack
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def open_text_encoder(container: Any, codec: str, decoder: Any, time_base: Any) 
     return stream
 
 
-class SubtitleTrack:
+class SubtitleTrack(CarriedTrack):
     """One output subtitle stream, fed with a source subtitle stream's packets in order.
 
     Args:
@@ -105,13 +106,8 @@ class SubtitleTrack:
             return f"copy ({self.source_codec})"
         return f"{self.stream.codec_context.name} from {self.source_codec}"
 
-    def write(self, packet: av.Packet) -> None:
-        """Copy one source packet, or decode it and encode its text."""
-        self.packets += 1
-        if self.copied:
-            packet.stream = self.stream
-            self._container.mux(packet)
-            return
+    def _convert(self, packet: av.Packet) -> None:
+        """Decode one source packet it and encode its text."""
         try:
             subtitle = self._decoder.decode2(packet)
             if subtitle is None:
