@@ -34,7 +34,6 @@ JOIN_SECONDS = 0.1
 
 @dataclass
 class _StreamState:
-    time_base: Fraction
     last: int  # last decode time written (ticks)
     end: float  # where the last packet ends (s, shifted)
     joins: int  # joins known when its last packet was written
@@ -64,18 +63,22 @@ class JoinClock:
             return [(packet, index)]
         base = Fraction(packet.time_base)
         at = float(packet.dts * base) + self.shift + (state.own if state is not None else 0.0)
+        # back in time with no join found since its stream's last packet: a join starts here
+        joined = (
+            state is not None
+            and state.joins == self.joins
+            and at < float(state.last * base) - JOIN_SECONDS
+        )
         if sparse:
-            behind = state is not None and at < float(state.last * base) - JOIN_SECONDS
             waiting = any(stream == index for _, stream in self._held)  # keep their order
-            if waiting or (behind and state is not None and state.joins == self.joins):
+            if waiting or joined:
                 self._held.append((packet, index))
                 return []
             self._place(packet, index, base, strict=False)
             return [(packet, index)]
-        fresh = state is not None and state.joins == self.joins and self._front is not None
-        if fresh and state is not None and at < float(state.last * base) - JOIN_SECONDS:
+        if joined and self._front is not None:
             self.joins += 1
-            self.shift += (self._front or 0.0) - self._shown(packet, base, at)
+            self.shift += self._front - self._shown(packet, base, at)
         self._place(packet, index, base, strict=True)
         ready = [(packet, index)]
         held, self._held = self._held, []
@@ -107,15 +110,13 @@ class JoinClock:
                 shown = self._shown(packet, base, float(packet.dts * base) + self.shift + state.own)
                 state.own += max(0.0, state.end - shown)
         ticks = round((self.shift + (state.own if state is not None else 0.0)) / base)
+        dts = packet.dts + ticks
+        if state is not None and (dts < state.last or (strict and dts == state.last)):
+            self.nudged[index] = self.nudged.get(index, 0) + 1
+            ticks += state.last + 1 - dts
         packet.dts += ticks
         if packet.pts is not None:
             packet.pts += ticks
-        if state is not None and (packet.dts < state.last or (strict and packet.dts == state.last)):
-            self.nudged[index] = self.nudged.get(index, 0) + 1
-            step = state.last + 1 - packet.dts
-            packet.dts += step
-            if packet.pts is not None:
-                packet.pts += step
         self._record(index, packet, base, strict)
 
     def _record(self, index: int, packet: av.Packet, base: Fraction, dense: bool) -> None:
@@ -123,7 +124,7 @@ class JoinClock:
         end = float((max(start, packet.dts) + (packet.duration or 0)) * base)
         state = self._streams.get(index)
         if state is None:
-            state = self._streams[index] = _StreamState(base, packet.dts, end, self.joins)
+            state = self._streams[index] = _StreamState(packet.dts, end, self.joins)
         state.last, state.end = packet.dts, max(state.end, end)
         if dense:  # a cue may be shown past the end of its part's pictures and sound
             self._front = end if self._front is None else max(self._front, end)

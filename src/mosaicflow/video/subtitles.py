@@ -107,7 +107,7 @@ class SubtitleTrack(CarriedTrack):
         return f"{self.stream.codec_context.name} from {self.source_codec}"
 
     def _convert(self, packet: av.Packet) -> None:
-        """Decode one source packet it and encode its text."""
+        """Decode one source packet and encode its text."""
         try:
             subtitle = self._decoder.decode2(packet)
             if subtitle is None:
