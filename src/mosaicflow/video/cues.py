@@ -66,10 +66,10 @@ def visible(text: bytes) -> bool:
     return bool(_BLOCK.sub(b"", text).replace(b"\\N", b"").replace(b"\\h", b"").strip())
 
 
-def joined(cues: list[Cue]) -> bytes:
+def joined(cues: list[Cue]) -> bytes | None:
     """One ASS event line showing the text of every cue, the first cue's fields, one cue's text
     under the other's (``\\N``), drawings left out, at most :data:`MAX_SPAN_TEXT` bytes (the
-    later cues dropped)."""
+    later cues dropped); None when no cue shows any text."""
     parts = [cue.dialogue.split(b",", 8) for cue in cues]
     texts = [shown_text(p[8]) if len(p) == 9 else cues[i].dialogue for i, p in enumerate(parts)]
     head = parts[0][:8] if len(parts[0]) == 9 else [b"0", b"0", b"Default", b"", b"0", b"0",
@@ -79,7 +79,7 @@ def joined(cues: list[Cue]) -> bytes:
         if sum(map(len, kept)) + len(text) > MAX_SPAN_TEXT:
             break
         kept.append(text)
-    return b",".join([*head, b"\\N".join(kept)])
+    return b",".join([*head, b"\\N".join(kept)]) if kept else None
 
 
 class CueTimeline:
@@ -153,10 +153,9 @@ class CueTimeline:
         spans = []
         for a, b in pairwise(times):
             showing = [c for c in self._active if c.start <= a and (c.end is None or a < c.end)]
-            if showing:
-                line = joined(showing)
-                if visible(line.split(b",", 8)[-1]):
-                    spans.append(Span(a, b, line))
+            line = joined(showing) if showing else None
+            if line is not None:
+                spans.append(Span(a, b, line))
         self._active = [c for c in self._active if c.end is None or c.end > until]
         self._done = until
         return spans
