@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 #: Stream tags copied to the output's stream (the muxer writes its own durations, encoder and
 #: handler).
-KEPT_TAGS = ("language", "title")
+KEPT_TAGS = ("language", "title", "handler_name")
 
 
 def carried_streams(container: Any) -> list[Any]:
@@ -59,9 +59,10 @@ QUICKTIME_LANGUAGE = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "z
 
 
 def keep_identity(template: Any, stream: Any, container_format: str) -> None:
-    """Give ``stream`` (in a file of ``container_format``) the language, title and disposition
-    of the source's ``template``."""
-    tags = dict(template.metadata)
+    """Give ``stream`` (in a file of ``container_format``) the language, title, handler name
+    (where an ``.mp4``/``.mov`` track may keep its name) and disposition of the source's
+    ``template``."""
+    tags = {key.lower(): value for key, value in template.metadata.items()}  # mkv: HANDLER_NAME
     tags.setdefault("title", tags.get("name"))  # an .mp4 track's title reads back as "name"
     if container_format == "mov" and tags.get("language"):
         tags["language"] = QUICKTIME_LANGUAGE.get(tags["language"], tags["language"])

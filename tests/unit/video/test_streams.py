@@ -302,3 +302,24 @@ def test_mov_gets_the_language_codes_quicktime_keeps(tmp_path):
     source = write_source(tmp_path)  # German subtitles "deu", English, French "fra"
     reencode(source, tmp_path / "out.mov")
     assert [s["language"] for s in streams_of(tmp_path / "out.mov")] == ["ger", "eng", "fra"]
+
+
+@NEEDS_FFMPEG
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_track_name_kept_as_the_mp4_handler_name_is_carried(tmp_path, suffix):
+    named = tmp_path / "named.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(write_source(tmp_path)), "-map", "0",
+         "-c", "copy", "-c:s", "mov_text", "-metadata:s:a:1", "handler_name=Director commentary",
+         str(named)],
+        check=True,
+    )  # fmt: skip
+    reencode(named, tmp_path / f"out{suffix}")
+    with av.open(str(tmp_path / f"out{suffix}")) as out:
+        tags = [{k.lower(): v for k, v in s.metadata.items()} for s in out.streams.audio]
+    assert tags[1]["handler_name"] == "Director commentary"
+    assert (tags[1].get("title") or tags[1]["name"]) == "Commentary"
+    if suffix == ".mkv":  # and back: the .mkv's HANDLER_NAME tag is an .mp4's handler name
+        reencode(tmp_path / "out.mkv", tmp_path / "again.mp4")
+        with av.open(str(tmp_path / "again.mp4")) as out:
+            assert out.streams.audio[1].metadata["handler_name"] == "Director commentary"
