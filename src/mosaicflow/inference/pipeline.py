@@ -46,6 +46,7 @@ from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
 from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
 from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
+from mosaicflow.outputs import check_apart, check_output_files
 from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
@@ -585,12 +586,16 @@ class _Run:
 
     # -- encode -------------------------------------------------------------------------------
     def encode(self, item: Release) -> Iterable[None]:
-        """Write the released frames in order, each after its audio and subtitle packets."""
-        for _, frame in self.buffer.pop_before(item.stop):
-            for packet in frame.packets:
-                self.sink.write_packet(packet)
-            planes = frame.planes if frame.planes is not None else frame.canvas.planes()
-            self.sink.write(planes, frame.pts)
+        """Write the released frames in order, each after its audio and subtitle packets (a
+        failure names the frame)."""
+        for number, frame in self.buffer.pop_before(item.stop):
+            try:
+                for packet in frame.packets:
+                    self.sink.write_packet(packet)
+                planes = frame.planes if frame.planes is not None else frame.canvas.planes()
+                self.sink.write(planes, frame.pts)
+            except Exception as err:
+                raise StageError("encode", f"frame {number}", err) from err
             self.written["restored" if frame.canvas.blends else "passthrough"] += 1
             self.bar.update(1)
         for packet in item.packets:
@@ -749,12 +754,17 @@ def restore_video(
         The :class:`RestoreResult`.
 
     Raises:
+        ValueError: an output is the input, a folder, or the other output.
         VideoDecodeError: the input cannot be opened (a ``ValueError`` naming the file).
         EncoderError: an NVENC encoder was asked for and cannot be opened here.
         StageError: a stage failed (names the stage and the frames; the cause is chained, e.g.
             a ``ValueError`` for a detector or restorer output of the wrong shape); no output
             file is left.
     """
+    for output in (output_video, masks_out):
+        if output is not None:
+            check_apart(output, [input_video])
+    check_output_files([output_video, masks_out])
     settings = settings or RestoreSettings()
     started = time.monotonic()
     encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))

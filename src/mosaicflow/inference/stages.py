@@ -92,7 +92,7 @@ class _Outputs:
                 return
             except (StageError, Stopped):
                 raise
-            except Exception as err:
+            except (Exception, SystemExit) as err:  # sys.exit in a stage's code is its failure
                 raise StageError(self.name, self.where, err) from err
             finally:
                 self.busy[self.name] += time.perf_counter() - start
@@ -182,7 +182,7 @@ def _run_threaded(
     stop: threading.Event,
     busy: dict[str, float],
 ) -> None:
-    errors: list[StageError] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     queues = [queue.Queue[Any](maxsize=max(1, stage.queue_size)) for stage in stages]
 
@@ -211,7 +211,7 @@ def _run_threaded(
                 body()
             except Stopped:
                 return
-            except StageError as err:
+            except BaseException as err:  # a StageError, or a KeyboardInterrupt its code raised
                 with lock:
                     errors.append(err)
                 stop.set()
@@ -252,4 +252,4 @@ def _run_threaded(
             thread.join()
         raise
     if errors:
-        raise errors[0] from errors[0].__cause__
+        raise errors[0] from errors[0].__cause__ if isinstance(errors[0], StageError) else None

@@ -197,6 +197,21 @@ class FrameClock:
         return stamp
 
 
+#: Demuxer options of a second, longer look at a file whose audio track had no sample rate or
+#: channels after FFmpeg's default probe (5 s, 5 MB): up to 60 s and 200 MB.
+LONG_PROBE = {"analyzeduration": "60000000", "probesize": "200000000"}
+
+
+def _unprobed(stream: Any) -> bool:
+    """An audio stream the probe found no sample rate or channels for."""
+    context = stream.codec_context
+    return (
+        stream.type == "audio"
+        and context is not None
+        and not (context.sample_rate and context.channels)
+    )
+
+
 class CarriedPacketError(RuntimeError):
     """A packet of an audio or subtitle stream could not be written (names the file and the
     stream); the run stops instead of ending the video there."""
@@ -229,7 +244,8 @@ class VideoSource:
         carried: every audio and subtitle stream, in the file's order (what an output carries).
         left_out: the other streams (cover art, further video, attachments, data) as
             ``#<index> <type> (<codec>)``.
-        start_time: seconds at which the video stream starts (0 when unknown or negative).
+        origin: seconds at which the source's video starts (0 when unknown): the restored video
+            starts at 0 there, and every carried stream moves with it (as ``ffmpeg`` does).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
 
@@ -249,10 +265,12 @@ class VideoSource:
             )  # fmt: skip
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
-        try:
-            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
-        except av.FFmpegError as err:  # pragma: no cover - probe_video opened it already
-            raise VideoDecodeError(f"{self.path}: cannot open as a video ({err})") from err
+        self._container = self._open()
+        if any(_unprobed(stream) for stream in carried_streams(self._container)):
+            # an audio track that starts late (a broadcast recording): read further to find
+            # its sample rate and channels, else it would be left out
+            self._container.close()
+            self._container = self._open(LONG_PROBE)
         self._video = self._container.streams.video[0]
         self._video.thread_type = "AUTO"
         rate = self._video.average_rate or self._video.guessed_rate or Fraction(round(probe.fps))
@@ -263,10 +281,14 @@ class VideoSource:
             log.warning("%s: stream %s is not carried (only the video restored, audio and "
                         "subtitles are)", path, stream)  # fmt: skip
         stream_start, time_base = self._video.start_time, self._video.time_base
-        self.start_time = (
-            max(0.0, float(stream_start * time_base)) if stream_start and time_base else 0.0
-        )
+        self.origin = float(stream_start * time_base) if stream_start and time_base else 0.0
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
+
+    def _open(self, options: dict[str, str] | None = None) -> Any:
+        try:
+            return av.open(str(self.path), mode="r", metadata_errors="ignore", options=options)
+        except av.FFmpegError as err:  # pragma: no cover - probe_video opened it already
+            raise VideoDecodeError(f"{self.path}: cannot open as a video ({err})") from err
 
     def __enter__(self) -> VideoSource:
         return self
@@ -291,18 +313,19 @@ class VideoSource:
         ticks of :attr:`time_base`, made increasing by a :class:`FrameClock`. Every packet of the
         :attr:`carried` streams goes to ``on_packet`` on the way. The timestamps of every
         stream pass one :class:`~mosaicflow.video.packet_clock.JoinClock` first: a joined or
-        broadcast recording whose timestamps restart comes out as one continuous timeline.
+        broadcast recording whose timestamps restart (or, in a transport stream, jump ahead)
+        comes out as one continuous timeline, starting at 0 where the source's video starts
+        (:attr:`origin`).
 
         Packets that fail to decode are skipped (like the ``ffmpeg`` command).
 
         Raises:
             VideoDecodeError: no frame could be decoded at all.
         """
-        clock = FrameClock(
-            round(1 / (self.rate * self.time_base)), round(self.start_time / self.time_base)
-        )
+        clock = FrameClock(round(1 / (self.rate * self.time_base)))
         streams = [self._video, *self.carried]
-        joins = JoinClock()
+        jumps = bool(self._container.format.flags & av.format.Flags.ts_discont.value)
+        joins = JoinClock(shift=-self.origin, jumps=jumps)
         decoded = 0
         last_error = ""
         try:

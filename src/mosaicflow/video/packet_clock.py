@@ -17,7 +17,12 @@ written) and takes each join out with one shift for all of them, so the streams 
   just past the last one: audio and video also on an equal time, subtitles only when it goes
   back (cues may start together).
 
-Within one part, the file's own timestamps are kept.
+In a format whose timestamps may jump (transport streams, FFmpeg's ``ts_discont`` formats), an
+audio or video packet more than :data:`FORWARD_JUMP_SECONDS` ahead of the front also starts a
+join (the next part was recorded later): the shift shrinks so that it is shown at the front.
+
+Within one part, the file's own timestamps are kept. The clock starts with a shift (the
+source's start moved to 0).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ import av
 #: A decode time further than this behind its stream's last one is a join (s), as FFmpeg's
 #: discontinuity check for transport streams.
 JOIN_SECONDS = 0.1
+#: In a format with discontinuous timestamps, an audio or video packet further than this ahead
+#: of the front is a join (s), as the ``ffmpeg`` command's ``dts_delta_threshold``.
+FORWARD_JUMP_SECONDS = 10.0
 
 
 @dataclass
@@ -41,10 +49,16 @@ class _StreamState:
 
 
 class JoinClock:
-    """The shift of every stream's packets of one source (see the module)."""
+    """The shift of every stream's packets of one source (see the module).
 
-    def __init__(self) -> None:
-        self.shift = 0.0  # seconds added to every packet's times
+    Args:
+        shift: seconds added to every packet's times from the start.
+        jumps: the format's timestamps may jump forward (a forward join, see the module).
+    """
+
+    def __init__(self, shift: float = 0.0, jumps: bool = False) -> None:
+        self.shift = shift  # seconds added to every packet's times
+        self.jumps = jumps
         self.joins = 0
         self.nudged: dict[int, int] = {}  # per stream: packets moved past a repeated time
         self._front: float | None = None  # the furthest audio or video end (s, shifted)
@@ -76,6 +90,8 @@ class JoinClock:
                 return []
             self._place(packet, index, base, strict=False)
             return [(packet, index)]
+        if not joined and self.jumps and self._front is not None:
+            joined = self._shown(packet, base, at) > self._front + FORWARD_JUMP_SECONDS
         if joined and self._front is not None:
             self.joins += 1
             self.shift += self._front - self._shown(packet, base, at)

@@ -120,6 +120,45 @@ def test_a_stage_failing_mid_video_is_named_and_leaves_no_output(tmp_path, pipel
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
+@pytest.mark.parametrize("detected", [True, False])
+def test_an_encode_failure_names_its_frame(tmp_path, monkeypatch, pipelined, detected):
+    import mosaicflow.inference.pipeline as pipeline
+
+    source = write_video(tmp_path / "in.mp4", textured_frames(40), audio=True)
+    masks = [box_mask(*MOSAIC_BOX) if detected else None] * 40
+    written, write = [], pipeline.VideoSink.write
+
+    def full_disk_at_frame_33(self, planes, pts=None):
+        if len(written) == 33:
+            raise OSError(28, "No space left on device")
+        written.append(pts)
+        write(self, planes, pts)
+
+    monkeypatch.setattr(pipeline.VideoSink, "write", full_disk_at_frame_33)
+    settings = RestoreSettings(pipelined=pipelined, **FAST)  # one clip over the whole video
+    with pytest.raises(StageError, match=r"'encode' failed at frame 33: OSError"):
+        restore_video(
+            source, tmp_path / "out.mp4", ScriptedDetector(masks), InvertingRestorer(), settings
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_an_output_that_is_the_input_or_a_folder_is_refused_before_any_work(tmp_path):
+    source = write_video(tmp_path / "in.mp4", textured_frames(4), audio=False)
+    restorer = InvertingRestorer()
+    (tmp_path / "out.mp4").mkdir()
+    for output, masks_out, why in (
+        (source, None, "the output is the input"),
+        (tmp_path / "out.mp4", None, "is a folder"),
+        (tmp_path / "a.mp4", tmp_path / "a.mp4", "given for two outputs"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            restore_video(source, output, ScriptedDetector([None] * 4), restorer,
+                          masks_out=masks_out)  # fmt: skip
+    assert restorer.clip_lengths == [] and source.stat().st_size > 0
+
+
 def test_clips_of_equal_length_are_restored_together(tmp_path):
     source = write_video(tmp_path / "in.mp4", textured_frames(40), audio=False)
     masks = [box_mask(*MOSAIC_BOX)] * 40

@@ -97,3 +97,22 @@ def test_a_stage_blocked_on_a_full_queue_leaves_when_a_later_one_fails():
         run_stages(feed(), stages, threaded=True, where=where)
     assert len(fed) < 1000  # the source stopped instead of decoding on
     assert not any(t.name.startswith("stage-") for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_sys_exit_in_a_stage_is_its_failure_and_stops_every_thread(threaded):
+    def exits(item: int):
+        raise SystemExit(3)
+
+    with pytest.raises(StageError, match=r"'quits' failed at frame 0: SystemExit: 3"):
+        run_stages(iter(range(10_000)), [Stage("quits", exits)], threaded=threaded, where=where)
+    assert not any(t.name.startswith("stage-") for t in threading.enumerate())
+
+
+def test_an_interrupt_raised_in_a_stage_thread_stops_the_run_as_an_interrupt():
+    def interrupted(item: int):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stages(iter(range(10_000)), [Stage("s", interrupted)], threaded=True, where=where)
+    assert not any(t.name.startswith("stage-") for t in threading.enumerate())

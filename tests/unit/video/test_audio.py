@@ -84,12 +84,14 @@ def reencode(source: Path, output: Path) -> VideoSink:
 
 
 def decoded_audio(path: Path) -> tuple[str, int, float, np.ndarray]:
-    """Codec, sample rate, first sample's time (s) and the first channel's samples of a file's
-    audio (the decoded timestamps: an AAC encoder's priming samples included)."""
+    """Codec, sample rate, first sample's time (s, from the video's start) and the first
+    channel's samples of a file's audio (the decoded timestamps: an AAC encoder's priming
+    samples included)."""
     with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
+        stream, video = container.streams.audio[0], container.streams.video[0]
+        origin = float(video.start_time * video.time_base) if video.start_time else 0.0
         frames = list(container.decode(audio=0))
-        first = float(frames[0].pts * frames[0].time_base)
+        first = float(frames[0].pts * frames[0].time_base) - origin
         parts = []
         for frame in frames:
             array = frame.to_ndarray()
@@ -102,9 +104,11 @@ def decoded_audio(path: Path) -> tuple[str, int, float, np.ndarray]:
 
 
 def timeline(path: Path) -> np.ndarray:
-    """The first channel placed on the time line from 0 by its decoded timestamps."""
+    """The first channel placed on the time line from the video's start by its decoded
+    timestamps (samples before it cut off)."""
     _, _, first, samples = decoded_audio(path)
-    return np.concatenate([np.zeros(max(0, round(first * RATE))), samples])
+    start = round(first * RATE)
+    return np.concatenate([np.zeros(start), samples]) if start >= 0 else samples[-start:]
 
 
 def lag(before: np.ndarray, after: np.ndarray, start: int, stop: int) -> tuple[int, float]:

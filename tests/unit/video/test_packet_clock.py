@@ -135,3 +135,26 @@ def test_a_packet_the_output_refuses_stops_the_run_instead_of_ending_the_video(t
     with VideoSource(source) as src, pytest.raises(CarriedPacketError, match=r"in\.mkv: a packet"):
         for _ in src.timed_frames(refuse):
             pass
+
+
+def test_a_start_shift_moves_every_stream():
+    out = feed(JoinClock(shift=-1.4), part(1400, 10, 50, [1500]))
+    assert out[VIDEO][0] == 0 and out[AUDIO][0] == 0 and out[SUBS] == [100]
+
+
+def test_a_forward_jump_is_a_join_only_where_the_format_says_timestamps_jump():
+    later = part(0, 30, 150, []) + part(3_600_000, 20, 100, [3_600_300])  # an hour later
+    jumped = feed(JoinClock(jumps=True), later)
+    assert jumped[VIDEO][30] == 3000 and jumped[AUDIO][150] == 3000
+    assert jumped[SUBS] == [3300]  # the cue moves with its part
+    kept = feed(JoinClock(), later)  # an .mkv: a gap in the recording is kept
+    assert kept[VIDEO][30] == 3_600_000 and kept[AUDIO][150] == 3_600_000
+
+
+def test_an_audio_pause_within_a_part_is_not_a_forward_join():
+    clock = JoinClock(jumps=True)  # audio stops for 15 s while the video goes on
+    packets = [(VIDEO, 100 * i, 100) for i in range(300)]
+    packets += [(AUDIO, 20 * i, 20) for i in range(100)]
+    packets += [(AUDIO, 17_000 + 20 * i, 20) for i in range(100)]
+    out = feed(clock, sorted(packets, key=lambda p: (p[1], p[0])))
+    assert clock.joins == 0 and out[AUDIO][100] == 17_000
