@@ -47,26 +47,6 @@ def check_apart(output: PathLike, inputs: Iterable[PathLike | None]) -> None:
             raise ValueError(f"{output}: the output folder contains the input {given}")
 
 
-def check_output_files(outputs: Iterable[PathLike | None]) -> None:
-    """Refuse output files that are an existing folder or name the same file twice (one
-    would replace the other).
-
-    Raises:
-        ValueError: naming the path.
-    """
-    seen: dict[Path, PathLike] = {}
-    for output in outputs:
-        if output is None:
-            continue
-        path = Path(output).resolve()
-        if path.is_dir():
-            raise ValueError(f"{output}: is a folder; give the output file's path")
-        if path in seen:
-            raise ValueError(f"{output}: given for two outputs ({seen[path]}); one would "
-                             "replace the other")  # fmt: skip
-        seen[path] = output
-
-
 def _marked_by(folder: Path) -> str | None:
     """The command named by ``folder``'s marker, None without a readable one."""
     try:

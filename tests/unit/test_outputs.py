@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaicflow.outputs import (
-    MARKER,
-    check_apart,
-    check_output_files,
-    claim_output_dir,
-    mark_output_dir,
-)
+from mosaicflow.outputs import MARKER, check_apart, claim_output_dir, mark_output_dir
 
 
 def test_an_output_that_is_inside_or_contains_an_input_is_refused(tmp_path):
@@ -30,15 +24,6 @@ def test_an_output_that_is_inside_or_contains_an_input_is_refused(tmp_path):
         check_apart(data / "a.jpg", [data / "a.jpg"])
     check_apart(tmp_path / "out", [data, None])  # a sibling is fine
     check_apart(tmp_path / "data2", [data])  # a shared name prefix is not containment
-
-
-def test_output_files_that_are_a_folder_or_the_same_file_twice_are_refused(tmp_path):
-    (tmp_path / "out.mp4").mkdir()
-    with pytest.raises(ValueError, match=r"out\.mp4: is a folder"):
-        check_output_files([tmp_path / "out.mp4"])
-    with pytest.raises(ValueError, match=r"given for two outputs"):
-        check_output_files([tmp_path / "a.mp4", None, tmp_path / "sub" / ".." / "a.mp4"])
-    check_output_files([tmp_path / "a.mp4", tmp_path / "a.parquet", None])
 
 
 def test_symlinks_are_resolved(tmp_path):

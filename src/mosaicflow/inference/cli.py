@@ -17,20 +17,16 @@ CUDA_CLIP_BATCH = 4
 
 def _restore(args: argparse.Namespace) -> int:
     from mosaicflow.inference.detector import YoloDetector
-    from mosaicflow.inference.pipeline import restore_video
+    from mosaicflow.inference.pipeline import check_outputs, restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer
     from mosaicflow.inference.stages import StageError
     from mosaicflow.io import write_json
-    from mosaicflow.outputs import check_apart, check_output_files
     from mosaicflow.video.decode import probe_video
     from mosaicflow.yolo.card import resolve_conf
 
     source, target = Path(args.input), Path(args.output)
     inputs = [source, args.detector, args.restorer, args.restorer_card]
-    for output in (target, args.masks_out, args.summary):
-        if output is not None:
-            check_apart(output, inputs)  # never writes over what it reads
-    check_output_files([target, args.masks_out, args.summary])
+    check_outputs(target, args.masks_out, args.summary, inputs=inputs)
     probe_video(source)  # fails fast, naming the file, before any model is loaded
     # the detector first: its classes (--classes) are checked before the restorer loads
     conf, conf_source = resolve_conf(Path(args.detector), args.conf)

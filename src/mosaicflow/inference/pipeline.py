@@ -46,7 +46,7 @@ from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
 from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
 from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
-from mosaicflow.outputs import check_apart, check_output_files
+from mosaicflow.outputs import check_apart
 from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
@@ -726,6 +726,27 @@ def _restore_result(
     )
 
 
+def check_outputs(*outputs: str | Path | None, inputs: list[str | Path | None]) -> None:
+    """Refuse outputs (None skipped) that are an input, lie inside or contain one, are an
+    existing folder or name the same file twice (one would replace the other).
+
+    Raises:
+        ValueError: naming the path.
+    """
+    seen: dict[Path, str | Path] = {}
+    for output in outputs:
+        if output is None:
+            continue
+        check_apart(output, inputs)  # never writes over what it reads
+        path = Path(output).resolve()
+        if path.is_dir():
+            raise ValueError(f"{output}: is a folder; give the output file's path")
+        if path in seen:
+            raise ValueError(f"{output}: given for two outputs ({seen[path]}); one would "
+                             "replace the other")  # fmt: skip
+        seen[path] = output
+
+
 def restore_video(
     input_video: str | Path,
     output_video: str | Path,
@@ -761,10 +782,7 @@ def restore_video(
             a ``ValueError`` for a detector or restorer output of the wrong shape); no output
             file is left.
     """
-    for output in (output_video, masks_out):
-        if output is not None:
-            check_apart(output, [input_video])
-    check_output_files([output_video, masks_out])
+    check_outputs(output_video, masks_out, inputs=[input_video])
     settings = settings or RestoreSettings()
     started = time.monotonic()
     encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mosaicflow.inference.pipeline import RestoreSettings, restore_video
+from mosaicflow.inference.pipeline import RestoreSettings, check_outputs, restore_video
 from mosaicflow.inference.stages import StageError
 from mosaicflow.inference.tracks import ClipCutter, Instance
 
@@ -142,6 +142,15 @@ def test_an_encode_failure_names_its_frame(tmp_path, monkeypatch, pipelined, det
             source, tmp_path / "out.mp4", ScriptedDetector(masks), InvertingRestorer(), settings
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_output_files_that_are_a_folder_or_the_same_file_twice_are_refused(tmp_path):
+    (tmp_path / "out.mp4").mkdir()
+    with pytest.raises(ValueError, match=r"out\.mp4: is a folder"):
+        check_outputs(tmp_path / "out.mp4", inputs=[])
+    with pytest.raises(ValueError, match=r"given for two outputs"):
+        check_outputs(tmp_path / "a.mp4", None, tmp_path / "sub" / ".." / "a.mp4", inputs=[])
+    check_outputs(tmp_path / "a.mp4", tmp_path / "a.parquet", None, inputs=[tmp_path / "in.mp4"])
 
 
 def test_an_output_that_is_the_input_or_a_folder_is_refused_before_any_work(tmp_path):
