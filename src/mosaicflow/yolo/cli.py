@@ -29,6 +29,9 @@ def _prelabel(args: argparse.Namespace) -> int:
         origin="--model",
     )
     print(f"prelabel: {result.images} images, {result.shapes} polygons -> {args.output}")
+    if result.kept:
+        print(f"prelabel: kept {len(result.kept)} labelme files you changed since: "
+              f"{', '.join(result.kept)}")  # fmt: skip
     return 0
 
 

@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,18 @@ import numpy as np
 import pandas as pd
 
 from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
-from mosaicflow.io import atomic_dir, write_bytes, write_json
+from mosaicflow.io import atomic_dir, read_json, write_bytes, write_json
 from mosaicflow.outputs import claim_output_dir, mark_output_dir
+from mosaicflow.provenance import file_hash
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 95
 #: The command whose outputs :func:`prelabel_images` writes (named by the folder's marker).
 COMMAND = "prelabel"
+#: In a prelabel folder: the hash of each labelme JSON as prelabel wrote it, so that a rerun
+#: keeps the files corrected since (no ``.json`` suffix: labelme folders are globbed).
+WRITTEN = ".mosaicflow-prelabel-written"
 
 
 def mask_polygons(mask: np.ndarray) -> list[np.ndarray]:
@@ -77,10 +81,18 @@ def result_document(
 
 @dataclass(frozen=True)
 class PrelabelResult:
-    """What a prelabel run wrote."""
+    """What a prelabel run wrote.
+
+    Attributes:
+        images: images written with their labelme JSON.
+        shapes: polygons in them.
+        kept: labelme JSON files of the folder changed since prelabel wrote them (or not
+            written by it), left as they are with their images.
+    """
 
     images: int
     shapes: int
+    kept: list[str] = field(default_factory=list)
 
 
 def _model(
@@ -133,7 +145,8 @@ def prelabel_images(
         model_path: segmenter weights (.pt).
         input_dir: folder of images.
         output_dir: labelme folder to write: new, empty or an earlier output of ``prelabel``
-            (its files of the same name are replaced), apart from the input folder.
+            (its files of the same name are replaced, but those corrected since: see
+            :attr:`PrelabelResult.kept`), apart from the input folder.
         conf: minimum confidence of a region.
         imgsz: inference size.
         device: ``auto|cpu|cuda:N``.
@@ -170,15 +183,39 @@ def prelabel_images(
 def _prelabel_paths(
     model: Any, dev: str, paths: Sequence[Path], output_dir: Path, conf: float, imgsz: int
 ) -> PrelabelResult:
+    written = _written(output_dir)
+    kept = [f"{p.stem}.json" for p in paths if _changed(output_dir / f"{p.stem}.json", written)]
+    if kept:
+        log.warning("%s: kept %d labelme files changed since prelabel wrote them: %s",
+                    output_dir, len(kept), ", ".join(kept))  # fmt: skip
     items = []
     for path in paths:
+        if f"{path.stem}.json" in kept:
+            continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError(f"{path}: cannot read image")
         items.append((path.stem, image))
     kwargs = {"imgsz": imgsz, "conf": conf, "device": dev, "retina_masks": True, "verbose": False}
     shapes = _write(model, items, output_dir, kwargs)
-    return PrelabelResult(len(items), shapes)
+    written |= {f"{stem}.json": file_hash(output_dir / f"{stem}.json") for stem, _ in items}
+    write_json(output_dir / WRITTEN, written)
+    return PrelabelResult(len(items), shapes, kept)
+
+
+def _written(folder: Path) -> dict[str, str]:
+    """The hashes of the labelme JSON files prelabel wrote into ``folder`` ({} without a
+    readable record)."""
+    try:
+        record = read_json(folder / WRITTEN)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _changed(labelme: Path, written: Mapping[str, str]) -> bool:
+    """``labelme`` exists and is not the file prelabel wrote there (corrected since)."""
+    return labelme.exists() and written.get(labelme.name) != file_hash(labelme)
 
 
 def least_confident(tables: Mapping[str, pd.DataFrame], count: int) -> pd.DataFrame:

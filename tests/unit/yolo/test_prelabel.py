@@ -86,3 +86,38 @@ def test_a_detection_result_gives_box_polygons():
     (shape,) = doc["shapes"]
     assert shape["label"] == "logo" and shape["description"] == "score=0.800"
     assert shape["points"] == [[10.0, 5.0], [30.0, 5.0], [30.0, 25.0], [10.0, 25.0]]
+
+
+def test_a_rerun_keeps_the_labelme_files_corrected_since(tmp_path, monkeypatch):
+    import cv2
+
+    from mosaicflow import io
+    from mosaicflow.yolo import prelabel
+
+    class Model:  # finds one disc on every image
+        names = {0: "nsfw"}
+
+        def predict(self, images, **kwargs):
+            return [fake_result([disc(40, 60, 20, 30, 8)], [0.9]) for _ in images]
+
+    monkeypatch.setattr(prelabel, "_model", lambda *args, **kwargs: (Model(), "cpu"))
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        cv2.imwrite(str(tmp_path / "in" / f"{name}.png"), np.full((40, 60, 3), 90, np.uint8))
+    out = tmp_path / "out"
+
+    def run():
+        return prelabel.prelabel_images(tmp_path / "m.pt", tmp_path / "in", out, conf=0.2,
+                                        imgsz=64)  # fmt: skip
+
+    first = run()
+    assert (first.images, first.shapes, first.kept) == (3, 3, [])
+    corrected = io.read_json(out / "a.json") | {"shapes": []}  # the user removed a polygon
+    io.write_json(out / "a.json", corrected)
+    (out / "d.json").write_text("{}")  # a file of the user's own
+
+    again = run()
+    assert (again.images, again.kept) == (2, ["a.json"])
+    assert io.read_json(out / "a.json") == corrected and (out / "d.json").read_text() == "{}"
+    assert len(io.read_json(out / "b.json")["shapes"]) == 1
+    assert run().kept == ["a.json"]  # and on every later run
