@@ -27,10 +27,41 @@ _DECIMALS = 6
 COMMAND = "convert yolo-to-labelme"
 
 
+def clip_to_image(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The part of a pixel-edge polygon inside the image ``[0, width] x [0, height]``
+    (Sutherland-Hodgman against each edge; a polygon inside is returned as it is, one outside
+    as no points). Moving each vertex into the image instead would change the shape: a
+    triangle that covers most of the image but reaches far past one side would become half
+    of it. Fewer than 3 points (a box's two corners) are each moved into the image."""
+    pts = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    if len(pts) < 3:
+        return np.clip(pts, 0.0, [float(width), float(height)])
+    if pts.min() >= 0 and (pts[:, 0] <= width).all() and (pts[:, 1] <= height).all():
+        return pts
+    for axis, bound, keep_below in ((0, 0.0, False), (0, float(width), True),
+                                    (1, 0.0, False), (1, float(height), True)):  # fmt: skip
+        if len(pts) == 0:
+            break
+        inside = pts[:, axis] <= bound if keep_below else pts[:, axis] >= bound
+        clipped = []
+        for i in range(len(pts)):
+            current, previous = pts[i], pts[i - 1]
+            if inside[i] != inside[i - 1]:  # the edge crosses the bound: add the crossing
+                t = (bound - previous[axis]) / (current[axis] - previous[axis])
+                crossing = previous + t * (current - previous)
+                crossing[axis] = bound
+                clipped.append(crossing)
+            if inside[i]:
+                clipped.append(current)
+        pts = np.asarray(clipped, dtype=np.float64).reshape(-1, 2)
+    return pts
+
+
 def normalise(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixel-edge polygon -> normalised coordinates clipped to [0, 1]."""
-    pts = np.asarray(polygon, dtype=np.float64).reshape(-1, 2) / [float(width), float(height)]
-    return np.clip(pts, 0.0, 1.0)
+    """Pixel-edge polygon -> normalised coordinates of its part inside the image
+    (:func:`clip_to_image`)."""
+    pts = clip_to_image(polygon, width, height) / [float(width), float(height)]
+    return np.clip(pts, 0.0, 1.0)  # rounding at the bounds
 
 
 def _fmt(value: float) -> str:
@@ -56,8 +87,15 @@ def seg_line(class_id: int, polygon: np.ndarray, width: int, height: int) -> str
 
 
 def det_line(class_id: int, polygon: np.ndarray, width: int, height: int) -> str:
-    """One YOLO detection line: the box around the polygon, normalised and clipped."""
+    """One YOLO detection line: the box around the polygon's part inside the image,
+    normalised.
+
+    Raises:
+        ValueError: the polygon lies outside the image.
+    """
     pts = normalise(polygon, width, height)
+    if len(pts) == 0:
+        raise ValueError("polygon lies outside the image")
     (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
     values = ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
     return " ".join([str(int(class_id)), *(_fmt(v) for v in values)])
@@ -168,7 +206,8 @@ def yolo_to_labelme(
 
     Args:
         images_dir: images of the YOLO dataset split.
-        labels_dir: matching ``<stem>.txt`` label files (segmentation or detection lines).
+        labels_dir: matching ``<stem>.txt`` label files (segmentation or detection lines); an
+            image without one has no targets.
         names: class names; class id i becomes label ``names[i]``.
         out_dir: the labelme folder to create (replaced atomically if it exists; new, empty or
             an earlier output, apart from the inputs).
@@ -183,7 +222,15 @@ def yolo_to_labelme(
     images = list_images(images_dir)
     if not images:
         raise ValueError(f"{images_dir}: no images found")
-    labels_by_stem = {p.stem for p in labels_dir.glob("*.txt")} if labels_dir.is_dir() else set()
+    if not labels_dir.is_dir():
+        raise ValueError(f"{labels_dir}: labels folder not found")
+    stems: dict[str, Path] = {}
+    for image in images:
+        if image.stem in stems:
+            raise ValueError(f"{image}: same stem as {stems[image.stem]}; both would be "
+                             f"{image.stem}.json with the labels of {image.stem}.txt")  # fmt: skip
+        stems[image.stem] = image
+    labels_by_stem = {p.stem for p in labels_dir.glob("*.txt")}
     orphans = labels_by_stem - {p.stem for p in images}
     if orphans:
         raise ValueError(f"{labels_dir}: label files without an image: {sorted(orphans)[:5]}")

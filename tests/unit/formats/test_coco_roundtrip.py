@@ -15,7 +15,7 @@ from mosaicflow.formats.coco import coco_to_yolo, load_coco, masks_to_coco
 from mosaicflow.formats.dataset import labelme_to_yolo
 from mosaicflow.formats.labelme import read_labelme
 from mosaicflow.formats.masks import iou, mask_to_instances, rasterize, rasterize_many, write_mask
-from mosaicflow.formats.yolo import read_yolo_labels, yolo_to_labelme
+from mosaicflow.formats.yolo import clip_to_image, read_yolo_labels, yolo_to_labelme
 
 from .helpers import labelme_shape, make_labelme, write_image
 
@@ -168,7 +168,9 @@ def test_coco_to_yolo_remaps_classes_clips_and_skips_crowd(tmp_path):
     result = coco_to_yolo(path, ["nsfw", "logo"], tmp_path / "out")
     assert (result.images, result.instances, result.crowd_skipped) == (2, 3, 1)
     lines = (tmp_path / "out" / "labels" / "a.txt").read_text().splitlines()
-    assert lines[0] == "1 0 0 1 0 0.5 1"  # category 91 'logo' -> class 1, clipped to [0, 1]
+    # category 91 'logo' -> class 1; the triangle's part inside the image (not its vertices
+    # moved into it, which would give the triangle (0, 0), (1, 0), (0.5, 1))
+    assert lines[0] == "1 0.3125 1 0 0.166667 0 0 1 0 1 0.5 0.75 1"
     assert [ln.split()[0] for ln in lines[1:]] == ["0", "0"]  # two parts -> two polygons
     assert (tmp_path / "out" / "labels" / "b.txt").read_text() == ""
     det = coco_to_yolo(path, ["nsfw", "logo"], tmp_path / "det", task="detect")
@@ -205,8 +207,9 @@ def test_labelme_to_yolo_to_labelme_keeps_geometry(tmp_path_factory, shapes):
     inside = [
         p
         for p in shapes
-        if rasterize(np.clip(p, 0, SIZE), SIZE, SIZE).sum() >= 4
-        and len(np.unique(np.round(np.clip(p, 0, SIZE) / SIZE, 6), axis=0)) >= 3
+        if len(clip_to_image(p, SIZE, SIZE))
+        and rasterize(clip_to_image(p, SIZE, SIZE), SIZE, SIZE).sum() >= 4
+        and len(np.unique(np.round(clip_to_image(p, SIZE, SIZE) / SIZE, 6), axis=0)) >= 3
     ]
     src = make_labelme(
         tmp_path / "src",
@@ -222,17 +225,17 @@ def test_labelme_to_yolo_to_labelme_keeps_geometry(tmp_path_factory, shapes):
     frame = read_labelme(tmp_path / "back" / "f-000001.json", ["nsfw"])
     assert len(frame.shapes) == len(inside)
     for original, shape in zip(inside, frame.shapes, strict=True):
-        clipped = np.clip(original, 0, SIZE)
+        clipped = clip_to_image(original, SIZE, SIZE)
         # vertices come back within 1e-3 px (YOLO keeps 6 decimals: 2.6e-4 px at 256 px)
         dist = np.linalg.norm(shape.polygon[:, None] - clipped[None], axis=-1)
         assert dist.min(1).max() < 1e-3 and dist.min(0).max() < 1e-3
         a = rasterize(clipped, SIZE, SIZE)
         if a.sum() >= 20:  # below that one pixel centre on an edge moves IoU by > 5%
             assert iou(a, rasterize(shape.polygon, SIZE, SIZE)) >= 0.95
-    total = rasterize_many([np.clip(p, 0, SIZE) for p in inside], SIZE, SIZE)
+    total = rasterize_many([clip_to_image(p, SIZE, SIZE) for p in inside], SIZE, SIZE)
     # Slivers along a row of pixel centres (an edge at y = 0.5) rasterise to many more pixels
     # than their area; a 1e-4 px vertex shift then flips a whole row: require the real area too.
-    area = sum(polygon_area(np.clip(p, 0, SIZE)) for p in inside)
+    area = sum(polygon_area(clip_to_image(p, SIZE, SIZE)) for p in inside)
     if total.sum() >= 20 and area >= 20:
         assert iou(total, rasterize_many([s.polygon for s in frame.shapes], SIZE, SIZE)) >= 0.95
 
@@ -260,3 +263,15 @@ def test_yolo_to_labelme_from_predictions(tmp_path):
     with pytest.raises(ValueError, match=r"p\.txt:1: coordinates outside"):
         yolo_to_labelme(images, labels, ["a", "b"], tmp_path / "lm2")
     assert not (tmp_path / "lm2").exists()
+
+
+def test_yolo_to_labelme_refuses_a_missing_labels_folder_and_two_images_of_one_stem(tmp_path):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    write_image(images / "p.png", 40, 20)
+    with pytest.raises(ValueError, match=r"labls: labels folder not found"):
+        yolo_to_labelme(images, tmp_path / "labls", ["a"], tmp_path / "lm")
+    labels.mkdir()
+    write_image(images / "p.jpg", 40, 20)
+    with pytest.raises(ValueError, match=r"p\.png: same stem as .*p\.jpg"):
+        yolo_to_labelme(images, labels, ["a"], tmp_path / "lm")
+    assert not (tmp_path / "lm").exists()

@@ -95,12 +95,13 @@ def test_a_rerun_keeps_the_labelme_files_corrected_since(tmp_path, monkeypatch):
     from mosaicflow.yolo import prelabel
 
     class Model:  # finds one disc on every image
-        names = {0: "nsfw"}
+        def __init__(self):
+            self.names = {0: "nsfw"}
 
         def predict(self, images, **kwargs):
             return [fake_result([disc(40, 60, 20, 30, 8)], [0.9]) for _ in images]
 
-    monkeypatch.setattr(prelabel, "_model", lambda *args, **kwargs: (Model(), "cpu"))
+    monkeypatch.setattr(prelabel, "_model", lambda *a, **k: (Model(), "cpu"))
     (tmp_path / "in").mkdir()
     for name in ("a", "b", "c"):
         cv2.imwrite(str(tmp_path / "in" / f"{name}.png"), np.full((40, 60, 3), 90, np.uint8))
