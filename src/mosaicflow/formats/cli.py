@@ -179,8 +179,9 @@ def _add_coco_to_yolo(verbs: argparse._SubParsersAction) -> None:
         description=(
             "Write OUT/labels/<stem>.txt for every COCO image (empty without annotations) and, "
             "with --images, copy the images to OUT/images. Class ids follow --names (not COCO "
-            "ids); coordinates are normalised and clipped to [0, 1]; holes are joined to the "
-            "outer contour by zero-width bridges; iscrowd annotations are skipped."
+            "ids); each polygon's part inside the image is kept, normalised to [0, 1]; holes "
+            "are joined to the outer contour by zero-width bridges; iscrowd annotations are "
+            "skipped."
         ),
     )
     p.add_argument("--coco", type=Path, required=True, help="COCO instances JSON")

@@ -180,11 +180,18 @@ def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
 
     seg = ann["segmentation"]
     if isinstance(seg, list):
-        rles = mask_utils.frPyObjects([p for p in seg if len(p) >= 6], height, width)
-        rle = mask_utils.merge(rles) if rles else None
-        if rle is None:
+        if any(not isinstance(p, list) or len(p) < 6 or len(p) % 2 for p in seg):
+            raise ValueError("a polygon needs an even count of at least 6 numbers (3 points)")
+        if not seg:
             return np.zeros((height, width), dtype=bool)
-    elif isinstance(seg.get("counts"), list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+        return mask_utils.decode(rle).astype(bool)
+    if not isinstance(seg, dict) or "counts" not in seg:
+        raise ValueError("segmentation is neither polygons nor an RLE with 'counts'")
+    if list(seg.get("size", [])) != [height, width]:
+        raise ValueError(f"its RLE is {seg.get('size')} (height, width), its image "
+                         f"{[height, width]}")  # fmt: skip
+    if isinstance(seg["counts"], list):
         rle = mask_utils.frPyObjects(seg, height, width)
     else:
         rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
@@ -245,7 +252,10 @@ def coco_to_yolo(
         raise ValueError(f"task must be 'segment' or 'detect', got {task!r}")
     coco_json = Path(coco_json)
     out_dir = claim_output_dir(out_dir, COCO_TO_YOLO, [coco_json, image_dir])
-    doc = read_json(coco_json)
+    try:
+        doc = read_json(coco_json)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{coco_json}: not UTF-8 JSON ({err})") from err
     try:
         cats = {c["id"]: c["name"] for c in doc["categories"]}
         images = {im["id"]: im for im in doc["images"]}
@@ -254,7 +264,17 @@ def coco_to_yolo(
             for key in ("id", "image_id", "category_id", "segmentation"):
                 if key not in ann:
                     raise KeyError(f"annotation {ann.get('id', '?')} has no {key!r}")
-    except (KeyError, TypeError) as err:
+            if not isinstance(ann["id"], int) or isinstance(ann["id"], bool):
+                raise TypeError(f"annotation id {ann['id']!r} is not an integer")
+        for name in cats.values():
+            if not isinstance(name, str):
+                raise TypeError(f"category name {name!r} is not a string")
+        for im in images.values():
+            for key in ("height", "width"):
+                size = im.get(key)
+                if isinstance(size, bool) or not isinstance(size, int | float) or size < 1:
+                    raise TypeError(f"image {im['id']!r} has no positive {key!r}")
+    except (KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{coco_json}: not a COCO instances file ({err})") from err
     for im in images.values():
         _check_file_name(coco_json, im)
@@ -278,7 +298,13 @@ def coco_to_yolo(
         im = images[ann["image_id"]]
         cls = index[cats[ann["category_id"]]]
         h, w = int(im["height"]), int(im["width"])
-        for poly in annotation_polygons(ann, h, w):
+        try:
+            polygons = annotation_polygons(ann, h, w)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raise ValueError(
+                f"{coco_json}: annotation {ann['id']}: malformed segmentation ({err})"
+            ) from err
+        for poly in polygons:
             try:
                 if task == "segment":
                     lines[ann["image_id"]].append(seg_line(cls, poly, w, h))

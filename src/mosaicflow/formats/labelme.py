@@ -144,9 +144,16 @@ def resolve_image_path(json_path: Path, image_path: str) -> Path:
         raise ValueError(f"{json_path}: imagePath '{image_path}' is absolute; refused")
     if ".." in rel.split("/"):
         raise ValueError(f"{json_path}: imagePath '{image_path}' leaves the annotation folder")
+    if "\0" in rel:
+        raise ValueError(f"{json_path}: imagePath {image_path!r} holds a NUL character")
     candidate = folder / rel
     real_folder = folder.resolve()
-    real = candidate.resolve()
+    try:
+        real = candidate.resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise ValueError(
+            f"{json_path}: imagePath '{image_path}' cannot be resolved ({err})"
+        ) from err
     if real != real_folder and real_folder not in real.parents:
         raise ValueError(
             f"{json_path}: imagePath '{image_path}' resolves outside the annotation folder "
@@ -206,7 +213,12 @@ def read_labelme(
     width, height = doc.get("imageWidth"), doc.get("imageHeight")
     if width is None or height is None:
         width, height = img_w, img_h
-    if (int(width), int(height)) != (img_w, img_h):
+    try:
+        size = (int(width), int(height))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{json_path}: imageWidth and imageHeight must be whole numbers, got "
+                         f"{width!r} and {height!r}") from err  # fmt: skip
+    if size != (img_w, img_h):
         raise ValueError(
             f"{json_path}: imageWidth x imageHeight {width}x{height} differ from the image's "
             f"{img_w}x{img_h}"
@@ -216,8 +228,8 @@ def read_labelme(
     found: list[LabelmeShape] = []
     ignored = 0
     for k, shape in enumerate(shapes):
-        if not isinstance(shape, dict) or "label" not in shape:
-            raise ValueError(f"{json_path}: shape #{k} is not an object with a 'label'")
+        if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+            raise ValueError(f"{json_path}: shape #{k} is not an object with a text 'label'")
         where = f"{json_path}: shape #{k} (label '{shape['label']}')"
         polygon = shape_to_polygon(shape, where)  # validate every shape, targets or not
         if is_empty or shape["label"] not in index:

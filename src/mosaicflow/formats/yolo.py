@@ -1,8 +1,9 @@
 """YOLO label files: segmentation and detection lines, strict reading, YOLO -> labelme.
 
-Segmentation line: ``class x1 y1 x2 y2 ...``; detection line: ``class cx cy w h``; coordinates
-divided by the image width/height, clipped to [0, 1] and written with 6 decimals (1e-6 of the
-side: 0.0003 px at 256 px). An image without targets gets an empty label file.
+Segmentation line: ``class x1 y1 x2 y2 ...``; detection line: ``class cx cy w h``; the part of
+a polygon inside the image (:func:`clip_to_image`), divided by the image width/height and
+written with 6 decimals (1e-6 of the side: 0.0003 px at 256 px). An image without targets gets
+an empty label file.
 """
 
 from __future__ import annotations
@@ -120,12 +121,17 @@ def read_yolo_labels(path: Path, num_classes: int | None = None) -> list[YoloLab
     Detection lines (``cls cx cy w h``) are returned as their 4 box corners.
 
     Raises:
-        ValueError: naming file and line for non-numeric values, odd coordinate counts,
-            coordinates outside [0, 1] or class ids outside ``[0, num_classes)``.
+        ValueError: naming the file for one that is not text; naming file and line for
+            non-numeric values, odd coordinate counts, coordinates outside [0, 1] or class ids
+            outside ``[0, num_classes)``.
     """
     path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err})") from err
     out = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         where = f"{path}:{number}"

@@ -70,3 +70,37 @@ def test_bad_yolo_label_lines_are_named_with_file_and_line(tmp_path, line, messa
     labels.write_text(f"0 0.5 0.5 0.2 0.2\n\n{line}\n")
     with pytest.raises(ValueError, match=rf"a\.txt:3: {message}"):
         read_yolo_labels(labels, num_classes=1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["images"][0].pop("height"), r"image 7 has no positive 'height'"),
+        (lambda d: d["images"][0].update(width="10"), r"image 7 has no positive 'width'"),
+        (lambda d: d["annotations"][0].update(id="x"), r"annotation id 'x' is not an integer"),
+        (lambda d: d["categories"][0].update(name=["nsfw"]), r"category name \['nsfw'\] is not"),
+        (lambda d: d["annotations"][0].update(segmentation=5), r"annotation 3: malformed"),
+        (lambda d: d["annotations"][0].update(segmentation={"size": [10, 10]}), r"'counts'"),
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3, 4], [1, 1, 8, 1, 8, 8]]),
+         r"annotation 3: .* at least 6 numbers"),
+        (lambda d: d["annotations"][0].update(segmentation={"size": [5, 5], "counts": "PP"}),
+         r"annotation 3: .* RLE is \[5, 5\] \(height, width\), its image \[10, 10\]"),
+    ],
+)  # fmt: skip
+def test_malformed_coco_parts_are_named_not_a_traceback(tmp_path, change, message):
+    path = _coco(tmp_path / "coco.json")
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=rf"coco\.json: .*{message}"):
+        coco_to_yolo(path, ["nsfw"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_label_files_that_are_not_text_are_named(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\xff\xfe0 0.5")
+    with pytest.raises(ValueError, match=r"a\.txt: not a UTF-8 text file"):
+        read_yolo_labels(tmp_path / "a.txt")
+    (tmp_path / "c.json").write_bytes(b"\xff{}")
+    with pytest.raises(ValueError, match=r"c\.json: not UTF-8 JSON"):
+        coco_to_yolo(tmp_path / "c.json", ["nsfw"], tmp_path / "out")

@@ -139,3 +139,23 @@ def test_missing_or_wrong_size_image(tmp_path):
     (tmp_path / "m-1.jpg").write_bytes(b"not an image")
     with pytest.raises(ValueError, match=r"m-1\.json: the image cannot be decoded"):
         read_labelme(path, LABELS)
+
+
+def test_fields_of_the_wrong_type_are_named_not_a_traceback(tmp_path):
+    path = make_labelme(tmp_path, "t-1", [labelme_shape("nsfw", SQUARE)])
+    good = json.loads(path.read_text())
+    for change, message in (
+        (lambda d: d["shapes"][0].update(label=["nsfw"]), r"shape #0 is not .* text 'label'"),
+        (lambda d: d.update(imageWidth=[64]), r"imageWidth and imageHeight must be whole"),
+        (lambda d: d.update(imageHeight="abc"), r"imageWidth and imageHeight must be whole"),
+        (lambda d: d.update(imagePath="t\x00.jpg"), r"imagePath .* NUL character"),
+    ):
+        doc = json.loads(json.dumps(good))
+        change(doc)
+        path.write_text(json.dumps(doc))
+        with pytest.raises(ValueError, match=rf"t-1\.json: {message}"):
+            read_labelme(path, LABELS)
+    os.symlink(tmp_path / "loop.jpg", tmp_path / "loop.jpg")  # a link to itself
+    path.write_text(json.dumps(good | {"imagePath": "loop.jpg"}))
+    with pytest.raises(ValueError, match=r"t-1\.json: imagePath 'loop\.jpg' cannot be resolved"):
+        read_labelme(path, LABELS)

@@ -1,0 +1,37 @@
+"""``mosaicflow detect`` on a damaged video: what could be decoded, and a warning."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+
+from mosaicflow.yolo import detect
+from tests.unit.video.clips import NEEDS_FFMPEG
+from tests.unit.yolo.fakes import fake_result
+
+
+@NEEDS_FFMPEG
+def test_a_truncated_video_is_detected_as_far_as_it_decodes_with_a_warning(
+    tmp_path, monkeypatch, caplog
+):
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=12:duration=2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart", str(whole)],
+        check=True,
+    )  # fmt: skip
+    cut = tmp_path / "cut.mp4"  # the index announces 24 frames, half the data is there
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+
+    class Model:
+        def predict(self, images, **kwargs):
+            return [fake_result([], []) for _ in images]
+
+    monkeypatch.setattr(detect, "load_detector", lambda *args, **kwargs: Model())
+    with caplog.at_level(logging.WARNING):
+        result = detect.detect_mosaics(tmp_path / "m.pt", cut, tmp_path / "out")
+    assert 0 < result.frames < 24
+    assert f"{result.frames} of the 24 frames the file announces were decoded" in caplog.text
+    caplog.clear()
+    assert detect.detect_mosaics(tmp_path / "m.pt", whole, tmp_path / "out").frames == 24
+    assert "announces" not in caplog.text
