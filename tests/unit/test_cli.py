@@ -159,3 +159,27 @@ def test_no_command_writes_into_a_foreign_folder(command, tmp_path, capsys):
     assert cli.main([*args, flag, str(foreign)]) == 2
     assert "is not an earlier output of" in capsys.readouterr().err
     assert _tree(tmp_path) == before
+
+
+def test_videos_lists_every_video_the_workflow_runs_and_names_a_bad_config(tmp_path, capsys):
+    from mosaicflow.config import validate_config
+    from mosaicflow.plan.cli import read_configs
+    from mosaicflow.plan.run import Run
+
+    demo = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+    assert cli.main(["videos", "--configfile", str(demo)]) == 0
+    listed = {line.split("\t")[0] for line in capsys.readouterr().out.splitlines()}
+    config = read_configs([str(demo)])
+    validate_config(config)
+    assert listed == set(Run.from_config(config).videos)  # the re-uploads among them
+    assert any("reupload" in name for name in listed)
+
+    (tmp_path / "bad.yaml").write_text("source: [\n")
+    (tmp_path / "list.yaml").write_text("- a\n")
+    (tmp_path / "over.yaml").write_text("source: {seed: 5}\n")
+    for name, message in (("bad", "cannot read the config"), ("list", "not a list")):
+        assert cli.main(["videos", "--configfile", str(tmp_path / f"{name}.yaml")]) == 2
+        err = capsys.readouterr().err
+        assert f"{name}.yaml: " in err and message in err
+    merged = read_configs([str(demo), str(tmp_path / "over.yaml")])
+    assert merged["source"]["seed"] == 5 and "kind" in merged["source"]  # merged, not replaced

@@ -75,14 +75,24 @@ def _choice(value: Any, where: str) -> str | None:
     return str(value)
 
 
+def _id_key(value: Any) -> tuple[int, float, str]:
+    """Annotation ids in order: numbers by value, then any other id by its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, "" if value is None else str(value))
+
+
 def _annotation_verdict(task: Mapping[str, Any], where: str) -> str | None:
-    annotations = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-    if not annotations:
-        return None
-    for annotation in annotations:
+    given = task.get("annotations") or []
+    if not isinstance(given, list):
+        raise ReviewImportError(f"{where}: 'annotations' is a list of annotations")
+    for annotation in given:
         if not isinstance(annotation, Mapping) or not isinstance(annotation.get("result"), list):
             raise ReviewImportError(f"{where}: an annotation without a result list")
-    latest = max(annotations, key=lambda a: (str(a.get("updated_at", "")), a.get("id") or 0))
+    annotations = [a for a in given if not a.get("was_cancelled")]
+    if not annotations:
+        return None
+    latest = max(annotations, key=lambda a: (str(a.get("updated_at", "")), _id_key(a.get("id"))))
     for item in latest["result"]:
         if isinstance(item, Mapping) and item.get("from_name") == CHOICE_NAME:
             return _choice(item.get("value"), where)

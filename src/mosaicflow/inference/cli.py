@@ -22,14 +22,14 @@ def _restore(args: argparse.Namespace) -> int:
     from mosaicflow.inference.stages import StageError
     from mosaicflow.io import write_json
     from mosaicflow.video.decode import probe_video
-    from mosaicflow.yolo.card import resolve_conf
+    from mosaicflow.yolo.cli import detection_threshold
 
     source, target = Path(args.input), Path(args.output)
     inputs = [source, args.detector, args.restorer, args.restorer_card]
     check_outputs(target, args.masks_out, args.summary, inputs=inputs)
     probe_video(source)  # fails fast, naming the file, before any model is loaded
     # the detector first: its classes (--classes) are checked before the restorer loads
-    conf, conf_source = resolve_conf(Path(args.detector), args.conf)
+    conf, conf_source = detection_threshold(Path(args.detector), args.conf)
     print(f"restore: detector threshold {conf} ({conf_source})", file=sys.stderr)
     detector = YoloDetector(
         args.detector,

@@ -4,19 +4,48 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    """Update ``base`` with ``update`` section by section, as Snakemake's ``--configfile``."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def read_configs(paths: list[str]) -> dict[str, Any]:
+    """The config of ``paths`` merged in order (not yet validated).
+
+    Raises:
+        ValueError: naming the file that is not a YAML mapping.
+    """
+    import yaml
+
+    from mosaicflow.io import load_yaml
+
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            loaded = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: cannot read the config ({err})") from err
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a config file holds sections (a YAML mapping), not a "
+                             f"{type(loaded).__name__}")  # fmt: skip
+        _merge(config, loaded)
+    return config
 
 
 def _list_videos(args: argparse.Namespace) -> int:
     from mosaicflow.config import validate_config
-    from mosaicflow.io import load_yaml
-    from mosaicflow.plan.run import world_specs
-    from mosaicflow.plan.sources import source_videos
+    from mosaicflow.plan.run import Run
 
-    config: dict = {}
-    for path in args.configfile:
-        config.update(load_yaml(Path(path).read_text(encoding="utf-8")) or {})
+    config = read_configs(args.configfile)
     validate_config(config)
-    for video in source_videos(config["source"], world_specs(config)):
+    for video in Run.from_config(config).videos.values():
         print(f"{video.id}\t{video.role}\t{video.path}")
     return 0
 

@@ -24,14 +24,26 @@ def _defaults(section: dict[str, Any]) -> Any:
 
 def frames_config(overrides: dict[str, Any] | None = None) -> Any:
     """The ``frames`` config from the schema defaults plus ``overrides`` (nested mappings merge)."""
+    import jsonschema
+
+    from mosaicflow.config import ConfigError
     from mosaicflow.video.config import FramesConfig
 
-    values = _defaults(dict(schema_section(load_schema(), "frames")))
+    section = schema_section(load_schema(), "frames")
+    values = _defaults(dict(section))
     for key, value in (overrides or {}).items():
         if isinstance(value, dict):
             values[key].update(value)
         else:
             values[key] = value
+    errors = [  # the options take the config keys' limits (at least 1 frame, 0-100 scenes...)
+        f"--{str(list(error.absolute_path)[-1]).replace('_', '-')} "
+        f"(frames.{'.'.join(map(str, error.absolute_path))}): {error.message}"
+        for error in jsonschema.Draft202012Validator(section).iter_errors(values)
+        if error.absolute_path
+    ]
+    if errors:
+        raise ConfigError("invalid frames settings:\n  " + "\n  ".join(sorted(errors)))
     return build(FramesConfig, values)
 
 

@@ -55,11 +55,27 @@ def _register_prelabel(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_prelabel)
 
 
-def _detect(args: argparse.Namespace) -> int:
+def detection_threshold(weights: Path, conf: float | None) -> tuple[float, str]:
+    """:func:`~mosaicflow.yolo.card.resolve_conf`, a malformed ``model.json`` beside
+    ``weights`` an error naming it.
+
+    Raises:
+        ValueError: the card is not an object whose ``threshold.conf`` is a number.
+    """
     from mosaicflow.yolo.card import resolve_conf
+
+    try:
+        return resolve_conf(weights, conf)
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        card = weights.with_name("model.json")
+        raise ValueError(f"{card}: not a model card with a numeric threshold.conf ({err}); "
+                         "give --conf or fix the file") from err  # fmt: skip
+
+
+def _detect(args: argparse.Namespace) -> int:
     from mosaicflow.yolo.detect import detect_mosaics
 
-    conf, source = resolve_conf(Path(args.model), args.conf)
+    conf, source = detection_threshold(Path(args.model), args.conf)
     print(f"detect: threshold {conf} ({source})", file=sys.stderr)
     result = detect_mosaics(
         Path(args.model), Path(args.video), Path(args.out), conf=conf, iou=args.iou,

@@ -145,6 +145,11 @@ def write(path: Path, payload) -> Path:
         ([{"data": {"clip": "c", "clip_sha256": "0"}, CHOICE_NAME: "maybe"}], "neither"),
         ([{"data": {"clip": "c", "clip_sha256": "0"}, "annotations": [{"result": 3}]}],
          "result list"),
+        ([{"data": {"clip": "c", "clip_sha256": "0"}, "annotations": "keep"}],
+         "'annotations' is a list"),
+        ([{"data": {"clip": "c", "clip_sha256": "0"}, "annotations": {"result": []}}],
+         "'annotations' is a list"),
+        ([{"data": {"clip": "c", "clip_sha256": "0"}, "annotations": [5]}], "result list"),
     ],
 )  # fmt: skip
 def test_malformed_exports_are_refused_naming_the_file(tmp_path: Path, payload, match):
@@ -152,6 +157,21 @@ def test_malformed_exports_are_refused_naming_the_file(tmp_path: Path, payload, 
     with pytest.raises(ReviewImportError, match=match) as err:
         read_label_studio(path)
     assert "export.json" in str(err.value)
+
+
+def test_the_latest_annotation_wins_whatever_its_ids(tmp_path: Path):
+    def answer(choice, id_, at="2026-01-01"):
+        result = [{"from_name": CHOICE_NAME, "value": {"choices": [choice]}}]
+        return {"id": id_, "updated_at": at, "result": result}
+
+    task = {"data": {"clip": "c", "clip_sha256": "0"}}
+    for answers, verdict in (
+        ([answer("drop", 9), answer("keep", 10)], "keep"),  # 10 after 9, not as text
+        ([answer("keep", 2), answer("drop", "b7")], "drop"),  # a text id: no crash
+        ([answer("drop", 3, "2026-02-01"), answer("keep", 4)], "drop"),  # the later edit
+    ):
+        path = write(tmp_path / "export.json", [task | {"annotations": answers}])
+        assert read_label_studio(path)[0]["verdict"] == verdict
 
 
 def test_exports_of_another_dataset_change_nothing(dataset: Dataset, tmp_path: Path):

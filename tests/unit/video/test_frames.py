@@ -191,3 +191,19 @@ def test_cli(tmp_path, capsys):
     bad.write_text("nope")
     assert main(["frames", str(bad), "-o", str(tmp_path / "bad")]) == 2
     assert "bad.mp4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "option"),
+    [
+        ({"max_frames": 0}, "--max-frames"),
+        ({"every_n": 0}, "--every-n"),
+        ({"skip_start_s": -5.0}, "--skip-start-s"),
+        ({"scene_threshold": 500.0}, "--scene-threshold"),
+    ],
+)
+def test_frames_options_keep_the_config_keys_limits(overrides, option):
+    from mosaicflow.config import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{option} \(frames\.\w+\): "):
+        frames_config(overrides)

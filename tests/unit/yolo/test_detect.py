@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import subprocess
 
+import pytest
+
 from mosaicflow.yolo import detect
 from tests.unit.video.clips import NEEDS_FFMPEG
 from tests.unit.yolo.fakes import fake_result
@@ -35,3 +37,17 @@ def test_a_truncated_video_is_detected_as_far_as_it_decodes_with_a_warning(
     caplog.clear()
     assert detect.detect_mosaics(tmp_path / "m.pt", whole, tmp_path / "out").frames == 24
     assert "announces" not in caplog.text
+
+
+def test_a_malformed_model_card_is_named_when_the_threshold_is_read(tmp_path):
+    from mosaicflow.yolo.cli import detection_threshold
+
+    weights = tmp_path / "best.pt"
+    assert detection_threshold(weights, None) == (0.25, "default")  # no card
+    for card in ("[1]", '{"threshold": {"conf": "high"}}', '{"threshold": 3}'):
+        (tmp_path / "model.json").write_text(card)
+        with pytest.raises(ValueError, match=r"model\.json: not a model card .* give --conf"):
+            detection_threshold(weights, None)
+        assert detection_threshold(weights, 0.4) == (0.4, "given")
+    (tmp_path / "model.json").write_text('{"threshold": {"conf": 0.31}}')
+    assert detection_threshold(weights, None)[0] == 0.31
