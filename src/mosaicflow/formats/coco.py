@@ -99,6 +99,31 @@ def category_folders(mask_dir: Path, categories: Sequence[str]) -> list[Path]:
     return [mask_dir] if len(categories) == 1 else [mask_dir / name for name in categories]
 
 
+#: The ``info.description`` of the COCO files :func:`masks_to_coco` writes.
+MASKS_TO_COCO = "mosaicflow masks_to_coco"
+
+
+def _check_replaceable(out_json: Path) -> None:
+    """Refuse to replace a file that is not a COCO file :func:`masks_to_coco` wrote (it may be
+    the user's).
+
+    Raises:
+        ValueError: naming the file.
+    """
+    if out_json.is_dir():
+        raise ValueError(f"{out_json}: is a folder; give the COCO file's path")
+    if not out_json.exists():
+        return
+    try:
+        info = read_json(out_json).get("info") or {}
+        ours = info.get("description") == MASKS_TO_COCO
+    except (AttributeError, UnicodeDecodeError, ValueError):
+        ours = False
+    if not ours:
+        raise ValueError(f"{out_json}: exists and is not a COCO file masks-to-coco wrote; "
+                         "choose a new path (it would be replaced)")  # fmt: skip
+
+
 def masks_to_coco(
     mask_dir: Path,
     categories: Sequence[str],
@@ -117,7 +142,8 @@ def masks_to_coco(
     Args:
         mask_dir: folder of masks (see above).
         categories: category names; category id = index + 1.
-        out_json: the COCO JSON to write (atomically; never an input or inside one).
+        out_json: the COCO JSON to write (atomically; never an input or inside one; an
+            existing file only when an earlier run wrote it).
         image_dir: folder of the images the masks belong to (optional).
         folders: the mask folder of each category, in order, where they are not laid out
             under ``mask_dir`` as above.
@@ -135,11 +161,12 @@ def masks_to_coco(
     if len(folders) != len(categories):
         raise ValueError(f"{len(folders)} mask folders for {len(categories)} categories")
     check_apart(out_json, [*folders, image_dir])
+    _check_replaceable(Path(out_json))
     sources: dict[str, list[tuple[int, Path]]] = {}
     for cid, folder in enumerate(folders, start=1):
         if not folder.is_dir():
             raise ValueError(f"{folder}: mask folder not found")
-        for path in sorted(folder.glob("*.png")):
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png"):
             sources.setdefault(path.stem, []).append((cid, path))
     if not sources:
         raise ValueError(f"{mask_dir}: no mask PNGs found")
@@ -151,6 +178,9 @@ def masks_to_coco(
             found = [p for p in sorted(Path(image_dir).glob(f"{stem}.*")) if is_image(p)]
             if not found:
                 raise ValueError(f"{image_dir}: no image for mask '{stem}'")
+            if len(found) > 1:
+                raise ValueError(f"{image_dir}: images {[p.name for p in found]} all match the "
+                                 f"mask '{stem}'; keep one")  # fmt: skip
             file_name = found[0].name
         for cid, path in sources[stem]:
             mask = read_mask(path)
@@ -161,7 +191,7 @@ def masks_to_coco(
         assert size is not None
         images.append({"id": image_id, "file_name": file_name, "height": size[0], "width": size[1]})
     doc = {
-        "info": {"description": "mosaicflow masks_to_coco", "version": "1.0"},
+        "info": {"description": MASKS_TO_COCO, "version": "1.0"},
         "licenses": [],
         "images": images,
         "annotations": annotations,

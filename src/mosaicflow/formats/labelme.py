@@ -122,7 +122,7 @@ def _image_suffix(data: bytes, where: Path) -> tuple[str, tuple[int, int]]:
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, size = img.format, img.size
-            img.verify()
+            img.load()  # decodes every pixel: a truncated JPEG fails here (verify() reads less)
     except (UnidentifiedImageError, OSError, SyntaxError, ImportError) as err:
         # ImportError: ultralytics patches Image.open to try an optional HEIF plugin
         raise ValueError(f"{where}: the image cannot be decoded ({err})") from err

@@ -275,3 +275,26 @@ def test_yolo_to_labelme_refuses_a_missing_labels_folder_and_two_images_of_one_s
     with pytest.raises(ValueError, match=r"p\.png: same stem as .*p\.jpg"):
         yolo_to_labelme(images, labels, ["a"], tmp_path / "lm")
     assert not (tmp_path / "lm").exists()
+
+
+def test_masks_to_coco_takes_upper_case_png_and_refuses_to_guess_or_replace(tmp_path):
+    folder, images = tmp_path / "masks", tmp_path / "images"
+    folder.mkdir()
+    square = np.zeros((SIZE, SIZE), bool)
+    square[10:40, 10:40] = True
+    write_mask(folder / "a.png", square)
+    write_mask(folder / "b.PNG", square)
+    out = tmp_path / "coco.json"
+    assert masks_to_coco(folder, ["nsfw"], out).images == 2  # b.PNG too
+    assert masks_to_coco(folder, ["nsfw"], out).images == 2  # its own earlier output: replaced
+
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    with pytest.raises(ValueError, match=r"notes\.json: exists and is not a COCO file"):
+        masks_to_coco(folder, ["nsfw"], notes)
+    assert notes.read_text() == '{"mine": true}'
+
+    for name in ("a.jpg", "a.png", "b.png"):
+        write_image(images / name, SIZE, SIZE)
+    with pytest.raises(ValueError, match=r"images \['a\.jpg', 'a\.png'\] all match the mask 'a'"):
+        masks_to_coco(folder, ["nsfw"], tmp_path / "c.json", image_dir=images)

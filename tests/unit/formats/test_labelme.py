@@ -159,3 +159,11 @@ def test_fields_of_the_wrong_type_are_named_not_a_traceback(tmp_path):
     path.write_text(json.dumps(good | {"imagePath": "loop.jpg"}))
     with pytest.raises(ValueError, match=r"t-1\.json: imagePath 'loop\.jpg' cannot be resolved"):
         read_labelme(path, LABELS)
+
+
+def test_a_truncated_image_is_refused(tmp_path):
+    path = make_labelme(tmp_path, "c-1", [labelme_shape("nsfw", SQUARE)])
+    image = tmp_path / "c-1.jpg"
+    image.write_bytes(image.read_bytes()[: image.stat().st_size * 2 // 3])
+    with pytest.raises(ValueError, match=r"c-1\.json: the image cannot be decoded .*truncated"):
+        read_labelme(path, LABELS)
