@@ -251,6 +251,41 @@ class CocoToYoloResult:
     crowd_skipped: int
 
 
+def _read_instances(
+    coco_json: Path,
+) -> tuple[dict[Any, str], dict[Any, dict[str, Any]], list[dict[str, Any]]]:
+    """A COCO file's categories (id -> name), images by id and annotations, their types checked.
+
+    Raises:
+        ValueError: naming the file when it is not UTF-8 JSON or not a COCO instances file.
+    """
+    try:
+        doc = read_json(coco_json)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{coco_json}: not UTF-8 JSON ({err})") from err
+    try:
+        cats = {c["id"]: c["name"] for c in doc["categories"]}
+        images = {im["id"]: im for im in doc["images"]}
+        anns = list(doc["annotations"])
+        for ann in anns:
+            for key in ("id", "image_id", "category_id", "segmentation"):
+                if key not in ann:
+                    raise KeyError(f"annotation {ann.get('id', '?')} has no {key!r}")
+            if not isinstance(ann["id"], int) or isinstance(ann["id"], bool):
+                raise TypeError(f"annotation id {ann['id']!r} is not an integer")
+        for name in cats.values():
+            if not isinstance(name, str):
+                raise TypeError(f"category name {name!r} is not a string")
+        for im in images.values():
+            for key in ("height", "width"):
+                size = im.get(key)
+                if isinstance(size, bool) or not isinstance(size, int | float) or size < 1:
+                    raise TypeError(f"image {im['id']!r} has no positive {key!r}")
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{coco_json}: not a COCO instances file ({err})") from err
+    return cats, images, anns
+
+
 def coco_to_yolo(
     coco_json: Path,
     names: Sequence[str],
@@ -282,30 +317,7 @@ def coco_to_yolo(
         raise ValueError(f"task must be 'segment' or 'detect', got {task!r}")
     coco_json = Path(coco_json)
     out_dir = claim_output_dir(out_dir, COCO_TO_YOLO, [coco_json, image_dir])
-    try:
-        doc = read_json(coco_json)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{coco_json}: not UTF-8 JSON ({err})") from err
-    try:
-        cats = {c["id"]: c["name"] for c in doc["categories"]}
-        images = {im["id"]: im for im in doc["images"]}
-        anns = list(doc["annotations"])
-        for ann in anns:
-            for key in ("id", "image_id", "category_id", "segmentation"):
-                if key not in ann:
-                    raise KeyError(f"annotation {ann.get('id', '?')} has no {key!r}")
-            if not isinstance(ann["id"], int) or isinstance(ann["id"], bool):
-                raise TypeError(f"annotation id {ann['id']!r} is not an integer")
-        for name in cats.values():
-            if not isinstance(name, str):
-                raise TypeError(f"category name {name!r} is not a string")
-        for im in images.values():
-            for key in ("height", "width"):
-                size = im.get(key)
-                if isinstance(size, bool) or not isinstance(size, int | float) or size < 1:
-                    raise TypeError(f"image {im['id']!r} has no positive {key!r}")
-    except (KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{coco_json}: not a COCO instances file ({err})") from err
+    cats, images, anns = _read_instances(coco_json)
     for im in images.values():
         _check_file_name(coco_json, im)
     index = {n: i for i, n in enumerate(names)}
