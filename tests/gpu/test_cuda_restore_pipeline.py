@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -37,13 +38,14 @@ def weights(tmp_path: Path) -> Path:
 
 
 def test_cuda_graph_replays_match_the_eager_forward(weights: Path):
-    clip = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
-    eager = BasicVSRRestorer(weights, device="cuda").restore(clip)
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 256, (3, 6, 32, 32, 3), dtype=np.uint8)  # one shape, new pixels
+    eager = BasicVSRRestorer(weights, device="cuda")
     graphed = BasicVSRRestorer(weights, device="cuda", cuda_graphs=True)
-    outputs = [graphed.restore(clip) for _ in range(3)]  # eager, captured, replayed
+    outputs = [graphed.restore(clip) for clip in clips]  # eager, captured, replayed
     assert graphed.graphed is not None and len(graphed.graphed.graphs) == 1
-    for out in outputs:
-        assert np.abs(out.astype(int) - eager).max() <= 1
+    for clip, out in zip(clips, outputs, strict=True):  # a stale replay would repeat a clip
+        assert np.abs(out.astype(int) - eager.restore(clip)).max() <= 1
 
 
 def test_batched_clips_on_cuda_match_one_at_a_time(weights: Path):
@@ -63,6 +65,8 @@ def test_restore_on_cuda_encodes_with_nvenc_where_offered(weights: Path, tmp_pat
     result = restore_video(
         source, out, ScriptedDetector(masks), restorer, RestoreSettings(clip_batch=2)
     )
-    expected = "h264_nvenc" if codec_opens("h264_nvenc") is None else "libx264"
+    with av.open(str(source)) as opened:  # NVENC is tried at the video's size (it refuses
+        size = opened.streams.video[0].width, opened.streams.video[0].height  # under 145 px)
+    expected = "h264_nvenc" if codec_opens("h264_nvenc", size) is None else "libx264"
     assert result.encoder == expected
     assert stream_info(out)["frames"] == 12 and result.restored_frames == 12

@@ -61,7 +61,7 @@ def _restore(args: argparse.Namespace) -> int:
         encoder_threads=args.encoder_threads,
         reproducible=args.reproducible,
         clip_overlap_frames=args.clip_overlap,
-        clip_batch=args.clip_batch or (CUDA_CLIP_BATCH if cuda else 1),
+        clip_batch=(CUDA_CLIP_BATCH if cuda else 1) if args.clip_batch is None else args.clip_batch,
         pipelined=not args.serial,
     )
     try:

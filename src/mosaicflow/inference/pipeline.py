@@ -45,8 +45,9 @@ from mosaicflow.inference.masks import MaskRecorder
 from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
 from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
-from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
+from mosaicflow.inference.video_io import VideoSink, VideoSource, even_size, luma, yuv_to_rgb
 from mosaicflow.outputs import check_apart
+from mosaicflow.video.decode import probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
@@ -613,9 +614,10 @@ def model_threads(pipelined: bool) -> int:
     return cpu_cores()
 
 
-def _on_cuda(restorer: Restorer) -> bool:
+def _cuda_device(restorer: Restorer) -> Any:
+    """The restorer's CUDA device (a ``torch.device``), or None off CUDA."""
     device = getattr(restorer, "device", None)
-    return getattr(device, "type", None) == "cuda"
+    return device if getattr(device, "type", None) == "cuda" else None
 
 
 @dataclass(frozen=True)
@@ -785,7 +787,14 @@ def restore_video(
     check_outputs(output_video, masks_out, inputs=[input_video])
     settings = settings or RestoreSettings()
     started = time.monotonic()
-    encoder = choose_encoder(settings.encoder_settings(), gpu=_on_cuda(restorer))
+    probe = probe_video(input_video)  # names the file when it cannot be opened
+    cuda = _cuda_device(restorer)
+    encoder = choose_encoder(
+        settings.encoder_settings(),
+        gpu=cuda is not None,
+        size=even_size(probe.width, probe.height),
+        gpu_index=None if cuda is None else cuda.index or 0,
+    )
     done = _stream(
         input_video, output_video, detector, restorer, settings, encoder, masks_out, progress
     )

@@ -153,7 +153,12 @@ class GraphedForward:
                 self.network(static_in)
         torch.cuda.current_stream(x.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), self._autocast():
+        # on the clip's GPU (cuda:N, not the thread's current device), from a stream of it;
+        # thread-local: the detector's thread keeps using the GPU while this one captures
+        capture = torch.cuda.graph(
+            graph, stream=torch.cuda.Stream(device=x.device), capture_error_mode="thread_local"
+        )
+        with torch.cuda.device(x.device), capture, self._autocast():
             static_out = self.network(static_in)
         return graph, static_in, static_out
 
@@ -171,7 +176,8 @@ class GraphedForward:
         if key in self.graphs:
             graph, static_in, static_out = self.graphs[key]
             static_in.copy_(x)
-            graph.replay()
+            with torch.cuda.device(x.device):  # replayed on a stream of the clip's GPU
+                graph.replay()
             return static_out
         with self._autocast():
             return self.network(x)
@@ -221,6 +227,8 @@ class BasicVSRRestorer:
         precision = precision or ("fp16" if fp16 else "fp32")
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if frames_per_call is not None and frames_per_call < 1:
+            raise ValueError(f"frames_per_call must be at least 1, got {frames_per_call}")
         path = Path(weights)
         state, layout = generator_state_dict(read_checkpoint(path), str(path))
         card_path = Path(card) if card is not None else find_card(path)
@@ -234,6 +242,10 @@ class BasicVSRRestorer:
         self.precision = precision if cuda else "fp32"
         if precision != self.precision:
             log.info("%s ignored on %s: float32", precision, self.device)
+        if self.precision == "bf16" and torch.cuda.get_device_capability(self.device) < (8, 0):
+            # before Ampere bfloat16 is emulated (slow) and cuDNN may lack its convolutions
+            log.warning("bf16 needs an Ampere or newer GPU; %s runs fp16", self.device)
+            self.precision = "fp16"
         self.fp16 = self.precision == "fp16"
         self.channels_last = bool(cuda if channels_last is None else channels_last)
         network = network.eval().to(self.device)

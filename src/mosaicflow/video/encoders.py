@@ -103,35 +103,50 @@ def x264_options(settings: EncoderSettings) -> dict[str, str]:
     return options | {"threads": str(settings.threads or cpu_cores())}
 
 
-def nvenc_options(settings: EncoderSettings) -> dict[str, str]:
-    """NVENC's options for ``settings``: constant quality ``cq`` = CRF (0: lossless)."""
+def nvenc_options(settings: EncoderSettings, gpu: int | None = None) -> dict[str, str]:
+    """NVENC's options for ``settings``: constant quality ``cq`` = CRF (0: lossless), on the
+    NVIDIA GPU numbered ``gpu`` (``None``: the driver's choice)."""
     preset = NVENC_PRESETS[settings.preset]
+    where = {} if gpu is None else {"gpu": str(gpu)}
     if settings.crf == 0:
-        return {"preset": preset, "tune": "lossless"}
-    return {"preset": preset, "tune": "hq", "rc": "vbr", "cq": str(settings.crf), "b": "0"}
+        return {"preset": preset, "tune": "lossless"} | where
+    return {"preset": preset, "tune": "hq", "rc": "vbr", "cq": str(settings.crf), "b": "0"} | where
 
 
-def codec_opens(codec: str) -> str | None:
-    """``None`` when FFmpeg can open encoder ``codec`` here (a 256 px test context), else why
-    not (an NVENC encoder fails to open without an NVIDIA GPU and driver)."""
+def codec_opens(
+    codec: str, size: tuple[int, int] = (256, 256), options: dict[str, str] | None = None
+) -> str | None:
+    """``None`` when FFmpeg opens encoder ``codec`` here for frames of ``size`` (width,
+    height) with ``options``, else why not: an NVENC encoder fails without an NVIDIA GPU and
+    driver, and on frames NVENC cannot take (under 145 px a side, H.264 over 4096 px)."""
     import av
 
     try:
         context = av.CodecContext.create(codec, "w")
-        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+        context.width, context.height = size
+        context.pix_fmt = "yuv420p"
         context.time_base = Fraction(1, 25)
+        context.options = dict(options or {})
         context.open()
     except (av.FFmpegError, ValueError, OSError) as err:
         return f"{type(err).__name__}: {err}"
     return None
 
 
-def choose_encoder(settings: EncoderSettings, *, gpu: bool) -> Encoder:
+def choose_encoder(
+    settings: EncoderSettings,
+    *,
+    gpu: bool,
+    size: tuple[int, int] = (256, 256),
+    gpu_index: int | None = None,
+) -> Encoder:
     """The encoder for ``settings``.
 
     Args:
         settings: codec, quality, threads, reproducibility.
         gpu: the restore runs on a CUDA device (``auto`` then tries NVENC first).
+        size: the video's frame size (width, height): NVENC is tried at that size.
+        gpu_index: the CUDA device the restore runs on (NVENC encodes on that GPU).
 
     Returns:
         The :class:`Encoder`.
@@ -141,14 +156,17 @@ def choose_encoder(settings: EncoderSettings, *, gpu: bool) -> Encoder:
     """
     codec = settings.codec
     if codec in NVENC_CODECS:
-        why = codec_opens(codec)
+        options = nvenc_options(settings, gpu_index)
+        why = codec_opens(codec, size, options)
         if why is not None:
-            raise EncoderError(f"{codec} cannot be opened here ({why}); use --codec libx264")
-        return Encoder(codec, nvenc_options(settings), "asked for")
+            raise EncoderError(f"{codec} cannot be opened here for {size[0]}x{size[1]} frames "
+                               f"({why}); use --codec libx264")  # fmt: skip
+        return Encoder(codec, options, "asked for")
     if codec == "auto" and gpu and not settings.reproducible:
-        why = codec_opens("h264_nvenc")
+        options = nvenc_options(settings, gpu_index)
+        why = codec_opens("h264_nvenc", size, options)
         if why is None:
-            return Encoder("h264_nvenc", nvenc_options(settings), "auto: the GPU offers NVENC")
+            return Encoder("h264_nvenc", options, "auto: the GPU offers NVENC")
         log.info("h264_nvenc is not available (%s): encoding with libx264", why)
         reason = "auto: NVENC not available"
     elif codec == "auto":

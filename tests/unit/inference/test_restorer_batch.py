@@ -60,3 +60,9 @@ def test_cuda_only_settings_fall_back_to_float32_on_the_cpu(weights):
     assert restorer.restore(clips(1, 2)[0]).shape == (2, CROP, CROP, 3)
     with pytest.raises(ValueError, match="precision"):
         BasicVSRRestorer(weights, device="cpu", precision="int8")
+
+
+@pytest.mark.parametrize("frames", [0, -1])
+def test_a_frames_per_call_under_one_is_refused_not_a_skipped_restore(weights, frames):
+    with pytest.raises(ValueError, match=f"frames_per_call must be at least 1, got {frames}"):
+        BasicVSRRestorer(weights, device="cpu", frames_per_call=frames)

@@ -76,3 +76,11 @@ def test_nvenc_maps_crf_and_preset_to_constant_quality():
         "preset": "p2",
         "tune": "lossless",
     }
+
+
+def test_the_encoder_is_tried_at_the_video_s_size_with_its_options():
+    assert nvenc_options(EncoderSettings(crf=0), gpu=1)["gpu"] == "1"  # the restorer's GPU
+    assert codec_opens("libx264", (320, 192), {"preset": "fast"}) is None
+    why = codec_opens("libx264", (320, 192), {"preset": "no-such-preset"})
+    assert why is not None  # an option the encoder refuses fails the check, not frame 0
+    assert codec_opens("libx264", (0, 0)) is not None  # nor a size it cannot take
