@@ -150,3 +150,41 @@ def test_world_reuploads_join_the_sources_without_a_role():
     assert set(roles) == {v.id for v in sources if not v.name.startswith("world-reupload")}
     users = {"source": {"kind": "videos"}, "seed": 3, "world": {"reuploads": {"count": 2}}}
     assert world_reuploads(users, specs) == []
+
+
+def test_one_file_listed_twice_is_refused_by_any_path(tmp_path):
+    touch(tmp_path / "sub" / "clip1.mp4")
+    sheet = tmp_path / "videos.tsv"
+    sheet.write_text(f"path\trole\nsub/clip1.mp4\ttrain\n{tmp_path / 'sub' / 'clip1.mp4'}\ttest\n")
+    source = {"kind": "videos", "videos": str(sheet)}
+    with pytest.raises(SourceError, match=r"clip1\.mp4 are one file .* list each video once"):
+        source_videos(source)
+    (tmp_path / "sub" / "again.mp4").symlink_to(tmp_path / "sub" / "clip1.mp4")
+    with pytest.raises(SourceError, match="are one file"):
+        source_videos({"kind": "videos", "videos": str(tmp_path / "sub")})
+
+
+def test_a_video_or_binary_file_given_as_the_sheet_is_named_and_a_bom_is_read(tmp_path):
+    touch(tmp_path / "a.mp4")
+    with pytest.raises(SourceError, match=r"a\.mp4 is a video; give the folder"):
+        source_videos({"kind": "videos", "videos": str(tmp_path / "a.mp4")})
+    (tmp_path / "odd.tsv").write_bytes(b"\x00\x9e\xff\xfe")
+    with pytest.raises(SourceError, match=r"odd\.tsv: not a text video sheet"):
+        read_sheet(tmp_path / "odd.tsv")
+    (tmp_path / "bom.tsv").write_bytes("\ufeffpath\trole\na.mp4\ttrain\n".encode())
+    assert [v.role for v in read_sheet(tmp_path / "bom.tsv")] == ["train"]
+
+
+def test_the_user_s_data_with_the_demo_kind_is_an_error_not_ignored(tmp_path):
+    for key in ("videos", "labelme_train", "labelme_val"):
+        with pytest.raises(SourceError, match=rf"source\.{key} are set but source\.kind is 'demo'"):
+            source_videos({"kind": "demo", key: str(tmp_path)})
+
+
+def test_the_workflow_s_own_outputs_are_not_taken_for_source_videos(tmp_path, monkeypatch):
+    touch(tmp_path / "clip.mp4")
+    touch(tmp_path / "results" / "evaluate" / "restored.mp4")
+    touch(tmp_path / ".snakemake" / "x.mp4")
+    monkeypatch.chdir(tmp_path)  # the videos folder holds the working directory
+    found = source_videos({"kind": "videos", "videos": str(tmp_path)})
+    assert [v.name for v in found] == ["clip.mp4"]

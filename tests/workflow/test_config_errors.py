@@ -56,3 +56,20 @@ def test_a_split_without_training_videos_fails_before_any_job(tmp_path, section)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert f"config key '{section}.split'" in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_the_user_s_folders_with_the_demo_kind_fail_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"source:\n  labelme_train: {tmp_path}\n")  # `kind: videos` forgotten
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "source.labelme_train are set but source.kind is 'demo'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
+
+
+def test_a_decimal_in_a_whole_number_key_fails_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 7.0\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "config key 'seed': 7.0 is not a whole number" in proc.stderr

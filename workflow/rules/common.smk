@@ -31,6 +31,8 @@ from mosaicflow.plan.run import (
     WORLD_NAME_PATTERN,
     Run,
 )
+from mosaicflow.plan.sources import SourceError
+from mosaicflow.plan.whole_numbers import check_whole_numbers
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
 # (mosaicflow.snakemake_patch): one pending wake-up per scheduler is enough.
@@ -41,6 +43,7 @@ snakemake_patch.install()
 # mosaicflow command does.
 try:
     validate_config(config)
+    check_whole_numbers(config)
     # the checks of the dataset sections the schema cannot express (a split that leaves no
     # training videos): the per-video jobs read only part of these sections
     for section, cls in (
@@ -48,14 +51,15 @@ try:
         ("restoration_dataset", RestorationDatasetConfig),
     ):
         build(cls, without_runtime(config[section], section))
-except ConfigError as err:
+    # the source videos: a bad sheet or folder names the file
+    RUN = Run.from_config(config)
+except (ConfigError, SourceError) as err:
     print(f"mosaicflow: {err}", file=sys.stderr)
     sys.exit(2)
 
 ENV = "../../envs/mosaicflow.yaml"
 # The env's pip list installs the repository from this variable (see mosaicflow.devtools).
 os.environ[devtools.REPO_ENV_VAR] = workflow.basedir
-RUN = Run.from_config(config)
 VIDEOS = RUN.videos
 
 # Each stage's input and params functions, bound to the run (mosaicflow.plan.stages.<stage>).

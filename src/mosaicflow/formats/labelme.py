@@ -50,10 +50,12 @@ class LabelmeFrame:
         width, height: image size in pixels.
         shapes: the shapes whose label is one of the configured labels (empty for frames
             flagged empty).
-        ignored: number of shapes with other labels (not targets).
+        ignored: number of shapes with other labels (not targets), or of a frame flagged empty.
         empty_flag: whether the file carries the empty flag (e.g. ``sfw``).
         image_bytes: the encoded image (from ``imageData`` or the referenced file).
         image_suffix: file suffix matching the image's format (``.jpg``, ``.png``...).
+        other_labels: the labels of the shapes that are not targets (a frame not flagged
+            empty), in the file's order.
     """
 
     json_path: Path
@@ -64,6 +66,7 @@ class LabelmeFrame:
     empty_flag: bool
     image_bytes: bytes
     image_suffix: str
+    other_labels: tuple[str, ...] = ()
 
 
 def circle_polygon(
@@ -226,6 +229,7 @@ def read_labelme(
 
     index = {name: i for i, name in enumerate(labels)}
     found: list[LabelmeShape] = []
+    others: list[str] = []
     ignored = 0
     for k, shape in enumerate(shapes):
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
@@ -234,14 +238,17 @@ def read_labelme(
         polygon = shape_to_polygon(shape, where)  # validate every shape, targets or not
         if is_empty or shape["label"] not in index:
             ignored += 1
+            if not is_empty:
+                others.append(shape["label"])
             continue
         clipped = np.clip(polygon, 0.0, [float(img_w), float(img_h)])
         if polygon_area(clipped) <= 0.0:
             raise ValueError(f"{where}: the shape has no area inside the image")
         found.append(LabelmeShape(shape["label"], index[shape["label"]], polygon))
     return LabelmeFrame(
-        json_path, img_w, img_h, tuple(found), ignored, is_empty, image_bytes, suffix
-    )
+        json_path, img_w, img_h, tuple(found), ignored, is_empty, image_bytes, suffix,
+        tuple(others),
+    )  # fmt: skip
 
 
 def list_labelme(folder: Path) -> list[Path]:

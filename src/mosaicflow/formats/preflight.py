@@ -11,6 +11,7 @@ frames' sizes are compared with the validation frames', which stand for the foot
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,30 @@ def _where(dirs: Sequence[Path]) -> str:
     return ", ".join(str(d) for d in dirs)
 
 
+def _other_labels(
+    splits: Mapping[str, Sequence[LabelmeFrame]], dirs: Sequence[Path], labels: Sequence[str]
+) -> list[str]:
+    """A warning naming the labels of the shapes left out (not targets), with a file of each:
+    a label spelt another way (``NSFW``) or a folder of another dataset is noticed."""
+    counts: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for frames in splits.values():
+        for frame in frames:
+            for label in frame.other_labels:
+                counts[label] += 1
+                example.setdefault(label, frame.json_path.name)
+    if not counts:
+        return []
+    found = ", ".join(
+        f"'{label}' x{n} (e.g. {example[label]})" for label, n in sorted(counts.items())
+    )
+    return [
+        f"{_where(dirs)}: {sum(counts.values())} shapes whose label is not one of "
+        f"{list(labels)} (regions.labels; case counts) were left out: {found}; add the label "
+        "if those shapes are regions to learn, or correct it"
+    ]
+
+
 def preflight(
     splits: Mapping[str, Sequence[LabelmeFrame]],
     train_dirs: Sequence[Path],
@@ -149,9 +174,14 @@ def preflight(
             f"labelled instance of {list(labels)} ({train['empty']} empty or flagged empty): "
             "there is nothing to learn; draw the target regions with these labels"
         )
+    if train["instances"] and val["frames"] and not val["instances"]:
+        problems.append(
+            f"{_where(val_dirs or train_dirs)}: none of the {val['frames']} validation frames "
+            f"has a labelled instance of {list(labels)}: validation cannot score the model"
+        )
     if strict and problems:
         raise ValueError("; ".join(problems))
-    warnings = list(problems)
+    warnings = list(problems) + _other_labels(splits, [*train_dirs, *val_dirs], labels)
     if train["sources"] == 1:
         name = group(splits["train"][0].json_path)
         warnings.append(

@@ -42,9 +42,11 @@ def read_configs(paths: list[str]) -> dict[str, Any]:
 def _list_videos(args: argparse.Namespace) -> int:
     from mosaicflow.config import validate_config
     from mosaicflow.plan.run import Run
+    from mosaicflow.plan.whole_numbers import check_whole_numbers
 
     config = read_configs(args.configfile)
     validate_config(config)
+    check_whole_numbers(config)
     for video in Run.from_config(config).videos.values():
         print(f"{video.id}\t{video.role}\t{video.path}")
     return 0

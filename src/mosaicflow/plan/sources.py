@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mosaicflow.ids import video_id
+from mosaicflow.ids import VIDEO_EXTENSIONS, video_id
 from mosaicflow.video.files import video_files
 
 ROLES = ("train", "val", "test", "unlabelled")
@@ -33,11 +33,22 @@ class SourceError(ValueError):
     """A problem with the configured source videos."""
 
 
-def scan_folder(root: str | os.PathLike[str]) -> list[SourceVideo]:
-    """Find video files below ``root`` (recursively, sorted, hidden entries skipped)."""
+#: The folders the workflow writes in its working directory: never scanned for source videos
+#: (a video folder that holds the working directory would take the run's own outputs in).
+OUTPUT_FOLDERS = ("results", ".snakemake")
+
+
+def scan_folder(
+    root: str | os.PathLike[str], exclude: Sequence[str | os.PathLike[str]] = ()
+) -> list[SourceVideo]:
+    """Find video files below ``root`` (recursively, sorted, hidden entries skipped), but none
+    inside the ``exclude`` folders."""
     root = Path(root)
+    skipped = [Path(folder).resolve() for folder in exclude]
     found: list[SourceVideo] = []
     for path in video_files(root):
+        if any(path.resolve().is_relative_to(folder) for folder in skipped):
+            continue
         rel = path.relative_to(root)
         found.append(SourceVideo(video_id(rel), str(path), "unlabelled", rel.as_posix()))
     return found
@@ -54,10 +65,20 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
             would get one id.
     """
     sheet = Path(sheet)
+    if sheet.suffix.lower() in VIDEO_EXTENSIONS:
+        raise SourceError(f"config key 'source.videos': {sheet} is a video; give the folder of "
+                          "your videos or a video sheet (.tsv)")  # fmt: skip
+    try:
+        return _read_sheet(sheet)
+    except UnicodeDecodeError as err:
+        raise SourceError(f"{sheet}: not a text video sheet (tab-separated, UTF-8): {err}") from err
+
+
+def _read_sheet(sheet: Path) -> list[SourceVideo]:
     root = sheet.parent
     videos: list[SourceVideo] = []
     first: dict[str, tuple[int, str]] = {}  # id -> the line and path that took it
-    with open(sheet, newline="", encoding="utf-8") as handle:
+    with open(sheet, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM too
         reader = csv.DictReader(handle, delimiter="\t")
         if not reader.fieldnames or "path" not in reader.fieldnames:
             raise SourceError(f"{sheet}: a video sheet needs a 'path' column (tab-separated)")
@@ -108,29 +129,53 @@ def world_videos(specs: Sequence[Any], reuploads: Sequence[Any] = ()) -> list[So
 
 
 def source_videos(
-    source: Mapping[str, Any], world_specs: Sequence[Any] = (), reuploads: Sequence[Any] = ()
+    source: Mapping[str, Any],
+    world_specs: Sequence[Any] = (),
+    reuploads: Sequence[Any] = (),
+    exclude: Sequence[str | os.PathLike[str]] = OUTPUT_FOLDERS,
 ) -> list[SourceVideo]:
     """Resolve the ``source`` config section to the list of input videos (``world_specs`` and
-    ``reuploads``: the demo world's videos and copies, when ``source.kind`` is ``demo``).
+    ``reuploads``: the demo world's videos and copies, when ``source.kind`` is ``demo``; a
+    folder's scan skips the ``exclude`` folders, the workflow's outputs).
 
     Raises:
-        SourceError: no videos, duplicate ids, or a bad sheet (the message names the file).
+        SourceError: the user's videos or labelme folders given with ``source.kind: demo``;
+            no videos, duplicate ids, one file listed twice, or a bad sheet (the message names
+            the file).
     """
     if source["kind"] == "demo":
+        given = [key for key in ("videos", "labelme_train", "labelme_val") if source.get(key)]
+        if given:
+            raise SourceError(
+                f"config keys {', '.join(f'source.{k}' for k in given)} are set but source.kind "
+                "is 'demo' (the default), which runs on the generated world: set "
+                "'source.kind: videos' to run on your data"
+            )
         videos = world_videos(world_specs, reuploads)
     else:
         location = source.get("videos")
         if not location:
             raise SourceError("config key 'source.videos' must be set when source.kind is 'videos'")
         path = Path(location)
-        videos = scan_folder(path) if path.is_dir() else read_sheet(path)
+        videos = scan_folder(path, exclude) if path.is_dir() else read_sheet(path)
         if not videos:
             raise SourceError(f"config key 'source.videos': no video files found in {location}")
+    _check_once(videos)
+    return videos
+
+
+def _check_once(videos: Sequence[SourceVideo]) -> None:
+    """Every video once: no id twice, no file twice (by another path or a link)."""
     seen: dict[str, str] = {}
+    files: dict[Path, str] = {}
     for video in videos:
         if video.id in seen:
             raise SourceError(
                 f"two videos get the same id {video.id}: {seen[video.id]} and {video.path}"
             )
         seen[video.id] = video.path
-    return videos
+        real = Path(video.path).resolve()
+        if real in files:
+            raise SourceError(f"{video.path} and {files[real]} are one file ({real}); list each "
+                              "video once")  # fmt: skip
+        files[real] = video.path

@@ -97,3 +97,19 @@ def test_a_split_without_frames_is_an_error_naming_the_folder(tmp_path):
     text = str(err.value)
     assert str(train) in text and "1 video(s)" in text and "source.labelme_val" in text
     assert "val_fraction 0.0" in text
+
+
+def test_labels_that_are_not_targets_are_named_and_a_validation_without_any_is_refused(tmp_path):
+    train = tmp_path / "train"
+    for v in range(3):
+        _frames(train, f"vid{v}", 6, (64, 48), shapes_per_frame=3)
+    make_labelme(train, "vid0-000100", [labelme_shape("NSFW", [[4, 4], [20, 4], [20, 16]])])
+    val = tmp_path / "val"  # a folder of another dataset: its label is 'cat'
+    for f in range(3):
+        make_labelme(val, f"pets-{f:06d}", [labelme_shape("cat", [[4, 4], [20, 4], [20, 16]])])
+    with pytest.raises(ValueError, match=r"none of the 3 validation frames has a labelled"):
+        labelme_to_yolo_dataset([train], [val], LABELS, tmp_path / "ds", seed=0, strict=True)
+    result = labelme_to_yolo_dataset([train], [val], LABELS, tmp_path / "ds", seed=0)
+    (other,) = [w for w in result.preflight["warnings"] if "left out" in w]
+    assert "4 shapes whose label is not one of ['nsfw']" in other
+    assert "'NSFW' x1 (e.g. vid0-000100.json)" in other and "'cat' x3 (e.g. pets-" in other
