@@ -175,7 +175,11 @@ def masks_to_coco(
         size = None
         file_name = f"{stem}.png"
         if image_dir is not None:
-            found = [p for p in sorted(Path(image_dir).glob(f"{stem}.*")) if is_image(p)]
+            found = [
+                p
+                for p in sorted(Path(image_dir).glob(f"{stem}.*"))
+                if is_image(p) and p.stem == stem
+            ]
             if not found:
                 raise ValueError(f"{image_dir}: no image for mask '{stem}'")
             if len(found) > 1:
@@ -210,11 +214,15 @@ def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
 
     seg = ann["segmentation"]
     if isinstance(seg, list):
-        if any(not isinstance(p, list) or len(p) < 6 or len(p) % 2 for p in seg):
-            raise ValueError("a polygon needs an even count of at least 6 numbers (3 points)")
-        if not seg:
+        if any(not isinstance(p, list) or len(p) % 2 for p in seg):
+            raise ValueError("a polygon is a list of x, y numbers (an even count)")
+        parts = [p for p in seg if len(p) >= 6]
+        if len(parts) < len(seg):  # as COCO loaders do: a part under 3 points has no area
+            log.warning("annotation %s: %d polygon parts under 3 points left out",
+                        ann.get("id"), len(seg) - len(parts))  # fmt: skip
+        if not parts:
             return np.zeros((height, width), dtype=bool)
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+        rle = mask_utils.merge(mask_utils.frPyObjects(parts, height, width))
         return mask_utils.decode(rle).astype(bool)
     if not isinstance(seg, dict) or "counts" not in seg:
         raise ValueError("segmentation is neither polygons nor an RLE with 'counts'")

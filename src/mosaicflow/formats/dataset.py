@@ -312,8 +312,9 @@ def labelme_to_yolo_dataset(
         code: the rule's code hash, recorded in the provenance.
         overrides: labelme file (as listed from its folder) -> the reviewed file replacing it
             (``mosaicflow review import-labels``).
-        strict: refuse a set no model can train on (a split without frames, no labelled
-            instance in train), naming the folder; else the pre-flight only warns.
+        strict: refuse a set no model can train on or be scored on (a split without frames,
+            no labelled instance in train or in val), naming the folder; else the pre-flight
+            only warns.
 
     Returns:
         The :class:`DatasetResult` with counts per split.

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mosaicflow.formats.masks import polygon_area
+from mosaicflow.formats.masks import clip_to_image, polygon_area
 
 #: Shape types converted to polygons; every other type is rejected.
 SUPPORTED_SHAPES = ("polygon", "rectangle", "circle")
@@ -241,8 +241,8 @@ def read_labelme(
             if not is_empty:
                 others.append(shape["label"])
             continue
-        clipped = np.clip(polygon, 0.0, [float(img_w), float(img_h)])
-        if polygon_area(clipped) <= 0.0:
+        clipped = clip_to_image(polygon, img_w, img_h)
+        if len(clipped) < 3 or polygon_area(clipped) <= 0.0:
             raise ValueError(f"{where}: the shape has no area inside the image")
         found.append(LabelmeShape(shape["label"], index[shape["label"]], polygon))
     return LabelmeFrame(

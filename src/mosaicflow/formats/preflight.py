@@ -143,8 +143,9 @@ def preflight(
             ``val_dirs``: the validation frames were held out of the training folders.
         labels: the target labels (named in the messages).
         val_fraction: the held-out fraction (without ``val_dirs``), named in the messages.
-        strict: raise on a set no model can train on (a split without frames, training frames
-            without a single labelled instance); else these are warnings too.
+        strict: raise on a set no model can train on or be scored on (a split without
+            frames, training or validation frames without a single labelled instance); else
+            these are warnings too.
         group: frame file -> its source video.
 
     Returns:

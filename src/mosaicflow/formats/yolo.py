@@ -18,6 +18,7 @@ import numpy as np
 
 from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
 from mosaicflow.formats.labelme import labelme_document
+from mosaicflow.formats.masks import clip_to_image
 from mosaicflow.io import atomic_dir, write_json
 from mosaicflow.outputs import claim_output_dir, mark_output_dir
 
@@ -26,36 +27,6 @@ log = logging.getLogger(__name__)
 _DECIMALS = 6
 #: The command whose outputs :func:`yolo_to_labelme` writes (named by the folder's marker).
 COMMAND = "convert yolo-to-labelme"
-
-
-def clip_to_image(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The part of a pixel-edge polygon inside the image ``[0, width] x [0, height]``
-    (Sutherland-Hodgman against each edge; a polygon inside is returned as it is, one outside
-    as no points). Moving each vertex into the image instead would change the shape: a
-    triangle that covers most of the image but reaches far past one side would become half
-    of it. Fewer than 3 points (a box's two corners) are each moved into the image."""
-    pts = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    if len(pts) < 3:
-        return np.clip(pts, 0.0, [float(width), float(height)])
-    if pts.min() >= 0 and (pts[:, 0] <= width).all() and (pts[:, 1] <= height).all():
-        return pts
-    for axis, bound, keep_below in ((0, 0.0, False), (0, float(width), True),
-                                    (1, 0.0, False), (1, float(height), True)):  # fmt: skip
-        if len(pts) == 0:
-            break
-        inside = pts[:, axis] <= bound if keep_below else pts[:, axis] >= bound
-        clipped = []
-        for i in range(len(pts)):
-            current, previous = pts[i], pts[i - 1]
-            if inside[i] != inside[i - 1]:  # the edge crosses the bound: add the crossing
-                t = (bound - previous[axis]) / (current[axis] - previous[axis])
-                crossing = previous + t * (current - previous)
-                crossing[axis] = bound
-                clipped.append(crossing)
-            if inside[i]:
-                clipped.append(current)
-        pts = np.asarray(clipped, dtype=np.float64).reshape(-1, 2)
-    return pts
 
 
 def normalise(polygon: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -245,7 +245,9 @@ class VideoSource:
         left_out: the other streams (cover art, further video, attachments, data) as
             ``#<index> <type> (<codec>)``.
         origin: seconds at which the source's video starts (0 when unknown): the restored video
-            starts at 0 there, and every carried stream moves with it (as ``ffmpeg`` does).
+            starts at 0 there, and every carried stream moves with it (``ffmpeg`` moves the
+            earliest stream to 0 instead; sound before the first picture keeps its place
+            before it here, hidden by an ``.mp4``'s edit list).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
 

@@ -22,6 +22,12 @@ def _defaults(section: dict[str, Any]) -> Any:
     return out
 
 
+def _option(path: list[Any]) -> str:
+    """The ``frames`` option of a ``frames`` config key (``decode_threads`` is ``--threads``)."""
+    name = str(path[-1])
+    return "--threads" if name == "decode_threads" else f"--{name.replace('_', '-')}"
+
+
 def frames_config(overrides: dict[str, Any] | None = None) -> Any:
     """The ``frames`` config from the schema defaults plus ``overrides`` (nested mappings merge)."""
     import jsonschema
@@ -37,7 +43,7 @@ def frames_config(overrides: dict[str, Any] | None = None) -> Any:
         else:
             values[key] = value
     errors = [  # the options take the config keys' limits (at least 1 frame, 0-100 scenes...)
-        f"--{str(list(error.absolute_path)[-1]).replace('_', '-')} "
+        f"{_option(list(error.absolute_path))} "
         f"(frames.{'.'.join(map(str, error.absolute_path))}): {error.message}"
         for error in jsonschema.Draft202012Validator(section).iter_errors(values)
         if error.absolute_path

@@ -73,7 +73,10 @@ class JoinClock:
         is held until the next audio or video packet tells whether a join came.
         """
         state = self._streams.get(index)
-        if packet.dts is None:
+        if packet.dts is None:  # a B-frame stream's first packets in .mkv: a pts only
+            if packet.pts is not None:
+                own = state.own if state is not None else 0.0
+                packet.pts += round((self.shift + own) / Fraction(packet.time_base))
             return [(packet, index)]
         base = Fraction(packet.time_base)
         at = float(packet.dts * base) + self.shift + (state.own if state is not None else 0.0)

@@ -177,7 +177,8 @@ def detect_mosaics(
         writer.send(None)
     if probe.frame_count and frames < probe.frame_count:  # damaged: decoding stopped early
         log.warning("%s: %d of the %d frames the file announces were decoded (a damaged or "
-                    "truncated file)", video, frames, probe.frame_count)  # fmt: skip
+                    "truncated file, or frames a cut file's edit list hides)", video, frames,
+                    probe.frame_count)  # fmt: skip
     table = rows_frame(rows)
     write_parquet(out_dir / "mosaics.parquet", table)
     found = table[table["instance"] >= 0]

@@ -29,6 +29,8 @@ from mosaicflow.provenance import file_hash
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 95
+#: Images predicted per call.
+BATCH = 16
 #: The command whose outputs :func:`prelabel_images` writes (named by the folder's marker).
 COMMAND = "prelabel"
 #: In a prelabel folder: the hash of each labelme JSON as prelabel wrote it, so that a rerun
@@ -112,8 +114,8 @@ def _write(
 ) -> int:
     """Predict ``(stem, BGR image)`` items and write ``stem.jpg`` + ``stem.json`` into ``out``."""
     shapes = 0
-    for start in range(0, len(items), 16):
-        chunk = items[start : start + 16]
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
         results = model.predict([image for _, image in chunk], **kwargs)
         for (stem, image), result in zip(chunk, results, strict=True):
             height, width = image.shape[:2]
@@ -186,8 +188,13 @@ def _prelabel_paths(
     written = _written(output_dir)
     kept = [f"{p.stem}.json" for p in paths if _changed(output_dir / f"{p.stem}.json", written)]
     if kept:
-        log.warning("%s: kept %d labelme files changed since prelabel wrote them: %s",
-                    output_dir, len(kept), ", ".join(kept))  # fmt: skip
+        why = (
+            "changed since prelabel wrote them"
+            if (output_dir / WRITTEN).exists()
+            else "that prelabel has no record of writing (an earlier version's, or yours)"
+        )
+        log.warning("%s: kept %d labelme files %s: %s; delete a file to pre-label it again",
+                    output_dir, len(kept), why, ", ".join(kept))  # fmt: skip
     items = []
     for path in paths:
         if f"{path.stem}.json" in kept:
@@ -197,9 +204,12 @@ def _prelabel_paths(
             raise ValueError(f"{path}: cannot read image")
         items.append((path.stem, image))
     kwargs = {"imgsz": imgsz, "conf": conf, "device": dev, "retina_masks": True, "verbose": False}
-    shapes = _write(model, items, output_dir, kwargs)
-    written |= {f"{stem}.json": file_hash(output_dir / f"{stem}.json") for stem, _ in items}
-    write_json(output_dir / WRITTEN, written)
+    shapes = 0
+    for start in range(0, len(items), BATCH):  # recorded batch by batch: a run stopped early
+        batch = items[start : start + BATCH]  # leaves a record of what it wrote
+        shapes += _write(model, batch, output_dir, kwargs)
+        written |= {f"{stem}.json": file_hash(output_dir / f"{stem}.json") for stem, _ in batch}
+        write_json(output_dir / WRITTEN, written)
     return PrelabelResult(len(items), shapes, kept)
 
 

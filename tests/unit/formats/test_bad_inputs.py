@@ -81,8 +81,8 @@ def test_bad_yolo_label_lines_are_named_with_file_and_line(tmp_path, line, messa
         (lambda d: d["categories"][0].update(name=["nsfw"]), r"category name \['nsfw'\] is not"),
         (lambda d: d["annotations"][0].update(segmentation=5), r"annotation 3: malformed"),
         (lambda d: d["annotations"][0].update(segmentation={"size": [10, 10]}), r"'counts'"),
-        (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3, 4], [1, 1, 8, 1, 8, 8]]),
-         r"annotation 3: .* at least 6 numbers"),
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3], [1, 1, 8, 1, 8, 8]]),
+         r"annotation 3: .*an even count"),
         (lambda d: d["annotations"][0].update(segmentation={"size": [5, 5], "counts": "PP"}),
          r"annotation 3: .* RLE is \[5, 5\] \(height, width\), its image \[10, 10\]"),
     ],
@@ -104,3 +104,15 @@ def test_label_files_that_are_not_text_are_named(tmp_path):
     (tmp_path / "c.json").write_bytes(b"\xff{}")
     with pytest.raises(ValueError, match=r"c\.json: not UTF-8 JSON"):
         coco_to_yolo(tmp_path / "c.json", ["nsfw"], tmp_path / "out")
+
+
+def test_a_polygon_part_under_3_points_is_left_out_with_a_warning(tmp_path, caplog):
+    import logging
+
+    path = _coco(tmp_path / "coco.json")
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["segmentation"] = [[1, 2, 3, 4], [1, 1, 8, 1, 8, 8]]
+    path.write_text(json.dumps(doc))
+    with caplog.at_level(logging.WARNING):
+        result = coco_to_yolo(path, ["nsfw"], tmp_path / "out")
+    assert result.instances == 1 and "annotation 3: 1 polygon parts under 3 points" in caplog.text

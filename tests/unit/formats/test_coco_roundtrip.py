@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 from mosaicflow.formats.coco import coco_to_yolo, load_coco, masks_to_coco
 from mosaicflow.formats.dataset import labelme_to_yolo
 from mosaicflow.formats.labelme import read_labelme
-from mosaicflow.formats.masks import iou, mask_to_instances, rasterize, rasterize_many, write_mask
-from mosaicflow.formats.yolo import clip_to_image, read_yolo_labels, yolo_to_labelme
+from mosaicflow.formats.masks import (
+    clip_to_image,
+    iou,
+    mask_to_instances,
+    rasterize,
+    rasterize_many,
+    write_mask,
+)
+from mosaicflow.formats.yolo import read_yolo_labels, yolo_to_labelme
 
 from .helpers import labelme_shape, make_labelme, write_image
 
@@ -294,7 +301,9 @@ def test_masks_to_coco_takes_upper_case_png_and_refuses_to_guess_or_replace(tmp_
         masks_to_coco(folder, ["nsfw"], notes)
     assert notes.read_text() == '{"mine": true}'
 
-    for name in ("a.jpg", "a.png", "b.png"):
+    for name in ("a.jpg", "a.png", "b.png", "b.v2.png"):  # b.v2 is another image's name
         write_image(images / name, SIZE, SIZE)
     with pytest.raises(ValueError, match=r"images \['a\.jpg', 'a\.png'\] all match the mask 'a'"):
         masks_to_coco(folder, ["nsfw"], tmp_path / "c.json", image_dir=images)
+    (images / "a.png").unlink()
+    assert masks_to_coco(folder, ["nsfw"], tmp_path / "c.json", image_dir=images).images == 2

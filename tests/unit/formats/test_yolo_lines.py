@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mosaicflow.formats.masks import rasterize
-from mosaicflow.formats.yolo import clip_to_image, det_line, seg_line
+from mosaicflow.formats.masks import clip_to_image, rasterize
+from mosaicflow.formats.yolo import det_line, seg_line
 
 
 def test_a_polygon_past_the_border_keeps_its_area_inside_the_image():

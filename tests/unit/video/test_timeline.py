@@ -118,3 +118,41 @@ def test_sound_before_the_start_of_a_cut_file_is_not_heard_where_no_edit_list_hi
     assert beep_time(tmp_path / "out.mp4") - video_start(tmp_path / "out.mp4") == pytest.approx(
         0.7, abs=0.01
     )
+
+
+def test_an_mkv_with_b_frames_starting_late_keeps_its_sound_with_its_pictures(tmp_path):
+    from fractions import Fraction
+
+    from mosaicflow.inference.video_io import VideoSource
+
+    path = tmp_path / "late.mkv"  # video and sound both from 5 s; B-frames: packets without dts
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width = video.height = 64
+        video.pix_fmt, video.options = "yuv420p", {"bf": "3"}
+        sound = out.add_stream("aac", rate=48000, layout="mono")
+        rng = np.random.default_rng(0)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (64, 64, 3), np.uint8),
+                                               format="rgb24")  # fmt: skip
+            frame.pts = 125 + i
+            out.mux(video.encode(frame))
+        for i in range(100):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="fltp",
+                                               layout="mono")  # fmt: skip
+            chunk.sample_rate, chunk.time_base, chunk.pts = (
+                48000,
+                Fraction(1, 48000),
+                240000 + 960 * i,
+            )
+            out.mux(sound.encode(chunk))
+        out.mux(video.encode(None))
+        out.mux(sound.encode(None))
+    sound_at: list[float] = []
+    with VideoSource(path) as src:
+        frames = [
+            float(pts * src.time_base)
+            for pts, _ in src.timed_frames(lambda p: sound_at.append(float(p.pts * p.time_base)))
+        ]
+    assert frames[:3] == [0.0, 0.04, 0.08] and len(frames) == 50
+    assert abs(min(sound_at)) <= 0.05  # not 5 s before its pictures

@@ -122,3 +122,43 @@ def test_a_rerun_keeps_the_labelme_files_corrected_since(tmp_path, monkeypatch):
     assert io.read_json(out / "a.json") == corrected and (out / "d.json").read_text() == "{}"
     assert len(io.read_json(out / "b.json")["shapes"]) == 1
     assert run().kept == ["a.json"]  # and on every later run
+
+
+def test_a_run_stopped_early_leaves_a_record_and_a_folder_without_one_is_kept(
+    tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    import cv2
+
+    from mosaicflow.yolo import prelabel
+
+    calls = []
+
+    class Model:  # the second batch of 16 images fails (out of memory, Ctrl-C)
+        def __init__(self, fail: bool):
+            self.names, self.fail = {0: "nsfw"}, fail
+
+        def predict(self, images, **kwargs):
+            calls.append(len(images))
+            if self.fail and len(calls) == 2:
+                raise RuntimeError("out of memory")
+            return [fake_result([disc(40, 60, 20, 30, 8)], [0.9]) for _ in images]
+
+    (tmp_path / "in").mkdir()
+    for k in range(20):
+        cv2.imwrite(str(tmp_path / "in" / f"f{k:02d}.png"), np.full((40, 60, 3), k, np.uint8))
+    out = tmp_path / "out"
+
+    def run(fail: bool):
+        monkeypatch.setattr(prelabel, "_model", lambda *a, **k: (Model(fail), "cpu"))
+        return prelabel.prelabel_images(tmp_path / "m.pt", tmp_path / "in", out, conf=0.2,
+                                        imgsz=64)  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run(fail=True)
+    assert run(fail=False).kept == []  # the first 16 were recorded: predicted again
+    (out / prelabel.WRITTEN).unlink()  # a folder of an earlier version: no record
+    with caplog.at_level(logging.WARNING):
+        assert len(run(fail=False).kept) == 20
+    assert "no record of writing" in caplog.text
