@@ -45,9 +45,8 @@ from mosaicflow.inference.masks import MaskRecorder
 from mosaicflow.inference.protocols import BatchRestorer, Detector, Restorer
 from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_stages
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
-from mosaicflow.inference.video_io import VideoSink, VideoSource, even_size, luma, yuv_to_rgb
+from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
 from mosaicflow.outputs import check_apart
-from mosaicflow.video.decode import probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
@@ -634,6 +633,7 @@ class _Streamed:
     audio: str | None
     subtitles: str | None
     dropped_streams: list[str]
+    encoder: Encoder
 
 
 def _stream(
@@ -642,16 +642,23 @@ def _stream(
     detector: Detector,
     restorer: Restorer,
     settings: RestoreSettings,
-    encoder: Encoder,
     masks_out: str | Path | None,
     progress: bool,
 ) -> _Streamed:
-    """Decode, restore and encode the video through the stages; write the detections if asked."""
+    """Decode, restore and encode the video through the stages, with the encoder chosen for
+    its frame size; write the detections if asked."""
     from tqdm import tqdm
 
     stop = threading.Event()
     with VideoSource(input_video) as source:
         height, width = source.height, source.width
+        cuda = _cuda_device(restorer)
+        encoder = choose_encoder(
+            settings.encoder_settings(),
+            gpu=cuda is not None,
+            size=(width, height),
+            gpu_index=None if cuda is None else cuda.index or 0,
+        )
         recorder = MaskRecorder(height, width) if masks_out else None
         sink = VideoSink(
             output_video,
@@ -686,7 +693,7 @@ def _stream(
             recorder.write(masks_out)
         frames = sink.frames_written
         video_fps = float(source.rate)
-    return _Streamed(run, busy, frames, video_fps, width, height, *carried)
+    return _Streamed(run, busy, frames, video_fps, width, height, *carried, encoder)
 
 
 def _restore_result(
@@ -787,18 +794,9 @@ def restore_video(
     check_outputs(output_video, masks_out, inputs=[input_video])
     settings = settings or RestoreSettings()
     started = time.monotonic()
-    probe = probe_video(input_video)  # names the file when it cannot be opened
-    cuda = _cuda_device(restorer)
-    encoder = choose_encoder(
-        settings.encoder_settings(),
-        gpu=cuda is not None,
-        size=even_size(probe.width, probe.height),
-        gpu_index=None if cuda is None else cuda.index or 0,
-    )
-    done = _stream(
-        input_video, output_video, detector, restorer, settings, encoder, masks_out, progress
-    )
+    done = _stream(input_video, output_video, detector, restorer, settings, masks_out, progress)
     seconds = time.monotonic() - started
+    encoder = done.encoder
     result = _restore_result(input_video, output_video, masks_out, settings, encoder, done, seconds)
     log.info(
         "%s -> %s: %d frames (%d restored) in %d clips, %.1f fps (%s; busiest stage %s)",

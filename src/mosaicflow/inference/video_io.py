@@ -35,7 +35,12 @@ from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 from mosaicflow.video.packet_clock import JoinClock
-from mosaicflow.video.streams import CarriedStreams, carried_streams, left_out_streams
+from mosaicflow.video.streams import (
+    CarriedStreams,
+    carried_streams,
+    left_out_streams,
+    without_parameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -202,16 +207,6 @@ class FrameClock:
 LONG_PROBE = {"analyzeduration": "60000000", "probesize": "200000000"}
 
 
-def _unprobed(stream: Any) -> bool:
-    """An audio stream the probe found no sample rate or channels for."""
-    context = stream.codec_context
-    return (
-        stream.type == "audio"
-        and context is not None
-        and not (context.sample_rate and context.channels)
-    )
-
-
 class CarriedPacketError(RuntimeError):
     """A packet of an audio or subtitle stream could not be written (names the file and the
     stream); the run stops instead of ending the video there."""
@@ -268,7 +263,7 @@ class VideoSource:
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
         self._container = self._open()
-        if any(_unprobed(stream) for stream in carried_streams(self._container)):
+        if any(without_parameters(stream) for stream in carried_streams(self._container)):
             # an audio track that starts late (a broadcast recording): read further to find
             # its sample rate and channels, else it would be left out
             self._container.close()

@@ -75,11 +75,10 @@ class JoinClock:
         state = self._streams.get(index)
         if packet.dts is None:  # a B-frame stream's first packets in .mkv: a pts only
             if packet.pts is not None:
-                own = state.own if state is not None else 0.0
-                packet.pts += round((self.shift + own) / Fraction(packet.time_base))
+                packet.pts += round(self._moved(state) / Fraction(packet.time_base))
             return [(packet, index)]
         base = Fraction(packet.time_base)
-        at = float(packet.dts * base) + self.shift + (state.own if state is not None else 0.0)
+        at = float(packet.dts * base) + self._moved(state)
         # back in time with no join found since its stream's last packet: a join starts here
         joined = (
             state is not None
@@ -113,6 +112,10 @@ class JoinClock:
             self._place(cue, stream, Fraction(cue.time_base), strict=False)
         return held
 
+    def _moved(self, state: _StreamState | None) -> float:
+        """Seconds a packet of the stream of ``state`` moves by: the shift and its own."""
+        return self.shift + (state.own if state is not None else 0.0)
+
     @staticmethod
     def _shown(packet: av.Packet, base: Fraction, at: float) -> float:
         """Where ``packet`` is shown (a video frame's presentation comes after its decode time
@@ -128,7 +131,7 @@ class JoinClock:
             if strict:  # audio and video stay contiguous: on by what still overlaps
                 shown = self._shown(packet, base, float(packet.dts * base) + self.shift + state.own)
                 state.own += max(0.0, state.end - shown)
-        ticks = round((self.shift + (state.own if state is not None else 0.0)) / base)
+        ticks = round(self._moved(state) / base)
         dts = packet.dts + ticks
         if state is not None and (dts < state.last or (strict and dts == state.last)):
             self.nudged[index] = self.nudged.get(index, 0) + 1

@@ -72,6 +72,17 @@ def keep_identity(template: Any, stream: Any, container_format: str) -> None:
     stream.disposition = template.disposition
 
 
+def without_parameters(stream: Any) -> bool:
+    """An audio stream FFmpeg's probe found no sample rate or channels for (a listed track
+    without data, or one that starts after the probe's window)."""
+    context = stream.codec_context
+    return (
+        stream.type == "audio"
+        and context is not None
+        and not (context.sample_rate and context.channels)
+    )
+
+
 class CarriedStreams:
     """The output's audio and subtitle tracks, fed with the source's packets.
 
@@ -99,7 +110,7 @@ class CarriedStreams:
             log.warning("stream %s: FFmpeg has no decoder for it; left out", name)
             return None
         if template.type == "audio":
-            if not (context.sample_rate and context.channels):  # a listed track with no data
+            if without_parameters(template):  # a listed track with no data
                 log.warning("audio: stream %s has no sample rate or channels (no packets); "
                             "left out", name)  # fmt: skip
                 return None
