@@ -161,6 +161,24 @@ def test_no_command_writes_into_a_foreign_folder(command, tmp_path, capsys):
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("command", ["detect", "frames", "prelabel", "quality", "sort"])
+def test_a_command_that_fails_leaves_no_output_folder(command, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "v.mp4").write_bytes(b"not a video")
+    (tmp_path / "in" / "a.png").write_bytes(b"not an image")
+    (tmp_path / "m.pt").write_bytes(b"not a model")
+    args = [
+        a.format(**{"in": tmp_path / "in", "m": tmp_path / "m.pt"}) for a in FOLDER_OUTPUTS[command]
+    ]
+    flag = "--output" if command in ("prelabel", "frames") else "--out"
+    out = tmp_path / "out" / "run1"
+    before = _tree(tmp_path)
+    assert cli.main([*args, flag, str(out)]) != 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
+    assert _tree(tmp_path) == before
+
+
 def test_videos_lists_every_video_the_workflow_runs_and_names_a_bad_config(tmp_path, capsys):
     from mosaicflow.config import validate_config
     from mosaicflow.plan.cli import read_configs

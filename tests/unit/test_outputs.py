@@ -58,3 +58,48 @@ def test_a_folder_is_claimed_when_new_empty_or_an_earlier_output_of_the_command(
         claim_output_dir(tmp_path / "file", "detect")
     with pytest.raises(ValueError, match="contains the input"):
         claim_output_dir(tmp_path, "detect", [out])
+
+
+class Failed(Exception):
+    pass
+
+
+def test_a_failed_run_leaves_a_new_or_empty_folder_as_it_found_it(tmp_path):
+    from mosaicflow.writing import writing_into
+
+    new = tmp_path / "new"
+    with pytest.raises(Failed), writing_into(new, "frames", scratch=[".yolo_config"]) as out:
+        assert (out / MARKER).is_file()
+        (out / ".yolo_config").mkdir()
+        (out / ".yolo_config" / "settings.json").write_text("{}")
+        raise Failed
+    assert not new.exists()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(Failed), writing_into(empty, "frames"):
+        raise Failed
+    assert empty.is_dir() and not any(empty.iterdir())
+
+
+def test_a_failed_run_keeps_what_it_wrote_and_an_earlier_runs_folder(tmp_path):
+    from mosaicflow.writing import writing_into
+
+    partial = tmp_path / "partial"
+    with pytest.raises(Failed), writing_into(partial, "frames") as out:
+        (out / "index.parquet").write_bytes(b"part")
+        raise Failed
+    assert sorted(p.name for p in partial.iterdir()) == [MARKER, "index.parquet"]
+    claim_output_dir(partial, "frames")  # the rerun may replace it
+
+    earlier = tmp_path / "earlier"
+    mark_output_dir(earlier, "frames")
+    with pytest.raises(Failed), writing_into(earlier, "frames"):
+        raise Failed
+    assert [p.name for p in earlier.iterdir()] == [MARKER]  # still an output of frames
+
+    with writing_into(tmp_path / "done", "frames") as out:
+        (out / "index.parquet").write_bytes(b"all")
+    claim_output_dir(out, "frames")
+    with pytest.raises(ValueError, match="not an earlier output"):
+        claim_output_dir(out, "detect")

@@ -233,13 +233,15 @@ def register_sort(subparsers: argparse._SubParsersAction) -> None:
 def run_sort(args: argparse.Namespace) -> int:
     """Load the items, sort them, write the outputs."""
     from mosaicflow.curate.sort_jobs import clip_items, folder_items, write_sorted
-    from mosaicflow.outputs import claim_output_dir, mark_output_dir
+    from mosaicflow.outputs import claim_output_dir
+    from mosaicflow.writing import writing_into
 
     if args.masks and not args.images:
         raise ValueError("--masks goes with --images")
-    claim_output_dir(args.out, "sort", [args.clips, args.images, args.masks])
+    inputs = [args.clips, args.images, args.masks]
+    claim_output_dir(args.out, "sort", inputs)
     items = clip_items(args.clips) if args.clips else folder_items(args.images, args.masks)
-    table = write_sorted(items, args.by, args.out, n=args.best, pool=args.pool)
-    mark_output_dir(args.out, "sort")  # after: a refused sort writes nothing
+    with writing_into(args.out, "sort", inputs):
+        table = write_sorted(items, args.by, args.out, n=args.best, pool=args.pool)
     print(f"{len(table)} items sorted by {args.by}: {args.out / 'sorted.tsv'}, sheet.png")
     return 0

@@ -34,10 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_quality(args: argparse.Namespace) -> int:
     """Find the videos, score them, write and summarise the tables."""
     from mosaicflow.io import atomic_path, write_parquet
-    from mosaicflow.outputs import claim_output_dir, mark_output_dir
+    from mosaicflow.outputs import claim_output_dir
     from mosaicflow.quality.score import QualityScorer
     from mosaicflow.quality.survey import find_videos, survey_videos
     from mosaicflow.threads import set_threads
+    from mosaicflow.writing import writing_into
 
     if args.frames < 1:
         raise ValueError(f"--frames {args.frames}: must be at least 1")
@@ -50,10 +51,10 @@ def run_quality(args: argparse.Namespace) -> int:
     scorer = QualityScorer(args.weights)
     set_threads(args.threads)
     table = survey_videos(videos, scorer.scores, args.frames)
-    mark_output_dir(args.out, "quality")
-    write_parquet(args.out / "quality.parquet", table)
-    with atomic_path(args.out / "quality.tsv") as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+    with writing_into(args.out, "quality", [*args.videos, args.weights]):
+        write_parquet(args.out / "quality.parquet", table)
+        with atomic_path(args.out / "quality.tsv") as tmp:
+            table.to_csv(tmp, sep="\t", index=False)
     failed = int((table["error"] != "").sum())
     print(f"{len(table) - failed} videos scored, {failed} unreadable: {args.out / 'quality.tsv'}")
     for row in table.head(5).itertuples():

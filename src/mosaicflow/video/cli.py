@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaicflow.config import build, load_schema, schema_section
-from mosaicflow.outputs import claim_output_dir, mark_output_dir
+from mosaicflow.writing import writing_into
 
 
 def _defaults(section: dict[str, Any]) -> Any:
@@ -75,9 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         overrides["decode_threads"] = args.threads
     cfg = frames_config(overrides)
-    out = claim_output_dir(args.output, "frames", [args.video])
-    mark_output_dir(out, "frames")
-    result = extract_frames(cfg, Path(args.video), out / "index.parquet", out / "probe.json")
+    with writing_into(args.output, "frames", [args.video]) as out:
+        result = extract_frames(cfg, Path(args.video), out / "index.parquet", out / "probe.json")
     print(
         f"{result.video}: {result.frames} frames, {result.kept} kept, "
         f"{result.duplicates} near-duplicates, {result.scenes} scenes -> {out}"

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 DETECT_VERSION = 1
 #: The command whose outputs :func:`detect_mosaics` writes (named by the folder's marker).
 COMMAND = "detect"
+#: Ultralytics' settings folder inside the output folder (not an output).
+YOLO_CONFIG = ".yolo_config"
 
 
 @dataclass(frozen=True)
@@ -139,18 +141,31 @@ def detect_mosaics(
         ValueError: naming the file for a model that is not a YOLO segmentation model or a
             video that cannot be decoded; naming the folder when it may not be written.
     """
+    from mosaicflow.video.decode import probe_video
+    from mosaicflow.writing import writing_into
+
+    inputs = [video, model_path]
+    with writing_into(out_dir, COMMAND, inputs, scratch=[YOLO_CONFIG]) as out_dir:
+        probe = probe_video(video)  # fails naming the file before the model loads
+        model = load_detector(
+            model_path, origin, config_dir=out_dir / YOLO_CONFIG, threads=threads, device=device
+        )
+        return _detect_frames(
+            model, video, model_path, probe, out_dir, conf=conf, iou=iou, imgsz=imgsz,
+            batch=batch, threads=threads,
+        )  # fmt: skip
+
+
+def _detect_frames(
+    model: YoloModel, video: Path, model_path: Path, probe: Any, out_dir: Path, *,
+    conf: float, iou: float, imgsz: int, batch: int, threads: int,
+) -> DetectResult:  # fmt: skip
+    """Detect on every frame of ``video`` and write the three outputs into ``out_dir``."""
     from mosaicflow.io import atomic_path, write_json, write_parquet
-    from mosaicflow.outputs import claim_output_dir, mark_output_dir
-    from mosaicflow.video.decode import iter_frames, probe_video
+    from mosaicflow.video.decode import iter_frames
     from mosaicflow.yolo.infer import result_rows, rows_frame
     from mosaicflow.yolo.scoring import batched
 
-    out_dir = claim_output_dir(out_dir, COMMAND, [video, model_path])
-    probe = probe_video(video)  # fails naming the file before the model loads
-    mark_output_dir(out_dir, COMMAND)
-    model = load_detector(
-        model_path, origin, config_dir=out_dir / ".yolo_config", threads=threads, device=device
-    )
     fps = float(getattr(probe, "fps", 0) or 25.0)
     rows: list[dict[str, Any]] = []
     height = width = frames = 0

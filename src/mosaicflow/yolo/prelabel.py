@@ -9,6 +9,7 @@ their ``regions.parquet`` (lowest best score among frames with a detection).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import shutil
 import tempfile
@@ -23,8 +24,9 @@ import pandas as pd
 
 from mosaicflow.formats.images import IMAGE_SUFFIXES, list_images
 from mosaicflow.io import atomic_dir, read_json, write_bytes, write_json
-from mosaicflow.outputs import claim_output_dir, mark_output_dir
+from mosaicflow.outputs import claim_output_dir
 from mosaicflow.provenance import file_hash
+from mosaicflow.writing import writing_into
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +164,7 @@ def prelabel_images(
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise ValueError(f"{input_dir}: input folder not found")
-    output_dir = claim_output_dir(output_dir, COMMAND, [input_dir, model_path])
+    claim_output_dir(output_dir, COMMAND, [input_dir, model_path])
     paths = list_images(input_dir)
     if not paths:
         raise ValueError(f"{input_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -176,9 +178,22 @@ def prelabel_images(
     config_dir = Path(tempfile.mkdtemp(prefix="mosaicflow-yolo-"))  # outside the labelme folder
     try:
         model, dev = _model(Path(model_path), config_dir, threads, device, origin)
-        mark_output_dir(output_dir, COMMAND)
-        return _prelabel_paths(model, dev, paths, output_dir, conf, imgsz)
+        with writing_into(output_dir, COMMAND, [input_dir, model_path]) as output_dir:
+            return _prelabel_paths(model, dev, paths, output_dir, conf, imgsz)
     finally:
+        _remove_config_dir(config_dir)
+
+
+def _remove_config_dir(config_dir: Path) -> None:
+    """Remove a temporary ultralytics settings folder, at the process's exit where ultralytics
+    was first imported with it (it keeps the folder as its settings folder from then on)."""
+    import sys
+
+    uutils = sys.modules.get("ultralytics.utils")
+    bound = getattr(uutils, "USER_CONFIG_DIR", None)
+    if bound is not None and Path(bound).resolve().is_relative_to(config_dir.resolve()):
+        atexit.register(shutil.rmtree, config_dir, ignore_errors=True)
+    else:
         shutil.rmtree(config_dir, ignore_errors=True)
 
 

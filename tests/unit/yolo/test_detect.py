@@ -51,3 +51,23 @@ def test_a_malformed_model_card_is_named_when_the_threshold_is_read(tmp_path):
         assert detection_threshold(weights, 0.4) == (0.4, "given")
     (tmp_path / "model.json").write_text('{"threshold": {"conf": 0.31}}')
     assert detection_threshold(weights, None)[0] == 0.31
+
+
+@NEEDS_FFMPEG
+def test_a_run_that_fails_before_its_first_output_leaves_no_folder(tmp_path, monkeypatch):
+    video = tmp_path / "v.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=12:duration=1",
+         "-c:v", "libx264", "-preset", "ultrafast", str(video)],
+        check=True,
+    )  # fmt: skip
+
+    def load(model_path, origin, *, config_dir, **kwargs):
+        config_dir.mkdir(parents=True)  # ultralytics' settings, written before the weights load
+        raise ValueError(f"{model_path}: not a YOLO segmentation model")
+
+    monkeypatch.setattr(detect, "load_detector", load)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="not a YOLO segmentation model"):
+        detect.detect_mosaics(tmp_path / "m.pt", video, out)
+    assert not out.exists()

@@ -162,3 +162,24 @@ def test_a_run_stopped_early_leaves_a_record_and_a_folder_without_one_is_kept(
     with caplog.at_level(logging.WARNING):
         assert len(run(fail=False).kept) == 20
     assert "no record of writing" in caplog.text
+
+
+def test_a_run_that_fails_on_its_first_batch_leaves_no_folder(tmp_path, monkeypatch):
+    import cv2
+
+    from mosaicflow.yolo import prelabel
+
+    class Model:  # the first batch fails (out of memory, Ctrl-C)
+        def __init__(self):
+            self.names = {0: "nsfw"}
+
+        def predict(self, images, **kwargs):
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(prelabel, "_model", lambda *a, **k: (Model(), "cpu"))
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "a.png"), np.full((40, 60, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        prelabel.prelabel_images(tmp_path / "m.pt", tmp_path / "in", out, conf=0.2, imgsz=64)
+    assert not out.exists()
