@@ -111,8 +111,11 @@ class CarriedStreams:
             return None
         if template.type == "audio":
             if without_parameters(template):  # a listed track with no data
-                log.warning("audio: stream %s has no sample rate or channels (no packets); "
-                            "left out", name)  # fmt: skip
+                log.warning("audio: stream %s has no sample rate or channels after reading "
+                            "60 s or 200 MB of the file (a listed track without sound, or one "
+                            "that starts later, as in recordings joined end to end); left out: "
+                            "to keep it, remux the file first with `ffmpeg -analyzeduration "
+                            "4000M -i IN -map 0 -c copy OUT.mkv`", name)  # fmt: skip
                 return None
             return AudioTrack(container, template)
         plan = subtitle_plan(template, fmt)
