@@ -38,7 +38,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "__version__ io ids devices threads process picklescan vision_import snakemake_patch",
         "config",
         "provenance figures outputs bootstrap",
-        "installed",
+        "installed writing",
         "video",
         "formats mosaic",
         "world",
