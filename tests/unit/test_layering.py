@@ -51,7 +51,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "evaluation",
         "inspection",
         "curate",
-        "cli devtools",
+        "cli devtools config_checks",
     )
 )
 

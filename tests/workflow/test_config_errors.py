@@ -73,3 +73,26 @@ def test_a_decimal_in_a_whole_number_key_fails_before_any_job(tmp_path):
     proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "config key 'seed': 7.0 is not a whole number" in proc.stderr
+
+
+def test_a_value_a_job_would_refuse_fails_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mosaic:\n  size_scale: [2.0, 1.0]\n")
+    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "config key 'mosaic.size_scale': expected [low, high] with low <= high" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_cuda_device_this_machine_lacks_fails_before_the_first_job(tmp_path):
+    from mosaicflow.plan.gpu import visible_gpus
+
+    if visible_gpus():
+        pytest.skip("this machine shows a CUDA device")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("device: cuda\n")
+    assert run_snakemake(tmp_path, "-n", configfiles=[bad], check=False).returncode == 0
+    proc = run_snakemake(tmp_path, configfiles=[bad], check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "config key 'device': 'cuda', but this machine shows no CUDA device" in proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -33,6 +33,7 @@ from mosaicflow.plan.run import (
 )
 from mosaicflow.plan.sources import SourceError
 from mosaicflow.plan.whole_numbers import check_whole_numbers
+from mosaicflow.config_checks import check_config
 
 # Snakemake's scheduling loop otherwise wakes itself once more per finished job, every second
 # (mosaicflow.snakemake_patch): one pending wake-up per scheduler is enough.
@@ -51,11 +52,30 @@ try:
         ("restoration_dataset", RestorationDatasetConfig),
     ):
         build(cls, without_runtime(config[section], section))
+    # every section as its jobs build it, the YOLO trainings' arguments, contradicting keys:
+    # checked once, in the run's own process (a cluster job's Snakemake skips them)
+    if not workflow.remote_exec:
+        for warning in check_config(config):
+            print(f"mosaicflow: warning: {warning}", file=sys.stderr)
     # the source videos: a bad sheet or folder names the file
     RUN = Run.from_config(config)
 except (ConfigError, SourceError) as err:
     print(f"mosaicflow: {err}", file=sys.stderr)
     sys.exit(2)
+
+
+# A CUDA device this machine does not show, in a local run: refused before the first job (the
+# executor, local or a cluster's, is known only once the run starts; dry runs and a cluster
+# job's own Snakemake skip this).
+onstart:
+    try:
+        gpu.check_device(
+            config["device"], workflow.local_exec and not workflow.remote_exec
+        )
+    except ConfigError as err:
+        print(f"mosaicflow: {err}", file=sys.stderr)
+        sys.exit(2)
+
 
 ENV = "../../envs/mosaicflow.yaml"
 # The env's pip list installs the repository from this variable (see mosaicflow.devtools).

@@ -139,12 +139,17 @@ def source_videos(
     folder's scan skips the ``exclude`` folders, the workflow's outputs).
 
     Raises:
-        SourceError: the user's videos or labelme folders given with ``source.kind: demo``;
+        SourceError: the user's videos, labelme folders or watermark set given with
+            ``source.kind: demo``;
             no videos, duplicate ids, one file listed twice, or a bad sheet (the message names
             the file).
     """
     if source["kind"] == "demo":
-        given = [key for key in ("videos", "labelme_train", "labelme_val") if source.get(key)]
+        given = [
+            key
+            for key in ("videos", "labelme_train", "labelme_val", "watermark_dataset")
+            if source.get(key)
+        ]
         if given:
             raise SourceError(
                 f"config keys {', '.join(f'source.{k}' for k in given)} are set but source.kind "

@@ -1,0 +1,166 @@
+"""What a job would refuse is refused before the first job, naming the key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mosaicflow.config import ConfigError, validate_config
+from mosaicflow.config_checks import check_config, ultralytics_arguments
+from mosaicflow.io import load_yaml
+from mosaicflow.plan.gpu import check_device, visible_gpus
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(overlay: str = "", tmp_path: Path | None = None) -> dict[str, Any]:
+    """The embedded default (the demo) with ``overlay`` (YAML) merged section by section."""
+    from mosaicflow.plan.cli import read_configs
+
+    files = [str(REPO / "config" / "config.yaml")]
+    if overlay:
+        assert tmp_path is not None
+        (tmp_path / "overlay.yaml").write_text(overlay)
+        files.append(str(tmp_path / "overlay.yaml"))
+    config = read_configs(files)
+    validate_config(config)
+    return config
+
+
+def _user_config(tmp_path: Path, overlay: str = "") -> dict[str, Any]:
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"")
+    (tmp_path / "train").mkdir()
+    return _config(
+        f"source: {{kind: videos, videos: {tmp_path / 'videos'}, "
+        f"labelme_train: {tmp_path / 'train'}}}\n{overlay}",
+        tmp_path,
+    )
+
+
+def test_the_default_and_the_tiny_config_pass():
+    assert check_config(_config()) == []
+    from mosaicflow.plan.cli import read_configs
+
+    tiny = read_configs(
+        [str(REPO / "config" / "config.yaml"), str(REPO / "config" / "test-tiny.yaml")]
+    )
+    validate_config(tiny)
+    assert check_config(tiny) == []
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        ("mosaic: {size_scale: [2.0, 1.0]}", "config key 'mosaic.size_scale'"),
+        (
+            "mosaic: {degradations: {x264: {p: 0.6}, vp9: {p: 0.6}}}",
+            "codec probabilities sum to 1.300",
+        ),
+        ("tags: {enabled: true, classes: [FACE_FEMAL]}", "config key 'tags.classes'"),
+        ("review: {contrast_check: {gain: 0.9, offset: 200}}", "review.contrast_check"),
+        ("frames: {mpdecimate: {keep: 3}}", "config key 'frames.mpdecimate'"),
+        ("regions: {overrides: {optimizer: auto}}", "regions: optimizer 'auto'"),
+        ("regions: {overrides: {time: 1}}", "regions: ultralytics' `time` budget"),
+        ("regions: {overrides: {foo_bar: 1}}", "regions.overrides: ['foo_bar']"),
+        ("restoration: {mid_channels: 32}", "restoration.init_weights': the restorer base"),
+        ("restoration: {hr_skip: false}", "hr_skip False (the base: True)"),
+        (
+            "quality: {enabled: false}\ndetection_dataset: {min_source_quality: 0.5}",
+            "'detection_dataset.min_source_quality': 0.5 needs the source-quality classifier",
+        ),
+    ],
+)
+def test_what_a_job_would_refuse_is_refused_before_any_job(overlay, message, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(_config(overlay, tmp_path))
+
+
+def test_the_restorer_base_is_fine_with_its_own_shape_or_a_random_start(tmp_path):
+    assert (
+        check_config(_config("restoration: {mid_channels: 32, init_weights: random}", tmp_path))
+        == []
+    )
+
+
+@pytest.mark.parametrize("section", ["detection_dataset", "restoration_dataset"])
+def test_truth_regions_on_the_user_s_videos_are_refused(section, tmp_path):
+    config = _user_config(tmp_path, f"{section}: {{regions: truth}}")
+    with pytest.raises(
+        ConfigError, match=rf"'{section}.regions': 'truth' needs source.kind 'demo'"
+    ):
+        check_config(config)
+
+
+def test_a_start_given_twice_is_refused_naming_both_keys(tmp_path):
+    (tmp_path / "start.pt").write_bytes(b"weights")
+    config = _user_config(
+        tmp_path, f"detector: {{from_region_seg: true, pretrained: {tmp_path / 'start.pt'}}}"
+    )
+    with pytest.raises(ConfigError, match=r"detector\.from_region_seg and detector\.pretrained"):
+        check_config(config)
+
+
+def test_keys_the_run_ignores_are_named(tmp_path):
+    warnings = check_config(_config("frames: {mpdecimate: {hi: 2000}}", tmp_path))
+    assert warnings == [
+        "frames.mpdecimate.hi not used: frames.mpdecimate.preset 'default' sets them "
+        "(preset: null uses your values)"
+    ]
+    assert check_config(_config("frames: {mpdecimate: {preset: null, hi: 2000}}", tmp_path)) == []
+
+
+def test_a_user_run_without_a_region_segmenter_is_named(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"")
+    config = _config(f"source: {{kind: videos, videos: {tmp_path / 'videos'}}}", tmp_path)
+    (warning,) = check_config(config)
+    assert "neither source.labelme_train nor regions.weights is given" in warning
+
+
+def test_ultralytics_arguments_are_its_default_yaml_keys():
+    known = ultralytics_arguments()
+    assert {"epochs", "batch", "imgsz", "mosaic", "optimizer"} <= known
+    assert "foo_bar" not in known
+
+
+def test_a_cuda_device_this_machine_does_not_show_is_refused_in_a_local_run():
+    check_device("cuda", local=False, count=lambda: 0)  # a cluster node is another machine
+    check_device("auto", local=True, count=lambda: 0)
+    check_device("cpu", local=True, count=lambda: 0)
+    check_device("cuda:1", local=True, count=lambda: 2)
+    with pytest.raises(ConfigError, match="'cuda', but this machine shows no CUDA device"):
+        check_device("cuda", local=True, count=lambda: 0)
+    with pytest.raises(ConfigError, match="'cuda:2', but this machine shows 2 CUDA devices"):
+        check_device("cuda:2", local=True, count=lambda: 2)
+
+
+def test_visible_gpus_counts_the_driver_s_gpus_less_the_hidden_ones(tmp_path):
+    for name in ("0000:01:00.0", "0000:02:00.0", "0000:03:00.0"):
+        (tmp_path / name).mkdir()
+    assert visible_gpus({}, tmp_path) == 3
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "0,2"}, tmp_path) == 2
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}, tmp_path) == 0
+    assert visible_gpus({}, tmp_path / "missing") == 0
+
+
+def test_schema_bounds_the_seed_and_the_training_sizes(tmp_path):
+    for overlay, key in (
+        ("seed: 4294967296", "config key 'seed'"),
+        ("regions: {batch: 0}", "config key 'regions.batch'"),
+        ("detector: {imgsz: 16}", "config key 'detector.imgsz'"),
+        ("restoration: {num_blocks: 0}", "config key 'restoration.num_blocks'"),
+    ):
+        (tmp_path / "overlay.yaml").write_text(overlay)
+        from mosaicflow.plan.cli import read_configs
+
+        config = read_configs(
+            [str(REPO / "config" / "config.yaml"), str(tmp_path / "overlay.yaml")]
+        )
+        with pytest.raises(ConfigError) as err:
+            validate_config(config)
+        assert key in str(err.value), str(err.value)
+    assert load_yaml((REPO / "config" / "config.yaml").read_text())["seed"] < 2**32
