@@ -31,6 +31,10 @@ dissimilar). Writes sorted.tsv, sorted.parquet and sheet.png (the items in order
 the inputs are never changed."""
 
 
+#: ``sort --pool`` unless given.
+POOL_DEFAULT = 3
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``review`` and ``sort`` subcommands."""
     register_sort(subparsers)
@@ -93,7 +97,7 @@ def run_import_labels(args: argparse.Namespace) -> int:
     results = Path(args.results)
     overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)
     check_apart(overrides, [args.folder])
-    result = import_labels(args.folder, overrides, run_dir=results.parent)
+    result = import_labels(args.folder, overrides, run_dir=results.resolve().parent)
     return _report("label overrides", result, overrides)
 
 
@@ -225,7 +229,9 @@ def register_sort(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--masks", type=Path, help="masks of the crops (same stems)")
     parser.add_argument("--by", required=True, choices=[*KEYS, "hist", "best"], help="sort key")
     parser.add_argument("--best", type=int, help="items kept by --by best")
-    parser.add_argument("--pool", type=int, default=3, help="--by best: sharpest pool x N first")
+    parser.add_argument(
+        "--pool", type=int, default=POOL_DEFAULT, help="--by best: sharpest pool x N first"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder of the sorted outputs")
     parser.set_defaults(func=run_sort)
 
@@ -238,6 +244,8 @@ def run_sort(args: argparse.Namespace) -> int:
 
     if args.masks and not args.images:
         raise ValueError("--masks goes with --images")
+    if args.by != "best" and (args.best is not None or args.pool != POOL_DEFAULT):
+        raise ValueError(f"--best and --pool go with --by best, not --by {args.by}")
     inputs = [args.clips, args.images, args.masks]
     claim_output_dir(args.out, "sort", inputs)
     items = clip_items(args.clips) if args.clips else folder_items(args.images, args.masks)

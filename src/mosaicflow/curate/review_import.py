@@ -96,7 +96,12 @@ def _annotation_verdict(task: Mapping[str, Any], where: str) -> str | None:
     for item in latest["result"]:
         if isinstance(item, Mapping) and item.get("from_name") == CHOICE_NAME:
             return _choice(item.get("value"), where)
-    return None
+    names = sorted({str(i.get("from_name")) for i in latest["result"] if isinstance(i, Mapping)})
+    raise ReviewImportError(
+        f"{where}: its latest annotation has no {CHOICE_NAME!r} choice"
+        + (f" (it has {names})" if names else " (its result is empty)")
+        + f": the labelling config of mosaicflow's review export names its choices {CHOICE_NAME!r}"
+    )
 
 
 def read_label_studio(path: Path) -> list[dict[str, str]]:
@@ -116,6 +121,7 @@ def read_label_studio(path: Path) -> list[dict[str, str]]:
     if not isinstance(tasks, list):
         raise ReviewImportError(f"{path}: a Label Studio export is a JSON list of tasks")
     out: dict[str, dict[str, str]] = {}
+    unanswered = 0
     for number, task in enumerate(tasks):
         where = f"{path} (task {number})"
         if not isinstance(task, Mapping):
@@ -131,6 +137,7 @@ def read_label_studio(path: Path) -> list[dict[str, str]]:
             else _choice(task.get(CHOICE_NAME), where)
         )
         if verdict is None:
+            unanswered += 1
             continue
         clip = str(data["clip"])
         if clip in out:
@@ -141,6 +148,9 @@ def read_label_studio(path: Path) -> list[dict[str, str]]:
             "clip_sha256": str(data["clip_sha256"]),
             "source": Path(path).name,
         }
+    if unanswered:
+        LOG.warning("%s: %d of its %d tasks have no verdict yet (not answered, or cancelled); "
+                    "left out", path, unanswered, len(tasks))  # fmt: skip
     return list(out.values())
 
 
@@ -237,8 +247,46 @@ def import_review(sources: Sequence[Path], review_dir: Path, dataset_dir: Path) 
     for path in files:
         rows += read_label_studio(path)
     check_against_dataset(rows, dataset_dir, names)
+    rows = _one_verdict_per_clip(rows, names)
     with folder_lock(review_dir, "mosaicflow review import"):
         return _merge_import(rows, sorted(names), Path(review_dir))
+
+
+def _one_verdict_per_clip(
+    rows: list[dict[str, str]], files: Mapping[str, Path]
+) -> list[dict[str, str]]:
+    """The rows with each clip once; two exports that give one clip two verdicts are refused
+    (naming both files), one verdict given twice is counted once."""
+    first: dict[str, dict[str, str]] = {}
+    for row in rows:
+        seen = first.setdefault(row["clip"], row)
+        if seen["verdict"] != row["verdict"]:
+            raise ReviewImportError(
+                f"clip {row['clip']}: {files[seen['source']]} says {seen['verdict']!r} and "
+                f"{files[row['source']]} says {row['verdict']!r}; import the exports that agree, "
+                "or the newer one alone"
+            )
+    return list(first.values())
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """The import record ``verdicts.json`` (version 0 before the first import)."""
+    if not path.exists():
+        return {"version": 0, "imports": []}
+    try:
+        state = read_json(path)
+    except (OSError, ValueError) as err:
+        raise ReviewImportError(f"{path}: unreadable import record ({err})") from err
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("version"), int)
+        or not isinstance(state.get("imports"), list)
+    ):
+        raise ReviewImportError(
+            f"{path}: malformed import record (a version number and a list of imports); "
+            "restore it from a backup, or delete it with verdicts.parquet to start again"
+        )
+    return state
 
 
 def _merge_import(rows: list[dict[str, str]], files: list[str], review_dir: Path) -> ImportResult:
@@ -247,7 +295,7 @@ def _merge_import(rows: list[dict[str, str]], files: list[str], review_dir: Path
     table_path = Path(review_dir) / "verdicts.parquet"
     state_path = Path(review_dir) / "verdicts.json"
     old = read_verdicts(table_path)
-    state = read_json(state_path) if state_path.exists() else {"version": 0, "imports": []}
+    state = _read_state(state_path)
     merged, counts = merge_verdicts(old, rows)
     changed = not merged.equals(old.astype(VERDICT_COLUMNS).reset_index(drop=True))
     version = int(state["version"])

@@ -73,6 +73,11 @@ def clip_items(dataset_dir: Path) -> list[Item]:
     from mosaicflow.datasets.clips.meta import read_clip_meta
 
     dataset_dir = Path(dataset_dir)
+    if not (dataset_dir / "index.parquet").is_file():
+        raise ValueError(
+            f"{dataset_dir}: not a restoration dataset (no index.parquet; --clips takes "
+            "results/restoration_dataset)"
+        )
     index = read_index(dataset_dir / "index.parquet")
     items = []
     for row in index[index["kept"].astype(bool)].sort_values("clip").itertuples():

@@ -11,14 +11,26 @@ def _metrics_diff(args: argparse.Namespace) -> int:
 
     from mosaicflow.evaluation.metrics_diff import format_table, metrics_diff
 
+    if args.precision < 1:
+        raise ValueError(f"--precision {args.precision}: at least 1 significant digit")
     rows = metrics_diff(args.old, args.new, show_all=args.all)
     if args.json:
-        print(json.dumps([asdict(row) for row in rows], indent=2, default=str))
+        print(json.dumps([_json_safe(asdict(row)) for row in rows], indent=2, default=str))
     elif rows:
         print(format_table(rows, precision=args.precision))
     else:
         print("no metric changed")
     return 0
+
+
+def _json_safe(row: dict) -> dict:
+    """``row`` with NaN and infinite numbers as null: JSON has no such numbers."""
+    import math
+
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in row.items()
+    }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -70,7 +70,7 @@ def diff_metrics(
         in_old, in_new = key in flat_old, key in flat_new
         a, b = flat_old.get(key), flat_new.get(key)
         status = "changed" if in_old and in_new else ("added" if in_new else "removed")
-        if status == "changed" and a == b and type(a) is type(b) and not show_all:
+        if status == "changed" and _same(a, b) and not show_all:
             continue
         x, y = _number(a), _number(b)
         change = percent = None
@@ -79,6 +79,13 @@ def diff_metrics(
             percent = 100.0 * change / abs(x) if x != 0 and math.isfinite(x) else None
         rows.append(MetricChange(key, a, b, change, percent, status))
     return rows
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of one type; two NaNs are the same (a metric that stays undefined)."""
+    if type(a) is not type(b):
+        return False
+    return a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
 
 
 def _fmt(value: Any, precision: int, signed: bool = False) -> str:
@@ -125,7 +132,10 @@ def metrics_diff(
     """
     docs = []
     for path in (old_path, new_path):
-        doc = read_json(path)
+        try:
+            doc = read_json(path)
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not a metrics JSON file (not UTF-8 text: {err})") from err
         if not isinstance(doc, Mapping):
             raise ValueError(f"{path}: a metrics file must hold a JSON object")
         docs.append(doc)

@@ -45,7 +45,11 @@ def run_quality(args: argparse.Namespace) -> int:
     if not args.weights.is_file():
         raise FileNotFoundError(f"--weights {args.weights}: no such file")
     claim_output_dir(args.out, "quality", [*args.videos, args.weights])
-    videos = find_videos(args.videos)
+    # each file once, however it is named (a link, a relative path), by its own name first
+    by_file = {}
+    for path in sorted(find_videos(args.videos), key=lambda p: (p.is_symlink(), str(p))):
+        by_file.setdefault(path.resolve(), path)
+    videos = sorted(by_file.values())
     if not videos:
         raise ValueError(f"no video files in {', '.join(map(str, args.videos))}")
     scorer = QualityScorer(args.weights)

@@ -227,3 +227,19 @@ def test_cli_imports_then_reports_no_change_and_refuses_a_bad_folder(run, capsys
     assert "no change" in capsys.readouterr().out
     assert main(["review", "import-labels", str(run / "nowhere"), "--results", "results"]) == 2
     assert "export.json: not found" in capsys.readouterr().err
+
+
+def test_cli_finds_the_frames_however_results_is_spelled(run, capsys, monkeypatch):
+    from mosaicflow.cli import main
+
+    export = run / "results" / "review" / "labelme"
+    name = sorted(p.name for p in export.glob("0*.json"))[0]
+    _edit(export, name, [])
+    monkeypatch.chdir(run / "results")
+    assert main(["review", "import-labels", str(export), "--results", "."]) == 0, (
+        capsys.readouterr()
+    )
+    assert "label overrides version 1" in capsys.readouterr().out
+    monkeypatch.chdir(run)
+    assert main(["review", "import-labels", str(export), "--results", "results/review/.."]) == 0
+    assert "no change" in capsys.readouterr().out

@@ -208,6 +208,59 @@ def test_two_tasks_for_one_clip_are_refused(dataset: Dataset, tmp_path: Path):
         read_label_studio(path)
 
 
+def test_two_exports_that_disagree_on_a_clip_are_refused_naming_both(
+    dataset: Dataset, tmp_path: Path
+):
+    review = tmp_path / "review"
+    clip = dataset.index["clip"].iloc[0]
+    sha = clip_sha256(dataset.root / dataset.index["clip_path"].iloc[0])
+    monday = write(
+        tmp_path / "monday.json", [{"clip": clip, "clip_sha256": sha, CHOICE_NAME: "keep"}]
+    )
+    tuesday = write(
+        tmp_path / "tuesday.json", [{"clip": clip, "clip_sha256": sha, CHOICE_NAME: "drop"}]
+    )
+    for order in ([tuesday, monday], [monday, tuesday]):
+        with pytest.raises(ReviewImportError, match=rf"{clip}: .*says .* and .*says"):
+            import_review(order, review, dataset.root)
+    assert not review.exists()
+    again = write(
+        tmp_path / "again.json", [{"clip": clip, "clip_sha256": sha, CHOICE_NAME: "keep"}]
+    )
+    result = import_review([monday, again], review, dataset.root)  # one verdict, given twice
+    assert result.counts == {"kept": 1, "dropped": 0, "changed": 0, "unchanged": 0}
+
+
+def test_an_answer_without_a_verdict_choice_is_refused_and_unanswered_tasks_are_counted(
+    tmp_path: Path, caplog
+):
+    import logging
+
+    task = {"data": {"clip": "c", "clip_sha256": "0"}}
+    renamed = {"from_name": "choice", "value": {"choices": ["drop"]}}
+    path = write(
+        tmp_path / "renamed.json", [task | {"annotations": [{"id": 1, "result": [renamed]}]}]
+    )
+    with pytest.raises(ReviewImportError, match=r"renamed\.json \(task 0\): .*no 'verdict' choice"):
+        read_label_studio(path)
+    unanswered = write(tmp_path / "tasks.json", [task | {"annotations": []}, {**task["data"]}])
+    with caplog.at_level(logging.WARNING):
+        assert read_label_studio(unanswered) == []
+    assert "2 of its 2 tasks have no verdict yet" in caplog.text
+
+
+def test_a_malformed_import_record_is_named(dataset: Dataset, tmp_path: Path):
+    review = tmp_path / "review"
+    review.mkdir()
+    clip = dataset.index["clip"].iloc[0]
+    sha = clip_sha256(dataset.root / dataset.index["clip_path"].iloc[0])
+    export = write(tmp_path / "x.json", [{"clip": clip, "clip_sha256": sha, CHOICE_NAME: "keep"}])
+    for record in ("{}", "[]", '{"version": "1", "imports": []}'):
+        (review / "verdicts.json").write_text(record)
+        with pytest.raises(ReviewImportError, match=r"verdicts\.json: malformed import record"):
+            import_review([export], review, dataset.root)
+
+
 def test_verdicts_hold_only_for_the_clip_file_they_judged(dataset: Dataset, caplog):
     first, second = dataset.index["clip"].iloc[:2]
     sha = clip_sha256(dataset.root / dataset.index["clip_path"].iloc[0])

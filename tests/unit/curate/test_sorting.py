@@ -164,6 +164,13 @@ def test_the_command_sorts_clips(dataset: Dataset, tmp_path: Path, capsys):
     assert "sorted by edge" in capsys.readouterr().out
     assert main(["sort", "--images", str(tmp_path / "none"), "--by", "blur", "--out",
                  str(out)]) == 2  # fmt: skip
+    capsys.readouterr()
+    assert main(["sort", "--clips", str(dataset.root.parent), "--by", "blur", "--out",
+                 str(tmp_path / "o2")]) == 2  # fmt: skip
+    assert "not a restoration dataset (no index.parquet" in capsys.readouterr().err
+    assert main(["sort", "--clips", str(dataset.root), "--by", "blur", "--best", "2", "--out",
+                 str(tmp_path / "o3")]) == 2  # fmt: skip
+    assert "--best and --pool go with --by best" in capsys.readouterr().err
 
 
 def test_the_command_sorts_clips_by_source_quality(dataset: Dataset, tmp_path: Path):

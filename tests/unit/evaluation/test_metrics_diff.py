@@ -72,3 +72,25 @@ def test_command_prints_the_table_and_names_a_bad_file(tmp_path, capsys):
     new.write_text("{broken")
     assert main(["metrics-diff", str(old), str(new)]) == 2
     assert str(new) in capsys.readouterr().err
+
+
+def test_an_undefined_metric_that_stays_undefined_is_no_change(tmp_path, capsys):
+    old, new = tmp_path / "a.json", tmp_path / "b.json"
+    old.write_text('{"detector": {"map50": NaN, "recall": 0.5}}')
+    new.write_text('{"detector": {"map50": NaN, "recall": 0.6}}')
+    assert main(["metrics-diff", str(old), str(old)]) == 0
+    assert "no metric changed" in capsys.readouterr().out
+    assert main(["metrics-diff", "--json", "--all", str(old), str(new)]) == 0
+    rows = json.loads(capsys.readouterr().out)  # strict JSON: NaN is null
+    assert {r["key"]: r["old"] for r in rows} == {"detector.map50": None, "detector.recall": 0.5}
+
+
+def test_bad_options_and_files_are_named(tmp_path, capsys):
+    old = tmp_path / "a.json"
+    old.write_text(json.dumps(OLD))
+    assert main(["metrics-diff", str(old), str(old), "--precision", "0"]) == 2
+    assert "--precision 0" in capsys.readouterr().err
+    binary = tmp_path / "b.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert main(["metrics-diff", str(old), str(binary)]) == 2
+    assert f"{binary}: not a metrics JSON file" in capsys.readouterr().err

@@ -447,7 +447,9 @@ def test_the_command_scores_videos_poorest_first_and_names_unreadable_ones(train
     (videos / ".cache").mkdir()
     shutil.copyfile(videos / "sharp.mp4", videos / ".cache" / "hidden.mp4")  # skipped, as a source
     out = tmp_path / "out"
-    argv = ["quality", str(videos), "--weights", str(root / "q.pt"), "--frames", "4"]
+    (videos / "link.mp4").symlink_to(videos / "sharp.mp4")  # one file twice: scored once
+    argv = ["quality", str(videos), str(videos / "sharp.mp4"), "--weights", str(root / "q.pt"),
+            "--frames", "4"]  # fmt: skip
     assert main([*argv, "--out", str(out)]) == 0
     table = pd.read_parquet(out / "quality.parquet")
     assert [Path(v).name for v in table["video"]] == ["blurred.mkv", "sharp.mp4", "broken.mp4"]
