@@ -201,3 +201,27 @@ def test_videos_lists_every_video_the_workflow_runs_and_names_a_bad_config(tmp_p
         assert f"{name}.yaml: " in err and message in err
     merged = read_configs([str(demo), str(tmp_path / "over.yaml")])
     assert merged["source"]["seed"] == 5 and "kind" in merged["source"]  # merged, not replaced
+
+
+@pytest.mark.parametrize("command", ["quality", "detect", "prelabel", "restore", "review-frames"])
+@pytest.mark.parametrize("threads", ["0", "-5", "100000", "two"])
+def test_threads_out_of_range_are_refused_naming_the_option(command, threads, tmp_path, capsys):
+    argv = {
+        "quality": ["quality", "v.mp4", "--weights", "q.pt", "--out", "o"],
+        "detect": ["detect", "v.mp4", "--model", "m.pt", "--out", "o"],
+        "prelabel": ["prelabel", "--model", "m.pt", "--input", "i", "--output", "o"],
+        "restore": ["restore", "v.mp4", "o.mp4", "--detector", "m.pt", "--restorer", "r.pth"],
+        "review-frames": ["review", "frames", "v.mp4", "--model", "m.pt", "--out", "o"],
+    }[command]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--threads", threads])
+    assert exit_info.value.code == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_inspect_names_a_split_the_dataset_does_not_have(tmp_path, capsys):
+    for split in ("train", "val", "test"):
+        (tmp_path / "results" / "detection_dataset" / split / "images").mkdir(parents=True)
+    results = str(tmp_path / "results")
+    assert cli.main(["inspect", "--results", results, "--no-app", "--splits", "bogus,val"]) == 2
+    assert "--splits: ['bogus'] not in" in capsys.readouterr().err

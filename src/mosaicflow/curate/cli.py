@@ -20,6 +20,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mosaicflow.cli_args import thread_count
+
 SORT_DESCRIPTION = """Sort the kept clips of a restoration dataset (--clips, each shown by its
 middle frame and mask) or a folder of region crops (--images, masks of the same stem from
 --masks) by one key: blur (sharpest first), motion-blur (least first), brightness (brightest
@@ -141,7 +143,7 @@ def register_frames(commands: argparse._SubParsersAction) -> None:
         "--imgsz", type=int, help="inference size in pixels (default: the model's training size)"
     )
     frames.add_argument("--device", default="auto", help="auto|cpu|cuda:N")
-    frames.add_argument("--threads", type=int, default=1, help="CPU threads")
+    frames.add_argument("--threads", type=thread_count, default=1, help="CPU threads")
     frames.set_defaults(func=run_frames)
     export = commands.add_parser(
         "frames-export",

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from mosaicflow.cli_args import thread_count
 from mosaicflow.inference.pipeline import DEFAULT_OVERLAP, RestoreSettings, model_threads
 from mosaicflow.video.encoders import CODECS
 
@@ -205,7 +206,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=thread_count,
         default=None,
         help="CPU threads of torch (default: every core)",
     )

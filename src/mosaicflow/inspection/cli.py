@@ -59,14 +59,18 @@ def run(args: argparse.Namespace) -> int:
     environment; returns its exit code."""
     from mosaicflow.plan import paths
 
-    python = inspect_python(args.python)
     results = Path(args.results).resolve()
     if not results.is_dir():
         raise ValueError(f"{results}: no results folder (run the workflow first)")
-    command = [str(python), "-m", "mosaicflow.inspection.app", "--results", str(results)]
-    command += ["--name", args.name, "--address", args.address, "--port", str(args.port)]
     detector = _under(results, paths.model_files("detector")["weights"])
     dataset = _under(results, paths.DETECTION_DATASET)
+    splits = [s for s in args.splits.split(",") if s]
+    if dataset.is_dir() and (unknown := [s for s in splits if not (dataset / s).is_dir()]):
+        known = sorted(p.name for p in dataset.iterdir() if (p / "images").is_dir())
+        raise ValueError(f"--splits: {unknown} not in {dataset} (its splits: {known})")
+    python = inspect_python(args.python)
+    command = [str(python), "-m", "mosaicflow.inspection.app", "--results", str(results)]
+    command += ["--name", args.name, "--address", args.address, "--port", str(args.port)]
     if not args.no_predictions and detector.is_file() and dataset.is_dir():
         from mosaicflow.inspection.predictions import predict_images
 
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             detector,
             dataset,
             results / "inspect",
-            splits=[s for s in args.splits.split(",") if s],
+            splits=splits,
             imgsz=_detector_imgsz(detector),
             device=args.device,
         )

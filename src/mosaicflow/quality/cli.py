@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mosaicflow.cli_args import thread_count
+
 DESCRIPTION = """Score whole videos with a source-quality classifier (a run's
 results/models/quality/quality.pt): --frames frames spread over each video, each scored on five
 crops at full resolution, as the workflow scores its clips. Writes quality.parquet and
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--weights", type=Path, required=True, help="the classifier (a run's quality.pt)"
     )
     parser.add_argument("--frames", type=int, default=16, help="frames scored per video")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads of the classifier")
+    parser.add_argument(
+        "--threads", type=thread_count, default=1, help="CPU threads of the classifier"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder of the tables")
     parser.set_defaults(func=run_quality)
 

@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from mosaicflow.cli_args import thread_count
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prelabel`` and ``detect`` subcommands."""
@@ -51,7 +53,7 @@ def _register_prelabel(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--conf", type=float, default=0.25, help="minimum score (default 0.25)")
     parser.add_argument("--imgsz", type=int, default=640, help="inference size (default 640)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--threads", type=thread_count, default=2, help="CPU threads (default 2)")
     parser.set_defaults(func=_prelabel)
 
 
@@ -114,5 +116,5 @@ def _register_detect(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--imgsz", type=int, default=640, help="inference size (default 640)")
     parser.add_argument("--batch", type=int, default=16, help="frames per batch (default 16)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument("--threads", type=thread_count, default=2, help="CPU threads (default 2)")
     parser.set_defaults(func=_detect)
