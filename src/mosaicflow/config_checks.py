@@ -189,10 +189,13 @@ def _check_restorer_start(config: Mapping[str, Any]) -> None:
     """The shipped restorer base fits only the network it was trained as."""
     from mosaicflow.installed import RESOURCES
     from mosaicflow.io import read_json
+    from mosaicflow.plan.run import RunFacts
 
     restoration = config["restoration"]
     start = restoration.get("init_weights")
     base = RESOURCES / "restorer-base" / "generator.pth"
+    if not RunFacts.of(config).trains_restorer:
+        return  # no stage 1 reads init_weights
     if not start or not base.is_file() or Path(start).resolve() != base.resolve():
         return
     card = read_json(base.parent / "card.json")["restorer"]

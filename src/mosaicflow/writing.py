@@ -36,13 +36,26 @@ def writing_into(
     out = claim_output_dir(out_dir, command, inputs)
     existed = out.is_dir()
     fresh = not existed or not any(out.iterdir())
+    made = _missing_folders(out)
     mark_output_dir(out, command)
     try:
         yield out
     except BaseException:
         if fresh:
             _unmark_if_unwritten(out, {MARKER, *scratch}, remove_folder=not existed)
+            for folder in made[1:]:  # the parents this run made, deepest first, where empty
+                with suppress(OSError):
+                    folder.rmdir()
         raise
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def _unmark_if_unwritten(folder: Path, own: set[str], remove_folder: bool) -> None:

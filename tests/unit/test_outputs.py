@@ -67,13 +67,13 @@ class Failed(Exception):
 def test_a_failed_run_leaves_a_new_or_empty_folder_as_it_found_it(tmp_path):
     from mosaicflow.writing import writing_into
 
-    new = tmp_path / "new"
+    new = tmp_path / "made" / "for" / "new"
     with pytest.raises(Failed), writing_into(new, "frames", scratch=[".yolo_config"]) as out:
         assert (out / MARKER).is_file()
         (out / ".yolo_config").mkdir()
         (out / ".yolo_config" / "settings.json").write_text("{}")
         raise Failed
-    assert not new.exists()
+    assert not (tmp_path / "made").exists()  # nor the parents the run made
 
     empty = tmp_path / "empty"
     empty.mkdir()

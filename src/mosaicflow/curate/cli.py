@@ -17,6 +17,7 @@ the ticked frames with the model's regions as pre-labels.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def run_import_labels(args: argparse.Namespace) -> int:
     results = Path(args.results)
     overrides = results / Path(paths.LABEL_OVERRIDES).relative_to(paths.RESULTS)
     check_apart(overrides, [args.folder])
-    result = import_labels(args.folder, overrides, run_dir=results.resolve().parent)
+    result = import_labels(args.folder, overrides, run_dir=Path(os.path.abspath(results)).parent)
     return _report("label overrides", result, overrides)
 
 

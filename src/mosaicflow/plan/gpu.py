@@ -48,19 +48,14 @@ def gpu_claim(device: str, local: bool, cuda: Callable[[], bool] = cuda_visible)
     return 1
 
 
-def visible_gpus(environ: Mapping[str, str] | None = None, gpus: Path = NVIDIA_GPUS) -> int:
-    """How many CUDA devices jobs started here see (read as :func:`cuda_visible` reads it)."""
-    environ = os.environ if environ is None else environ
-    if not cuda_visible(environ, gpus):
-        return 0
-    driven = sum(1 for _ in gpus.iterdir())
-    listed = environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is None:
-        return driven
-    return min(driven, len([part for part in listed.split(",") if part.strip()]))
+def cuda_device_count() -> int:
+    """How many CUDA devices torch sees here (imports torch: about 2 s, asked once per run)."""
+    import torch
+
+    return torch.cuda.device_count()
 
 
-def check_device(device: str, local: bool, count: Callable[[], int] = visible_gpus) -> None:
+def check_device(device: str, local: bool, count: Callable[[], int] = cuda_device_count) -> None:
     """Refuse a CUDA device this machine does not show, in a local run (a cluster job runs on
     another machine), before any job.
 
@@ -76,7 +71,7 @@ def check_device(device: str, local: bool, count: Callable[[], int] = visible_gp
     if index >= shown:
         seen = f"{shown} CUDA device{'s' if shown != 1 else ''}" if shown else "no CUDA device"
         raise ConfigError(
-            f"config key 'device': {device!r}, but this machine shows {seen} (the NVIDIA "
-            "driver's GPUs, less those CUDA_VISIBLE_DEVICES hides); use 'auto' or 'cpu', or "
-            "submit the jobs to GPU nodes (--profile profiles/slurm)"
+            f"config key 'device': {device!r}, but torch sees {seen} on this machine "
+            "(CUDA_VISIBLE_DEVICES counts); use 'auto' or 'cpu', or submit the jobs to GPU "
+            "nodes (--profile profiles/slurm)"
         )

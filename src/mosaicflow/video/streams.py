@@ -115,7 +115,8 @@ class CarriedStreams:
                             "60 s or 200 MB of the file (a listed track without sound, or one "
                             "that starts later, as in recordings joined end to end); left out: "
                             "to keep it, remux the file first with `ffmpeg -analyzeduration "
-                            "4000M -i IN -map 0 -c copy OUT.mkv`", name)  # fmt: skip
+                            "4000M -probesize 4000M -i IN -map 0 -c copy OUT.mkv`",
+                            name)  # fmt: skip
                 return None
             return AudioTrack(container, template)
         plan = subtitle_plan(template, fmt)
