@@ -243,3 +243,9 @@ def test_cli_finds_the_frames_however_results_is_spelled(run, capsys, monkeypatc
     monkeypatch.chdir(run)
     assert main(["review", "import-labels", str(export), "--results", "results/review/.."]) == 0
     assert "no change" in capsys.readouterr().out
+    scratch = run.parent / "scratch"  # results/ a link to another disk, as on a cluster
+    (run / "results").rename(scratch)
+    (run / "results").symlink_to(scratch)
+    _edit(Path("results/review/labelme"), sorted(p.name for p in export.glob("0*.json"))[1], [])
+    assert main(["review", "import-labels", "results/review/labelme"]) == 0, capsys.readouterr()
+    assert "label overrides version 2" in capsys.readouterr().out
