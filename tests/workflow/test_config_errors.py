@@ -67,20 +67,22 @@ def test_the_user_s_folders_with_the_demo_kind_fail_before_any_job(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
 
 
-def test_a_decimal_in_a_whole_number_key_fails_before_any_job(tmp_path):
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        ("seed: 7.0\n", "config key 'seed': 7.0 is not a whole number"),
+        (  # a value a job would refuse, hours into the run
+            "mosaic:\n  size_scale: [2.0, 1.0]\n",
+            "config key 'mosaic.size_scale': expected [low, high] with low <= high",
+        ),
+    ],
+)
+def test_a_value_no_job_can_take_fails_before_any_job(tmp_path, overlay, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("seed: 7.0\n")
+    bad.write_text(overlay)
     proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "config key 'seed': 7.0 is not a whole number" in proc.stderr
-
-
-def test_a_value_a_job_would_refuse_fails_before_any_job(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("mosaic:\n  size_scale: [2.0, 1.0]\n")
-    proc = run_snakemake(tmp_path, "-n", configfiles=[bad], check=False)
-    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "config key 'mosaic.size_scale': expected [low, high] with low <= high" in proc.stderr
+    assert message in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
