@@ -23,7 +23,7 @@ help:
 # The environment: pinned by constraints.txt; ultralytics' GUI opencv-python is swapped for the
 # headless build (no libgl1 needed).
 $(BIN)/.installed: pyproject.toml constraints.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "mosaicflow needs Python >= 3.11"'
+	@$(PYTHON) -c 'import sys; assert (3, 11, 4) <= sys.version_info[:3] < (3, 13), "mosaicflow needs Python 3.11.4 to 3.12 (PYTHON=/path/to/python3.11)"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
