@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from mosaicflow.config import ConfigError, build
 #: from the whole section (``whole``, a rule's ``config_section``) or from the class's fields
 #: (a rule's ``config_fields``).
 SECTION_CONFIGS: tuple[tuple[str, str, bool], ...] = (
-    ("frames", "mosaicflow.video.config:FramesConfig", True),
     ("mosaic", "mosaicflow.mosaic.config:MosaicConfig", True),
     ("tags", "mosaicflow.datasets.tags:TagsConfig", True),
     ("censor", "mosaicflow.datasets.censor:CensorConfig", True),
@@ -55,13 +54,20 @@ def check_config(config: Mapping[str, Any]) -> list[str]:
     Raises:
         ConfigError: naming the key and the value.
     """
+    from mosaicflow.plan.run import RunFacts
+
     for dotted, target, whole in SECTION_CONFIGS:
         _build_section(config, dotted, target, whole)
     _check_frames(config)
     _check_tags(config)
-    _check_yolo_trainings(config)
+    try:
+        facts = RunFacts.of(config)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    _check_yolo_trainings(config, facts.trained_models)
     _check_contradictions(config)
-    _check_restorer_start(config)
+    if facts.trains_restorer:
+        _check_restorer_start(config)
     return list(_ignored_keys(config))
 
 
@@ -72,15 +78,16 @@ def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def _build_section(config: Mapping[str, Any], dotted: str, target: str, whole: bool) -> None:
-    """Build ``target`` from the section as its rules do; name the section on an error."""
+def _build_section(config: Mapping[str, Any], dotted: str, target: str, whole: bool) -> Any:
+    """Build ``target`` from the section as its rules do (and return it); name the section on
+    an error."""
     module, name = target.split(":")
     cls = getattr(importlib.import_module(module), name)
     section = _lookup(config, dotted)
     if not whole:
         section = {f.name: section[f.name] for f in dataclasses.fields(cls)}
     try:
-        build(cls, section)
+        return build(cls, section)
     except ConfigError:
         raise
     except (TypeError, ValueError) as err:
@@ -90,10 +97,9 @@ def _build_section(config: Mapping[str, Any], dotted: str, target: str, whole: b
 
 def _check_frames(config: Mapping[str, Any]) -> None:
     """The frame parameters as the frame extraction resolves them."""
-    from mosaicflow.video.config import FramesConfig
     from mosaicflow.video.frames import mpdecimate_params
 
-    frames = build(FramesConfig, config["frames"])
+    frames = _build_section(config, "frames", "mosaicflow.video.config:FramesConfig", True)
     try:
         mpdecimate_params(frames.mpdecimate)
     except ValueError as err:
@@ -112,19 +118,6 @@ def _check_tags(config: Mapping[str, Any]) -> None:
             raise ConfigError(str(err)) from err
 
 
-def _trained_yolo_models(config: Mapping[str, Any]) -> Iterator[str]:
-    from mosaicflow.plan.yolo_models import model_dataset
-    from mosaicflow.yolo.models import MODELS
-
-    for name in MODELS:
-        try:
-            dataset = model_dataset(name, config)
-        except ValueError as err:
-            raise ConfigError(str(err)) from err
-        if dataset:
-            yield name
-
-
 @cache
 def ultralytics_arguments() -> frozenset[str]:
     """The training arguments ultralytics knows (the keys of its ``cfg/default.yaml``), read
@@ -138,13 +131,13 @@ def ultralytics_arguments() -> frozenset[str]:
     return frozenset(load_yaml(default.read_text())) if default.is_file() else frozenset()
 
 
-def _check_yolo_trainings(config: Mapping[str, Any]) -> None:
-    """Plan the arguments of each YOLO model trained here as its training job plans them."""
+def _check_yolo_trainings(config: Mapping[str, Any], trained: Iterable[str]) -> None:
+    """Plan the arguments of each YOLO model ``trained`` here as its training job plans them."""
     from mosaicflow.plan.yolo_models import model_init
     from mosaicflow.yolo.models import model_kind, train_job
 
     known = ultralytics_arguments()
-    for name in _trained_yolo_models(config):
+    for name in trained:
         section = model_kind(name).section
         try:
             model_init(name, config)
@@ -186,16 +179,14 @@ def _check_contradictions(config: Mapping[str, Any]) -> None:
 
 
 def _check_restorer_start(config: Mapping[str, Any]) -> None:
-    """The shipped restorer base fits only the network it was trained as."""
+    """The shipped restorer base fits only the network it was trained as (for a run whose
+    stage 1 trains)."""
     from mosaicflow.installed import RESOURCES
     from mosaicflow.io import read_json
-    from mosaicflow.plan.run import RunFacts
 
     restoration = config["restoration"]
     start = restoration.get("init_weights")
     base = RESOURCES / "restorer-base" / "generator.pth"
-    if not RunFacts.of(config).trains_restorer:
-        return  # no stage 1 reads init_weights
     if not start or not base.is_file() or Path(start).resolve() != base.resolve():
         return
     card = read_json(base.parent / "card.json")["restorer"]
