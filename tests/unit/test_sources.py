@@ -47,10 +47,14 @@ def test_sheet_reads_roles_and_resolves_relative_paths(tmp_path):
         ("path\tcolour\n", "unknown columns"),
         ("path\nv/a.mp4\nv/../../outside.mp4\n", "line 3: path 'v/../../outside.mp4' climbs out"),
         ("path\nv/a.mp4\n./v/a.mp4\n", r"line 3: './v/a.mp4' gets the id a-\w+ of line 2"),
+        ("path\nv/a.mp4\nv/frame.JPG\n", r"line 3: 'v/frame.JPG' is not a video \(.JPG file\)"),
+        ("path\nv/a.json\n", r"line 2: 'v/a.json' is not a video"),
     ],
 )
 def test_sheet_errors_name_file_and_line(tmp_path, content, message):
     touch(tmp_path / "v" / "a.mp4")
+    touch(tmp_path / "v" / "frame.JPG")
+    touch(tmp_path / "v" / "a.json")
     sheet = tmp_path / "s.tsv"
     sheet.write_text(content)
     with pytest.raises(SourceError, match=message) as err:

@@ -17,8 +17,26 @@ from mosaicflow.io import atomic_path, write_parquet
 LOG = logging.getLogger(__name__)
 
 
+def check_whole(path: Path) -> None:
+    """Decode every pixel of an image file with Pillow, which fails on a cut file where OpenCV
+    fills the missing rows with grey.
+
+    Raises:
+        ValueError: a truncated or undecodable file (names it).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ImportError) as err:
+        # ImportError: ultralytics patches Image.open to try an optional HEIF plugin
+        raise ValueError(f"{path}: not a whole readable image ({err})") from err
+
+
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as RGB (names the file when it cannot be read)."""
+    """An image file as RGB (names the file when it cannot be read or is cut short)."""
+    check_whole(path)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: not a readable image")
@@ -45,6 +63,7 @@ def folder_items(folder: Path, masks: Path | None = None) -> list[Item]:
         if masks:
             if path.stem not in by_stem:
                 raise ValueError(f"{path}: no mask {path.stem}.* in {masks}")
+            check_whole(by_stem[path.stem])
             mask = cv2.imread(str(by_stem[path.stem]), cv2.IMREAD_GRAYSCALE)
             if mask is None or mask.shape != image.shape[:2]:
                 raise ValueError(f"{by_stem[path.stem]}: not a mask of the size of {path}")

@@ -33,6 +33,14 @@ class SourceError(ValueError):
     """A problem with the configured source videos."""
 
 
+#: Suffixes of files a sheet may not list as videos: images (the decoder reads one as a
+#: one-frame video), labels, tables, subtitles, archives and model files.
+NOT_VIDEO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".json", ".txt", ".tsv",
+     ".csv", ".yaml", ".yml", ".xml", ".srt", ".ass", ".vtt", ".zip", ".tar", ".gz", ".7z",
+     ".rar", ".pt", ".pth", ".onnx", ".parquet", ".html", ".pdf"}
+)  # fmt: skip
+
 #: The folders the workflow writes in its working directory: never scanned for source videos
 #: (a video folder that holds the working directory would take the run's own outputs in).
 OUTPUT_FOLDERS = ("results", ".snakemake")
@@ -61,7 +69,8 @@ def read_sheet(sheet: str | os.PathLike[str]) -> list[SourceVideo]:
     they may not climb out of it (``..``).
 
     Raises:
-        SourceError: naming the sheet and the line of a bad row, or of two rows whose videos
+        SourceError: naming the sheet and the line of a bad row (among them a file that is no
+            video by its suffix: an image, a label or table file), or of two rows whose videos
             would get one id.
     """
     sheet = Path(sheet)
@@ -98,6 +107,11 @@ def _read_sheet(sheet: Path) -> list[SourceVideo]:
                     "('..'): give it relative to the sheet's folder, or absolute"
                 )
             path = Path(raw) if Path(raw).is_absolute() else root / raw
+            if path.suffix.lower() in NOT_VIDEO_SUFFIXES:
+                raise SourceError(
+                    f"{sheet}, line {line_no}: {raw!r} is not a video ({path.suffix} file); "
+                    "a sheet lists video files"
+                )
             if not path.is_file():
                 raise SourceError(f"{sheet}, line {line_no}: video not found: {path}")
             rel = Path(raw) if not Path(raw).is_absolute() else Path(*Path(raw).parts[1:])

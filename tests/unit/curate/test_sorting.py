@@ -156,6 +156,22 @@ def test_folder_items_and_the_written_outputs(tmp_path: Path):
         write_sorted(items, "best", tmp_path / "out")
 
 
+@pytest.mark.parametrize("cut", ["image", "mask"])
+def test_a_cut_image_or_mask_is_named_not_sorted_half_grey(tmp_path: Path, cut: str):
+    crops, masks = tmp_path / "crops", tmp_path / "masks"
+    crops.mkdir()
+    masks.mkdir()
+    cv2.imwrite(str(crops / "c0.jpg"), texture(0, 256))
+    cv2.imwrite(str(masks / "c0.jpg"), np.full((256, 256), 255, np.uint8))
+    folder_items(crops, masks)
+    damaged = (crops if cut == "image" else masks) / "c0.jpg"
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[: len(data) // 2])
+    assert cv2.imread(str(damaged)) is not None  # OpenCV alone decodes the first half
+    with pytest.raises(ValueError, match=r"c0\.jpg: not a whole readable image"):
+        folder_items(crops, masks)
+
+
 def test_the_command_sorts_clips(dataset: Dataset, tmp_path: Path, capsys):
     out = tmp_path / "sorted"
     assert main(["sort", "--clips", str(dataset.root), "--by", "edge", "--out", str(out)]) == 0
