@@ -44,6 +44,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def runnable_device(name: str) -> str:
+    """The ``--device`` a command runs on: ``auto`` where the GPU it would pick is one this torch
+    build has no kernels for (older than it supports) is the CPU, with a warning.
+
+    Raises:
+        ValueError: ``cuda`` or ``cuda:N`` naming such a GPU (says which and why).
+    """
+    from mosaicflow.plan.gpu import cuda_gpu, cuda_visible, torch_arch_list, unsupported_gpu
+
+    if not (name == "auto" or name.startswith("cuda")) or not cuda_visible():
+        return name  # no GPU driver: torch is not imported here; devices.py names the mistake
+    import torch
+
+    index = int(name.partition(":")[2] or 0) if name.partition(":")[2].isdigit() else 0
+    if index >= torch.cuda.device_count():
+        return name
+    problem = unsupported_gpu(cuda_gpu(index), torch_arch_list())
+    if problem is None:
+        return name
+    if name == "auto":
+        logging.getLogger(__name__).warning("--device auto: cuda:%d is %s; running on the CPU",
+                                            index, problem)  # fmt: skip
+        return "cpu"
+    raise ValueError(f"--device {name}: {problem}; use --device cpu")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mosaicflow`` command; returns the exit status."""
     skip_final_collection()
@@ -54,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if getattr(args, "device", None) is not None:
+            args.device = runnable_device(args.device)
         return int(args.func(args) or 0)
     except (ValueError, OSError) as err:
         print(f"mosaicflow {args.command}: error: {err}", file=sys.stderr)

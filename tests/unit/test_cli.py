@@ -225,3 +225,47 @@ def test_inspect_names_a_split_the_dataset_does_not_have(tmp_path, capsys):
     results = str(tmp_path / "results")
     assert cli.main(["inspect", "--results", results, "--no-app", "--splits", "bogus,val"]) == 2
     assert "--splits: ['bogus'] not in" in capsys.readouterr().err
+
+
+@pytest.fixture
+def pascal_gpu(monkeypatch):
+    """A machine whose one GPU (compute capability 6.1) this torch build has no kernels for."""
+    import torch
+
+    from mosaicflow.plan import gpu
+
+    monkeypatch.setattr(gpu, "cuda_visible", lambda: True)
+    monkeypatch.setattr(gpu, "cuda_gpu", lambda i: gpu.CudaGpu(i, "GeForce GTX 1080", (6, 1)))
+    monkeypatch.setattr(gpu, "torch_arch_list", lambda: ["sm_75", "sm_80"])
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+
+def test_auto_runs_on_the_cpu_where_torch_cannot_use_the_gpu(pascal_gpu, caplog):
+    assert cli.runnable_device("auto") == "cpu"
+    assert "GTX 1080 (compute capability 6.1), which this torch build has no kernels" in caplog.text
+    assert cli.runnable_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match=r"--device cuda:0: GeForce GTX 1080 .* use --device cpu"):
+        cli.runnable_device("cuda:0")
+
+
+def test_a_command_asked_for_a_gpu_torch_cannot_use_says_so(pascal_gpu, tmp_path, capsys):
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    argv = ["detect", str(video), "--model", "m.pt", "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "mosaicflow detect: error: --device cuda: GeForce GTX 1080" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_auto_keeps_a_gpu_torch_can_use(monkeypatch):
+    import torch
+
+    from mosaicflow.plan import gpu
+
+    monkeypatch.setattr(gpu, "cuda_visible", lambda: True)
+    monkeypatch.setattr(gpu, "cuda_gpu", lambda i: gpu.CudaGpu(i, "H200", (9, 0)))
+    monkeypatch.setattr(gpu, "torch_arch_list", lambda: ["sm_80", "sm_90"])
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert cli.runnable_device("auto") == "auto"
+    assert cli.runnable_device("cuda:0") == "cuda:0"

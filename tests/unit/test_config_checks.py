@@ -11,7 +11,7 @@ import pytest
 from mosaicflow.config import ConfigError, validate_config
 from mosaicflow.config_checks import check_config, ultralytics_arguments
 from mosaicflow.io import load_yaml
-from mosaicflow.plan.gpu import check_device
+from mosaicflow.plan.gpu import CudaGpu, check_device, runs_on, torch_arch_list
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,14 +137,59 @@ def test_ultralytics_arguments_are_its_default_yaml_keys():
 
 
 def test_a_cuda_device_this_machine_does_not_show_is_refused_in_a_local_run():
+    turing = dict(gpu=lambda i: CudaGpu(i, "T4", (7, 5)), arch_list=lambda: ["sm_75"])
     check_device("cuda", local=False, count=lambda: 0)  # a cluster node is another machine
-    check_device("auto", local=True, count=lambda: 0)
+    check_device("auto", local=True, count=lambda: 0, visible=lambda: True)
     check_device("cpu", local=True, count=lambda: 0)
-    check_device("cuda:1", local=True, count=lambda: 2)
+    check_device("cuda:1", local=True, count=lambda: 2, **turing)
     with pytest.raises(ConfigError, match="'cuda', but torch sees no CUDA device"):
         check_device("cuda", local=True, count=lambda: 0)
     with pytest.raises(ConfigError, match="'cuda:2', but torch sees 2 CUDA devices"):
-        check_device("cuda:2", local=True, count=lambda: 2)
+        check_device("cuda:2", local=True, count=lambda: 2, **turing)
+
+
+def _never() -> int:
+    raise AssertionError("torch was asked")
+
+
+def test_a_gpu_this_torch_build_has_no_kernels_for_is_refused_before_the_first_job():
+    build = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+    volta = dict(count=lambda: 2, arch_list=lambda: build,
+                 gpu=lambda i: CudaGpu(i, "Tesla V100-SXM2-32GB", (7, 0)))  # fmt: skip
+    for device in ("auto", "cuda", "cuda:1"):
+        with pytest.raises(ConfigError, match=r"V100-SXM2-32GB \(compute capability 7\.0\), "
+                           r"which this torch build has no kernels for .*device: cpu"):  # fmt: skip
+            check_device(device, local=True, visible=lambda: True, **volta)
+    with pytest.raises(ConfigError, match="'auto' picks cuda:0, Tesla V100"):
+        check_device("auto", local=True, visible=lambda: True, **volta)
+    check_device("auto", local=False, **volta)  # a cluster job's node is another machine
+    check_device("auto", local=True, count=_never, visible=lambda: False)  # no driver, no torch
+    ampere = dict(volta, gpu=lambda i: CudaGpu(i, "A10", (8, 6)))
+    check_device("cuda:1", local=True, **ampere)
+
+
+@pytest.mark.parametrize(
+    ("capability", "arch_list", "runs"),
+    [
+        ((8, 6), ["sm_80"], True),  # a binary runs on later minors of its major
+        ((8, 0), ["sm_86"], False),  # not on earlier ones
+        ((9, 0), ["sm_80", "sm_86"], False),  # nor on another major
+        ((9, 0), ["sm_80", "compute_80"], True),  # PTX runs on every later GPU
+        ((7, 5), ["compute_80"], False),
+        ((9, 0), ["sm_90a"], True),
+        ((12, 0), ["sm_100", "sm_120"], True),
+        ((7, 5), [], False),  # a CPU build
+    ],
+)
+def test_which_gpus_a_torch_build_runs_on(capability, arch_list, runs):
+    assert runs_on(capability, arch_list) is runs
+
+
+def test_this_torch_build_runs_on_the_gpus_it_names():
+    arch_list = torch_arch_list()
+    for arch in (a for a in arch_list if a.startswith("sm_")):
+        code = int(arch[3:].rstrip("af"))
+        assert runs_on((code // 10, code % 10), arch_list), arch
 
 
 def test_schema_bounds_the_seed_and_the_training_sizes(tmp_path):

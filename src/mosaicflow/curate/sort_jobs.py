@@ -36,10 +36,10 @@ def check_whole(path: Path) -> None:
 
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as RGB (names the file when it cannot be read or is cut short)."""
-    check_whole(path)
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: not a readable image")
+    check_whole(path)  # after OpenCV: a file Pillow cannot identify is already refused
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -63,10 +63,10 @@ def folder_items(folder: Path, masks: Path | None = None) -> list[Item]:
         if masks:
             if path.stem not in by_stem:
                 raise ValueError(f"{path}: no mask {path.stem}.* in {masks}")
-            check_whole(by_stem[path.stem])
             mask = cv2.imread(str(by_stem[path.stem]), cv2.IMREAD_GRAYSCALE)
             if mask is None or mask.shape != image.shape[:2]:
                 raise ValueError(f"{by_stem[path.stem]}: not a mask of the size of {path}")
+            check_whole(by_stem[path.stem])
         items.append(Item(path.name, image, mask, extra={"path": str(path)}))
     if not items:
         raise ValueError(f"{folder}: no images to sort")

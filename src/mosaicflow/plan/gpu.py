@@ -11,7 +11,8 @@ is another machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 #: The NVIDIA driver's list of the GPUs it drives (one folder per GPU).
@@ -55,19 +56,75 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count()
 
 
-def check_device(device: str, local: bool, count: Callable[[], int] = cuda_device_count) -> None:
-    """Refuse a CUDA device this machine does not show, in a local run (a cluster job runs on
-    another machine), before any job.
+@dataclass(frozen=True)
+class CudaGpu:
+    """One CUDA device as torch shows it: its name and compute capability (major, minor)."""
+
+    index: int
+    name: str
+    capability: tuple[int, int]
+
+
+def cuda_gpu(index: int) -> CudaGpu:
+    """The name and compute capability of CUDA device ``index`` (torch asks the driver)."""
+    import torch
+
+    major, minor = torch.cuda.get_device_capability(index)
+    return CudaGpu(index, torch.cuda.get_device_name(index), (major, minor))
+
+
+def torch_arch_list() -> list[str]:
+    """The GPU code this torch build carries (``sm_75``: binaries, ``compute_90``: PTX)."""
+    import torch
+
+    return list(torch.cuda.get_arch_list())
+
+
+def runs_on(capability: tuple[int, int], arch_list: Sequence[str]) -> bool:
+    """Whether a torch build carrying ``arch_list`` runs kernels on a GPU of ``capability``:
+    a binary ``sm_XY`` runs on the same major version from minor Y up, PTX ``compute_XY`` on any
+    GPU from X.Y up. An empty list (a CPU build) runs on none."""
+    major, minor = capability
+    for arch in arch_list:
+        kind, _, version = arch.partition("_")
+        digits = version.rstrip("af")
+        if not digits.isdigit():
+            continue
+        code = int(digits)
+        if kind == "sm" and code // 10 == major and code % 10 <= minor:
+            return True
+        if kind == "compute" and code <= 10 * major + minor:
+            return True
+    return False
+
+
+def check_device(
+    device: str,
+    local: bool,
+    count: Callable[[], int] = cuda_device_count,
+    gpu: Callable[[int], CudaGpu] = cuda_gpu,
+    arch_list: Callable[[], list[str]] = torch_arch_list,
+    visible: Callable[[], bool] = cuda_visible,
+) -> None:
+    """Refuse, in a local run (a cluster job runs on another machine) and before any job, a
+    CUDA device this machine does not show, and a GPU that ``device`` picks (``auto``: the first
+    one) but this torch build has no kernels for (an older GPU than the build supports).
+    ``count``, ``gpu``, ``arch_list`` and ``visible`` ask torch and the driver; tests pass
+    their own.
 
     Raises:
         ConfigError: naming the key, the device and what this machine shows.
     """
     from mosaicflow.config import ConfigError
 
-    if not local or not device.startswith("cuda"):
+    if not local or not (device.startswith("cuda") or device == "auto"):
+        return
+    if device == "auto" and not visible():  # no GPU driver: torch is not even imported
         return
     index = int(device.partition(":")[2] or 0)
     shown = count()
+    if device == "auto" and not shown:
+        return
     if index >= shown:
         seen = f"{shown} CUDA device{'s' if shown != 1 else ''}" if shown else "no CUDA device"
         raise ConfigError(
@@ -75,3 +132,21 @@ def check_device(device: str, local: bool, count: Callable[[], int] = cuda_devic
             "(CUDA_VISIBLE_DEVICES counts); use 'auto' or 'cpu', or submit the jobs to GPU "
             "nodes (--profile profiles/slurm)"
         )
+    problem = unsupported_gpu(gpu(index), arch_list())
+    if problem:
+        picks = f"picks cuda:{index}, " if device == "auto" else ""
+        raise ConfigError(
+            f"config key 'device': {device!r} {picks}{problem}; set 'device: cpu', or install "
+            "a torch build for this GPU"
+        )
+
+
+def unsupported_gpu(found: CudaGpu, arch_list: Sequence[str]) -> str | None:
+    """Why torch cannot run on ``found`` with a build carrying ``arch_list`` (None: it can)."""
+    if runs_on(found.capability, arch_list):
+        return None
+    major, minor = found.capability
+    return (
+        f"{found.name} (compute capability {major}.{minor}), which this torch build has no "
+        f"kernels for (it carries {' '.join(arch_list) or 'no GPU code'})"
+    )
