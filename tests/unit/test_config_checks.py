@@ -11,7 +11,13 @@ import pytest
 from mosaicflow.config import ConfigError, validate_config
 from mosaicflow.config_checks import check_config, ultralytics_arguments
 from mosaicflow.io import load_yaml
-from mosaicflow.plan.gpu import CudaGpu, check_device, runs_on, torch_arch_list
+from mosaicflow.plan.gpu import (
+    CudaGpu,
+    check_device,
+    cuda_gpu_apart,
+    runs_on,
+    torch_arch_list,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -209,3 +215,14 @@ def test_schema_bounds_the_seed_and_the_training_sizes(tmp_path):
             validate_config(config)
         assert key in str(err.value), str(err.value)
     assert load_yaml((REPO / "config" / "config.yaml").read_text())["seed"] < 2**32
+
+
+def test_the_gpu_is_asked_in_a_child_process_which_fails_quietly_without_one():
+    import torch
+
+    if torch.cuda.is_available():
+        found = cuda_gpu_apart(0)
+        assert found is not None and found.capability == torch.cuda.get_device_capability(0)
+        assert not torch.cuda.is_initialized()  # the child made the context, not this process
+    else:
+        assert cuda_gpu_apart(0) is None

@@ -73,6 +73,28 @@ def cuda_gpu(index: int) -> CudaGpu:
     return CudaGpu(index, torch.cuda.get_device_name(index), (major, minor))
 
 
+_PROBE = (
+    "import json, sys, torch; i = int(sys.argv[1]); "
+    "print(json.dumps([torch.cuda.get_device_name(i), torch.cuda.get_device_capability(i)]))"
+)
+
+
+def cuda_gpu_apart(index: int) -> CudaGpu | None:
+    """:func:`cuda_gpu` asked in a child process, so that the asking process (Snakemake's, alive
+    for the whole run) holds no CUDA context and its GPU memory; None where the child fails."""
+    import json
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, str(index)], capture_output=True,
+                              text=True, timeout=300, check=True)  # fmt: skip
+        name, (major, minor) = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+        return None
+    return CudaGpu(index, str(name), (int(major), int(minor)))
+
+
 def torch_arch_list() -> list[str]:
     """The GPU code this torch build carries (``sm_75``: binaries, ``compute_90``: PTX)."""
     import torch
@@ -102,7 +124,7 @@ def check_device(
     device: str,
     local: bool,
     count: Callable[[], int] = cuda_device_count,
-    gpu: Callable[[int], CudaGpu] = cuda_gpu,
+    gpu: Callable[[int], CudaGpu | None] = cuda_gpu_apart,
     arch_list: Callable[[], list[str]] = torch_arch_list,
     visible: Callable[[], bool] = cuda_visible,
 ) -> None:
@@ -132,7 +154,8 @@ def check_device(
             "(CUDA_VISIBLE_DEVICES counts); use 'auto' or 'cpu', or submit the jobs to GPU "
             "nodes (--profile profiles/slurm)"
         )
-    problem = unsupported_gpu(gpu(index), arch_list())
+    found = gpu(index)
+    problem = unsupported_gpu(found, arch_list()) if found else None
     if problem:
         picks = f"picks cuda:{index}, " if device == "auto" else ""
         raise ConfigError(
