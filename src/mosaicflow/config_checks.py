@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -158,6 +159,13 @@ def _check_yolo_trainings(config: Mapping[str, Any], trained: Iterable[str]) -> 
 def _check_contradictions(config: Mapping[str, Any]) -> None:
     """Keys whose combination no run can honour."""
     demo = config["source"]["kind"] == "demo"
+    train, val = config["source"].get("labelme_train"), config["source"].get("labelme_val")
+    if train and val and os.path.realpath(train) == os.path.realpath(val):
+        raise ConfigError(
+            f"config keys 'source.labelme_train' and 'source.labelme_val' are one folder "
+            f"({train}): validation frames must be others than the training frames; give a "
+            "second folder, or leave labelme_val unset to hold out whole videos of the train folder"
+        )
     for section in ("detection_dataset", "restoration_dataset"):
         if config[section]["regions"] == "truth" and not demo:
             raise ConfigError(

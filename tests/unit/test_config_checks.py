@@ -110,6 +110,18 @@ def test_truth_regions_on_the_user_s_videos_are_refused(section, tmp_path):
         check_config(config)
 
 
+def test_one_folder_as_labelme_train_and_val_is_refused_naming_both_keys(tmp_path):
+    config = _user_config(tmp_path)
+    (tmp_path / "link").symlink_to(tmp_path / "train")
+    config["source"]["labelme_val"] = str(tmp_path / "link")
+    with pytest.raises(ConfigError, match=r"'source.labelme_train' and 'source.labelme_val' are "
+                       "one folder"):  # fmt: skip
+        check_config(config)
+    (tmp_path / "val").mkdir()
+    config["source"]["labelme_val"] = str(tmp_path / "val")
+    check_config(config)
+
+
 def test_a_start_given_twice_is_refused_naming_both_keys(tmp_path):
     (tmp_path / "start.pt").write_bytes(b"weights")
     config = _user_config(

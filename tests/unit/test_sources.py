@@ -36,6 +36,8 @@ def test_sheet_reads_roles_and_resolves_relative_paths(tmp_path):
     sheet.write_text("path\trole\nv/a.mp4\ttrain\nv/b.mp4\t\n")
     videos = read_sheet(sheet)
     assert [(v.name, v.role) for v in videos] == [("v/a.mp4", "train"), ("v/b.mp4", "unlabelled")]
+    sheet.write_text("path \t role \n v/a.mp4 \t train \nv/b.mp4\t\n")  # spaces around cells
+    assert read_sheet(sheet) == videos
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ sources, stay quiet on the videos without one, and the chain must run to its rep
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 
 from tests import realdata
-from tests.helpers import report_contents, run_snakemake
+from tests.helpers import planned_jobs, report_contents, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -156,3 +157,22 @@ def test_the_chain_runs_to_its_report(real_run):
     _, categories = report_contents((results.parent / "report.html").read_text(encoding="utf-8"))
     assert "results/evaluate/grid.png" in str(categories)
     assert "results/restoration_dataset/sheets/train.png" in str(categories)
+
+
+def test_a_labelme_file_edited_in_place_rebuilds_the_region_dataset(real_run):
+    results, data = real_run
+    root, overlay = results.parent, results.parent / "real.yaml"
+    label = sorted(Path(data["labelme_train"]).glob("*.json"))[0]
+    original = label.read_text()
+    try:
+        os.utime(label)  # saved again without a change: nothing reruns
+        dry = run_snakemake(root, "-n", configfiles=[overlay])
+        assert "build_region_dataset" not in planned_jobs(dry.stdout), dry.stdout[-3000:]
+        frame = json.loads(original)
+        frame["shapes"][0]["points"] = [[x + 5, y + 3] for x, y in frame["shapes"][0]["points"]]
+        label.write_text(json.dumps(frame))  # as labelme's Save: in place, the folder's date
+        assert label.parent.stat().st_mtime < label.stat().st_mtime  # stays as it was
+        jobs = planned_jobs(run_snakemake(root, "-n", configfiles=[overlay]).stdout)
+        assert jobs.get("build_region_dataset") == 1 and jobs.get("train_model", 0) >= 1, jobs
+    finally:
+        label.write_text(original)

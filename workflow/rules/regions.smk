@@ -6,6 +6,7 @@
 rule build_region_dataset:
     input:
         unpack(REGIONS.region_labelme_dirs),
+        unpack(REGIONS.region_labelme_files),
         unpack(REGIONS.label_overrides),
     output:
         directory(paths.REGION_DATASET),

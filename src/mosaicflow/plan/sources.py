@@ -89,6 +89,8 @@ def _read_sheet(sheet: Path) -> list[SourceVideo]:
     first: dict[str, tuple[int, str]] = {}  # id -> the line and path that took it
     with open(sheet, newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM too
         reader = csv.DictReader(handle, delimiter="\t")
+        if reader.fieldnames:  # a spreadsheet's header may keep spaces around its cells
+            reader.fieldnames = [name.strip() for name in reader.fieldnames]
         if not reader.fieldnames or "path" not in reader.fieldnames:
             raise SourceError(f"{sheet}: a video sheet needs a 'path' column (tab-separated)")
         unknown = set(reader.fieldnames) - {"path", "role"}

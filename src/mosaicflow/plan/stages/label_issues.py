@@ -7,7 +7,7 @@ from typing import Any
 
 from mosaicflow.plan import paths
 from mosaicflow.plan.run import Run
-from mosaicflow.plan.stages.regions import label_overrides
+from mosaicflow.plan.stages.regions import label_overrides, labelme_inputs
 
 
 def enabled(run: Run) -> bool:
@@ -32,10 +32,11 @@ def metrics(run: Run) -> dict[str, str]:
 
 # -- input functions of the rules -------------------------------------------------------------
 def label_issue_inputs(run: Run, wildcards: Any) -> dict[str, Any]:
-    """The labelme training folders, the region segmenter, on the demo world the label errors
-    it injected, and the frames corrected in review."""
+    """The labelme training folders (and a user's files in them), the region segmenter, on the
+    demo world the label errors it injected, and the frames corrected in review."""
     inputs: dict[str, Any] = {
         "labelme": paths.region_labelme_dirs(run.config)["train"],
+        "labelme_files": labelme_inputs(run, ("train",)),
         "model": paths.model_files("region_seg")["weights"],
     }
     if run.facts.demo:

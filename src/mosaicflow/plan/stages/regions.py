@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from mosaicflow.plan import paths
+from mosaicflow.plan.folder_inputs import labelme_files
 from mosaicflow.plan.run import Run
 from mosaicflow.plan.sources import SourceVideo
 
@@ -68,6 +69,23 @@ def region_inputs(run: Run, section: str, video: SourceVideo) -> dict[str, str]:
 def region_labelme_dirs(run: Run, wildcards: Any) -> dict[str, list[str]]:
     """Labelme folders of the region segmenter: ``{"train": [...], "val": [...]}``."""
     return paths.region_labelme_dirs(run.config)
+
+
+def region_labelme_files(run: Run, wildcards: Any) -> dict[str, list[str]]:
+    """The user's labelme JSON files and their images, so that a file edited in place reruns
+    the region dataset (:mod:`mosaicflow.plan.folder_inputs`); the demo's folders are outputs
+    of its own rules."""
+    return {"labelme_files": labelme_inputs(run, ("train", "val"))}
+
+
+def labelme_inputs(run: Run, splits: tuple[str, ...]) -> list[str]:
+    """The labelme files of the user's folders of ``splits`` (none on the demo world)."""
+    if run.facts.demo:
+        return []
+    dirs = paths.region_labelme_dirs(run.config)
+    return [
+        file for split in splits for folder in dirs.get(split, []) for file in labelme_files(folder)
+    ]
 
 
 def label_overrides(run: Run, wildcards: Any) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from mosaicflow import installed
 from mosaicflow.plan import paths, yolo_models
+from mosaicflow.plan.folder_inputs import yolo_set_files
 from mosaicflow.plan.run import Run
 from mosaicflow.plan.stages.world import world_items
 from mosaicflow.yolo import bases, models
@@ -59,14 +60,17 @@ def yolo_base_input(run: Run, wildcards: Any) -> dict[str, str]:
     return {"onnx": str(bases.base_source(run.config["yolo_base"]["onnx"]))}
 
 
-def train_model_input(run: Run, wildcards: Any) -> dict[str, str]:
-    """A model's dataset, unless its ``weights`` are used as is, the weights it starts from
-    when the workflow makes them (the YOLO base, or ``detector.from_region_seg``) and its
-    training images' multipliers (``balance.detector``)."""
+def train_model_input(run: Run, wildcards: Any) -> dict[str, Any]:
+    """A model's dataset (a user's own folder with its files, so that a file edited in place
+    retrains it), unless its ``weights`` are used as is, the weights it starts from when the
+    workflow makes them (the YOLO base, or ``detector.from_region_seg``) and its training
+    images' multipliers (``balance.detector``)."""
     dataset = yolo_models.model_dataset(wildcards.model, run.config)
     if not dataset:
         return {}
-    inputs = {"dataset": dataset}
+    inputs: dict[str, Any] = {"dataset": dataset}
+    if not run.facts.demo and dataset == run.config["source"]["watermark_dataset"]:
+        inputs["dataset_files"] = yolo_set_files(dataset)
     init = yolo_models.model_init(wildcards.model, run.config)
     if init:
         inputs["init"] = init
