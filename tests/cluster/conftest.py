@@ -3,9 +3,10 @@
 The ``slurm_cluster`` fixture writes ``slurm.conf``, ``gres.conf`` and ``cgroup.conf`` into a
 private folder, starts a private ``munged`` (as user munge, own key and socket), ``slurmctld`` and
 ``slurmd`` in the foreground on free ports, waits until the node is idle, and at the end stops
-exactly the processes it started, by pid. The node declares a fake GPU (``Gres=gpu:1`` backed by
-``/dev/null``) so ``resources: gpu=1`` jobs schedule; it has no accounting (``sacct`` answers
-nothing), like many small clusters, so the profile must poll with ``squeue``.
+exactly the processes it started, by pid. The node declares four fake GPUs (``Gres=gpu:4``
+backed by character devices such as ``/dev/null``) so ``resources: gpu=1`` jobs schedule; it has
+no accounting (``sacct`` answers nothing), like many small clusters, so the profile must poll
+with ``squeue``.
 
 It needs root and Debian's slurmctld, slurmd, slurm-client and munge (``make test-deps``);
 without them every ``slurm`` test is skipped with the reason (see tests/conftest.py). In CI
@@ -45,6 +46,8 @@ MIN_JOB_AGE_S = 900
 # and a model trained with other threads differs in its last bits from the local run's.
 NODE_CPUS = 16
 NODE_MEMORY_MB = 64000
+#: The node's fake GPUs, one character device each.
+FAKE_GPU_FILES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")
 TMP_PREFIX = "mosaicflow-slurm-"
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 RUN_CONF_DIR = Path("/run/slurm/conf")
@@ -175,7 +178,7 @@ def _write_configs(root: Path, node: str, munge_socket: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     node_line = (
         f"NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} "
-        "Gres=gpu:1 State=UNKNOWN"
+        f"Gres=gpu:{len(FAKE_GPU_FILES)} State=UNKNOWN"
     )
     conf = root / "etc" / "slurm.conf"
     conf.parent.mkdir(parents=True, exist_ok=True)
@@ -224,8 +227,11 @@ SlurmdTimeout=120
 PartitionName=main Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
     )
-    # A fake GPU: /dev/null stands in for the device file, enough for `--gpus=1` to schedule.
-    (conf.parent / "gres.conf").write_text(f"NodeName={node} Name=gpu File=/dev/null\n")
+    # Fake GPUs: character devices stand in for the device files, enough for `--gpus=1` to
+    # schedule; several, so that the per-video jobs that claim one run side by side.
+    (conf.parent / "gres.conf").write_text(
+        "".join(f"NodeName={node} Name=gpu File={path}\n" for path in FAKE_GPU_FILES)
+    )
     # No cgroup plugin is used (proctrack/linuxproc, task/none): nothing to mount or delegate.
     (conf.parent / "cgroup.conf").write_text("CgroupPlugin=autodetect\nIgnoreSystemd=yes\n")
     return conf
@@ -375,7 +381,7 @@ def start_cluster() -> Iterator[SlurmCluster]:
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[SlurmCluster]:
-    """A private one-node SLURM cluster with a fake GPU, for the whole session (per pytest-xdist
+    """A private one-node SLURM cluster with fake GPUs, for the whole session (per pytest-xdist
     worker: its tests stay in one file, test_slurm.py, which ``--dist loadfile`` keeps on one)."""
     reason = _missing_prerequisite()
     if reason is not None:

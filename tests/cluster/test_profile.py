@@ -1,8 +1,9 @@
-"""The SLURM profile stays in step with the workflow (no cluster needed).
+"""The SLURM profile and the rules' cluster requests stay in step (no cluster needed).
 
-Every rule that asks for a GPU must have cluster requests in profiles/slurm/config.yaml, every
-requested rule must exist, memory and time grow with the attempt, and a job's CPUs follow the
-rule's `threads` (so torch uses the same thread count on a node as on a laptop).
+Every rule that asks for a GPU carries its memory, time and partition requests itself (so that a
+command-line `--set-resources` changes one value, not the profile's whole block), the profile's
+defaults grow with the attempt, and a job's CPUs follow the rule's `threads` (so torch uses the
+same thread count on a node as on a laptop).
 """
 
 from __future__ import annotations
@@ -53,17 +54,14 @@ def test_the_profile_polls_with_squeue_and_retries():
 
 
 def test_memory_and_runtime_grow_with_each_attempt():
-    requests = [PROFILE["default-resources"], *PROFILE["set-resources"].values()]
-    for resources in requests:
-        for name in ("mem_mb", "runtime"):
-            first, second = (evaluate(resources[name], attempt=a) for a in (1, 2))
-            assert 0 < first < second, (name, resources)
+    resources = PROFILE["default-resources"]
+    for name in ("mem_mb", "runtime"):
+        first, second = (evaluate(resources[name], attempt=a) for a in (1, 2))
+        assert 0 < first < second, (name, resources)
 
 
 def test_cpus_follow_the_rule_threads():
-    requests = [PROFILE["default-resources"], *PROFILE["set-resources"].values()]
-    for resources in requests:
-        assert evaluate(resources["cpus_per_task"], threads=5) == 5
+    assert evaluate(PROFILE["default-resources"]["cpus_per_task"], threads=5) == 5
 
 
 def test_partition_and_account_come_from_the_environment():
@@ -81,20 +79,27 @@ def test_partition_and_account_come_from_the_environment():
                 os.environ[var] = saved
 
 
-def test_requested_rules_exist():
-    unknown = set(PROFILE["set-resources"]) - set(rule_blocks())
-    assert unknown == set(), "profiles/slurm/config.yaml names rules the workflow lacks"
+def test_the_requests_live_in_the_rules_not_in_a_profile_block():
+    # a command-line --set-resources would replace a profile's set-resources block whole
+    assert "set-resources" not in PROFILE
 
 
-def test_every_gpu_rule_has_cluster_requests():
+def test_every_gpu_rule_requests_memory_time_and_the_gpu_partition():
     gpu_rules = {n: b for n, b in rule_blocks().items() if re.search(r"\bgpu\s*=", b)}
+    assert len(gpu_rules) >= 12, sorted(gpu_rules)
     lacking = [
         name
-        for name in gpu_rules
-        if not {"mem_mb", "runtime", "cpus_per_task"}
-        <= set(PROFILE["set-resources"].get(name) or {})
+        for name, block in gpu_rules.items()
+        if not all(
+            re.search(rf"^\s+{key}=", block, re.M)
+            for key in ("mem_mb", "runtime", "slurm_partition")
+        )
     ]
-    assert lacking == [], "GPU rules without requests in profiles/slurm/config.yaml"
+    assert lacking == [], "GPU rules without cluster requests in their resources"
+    trainings = {n for n, b in gpu_rules.items() if "runtime=stretch" in b}
+    assert trainings == {"train_model", "train_restoration_stage1", "train_restoration_stage2"}
+    for name in trainings:
+        assert "retries: TRAINING_RETRIES" in gpu_rules[name], name
 
 
 def test_rule_parser_sees_the_workflow():
@@ -102,3 +107,30 @@ def test_rule_parser_sees_the_workflow():
     blocks = rule_blocks()
     assert {"extract_frames", "render_world_video", "all"} <= set(blocks)
     assert "script:" in blocks["extract_frames"]
+
+
+def _planned_resources(stdout: str, rule: str) -> dict[str, str]:
+    block = re.search(rf"rule {rule}:.*?\n\s+resources: ([^\n]*)", stdout, re.S)
+    assert block, rule
+    return dict(item.split("=", 1) for item in block.group(1).split(", "))
+
+
+def test_a_command_line_override_changes_the_one_value_it_names(tmp_path):
+    """Planned with the profile (a dry run needs no cluster): the override takes, and every
+    other rule keeps its own requests."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--profile", str(REPO / "profiles" / "slurm"),
+         "--set-resources", "extract_frames:mem_mb=8000"],
+        capture_output=True, text=True, timeout=600, check=True,
+        env={**os.environ, "MOSAICFLOW_SLURM_GPU_PARTITION": "a100"},
+    )  # fmt: skip
+    assert _planned_resources(proc.stdout, "extract_frames")["mem_mb"] == "8000"
+    assert _planned_resources(proc.stdout, "extract_frames")["runtime"] == "30"
+    training = _planned_resources(proc.stdout, "train_restoration_stage1")
+    assert (training["mem_mb"], training["runtime"]) == ("32000", "1440")
+    assert training["slurm_partition"] == "a100"
+    assert _planned_resources(proc.stdout, "render_world_video")["slurm_partition"] == ""

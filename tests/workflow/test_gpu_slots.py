@@ -13,7 +13,14 @@ from tests.helpers import REPO, run_snakemake
 pytestmark = pytest.mark.workflow
 
 TINY = REPO / "config" / "test-tiny.yaml"
-MODEL_RULES = {"train_model", "infer_regions", "evaluate_model", "train_restoration_stage1"}
+MODEL_RULES = {
+    "train_model",
+    "infer_regions",
+    "evaluate_model",
+    "train_restoration_stage1",
+    "build_restoration_clips",
+    "build_detection_samples",
+}
 
 
 def planned_claims(stdout: str) -> dict[str, set[tuple[int, int]]]:

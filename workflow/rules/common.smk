@@ -24,6 +24,7 @@ from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow import devtools, snakemake_patch
 from mosaicflow.plan import gpu, paths, stages
+from mosaicflow.plan.requests import growing, gpu_partition, stretch, training_retries
 from mosaicflow.plan.codehash import script_code_param
 from mosaicflow.plan.run import (
     REUPLOAD_NAME_PATTERN,
@@ -116,6 +117,10 @@ def model_gpu(wildcards):
     """The GPU slot a model job claims (``resources: gpu``): none where its model runs on the
     CPU, so that ``--cores`` alone limits CPU runs (mosaicflow.plan.gpu)."""
     return gpu.gpu_claim(config["device"], workflow.local_exec)
+
+
+# A checkpointed training's submissions on a cluster (None: the run's --retries here).
+TRAINING_RETRIES = training_retries(workflow.local_exec)
 
 
 def model_threads(on_cpu, on_gpu):

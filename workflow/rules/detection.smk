@@ -22,6 +22,11 @@ rule build_detection_samples:
     conda:
         ENV
     threads: 1
+    resources:
+        gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(60),
+        slurm_partition=gpu_partition,
     params:
         dataset=config_fields("detection_dataset", DetectionSamplingConfig),
         mosaic=config_section("mosaic"),

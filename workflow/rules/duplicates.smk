@@ -16,6 +16,9 @@ rule find_duplicates:
     conda:
         ENV
     threads: 1
+    resources:
+        mem_mb=growing(4000),
+        runtime=growing(240),
     params:
         videos=list(VIDEOS),
         duplicates=config_section("duplicates"),

@@ -21,6 +21,9 @@ rule restore_test_video:
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(120),
+        slurm_partition=gpu_partition,
     params:
         evaluate=config_fields("evaluate", EvaluationRestoreConfig),
         detector=EVALUATION.restore_detector_params,

@@ -16,6 +16,9 @@ rule extract_frames:
     # One thread per video job: the frame pipeline runs serially, so videos decoded side by side
     # use the cores better than threads inside one job (FFmpeg's own: frames.decode_threads).
     threads: 1
+    resources:
+        mem_mb=growing(3000),
+        runtime=growing(30),
     params:
         frames=config_section("frames"),
         on_error=config_section("source/on_error"),

@@ -46,6 +46,9 @@ rule infer_regions:
     threads: model_threads(on_cpu=1, on_gpu=2)
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(120),
+        slurm_partition=gpu_partition,
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -70,6 +73,9 @@ rule infer_test_truth:
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(120),
+        slurm_partition=gpu_partition,
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -118,6 +124,9 @@ rule prelabel_uncertain:
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(120),
+        slurm_partition=gpu_partition,
     params:
         regions=config_fields("regions", RegionsPrelabelConfig),
         device=config_section("device"),

@@ -19,6 +19,11 @@ checkpoint build_restoration_clips:
     conda:
         ENV
     threads: 1
+    resources:
+        gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(120),
+        slurm_partition=gpu_partition,
     params:
         dataset=config_fields("restoration_dataset", ClipCuttingConfig),
         mosaic=config_section("mosaic"),
@@ -121,11 +126,15 @@ rule train_restoration_stage1:
         paths.log("train_restoration_stage1"),
     benchmark:
         paths.benchmark("train_restoration_stage1")
+    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(32000),
+        runtime=stretch,
+        slurm_partition=gpu_partition,
     params:
         stage="stage1",
         restoration=stages.restoration.job_params(RUN, "stage1"),
@@ -172,11 +181,15 @@ rule train_restoration_stage2:
         paths.log("train_restoration_stage2"),
     benchmark:
         paths.benchmark("train_restoration_stage2")
+    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(32000),
+        runtime=stretch,
+        slurm_partition=gpu_partition,
     params:
         stage="stage2",
         restoration=stages.restoration.job_params(RUN, "stage2"),

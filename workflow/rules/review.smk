@@ -15,6 +15,11 @@ rule score_clips:
     conda:
         ENV
     threads: 1
+    resources:
+        gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(60),
+        slurm_partition=gpu_partition,
     params:
         signals=config_fields("review", ClipSignalsConfig),
         nudenet_model=REVIEW.nudenet_model,
@@ -97,6 +102,9 @@ rule find_label_issues:
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(60),
+        slurm_partition=gpu_partition,
     params:
         label_issues=config_section("label_issues"),
         labels=config_section("regions/labels"),

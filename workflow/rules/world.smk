@@ -14,6 +14,9 @@ rule render_world_video:
     conda:
         ENV
     threads: 1
+    resources:
+        mem_mb=growing(2000),
+        runtime=growing(20),
     params:
         spec=WORLD.world_spec,
         code=code_of("render_world_video"),

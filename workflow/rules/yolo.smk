@@ -34,11 +34,15 @@ rule train_model:
         paths.log("train_model", "{model}"),
     benchmark:
         paths.benchmark("train_model", "{model}")
+    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(16000),
+        runtime=stretch,
+        slurm_partition=gpu_partition,
     params:
         train=YOLO.train_model_params,
         start=YOLO.train_model_start,
@@ -74,6 +78,9 @@ rule evaluate_model:
     threads: 2
     resources:
         gpu=model_gpu,
+        mem_mb=growing(8000),
+        runtime=growing(60),
+        slurm_partition=gpu_partition,
     params:
         test=YOLO.evaluate_model_params,
         device=config_section("device"),
