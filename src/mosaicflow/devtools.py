@@ -71,9 +71,27 @@ def _rows(schema: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Ma
             yield from _rows(sub, key + ".")
 
 
-def render_config_reference(schema_path: Path = REPO / "config" / "schema.yaml") -> str:
-    """Render the key reference (markdown) from the schema."""
+_UNSET = object()
+
+
+def _embedded_value(config: Mapping[str, Any], key: str) -> Any:
+    """The value ``config`` sets for a dotted ``key`` (``_UNSET`` where it sets none)."""
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _UNSET
+        value = value[part]
+    return value
+
+
+def render_config_reference(
+    schema_path: Path = REPO / "config" / "schema.yaml",
+    config_path: Path = REPO / "config" / "config.yaml",
+) -> str:
+    """Render the key reference (markdown) from the schema; where the embedded config sets
+    another value than the schema's default, the table gives both."""
     schema = load_yaml(schema_path.read_text(encoding="utf-8"))
+    embedded = load_yaml(config_path.read_text(encoding="utf-8")) or {}
     out = [MARKER, "", "## Key reference", ""]
     for section, sub in schema["properties"].items():
         out += [f"### `{section}`", "", " ".join(str(sub.get("description", "")).split()), ""]
@@ -89,6 +107,8 @@ def render_config_reference(schema_path: Path = REPO / "config" / "schema.yaml")
             default = _fmt(prop.get("default"))
             if "x-profile" in prop:
                 default = ", ".join(f"{p}: {_fmt(v)}" for p, v in prop["x-profile"].items())
+            elif _embedded_value(embedded, key) not in (_UNSET, prop.get("default")):
+                default += f"; config.yaml: {_fmt(_embedded_value(embedded, key))}"
             if prop.get("type") == "object" and prop.get("properties"):
                 default = "(section)"
             desc = " ".join(str(prop.get("description", "")).split()).replace("|", "\\|")
@@ -112,7 +132,9 @@ def drifted() -> list[str]:
         problems.append(f"{ENV_FILE.relative_to(REPO)} differs from pyproject.toml")
     readme = CONFIG_README.read_text(encoding="utf-8") if CONFIG_README.exists() else ""
     if MARKER not in readme or readme != render_config_readme(readme):
-        problems.append(f"{CONFIG_README.relative_to(REPO)} differs from config/schema.yaml")
+        problems.append(
+            f"{CONFIG_README.relative_to(REPO)} differs from config/schema.yaml and config.yaml"
+        )
     return problems
 
 

@@ -66,3 +66,16 @@ def test_config_reference_lists_every_schema_key():
     for section, sub in schema["properties"].items():
         for key in sub.get("properties", {}):
             assert f"`{section}.{key}`" in reference
+
+
+def test_the_key_reference_gives_the_embedded_config_s_value_where_it_differs(tmp_path):
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        "properties:\n  quality:\n    type: object\n    properties:\n"
+        "      enabled: {type: boolean, default: false}\n      crop: {type: integer, default: 64}\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text("quality:\n  enabled: true\n  crop: 64\n")
+    rows = devtools.render_config_reference(schema, config).splitlines()
+    assert "| `quality.enabled` | boolean | `false`; config.yaml: `true` |  |" in rows
+    assert "| `quality.crop` | integer | `64` |  |" in rows
