@@ -51,16 +51,23 @@ def runnable_device(name: str) -> str:
     Raises:
         ValueError: ``cuda`` or ``cuda:N`` naming such a GPU (says which and why).
     """
+    import re
+
     from mosaicflow.plan.gpu import cuda_gpu, cuda_visible, torch_arch_list, unsupported_gpu
 
-    if not (name == "auto" or name.startswith("cuda")) or not cuda_visible():
-        return name  # no GPU driver: torch is not imported here; devices.py names the mistake
+    asked = re.fullmatch(r"auto|cuda(?::(\d+))?", name)
+    if asked is None or not cuda_visible():
+        return name  # another name, or no GPU driver: devices.py names the mistake
     import torch
 
-    index = int(name.partition(":")[2] or 0) if name.partition(":")[2].isdigit() else 0
+    index = int(asked.group(1) or 0)
     if index >= torch.cuda.device_count():
         return name
-    problem = unsupported_gpu(cuda_gpu(index), torch_arch_list())
+    try:
+        found = cuda_gpu(index)
+    except RuntimeError:  # a driver torch cannot talk to: the command's own use says why
+        return name
+    problem = unsupported_gpu(found, torch_arch_list())
     if problem is None:
         return name
     if name == "auto":

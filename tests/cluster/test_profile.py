@@ -13,6 +13,7 @@ import re
 
 import yaml
 
+from mosaicflow.plan.requests import RESUMABLE_TRAININGS
 from tests.helpers import REPO
 
 PROFILE = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
@@ -97,9 +98,7 @@ def test_every_gpu_rule_requests_memory_time_and_the_gpu_partition():
     ]
     assert lacking == [], "GPU rules without cluster requests in their resources"
     trainings = {n for n, b in gpu_rules.items() if "runtime=stretch" in b}
-    assert trainings == {"train_model", "train_restoration_stage1", "train_restoration_stage2"}
-    for name in trainings:
-        assert "retries: TRAINING_RETRIES" in gpu_rules[name], name
+    assert trainings == set(RESUMABLE_TRAININGS)  # the ones resubmitted on a cluster
 
 
 def test_rule_parser_sees_the_workflow():
@@ -117,14 +116,15 @@ def _planned_resources(stdout: str, rule: str) -> dict[str, str]:
 
 def test_a_command_line_override_changes_the_one_value_it_names(tmp_path):
     """Planned with the profile (a dry run needs no cluster): the override takes, and every
-    other rule keeps its own requests."""
+    other rule keeps its own requests; model jobs go to the GPU partition."""
     import subprocess
     import sys
 
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"),
          "--directory", str(tmp_path), "--profile", str(REPO / "profiles" / "slurm"),
-         "--set-resources", "extract_frames:mem_mb=8000"],
+         "--set-resources", "extract_frames:mem_mb=8000",
+         "--config", "device=cuda"],  # a dry run plans here: as on a GPU node
         capture_output=True, text=True, timeout=600, check=True,
         env={**os.environ, "MOSAICFLOW_SLURM_GPU_PARTITION": "a100"},
     )  # fmt: skip

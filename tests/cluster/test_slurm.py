@@ -131,6 +131,8 @@ def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, request, tmp_path)
     assert {"extract_frames", "build_restoration_clips", "train_model"} <= set(cluster_half)
 
     run = run_on_cluster(slurm_cluster, remote, *CLUSTER_TARGETS, "--configfile", str(TINY))
+    resubmitted = "checkpointed trainings are resubmitted up to 10 times"
+    assert resubmitted in run.stderr  # set once the executor is known, a cluster's only
 
     # Every job that computes something went through sbatch and completed there.
     jobs = jobs_of(slurm_cluster, remote)
@@ -151,6 +153,7 @@ def test_tiny_config_on_slurm_equals_local_run(slurm_cluster, request, tmp_path)
 
     # A local run takes the cluster's outputs as they are and builds the rest, nothing twice.
     rest = run_snakemake(remote, configfiles=[TINY])
+    assert resubmitted not in rest.stderr
     # The wholly local run is the tiny tests' own, asked for only now: another pytest worker
     # can build it while the cluster runs. This is also the suite's rerun check (same config,
     # same bytes) where SLURM is installed.

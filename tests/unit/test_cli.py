@@ -246,6 +246,8 @@ def test_auto_runs_on_the_cpu_where_torch_cannot_use_the_gpu(pascal_gpu, caplog)
     assert cli.runnable_device("cpu") == "cpu"
     with pytest.raises(ValueError, match=r"--device cuda:0: GeForce GTX 1080 .* use --device cpu"):
         cli.runnable_device("cuda:0")
+    for odd in ("cuda:x", "cudax", "cuda:", "cuda:-1", "CUDA"):
+        assert cli.runnable_device(odd) == odd  # left to the device resolver, which names it
 
 
 def test_a_command_asked_for_a_gpu_torch_cannot_use_says_so(pascal_gpu, tmp_path, capsys):

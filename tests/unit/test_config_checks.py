@@ -16,7 +16,6 @@ from mosaicflow.plan.gpu import (
     check_device,
     cuda_gpu_apart,
     runs_on,
-    torch_arch_list,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -201,13 +200,6 @@ def test_a_gpu_this_torch_build_has_no_kernels_for_is_refused_before_the_first_j
 )
 def test_which_gpus_a_torch_build_runs_on(capability, arch_list, runs):
     assert runs_on(capability, arch_list) is runs
-
-
-def test_this_torch_build_runs_on_the_gpus_it_names():
-    arch_list = torch_arch_list()
-    for arch in (a for a in arch_list if a.startswith("sm_")):
-        code = int(arch[3:].rstrip("af"))
-        assert runs_on((code // 10, code % 10), arch_list), arch
 
 
 def test_schema_bounds_the_seed_and_the_training_sizes(tmp_path):

@@ -17,18 +17,24 @@ def _files(root, *names):
         path.write_bytes(b"x")
 
 
-def test_labelme_files_are_the_json_files_and_their_images(tmp_path):
-    _files(tmp_path, "b.json", "b.JPG", "a.json", "a.png", "unlabelled.jpg", "notes.txt",
-           ".a.json", "sub/c.json", "sub/c.jpg")  # fmt: skip
+def test_labelme_files_are_the_json_files_and_the_images_below(tmp_path):
+    _files(tmp_path, "b.json", "b.JPG", "a.json", "images/a.png", "notes.txt", ".h.json",
+           "sub/c.json", ".cache/d.jpg")  # fmt: skip
     listed = [p.removeprefix(f"{tmp_path}/") for p in labelme_files(tmp_path)]
-    assert listed == ["a.json", "a.png", "b.JPG", "b.json"]
+    # the reader's JSON files (directly in the folder, hidden ones too), every image below
+    assert listed == [".h.json", "a.json", "b.JPG", "b.json", "images/a.png"]
     assert labelme_files(tmp_path / "missing") == []
 
 
-def test_a_yolo_set_lists_its_images_labels_and_yaml_below_hidden_folders(tmp_path):
-    _files(tmp_path, "data.yaml", "images/train/a.jpg", "labels/train/a.txt",
-           "labels/train/.cache/x.txt", "images/train/.b.jpg", "README.md")  # fmt: skip
-    listed = [p.removeprefix(f"{tmp_path}/") for p in yolo_set_files(tmp_path)]
+def test_a_yolo_set_lists_its_files_through_linked_folders_each_once(tmp_path):
+    store = tmp_path / "store"
+    _files(store, "a.jpg")
+    marks = tmp_path / "marks"
+    _files(marks, "data.yaml", "labels/train/a.txt", "labels/train/.cache/x.txt", "README.md")
+    (marks / "images").mkdir()
+    (marks / "images" / "train").symlink_to(store)
+    (store / "loop").symlink_to(marks)  # a link back up is walked once
+    listed = [p.removeprefix(f"{marks}/") for p in yolo_set_files(marks)]
     assert listed == ["data.yaml", "images/train/a.jpg", "labels/train/a.txt"]
     assert yolo_set_files(tmp_path / "missing") == []
 

@@ -3,6 +3,8 @@ for a resumable training, the GPU jobs' own partition."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from mosaicflow.plan import requests
@@ -27,16 +29,20 @@ def test_a_training_asks_the_same_stretch_every_attempt(monkeypatch):
             requests.training_minutes({requests.TRAINING_MINUTES_VAR: bad})
 
 
-def test_gpu_jobs_go_to_the_gpu_partition_else_the_common_one(monkeypatch):
-    monkeypatch.delenv(requests.GPU_PARTITION_VAR, raising=False)
-    monkeypatch.delenv(requests.PARTITION_VAR, raising=False)
-    assert requests.gpu_partition(None) == ""
-    monkeypatch.setenv(requests.PARTITION_VAR, "batch")
-    assert requests.gpu_partition(None) == "batch"
-    monkeypatch.setenv(requests.GPU_PARTITION_VAR, "a100")
-    assert requests.gpu_partition(None) == "a100"
+def test_gpu_jobs_go_to_the_gpu_partition_else_the_common_one():
+    assert requests.partition(True, {}) == requests.partition(False, {}) == ""
+    common = {requests.PARTITION_VAR: "batch"}
+    assert requests.partition(True, common) == requests.partition(False, common) == "batch"
+    both = {**common, requests.GPU_PARTITION_VAR: "a100"}
+    assert (requests.partition(True, both), requests.partition(False, both)) == ("a100", "batch")
 
 
-def test_trainings_retry_on_a_cluster_only():
-    assert requests.training_retries(local=False) == requests.TRAINING_RETRIES
-    assert requests.training_retries(local=True) is None
+def test_the_checkpointed_trainings_are_resubmitted_on_a_cluster_only():
+    rules = {name: SimpleNamespace(restart_times=None) for name in
+             ("train_model", "train_restoration_stage1", "train_restoration_stage2",
+              "extract_frames")}  # fmt: skip
+    assert requests.set_training_retries(rules, local=True) == 0
+    assert {rule.restart_times for rule in rules.values()} == {None}
+    assert requests.set_training_retries(rules, local=False) == 3
+    assert rules["train_model"].restart_times == requests.TRAINING_RETRIES
+    assert rules["extract_frames"].restart_times is None

@@ -98,3 +98,12 @@ def test_a_cuda_device_this_machine_lacks_fails_before_the_first_job(tmp_path):
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "config key 'device': 'cuda', but torch sees no CUDA device" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_bad_training_stretch_in_the_environment_fails_naming_the_variable(tmp_path):
+    proc = run_snakemake(
+        tmp_path, "-n", env={"MOSAICFLOW_SLURM_TRAINING_MINUTES": "2h"}, check=False
+    )
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "MOSAICFLOW_SLURM_TRAINING_MINUTES='2h': a positive whole number" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -19,7 +19,6 @@ MODEL_RULES = {
     "evaluate_model",
     "train_restoration_stage1",
     "build_restoration_clips",
-    "build_detection_samples",
 }
 
 
@@ -49,5 +48,6 @@ def test_model_jobs_claim_a_slot_where_a_gpu_runs_them(tmp_path, device, gpu, in
     for rule in MODEL_RULES:
         assert {claimed for _, claimed in claims[rule]} == {gpu}, (rule, claims[rule])
     assert claims["infer_regions"] == {(inference_threads, gpu)}
-    # rules without a model never claim the GPU
+    # rules without a model never claim the GPU, nor does the sampling without a censor detector
     assert claims["extract_frames"] == {(1, 0)}
+    assert claims["build_detection_samples"] == {(1, 0)}

@@ -24,7 +24,8 @@ from mosaicflow.evaluation.config import EvaluationRestoreConfig
 from mosaicflow.yolo.config import RegionsInferConfig, RegionsPrelabelConfig
 from mosaicflow import devtools, snakemake_patch
 from mosaicflow.plan import gpu, paths, stages
-from mosaicflow.plan.requests import growing, gpu_partition, stretch, training_retries
+from mosaicflow.plan import requests
+from mosaicflow.plan.requests import growing, stretch
 from mosaicflow.plan.codehash import script_code_param
 from mosaicflow.plan.run import (
     REUPLOAD_NAME_PATTERN,
@@ -60,6 +61,10 @@ try:
             print(f"mosaicflow: warning: {warning}", file=sys.stderr)
     # the source videos: a bad sheet or folder names the file
     RUN = Run.from_config(config)
+    try:  # a cluster training's stretch (the environment's)
+        requests.training_minutes()
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 except (ConfigError, SourceError) as err:
     print(f"mosaicflow: {err}", file=sys.stderr)
     sys.exit(2)
@@ -76,6 +81,15 @@ onstart:
     except ConfigError as err:
         print(f"mosaicflow: {err}", file=sys.stderr)
         sys.exit(2)
+    # the checkpointed trainings resume past a cluster's time limit (mosaicflow.plan.requests)
+    if requests.set_training_retries(
+        {r.name: r for r in workflow.rules}, workflow.local_exec
+    ):
+        print(
+            f"mosaicflow: checkpointed trainings are resubmitted up to "
+            f"{requests.TRAINING_RETRIES} times",
+            file=sys.stderr,
+        )
 
 
 ENV = "../../envs/mosaicflow.yaml"
@@ -119,8 +133,23 @@ def model_gpu(wildcards):
     return gpu.gpu_claim(config["device"], workflow.local_exec)
 
 
-# A checkpointed training's submissions on a cluster (None: the run's --retries here).
-TRAINING_RETRIES = training_retries(workflow.local_exec)
+def gpu_when(*model_inputs):
+    """The GPU slot of a job that runs a model on `device` only when one of `model_inputs`
+    (input functions) gives it one: without a model it claims none."""
+
+    def claim(wildcards):
+        return model_gpu(wildcards) if any(f(wildcards) for f in model_inputs) else 0
+
+    return claim
+
+
+def partition_of(claim):
+    """The SLURM partition of a job whose GPU slot `claim` gives (mosaicflow.plan.requests)."""
+
+    def slurm_partition(wildcards):
+        return requests.partition(bool(claim(wildcards)))
+
+    return slurm_partition
 
 
 def model_threads(on_cpu, on_gpu):

@@ -5,6 +5,10 @@
 # train_model / evaluate_model (yolo.smk) as the `detector` entry of the model table.
 
 
+# build_detection_samples holds a GPU slot where it runs the censor detector.
+CENSOR_CHECK_GPU = gpu_when(REGIONS.censor_model)
+
+
 rule build_detection_samples:
     input:
         unpack(DETECTION.detection_sample_input),
@@ -23,10 +27,10 @@ rule build_detection_samples:
         ENV
     threads: 1
     resources:
-        gpu=model_gpu,
+        gpu=CENSOR_CHECK_GPU,
         mem_mb=growing(8000),
         runtime=growing(60),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(CENSOR_CHECK_GPU),
     params:
         dataset=config_fields("detection_dataset", DetectionSamplingConfig),
         mosaic=config_section("mosaic"),

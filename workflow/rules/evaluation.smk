@@ -23,7 +23,7 @@ rule restore_test_video:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(120),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         evaluate=config_fields("evaluate", EvaluationRestoreConfig),
         detector=EVALUATION.restore_detector_params,

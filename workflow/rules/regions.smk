@@ -48,7 +48,7 @@ rule infer_regions:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(120),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -75,7 +75,7 @@ rule infer_test_truth:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(120),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         regions=config_fields("regions", RegionsInferConfig),
         device=config_section("device"),
@@ -126,7 +126,7 @@ rule prelabel_uncertain:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(120),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         regions=config_fields("regions", RegionsPrelabelConfig),
         device=config_section("device"),

@@ -2,6 +2,10 @@
 # sheets and test-video scores; then BasicVSR++ stage 1, convert, stage 2 and export.
 
 
+# build_restoration_clips holds a GPU slot where it runs the watermark or censor detector.
+CLIP_ANALYSERS_GPU = gpu_when(RESTORATION.clip_watermark_model, REGIONS.censor_model)
+
+
 checkpoint build_restoration_clips:
     input:
         unpack(RESTORATION.clip_watermark_model),
@@ -20,10 +24,10 @@ checkpoint build_restoration_clips:
         ENV
     threads: 1
     resources:
-        gpu=model_gpu,
+        gpu=CLIP_ANALYSERS_GPU,
         mem_mb=growing(8000),
         runtime=growing(120),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(CLIP_ANALYSERS_GPU),
     params:
         dataset=config_fields("restoration_dataset", ClipCuttingConfig),
         mosaic=config_section("mosaic"),
@@ -126,7 +130,6 @@ rule train_restoration_stage1:
         paths.log("train_restoration_stage1"),
     benchmark:
         paths.benchmark("train_restoration_stage1")
-    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
@@ -134,7 +137,7 @@ rule train_restoration_stage1:
         gpu=model_gpu,
         mem_mb=growing(32000),
         runtime=stretch,
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         stage="stage1",
         restoration=stages.restoration.job_params(RUN, "stage1"),
@@ -181,7 +184,6 @@ rule train_restoration_stage2:
         paths.log("train_restoration_stage2"),
     benchmark:
         paths.benchmark("train_restoration_stage2")
-    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
@@ -189,7 +191,7 @@ rule train_restoration_stage2:
         gpu=model_gpu,
         mem_mb=growing(32000),
         runtime=stretch,
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         stage="stage2",
         restoration=stages.restoration.job_params(RUN, "stage2"),

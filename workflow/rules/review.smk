@@ -3,6 +3,10 @@
 # `mosaicflow review import` (results/review/verdicts.parquet, read by the clip index).
 
 
+# score_clips holds a GPU slot where the contrast check runs the segmenter on `device`.
+CONTRAST_CHECK_GPU = gpu_when(REVIEW.contrast_segmenter)
+
+
 rule score_clips:
     input:
         unpack(REVIEW.score_clips_input),
@@ -16,10 +20,10 @@ rule score_clips:
         ENV
     threads: 1
     resources:
-        gpu=model_gpu,
+        gpu=CONTRAST_CHECK_GPU,
         mem_mb=growing(8000),
         runtime=growing(60),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(CONTRAST_CHECK_GPU),
     params:
         signals=config_fields("review", ClipSignalsConfig),
         nudenet_model=REVIEW.nudenet_model,
@@ -104,7 +108,7 @@ rule find_label_issues:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(60),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         label_issues=config_section("label_issues"),
         labels=config_section("regions/labels"),

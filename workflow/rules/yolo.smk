@@ -34,7 +34,6 @@ rule train_model:
         paths.log("train_model", "{model}"),
     benchmark:
         paths.benchmark("train_model", "{model}")
-    retries: TRAINING_RETRIES
     conda:
         ENV
     threads: 2
@@ -42,7 +41,7 @@ rule train_model:
         gpu=model_gpu,
         mem_mb=growing(16000),
         runtime=stretch,
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         train=YOLO.train_model_params,
         start=YOLO.train_model_start,
@@ -80,7 +79,7 @@ rule evaluate_model:
         gpu=model_gpu,
         mem_mb=growing(8000),
         runtime=growing(60),
-        slurm_partition=gpu_partition,
+        slurm_partition=partition_of(model_gpu),
     params:
         test=YOLO.evaluate_model_params,
         device=config_section("device"),

@@ -26,12 +26,16 @@ def check_whole(path: Path) -> None:
     """
     from PIL import Image, UnidentifiedImageError
 
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # OpenCV has read it already: no size is refused here
     try:
         with Image.open(path) as image:
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ImportError) as err:
         # ImportError: ultralytics patches Image.open to try an optional HEIF plugin
         raise ValueError(f"{path}: not a whole readable image ({err})") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -20,12 +20,18 @@ YOLO_SET_SUFFIXES = frozenset({".txt", ".yaml", ".yml", *IMAGE_SUFFIXES})
 
 
 def _walk(folder: Path) -> Iterable[Path]:
-    """Every file below ``folder`` (links to files too), hidden files and folders skipped."""
-    for root, dirs, files in os.walk(folder):
+    """Every file below ``folder``, through linked folders too (each real folder once), hidden
+    folders skipped."""
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up, or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith("."):
-                yield Path(root) / name
+            yield Path(root) / name
 
 
 def yolo_set_files(folder: str | os.PathLike[str]) -> list[str]:
@@ -38,18 +44,13 @@ def yolo_set_files(folder: str | os.PathLike[str]) -> list[str]:
 
 
 def labelme_files(folder: str | os.PathLike[str]) -> list[str]:
-    """The labelme JSON files directly in ``folder`` and the images beside them of the same
-    names (``frame.json``, ``frame.jpg``), sorted: what the labelme reader reads. None for a
-    folder that does not exist. (A file added or removed changes the folder's date, which
-    reruns the jobs as well: the folder is an input too.)"""
+    """The labelme JSON files directly in ``folder`` (what the labelme reader reads) and every
+    image below it (where their ``imagePath`` may point), sorted; none for a folder that does
+    not exist. Reading each JSON for its ``imagePath`` would cost a read of every embedded image
+    at every plan; an image no JSON names reruns nothing unless it changes."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()]
-    labelled = {p.stem for p in entries if p.suffix.lower() == ".json"}
-    return sorted(
-        str(p)
-        for p in entries
-        if p.suffix.lower() == ".json"
-        or (p.suffix.lower() in IMAGE_SUFFIXES and p.stem in labelled)
-    )
+    labels = [p for p in folder.glob("*.json") if p.is_file()]
+    images = [p for p in _walk(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(str(p) for p in (*labels, *images))

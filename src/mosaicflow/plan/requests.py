@@ -4,9 +4,9 @@ The rules carry their requests themselves (``resources:``), so that a command-li
 ``--set-resources rule:key=value`` changes that one value (a profile's ``set-resources`` block
 would be replaced whole by it). Memory and time grow with the attempt, up to
 :data:`GROWTH_CAP` times the first request, so a job killed for either gets more on its next try
-without asking more than a partition allows. A training that resumes from its checkpoint asks
-for the same stretch of time on every attempt instead, and is submitted up to
-:data:`TRAINING_RETRIES` times: a long training runs as several stretches.
+without asking more than a partition allows. A training that resumes from its checkpoint
+(:data:`RESUMABLE_TRAININGS`) asks for the same stretch of time on every attempt instead, and is
+resubmitted up to :data:`TRAINING_RETRIES` times: a long training runs as several stretches.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+#: The rules whose training resumes from its last checkpoint when it is run again.
+RESUMABLE_TRAININGS = ("train_model", "train_restoration_stage1", "train_restoration_stage2")
 #: The largest multiple of the first request a retried job asks for.
 GROWTH_CAP = 3
 #: Submissions of a resumable training after the first (each resumes from its checkpoint).
@@ -59,13 +61,24 @@ def stretch(wildcards: Any, attempt: int) -> int:
     return training_minutes()
 
 
-def gpu_partition(wildcards: Any) -> str:
-    """The partition of a GPU job: ``MOSAICFLOW_SLURM_GPU_PARTITION``, else
-    ``MOSAICFLOW_SLURM_PARTITION``, else the cluster's default (empty)."""
-    return os.environ.get(GPU_PARTITION_VAR) or os.environ.get(PARTITION_VAR, "")
+def partition(claims_gpu: bool, environ: Mapping[str, str] | None = None) -> str:
+    """The partition of a job: for one that claims a GPU ``MOSAICFLOW_SLURM_GPU_PARTITION``,
+    else ``MOSAICFLOW_SLURM_PARTITION``, else the cluster's default (empty)."""
+    environ = os.environ if environ is None else environ
+    common = environ.get(PARTITION_VAR, "")
+    return (environ.get(GPU_PARTITION_VAR) or common) if claims_gpu else common
 
 
-def training_retries(local: bool) -> int | None:
-    """A resumable training's retries: :data:`TRAINING_RETRIES` on a cluster, None (the run's
-    ``--retries``) on this machine, where a failure is no time limit to resume past."""
-    return None if local else TRAINING_RETRIES
+def set_training_retries(rules: Mapping[str, Any], local: bool) -> int:
+    """Give the :data:`RESUMABLE_TRAININGS` among ``rules`` (name -> Snakemake rule)
+    :data:`TRAINING_RETRIES` retries in a cluster run; on this machine, where a failure is no
+    time limit to resume past, they keep the run's ``--retries``. Called once the executor is
+    known (Snakemake's ``onstart``). Returns the number of rules changed."""
+    if local:
+        return 0
+    changed = 0
+    for name in RESUMABLE_TRAININGS:
+        if name in rules:
+            rules[name].restart_times = TRAINING_RETRIES
+            changed += 1
+    return changed

@@ -172,6 +172,15 @@ def test_a_cut_image_or_mask_is_named_not_sorted_half_grey(tmp_path: Path, cut: 
         folder_items(crops, masks)
 
 
+def test_an_image_over_pillow_s_size_limit_is_sorted(tmp_path: Path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # as a 200-megapixel frame would be
+    cv2.imwrite(str(tmp_path / "big.png"), texture(1))
+    assert [item.name for item in folder_items(tmp_path)] == ["big.png"]
+    assert Image.MAX_IMAGE_PIXELS == 100
+
+
 def test_the_command_sorts_clips(dataset: Dataset, tmp_path: Path, capsys):
     out = tmp_path / "sorted"
     assert main(["sort", "--clips", str(dataset.root), "--by", "edge", "--out", str(out)]) == 0

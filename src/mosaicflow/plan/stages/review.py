@@ -44,8 +44,14 @@ def score_clips_input(run: Run, wildcards: Any) -> dict[str, str]:
         inputs["video"] = video.path
     if review["contrast_check"]["enabled"]:
         inputs["video"] = video.path
-        inputs["segmenter"] = paths.model_files("region_seg")["weights"]
-    return inputs
+    return {**inputs, **contrast_segmenter(run, wildcards)}
+
+
+def contrast_segmenter(run: Run, wildcards: Any) -> dict[str, str]:
+    """The region segmenter the contrast check runs on every clip (when it is on)."""
+    if run.config["review"]["contrast_check"]["enabled"]:
+        return {"segmenter": paths.model_files("region_seg")["weights"]}
+    return {}
 
 
 def nudenet_model(run: Run, wildcards: Any) -> dict[str, str] | None:
