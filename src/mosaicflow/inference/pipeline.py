@@ -22,6 +22,7 @@ in is converted (:mod:`~mosaicflow.inference.canvas`).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import Counter
@@ -47,6 +48,7 @@ from mosaicflow.inference.stages import POLL_S, Stage, StageError, Stopped, run_
 from mosaicflow.inference.tracks import Clip, ClipCutter, Instance, instances_from_detections
 from mosaicflow.inference.video_io import VideoSink, VideoSource, luma, yuv_to_rgb
 from mosaicflow.outputs import check_apart
+from mosaicflow.progress import ProgressLine
 from mosaicflow.video.encoders import Encoder, EncoderSettings, choose_encoder, cpu_cores
 from mosaicflow.video.scenes import SceneDetector
 
@@ -636,6 +638,17 @@ class _Streamed:
     encoder: Encoder
 
 
+def progress_bar(name: str, total: int | None, shown: bool) -> Any:
+    """The frames' progress: a tqdm bar on a terminal; where stderr is a file or pipe (a job's
+    log, ``2> log``), a log line a minute instead of a line of carriage returns; nothing when
+    not ``shown``."""
+    from tqdm import tqdm
+
+    if shown and not sys.stderr.isatty():
+        return ProgressLine(log, name, total, unit="frames")
+    return tqdm(total=total, unit="frame", desc=name, disable=not shown, dynamic_ncols=True)
+
+
 def _stream(
     input_video: str | Path,
     output_video: str | Path,
@@ -647,8 +660,6 @@ def _stream(
 ) -> _Streamed:
     """Decode, restore and encode the video through the stages, with the encoder chosen for
     its frame size; write the detections if asked."""
-    from tqdm import tqdm
-
     stop = threading.Event()
     with VideoSource(input_video) as source:
         height, width = source.height, source.width
@@ -670,13 +681,7 @@ def _stream(
             rotation=source.rotation,
             time_base=source.time_base,
         )
-        bar = tqdm(
-            total=source.frame_count or None,
-            unit="frame",
-            desc=Path(input_video).name,
-            disable=not progress,
-            dynamic_ncols=True,
-        )
+        bar = progress_bar(Path(input_video).name, source.frame_count or None, progress)
         with sink, bar:
             run = _Run(source, sink, detector, restorer, settings, recorder, bar, stop)
             busy = run_stages(

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mosaicflow.devices import torch_device
 from mosaicflow.io import save_torch
+from mosaicflow.progress import ProgressLine
 from mosaicflow.restore import checkpoint as ckpt
 from mosaicflow.restore.errors import TrainingError
 from mosaicflow.restore.metrics import baselines, evaluate_model
@@ -329,6 +330,8 @@ def run_loop(
     if start == 0:
         on_validate(0)  # the starting point of the validation curve
     bar = progress(total, start, desc)
+    line = ProgressLine(log, desc, total, start=start)  # the job's log: a line a minute
+    losses_text = ""
     try:
         for iteration, batch in zip(range(start, total), loader, strict=True):
             losses = step(batch, iteration)
@@ -338,6 +341,8 @@ def run_loop(
                 means = history.close_window(done)
                 writer.add({f"loss/{k}": v for k, v in means.items()}, done)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()})
+                losses_text = "loss " + ", ".join(f"{k} {v:.4f}" for k, v in means.items())
+            line.at(done, losses_text)
             if done % val_every == 0 or done == total:
                 on_validate(done)
             if done % checkpoint_every == 0 or done == total:
@@ -345,3 +350,4 @@ def run_loop(
             bar.update(1)
     finally:
         bar.close()
+        line.close(losses_text)

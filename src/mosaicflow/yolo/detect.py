@@ -162,6 +162,7 @@ def _detect_frames(
 ) -> DetectResult:  # fmt: skip
     """Detect on every frame of ``video`` and write the three outputs into ``out_dir``."""
     from mosaicflow.io import atomic_path, write_json, write_parquet
+    from mosaicflow.progress import ProgressLine
     from mosaicflow.video.decode import iter_frames
     from mosaicflow.yolo.infer import result_rows, rows_frame
     from mosaicflow.yolo.scoring import batched
@@ -169,7 +170,9 @@ def _detect_frames(
     fps = float(getattr(probe, "fps", 0) or 25.0)
     rows: list[dict[str, Any]] = []
     height = width = frames = 0
-    with atomic_path(out_dir / "overlay.mp4") as tmp:
+    line = ProgressLine(log, video.name, getattr(probe, "frame_count", None) or None,
+                        unit="frames")  # fmt: skip
+    with atomic_path(out_dir / "overlay.mp4") as tmp, line:
         writer = None
         for chunk in batched(iter_frames(video, None, fmt="bgr24", threads=threads), batch):
             results = model.predict(
@@ -187,6 +190,7 @@ def _detect_frames(
                     masks = [m for m in result.masks.data.cpu().numpy() > 0.5 if m.any()]
                 writer.send(overlay(image, masks))
                 frames += 1
+                line.update(1)
         if writer is None:
             raise ValueError(f"{video}: no frames decoded")
         writer.send(None)

@@ -24,6 +24,7 @@ from typing import Any
 
 from mosaicflow.config import stable_hash
 from mosaicflow.io import atomic_path, read_json, write_json, write_text
+from mosaicflow.progress import duration
 from mosaicflow.yolo.adapter import load_yolo
 from mosaicflow.yolo.budget import plan_budget
 from mosaicflow.yolo.checkpoint import CheckpointError, UnsafeCheckpointError, read_checkpoint
@@ -349,6 +350,7 @@ class _EpochLog:
     def __init__(self, on_epoch: Callable[[int, int], None] | None) -> None:
         self.on_epoch = on_epoch
         self.logged: set[int] = set()
+        self.seconds: list[float] = []
 
     def __call__(self, trainer: Any) -> None:
         # ultralytics calls it again after the final validation, with the epoch counter moved on
@@ -357,7 +359,24 @@ class _EpochLog:
         self.logged.add(trainer.epoch)
         if self.on_epoch is not None:
             self.on_epoch(int(trainer.epoch), int(trainer.epochs))
-        log.info("epoch %d/%d done (%.0f s)", trainer.epoch + 1, trainer.epochs, trainer.epoch_time)
+        self.seconds.append(float(trainer.epoch_time or 0.0))
+        left = (trainer.epochs - trainer.epoch - 1) * sum(self.seconds) / len(self.seconds)
+        log.info("epoch %d/%d done (%.0f s%s)%s", trainer.epoch + 1, trainer.epochs,
+                 trainer.epoch_time, f", about {duration(left)} left" if left > 0 else "",
+                 _train_losses(trainer))  # fmt: skip
+
+
+def _train_losses(trainer: Any) -> str:
+    """``; loss box 1.23, seg 2.34, ...``: the epoch's mean training losses (empty where the
+    trainer does not give them)."""
+    try:
+        items = trainer.label_loss_items(trainer.tloss, prefix="train")
+    except (AttributeError, TypeError, ValueError):
+        return ""
+    if not items:
+        return ""
+    parts = [f"{k.split('/')[-1].removesuffix('_loss')} {float(v):.4f}" for k, v in items.items()]
+    return "; loss " + ", ".join(parts)
 
 
 def _add_callbacks(
