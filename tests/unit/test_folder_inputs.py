@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 from mosaicflow.config import validate_config
@@ -34,6 +35,8 @@ def test_a_yolo_set_lists_its_files_through_linked_folders_each_once(tmp_path):
     (marks / "images").mkdir()
     (marks / "images" / "train").symlink_to(store)
     (store / "loop").symlink_to(marks)  # a link back up is walked once
+    (marks / "labels" / "train" / "b.txt").symlink_to("/dev/zero")  # never an input: it would
+    os.mkfifo(marks / "labels" / "train" / "c.txt")  # hang Snakemake's checksum
     listed = [p.removeprefix(f"{marks}/") for p in yolo_set_files(marks)]
     assert listed == ["data.yaml", "images/train/a.jpg", "labels/train/a.txt"]
     assert yolo_set_files(tmp_path / "missing") == []

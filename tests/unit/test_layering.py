@@ -35,8 +35,8 @@ WIRING = {
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "__version__ io ids devices threads process picklescan vision_import snakemake_patch progress "
-        "cli_args",
+        "__version__ io ids devices threads process picklescan vision_import snakemake_patch "
+        "progress cli_args",
         "config",
         "provenance figures outputs bootstrap",
         "installed writing",

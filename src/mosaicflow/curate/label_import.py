@@ -150,6 +150,22 @@ def _image_file(edited_path: Path, doc: Mapping[str, Any]) -> Path:
     return image
 
 
+def override_name(source: str) -> str:
+    """The file name (without suffix) of the override of training frame ``source``: its stem and
+    8 hex of its path, so that two frames of one name in two folders keep their own."""
+    return f"{Path(source).stem}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+
+
+def _bare_name(name: str, folder: Path) -> str:
+    """``name`` when it is a file name alone (no folder, ``..`` or NUL), as an export lists its
+    frames; else the export is refused."""
+    if not name or "\0" in name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise LabelImportError(
+            f"{folder / 'export.json'}: frame file {name!r} is not a file name of that folder"
+        )
+    return name
+
+
 def import_labels(folder: Path, overrides_dir: Path, run_dir: Path = Path()) -> LabelImportResult:
     """Check an edited export folder and merge its corrected frames into ``overrides_dir``.
 
@@ -185,7 +201,7 @@ def _import_locked(folder: Path, overrides_dir: Path, run_dir: Path) -> LabelImp
     counts = {"frames": 0, "changed": 0, "moved": 0, "added": 0, "deleted": 0}
     contents: dict[str, tuple[bytes, bytes, str]] = {}
     for record in records:
-        edited_path = folder / record["file"]
+        edited_path = folder / _bare_name(record["file"], folder)
         if not edited_path.is_file():
             raise LabelImportError(f"{edited_path}: missing (listed in {folder / 'export.json'})")
         edited = _read(edited_path, labels, empty_flag)  # checks the JSON and its paths
@@ -197,7 +213,16 @@ def _import_locked(folder: Path, overrides_dir: Path, run_dir: Path) -> LabelImp
                 f"{edited_path}: its image {image_path.name} differs from the exported one (an "
                 "export of another dataset, or a replaced image)"
             )
+        key = record["source"]
         labels_path = run_dir / record["labels_file"]  # the frame, or its earlier override
+        frame_or_override = {(run_dir / key).resolve()}
+        if key in current:
+            frame_or_override.add(current[key].resolve())
+        if labels_path.resolve() not in frame_or_override:
+            raise LabelImportError(
+                f"{edited_path}: its labels_file {record['labels_file']} is neither its training "
+                f"frame {key} nor that frame's override (an edited or foreign export)"
+            )
         if not labels_path.is_file():
             raise LabelImportError(f"{edited_path}: its training frame {labels_path} is gone")
         if _sha256(labels_path.read_bytes()) != record["labels_sha256"]:
@@ -209,12 +234,11 @@ def _import_locked(folder: Path, overrides_dir: Path, run_dir: Path) -> LabelImp
         change = shape_changes(source.shapes, edited.shapes)
         if not any(change.values()) and edited.empty_flag == source.empty_flag:
             continue
-        key = record["source"]
-        stem = Path(key).stem
-        image_file = f"{stem}{image_path.suffix}"
+        name = override_name(key)
+        image_file = f"{name}{image_path.suffix}"
         doc = {**edited_doc, "imagePath": image_file, "imageData": None}
         text = json_text(doc).encode()
-        entry = {"file": f"{stem}.json", "sha256": _sha256(text)}
+        entry = {"file": f"{name}.json", "sha256": _sha256(text)}
         if frames.get(key) == entry:
             continue  # imported before
         newer = current.get(key)

@@ -20,8 +20,8 @@ YOLO_SET_SUFFIXES = frozenset({".txt", ".yaml", ".yml", *IMAGE_SUFFIXES})
 
 
 def _walk(folder: Path) -> Iterable[Path]:
-    """Every file below ``folder``, through linked folders too (each real folder once), hidden
-    folders skipped."""
+    """Every regular file below ``folder`` (links to one too), through linked folders (each real
+    folder once), hidden folders skipped."""
     seen: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -31,7 +31,9 @@ def _walk(folder: Path) -> Iterable[Path]:
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            yield Path(root) / name
+            path = Path(root) / name
+            if path.is_file():  # a FIFO or device would hang Snakemake's checksum
+                yield path
 
 
 def yolo_set_files(folder: str | os.PathLike[str]) -> list[str]:
@@ -51,6 +53,6 @@ def labelme_files(folder: str | os.PathLike[str]) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    labels = [p for p in folder.glob("*.json") if p.is_file()]
+    labels = [p for p in folder.glob("*.json") if p.is_file()]  # the reader refuses the others
     images = [p for p in _walk(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(str(p) for p in (*labels, *images))

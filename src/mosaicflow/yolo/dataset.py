@@ -102,6 +102,10 @@ def read_dataset(dataset_dir: str | os.PathLike[str]) -> DatasetInfo:
             )
         found = list_images(images)
         label_files = sorted(labels.glob("*.txt"))
+        odd = [path for path in label_files if not path.is_file()]
+        if odd:  # a FIFO or a device would be read forever
+            raise ValueError(f"{odd[0]}: a label file must be a regular file (a FIFO, device "
+                             "or folder is refused)")  # fmt: skip
         splits[split] = images
         counts[f"{split}_images"] = len(found)
         for path in found + label_files:

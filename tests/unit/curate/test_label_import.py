@@ -249,3 +249,48 @@ def test_cli_finds_the_frames_however_results_is_spelled(run, capsys, monkeypatc
     _edit(Path("results/review/labelme"), sorted(p.name for p in export.glob("0*.json"))[1], [])
     assert main(["review", "import-labels", "results/review/labelme"]) == 0, capsys.readouterr()
     assert "label overrides version 2" in capsys.readouterr().out
+
+
+def test_two_frames_of_one_name_in_two_folders_keep_their_own_corrections(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folders = [tmp_path / "results" / name for name in ("setA", "setB")]
+    for shade, folder in enumerate(folders):
+        folder.mkdir(parents=True)
+        cv2.imwrite(str(folder / "clip_000001.jpg"), np.full((64, 96, 3), 60 + shade, np.uint8))
+        write_json(folder / "clip_000001.json", _doc("clip_000001", [_shape(SQUARE)]))
+    frames = read_labelme_dirs([f.relative_to(tmp_path) for f in folders], ["nsfw"], "sfw")
+    names = [(source, image_name(f)) for source, f in frames]
+    table = rank_frames(names, [label_boxes(f) for _, f in frames], [[np.zeros((0, 5))]] * 2, 0.5)
+    export = tmp_path / "results" / "review" / "labelme"
+    records = export_flagged(table, frames, export, 10, ["nsfw"], "sfw")
+    moved = {"setA": [[x + 20, y] for x, y in SQUARE], "setB": [[x, y + 20] for x, y in SQUARE]}
+    for record in records:
+        _edit(export, record["file"], [_shape(moved[Path(record["source"]).parent.name])])
+    overrides = tmp_path / "results" / "review" / "label_overrides"
+    import_labels(export, overrides, tmp_path)
+    paths = override_paths(overrides)
+    assert len(paths) == 2 and len({p.name for p in paths.values()}) == 2
+    centre = {
+        Path(source).parent.name: read_labelme(path, ["nsfw"], "sfw").shapes[0].polygon.mean(0)
+        for source, path in paths.items()
+    }
+    assert np.allclose(centre["setA"] - centre["setB"], [20, -20])  # each its own correction
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("file", "../outside/x.json", "is not a file name of that folder"),
+        ("file", "/etc/passwd", "is not a file name of that folder"),
+        ("labels_file", "/etc/passwd", "is neither its training frame"),
+    ],
+)
+def test_an_export_naming_files_elsewhere_is_refused(run, field, value, message):
+    export = run / "results" / "review" / "labelme"
+    doc = json.loads((export / "export.json").read_text())
+    doc["frames"].append({**doc["frames"][0], field: value})  # listed beside the real ones
+    (export / "export.json").write_text(json.dumps(doc))
+    overrides = run / "results" / "review" / "label_overrides"
+    with pytest.raises(LabelImportError, match=message):
+        import_labels(export, overrides, run)
+    assert not overrides.exists()

@@ -63,6 +63,21 @@ def test_read_dataset_errors_name_the_file(tmp_path, names, layout, message):
         read_dataset(tmp_path / "missing")
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_label_file_that_would_be_read_forever_is_refused(tmp_path, kind):
+    import os
+
+    root = make_dataset(tmp_path / "d")
+    label = root / "train" / "labels" / "train0.txt"
+    label.unlink()
+    if kind == "fifo":
+        os.mkfifo(label)
+    else:
+        label.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"train0\.txt: a label file must be a regular file"):
+        read_dataset(root)
+
+
 def test_data_hash_follows_content(tmp_path):
     root = make_dataset(tmp_path / "d")
     first = read_dataset(root).data_hash
