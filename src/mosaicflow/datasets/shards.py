@@ -187,6 +187,26 @@ class ShardReader:
             (k, e): (s, int(o), int(n))
             for k, e, s, o, n in index[list(INDEX_COLUMNS)].itertuples(index=False)
         }
+        self._check_shards(path)
+
+    def _check_shards(self, index_path: Path) -> None:
+        """Every shard the index names is a regular file of this folder, and every member lies
+        inside its shard.
+
+        Raises:
+            ValueError: naming the index and the shard or member (another folder's index, or an
+                edited one).
+        """
+        sizes: dict[str, int] = {}
+        for shard in dict.fromkeys(str(s) for s in self.index["shard"]):
+            path = self.dir / shard
+            if Path(shard).name != shard or shard in ("", ".", "..") or not path.is_file():
+                raise ValueError(f"{index_path}: shard {shard!r} is not a file of {self.dir}")
+            sizes[shard] = path.stat().st_size
+        for (key, ext), (shard, offset, size) in self._where.items():
+            if offset < 0 or size < 0 or offset + size > sizes[str(shard)]:
+                raise ValueError(f"{index_path}: member {key}.{ext} lies outside {shard} "
+                                 f"(offset {offset}, size {size})")  # fmt: skip
 
     def keys(self) -> list[str]:
         """The sample keys, in shard order."""
@@ -228,12 +248,14 @@ def unpack_shards(shard_dir: Path, out_dir: Path) -> list[Path]:
     names: list[str] = []
     with atomic_dir(out_dir) as tmp:
         for shard in dict.fromkeys(reader.index["shard"].tolist()):
-            with tarfile.open(reader.dir / shard, "r:") as tar:
-                try:
+            try:
+                with tarfile.open(reader.dir / shard, "r:") as tar:
                     tar.extractall(tmp, filter="data")
-                except tarfile.FilterError as error:
-                    raise ValueError(f"{reader.dir / shard}: {error}") from None
-                names += [info.name for info in tar.getmembers() if info.isfile()]
+                    names += [info.name.lstrip("/") for info in tar.getmembers() if info.isfile()]
+            except tarfile.FilterError as error:
+                raise ValueError(f"{reader.dir / shard}: {error}") from None
+            except tarfile.TarError as error:
+                raise ValueError(f"{reader.dir / shard}: not a readable tar ({error})") from None
     return [out_dir / name for name in names]
 
 

@@ -101,7 +101,7 @@ def shape_to_polygon(shape: dict[str, Any], where: str) -> np.ndarray:
         )
     try:
         pts = np.asarray(shape["points"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise ValueError(f"{where}: malformed 'points' ({err})") from err
     if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
         raise ValueError(f"{where}: 'points' must be a list of [x, y] numbers")
@@ -126,7 +126,8 @@ def _image_suffix(data: bytes, where: Path) -> tuple[str, tuple[int, int]]:
         with Image.open(io.BytesIO(data)) as img:
             fmt, size = img.format, img.size
             img.load()  # decodes every pixel: a truncated JPEG fails here (verify() reads less)
-    except (UnidentifiedImageError, OSError, SyntaxError, ImportError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ImportError,
+            Image.DecompressionBombError) as err:  # fmt: skip
         # ImportError: ultralytics patches Image.open to try an optional HEIF plugin
         raise ValueError(f"{where}: the image cannot be decoded ({err})") from err
     if fmt not in _IMAGE_FORMATS:
@@ -187,7 +188,7 @@ def read_labelme(
     json_path = Path(json_path)
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"{json_path}: malformed labelme JSON ({err})") from err
     if not isinstance(doc, dict):
         raise ValueError(f"{json_path}: a labelme file must hold a JSON object")
@@ -218,7 +219,7 @@ def read_labelme(
         width, height = img_w, img_h
     try:
         size = (int(width), int(height))
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise ValueError(f"{json_path}: imageWidth and imageHeight must be whole numbers, got "
                          f"{width!r} and {height!r}") from err  # fmt: skip
     if size != (img_w, img_h):

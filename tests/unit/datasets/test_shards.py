@@ -86,7 +86,11 @@ def test_unpacking_refuses_a_member_outside_the_folder(tmp_path):
     folder = tmp_path / "shards"
     write_shards(_files(tmp_path / "src", count=1), folder, prefix="p", max_bytes=10**6)
     evil = folder / "p-000000.tar"
+    size = evil.stat().st_size
     with tarfile.open(evil, "w") as tar:
+        pad = tarfile.TarInfo("pad.bin")  # as long as the shard the index describes
+        pad.size = size
+        tar.addfile(pad, io.BytesIO(bytes(size)))
         info = tarfile.TarInfo("../../evil.json")
         info.size = 2
         tar.addfile(info, io.BytesIO(b"{}"))
@@ -107,3 +111,37 @@ def test_unpacking_a_detection_index_with_an_escaping_key_writes_nothing(tmp_pat
     with pytest.raises(ValueError, match=r"index\.parquet"):
         unpack_detection(folder, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("**/escape*"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"shard": "/etc/passwd"}, r"shard '/etc/passwd' is not a file of"),
+        ({"shard": "../p-000000.tar"}, r"shard '\.\./p-000000\.tar' is not a file of"),
+        ({"offset": -5}, r"lies outside p-000000\.tar"),
+        ({"size": 10**15}, r"lies outside p-000000\.tar"),
+    ],
+)
+def test_an_index_pointing_outside_its_shards_is_refused(tmp_path, edit, message):
+    import pandas as pd
+
+    folder = tmp_path / "shards"
+    write_shards(_files(tmp_path / "src", count=1), folder, prefix="p", max_bytes=10**6)
+    index = pd.read_parquet(folder / "index.parquet")
+    for column, value in edit.items():
+        index[column] = value
+    index.to_parquet(folder / "index.parquet")
+    with pytest.raises(ValueError, match=message):
+        ShardReader(folder)
+
+
+def test_a_shard_that_is_no_file_is_refused_not_read_forever(tmp_path):
+    import os
+
+    folder = tmp_path / "shards"
+    write_shards(_files(tmp_path / "src", count=1), folder, prefix="p", max_bytes=10**6)
+    (folder / "p-000000.tar").unlink()
+    os.mkfifo(folder / "p-000000.tar")
+    with pytest.raises(ValueError, match=r"shard 'p-000000\.tar' is not a file of"):
+        unpack_shards(folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -167,3 +167,22 @@ def test_a_truncated_image_is_refused(tmp_path):
     image.write_bytes(image.read_bytes()[: image.stat().st_size * 2 // 3])
     with pytest.raises(ValueError, match=r"c-1\.json: the image cannot be decoded .*truncated"):
         read_labelme(path, LABELS)
+
+
+def test_numbers_too_large_and_nesting_too_deep_are_named_not_tracebacks(tmp_path):
+    huge = make_labelme(tmp_path, "huge-1", [labelme_shape("nsfw", SQUARE)])
+    doc = json.loads(huge.read_text())
+    doc["shapes"][0]["points"][0][0] = 10**400  # a whole number no float holds
+    huge.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"huge-1\.json: shape #0.*malformed 'points'"):
+        read_labelme(huge, LABELS)
+    wide = make_labelme(tmp_path, "wide-1", [labelme_shape("nsfw", SQUARE)])
+    doc = json.loads(wide.read_text())
+    doc["imageWidth"] = float("inf")
+    wide.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"wide-1\.json: imageWidth and imageHeight must be whole"):
+        read_labelme(wide, LABELS)
+    deep = tmp_path / "deep-1.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"deep-1\.json: malformed labelme JSON"):
+        read_labelme(deep, LABELS)
