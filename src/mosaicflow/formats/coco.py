@@ -208,14 +208,36 @@ def masks_to_coco(
     return CocoResult(Path(out_json), len(images), len(annotations))
 
 
+#: The longest image side a COCO annotation is decoded at (a larger one is a broken file).
+MAX_SIDE = 65536
+
+
+def _check_polygons(seg: list[Any]) -> None:
+    """Every polygon part is an even-length list of finite numbers.
+
+    Raises:
+        ValueError: saying which rule a part breaks.
+    """
+    for part in seg:
+        if not isinstance(part, list) or len(part) % 2:
+            raise ValueError("a polygon is a list of x, y numbers (an even count)")
+        try:
+            finite = bool(np.isfinite(np.asarray(part, dtype=np.float64)).all())
+        except (TypeError, ValueError, OverflowError):
+            finite = False
+        if not finite:
+            raise ValueError("a polygon holds a value that is not a finite number")
+
+
 def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
     """Decode a COCO annotation's segmentation (polygons, RLE or uncompressed RLE)."""
     from pycocotools import mask as mask_utils
 
+    if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise ValueError(f"its image size {width}x{height} is not 1 to {MAX_SIDE} pixels a side")
     seg = ann["segmentation"]
     if isinstance(seg, list):
-        if any(not isinstance(p, list) or len(p) % 2 for p in seg):
-            raise ValueError("a polygon is a list of x, y numbers (an even count)")
+        _check_polygons(seg)
         parts = [p for p in seg if len(p) >= 6]
         if len(parts) < len(seg):  # as COCO loaders do: a part under 3 points has no area
             log.warning("annotation %s: %d polygon parts under 3 points left out",
@@ -230,6 +252,9 @@ def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
         raise ValueError(f"its RLE is {seg.get('size')} (height, width), its image "
                          f"{[height, width]}")  # fmt: skip
     if isinstance(seg["counts"], list):
+        counts = seg["counts"]
+        if not all(isinstance(c, int) and c >= 0 for c in counts) or sum(counts) != height * width:
+            raise ValueError(f"its RLE counts do not add up to the {height}x{width} image")
         rle = mask_utils.frPyObjects(seg, height, width)
     else:
         rle = {"size": seg["size"], "counts": seg["counts"].encode("ascii")}
@@ -243,7 +268,8 @@ def annotation_polygons(ann: dict[str, Any], height: int, width: int) -> list[np
     the decoded mask so overlapping parts and holes come out right.
     """
     seg = ann["segmentation"]
-    if isinstance(seg, list) and len(seg) == 1 and len(seg[0]) >= 6:
+    if isinstance(seg, list) and len(seg) == 1 and isinstance(seg[0], list) and len(seg[0]) >= 6:
+        _check_polygons(seg)
         return [np.asarray(seg[0], dtype=np.float64).reshape(-1, 2)]
     mask = annotation_mask(ann, height, width)
     return [bridge_holes(inst.outer, inst.holes) for inst in mask_to_instances(mask)]

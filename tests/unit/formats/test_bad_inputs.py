@@ -85,6 +85,14 @@ def test_bad_yolo_label_lines_are_named_with_file_and_line(tmp_path, line, messa
          r"annotation 3: .*an even count"),
         (lambda d: d["annotations"][0].update(segmentation={"size": [5, 5], "counts": "PP"}),
          r"annotation 3: .* RLE is \[5, 5\] \(height, width\), its image \[10, 10\]"),
+        (lambda d: d["annotations"][0].update(segmentation=[[1, 1, 8, 1, 8, float("nan")]]),
+         r"annotation 3: .*not a finite number"),
+        (lambda d: d["annotations"][0].update(segmentation={"size": [10, 10], "counts": [0, 5]}),
+         r"annotation 3: .*RLE counts do not add up to the 10x10 image"),
+        (lambda d: (d["images"][0].update(height=10**9, width=10**9),
+                    d["annotations"][0].update(segmentation={"size": [10**9, 10**9],
+                                                             "counts": [0, 5]})),
+         r"annotation 3: .*image size 1000000000x1000000000 is not 1 to 65536"),
     ],
 )  # fmt: skip
 def test_malformed_coco_parts_are_named_not_a_traceback(tmp_path, change, message):
