@@ -150,10 +150,22 @@ def _image_file(edited_path: Path, doc: Mapping[str, Any]) -> Path:
     return image
 
 
-def override_name(source: str) -> str:
-    """The file name (without suffix) of the override of training frame ``source``: its stem and
-    8 hex of its path, so that two frames of one name in two folders keep their own."""
-    return f"{Path(source).stem}-{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+def _check_own_file(key: str, file: str, frames: Mapping[str, Any], edited: Path) -> None:
+    """The override file of training frame ``key`` is no other frame's (two frames of one name
+    in two folders would share it, and the dataset would refuse them anyway) and not the index.
+
+    Raises:
+        LabelImportError: naming both frames, or the file.
+    """
+    if file == OVERRIDES_FILE:
+        raise LabelImportError(f"{edited}: a training frame named {key} cannot be overridden "
+                               f"({OVERRIDES_FILE} is the overrides' index)")  # fmt: skip
+    other = next((k for k, e in frames.items() if e["file"] == file and k != key), None)
+    if other is not None:
+        raise LabelImportError(
+            f"{edited}: training frames {other} and {key} have one name ({file}); the region "
+            "dataset takes each frame name once: rename one of them"
+        )
 
 
 def _bare_name(name: str, folder: Path) -> str:
@@ -234,11 +246,12 @@ def _import_locked(folder: Path, overrides_dir: Path, run_dir: Path) -> LabelImp
         change = shape_changes(source.shapes, edited.shapes)
         if not any(change.values()) and edited.empty_flag == source.empty_flag:
             continue
-        name = override_name(key)
-        image_file = f"{name}{image_path.suffix}"
+        stem = Path(key).stem
+        image_file = f"{stem}{image_path.suffix}"
         doc = {**edited_doc, "imagePath": image_file, "imageData": None}
         text = json_text(doc).encode()
-        entry = {"file": f"{name}.json", "sha256": _sha256(text)}
+        entry = {"file": f"{stem}.json", "sha256": _sha256(text)}
+        _check_own_file(key, entry["file"], frames, edited_path)
         if frames.get(key) == entry:
             continue  # imported before
         newer = current.get(key)

@@ -251,7 +251,7 @@ def test_cli_finds_the_frames_however_results_is_spelled(run, capsys, monkeypatc
     assert "label overrides version 2" in capsys.readouterr().out
 
 
-def test_two_frames_of_one_name_in_two_folders_keep_their_own_corrections(tmp_path, monkeypatch):
+def test_two_frames_of_one_name_in_two_folders_are_refused_not_merged(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folders = [tmp_path / "results" / name for name in ("setA", "setB")]
     for shade, folder in enumerate(folders):
@@ -263,18 +263,14 @@ def test_two_frames_of_one_name_in_two_folders_keep_their_own_corrections(tmp_pa
     table = rank_frames(names, [label_boxes(f) for _, f in frames], [[np.zeros((0, 5))]] * 2, 0.5)
     export = tmp_path / "results" / "review" / "labelme"
     records = export_flagged(table, frames, export, 10, ["nsfw"], "sfw")
-    moved = {"setA": [[x + 20, y] for x, y in SQUARE], "setB": [[x, y + 20] for x, y in SQUARE]}
-    for record in records:
-        _edit(export, record["file"], [_shape(moved[Path(record["source"]).parent.name])])
+    for record in records:  # each corrected its own way: one override file would keep one
+        shift = 20 if "setA" in record["source"] else 30
+        _edit(export, record["file"], [_shape([[x + shift, y] for x, y in SQUARE])])
     overrides = tmp_path / "results" / "review" / "label_overrides"
-    import_labels(export, overrides, tmp_path)
-    paths = override_paths(overrides)
-    assert len(paths) == 2 and len({p.name for p in paths.values()}) == 2
-    centre = {
-        Path(source).parent.name: read_labelme(path, ["nsfw"], "sfw").shapes[0].polygon.mean(0)
-        for source, path in paths.items()
-    }
-    assert np.allclose(centre["setA"] - centre["setB"], [20, -20])  # each its own correction
+    with pytest.raises(LabelImportError, match=r"training frames .*setA/clip_000001\.json and "
+                       r".*setB/clip_000001\.json have one name"):  # fmt: skip
+        import_labels(export, overrides, tmp_path)
+    assert not overrides.exists()
 
 
 @pytest.mark.parametrize(
