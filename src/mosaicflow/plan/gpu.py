@@ -74,8 +74,8 @@ def cuda_gpu(index: int) -> CudaGpu:
 
 
 _PROBE = (
-    "import json, sys, torch; i = int(sys.argv[1]); "
-    "print(json.dumps([torch.cuda.get_device_name(i), torch.cuda.get_device_capability(i)]))"
+    "import json, sys; from mosaicflow.plan.gpu import cuda_gpu; "
+    "found = cuda_gpu(int(sys.argv[1])); print(json.dumps([found.name, found.capability]))"
 )
 
 
