@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from mosaicflow.cli_args import thread_count
@@ -16,7 +19,37 @@ _DEFAULTS = RestoreSettings()
 CUDA_CLIP_BATCH = 4
 
 
+@contextlib.contextmanager
+def _library_output_on_stderr() -> Iterator[None]:
+    """Send what libraries print while the command works (ultralytics' model summary, its log
+    handler) to stderr, so that stdout carries the command's JSON summary alone."""
+    moved = [
+        handler
+        for handler in logging.getLogger("ultralytics").handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout
+    ]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        # ultralytics imported in here binds its log handler to this stream for good
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for handler in moved:
+            handler.setStream(sys.stdout)
+
+
 def _restore(args: argparse.Namespace) -> int:
+    with _library_output_on_stderr():
+        summary = _restore_video(args)
+    if summary is None:
+        return 1
+    print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
+    return 0
+
+
+def _restore_video(args: argparse.Namespace) -> dict | None:
+    """Restore ``args.input``; the summary, or None after a failure in a running stage."""
     from mosaicflow.inference.detector import YoloDetector
     from mosaicflow.inference.pipeline import check_outputs, restore_video
     from mosaicflow.inference.restorer import BasicVSRRestorer
@@ -77,12 +110,11 @@ def _restore(args: argparse.Namespace) -> int:
         )
     except StageError as err:  # the run started: not a usage error (exit 2)
         print(f"mosaicflow restore: error: {source}: {err}", file=sys.stderr)
-        return 1
+        return None
     summary = {**result.to_dict(), "classes": list(detector.classes.values())}
     if args.summary:
         write_json(args.summary, summary)
-    print(json.dumps({k: v for k, v in summary.items() if k != "settings"}))
-    return 0
+    return summary
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:

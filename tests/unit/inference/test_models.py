@@ -4,6 +4,9 @@ and ``mosaicflow restore`` / ``mosaicflow metrics-diff`` through ``mosaicflow.cl
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -272,6 +275,24 @@ def test_restore_command_runs_with_real_models(yolo_seg, generator, tmp_path):
     record = json.loads(summary.read_text())
     assert record["frames"] == 6 and record["classes"] == ["0"]  # an untrained model's names
     assert (tmp_path / "masks.parquet").is_file()
+
+
+def test_restore_prints_its_summary_alone_on_stdout(yolo_seg, generator, tmp_path):
+    """``mosaicflow restore ... | jq`` works: ultralytics' model summary and log lines, printed
+    while the models load and run, go to stderr."""
+    weights, card = generator
+    source = write_video(tmp_path / "in.mp4", textured_frames(3), audio=False)
+    env = {k: v for k, v in os.environ.items() if k != "YOLO_CONFIG_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mosaicflow.cli", "restore", str(source), str(tmp_path / "o.mp4"),
+         "--detector", str(yolo_seg), "--restorer", str(weights), "--restorer-card", str(card),
+         "--device", "cpu", "--imgsz", "64", "--threads", "1", "--preset", "ultrafast",
+         "--no-progress", "--classes", "0"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["frames"] == 3, done.stdout
+    assert "Ultralytics Settings" in done.stderr  # its settings banner, moved there
 
 
 def _run_expecting_error(capsys, argv: list[str], named: Path) -> str:
