@@ -71,3 +71,13 @@ def test_a_run_that_fails_before_its_first_output_leaves_no_folder(tmp_path, mon
     with pytest.raises(ValueError, match="not a YOLO segmentation model"):
         detect.detect_mosaics(tmp_path / "m.pt", video, out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model", b"\x08\x07" + bytes(200)])
+def test_an_unreadable_onnx_model_is_refused_naming_it(tmp_path, content):
+    from mosaicflow.yolo.adapter import ModelFileError
+
+    model = tmp_path / "best.onnx"
+    model.write_bytes(content)
+    with pytest.raises(ModelFileError, match=r"best\.onnx \(--model\): not a readable ONNX model"):
+        detect.load_detector(model, "--model", config_dir=tmp_path / "cfg")
