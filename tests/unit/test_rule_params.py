@@ -44,7 +44,9 @@ PARAMS_DUMP = textwrap.dedent(
             for name, value in job.params.items():
                 kinds.setdefault(name, set()).add(type(value).__name__)
     types = {rule: {n: sorted(t) for n, t in p.items()} for rule, p in found.items()}
-    Path(out).write_text(json.dumps(types))
+    import os
+    jobs_env = {"PYTHONFAULTHANDLER": os.environ.get("PYTHONFAULTHANDLER")}
+    Path(out).write_text(json.dumps({"params": types, "jobs_env": jobs_env}))
     """
 )
 
@@ -62,7 +64,10 @@ def test_every_param_is_a_value_the_rerun_trigger_compares(tmp_path, configs):
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
-    params = json.loads(out.read_text())
+    dump = json.loads(out.read_text())
+    # the jobs inherit the planning process's environment: a native crash prints their stacks
+    assert dump["jobs_env"] == {"PYTHONFAULTHANDLER": "1"}
+    params = dump["params"]
     assert {"train_model", "extract_frames", "all"} <= set(params)
     skipped = {
         f"{rule}.{name}": kinds

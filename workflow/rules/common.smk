@@ -95,6 +95,9 @@ onstart:
 ENV = "../../envs/mosaicflow.yaml"
 # The env's pip list installs the repository from this variable (see mosaicflow.devtools).
 os.environ[devtools.REPO_ENV_VAR] = workflow.basedir
+# A job that crashes in native code (a decoder, a kernel) prints the Python stack of each of
+# its threads to its stderr (the terminal, or the SLURM job's log) before it dies.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 VIDEOS = RUN.videos
 
 # Each stage's input and params functions, bound to the run (mosaicflow.plan.stages.<stage>).
