@@ -8,7 +8,7 @@ from mosaicflow.restore.config import job_of
 from mosaicflow.restore.jobs import run_export
 
 log = setup(snakemake)
-card = run_export(
+result = run_export(
     job_of("export", snakemake.params.restoration),
     Path(snakemake.input.stage2),
     Path(snakemake.output.weights),
@@ -18,4 +18,4 @@ card = run_export(
     index_parquet=Path(snakemake.input.index),
     code=snakemake.params.code,
 )
-log.info("final validation %s; notes %s", card["final_validation"], card["notes"])
+log.info("final validation %s; notes %s", result.final_validation, result.notes)

@@ -165,6 +165,26 @@ def run_convert(job: ConvertJob, stage1: Path, out: Path, *, seed: int) -> Path:
     return convert(job, stage1, out, seed=seed)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What ``export_restoration`` wrote: the inference generator and its model card."""
+
+    weights: Path
+    card_path: Path
+    #: The model card as written (``mosaicflow.restore.export.export``'s document).
+    card: dict[str, Any]
+
+    @property
+    def final_validation(self) -> dict[str, Any] | None:
+        """The last validation of the last trained stage, as the card records it."""
+        return self.card["final_validation"]
+
+    @property
+    def notes(self) -> list[str]:
+        """Both stages' notes (a missing perceptual network, a cut budget, ...)."""
+        return self.card["notes"]
+
+
 def run_export(
     job: ExportJob,
     stage2: Path,
@@ -175,13 +195,14 @@ def run_export(
     stage2_metrics: Path,
     index_parquet: Path,
     code: str,
-) -> dict[str, Any]:
+) -> ExportResult:
     """The EMA generator for inference and its model card (rule ``export_restoration``)."""
     from mosaicflow.restore.export import export
 
-    return export(
+    card = export(
         job, stage2, weights_out, card_out,
         stage1_metrics=stage1_metrics, stage2_metrics=stage2_metrics,
         data_hash=data_hash(index_parquet), config_hash=stable_hash(job_settings(job)),
         code_hash=code,
     )  # fmt: skip
+    return ExportResult(weights_out, card_out, card)

@@ -133,13 +133,16 @@ def test_stages_convert_and_export_chain(index: Path, tmp_path: Path):
                    tmp_path / "s2.pth", tmp_path / "s2.json", tmp_path / "work", seed=3,
                    device="cpu", init=init)  # fmt: skip
     assert any("perceptual" in note for note in s2.notes)  # no VGG19 weights: said loudly
-    card = run_export(job("export", restoration), tmp_path / "s2.pth",
+    exported = run_export(job("export", restoration), tmp_path / "s2.pth",
                       tmp_path / "gen.pth", tmp_path / "model.json",
                       stage1_metrics=tmp_path / "s1.json", stage2_metrics=tmp_path / "s2.json",
                       index_parquet=index, code="c0de")  # fmt: skip
+    card = exported.card
     assert card["iterations"] == {"stage1": 2, "stage2": 2}
     assert card["data_hash"] == data_hash(index) and card["code_hash"] == "c0de"
-    assert read_json(tmp_path / "model.json") == card
+    assert (exported.card_path, exported.weights) == (tmp_path / "model.json", tmp_path / "gen.pth")
+    assert read_json(exported.card_path) == card
+    assert exported.final_validation == s2.validation[-1] and exported.notes == s2.notes
     net = build_generator(job("export", restoration))
     net.load_state_dict(torch.load(tmp_path / "gen.pth", weights_only=True), strict=True)
     folders = sorted(p.name.split("-")[0] for p in (tmp_path / "work").iterdir())
