@@ -227,6 +227,7 @@ def track_video(
     Returns:
         The regions table (see the module docstring), the frame height and width.
     """
+    from mosaicflow.progress import ProgressLine
     from mosaicflow.yolo.adapter import open_model
 
     yolo = open_model(
@@ -236,11 +237,15 @@ def track_video(
     kwargs = track_kwargs(cfg.imgsz, cfg.conf, cfg.iou, cfg.tracker, dev, cfg.half)
     rows: list[dict[str, Any]] = []
     height = width = 0
+    total = None if frames is None else len(frames)
+    progress = ProgressLine(log, f"{video.name}: regions", total, unit="frames")
     for chunk in prefetch(frame_batches(video, frames, cfg.infer_batch)):
         results = model.track([image for _, image in chunk], **kwargs)
         for (number, image), result in zip(chunk, results, strict=True):
             height, width = image.shape[:2]
             rows.extend(result_rows(number, time_of(number), result))
+        progress.update(len(chunk))
+    progress.close()
     return rows_frame(rows), height, width
 
 

@@ -76,6 +76,16 @@ def test_clips_masks_meta_written(source: Source, tmp_path: Path):
     assert [r["clip"] for r in manifest["clips"]] == [r["clip"] for r in records]
 
 
+def test_cutting_a_video_logs_its_progress_in_frames(source: Source, tmp_path: Path, caplog):
+    """A long video's clip job says how far it is (here the closing line: the 24 frames)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="mosaicflow.datasets.clips.build"):
+        run(source, tmp_path)
+    lines = [r.getMessage() for r in caplog.records if ": clips:" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("vid-0123abcd: clips: 24/24 frames ("), lines
+
+
 def test_two_runs_are_byte_identical(source: Source, tmp_path: Path):
     run(source, tmp_path / "a", mask_growth={"p": 1.0})
     run(source, tmp_path / "b", mask_growth={"p": 1.0})

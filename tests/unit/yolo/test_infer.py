@@ -160,3 +160,36 @@ def test_no_region_names_the_segmenters_training_budget(tmp_path):
     record.write_text(json.dumps({"metrics": {}, "training": {"source": "weights"}}))
     with pytest.raises(RegionsNotFound, match=r"given \(regions\.weights\), not trained here"):
         gather_summaries(paths, tmp_path / "summary.tsv", model_record=record)
+
+
+def test_tracking_a_video_logs_its_progress_in_frames(tmp_path, monkeypatch, caplog):
+    """A long video's region job says how far it is (here the closing line of 7 frames)."""
+    import logging
+    import types
+
+    from mosaicflow.yolo import adapter, infer
+
+    class Model:
+        def track(self, images, **kwargs):
+            return [fake_result([], []) for _ in images]
+
+    def batches(video, frames, size):
+        image = np.zeros((8, 12, 3), np.uint8)
+        numbers = list(frames)
+        for start in range(0, len(numbers), size):
+            yield [(n, image) for n in numbers[start : start + size]]
+
+    monkeypatch.setattr(
+        adapter, "open_model", lambda *a, **k: types.SimpleNamespace(model=Model(), device="cpu")
+    )
+    monkeypatch.setattr(infer, "frame_batches", batches)
+    cfg = types.SimpleNamespace(imgsz=64, conf=0.25, iou=0.5, tracker="bytetrack.yaml",
+                                half=False, infer_batch=3)  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="mosaicflow.yolo.infer"):
+        table, height, width = infer.track_video(
+            tmp_path / "clip.mp4", tmp_path / "v.mp4", range(7), float, cfg=cfg, device="cpu",
+            threads=1, config_dir=tmp_path / "cfg",
+        )  # fmt: skip
+    assert (height, width) == (8, 12) and set(table["frame"]) == set(range(7))
+    lines = [r.getMessage() for r in caplog.records if "regions:" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("v.mp4: regions: 7/7 frames ("), lines

@@ -45,6 +45,7 @@ from mosaicflow.datasets.tags import RegionTagger, merge, rounded
 from mosaicflow.io import write_json
 from mosaicflow.mosaic.blocksize import RegionStats, estimate_block_sizes
 from mosaicflow.mosaic.config import MosaicConfig
+from mosaicflow.progress import ProgressLine
 from mosaicflow.video.decode import probe_video
 from mosaicflow.yolo.infer import decode_rle
 from mosaicflow.yolo.watermark import sample_indices
@@ -336,7 +337,9 @@ def build_video_clips(
         watermark_detector=watermark_detector, quality_scorer=quality_scorer, clock=clock,
         tagger=tagger, censor=censor,
     )  # fmt: skip
-    _stream(run, stream, at_frame)
+    progress = ProgressLine(LOG, f"{video_id}: clips", len(at_frame), unit="frames")
+    _stream(run, stream, at_frame, progress)
+    progress.close()
     _remove_stale(out_dir, video_id, {r["clip"] for r in records if r["status"] == "kept"})
     write_json(manifest, {"version": MANIFEST_VERSION, "video": video_id, "clips": records})
     kept = sum(r["status"] == "kept" for r in records)
@@ -417,6 +420,7 @@ def _stream(
     run: _Run,
     stream: Iterator[tuple[int, np.ndarray]],
     at_frame: dict[int, list[tuple[_Job, int]]],
+    progress: ProgressLine,
 ) -> None:
     """Decode the wanted source frames in turn and cut each into the clips that use it."""
     while True:
@@ -427,6 +431,7 @@ def _stream(
             break
         number, rgb = item
         _cut_frame(run, number, rgb, at_frame[number])
+        progress.update()
 
 
 def _cut_frame(run: _Run, number: int, rgb: np.ndarray, entries: list[tuple[_Job, int]]) -> None:
