@@ -39,6 +39,7 @@ from mosaicflow.video.streams import (
     CarriedStreams,
     carried_streams,
     left_out_streams,
+    lost_flags,
     without_parameters,
 )
 
@@ -415,6 +416,8 @@ class VideoSink:
         self._video: Any = None
         self._carried: CarriedStreams | None = None
         self.frames_written = 0
+        #: Carried streams' flags (forced, commentary...) the written file does not hold.
+        self.lost_flags: list[str] = []
         self.first_pts = first_pts
         self.time_base = time_base if time_base is not None else 1 / Fraction(rate)
         self._timed = time_base is not None
@@ -483,3 +486,5 @@ class VideoSink:
                 self._stack.__exit__(*sys.exc_info())
                 raise
         self._stack.__exit__(exc_type, exc, tb)  # type: ignore[arg-type]
+        if exc_type is None and self._carried is not None and self._carried.flags:
+            self.lost_flags = lost_flags(self.path, self._carried.flags)

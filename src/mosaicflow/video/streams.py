@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import av
@@ -72,6 +73,26 @@ def keep_identity(template: Any, stream: Any, container_format: str) -> None:
     stream.disposition = template.disposition
 
 
+def lost_flags(path: Any, flags: Sequence[tuple[str, int, int]]) -> list[str]:
+    """The disposition flags of carried streams that the written file at ``path`` does not hold,
+    as ``#<index> <type> (<codec>): forced, comment``, each logged as a warning. ``flags`` is
+    :attr:`CarriedStreams.flags`. ``default`` is left out: every muxer sets it by its own rule.
+    FFmpeg's ``.mov`` muxer keeps no other flag, ``.mp4`` some, ``.mkv`` most."""
+    members = [(name, int(flag)) for name, flag in av.stream.Disposition.__members__.items()
+               if name != "default" and int(flag).bit_count() == 1]  # fmt: skip
+    lost = []
+    with av.open(str(path)) as written:
+        for name, source, index in flags:
+            kept = int(written.streams[index].disposition)
+            names = [flag for flag, bit in members if source & bit and not kept & bit]
+            if names:
+                lost.append(f"{name}: {', '.join(names)}")
+    for entry in lost:
+        log.warning("stream %s: the %s container does not keep these flags (an .mkv output "
+                    "keeps most)", entry, Path(str(path)).suffix or "output")  # fmt: skip
+    return lost
+
+
 def without_parameters(stream: Any) -> bool:
     """An audio stream FFmpeg's probe found no sample rate or channels for (a listed track
     without data, or one that starts after the probe's window)."""
@@ -94,6 +115,8 @@ class CarriedStreams:
     def __init__(self, container: Any, templates: Sequence[Any]) -> None:
         self.tracks: dict[int, AudioTrack | SubtitleTrack] = {}
         self.dropped: list[str] = []
+        #: Per carried stream: its description, its source's disposition, its output index.
+        self.flags: list[tuple[str, int, int]] = []
         for template in templates:
             track = self._track(container, template)
             if track is None:
@@ -101,6 +124,7 @@ class CarriedStreams:
                 continue
             keep_identity(template, track.stream, container.format.name)
             self.tracks[template.index] = track
+            self.flags.append((describe(template), int(template.disposition), track.stream.index))
 
     @staticmethod
     def _track(container: Any, template: Any) -> AudioTrack | SubtitleTrack | None:

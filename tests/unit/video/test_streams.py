@@ -148,6 +148,32 @@ def test_mkv_keeps_every_track_its_language_title_and_disposition(tmp_path):
     assert sink.dropped == []
 
 
+def test_flags_a_container_drops_are_named_with_a_warning(tmp_path, caplog):
+    """FFmpeg's .mov muxer keeps no forced or commentary flag; .mp4 and .mkv keep both."""
+    source = write_source(tmp_path)
+    with av.open(str(source)) as src, av.open(str(tmp_path / "flagged.mkv"), "w") as out:
+        # the French track is marked commentary by its flag, not only by its title
+        streams = {}
+        for stream in src.streams:
+            streams[stream.index] = out.add_stream_from_template(stream)
+            streams[stream.index].metadata.update(stream.metadata)
+            streams[stream.index].disposition = stream.disposition
+        streams[3].disposition = av.stream.Disposition.comment
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    flagged = tmp_path / "flagged.mkv"
+    for suffix in (".mkv", ".mp4"):
+        with caplog.at_level(logging.WARNING):
+            assert reencode(flagged, tmp_path / f"out{suffix}").lost_flags == []
+        assert "does not keep these flags" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        sink = reencode(flagged, tmp_path / "out.mov")
+    assert sink.lost_flags == ["#1 subtitle (subrip): forced", "#3 audio (aac): comment"]
+    assert "stream #1 subtitle (subrip): forced: the .mov container does not keep" in caplog.text
+
+
 def test_mp4_converts_subrip_to_mov_text_with_the_same_text_and_times(tmp_path):
     source = write_source(tmp_path)
     sink = reencode(source, tmp_path / "out.mp4")
