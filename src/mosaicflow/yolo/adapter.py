@@ -191,6 +191,16 @@ class YoloModel:
         return [result_detections(r, img.shape[:2], masks=masks) for r, img in pairs]
 
 
+def _check_onnx(path: Path, named: str) -> None:
+    """Refuse an ONNX file that ONNX Runtime cannot load, naming it."""
+    import onnxruntime
+
+    try:
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # ONNX Runtime's own exception types, one per failure
+        raise ModelFileError(f"{named}: not a readable ONNX model ({err})") from err
+
+
 def open_model(
     path: str | os.PathLike[str],
     *,
@@ -215,7 +225,8 @@ def open_model(
 
     Raises:
         ModelFileError: the file is missing, of a suffix not accepted, refused by the
-            restricted reader, not loadable by ultralytics, or of another task.
+            restricted reader, an ONNX file ONNX Runtime cannot read, not loadable by
+            ultralytics, or of another task.
     """
     from mosaicflow.devices import ultralytics_device
 
@@ -225,6 +236,8 @@ def open_model(
         raise ModelFileError(f"{named}: no such model file")
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise ModelFileError(f"{named}: not a YOLO model file ({' or '.join(suffixes)} expected)")
+    if path.suffix.lower() == ".onnx":
+        _check_onnx(path, named)  # ultralytics would read it only at the first prediction
     settings_dir = None
     if config_dir is None:
         config_dir = os.environ.get("YOLO_CONFIG_DIR") or None

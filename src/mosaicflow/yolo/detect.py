@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mosaicflow.yolo.adapter import ModelFileError, YoloModel, open_model
+from mosaicflow.yolo.adapter import YoloModel, open_model
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +66,10 @@ def load_detector(
             UnsafeCheckpointError`), an ONNX file ONNX Runtime cannot read, or not a YOLO
             segmentation model.
     """
-    if model_path.suffix.lower() == ".onnx" and model_path.is_file():
-        _check_onnx(model_path, origin)  # ultralytics would read it at the first frame only
     return open_model(
         model_path, task="segment", config_dir=config_dir, threads=threads, device=device,
         origin=origin, suffixes=(".pt", ".onnx"),
     )  # fmt: skip
-
-
-def _check_onnx(path: Path, origin: str | None) -> None:
-    """Refuse an ONNX file that ONNX Runtime cannot load, naming it."""
-    import onnxruntime
-
-    try:
-        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as err:  # ONNX Runtime's own exception types, one per failure
-        named = f"{path} ({origin})" if origin else str(path)
-        raise ModelFileError(f"{named}: not a readable ONNX model ({err})") from err
 
 
 def overlay(image_bgr: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
