@@ -36,7 +36,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "__version__ io ids devices threads process picklescan vision_import snakemake_patch "
-        "progress cli_args",
+        "progress cli_args file_names",
         "config",
         "provenance figures outputs bootstrap",
         "installed writing",

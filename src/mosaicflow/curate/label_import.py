@@ -33,6 +33,7 @@ import numpy as np
 from mosaicflow.curate.label_issue_jobs import EXPORT_VERSION
 from mosaicflow.curate.label_issues import box_iou, shape_box
 from mosaicflow.curate.label_overrides import OVERRIDES_FILE, override_paths, read_overrides
+from mosaicflow.file_names import is_bare_name
 from mosaicflow.formats.labelme import LabelmeFrame, LabelmeShape, read_labelme
 from mosaicflow.io import atomic_dir, clean_stale, folder_lock, json_text, read_json, write_json
 
@@ -171,7 +172,7 @@ def _check_own_file(key: str, file: str, frames: Mapping[str, Any], edited: Path
 def _bare_name(name: str, folder: Path) -> str:
     """``name`` when it is a file name alone (no folder, ``..`` or NUL), as an export lists its
     frames; else the export is refused."""
-    if not name or "\0" in name or name in (".", "..") or Path(name).name != name or "\\" in name:
+    if not is_bare_name(name):
         raise LabelImportError(
             f"{folder / 'export.json'}: frame file {name!r} is not a file name of that folder"
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from mosaicflow.file_names import is_bare_name
 from mosaicflow.io import load_yaml, write_text
 
 #: Columns of ``index.parquet``.
@@ -200,7 +201,7 @@ class ShardReader:
         sizes: dict[str, int] = {}
         for shard in dict.fromkeys(str(s) for s in self.index["shard"]):
             path = self.dir / shard
-            if Path(shard).name != shard or shard in ("", ".", "..") or not path.is_file():
+            if not is_bare_name(shard) or not path.is_file():
                 raise ValueError(f"{index_path}: shard {shard!r} is not a file of {self.dir}")
             sizes[shard] = path.stat().st_size
         for (key, ext), (shard, offset, size) in self._where.items():
