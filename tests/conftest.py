@@ -24,6 +24,9 @@ sys.path.insert(0, str(OFFLINE_DIR))
 import sitecustomize  # noqa: E402,F401  (installs the guard in this process)
 
 os.environ.setdefault("YOLO_OFFLINE", "true")
+# The code hashes' imports cache of every Snakemake the suite runs: in the checkout, shared by
+# the pytest workers, not in the user's home.
+os.environ.setdefault("MOSAICFLOW_CACHE_DIR", str(REPO / ".test-work" / "cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 MISSING_SYSTEM_DEPS: dict[str, str] = {}

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mosaicflow.plan.import_cache import ImportsCache
+
 PACKAGE = "mosaicflow"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CORE_MODULES = ("mosaicflow.config", "mosaicflow.io", "mosaicflow.provenance", "mosaicflow.ids")
@@ -195,9 +197,18 @@ def _package_modules(names: Iterable[str], root: Path) -> set[str]:
 
 
 @functools.cache
+def _imports_cache() -> ImportsCache:
+    """This process's cache of imported names, for this version of :func:`imported_modules`."""
+    return ImportsCache.for_reader(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12])
+
+
+@functools.cache
 def _module_imports(path: Path, module: str, root: Path) -> frozenset[str]:
     """The package modules one module (or, with an empty name, one script) imports."""
-    return frozenset(_package_modules(imported_modules(path, module), root))
+    names = _imports_cache().names(
+        path, module, path.read_bytes(), lambda: imported_modules(path, module)
+    )
+    return frozenset(_package_modules(names, root))
 
 
 @functools.cache
@@ -229,7 +240,9 @@ def script_closure(script: str | Path, root: str | Path = PACKAGE_ROOT) -> tuple
         script: a Python file (a rule's script).
         root: the package folder (``src/mosaicflow``).
     """
-    return _closure(Path(script).resolve(), Path(root).resolve())
+    closure = _closure(Path(script).resolve(), Path(root).resolve())
+    _imports_cache().save()
+    return closure
 
 
 def files_hash(paths: Iterable[Path], root: Path = PACKAGE_ROOT) -> str:
