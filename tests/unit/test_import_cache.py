@@ -4,6 +4,7 @@ unwritable cache changes nothing but the speed."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_a_saved_entry_is_read_back_without_parsing_and_an_edit_is_read_afresh(t
     assert len(calls) == 4
 
 
-def test_saves_of_two_processes_keep_both_entries(tmp_path):
+def test_saves_one_after_another_keep_both_entries(tmp_path):
     file = tmp_path / "imports-v1.json"
     one, two = ImportsCache(file), ImportsCache(file)
     one.names(Path("a.py"), "mosaicflow.a", b"a", lambda: {"from-a"})
@@ -71,6 +72,18 @@ def test_a_corrupt_cache_is_read_as_empty_and_replaced(tmp_path):
     cache.save()
     assert list(json.loads(file.read_text()).values()) == [["n"]]
     file.write_text(json.dumps({"k": "not a list", "j": [1]}))
+    assert ImportsCache(file).entries == {}
+    file.write_text("[" * 100_000 + "]" * 100_000)  # deeper than the JSON parser recurses
+    assert ImportsCache(file).entries == {}
+
+
+def test_another_user_s_cache_file_is_not_trusted(tmp_path, monkeypatch):
+    file = tmp_path / "imports-v1.json"
+    cache = ImportsCache(file)
+    cache.names(Path("a.py"), "mosaicflow.a", b"a", lambda: {"n"})
+    cache.save()
+    assert ImportsCache(file).entries and file.stat().st_mode & 0o777 == 0o644
+    monkeypatch.setattr(os, "getuid", lambda: file.stat().st_uid + 1)
     assert ImportsCache(file).entries == {}
 
 
@@ -98,15 +111,19 @@ def test_code_hashes_are_the_same_with_a_warm_cache_and_without_one(tmp_path, ca
     folder = tmp_path / "cache" if cached else tmp_path / "file"
     if not cached:
         folder.write_text("")  # a file where the folder should be
+    # with "forbid", a module parsed instead of read from the cache fails the run
     program = (
         "import json, sys; from pathlib import Path\n"
-        "from mosaicflow.plan.codehash import script_code_hash\n"
-        "print(json.dumps({Path(p).name: script_code_hash(p) for p in sys.argv[1:]}))\n"
+        "from mosaicflow.plan import codehash\n"
+        "if sys.argv[1] == 'forbid':\n"
+        "    def parse(*args): raise AssertionError(f'parsed {args[0]}')\n"
+        "    codehash.imported_modules = parse\n"
+        "print(json.dumps({Path(p).name: codehash.script_code_hash(p) for p in sys.argv[2:]}))\n"
     )
     env = {"PATH": "/usr/bin:/bin", CACHE_DIR_ENV: str(folder)}
-    for _ in range(2):  # the second process reads the first one's entries
+    for mode in ("parse", "forbid" if cached else "parse"):
         out = subprocess.run(
-            [sys.executable, "-c", program, *map(str, scripts)],
+            [sys.executable, "-c", program, mode, *map(str, scripts)],
             capture_output=True, text=True, check=True, env=env,
         ).stdout  # fmt: skip
         assert json.loads(out) == expected

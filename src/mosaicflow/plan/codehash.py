@@ -24,6 +24,7 @@ import ast
 import functools
 import hashlib
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,13 @@ from mosaicflow.plan.import_cache import ImportsCache
 PACKAGE = "mosaicflow"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CORE_MODULES = ("mosaicflow.config", "mosaicflow.io", "mosaicflow.provenance", "mosaicflow.ids")
+#: The version of the import reader below: this file's bytes as loaded, and the Python that parses.
+READER_VERSION = hashlib.sha256(
+    Path(__file__).read_bytes() + "py{}.{}".format(*sys.version_info[:2]).encode()
+).hexdigest()[:12]
 
 
-def imported_modules(path: Path, module: str = "") -> set[str]:
+def imported_modules(path: Path, module: str = "", source: str | None = None) -> set[str]:
     """Absolute dotted names ``path`` imports, at any level of the file.
 
     ``import a.b`` gives ``a.b``; ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a
@@ -48,8 +53,10 @@ def imported_modules(path: Path, module: str = "") -> set[str]:
     Args:
         path: a Python file.
         module: its dotted name, to resolve relative imports (empty for scripts).
+        source: its text, when already read (else read from ``path``).
     """
-    source = path.read_text(encoding="utf-8")
+    if source is None:
+        source = path.read_text(encoding="utf-8")
     tree = ast.parse(source, filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
@@ -199,14 +206,15 @@ def _package_modules(names: Iterable[str], root: Path) -> set[str]:
 @functools.cache
 def _imports_cache() -> ImportsCache:
     """This process's cache of imported names, for this version of :func:`imported_modules`."""
-    return ImportsCache.for_reader(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12])
+    return ImportsCache.for_reader(READER_VERSION)
 
 
 @functools.cache
 def _module_imports(path: Path, module: str, root: Path) -> frozenset[str]:
     """The package modules one module (or, with an empty name, one script) imports."""
+    raw = path.read_bytes()  # the bytes that are both hashed for the key and parsed
     names = _imports_cache().names(
-        path, module, path.read_bytes(), lambda: imported_modules(path, module)
+        path, module, raw, lambda: imported_modules(path, module, raw.decode("utf-8"))
     )
     return frozenset(_package_modules(names, root))
 

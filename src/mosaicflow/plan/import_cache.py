@@ -8,8 +8,8 @@ its file name and the sha256 of its bytes: an edited module is read afresh, and 
 never be stale.
 
 The file lives in ``$MOSAICFLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/mosaicflow``, else
-``~/.cache/mosaicflow``. A file that cannot be read or written is ignored: the imports are then
-read from the sources every time, with the same result.
+``~/.cache/mosaicflow``. A file that cannot be read or written, or that another user owns, is
+ignored: the imports are then read from the sources every time, with the same result.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 CACHE_DIR_ENV = "MOSAICFLOW_CACHE_DIR"
 #: Entries a saved file keeps at most; beyond it only the entries this process used are kept.
 MAX_ENTRIES = 4096
+#: A file larger than this (bytes) is not read: no cache of MAX_ENTRIES entries comes near it.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 def cache_folder() -> Path | None:
@@ -41,12 +43,16 @@ def cache_folder() -> Path | None:
 
 
 def _read_entries(file: Path | None) -> dict[str, list[str]]:
-    """The entries of ``file``; empty when it is missing, unreadable or not such a mapping."""
+    """The entries of ``file``; empty when it is missing, unreadable, too large, another user's
+    (whose entries this user's hashes would then trust) or not such a mapping."""
     if file is None:
         return {}
     try:
+        info = file.stat()
+        if info.st_size > MAX_FILE_BYTES or info.st_uid != os.getuid():
+            return {}
         data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
@@ -104,6 +110,7 @@ class ImportsCache:
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=f".{self.file.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(merged, out, sort_keys=True)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from a shared folder's readers
             os.replace(tmp, self.file)
             tmp = None
             self.added = 0
