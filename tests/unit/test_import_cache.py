@@ -81,7 +81,11 @@ def test_another_user_s_cache_file_is_not_trusted(tmp_path, monkeypatch):
     file = tmp_path / "imports-v1.json"
     cache = ImportsCache(file)
     cache.names(Path("a.py"), "mosaicflow.a", b"a", lambda: {"n"})
-    cache.save()
+    umask = os.umask(0o022)
+    try:
+        cache.save()  # a file of the usual mode, readable in a shared folder
+    finally:
+        os.umask(umask)
     assert ImportsCache(file).entries and file.stat().st_mode & 0o777 == 0o644
     monkeypatch.setattr(os, "getuid", lambda: file.stat().st_uid + 1)
     assert ImportsCache(file).entries == {}

@@ -14,13 +14,13 @@ ignored: the imports are then read from the sources every time, with the same re
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from mosaicflow.io import write_json
 
 #: Environment variable naming the cache folder.
 CACHE_DIR_ENV = "MOSAICFLOW_CACHE_DIR"
@@ -104,19 +104,8 @@ class ImportsCache:
         merged = {**_read_entries(self.file), **self.entries}
         if len(merged) > MAX_ENTRIES:
             merged = {key: self.entries[key] for key in self.used if key in self.entries}
-        tmp = None
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.file.parent, prefix=f".{self.file.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(merged, out, sort_keys=True)
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from a shared folder's readers
-            os.replace(tmp, self.file)
-            tmp = None
-            self.added = 0
+            write_json(self.file, merged)
         except OSError:
-            pass
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            return
+        self.added = 0
