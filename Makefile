@@ -9,7 +9,7 @@ CORES ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?= --durations=30
 
-.PHONY: help venv inspect-env restorer-base demo test test-deps lint pytest bench envs docs clean
+.PHONY: help venv inspect-env restorer-base quality-base demo test test-deps lint pytest bench envs docs clean
 
 help:
 	@echo "make demo       run the workflow on the synthetic demo world (config/config.yaml)"
@@ -18,6 +18,7 @@ help:
 	@echo "make inspect-env  the FiftyOne environment of mosaicflow inspect (.venv-inspect)"
 	@echo "make bench      run the benchmarks (results/bench.json)"
 	@echo "make restorer-base  retrain the shipped restorer base (resources/restorer-base/; a GPU)"
+	@echo "make quality-base   retrain the shipped source-quality base (resources/quality-base/)"
 	@echo "make envs docs  regenerate envs/mosaicflow.yaml and config/README.md"
 
 # The environment: pinned by constraints.txt; ultralytics' GUI opencv-python is swapped for the
@@ -60,6 +61,14 @@ restorer-base: venv
 	$(BIN)/snakemake results/models/restoration/generator.pth --directory .pretrain-work \
 		--cores $(CORES) --resources gpu=1 --configfile config/pretrain.yaml $(SNAKEMAKE_ARGS)
 	$(BIN)/python -m mosaicflow.restore.base .pretrain-work resources/restorer-base \
+		--trained-on "$(TRAINED_ON)"
+
+# The source-quality base the demo's classifier starts from: the same world, the classifier alone
+# (about 8 minutes on a 2-core CPU), then its weights and card copied into resources/.
+quality-base: venv
+	$(BIN)/snakemake results/models/quality/quality.pt --directory .pretrain-work \
+		--cores $(CORES) --resources gpu=1 --configfile config/pretrain.yaml $(SNAKEMAKE_ARGS)
+	$(BIN)/python -m mosaicflow.quality.base .pretrain-work resources/quality-base \
 		--trained-on "$(TRAINED_ON)"
 
 test-deps:

@@ -22,12 +22,12 @@ from mosaicflow.plan.codehash import imported_modules
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = "mosaicflow.world"
 #: Package modules (besides ``mosaicflow/world/``) that wire the world into the workflow, and
-#: the restorer base's card, which records the world it was trained on.
+#: the shipped bases' cards, which record the world they were trained on.
 WIRING = {
     "mosaicflow/plan/run.py",
     "mosaicflow/plan/sources.py",
     "mosaicflow/plan/stages/world.py",
-    "mosaicflow/restore/base.py",
+    "mosaicflow/shipped.py",
 }
 
 
@@ -43,6 +43,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "video",
         "formats mosaic",
         "world",
+        "shipped",
         "yolo quality",
         "nudenet",
         "datasets",

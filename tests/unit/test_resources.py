@@ -15,7 +15,7 @@ def test_resources_are_documented_and_small():
     assert (RESOURCES / "README.md").is_file()
     local = RESOURCES / "local"  # git-ignored: the user's own files
     shipped = [p for p in RESOURCES.rglob("*") if p.is_file() and local not in p.parents]
-    base = BASE_DIR / "generator.pth"  # the one weight file shipped (resources/README.md)
+    base = BASE_DIR / "generator.pth"  # the one file over the cap (resources/README.md)
     large = [str(p) for p in shipped if p != base and p.stat().st_size > MAX_BYTES]
     assert not large, f"resources/ is for small assets; move these out: {large}"
     assert base.stat().st_size <= BASE_MAX_BYTES

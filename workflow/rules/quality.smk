@@ -20,7 +20,7 @@ rule train_quality_classifier:
     params:
         train=QUALITY.quality_train_ids,
         val=QUALITY.quality_val_ids,
-        quality=config_section("quality"),
+        quality=QUALITY.quality_params,
         seed=config_section("seed"),
         code=code_of("train_quality_classifier"),
     script:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from mosaicflow.config import build
+from mosaicflow.installed import path_of
 from mosaicflow.plan.runtime import setup
 from mosaicflow.quality.config import QualityConfig
 from mosaicflow.quality.train import FrameSource, train_classifier
@@ -23,7 +24,7 @@ def sources(ids, videos, indexes):
 card = train_classifier(
     sources(params.train, inputs.videos, inputs.indexes),
     sources(params.val, inputs.val_videos, inputs.val_indexes),
-    build(QualityConfig, params.quality),
+    build(QualityConfig, {key: path_of(value) for key, value in params.quality.items()}),
     params.seed,
     Path(snakemake.output.weights),
     Path(snakemake.output.card),

@@ -16,6 +16,7 @@ class QualityConfig:
     Attributes:
         enabled: train the classifier and score every clip's source frames with it.
         weights: a trained classifier used as is instead of training one.
+        init_weights: a classifier's weights the training starts from (None: random).
         crop: side in pixels of the square crops the classifier sees (full resolution).
         frames: training frames drawn evenly from the kept frames of the training videos.
         val_frames: held-out frames (of the validation videos) the card is measured on.
@@ -29,6 +30,7 @@ class QualityConfig:
 
     enabled: bool = False
     weights: str | None = None
+    init_weights: str | None = None
     crop: int = 96
     frames: int = 600
     val_frames: int = 120

@@ -83,7 +83,7 @@ class FrameQuality:
     resize: float
 
 
-def _load_classifier(path: Path) -> dict[str, Any]:
+def read_classifier(path: Path) -> dict[str, Any]:
     """The saved classifier of ``path``, or a ValueError naming the file when it is not one."""
     not_ours = f"{path}: not a source-quality classifier (train_quality_classifier's quality.pt)"
     try:
@@ -104,7 +104,7 @@ class QualityScorer:
     """The trained classifier (``quality.pt`` of rule train_quality_classifier), ready to score."""
 
     def __init__(self, weights: str | Path, device: str = "cpu") -> None:
-        saved = _load_classifier(Path(weights))
+        saved = read_classifier(Path(weights))
         self.classes: list[str] = list(saved["classes"])
         self.crop = int(saved["crop"])
         self.combine = str(saved["combine"])

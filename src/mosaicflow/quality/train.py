@@ -26,6 +26,7 @@ from torch import nn
 from mosaicflow.bootstrap import auroc_interval
 from mosaicflow.io import save_torch, write_json
 from mosaicflow.mosaic.degrade import pixelate_regions
+from mosaicflow.provenance import file_hash
 from mosaicflow.quality.classes import (
     CLASSES,
     crop_windows,
@@ -38,7 +39,7 @@ from mosaicflow.quality.classes import (
 from mosaicflow.quality.config import COMBINES, QualityConfig
 from mosaicflow.quality.model import QualityNet, to_tensor
 from mosaicflow.quality.roc import auroc
-from mosaicflow.quality.score import QualityScorer, combine_crops
+from mosaicflow.quality.score import QualityScorer, combine_crops, read_classifier
 from mosaicflow.video.decode import iter_frames
 
 LOG = logging.getLogger(__name__)
@@ -156,7 +157,11 @@ def train_classifier(
     margin = window_margin(cfg)
     LOG.info("quality: %d training windows of %d videos", len(windows), len(train_sources))
     # channels-last: oneDNN runs the training step about a quarter faster on the CPU
-    net = QualityNet(len(CLASSES), WIDTH).to(memory_format=torch.channels_last)
+    net = QualityNet(len(CLASSES), WIDTH)
+    if cfg.init_weights:
+        load_start(net, Path(cfg.init_weights))
+        LOG.info("quality: starting from %s", cfg.init_weights)
+    net = net.to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, cfg.iterations))
     loss_fn = nn.CrossEntropyLoss()
@@ -195,11 +200,7 @@ def train_classifier(
         "train_videos": [s.video_id for s in train_sources],
         "val_videos": [s.video_id for s in val_sources],
         "training_windows": len(windows),
-        "config": {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in vars(cfg).items()
-            if k != "enabled"
-        },
+        "config": card_config(cfg),
         "seed": seed,
         "curve": curve,
         "val": validate(QualityScorer(weights_out), val_sources, cfg, seed),
@@ -207,6 +208,36 @@ def train_classifier(
     LOG.info("quality: trained and validated in %.1f s", time.perf_counter() - started)
     write_json(card_out, card)
     return card
+
+
+def load_start(net: QualityNet, path: Path) -> None:
+    """Load the classifier of ``path`` into ``net`` (strictly), or raise a ValueError naming the
+    file when it is not a classifier of this network (its classes and width)."""
+    saved = read_classifier(path)
+    if list(saved["classes"]) != list(CLASSES) or int(saved["width"]) != WIDTH:
+        raise ValueError(
+            f"{path}: quality.init_weights must be a classifier of the classes {list(CLASSES)} "
+            f"and width {WIDTH}; it has {list(saved['classes'])} and width {saved['width']}"
+        )
+    try:
+        net.load_state_dict(saved["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path}: quality.init_weights does not fit the network: {error}"
+        ) from error
+
+
+def card_config(cfg: QualityConfig) -> dict[str, Any]:
+    """The training keys as the card records them: the start weights by content, not by path."""
+    config: dict[str, Any] = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in vars(cfg).items() if k != "enabled"
+    }
+    if cfg.init_weights:
+        config["init_weights"] = {
+            "file": Path(cfg.init_weights).name,
+            "sha256": file_hash(cfg.init_weights, 64),
+        }
+    return config
 
 
 def validate(

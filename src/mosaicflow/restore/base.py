@@ -14,42 +14,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from mosaicflow.config import REPO_ROOT
-from mosaicflow.io import load_yaml
+from mosaicflow.shipped import CONFIGS, config_files, merged_config, world_videos
 
 BASE_DIR = REPO_ROOT / "resources" / "restorer-base"
 #: The largest base the repository ships (bytes).
 MAX_BYTES = 20 * 2**20
 CARD_VERSION = 1
-CONFIGS = (REPO_ROOT / "config" / "config.yaml", REPO_ROOT / "config" / "pretrain.yaml")
-
-
-def merged_config(files: Sequence[Path]) -> dict[str, Any]:
-    """The files' configs layered in order as Snakemake layers ``--configfile`` (later keys
-    win, sections merge), validated."""
-    from snakemake.utils import update_config
-
-    from mosaicflow.config import validate_config
-
-    config: dict[str, Any] = {}
-    for path in files:
-        update_config(config, load_yaml(Path(path).read_text(encoding="utf-8")) or {})
-    validate_config(config)
-    return config
-
-
-def world_videos(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Name, role and seed of every video of a config's world."""
-    from mosaicflow.config import build
-    from mosaicflow.world import video_specs
-    from mosaicflow.world.config import WorldConfig
-
-    specs = video_specs(build(WorldConfig, config["world"]), config["seed"])
-    return [{"name": s.name, "role": s.role, "seed": s.seed} for s in specs]
 
 
 def publish_base(
@@ -89,7 +63,7 @@ def publish_base(
     record = {
         "version": CARD_VERSION,
         "command": "make restorer-base",
-        "configs": {Path(p).name: load_yaml(Path(p).read_text(encoding="utf-8")) for p in configs},
+        "configs": config_files(configs),
         "world": {"seed": config["seed"], "videos": world_videos(config)},
         "generator": {"file": "generator.pth", "sha256": file_hash(weights, 64), "bytes": size},
         "restorer": read_json(card),

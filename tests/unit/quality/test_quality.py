@@ -479,3 +479,53 @@ def _decoded(video: Path, numbers: list[int]) -> list[np.ndarray]:
     from mosaicflow.video.decode import iter_frames
 
     return [rgb for _, rgb in iter_frames(video, numbers)]
+
+
+def test_training_starts_from_given_weights_and_its_card_names_them_by_content(trained, tmp_path):
+    import torch
+
+    from mosaicflow.provenance import file_hash
+
+    root, _ = trained
+    sources = [FrameSource(f"v{k}", root / f"v{k}.mp4", root / f"v{k}.parquet") for k in range(3)]
+    start = root / "q.pt"
+    # one step at a vanishing learning rate: the classifier is the one it started from
+    cfg = QualityConfig(
+        enabled=True, crop=48, frames=24, val_frames=12, iterations=1, batch=16, lr=1e-12,
+        init_weights=str(start),
+    )  # fmt: skip
+    card = train_classifier(
+        sources[:2], sources[2:], cfg, 3, tmp_path / "q.pt", tmp_path / "c.json"
+    )
+    assert card["config"]["init_weights"] == {"file": "q.pt", "sha256": file_hash(start, 64)}
+    before = torch.load(start, weights_only=True)["state_dict"]
+    after = torch.load(tmp_path / "q.pt", weights_only=True)["state_dict"]
+    for name in ("features.0.weight", "features.9.weight", "head.weight"):
+        assert torch.allclose(before[name], after[name], atol=1e-6), name
+    assert card["val"]["auroc_five_crops_by_kind"]["blur"] >= 0.9  # what the start learnt
+    fresh = train_classifier(
+        sources[:2], sources[2:], QualityConfig(enabled=True, crop=48, frames=24, val_frames=12,
+        iterations=1, batch=16, lr=1e-12), 3, tmp_path / "r.pt", tmp_path / "r.json",
+    )  # fmt: skip
+    assert fresh["config"]["init_weights"] is None
+    random = torch.load(tmp_path / "r.pt", weights_only=True)["state_dict"]
+    assert not torch.allclose(before["head.weight"], random["head.weight"], atol=1e-3)
+
+
+def test_start_weights_of_another_network_are_refused_with_the_file_named(tmp_path):
+    import torch
+
+    from mosaicflow.quality.model import QualityNet
+    from mosaicflow.quality.train import load_start
+
+    narrow = tmp_path / "narrow.pt"
+    saved = {"classes": list(CLASSES), "crop": 48, "width": 8, "combine": "mean"}
+    torch.save({**saved, "state_dict": QualityNet(len(CLASSES), 8).state_dict()}, narrow)
+    with pytest.raises(ValueError, match=r"narrow\.pt: quality\.init_weights must be .* width 16"):
+        load_start(QualityNet(len(CLASSES), 16), narrow)
+    broken = tmp_path / "broken.pt"
+    state = QualityNet(len(CLASSES), 16).state_dict()
+    state.pop("head.bias")
+    torch.save({**saved, "width": 16, "state_dict": state}, broken)
+    with pytest.raises(ValueError, match=r"broken\.pt: quality\.init_weights does not fit"):
+        load_start(QualityNet(len(CLASSES), 16), broken)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mosaicflow import installed
+from mosaicflow.config import canonical, without_runtime
 from mosaicflow.plan import paths
 from mosaicflow.plan.run import Run
 from mosaicflow.plan.stages.frames import split_roles
@@ -63,15 +65,32 @@ def quality_val_ids(run: Run, wildcards: Any) -> list[str]:
     return quality_videos(run)[1]
 
 
-def quality_training_input(run: Run, wildcards: Any) -> dict[str, list[str]]:
-    """Videos and frame indexes of the classifier's training and card videos."""
+def quality_training_input(run: Run, wildcards: Any) -> dict[str, Any]:
+    """Videos and frame indexes of the classifier's training and card videos, and the user's
+    own weights it starts from (``quality.init_weights``; shipped weights are a param only,
+    :func:`quality_params`)."""
     train, val = quality_videos(run)
-    return {
+    inputs: dict[str, Any] = {
         "videos": [run.videos[vid].path for vid in train],
         "indexes": [paths.frames_files(vid)["index"] for vid in train],
         "val_videos": [run.videos[vid].path for vid in val],
         "val_indexes": [paths.frames_files(vid)["index"] for vid in val],
     }
+    start = run.config["quality"]["init_weights"]
+    if start and not installed.reference(start):
+        inputs["init_weights"] = start
+    return inputs
+
+
+def quality_params(run: Run, wildcards: Any) -> dict[str, Any]:
+    """The ``quality`` keys the training reads (its rule's params), without the speed settings;
+    shipped start weights (``init_weights: base``) as a reference by place and content
+    (:mod:`mosaicflow.installed`), so that a moved checkout reruns nothing."""
+    section = dict(without_runtime(run.config["quality"], "quality"))
+    if section.get("init_weights"):
+        start = section["init_weights"]
+        section["init_weights"] = installed.reference(start) or start
+    return canonical(section)
 
 
 def source_quality_eval_ids(run: Run, wildcards: Any) -> list[str]:
