@@ -6,10 +6,14 @@ and detection sample carries its score."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from mosaicflow.provenance import file_hash
+from mosaicflow.quality.base import BASE_DIR
 
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
@@ -67,7 +71,12 @@ def test_the_card_measures_the_classifier_on_held_out_frames(demo_results):
     assert val["frames"] > 0 and val["auroc_five_crops"] >= CARD_AUROC, val
     low, high = val["auroc_five_crops_ci95"]
     assert low <= val["auroc_five_crops"] <= high
-    assert card["curve"][-1]["loss"] < card["curve"][0]["loss"]
+    # each point is the mean loss of 50 steps; chance is ln(5) = 1.61 for five balanced classes.
+    # Fine-tuned from the base, the curve starts low and need not fall: it must end well below
+    # chance, and the card names the start by content.
+    assert card["curve"][-1]["loss"] < math.log(len(card["classes"])) / 2, card["curve"][-5:]
+    start = card["config"]["init_weights"]
+    assert start == {"file": "quality.pt", "sha256": file_hash(BASE_DIR / "quality.pt", 64)}
     assert _metrics(demo_results)["card"] == val
 
 

@@ -48,6 +48,9 @@ WINDOWS_PER_FRAME = 4
 #: Of those, windows around the crops that scoring reads: a frame's corners hold what its middle
 #: rarely does (watermarks, borders, letterboxing), and the clean class must have seen it.
 AT_SCORED_CROPS = 2
+#: Optimizer steps per point of the card's loss curve: each point is the mean training loss of
+#: the steps since the one before (one batch's loss swings by a factor of three).
+CURVE_STEPS = 50
 #: Width of the network's first layer.
 WIDTH = 16
 
@@ -166,6 +169,7 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, cfg.iterations))
     loss_fn = nn.CrossEntropyLoss()
     curve = []
+    window_losses: list[float] = []
     net.train()
     for step in range(cfg.iterations):
         labels = rng.integers(0, len(CLASSES), cfg.batch)
@@ -183,9 +187,11 @@ def train_classifier(
         loss.backward()
         optimiser.step()
         schedule.step()
-        if step % 50 == 0 or step == cfg.iterations - 1:
-            value = float(loss.detach())
-            curve.append({"iteration": step, "loss": round(value, 5)})
+        window_losses.append(float(loss.detach()))
+        if (step + 1) % CURVE_STEPS == 0 or step == cfg.iterations - 1:
+            value = float(np.mean(window_losses))
+            curve.append({"iteration": step + 1, "loss": round(value, 5)})
+            window_losses.clear()
             LOG.info("quality: iteration %d/%d loss %.4f", step + 1, cfg.iterations, value)
     saved = {
         "classes": list(CLASSES),

@@ -220,6 +220,8 @@ def test_training_writes_weights_and_a_card_and_learns_the_degradations(trained)
     assert read_json(root / "card.json") == card
     assert card["train_videos"] == ["v0", "v1"] and card["val_videos"] == ["v2"]
     assert card["val"]["frames"] == 12
+    # each point the mean loss of the 50 steps before it
+    assert [point["iteration"] for point in card["curve"]] == [50, 100, 150]
     assert card["curve"][-1]["loss"] < card["curve"][0]["loss"]
     # blur and a low source resolution are plain to see on sharp texture
     assert card["val"]["auroc_five_crops_by_kind"]["blur"] >= 0.9
