@@ -170,7 +170,9 @@ def detector_model(profile: str, device: str, work: Path) -> tuple[Any, str]:
         what = "nudenet's YOLOv8n converted to a YOLOv8n-seg checkpoint (random mask head)"
         if not path.is_file():
             from mosaicflow.yolo.bases import convert_base, nudenet_onnx, save_base
+            from mosaicflow.yolo.offline import prepare_ultralytics
 
+            prepare_ultralytics(work / "yolo_config", model_threads(True))  # before the import
             path = save_base(*convert_base(nudenet_onnx(), "segment"), work / "yolov8n-seg.pt")
     detector = YoloDetector(path, device=device, imgsz=imgsz, threads=model_threads(True))
     return detector, f"{what}, imgsz {imgsz}"
