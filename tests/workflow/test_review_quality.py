@@ -19,17 +19,17 @@ from tests.unit.curate.test_review import label_studio_export
 pytestmark = [pytest.mark.workflow, pytest.mark.demo]
 
 #: Measured on the demo (Zen 5): confidence alone 0.382; after one simulated round of 50 reviewed
-#: clips 0.690, after two 0.788; with every clip's verdict, out of fold, 0.844 (the issue's bar is
+#: clips 0.762, after two 0.839; with every clip's verdict, out of fold, 0.860 (the issue's bar is
 #: 0.8; docs/experiments/clip-triage.md). A round's figure moves by a few hundredths with the clips
 #: it happens to review, so its floor leaves other CPUs' weights a margin. Round 1 is held to the
 #: share of the confidence ranking's shortfall from a perfect ranking (AP 1) that it closes: the
-#: confidence ranking moves with the segmenter's last bits (0.382 on AVX-512 EPYCs, 0.572 with
-#: torch and oneDNN held to AVX2), and a fixed gain over it would ask more of a better baseline.
-#: Measured: 0.56 (Zen 4), 0.50 (Zen 5), 0.45 (Zen 4 held to AVX2).
+#: confidence ranking moves with the segmenter's last bits (0.382 on AVX-512 EPYCs, 0.454 on a
+#: Xeon with AMX), and a fixed gain over it would ask more of a better baseline. Measured: 0.61
+#: (Zen 5); with the plain least-squares motion fit 0.56 (Zen 4), 0.50 (Zen 5), 0.27 (Xeon, AMX).
 ROUND1_GAP_CLOSED = 0.35
 ROUND2_FLOOR = 0.7
 EVERY_VERDICT_FLOOR = 0.8
-#: AP of a low ``motion_residual`` alone for the false clips (0.711 on the demo): the rigid
+#: AP of a low ``motion_residual`` alone for the false clips (0.714 on the demo): the rigid
 #: look-alikes move as one piece, the targets bend.
 MOTION_ALONE_FLOOR = 0.6
 #: What a new verdicts table reruns: the index and everything downstream of it, the ranking.

@@ -24,12 +24,31 @@ MIN_MASK_PX = 30
 #: The mask is eroded by this square (pixels) so the flow at the outline, which mixes the
 #: region with what lies behind it, is left out.
 ERODE_PX = 5
+#: Reweighting steps of the robust similarity fit.
+ROBUST_ITERATIONS = 5
+#: Floor (pixels) of the Cauchy scale, so that an exact fit does not weigh one pixel alone.
+ROBUST_MIN_SCALE = 0.05
+
+
+def _fit_residuals(
+    design: np.ndarray, target: np.ndarray, weights: np.ndarray, n: int
+) -> np.ndarray:
+    """Per pixel, the length of the flow vector less the weighted least-squares fit."""
+    w = np.concatenate([weights, weights])
+    coef, *_ = np.linalg.lstsq(design * w[:, None], target * w, rcond=None)
+    rest = target - design @ coef
+    return np.hypot(rest[:n], rest[n:])
 
 
 def similarity_residual(flow: np.ndarray, mask: np.ndarray) -> float:
-    """Median length (pixels) of the flow vectors inside ``mask`` less the least-squares
-    similarity transform (shift, rotation, scale) of those vectors; NaN for fewer than
-    :data:`MIN_MASK_PX` pixels.
+    """Median length (pixels) of the flow vectors inside ``mask`` less the similarity transform
+    (shift, rotation, scale) that fits most of them; NaN for fewer than :data:`MIN_MASK_PX`
+    pixels.
+
+    The transform is a robust fit (iteratively reweighted least squares, Cauchy weights at the
+    scale of the median residual): a segmenter's mask often holds some of what lies behind the
+    region, whose flow follows the background, and a plain least-squares fit would bend toward
+    those pixels and leave a rigid region's own pixels a residual.
 
     Args:
         flow: ``(H, W, 2)`` float flow (dx, dy) per pixel.
@@ -45,9 +64,11 @@ def similarity_residual(flow: np.ndarray, mask: np.ndarray) -> float:
     design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])
     vectors = flow[ys, xs].astype(np.float64)
     target = np.concatenate([vectors[:, 0], vectors[:, 1]])
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    rest = target - design @ coef
-    return float(np.median(np.hypot(rest[: len(x)], rest[len(x) :])))
+    residual = _fit_residuals(design, target, one, len(x))
+    for _ in range(ROBUST_ITERATIONS):
+        scale = max(float(np.median(residual)), ROBUST_MIN_SCALE)
+        residual = _fit_residuals(design, target, 1.0 / (1.0 + (residual / scale) ** 2), len(x))
+    return float(np.median(residual))
 
 
 def pair_starts(

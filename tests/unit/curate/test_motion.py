@@ -58,6 +58,21 @@ def test_exact_similarity_flow_leaves_no_residual():
     assert math.isnan(similarity_residual(flow, np.zeros_like(mask)))
 
 
+def test_background_pixels_inside_the_mask_leave_a_rigid_region_rigid():
+    """A mask that holds a strip of background (30 % of its pixels, moving 3 px otherwise): the
+    robust fit follows the region, so its pixels, the median, keep no residual."""
+    ys, xs = np.mgrid[0:40, 0:50].astype(np.float64)
+    flow = np.stack([0.04 * xs - 0.02 * ys + 1.0, 0.02 * xs + 0.04 * ys - 0.5], axis=-1)
+    mask = np.zeros((40, 50), bool)
+    mask[5:35, 10:45] = True
+    flow[5:14, 10:45] = (-2.0, 2.0)  # the background's own motion
+    assert mask[5:14].sum() / mask.sum() == pytest.approx(0.3)
+    assert similarity_residual(flow, mask) < 0.05
+    bent = flow.copy()
+    bent[14:35, 10:45, 0] += np.sin(ys[14:35, 10:45] / 4.0)
+    assert similarity_residual(bent, mask) > 0.3
+
+
 def test_pairs_span_the_clip_and_shorten_in_a_short_clip():
     assert pair_starts(32) == (10, [0, 7, 14, 21])
     assert pair_starts(5) == (4, [0])
