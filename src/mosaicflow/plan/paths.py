@@ -194,7 +194,8 @@ BALANCE_DIR = f"{RESULTS}/balance"
 
 def balance_files(table: str) -> dict[str, str]:
     """The sampling weights of ``detection`` images or restoration ``clips``: weights.parquet
-    (one row per training item) and buckets.tsv (per bucket: items, target, multiplier)."""
+    (one row per training item) and buckets.tsv (per bucket: items, target, listings in the
+    repeated list)."""
     return {
         "weights": f"{BALANCE_DIR}/{table}/weights.parquet",
         "buckets": f"{BALANCE_DIR}/{table}/buckets.tsv",

@@ -11,11 +11,12 @@ from mosaicflow.datasets.balance.tree import (
     Level,
     WeightRule,
     balance_table,
+    bucket_repeats,
     bucket_shares,
     bucket_weight,
     leaf_probabilities,
-    multipliers,
     read_weight_rules,
+    spread,
 )
 
 
@@ -43,18 +44,41 @@ def test_a_name_rule_wins_over_an_earlier_pattern():
     assert bucket_weight("c", "a/c", rules) == 1
 
 
-def test_multipliers_scale_the_smallest_to_one_round_halves_up_and_cap():
+def test_bucket_listings_scale_the_smallest_item_weight_to_one_round_halves_up_and_cap():
     probabilities = {"a": Fraction(1, 2), "b": Fraction(1, 4), "c": Fraction(1, 4)}
     counts = {"a": 10, "b": 2, "c": 1}
-    # per item: 1/20, 1/8, 1/4 -> 1, 2.5, 5
-    assert multipliers(counts, probabilities, 250) == {"a": 1, "b": 3, "c": 5}
-    assert multipliers(counts, probabilities, 4) == {"a": 1, "b": 3, "c": 4}
+    # per item: 1/20, 1/8, 1/4 -> a listed 10 times, b 5, c 5
+    assert bucket_repeats(counts, probabilities, 250) == {"a": 10, "b": 5, "c": 5}
+    assert bucket_repeats(counts, probabilities, 4) == {"a": 10, "b": 5, "c": 4}
+    # per item 3/7 and 2/7: a is listed 1.5 times, rounded halves up
+    assert bucket_repeats({"a": 1, "b": 2}, {"a": Fraction(3, 7), "b": Fraction(4, 7)}, 9) == {
+        "a": 2,
+        "b": 2,
+    }
+
+
+def test_spread_shares_a_buckets_listings_evenly_in_order():
+    assert spread(5, 2) == [3, 2]
+    assert spread(7, 3) == [3, 2, 2]
+    assert spread(4, 4) == [1, 1, 1, 1]
+    assert spread(0, 2) == [0, 0]
+
+
+def test_repeated_list_keeps_every_bucket_near_its_target_where_rounding_per_item_would_not():
+    """Buckets of 3 and 2 items at 1/2 each: rounded per item, each of b's items would be listed
+    twice (1.5 rounded up: 4 listings against a's 3, 57 % for a target of 50 %); spread over the
+    bucket, b's 3 listings match a's 3."""
+    table = pd.DataFrame({"video": ["a", "a", "a", "b", "b"]})
+    out = balance_table(table, [Level("video")])
+    assert out["multiplier"].tolist() == [1, 1, 1, 2, 1]
+    listed = out.groupby("bucket")["multiplier"].sum()
+    assert listed.to_dict() == {"a": 3, "b": 3}
 
 
 def test_zero_weight_buckets_get_no_repeats(tmp_path):
     probabilities = leaf_probabilities(["a", "b"], [WeightRule("b", Fraction(0))])
     assert probabilities == {"a": 1, "b": 0}
-    assert multipliers({"a": 3, "b": 3}, probabilities, 10) == {"a": 1, "b": 0}
+    assert bucket_repeats({"a": 3, "b": 3}, probabilities, 10) == {"a": 3, "b": 0}
     with pytest.raises(BalanceError, match="weight 0"):
         leaf_probabilities(["a", "b"], [WeightRule("*", Fraction(0))])
 

@@ -124,3 +124,4 @@ def test_tag_is_a_balance_level():
     assert set(weights.index) == {"FACE_FEMALE", "none"}
     # each tag gets half the draws: the one face clip weighs three times a clip without a tag
     assert weights.loc["FACE_FEMALE", "multiplier"] == 3
+    assert weights.loc["none", "multiplier"].tolist() == [1, 1, 1]

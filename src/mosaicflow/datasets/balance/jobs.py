@@ -65,15 +65,15 @@ def settings(
 
 
 def bucket_table(weights: pd.DataFrame) -> pd.DataFrame:
-    """Per bucket: items, target probability, multiplier and its share of the repeated list."""
+    """Per bucket: items, target probability, listings in the repeated list (its items'
+    multipliers summed) and their share of the list."""
     grouped = weights.groupby("bucket", sort=True)
     table = grouped.agg(
         items=("bucket_items", "first"),
         probability=("bucket_probability", "first"),
-        multiplier=("multiplier", "first"),
+        repeats=("multiplier", "sum"),
     )
-    repeats = table["items"] * table["multiplier"]
-    table["repeated_share"] = (repeats / repeats.sum()).round(6)
+    table["repeated_share"] = (table["repeats"] / table["repeats"].sum()).round(6)
     table["probability"] = table["probability"].round(6)
     return table.reset_index()
 

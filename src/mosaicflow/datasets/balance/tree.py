@@ -5,9 +5,12 @@ block size, source video, ...); the bucket path ``level1/level2/...`` places it 
 down the tree, the children of a node share its sampling probability in proportion to their
 weights. A child's weight is the one a weight rule gives its own name, else the first rule whose
 ``fnmatch`` pattern matches its path, else 1. An item's sampling weight is its leaf's probability
-over the leaf's item count; its multiplier is that weight scaled so the smallest is 1, rounded
-(halves up) and capped. This is anime_screenshot_pipeline's dataset balancing, over table
-columns instead of folders. Probabilities are exact fractions until they are written.
+over the leaf's item count. Its multiplier (listings in a repeated list) comes from its leaf's:
+a leaf is listed its probability over the smallest per-item weight times, rounded (halves up)
+and capped, and its items share those listings as evenly as whole numbers allow, so that every
+leaf's share of the list is its probability to within half a listing. This is
+anime_screenshot_pipeline's dataset balancing, over table columns instead of folders.
+Probabilities are exact fractions until they are written.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pandas as pd
 
 #: Separator of the levels in a bucket path.
 SEP = "/"
+HALF = Fraction(1, 2)
 
 
 class BalanceError(ValueError):
@@ -140,20 +144,31 @@ def leaf_probabilities(
     return probabilities
 
 
-def multipliers(
+def bucket_repeats(
     counts: Mapping[str, int], probabilities: Mapping[str, Fraction], max_multiply: int
 ) -> dict[str, int]:
-    """Repeats per item of every leaf: its per-item weight ``p / n`` scaled so the smallest
-    non-zero one is 1, rounded halves up, capped at ``max_multiply`` (a leaf of weight 0: 0)."""
+    """Listings of every leaf in the repeated list: its probability over the smallest non-zero
+    per-item weight ``p / n`` (so each of that leaf's items is listed once), rounded halves up,
+    at most ``max_multiply`` per item (a leaf of weight 0: 0). A leaf's share of the list is
+    then its probability to within half a listing."""
     per_item = {leaf: probabilities[leaf] / counts[leaf] for leaf in counts}
     positive = [w for w in per_item.values() if w > 0]
     if not positive:
         raise BalanceError("every bucket has weight 0")
     smallest = min(positive)
     return {
-        leaf: min(max_multiply, math.floor(w / smallest + Fraction(1, 2))) if w > 0 else 0
-        for leaf, w in per_item.items()
+        leaf: min(max_multiply * counts[leaf], math.floor(probabilities[leaf] / smallest + HALF))
+        if per_item[leaf] > 0
+        else 0
+        for leaf in counts
     }
+
+
+def spread(total: int, items: int) -> list[int]:
+    """``total`` listings over ``items`` items in order: each gets ``total // items``, the first
+    ``total % items`` one more."""
+    base, extra = divmod(total, items)
+    return [base + 1] * extra + [base] * (items - extra)
 
 
 def balance_table(
@@ -166,7 +181,8 @@ def balance_table(
 
     Adds ``bucket`` (the path), ``bucket_items``, ``bucket_probability`` (the leaf's share of
     the sampled stream), ``sample_weight`` (per item: probability / items; the weights of a
-    weighted sampler) and ``multiplier`` (repeats in a repeated list) to a copy of ``table``.
+    weighted sampler) and ``multiplier`` (repeats in a repeated list: the leaf's
+    :func:`bucket_repeats` spread over its items in table order) to a copy of ``table``.
 
     Raises:
         BalanceError: no levels, a level column the table lacks, or see
@@ -182,11 +198,14 @@ def balance_table(
     out["bucket"] = [SEP.join(parts) for parts in zip(*names, strict=True)]
     counts = out["bucket"].value_counts().to_dict()
     probabilities = leaf_probabilities(list(counts), rules)
-    repeats = multipliers(counts, probabilities, max_multiply)
+    listings = bucket_repeats(counts, probabilities, max_multiply)
     out["bucket_items"] = out["bucket"].map(counts).astype(int)
     out["bucket_probability"] = out["bucket"].map(lambda b: float(probabilities[b]))
     out["sample_weight"] = out["bucket"].map(lambda b: float(probabilities[b] / counts[b]))
-    out["multiplier"] = out["bucket"].map(repeats).astype(int)
+    position = out.groupby("bucket", sort=False).cumcount().to_numpy()
+    shares = {b: spread(listings[b], counts[b]) for b in counts}
+    out["multiplier"] = [shares[b][i] for b, i in zip(out["bucket"], position, strict=True)]
+    out["multiplier"] = out["multiplier"].astype(int)
     return out
 
 
