@@ -30,10 +30,10 @@ ROBUST_ITERATIONS = 5
 ROBUST_MIN_SCALE = 0.05
 
 
-def _fit_residuals(
-    design: np.ndarray, target: np.ndarray, weights: np.ndarray, n: int
-) -> np.ndarray:
-    """Per pixel, the length of the flow vector less the weighted least-squares fit."""
+def _fit_residuals(design: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per pixel (one weight each), the length of the flow vector less the weighted
+    least-squares fit."""
+    n = len(weights)
     w = np.concatenate([weights, weights])
     coef, *_ = np.linalg.lstsq(design * w[:, None], target * w, rcond=None)
     rest = target - design @ coef
@@ -64,10 +64,10 @@ def similarity_residual(flow: np.ndarray, mask: np.ndarray) -> float:
     design = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])
     vectors = flow[ys, xs].astype(np.float64)
     target = np.concatenate([vectors[:, 0], vectors[:, 1]])
-    residual = _fit_residuals(design, target, one, len(x))
+    residual = _fit_residuals(design, target, one)
     for _ in range(ROBUST_ITERATIONS):
         scale = max(float(np.median(residual)), ROBUST_MIN_SCALE)
-        residual = _fit_residuals(design, target, 1.0 / (1.0 + (residual / scale) ** 2), len(x))
+        residual = _fit_residuals(design, target, 1.0 / (1.0 + (residual / scale) ** 2))
     return float(np.median(residual))
 
 

@@ -24,6 +24,7 @@ from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Separator of the levels in a bucket path.
@@ -204,8 +205,9 @@ def balance_table(
     out["sample_weight"] = out["bucket"].map(lambda b: float(probabilities[b] / counts[b]))
     position = out.groupby("bucket", sort=False).cumcount().to_numpy()
     shares = {b: spread(listings[b], counts[b]) for b in counts}
-    out["multiplier"] = [shares[b][i] for b, i in zip(out["bucket"], position, strict=True)]
-    out["multiplier"] = out["multiplier"].astype(int)
+    out["multiplier"] = np.array(
+        [shares[b][i] for b, i in zip(out["bucket"], position, strict=True)], dtype=np.int64
+    )
     return out
 
 
