@@ -185,7 +185,11 @@ def test_threshold_is_the_lowest_with_the_allowed_false_positives():
         choose_threshold(negatives, positives, floor=0.25, max_fp_rate=2)
 
 
-def test_detect_rejects_a_non_model_and_a_broken_video(det_source, tmp_path, capsys):
+def test_detect_rejects_a_non_model_and_a_broken_video(
+    det_source, tmp_path, capsys, ultralytics_offline
+):
+    # ultralytics keeps the first config folder of the process: the session's, not this
+    # command's output folder, which its failure removes
     fake = tmp_path / "best.pt"
     fake.write_bytes(b"not a checkpoint")
     code = main(["detect", str(det_source.video), "--model", str(fake), "--out",
