@@ -70,6 +70,65 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+_TWO_DATABASES = """
+import sys
+from pathlib import Path
+
+import pymongo
+
+from mosaicflow.inspection.database import PrivateMongod
+
+first, second = (PrivateMongod(Path(folder)) for folder in sys.argv[1:3])
+uris = [first.start(), second.start()]
+for uri, label in zip(uris, ("first", "second")):
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=20000)
+    client["check"]["folders"].insert_one({"folder": label})
+    print(uri, [d["folder"] for d in client["check"]["folders"].find()], flush=True)
+try:
+    PrivateMongod(Path(sys.argv[1])).start()
+except RuntimeError as error:
+    print("refused:", error, flush=True)
+print(first.process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_each_results_folder_gets_its_own_database(inspect_env, tmp_path):
+    """Two inspections at once each talk to the mongod of their own folder (never to another
+    one's, nor to a control socket), a third on a busy folder is refused naming it, and the
+    database stops when the process that started it is killed."""
+    folders = [tmp_path / "a" / "db", tmp_path / "b" / "db"]
+    owner = subprocess.Popen(
+        [str(inspect_python()), "-c", _TWO_DATABASES, *map(str, folders)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        lines = [owner.stdout.readline().strip() for _ in range(4)]
+        assert all(lines), owner.stderr.read()[-4000:]
+        (uri_a, seen_a), (uri_b, seen_b) = (line.split(" ", 1) for line in lines[:2])
+        assert uri_a != uri_b and (seen_a, seen_b) == ("['first']", "['second']")
+        assert lines[2].startswith("refused:") and str(folders[0]) in lines[2], lines[2]
+        assert all((folder / "mongod.lock").is_file() for folder in folders)
+        mongod = int(lines[3])
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while _alive(mongod) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _alive(mongod), "mongod outlived the process that started it"
+    finally:
+        owner.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie awaiting its dead parent's reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_inspect_loads_both_datasets_with_their_fields(results, inspect_env):
     proc = subprocess.run(
         _mosaicflow("--results", str(results), "--no-app", "--splits", "train,val,test"),

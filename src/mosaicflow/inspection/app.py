@@ -20,8 +20,9 @@ Two datasets are (re)built on every start, named ``<name>-detection`` and ``<nam
   likely-false score, reasons, verdict). A clip plays its browser preview (``--previews``,
   :mod:`mosaicflow.inspection.previews`) when there is one.
 
-The database is FiftyOne's own (``FIFTYONE_DATABASE_URI`` points it at your MongoDB instead;
-otherwise its files live in ``<results>/inspect/db``).
+The database is a ``mongod`` of this process's own, with its files in ``<results>/inspect/db``
+(:mod:`mosaicflow.inspection.database`); ``FIFTYONE_DATABASE_URI`` points it at your MongoDB
+instead.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from mosaicflow.inspection.database import PrivateMongod
 
 #: Columns of samples.parquet copied onto each detection sample (``mosaics`` is renamed; a
 #: FiftyOne sample's ``tags`` are its own, so the region tags are ``region_tags``/``region_tag``).
@@ -79,11 +82,16 @@ def review_fields(ranked: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def _environment(results: Path) -> None:
+def _environment(results: Path) -> PrivateMongod | None:
+    """FiftyOne's settings, set before it is first imported; starts the results folder's own
+    database unless ``FIFTYONE_DATABASE_URI`` names one (returns it, to keep it running)."""
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
     os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
-    if not os.environ.get("FIFTYONE_DATABASE_URI"):
-        os.environ.setdefault("FIFTYONE_DATABASE_DIR", str(results / "inspect" / "db"))
+    if os.environ.get("FIFTYONE_DATABASE_URI"):
+        return None
+    database = PrivateMongod(results / "inspect" / "db")
+    os.environ["FIFTYONE_DATABASE_URI"] = database.start()
+    return database
 
 
 def _plain(value: Any) -> Any:
@@ -288,7 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-app", action="store_true", help="build and summarise, then exit")
     args = parser.parse_args(argv)
     results = args.results.resolve()
-    _environment(results)
+    try:
+        database = _environment(results)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"mosaicflow inspect: error: {error}", file=sys.stderr)
+        return 2
     import fiftyone as fo
 
     try:
@@ -303,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = fo.launch_app(first, address=args.address, port=args.port, remote=True)
     print(f"FiftyOne App: http://{args.address}:{args.port}/ (Ctrl-C stops it)", flush=True)
     session.wait(-1)
+    if database is not None:
+        database.stop()
     return 0
 
 
