@@ -610,11 +610,12 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file, naming the file in the error if it is malformed."""
+    """Read a JSON file, naming the file in the error if it is malformed (bad syntax, bytes
+    that are not UTF-8, nesting too deep to parse)."""
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"{path}: malformed JSON ({err})") from err
 
 

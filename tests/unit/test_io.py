@@ -47,6 +47,14 @@ def test_malformed_json_names_the_file(tmp_path):
     bad.write_text("{nope")
     with pytest.raises(ValueError, match=r"bad\.json: malformed JSON"):
         read_json(bad)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"label": "d\u00e9j\u00e0"}'.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.json: malformed JSON"):
+        read_json(latin)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"deep\.json: malformed JSON"):
+        read_json(deep)
 
 
 def test_outputs_get_normal_permissions(tmp_path):

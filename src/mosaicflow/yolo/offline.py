@@ -73,6 +73,7 @@ def prepare_ultralytics(config_dir: str | os.PathLike[str], threads: int) -> Any
             "ultralytics was imported before prepare_ultralytics(): its settings would land in "
             f"{current}; set YOLO_CONFIG_DIR before importing it"
         )
+    current.mkdir(parents=True, exist_ok=True)  # a long-lived process may have lost it
     for name in FONT_NAMES:  # the font check looks in ultralytics' USER_CONFIG_DIR
         if not (current / name).is_file():
             shutil.copyfile(_font_source(), current / name)

@@ -112,6 +112,25 @@ def test_mirror_keeps_caches_out_of_the_input(tmp_path):
     assert (mirror / "val" / "labels" / "val1.txt").is_file()
 
 
+def test_offline_setup_survives_a_removed_config_folder(tmp_path):
+    """A long-lived process (a test session, a notebook) prepares ultralytics for a second run
+    after the first run's folder, which holds ultralytics' config folder, was removed."""
+    code = (
+        "import shutil, sys\n"
+        "from mosaicflow.yolo.offline import prepare_ultralytics\n"
+        "prepare_ultralytics(sys.argv[1], 1)\n"
+        "shutil.rmtree(sys.argv[1])\n"
+        "prepare_ultralytics(sys.argv[2], 1)\n"
+    )
+    first, second = tmp_path / "first", tmp_path / "second"
+    env = {k: v for k, v in os.environ.items() if k != "YOLO_CONFIG_DIR"}
+    proc = subprocess.run([sys.executable, "-c", code, str(first), str(second)],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (first / "Ultralytics" / "Arial.ttf").is_file()
+    assert (second / "Ultralytics" / "Arial.ttf").is_file()
+
+
 def test_offline_setup_keeps_settings_in_the_run_folder(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
