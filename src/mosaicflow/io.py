@@ -610,12 +610,16 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file, naming the file in the error if it is malformed (bad syntax, bytes
-    that are not UTF-8, nesting too deep to parse)."""
+    """Read a JSON file, naming the file in the error if it is not UTF-8 text or is malformed
+    (bad syntax, nesting too deep to parse)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 JSON ({err})") from err
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
         raise ValueError(f"{path}: malformed JSON ({err})") from err
 
 

@@ -49,7 +49,7 @@ def test_malformed_json_names_the_file(tmp_path):
         read_json(bad)
     latin = tmp_path / "latin.json"
     latin.write_bytes('{"label": "d\u00e9j\u00e0"}'.encode("latin-1"))
-    with pytest.raises(ValueError, match=r"latin\.json: malformed JSON"):
+    with pytest.raises(ValueError, match=r"latin\.json: not UTF-8 JSON"):
         read_json(latin)
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)

@@ -132,10 +132,7 @@ def metrics_diff(
     """
     docs = []
     for path in (old_path, new_path):
-        try:
-            doc = read_json(path)
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not a metrics JSON file (not UTF-8 text: {err})") from err
+        doc = read_json(path)
         if not isinstance(doc, Mapping):
             raise ValueError(f"{path}: a metrics file must hold a JSON object")
         docs.append(doc)

@@ -293,10 +293,7 @@ def _read_instances(
     Raises:
         ValueError: naming the file when it is not UTF-8 JSON or not a COCO instances file.
     """
-    try:
-        doc = read_json(coco_json)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{coco_json}: not UTF-8 JSON ({err})") from err
+    doc = read_json(coco_json)
     try:
         cats = {c["id"]: c["name"] for c in doc["categories"]}
         images = {im["id"]: im for im in doc["images"]}

@@ -93,4 +93,4 @@ def test_bad_options_and_files_are_named(tmp_path, capsys):
     binary = tmp_path / "b.json"
     binary.write_bytes(b"\xff\xfe\x00")
     assert main(["metrics-diff", str(old), str(binary)]) == 2
-    assert f"{binary}: not a metrics JSON file" in capsys.readouterr().err
+    assert f"{binary}: not UTF-8 JSON" in capsys.readouterr().err
