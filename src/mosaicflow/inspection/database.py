@@ -63,7 +63,9 @@ def _listening_port(pid: int) -> int | None:
     """The TCP port the process listens on, None while it listens on none."""
     import psutil
 
-    for conn in psutil.Process(pid).net_connections(kind="tcp"):
+    process = psutil.Process(pid)
+    connections = getattr(process, "net_connections", None) or process.connections  # psutil < 6
+    for conn in connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and not conn.raddr:
             return int(conn.laddr[1])
     return None
