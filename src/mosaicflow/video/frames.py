@@ -38,6 +38,7 @@ import pandas as pd
 
 from mosaicflow import __version__
 from mosaicflow.io import read_json, write_json, write_parquet, write_text
+from mosaicflow.progress import ProgressLine
 from mosaicflow.video.config import FramesConfig, MpdecimateConfig
 from mosaicflow.video.decode import (
     PROBE_VERSION,
@@ -180,8 +181,14 @@ class _Decoded:
     stats: DecodeStats
 
 
-def _decode_video(video: Path, cfg: FramesConfig, params: MpdecimateParams) -> _Decoded:
-    """Decode ``video`` once, running mpdecimate, scdet and the signature on every frame."""
+def _decode_video(
+    video: Path,
+    cfg: FramesConfig,
+    params: MpdecimateParams,
+    progress: ProgressLine,
+) -> _Decoded:
+    """Decode ``video`` once, running mpdecimate, scdet and the signature on every frame;
+    ``progress`` gets the count of frames decoded."""
     decimator = Mpdecimate(params)
     scenes = SceneDetector(cfg.scene_threshold)
     stats = DecodeStats()
@@ -207,6 +214,8 @@ def _decode_video(video: Path, cfg: FramesConfig, params: MpdecimateParams) -> _
         hashes.append(phash)
         luma_std.append(std)
         dedup_fmt = item.pix_fmt
+        progress.at(len(numbers), f"{scenes.scene + 1} scenes")
+    progress.close(f"{scenes.scene + 1} scenes")
     if not numbers:
         detail = f": {stats.last_error}" if stats.last_error else ""
         raise VideoDecodeError(f"{video}: no decodable video frame{detail}")
@@ -283,7 +292,8 @@ def extract_frames(
     video, index_out, probe_out = Path(video), Path(index_out), Path(probe_out)
     params = mpdecimate_params(cfg.mpdecimate)
     probe = probe_video(video)
-    decoded = _decode_video(video, cfg, params)
+    progress = ProgressLine(log, f"{video.name}: decode", probe.frame_count or None, unit="frames")
+    decoded = _decode_video(video, cfg, params, progress)
     numbers, stats = decoded.numbers, decoded.stats
     time = np.asarray(decoded.times, dtype=np.float64)
     dup = np.asarray(decoded.duplicate, dtype=bool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import av
 import numpy as np
@@ -75,6 +76,16 @@ def test_extract_frames_writes_index_and_probe(tmp_path):
     again = extract_frames(cfg, video, tmp_path / "again.parquet", tmp_path / "again.json")
     assert again.index.read_bytes() == result.index.read_bytes()
     assert again.probe.read_bytes() == result.probe.read_bytes()
+
+
+def test_extract_frames_logs_its_progress(tmp_path, caplog):
+    video = write_video(tmp_path / "clip.mp4", scripted_frames(2, 96, 160))
+    with caplog.at_level(logging.INFO, logger="mosaicflow.video.frames"):
+        extract_frames(frames_config(), video, tmp_path / "index.parquet", tmp_path / "p.json")
+    lines = [r.getMessage() for r in caplog.records if ": decode: " in r.getMessage()]
+    # the closing line: every frame decoded of those the container announces, the scenes so far
+    assert len(lines) == 1 and lines[0].startswith("clip.mp4: decode: 48/48 frames ("), lines
+    assert lines[0].endswith("; 2 scenes"), lines
 
 
 def test_scene_scores_match_ffmpeg_scdet(tmp_path):
