@@ -680,6 +680,7 @@ def _stream(
             encoder=encoder,
             rotation=source.rotation,
             time_base=source.time_base,
+            identity=source.identity,
         )
         bar = progress_bar(Path(input_video).name, source.frame_count or None, progress)
         with sink, bar:

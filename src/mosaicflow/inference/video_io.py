@@ -34,10 +34,12 @@ import numpy as np
 from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
+from mosaicflow.video.file_identity import SourceIdentity, source_identity
 from mosaicflow.video.packet_clock import JoinClock
 from mosaicflow.video.streams import (
     CarriedStreams,
     carried_streams,
+    keep_identity,
     left_out_streams,
     lost_flags,
     without_parameters,
@@ -246,6 +248,8 @@ class VideoSource:
             before it here, hidden by an ``.mp4``'s edit list).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
+        identity: the file's tags and chapters (moved by ``origin``) and its video stream, for
+            the output to keep (:class:`~mosaicflow.video.file_identity.SourceIdentity`).
 
     Raises:
         VideoDecodeError: the file cannot be opened or has no decodable video frame (names it).
@@ -281,6 +285,7 @@ class VideoSource:
         stream_start, time_base = self._video.start_time, self._video.time_base
         self.origin = float(stream_start * time_base) if stream_start and time_base else 0.0
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
+        self.identity = source_identity(self._container, self._video, self.origin)
 
     def _open(self, options: dict[str, str] | None = None) -> Any:
         try:
@@ -385,6 +390,8 @@ class VideoSink:
             sync when the source's video starts late); only without ``time_base``.
         time_base: when given, :meth:`write` takes each frame's presentation time in ticks of
             it (a variable frame rate is kept); otherwise frames follow each other at ``rate``.
+        identity: the source file's tags and chapters and its video stream's tags and
+            disposition, to keep (:attr:`VideoSource.identity`); None: none.
 
     Raises:
         ValueError: both ``first_pts`` and ``time_base`` given.
@@ -402,8 +409,10 @@ class VideoSink:
         rotation: int = 0,
         first_pts: int = 0,
         time_base: Fraction | None = None,
+        identity: SourceIdentity | None = None,
     ) -> None:
         self.path = Path(path)
+        self.identity = identity or SourceIdentity()
         if first_pts and time_base is not None:
             raise ValueError("first_pts is for frames at a constant rate: with a time_base, "
                              "give each frame's pts to write()")  # fmt: skip
@@ -434,9 +443,19 @@ class VideoSink:
             self._video.options = dict(self.encoder.options)
             if rotation:
                 self._video.set_display_rotation(-rotation)  # PyAV counts counter-clockwise
+            self._keep_identity()
             self._carried = CarriedStreams(self._container, streams)
             self._stack = stack.pop_all()
         return self
+
+    def _keep_identity(self) -> None:
+        """The source's file tags, chapters and video stream tags and disposition."""
+        identity = self.identity
+        self._container.metadata.update(identity.tags)
+        if identity.chapters:
+            self._container.set_chapters([dict(chapter) for chapter in identity.chapters])
+        if identity.video is not None:
+            keep_identity(identity.video, self._video, self._container.format.name)
 
     def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
         """Encode one frame of I420 planes, at ``pts`` (ticks of ``time_base``, increasing) when

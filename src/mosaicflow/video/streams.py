@@ -6,6 +6,7 @@ disposition (default, forced, commentary...).
 A subtitle track the output container cannot hold in any form is left out with a warning and
 listed in :attr:`CarriedStreams.dropped`; so are, by :func:`left_out_streams`, the source's
 streams that are neither its video nor audio nor subtitles (cover art, attached fonts, data).
+The file's tags and chapters and the video stream's own tags: :mod:`.file_identity`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import av
 
 from mosaicflow.video.audio import AudioTrack
+from mosaicflow.video.file_identity import is_chapter_track
 from mosaicflow.video.subtitles import SubtitleTrack, subtitle_plan
 
 log = logging.getLogger(__name__)
@@ -35,9 +37,14 @@ def carried_streams(container: Any) -> list[Any]:
 def left_out_streams(container: Any, video: Any) -> list[str]:
     """The streams of an opened source that are neither its ``video`` stream (the one decoded
     and restored) nor audio nor subtitles, as ``#<index> <type> (<codec>)``: cover art, a second
-    video stream, attachments, data."""
+    video stream, attachments, data. An ``.mp4``'s chapter track is not one: the chapters are
+    kept (:mod:`mosaicflow.video.file_identity`)."""
     kept = ("audio", "subtitle")
-    return [describe(s) for s in container.streams if s.index != video.index and s.type not in kept]
+    return [
+        describe(s)
+        for s in container.streams
+        if s.index != video.index and s.type not in kept and not is_chapter_track(container, s)
+    ]
 
 
 def describe(stream: Any) -> str:

@@ -73,10 +73,11 @@ def write_source(
 
 
 def reencode(source: Path, output: Path) -> VideoSink:
-    """Pass every frame of ``source`` through a :class:`VideoSink` with its audio."""
+    """Pass every frame of ``source`` through a :class:`VideoSink` with its audio, as a restore
+    does (its subtitles, file tags and chapters too)."""
     with VideoSource(source) as src:
         sink = VideoSink(output, src.width, src.height, src.rate, src.carried,
-                         time_base=src.time_base)  # fmt: skip
+                         time_base=src.time_base, identity=src.identity)  # fmt: skip
         with sink:
             for pts, planes in src.timed_frames(sink.write_packet):
                 sink.write(planes, pts)

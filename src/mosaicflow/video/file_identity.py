@@ -1,0 +1,79 @@
+"""What a re-encoded video keeps of its source file besides the streams it carries
+(:mod:`mosaicflow.video.streams`): the file's tags (title, artist, comment, date, creation
+time...), its chapters, and the video stream's language, title and disposition.
+
+FFmpeg's ``.mp4`` and ``.mov`` muxers store chapters in a text track of their own, which their
+demuxer reads back as chapters and marks discarded; :func:`is_chapter_track` names it, so that
+it is not reported as a stream left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import av
+
+#: File-level tags a muxer writes itself: the container's brand and version, the writing library.
+MUXER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
+
+
+@dataclass(frozen=True)
+class SourceIdentity:
+    """A source file's identity, for its re-encoded copy.
+
+    Attributes:
+        tags: the file-level tags to write (:func:`file_tags`).
+        chapters: the chapters (PyAV's ``Chapter`` dicts), in the restored video's time
+            (:func:`shifted_chapters`).
+        video: the source's video stream, whose tags and disposition the output's video stream
+            takes (:func:`~mosaicflow.video.streams.keep_identity`); None: the muxer's own.
+    """
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+    chapters: tuple[dict[str, Any], ...] = ()
+    video: Any = None
+
+
+def file_tags(container: Any) -> dict[str, str]:
+    """The file-level tags of an opened source, except those a muxer writes itself
+    (:data:`MUXER_TAGS`, matched without case: an ``.mkv`` names its writer ``ENCODER``)."""
+    return {k: v for k, v in container.metadata.items() if k.lower() not in MUXER_TAGS}
+
+
+def shifted_chapters(chapters: list[dict[str, Any]], origin: float) -> tuple[dict[str, Any], ...]:
+    """``chapters`` (PyAV's ``Container.chapters()``) moved ``origin`` seconds earlier: the
+    restored video starts at 0 where the source's video starts (see
+    :attr:`~mosaicflow.inference.video_io.VideoSource.origin`). A chapter that ends by then is
+    left out and one that spans it starts at 0; ids are renumbered from 1 in order."""
+    kept = []
+    for chapter in chapters:
+        base = Fraction(chapter["time_base"])
+        shift = round(Fraction(origin) / base) if origin else 0
+        start, end = int(chapter["start"]) - shift, int(chapter["end"]) - shift
+        if end <= 0:
+            continue
+        kept.append({**chapter, "start": max(start, 0), "end": end})
+    return tuple({**chapter, "id": i} for i, chapter in enumerate(kept, 1))
+
+
+def is_chapter_track(container: Any, stream: Any) -> bool:
+    """Whether ``stream`` is the text track in which an ``.mp4``/``.mov`` holds the chapters of
+    ``container``: a data stream its demuxer discards, in a file with chapters."""
+    return (
+        stream.type == "data"
+        and stream.discard == av.stream.Discard.all
+        and bool(container.chapters())
+    )
+
+
+def source_identity(container: Any, video: Any, origin: float) -> SourceIdentity:
+    """The identity of an opened source whose restored ``video`` stream starts at ``origin``
+    seconds of the source."""
+    return SourceIdentity(
+        tags=file_tags(container),
+        chapters=shifted_chapters(container.chapters(), origin),
+        video=video,
+    )

@@ -1,0 +1,112 @@
+"""A restored video keeps its source file's tags, chapters and video stream tags, in every
+output container, and an .mp4's chapter track is not taken for a stream left out."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+
+from mosaicflow.inference.video_io import VideoSource
+from mosaicflow.video.file_identity import file_tags, shifted_chapters
+
+from .test_audio import reencode
+
+FPS, FRAMES, SIZE = 10, 30, (48, 64)  # 3 s; height, width
+MS = Fraction(1, 1000)
+CHAPTERS = [(0, 1200, "Opening"), (1200, 3000, "Zweiter Teil")]  # start ms, end ms, title
+
+
+def chapter(number: int, start: int, end: int, title: str) -> dict:
+    return {"id": number, "start": start, "end": end, "time_base": MS,
+            "metadata": {"title": title}}  # fmt: skip
+
+
+def write_source(path: Path) -> Path:
+    """A 3 s video with file tags, two chapters and a tagged video stream."""
+    with av.open(str(path), "w") as out:
+        out.metadata.update({"title": "Ein Film", "comment": "shot in 2019", "artist": "A. B."})
+        out.set_chapters([chapter(i, *c) for i, c in enumerate(CHAPTERS, 1)])
+        video = out.add_stream("libx264", rate=FPS)
+        video.height, video.width = SIZE
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        video.metadata.update({"language": "jpn", "title": "Hauptfilm"})
+        video.disposition = av.stream.Disposition.default
+        for i in range(FRAMES):
+            image = np.full((*SIZE, 3), 30 + 5 * i, np.uint8)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(video.encode(None))
+    return path
+
+
+def identity_of(path: Path) -> dict:
+    """The file's tags (the writer's own left out), chapters in ms and video stream tags."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        tags = {k.lower(): v for k, v in file_tags(container).items()}
+        tags.pop("creation_time", None)
+        chapters = [
+            (round(c["start"] * c["time_base"] / MS), round(c["end"] * c["time_base"] / MS),
+             c["metadata"].get("title"))
+            for c in container.chapters()
+        ]  # fmt: skip
+        own = {k.lower(): v for k, v in video.metadata.items()}
+        return {
+            "tags": tags,
+            "chapters": chapters,
+            "video": (own.get("language"), own.get("title") or own.get("name")),
+            "default": bool(video.disposition & av.stream.Disposition.default),
+        }
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4", ".mov"])
+def test_the_output_keeps_the_files_tags_chapters_and_video_tags(tmp_path, suffix):
+    source = write_source(tmp_path / "in.mkv")
+    out = tmp_path / f"out{suffix}"
+    reencode(source, out)
+    before, after = identity_of(source), identity_of(out)
+    assert before["tags"] == {"title": "Ein Film", "comment": "shot in 2019", "artist": "A. B."}
+    assert before["chapters"] == CHAPTERS
+    assert after == before
+    with av.open(str(out)) as written:  # the writer is named by the output's own tag
+        assert any(k.lower() == "encoder" for k in written.metadata)
+
+
+def test_an_mp4s_chapter_track_is_not_a_stream_left_out(tmp_path):
+    mp4 = tmp_path / "chapters.mp4"
+    reencode(write_source(tmp_path / "in.mkv"), mp4)
+    with av.open(str(mp4)) as container:  # the muxer put the chapters in a data track
+        assert [s.type for s in container.streams] == ["video", "data"]
+    with VideoSource(mp4) as source:
+        assert source.left_out == []
+        assert [c["metadata"]["title"] for c in source.identity.chapters] == [
+            c[2] for c in CHAPTERS
+        ]
+    again = tmp_path / "again.mp4"
+    reencode(mp4, again)
+    assert identity_of(again)["chapters"] == CHAPTERS
+
+
+def test_chapters_move_with_a_video_that_starts_late():
+    chapters = [chapter(7, 0, 400, "Logo"), chapter(8, 400, 1500, "A"), chapter(9, 1500, 3000, "B")]
+    # the restored video starts at 0 where the source's video starts (0.5 s): a chapter that
+    # ended by then is gone, one that spans it starts at 0, ids count from 1 again
+    moved = shifted_chapters(chapters, 0.5)
+    assert [(c["id"], c["start"], c["end"], c["metadata"]["title"]) for c in moved] == [
+        (1, 0, 1000, "A"), (2, 1000, 2500, "B")
+    ]  # fmt: skip
+    assert shifted_chapters(chapters, 0.0) == tuple(
+        {**c, "id": i} for i, c in enumerate(chapters, 1)
+    )
+
+
+def test_tags_a_muxer_writes_itself_are_left_to_the_output():
+    written = {"ENCODER": "Lavf", "major_brand": "isom", "minor_version": "512",
+               "compatible_brands": "isomiso2"}  # fmt: skip
+    source = SimpleNamespace(metadata={**written, "title": "T", "creation_time": "2019"})
+    assert file_tags(source) == {"title": "T", "creation_time": "2019"}
