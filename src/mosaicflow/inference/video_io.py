@@ -34,7 +34,7 @@ import numpy as np
 from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
-from mosaicflow.video.file_identity import SourceIdentity, source_identity
+from mosaicflow.video.file_identity import SourceIdentity, keep_colour, source_identity
 from mosaicflow.video.packet_clock import JoinClock
 from mosaicflow.video.streams import (
     CarriedStreams,
@@ -265,6 +265,13 @@ class VideoSource:
                 "4:2:0 video needs even sides",
                 self.path, probe.width, probe.height, self.width, self.height,
             )  # fmt: skip
+        bits = max(component.bits for component in av.VideoFormat(probe.pix_fmt).components)
+        if bits > 8:
+            log.warning(
+                "%s: %d bits per sample (%s), restored and encoded at 8 bits: smooth gradients "
+                "may band (the colour description, HDR transfer included, is kept)",
+                self.path, bits, probe.pix_fmt,
+            )  # fmt: skip
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
         self._container = self._open()
@@ -449,13 +456,15 @@ class VideoSink:
         return self
 
     def _keep_identity(self) -> None:
-        """The source's file tags, chapters and video stream tags and disposition."""
+        """The source's file tags, chapters and video stream tags, disposition and colour
+        description."""
         identity = self.identity
         self._container.metadata.update(identity.tags)
         if identity.chapters:
             self._container.set_chapters([dict(chapter) for chapter in identity.chapters])
         if identity.video is not None:
             keep_identity(identity.video, self._video, self._container.format.name)
+            keep_colour(identity.video, self._video)
 
     def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
         """Encode one frame of I420 planes, at ``pts`` (ticks of ``time_base``, increasing) when

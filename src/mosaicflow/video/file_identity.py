@@ -1,6 +1,7 @@
 """What a re-encoded video keeps of its source file besides the streams it carries
 (:mod:`mosaicflow.video.streams`): the file's tags (title, artist, comment, date, creation
-time...), its chapters, and the video stream's language, title and disposition.
+time...), its chapters, and the video stream's language, title, disposition and colour
+description (range, matrix, primaries, transfer).
 
 FFmpeg's ``.mp4`` and ``.mov`` muxers store chapters in a text track of their own, which their
 demuxer reads back as chapters and marks discarded; :func:`is_chapter_track` names it, so that
@@ -15,6 +16,12 @@ from fractions import Fraction
 from typing import Any
 
 import av
+
+#: FFmpeg's pixel formats of full-range ("JPEG") YUV: full range even where the range is not
+#: flagged (MJPEG, some phone and screen recordings).
+FULL_RANGE_FORMATS = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p", "yuvj411p"})
+#: ``color_range`` of full-range video (FFmpeg's ``AVCOL_RANGE_JPEG``).
+FULL_RANGE = 2
 
 #: File-level tags a muxer writes itself: the container's brand and version, the writing library.
 MUXER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
@@ -57,6 +64,23 @@ def shifted_chapters(chapters: list[dict[str, Any]], origin: float) -> tuple[dic
             continue
         kept.append({**chapter, "start": max(start, 0), "end": end})
     return tuple({**chapter, "id": i} for i, chapter in enumerate(kept, 1))
+
+
+def keep_colour(template: Any, stream: Any) -> None:
+    """Give the output's video ``stream`` (not opened yet) the colour description of the
+    source's video stream ``template``: its range, matrix, primaries and transfer.
+
+    The restored frames keep the source's sample values (a full-range source's stay full
+    range, an HDR source's stay on its transfer curve), so the output must say what they mean;
+    untagged, a player reads them as limited-range video of its own guess of matrix and curve
+    (crushed blacks and whites, washed-out HDR).
+    """
+    source, output = template.codec_context, stream.codec_context
+    full = source.pix_fmt in FULL_RANGE_FORMATS
+    output.color_range = FULL_RANGE if full else source.color_range
+    output.colorspace = source.colorspace
+    output.color_primaries = source.color_primaries
+    output.color_trc = source.color_trc
 
 
 def is_chapter_track(container: Any, stream: Any) -> bool:
