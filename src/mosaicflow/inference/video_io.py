@@ -34,7 +34,13 @@ import numpy as np
 from mosaicflow.io import atomic_path
 from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
-from mosaicflow.video.file_identity import SourceIdentity, keep_colour, source_identity
+from mosaicflow.video.file_identity import (
+    FieldMarks,
+    SourceIdentity,
+    interlacing,
+    keep_picture,
+    source_identity,
+)
 from mosaicflow.video.packet_clock import JoinClock
 from mosaicflow.video.streams import (
     CarriedStreams,
@@ -420,6 +426,7 @@ class VideoSink:
     ) -> None:
         self.path = Path(path)
         self.identity = identity or SourceIdentity()
+        self._fields: FieldMarks | None = None
         if first_pts and time_base is not None:
             raise ValueError("first_pts is for frames at a constant rate: with a time_base, "
                              "give each frame's pts to write()")  # fmt: skip
@@ -456,15 +463,28 @@ class VideoSink:
         return self
 
     def _keep_identity(self) -> None:
-        """The source's file tags, chapters and video stream tags, disposition and colour
-        description."""
+        """The source's file tags, chapters and video stream tags, disposition and picture
+        (colour, pixel aspect ratio, fields)."""
         identity = self.identity
         self._container.metadata.update(identity.tags)
         if identity.chapters:
             self._container.set_chapters([dict(chapter) for chapter in identity.chapters])
-        if identity.video is not None:
-            keep_identity(identity.video, self._video, self._container.format.name)
-            keep_colour(identity.video, self._video)
+        if identity.video is None:
+            return
+        keep_identity(identity.video, self._video, self._container.format.name)
+        keep_picture(identity.video, self._video)
+        fields = interlacing(identity.video)
+        if fields and self.encoder.codec == "libx264":
+            options = dict(self._video.options)
+            given = options.get("x264-params")
+            options["x264-params"] = f"{given}:{fields}=1" if given else f"{fields}=1"
+            self._video.options = options
+            self._video.codec_context.field_order = identity.video.codec_context.field_order
+            width, height = self._settings[:2]
+            self._fields = FieldMarks(width, height, self.time_base, fields)
+        elif fields:
+            log.warning("%s: the source is interlaced; %s codes it as progressive frames "
+                        "(libx264 keeps the fields)", self.path, self.encoder.codec)  # fmt: skip
 
     def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
         """Encode one frame of I420 planes, at ``pts`` (ticks of ``time_base``, increasing) when
@@ -474,6 +494,8 @@ class VideoSink:
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = pts if pts is not None else self.first_pts + self.frames_written
         frame.time_base = self.time_base
+        if self._fields is not None:
+            frame = self._fields(frame)
         self._container.mux(self._video.encode(frame))
         self.frames_written += 1
 

@@ -1,7 +1,7 @@
 """What a re-encoded video keeps of its source file besides the streams it carries
 (:mod:`mosaicflow.video.streams`): the file's tags (title, artist, comment, date, creation
-time...), its chapters, and the video stream's language, title, disposition and colour
-description (range, matrix, primaries, transfer).
+time...), its chapters, and the video stream's language, title and disposition, and its picture:
+colour description (range, matrix, primaries, transfer), pixel aspect ratio and field order.
 
 FFmpeg's ``.mp4`` and ``.mov`` muxers store chapters in a text track of their own, which their
 demuxer reads back as chapters and marks discarded; :func:`is_chapter_track` names it, so that
@@ -22,6 +22,11 @@ import av
 FULL_RANGE_FORMATS = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p", "yuvj411p"})
 #: ``color_range`` of full-range video (FFmpeg's ``AVCOL_RANGE_JPEG``).
 FULL_RANGE = 2
+
+#: FFmpeg's interlaced field orders (``AVFieldOrder``) whose first field is the top one (TT,
+#: TB: coded and shown top first, or coded bottom first and shown top first) and the bottom one.
+TOP_FIELD_FIRST = frozenset({2, 4})
+BOTTOM_FIELD_FIRST = frozenset({3, 5})
 
 #: File-level tags a muxer writes itself: the container's brand and version, the writing library.
 MUXER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
@@ -66,14 +71,16 @@ def shifted_chapters(chapters: list[dict[str, Any]], origin: float) -> tuple[dic
     return tuple({**chapter, "id": i} for i, chapter in enumerate(kept, 1))
 
 
-def keep_colour(template: Any, stream: Any) -> None:
-    """Give the output's video ``stream`` (not opened yet) the colour description of the
-    source's video stream ``template``: its range, matrix, primaries and transfer.
+def keep_picture(template: Any, stream: Any) -> None:
+    """Give the output's video ``stream`` (not opened yet) the picture description of the
+    source's video stream ``template``: its colour (range, matrix, primaries, transfer) and its
+    pixel aspect ratio. Its field order is the encoder's to keep (:func:`interlacing`,
+    :class:`FieldMarks`).
 
-    The restored frames keep the source's sample values (a full-range source's stay full
-    range, an HDR source's stay on its transfer curve), so the output must say what they mean;
-    untagged, a player reads them as limited-range video of its own guess of matrix and curve
-    (crushed blacks and whites, washed-out HDR).
+    The restored frames keep the source's samples: a full-range source's stay full range, an
+    HDR source's stay on its transfer curve, an anamorphic DVD's pixels stay narrow. Untagged,
+    a player reads them as limited-range video of its own guess of matrix and curve (crushed
+    blacks and whites, washed-out HDR) with square pixels (a 16:9 DVD shown at 3:2).
     """
     source, output = template.codec_context, stream.codec_context
     full = source.pix_fmt in FULL_RANGE_FORMATS
@@ -81,6 +88,46 @@ def keep_colour(template: Any, stream: Any) -> None:
     output.colorspace = source.colorspace
     output.color_primaries = source.color_primaries
     output.color_trc = source.color_trc
+    aspect = template.sample_aspect_ratio or source.sample_aspect_ratio
+    if aspect:
+        output.sample_aspect_ratio = aspect
+
+
+def interlacing(template: Any) -> str | None:
+    """``tff`` or ``bff``: the field order of the source's interlaced video stream
+    ``template``; None for progressive (or unknown) video."""
+    order = template.codec_context.field_order
+    if order in TOP_FIELD_FIRST:
+        return "tff"
+    if order in BOTTOM_FIELD_FIRST:
+        return "bff"
+    return None
+
+
+class FieldMarks:
+    """Marks each frame interlaced with field order ``mode`` (``tff``/``bff``; libavfilter's
+    ``setfield``): libx264 codes each frame's fields in the order its frame says, and a frame
+    made from an array says bottom first.
+
+    Args:
+        width, height: the frames' size (``yuv420p``).
+        time_base: the frames' time base.
+        mode: ``tff`` or ``bff`` (:func:`interlacing`).
+    """
+
+    def __init__(self, width: int, height: int, time_base: Fraction, mode: str) -> None:
+        self.graph = av.filter.Graph()
+        source = self.graph.add_buffer(
+            width=width, height=height, format="yuv420p", time_base=time_base
+        )
+        marks = self.graph.add("setfield", mode)
+        source.link_to(marks)
+        marks.link_to(self.graph.add("buffersink"))
+        self.graph.configure()
+
+    def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
+        self.graph.push(frame)
+        return self.graph.pull()
 
 
 def is_chapter_track(container: Any, stream: Any) -> bool:

@@ -3,6 +3,7 @@ output container, and an .mp4's chapter track is not taken for a stream left out
 
 from __future__ import annotations
 
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,9 +12,11 @@ import av
 import numpy as np
 import pytest
 
-from mosaicflow.inference.video_io import VideoSource
-from mosaicflow.video.file_identity import file_tags, shifted_chapters
+from mosaicflow.inference.video_io import VideoSink, VideoSource
+from mosaicflow.video.encoders import Encoder
+from mosaicflow.video.file_identity import FieldMarks, file_tags, shifted_chapters
 
+from .clips import NEEDS_FFMPEG
 from .test_audio import reencode
 
 FPS, FRAMES, SIZE = 10, 30, (48, 64)  # 3 s; height, width
@@ -179,3 +182,73 @@ def test_the_output_keeps_the_colour_description_its_samples_follow(
     assert np.abs(rgb_frames(out) - rgb_frames(source)).mean() < bound
     ten_bit = "10 bits per sample (yuv420p10le), restored and encoded at 8 bits" in caplog.text
     assert ten_bit == pix_fmt.endswith("10le")
+
+
+def write_picture(path: Path, aspect: Fraction | None = None, fields: str | None = None) -> Path:
+    """A 1 s video with square or ``aspect`` pixels, progressive or interlaced with ``fields``
+    (``tff``/``bff``) first."""
+    height, width = SIZE
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.height, video.width, video.pix_fmt = height, width, "yuv420p"
+        if aspect:
+            video.codec_context.sample_aspect_ratio = aspect
+        marks = None
+        if fields:
+            video.options = {"x264-params": f"{fields}=1"}
+            marks = FieldMarks(width, height, Fraction(1, FPS), fields)
+        for i in range(FPS):
+            rows = np.arange(height)[:, None] % 2 * 120 + 4 * i  # combing: odd rows brighter
+            image = np.repeat((rows + np.zeros((1, width))).astype(np.uint8)[..., None], 3, -1)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(video.encode(marks(frame) if marks else frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def frame_fields(path: Path) -> set[tuple[str, str]]:
+    """Each frame's (interlaced_frame, top_field_first) as ffprobe reads them."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v",
+         "-show_entries", "frame=interlaced_frame,top_field_first", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {tuple(line.split(",")[:2]) for line in probe.stdout.split()}
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_an_anamorphic_source_keeps_its_pixel_aspect_ratio(tmp_path, suffix):
+    source = write_picture(tmp_path / "dvd.mkv", aspect=Fraction(32, 27))
+    reencode(source, tmp_path / f"out{suffix}")
+    for path in (source, tmp_path / f"out{suffix}"):
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].sample_aspect_ratio == Fraction(32, 27), path
+
+
+@NEEDS_FFMPEG
+@pytest.mark.parametrize(("fields", "order"), [("tff", 2), ("bff", 3)])
+def test_an_interlaced_source_is_coded_interlaced_in_its_field_order(tmp_path, fields, order):
+    source = write_picture(tmp_path / "broadcast.mkv", fields=fields)
+    out = tmp_path / "out.mkv"
+    reencode(source, out)
+    top = "1" if fields == "tff" else "0"
+    for path in (source, out):
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.field_order == order, path
+        assert frame_fields(path) == {("1", top)}, path
+    progressive = write_picture(tmp_path / "progressive.mkv")
+    reencode(progressive, tmp_path / "progressive-out.mkv")
+    assert frame_fields(tmp_path / "progressive-out.mkv") == {("0", "0")}
+
+
+def test_an_encoder_without_field_coding_says_the_fields_are_lost(tmp_path, caplog):
+    source = write_picture(tmp_path / "broadcast.mkv", fields="tff")
+    with VideoSource(source) as src, caplog.at_level("WARNING"):
+        sink = VideoSink(tmp_path / "out.mkv", src.width, src.height, src.rate,
+                         encoder=Encoder("mpeg4", {}), time_base=src.time_base,
+                         identity=src.identity)  # fmt: skip
+        with sink:
+            for pts, planes in src.timed_frames(sink.write_packet):
+                sink.write(planes, pts)
+    assert "the source is interlaced; mpeg4 codes it as progressive frames" in caplog.text
