@@ -325,3 +325,51 @@ def test_a_variable_frame_rate_is_kept_frame_by_frame(tmp_path):
     assert result.restored_frames == 10
     assert frame_times(source) == pytest.approx([t / 1000 for t in times], abs=1e-3)
     assert frame_times(out) == pytest.approx(frame_times(source), abs=1e-3)
+
+
+def write_ts(path, frames: np.ndarray, start_ms: int):
+    """An MPEG-TS of RGB frames at 10 frames/s from ``start_ms``."""
+    import av
+
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        video.options = {"crf": "10", "preset": "ultrafast", "threads": "1"}
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = start_ms + 100 * i, Fraction(1, 1000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def test_a_picture_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path, caplog):
+    first = textured_frames(6)
+    second = textured_frames(6, height=HEIGHT // 2, width=WIDTH // 2)
+    joined = tmp_path / "joined.ts"  # two recordings joined end to end, as a broadcast does
+    joined.write_bytes(
+        write_ts(tmp_path / "a.ts", first, 0).read_bytes()
+        + write_ts(tmp_path / "b.ts", second, 600).read_bytes()
+    )
+    masks = [box_mask(*MOSAIC_BOX) if i in (2, 8) else None for i in range(12)]
+    out = tmp_path / "out.mp4"
+    with caplog.at_level("WARNING"):
+        result = restore_video(
+            joined, out, ScriptedDetector(masks), InvertingRestorer(), RestoreSettings(**FAST)
+        )
+    assert result.frames == 12 and (result.width, result.height) == (WIDTH, HEIGHT)
+    assert f"the picture changes to {WIDTH // 2}x{HEIGHT // 2} at frame 6" in caplog.text
+    assert caplog.text.count("the picture changes") == 1
+    restored = decode_rgb(out)
+    assert restored.shape == (12, HEIGHT, WIDTH, 3)
+    import av
+    import cv2
+
+    with av.open(str(joined)) as container:
+        source = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    # the first recording comes out as it was (39.8 dB), the second scaled up to the first's
+    # size: shrunk back, frame 7 is its own source frame (24.5 dB, 10-20 dB to the others)
+    assert psnr(restored[0], source[0]) > 35
+    shrunk = cv2.resize(restored[7], (WIDTH // 2, HEIGHT // 2), interpolation=cv2.INTER_AREA)
+    scores = [psnr(shrunk, frame) for frame in source[6:]]
+    assert scores[1] == max(scores) and scores[1] > 22, scores
