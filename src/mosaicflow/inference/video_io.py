@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import VideoDecodeError, plane_arrays, probe_video
+from mosaicflow.video.decode import SizeKeeper, VideoDecodeError, plane_arrays, probe_video
 from mosaicflow.video.encoders import Encoder, EncoderSettings, x264_options
 from mosaicflow.video.file_identity import (
     FieldMarks,
@@ -254,9 +254,6 @@ class VideoSource:
             before it here, hidden by an ``.mp4``'s edit list).
         time_base: the video stream's time base (seconds per tick of the presentation times
             :meth:`timed_frames` gives).
-        source_size: the first frame's width and height; a frame of another size (a joined or
-            broadcast recording) is scaled to it, as ``ffmpeg`` does.
-        size_changes: the other sizes met so far, each logged once.
         identity: the file's tags and chapters (moved by ``origin``) and its video stream, for
             the output to keep (:class:`~mosaicflow.video.file_identity.SourceIdentity`).
 
@@ -281,8 +278,7 @@ class VideoSource:
                 "may band (the colour description, HDR transfer included, is kept)",
                 self.path, bits, probe.pix_fmt,
             )  # fmt: skip
-        self.source_size = (probe.width, probe.height)
-        self.size_changes: list[tuple[int, int]] = []
+        self._keep_size = SizeKeeper(self.path)
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
         self._container = self._open()
@@ -304,19 +300,6 @@ class VideoSource:
         self.origin = float(stream_start * time_base) if stream_start and time_base else 0.0
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
         self.identity = source_identity(self._container, self._video, self.origin)
-
-    def _note_size_change(self, frame: av.VideoFrame, number: int) -> None:
-        """Log, once per size, that the picture size changed mid-stream (at frame ``number``,
-        counted from 0 in decoding order)."""
-        size = (frame.width, frame.height)
-        if size in self.size_changes:
-            return
-        self.size_changes.append(size)
-        log.warning(
-            "%s: the picture changes to %dx%d at frame %d (a joined or broadcast recording); "
-            "such frames are scaled to the first frame's %dx%d, as ffmpeg does",
-            self.path, *size, number, *self.source_size,
-        )  # fmt: skip
 
     def _open(self, options: dict[str, str] | None = None) -> Any:
         try:
@@ -394,12 +377,8 @@ class VideoSource:
                         self.path, joins.joins, sum(joins.nudged.values()))  # fmt: skip
 
     def _planes(self, frame: av.VideoFrame, number: int) -> np.ndarray:
-        width, height = self.source_size
-        if (frame.width, frame.height) != (width, height):
-            self._note_size_change(frame, number)
-            frame = frame.reformat(width=width, height=height, format="yuv420p",
-                                   interpolation="BICUBIC")  # fmt: skip
-        elif frame.format.name != "yuv420p":
+        frame = self._keep_size(frame, number)
+        if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
         if frame.width % 2 or frame.height % 2:
             return padded_planes(frame)

@@ -195,13 +195,58 @@ def probe_video(path: str | Path) -> VideoProbe:
         )
 
 
+class SizeKeeper:
+    """Keeps a stream's frames at the size of its first frame: a frame of another size (a
+    joined or broadcast recording whose picture size changes mid-way) is scaled to it
+    (bicubic), as ffmpeg's auto-inserted scaler does, and each new size is logged once.
+
+    Args:
+        path: the video (named in the log).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size: tuple[int, int] | None = None
+        #: The other sizes met so far, in order.
+        self.changes: list[tuple[int, int]] = []
+
+    def __call__(self, frame: av.VideoFrame, number: int) -> av.VideoFrame:
+        """``frame`` (decoded frame ``number``, from 0) at the first frame's size."""
+        return self.scale(frame) if self.note(frame, number) else frame
+
+    def note(self, frame: av.VideoFrame, number: int) -> bool:
+        """Whether ``frame`` (decoded frame ``number``) differs in size from the first frame;
+        a new size is logged."""
+        size = (frame.width, frame.height)
+        if self.size is None:
+            self.size = size
+        if size == self.size:
+            return False
+        if size not in self.changes:
+            self.changes.append(size)
+            LOG.warning(
+                "%s: the picture changes to %dx%d at frame %d (a joined or broadcast "
+                "recording); such frames are scaled to the first frame's %dx%d, as ffmpeg does",
+                self.path, *size, number, *self.size,
+            )  # fmt: skip
+        return True
+
+    def scale(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """``frame`` scaled to the first frame's size."""
+        assert self.size is not None, "note() a frame first"
+        width, height = self.size
+        return frame.reformat(width=width, height=height, interpolation="BICUBIC")
+
+
 def _decode(
     container: av.container.InputContainer,
     stream: av.video.VideoStream,
     path: Path,
     stats: DecodeStats,
 ) -> Iterator[av.VideoFrame]:
-    """Yield decoded frames in presentation order, skipping packets that fail to decode."""
+    """Yield decoded frames in presentation order, skipping packets that fail to decode, all
+    at the first frame's size (:class:`SizeKeeper`)."""
+    keep_size = SizeKeeper(path)
     decoded = 0
     try:
         for packet in container.demux(stream):
@@ -214,7 +259,7 @@ def _decode(
                 continue
             for frame in frames:
                 decoded += 1
-                yield frame
+                yield keep_size(frame, decoded - 1)
     except av.FFmpegError as err:
         # A broken container: keep what was decoded, fail only if nothing was.
         stats.errors += 1

@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from mosaicflow.io import atomic_path
-from mosaicflow.video.decode import VideoDecodeError, rotate_array
+from mosaicflow.video.decode import SizeKeeper, VideoDecodeError, rotate_array
 from mosaicflow.video.x264 import reproducible_x264_options
 
 _BITEXACT = {"fflags": "+bitexact"}
@@ -173,6 +173,7 @@ def source_frames(
         ctx.thread_count = max(0, int(threads))
         ctx.options = {"err_detect": STRICT_ERR_DETECT}
         packets = container.demux(stream)
+        keep_size = SizeKeeper(video)  # frames of another size scaled as the frames stage does
         while True:
             try:
                 packet = next(packets, None)
@@ -185,8 +186,11 @@ def source_frames(
                 break
             for frame in frames:
                 number += 1
+                resized = keep_size.note(frame, number)
                 if number != todo[position]:
                     continue
+                if resized:
+                    frame = keep_size.scale(frame)
                 expected = wanted[number]
                 if expected is not None and frame.pts is not None and frame.pts != expected:
                     raise VideoDecodeError(
