@@ -72,6 +72,9 @@ class VideoProbe:
         duration: seconds (container or stream; ``None`` when unknown).
         frame_count: frames the container announces (0 when unknown).
         has_audio: whether the file has an audio stream.
+        interlaced: the first frame is interlaced (two fields of different moments).
+        pixel_aspect: the pixel aspect ratio as ``"num:den"`` (``"1:1"``: square or unknown;
+            ``"32:27"``: a 16:9 PAL DVD stored at 720x576).
     """
 
     path: str
@@ -87,6 +90,8 @@ class VideoProbe:
     duration: float | None
     frame_count: int
     has_audio: bool
+    interlaced: bool = False
+    pixel_aspect: str = "1:1"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -192,7 +197,15 @@ def probe_video(path: str | Path) -> VideoProbe:
             duration=duration,
             frame_count=int(stream.frames or 0),
             has_audio=bool(container.streams.audio),
+            interlaced=bool(first.interlaced_frame),
+            pixel_aspect=_pixel_aspect(stream),
         )
+
+
+def _pixel_aspect(stream: av.video.VideoStream) -> str:
+    """The stream's pixel aspect ratio as ``"num:den"`` (``"1:1"`` when unknown)."""
+    aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    return f"{aspect.numerator}:{aspect.denominator}" if aspect else "1:1"
 
 
 class SizeKeeper:

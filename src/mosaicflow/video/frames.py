@@ -292,6 +292,15 @@ def extract_frames(
     video, index_out, probe_out = Path(video), Path(index_out), Path(probe_out)
     params = mpdecimate_params(cfg.mpdecimate)
     probe = probe_video(video)
+    if probe.interlaced:
+        log.warning("%s: interlaced: its frames are used as decoded, the two fields' combing "
+                    "included; deinterlace it first for cleaner samples (ffmpeg -vf bwdif)",
+                    video)  # fmt: skip
+    if probe.pixel_aspect != "1:1":
+        log.warning("%s: pixels of aspect %s: frames are used at their stored size, so shapes "
+                    "look stretched to the models; scale it to square pixels first for "
+                    "undistorted samples (ffmpeg -vf scale=iw*sar:ih,setsar=1)",
+                    video, probe.pixel_aspect)  # fmt: skip
     progress = ProgressLine(log, f"{video.name}: decode", probe.frame_count or None, unit="frames")
     decoded = _decode_video(video, cfg, params, progress)
     numbers, stats = decoded.numbers, decoded.stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -218,3 +219,26 @@ def test_frames_options_keep_the_config_keys_limits(overrides, option):
 
     with pytest.raises(ConfigError, match=rf"{option} \(frames\.\w+\): "):
         frames_config(overrides)
+
+
+def test_interlaced_and_anamorphic_sources_are_recorded_and_named(tmp_path, caplog):
+    from .test_file_identity import write_picture
+
+    cases = {
+        "broadcast.mkv": write_picture(tmp_path / "broadcast.mkv", fields="tff"),
+        "dvd.mkv": write_picture(tmp_path / "dvd.mkv", aspect=Fraction(32, 27)),
+        "plain.mkv": write_picture(tmp_path / "plain.mkv"),
+    }
+    probes = {}
+    for name, video in cases.items():
+        with caplog.at_level(logging.WARNING, logger="mosaicflow.video.frames"):
+            result = extract_frames(frames_config(), video, tmp_path / "out" / name / "i.parquet",
+                                    tmp_path / "out" / name / "p.json")  # fmt: skip
+        probes[name] = json.loads(result.probe.read_text())
+    assert {n: (p["interlaced"], p["pixel_aspect"]) for n, p in probes.items()} == {
+        "broadcast.mkv": (True, "1:1"), "dvd.mkv": (False, "32:27"), "plain.mkv": (False, "1:1")
+    }  # fmt: skip
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2, warned
+    assert "broadcast.mkv: interlaced: its frames are used as decoded" in warned[0]
+    assert "dvd.mkv: pixels of aspect 32:27" in warned[1]
