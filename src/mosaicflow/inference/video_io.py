@@ -405,8 +405,9 @@ class VideoSink:
             sync when the source's video starts late); only without ``time_base``.
         time_base: when given, :meth:`write` takes each frame's presentation time in ticks of
             it (a variable frame rate is kept); otherwise frames follow each other at ``rate``.
-        identity: the source file's tags and chapters and its video stream's tags and
-            disposition, to keep (:attr:`VideoSource.identity`); None: none.
+        identity: the source file's tags and chapters and its video stream's tags,
+            disposition, colour, pixel aspect ratio and field order, to keep
+            (:attr:`VideoSource.identity`); None: none.
 
     Raises:
         ValueError: both ``first_pts`` and ``time_base`` given.

@@ -40,8 +40,10 @@ class SourceIdentity:
         tags: the file-level tags to write (:func:`file_tags`).
         chapters: the chapters (PyAV's ``Chapter`` dicts), in the restored video's time
             (:func:`shifted_chapters`).
-        video: the source's video stream, whose tags and disposition the output's video stream
-            takes (:func:`~mosaicflow.video.streams.keep_identity`); None: the muxer's own.
+        video: the source's video stream, whose tags and disposition
+            (:func:`~mosaicflow.video.streams.keep_identity`), colour and pixel aspect ratio
+            (:func:`keep_picture`) and field order (:func:`interlacing`) the output's video
+            stream takes; None: the muxer's and encoder's own.
     """
 
     tags: Mapping[str, str] = field(default_factory=dict)
