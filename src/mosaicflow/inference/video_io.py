@@ -278,7 +278,7 @@ class VideoSource:
                 "may band (the colour description, HDR transfer included, is kept)",
                 self.path, bits, probe.pix_fmt,
             )  # fmt: skip
-        self._keep_size = SizeKeeper(self.path)
+        self._keep_size = SizeKeeper(self.path, (probe.width, probe.height))
         self.rotation = probe.rotation
         self.frame_count = probe.frame_count
         self._container = self._open()
@@ -299,7 +299,8 @@ class VideoSource:
         stream_start, time_base = self._video.start_time, self._video.time_base
         self.origin = float(stream_start * time_base) if stream_start and time_base else 0.0
         self.time_base = Fraction(time_base) if time_base else 1 / self.rate
-        self.identity = source_identity(self._container, self._video, self.origin)
+        self.identity = source_identity(self._container, self._video, self.origin,
+                                        interlaced=probe.interlaced)  # fmt: skip
 
     def _open(self, options: dict[str, str] | None = None) -> Any:
         try:
@@ -477,7 +478,12 @@ class VideoSink:
         keep_identity(identity.video, self._video, self._container.format.name)
         keep_picture(identity.video, self._video)
         fields = interlacing(identity.video)
-        if fields and self.encoder.codec == "libx264":
+        height = self._settings[1]
+        if fields and self.encoder.codec == "libx264" and height % 4:
+            log.warning("%s: the source is interlaced, but x264 codes 4:2:0 fields only at a "
+                        "height divisible by 4 (not %d): coded as progressive frames",
+                        self.path, height)  # fmt: skip
+        elif fields and self.encoder.codec == "libx264":
             options = dict(self._video.options)
             given = options.get("x264-params")
             options["x264-params"] = f"{given}:{fields}=1" if given else f"{fields}=1"
@@ -488,6 +494,9 @@ class VideoSink:
         elif fields:
             log.warning("%s: the source is interlaced; %s codes it as progressive frames "
                         "(libx264 keeps the fields)", self.path, self.encoder.codec)  # fmt: skip
+        elif identity.interlaced:
+            log.warning("%s: the source's frames are interlaced but its stream states no field "
+                        "order: coded as progressive frames", self.path)  # fmt: skip
 
     def write(self, yuv: np.ndarray, pts: int | None = None) -> None:
         """Encode one frame of I420 planes, at ``pts`` (ticks of ``time_base``, increasing) when

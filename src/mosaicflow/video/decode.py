@@ -215,11 +215,13 @@ class SizeKeeper:
 
     Args:
         path: the video (named in the log).
+        size: the first frame's width and height when known (the probe's); else the first
+            frame noted sets it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, size: tuple[int, int] | None = None) -> None:
         self.path = path
-        self.size: tuple[int, int] | None = None
+        self.size = size
         #: The other sizes met so far, in order.
         self.changes: list[tuple[int, int]] = []
 

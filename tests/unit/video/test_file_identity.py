@@ -106,6 +106,11 @@ def test_chapters_move_with_a_video_that_starts_late():
     assert shifted_chapters(chapters, 0.0) == tuple(
         {**c, "id": i} for i, c in enumerate(chapters, 1)
     )
+    # one over exactly at the start goes, a mark of no length there stays; a chapter that ends
+    # before it starts (which a muxer would refuse) ends where it starts
+    edges = [chapter(1, 0, 400, "Logo"), chapter(2, 400, 400, "Mark"), chapter(3, 900, 800, "X")]
+    assert [(c["start"], c["end"], c["metadata"]["title"]) for c in shifted_chapters(edges, 0.4)
+            ] == [(0, 0, "Mark"), (500, 500, "X")]  # fmt: skip
 
 
 def test_tags_a_muxer_writes_itself_are_left_to_the_output():
@@ -252,3 +257,56 @@ def test_an_encoder_without_field_coding_says_the_fields_are_lost(tmp_path, capl
             for pts, planes in src.timed_frames(sink.write_packet):
                 sink.write(planes, pts)
     assert "the source is interlaced; mpeg4 codes it as progressive frames" in caplog.text
+
+
+def test_an_rgb_source_keeps_primaries_and_transfer_but_states_no_matrix(tmp_path):
+    """RGB frames become YUV by swscale's matrix in the restore: H.264's RGB matrix tag, which
+    4:2:0 may not carry, would misstate them."""
+    colour = {"color_primaries": 1, "color_trc": 1}  # BT.709
+    source = write_coloured(tmp_path / "in.mkv", "ffv1", "bgr0", colour)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "bgr0"
+    reencode(source, tmp_path / "out.mp4")
+    # limited range (swscale's conversion gives it), matrix unstated, primaries and transfer kept
+    assert colour_of(tmp_path / "out.mp4") == (1, 2, 1, 1)
+
+
+@NEEDS_FFMPEG
+def test_dv_is_coded_bottom_field_first_though_its_stream_does_not_say(tmp_path):
+    height, width = 576, 720
+    source = tmp_path / "camcorder.dv"
+    with av.open(str(source), "w", format="dv") as out:
+        video = out.add_stream("dvvideo", rate=25)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        for i in range(3):
+            image = np.full((height, width, 3), 60 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].codec_context.field_order == 0  # unstated
+    reencode(source, tmp_path / "out.mkv")
+    assert frame_fields(tmp_path / "out.mkv") == {("1", "0")}
+
+
+def test_interlaced_fields_x264_cannot_code_are_coded_progressive_with_a_warning(tmp_path, caplog):
+    # 4:2:0 fields need a height divisible by 4: 486 (NTSC archive masters) is not
+    source = tmp_path / "ntsc.mkv"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = 64, 50, "yuv444p"
+        video.codec_context.field_order = 3  # bottom first, stated by the stream
+        for i in range(3):
+            image = np.full((50, 64, 3), 50 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv444p")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with caplog.at_level("WARNING"):
+        reencode(source, tmp_path / "out.mkv")
+    assert "x264 codes 4:2:0 fields only at a height divisible by 4 (not 50)" in caplog.text
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert len([f for f in container.decode(video=0)]) == 3
