@@ -259,9 +259,8 @@ def _decode(
     path: Path,
     stats: DecodeStats,
 ) -> Iterator[av.VideoFrame]:
-    """Yield decoded frames in presentation order, skipping packets that fail to decode, all
-    at the first frame's size (:class:`SizeKeeper`)."""
-    keep_size = SizeKeeper(path)
+    """Yield decoded frames in presentation order, skipping packets that fail to decode (at
+    their decoded size: the readers keep one size with a :class:`SizeKeeper`)."""
     decoded = 0
     try:
         for packet in container.demux(stream):
@@ -274,7 +273,7 @@ def _decode(
                 continue
             for frame in frames:
                 decoded += 1
-                yield keep_size(frame, decoded - 1)
+                yield frame
     except av.FFmpegError as err:
         # A broken container: keep what was decoded, fail only if nothing was.
         stats.errors += 1
@@ -408,9 +407,11 @@ def iter_planes(
         _configure_threads(stream, threads)
         clock = _Clock(stream.time_base, _fps(stream))
         convert = _Converter()
+        keep_size = SizeKeeper(path)
         rotation: int | None = None
         try:
             for number, frame in enumerate(_decode(container, stream, path, stats)):
+                frame = keep_size(frame, number)
                 if rotation is None:
                     rotation = _rotation_from_degrees(frame.rotation) or _stream_rotation(stream)
                 pts, t = clock(frame)
@@ -458,9 +459,11 @@ def iter_frames(
     with _open(path) as container:
         stream = _video_stream(container, path)
         _configure_threads(stream, threads)
+        keep_size = SizeKeeper(path)
         rotation: int | None = None
         for number, frame in enumerate(_decode(container, stream, path, stats)):
             last = number
+            resized = keep_size.note(frame, number)
             if rotation is None:
                 rotation = _rotation_from_degrees(frame.rotation) or _stream_rotation(stream)
             if wanted is not None:
@@ -468,6 +471,8 @@ def iter_frames(
                     continue
                 position += 1
             try:
+                if resized:
+                    frame = keep_size.scale(frame)
                 array = frame.to_ndarray(format=fmt)
             except (av.FFmpegError, ValueError) as err:
                 raise VideoDecodeError(f"{path}: frame {number}: cannot convert ({err})") from err
