@@ -290,6 +290,8 @@ def test_dv_is_coded_bottom_field_first_though_its_stream_does_not_say(tmp_path)
         assert container.streams.video[0].codec_context.field_order == 0  # unstated
     reencode(source, tmp_path / "out.mkv")
     assert frame_fields(tmp_path / "out.mkv") == {("1", "0")}
+    with av.open(str(tmp_path / "out.mkv")) as container:  # the output's stream states it
+        assert container.streams.video[0].codec_context.field_order == 3
 
 
 def test_interlaced_fields_x264_cannot_code_are_coded_progressive_with_a_warning(tmp_path, caplog):
